@@ -1,0 +1,27 @@
+//! The typed event catalog. Producer and consumers share these definitions; each has a JSON
+//! Schema at `proto-schemas/<schema_path()>`, checked by a test.
+//!
+//! Naming: `<service>.<aggregate>.<past-tense verb>.v<N>`. A breaking change is a new `vN+1` type
+//! published beside the old one until every consumer has moved.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+pub trait DomainEvent: Serialize + DeserializeOwned + Send + Sync {
+    /// The CloudEvents `type` and the AMQP routing key.
+    const TYPE: &'static str;
+    /// The producing service.
+    const SOURCE: &'static str;
+
+    /// The aggregate id the event is about (CloudEvents `subject`).
+    fn subject(&self) -> String;
+
+    /// `events/<service>/<name>.vN.json`, relative to `proto-schemas/`.
+    fn schema_path() -> String {
+        let name = Self::TYPE.strip_prefix(Self::SOURCE).unwrap_or(Self::TYPE).trim_start_matches('.');
+        format!("events/{}/{}.json", Self::SOURCE, name)
+    }
+}
+
+/// Every event type the platform emits, for the schema-coverage test and the AsyncAPI document.
+pub const ALL_EVENT_TYPES: &[&str] = &[];

@@ -1,0 +1,17 @@
+//! Domain events: the CloudEvents envelope, the typed catalog, the transactional outbox and its
+//! relay, the idempotent consumer, and the RabbitMQ topology they share.
+
+pub mod broker;
+pub mod catalog;
+pub mod consumer;
+pub mod envelope;
+pub mod outbox;
+pub mod relay;
+pub mod topology;
+
+pub use catalog::DomainEvent;
+pub use consumer::{EventHandler, HandlerError};
+pub use envelope::CloudEvent;
+
+/// Migrations for the outbox and inbox tables; every service runs them in its own schema.
+pub const MIGRATIONS: diesel_migrations::EmbeddedMigrations = diesel_migrations::embed_migrations!();

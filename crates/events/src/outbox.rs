@@ -1,0 +1,47 @@
+//! The outbox writer: called with the caller's open transaction, so the state change and its
+//! event commit (or roll back) together.
+
+use crate::catalog::DomainEvent;
+use crate::envelope::CloudEvent;
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+diesel::table! {
+    outbox (seq) {
+        seq -> BigInt,
+        event_id -> Uuid,
+        event_type -> Text,
+        envelope -> Text,
+        created_at -> Timestamptz,
+        published_at -> Nullable<Timestamptz>,
+        unroutable -> Bool,
+    }
+}
+
+diesel::table! {
+    inbox (event_id, consumer) {
+        event_id -> Uuid,
+        consumer -> Text,
+        event_type -> Text,
+        processed_at -> Timestamptz,
+    }
+}
+
+/// Append `event` to the outbox inside `conn`'s current transaction. Returns the envelope written.
+pub async fn enqueue<E: DomainEvent>(
+    conn: &mut AsyncPgConnection,
+    event: &E,
+) -> Result<CloudEvent, diesel::result::Error> {
+    let envelope = CloudEvent::new(event, platform::telemetry::current_traceparent())
+        .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
+    let text = serde_json::to_string(&envelope).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
+    diesel::insert_into(outbox::table)
+        .values((
+            outbox::event_id.eq(envelope.id),
+            outbox::event_type.eq(&envelope.event_type),
+            outbox::envelope.eq(text),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(envelope)
+}

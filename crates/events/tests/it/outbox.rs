@@ -1,0 +1,72 @@
+use crate::support::{count, pool, start_relay, Ping, BROKER};
+use diesel_async::AsyncConnection;
+use std::time::Duration;
+use testkit::bus::Capture;
+use testkit::TestEnv;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn committed_event_is_published_exactly_once() {
+    let _shared = BROKER.read().await;
+    let env = TestEnv::new();
+    let pool = pool(&env).await;
+    let mut capture = Capture::bind(&env, &["test.#"]).await;
+    let mut conn = pool.get().await.unwrap();
+    let written = conn.transaction(async |c| events::outbox::enqueue(c, &Ping { n: 7 }).await).await.unwrap();
+    let (stop, relay) = start_relay(&env, &pool);
+
+    let got = capture.expect("test.ping.v1", Duration::from_secs(10)).await;
+    assert_eq!(got.id, written.id);
+    assert_eq!(got.data_as::<Ping>().unwrap(), Ping { n: 7 });
+    assert_eq!(got.source, "/services/test");
+    assert_eq!(got.specversion, "1.0");
+    assert_eq!(got.dataschema, "events/test/ping.v1.json");
+    assert!(capture.drain(Duration::from_millis(700)).await.is_empty(), "published twice");
+    let pending = count(&mut conn, "SELECT count(*) AS n FROM outbox WHERE published_at IS NULL").await;
+    assert_eq!(pending, 0);
+
+    stop.send(true).unwrap();
+    relay.await.unwrap();
+    env.cleanup(&["events"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rolled_back_transaction_publishes_nothing() {
+    let _shared = BROKER.read().await;
+    let env = TestEnv::new();
+    let pool = pool(&env).await;
+    let mut capture = Capture::bind(&env, &["#"]).await;
+    let (stop, relay) = start_relay(&env, &pool);
+    let mut conn = pool.get().await.unwrap();
+    let result: Result<(), diesel::result::Error> = conn
+        .transaction(async |c| {
+            events::outbox::enqueue(c, &Ping { n: 1 }).await?;
+            Err(diesel::result::Error::RollbackTransaction)
+        })
+        .await;
+    assert!(result.is_err());
+    assert!(capture.drain(Duration::from_millis(800)).await.is_empty(), "a rolled-back event was published");
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM outbox").await, 0);
+    stop.send(true).unwrap();
+    relay.await.unwrap();
+    env.cleanup(&["events"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_events_keep_their_order() {
+    let _shared = BROKER.read().await;
+    let env = TestEnv::new();
+    let pool = pool(&env).await;
+    let mut capture = Capture::bind(&env, &["test.ping.v1"]).await;
+    let mut conn = pool.get().await.unwrap();
+    for n in 0..50 {
+        conn.transaction(async |c| events::outbox::enqueue(c, &Ping { n }).await).await.unwrap();
+    }
+    let (stop, relay) = start_relay(&env, &pool);
+    for n in 0..50 {
+        let e = capture.expect("test.ping.v1", Duration::from_secs(10)).await;
+        assert_eq!(e.data_as::<Ping>().unwrap().n, n, "out of order");
+    }
+    stop.send(true).unwrap();
+    relay.await.unwrap();
+    env.cleanup(&["events"]).await;
+}

@@ -1,0 +1,217 @@
+//! Configuration from the environment through `envy`.
+//!
+//! envy stops at the first bad variable; operators want to hear about all of them at once, so
+//! [`load`] retries with placeholders for each missing or invalid variable and reports the full list.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+use std::collections::HashMap;
+use std::fmt;
+
+/// A secret value (key, password, webhook secret). Its `Debug` and `Display` never show it.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The only way to read the value: grep for `expose` to audit every use.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Secret)
+    }
+}
+
+/// Every problem found in the environment, each naming its variable.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {}", .problems.join("; "))]
+pub struct ConfigError {
+    pub problems: Vec<String>,
+}
+
+/// Load `T` from variables named `<PREFIX><FIELD>` (e.g. `BILLING_DATABASE_URL`).
+pub fn load<T: DeserializeOwned>(prefix: &str) -> Result<T, ConfigError> {
+    load_from(prefix, std::env::vars())
+}
+
+/// Same as [`load`], from an explicit set of variables (tests).
+pub fn load_from<T: DeserializeOwned>(
+    prefix: &str,
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> Result<T, ConfigError> {
+    let mut env: HashMap<String, String> = vars.into_iter().collect();
+    let mut problems = Vec::new();
+    // Placeholders that satisfy the common field types, tried in turn, so that the next problem
+    // can surface. Bounded: each variable is patched at most PLACEHOLDERS.len() times.
+    const PLACEHOLDERS: [&str; 3] = ["1", "true", "x"];
+    let mut attempts: HashMap<String, usize> = HashMap::new();
+    for _ in 0..64 {
+        match envy::prefixed(prefix).from_iter::<_, T>(env.clone()) {
+            Ok(value) if problems.is_empty() => return Ok(value),
+            Ok(_) => break,
+            Err(err) => {
+                let Some((var, message)) = describe(prefix, &err, &env) else {
+                    problems.push(err.to_string());
+                    break;
+                };
+                let tries = attempts.entry(var.clone()).or_insert(0);
+                if *tries == 0 {
+                    problems.push(message);
+                }
+                if *tries >= PLACEHOLDERS.len() {
+                    break;
+                }
+                env.insert(var, PLACEHOLDERS[*tries].to_string());
+                *tries += 1;
+            }
+        }
+    }
+    Err(ConfigError { problems })
+}
+
+fn describe(prefix: &str, err: &envy::Error, env: &HashMap<String, String>) -> Option<(String, String)> {
+    match err {
+        envy::Error::MissingValue(field) => {
+            let var = format!("{prefix}{}", field.to_uppercase());
+            Some((var.clone(), format!("{var} is required but not set")))
+        }
+        envy::Error::Custom(message) => {
+            // envy's message ends with "provided by <KEY>" (lower case, without the prefix).
+            let key = message.rsplit("provided by ").next()?.trim();
+            let upper = key.to_uppercase();
+            let var = if upper.starts_with(prefix) { upper } else { format!("{prefix}{upper}") };
+            if !env.contains_key(&var) {
+                return None;
+            }
+            // Never echo the value: it may be a secret.
+            let reason = message.split(" while parsing").next().unwrap_or("invalid value");
+            Some((var.clone(), format!("{var} is invalid: {reason}")))
+        }
+    }
+}
+
+/// The settings every service has. Loaded with the service's prefix beside its own struct.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServiceConfig {
+    pub database_url: Secret,
+    /// The service's PostgreSQL schema; tests use a fresh one each.
+    pub database_schema: Option<String>,
+    #[serde(default = "default_pool_size")]
+    pub database_pool_size: u32,
+    pub amqp_url: Secret,
+    #[serde(default = "default_exchange")]
+    pub events_exchange: String,
+    /// Prefix for queue names, so parallel tests never share a queue.
+    #[serde(default)]
+    pub queue_prefix: String,
+    #[serde(default = "default_host")]
+    pub host: String,
+    pub port: u16,
+    pub internal_token_secret: Secret,
+    #[serde(default)]
+    pub log_format: LogFormat,
+    #[serde(default = "default_workers")]
+    pub http_workers: usize,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Pretty,
+    Json,
+}
+
+fn default_pool_size() -> u32 {
+    10
+}
+fn default_exchange() -> String {
+    "monetization.events".into()
+}
+fn default_host() -> String {
+    "127.0.0.1".into()
+}
+fn default_workers() -> usize {
+    2
+}
+
+/// Load the common settings and the service's own struct together, reporting every problem in both.
+pub fn load_service<T: DeserializeOwned>(prefix: &str) -> Result<(ServiceConfig, T), ConfigError> {
+    let common = load::<ServiceConfig>(prefix);
+    let own = load::<T>(prefix);
+    match (common, own) {
+        (Ok(c), Ok(o)) => Ok((c, o)),
+        (c, o) => {
+            let mut problems = Vec::new();
+            for err in [c.err(), o.err()].into_iter().flatten() {
+                for p in err.problems {
+                    if !problems.contains(&p) {
+                        problems.push(p);
+                    }
+                }
+            }
+            Err(ConfigError { problems })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct Sample {
+        url: String,
+        port: u16,
+        verbose: bool,
+        token: Secret,
+    }
+
+    fn vars(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn names_every_missing_and_invalid_variable() {
+        let err =
+            load_from::<Sample>("APP_", vars(&[("APP_PORT", "http"), ("APP_VERBOSE", "yes")])).expect_err("must fail");
+        let all = err.problems.join("\n");
+        assert!(all.contains("APP_URL is required"), "{all}");
+        assert!(all.contains("APP_PORT is invalid"), "{all}");
+        assert!(all.contains("APP_VERBOSE is invalid"), "{all}");
+        assert!(all.contains("APP_TOKEN is required"), "{all}");
+        assert_eq!(err.problems.len(), 4, "{all}");
+    }
+
+    #[test]
+    fn loads_valid_config_and_hides_secrets() {
+        let cfg = load_from::<Sample>(
+            "APP_",
+            vars(&[("APP_URL", "u"), ("APP_PORT", "80"), ("APP_VERBOSE", "true"), ("APP_TOKEN", "s3cr3t")]),
+        )
+        .expect("valid");
+        assert_eq!(cfg.port, 80);
+        assert!(cfg.verbose);
+        assert_eq!(cfg.url, "u");
+        assert_eq!(cfg.token.expose(), "s3cr3t");
+        assert!(!format!("{cfg:?}").contains("s3cr3t"));
+    }
+}

@@ -1,0 +1,106 @@
+//! PostgreSQL access: a diesel-async pool whose connections live in the service's own schema,
+//! migrations run without libpq, and a transaction helper.
+
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_async::pooled_connection::bb8;
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness};
+use futures_util::future::BoxFuture;
+
+pub use diesel_async::AsyncPgConnection as Connection;
+
+pub type Pool = bb8::Pool<AsyncPgConnection>;
+pub type PoolError = bb8::RunError;
+pub type Pooled<'a> = bb8::PooledConnection<'a, AsyncPgConnection>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbSetupError {
+    #[error("schema name {0:?} must be lower-case letters, digits and underscores")]
+    BadSchema(String),
+    #[error("database connection failed: {0}")]
+    Connect(String),
+    #[error("migrations failed: {0}")]
+    Migrate(String),
+}
+
+/// A schema name goes into SQL and a URL, so only a plain identifier is allowed.
+pub fn check_schema(schema: &str) -> Result<(), DbSetupError> {
+    let ok = !schema.is_empty()
+        && schema.len() <= 63
+        && schema.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && !schema.as_bytes()[0].is_ascii_digit();
+    if ok {
+        Ok(())
+    } else {
+        Err(DbSetupError::BadSchema(schema.to_string()))
+    }
+}
+
+/// The database URL with `search_path` set to the service's schema, so every connection of the
+/// pool sees its own tables (and only them) without qualifying names in `schema.rs`.
+pub fn url_with_schema(url: &str, schema: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}options=-c%20search_path%3D{schema}")
+}
+
+pub async fn connect(url: &str, schema: &str, size: u32) -> Result<Pool, DbSetupError> {
+    check_schema(schema)?;
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url_with_schema(url, schema));
+    bb8::Pool::builder()
+        .max_size(size)
+        .connection_timeout(std::time::Duration::from_secs(5))
+        .build(manager)
+        .await
+        .map_err(|e| DbSetupError::Connect(e.to_string()))
+}
+
+/// Create the schema if needed and run pending migrations in it.
+///
+/// Runs through diesel-async's sync wrapper on a blocking thread: no libpq needed, and
+/// `AsyncMigrationHarness` would panic on actix's current-thread runtime.
+pub async fn migrate(url: &str, schema: &str, migrations: &'static EmbeddedMigrations) -> Result<(), DbSetupError> {
+    check_schema(schema)?;
+    {
+        let mut conn = AsyncPgConnection::establish(url).await.map_err(|e| DbSetupError::Connect(e.to_string()))?;
+        diesel::sql_query(format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+            .execute(&mut conn)
+            .await
+            .map_err(|e| DbSetupError::Migrate(e.to_string()))?;
+    }
+    let url = url_with_schema(url, schema);
+    tokio::task::spawn_blocking(move || {
+        let mut conn = <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)
+            .map_err(|e| DbSetupError::Connect(e.to_string()))?;
+        conn.run_pending_migrations(Source(migrations)).map(|_| ()).map_err(|e| DbSetupError::Migrate(e.to_string()))
+    })
+    .await
+    .map_err(|e| DbSetupError::Migrate(e.to_string()))?
+}
+
+/// Run `f` in one transaction on a pooled connection: committed when it returns `Ok`, rolled back
+/// otherwise.
+pub async fn transaction<T, E, F>(pool: &Pool, f: F) -> Result<T, E>
+where
+    F: for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, Result<T, E>> + Send,
+    E: From<diesel::result::Error> + From<PoolError> + Send,
+    T: Send,
+{
+    let mut conn = pool.get().await?;
+    conn.transaction(async move |c| f(c).await).await
+}
+
+/// Lets several crates' `&'static` embedded migration sets run against one schema.
+struct Source(&'static EmbeddedMigrations);
+
+impl diesel::migration::MigrationSource<diesel::pg::Pg> for Source {
+    fn migrations(&self) -> diesel::migration::Result<Vec<Box<dyn diesel::migration::Migration<diesel::pg::Pg>>>> {
+        diesel::migration::MigrationSource::<diesel::pg::Pg>::migrations(self.0)
+    }
+}
+
+/// `SELECT 1` for readiness.
+pub async fn ping(pool: &Pool) -> Result<(), String> {
+    let mut conn = pool.get().await.map_err(|e| e.to_string())?;
+    diesel::sql_query("SELECT 1").execute(&mut conn).await.map(|_| ()).map_err(|e| e.to_string())
+}

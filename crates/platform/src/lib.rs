@@ -1,0 +1,18 @@
+//! Shared plumbing for every service. Nothing here knows about the domain.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod health;
+pub mod http;
+pub mod idempotency;
+pub mod money;
+pub mod pagination;
+pub mod problem;
+pub mod server;
+pub mod telemetry;
+
+pub use problem::Problem;
+
+/// Migrations for the tables every service has (idempotency keys).
+pub const MIGRATIONS: diesel_migrations::EmbeddedMigrations = diesel_migrations::embed_migrations!();

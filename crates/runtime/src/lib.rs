@@ -1,0 +1,259 @@
+//! Starting a domain service: configuration, telemetry, database + migrations, outbox relay,
+//! event consumer, HTTP server with the platform middleware, and graceful shutdown. Each
+//! service's `main.rs` and its tests go through here, so every service boots the same way.
+
+use actix_web::{middleware::from_fn, web, App, HttpResponse, HttpServer};
+use diesel_migrations::EmbeddedMigrations;
+use events::broker::BrokerStatus;
+use events::consumer::Consumer;
+use events::relay::Relay;
+use events::topology::Topology;
+use events::EventHandler;
+use platform::auth::{InternalAuth, Principal};
+use platform::config::ServiceConfig;
+use platform::db::Pool;
+use platform::health::Readiness;
+use serde::de::DeserializeOwned;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// What a service is: its name (schema, queue, token audience) and its migrations.
+pub struct ServiceSpec {
+    pub name: &'static str,
+    pub migrations: &'static EmbeddedMigrations,
+}
+
+/// What a service's setup gets to build its routes and handlers from.
+#[derive(Clone)]
+pub struct Context {
+    pub name: &'static str,
+    pub pool: Pool,
+    pub config: ServiceConfig,
+    pub auth: InternalAuth,
+    pub broker: BrokerStatus,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// The routes (and app data) of a service, registered on every HTTP worker.
+pub type Routes = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
+
+/// What a service's setup returns.
+pub struct Wiring {
+    pub routes: Routes,
+    pub handler: Option<Arc<dyn EventHandler>>,
+    /// Background loops (schedulers) to run beside the server; each gets the shutdown signal.
+    pub background: Vec<tokio::task::JoinHandle<()>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Db(#[from] platform::db::DbSetupError),
+    #[error("binding the HTTP port failed: {0}")]
+    Bind(#[from] std::io::Error),
+    #[error("setup failed: {0}")]
+    Setup(String),
+}
+
+fn schema(spec: &ServiceSpec, config: &ServiceConfig) -> String {
+    config.database_schema.clone().unwrap_or_else(|| spec.name.to_string())
+}
+
+/// Run the shared migrations (idempotency, outbox, inbox) and the service's own, in its schema.
+pub async fn migrate(spec: &ServiceSpec, config: &ServiceConfig) -> Result<(), StartError> {
+    let url = config.database_url.expose();
+    let schema = schema(spec, config);
+    for migrations in [&platform::MIGRATIONS, &events::MIGRATIONS, spec.migrations] {
+        platform::db::migrate(url, &schema, migrations).await?;
+    }
+    Ok(())
+}
+
+/// A started service. Dropping it does not stop it; call [`RunningService::stop`].
+pub struct RunningService {
+    pub addr: SocketAddr,
+    pub pool: Pool,
+    shutdown: watch::Sender<bool>,
+    server: actix_web::dev::ServerHandle,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    server_task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningService {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Graceful stop: stop accepting, let in-flight requests finish, then stop the relay and
+    /// consumer (in-flight messages are acked; unstarted ones go back to the queue).
+    pub async fn stop(self) {
+        self.server.stop(true).await;
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        let _ = self.server_task.await;
+    }
+
+    /// Serve until SIGTERM / Ctrl-C, then stop gracefully.
+    pub async fn run_until_signal(self) {
+        platform::server::shutdown_signal().await;
+        tracing::info!("shutdown requested");
+        self.stop().await;
+    }
+}
+
+/// Start a service: pool, relay, consumer, HTTP server. Migrations are not run here (see [`migrate`]).
+pub async fn start<F>(spec: &ServiceSpec, config: ServiceConfig, setup: F) -> Result<RunningService, StartError>
+where
+    F: FnOnce(&Context) -> Result<Wiring, String>,
+{
+    let pool =
+        platform::db::connect(config.database_url.expose(), &schema(spec, &config), config.database_pool_size).await?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let broker = BrokerStatus::default();
+    let ctx = Context {
+        name: spec.name,
+        pool: pool.clone(),
+        auth: InternalAuth::new(&config.internal_token_secret, spec.name),
+        config: config.clone(),
+        broker: broker.clone(),
+        shutdown: shutdown_rx.clone(),
+    };
+    let wiring = setup(&ctx).map_err(StartError::Setup)?;
+
+    let amqp = config.amqp_url.expose().to_string();
+    let mut tasks = wiring.background;
+    tasks.push(
+        Relay::new(pool.clone(), &amqp, &config.events_exchange, spec.name, broker.clone()).spawn(shutdown_rx.clone()),
+    );
+    if let Some(handler) = wiring.handler {
+        let consumer = Consumer {
+            pool: pool.clone(),
+            amqp_url: amqp.clone(),
+            topology: Topology::new(&config.events_exchange, &config.queue_prefix),
+            service: spec.name.to_string(),
+            prefetch: 32,
+            handler,
+            status: broker.clone(),
+        };
+        tasks.push(consumer.spawn(shutdown_rx.clone()));
+    }
+    tasks.push(spawn_idempotency_purge(pool.clone(), shutdown_rx.clone()));
+
+    let readiness = Readiness::default()
+        .with("database", {
+            let pool = pool.clone();
+            Arc::new(move || {
+                let pool = pool.clone();
+                Box::pin(async move { platform::db::ping(&pool).await })
+            })
+        })
+        .with("broker", broker.probe());
+    let listener = platform::server::bind(&config.host, config.port)?;
+    let addr = listener.local_addr()?;
+    let routes = wiring.routes;
+    let whoami_path = format!("/api/{}/whoami", spec.name);
+    let auth = ctx.auth.clone();
+    let server = HttpServer::new(move || {
+        let routes = routes.clone();
+        App::new()
+            .app_data(web::Data::new(auth.clone()))
+            .app_data(web::Data::new(readiness.clone()))
+            .configure(platform::http::configure_extractors)
+            .configure(platform::health::routes)
+            .route(&whoami_path, web::get().to(whoami))
+            .configure(move |cfg| routes(cfg))
+            .default_service(web::to(not_found))
+            .wrap(from_fn(platform::auth::internal_auth))
+            .wrap(from_fn(platform::http::request_context))
+    })
+    .workers(config.http_workers.max(1))
+    .shutdown_timeout(platform::server::SHUTDOWN_GRACE_SECS)
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    let handle = server.handle();
+    let server_task = tokio::spawn(server);
+    tracing::info!(service = spec.name, %addr, "listening");
+    Ok(RunningService { addr, pool, shutdown: shutdown_tx, server: handle, tasks, server_task })
+}
+
+async fn whoami(principal: Principal) -> HttpResponse {
+    HttpResponse::Ok().json(principal)
+}
+
+async fn not_found() -> Result<HttpResponse, platform::Problem> {
+    Err(platform::Problem::not_found("route"))
+}
+
+fn spawn_idempotency_purge(pool: Pool, mut shutdown: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+                _ = shutdown.changed() => return,
+            }
+            if let Err(e) = platform::idempotency::purge_expired(&pool).await {
+                tracing::warn!(error = %e, "purging idempotency keys failed");
+            }
+        }
+    })
+}
+
+/// The whole `main` of a service binary: `<bin> migrate` or `<bin> serve` (default).
+/// `T` is the service's own config struct, read with the same prefix as [`ServiceConfig`].
+pub fn main<T, F>(spec: ServiceSpec, prefix: &str, setup: F) -> ExitCode
+where
+    T: DeserializeOwned,
+    F: FnOnce(&Context, T) -> Result<Wiring, String>,
+{
+    let (config, own) = match platform::config::load_service::<T>(prefix) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{}: {e}", spec.name);
+            for p in &e.problems {
+                eprintln!("  - {p}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    let command = std::env::args().nth(1).unwrap_or_else(|| "serve".into());
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("{}: cannot start the async runtime: {e}", spec.name);
+            return ExitCode::FAILURE;
+        }
+    };
+    let _telemetry = runtime.block_on(async { platform::telemetry::init(spec.name, config.log_format) });
+    let result: Result<(), StartError> = runtime.block_on(async {
+        match command.as_str() {
+            "migrate" => {
+                migrate(&spec, &config).await?;
+                tracing::info!(service = spec.name, "migrations applied");
+                Ok(())
+            }
+            "serve" => {
+                start(&spec, config, |ctx| setup(ctx, own)).await?.run_until_signal().await;
+                Ok(())
+            }
+            other => Err(StartError::Setup(format!("unknown command {other:?}; use `migrate` or `serve`"))),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(service = spec.name, error = %e, "exiting");
+            eprintln!("{}: {e}", spec.name);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Service-specific config for services that have none yet.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct NoConfig {}

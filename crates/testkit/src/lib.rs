@@ -1,0 +1,127 @@
+//! Test helpers: isolated environments (fresh schema, own exchange and queue prefix), JWTs signed
+//! with the committed test keys, event capture, and polling with a deadline instead of sleeps.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+pub mod bus;
+pub mod jwt;
+
+use platform::config::{LogFormat, Secret, ServiceConfig};
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+pub const INTERNAL_SECRET: &str = "test-internal-secret-not-for-production";
+
+pub fn database_url() -> String {
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub fn amqp_url() -> String {
+    std::env::var("TEST_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+/// One test's private corner of the shared PostgreSQL and RabbitMQ.
+#[derive(Debug, Clone)]
+pub struct TestEnv {
+    pub id: String,
+    pub exchange: String,
+    pub queue_prefix: String,
+}
+
+impl Default for TestEnv {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TestEnv {
+    pub fn new() -> Self {
+        init_logs();
+        let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
+        Self { exchange: format!("test.{id}.events"), queue_prefix: format!("test.{id}."), id }
+    }
+
+    /// A fresh schema name for `service` in this test.
+    pub fn schema(&self, service: &str) -> String {
+        format!("t_{}_{}", service, self.id)
+    }
+
+    /// Config for `service` on a random port in its own schema, exchange and queues.
+    pub fn service_config(&self, service: &str) -> ServiceConfig {
+        ServiceConfig {
+            database_url: Secret::new(database_url()),
+            database_schema: Some(self.schema(service)),
+            database_pool_size: 8,
+            amqp_url: Secret::new(amqp_url()),
+            events_exchange: self.exchange.clone(),
+            queue_prefix: self.queue_prefix.clone(),
+            host: "127.0.0.1".into(),
+            port: 0,
+            internal_token_secret: Secret::new(INTERNAL_SECRET),
+            log_format: LogFormat::Pretty,
+            http_workers: 1,
+        }
+    }
+
+    pub fn topology(&self) -> events::topology::Topology {
+        events::topology::Topology::new(&self.exchange, &self.queue_prefix)
+    }
+
+    /// Drop this test's schemas and broker objects (best effort; leftovers are harmless).
+    pub async fn cleanup(&self, services: &[&str]) {
+        if let Ok(mut conn) =
+            <diesel_async::AsyncPgConnection as diesel_async::AsyncConnection>::establish(&database_url()).await
+        {
+            for s in services {
+                let _ = diesel_async::RunQueryDsl::execute(
+                    diesel::sql_query(format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema(s))),
+                    &mut conn,
+                )
+                .await;
+            }
+        }
+        bus::delete_all(self, services).await;
+    }
+}
+
+/// Logs for failing tests: `RUST_LOG=debug cargo test` shows them.
+pub fn init_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if std::env::var("RUST_LOG").is_ok() {
+            std::mem::forget(platform::telemetry::init("test", LogFormat::Pretty));
+        }
+    });
+}
+
+/// Poll `check` until it returns `Some`, or panic after `timeout` with `what`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// An internal token for calling `service` directly, as the gateway would.
+pub fn internal_token(service: &str, sub: &str, roles: &[platform::auth::Role]) -> String {
+    let auth = platform::auth::InternalAuth::new(&Secret::new(INTERNAL_SECRET), "gateway");
+    auth.mint(service, sub, roles, None, None).expect("mint")
+}
+
+/// An internal token as `service:<caller>` for internal endpoints.
+pub fn service_token(caller: &str, target: &str) -> String {
+    platform::auth::InternalAuth::new(&Secret::new(INTERNAL_SECRET), caller).mint_service(target).expect("mint")
+}
+
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client")
+}

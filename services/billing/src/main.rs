@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    runtime::main(billing::SPEC, "BILLING_", billing::setup)
+}

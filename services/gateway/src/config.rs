@@ -1,0 +1,93 @@
+//! `GATEWAY_*` settings.
+
+use platform::config::{LogFormat, Secret};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GatewayConfig {
+    #[serde(default = "default_host")]
+    pub host: String,
+    pub port: u16,
+    pub internal_token_secret: Secret,
+    /// Upstream base URLs, one per service.
+    pub billing_url: String,
+    pub subscriptions_url: String,
+    pub marketplace_url: String,
+    pub rewards_url: String,
+    pub licensing_url: String,
+    /// Accepted JWT algorithms, comma-separated, from RS256, ES256, EdDSA (and HS256 only with
+    /// `GATEWAY_JWT_ALLOW_HS256=true`, for local development).
+    #[serde(default = "default_algorithms")]
+    pub jwt_algorithms: String,
+    #[serde(default)]
+    pub jwt_allow_hs256: bool,
+    pub jwt_hs256_secret: Option<Secret>,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    /// Clock skew tolerated on exp/nbf; at most 30 s.
+    #[serde(default = "default_leeway")]
+    pub jwt_leeway_secs: u64,
+    /// Verification keys: a JWKS document (file or URL, keyed by `kid`) and/or one PEM public key.
+    pub jwks_file: Option<String>,
+    pub jwks_url: Option<String>,
+    pub jwt_public_key_pem_file: Option<String>,
+    /// The `kid` the PEM key answers to (tokens without a `kid` also use it).
+    pub jwt_public_key_kid: Option<String>,
+    #[serde(default = "default_ip_rate")]
+    pub rate_limit_ip_per_sec: u32,
+    #[serde(default = "default_ip_burst")]
+    pub rate_limit_ip_burst: u32,
+    #[serde(default = "default_user_rate")]
+    pub rate_limit_user_per_sec: u32,
+    #[serde(default = "default_user_burst")]
+    pub rate_limit_user_burst: u32,
+    /// Peers whose `X-Forwarded-For` is believed (the ingress), comma-separated IPs.
+    #[serde(default)]
+    pub trusted_proxies: String,
+    #[serde(default = "default_body_limit")]
+    pub body_limit_bytes: usize,
+    /// Allowed CORS origins, comma-separated (`https://app.example.com`).
+    #[serde(default)]
+    pub cors_origins: String,
+    #[serde(default = "default_timeout")]
+    pub upstream_timeout_ms: u64,
+    #[serde(default)]
+    pub log_format: LogFormat,
+    #[serde(default = "default_workers")]
+    pub http_workers: usize,
+}
+
+fn default_host() -> String {
+    "127.0.0.1".into()
+}
+fn default_algorithms() -> String {
+    "RS256,ES256,EdDSA".into()
+}
+fn default_leeway() -> u64 {
+    10
+}
+fn default_ip_rate() -> u32 {
+    1000
+}
+fn default_ip_burst() -> u32 {
+    2000
+}
+fn default_user_rate() -> u32 {
+    100
+}
+fn default_user_burst() -> u32 {
+    200
+}
+fn default_body_limit() -> usize {
+    64 * 1024 * 1024
+}
+fn default_timeout() -> u64 {
+    10_000
+}
+fn default_workers() -> usize {
+    2
+}
+
+pub fn split_list(raw: &str) -> Vec<String> {
+    raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+}

@@ -1,0 +1,164 @@
+//! The gateway: verifies clients' JWTs, rate-limits, and forwards `/api/**` to the owning service
+//! with a short-lived internal token. It keeps no state beyond caches.
+
+pub mod config;
+pub mod cors;
+pub mod dev_token;
+pub mod jwt;
+pub mod proxy;
+pub mod rate_limit;
+pub mod route_table;
+
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpRequest, HttpServer};
+use config::{split_list, GatewayConfig};
+use platform::auth::InternalAuth;
+use platform::health::Readiness;
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+use std::time::Duration;
+
+pub struct State {
+    pub routes: route_table::RouteTable,
+    pub verifier: jwt::Verifier,
+    pub limits: rate_limit::Limits,
+    pub internal: InternalAuth,
+    pub client: reqwest::Client,
+    pub timeout: Duration,
+    pub body_limit: usize,
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+impl State {
+    /// The client's address: the TCP peer, unless the peer is a trusted proxy, in which case the
+    /// right-most `X-Forwarded-For` hop that is not itself a trusted proxy. Trusting the header
+    /// from anyone would let every client pick its own rate-limit bucket.
+    pub fn client_ip(&self, req: &HttpRequest) -> IpAddr {
+        let peer = req.peer_addr().map(|a| a.ip()).unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        if !self.trusted_proxies.contains(&peer) {
+            return peer;
+        }
+        req.headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.rsplit(',')
+                    .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
+                    .find(|ip| !self.trusted_proxies.contains(ip))
+            })
+            .unwrap_or(peer)
+    }
+}
+
+pub struct RunningGateway {
+    pub addr: SocketAddr,
+    server: actix_web::dev::ServerHandle,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningGateway {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub async fn stop(self) {
+        self.server.stop(true).await;
+        let _ = self.task.await;
+    }
+}
+
+pub async fn start(config: GatewayConfig) -> Result<RunningGateway, String> {
+    let verifier = jwt::Verifier::from_config(&config).await?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .tcp_nodelay(true)
+        .connect_timeout(Duration::from_secs(2))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let trusted_proxies = split_list(&config.trusted_proxies)
+        .iter()
+        .map(|s| s.parse::<IpAddr>().map_err(|_| format!("GATEWAY_TRUSTED_PROXIES: {s} is not an IP address")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let state = web::Data::new(State {
+        routes: route_table::RouteTable::from_config(&config),
+        verifier,
+        limits: rate_limit::Limits::new(
+            config.rate_limit_ip_per_sec,
+            config.rate_limit_ip_burst,
+            config.rate_limit_user_per_sec,
+            config.rate_limit_user_burst,
+        ),
+        internal: InternalAuth::new(&config.internal_token_secret, "gateway"),
+        client,
+        timeout: Duration::from_millis(config.upstream_timeout_ms),
+        body_limit: config.body_limit_bytes,
+        trusted_proxies,
+    });
+    let pruner = state.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            pruner.limits.prune();
+        }
+    });
+    let cors = web::Data::new(cors::CorsOrigins(split_list(&config.cors_origins)));
+    let readiness = web::Data::new(Readiness::default());
+    let listener = platform::server::bind(&config.host, config.port).map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(cors.clone())
+            .app_data(readiness.clone())
+            .app_data(web::PayloadConfig::new(usize::MAX))
+            .configure(platform::health::routes)
+            .default_service(web::to(proxy::forward))
+            .wrap(from_fn(cors::cors))
+            .wrap(from_fn(platform::http::request_context))
+    })
+    .workers(config.http_workers.max(1))
+    .shutdown_timeout(platform::server::SHUTDOWN_GRACE_SECS)
+    .disable_signals()
+    .listen(listener)
+    .map_err(|e| e.to_string())?
+    .run();
+    let handle = server.handle();
+    let task = tokio::spawn(server);
+    tracing::info!(%addr, "gateway listening");
+    Ok(RunningGateway { addr, server: handle, task })
+}
+
+/// `gateway serve`.
+pub fn main() -> ExitCode {
+    let config = match platform::config::load::<GatewayConfig>("GATEWAY_") {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("gateway: {e}");
+            for p in &e.problems {
+                eprintln!("  - {p}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("gateway: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let _telemetry = runtime.block_on(async { platform::telemetry::init("gateway", config.log_format) });
+    runtime.block_on(async {
+        match start(config).await {
+            Ok(gw) => {
+                platform::server::shutdown_signal().await;
+                gw.stop().await;
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("gateway: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}

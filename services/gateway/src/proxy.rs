@@ -1,0 +1,178 @@
+//! Forwarding one request to its upstream: identity in, identity headers out, bodies streamed.
+
+use crate::jwt::Identity;
+use crate::route_table::{is_public, Upstream};
+use crate::State;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+use platform::auth::INTERNAL_TOKEN_HEADER;
+use platform::http::RequestId;
+use platform::Problem;
+use std::net::IpAddr;
+
+/// Headers never forwarded upstream: hop-by-hop ones, and every header a client could use to
+/// claim an identity. Services only believe the internal token the gateway mints.
+const STRIPPED_REQUEST_HEADERS: &[&str] = &[
+    "authorization",
+    "x-internal-token",
+    "x-user-id",
+    "x-user-roles",
+    "x-roles",
+    "x-org-id",
+    "x-principal",
+    "x-forwarded-user",
+    "x-auth-user",
+    "x-remote-user",
+    "remote-user",
+    "cookie",
+    "host",
+    "connection",
+    "keep-alive",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "x-forwarded-for",
+    "forwarded",
+    "content-length",
+];
+const HOP_BY_HOP_RESPONSE: &[&str] =
+    &["connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "content-length"];
+
+pub async fn forward(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<State>,
+) -> Result<HttpResponse, Problem> {
+    let client_ip = state.client_ip(&req);
+    state.limits.check_ip(client_ip)?;
+    let path = req.path();
+    let upstream = state.routes.upstream(path).ok_or_else(|| Problem::not_found("route"))?.clone();
+    let identity = authenticate(&req, &state)?;
+    match &identity {
+        Some(id) => state.limits.check_user(id.user_id)?,
+        None if is_public(req.method().as_str(), path) => {}
+        None => return Err(Problem::unauthorized("send a bearer token")),
+    }
+    if let Some(len) = req.headers().get("content-length").and_then(|v| v.to_str().ok()?.parse::<usize>().ok()) {
+        if len > state.body_limit {
+            return Err(too_large());
+        }
+    }
+    let request_id = RequestId::of(&req);
+    let upstream_request = build_request(&req, &state, &upstream, identity.as_ref(), &request_id, client_ip)?;
+    let upstream_request = attach_body(upstream_request, &req, payload, state.body_limit);
+    let response = upstream_request.send().await.map_err(|e| upstream_error(&upstream, &e))?;
+    Ok(relay_response(response))
+}
+
+fn authenticate(req: &HttpRequest, state: &State) -> Result<Option<Identity>, Problem> {
+    let Some(value) = req.headers().get("authorization") else {
+        return Ok(None);
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .ok_or_else(|| Problem::unauthorized("use Authorization: Bearer <token>"))?;
+    state.verifier.verify(token.trim()).map(Some).map_err(|e| Problem::unauthorized(e.to_string()))
+}
+
+fn build_request(
+    req: &HttpRequest,
+    state: &State,
+    upstream: &Upstream,
+    identity: Option<&Identity>,
+    request_id: &str,
+    client_ip: IpAddr,
+) -> Result<reqwest::RequestBuilder, Problem> {
+    let mut url = format!("{}{}", upstream.base_url, req.path());
+    if !req.query_string().is_empty() {
+        url.push('?');
+        url.push_str(req.query_string());
+    }
+    let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes())
+        .map_err(|_| Problem::bad_request("bad method"))?;
+    let mut builder = state.client.request(method, url).timeout(state.timeout);
+    for (name, value) in req.headers() {
+        let lower = name.as_str();
+        if STRIPPED_REQUEST_HEADERS.contains(&lower) || lower == "x-request-id" || lower == "traceparent" {
+            continue;
+        }
+        builder = builder.header(name.as_str(), value.as_bytes());
+    }
+    if let Some(id) = identity {
+        let token =
+            state.internal.mint(upstream.service, &id.user_id.to_string(), &id.roles, id.org_id, Some(request_id))?;
+        builder = builder.header(INTERNAL_TOKEN_HEADER.as_str(), token);
+    }
+    builder = builder.header("x-request-id", request_id).header("x-forwarded-for", client_ip.to_string());
+    Ok(platform::telemetry::inject_reqwest(builder))
+}
+
+/// Stream the client's body to the upstream. actix's payload is not `Send`, reqwest's body must
+/// be, so a local task pumps chunks through a small channel, counting bytes against the limit.
+fn attach_body(
+    builder: reqwest::RequestBuilder,
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> reqwest::RequestBuilder {
+    let has_body = req.headers().contains_key("content-length") || req.headers().contains_key("transfer-encoding");
+    if !has_body {
+        return builder;
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<web::Bytes, std::io::Error>>(8);
+    actix_web::rt::spawn(async move {
+        let mut seen = 0usize;
+        while let Some(chunk) = payload.next().await {
+            let item = match chunk {
+                Ok(bytes) => {
+                    seen += bytes.len();
+                    if seen > limit {
+                        Err(std::io::Error::other("body too large"))
+                    } else {
+                        Ok(bytes)
+                    }
+                }
+                Err(e) => Err(std::io::Error::other(e.to_string())),
+            };
+            let stop = item.is_err();
+            if tx.send(item).await.is_err() || stop {
+                break;
+            }
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    builder.body(reqwest::Body::wrap_stream(stream))
+}
+
+fn relay_response(response: reqwest::Response) -> HttpResponse {
+    let status = StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut out = HttpResponse::build(status);
+    for (name, value) in response.headers() {
+        if !HOP_BY_HOP_RESPONSE.contains(&name.as_str()) {
+            out.append_header((name.as_str(), value.as_bytes()));
+        }
+    }
+    out.streaming(response.bytes_stream())
+}
+
+fn upstream_error(upstream: &Upstream, e: &reqwest::Error) -> Problem {
+    if e.is_timeout() {
+        tracing::warn!(service = upstream.service, error = %e, "upstream timed out");
+        Problem::new(StatusCode::GATEWAY_TIMEOUT, "upstream_timeout", "The service did not answer in time")
+    } else if e.is_body() || e.is_request() && e.to_string().contains("body") {
+        too_large()
+    } else {
+        tracing::warn!(service = upstream.service, error = %e, "upstream unreachable");
+        Problem::new(StatusCode::BAD_GATEWAY, "upstream_unavailable", "The service is unavailable")
+    }
+}
+
+fn too_large() -> Problem {
+    Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "The request body is too large")
+}

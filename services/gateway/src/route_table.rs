@@ -1,0 +1,107 @@
+//! Which service answers which path, and which paths need no token.
+
+use crate::config::GatewayConfig;
+
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    /// The service name: the internal token's audience.
+    pub service: &'static str,
+    pub base_url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct RouteTable {
+    /// (path prefix, upstream), longest prefix first.
+    routes: Vec<(&'static str, Upstream)>,
+}
+
+/// Path prefixes owned by each service (the public API's layout).
+const PREFIXES: &[(&str, &str)] = &[
+    ("/api/payments", "billing"),
+    ("/api/billing", "billing"),
+    ("/api/subscriptions", "subscriptions"),
+    ("/api/features", "subscriptions"),
+    ("/api/courses", "marketplace"),
+    ("/api/instructors", "marketplace"),
+    ("/api/marketplace", "marketplace"),
+    ("/api/tokens", "rewards"),
+    ("/api/leaderboard", "rewards"),
+    ("/api/friends", "rewards"),
+    ("/api/rewards", "rewards"),
+    ("/api/enterprise", "licensing"),
+    ("/api/licensing", "licensing"),
+];
+
+/// Routes that need no token (a token, when sent, is still verified). `*` matches one segment.
+const PUBLIC: &[(&str, &str)] = &[
+    ("GET", "/api/courses/list"),
+    ("GET", "/api/courses/*"),
+    ("GET", "/api/courses/*/reviews"),
+    ("GET", "/api/subscriptions/tiers"),
+    ("GET", "/api/enterprise/branding"),
+    ("GET", "/api/enterprise/licenses/public-key"),
+    ("POST", "/api/payments/webhook"),
+];
+
+impl RouteTable {
+    pub fn from_config(config: &GatewayConfig) -> Self {
+        let url_of = |service: &str| match service {
+            "billing" => config.billing_url.clone(),
+            "subscriptions" => config.subscriptions_url.clone(),
+            "marketplace" => config.marketplace_url.clone(),
+            "rewards" => config.rewards_url.clone(),
+            _ => config.licensing_url.clone(),
+        };
+        let mut routes: Vec<(&'static str, Upstream)> = PREFIXES
+            .iter()
+            .map(|(prefix, service)| {
+                let service: &'static str = service;
+                (*prefix, Upstream { service, base_url: url_of(service).trim_end_matches('/').to_string() })
+            })
+            .collect();
+        routes.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
+        Self { routes }
+    }
+
+    /// The upstream for `path`, matching whole segments (`/api/tokensX` is not `/api/tokens`).
+    pub fn upstream(&self, path: &str) -> Option<&Upstream> {
+        self.routes
+            .iter()
+            .find(|(prefix, _)| path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/')))
+            .map(|(_, u)| u)
+    }
+}
+
+pub fn is_public(method: &str, path: &str) -> bool {
+    let path = path.trim_end_matches('/');
+    PUBLIC.iter().any(|(m, pattern)| *m == method && matches(pattern, path))
+}
+
+fn matches(pattern: &str, path: &str) -> bool {
+    let mut p = pattern.split('/');
+    let mut s = path.split('/');
+    loop {
+        match (p.next(), s.next()) {
+            (None, None) => return true,
+            (Some("*"), Some(seg)) if !seg.is_empty() => {}
+            (Some(a), Some(b)) if a == b => {}
+            _ => return false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_patterns_match_whole_segments() {
+        assert!(is_public("GET", "/api/courses/list"));
+        assert!(is_public("GET", "/api/courses/123/reviews"));
+        assert!(!is_public("POST", "/api/courses/123/reviews"));
+        assert!(!is_public("GET", "/api/courses/123/reviews/9"));
+        assert!(is_public("POST", "/api/payments/webhook"));
+        assert!(!is_public("GET", "/api/payments/history"));
+        assert!(!is_public("GET", "/api/tokens/balance"));
+    }
+}

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    runtime::main(licensing::SPEC, "LICENSING_", licensing::setup)
+}

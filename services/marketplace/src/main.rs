@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    runtime::main(marketplace::SPEC, "MARKETPLACE_", marketplace::setup)
+}

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    runtime::main(rewards::SPEC, "REWARDS_", rewards::setup)
+}

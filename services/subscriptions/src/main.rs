@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    runtime::main(subscriptions::SPEC, "SUBSCRIPTIONS_", subscriptions::setup)
+}
