@@ -1,0 +1,36 @@
+# The two commands that matter: `make run` and `make test`. See README.md.
+SHELL := /bin/bash
+export AWS_LC_SYS_USE_SYSTEM := 0
+ROLE ?= learner
+SUB ?=
+
+.PHONY: run stop test deps lint fmt token k8s-check build
+
+run:            ## dependencies, migrations, every service + stripe-fake; prints the gateway URL
+	@scripts/run-all.sh
+
+stop:           ## stop what `make run` started
+	@scripts/stop-all.sh
+
+deps:           ## PostgreSQL + RabbitMQ reachable on 127.0.0.1
+	@scripts/dev-deps.sh
+
+build:
+	cargo build --workspace --all-targets
+
+test: deps      ## the whole test suite on the real PostgreSQL and RabbitMQ
+	cargo test --workspace --no-fail-fast
+	@if [ -x scripts/k8s-check.sh ]; then scripts/k8s-check.sh; fi
+
+lint:           ## clippy (warnings are errors) and formatting
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo fmt --all --check
+
+fmt:
+	cargo fmt --all
+
+token:          ## print a dev JWT: make -s token ROLE=admin [SUB=uuid]
+	@scripts/dev-token.sh "$(ROLE)" "$(SUB)"
+
+k8s-check:      ## render and validate the Kubernetes manifests offline
+	@scripts/k8s-check.sh

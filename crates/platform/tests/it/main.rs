@@ -1,0 +1,4 @@
+//! Platform plumbing against the real PostgreSQL.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod idempotency;
