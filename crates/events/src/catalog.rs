@@ -23,5 +23,8 @@ pub trait DomainEvent: Serialize + DeserializeOwned + Send + Sync {
     }
 }
 
+pub mod billing;
+
 /// Every event type the platform emits, for the schema-coverage test and the AsyncAPI document.
-pub const ALL_EVENT_TYPES: &[&str] = &[];
+pub const ALL_EVENT_TYPES: &[&str] =
+    &[billing::PaymentSucceeded::TYPE, billing::PaymentFailed::TYPE, billing::PaymentRefunded::TYPE];

@@ -1,15 +1,50 @@
-//! The billing service.
+//! Billing: the only service that talks to Stripe. It owns customers, payments, refunds, receipts,
+//! billing history and the Stripe webhook events it has applied.
+
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod routes;
+pub mod store;
+pub mod webhooks;
 
 use diesel_migrations::{embed_migrations, EmbeddedMigrations};
 use runtime::{Context, ServiceSpec, Wiring};
 use std::sync::Arc;
+use std::time::Duration;
+
+pub use config::BillingConfig as Config;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!();
 pub const SPEC: ServiceSpec = ServiceSpec { name: "billing", migrations: &MIGRATIONS };
 
-/// The service's own settings (`BILLING_*`), beside the common ones in `platform::config::ServiceConfig`.
-pub type Config = runtime::NoConfig;
+/// What every handler shares.
+pub struct State {
+    pub pool: platform::db::Pool,
+    pub stripe: stripe::Client,
+    pub webhooks: stripe::WebhookVerifier,
+    pub config: Config,
+}
 
-pub fn setup(_ctx: &Context, _config: Config) -> Result<Wiring, String> {
-    Ok(Wiring { routes: Arc::new(|_cfg| {}), handler: None, background: Vec::new() })
+pub fn setup(ctx: &Context, config: Config) -> Result<Wiring, String> {
+    let mut stripe_config = stripe::ClientConfig::new(&config.stripe_api_base, config.stripe_api_key.expose());
+    stripe_config.timeout = Duration::from_millis(config.stripe_timeout_ms);
+    let stripe = stripe::Client::new(stripe_config).map_err(|e| format!("Stripe client: {e}"))?;
+    let secrets = config.webhook_secrets();
+    if secrets.is_empty() {
+        return Err("BILLING_STRIPE_WEBHOOK_SECRETS must name at least one secret".into());
+    }
+    let state = actix_web::web::Data::new(State {
+        pool: ctx.pool.clone(),
+        stripe,
+        webhooks: stripe::WebhookVerifier::new(secrets),
+        config,
+    });
+    Ok(Wiring {
+        routes: Arc::new(move |cfg| {
+            cfg.app_data(state.clone()).configure(routes::configure);
+        }),
+        handler: None,
+        background: Vec::new(),
+    })
 }

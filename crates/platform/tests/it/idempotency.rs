@@ -29,7 +29,11 @@ struct Id {
 }
 
 /// A money-moving endpoint: one row in `transfers` per effect.
-async fn transfer(pool: web::Data<Pool>, key: IdempotencyKey, body: web::Json<Transfer>) -> Result<HttpResponse, Problem> {
+async fn transfer(
+    pool: web::Data<Pool>,
+    key: IdempotencyKey,
+    body: web::Json<Transfer>,
+) -> Result<HttpResponse, Problem> {
     let body = body.into_inner();
     let amount = body.amount;
     idempotency::execute(&pool, "user-1:POST /transfer", &key, &body, move |conn| {

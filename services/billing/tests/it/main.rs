@@ -1,4 +1,5 @@
-//! The billing service through its HTTP API, on the real PostgreSQL and RabbitMQ.
+//! The billing service through its HTTP API, on the real PostgreSQL and RabbitMQ, with stripe-fake in-process.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod boot;
+mod support;

@@ -37,8 +37,11 @@ async fn every_bad_token_is_a_401_problem() {
     let mut unknown_kid_header = Header::new(Algorithm::EdDSA);
     unknown_kid_header.kid = Some("someone-elses-key".into());
     let eddsa_pem = std::fs::read(format!("{}/test-eddsa.key.pem", jwt::keys_dir())).unwrap();
-    let unknown_kid =
-        jwt::sign_with(unknown_kid_header, &claims(&user, &["learner"]), &EncodingKey::from_ed_pem(&eddsa_pem).unwrap());
+    let unknown_kid = jwt::sign_with(
+        unknown_kid_header,
+        &claims(&user, &["learner"]),
+        &EncodingKey::from_ed_pem(&eddsa_pem).unwrap(),
+    );
 
     let cases: Vec<(&str, Option<String>)> = vec![
         ("expired", Some(with(&|c| c["exp"] = (now() - 120).into()))),

@@ -7,6 +7,11 @@ async fn boots_ready_and_requires_an_internal_token() {
 fn refuses_to_start_without_configuration() {
     testkit::service::assert_exits_naming_missing_config(
         env!("CARGO_BIN_EXE_subscriptions"),
-        &["SUBSCRIPTIONS_DATABASE_URL", "SUBSCRIPTIONS_AMQP_URL", "SUBSCRIPTIONS_PORT", "SUBSCRIPTIONS_INTERNAL_TOKEN_SECRET"],
+        &[
+            "SUBSCRIPTIONS_DATABASE_URL",
+            "SUBSCRIPTIONS_AMQP_URL",
+            "SUBSCRIPTIONS_PORT",
+            "SUBSCRIPTIONS_INTERNAL_TOKEN_SECRET",
+        ],
     );
 }

@@ -1,0 +1,105 @@
+//! Events published by billing.
+
+use super::DomainEvent;
+use chrono::{DateTime, Utc};
+use platform::money::Money;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// What a payment pays for; consumers route on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentPurpose {
+    CoursePurchase,
+    Subscription,
+    License,
+}
+
+impl PaymentPurpose {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::CoursePurchase => "course_purchase",
+            Self::Subscription => "subscription",
+            Self::License => "license",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "course_purchase" => Some(Self::CoursePurchase),
+            "subscription" => Some(Self::Subscription),
+            "license" => Some(Self::License),
+            _ => None,
+        }
+    }
+}
+
+/// `billing.payment.succeeded.v1`: the money is captured; a receipt exists.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentSucceeded {
+    pub payment_id: Uuid,
+    pub user_id: Uuid,
+    pub amount: Money,
+    pub purpose: PaymentPurpose,
+    /// The caller's id for what is paid (purchase id, subscription id, ...).
+    pub reference_id: String,
+    pub receipt_number: String,
+    pub succeeded_at: DateTime<Utc>,
+}
+
+impl DomainEvent for PaymentSucceeded {
+    const TYPE: &'static str = "billing.payment.succeeded.v1";
+    const SOURCE: &'static str = "billing";
+    fn subject(&self) -> String {
+        self.payment_id.to_string()
+    }
+}
+
+/// `billing.payment.failed.v1`: an attempt to pay failed (the card was declined, authentication failed...).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentFailed {
+    pub payment_id: Uuid,
+    pub user_id: Uuid,
+    pub amount: Money,
+    pub purpose: PaymentPurpose,
+    pub reference_id: String,
+    pub failure_code: Option<String>,
+    pub failure_message: Option<String>,
+    pub failed_at: DateTime<Utc>,
+}
+
+impl DomainEvent for PaymentFailed {
+    const TYPE: &'static str = "billing.payment.failed.v1";
+    const SOURCE: &'static str = "billing";
+    fn subject(&self) -> String {
+        self.payment_id.to_string()
+    }
+}
+
+/// `billing.payment.refunded.v1`: Stripe confirmed (part of) a refund.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentRefunded {
+    pub payment_id: Uuid,
+    pub user_id: Uuid,
+    pub purpose: PaymentPurpose,
+    pub reference_id: String,
+    /// The captured amount of the payment.
+    pub amount: Money,
+    /// Refunded by this event.
+    pub refunded_amount: Money,
+    /// Refunded so far, this event included.
+    pub total_refunded: Money,
+    pub fully_refunded: bool,
+    pub refunded_at: DateTime<Utc>,
+}
+
+impl DomainEvent for PaymentRefunded {
+    const TYPE: &'static str = "billing.payment.refunded.v1";
+    const SOURCE: &'static str = "billing";
+    fn subject(&self) -> String {
+        self.payment_id.to_string()
+    }
+}

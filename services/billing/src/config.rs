@@ -1,0 +1,51 @@
+//! `BILLING_*` settings of billing's own (the common ones are in `platform::config::ServiceConfig`).
+
+use platform::config::Secret;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct BillingConfig {
+    /// `https://api.stripe.com` in production; stripe-fake in dev and tests.
+    #[serde(default = "default_stripe_base")]
+    pub stripe_api_base: String,
+    pub stripe_api_key: Secret,
+    /// Webhook signing secrets, comma-separated: several during a rotation.
+    pub stripe_webhook_secrets: Secret,
+    #[serde(default = "default_stripe_timeout")]
+    pub stripe_timeout_ms: u64,
+    #[serde(default = "default_merchant_name")]
+    pub merchant_name: String,
+    #[serde(default = "default_merchant_address")]
+    pub merchant_address: String,
+    /// Days after a course payment during which its buyer may refund it themselves.
+    #[serde(default = "default_refund_window")]
+    pub refund_window_days: i64,
+}
+
+fn default_stripe_base() -> String {
+    "https://api.stripe.com".into()
+}
+fn default_stripe_timeout() -> u64 {
+    10_000
+}
+fn default_merchant_name() -> String {
+    "Learning Platform Inc.".into()
+}
+fn default_merchant_address() -> String {
+    "1 Example Street, Springfield".into()
+}
+fn default_refund_window() -> i64 {
+    14
+}
+
+impl BillingConfig {
+    pub fn webhook_secrets(&self) -> Vec<String> {
+        self.stripe_webhook_secrets
+            .expose()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+}

@@ -1,0 +1,5 @@
+//! Billing's pure rules: no IO here.
+
+pub mod payment;
+pub mod receipt;
+pub mod refund;

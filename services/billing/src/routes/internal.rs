@@ -1,0 +1,150 @@
+//! Service-to-service: other services ask billing to take a payment.
+
+use super::views::PaymentView;
+use crate::error::BillingError;
+use crate::store::{customers, payments};
+use crate::{webhooks, State};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use diesel_async::AsyncPgConnection;
+use events::catalog::billing::PaymentPurpose;
+use platform::auth::Principal;
+use platform::idempotency::{self, IdempotencyKey};
+use platform::money::Money;
+use platform::Problem;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePayment {
+    pub user_id: Uuid,
+    pub amount: Money,
+    pub purpose: PaymentPurpose,
+    /// The caller's id for what is paid (purchase, subscription, license).
+    pub reference_id: String,
+    pub description: Option<String>,
+    /// Renewals: charge the customer's saved card now, without them present.
+    #[serde(default)]
+    pub off_session: bool,
+}
+
+/// `POST /internal/payments` (role `service`, `Idempotency-Key` required).
+pub async fn create_payment(
+    state: web::Data<State>,
+    principal: Principal,
+    key: IdempotencyKey,
+    body: web::Json<CreatePayment>,
+) -> Result<HttpResponse, Problem> {
+    principal.require_service()?;
+    let req = body.into_inner();
+    validate(&req)?;
+    let scope = format!("{}:POST /internal/payments", principal.sub);
+    // Stripe's idempotency key comes from ours: a retry after a timeout reaches the same PaymentIntent.
+    let stripe_key = stripe_key("pi", &scope, &key.0)?;
+    let st = state.clone();
+    idempotency::execute(&state.pool, &scope, &key, &req.clone(), move |conn| {
+        Box::pin(async move {
+            let payment = create(conn, &st, &req, &stripe_key).await?;
+            Ok((StatusCode::CREATED, PaymentView::new(&payment, true)?))
+        })
+    })
+    .await
+}
+
+fn validate(req: &CreatePayment) -> Result<(), Problem> {
+    if req.amount.amount <= rust_decimal::Decimal::ZERO {
+        return Err(Problem::field("amount", "must be positive"));
+    }
+    Money::new(req.amount.amount, req.amount.currency)?;
+    if req.reference_id.is_empty() || req.reference_id.len() > 200 {
+        return Err(Problem::field("reference_id", "must be 1-200 characters"));
+    }
+    Ok(())
+}
+
+/// A Stripe idempotency key derived from our operation: `<op>-<sha256(scope, key)>`.
+pub fn stripe_key(op: &str, scope: &str, key: &str) -> Result<stripe::IdempotencyKey, Problem> {
+    let digest = hex::encode(Sha256::digest(format!("{scope}\u{1f}{key}").as_bytes()));
+    stripe::IdempotencyKey::for_operation(op, digest).map_err(Problem::internal)
+}
+
+async fn create(
+    conn: &mut AsyncPgConnection,
+    state: &State,
+    req: &CreatePayment,
+    stripe_key: &stripe::IdempotencyKey,
+) -> Result<payments::Payment, BillingError> {
+    let customer = ensure_customer(conn, state, req.user_id).await?;
+    let saved_method = if req.off_session {
+        let method = customers::default_payment_method(conn, req.user_id).await?;
+        Some(method.ok_or_else(|| {
+            BillingError::Problem(Problem::conflict("no_saved_payment_method", "the customer has no saved card"))
+        })?)
+    } else {
+        None
+    };
+    let payment_id = Uuid::now_v7();
+    let description =
+        req.description.clone().unwrap_or_else(|| format!("{} {}", req.purpose.as_str(), req.reference_id));
+    let params = stripe::CreatePaymentIntent {
+        amount: req.amount.to_minor_units().map_err(Problem::from)?,
+        currency: req.amount.currency.code().to_ascii_lowercase(),
+        customer: Some(customer),
+        description: Some(description.clone()),
+        metadata: [
+            ("payment_id".to_string(), payment_id.to_string()),
+            ("user_id".to_string(), req.user_id.to_string()),
+            ("purpose".to_string(), req.purpose.as_str().to_string()),
+            ("reference_id".to_string(), req.reference_id.clone()),
+        ]
+        .into_iter()
+        .collect(),
+        payment_method: saved_method.clone(),
+        confirm: saved_method.is_some(),
+        off_session: saved_method.is_some(),
+    };
+    // An off-session decline comes back as a card error carrying the failed PaymentIntent: it is
+    // still a payment to record (and a failure to announce), not an error of this request.
+    let intent = match state.stripe.create_payment_intent(&params, stripe_key).await {
+        Ok(pi) => pi,
+        Err(stripe::StripeError::Card { payment_intent: Some(pi), .. }) => *pi,
+        Err(e) => return Err(e.into()),
+    };
+    let payment = payments::insert(
+        conn,
+        &payments::NewPayment {
+            id: payment_id,
+            user_id: req.user_id,
+            amount: req.amount.amount,
+            currency: req.amount.currency.code(),
+            purpose: req.purpose.as_str(),
+            reference_id: &req.reference_id,
+            description: &description,
+            status: crate::domain::payment::status_name(intent.status),
+            stripe_payment_intent_id: &intent.id,
+            client_secret: intent.client_secret.as_deref(),
+        },
+    )
+    .await?;
+    if let Some(error) = &intent.last_payment_error {
+        return Ok(webhooks::record_failure(conn, &payment, &intent, error).await?.unwrap_or(payment));
+    }
+    Ok(payment)
+}
+
+/// The user's Stripe customer, created on first use (keyed by user, so concurrent first payments
+/// of one user end with one customer).
+async fn ensure_customer(conn: &mut AsyncPgConnection, state: &State, user_id: Uuid) -> Result<String, BillingError> {
+    if let Some(id) = customers::find(conn, user_id).await? {
+        return Ok(id);
+    }
+    let params = stripe::CreateCustomer {
+        metadata: [("user_id".to_string(), user_id.to_string())].into_iter().collect(),
+        ..Default::default()
+    };
+    let key = stripe::IdempotencyKey::for_operation("customer", user_id).map_err(Problem::internal)?;
+    let customer = state.stripe.create_customer(&params, &key).await?;
+    Ok(customers::remember(conn, user_id, &customer.id).await?)
+}

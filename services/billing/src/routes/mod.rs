@@ -1,0 +1,18 @@
+//! HTTP handlers: parse, authorise, call the domain and the store, answer.
+
+pub mod internal;
+pub mod payments;
+pub mod refunds;
+pub mod views;
+pub mod webhook;
+
+use actix_web::web;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/internal/payments", web::post().to(internal::create_payment))
+        .route("/api/payments/webhook", web::post().to(webhook::receive))
+        .route("/api/payments/history", web::get().to(payments::history))
+        .route("/api/payments/{id}", web::get().to(payments::get))
+        .route("/api/payments/{id}/receipt", web::get().to(payments::receipt))
+        .route("/api/payments/{id}/refunds", web::post().to(refunds::create));
+}

@@ -1,0 +1,140 @@
+//! Reading payments, history and receipts. Owners and admins only: another user's payment is a
+//! 404, so ids leak nothing.
+
+use super::views::{money, PaymentView};
+use crate::domain::receipt::{CardSummary, LineItem, Merchant, Receipt, ReceiptRefund};
+use crate::error::BillingError;
+use crate::store::{history, payments, refunds};
+use crate::State;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use platform::auth::Principal;
+use platform::money::Money;
+use platform::pagination::{Page, PageQuery};
+use platform::Problem;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The payment if the caller may see it: its payer, an admin or a service.
+async fn visible_payment(state: &State, principal: &Principal, id: Uuid) -> Result<payments::Payment, Problem> {
+    let mut conn = state.pool.get().await?;
+    let payment = payments::find(&mut conn, id).await?.ok_or(BillingError::PaymentNotFound)?;
+    let allowed = principal.is_admin()
+        || principal.require_service().is_ok()
+        || principal.user_id().ok() == Some(payment.user_id);
+    if !allowed {
+        return Err(BillingError::PaymentNotFound.into());
+    }
+    Ok(payment)
+}
+
+pub async fn get(state: web::Data<State>, principal: Principal, id: web::Path<Uuid>) -> Result<HttpResponse, Problem> {
+    let payment = visible_payment(&state, &principal, id.into_inner()).await?;
+    let show_secret = principal.user_id().ok() == Some(payment.user_id) || principal.require_service().is_ok();
+    Ok(HttpResponse::Ok().json(PaymentView::new(&payment, show_secret)?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+    /// Admins only: whose history.
+    pub user_id: Option<Uuid>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HistoryLineView {
+    pub id: Uuid,
+    pub kind: String,
+    pub payment_id: Uuid,
+    pub refund_id: Option<Uuid>,
+    pub amount: Money,
+    pub description: String,
+    pub occurred_at: DateTime<Utc>,
+}
+
+pub async fn history(
+    state: web::Data<State>,
+    principal: Principal,
+    q: web::Query<HistoryQuery>,
+) -> Result<HttpResponse, Problem> {
+    let q = q.into_inner();
+    let user = match q.user_id {
+        Some(other) if principal.is_admin() => other,
+        Some(_) => return Err(Problem::forbidden().with_detail("only admins may read another user's history")),
+        None => principal.user_id()?,
+    };
+    let page = PageQuery { limit: q.limit, cursor: q.cursor };
+    let mut conn = state.pool.get().await?;
+    let rows = history::page(&mut conn, user, page.cursor()?, page.limit()).await?;
+    let page = Page::from_rows(rows, page.limit(), |l| history::Cursor { at: l.occurred_at, id: l.id });
+    let data = page
+        .data
+        .iter()
+        .map(|l| {
+            Ok(HistoryLineView {
+                id: l.id,
+                kind: l.kind.clone(),
+                payment_id: l.payment_id,
+                refund_id: l.refund_id,
+                amount: money(l.amount, &l.currency)?,
+                description: l.description.clone(),
+                occurred_at: l.occurred_at,
+            })
+        })
+        .collect::<Result<Vec<_>, Problem>>()?;
+    Ok(HttpResponse::Ok().json(Page { data, next_cursor: page.next_cursor }))
+}
+
+pub async fn receipt(
+    state: web::Data<State>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    req: HttpRequest,
+) -> Result<HttpResponse, Problem> {
+    let payment = visible_payment(&state, &principal, id.into_inner()).await?;
+    let (Some(number), Some(paid_at)) = (payment.receipt_number.clone(), payment.succeeded_at) else {
+        return Err(BillingError::ReceiptNotAvailable.into());
+    };
+    let mut conn = state.pool.get().await?;
+    let refund_rows = refunds::for_payment(&mut conn, payment.id).await?;
+    let refunds = refund_rows
+        .iter()
+        .filter(|r| r.status != "failed" && r.status != "canceled")
+        .map(|r| {
+            Ok(ReceiptRefund {
+                amount: money(r.amount, &r.currency)?,
+                reason: r.reason.clone(),
+                status: r.status.clone(),
+                created_at: r.created_at,
+            })
+        })
+        .collect::<Result<Vec<_>, Problem>>()?;
+    let total: rust_decimal::Decimal = refunds.iter().map(|r| r.amount.amount).sum();
+    let receipt = Receipt {
+        receipt_number: number,
+        payment_id: payment.id,
+        merchant: Merchant { name: state.config.merchant_name.clone(), address: state.config.merchant_address.clone() },
+        buyer_id: payment.user_id,
+        line_item: LineItem {
+            kind: payment.purpose.clone(),
+            description: payment.description.clone(),
+            reference_id: payment.reference_id.clone(),
+        },
+        amount: money(payment.amount, &payment.currency)?,
+        payment_method: match (payment.card_brand, payment.card_last4) {
+            (Some(brand), Some(last4)) => Some(CardSummary { brand, last4 }),
+            _ => None,
+        },
+        paid_at,
+        refunds,
+        total_refunded: money(total, &payment.currency)?,
+    };
+    let wants_html = req.headers().get("accept").and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
+    if wants_html {
+        Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(receipt.to_html()))
+    } else {
+        Ok(HttpResponse::Ok().json(receipt))
+    }
+}

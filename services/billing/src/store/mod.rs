@@ -1,0 +1,9 @@
+//! Billing's tables and queries: the only place that knows SQL.
+
+pub mod customers;
+pub mod history;
+pub mod payments;
+pub mod receipts;
+pub mod refunds;
+pub mod schema;
+pub mod stripe_events;

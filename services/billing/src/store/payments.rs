@@ -1,0 +1,129 @@
+use super::schema::payments;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = payments)]
+pub struct Payment {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub amount: Decimal,
+    pub currency: String,
+    pub purpose: String,
+    pub reference_id: String,
+    pub description: String,
+    pub status: String,
+    pub stripe_payment_intent_id: String,
+    pub client_secret: Option<String>,
+    pub latest_charge_id: Option<String>,
+    pub card_brand: Option<String>,
+    pub card_last4: Option<String>,
+    pub failure_code: Option<String>,
+    pub failure_message: Option<String>,
+    pub amount_refunded: Decimal,
+    pub receipt_number: Option<String>,
+    pub succeeded_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = payments)]
+pub struct NewPayment<'a> {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub amount: Decimal,
+    pub currency: &'a str,
+    pub purpose: &'a str,
+    pub reference_id: &'a str,
+    pub description: &'a str,
+    pub status: &'a str,
+    pub stripe_payment_intent_id: &'a str,
+    pub client_secret: Option<&'a str>,
+}
+
+pub async fn insert(conn: &mut AsyncPgConnection, new: &NewPayment<'_>) -> QueryResult<Payment> {
+    diesel::insert_into(payments::table).values(new).returning(Payment::as_returning()).get_result(conn).await
+}
+
+pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<Payment>> {
+    payments::table.find(id).select(Payment::as_select()).first(conn).await.optional()
+}
+
+/// The payment, locked until the end of the transaction (refunds, webhook updates).
+pub async fn lock(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<Payment>> {
+    payments::table.find(id).for_update().select(Payment::as_select()).first(conn).await.optional()
+}
+
+pub async fn lock_by_intent(conn: &mut AsyncPgConnection, intent_id: &str) -> QueryResult<Option<Payment>> {
+    payments::table
+        .filter(payments::stripe_payment_intent_id.eq(intent_id))
+        .for_update()
+        .select(Payment::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub struct Success<'a> {
+    pub charge_id: Option<&'a str>,
+    pub card_brand: Option<&'a str>,
+    pub card_last4: Option<&'a str>,
+    pub receipt_number: &'a str,
+    pub at: DateTime<Utc>,
+}
+
+pub async fn mark_succeeded(conn: &mut AsyncPgConnection, id: Uuid, s: &Success<'_>) -> QueryResult<Payment> {
+    diesel::update(payments::table.find(id))
+        .set((
+            payments::status.eq(crate::domain::payment::SUCCEEDED),
+            payments::latest_charge_id.eq(s.charge_id),
+            payments::card_brand.eq(s.card_brand),
+            payments::card_last4.eq(s.card_last4),
+            payments::receipt_number.eq(s.receipt_number),
+            payments::succeeded_at.eq(s.at),
+            payments::failure_code.eq(None::<String>),
+            payments::failure_message.eq(None::<String>),
+            payments::updated_at.eq(diesel::dsl::now),
+        ))
+        .returning(Payment::as_returning())
+        .get_result(conn)
+        .await
+}
+
+pub async fn mark_failed(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    status: &str,
+    code: Option<&str>,
+    message: Option<&str>,
+) -> QueryResult<Payment> {
+    diesel::update(payments::table.find(id))
+        .set((
+            payments::status.eq(status),
+            payments::failure_code.eq(code),
+            payments::failure_message.eq(message),
+            payments::updated_at.eq(diesel::dsl::now),
+        ))
+        .returning(Payment::as_returning())
+        .get_result(conn)
+        .await
+}
+
+pub async fn set_status(conn: &mut AsyncPgConnection, id: Uuid, status: &str) -> QueryResult<usize> {
+    diesel::update(payments::table.find(id))
+        .set((payments::status.eq(status), payments::updated_at.eq(diesel::dsl::now)))
+        .execute(conn)
+        .await
+}
+
+pub async fn set_amount_refunded(conn: &mut AsyncPgConnection, id: Uuid, amount: Decimal) -> QueryResult<Payment> {
+    diesel::update(payments::table.find(id))
+        .set((payments::amount_refunded.eq(amount), payments::updated_at.eq(diesel::dsl::now)))
+        .returning(Payment::as_returning())
+        .get_result(conn)
+        .await
+}

@@ -1,0 +1,80 @@
+//! Written by hand (the diesel CLI needs libpq). Tables are unqualified: each service's pool sets
+//! `search_path` to its own schema.
+
+diesel::table! {
+    customers (user_id) {
+        user_id -> Uuid,
+        stripe_customer_id -> Text,
+        default_payment_method -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    payments (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        amount -> Numeric,
+        currency -> Bpchar,
+        purpose -> Text,
+        reference_id -> Text,
+        description -> Text,
+        status -> Text,
+        stripe_payment_intent_id -> Text,
+        client_secret -> Nullable<Text>,
+        latest_charge_id -> Nullable<Text>,
+        card_brand -> Nullable<Text>,
+        card_last4 -> Nullable<Text>,
+        failure_code -> Nullable<Text>,
+        failure_message -> Nullable<Text>,
+        amount_refunded -> Numeric,
+        receipt_number -> Nullable<Text>,
+        succeeded_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    refunds (id) {
+        id -> Uuid,
+        payment_id -> Uuid,
+        amount -> Numeric,
+        currency -> Bpchar,
+        reason -> Text,
+        status -> Text,
+        stripe_refund_id -> Text,
+        requested_by -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    receipt_counters (year) {
+        year -> Int4,
+        last_value -> Int8,
+    }
+}
+
+diesel::table! {
+    billing_history (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        payment_id -> Uuid,
+        refund_id -> Nullable<Uuid>,
+        kind -> Text,
+        amount -> Numeric,
+        currency -> Bpchar,
+        description -> Text,
+        occurred_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    stripe_events (id) {
+        id -> Text,
+        #[sql_name = "type"]
+        event_type -> Text,
+        received_at -> Timestamptz,
+    }
+}
