@@ -24,7 +24,13 @@ pub trait DomainEvent: Serialize + DeserializeOwned + Send + Sync {
 }
 
 pub mod billing;
+pub mod licensing;
+pub mod marketplace;
+pub mod rewards;
+pub mod subscriptions;
 
 /// Every event type the platform emits, for the schema-coverage test and the AsyncAPI document.
-pub const ALL_EVENT_TYPES: &[&str] =
-    &[billing::PaymentSucceeded::TYPE, billing::PaymentFailed::TYPE, billing::PaymentRefunded::TYPE];
+/// Each service's module lists its own in `TYPES`.
+pub fn all_event_types() -> Vec<&'static str> {
+    [billing::TYPES, licensing::TYPES, marketplace::TYPES, rewards::TYPES, subscriptions::TYPES].concat()
+}

@@ -6,6 +6,8 @@ use platform::money::Money;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub const TYPES: &[&str] = &[PaymentSucceeded::TYPE, PaymentFailed::TYPE, PaymentRefunded::TYPE];
+
 /// What a payment pays for; consumers route on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

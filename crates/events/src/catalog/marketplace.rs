@@ -1,0 +1,77 @@
+//! Events published by marketplace.
+
+use super::DomainEvent;
+use chrono::{DateTime, Utc};
+use platform::money::Money;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub const TYPES: &[&str] = &[CoursePurchased::TYPE, PurchaseRefunded::TYPE, ReviewPosted::TYPE];
+
+/// `marketplace.course.purchased.v1`: the buyer has access; the split is booked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoursePurchased {
+    pub purchase_id: Uuid,
+    pub course_id: Uuid,
+    pub buyer_id: Uuid,
+    pub instructor_id: Uuid,
+    /// What the buyer paid (zero for a free course).
+    pub gross: Money,
+    pub instructor_share: Money,
+    pub platform_share: Money,
+    /// The billing payment, absent for free courses.
+    pub payment_id: Option<Uuid>,
+    pub purchased_at: DateTime<Utc>,
+}
+
+impl DomainEvent for CoursePurchased {
+    const TYPE: &'static str = "marketplace.course.purchased.v1";
+    const SOURCE: &'static str = "marketplace";
+    fn subject(&self) -> String {
+        self.purchase_id.to_string()
+    }
+}
+
+/// `marketplace.purchase.refunded.v1`: (part of) a purchase was refunded and its shares reversed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PurchaseRefunded {
+    pub purchase_id: Uuid,
+    pub course_id: Uuid,
+    pub buyer_id: Uuid,
+    pub instructor_id: Uuid,
+    pub refunded_amount: Money,
+    pub instructor_reversal: Money,
+    pub platform_reversal: Money,
+    /// True when the whole price is refunded: access is revoked.
+    pub fully_refunded: bool,
+    pub refunded_at: DateTime<Utc>,
+}
+
+impl DomainEvent for PurchaseRefunded {
+    const TYPE: &'static str = "marketplace.purchase.refunded.v1";
+    const SOURCE: &'static str = "marketplace";
+    fn subject(&self) -> String {
+        self.purchase_id.to_string()
+    }
+}
+
+/// `marketplace.review.posted.v1`: a buyer reviewed a course (first review per user and course).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewPosted {
+    pub review_id: Uuid,
+    pub course_id: Uuid,
+    pub reviewer_id: Uuid,
+    pub rating: u8,
+    pub posted_at: DateTime<Utc>,
+}
+
+impl DomainEvent for ReviewPosted {
+    const TYPE: &'static str = "marketplace.review.posted.v1";
+    const SOURCE: &'static str = "marketplace";
+    fn subject(&self) -> String {
+        self.review_id.to_string()
+    }
+}

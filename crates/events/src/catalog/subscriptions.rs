@@ -1,0 +1,4 @@
+//! Events published by subscriptions.
+
+/// Every event type subscriptions publishes.
+pub const TYPES: &[&str] = &[];

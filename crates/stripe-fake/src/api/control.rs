@@ -1,0 +1,155 @@
+//! `/_fake/...`: the test controls over HTTP, for tests that run the fake as a separate process (e2e, docker).
+//! Unauthenticated on purpose: the fake is never deployed.
+
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::controls::Fault;
+use crate::error::ApiError;
+use crate::form::Params;
+use crate::state::Shared;
+
+type State = web::Data<Shared>;
+
+pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/payment_intents/{id}/confirm", web::post().to(client_confirm))
+        .route("/events", web::get().to(list_events))
+        .route("/events/held", web::get().to(held_events))
+        .route("/events/hold", web::post().to(hold_events))
+        .route("/events/release", web::post().to(release_events))
+        .route("/events/{id}", web::get().to(get_event))
+        .route("/events/{id}/resend", web::post().to(resend_event))
+        .route("/events/{id}/duplicate", web::post().to(duplicate_event))
+        .route("/faults", web::post().to(inject_fault))
+        .route("/faults", web::delete().to(clear_faults))
+        .route("/calls", web::get().to(calls))
+        .route("/webhook_url", web::put().to(set_webhook_url))
+        .route("/deliveries", web::get().to(deliveries))
+        .route("/{kind}", web::get().to(list_objects));
+}
+
+fn render(result: Result<serde_json::Value, ApiError>) -> HttpResponse {
+    match result {
+        Ok(value) => HttpResponse::Ok().json(value),
+        Err(e) => e.response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct ConfirmBody {
+    payment_method: Option<String>,
+}
+
+/// Accepts the payment method as JSON or, like Stripe.js talking to Stripe, as a form.
+async fn client_confirm(req: HttpRequest, id: web::Path<String>, body: web::Bytes, state: State) -> HttpResponse {
+    let is_json = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let payment_method = if is_json {
+        match serde_json::from_slice::<ConfirmBody>(&body) {
+            Ok(parsed) => parsed.payment_method,
+            Err(e) => return ApiError::invalid_param("parameter_invalid_string", "body", e.to_string()).response(),
+        }
+    } else {
+        match Params::parse(&body) {
+            Ok(params) => params.str("payment_method").map(str::to_owned),
+            Err(e) => return e.response(),
+        }
+    };
+    render(state.client_confirm(&id, payment_method.as_deref()))
+}
+
+async fn list_events(state: State) -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "data": state.events() }))
+}
+
+async fn get_event(id: web::Path<String>, state: State) -> HttpResponse {
+    render(state.event(&id))
+}
+
+async fn resend_event(id: web::Path<String>, state: State) -> HttpResponse {
+    render(state.redeliver(&id, 1).map(|()| json!({ "queued": 1 })))
+}
+
+async fn duplicate_event(id: web::Path<String>, state: State) -> HttpResponse {
+    render(state.redeliver(&id, 2).map(|()| json!({ "queued": 2 })))
+}
+
+async fn hold_events(state: State) -> HttpResponse {
+    state.hold_events();
+    HttpResponse::Ok().json(json!({ "holding": true }))
+}
+
+async fn held_events(state: State) -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "data": state.held_event_ids() }))
+}
+
+#[derive(Deserialize, Default)]
+struct ReleaseBody {
+    #[serde(default)]
+    order: Vec<String>,
+}
+
+/// Answers once every released delivery has been attempted, so a caller can assert right after.
+async fn release_events(body: web::Bytes, state: State) -> HttpResponse {
+    let parsed = if body.is_empty() {
+        ReleaseBody::default()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(parsed) => parsed,
+            Err(e) => return ApiError::invalid_param("parameter_invalid_string", "order", e.to_string()).response(),
+        }
+    };
+    let delivered = state.release_events(&parsed.order).await;
+    HttpResponse::Ok().json(json!({ "released": delivered }))
+}
+
+#[derive(Deserialize)]
+struct FaultBody {
+    fault: Fault,
+    #[serde(default = "one")]
+    count: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+async fn inject_fault(body: web::Json<FaultBody>, state: State) -> HttpResponse {
+    state.inject_fault(body.fault, body.count);
+    HttpResponse::Ok().json(json!({ "injected": body.count }))
+}
+
+async fn clear_faults(state: State) -> HttpResponse {
+    state.clear_faults();
+    HttpResponse::NoContent().finish()
+}
+
+async fn calls(state: State) -> HttpResponse {
+    HttpResponse::Ok().json(state.call_counts())
+}
+
+#[derive(Deserialize)]
+struct WebhookUrlBody {
+    url: Option<String>,
+}
+
+async fn set_webhook_url(body: web::Json<WebhookUrlBody>, state: State) -> HttpResponse {
+    state.set_webhook_url(body.url.clone());
+    HttpResponse::Ok().json(json!({ "url": body.url }))
+}
+
+async fn deliveries(state: State) -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "data": state.delivery_attempts() }))
+}
+
+async fn list_objects(kind: web::Path<String>, state: State) -> HttpResponse {
+    match state.list(&kind) {
+        Some(items) => HttpResponse::Ok().json(json!({ "data": items })),
+        None => HttpResponse::NotFound().finish(),
+    }
+}

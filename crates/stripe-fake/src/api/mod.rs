@@ -1,0 +1,5 @@
+//! HTTP routes: the Stripe API under `/v1`, the test controls under `/_fake`.
+
+pub(crate) mod control;
+pub(crate) mod gate;
+pub(crate) mod v1;

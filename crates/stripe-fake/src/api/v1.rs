@@ -1,0 +1,69 @@
+//! The Stripe endpoints: thin handlers over the store's rules.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use crate::error::ApiError;
+use crate::objects::to_value;
+use crate::state::Shared;
+
+type Body = web::Bytes;
+type State = web::Data<Shared>;
+
+pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/customers", web::post().to(create_customer))
+        .route("/customers/{id}", web::get().to(retrieve_customer))
+        .route("/payment_intents", web::post().to(create_payment_intent))
+        .route("/payment_intents/{id}", web::get().to(retrieve_payment_intent))
+        .route("/payment_intents/{id}/confirm", web::post().to(confirm_payment_intent))
+        .route("/payment_intents/{id}/cancel", web::post().to(cancel_payment_intent))
+        .route("/charges/{id}", web::get().to(retrieve_charge))
+        .route("/refunds", web::post().to(create_refund))
+        .route("/refunds/{id}", web::get().to(retrieve_refund))
+        .default_service(web::to(unrecognized));
+}
+
+async fn create_customer(req: HttpRequest, body: Body, state: State) -> HttpResponse {
+    state.mutate(&req, &body, |store, p, ctx| store.create_customer(p, ctx))
+}
+
+async fn retrieve_customer(id: web::Path<String>, state: State) -> HttpResponse {
+    state.read(|store| store.customer(&id).map(to_value))
+}
+
+async fn create_payment_intent(req: HttpRequest, body: Body, state: State) -> HttpResponse {
+    state.mutate(&req, &body, |store, p, ctx| store.create_payment_intent(p, ctx))
+}
+
+async fn retrieve_payment_intent(id: web::Path<String>, state: State) -> HttpResponse {
+    state.read(|store| store.payment_intent(&id).map(to_value))
+}
+
+async fn confirm_payment_intent(req: HttpRequest, id: web::Path<String>, body: Body, state: State) -> HttpResponse {
+    state.mutate(&req, &body, |store, p, ctx| store.confirm_payment_intent(&id, p, ctx))
+}
+
+async fn cancel_payment_intent(req: HttpRequest, id: web::Path<String>, body: Body, state: State) -> HttpResponse {
+    state.mutate(&req, &body, |store, p, ctx| store.cancel_payment_intent(&id, p, ctx))
+}
+
+async fn retrieve_charge(id: web::Path<String>, state: State) -> HttpResponse {
+    state.read(|store| store.charge(&id).map(to_value))
+}
+
+async fn create_refund(req: HttpRequest, body: Body, state: State) -> HttpResponse {
+    state.mutate(&req, &body, |store, p, ctx| store.create_refund(p, ctx))
+}
+
+async fn retrieve_refund(id: web::Path<String>, state: State) -> HttpResponse {
+    state.read(|store| store.refund(&id).map(to_value))
+}
+
+async fn unrecognized(req: HttpRequest) -> HttpResponse {
+    let mut error = ApiError::invalid_state(
+        "resource_missing",
+        None,
+        format!("Unrecognized request URL ({}: {}).", req.method(), req.path()),
+    );
+    error.status = 404;
+    error.response()
+}
