@@ -2,4 +2,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod boot;
+mod payments;
+mod refunds;
 mod support;
+mod webhooks;
