@@ -50,6 +50,10 @@ pub trait EventHandler: Send + Sync + 'static {
         conn: &'a mut AsyncPgConnection,
         event: &'a CloudEvent,
     ) -> BoxFuture<'a, Result<(), HandlerError>>;
+
+    /// Called once the handler's transaction has committed (not for duplicates): the place to
+    /// drop in-process caches, which must not be refilled from the pre-commit state.
+    fn after_commit(&self, _event: &CloudEvent) {}
 }
 
 pub struct Consumer {
@@ -157,6 +161,9 @@ impl Consumer {
         match result {
             Ok(outcome) => {
                 tracing::debug!(?outcome, "event handled");
+                if outcome == Outcome::Applied {
+                    self.handler.after_commit(&event);
+                }
                 if let Err(e) = delivery.ack(BasicAckOptions::default()).await {
                     // Committed already: the redelivery will hit the inbox and be acked then.
                     tracing::warn!(error = %e, "consumer: ack failed after commit");

@@ -76,6 +76,8 @@ pub async fn migrate(spec: &ServiceSpec, config: &ServiceConfig) -> Result<(), S
 pub struct RunningService {
     pub addr: SocketAddr,
     pub pool: Pool,
+    /// Whether it consumes events (tests wait for its queue before publishing to it).
+    pub consumes: bool,
     shutdown: watch::Sender<bool>,
     server: actix_web::dev::ServerHandle,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -124,6 +126,7 @@ where
         shutdown: shutdown_rx.clone(),
     };
     let wiring = setup(&ctx).map_err(StartError::Setup)?;
+    let consumes = wiring.handler.is_some();
 
     let amqp = config.amqp_url.expose().to_string();
     let mut tasks = wiring.background;
@@ -179,7 +182,7 @@ where
     let handle = server.handle();
     let server_task = tokio::spawn(server);
     tracing::info!(service = spec.name, %addr, "listening");
-    Ok(RunningService { addr, pool, shutdown: shutdown_tx, server: handle, tasks, server_task })
+    Ok(RunningService { addr, pool, consumes, shutdown: shutdown_tx, server: handle, tasks, server_task })
 }
 
 async fn whoami(principal: Principal) -> HttpResponse {

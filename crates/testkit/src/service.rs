@@ -11,7 +11,17 @@ where
 {
     let config = env.service_config(spec.name);
     runtime::migrate(spec, &config).await.expect("migrations");
-    runtime::start(spec, config, setup).await.expect("service starts")
+    let svc = runtime::start(spec, config, setup).await.expect("service starts");
+    if svc.consumes {
+        // Events published before its queue exists would find no queue: wait for it.
+        let queue = env.topology().queue(spec.name);
+        crate::eventually("the service's queue", std::time::Duration::from_secs(15), || {
+            let queue = queue.clone();
+            async move { crate::bus::queue_depth(&queue).await }
+        })
+        .await;
+    }
+    svc
 }
 
 /// The service boots, is ready (database and broker), answers `whoami` for an internal token and

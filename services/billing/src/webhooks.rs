@@ -112,7 +112,7 @@ fn purpose_of(p: &payments::Payment) -> Result<PaymentPurpose, BillingError> {
 }
 
 /// Succeeded: receipt number, card details, history line, saved card for renewals, event.
-async fn record_success(
+pub async fn record_success(
     conn: &mut AsyncPgConnection,
     state: &State,
     payment: &payments::Payment,

@@ -1,15 +1,61 @@
-//! The subscriptions service.
+//! Subscriptions: tiers, each user's subscription and its lifecycle (proration, renewals,
+//! dunning), and what a user may use (subscription, enterprise seat or reward month).
 
+pub mod billing;
+pub mod clock;
+pub mod config;
+pub mod consumers;
+pub mod domain;
+pub mod entitlements;
+pub mod error;
+pub mod operations;
+pub mod routes;
+pub mod scheduler;
+pub mod store;
+
+use clock::{SharedClock, SystemClock};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations};
 use runtime::{Context, ServiceSpec, Wiring};
 use std::sync::Arc;
+use std::time::Duration;
+
+pub use config::SubscriptionsConfig as Config;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!();
 pub const SPEC: ServiceSpec = ServiceSpec { name: "subscriptions", migrations: &MIGRATIONS };
 
-/// The service's own settings (`SUBSCRIPTIONS_*`), beside the common ones in `platform::config::ServiceConfig`.
-pub type Config = runtime::NoConfig;
+pub struct State {
+    pub pool: platform::db::Pool,
+    pub billing: billing::BillingClient,
+    pub clock: SharedClock,
+    pub cache: entitlements::FeatureCache,
+    pub config: Config,
+    pub retry_days: Vec<i64>,
+}
 
-pub fn setup(_ctx: &Context, _config: Config) -> Result<Wiring, String> {
-    Ok(Wiring { routes: Arc::new(|_cfg| {}), handler: None, background: Vec::new() })
+pub fn setup(ctx: &Context, config: Config) -> Result<Wiring, String> {
+    setup_with_clock(ctx, config, Arc::new(SystemClock))
+}
+
+/// As [`setup`], with the clock the scheduler and handlers read (tests move it).
+pub fn setup_with_clock(ctx: &Context, config: Config, clock: SharedClock) -> Result<Wiring, String> {
+    let retry_days = config.retry_schedule()?;
+    let state = Arc::new(State {
+        pool: ctx.pool.clone(),
+        billing: billing::BillingClient::new(&config.billing_url, ctx.auth.clone())?,
+        clock,
+        cache: entitlements::FeatureCache::new(Duration::from_secs(config.feature_cache_ttl_secs)),
+        retry_days,
+        config,
+    });
+    let interval = Duration::from_millis(state.config.scheduler_interval_ms);
+    let scheduler = scheduler::spawn(state.clone(), interval, ctx.shutdown.clone());
+    let data = actix_web::web::Data::from(state.clone());
+    Ok(Wiring {
+        routes: Arc::new(move |cfg| {
+            cfg.app_data(data.clone()).configure(routes::configure);
+        }),
+        handler: Some(Arc::new(consumers::Handler(state))),
+        background: vec![scheduler],
+    })
 }

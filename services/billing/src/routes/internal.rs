@@ -85,7 +85,8 @@ async fn create(
     } else {
         None
     };
-    let payment_id = Uuid::now_v7();
+    // Derived from the request's idempotency key, so a retry sends Stripe identical parameters.
+    let payment_id = Uuid::new_v5(&Uuid::NAMESPACE_OID, stripe_key.as_str().as_bytes());
     let description =
         req.description.clone().unwrap_or_else(|| format!("{} {}", req.purpose.as_str(), req.reference_id));
     let params = stripe::CreatePaymentIntent {
@@ -122,12 +123,21 @@ async fn create(
             purpose: req.purpose.as_str(),
             reference_id: &req.reference_id,
             description: &description,
-            status: crate::domain::payment::status_name(intent.status),
+            // A receipt comes with success, so an intent that already succeeded (off-session) is
+            // recorded as processing and settled just below, in this same transaction.
+            status: match intent.status {
+                stripe::PaymentIntentStatus::Succeeded => "processing",
+                other => crate::domain::payment::status_name(other),
+            },
             stripe_payment_intent_id: &intent.id,
             client_secret: intent.client_secret.as_deref(),
         },
     )
     .await?;
+    if intent.status == stripe::PaymentIntentStatus::Succeeded {
+        webhooks::record_success(conn, state, &payment, &intent).await?;
+        return Ok(payments::find(conn, payment.id).await?.unwrap_or(payment));
+    }
     if let Some(error) = &intent.last_payment_error {
         return Ok(webhooks::record_failure(conn, &payment, &intent, error).await?.unwrap_or(payment));
     }

@@ -1,6 +1,7 @@
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn boots_ready_and_requires_an_internal_token() {
-    testkit::service::assert_boots(&subscriptions::SPEC, |ctx| subscriptions::setup(ctx, Default::default())).await;
+    let config = crate::support::config("http://127.0.0.1:9");
+    testkit::service::assert_boots(&subscriptions::SPEC, |ctx| subscriptions::setup(ctx, config)).await;
 }
 
 #[test]
@@ -12,6 +13,7 @@ fn refuses_to_start_without_configuration() {
             "SUBSCRIPTIONS_AMQP_URL",
             "SUBSCRIPTIONS_PORT",
             "SUBSCRIPTIONS_INTERNAL_TOKEN_SECRET",
+            "SUBSCRIPTIONS_BILLING_URL",
         ],
     );
 }

@@ -1,4 +1,8 @@
-//! The subscriptions service through its HTTP API, on the real PostgreSQL and RabbitMQ.
+//! Subscriptions through its HTTP API, with billing and stripe-fake in-process, on the real
+//! PostgreSQL and RabbitMQ.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod boot;
+mod entitlements;
+mod lifecycle;
+mod support;

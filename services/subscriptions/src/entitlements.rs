@@ -1,0 +1,79 @@
+//! What a user may use, answered from an in-process cache. Every change this service makes (its
+//! handlers, consumer and scheduler all run in-process) invalidates the user's entry at once; the
+//! TTL only bounds staleness for changes made by other replicas.
+
+use crate::domain::entitlement::{effective, Candidate, Source};
+use crate::domain::lifecycle::Status;
+use crate::store::{grants, subscriptions, tiers};
+use chrono::{DateTime, Utc};
+use diesel_async::AsyncPgConnection;
+use serde::Serialize;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Entitlement {
+    pub tier: String,
+    /// Absent on Free: nothing grants it.
+    pub source: Option<Source>,
+    pub features: BTreeSet<String>,
+}
+
+pub struct FeatureCache {
+    ttl: Duration,
+    entries: Mutex<HashMap<Uuid, (Entitlement, Instant)>>,
+}
+
+const MAX_ENTRIES: usize = 200_000;
+
+impl FeatureCache {
+    pub fn new(ttl: Duration) -> Self {
+        Self { ttl, entries: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn get(&self, user: Uuid) -> Option<Entitlement> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.get(&user).filter(|(_, at)| at.elapsed() < self.ttl).map(|(e, _)| e.clone())
+    }
+
+    pub fn put(&self, user: Uuid, e: Entitlement) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= MAX_ENTRIES {
+            let ttl = self.ttl;
+            entries.retain(|_, (_, at)| at.elapsed() < ttl);
+        }
+        entries.insert(user, (e, Instant::now()));
+    }
+
+    pub fn invalidate(&self, user: Uuid) {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).remove(&user);
+    }
+}
+
+/// The user's entitlement computed from the database.
+pub async fn compute(
+    conn: &mut AsyncPgConnection,
+    user: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Entitlement, diesel::result::Error> {
+    let all_tiers = tiers::all(conn).await?;
+    let rank_of = |code: &str| all_tiers.iter().find(|t| t.code == code).map(|t| t.rank).unwrap_or(0);
+    let mut candidates = Vec::new();
+    if let Some(sub) = subscriptions::latest(conn, user).await? {
+        if Status::parse(&sub.status).is_some_and(|s| s.grants_access()) {
+            candidates.push(Candidate { rank: rank_of(&sub.tier), tier: sub.tier, source: Source::Subscription });
+        }
+    }
+    for (tier, rank, source) in grants::active(conn, user, now).await? {
+        let source = if source == "license" { Source::License } else { Source::Reward };
+        candidates.push(Candidate { tier, rank, source });
+    }
+    let (tier, source) = match effective(&candidates) {
+        Some(c) => (c.tier.clone(), Some(c.source)),
+        None => ("free".to_string(), None),
+    };
+    let features = tiers::features(conn).await?.into_iter().filter(|(t, _)| *t == tier).map(|(_, f)| f).collect();
+    Ok(Entitlement { tier, source, features })
+}

@@ -1,0 +1,69 @@
+//! Subscriptions' errors, mapped to problem+json in one place.
+
+use actix_web::http::StatusCode;
+use platform::Problem;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SubscriptionError {
+    #[error("unknown tier {0:?}")]
+    UnknownTier(String),
+    #[error("the Free tier needs no subscription")]
+    FreeTier,
+    #[error("you already have a subscription")]
+    AlreadySubscribed,
+    #[error("you have no active subscription")]
+    NoSubscription,
+    #[error("already on this tier")]
+    SameTier,
+    #[error("{0}")]
+    Illegal(String),
+    #[error("the payment was declined: {0}")]
+    PaymentDeclined(String),
+    #[error("billing is unavailable: {0}")]
+    BillingUnavailable(String),
+    #[error(transparent)]
+    Problem(#[from] Problem),
+}
+
+impl From<diesel::result::Error> for SubscriptionError {
+    fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match &e {
+            // The partial unique index on live subscriptions: a concurrent subscribe won.
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info)
+                if info.constraint_name() == Some("subscriptions_one_live") =>
+            {
+                SubscriptionError::AlreadySubscribed
+            }
+            _ => SubscriptionError::Problem(e.into()),
+        }
+    }
+}
+
+impl From<platform::db::PoolError> for SubscriptionError {
+    fn from(e: platform::db::PoolError) -> Self {
+        SubscriptionError::Problem(e.into())
+    }
+}
+
+impl From<SubscriptionError> for Problem {
+    fn from(e: SubscriptionError) -> Self {
+        use SubscriptionError as E;
+        match e {
+            E::UnknownTier(_) => Problem::field("tier", e.to_string()),
+            E::FreeTier => Problem::field("tier", e.to_string()),
+            E::AlreadySubscribed => Problem::conflict("subscription_exists", e.to_string()),
+            E::NoSubscription => Problem::not_found("subscription"),
+            E::SameTier => Problem::conflict("same_tier", e.to_string()),
+            E::Illegal(detail) => Problem::conflict("illegal_transition", detail),
+            E::PaymentDeclined(detail) => {
+                Problem::new(StatusCode::PAYMENT_REQUIRED, "payment_failed", "The payment failed").with_detail(detail)
+            }
+            E::BillingUnavailable(cause) => {
+                tracing::warn!(%cause, "billing unavailable");
+                Problem::new(StatusCode::BAD_GATEWAY, "billing_unavailable", "Billing is unavailable")
+            }
+            E::Problem(p) => p,
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! HTTP handlers.
+
+pub mod features;
+pub mod subscriptions;
+pub mod tiers;
+
+use actix_web::web;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/subscriptions/tiers", web::get().to(tiers::list))
+        .route("/api/subscriptions", web::post().to(subscriptions::subscribe))
+        .route("/api/subscriptions/me", web::get().to(subscriptions::me))
+        .route("/api/subscriptions/me/change", web::post().to(subscriptions::change))
+        .route("/api/subscriptions/me/change/preview", web::get().to(subscriptions::preview))
+        .route("/api/subscriptions/me/cancel", web::post().to(subscriptions::cancel))
+        .route("/api/subscriptions/me/resume", web::post().to(subscriptions::resume))
+        .route("/api/features/{feature}", web::get().to(features::check))
+        .route("/internal/features/check", web::post().to(features::batch));
+}

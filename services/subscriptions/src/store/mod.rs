@@ -1,0 +1,7 @@
+//! Subscriptions' tables and queries: the only place that knows SQL.
+
+pub mod charges;
+pub mod grants;
+pub mod schema;
+pub mod subscriptions;
+pub mod tiers;

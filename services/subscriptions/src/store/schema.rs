@@ -1,0 +1,67 @@
+//! Written by hand (the diesel CLI needs libpq); unqualified, the pool's search_path picks the schema.
+
+diesel::table! {
+    tiers (code) {
+        code -> Text,
+        name -> Text,
+        price -> Numeric,
+        currency -> Bpchar,
+        rank -> Int4,
+    }
+}
+
+diesel::table! {
+    tier_features (tier, feature) {
+        tier -> Text,
+        feature -> Text,
+    }
+}
+
+diesel::table! {
+    subscriptions (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        tier -> Text,
+        status -> Text,
+        anchor_day -> Int4,
+        current_period_start -> Nullable<Timestamptz>,
+        current_period_end -> Nullable<Timestamptz>,
+        cancel_at_period_end -> Bool,
+        pending_tier -> Nullable<Text>,
+        first_payment_deadline -> Timestamptz,
+        past_due_since -> Nullable<Timestamptz>,
+        dunning_attempts -> Int4,
+        next_retry_at -> Nullable<Timestamptz>,
+        canceled_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    charges (id) {
+        id -> Uuid,
+        subscription_id -> Uuid,
+        kind -> Text,
+        tier -> Text,
+        amount -> Numeric,
+        currency -> Bpchar,
+        payment_id -> Nullable<Uuid>,
+        status -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    grants (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        source -> Text,
+        tier -> Text,
+        reference -> Text,
+        starts_at -> Timestamptz,
+        ends_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+diesel::allow_tables_to_appear_in_same_query!(grants, tiers);

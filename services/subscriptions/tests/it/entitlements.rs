@@ -1,0 +1,69 @@
+use crate::support::Stack;
+use events::CloudEvent;
+use serde_json::json;
+use uuid::Uuid;
+
+fn foreign_event(event_type: &str, source: &str, data: serde_json::Value) -> CloudEvent {
+    CloudEvent {
+        specversion: "1.0".into(),
+        id: Uuid::now_v7(),
+        source: format!("/services/{source}"),
+        event_type: event_type.into(),
+        time: chrono::Utc::now(),
+        subject: "x".into(),
+        datacontenttype: "application/json".into(),
+        dataschema: "events/x.json".into(),
+        traceparent: None,
+        data,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seat_events_change_the_answer_at_once() {
+    let s = Stack::start().await;
+    let user = Uuid::now_v7();
+    let license = Uuid::now_v7();
+    // Cache a Free answer first: the seat must not wait for the cache to expire.
+    assert_eq!(s.feature(user, "team.management").await["allowed"], false);
+    let activated = foreign_event(
+        "licensing.seat.activated.v1",
+        "licensing",
+        json!({"user_id": user, "license_id": license, "organization_id": Uuid::now_v7(), "tier": "enterprise", "expires_at": "2099-01-01T00:00:00Z"}),
+    );
+    testkit::bus::publish_raw(&s.env, &activated).await;
+    let f = s.wait_feature(user, "team.management", true).await;
+    assert_eq!(f["source"], "license");
+    assert_eq!(f["tier"], "enterprise");
+    // Redelivery changes nothing.
+    testkit::bus::publish_raw(&s.env, &activated).await;
+    let released = foreign_event(
+        "licensing.seat.released.v1",
+        "licensing",
+        json!({"user_id": user, "license_id": license, "reason": "released"}),
+    );
+    testkit::bus::publish_raw(&s.env, &released).await;
+    let f = s.wait_feature(user, "team.management", false).await;
+    assert_eq!(f["tier"], "free");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancellation_changes_the_answer_at_once_and_a_redeemed_month_gives_pro() {
+    let s = Stack::start().await;
+    let user = Uuid::now_v7();
+    s.subscribe_and_pay(user, "pro", "pm_card_visa").await;
+    assert_eq!(s.feature(user, "certificates").await["allowed"], true);
+    let res = s.post(user, "/api/subscriptions/me/cancel", json!({"at_period_end": false}), None).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(s.feature(user, "certificates").await["allowed"], false, "no stale window after our own change");
+
+    let redeemed = foreign_event(
+        "rewards.tokens.redeemed.v1",
+        "rewards",
+        json!({"redemption_id": Uuid::now_v7(), "user_id": user, "item": "pro_month", "cost": 500}),
+    );
+    testkit::bus::publish_raw(&s.env, &redeemed).await;
+    let f = s.wait_feature(user, "certificates", true).await;
+    assert_eq!(f["source"], "reward");
+    s.stop().await;
+}

@@ -1,0 +1,130 @@
+use chrono::Utc;
+use platform::auth::Role;
+use platform::config::Secret;
+use runtime::RunningService;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+use stripe_fake::{FakeConfig, RunningFake, StripeFake};
+use subscriptions::clock::ManualClock;
+use testkit::bus::Capture;
+use testkit::TestEnv;
+use uuid::Uuid;
+
+pub fn config(billing_url: &str) -> subscriptions::Config {
+    subscriptions::Config {
+        billing_url: billing_url.into(),
+        dunning_retry_days: "1,3,5".into(),
+        first_payment_timeout_hours: 23,
+        scheduler_interval_ms: 100,
+        feature_cache_ttl_secs: 300,
+    }
+}
+
+/// stripe-fake, billing and subscriptions wired together, with a clock the test moves.
+pub struct Stack {
+    pub env: TestEnv,
+    pub fake: RunningFake,
+    pub billing: RunningService,
+    pub svc: RunningService,
+    pub clock: ManualClock,
+    pub http: reqwest::Client,
+    pub events: Capture,
+}
+
+impl Stack {
+    pub async fn start() -> Self {
+        let env = TestEnv::new();
+        let fake = StripeFake::start(FakeConfig { webhook_secret: "whsec_subs".into(), ..FakeConfig::for_tests() })
+            .await
+            .unwrap();
+        let billing_config = billing::Config {
+            stripe_api_base: fake.base_url().into(),
+            stripe_api_key: Secret::new(fake.api_key()),
+            stripe_webhook_secrets: Secret::new("whsec_subs"),
+            stripe_timeout_ms: 2_000,
+            merchant_name: "Learning Platform Inc.".into(),
+            merchant_address: "1 Example Street".into(),
+            refund_window_days: 14,
+        };
+        let billing = testkit::service::start(&env, &billing::SPEC, |ctx| billing::setup(ctx, billing_config)).await;
+        fake.set_webhook_url(Some(&format!("{}/api/payments/webhook", billing.url())));
+        let events = Capture::bind(&env, &["subscriptions.#"]).await;
+        let clock = ManualClock::new(Utc::now());
+        let c = clock.clone();
+        let svc = testkit::service::start(&env, &subscriptions::SPEC, |ctx| {
+            subscriptions::setup_with_clock(ctx, config(&billing.url()), Arc::new(c))
+        })
+        .await;
+        Self { env, fake, billing, svc, clock, http: testkit::http(), events }
+    }
+
+    pub async fn stop(self) {
+        self.svc.stop().await;
+        self.billing.stop().await;
+        self.fake.stop().await;
+        self.env.cleanup(&["subscriptions", "billing"]).await;
+    }
+
+    fn token(user: Uuid) -> String {
+        testkit::internal_token("subscriptions", &user.to_string(), &[Role::Learner])
+    }
+
+    pub async fn get(&self, user: Uuid, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.svc.url()))
+            .header("x-internal-token", Self::token(user))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post(&self, user: Uuid, path: &str, body: Value, key: Option<&str>) -> reqwest::Response {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.svc.url()))
+            .header("x-internal-token", Self::token(user))
+            .json(&body);
+        if let Some(k) = key {
+            req = req.header("idempotency-key", k);
+        }
+        req.send().await.unwrap()
+    }
+
+    pub async fn me(&self, user: Uuid) -> Value {
+        self.get(user, "/api/subscriptions/me").await.json().await.unwrap()
+    }
+
+    pub async fn feature(&self, user: Uuid, feature: &str) -> Value {
+        self.get(user, &format!("/api/features/{feature}")).await.json().await.unwrap()
+    }
+
+    /// Subscribe to `tier` and pay the first month with `card` (completing 3DS when asked).
+    pub async fn subscribe_and_pay(&self, user: Uuid, tier: &str, card: &str) -> Value {
+        let res = self.post(user, "/api/subscriptions", json!({"tier": tier}), Some(&Uuid::new_v4().to_string())).await;
+        assert_eq!(res.status(), 201, "{:?}", res.text().await);
+        let created: Value = res.json().await.unwrap();
+        let pi = created["client_secret"].as_str().unwrap().split("_secret_").next().unwrap().to_string();
+        let _ = self.fake.confirm_payment_intent(&pi, card);
+        if card == "pm_card_authenticationRequired" {
+            self.fake.complete_authentication(&pi).unwrap();
+        }
+        self.wait_status(user, "active").await
+    }
+
+    pub async fn wait_status(&self, user: Uuid, status: &str) -> Value {
+        testkit::eventually(&format!("subscription {status}"), Duration::from_secs(40), || async {
+            let me = self.me(user).await;
+            (me["subscription"]["status"] == status).then_some(me)
+        })
+        .await
+    }
+
+    pub async fn wait_feature(&self, user: Uuid, feature: &str, allowed: bool) -> Value {
+        testkit::eventually(&format!("{feature} allowed={allowed}"), Duration::from_secs(30), || async {
+            let f = self.feature(user, feature).await;
+            (f["allowed"] == allowed).then_some(f)
+        })
+        .await
+    }
+}
