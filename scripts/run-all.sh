@@ -24,6 +24,11 @@ export BILLING_STRIPE_API_BASE=${BILLING_STRIPE_API_BASE:-http://127.0.0.1:$STRI
 export BILLING_STRIPE_API_KEY=${BILLING_STRIPE_API_KEY:-$STRIPE_FAKE_API_KEY}
 export BILLING_STRIPE_WEBHOOK_SECRETS=${BILLING_STRIPE_WEBHOOK_SECRETS:-$STRIPE_FAKE_WEBHOOK_SECRET}
 
+# DEV-ONLY certificate keys for licensing (committed; never used outside development).
+LICENSING_CERTIFICATE_SIGNING_KEY_PEM=${LICENSING_CERTIFICATE_SIGNING_KEY_PEM:-$(cat services/licensing/dev-keys/certificate-signing.dev-only.key.pem)}
+LICENSING_CERTIFICATE_PUBLIC_KEY_PEM=${LICENSING_CERTIFICATE_PUBLIC_KEY_PEM:-$(cat services/licensing/dev-keys/certificate-signing.dev-only.pub.pem)}
+export LICENSING_CERTIFICATE_SIGNING_KEY_PEM LICENSING_CERTIFICATE_PUBLIC_KEY_PEM
+
 mkdir -p .run/logs
 scripts/stop-all.sh >/dev/null 2>&1 || true
 for s in "${SERVICES[@]}"; do
