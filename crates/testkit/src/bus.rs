@@ -49,11 +49,16 @@ impl Capture {
         Self { _conn: conn, consumer }
     }
 
-    /// The next event, or `None` after `timeout`.
+    /// The next event, or `None` after `timeout`. Every event seen is checked against its
+    /// published contract (envelope + data schema): a test that captures an event proves it.
     pub async fn next(&mut self, timeout: Duration) -> Option<CloudEvent> {
         let delivery = tokio::time::timeout(timeout, self.consumer.next()).await.ok()??.ok()?;
         let _ = delivery.ack(BasicAckOptions::default()).await;
-        serde_json::from_slice(&delivery.data).ok()
+        let raw: serde_json::Value = serde_json::from_slice(&delivery.data).expect("an event is JSON");
+        if !raw["type"].as_str().unwrap_or_default().starts_with("test.") {
+            crate::schema::assert_valid_event(&raw);
+        }
+        serde_json::from_value(raw).ok()
     }
 
     /// The next event of `event_type`, skipping others, or panic after `timeout`.

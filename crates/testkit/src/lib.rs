@@ -4,6 +4,7 @@
 
 pub mod bus;
 pub mod jwt;
+pub mod schema;
 pub mod service;
 
 use platform::config::{LogFormat, Secret, ServiceConfig};

@@ -2,6 +2,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod broker_restart;
+mod catalog;
 mod consumer;
 mod outbox;
 mod support;
