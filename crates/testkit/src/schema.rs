@@ -60,7 +60,7 @@ fn check(v: &Value, s: &Value, root: &Value, path: &str, errors: &mut Vec<String
         }
     }
     if let Some(r) = s.get("$ref").and_then(Value::as_str) {
-        let target = r.strip_prefix("#/").map(|p| p.split('/').fold(Some(root), |node, part| node?.get(part)));
+        let target = r.strip_prefix("#/").map(|p| p.split('/').try_fold(root, |node, part| node.get(part)));
         match target.flatten() {
             Some(t) => check(v, t, root, path, errors),
             None => errors.push(format!("{path}: unresolvable $ref {r}")),
