@@ -96,6 +96,8 @@ impl Principal {
 pub struct InternalAuth {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    /// The secret being rotated out: still accepted, never used to sign.
+    previous: Option<DecodingKey>,
     /// The service this process is (`aud` it accepts).
     audience: String,
 }
@@ -105,8 +107,16 @@ impl InternalAuth {
         Self {
             encoding: EncodingKey::from_secret(secret.expose().as_bytes()),
             decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
+            previous: None,
             audience: audience.to_string(),
         }
+    }
+
+    /// Also accept tokens signed with `previous` during a secret rotation: roll out the new secret
+    /// everywhere with the old one as previous, then drop the previous one.
+    pub fn with_previous(mut self, previous: Option<&Secret>) -> Self {
+        self.previous = previous.map(|p| DecodingKey::from_secret(p.expose().as_bytes()));
+        self
     }
 
     pub fn audience(&self) -> &str {
@@ -148,8 +158,14 @@ impl InternalAuth {
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
         validation.leeway = 5;
-        let data = jsonwebtoken::decode::<InternalClaims>(token, &self.decoding, &validation)
-            .map_err(|e| Problem::unauthorized(format!("invalid internal token: {e}")))?;
+        let decoded = jsonwebtoken::decode::<InternalClaims>(token, &self.decoding, &validation);
+        let decoded = match (&decoded, &self.previous) {
+            (Err(e), Some(previous)) if *e.kind() == jsonwebtoken::errors::ErrorKind::InvalidSignature => {
+                jsonwebtoken::decode::<InternalClaims>(token, previous, &validation)
+            }
+            _ => decoded,
+        };
+        let data = decoded.map_err(|e| Problem::unauthorized(format!("invalid internal token: {e}")))?;
         let c = data.claims;
         if c.exp > c.iat + INTERNAL_TOKEN_TTL_SECS + 5 {
             return Err(Problem::unauthorized("internal token lives too long"));
@@ -213,6 +229,18 @@ mod tests {
         assert!(rewards.verify(&token).is_err(), "a token for billing is refused by rewards");
         let other = InternalAuth::new(&Secret::new("another-secret-entirely"), "billing");
         assert!(other.verify(&token).is_err(), "wrong secret refused");
+    }
+
+    #[test]
+    fn the_previous_secret_is_accepted_during_rotation() {
+        let old = Secret::new("old-secret-being-rotated-out");
+        let new = Secret::new("new-secret-rolled-out-first");
+        let gateway_old = InternalAuth::new(&old, "gateway");
+        let billing = InternalAuth::new(&new, "billing").with_previous(Some(&old));
+        let token = gateway_old.mint("billing", "service:x", &[Role::Service], None, None).expect("mint");
+        assert!(billing.verify(&token).is_ok());
+        let after = InternalAuth::new(&new, "billing");
+        assert!(after.verify(&token).is_err(), "dropped once the rotation is over");
     }
 
     #[test]

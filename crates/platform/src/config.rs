@@ -126,6 +126,8 @@ pub struct ServiceConfig {
     pub host: String,
     pub port: u16,
     pub internal_token_secret: Secret,
+    /// During a rotation: the old secret, still accepted.
+    pub internal_token_previous_secret: Option<Secret>,
     #[serde(default)]
     pub log_format: LogFormat,
     #[serde(default = "default_workers")]

@@ -120,7 +120,8 @@ where
     let ctx = Context {
         name: spec.name,
         pool: pool.clone(),
-        auth: InternalAuth::new(&config.internal_token_secret, spec.name),
+        auth: InternalAuth::new(&config.internal_token_secret, spec.name)
+            .with_previous(config.internal_token_previous_secret.as_ref()),
         config: config.clone(),
         broker: broker.clone(),
         shutdown: shutdown_rx.clone(),

@@ -59,6 +59,7 @@ impl TestEnv {
             host: "127.0.0.1".into(),
             port: 0,
             internal_token_secret: Secret::new(INTERNAL_SECRET),
+            internal_token_previous_secret: None,
             log_format: LogFormat::Pretty,
             http_workers: 1,
         }

@@ -41,7 +41,8 @@ pub struct GatewayConfig {
     pub rate_limit_user_per_sec: u32,
     #[serde(default = "default_user_burst")]
     pub rate_limit_user_burst: u32,
-    /// Peers whose `X-Forwarded-For` is believed (the ingress), comma-separated IPs.
+    /// Peers whose `X-Forwarded-For` is believed (the ingress), comma-separated IPs or CIDRs
+    /// (`10.0.0.0/8`): ingress controller pods change addresses.
     #[serde(default)]
     pub trusted_proxies: String,
     #[serde(default = "default_body_limit")]

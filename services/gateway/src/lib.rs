@@ -1,6 +1,7 @@
 //! The gateway: verifies clients' JWTs, rate-limits, and forwards `/api/**` to the owning service
 //! with a short-lived internal token. It keeps no state beyond caches.
 
+pub mod cidr;
 pub mod config;
 pub mod cors;
 pub mod dev_token;
@@ -26,7 +27,7 @@ pub struct State {
     pub client: reqwest::Client,
     pub timeout: Duration,
     pub body_limit: usize,
-    pub trusted_proxies: Vec<IpAddr>,
+    pub trusted_proxies: Vec<cidr::Cidr>,
 }
 
 impl State {
@@ -35,17 +36,14 @@ impl State {
     /// from anyone would let every client pick its own rate-limit bucket.
     pub fn client_ip(&self, req: &HttpRequest) -> IpAddr {
         let peer = req.peer_addr().map(|a| a.ip()).unwrap_or(IpAddr::from([0, 0, 0, 0]));
-        if !self.trusted_proxies.contains(&peer) {
+        let trusted = |ip: &IpAddr| self.trusted_proxies.iter().any(|net| net.contains(*ip));
+        if !trusted(&peer) {
             return peer;
         }
         req.headers()
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.rsplit(',')
-                    .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
-                    .find(|ip| !self.trusted_proxies.contains(ip))
-            })
+            .and_then(|v| v.rsplit(',').filter_map(|hop| hop.trim().parse::<IpAddr>().ok()).find(|ip| !trusted(ip)))
             .unwrap_or(peer)
     }
 }
@@ -77,7 +75,7 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, String> {
         .map_err(|e| e.to_string())?;
     let trusted_proxies = split_list(&config.trusted_proxies)
         .iter()
-        .map(|s| s.parse::<IpAddr>().map_err(|_| format!("GATEWAY_TRUSTED_PROXIES: {s} is not an IP address")))
+        .map(|s| cidr::Cidr::parse(s).map_err(|e| format!("GATEWAY_TRUSTED_PROXIES: {e}")))
         .collect::<Result<Vec<_>, _>>()?;
     let state = web::Data::new(State {
         routes: route_table::RouteTable::from_config(&config),
