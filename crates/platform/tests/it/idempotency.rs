@@ -8,7 +8,7 @@ use platform::db::Pool;
 use platform::idempotency::{self, IdempotencyKey};
 use platform::Problem;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
+use std::rc::Rc;
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -130,7 +130,7 @@ async fn replay_returns_the_first_response_and_a_different_body_is_422() {
 #[actix_web::test]
 async fn twenty_concurrent_requests_with_one_key_have_one_effect() {
     let (env, pool) = setup().await;
-    let app = Arc::new(app!(pool));
+    let app = Rc::new(app!(pool));
     let calls = (0..20).map(|_| {
         let app = app.clone();
         async move { test::call_service(&*app, post(Some("same-key"), serde_json::json!({"amount": 9}))).await.status() }
