@@ -31,8 +31,10 @@ const CURRENCIES: &[(&str, u32)] = &[
     ("JOD", 3),
 ];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// ISO 4217 code, e.g. `USD`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
+#[schema(value_type = String, example = "USD", pattern = "^[A-Z]{3}$")]
 pub struct Currency([u8; 3]);
 
 impl Currency {
@@ -85,10 +87,12 @@ impl fmt::Display for Currency {
 }
 
 /// `{"amount": "9.99", "currency": "USD"}` in JSON; a JSON number for `amount` is refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Money {
+    /// A decimal string with no more digits than the currency's minor unit.
     #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String, example = "9.99", pattern = "^-?[0-9]+(\\.[0-9]+)?$")]
     pub amount: Decimal,
     pub currency: Currency,
 }

@@ -30,7 +30,8 @@ impl PageQuery {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A page of a list: `next_cursor` is null on the last page.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub data: Vec<T>,
     pub next_cursor: Option<String>,

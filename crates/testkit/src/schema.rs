@@ -104,6 +104,15 @@ fn check(v: &Value, s: &Value, root: &Value, path: &str, errors: &mut Vec<String
             Err(e) => errors.push(format!("{path}: bad pattern {p}: {e}")),
         }
     }
+    if let Some(text) = v.as_str() {
+        let len = text.chars().count() as u64;
+        if s.get("minLength").and_then(Value::as_u64).is_some_and(|m| len < m) {
+            errors.push(format!("{path}: shorter than minLength"));
+        }
+        if s.get("maxLength").and_then(Value::as_u64).is_some_and(|m| len > m) {
+            errors.push(format!("{path}: longer than maxLength"));
+        }
+    }
     if let (Some(f), Some(text)) = (s.get("format").and_then(Value::as_str), v.as_str()) {
         let ok = match f {
             "uuid" => uuid::Uuid::parse_str(text).is_ok(),

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod openapi;
 pub mod routes;
 pub mod store;
 pub mod webhooks;

@@ -1,15 +1,48 @@
-//! The rewards service.
+//! Rewards: reward tokens (an append-only ledger with balances), the earning rules that turn
+//! marketplace and subscription events into tokens, redemptions, and leaderboards (global, weekly,
+//! friends) with friendships.
 
+pub mod clock;
+pub mod config;
+pub mod consumers;
+pub mod domain;
+pub mod error;
+pub mod ledger;
+pub mod routes;
+pub mod store;
+
+use clock::{Clock, SystemClock};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations};
 use runtime::{Context, ServiceSpec, Wiring};
 use std::sync::Arc;
 
+pub use config::RewardsConfig as Config;
+
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!();
 pub const SPEC: ServiceSpec = ServiceSpec { name: "rewards", migrations: &MIGRATIONS };
 
-/// The service's own settings (`REWARDS_*`), beside the common ones in `platform::config::ServiceConfig`.
-pub type Config = runtime::NoConfig;
+/// What every handler shares.
+pub struct State {
+    pub pool: platform::db::Pool,
+    pub clock: Arc<dyn Clock>,
+    pub config: Config,
+}
 
-pub fn setup(_ctx: &Context, _config: Config) -> Result<Wiring, String> {
-    Ok(Wiring { routes: Arc::new(|_cfg| {}), handler: None, background: Vec::new() })
+pub fn setup(ctx: &Context, config: Config) -> Result<Wiring, String> {
+    setup_with_clock(ctx, config, Arc::new(SystemClock))
+}
+
+/// [`setup`] with a chosen clock (tests move time with [`clock::ManualClock`]).
+pub fn setup_with_clock(ctx: &Context, config: Config, clock: Arc<dyn Clock>) -> Result<Wiring, String> {
+    if config.voucher_valid_days < 1 {
+        return Err("REWARDS_VOUCHER_VALID_DAYS must be at least 1".into());
+    }
+    let state = actix_web::web::Data::new(State { pool: ctx.pool.clone(), clock: clock.clone(), config });
+    Ok(Wiring {
+        routes: Arc::new(move |cfg| {
+            cfg.app_data(state.clone()).configure(routes::configure);
+        }),
+        handler: Some(Arc::new(consumers::Handlers { clock })),
+        background: Vec::new(),
+    })
 }

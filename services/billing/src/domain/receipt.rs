@@ -7,7 +7,7 @@ pub fn receipt_number(year: i32, sequence: i64) -> String {
     format!("RCPT-{year}-{sequence:06}")
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ReceiptRefund {
     pub amount: platform::money::Money,
     pub reason: String,
@@ -16,7 +16,7 @@ pub struct ReceiptRefund {
 }
 
 /// A receipt as the buyer sees it (JSON, or rendered as HTML).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Receipt {
     pub receipt_number: String,
     pub payment_id: uuid::Uuid,
@@ -30,13 +30,13 @@ pub struct Receipt {
     pub total_refunded: platform::money::Money,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Merchant {
     pub name: String,
     pub address: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LineItem {
     /// course_purchase | subscription | license
     pub kind: String,
@@ -44,7 +44,7 @@ pub struct LineItem {
     pub reference_id: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CardSummary {
     pub brand: String,
     pub last4: String,

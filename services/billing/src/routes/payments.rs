@@ -28,14 +28,21 @@ async fn visible_payment(state: &State, principal: &Principal, id: Uuid) -> Resu
     Ok(payment)
 }
 
+/// A payment of the caller's (admins: anyone's).
+#[utoipa::path(get, path = "/api/payments/{id}", tag = "billing", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Payment id")),
+    responses((status = 200, body = PaymentView),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such payment of yours")))]
 pub async fn get(state: web::Data<State>, principal: Principal, id: web::Path<Uuid>) -> Result<HttpResponse, Problem> {
     let payment = visible_payment(&state, &principal, id.into_inner()).await?;
     let show_secret = principal.user_id().ok() == Some(payment.user_id) || principal.require_service().is_ok();
     Ok(HttpResponse::Ok().json(PaymentView::new(&payment, show_secret)?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     pub limit: Option<i64>,
     pub cursor: Option<String>,
@@ -43,7 +50,7 @@ pub struct HistoryQuery {
     pub user_id: Option<Uuid>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct HistoryLineView {
     pub id: Uuid,
     pub kind: String,
@@ -54,6 +61,12 @@ pub struct HistoryLineView {
     pub occurred_at: DateTime<Utc>,
 }
 
+/// The caller's charges and refunds, newest first.
+#[utoipa::path(get, path = "/api/payments/history", tag = "billing", security(("bearer" = [])), params(HistoryQuery),
+    responses((status = 200, body = Page<HistoryLineView>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "user_id given by a non-admin"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn history(
     state: web::Data<State>,
     principal: Principal,
@@ -87,6 +100,13 @@ pub async fn history(
     Ok(HttpResponse::Ok().json(Page { data, next_cursor: page.next_cursor }))
 }
 
+/// The receipt of a succeeded payment, as JSON or (with `Accept: text/html`) as an HTML page.
+#[utoipa::path(get, path = "/api/payments/{id}/receipt", tag = "billing", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Payment id")),
+    responses((status = 200, body = Receipt, content_type = "application/json"),
+        (status = 200, body = String, content_type = "text/html"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "not_found or receipt_not_available")))]
 pub async fn receipt(
     state: web::Data<State>,
     principal: Principal,

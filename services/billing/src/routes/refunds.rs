@@ -17,7 +17,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     Duplicate,
@@ -42,15 +42,28 @@ impl Reason {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRefund {
     /// In the payment's currency; omitted = everything not yet refunded.
     #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[schema(value_type = Option<String>, example = "4.99")]
     pub amount: Option<Decimal>,
     pub reason: Reason,
 }
 
+/// Refund (part of) a payment. Admins: any payment; buyers: their course within the refund window.
+#[utoipa::path(post, path = "/api/payments/{id}/refunds", tag = "billing", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Payment id"),
+        ("Idempotency-Key" = String, Header, description = "Required; replays the first response")),
+    request_body = CreateRefund,
+    responses((status = 201, body = RefundView),
+        (status = 400, body = Problem, content_type = "application/problem+json", description = "idempotency_key_required"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "payment_not_refundable, idempotency_in_progress"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "validation_failed, refund_exceeds_payment, idempotency_key_reused")))]
 pub async fn create(
     state: web::Data<State>,
     principal: Principal,

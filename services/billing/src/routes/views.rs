@@ -13,7 +13,7 @@ pub fn money(amount: rust_decimal::Decimal, currency: &str) -> Result<Money, Pro
     Ok(Money::round(amount, currency))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PaymentView {
     pub id: Uuid,
     pub user_id: Uuid,
@@ -55,7 +55,7 @@ impl PaymentView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RefundView {
     pub id: Uuid,
     pub payment_id: Uuid,

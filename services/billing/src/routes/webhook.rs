@@ -7,6 +7,13 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use platform::Problem;
 use serde_json::json;
 
+/// Stripe's webhook: authenticated by the `Stripe-Signature` header, not a token.
+#[utoipa::path(post, path = "/api/payments/webhook", tag = "billing", security(()),
+    params(("Stripe-Signature" = String, Header, description = "t=<unix time>,v1=<HMAC-SHA256>")),
+    request_body(content = Object, description = "A Stripe event"),
+    responses((status = 200, description = "Applied, ignored or a duplicate"),
+        (status = 400, body = Problem, content_type = "application/problem+json", description = "invalid_webhook"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "payment_not_yet_recorded: deliver again later")))]
 pub async fn receive(state: web::Data<State>, req: HttpRequest, body: web::Bytes) -> Result<HttpResponse, Problem> {
     let signature = req
         .headers()

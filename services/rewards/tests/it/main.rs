@@ -2,3 +2,11 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod boot;
+mod earning;
+mod friends;
+mod leaderboard;
+mod redeem;
+mod scale;
+mod schemas;
+mod support;
+mod tokens;

@@ -1,0 +1,27 @@
+//! Billing's part of the public API document.
+
+use crate::domain::receipt::{CardSummary, LineItem, Merchant, Receipt, ReceiptRefund};
+use crate::routes::payments::HistoryLineView;
+use crate::routes::refunds::{CreateRefund, Reason};
+use crate::routes::views::{PaymentView, RefundView};
+use platform::money::{Currency, Money};
+use platform::pagination::Page;
+use platform::problem::{FieldError, Problem};
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(
+        crate::routes::payments::get,
+        crate::routes::payments::history,
+        crate::routes::payments::receipt,
+        crate::routes::refunds::create,
+        crate::routes::webhook::receive,
+    ),
+    components(schemas(
+        PaymentView, RefundView, HistoryLineView, Page<HistoryLineView>, Receipt, ReceiptRefund, Merchant, LineItem,
+        CardSummary, CreateRefund, Reason, Money, Currency, Problem, FieldError
+    )),
+    tags((name = "billing", description = "Payments, receipts, refunds and billing history"))
+)]
+pub struct ApiDoc;

@@ -1,0 +1,248 @@
+//! Event handlers: marketplace and subscription events become tokens through the earning rules.
+//! Each runs inside the consumer's transaction that also writes the inbox row, so a redelivered
+//! event is skipped before it gets here; a second event for the same cause (same purchase, same
+//! course review) is stopped by the ledger's unique (source, idempotency_ref).
+
+use crate::clock::Clock;
+use crate::domain::earning::{self, clawback_target};
+use crate::domain::week::IsoWeek;
+use crate::ledger::{self, Clawback, Credit};
+use crate::store::{accounts, purchases, rules};
+use chrono::{DateTime, Utc};
+use diesel_async::AsyncPgConnection;
+use events::catalog::marketplace::{CoursePurchased, PurchaseRefunded, ReviewPosted};
+use events::{CloudEvent, DomainEvent, EventHandler, HandlerError};
+use futures_util::future::BoxFuture;
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// Subscriptions has not defined its event type yet: only the fields rewards needs are read, and
+/// unknown ones are ignored, so the producer can add fields freely.
+pub const SUBSCRIPTION_RENEWED: &str = "subscriptions.subscription.renewed.v1";
+
+#[derive(Debug, Deserialize)]
+struct SubscriptionRenewed {
+    user_id: Uuid,
+    subscription_id: Uuid,
+}
+
+pub struct Handlers {
+    pub clock: Arc<dyn Clock>,
+}
+
+impl EventHandler for Handlers {
+    fn subscriptions(&self) -> Vec<&'static str> {
+        vec![CoursePurchased::TYPE, PurchaseRefunded::TYPE, ReviewPosted::TYPE, SUBSCRIPTION_RENEWED]
+    }
+
+    fn handle<'a>(
+        &'a self,
+        conn: &'a mut AsyncPgConnection,
+        event: &'a CloudEvent,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async move {
+            let now = self.clock.now();
+            match event.event_type.as_str() {
+                CoursePurchased::TYPE => on_purchase(conn, now, &event.data_as().map_err(HandlerError::Reject)?).await,
+                PurchaseRefunded::TYPE => on_refund(conn, now, &event.data_as().map_err(HandlerError::Reject)?).await,
+                ReviewPosted::TYPE => on_review(conn, now, &event.data_as().map_err(HandlerError::Reject)?).await,
+                SUBSCRIPTION_RENEWED => {
+                    let renewed: SubscriptionRenewed = serde_json::from_value(event.data.clone())
+                        .map_err(|e| HandlerError::Reject(format!("{SUBSCRIPTION_RENEWED}: {e}")))?;
+                    on_renewal(conn, now, event.id, &renewed).await
+                }
+                other => {
+                    tracing::debug!(event_type = other, "rewards ignores this event type");
+                    Ok(())
+                }
+            }
+        })
+    }
+}
+
+/// One occurrence of something an earning rule pays for.
+struct Earning<'a> {
+    rule: &'a str,
+    user: Uuid,
+    spent: Option<(Decimal, &'a str)>,
+    reference: &'a str,
+    source: &'a str,
+    idempotency_ref: &'a str,
+}
+
+/// Apply the rule once per (source, idempotency_ref), within its daily cap. Returns the tokens
+/// granted (0 when capped, inactive or already granted).
+async fn earn(conn: &mut AsyncPgConnection, now: DateTime<Utc>, e: &Earning<'_>) -> Result<i64, HandlerError> {
+    if accounts::posted(conn, e.source, e.idempotency_ref).await?.is_some() {
+        return Ok(0);
+    }
+    let Some(rule) = rules::find(conn, e.rule).await? else {
+        tracing::warn!(rule = e.rule, "earning rule missing; nothing granted");
+        return Ok(0);
+    };
+    let requested = rule.tokens_for(e.spent);
+    if requested <= 0 {
+        return Ok(0);
+    }
+    let day = now.date_naive();
+    let already = rules::lock_counter(conn, e.user, &rule.id, day).await?;
+    let granted = rule.capped(requested, already);
+    if granted <= 0 {
+        tracing::info!(rule = %rule.id, user = %e.user, "daily cap reached; nothing granted");
+        return Ok(0);
+    }
+    rules::add_to_counter(conn, e.user, &rule.id, day, granted).await?;
+    ledger::credit(
+        conn,
+        now,
+        &Credit {
+            user: e.user,
+            kind: ledger::EARN,
+            amount: granted,
+            reason: &rule.description,
+            reference: Some(e.reference),
+            source: e.source,
+            idempotency_ref: e.idempotency_ref,
+            rule: Some(&rule.id),
+        },
+    )
+    .await?;
+    Ok(granted)
+}
+
+async fn on_purchase(
+    conn: &mut AsyncPgConnection,
+    now: DateTime<Utc>,
+    p: &CoursePurchased,
+) -> Result<(), HandlerError> {
+    if purchases::lock(conn, p.purchase_id).await?.is_some() {
+        // Seen before, or refunded before we heard of it: a refunded purchase earns nothing.
+        return Ok(());
+    }
+    let purchase = p.purchase_id.to_string();
+    let granted = earn(
+        conn,
+        now,
+        &Earning {
+            rule: earning::COURSE_PURCHASED,
+            user: p.buyer_id,
+            spent: Some((p.gross.amount, p.gross.currency.code())),
+            reference: &purchase,
+            source: CoursePurchased::TYPE,
+            idempotency_ref: &purchase,
+        },
+    )
+    .await?;
+    purchases::insert(
+        conn,
+        &purchases::PurchaseReward {
+            purchase_id: p.purchase_id,
+            user_id: p.buyer_id,
+            tokens: granted,
+            gross: Some(p.gross.amount),
+            currency: Some(p.gross.currency.code().to_string()),
+            refunded: Decimal::ZERO,
+            fully_refunded: false,
+            tokens_clawed: 0,
+            earned_at: now,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn on_refund(conn: &mut AsyncPgConnection, now: DateTime<Utc>, r: &PurchaseRefunded) -> Result<(), HandlerError> {
+    // One refund = one (purchase, refunded_at): the same refund announced twice claws once.
+    let idempotency_ref = format!("{}@{}", r.purchase_id, r.refunded_at.to_rfc3339());
+    if accounts::posted(conn, PurchaseRefunded::TYPE, &idempotency_ref).await?.is_some() {
+        return Ok(());
+    }
+    let Some(row) = purchases::lock(conn, r.purchase_id).await? else {
+        // The refund overtook the purchase: remember it so the purchase earns nothing later.
+        purchases::insert(
+            conn,
+            &purchases::PurchaseReward {
+                purchase_id: r.purchase_id,
+                user_id: r.buyer_id,
+                tokens: 0,
+                gross: None,
+                currency: None,
+                refunded: r.refunded_amount.amount,
+                fully_refunded: r.fully_refunded,
+                tokens_clawed: 0,
+                earned_at: now,
+            },
+        )
+        .await?;
+        return Ok(());
+    };
+    let refunded = row.refunded + r.refunded_amount.amount;
+    let fully = row.fully_refunded || r.fully_refunded;
+    let target = clawback_target(row.tokens, row.gross.unwrap_or(Decimal::ZERO), refunded, fully);
+    let claw = (target - row.tokens_clawed).max(0);
+    if claw > 0 {
+        let purchase = r.purchase_id.to_string();
+        ledger::claw_back(
+            conn,
+            now,
+            &Clawback {
+                user: row.user_id,
+                amount: claw,
+                reason: if fully { "Course purchase refunded" } else { "Course purchase partly refunded" },
+                reference: Some(&purchase),
+                source: PurchaseRefunded::TYPE,
+                idempotency_ref: &idempotency_ref,
+                earned_week: IsoWeek::of(row.earned_at),
+            },
+        )
+        .await?;
+    }
+    purchases::record_refund(conn, r.purchase_id, refunded, fully, row.tokens_clawed + claw).await?;
+    Ok(())
+}
+
+async fn on_review(conn: &mut AsyncPgConnection, now: DateTime<Utc>, r: &ReviewPosted) -> Result<(), HandlerError> {
+    // Once per course and reviewer, whatever the review id.
+    let once = format!("{}:{}", r.course_id, r.reviewer_id);
+    let review = r.review_id.to_string();
+    earn(
+        conn,
+        now,
+        &Earning {
+            rule: earning::REVIEW_POSTED,
+            user: r.reviewer_id,
+            spent: None,
+            reference: &review,
+            source: ReviewPosted::TYPE,
+            idempotency_ref: &once,
+        },
+    )
+    .await
+    .map(|_| ())
+}
+
+async fn on_renewal(
+    conn: &mut AsyncPgConnection,
+    now: DateTime<Utc>,
+    event_id: Uuid,
+    r: &SubscriptionRenewed,
+) -> Result<(), HandlerError> {
+    let subscription = r.subscription_id.to_string();
+    let once = event_id.to_string();
+    earn(
+        conn,
+        now,
+        &Earning {
+            rule: earning::SUBSCRIPTION_RENEWED,
+            user: r.user_id,
+            spent: None,
+            reference: &subscription,
+            source: SUBSCRIPTION_RENEWED,
+            idempotency_ref: &once,
+        },
+    )
+    .await
+    .map(|_| ())
+}

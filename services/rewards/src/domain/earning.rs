@@ -1,0 +1,103 @@
+//! Earning rules (the numbers live in the `earning_rules` table) and clawback shares.
+
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
+
+pub const COURSE_PURCHASED: &str = "course_purchased";
+pub const REVIEW_POSTED: &str = "review_posted";
+pub const SUBSCRIPTION_RENEWED: &str = "subscription_renewed";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub id: String,
+    pub description: String,
+    pub fixed_tokens: i64,
+    pub tokens_per_unit: i64,
+    pub unit_currency: Option<String>,
+    pub daily_cap: Option<i64>,
+    pub active: bool,
+}
+
+impl Rule {
+    /// Tokens one occurrence earns before the daily cap; `spent` is what was paid, if anything.
+    pub fn tokens_for(&self, spent: Option<(Decimal, &str)>) -> i64 {
+        if !self.active {
+            return 0;
+        }
+        let per_unit = match (spent, self.unit_currency.as_deref()) {
+            (Some((amount, currency)), Some(unit)) if currency.trim() == unit.trim() && amount > Decimal::ZERO => {
+                amount.floor().to_i64().unwrap_or(0).saturating_mul(self.tokens_per_unit)
+            }
+            _ => 0,
+        };
+        self.fixed_tokens.saturating_add(per_unit)
+    }
+
+    /// What may be granted of `requested` when `already` was granted today by this rule.
+    pub fn capped(&self, requested: i64, already: i64) -> i64 {
+        match self.daily_cap {
+            Some(cap) => requested.min((cap - already).max(0)),
+            None => requested,
+        }
+    }
+}
+
+/// Tokens of a purchase that should have been clawed back once `refunded` of `gross` is refunded:
+/// proportional (rounded down, in the user's favour) until the refund is full, then all of them.
+pub fn clawback_target(tokens: i64, gross: Decimal, refunded: Decimal, fully_refunded: bool) -> i64 {
+    if fully_refunded || gross <= Decimal::ZERO || refunded >= gross {
+        return tokens;
+    }
+    let share = (Decimal::from(tokens) * refunded / gross).floor();
+    share.to_i64().unwrap_or(tokens).clamp(0, tokens)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(fixed: i64, per_unit: i64, cap: Option<i64>) -> Rule {
+        Rule {
+            id: COURSE_PURCHASED.into(),
+            description: "Course purchased".into(),
+            fixed_tokens: fixed,
+            tokens_per_unit: per_unit,
+            unit_currency: Some("USD".into()),
+            daily_cap: cap,
+            active: true,
+        }
+    }
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap_or_default()
+    }
+
+    #[test]
+    fn fixed_plus_whole_units_in_the_rule_currency_only() {
+        let r = rule(10, 1, None);
+        assert_eq!(r.tokens_for(Some((d("49.99"), "USD"))), 59);
+        assert_eq!(r.tokens_for(Some((d("5000"), "JPY"))), 10, "a yen is not a dollar");
+        assert_eq!(r.tokens_for(Some((d("0"), "USD"))), 10);
+        assert_eq!(r.tokens_for(None), 10);
+        assert_eq!(Rule { active: false, ..r }.tokens_for(None), 0);
+    }
+
+    #[test]
+    fn daily_cap_limits_what_is_left_today() {
+        let r = rule(10, 0, Some(25));
+        assert_eq!(r.capped(10, 0), 10);
+        assert_eq!(r.capped(10, 20), 5);
+        assert_eq!(r.capped(10, 25), 0);
+        assert_eq!(r.capped(10, 30), 0);
+        assert_eq!(rule(10, 0, None).capped(10, 1000), 10);
+    }
+
+    #[test]
+    fn clawback_is_proportional_until_full() {
+        assert_eq!(clawback_target(60, d("50.00"), d("25.00"), false), 30);
+        assert_eq!(clawback_target(59, d("49.99"), d("10.00"), false), 11);
+        assert_eq!(clawback_target(59, d("49.99"), d("20.00"), true), 59);
+        assert_eq!(clawback_target(59, d("49.99"), d("49.99"), false), 59);
+        assert_eq!(clawback_target(10, d("0"), d("0"), false), 10, "a free course refund takes all");
+    }
+}

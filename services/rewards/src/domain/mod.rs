@@ -1,0 +1,8 @@
+//! Pure rules: no IO, unit-tested.
+
+pub mod balance;
+pub mod earning;
+pub mod ranking;
+pub mod validate;
+pub mod voucher;
+pub mod week;

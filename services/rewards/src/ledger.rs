@@ -1,0 +1,224 @@
+//! Posting to the ledger: every balance change is one ledger entry, the balance and leaderboard
+//! updates it implies, and its event, all inside the caller's transaction. Routes and event
+//! handlers go through here; nothing else writes balances or scores.
+
+use crate::domain::week::IsoWeek;
+use crate::store::accounts::{self, NewTransaction, Transaction};
+use crate::store::catalog::{self, Item, Voucher};
+use crate::store::leaderboard::{self, Board};
+use chrono::{DateTime, Duration, Utc};
+use diesel::QueryResult;
+use diesel_async::AsyncPgConnection;
+use events::catalog::rewards::{TokensAwarded, TokensClawedBack, TokensRedeemed};
+use uuid::Uuid;
+
+pub const EARN: &str = "earn";
+pub const AWARD: &str = "award";
+pub const REDEEM: &str = "redeem";
+pub const CLAWBACK: &str = "clawback";
+/// Reserved for token expiry, which no rule uses yet.
+pub const EXPIRE: &str = "expire";
+pub const KINDS: [&str; 5] = [EARN, AWARD, REDEEM, CLAWBACK, EXPIRE];
+
+/// `source` values: who caused an entry. With `idempotency_ref` they are unique.
+pub const SOURCE_ADMIN: &str = "admin";
+pub const SOURCE_REDEMPTION: &str = "redemption";
+
+/// Tokens credited by a rule (`earn`) or an admin (`award`).
+pub struct Credit<'a> {
+    pub user: Uuid,
+    pub kind: &'static str,
+    pub amount: i64,
+    pub reason: &'a str,
+    pub reference: Option<&'a str>,
+    pub source: &'a str,
+    pub idempotency_ref: &'a str,
+    pub rule: Option<&'a str>,
+}
+
+/// Credit tokens: balance (repaying clawback debt first), global and weekly scores, ledger entry,
+/// `rewards.tokens.awarded.v1`. `None` when `source` already posted `idempotency_ref`.
+pub async fn credit(
+    conn: &mut AsyncPgConnection,
+    now: DateTime<Utc>,
+    c: &Credit<'_>,
+) -> QueryResult<Option<Transaction>> {
+    if accounts::posted(conn, c.source, c.idempotency_ref).await?.is_some() {
+        return Ok(None);
+    }
+    let account = accounts::lock(conn, c.user, now).await?;
+    let state = account.state().credit(c.amount);
+    let score = account.lifetime_earned + c.amount;
+    accounts::save(conn, c.user, state, Some((score, now)), now).await?;
+    leaderboard::move_in_histogram(conn, Board::Global, account.lifetime_earned, score).await?;
+    let week = IsoWeek::of(now);
+    let (old, new) = leaderboard::add_weekly(conn, week, c.user, c.amount, now).await?;
+    leaderboard::move_in_histogram(conn, Board::Week(week), old, new).await?;
+    let tx = accounts::insert(
+        conn,
+        &NewTransaction {
+            id: Uuid::now_v7(),
+            user_id: c.user,
+            kind: c.kind,
+            amount: c.amount,
+            reason: c.reason,
+            reference: c.reference,
+            source: c.source,
+            idempotency_ref: c.idempotency_ref,
+            rule: c.rule,
+            balance_after: state.signed(),
+            created_at: now,
+        },
+    )
+    .await?;
+    events::outbox::enqueue(
+        conn,
+        &TokensAwarded {
+            transaction_id: tx.id,
+            user_id: tx.user_id,
+            kind: tx.kind.clone(),
+            amount: tx.amount,
+            rule: tx.rule.clone(),
+            reason: tx.reason.clone(),
+            reference: tx.reference.clone(),
+            balance_after: tx.balance_after,
+            awarded_at: now,
+        },
+    )
+    .await?;
+    Ok(Some(tx))
+}
+
+/// Tokens taken back because what earned them was undone.
+pub struct Clawback<'a> {
+    pub user: Uuid,
+    pub amount: i64,
+    pub reason: &'a str,
+    pub reference: Option<&'a str>,
+    pub source: &'a str,
+    pub idempotency_ref: &'a str,
+    /// The week the tokens were earned in: that week's score loses them.
+    pub earned_week: IsoWeek,
+}
+
+/// Take tokens back: from the spendable balance, the rest as debt (the only way a balance goes
+/// negative); the global score and the earning week's score drop too.
+pub async fn claw_back(
+    conn: &mut AsyncPgConnection,
+    now: DateTime<Utc>,
+    c: &Clawback<'_>,
+) -> QueryResult<Option<Transaction>> {
+    if accounts::posted(conn, c.source, c.idempotency_ref).await?.is_some() {
+        return Ok(None);
+    }
+    let account = accounts::lock(conn, c.user, now).await?;
+    let state = account.state().claw_back(c.amount);
+    let score = crate::domain::balance::score_after(account.lifetime_earned, -c.amount);
+    accounts::save(conn, c.user, state, Some((score, now)), now).await?;
+    leaderboard::move_in_histogram(conn, Board::Global, account.lifetime_earned, score).await?;
+    let (old, new) = leaderboard::add_weekly(conn, c.earned_week, c.user, -c.amount, now).await?;
+    leaderboard::move_in_histogram(conn, Board::Week(c.earned_week), old, new).await?;
+    let tx = accounts::insert(
+        conn,
+        &NewTransaction {
+            id: Uuid::now_v7(),
+            user_id: c.user,
+            kind: CLAWBACK,
+            amount: -c.amount,
+            reason: c.reason,
+            reference: c.reference,
+            source: c.source,
+            idempotency_ref: c.idempotency_ref,
+            rule: None,
+            balance_after: state.signed(),
+            created_at: now,
+        },
+    )
+    .await?;
+    events::outbox::enqueue(
+        conn,
+        &TokensClawedBack {
+            transaction_id: tx.id,
+            user_id: tx.user_id,
+            amount: c.amount,
+            reason: tx.reason.clone(),
+            reference: tx.reference.clone(),
+            balance_after: tx.balance_after,
+            clawed_back_at: now,
+        },
+    )
+    .await?;
+    Ok(Some(tx))
+}
+
+pub struct Redeemed {
+    pub redemption_id: Uuid,
+    pub transaction: Transaction,
+    pub voucher: Option<Voucher>,
+}
+
+/// Spend `item.cost` tokens through the guarded debit. `None` when the spendable balance is short
+/// (or a clawback debt is owed). Scores are untouched: spending is not losing.
+pub async fn redeem(
+    conn: &mut AsyncPgConnection,
+    now: DateTime<Utc>,
+    user: Uuid,
+    item: &Item,
+    voucher_valid_days: i64,
+) -> QueryResult<Option<Redeemed>> {
+    let Some(balance_after) = accounts::debit(conn, user, item.cost, now).await? else {
+        return Ok(None);
+    };
+    let redemption_id = Uuid::now_v7();
+    let reference = redemption_id.to_string();
+    let tx = accounts::insert(
+        conn,
+        &NewTransaction {
+            id: Uuid::now_v7(),
+            user_id: user,
+            kind: REDEEM,
+            amount: -item.cost,
+            reason: &format!("Redeemed: {}", item.title),
+            reference: Some(&reference),
+            source: SOURCE_REDEMPTION,
+            idempotency_ref: &reference,
+            rule: None,
+            balance_after,
+            created_at: now,
+        },
+    )
+    .await?;
+    catalog::insert_redemption(conn, redemption_id, user, &item.item, item.cost, tx.id, now).await?;
+    let voucher = match (item.voucher_discount, &item.voucher_currency) {
+        (Some(discount), Some(currency)) => {
+            let v = Voucher {
+                code: crate::domain::voucher::generate(),
+                redemption_id,
+                user_id: user,
+                discount,
+                currency: currency.trim().to_string(),
+                status: "issued".into(),
+                issued_at: now,
+                expires_at: now + Duration::days(voucher_valid_days),
+                consumed_at: None,
+            };
+            catalog::insert_voucher(conn, &v).await?;
+            Some(v)
+        }
+        _ => None,
+    };
+    events::outbox::enqueue(
+        conn,
+        &TokensRedeemed {
+            redemption_id,
+            user_id: user,
+            item: item.item.clone(),
+            cost: item.cost,
+            transaction_id: tx.id,
+            balance_after,
+            redeemed_at: now,
+        },
+    )
+    .await?;
+    Ok(Some(Redeemed { redemption_id, transaction: tx, voucher }))
+}

@@ -1,0 +1,100 @@
+//! `POST /api/tokens/award`: admins grant tokens, with a reason, recorded in the audit log.
+
+use crate::domain::validate;
+use crate::error::RewardsError;
+use crate::ledger::{self, Credit};
+use crate::store::audit;
+use crate::State;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
+use platform::auth::{Principal, Role};
+use platform::idempotency::{self, IdempotencyKey};
+use platform::Problem;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwardRequest {
+    pub user_id: Uuid,
+    /// Whole tokens, 1 to 1,000,000.
+    pub amount: i64,
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AwardView {
+    pub transaction_id: Uuid,
+    pub user_id: Uuid,
+    pub amount: i64,
+    pub reason: String,
+    pub balance_after: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn award(
+    state: web::Data<State>,
+    principal: Principal,
+    key: IdempotencyKey,
+    body: web::Json<AwardRequest>,
+) -> Result<HttpResponse, Problem> {
+    principal.require_any(&[Role::Admin])?;
+    let req = body.into_inner();
+    let errors = validate::award(req.amount, &req.reason);
+    if !errors.is_empty() {
+        return Err(Problem::validation(errors));
+    }
+    let scope = format!("{}:POST /api/tokens/award", principal.sub);
+    let now = state.clock.now();
+    let key_text = key.0.clone();
+    idempotency::execute(&state.pool, &scope, &key, &req.clone(), move |conn| {
+        Box::pin(async move {
+            // Keyed by admin and Idempotency-Key, so even a replay after the key store forgot it
+            // cannot award twice.
+            let once = format!("{}:{key_text}", principal.sub);
+            let reason = req.reason.trim();
+            let tx = ledger::credit(
+                conn,
+                now,
+                &Credit {
+                    user: req.user_id,
+                    kind: ledger::AWARD,
+                    amount: req.amount,
+                    reason,
+                    reference: None,
+                    source: ledger::SOURCE_ADMIN,
+                    idempotency_ref: &once,
+                    rule: None,
+                },
+            )
+            .await?
+            .ok_or(RewardsError::DuplicateAward)?;
+            audit::insert(
+                conn,
+                &audit::NewAward {
+                    id: Uuid::now_v7(),
+                    admin_id: &principal.sub,
+                    user_id: req.user_id,
+                    amount: req.amount,
+                    reason,
+                    transaction_id: tx.id,
+                    idempotency_key: &key_text,
+                    request_id: principal.request_id.as_deref(),
+                    created_at: now,
+                },
+            )
+            .await?;
+            let view = AwardView {
+                transaction_id: tx.id,
+                user_id: tx.user_id,
+                amount: tx.amount,
+                reason: tx.reason,
+                balance_after: tx.balance_after,
+                created_at: tx.created_at,
+            };
+            Ok((StatusCode::CREATED, view))
+        })
+    })
+    .await
+}

@@ -1,0 +1,174 @@
+//! Leaderboards: global (all time), weekly (ISO week, UTC) and friends. Every answer carries the
+//! caller's own rank and score, even when they are not on the page.
+
+use crate::domain::ranking::{competition_ranks, page_ranks, rank_from_above};
+use crate::domain::week::IsoWeek;
+use crate::store::leaderboard::{self, Board, Cursor, Entry};
+use crate::store::{friends as friend_store, profiles};
+use crate::State;
+use actix_web::{web, HttpResponse};
+use diesel_async::AsyncPgConnection;
+use platform::auth::Principal;
+use platform::pagination::{decode_cursor, encode_cursor, Page, PageQuery};
+use platform::Problem;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use uuid::Uuid;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BoardQuery {
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeeklyQuery {
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+    /// `2026-W48`; the current ISO week (UTC) when absent.
+    pub week: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Ranked {
+    /// Standard competition ranking (1, 2, 2, 4); `null` for a caller with no score yet.
+    pub rank: Option<i64>,
+    pub user_id: Uuid,
+    pub display_name: Option<String>,
+    pub score: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BoardView {
+    pub board: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub week: Option<String>,
+    pub data: Vec<Ranked>,
+    pub next_cursor: Option<String>,
+    pub me: Ranked,
+}
+
+pub async fn global(
+    state: web::Data<State>,
+    principal: Principal,
+    q: web::Query<BoardQuery>,
+) -> Result<HttpResponse, Problem> {
+    let user = principal.user_id()?;
+    let q = q.into_inner();
+    let view = ranked_board(&state, Board::Global, user, PageQuery { limit: q.limit, cursor: q.cursor }).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+pub async fn weekly(
+    state: web::Data<State>,
+    principal: Principal,
+    q: web::Query<WeeklyQuery>,
+) -> Result<HttpResponse, Problem> {
+    let user = principal.user_id()?;
+    let q = q.into_inner();
+    let week = match q.week.as_deref() {
+        Some(w) => w.parse::<IsoWeek>().map_err(|e| Problem::field("week", e))?,
+        None => IsoWeek::of(state.clock.now()),
+    };
+    let view = ranked_board(&state, Board::Week(week), user, PageQuery { limit: q.limit, cursor: q.cursor }).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// One page of a big board. Reads run in one repeatable-read snapshot so the page, the histogram
+/// and the caller's entry agree with each other.
+async fn ranked_board(state: &State, board: Board, user: Uuid, page: PageQuery) -> Result<BoardView, Problem> {
+    let limit = page.limit();
+    let after: Option<Cursor> = page.cursor()?;
+    let mut conn = state.pool.get().await?;
+    let (page, ranks, me, names) = conn
+        .build_transaction()
+        .read_only()
+        .repeatable_read()
+        .run::<_, Problem, _>(async |conn: &mut AsyncPgConnection| {
+            let rows = leaderboard::page(conn, board, after.as_ref(), limit + 1).await?;
+            let page = Page::from_rows(rows, limit, Cursor::of);
+            let ranks = match page.data.first() {
+                Some(first) => {
+                    let above = leaderboard::users_above(conn, board, first.score).await?;
+                    let scores: Vec<i64> = page.data.iter().map(|e| e.score).collect();
+                    let counts = leaderboard::users_with(conn, board, &scores).await?;
+                    page_ranks(rank_from_above(above), &scores, |s| counts.get(&s).copied().unwrap_or(0))
+                }
+                None => Vec::new(),
+            };
+            let me = match leaderboard::entry(conn, board, user).await? {
+                Some(e) if e.score > 0 => {
+                    let above = leaderboard::users_above(conn, board, e.score).await?;
+                    (Some(rank_from_above(above)), e.score)
+                }
+                _ => (None, 0),
+            };
+            let mut ids: Vec<Uuid> = page.data.iter().map(|e| e.user_id).collect();
+            ids.push(user);
+            let names = profiles::names(conn, &ids).await?;
+            Ok((page, ranks, me, names))
+        })
+        .await?;
+    let data = page.data.iter().zip(ranks).map(|(e, rank)| ranked(e.user_id, e.score, Some(rank), &names)).collect();
+    Ok(BoardView {
+        board: match board {
+            Board::Global => "global",
+            Board::Week(_) => "weekly",
+        },
+        week: match board {
+            Board::Week(w) => Some(w.to_string()),
+            Board::Global => None,
+        },
+        data,
+        next_cursor: page.next_cursor,
+        me: ranked(user, me.1, me.0, &names),
+    })
+}
+
+fn ranked(user_id: Uuid, score: i64, rank: Option<i64>, names: &HashMap<Uuid, String>) -> Ranked {
+    Ranked { rank, user_id, display_name: names.get(&user_id).cloned(), score }
+}
+
+/// The caller and their accepted friends by global score (friend lists are bounded, see
+/// `friends::MAX_FRIENDS`, so the whole set is ranked in memory). Friends without tokens rank last
+/// with score 0.
+pub async fn friends(
+    state: web::Data<State>,
+    principal: Principal,
+    q: web::Query<BoardQuery>,
+) -> Result<HttpResponse, Problem> {
+    let user = principal.user_id()?;
+    let q = q.into_inner();
+    let page = PageQuery { limit: q.limit, cursor: q.cursor };
+    let offset: usize = match page.cursor.as_deref() {
+        Some(raw) => decode_cursor(raw)?,
+        None => 0,
+    };
+    let mut conn = state.pool.get().await?;
+    let mut members = friend_store::friend_ids(&mut conn, user).await?;
+    members.push(user);
+    let scored = leaderboard::members(&mut conn, &members).await?;
+    let mut board: Vec<Entry> = scored.into_iter().filter(|e| e.score > 0).collect();
+    board.sort_by(|a, b| b.score.cmp(&a.score).then(a.reached_at.cmp(&b.reached_at)).then(a.user_id.cmp(&b.user_id)));
+    let mut unscored: Vec<Uuid> = members.iter().filter(|m| !board.iter().any(|e| e.user_id == **m)).copied().collect();
+    unscored.sort();
+    let scores: Vec<i64> = board.iter().map(|e| e.score).chain(unscored.iter().map(|_| 0)).collect();
+    let ids: Vec<Uuid> = board.iter().map(|e| e.user_id).chain(unscored).collect();
+    let ranks = competition_ranks(&scores);
+    let names = profiles::names(&mut conn, &ids).await?;
+    let all: Vec<Ranked> = ids
+        .iter()
+        .zip(&scores)
+        .zip(&ranks)
+        .map(|((id, score), rank)| ranked(*id, *score, Some(*rank), &names))
+        .collect();
+    let me_index = ids.iter().position(|id| *id == user).unwrap_or(0);
+    let me = ranked(user, scores[me_index], Some(ranks[me_index]), &names);
+    let limit = page.limit() as usize;
+    let end = (offset + limit).min(all.len());
+    let next_cursor = (end < all.len()).then(|| encode_cursor(&end));
+    let data: Vec<Ranked> = all.into_iter().skip(offset).take(limit).collect();
+    Ok(HttpResponse::Ok().json(BoardView { board: "friends", week: None, data, next_cursor, me }))
+}

@@ -1,0 +1,86 @@
+//! `POST /api/tokens/redeem`: spend tokens on a catalogue item.
+
+use super::tokens::voucher_value;
+use crate::error::RewardsError;
+use crate::ledger;
+use crate::store::{accounts, catalog};
+use crate::State;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
+use platform::auth::Principal;
+use platform::idempotency::{self, IdempotencyKey};
+use platform::money::Money;
+use platform::Problem;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedeemRequest {
+    /// A catalogue item: `pro_month` or `course_voucher`.
+    pub item: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct VoucherView {
+    /// Single use; show it to the user, who enters it at checkout.
+    pub code: String,
+    pub value: Money,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RedemptionView {
+    pub redemption_id: Uuid,
+    pub item: String,
+    pub cost: i64,
+    pub balance_after: i64,
+    pub transaction_id: Uuid,
+    pub redeemed_at: DateTime<Utc>,
+    pub voucher: Option<VoucherView>,
+}
+
+pub async fn redeem(
+    state: web::Data<State>,
+    principal: Principal,
+    key: IdempotencyKey,
+    body: web::Json<RedeemRequest>,
+) -> Result<HttpResponse, Problem> {
+    let user = principal.user_id()?;
+    let req = body.into_inner();
+    let scope = format!("{user}:POST /api/tokens/redeem");
+    let now = state.clock.now();
+    let valid_days = state.config.voucher_valid_days;
+    idempotency::execute(&state.pool, &scope, &key, &req.clone(), move |conn| {
+        Box::pin(async move {
+            let item = catalog::find_active(conn, &req.item)
+                .await?
+                .ok_or_else(|| RewardsError::UnknownItem(req.item.clone()))?;
+            let Some(done) = ledger::redeem(conn, now, user, &item, valid_days).await? else {
+                let balance = accounts::find(conn, user).await?.map(|a| a.balance).unwrap_or(0);
+                return Err(RewardsError::InsufficientTokens { cost: item.cost, balance }.into());
+            };
+            let voucher = match done.voucher {
+                Some(v) => Some(VoucherView {
+                    value: voucher_value(Some(v.discount), Some(&v.currency))?
+                        .ok_or_else(|| Problem::internal("voucher without value"))?,
+                    code: v.code,
+                    expires_at: v.expires_at,
+                }),
+                None => None,
+            };
+            let view = RedemptionView {
+                redemption_id: done.redemption_id,
+                item: item.item,
+                cost: item.cost,
+                balance_after: done.transaction.balance_after,
+                transaction_id: done.transaction.id,
+                redeemed_at: now,
+                voucher,
+            };
+            Ok((StatusCode::CREATED, view))
+        })
+    })
+    .await
+}

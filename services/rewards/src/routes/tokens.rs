@@ -1,0 +1,158 @@
+//! Reading one's tokens: balance, ledger history, and the catalogue of what they buy.
+
+use super::subject;
+use crate::ledger::KINDS;
+use crate::store::{accounts, catalog};
+use crate::State;
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
+use platform::auth::Principal;
+use platform::money::Money;
+use platform::pagination::{Page, PageQuery};
+use platform::problem::FieldError;
+use platform::Problem;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerQuery {
+    /// Admins only: whose tokens.
+    pub user_id: Option<Uuid>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BalanceView {
+    pub user_id: Uuid,
+    /// The ledger sum; negative only after a clawback of tokens already spent.
+    pub balance: i64,
+    /// What can be redeemed now (0 while the balance is negative).
+    pub spendable: i64,
+    /// Tokens earned or awarded all time minus clawbacks: the global leaderboard score.
+    pub lifetime_earned: i64,
+}
+
+pub async fn balance(
+    state: web::Data<State>,
+    principal: Principal,
+    q: web::Query<OwnerQuery>,
+) -> Result<HttpResponse, Problem> {
+    let user = subject(&principal, q.user_id)?;
+    let mut conn = state.pool.get().await?;
+    let view = match accounts::find(&mut conn, user).await? {
+        Some(a) => BalanceView {
+            user_id: user,
+            balance: a.balance,
+            spendable: a.spendable,
+            lifetime_earned: a.lifetime_earned,
+        },
+        None => BalanceView { user_id: user, balance: 0, spendable: 0, lifetime_earned: 0 },
+    };
+    Ok(HttpResponse::Ok().json(view))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransactionsQuery {
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+    /// earn | award | redeem | clawback | expire
+    pub kind: Option<String>,
+    /// Entries at or after this instant (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Entries before this instant (RFC 3339).
+    pub to: Option<DateTime<Utc>>,
+    /// Admins only: whose ledger.
+    pub user_id: Option<Uuid>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TransactionView {
+    pub id: Uuid,
+    pub kind: String,
+    /// Signed: credits positive, debits negative.
+    pub amount: i64,
+    pub reason: String,
+    pub reference: Option<String>,
+    pub balance_after: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<accounts::Transaction> for TransactionView {
+    fn from(t: accounts::Transaction) -> Self {
+        Self {
+            id: t.id,
+            kind: t.kind,
+            amount: t.amount,
+            reason: t.reason,
+            reference: t.reference,
+            balance_after: t.balance_after,
+            created_at: t.created_at,
+        }
+    }
+}
+
+pub async fn transactions(
+    state: web::Data<State>,
+    principal: Principal,
+    q: web::Query<TransactionsQuery>,
+) -> Result<HttpResponse, Problem> {
+    let q = q.into_inner();
+    let user = subject(&principal, q.user_id)?;
+    let mut errors = Vec::new();
+    if q.kind.as_deref().is_some_and(|k| !KINDS.contains(&k)) {
+        errors.push(FieldError { field: "kind".into(), message: format!("must be one of {}", KINDS.join(", ")) });
+    }
+    if let (Some(from), Some(to)) = (q.from, q.to) {
+        if from > to {
+            errors.push(FieldError { field: "to".into(), message: "must not be before `from`".into() });
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Problem::validation(errors));
+    }
+    let page = PageQuery { limit: q.limit, cursor: q.cursor };
+    let filter = accounts::Filter { kind: q.kind, from: q.from, to: q.to };
+    let mut conn = state.pool.get().await?;
+    let rows = accounts::page(&mut conn, user, &filter, page.cursor()?, page.limit()).await?;
+    let page = Page::from_rows(rows, page.limit(), |t| accounts::Cursor { at: t.created_at, id: t.id });
+    let data: Vec<TransactionView> = page.data.into_iter().map(Into::into).collect();
+    Ok(HttpResponse::Ok().json(Page { data, next_cursor: page.next_cursor }))
+}
+
+#[derive(Debug, Serialize)]
+pub struct CatalogItemView {
+    pub item: String,
+    pub title: String,
+    pub cost: i64,
+    /// For vouchers: what the voucher takes off a course price.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub voucher_value: Option<Money>,
+}
+
+pub fn voucher_value(amount: Option<rust_decimal::Decimal>, currency: Option<&str>) -> Result<Option<Money>, Problem> {
+    match (amount, currency) {
+        (Some(amount), Some(currency)) => {
+            let currency = currency.trim().parse().map_err(Problem::internal)?;
+            Ok(Some(Money::round(amount, currency)))
+        }
+        _ => Ok(None),
+    }
+}
+
+pub async fn catalog(state: web::Data<State>, _principal: Principal) -> Result<HttpResponse, Problem> {
+    let mut conn = state.pool.get().await?;
+    let items = catalog::active_items(&mut conn).await?;
+    let data = items
+        .into_iter()
+        .map(|i| {
+            Ok(CatalogItemView {
+                voucher_value: voucher_value(i.voucher_discount, i.voucher_currency.as_deref())?,
+                item: i.item,
+                title: i.title,
+                cost: i.cost,
+            })
+        })
+        .collect::<Result<Vec<_>, Problem>>()?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": data })))
+}

@@ -1,0 +1,78 @@
+//! The catalogue, redemptions and vouchers.
+
+use super::schema::{catalog_items, redemptions, vouchers};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = catalog_items)]
+pub struct Item {
+    pub item: String,
+    pub title: String,
+    pub cost: i64,
+    pub voucher_discount: Option<Decimal>,
+    pub voucher_currency: Option<String>,
+    pub active: bool,
+}
+
+pub async fn active_items(conn: &mut AsyncPgConnection) -> QueryResult<Vec<Item>> {
+    catalog_items::table
+        .filter(catalog_items::active.eq(true))
+        .order(catalog_items::cost.asc())
+        .select(Item::as_select())
+        .load(conn)
+        .await
+}
+
+pub async fn find_active(conn: &mut AsyncPgConnection, item: &str) -> QueryResult<Option<Item>> {
+    catalog_items::table
+        .find(item)
+        .filter(catalog_items::active.eq(true))
+        .select(Item::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub async fn insert_redemption(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    user: Uuid,
+    item: &str,
+    cost: i64,
+    transaction_id: Uuid,
+    at: DateTime<Utc>,
+) -> QueryResult<usize> {
+    diesel::insert_into(redemptions::table)
+        .values((
+            redemptions::id.eq(id),
+            redemptions::user_id.eq(user),
+            redemptions::item.eq(item),
+            redemptions::cost.eq(cost),
+            redemptions::transaction_id.eq(transaction_id),
+            redemptions::created_at.eq(at),
+        ))
+        .execute(conn)
+        .await
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = vouchers)]
+pub struct Voucher {
+    pub code: String,
+    pub redemption_id: Uuid,
+    pub user_id: Uuid,
+    pub discount: Decimal,
+    pub currency: String,
+    pub status: String,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub consumed_at: Option<DateTime<Utc>>,
+}
+
+pub async fn insert_voucher(conn: &mut AsyncPgConnection, v: &Voucher) -> QueryResult<usize> {
+    diesel::insert_into(vouchers::table).values(v).execute(conn).await
+}

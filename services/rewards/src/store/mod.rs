@@ -1,0 +1,11 @@
+//! Rewards' tables and queries: the only place that knows SQL.
+
+pub mod accounts;
+pub mod audit;
+pub mod catalog;
+pub mod friends;
+pub mod leaderboard;
+pub mod profiles;
+pub mod purchases;
+pub mod rules;
+pub mod schema;

@@ -1,0 +1,96 @@
+//! Global and weekly boards: competition ranking, cursors, the caller's own rank, the weekly reset.
+
+use crate::support::Rewards;
+use platform::auth::Role;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+fn rows(board: &Value) -> Vec<(i64, String, i64)> {
+    board["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (r["rank"].as_i64().unwrap(), r["user_id"].as_str().unwrap().to_string(), r["score"].as_i64().unwrap())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ties_rank_1_2_2_4_in_the_order_scores_were_reached() {
+    let s = Rewards::start().await;
+    let [a, b, c, d] = [Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7()];
+    // c reaches 20 after b does, so b is listed first among the tied.
+    s.award(c, 5).await;
+    s.award(b, 20).await;
+    s.award(c, 15).await;
+    s.award(a, 30).await;
+    s.award(d, 10).await;
+    let put = s
+        .http
+        .put(s.url("/api/rewards/profile"))
+        .header("x-internal-token", testkit::internal_token("rewards", &a.to_string(), &[Role::Learner]));
+    assert_eq!(put.json(&json!({"display_name": "Ada"})).send().await.unwrap().status(), 200);
+
+    let board = s.json(d, "/api/leaderboard/global").await;
+    let expected = vec![(1, a.to_string(), 30), (2, b.to_string(), 20), (2, c.to_string(), 20), (4, d.to_string(), 10)];
+    assert_eq!(rows(&board), expected);
+    assert_eq!(board["data"][0]["display_name"], "Ada");
+    assert!(board["data"][1]["display_name"].is_null());
+    assert_eq!(board["me"]["rank"], 4);
+
+    // Paged two at a time: the second page still knows c shares rank 2.
+    let first = s.json(d, "/api/leaderboard/global?limit=2").await;
+    assert_eq!(rows(&first), expected[..2].to_vec());
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let second = s.json(d, &format!("/api/leaderboard/global?limit=2&cursor={cursor}")).await;
+    assert_eq!(rows(&second), expected[2..].to_vec());
+    assert!(second["next_cursor"].is_null());
+    // The caller's own rank comes with every page, on it or not.
+    let one = s.json(d, "/api/leaderboard/global?limit=1").await;
+    assert_eq!(one["me"]["rank"], 4);
+    assert_eq!(one["me"]["score"], 10);
+    let stranger = s.json(Uuid::now_v7(), "/api/leaderboard/global").await;
+    assert!(stranger["me"]["rank"].is_null());
+    assert_eq!(stranger["me"]["score"], 0);
+
+    // Spending does not lower a score.
+    s.award(d, 290).await;
+    assert_eq!(s.redeem(d, "course_voucher", "spend").await.status(), 201);
+    let board = s.json(d, "/api/leaderboard/global").await;
+    assert_eq!(board["me"]["rank"], 1);
+    assert_eq!(board["me"]["score"], 300);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_weekly_board_resets_at_monday_midnight_utc() {
+    let s = Rewards::start_at("2026-11-29T23:59:00Z").await;
+    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    s.award(a, 50).await;
+    let sunday = s.json(a, "/api/leaderboard/weekly").await;
+    assert_eq!(sunday["week"], "2026-W48");
+    assert_eq!(rows(&sunday), vec![(1, a.to_string(), 50)]);
+
+    s.set_time("2026-11-30T00:00:00Z");
+    let monday = s.json(a, "/api/leaderboard/weekly").await;
+    assert_eq!(monday["week"], "2026-W49");
+    assert!(rows(&monday).is_empty());
+    assert!(monday["me"]["rank"].is_null());
+    assert_eq!(monday["me"]["score"], 0);
+    s.award(b, 5).await;
+    let monday = s.json(a, "/api/leaderboard/weekly").await;
+    assert_eq!(rows(&monday), vec![(1, b.to_string(), 5)]);
+    let past = s.json(a, "/api/leaderboard/weekly?week=2026-W48").await;
+    assert_eq!(rows(&past), vec![(1, a.to_string(), 50)]);
+    assert_eq!(past["me"]["rank"], 1);
+    let global = s.json(a, "/api/leaderboard/global").await;
+    assert_eq!(rows(&global), vec![(1, a.to_string(), 50), (2, b.to_string(), 5)]);
+    for bad in ["2026-W54", "2026-48", "now"] {
+        let res = s.get(a, &format!("/api/leaderboard/weekly?week={bad}")).await;
+        assert_eq!(res.status(), 422, "{bad}");
+    }
+    let res = s.get(a, "/api/leaderboard/global?week=2026-W48").await;
+    assert_eq!(res.status(), 422, "the global board has no week");
+    s.stop().await;
+}
