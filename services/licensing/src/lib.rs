@@ -1,15 +1,52 @@
-//! The licensing service.
+//! Licensing: organisations, enterprise licenses and their seats, signed license certificates,
+//! white-label branding, seat usage, and support tickets with SLA clocks.
 
+pub mod certificate;
+pub mod clock;
+pub mod config;
+pub mod core;
+pub mod domain;
+pub mod error;
+pub mod routes;
+pub mod scheduler;
+pub mod store;
+
+use clock::{Clock, SystemClock};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations};
 use runtime::{Context, ServiceSpec, Wiring};
 use std::sync::Arc;
 
+pub use config::LicensingConfig as Config;
+
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!();
 pub const SPEC: ServiceSpec = ServiceSpec { name: "licensing", migrations: &MIGRATIONS };
 
-/// The service's own settings (`LICENSING_*`), beside the common ones in `platform::config::ServiceConfig`.
-pub type Config = runtime::NoConfig;
+/// What every handler and the scheduler share.
+pub struct State {
+    pub pool: platform::db::Pool,
+    pub config: Config,
+    pub signer: certificate::Signer,
+    pub clock: Arc<dyn Clock>,
+}
 
-pub fn setup(_ctx: &Context, _config: Config) -> Result<Wiring, String> {
-    Ok(Wiring { routes: Arc::new(|_cfg| {}), handler: None, background: Vec::new() })
+pub fn setup(ctx: &Context, config: Config) -> Result<Wiring, String> {
+    setup_with_clock(ctx, config, Arc::new(SystemClock))
+}
+
+/// [`setup`] with another clock (tests move time with `clock::ManualClock`).
+pub fn setup_with_clock(ctx: &Context, config: Config, clock: Arc<dyn Clock>) -> Result<Wiring, String> {
+    let signer = certificate::Signer::from_pems(
+        &config::unescape_pem(config.certificate_signing_key_pem.expose()),
+        &config::unescape_pem(&config.certificate_public_key_pem),
+    )?;
+    let state = Arc::new(State { pool: ctx.pool.clone(), config, signer, clock });
+    let background = vec![scheduler::spawn(state.clone(), ctx.shutdown.clone())];
+    let data = actix_web::web::Data::from(state);
+    Ok(Wiring {
+        routes: Arc::new(move |cfg| {
+            cfg.app_data(data.clone()).configure(routes::configure);
+        }),
+        handler: None,
+        background,
+    })
 }

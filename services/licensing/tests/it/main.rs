@@ -1,4 +1,11 @@
 //! The licensing service through its HTTP API, on the real PostgreSQL and RabbitMQ.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod activation;
 mod boot;
+mod branding;
+mod certificates;
+mod licenses;
+mod scenario;
+mod support;
+mod tickets;

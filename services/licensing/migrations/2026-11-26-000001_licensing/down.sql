@@ -1,0 +1,12 @@
+DROP TABLE ticket_comments;
+DROP TABLE ticket_pauses;
+DROP TABLE tickets;
+DROP TABLE usage_alerts;
+DROP TABLE usage_daily;
+DROP TABLE usage_events;
+DROP TABLE seats;
+DROP TABLE licenses;
+DROP TABLE sla_policies;
+DROP TABLE tiers;
+DROP TABLE branding;
+DROP TABLE organizations;

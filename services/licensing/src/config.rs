@@ -1,0 +1,38 @@
+//! `LICENSING_*` settings of licensing's own (the common ones are in `platform::config::ServiceConfig`).
+
+use platform::config::Secret;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LicensingConfig {
+    /// Ed25519 private key (PKCS#8 PEM) that signs license certificates. Literal `\n` sequences
+    /// are read as line breaks, for environments that cannot hold multi-line values.
+    pub certificate_signing_key_pem: Secret,
+    /// The matching public key (SPKI PEM), published at `/api/enterprise/licenses/public-key`.
+    pub certificate_public_key_pem: String,
+    /// A certificate is valid until the license expires, but at most this many days, so a client
+    /// that verifies offline still learns of a revocation within that time.
+    #[serde(default = "default_certificate_max_days")]
+    pub certificate_max_days: i64,
+    /// How often the scheduler looks for expired licenses, SLA breaches and usage snapshots.
+    #[serde(default = "default_scheduler_interval")]
+    pub scheduler_interval_ms: u64,
+    /// `Cache-Control: max-age` of the public branding lookup.
+    #[serde(default = "default_branding_max_age")]
+    pub branding_max_age_secs: u64,
+}
+
+fn default_certificate_max_days() -> i64 {
+    30
+}
+fn default_scheduler_interval() -> u64 {
+    30_000
+}
+fn default_branding_max_age() -> u64 {
+    300
+}
+
+/// PEM from the environment, with `\n` escapes turned back into line breaks.
+pub fn unescape_pem(raw: &str) -> String {
+    raw.replace("\\n", "\n").trim().to_string() + "\n"
+}

@@ -1,0 +1,436 @@
+//! License administration: create (admin), read (admin, or the organisation's org admin), change
+//! seats, extend, suspend, reinstate, revoke (admin).
+
+use super::access::{require_admin, require_manager};
+use super::organizations::{apply_branding, BrandingBody};
+use super::views::{self, LicenseView};
+use crate::core::seats::{check_thresholds, release_all, status_of};
+use crate::domain::branding::is_domain;
+use crate::domain::license::{apply, check_seat_change, Action, Outcome, SeatChangeError, Status, MAX_SEATS};
+use crate::domain::license_key::LicenseKey;
+use crate::error::{is_unique_violation, LicensingError};
+use crate::store::licenses::{self, License, NewLicense};
+use crate::store::organizations;
+use crate::State;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
+use diesel_async::AsyncPgConnection;
+use events::catalog::licensing::{
+    LicenseCreated, LicenseExtended, LicenseReinstated, LicenseRevoked, LicenseSuspended, SeatReleaseReason,
+};
+use platform::auth::{Principal, Role};
+use platform::idempotency::{self, IdempotencyKey};
+use platform::pagination::{Page, PageQuery};
+use platform::problem::FieldError;
+use platform::Problem;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrganizationBody {
+    pub name: String,
+    pub domain: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateLicense {
+    pub organization: OrganizationBody,
+    pub seats: i32,
+    pub tier: String,
+    pub starts_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    #[serde(default)]
+    pub branding: Option<BrandingBody>,
+}
+
+impl CreateLicense {
+    fn validate(&self, now: DateTime<Utc>) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        let mut fail =
+            |field: &str, message: &str| errors.push(FieldError { field: field.into(), message: message.into() });
+        let name = self.organization.name.trim();
+        if name.is_empty() || name.chars().count() > 200 {
+            fail("organization.name", "must be 1-200 characters");
+        }
+        if !is_domain(&self.organization.domain.trim().to_ascii_lowercase()) {
+            fail("organization.domain", "must be a domain name such as acme.com");
+        }
+        if !(1..=MAX_SEATS).contains(&self.seats) {
+            fail("seats", "must be between 1 and 1000000");
+        }
+        if self.expires_at <= self.starts_at {
+            fail("expires_at", "must be after starts_at");
+        }
+        if self.expires_at <= now {
+            fail("expires_at", "must be in the future");
+        }
+        errors
+    }
+}
+
+pub async fn create(
+    state: web::Data<State>,
+    principal: Principal,
+    key: IdempotencyKey,
+    body: web::Json<CreateLicense>,
+) -> Result<HttpResponse, Problem> {
+    require_admin(&principal)?;
+    let req = body.into_inner();
+    let now = state.clock.now();
+    let mut errors = req.validate(now);
+    if let Some(b) = &req.branding {
+        errors.extend(b.validate());
+    }
+    if !errors.is_empty() {
+        return Err(Problem::validation(errors));
+    }
+    let scope = format!("{}:POST /api/enterprise/licenses/create", principal.sub);
+    let request = req.clone();
+    idempotency::execute(&state.pool, &scope, &key, &request, move |conn| {
+        Box::pin(
+            async move { create_in(conn, req, now).await.map(|v| (StatusCode::CREATED, v)).map_err(Problem::from) },
+        )
+    })
+    .await
+}
+
+async fn create_in(
+    conn: &mut AsyncPgConnection,
+    req: CreateLicense,
+    now: DateTime<Utc>,
+) -> Result<LicenseView, LicensingError> {
+    let tier = req.tier.trim().to_ascii_lowercase();
+    if !licenses::tier_exists(conn, &tier).await? {
+        return Err(LicensingError::field("tier", "is not a tier licenses are sold at (enterprise, pro)"));
+    }
+    let domain = req.organization.domain.trim().to_ascii_lowercase();
+    let (org, _created) = organizations::find_or_create(conn, req.organization.name.trim(), &domain, now).await?;
+    if let Some(branding) = &req.branding {
+        apply_branding(conn, org.id, branding, now).await?;
+    }
+    // 145 random bits: a collision is practically impossible, but a retry costs nothing.
+    let mut attempt = 0;
+    let license = loop {
+        let key = LicenseKey::generate();
+        let new = NewLicense {
+            id: Uuid::now_v7(),
+            organization_id: org.id,
+            license_key: key.canonical(),
+            tier: &tier,
+            seats: req.seats,
+            status: Status::Active.as_str(),
+            starts_at: req.starts_at,
+            expires_at: req.expires_at,
+            created_at: now,
+            updated_at: now,
+        };
+        match licenses::insert(conn, &new).await {
+            Err(e) if attempt < 3 && is_unique_violation(&e, "licenses_license_key_key") => attempt += 1,
+            other => break other?,
+        }
+    };
+    events::outbox::enqueue(
+        conn,
+        &LicenseCreated {
+            license_id: license.id,
+            organization_id: org.id,
+            organization_domain: org.domain.clone(),
+            tier: license.tier.clone(),
+            seats: license.seats as u32,
+            starts_at: license.starts_at,
+            expires_at: license.expires_at,
+            created_at: now,
+        },
+    )
+    .await?;
+    Ok(LicenseView::new(&license, (&org).into()))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+    /// Admins only: one organisation's licenses.
+    pub organization_id: Option<Uuid>,
+}
+
+pub async fn list(
+    state: web::Data<State>,
+    principal: Principal,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, Problem> {
+    let q = q.into_inner();
+    let org = if principal.is_admin() {
+        q.organization_id
+    } else if principal.has_role(Role::OrgAdmin) {
+        let own = principal.org_id.ok_or_else(Problem::forbidden)?;
+        if q.organization_id.is_some_and(|o| o != own) {
+            return Err(Problem::forbidden().with_detail("org admins see their own organization's licenses only"));
+        }
+        Some(own)
+    } else {
+        return Err(Problem::forbidden());
+    };
+    let page = PageQuery { limit: q.limit, cursor: q.cursor };
+    let mut conn = state.pool.get().await?;
+    let rows = licenses::page(&mut conn, org, page.cursor()?, page.limit()).await?;
+    let page = Page::from_rows(rows, page.limit(), |l| licenses::Cursor { at: l.created_at, id: l.id });
+    let data = views::licenses(&mut conn, &page.data).await?;
+    Ok(HttpResponse::Ok().json(Page { data, next_cursor: page.next_cursor }))
+}
+
+/// The license if the caller manages its organisation (404 otherwise).
+pub async fn visible(state: &State, principal: &Principal, id: Uuid) -> Result<License, Problem> {
+    let mut conn = state.pool.get().await?;
+    let license = licenses::find(&mut conn, id).await?.ok_or(LicensingError::LicenseNotFound)?;
+    require_manager(principal, license.organization_id, LicensingError::LicenseNotFound)?;
+    Ok(license)
+}
+
+pub async fn get(state: web::Data<State>, principal: Principal, id: web::Path<Uuid>) -> Result<HttpResponse, Problem> {
+    let license = visible(&state, &principal, id.into_inner()).await?;
+    let mut conn = state.pool.get().await?;
+    Ok(HttpResponse::Ok().json(views::license(&mut conn, &license).await?))
+}
+
+/// Run an admin change on the locked license and answer with the license as it ends up.
+async fn admin_change<F>(state: &State, principal: &Principal, id: Uuid, change: F) -> Result<HttpResponse, Problem>
+where
+    F: for<'c> FnOnce(
+            &'c mut AsyncPgConnection,
+            License,
+            DateTime<Utc>,
+        ) -> futures_util::future::BoxFuture<'c, Result<License, LicensingError>>
+        + Send
+        + 'static,
+{
+    require_admin(principal)?;
+    let now = state.clock.now();
+    let view = platform::db::transaction(&state.pool, move |conn| {
+        Box::pin(async move {
+            let license = licenses::lock(conn, id).await?.ok_or(LicensingError::LicenseNotFound)?;
+            let license = change(conn, license, now).await?;
+            Ok::<_, LicensingError>(views::license(conn, &license).await?)
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+fn refused(status: Status, action: &str) -> LicensingError {
+    LicensingError::InvalidTransition(format!("a {} license cannot be {action}", status.as_str()))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeatCount {
+    pub seats: i32,
+}
+
+pub async fn change_seats(
+    state: web::Data<State>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    body: web::Json<SeatCount>,
+) -> Result<HttpResponse, Problem> {
+    let seats = body.seats;
+    admin_change(&state, &principal, id.into_inner(), move |conn, license, now| {
+        Box::pin(async move {
+            let status = status_of(&license)?;
+            if apply(status, Action::ChangeSeats) == Outcome::Refused {
+                return Err(refused(status, "resized"));
+            }
+            match check_seat_change(seats, license.seats_used) {
+                Err(SeatChangeError::OutOfRange) => {
+                    return Err(LicensingError::field("seats", "must be between 1 and 1000000"))
+                }
+                Err(SeatChangeError::BelowUsage) => {
+                    return Err(LicensingError::SeatsBelowUsage { in_use: license.seats_used })
+                }
+                Ok(()) => {}
+            }
+            let mut updated = licenses::set_seats(conn, license.id, seats, now).await?;
+            updated.alert_level = check_thresholds(conn, &updated, now).await?;
+            Ok(updated)
+        })
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Extend {
+    pub expires_at: DateTime<Utc>,
+}
+
+pub async fn extend(
+    state: web::Data<State>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    body: web::Json<Extend>,
+) -> Result<HttpResponse, Problem> {
+    let expires_at = body.expires_at;
+    admin_change(&state, &principal, id.into_inner(), move |conn, license, now| {
+        Box::pin(async move {
+            let status = status_of(&license)?;
+            if apply(status, Action::Extend) == Outcome::Refused {
+                return Err(refused(status, "extended; create a new license"));
+            }
+            if license.expires_at <= now {
+                return Err(refused(Status::Expired, "extended; create a new license"));
+            }
+            if expires_at == license.expires_at {
+                return Ok(license);
+            }
+            if expires_at < license.expires_at {
+                return Err(LicensingError::field("expires_at", "must be later than the current expiry"));
+            }
+            let updated = licenses::set_expiry(conn, license.id, expires_at, now).await?;
+            events::outbox::enqueue(
+                conn,
+                &LicenseExtended {
+                    license_id: license.id,
+                    organization_id: license.organization_id,
+                    tier: license.tier.clone(),
+                    previous_expires_at: license.expires_at,
+                    expires_at,
+                    extended_at: now,
+                },
+            )
+            .await?;
+            Ok(updated)
+        })
+    })
+    .await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reason {
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// The optional `{ "reason": ... }` body; an empty body is no reason.
+fn reason_of(body: web::Bytes) -> Result<Option<String>, Problem> {
+    let body: Reason = if body.iter().all(u8::is_ascii_whitespace) {
+        Reason::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| Problem::field("reason", e.to_string()))?
+    };
+    let reason = body.reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
+    if reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
+        return Err(Problem::field("reason", "must be at most 500 characters"));
+    }
+    Ok(reason)
+}
+
+pub async fn suspend(
+    state: web::Data<State>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
+    let reason = reason_of(body)?;
+    admin_change(&state, &principal, id.into_inner(), move |conn, license, now| {
+        Box::pin(async move {
+            let status = status_of(&license)?;
+            match apply(status, Action::Suspend) {
+                Outcome::Refused => Err(refused(status, "suspended")),
+                Outcome::Unchanged => Ok(license),
+                Outcome::To(next) => {
+                    let updated = licenses::set_status(conn, license.id, next.as_str(), reason.as_deref(), now).await?;
+                    events::outbox::enqueue(
+                        conn,
+                        &LicenseSuspended {
+                            license_id: license.id,
+                            organization_id: license.organization_id,
+                            tier: license.tier.clone(),
+                            reason,
+                            suspended_at: now,
+                        },
+                    )
+                    .await?;
+                    Ok(updated)
+                }
+            }
+        })
+    })
+    .await
+}
+
+pub async fn reinstate(
+    state: web::Data<State>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, Problem> {
+    admin_change(&state, &principal, id.into_inner(), move |conn, license, now| {
+        Box::pin(async move {
+            let status = status_of(&license)?;
+            if license.expires_at <= now {
+                return Err(refused(Status::Expired, "reinstated"));
+            }
+            match apply(status, Action::Reinstate) {
+                Outcome::Refused => Err(refused(status, "reinstated")),
+                Outcome::Unchanged => Ok(license),
+                Outcome::To(next) => {
+                    let updated = licenses::set_status(conn, license.id, next.as_str(), None, now).await?;
+                    events::outbox::enqueue(
+                        conn,
+                        &LicenseReinstated {
+                            license_id: license.id,
+                            organization_id: license.organization_id,
+                            tier: license.tier.clone(),
+                            expires_at: license.expires_at,
+                            reinstated_at: now,
+                        },
+                    )
+                    .await?;
+                    Ok(updated)
+                }
+            }
+        })
+    })
+    .await
+}
+
+pub async fn revoke(
+    state: web::Data<State>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
+    let reason = reason_of(body)?;
+    admin_change(&state, &principal, id.into_inner(), move |conn, license, now| {
+        Box::pin(async move {
+            let status = status_of(&license)?;
+            match apply(status, Action::Revoke) {
+                Outcome::Refused => Err(refused(status, "revoked")),
+                Outcome::Unchanged => Ok(license),
+                Outcome::To(next) => {
+                    let (released, license) =
+                        release_all(conn, &license, SeatReleaseReason::LicenseRevoked, now).await?;
+                    let updated = licenses::set_status(conn, license.id, next.as_str(), reason.as_deref(), now).await?;
+                    events::outbox::enqueue(
+                        conn,
+                        &LicenseRevoked {
+                            license_id: license.id,
+                            organization_id: license.organization_id,
+                            tier: license.tier.clone(),
+                            reason,
+                            seats_released: released,
+                            revoked_at: now,
+                        },
+                    )
+                    .await?;
+                    Ok(updated)
+                }
+            }
+        })
+    })
+    .await
+}

@@ -1,0 +1,92 @@
+//! HTTP handlers: parse, authorise, call the domain and the store, answer.
+//!
+//! Cross-organisation reads answer 404, so ids leak nothing; a caller of the right organisation
+//! without the needed role gets 403.
+
+pub mod access;
+pub mod certificates;
+pub mod licenses;
+pub mod organizations;
+pub mod seats;
+pub mod tickets;
+pub mod usage;
+pub mod views;
+
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use diesel_async::AsyncPgConnection;
+use futures_util::future::BoxFuture;
+use platform::idempotency::{self, IdempotencyKey};
+use platform::Problem;
+use serde::Serialize;
+use std::future::{ready, Ready};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    const L: &str = "/api/enterprise/licenses";
+    cfg.route(&format!("{L}/create"), web::post().to(licenses::create))
+        .route(&format!("{L}/activate"), web::post().to(seats::activate))
+        .route(&format!("{L}/public-key"), web::get().to(certificates::public_key))
+        .route(L, web::get().to(licenses::list))
+        .route(&format!("{L}/{{id}}"), web::get().to(licenses::get))
+        .route(&format!("{L}/{{id}}/seat-count"), web::post().to(licenses::change_seats))
+        .route(&format!("{L}/{{id}}/extend"), web::post().to(licenses::extend))
+        .route(&format!("{L}/{{id}}/suspend"), web::post().to(licenses::suspend))
+        .route(&format!("{L}/{{id}}/reinstate"), web::post().to(licenses::reinstate))
+        .route(&format!("{L}/{{id}}/revoke"), web::post().to(licenses::revoke))
+        .route(&format!("{L}/{{id}}/seats"), web::get().to(seats::list))
+        .route(&format!("{L}/{{id}}/seats/{{user_id}}"), web::delete().to(seats::release))
+        .route(&format!("{L}/{{id}}/certificate"), web::get().to(certificates::certificate))
+        .route(&format!("{L}/{{id}}/usage"), web::get().to(usage::usage))
+        .route("/api/enterprise/seats/me", web::get().to(seats::mine))
+        .route("/api/enterprise/branding", web::get().to(organizations::public_branding))
+        .route("/api/enterprise/organizations/{id}", web::get().to(organizations::get))
+        .route("/api/enterprise/organizations/{id}/branding", web::put().to(organizations::put_branding))
+        .route("/api/enterprise/organizations/{id}/business-hours", web::put().to(organizations::put_business_hours))
+        .route("/api/enterprise/support/tickets", web::post().to(tickets::create))
+        .route("/api/enterprise/support/tickets", web::get().to(tickets::list))
+        .route("/api/enterprise/support/tickets/{id}", web::get().to(tickets::get))
+        .route("/api/enterprise/support/tickets/{id}/comments", web::post().to(tickets::comment))
+        .route("/api/enterprise/support/tickets/{id}/status", web::post().to(tickets::set_status));
+}
+
+/// `Idempotency-Key` where it is optional (the operation is naturally idempotent, the key makes
+/// retries replay the first answer): absent is fine, malformed is a 422.
+pub struct OptionalIdempotencyKey(pub Option<IdempotencyKey>);
+
+impl FromRequest for OptionalIdempotencyKey {
+    type Error = Problem;
+    type Future = Ready<Result<Self, Problem>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(match req.headers().get(idempotency::HEADER) {
+            None => Ok(Self(None)),
+            Some(v) => v
+                .to_str()
+                .map_err(|_| Problem::field(idempotency::HEADER, "must be visible ASCII"))
+                .and_then(IdempotencyKey::parse)
+                .map(|k| Self(Some(k))),
+        })
+    }
+}
+
+/// Run `effect` in one transaction; with a key, through the idempotency store.
+pub async fn run_once<T, F>(
+    pool: &platform::db::Pool,
+    scope: &str,
+    key: Option<&IdempotencyKey>,
+    request: &impl Serialize,
+    effect: F,
+) -> Result<HttpResponse, Problem>
+where
+    T: Serialize + Send,
+    F: for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, Result<(StatusCode, T), Problem>> + Send,
+{
+    match key {
+        Some(key) => idempotency::execute(pool, scope, key, request, effect).await,
+        None => {
+            let (status, body) = platform::db::transaction(pool, effect).await?;
+            Ok(HttpResponse::build(status).json(body))
+        }
+    }
+}

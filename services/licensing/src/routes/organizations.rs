@@ -1,0 +1,247 @@
+//! Organisations: white-label branding (PUT by the org admin or an admin; public lookup by
+//! domain, cacheable) and the business hours SLA clocks count in.
+
+use super::access::require_manager;
+use super::views::{BrandingView, OrganizationView, DAY_NAMES};
+use crate::domain::branding::{self, BrandingInput};
+use crate::domain::sla::BusinessHours;
+use crate::error::{is_unique_violation, LicensingError};
+use crate::store::organizations::{self, Branding, BusinessHoursRow};
+use crate::store::schema::organizations as orgs;
+use crate::State;
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use platform::auth::Principal;
+use platform::problem::FieldError;
+use platform::Problem;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::str::FromStr;
+use uuid::Uuid;
+
+pub async fn get(state: web::Data<State>, principal: Principal, id: web::Path<Uuid>) -> Result<HttpResponse, Problem> {
+    let id = id.into_inner();
+    require_manager(&principal, id, LicensingError::OrganizationNotFound)?;
+    let mut conn = state.pool.get().await?;
+    let org = organizations::find(&mut conn, id).await?.ok_or(LicensingError::OrganizationNotFound)?;
+    let branding = organizations::branding_of(&mut conn, id).await?;
+    Ok(HttpResponse::Ok().json(OrganizationView::new(&org, branding.as_ref())))
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrandingBody {
+    pub display_name: String,
+    #[serde(default)]
+    pub logo_url: Option<String>,
+    #[serde(default)]
+    pub primary_color: Option<String>,
+    #[serde(default)]
+    pub secondary_color: Option<String>,
+    #[serde(default)]
+    pub support_email: Option<String>,
+    #[serde(default)]
+    pub custom_domain: Option<String>,
+}
+
+impl BrandingBody {
+    fn custom_domain(&self) -> Option<String> {
+        self.custom_domain.as_deref().map(|d| d.trim().to_ascii_lowercase()).filter(|d| !d.is_empty())
+    }
+
+    pub fn validate(&self) -> Vec<FieldError> {
+        let domain = self.custom_domain();
+        branding::validate(&BrandingInput {
+            display_name: &self.display_name,
+            logo_url: self.logo_url.as_deref(),
+            primary_color: self.primary_color.as_deref(),
+            secondary_color: self.secondary_color.as_deref(),
+            support_email: self.support_email.as_deref(),
+            custom_domain: domain.as_deref(),
+        })
+    }
+}
+
+/// Store validated branding for `org`. A custom domain must not be another organisation's (as a
+/// custom domain or as its own domain).
+pub async fn apply_branding(
+    conn: &mut AsyncPgConnection,
+    org: Uuid,
+    body: &BrandingBody,
+    now: DateTime<Utc>,
+) -> Result<Branding, LicensingError> {
+    let custom_domain = body.custom_domain();
+    if let Some(domain) = &custom_domain {
+        let owner: Option<Uuid> =
+            orgs::table.filter(orgs::domain.eq(domain)).select(orgs::id).first(conn).await.optional()?;
+        if owner.is_some_and(|o| o != org) {
+            return Err(LicensingError::CustomDomainTaken);
+        }
+    }
+    let row = Branding {
+        organization_id: org,
+        display_name: body.display_name.trim().to_string(),
+        logo_url: body.logo_url.clone(),
+        primary_color: body.primary_color.as_deref().map(branding::normalize_color),
+        secondary_color: body.secondary_color.as_deref().map(branding::normalize_color),
+        support_email: body.support_email.as_deref().map(str::trim).map(str::to_string),
+        custom_domain,
+        updated_at: now,
+    };
+    organizations::put_branding(conn, &row).await.map_err(|e| {
+        if is_unique_violation(&e, "branding_custom_domain_key") {
+            LicensingError::CustomDomainTaken
+        } else {
+            e.into()
+        }
+    })
+}
+
+/// `PUT /api/enterprise/organizations/{id}/branding`: replaces the branding.
+pub async fn put_branding(
+    state: web::Data<State>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    body: web::Json<BrandingBody>,
+) -> Result<HttpResponse, Problem> {
+    let id = id.into_inner();
+    require_manager(&principal, id, LicensingError::OrganizationNotFound)?;
+    let body = body.into_inner();
+    let errors = body.validate();
+    if !errors.is_empty() {
+        return Err(Problem::validation(errors));
+    }
+    let now = state.clock.now();
+    let saved = platform::db::transaction(&state.pool, move |conn| {
+        Box::pin(async move {
+            organizations::find(conn, id).await?.ok_or(LicensingError::OrganizationNotFound)?;
+            apply_branding(conn, id, &body, now).await
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(BrandingView::from(&saved)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrandingQuery {
+    pub domain: String,
+}
+
+/// `GET /api/enterprise/branding?domain=` (public): by custom domain, else by the organisation's
+/// domain. A strong ETag over the body; `If-None-Match` answers 304.
+pub async fn public_branding(
+    state: web::Data<State>,
+    req: HttpRequest,
+    q: web::Query<BrandingQuery>,
+) -> Result<HttpResponse, Problem> {
+    let domain = q.domain.trim().trim_end_matches('.').to_ascii_lowercase();
+    if !branding::is_domain(&domain) {
+        return Err(Problem::field("domain", "must be a domain name"));
+    }
+    let mut conn = state.pool.get().await?;
+    let found = organizations::branding_for_domain(&mut conn, &domain).await?.ok_or(Problem::not_found("branding"))?;
+    let body = serde_json::to_vec(&BrandingView::from(&found)).map_err(Problem::internal)?;
+    let etag = format!("\"{}\"", hex::encode(&Sha256::digest(&body)[..16]));
+    let cache = format!("public, max-age={}", state.config.branding_max_age_secs);
+    if if_none_match(&req, &etag) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .insert_header((header::CACHE_CONTROL, cache))
+            .finish());
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, etag))
+        .insert_header((header::CACHE_CONTROL, cache))
+        .content_type("application/json")
+        .body(body))
+}
+
+/// RFC 9110: `If-None-Match` compares weakly; `*` matches any current representation.
+fn if_none_match(req: &HttpRequest, etag: &str) -> bool {
+    req.headers().get_all(header::IF_NONE_MATCH).filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|t| {
+        let t = t.trim();
+        t == "*" || t.trim_start_matches("W/") == etag
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusinessHoursBody {
+    /// IANA time zone, e.g. `Europe/Berlin`.
+    pub time_zone: String,
+    /// `HH:MM`, local time.
+    pub start: String,
+    /// `HH:MM` (`24:00` = midnight at the end of the day).
+    pub end: String,
+    /// e.g. `["mon", "tue", "wed", "thu", "fri"]`.
+    pub days: Vec<String>,
+}
+
+fn parse_hhmm(s: &str) -> Option<i32> {
+    let (h, m) = s.split_once(':')?;
+    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
+    let total = h * 60 + m;
+    ((0..60).contains(&m) && (0..=24 * 60).contains(&total) && h >= 0).then_some(total)
+}
+
+/// `PUT /api/enterprise/organizations/{id}/business-hours`: applies to tickets opened afterwards.
+pub async fn put_business_hours(
+    state: web::Data<State>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    body: web::Json<BusinessHoursBody>,
+) -> Result<HttpResponse, Problem> {
+    let id = id.into_inner();
+    require_manager(&principal, id, LicensingError::OrganizationNotFound)?;
+    let body = body.into_inner();
+    let mut errors = Vec::new();
+    let tz = Tz::from_str(&body.time_zone).ok();
+    if tz.is_none() {
+        errors.push(FieldError {
+            field: "time_zone".into(),
+            message: "must be an IANA time zone such as Europe/Berlin".into(),
+        });
+    }
+    let (start, end) = (parse_hhmm(&body.start), parse_hhmm(&body.end));
+    if start.is_none() {
+        errors.push(FieldError { field: "start".into(), message: "must be HH:MM".into() });
+    }
+    if end.is_none() {
+        errors.push(FieldError { field: "end".into(), message: "must be HH:MM".into() });
+    }
+    let mut days = 0u8;
+    for d in &body.days {
+        match DAY_NAMES.iter().position(|n| n.eq_ignore_ascii_case(d.trim())) {
+            Some(i) => days |= 1 << i,
+            None => {
+                errors.push(FieldError { field: "days".into(), message: format!("{d:?} is not one of {DAY_NAMES:?}") })
+            }
+        }
+    }
+    if let (Some(tz), Some(s), Some(e)) = (tz, start, end) {
+        if errors.is_empty() {
+            if let Err(why) = BusinessHours::new(tz, s as u32, e as u32, days) {
+                errors.push(FieldError { field: "business_hours".into(), message: why.into() });
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Problem::validation(errors));
+    }
+    let row = BusinessHoursRow {
+        time_zone: &body.time_zone,
+        start_minute: start.unwrap_or(0),
+        end_minute: end.unwrap_or(0),
+        days: i16::from(days),
+    };
+    let mut conn = state.pool.get().await?;
+    let org =
+        organizations::set_business_hours(&mut conn, id, &row).await?.ok_or(LicensingError::OrganizationNotFound)?;
+    let branding = organizations::branding_of(&mut conn, id).await?;
+    Ok(HttpResponse::Ok().json(OrganizationView::new(&org, branding.as_ref())))
+}

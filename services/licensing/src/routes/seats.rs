@@ -1,0 +1,120 @@
+//! Seats: activation by any signed-in user holding the key, release by the seat's user, the
+//! organisation's org admin or an admin.
+
+use super::access::{manages, require_manager};
+use super::views::SeatView;
+use super::{run_once, OptionalIdempotencyKey};
+use crate::core;
+use crate::domain::license_key::LicenseKey;
+use crate::error::LicensingError;
+use crate::store::{licenses, seats};
+use crate::State;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
+use events::catalog::licensing::SeatReleaseReason;
+use platform::auth::Principal;
+use platform::Problem;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Activate {
+    pub license_key: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ActivationView {
+    pub seat: SeatView,
+    pub organization_id: Uuid,
+    pub tier: String,
+    pub expires_at: DateTime<Utc>,
+    /// False when the caller already held this seat (the call changed nothing).
+    pub created: bool,
+}
+
+/// `POST /api/enterprise/licenses/activate`: take a seat (201), or get the one already held (200).
+pub async fn activate(
+    state: web::Data<State>,
+    principal: Principal,
+    key: OptionalIdempotencyKey,
+    body: web::Json<Activate>,
+) -> Result<HttpResponse, Problem> {
+    let user = principal.user_id()?;
+    let req = body.into_inner();
+    // The check character catches typos before any lookup.
+    let license_key = LicenseKey::parse(&req.license_key).map_err(LicensingError::InvalidKey)?;
+    let now = state.clock.now();
+    let scope = format!("{user}:POST /api/enterprise/licenses/activate");
+    run_once(&state.pool, &scope, key.0.as_ref(), &req, move |conn| {
+        Box::pin(async move {
+            // The lock serialises activations of one license: the seat count is checked and
+            // bumped while no one else can.
+            let license =
+                licenses::lock_by_key(conn, license_key.canonical()).await?.ok_or(LicensingError::LicenseNotFound)?;
+            let (seat, created) = core::seats::activate(conn, &license, user, now).await?;
+            let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+            Ok((
+                status,
+                ActivationView {
+                    seat: (&seat).into(),
+                    organization_id: license.organization_id,
+                    tier: license.tier.clone(),
+                    expires_at: license.expires_at,
+                    created,
+                },
+            ))
+        })
+    })
+    .await
+}
+
+/// `DELETE /api/enterprise/licenses/{id}/seats/{user_id}`.
+pub async fn release(
+    state: web::Data<State>,
+    principal: Principal,
+    path: web::Path<(Uuid, Uuid)>,
+) -> Result<HttpResponse, Problem> {
+    let (license_id, user) = path.into_inner();
+    let caller = principal.user_id().ok();
+    let now = state.clock.now();
+    let seat = platform::db::transaction(&state.pool, move |conn| {
+        Box::pin(async move {
+            let license = licenses::lock(conn, license_id).await?.ok_or(LicensingError::LicenseNotFound)?;
+            let reason = if caller == Some(user) {
+                SeatReleaseReason::ReleasedByUser
+            } else if principal.is_admin() {
+                SeatReleaseReason::ReleasedByAdmin
+            } else if manages(&principal, license.organization_id) {
+                SeatReleaseReason::ReleasedByOrgAdmin
+            } else {
+                return Err(LicensingError::SeatNotFound);
+            };
+            let seat = seats::active_of_user(conn, license.id, user).await?.ok_or(LicensingError::SeatNotFound)?;
+            let (released, _) = core::seats::release(conn, &license, &seat, reason, now).await?;
+            Ok::<_, LicensingError>(released)
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(SeatView::from(&seat)))
+}
+
+/// `GET /api/enterprise/licenses/{id}/seats`: the active seats (admin, org admin).
+pub async fn list(state: web::Data<State>, principal: Principal, id: web::Path<Uuid>) -> Result<HttpResponse, Problem> {
+    let mut conn = state.pool.get().await?;
+    let license = licenses::find(&mut conn, id.into_inner()).await?.ok_or(LicensingError::LicenseNotFound)?;
+    require_manager(&principal, license.organization_id, LicensingError::LicenseNotFound)?;
+    let rows = seats::active_of_license(&mut conn, license.id).await?;
+    let data: Vec<SeatView> = rows.iter().map(SeatView::from).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": data })))
+}
+
+/// `GET /api/enterprise/seats/me`: the caller's active seats.
+pub async fn mine(state: web::Data<State>, principal: Principal) -> Result<HttpResponse, Problem> {
+    let user = principal.user_id()?;
+    let mut conn = state.pool.get().await?;
+    let rows = seats::active_for_user(&mut conn, user).await?;
+    let data: Vec<SeatView> = rows.iter().map(|(s, _)| SeatView::from(s)).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": data })))
+}

@@ -1,0 +1,245 @@
+//! SLA support tickets. Members of a licensed organisation file them and see their
+//! organisation's; admins are the support agents and see all.
+
+use super::access::member_orgs;
+use super::views::{CommentView, TicketView};
+use crate::core::tickets::{self as core_tickets, status_of};
+use crate::domain::sla::{Actor, Priority, TicketStatus};
+use crate::error::LicensingError;
+use crate::store::licenses::{self, License};
+use crate::store::tickets::{self, Ticket};
+use crate::store::{organizations, seats};
+use crate::State;
+use actix_web::{web, HttpResponse};
+use diesel_async::AsyncPgConnection;
+use platform::auth::Principal;
+use platform::pagination::{Page, PageQuery};
+use platform::problem::FieldError;
+use platform::Problem;
+use serde::Deserialize;
+use uuid::Uuid;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTicket {
+    pub subject: String,
+    pub description: String,
+    /// `P1` (critical) .. `P4` (low).
+    pub priority: String,
+}
+
+/// The license a member's ticket runs under: the one whose seat they hold, else an active
+/// license of the organisation in their token.
+async fn covering_license(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    user: Uuid,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<License, LicensingError> {
+    for (seat, _) in seats::active_for_user(conn, user).await? {
+        if let Some(l) = licenses::find(conn, seat.license_id).await? {
+            if l.status == "active" && l.starts_at <= now && l.expires_at > now {
+                return Ok(l);
+            }
+        }
+    }
+    if let Some(org) = principal.org_id {
+        if let Some(l) = licenses::usable_for_org(conn, org, now).await?.into_iter().next() {
+            return Ok(l);
+        }
+    }
+    Err(LicensingError::NoActiveLicense)
+}
+
+pub async fn create(
+    state: web::Data<State>,
+    principal: Principal,
+    body: web::Json<CreateTicket>,
+) -> Result<HttpResponse, Problem> {
+    let user = principal.user_id()?;
+    let body = body.into_inner();
+    let mut errors = Vec::new();
+    let priority = Priority::parse(body.priority.trim());
+    if priority.is_none() {
+        errors.push(FieldError { field: "priority".into(), message: "must be one of P1, P2, P3, P4".into() });
+    }
+    if body.subject.trim().is_empty() || body.subject.chars().count() > 200 {
+        errors.push(FieldError { field: "subject".into(), message: "must be 1-200 characters".into() });
+    }
+    if body.description.trim().is_empty() || body.description.chars().count() > 20_000 {
+        errors.push(FieldError { field: "description".into(), message: "must be 1-20000 characters".into() });
+    }
+    let Some(priority) = priority.filter(|_| errors.is_empty()) else {
+        return Err(Problem::validation(errors));
+    };
+    let now = state.clock.now();
+    let ticket = platform::db::transaction(&state.pool, move |conn| {
+        Box::pin(async move {
+            let license = covering_license(conn, &principal, user, now).await?;
+            let policy = tickets::policy(conn, &license.tier, priority.as_str()).await?.ok_or_else(|| {
+                LicensingError::Problem(Problem::internal(format!(
+                    "no SLA policy for {} {}",
+                    license.tier,
+                    priority.as_str()
+                )))
+            })?;
+            let org = organizations::find(conn, license.organization_id)
+                .await?
+                .ok_or(LicensingError::OrganizationNotFound)?;
+            let mut ticket = Ticket {
+                id: Uuid::now_v7(),
+                organization_id: org.id,
+                license_id: license.id,
+                created_by: user,
+                subject: body.subject.trim().to_string(),
+                description: body.description,
+                priority: priority.as_str().to_string(),
+                status: TicketStatus::Open.as_str().to_string(),
+                tier: license.tier.clone(),
+                first_response_minutes: policy.first_response_minutes,
+                resolution_minutes: policy.resolution_minutes,
+                business_hours: policy.business_hours,
+                time_zone: org.business_time_zone.clone(),
+                business_start_minute: org.business_start_minute,
+                business_end_minute: org.business_end_minute,
+                business_days: org.business_days,
+                first_response_at: None,
+                resolved_at: None,
+                closed_at: None,
+                first_response_due_at: None,
+                resolution_due_at: None,
+                first_response_breached_at: None,
+                resolution_breached_at: None,
+                created_at: now,
+                updated_at: now,
+            };
+            core_tickets::recompute_due(&mut ticket, &[]);
+            Ok::<_, LicensingError>(tickets::insert(conn, &ticket).await?)
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(TicketView::new(&ticket, now)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+    pub status: Option<String>,
+    /// Admins: one organisation's tickets. Members: one of their organisations.
+    pub organization_id: Option<Uuid>,
+}
+
+pub async fn list(
+    state: web::Data<State>,
+    principal: Principal,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, Problem> {
+    let q = q.into_inner();
+    if let Some(s) = &q.status {
+        TicketStatus::parse(s).ok_or_else(|| Problem::field("status", "is not a ticket status"))?;
+    }
+    let mut conn = state.pool.get().await?;
+    let orgs: Option<Vec<Uuid>> = if principal.is_admin() {
+        q.organization_id.map(|o| vec![o])
+    } else {
+        let mine = member_orgs(&mut conn, &principal).await?;
+        Some(match q.organization_id {
+            Some(o) if mine.contains(&o) => vec![o],
+            Some(_) => Vec::new(),
+            None => mine,
+        })
+    };
+    let page = PageQuery { limit: q.limit, cursor: q.cursor };
+    let rows = tickets::page(&mut conn, orgs.as_deref(), q.status.as_deref(), page.cursor()?, page.limit()).await?;
+    let page = Page::from_rows(rows, page.limit(), |t| tickets::Cursor { at: t.created_at, id: t.id });
+    let now = state.clock.now();
+    let data: Vec<TicketView> = page.data.iter().map(|t| TicketView::new(t, now)).collect();
+    Ok(HttpResponse::Ok().json(Page { data, next_cursor: page.next_cursor }))
+}
+
+/// Agent for admins, customer for members of the ticket's organisation, else not found.
+async fn actor_for(conn: &mut AsyncPgConnection, principal: &Principal, ticket: &Ticket) -> Result<Actor, Problem> {
+    if principal.is_admin() {
+        return Ok(Actor::Agent);
+    }
+    if member_orgs(conn, principal).await?.contains(&ticket.organization_id) {
+        return Ok(Actor::Customer);
+    }
+    Err(LicensingError::TicketNotFound.into())
+}
+
+pub async fn get(state: web::Data<State>, principal: Principal, id: web::Path<Uuid>) -> Result<HttpResponse, Problem> {
+    let mut conn = state.pool.get().await?;
+    let ticket = tickets::find(&mut conn, id.into_inner()).await?.ok_or(LicensingError::TicketNotFound)?;
+    actor_for(&mut conn, &principal, &ticket).await?;
+    let comments = tickets::comments(&mut conn, ticket.id).await?;
+    let mut view = TicketView::new(&ticket, state.clock.now());
+    view.comments = Some(comments.iter().map(CommentView::from).collect());
+    Ok(HttpResponse::Ok().json(view))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommentBody {
+    pub body: String,
+}
+
+/// `POST .../comments`: the first agent comment is the first response.
+pub async fn comment(
+    state: web::Data<State>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    body: web::Json<CommentBody>,
+) -> Result<HttpResponse, Problem> {
+    let author = principal.user_id()?;
+    let text = body.into_inner().body;
+    if text.trim().is_empty() || text.chars().count() > 20_000 {
+        return Err(Problem::field("body", "must be 1-20000 characters"));
+    }
+    let id = id.into_inner();
+    let now = state.clock.now();
+    let (ticket, comment) = platform::db::transaction(&state.pool, move |conn| {
+        Box::pin(async move {
+            let ticket = tickets::lock(conn, id).await?.ok_or(LicensingError::TicketNotFound)?;
+            let actor = actor_for(conn, &principal, &ticket).await?;
+            Ok::<_, Problem>(core_tickets::comment(conn, ticket, author, actor, &text, now).await?)
+        })
+    })
+    .await?;
+    let mut view = TicketView::new(&ticket, now);
+    view.comments = Some(vec![CommentView::from(&comment)]);
+    Ok(HttpResponse::Created().json(view))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusBody {
+    pub status: String,
+}
+
+pub async fn set_status(
+    state: web::Data<State>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    body: web::Json<StatusBody>,
+) -> Result<HttpResponse, Problem> {
+    let to = TicketStatus::parse(body.status.trim()).ok_or_else(|| {
+        Problem::field("status", "must be one of open, waiting_on_customer, in_progress, resolved, closed")
+    })?;
+    let id = id.into_inner();
+    let now = state.clock.now();
+    let ticket = platform::db::transaction(&state.pool, move |conn| {
+        Box::pin(async move {
+            let ticket = tickets::lock(conn, id).await?.ok_or(LicensingError::TicketNotFound)?;
+            let actor = actor_for(conn, &principal, &ticket).await?;
+            if status_of(&ticket) == to {
+                return Ok::<_, Problem>(ticket);
+            }
+            Ok(core_tickets::change_status(conn, ticket, to, actor, now).await?)
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(TicketView::new(&ticket, now)))
+}

@@ -1,0 +1,291 @@
+//! Response bodies.
+
+use crate::core::tickets::status_of;
+use crate::domain::license_key::LicenseKey;
+use crate::domain::sla::{self, TicketStatus};
+use crate::store::licenses::License;
+use crate::store::organizations::{Branding, Organization};
+use crate::store::schema::organizations as orgs;
+use crate::store::seats::Seat;
+use crate::store::tickets::{Comment, Ticket};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::Serialize;
+use std::collections::HashMap;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OrganizationRef {
+    pub id: Uuid,
+    pub name: String,
+    pub domain: String,
+}
+
+impl From<&Organization> for OrganizationRef {
+    fn from(o: &Organization) -> Self {
+        Self { id: o.id, name: o.name.clone(), domain: o.domain.clone() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LicenseView {
+    pub id: Uuid,
+    pub organization: OrganizationRef,
+    /// Grouped for humans; only admins and the organisation's org admins ever see licenses.
+    pub license_key: String,
+    pub tier: String,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub seats: i32,
+    pub seats_used: i32,
+    pub seats_available: i32,
+    pub peak_seats_used: i32,
+    pub starts_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl LicenseView {
+    pub fn new(l: &License, org: OrganizationRef) -> Self {
+        let key = LicenseKey::parse(&l.license_key).map(|k| k.display()).unwrap_or_else(|_| l.license_key.clone());
+        Self {
+            id: l.id,
+            organization: org,
+            license_key: key,
+            tier: l.tier.clone(),
+            status: l.status.clone(),
+            status_reason: l.status_reason.clone(),
+            seats: l.seats,
+            seats_used: l.seats_used,
+            seats_available: (l.seats - l.seats_used).max(0),
+            peak_seats_used: l.peak_seats_used,
+            starts_at: l.starts_at,
+            expires_at: l.expires_at,
+            created_at: l.created_at,
+            updated_at: l.updated_at,
+        }
+    }
+}
+
+/// Views of several licenses with their organisations, loaded in one query.
+pub async fn licenses(conn: &mut AsyncPgConnection, rows: &[License]) -> QueryResult<Vec<LicenseView>> {
+    let ids: Vec<Uuid> = rows.iter().map(|l| l.organization_id).collect();
+    let found: Vec<Organization> =
+        orgs::table.filter(orgs::id.eq_any(ids)).select(Organization::as_select()).load(conn).await?;
+    let by_id: HashMap<Uuid, OrganizationRef> = found.iter().map(|o| (o.id, o.into())).collect();
+    Ok(rows
+        .iter()
+        .map(|l| {
+            let org = by_id.get(&l.organization_id).cloned().unwrap_or(OrganizationRef {
+                id: l.organization_id,
+                name: String::new(),
+                domain: String::new(),
+            });
+            LicenseView::new(l, org)
+        })
+        .collect())
+}
+
+pub async fn license(conn: &mut AsyncPgConnection, row: &License) -> QueryResult<LicenseView> {
+    let mut views = licenses(conn, std::slice::from_ref(row)).await?;
+    views.pop().ok_or(diesel::result::Error::NotFound)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SeatView {
+    pub id: Uuid,
+    pub license_id: Uuid,
+    pub user_id: Uuid,
+    pub seat_number: i32,
+    pub activated_at: DateTime<Utc>,
+    pub released_at: Option<DateTime<Utc>>,
+    pub release_reason: Option<String>,
+}
+
+impl From<&Seat> for SeatView {
+    fn from(s: &Seat) -> Self {
+        Self {
+            id: s.id,
+            license_id: s.license_id,
+            user_id: s.user_id,
+            seat_number: s.seat_number,
+            activated_at: s.activated_at,
+            released_at: s.released_at,
+            release_reason: s.release_reason.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BrandingView {
+    pub display_name: String,
+    pub logo_url: Option<String>,
+    pub primary_color: Option<String>,
+    pub secondary_color: Option<String>,
+    pub support_email: Option<String>,
+    pub custom_domain: Option<String>,
+}
+
+impl From<&Branding> for BrandingView {
+    fn from(b: &Branding) -> Self {
+        Self {
+            display_name: b.display_name.clone(),
+            logo_url: b.logo_url.clone(),
+            primary_color: b.primary_color.clone(),
+            secondary_color: b.secondary_color.clone(),
+            support_email: b.support_email.clone(),
+            custom_domain: b.custom_domain.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BusinessHoursView {
+    pub time_zone: String,
+    pub start: String,
+    pub end: String,
+    pub days: Vec<&'static str>,
+}
+
+pub const DAY_NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+pub fn hhmm(minute: i32) -> String {
+    format!("{:02}:{:02}", minute / 60, minute % 60)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OrganizationView {
+    pub id: Uuid,
+    pub name: String,
+    pub domain: String,
+    pub business_hours: BusinessHoursView,
+    pub branding: Option<BrandingView>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl OrganizationView {
+    pub fn new(o: &Organization, branding: Option<&Branding>) -> Self {
+        Self {
+            id: o.id,
+            name: o.name.clone(),
+            domain: o.domain.clone(),
+            business_hours: BusinessHoursView {
+                time_zone: o.business_time_zone.clone(),
+                start: hhmm(o.business_start_minute),
+                end: hhmm(o.business_end_minute),
+                days: DAY_NAMES
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| o.business_days & (1 << i) != 0)
+                    .map(|(_, d)| *d)
+                    .collect(),
+            },
+            branding: branding.map(BrandingView::from),
+            created_at: o.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SlaTargetView {
+    pub target_minutes: i32,
+    pub due_at: Option<DateTime<Utc>>,
+    pub met_at: Option<DateTime<Utc>>,
+    pub breached: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SlaView {
+    /// `business_hours` (P3/P4: counted in the organisation's business hours) or `24x7`.
+    pub clock: &'static str,
+    pub time_zone: Option<String>,
+    /// The clock stands still (waiting on the customer, or resolved).
+    pub paused: bool,
+    pub first_response: SlaTargetView,
+    pub resolution: SlaTargetView,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CommentView {
+    pub id: Uuid,
+    pub author_id: Uuid,
+    pub author_role: String,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&Comment> for CommentView {
+    fn from(c: &Comment) -> Self {
+        Self {
+            id: c.id,
+            author_id: c.author_id,
+            author_role: c.author_role.clone(),
+            body: c.body.clone(),
+            created_at: c.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TicketView {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub license_id: Uuid,
+    pub created_by: Uuid,
+    pub subject: String,
+    pub description: String,
+    pub priority: String,
+    pub status: String,
+    pub tier: String,
+    pub sla: SlaView,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comments: Option<Vec<CommentView>>,
+}
+
+impl TicketView {
+    /// Breach flags are live: a target past due counts as breached even before the scheduler
+    /// has flagged it.
+    pub fn new(t: &Ticket, now: DateTime<Utc>) -> Self {
+        let status = status_of(t);
+        let target = |minutes, due, met, flagged: Option<DateTime<Utc>>| SlaTargetView {
+            target_minutes: minutes,
+            due_at: due,
+            met_at: met,
+            breached: flagged.is_some() || sla::is_breached(due, met, now),
+        };
+        Self {
+            id: t.id,
+            organization_id: t.organization_id,
+            license_id: t.license_id,
+            created_by: t.created_by,
+            subject: t.subject.clone(),
+            description: t.description.clone(),
+            priority: t.priority.clone(),
+            status: t.status.clone(),
+            tier: t.tier.clone(),
+            sla: SlaView {
+                clock: if t.business_hours { "business_hours" } else { "24x7" },
+                time_zone: t.business_hours.then(|| t.time_zone.clone()),
+                paused: status.pauses_clock() && status != TicketStatus::Closed,
+                first_response: target(
+                    t.first_response_minutes,
+                    t.first_response_due_at,
+                    t.first_response_at,
+                    t.first_response_breached_at,
+                ),
+                resolution: target(t.resolution_minutes, t.resolution_due_at, t.resolved_at, t.resolution_breached_at),
+            },
+            resolved_at: t.resolved_at,
+            closed_at: t.closed_at,
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+            comments: None,
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! The background loop: expires licenses (releasing their seats), flags SLA breaches, and takes
+//! the daily usage snapshot. Safe with several replicas: work rows are claimed with
+//! `FOR UPDATE SKIP LOCKED` and the snapshot is an idempotent insert.
+
+use crate::core;
+use crate::error::LicensingError;
+use crate::store::{licenses, tickets, usage};
+use crate::State;
+use events::catalog::licensing::{LicenseExpired, SeatReleaseReason};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Rows claimed per transaction, so one tick never holds many locks for long.
+const BATCH: i64 = 50;
+
+pub fn spawn(state: Arc<State>, mut shutdown: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let every = Duration::from_millis(state.config.scheduler_interval_ms.max(10));
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = shutdown.changed() => return,
+            }
+            if let Err(e) = tick(&state).await {
+                tracing::warn!(error = %e, "licensing scheduler tick failed");
+            }
+        }
+    })
+}
+
+/// One pass of every job.
+pub async fn tick(state: &State) -> Result<(), LicensingError> {
+    // Full batches mean more may wait; bounded so one tick always ends.
+    for _ in 0..20 {
+        if expire_batch(state).await? < BATCH as usize {
+            break;
+        }
+    }
+    for _ in 0..20 {
+        if breach_batch(state).await? < BATCH as usize {
+            break;
+        }
+    }
+    let mut conn = state.pool.get().await?;
+    usage::snapshot(&mut conn, state.clock.now().date_naive()).await?;
+    Ok(())
+}
+
+/// Expire licenses whose `expires_at` passed: release every seat, mark expired, announce.
+async fn expire_batch(state: &State) -> Result<usize, LicensingError> {
+    let now = state.clock.now();
+    platform::db::transaction(&state.pool, move |conn| {
+        Box::pin(async move {
+            let due = licenses::lock_due_for_expiry(conn, now, BATCH).await?;
+            for license in &due {
+                let (released, _) =
+                    core::seats::release_all(conn, license, SeatReleaseReason::LicenseExpired, now).await?;
+                licenses::set_status(conn, license.id, "expired", None, now).await?;
+                events::outbox::enqueue(
+                    conn,
+                    &LicenseExpired {
+                        license_id: license.id,
+                        organization_id: license.organization_id,
+                        tier: license.tier.clone(),
+                        seats_released: released,
+                        expires_at: license.expires_at,
+                        expired_at: now,
+                    },
+                )
+                .await?;
+                tracing::info!(license_id = %license.id, released, "license expired");
+            }
+            Ok::<_, LicensingError>(due.len())
+        })
+    })
+    .await
+}
+
+/// Flag tickets whose first response or resolution is overdue.
+async fn breach_batch(state: &State) -> Result<usize, LicensingError> {
+    let now = state.clock.now();
+    platform::db::transaction(&state.pool, move |conn| {
+        Box::pin(async move {
+            let mut due = tickets::lock_first_response_overdue(conn, now, BATCH).await?;
+            let more = tickets::lock_resolution_overdue(conn, now, BATCH).await?;
+            for t in more {
+                if !due.iter().any(|d| d.id == t.id) {
+                    due.push(t);
+                }
+            }
+            let n = due.len();
+            for ticket in due {
+                core::tickets::save(conn, ticket, now).await?;
+            }
+            Ok::<_, LicensingError>(n.min(BATCH as usize))
+        })
+    })
+    .await
+}

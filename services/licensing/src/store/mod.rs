@@ -1,0 +1,8 @@
+//! Licensing's tables and queries: the only place that knows SQL.
+
+pub mod licenses;
+pub mod organizations;
+pub mod schema;
+pub mod seats;
+pub mod tickets;
+pub mod usage;

@@ -1,0 +1,87 @@
+use super::schema::{licenses, seats};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = seats)]
+pub struct Seat {
+    pub id: Uuid,
+    pub license_id: Uuid,
+    pub user_id: Uuid,
+    pub seat_number: i32,
+    pub activated_at: DateTime<Utc>,
+    pub released_at: Option<DateTime<Utc>>,
+    pub release_reason: Option<String>,
+}
+
+pub async fn active_of_user(conn: &mut AsyncPgConnection, license: Uuid, user: Uuid) -> QueryResult<Option<Seat>> {
+    seats::table
+        .filter(seats::license_id.eq(license))
+        .filter(seats::user_id.eq(user))
+        .filter(seats::released_at.is_null())
+        .select(Seat::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub async fn active_numbers(conn: &mut AsyncPgConnection, license: Uuid) -> QueryResult<Vec<i32>> {
+    seats::table
+        .filter(seats::license_id.eq(license))
+        .filter(seats::released_at.is_null())
+        .select(seats::seat_number)
+        .load(conn)
+        .await
+}
+
+pub async fn active_of_license(conn: &mut AsyncPgConnection, license: Uuid) -> QueryResult<Vec<Seat>> {
+    seats::table
+        .filter(seats::license_id.eq(license))
+        .filter(seats::released_at.is_null())
+        .order(seats::seat_number.asc())
+        .select(Seat::as_select())
+        .load(conn)
+        .await
+}
+
+/// The caller's active seats with their licenses' organisation ids.
+pub async fn active_for_user(conn: &mut AsyncPgConnection, user: Uuid) -> QueryResult<Vec<(Seat, Uuid)>> {
+    seats::table
+        .inner_join(licenses::table)
+        .filter(seats::user_id.eq(user))
+        .filter(seats::released_at.is_null())
+        .order(seats::activated_at.desc())
+        .select((Seat::as_select(), licenses::organization_id))
+        .load(conn)
+        .await
+}
+
+pub async fn insert(
+    conn: &mut AsyncPgConnection,
+    license: Uuid,
+    user: Uuid,
+    number: i32,
+    now: DateTime<Utc>,
+) -> QueryResult<Seat> {
+    diesel::insert_into(seats::table)
+        .values((
+            seats::id.eq(Uuid::now_v7()),
+            seats::license_id.eq(license),
+            seats::user_id.eq(user),
+            seats::seat_number.eq(number),
+            seats::activated_at.eq(now),
+        ))
+        .returning(Seat::as_returning())
+        .get_result(conn)
+        .await
+}
+
+pub async fn release(conn: &mut AsyncPgConnection, id: Uuid, reason: &str, now: DateTime<Utc>) -> QueryResult<Seat> {
+    diesel::update(seats::table.find(id))
+        .set((seats::released_at.eq(now), seats::release_reason.eq(reason)))
+        .returning(Seat::as_returning())
+        .get_result(conn)
+        .await
+}
