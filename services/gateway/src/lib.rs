@@ -110,6 +110,7 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, String> {
             .app_data(readiness.clone())
             .app_data(web::PayloadConfig::new(usize::MAX))
             .configure(platform::health::routes)
+            .route("/api/openapi.json", web::get().to(openapi))
             .default_service(web::to(proxy::forward))
             .wrap(from_fn(cors::cors))
             .wrap(from_fn(platform::http::request_context))
@@ -124,6 +125,17 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, String> {
     let task = tokio::spawn(server);
     tracing::info!(%addr, "gateway listening");
     Ok(RunningGateway { addr, server: handle, task })
+}
+
+/// The public API document, generated from the services' code (`cargo run -p contracts`) and
+/// built into the gateway, so it always matches the release it describes.
+const OPENAPI: &str = include_str!("../../../proto-schemas/openapi.json");
+
+async fn openapi() -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header(("Cache-Control", "public, max-age=300"))
+        .body(OPENAPI)
 }
 
 /// `gateway serve`.

@@ -84,3 +84,14 @@ async fn cors_only_for_allowlisted_origins() {
     assert!(!evil.headers().contains_key("access-control-allow-origin"));
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_is_served_without_a_token() {
+    let stack = Stack::start().await;
+    let res = stack.http.get(stack.url("/api/openapi.json")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let doc: serde_json::Value = res.json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    assert!(doc["paths"]["/api/payments/{id}"].is_object());
+    stack.stop().await;
+}
