@@ -1,15 +1,60 @@
-//! The marketplace service.
+//! Marketplace: courses (upload, catalogue and search), purchases and access, the instructor's
+//! revenue share with earnings and payouts, and reviews.
+
+pub mod billing;
+pub mod clock;
+pub mod config;
+pub mod consumers;
+pub mod content;
+pub mod domain;
+pub mod error;
+pub mod purchasing;
+pub mod routes;
+pub mod scheduler;
+pub mod store;
 
 use diesel_migrations::{embed_migrations, EmbeddedMigrations};
 use runtime::{Context, ServiceSpec, Wiring};
 use std::sync::Arc;
+use std::time::Duration;
+
+pub use config::MarketplaceConfig as Config;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!();
 pub const SPEC: ServiceSpec = ServiceSpec { name: "marketplace", migrations: &MIGRATIONS };
 
-/// The service's own settings (`MARKETPLACE_*`), beside the common ones in `platform::config::ServiceConfig`.
-pub type Config = runtime::NoConfig;
+/// What every handler shares.
+pub struct State {
+    pub pool: platform::db::Pool,
+    pub config: Config,
+    pub billing: billing::BillingClient,
+    pub content: content::SharedStore,
+    pub clock: clock::SharedClock,
+}
 
-pub fn setup(_ctx: &Context, _config: Config) -> Result<Wiring, String> {
-    Ok(Wiring { routes: Arc::new(|_cfg| {}), handler: None, background: Vec::new() })
+pub fn setup(ctx: &Context, config: Config) -> Result<Wiring, String> {
+    setup_with(ctx, config, Arc::new(clock::SystemClock))
+}
+
+/// Same as [`setup`] with a clock of the caller's (tests move it to mature earnings).
+pub fn setup_with(ctx: &Context, config: Config, clock: clock::SharedClock) -> Result<Wiring, String> {
+    config.check()?;
+    let content = content::LocalDir::new(&config.content_dir)
+        .map_err(|e| format!("content directory {}: {e}", config.content_dir))?;
+    let billing = billing::BillingClient::new(
+        &config.billing_url,
+        Duration::from_millis(config.billing_timeout_ms),
+        ctx.auth.clone(),
+    )?;
+    let interval = Duration::from_millis(config.scheduler_interval_ms.max(10));
+    let state = Arc::new(State { pool: ctx.pool.clone(), config, billing, content: Arc::new(content), clock });
+    let scheduler = scheduler::spawn(ctx.pool.clone(), state.clock.clone(), interval, ctx.shutdown.clone());
+    let data = actix_web::web::Data::from(state.clone());
+    Ok(Wiring {
+        routes: Arc::new(move |cfg| {
+            cfg.app_data(data.clone()).configure(routes::configure);
+        }),
+        handler: Some(Arc::new(consumers::Handler(state))),
+        background: vec![scheduler],
+    })
 }

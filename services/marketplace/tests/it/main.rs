@@ -1,4 +1,11 @@
-//! The marketplace service through its HTTP API, on the real PostgreSQL and RabbitMQ.
+//! The marketplace service through its HTTP API, on the real PostgreSQL and RabbitMQ; purchases
+//! also run billing and stripe-fake in-process.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod boot;
+mod catalog;
+mod earnings;
+mod purchase;
+mod reviews;
+mod support;
+mod upload;

@@ -1,0 +1,7 @@
+DROP TABLE IF EXISTS review_votes;
+DROP TABLE IF EXISTS reviews;
+DROP TABLE IF EXISTS earnings;
+DROP TABLE IF EXISTS payouts;
+DROP TABLE IF EXISTS purchases;
+DROP TABLE IF EXISTS courses;
+DROP FUNCTION IF EXISTS courses_search_update();

@@ -1,0 +1,7 @@
+//! Marketplace's pure rules: no IO here.
+
+pub mod course;
+pub mod earnings;
+pub mod listing;
+pub mod review;
+pub mod split;

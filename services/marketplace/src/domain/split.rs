@@ -1,0 +1,199 @@
+//! The revenue split of a sale and its reversal on refunds.
+//!
+//! One rule for both: `instructor = round_half_even(amount * rate, minor unit)` and
+//! `platform = amount - instructor`. A refund reverses the rule applied to the *cumulative*
+//! refunded amount, minus what earlier refunds already reversed, so partial refunds always add up
+//! to exactly the booked shares once the whole price is refunded, and never exceed them.
+
+use platform::money::{Currency, Money};
+use rust_decimal::Decimal;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shares {
+    pub instructor: Money,
+    pub platform: Money,
+}
+
+impl Shares {
+    pub fn zero(currency: Currency) -> Self {
+        Self { instructor: Money::zero(currency), platform: Money::zero(currency) }
+    }
+
+    /// `self - other`, share by share.
+    pub fn minus(&self, other: &Shares) -> Shares {
+        let c = self.instructor.currency;
+        Shares {
+            instructor: Money::round(self.instructor.amount - other.instructor.amount, c),
+            platform: Money::round(self.platform.amount - other.platform.amount, c),
+        }
+    }
+}
+
+/// Split `gross` at `rate` (the instructor's fraction, 0..=1).
+pub fn split(gross: Money, rate: Decimal) -> Shares {
+    let currency = gross.currency;
+    let instructor = Money::round(gross.amount * rate, currency);
+    Shares { instructor, platform: Money::round(gross.amount - instructor.amount, currency) }
+}
+
+/// What must have been reversed in total once `refunded_total` of `gross` is refunded.
+pub fn cumulative_reversal(gross: Money, rate: Decimal, booked: &Shares, refunded_total: Decimal) -> Shares {
+    let currency = gross.currency;
+    if refunded_total >= gross.amount {
+        return *booked;
+    }
+    if refunded_total <= Decimal::ZERO {
+        return Shares::zero(currency);
+    }
+    let instructor =
+        Money::round(refunded_total * rate, currency).amount.clamp(Decimal::ZERO, booked.instructor.amount);
+    // Rounding is monotone and `rate <= 1`, so this stays within 0..=booked; the clamp only guards
+    // against a booked split that did not come from `split`.
+    let platform = (refunded_total - instructor).clamp(Decimal::ZERO, booked.platform.amount);
+    Shares { instructor: Money::round(instructor, currency), platform: Money::round(platform, currency) }
+}
+
+/// The reversal this refund adds, given the cumulative refunded total after it and what earlier
+/// refunds already reversed. Never negative.
+pub fn reversal(gross: Money, rate: Decimal, booked: &Shares, refunded_total: Decimal, already: &Shares) -> Shares {
+    let target = cumulative_reversal(gross, rate, booked, refunded_total);
+    let currency = gross.currency;
+    let delta = target.minus(already);
+    Shares {
+        instructor: Money::round(delta.instructor.amount.max(Decimal::ZERO), currency),
+        platform: Money::round(delta.platform.amount.max(Decimal::ZERO), currency),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).expect("decimal")
+    }
+
+    fn usd(s: &str) -> Money {
+        Money::new(d(s), Currency::USD).expect("money")
+    }
+
+    /// A tiny deterministic PRNG (SplitMix64): reproducible "random" cases without a dependency.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    fn rates() -> Vec<Decimal> {
+        vec![d("0.70"), d("0.5"), d("0.3333"), d("0.85"), d("0"), d("1"), d("0.6667"), d("0.999")]
+    }
+
+    #[test]
+    fn examples_round_half_even_at_the_minor_unit() {
+        let s = split(usd("9.99"), d("0.70"));
+        assert_eq!(s.instructor.amount, d("6.99")); // 6.993
+        assert_eq!(s.platform.amount, d("3.00"));
+        // 0.15 * 0.70 = 0.105 -> 0.10 (half to even), platform 0.05
+        let s = split(usd("0.15"), d("0.70"));
+        assert_eq!((s.instructor.amount, s.platform.amount), (d("0.10"), d("0.05")));
+        // 0.25 * 0.70 = 0.175 -> 0.18
+        assert_eq!(split(usd("0.25"), d("0.70")).instructor.amount, d("0.18"));
+        let jpy: Currency = "JPY".parse().expect("jpy");
+        let s = split(Money::new(d("1005"), jpy).expect("jpy"), d("0.70"));
+        // 703.5 -> 704 (even)
+        assert_eq!((s.instructor.amount, s.platform.amount), (d("704"), d("301")));
+        let free = split(usd("0"), d("0.70"));
+        assert_eq!((free.instructor.amount, free.platform.amount), (Decimal::ZERO, Decimal::ZERO));
+    }
+
+    #[test]
+    fn property_shares_sum_to_the_gross_and_are_never_negative() {
+        let mut rng = Rng(0x5eed);
+        let currencies: Vec<Currency> = Currency::all().collect();
+        let rates = rates();
+        for _ in 0..20_000 {
+            let currency = currencies[rng.below(currencies.len() as u64) as usize];
+            // Up to 100 000.00 in major units, any number of minor units.
+            let units = rng.below(10_000_000 * 10u64.pow(currency.exponent())) as i64;
+            let gross = Money::from_minor_units(units, currency);
+            let rate = rates[rng.below(rates.len() as u64) as usize];
+            let s = split(gross, rate);
+            assert_eq!(s.instructor.amount + s.platform.amount, gross.amount, "{gross} at {rate}");
+            assert!(s.instructor.amount >= Decimal::ZERO && s.platform.amount >= Decimal::ZERO, "{gross} at {rate}");
+            assert!(s.instructor.amount.scale() <= currency.exponent());
+            assert!(Money::new(s.instructor.amount, currency).is_ok(), "instructor share on the minor unit");
+            // Within half a minor unit of the exact product.
+            let exact = gross.amount * rate;
+            let half = Decimal::new(5, currency.exponent() + 1);
+            assert!((s.instructor.amount - exact).abs() <= half);
+        }
+    }
+
+    #[test]
+    fn property_partial_refunds_reverse_exactly_the_booked_shares() {
+        let mut rng = Rng(42);
+        let currencies: Vec<Currency> = Currency::all().collect();
+        let rates = rates();
+        for _ in 0..5_000 {
+            let currency = currencies[rng.below(currencies.len() as u64) as usize];
+            let units = 1 + rng.below(100_000) as i64;
+            let gross = Money::from_minor_units(units, currency);
+            let rate = rates[rng.below(rates.len() as u64) as usize];
+            let booked = split(gross, rate);
+            let mut refunded = 0i64;
+            let mut reversed = Shares::zero(currency);
+            while refunded < units {
+                let step = 1 + rng.below((units - refunded) as u64) as i64;
+                refunded += step;
+                let total = Money::from_minor_units(refunded, currency).amount;
+                let r = reversal(gross, rate, &booked, total, &reversed);
+                assert!(r.instructor.amount >= Decimal::ZERO && r.platform.amount >= Decimal::ZERO);
+                // Each refund's reversals add up to the refunded step.
+                assert_eq!(
+                    r.instructor.amount + r.platform.amount,
+                    Money::from_minor_units(step, currency).amount,
+                    "{gross} at {rate}, step {step}"
+                );
+                reversed = Shares {
+                    instructor: Money::round(reversed.instructor.amount + r.instructor.amount, currency),
+                    platform: Money::round(reversed.platform.amount + r.platform.amount, currency),
+                };
+                assert!(reversed.instructor.amount <= booked.instructor.amount);
+                assert!(reversed.platform.amount <= booked.platform.amount);
+            }
+            assert_eq!(reversed, booked, "fully refunded {gross} at {rate}");
+        }
+    }
+
+    #[test]
+    fn a_replayed_or_stale_refund_total_reverses_nothing_more() {
+        let gross = usd("10.00");
+        let booked = split(gross, d("0.70"));
+        let after_half = reversal(gross, d("0.70"), &booked, d("5.00"), &Shares::zero(Currency::USD));
+        assert_eq!((after_half.instructor.amount, after_half.platform.amount), (d("3.50"), d("1.50")));
+        let again = reversal(gross, d("0.70"), &booked, d("5.00"), &after_half);
+        assert_eq!(again, Shares::zero(Currency::USD));
+        let rest = reversal(gross, d("0.70"), &booked, d("10.00"), &after_half);
+        assert_eq!((rest.instructor.amount, rest.platform.amount), (d("3.50"), d("1.50")));
+        // 3 x 3.33 then the last cent of 9.99 at 70%.
+        let gross = usd("9.99");
+        let booked = split(gross, d("0.70"));
+        let mut done = Shares::zero(Currency::USD);
+        let mut sum_i = Decimal::ZERO;
+        for total in ["3.33", "6.66", "9.99"] {
+            let r = reversal(gross, d("0.70"), &booked, d(total), &done);
+            sum_i += r.instructor.amount;
+            done = cumulative_reversal(gross, d("0.70"), &booked, d(total));
+        }
+        assert_eq!(sum_i, booked.instructor.amount);
+    }
+}

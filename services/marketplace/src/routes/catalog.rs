@@ -1,0 +1,41 @@
+//! The public catalogue (`/api/courses/list`) and the caller's own courses (`/api/courses/mine`).
+
+use super::views::{CourseView, OwnedCourseView, PurchaseView};
+use crate::domain::listing::{ListQuery, Sort};
+use crate::store::{courses, purchases};
+use crate::State;
+use actix_web::{web, HttpResponse};
+use platform::auth::Principal;
+use platform::pagination::{Page, PageQuery};
+use platform::Problem;
+
+pub async fn list(state: web::Data<State>, q: web::Query<ListQuery>) -> Result<HttpResponse, Problem> {
+    let search = q.into_inner().validate()?;
+    let mut conn = state.pool.get().await?;
+    let rows = courses::search(&mut conn, &search).await?;
+    let served = search.after.as_ref().and_then(|c| c.offset).unwrap_or(0) + search.limit;
+    let sort: Sort = search.sort;
+    let page = Page::from_rows(rows, search.limit, |c| courses::cursor_after(sort, c, served));
+    let data = page.data.iter().map(CourseView::new).collect::<Result<Vec<_>, _>>()?;
+    Ok(HttpResponse::Ok().json(Page { data, next_cursor: page.next_cursor }))
+}
+
+pub async fn mine(
+    state: web::Data<State>,
+    principal: Principal,
+    q: web::Query<PageQuery>,
+) -> Result<HttpResponse, Problem> {
+    let buyer = principal.user_id()?;
+    let mut conn = state.pool.get().await?;
+    let rows = purchases::mine(&mut conn, buyer, q.cursor()?, q.limit()).await?;
+    let page = Page::from_rows(rows, q.limit(), |(p, _)| purchases::MineCursor {
+        at: p.completed_at.unwrap_or(p.created_at),
+        id: p.id,
+    });
+    let data = page
+        .data
+        .iter()
+        .map(|(p, c)| Ok(OwnedCourseView { course: CourseView::new(c)?, purchase: PurchaseView::new(p)? }))
+        .collect::<Result<Vec<_>, Problem>>()?;
+    Ok(HttpResponse::Ok().json(Page { data, next_cursor: page.next_cursor }))
+}

@@ -1,0 +1,150 @@
+//! One course: read (public once published), edit, publish/unpublish (its instructor only), and
+//! its package for those with access.
+
+use super::views::CourseView;
+use crate::domain::course::{normalize_tags, CoursePatch, DRAFT, PUBLISHED, UNPUBLISHED};
+use crate::error::MarketError;
+use crate::store::courses::{self, Changes, Course};
+use crate::store::purchases;
+use crate::State;
+use actix_web::{web, HttpResponse};
+use diesel_async::AsyncPgConnection;
+use platform::auth::{Principal, Role};
+use platform::Problem;
+use uuid::Uuid;
+
+/// Whether `principal` may see `course`: published ones everyone, others their instructor and admins.
+fn visible(course: &Course, principal: Option<&Principal>) -> bool {
+    course.status == PUBLISHED
+        || principal.is_some_and(|p| p.is_admin() || p.user_id().ok() == Some(course.instructor_id))
+}
+
+pub async fn get(
+    state: web::Data<State>,
+    principal: Option<Principal>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, Problem> {
+    let mut conn = state.pool.get().await?;
+    let course = courses::find(&mut conn, id.into_inner()).await?.ok_or(MarketError::CourseNotFound)?;
+    if !visible(&course, principal.as_ref()) {
+        return Err(MarketError::CourseNotFound.into());
+    }
+    Ok(HttpResponse::Ok().json(CourseView::new(&course)?))
+}
+
+/// Lock the course for a change by its instructor. Others get 403 for a published course and 404
+/// for one they cannot see.
+async fn lock_own(conn: &mut AsyncPgConnection, principal: &Principal, id: Uuid) -> Result<Course, Problem> {
+    principal.require_any(&[Role::Instructor])?;
+    let course = courses::lock(conn, id).await?.ok_or(MarketError::CourseNotFound)?;
+    if principal.user_id().ok() != Some(course.instructor_id) {
+        return Err(
+            if course.status == PUBLISHED { MarketError::NotCourseOwner } else { MarketError::CourseNotFound }.into()
+        );
+    }
+    Ok(course)
+}
+
+pub async fn patch(
+    state: web::Data<State>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    body: web::Json<CoursePatch>,
+) -> Result<HttpResponse, Problem> {
+    let id = id.into_inner();
+    let patch = body.into_inner();
+    let errors = patch.validate();
+    if !errors.is_empty() {
+        return Err(Problem::validation(errors));
+    }
+    let now = state.clock.now();
+    let course = platform::db::transaction(&state.pool, move |conn| {
+        Box::pin(async move {
+            lock_own(conn, &principal, id).await?;
+            let changes = Changes {
+                title: patch.title.map(|t| t.trim().to_string()),
+                description: patch.description.map(|d| d.trim().to_string()),
+                category: patch.category,
+                level: patch.level,
+                language: patch.language,
+                tags: patch.tags.as_deref().map(normalize_tags),
+                price: patch.price.map(|p| p.amount),
+                currency: patch.price.map(|p| p.currency.code().to_string()),
+                updated_at: Some(now),
+            };
+            Ok::<_, Problem>(courses::update(conn, id, &changes).await?)
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(CourseView::new(&course)?))
+}
+
+pub async fn publish(
+    state: web::Data<State>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, Problem> {
+    set_status(state, principal, id.into_inner(), PUBLISHED).await
+}
+
+pub async fn unpublish(
+    state: web::Data<State>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, Problem> {
+    set_status(state, principal, id.into_inner(), UNPUBLISHED).await
+}
+
+/// Publishing is idempotent; unpublishing hides the course from the catalogue and from new
+/// buyers, while its owners keep access.
+async fn set_status(
+    state: web::Data<State>,
+    principal: Principal,
+    id: Uuid,
+    to: &'static str,
+) -> Result<HttpResponse, Problem> {
+    let now = state.clock.now();
+    let course = platform::db::transaction(&state.pool, move |conn| {
+        Box::pin(async move {
+            let course = lock_own(conn, &principal, id).await?;
+            if course.status == to || (to == UNPUBLISHED && course.status == DRAFT) {
+                return Ok::<_, Problem>(course);
+            }
+            let published_at = if to == PUBLISHED { course.published_at.or(Some(now)) } else { course.published_at };
+            Ok(courses::set_status(conn, id, to, published_at, now).await?)
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(CourseView::new(&course)?))
+}
+
+/// The package, for its instructor, admins and buyers with access.
+pub async fn content(
+    state: web::Data<State>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, Problem> {
+    let mut conn = state.pool.get().await?;
+    let course = courses::find(&mut conn, id.into_inner()).await?.ok_or(MarketError::CourseNotFound)?;
+    let user = principal.user_id().ok();
+    let allowed = principal.is_admin()
+        || user == Some(course.instructor_id)
+        || match user {
+            Some(u) => purchases::owns(&mut conn, u, course.id).await?,
+            None => false,
+        };
+    drop(conn);
+    if !allowed {
+        return Err(if visible(&course, Some(&principal)) {
+            Problem::forbidden().with_detail("buy the course to download it")
+        } else {
+            MarketError::CourseNotFound.into()
+        });
+    }
+    let bytes = state.content.read(&course.content_key).await.map_err(Problem::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type(course.content_type.clone())
+        .insert_header(("Content-Disposition", format!("attachment; filename=\"{}\"", course.content_filename)))
+        .insert_header(("X-Content-SHA256", course.content_sha256.clone()))
+        .body(bytes))
+}

@@ -1,0 +1,146 @@
+//! The instructor's side: their courses, earnings and payouts; admins mark payouts paid.
+
+use super::views::{CourseView, EarningView, PayoutView};
+use crate::domain::earnings::{may_pay_out, STATUSES};
+use crate::error::MarketError;
+use crate::store::{courses, earnings, payouts};
+use crate::State;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use platform::auth::{Principal, Role};
+use platform::idempotency::{self, IdempotencyKey};
+use platform::money::{Currency, Money};
+use platform::pagination::{Page, PageQuery};
+use platform::Problem;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+fn instructor(principal: &Principal) -> Result<Uuid, Problem> {
+    principal.require_any(&[Role::Instructor])?;
+    principal.user_id()
+}
+
+/// Every course of the caller's, drafts included.
+pub async fn courses(state: web::Data<State>, principal: Principal) -> Result<HttpResponse, Problem> {
+    let me = instructor(&principal)?;
+    let mut conn = state.pool.get().await?;
+    let rows = courses::by_instructor(&mut conn, me).await?;
+    let data = rows.iter().map(CourseView::new).collect::<Result<Vec<_>, _>>()?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": data, "next_cursor": null })))
+}
+
+#[derive(Debug, Serialize)]
+pub struct Totals {
+    pub currency: String,
+    /// One amount per status (`pending`, `available`, `in_payout`, `paid`); `available` may be
+    /// negative after a refund of earnings already paid out.
+    pub by_status: BTreeMap<&'static str, Money>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EarningsView {
+    pub totals: Vec<Totals>,
+    pub data: Vec<EarningView>,
+    pub next_cursor: Option<String>,
+}
+
+pub async fn earnings(
+    state: web::Data<State>,
+    principal: Principal,
+    q: web::Query<PageQuery>,
+) -> Result<HttpResponse, Problem> {
+    let me = instructor(&principal)?;
+    let mut conn = state.pool.get().await?;
+    let mut totals: BTreeMap<String, BTreeMap<&'static str, Money>> = BTreeMap::new();
+    for (status, currency, amount) in earnings::totals(&mut conn, me).await? {
+        let code = currency.trim().to_string();
+        let zero = super::views::money(Decimal::ZERO, &code)?;
+        let entry = totals.entry(code.clone()).or_insert_with(|| STATUSES.iter().map(|s| (*s, zero)).collect());
+        if let Some(slot) = STATUSES.iter().find(|s| **s == status) {
+            entry.insert(slot, super::views::money(amount, &code)?);
+        }
+    }
+    let rows = earnings::page(&mut conn, me, q.cursor()?, q.limit()).await?;
+    let page = Page::from_rows(rows, q.limit(), |l| earnings::Cursor { at: l.created_at, id: l.id });
+    let data = page.data.iter().map(EarningView::new).collect::<Result<Vec<_>, _>>()?;
+    Ok(HttpResponse::Ok().json(EarningsView {
+        totals: totals.into_iter().map(|(currency, by_status)| Totals { currency, by_status }).collect(),
+        data,
+        next_cursor: page.next_cursor,
+    }))
+}
+
+pub async fn payouts(state: web::Data<State>, principal: Principal) -> Result<HttpResponse, Problem> {
+    let me = instructor(&principal)?;
+    let mut conn = state.pool.get().await?;
+    let rows = payouts::for_instructor(&mut conn, me).await?;
+    let data = rows.iter().map(PayoutView::new).collect::<Result<Vec<_>, _>>()?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": data, "next_cursor": null })))
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PayoutRequest {
+    /// Which balance to pay out (USD when omitted).
+    #[serde(default)]
+    pub currency: Option<Currency>,
+}
+
+/// Pay out the whole available balance in one currency, negative adjustments netted off.
+pub async fn request_payout(
+    state: web::Data<State>,
+    principal: Principal,
+    key: IdempotencyKey,
+    body: web::Json<PayoutRequest>,
+) -> Result<HttpResponse, Problem> {
+    let me = instructor(&principal)?;
+    let req = body.into_inner();
+    let currency = req.currency.unwrap_or(Currency::USD);
+    let scope = format!("{me}:POST /api/instructors/me/payouts");
+    let st = state.clone();
+    idempotency::execute(&state.pool, &scope, &key, &req, move |conn| {
+        Box::pin(async move {
+            let lines = earnings::lock_available(conn, me, currency.code()).await?;
+            let balance: Decimal = lines.iter().map(|(_, a)| *a).sum();
+            let minimum = st.config.min_payout;
+            if !may_pay_out(balance, minimum) {
+                return Err(MarketError::BelowMinimumPayout {
+                    balance: Money::round(balance, currency).to_string(),
+                    minimum: Money::round(minimum, currency).to_string(),
+                }
+                .into());
+            }
+            let payout = payouts::insert(conn, Uuid::now_v7(), me, balance, currency.code(), st.clock.now()).await?;
+            let ids: Vec<Uuid> = lines.iter().map(|(id, _)| *id).collect();
+            earnings::attach_to_payout(conn, &ids, payout.id).await?;
+            Ok((StatusCode::CREATED, PayoutView::new(&payout)?))
+        })
+    })
+    .await
+}
+
+/// Admin: the money reached the instructor. Marking a paid payout again changes nothing.
+pub async fn mark_paid(
+    state: web::Data<State>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, Problem> {
+    principal.require_any(&[Role::Admin])?;
+    let id = id.into_inner();
+    let now = state.clock.now();
+    let payout = platform::db::transaction(&state.pool, move |conn| {
+        Box::pin(async move {
+            let payout = payouts::lock(conn, id).await?.ok_or(MarketError::PayoutNotFound)?;
+            if payout.status == payouts::PAID {
+                return Ok::<_, Problem>(payout);
+            }
+            let paid = payouts::mark_paid(conn, id, &principal.sub, now).await?;
+            earnings::mark_paid(conn, id).await?;
+            Ok(paid)
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(PayoutView::new(&payout)?))
+}

@@ -1,0 +1,213 @@
+//! Response bodies.
+
+use crate::domain::review::average;
+use crate::store::courses::Course;
+use crate::store::earnings::Line;
+use crate::store::payouts::Payout;
+use crate::store::purchases::Purchase;
+use crate::store::reviews::Review;
+use chrono::{DateTime, Utc};
+use platform::money::{Currency, Money};
+use platform::Problem;
+use rust_decimal::Decimal;
+use serde::Serialize;
+use uuid::Uuid;
+
+pub fn money(amount: Decimal, currency: &str) -> Result<Money, Problem> {
+    let currency: Currency = currency.trim().parse().map_err(Problem::internal)?;
+    Ok(Money::round(amount, currency))
+}
+
+#[derive(Debug, Serialize)]
+pub struct Rating {
+    /// Two decimals; null while unrated.
+    #[serde(with = "rust_decimal::serde::str_option")]
+    pub average: Option<Decimal>,
+    pub count: i32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Package {
+    pub filename: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CourseView {
+    pub id: Uuid,
+    pub instructor_id: Uuid,
+    pub title: String,
+    pub description: String,
+    pub category: String,
+    pub level: String,
+    pub language: String,
+    pub tags: Vec<String>,
+    pub price: Money,
+    pub free: bool,
+    pub status: String,
+    pub rating: Rating,
+    pub purchase_count: i64,
+    pub package: Package,
+    pub created_at: DateTime<Utc>,
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+impl CourseView {
+    pub fn new(c: &Course) -> Result<Self, Problem> {
+        Ok(Self {
+            id: c.id,
+            instructor_id: c.instructor_id,
+            title: c.title.clone(),
+            description: c.description.clone(),
+            category: c.category.clone(),
+            level: c.level.clone(),
+            language: c.language.clone(),
+            tags: c.tags.clone(),
+            price: money(c.price, &c.currency)?,
+            free: c.price.is_zero(),
+            status: c.status.clone(),
+            rating: Rating { average: average(c.rating_sum, c.rating_count), count: c.rating_count },
+            purchase_count: c.purchase_count,
+            package: Package {
+                filename: c.content_filename.clone(),
+                content_type: c.content_type.clone(),
+                size_bytes: c.content_size,
+                sha256: c.content_sha256.clone(),
+            },
+            created_at: c.created_at,
+            published_at: c.published_at,
+        })
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct PurchaseView {
+    pub id: Uuid,
+    pub course_id: Uuid,
+    pub status: String,
+    /// The price when bought.
+    pub price: Money,
+    pub payment_id: Option<Uuid>,
+    /// For the buyer's app to confirm the payment with Stripe, while it is pending.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    pub failure_code: Option<String>,
+    pub refunded: Money,
+    pub created_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl PurchaseView {
+    pub fn new(p: &Purchase) -> Result<Self, Problem> {
+        Ok(Self {
+            id: p.id,
+            course_id: p.course_id,
+            status: p.status.clone(),
+            price: money(p.price, &p.currency)?,
+            payment_id: p.payment_id,
+            client_secret: if p.status == crate::store::purchases::PENDING { p.client_secret.clone() } else { None },
+            failure_code: p.failure_code.clone(),
+            refunded: money(p.refunded_amount, &p.currency)?,
+            created_at: p.created_at,
+            completed_at: p.completed_at,
+        })
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct OwnedCourseView {
+    pub course: CourseView,
+    pub purchase: PurchaseView,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReplyView {
+    pub body: String,
+    pub replied_at: DateTime<Utc>,
+}
+
+/// A review as anyone may see it: the reviewer's id is not shown.
+#[derive(Debug, Serialize)]
+pub struct ReviewView {
+    pub id: Uuid,
+    pub course_id: Uuid,
+    pub rating: i16,
+    pub body: String,
+    pub helpful_count: i32,
+    pub reply: Option<ReplyView>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl ReviewView {
+    pub fn new(r: &Review) -> Self {
+        Self {
+            id: r.id,
+            course_id: r.course_id,
+            rating: r.rating,
+            body: r.body.clone(),
+            helpful_count: r.helpful_count,
+            reply: match (&r.reply, r.replied_at) {
+                (Some(body), Some(at)) => Some(ReplyView { body: body.clone(), replied_at: at }),
+                _ => None,
+            },
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct EarningView {
+    pub id: Uuid,
+    pub purchase_id: Uuid,
+    pub course_id: Uuid,
+    /// `sale`, or `refund` (a negative adjustment).
+    pub kind: String,
+    pub amount: Money,
+    pub status: String,
+    pub available_at: DateTime<Utc>,
+    pub payout_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl EarningView {
+    pub fn new(l: &Line) -> Result<Self, Problem> {
+        Ok(Self {
+            id: l.id,
+            purchase_id: l.purchase_id,
+            course_id: l.course_id,
+            kind: l.kind.clone(),
+            amount: money(l.amount, &l.currency)?,
+            status: l.status.clone(),
+            available_at: l.available_at,
+            payout_id: l.payout_id,
+            created_at: l.created_at,
+        })
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct PayoutView {
+    pub id: Uuid,
+    pub instructor_id: Uuid,
+    pub amount: Money,
+    pub status: String,
+    pub requested_at: DateTime<Utc>,
+    pub paid_at: Option<DateTime<Utc>>,
+}
+
+impl PayoutView {
+    pub fn new(p: &Payout) -> Result<Self, Problem> {
+        Ok(Self {
+            id: p.id,
+            instructor_id: p.instructor_id,
+            amount: money(p.amount, &p.currency)?,
+            status: p.status.clone(),
+            requested_at: p.requested_at,
+            paid_at: p.paid_at,
+        })
+    }
+}

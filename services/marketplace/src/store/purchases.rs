@@ -1,0 +1,184 @@
+use super::courses::Course;
+use super::schema::{courses, purchases};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub const PENDING: &str = "pending";
+pub const COMPLETED: &str = "completed";
+pub const FAILED: &str = "failed";
+pub const REFUNDED: &str = "refunded";
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = purchases)]
+pub struct Purchase {
+    pub id: Uuid,
+    pub course_id: Uuid,
+    pub buyer_id: Uuid,
+    pub instructor_id: Uuid,
+    pub price: Decimal,
+    pub currency: String,
+    pub status: String,
+    pub payment_id: Option<Uuid>,
+    pub client_secret: Option<String>,
+    pub failure_code: Option<String>,
+    pub split_rate: Decimal,
+    pub instructor_share: Option<Decimal>,
+    pub platform_share: Option<Decimal>,
+    pub refunded_amount: Decimal,
+    pub instructor_reversed: Decimal,
+    pub platform_reversed: Decimal,
+    pub created_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = purchases)]
+pub struct NewPurchase<'a> {
+    pub id: Uuid,
+    pub course_id: Uuid,
+    pub buyer_id: Uuid,
+    pub instructor_id: Uuid,
+    pub price: Decimal,
+    pub currency: &'a str,
+    pub status: &'a str,
+    pub split_rate: Decimal,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn insert(conn: &mut AsyncPgConnection, new: &NewPurchase<'_>) -> QueryResult<Purchase> {
+    diesel::insert_into(purchases::table).values(new).returning(Purchase::as_returning()).get_result(conn).await
+}
+
+pub async fn lock(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<Purchase>> {
+    purchases::table.find(id).for_update().select(Purchase::as_select()).first(conn).await.optional()
+}
+
+/// The buyer's pending or completed purchase of the course, if any (at most one: unique index).
+pub async fn live(conn: &mut AsyncPgConnection, buyer: Uuid, course: Uuid) -> QueryResult<Option<Purchase>> {
+    purchases::table
+        .filter(purchases::buyer_id.eq(buyer))
+        .filter(purchases::course_id.eq(course))
+        .filter(purchases::status.eq_any([PENDING, COMPLETED]))
+        .select(Purchase::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Whether `buyer` has access to `course`.
+pub async fn owns(conn: &mut AsyncPgConnection, buyer: Uuid, course: Uuid) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        purchases::table
+            .filter(purchases::buyer_id.eq(buyer))
+            .filter(purchases::course_id.eq(course))
+            .filter(purchases::status.eq(COMPLETED)),
+    ))
+    .get_result(conn)
+    .await
+}
+
+pub async fn set_payment(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    payment_id: Uuid,
+    client_secret: Option<&str>,
+) -> QueryResult<Purchase> {
+    diesel::update(purchases::table.find(id))
+        .set((
+            purchases::payment_id.eq(payment_id),
+            purchases::client_secret.eq(client_secret),
+            purchases::updated_at.eq(diesel::dsl::now),
+        ))
+        .returning(Purchase::as_returning())
+        .get_result(conn)
+        .await
+}
+
+pub async fn complete(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    payment_id: Option<Uuid>,
+    instructor_share: Decimal,
+    platform_share: Decimal,
+    at: DateTime<Utc>,
+) -> QueryResult<Purchase> {
+    diesel::update(purchases::table.find(id))
+        .set((
+            purchases::status.eq(COMPLETED),
+            purchases::payment_id.eq(payment_id),
+            purchases::instructor_share.eq(instructor_share),
+            purchases::platform_share.eq(platform_share),
+            purchases::completed_at.eq(at),
+            purchases::failure_code.eq(None::<String>),
+            purchases::updated_at.eq(diesel::dsl::now),
+        ))
+        .returning(Purchase::as_returning())
+        .get_result(conn)
+        .await
+}
+
+pub async fn fail(conn: &mut AsyncPgConnection, id: Uuid, code: Option<&str>) -> QueryResult<usize> {
+    diesel::update(purchases::table.find(id))
+        .set((
+            purchases::status.eq(FAILED),
+            purchases::failure_code.eq(code),
+            purchases::client_secret.eq(None::<String>),
+            purchases::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await
+}
+
+pub struct RefundUpdate {
+    pub refunded_amount: Decimal,
+    pub instructor_reversed: Decimal,
+    pub platform_reversed: Decimal,
+    pub status: &'static str,
+}
+
+pub async fn record_refund(conn: &mut AsyncPgConnection, id: Uuid, u: &RefundUpdate) -> QueryResult<usize> {
+    diesel::update(purchases::table.find(id))
+        .set((
+            purchases::refunded_amount.eq(u.refunded_amount),
+            purchases::instructor_reversed.eq(u.instructor_reversed),
+            purchases::platform_reversed.eq(u.platform_reversed),
+            purchases::status.eq(u.status),
+            purchases::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await
+}
+
+/// Keyset position in "my courses": most recently bought first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MineCursor {
+    pub at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+/// The courses `buyer` has access to, with the purchase, newest purchase first.
+pub async fn mine(
+    conn: &mut AsyncPgConnection,
+    buyer: Uuid,
+    after: Option<MineCursor>,
+    limit: i64,
+) -> QueryResult<Vec<(Purchase, Course)>> {
+    let mut query = purchases::table
+        .inner_join(courses::table)
+        .filter(purchases::buyer_id.eq(buyer))
+        .filter(purchases::status.eq(COMPLETED))
+        .select((Purchase::as_select(), Course::as_select()))
+        .order((purchases::completed_at.desc(), purchases::id.desc()))
+        .limit(limit + 1)
+        .into_boxed();
+    if let Some(c) = after {
+        query = query
+            .filter(purchases::completed_at.lt(c.at).or(purchases::completed_at.eq(c.at).and(purchases::id.lt(c.id))));
+    }
+    query.load(conn).await
+}

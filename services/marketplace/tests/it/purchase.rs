@@ -1,0 +1,199 @@
+use crate::support::Market;
+use platform::auth::Role;
+use serde_json::{json, Value};
+use std::time::Duration;
+use testkit::bus::Capture;
+use uuid::Uuid;
+
+/// The purchase's status as stored (failed purchases are not listed anywhere a buyer looks).
+pub async fn purchase_status(m: &Market, id: &str) -> String {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use marketplace::store::schema::purchases;
+    let mut conn = m.svc.pool.get().await.unwrap();
+    purchases::table
+        .find(Uuid::parse_str(id).unwrap())
+        .select(purchases::status)
+        .first::<String>(&mut conn)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_learner_finds_buys_with_a_test_card_gets_access_and_the_instructor_earns_seventy_percent() {
+    let m = Market::with_billing().await;
+    let mut events = Capture::bind(&m.env, &["marketplace.#"]).await;
+    let instructor = Uuid::now_v7();
+    let course = m
+        .course(
+            instructor,
+            json!({"title": "Payments with Rust", "price": {"amount": "9.99", "currency": "USD"}}),
+            true,
+        )
+        .await;
+    let course_id = course["id"].as_str().unwrap();
+
+    let found = m.get_json(None, "/api/courses/list?q=payments").await;
+    assert_eq!(found["data"][0]["id"], course_id);
+
+    let buyer = Uuid::now_v7();
+    let res = m.buy(buyer, course_id, "buy-1").await;
+    assert_eq!(res.status(), 201, "{:?}", res.text().await);
+    let purchase: Value = res.json().await.unwrap();
+    assert_eq!(purchase["status"], "pending");
+    assert_eq!(purchase["price"], json!({"amount": "9.99", "currency": "USD"}));
+    assert!(purchase["client_secret"].as_str().unwrap().contains("_secret_"));
+
+    // The price is snapshotted: a later change does not touch this purchase.
+    let res = m
+        .send(
+            reqwest::Method::PATCH,
+            instructor,
+            &[Role::Instructor],
+            &format!("/api/courses/{course_id}"),
+            json!({"price": {"amount": "29.99", "currency": "USD"}}),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert!(m.owned(buyer).await.is_empty());
+
+    m.confirm(&purchase, "pm_card_visa");
+    m.wait_owned(buyer, course_id).await;
+
+    let sold = events.expect("marketplace.course.purchased.v1", Duration::from_secs(10)).await;
+    assert_eq!(sold.subject, purchase["id"].as_str().unwrap());
+    assert_eq!(sold.data["gross"], json!({"amount": "9.99", "currency": "USD"}));
+    assert_eq!(sold.data["instructor_share"], json!({"amount": "6.99", "currency": "USD"}));
+    assert_eq!(sold.data["platform_share"], json!({"amount": "3.00", "currency": "USD"}));
+    assert_eq!(sold.data["buyer_id"], buyer.to_string());
+    assert!(sold.data["payment_id"].is_string());
+
+    let earnings = m.earnings(instructor).await;
+    assert_eq!(earnings["totals"][0]["currency"], "USD");
+    assert_eq!(earnings["totals"][0]["by_status"]["pending"]["amount"], "6.99");
+    assert_eq!(earnings["totals"][0]["by_status"]["available"]["amount"], "0.00");
+    assert_eq!(earnings["data"][0]["kind"], "sale");
+
+    let res = m.get(Some((buyer, &[Role::Learner])), &format!("/api/courses/{course_id}/content")).await;
+    assert_eq!(res.status(), 200, "the buyer downloads the package");
+    let res = m
+        .post(
+            buyer,
+            &[Role::Learner],
+            &format!("/api/courses/{course_id}/reviews"),
+            json!({"rating": 5, "body": "Great"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    m.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declined_payment_grants_nothing() {
+    let m = Market::with_billing().await;
+    let mut events = Capture::bind(&m.env, &["marketplace.#"]).await;
+    let instructor = Uuid::now_v7();
+    let course = m.course(instructor, json!({}), true).await;
+    let course_id = course["id"].as_str().unwrap();
+    let buyer = Uuid::now_v7();
+    let purchase: Value = m.buy(buyer, course_id, "declined").await.json().await.unwrap();
+    m.confirm(&purchase, "pm_card_chargeDeclined");
+    let id = purchase["id"].as_str().unwrap().to_string();
+    testkit::eventually("the purchase to fail", Duration::from_secs(20), || async {
+        (purchase_status(&m, &id).await == "failed").then_some(())
+    })
+    .await;
+    assert!(m.owned(buyer).await.is_empty());
+    let res = m.get(Some((buyer, &[Role::Learner])), &format!("/api/courses/{course_id}/content")).await;
+    assert_eq!(res.status(), 403);
+    assert!(m.earnings(instructor).await["data"].as_array().unwrap().is_empty());
+    let seen = events.drain(Duration::from_millis(500)).await;
+    assert!(seen.iter().all(|e| e.event_type != "marketplace.course.purchased.v1"), "{seen:?}");
+
+    // A failed purchase does not block buying again.
+    let again = m.buy(buyer, course_id, "after-decline").await;
+    assert_eq!(again.status(), 201);
+    let again: Value = again.json().await.unwrap();
+    assert_ne!(again["id"], purchase["id"]);
+    m.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buying_twice_with_the_same_or_different_keys_is_one_purchase() {
+    let m = Market::with_billing().await;
+    let instructor = Uuid::now_v7();
+    let course = m.course(instructor, json!({}), true).await;
+    let course_id = course["id"].as_str().unwrap();
+    let buyer = Uuid::now_v7();
+
+    let first: Value = m.buy(buyer, course_id, "k1").await.json().await.unwrap();
+    let replay = m.buy(buyer, course_id, "k1").await;
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+    assert_eq!(replay.json::<Value>().await.unwrap()["id"], first["id"]);
+    let other_key = m.buy(buyer, course_id, "k2").await;
+    assert_eq!(other_key.status(), 200, "the pending purchase is returned");
+    assert_eq!(other_key.json::<Value>().await.unwrap()["id"], first["id"]);
+    let keys: Vec<String> = (3..9).map(|i| format!("k{i}")).collect();
+    let concurrent = futures_util::future::join_all(keys.iter().map(|k| m.buy(buyer, course_id, k))).await;
+    for res in concurrent {
+        assert!(res.status() == 200 || res.status() == 201, "{}", res.status());
+        assert_eq!(res.json::<Value>().await.unwrap()["id"], first["id"]);
+    }
+    let fake = &m.billing.as_ref().unwrap().fake;
+    assert_eq!(fake.payment_intents().len(), 1, "one payment at billing");
+
+    m.confirm(&first, "pm_card_visa");
+    m.wait_owned(buyer, course_id).await;
+    let res = m.buy(buyer, course_id, "k-after").await;
+    assert_eq!(res.status(), 409);
+    assert_eq!(res.json::<Value>().await.unwrap()["code"], "already_owned");
+    assert_eq!(m.owned(buyer).await.len(), 1);
+    let listed = m.get_json(None, &format!("/api/courses/{course_id}")).await;
+    assert_eq!(listed["purchase_count"], 1);
+
+    // Refused: one's own course, an unpublished one, a key reused for another course.
+    let res = m.buy(instructor, course_id, "own").await;
+    assert_eq!(res.json::<Value>().await.unwrap()["code"], "own_course");
+    let hidden = m.course(instructor, json!({}), true).await;
+    let hidden_id = hidden["id"].as_str().unwrap();
+    m.post(instructor, &[Role::Instructor], &format!("/api/courses/{hidden_id}/unpublish"), json!({})).await;
+    let res = m.buy(buyer, hidden_id, "hidden").await;
+    assert_eq!(res.status(), 409);
+    assert_eq!(res.json::<Value>().await.unwrap()["code"], "course_not_published");
+    let res = m.buy(buyer, hidden_id, "k1").await;
+    assert_eq!(res.status(), 422, "same key, different body");
+    let res = m
+        .send(
+            reqwest::Method::POST,
+            buyer,
+            &[Role::Learner],
+            "/api/courses/purchase",
+            json!({"course_id": course_id}),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 400, "the key is required");
+    m.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_free_course_completes_at_once_without_billing() {
+    let m = Market::start().await;
+    let mut events = Capture::bind(&m.env, &["marketplace.#"]).await;
+    let instructor = Uuid::now_v7();
+    let course = m.course(instructor, json!({"price": {"amount": "0", "currency": "USD"}}), true).await;
+    let course_id = course["id"].as_str().unwrap();
+    let buyer = Uuid::now_v7();
+    let res = m.buy(buyer, course_id, "free").await;
+    assert_eq!(res.status(), 201);
+    let purchase: Value = res.json().await.unwrap();
+    assert_eq!(purchase["status"], "completed");
+    assert!(purchase.get("client_secret").is_none());
+    assert_eq!(m.owned(buyer).await, vec![course_id.to_string()]);
+    let sold = events.expect("marketplace.course.purchased.v1", Duration::from_secs(10)).await;
+    assert_eq!(sold.data["gross"]["amount"], "0.00");
+    assert!(sold.data["payment_id"].is_null());
+    assert!(m.earnings(instructor).await["data"].as_array().unwrap().is_empty());
+    m.stop().await;
+}
