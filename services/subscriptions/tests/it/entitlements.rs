@@ -67,3 +67,27 @@ async fn cancellation_changes_the_answer_at_once_and_a_redeemed_month_gives_pro(
     assert_eq!(f["source"], "reward");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_services_check_features_in_batch_and_users_cannot() {
+    let s = Stack::start().await;
+    let user = Uuid::now_v7();
+    s.subscribe_and_pay(user, "pro", "pm_card_visa").await;
+    let url = format!("{}/internal/features/check", s.svc.url());
+    let body = json!({"user_id": user, "features": ["certificates", "analytics"]});
+    let res = s
+        .http
+        .post(&url)
+        .header("x-internal-token", testkit::service_token("marketplace", "subscriptions"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let answer: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(answer["data"][0]["allowed"], true);
+    assert_eq!(answer["data"][1]["allowed"], false);
+    let as_user = s.post(user, "/internal/features/check", body, None).await;
+    assert_eq!(as_user.status(), 403);
+    s.stop().await;
+}

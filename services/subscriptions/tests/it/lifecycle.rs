@@ -143,3 +143,22 @@ async fn concurrent_subscribes_make_one_subscription_and_users_are_isolated() {
     assert_eq!(bad.status(), 422);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unpaid_first_period_expires_after_23_hours() {
+    let mut s = Stack::start().await;
+    let user = Uuid::now_v7();
+    let res = s.post(user, "/api/subscriptions", json!({"tier": "pro"}), Some("never-paid")).await;
+    assert_eq!(res.status(), 201);
+    s.clock.advance(Duration::hours(22));
+    tokio::time::sleep(StdDuration::from_millis(300)).await;
+    assert_eq!(s.me(user).await["subscription"]["status"], "incomplete");
+    s.clock.advance(Duration::hours(2));
+    let e = s.events.expect("subscriptions.subscription.canceled.v1", StdDuration::from_secs(15)).await;
+    assert_eq!(e.data["reason"], "first_payment_expired");
+    assert_eq!(e.data["status"], "incomplete_expired");
+    // The user may subscribe again.
+    let again = s.post(user, "/api/subscriptions", json!({"tier": "pro"}), Some("second-try")).await;
+    assert_eq!(again.status(), 201);
+    s.stop().await;
+}
