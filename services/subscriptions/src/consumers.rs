@@ -22,6 +22,11 @@ pub const SUBSCRIPTIONS: &[&str] = &[
     "licensing.seat.activated.v1",
     "licensing.seat.released.v1",
     "rewards.tokens.redeemed.v1",
+    "licensing.license.suspended.v1",
+    "licensing.license.reinstated.v1",
+    "licensing.license.extended.v1",
+    "licensing.license.revoked.v1",
+    "licensing.license.expired.v1",
 ];
 
 impl EventHandler for Handler {
@@ -41,11 +46,18 @@ impl EventHandler for Handler {
                     payment_succeeded(conn, state, event.data_as().map_err(HandlerError::Reject)?).await
                 }
                 "billing.payment.failed.v1" => {
-                    payment_failed(conn, state, event.data_as().map_err(HandlerError::Reject)?).await
+                    payment_failed(conn, event.data_as().map_err(HandlerError::Reject)?).await
                 }
                 "licensing.seat.activated.v1" => seat_activated(conn, state, decode(event)?).await,
                 "licensing.seat.released.v1" => seat_released(conn, state, decode(event)?).await,
                 "rewards.tokens.redeemed.v1" => tokens_redeemed(conn, state, decode(event)?).await,
+                "licensing.license.suspended.v1"
+                | "licensing.license.reinstated.v1"
+                | "licensing.license.extended.v1"
+                | "licensing.license.revoked.v1"
+                | "licensing.license.expired.v1" => {
+                    license_changed(conn, state, &event.event_type, decode(event)?).await
+                }
                 _ => Ok(()),
             };
             result.map_err(|e| HandlerError::Retry(e.to_string()))
@@ -54,6 +66,10 @@ impl EventHandler for Handler {
 
     fn after_commit(&self, event: &CloudEvent) {
         if let Some(user) = event.data.get("user_id").and_then(|v| v.as_str()).and_then(|v| Uuid::parse_str(v).ok()) {
+            self.0.cache.invalidate(user);
+        }
+        // License-wide changes touch every member: their users were noted while applying them.
+        for user in self.0.pending_invalidations.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
             self.0.cache.invalidate(user);
         }
     }
@@ -89,13 +105,9 @@ async fn payment_succeeded(
     }
 }
 
-async fn payment_failed(
-    conn: &mut AsyncPgConnection,
-    state: &State,
-    e: PaymentFailed,
-) -> Result<(), SubscriptionError> {
+async fn payment_failed(conn: &mut AsyncPgConnection, e: PaymentFailed) -> Result<(), SubscriptionError> {
     match charge_of(conn, e.purpose, &e.reference_id).await? {
-        Some(charge) => operations::on_charge_failed(conn, state, &charge).await,
+        Some(charge) => operations::on_charge_failed(&charge).await,
         None => Ok(()),
     }
 }
@@ -138,6 +150,39 @@ async fn seat_activated(
 async fn seat_released(conn: &mut AsyncPgConnection, state: &State, e: SeatReleased) -> Result<(), SubscriptionError> {
     grants::revoke(conn, e.user_id, "license", &e.license_id.to_string(), state.clock.now()).await?;
     state.cache.invalidate(e.user_id);
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct LicenseChanged {
+    license_id: Uuid,
+    #[serde(default)]
+    expires_at: Option<DateTime<Utc>>,
+}
+
+/// A license-wide change reaches every member's grant: suspension pauses, reinstatement resumes,
+/// extension moves the end, revocation and expiry end them (seat events may follow; both are safe).
+async fn license_changed(
+    conn: &mut AsyncPgConnection,
+    state: &State,
+    kind: &str,
+    e: LicenseChanged,
+) -> Result<(), SubscriptionError> {
+    let license = e.license_id.to_string();
+    let now = state.clock.now();
+    let users = match kind {
+        "licensing.license.suspended.v1" => grants::set_suspended(conn, &license, Some(now)).await?,
+        "licensing.license.reinstated.v1" => grants::set_suspended(conn, &license, None).await?,
+        "licensing.license.extended.v1" => match e.expires_at {
+            Some(end) => grants::set_end(conn, &license, end).await?,
+            None => Vec::new(),
+        },
+        _ => grants::revoke_license(conn, &license, now).await?,
+    };
+    for user in &users {
+        state.cache.invalidate(*user);
+    }
+    state.pending_invalidations.lock().unwrap_or_else(|e| e.into_inner()).extend(users);
     Ok(())
 }
 

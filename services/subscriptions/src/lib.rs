@@ -8,6 +8,7 @@ pub mod consumers;
 pub mod domain;
 pub mod entitlements;
 pub mod error;
+pub mod openapi;
 pub mod operations;
 pub mod routes;
 pub mod scheduler;
@@ -31,6 +32,8 @@ pub struct State {
     pub cache: entitlements::FeatureCache,
     pub config: Config,
     pub retry_days: Vec<i64>,
+    /// Users whose cache entries must go again once the consumer's transaction has committed.
+    pub pending_invalidations: std::sync::Mutex<Vec<uuid::Uuid>>,
 }
 
 pub fn setup(ctx: &Context, config: Config) -> Result<Wiring, String> {
@@ -47,6 +50,7 @@ pub fn setup_with_clock(ctx: &Context, config: Config, clock: SharedClock) -> Re
         cache: entitlements::FeatureCache::new(Duration::from_secs(config.feature_cache_ttl_secs)),
         retry_days,
         config,
+        pending_invalidations: std::sync::Mutex::new(Vec::new()),
     });
     let interval = Duration::from_millis(state.config.scheduler_interval_ms);
     let scheduler = scheduler::spawn(state.clone(), interval, ctx.shutdown.clone());

@@ -125,7 +125,13 @@ pub async fn on_charge_paid(
     };
     let now = state.clock.now();
     match charge.kind.as_str() {
-        "initial" if status(&sub)? == Status::Incomplete => {
+        "initial" if status(&sub)? != Status::Incomplete => {
+            // Paid after the subscription expired or was canceled: the money must go back. There is
+            // no refund call from here yet, so this is loud for operators (runbook: suspected double charge).
+            tracing::error!(subscription = %sub.id, %payment_id, status = %sub.status,
+                "first payment succeeded for a subscription that is no longer open: refund it");
+        }
+        "initial" => {
             apply(&mut sub, Event::PaymentSucceeded, now)?;
             sub.anchor_day = now.day() as i32;
             sub.current_period_start = Some(now);
@@ -143,31 +149,11 @@ pub async fn on_charge_paid(
     Ok(())
 }
 
-/// A payment for one of our charges failed.
-pub async fn on_charge_failed(
-    conn: &mut AsyncPgConnection,
-    state: &State,
-    charge: &Charge,
-) -> Result<(), SubscriptionError> {
-    if charge.status != "pending" {
-        return Ok(());
-    }
-    charges::settle(conn, charge.id, charge.payment_id, "failed").await?;
-    if charge.kind != "initial" {
-        return Ok(()); // renewals and upgrades are decided where they are charged
-    }
-    let Some(mut sub) = subs::lock(conn, charge.subscription_id).await? else {
-        return Ok(());
-    };
-    if status(&sub)? != Status::Incomplete {
-        return Ok(());
-    }
-    let now = state.clock.now();
-    apply(&mut sub, Event::FirstPaymentExpired, now)?;
-    let sub = subs::save(conn, &sub).await?;
-    outbox::enqueue(conn, &snapshot!(SubscriptionCanceled, sub, now, { reason: "first_payment_failed".into() }))
-        .await?;
-    state.cache.invalidate(sub.user_id);
+/// A payment attempt for one of our charges failed. A first payment stays open, as Stripe's does:
+/// the customer may still pay the same PaymentIntent with another card until the subscription
+/// expires (`first_payment_timeout_hours`). Renewals and upgrades are decided where they are charged.
+pub async fn on_charge_failed(charge: &Charge) -> Result<(), SubscriptionError> {
+    tracing::info!(charge = %charge.id, kind = %charge.kind, "a payment attempt failed; the charge stays open");
     Ok(())
 }
 
@@ -242,16 +228,34 @@ pub async fn change(
     let mut charged = None;
     if preview.applies_now {
         if preview.amount.amount > rust_decimal::Decimal::ZERO {
-            let charge = charges::insert(
-                conn,
-                Uuid::now_v7(),
-                sub.id,
-                "upgrade",
-                &next.code,
-                preview.amount.amount,
-                preview.amount.currency.code(),
-            )
-            .await?;
+            // One charge per upgrade of this subscription, tier and period: a retry after a failure
+            // anywhere (even with another Idempotency-Key) reaches billing's same payment, never a second one.
+            let charge_id = Uuid::new_v5(
+                &sub.id,
+                format!(
+                    "upgrade:{}:{}:{}",
+                    sub.tier,
+                    next.code,
+                    sub.current_period_end.map(|e| e.timestamp()).unwrap_or(0)
+                )
+                .as_bytes(),
+            );
+            let amount = preview.amount;
+            let charge = match charges::lock(conn, charge_id).await? {
+                Some(c) => c,
+                None => {
+                    charges::insert(
+                        conn,
+                        charge_id,
+                        sub.id,
+                        "upgrade",
+                        &next.code,
+                        amount.amount,
+                        amount.currency.code(),
+                    )
+                    .await?
+                }
+            };
             let payment = state
                 .billing
                 .create_payment(user_id, preview.amount, charge.id, &format!("Upgrade to {}", next.name), true)

@@ -14,23 +14,33 @@ const MAX_TAGS: usize = 10;
 /// The most a course may cost, in major units of its currency.
 const MAX_PRICE: i64 = 100_000;
 
-/// The metadata part of an upload.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The metadata part of an upload (sent as a JSON string in the `metadata` form part).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CourseMetadata {
+    /// 3-200 characters.
+    #[schema(example = "Rust for payments")]
     pub title: String,
+    /// 1-20000 characters.
     pub description: String,
+    /// 1-50 lower-case letters, digits or hyphens.
+    #[schema(example = "programming")]
     pub category: String,
+    /// `beginner`, `intermediate`, `advanced` or `all_levels`.
+    #[schema(example = "beginner")]
     pub level: String,
+    /// ISO 639-1, optionally with a region: `en`, `pt-BR`.
+    #[schema(example = "en")]
     pub language: String,
+    /// At most 10 tags of 1-30 characters; stored trimmed, lower-case, without duplicates.
     #[serde(default)]
     pub tags: Vec<String>,
     /// `{"amount": "0", ...}` makes the course free.
     pub price: Money,
 }
 
-/// `PATCH /api/courses/{id}`: every field optional.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// `PATCH /api/courses/{id}`: every field optional, with the rules of [`CourseMetadata`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CoursePatch {
     pub title: Option<String>,

@@ -7,8 +7,10 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Catalogue order: `relevance` needs `q` (and is its default); otherwise `newest` is the default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = CourseSort)]
 pub enum Sort {
     Relevance,
     Newest,
@@ -19,23 +21,39 @@ pub enum Sort {
 }
 
 /// `GET /api/courses/list` query string.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// Full-text search (web search syntax: words, "phrases", -exclusions, or).
+    /// Full-text search (web search syntax: words, "phrases", -exclusions, or); at most 200 characters.
     pub q: Option<String>,
+    /// Exact category, e.g. `programming`.
     pub category: Option<String>,
+    /// `beginner`, `intermediate`, `advanced` or `all_levels`.
     pub level: Option<String>,
+    /// ISO 639-1 code, e.g. `en` or `pt-BR`.
     pub language: Option<String>,
+    /// Lowest price (decimal string, major units), not negative.
+    #[param(value_type = Option<String>, example = "10.00")]
     pub min_price: Option<Decimal>,
+    /// Highest price (decimal string, major units), not below `min_price`.
+    #[param(value_type = Option<String>, example = "50.00")]
     pub max_price: Option<Decimal>,
+    /// Only courses priced in this currency.
     pub currency: Option<Currency>,
     /// Only free courses.
     pub free: Option<bool>,
+    /// Lowest average rating, 0-5 (decimal string).
+    #[param(value_type = Option<String>, example = "4.5")]
     pub min_rating: Option<Decimal>,
+    /// Only this instructor's courses.
     pub instructor: Option<Uuid>,
+    /// `relevance` (default with `q`), `newest` (default without), `rating`, `popularity`,
+    /// `price_asc` or `price_desc`.
     pub sort: Option<Sort>,
+    /// Page size, 1-100 (default 20).
     pub limit: Option<i64>,
+    /// `next_cursor` of the previous page (same filters and sort).
     pub cursor: Option<String>,
 }
 

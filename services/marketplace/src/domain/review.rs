@@ -7,17 +7,21 @@ use serde::{Deserialize, Serialize};
 pub const MAX_BODY: usize = 4_000;
 pub const MAX_REPLY: usize = 2_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Order of a course's reviews: newest first, or most helpful first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReviewSort {
     Newest,
     Helpful,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReviewInput {
+    /// A whole number from 1 to 5.
+    #[schema(minimum = 1, maximum = 5, example = 5)]
     pub rating: i64,
+    /// At most 4000 characters; may be empty.
     #[serde(default)]
     pub body: String,
 }

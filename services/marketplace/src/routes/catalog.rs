@@ -9,6 +9,12 @@ use platform::auth::Principal;
 use platform::pagination::{Page, PageQuery};
 use platform::Problem;
 
+/// Search the published catalogue: full text, filters and six sort orders, paginated by cursor.
+#[utoipa::path(get, path = "/api/courses/list", tag = "marketplace", operation_id = "listCourses", security(()),
+    params(ListQuery),
+    responses((status = 200, description = "A page of published courses", body = Page<CourseView>),
+        (status = 422, body = Problem, content_type = "application/problem+json",
+            description = "validation_failed: a bad filter (`q`, `level`, `language`, `min_price`, `max_price`, `min_rating`), an unknown query parameter, or a `cursor` of another query")))]
 pub async fn list(state: web::Data<State>, q: web::Query<ListQuery>) -> Result<HttpResponse, Problem> {
     let search = q.into_inner().validate()?;
     let mut conn = state.pool.get().await?;
@@ -20,6 +26,15 @@ pub async fn list(state: web::Data<State>, q: web::Query<ListQuery>) -> Result<H
     Ok(HttpResponse::Ok().json(Page { data, next_cursor: page.next_cursor }))
 }
 
+/// The courses the caller bought (completed or partly refunded purchases), latest first.
+#[utoipa::path(get, path = "/api/courses/mine", tag = "marketplace", operation_id = "listMyCourses",
+    security(("bearer" = [])),
+    params(("limit" = Option<i64>, Query, description = "Page size, 1-100 (default 20)"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    responses((status = 200, description = "A page of owned courses", body = Page<OwnedCourseView>),
+        (status = 401, body = Problem, content_type = "application/problem+json", description = "unauthorized"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "forbidden: the caller is not a user"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "validation_failed (`limit`, `cursor`)")))]
 pub async fn mine(
     state: web::Data<State>,
     principal: Principal,

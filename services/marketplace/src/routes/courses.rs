@@ -1,7 +1,7 @@
 //! One course: read (public once published), edit, publish/unpublish (its instructor only), and
 //! its package for those with access.
 
-use super::views::CourseView;
+use super::views::{CoursePackageBytes, CourseView};
 use crate::domain::course::{normalize_tags, CoursePatch, DRAFT, PUBLISHED, UNPUBLISHED};
 use crate::error::MarketError;
 use crate::store::courses::{self, Changes, Course};
@@ -19,6 +19,12 @@ fn visible(course: &Course, principal: Option<&Principal>) -> bool {
         || principal.is_some_and(|p| p.is_admin() || p.user_id().ok() == Some(course.instructor_id))
 }
 
+/// One course. Published courses are public; a draft or unpublished one is shown only to its
+/// instructor and admins (when signed in), and is a 404 for everyone else.
+#[utoipa::path(get, path = "/api/courses/{id}", tag = "marketplace", operation_id = "getCourse", security(()),
+    params(("id" = Uuid, Path, description = "Course id")),
+    responses((status = 200, body = CourseView),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "not_found: no such course, or not visible to the caller")))]
 pub async fn get(
     state: web::Data<State>,
     principal: Option<Principal>,
@@ -45,6 +51,19 @@ async fn lock_own(conn: &mut AsyncPgConnection, principal: &Principal, id: Uuid)
     Ok(course)
 }
 
+/// Edit a course's metadata (its instructor only); every field is optional.
+#[utoipa::path(patch, path = "/api/courses/{id}", tag = "marketplace", operation_id = "updateCourse",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Course id")),
+    request_body = CoursePatch,
+    responses((status = 200, body = CourseView),
+        (status = 400, body = Problem, content_type = "application/problem+json", description = "bad_request: the body is not valid JSON"),
+        (status = 401, body = Problem, content_type = "application/problem+json", description = "unauthorized"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "forbidden: not an instructor, or another instructor's published course"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "not_found: no such course (or another instructor's unpublished one)"),
+        (status = 413, body = Problem, content_type = "application/problem+json", description = "payload_too_large"),
+        (status = 415, body = Problem, content_type = "application/problem+json", description = "unsupported_media_type: not `application/json`"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "validation_failed: invalid or unknown fields")))]
 pub async fn patch(
     state: web::Data<State>,
     principal: Principal,
@@ -79,6 +98,14 @@ pub async fn patch(
     Ok(HttpResponse::Ok().json(CourseView::new(&course)?))
 }
 
+/// Publish a course (its instructor only): it enters the catalogue and can be bought. Idempotent.
+#[utoipa::path(post, path = "/api/courses/{id}/publish", tag = "marketplace", operation_id = "publishCourse",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Course id")),
+    responses((status = 200, body = CourseView),
+        (status = 401, body = Problem, content_type = "application/problem+json", description = "unauthorized"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "forbidden: not an instructor, or another instructor's published course"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "not_found: no such course (or another instructor's unpublished one)")))]
 pub async fn publish(
     state: web::Data<State>,
     principal: Principal,
@@ -87,6 +114,15 @@ pub async fn publish(
     set_status(state, principal, id.into_inner(), PUBLISHED).await
 }
 
+/// Unpublish a course (its instructor only): hidden from the catalogue and new buyers; owners
+/// keep access. Idempotent; a draft stays a draft.
+#[utoipa::path(post, path = "/api/courses/{id}/unpublish", tag = "marketplace", operation_id = "unpublishCourse",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Course id")),
+    responses((status = 200, body = CourseView),
+        (status = 401, body = Problem, content_type = "application/problem+json", description = "unauthorized"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "forbidden: not an instructor, or another instructor's published course"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "not_found: no such course (or another instructor's unpublished one)")))]
 pub async fn unpublish(
     state: web::Data<State>,
     principal: Principal,
@@ -119,6 +155,16 @@ async fn set_status(
 }
 
 /// The package, for its instructor, admins and buyers with access.
+#[utoipa::path(get, path = "/api/courses/{id}/content", tag = "marketplace", operation_id = "downloadCourseContent",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Course id")),
+    responses((status = 200, body = CoursePackageBytes, content_type = "application/octet-stream",
+            description = "The package bytes, sent with the package's own Content-Type (e.g. `application/zip`, `application/pdf`, `video/mp4`)",
+            headers(("Content-Disposition" = String, description = "`attachment; filename=\"<package file name>\"`"),
+                ("X-Content-SHA256" = String, description = "Hex SHA-256 of the package"))),
+        (status = 401, body = Problem, content_type = "application/problem+json", description = "unauthorized"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "forbidden: buy the course to download it"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "not_found: no such course, or not visible to the caller")))]
 pub async fn content(
     state: web::Data<State>,
     principal: Principal,

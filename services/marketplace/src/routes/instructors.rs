@@ -23,29 +23,50 @@ fn instructor(principal: &Principal) -> Result<Uuid, Problem> {
 }
 
 /// Every course of the caller's, drafts included.
+#[utoipa::path(get, path = "/api/instructors/me/courses", tag = "marketplace", operation_id = "listInstructorCourses",
+    security(("bearer" = [])),
+    responses((status = 200, description = "All of the instructor's courses in one page (`next_cursor` is always null)",
+            body = Page<CourseView>),
+        (status = 401, body = Problem, content_type = "application/problem+json", description = "unauthorized"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "forbidden: the caller is not an instructor")))]
 pub async fn courses(state: web::Data<State>, principal: Principal) -> Result<HttpResponse, Problem> {
     let me = instructor(&principal)?;
     let mut conn = state.pool.get().await?;
     let rows = courses::by_instructor(&mut conn, me).await?;
     let data = rows.iter().map(CourseView::new).collect::<Result<Vec<_>, _>>()?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": data, "next_cursor": null })))
+    Ok(HttpResponse::Ok().json(Page { data, next_cursor: None }))
 }
 
-#[derive(Debug, Serialize)]
+/// The instructor's earnings in one currency, by status.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = EarningsTotals)]
 pub struct Totals {
+    #[schema(example = "USD")]
     pub currency: String,
     /// One amount per status (`pending`, `available`, `in_payout`, `paid`); `available` may be
     /// negative after a refund of earnings already paid out.
+    #[schema(value_type = BTreeMap<String, Money>)]
     pub by_status: BTreeMap<&'static str, Money>,
 }
 
-#[derive(Debug, Serialize)]
+/// Totals per currency and a page of earnings lines, newest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EarningsView {
     pub totals: Vec<Totals>,
     pub data: Vec<EarningView>,
+    /// `null` on the last page.
     pub next_cursor: Option<String>,
 }
 
+/// The instructor's earnings: totals per currency and status, and the ledger lines page by page.
+#[utoipa::path(get, path = "/api/instructors/me/earnings", tag = "marketplace", operation_id = "getInstructorEarnings",
+    security(("bearer" = [])),
+    params(("limit" = Option<i64>, Query, description = "Page size, 1-100 (default 20)"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    responses((status = 200, body = EarningsView),
+        (status = 401, body = Problem, content_type = "application/problem+json", description = "unauthorized"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "forbidden: the caller is not an instructor"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "validation_failed (`limit`, `cursor`)")))]
 pub async fn earnings(
     state: web::Data<State>,
     principal: Principal,
@@ -72,15 +93,22 @@ pub async fn earnings(
     }))
 }
 
+/// The instructor's payouts, newest first.
+#[utoipa::path(get, path = "/api/instructors/me/payouts", tag = "marketplace", operation_id = "listInstructorPayouts",
+    security(("bearer" = [])),
+    responses((status = 200, description = "All of the instructor's payouts in one page (`next_cursor` is always null)",
+            body = Page<PayoutView>),
+        (status = 401, body = Problem, content_type = "application/problem+json", description = "unauthorized"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "forbidden: the caller is not an instructor")))]
 pub async fn payouts(state: web::Data<State>, principal: Principal) -> Result<HttpResponse, Problem> {
     let me = instructor(&principal)?;
     let mut conn = state.pool.get().await?;
     let rows = payouts::for_instructor(&mut conn, me).await?;
     let data = rows.iter().map(PayoutView::new).collect::<Result<Vec<_>, _>>()?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": data, "next_cursor": null })))
+    Ok(HttpResponse::Ok().json(Page { data, next_cursor: None }))
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PayoutRequest {
     /// Which balance to pay out (USD when omitted).
@@ -89,6 +117,19 @@ pub struct PayoutRequest {
 }
 
 /// Pay out the whole available balance in one currency, negative adjustments netted off.
+#[utoipa::path(post, path = "/api/instructors/me/payouts", tag = "marketplace", operation_id = "requestPayout",
+    security(("bearer" = [])),
+    params(("Idempotency-Key" = String, Header, description = "Required; same key + same body replays the first response")),
+    request_body = PayoutRequest,
+    responses((status = 201, description = "The payout, `requested` until an admin marks it paid", body = PayoutView),
+        (status = 400, body = Problem, content_type = "application/problem+json", description = "idempotency_key_required, bad_request (body not valid JSON)"),
+        (status = 401, body = Problem, content_type = "application/problem+json", description = "unauthorized"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "forbidden: the caller is not an instructor"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "idempotency_in_progress"),
+        (status = 413, body = Problem, content_type = "application/problem+json", description = "payload_too_large"),
+        (status = 415, body = Problem, content_type = "application/problem+json", description = "unsupported_media_type: not `application/json`"),
+        (status = 422, body = Problem, content_type = "application/problem+json",
+            description = "payout_below_minimum (the net available balance is below the minimum payout), validation_failed (unknown `currency` or field, malformed Idempotency-Key), idempotency_key_reused")))]
 pub async fn request_payout(
     state: web::Data<State>,
     principal: Principal,
@@ -122,6 +163,13 @@ pub async fn request_payout(
 }
 
 /// Admin: the money reached the instructor. Marking a paid payout again changes nothing.
+#[utoipa::path(post, path = "/api/marketplace/payouts/{id}/mark-paid", tag = "marketplace", operation_id = "markPayoutPaid",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Payout id")),
+    responses((status = 200, body = PayoutView),
+        (status = 401, body = Problem, content_type = "application/problem+json", description = "unauthorized"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "forbidden: the caller is not an admin"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "not_found: no such payout")))]
 pub async fn mark_paid(
     state: web::Data<State>,
     principal: Principal,

@@ -18,12 +18,30 @@ use platform::Problem;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PurchaseRequest {
     pub course_id: Uuid,
 }
 
+/// Buy a published course. A free course completes at once; a paid one returns a `pending`
+/// purchase with the `client_secret` to confirm the payment with Stripe, and completes when billing
+/// reports the payment. One live purchase per buyer and course, whatever the key.
+#[utoipa::path(post, path = "/api/courses/purchase", tag = "marketplace", operation_id = "purchaseCourse",
+    security(("bearer" = [])),
+    params(("Idempotency-Key" = String, Header, description = "Required; same key + same body replays the first response")),
+    request_body = PurchaseRequest,
+    responses((status = 201, description = "A new purchase: `completed` (free course) or `pending` (payment created)", body = PurchaseView),
+        (status = 200, description = "The buyer's purchase already in progress for this course (or this key's purchase)", body = PurchaseView),
+        (status = 400, body = Problem, content_type = "application/problem+json", description = "idempotency_key_required, bad_request (body not valid JSON)"),
+        (status = 401, body = Problem, content_type = "application/problem+json", description = "unauthorized"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "forbidden: the caller is not a user"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "not_found: no such course (or a draft)"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "own_course, already_owned, course_not_published, idempotency_in_progress"),
+        (status = 413, body = Problem, content_type = "application/problem+json", description = "payload_too_large"),
+        (status = 415, body = Problem, content_type = "application/problem+json", description = "unsupported_media_type: not `application/json`"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "validation_failed (`course_id`, unknown field, malformed Idempotency-Key), idempotency_key_reused"),
+        (status = 502, body = Problem, content_type = "application/problem+json", description = "billing_unavailable: the payment could not be created")))]
 pub async fn purchase(
     state: web::Data<State>,
     principal: Principal,

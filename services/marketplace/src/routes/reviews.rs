@@ -17,14 +17,25 @@ use platform::Problem;
 use serde::Deserialize;
 use uuid::Uuid;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// `newest` (default) or `helpful`.
     pub sort: Option<ReviewSort>,
+    /// Page size, 1-100 (default 20).
     pub limit: Option<i64>,
+    /// `next_cursor` of the previous page (same sort).
     pub cursor: Option<String>,
 }
 
+/// A published course's reviews, newest or most helpful first.
+#[utoipa::path(get, path = "/api/courses/{id}/reviews", tag = "marketplace", operation_id = "listCourseReviews",
+    security(()),
+    params(("id" = Uuid, Path, description = "Course id"), ListQuery),
+    responses((status = 200, description = "A page of reviews", body = Page<ReviewView>),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "not_found: no such published course"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "validation_failed: unknown `sort` or query parameter, bad `limit`, or a `cursor` of another sort")))]
 pub async fn list(
     state: web::Data<State>,
     id: web::Path<Uuid>,
@@ -62,6 +73,20 @@ async fn lock_course(conn: &mut AsyncPgConnection, id: Uuid) -> Result<courses::
     Ok(courses::lock(conn, id).await?.ok_or(MarketError::CourseNotFound)?)
 }
 
+/// Review a course the caller owns: one review each (change it with `PUT .../reviews/mine`).
+#[utoipa::path(post, path = "/api/courses/{id}/reviews", tag = "marketplace", operation_id = "createReview",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Course id")),
+    request_body = ReviewInput,
+    responses((status = 201, body = ReviewView),
+        (status = 400, body = Problem, content_type = "application/problem+json", description = "bad_request: the body is not valid JSON"),
+        (status = 401, body = Problem, content_type = "application/problem+json", description = "unauthorized"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "forbidden: the caller does not own the course, or is not a user"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "not_found: no such course"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "already_reviewed"),
+        (status = 413, body = Problem, content_type = "application/problem+json", description = "payload_too_large"),
+        (status = 415, body = Problem, content_type = "application/problem+json", description = "unsupported_media_type: not `application/json`"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "validation_failed (`rating`, `body`, unknown field)")))]
 pub async fn create(
     state: web::Data<State>,
     principal: Principal,
@@ -102,6 +127,18 @@ pub async fn create(
 }
 
 /// `PUT /api/courses/{id}/reviews/mine`: change one's rating or text.
+#[utoipa::path(put, path = "/api/courses/{id}/reviews/mine", tag = "marketplace", operation_id = "editMyReview",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Course id")),
+    request_body = ReviewInput,
+    responses((status = 200, body = ReviewView),
+        (status = 400, body = Problem, content_type = "application/problem+json", description = "bad_request: the body is not valid JSON"),
+        (status = 401, body = Problem, content_type = "application/problem+json", description = "unauthorized"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "forbidden: the caller is not a user"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "not_found: no such course, or no review of the caller's on it"),
+        (status = 413, body = Problem, content_type = "application/problem+json", description = "payload_too_large"),
+        (status = 415, body = Problem, content_type = "application/problem+json", description = "unsupported_media_type: not `application/json`"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "validation_failed (`rating`, `body`, unknown field)")))]
 pub async fn edit_mine(
     state: web::Data<State>,
     principal: Principal,
@@ -125,13 +162,28 @@ pub async fn edit_mine(
     Ok(HttpResponse::Ok().json(ReviewView::new(&review)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ReviewReplyInput)]
 pub struct ReplyInput {
+    /// 1-2000 characters.
     pub body: String,
 }
 
 /// The course's instructor answers a review, once.
+#[utoipa::path(post, path = "/api/courses/{id}/reviews/{review_id}/reply", tag = "marketplace",
+    operation_id = "replyToReview", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Course id"), ("review_id" = Uuid, Path, description = "Review id")),
+    request_body = ReplyInput,
+    responses((status = 200, body = ReviewView),
+        (status = 400, body = Problem, content_type = "application/problem+json", description = "bad_request: the body is not valid JSON"),
+        (status = 401, body = Problem, content_type = "application/problem+json", description = "unauthorized"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "forbidden: only the course's instructor may reply"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "not_found: no such course, or no such review on it"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "already_replied"),
+        (status = 413, body = Problem, content_type = "application/problem+json", description = "payload_too_large"),
+        (status = 415, body = Problem, content_type = "application/problem+json", description = "unsupported_media_type: not `application/json`"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "validation_failed (`body`, unknown field)")))]
 pub async fn reply(
     state: web::Data<State>,
     principal: Principal,
@@ -163,7 +215,15 @@ pub async fn reply(
     Ok(HttpResponse::Ok().json(ReviewView::new(&review)))
 }
 
-/// One "helpful" vote per signed-in user and review.
+/// One "helpful" vote per signed-in user and review; voting again changes nothing.
+#[utoipa::path(post, path = "/api/courses/{id}/reviews/{review_id}/helpful", tag = "marketplace",
+    operation_id = "voteReviewHelpful", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Course id"), ("review_id" = Uuid, Path, description = "Review id")),
+    responses((status = 200, description = "The review with its updated `helpful_count`", body = ReviewView),
+        (status = 401, body = Problem, content_type = "application/problem+json", description = "unauthorized"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "forbidden: the caller is not a user"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "not_found: no such review on this course"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "own_review: you cannot vote for your own review")))]
 pub async fn helpful(
     state: web::Data<State>,
     principal: Principal,

@@ -30,6 +30,41 @@ struct Package {
     sha256: String,
 }
 
+/// The multipart form of `POST /api/courses/upload`, for the API document only: the handler reads
+/// the parts as a stream.
+#[derive(utoipa::ToSchema)]
+#[schema(as = CourseUploadForm)]
+pub struct UploadForm {
+    /// The course's metadata as a JSON document (schema `CourseMetadata`), at most 64 KiB.
+    #[schema(
+        content_media_type = "application/json",
+        example = r#"{"title":"Rust for payments","description":"Build a payment system","category":"programming","level":"beginner","language":"en","tags":["rust"],"price":{"amount":"9.99","currency":"USD"}}"#
+    )]
+    pub metadata: String,
+    /// The package: one of the accepted types (by default `application/zip`,
+    /// `application/x-zip-compressed`, `application/pdf`, `video/mp4`), declared in the part's
+    /// Content-Type and matching the file's first bytes; not empty, at most the upload limit
+    /// (200 MiB by default).
+    #[schema(format = Binary, value_type = String)]
+    pub file: Vec<u8>,
+}
+
+/// Upload a new course (instructors): metadata and package in one multipart form. The course
+/// starts as a `draft`; publish it with `POST /api/courses/{id}/publish`.
+#[utoipa::path(post, path = "/api/courses/upload", tag = "marketplace", operation_id = "uploadCourse",
+    security(("bearer" = [])),
+    request_body(content((UploadForm = "multipart/form-data",
+            encoding(("metadata" = (content_type = "application/json")), ("file" = (content_type = "application/zip, application/x-zip-compressed, application/pdf, video/mp4"))))),
+        description = "A `metadata` part (JSON) and a `file` part (the package), each exactly once"),
+    responses((status = 201, description = "The new draft course", body = CourseView),
+        (status = 400, body = Problem, content_type = "application/problem+json", description = "bad_request: malformed multipart body"),
+        (status = 401, body = Problem, content_type = "application/problem+json", description = "unauthorized"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "forbidden: the caller is not an instructor"),
+        (status = 413, body = Problem, content_type = "application/problem+json", description = "payload_too_large: the package exceeds the upload limit"),
+        (status = 415, body = Problem, content_type = "application/problem+json",
+            description = "unsupported_media_type: not multipart/form-data, a package type that is not accepted, or a file whose content does not match its declared type"),
+        (status = 422, body = Problem, content_type = "application/problem+json",
+            description = "validation_failed: invalid `metadata.*` fields, a missing, repeated, unknown or empty part")))]
 pub async fn upload(
     state: web::Data<State>,
     principal: Principal,

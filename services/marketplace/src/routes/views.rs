@@ -18,23 +18,33 @@ pub fn money(amount: Decimal, currency: &str) -> Result<Money, Problem> {
     Ok(Money::round(amount, currency))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = CourseRating)]
 pub struct Rating {
     /// Two decimals; null while unrated.
     #[serde(with = "rust_decimal::serde::str_option")]
+    #[schema(value_type = Option<String>, example = "4.50")]
     pub average: Option<Decimal>,
     pub count: i32,
 }
 
-#[derive(Debug, Serialize)]
+/// The course's downloadable package.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = CoursePackage)]
 pub struct Package {
     pub filename: String,
     pub content_type: String,
     pub size_bytes: i64,
+    /// Hex SHA-256 of the package.
     pub sha256: String,
 }
 
-#[derive(Debug, Serialize)]
+/// A course package's raw bytes (documentation only: the handler streams the stored file).
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct CoursePackageBytes(pub Vec<u8>);
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CourseView {
     pub id: Uuid,
     pub instructor_id: Uuid,
@@ -46,6 +56,8 @@ pub struct CourseView {
     pub tags: Vec<String>,
     pub price: Money,
     pub free: bool,
+    /// `draft`, `published` or `unpublished`.
+    #[schema(example = "published")]
     pub status: String,
     pub rating: Rating,
     pub purchase_count: i64,
@@ -82,10 +94,12 @@ impl CourseView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PurchaseView {
     pub id: Uuid,
     pub course_id: Uuid,
+    /// `pending`, `completed`, `failed` or `refunded`.
+    #[schema(example = "pending")]
     pub status: String,
     /// The price when bought.
     pub price: Money,
@@ -116,20 +130,23 @@ impl PurchaseView {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// A course the caller bought, with the purchase.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OwnedCourseView {
     pub course: CourseView,
     pub purchase: PurchaseView,
 }
 
-#[derive(Debug, Serialize)]
+/// The instructor's reply to a review.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = ReviewReply)]
 pub struct ReplyView {
     pub body: String,
     pub replied_at: DateTime<Utc>,
 }
 
 /// A review as anyone may see it: the reviewer's id is not shown.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ReviewView {
     pub id: Uuid,
     pub course_id: Uuid,
@@ -159,7 +176,8 @@ impl ReviewView {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// One line of the instructor's earnings ledger.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EarningView {
     pub id: Uuid,
     pub purchase_id: Uuid,
@@ -167,7 +185,10 @@ pub struct EarningView {
     /// `sale`, or `refund` (a negative adjustment).
     pub kind: String,
     pub amount: Money,
+    /// `pending`, `available`, `in_payout` or `paid`.
+    #[schema(example = "pending")]
     pub status: String,
+    /// When the line stops being refundable and becomes `available`.
     pub available_at: DateTime<Utc>,
     pub payout_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
@@ -189,11 +210,13 @@ impl EarningView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PayoutView {
     pub id: Uuid,
     pub instructor_id: Uuid,
     pub amount: Money,
+    /// `requested` or `paid`.
+    #[schema(example = "requested")]
     pub status: String,
     pub requested_at: DateTime<Utc>,
     pub paid_at: Option<DateTime<Utc>>,

@@ -48,6 +48,47 @@ pub async fn revoke(
     .await
 }
 
+/// Pause (or resume, with `None`) every grant of a license: suspension and reinstatement.
+pub async fn set_suspended(
+    conn: &mut AsyncPgConnection,
+    license: &str,
+    at: Option<DateTime<Utc>>,
+) -> QueryResult<Vec<Uuid>> {
+    diesel::update(grants::table.filter(grants::source.eq("license")).filter(grants::reference.eq(license)))
+        .set(grants::suspended_at.eq(at))
+        .returning(grants::user_id)
+        .get_results(conn)
+        .await
+}
+
+/// Move the end of every grant of a license (extension).
+pub async fn set_end(conn: &mut AsyncPgConnection, license: &str, ends_at: DateTime<Utc>) -> QueryResult<Vec<Uuid>> {
+    diesel::update(
+        grants::table
+            .filter(grants::source.eq("license"))
+            .filter(grants::reference.eq(license))
+            .filter(grants::revoked_at.is_null()),
+    )
+    .set(grants::ends_at.eq(ends_at))
+    .returning(grants::user_id)
+    .get_results(conn)
+    .await
+}
+
+/// End every grant of a license (revocation, expiry), whether or not its seat events arrive.
+pub async fn revoke_license(conn: &mut AsyncPgConnection, license: &str, at: DateTime<Utc>) -> QueryResult<Vec<Uuid>> {
+    diesel::update(
+        grants::table
+            .filter(grants::source.eq("license"))
+            .filter(grants::reference.eq(license))
+            .filter(grants::revoked_at.is_null()),
+    )
+    .set(grants::revoked_at.eq(at))
+    .returning(grants::user_id)
+    .get_results(conn)
+    .await
+}
+
 /// The latest end of the user's reward grants of `tier` still running at `now` (to extend a Pro month).
 pub async fn reward_end(
     conn: &mut AsyncPgConnection,
@@ -76,6 +117,7 @@ pub async fn active(
         .inner_join(tiers::table.on(tiers::code.eq(grants::tier)))
         .filter(grants::user_id.eq(user_id))
         .filter(grants::revoked_at.is_null())
+        .filter(grants::suspended_at.is_null())
         .filter(grants::starts_at.le(now))
         .filter(grants::ends_at.is_null().or(grants::ends_at.gt(now)))
         .select((grants::tier, tiers::rank, grants::source))

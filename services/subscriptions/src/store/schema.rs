@@ -62,6 +62,7 @@ diesel::table! {
         starts_at -> Timestamptz,
         ends_at -> Nullable<Timestamptz>,
         revoked_at -> Nullable<Timestamptz>,
+        suspended_at -> Nullable<Timestamptz>,
     }
 }
 diesel::allow_tables_to_appear_in_same_query!(grants, tiers);

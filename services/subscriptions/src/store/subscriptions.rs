@@ -79,8 +79,14 @@ pub async fn latest(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<
 }
 
 /// Subscriptions the scheduler must look at, locked and skipped by other replicas.
-pub async fn lock_due(conn: &mut AsyncPgConnection, now: DateTime<Utc>, limit: i64) -> QueryResult<Vec<Subscription>> {
+pub async fn lock_due(
+    conn: &mut AsyncPgConnection,
+    now: DateTime<Utc>,
+    skip: &[Uuid],
+    limit: i64,
+) -> QueryResult<Vec<Subscription>> {
     subscriptions::table
+        .filter(subscriptions::id.ne_all(skip))
         .filter(
             subscriptions::status
                 .eq("active")

@@ -36,6 +36,18 @@ async fn seat_events_change_the_answer_at_once() {
     assert_eq!(f["tier"], "enterprise");
     // Redelivery changes nothing.
     testkit::bus::publish_raw(&s.env, &activated).await;
+    // A suspended license pauses its members' Enterprise features; reinstatement resumes them.
+    let license_event = |kind: &str| {
+        foreign_event(
+            kind,
+            "licensing",
+            json!({"license_id": license, "organization_id": Uuid::now_v7(), "tier": "enterprise"}),
+        )
+    };
+    testkit::bus::publish_raw(&s.env, &license_event("licensing.license.suspended.v1")).await;
+    s.wait_feature(user, "team.management", false).await;
+    testkit::bus::publish_raw(&s.env, &license_event("licensing.license.reinstated.v1")).await;
+    s.wait_feature(user, "team.management", true).await;
     let released = foreign_event(
         "licensing.seat.released.v1",
         "licensing",

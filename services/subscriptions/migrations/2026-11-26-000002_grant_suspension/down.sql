@@ -1,0 +1,2 @@
+DROP INDEX grants_reference;
+ALTER TABLE grants DROP COLUMN suspended_at;
