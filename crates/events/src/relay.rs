@@ -160,7 +160,7 @@ impl Relay {
                 .await?;
             if !unroutable.is_empty() {
                 // Noticed, not dropped: the row stays flagged for operators and the log says so.
-                tracing::error!(rows = ?unroutable, "outbox relay: events had no queue bound to their routing key");
+                tracing::warn!(rows = ?unroutable, "outbox relay: events had no queue bound to their routing key");
                 diesel::update(outbox::table.filter(outbox::seq.eq_any(&unroutable)))
                     .set(outbox::unroutable.eq(true))
                     .execute(conn)

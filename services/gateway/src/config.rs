@@ -80,7 +80,7 @@ fn default_user_burst() -> u32 {
     200
 }
 fn default_body_limit() -> usize {
-    64 * 1024 * 1024
+    256 * 1024 * 1024
 }
 fn default_timeout() -> u64 {
     10_000
