@@ -1,0 +1,12 @@
+//! The main flows of the platform end to end: stripe-fake, the five services and the gateway
+//! in-process on the real PostgreSQL and RabbitMQ, driven through the gateway with real JWTs only.
+//! Every event published during a flow is captured and checked against its contract.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod contracts;
+mod enterprise;
+mod failures;
+mod purchase;
+mod redemption;
+mod subscription;
+mod support;
