@@ -3,24 +3,45 @@
 //! rewrites `proto-schemas/openapi.json`; a test fails when the committed file is stale.
 
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::openapi::{InfoBuilder, OpenApi, ServerBuilder};
+use utoipa::openapi::{InfoBuilder, OpenApi, OpenApiBuilder, ServerBuilder};
 
 pub const OPENAPI_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../proto-schemas/openapi.json");
 
-/// Every service's part, merged under the gateway's description.
-pub fn openapi() -> OpenApi {
+/// Each service's part of the document, in the order they are merged.
+pub fn parts() -> Vec<(&'static str, OpenApi)> {
     use utoipa::OpenApi as _;
-    let mut doc = billing::openapi::ApiDoc::openapi();
+    vec![
+        ("billing", billing::openapi::ApiDoc::openapi()),
+        ("subscriptions", subscriptions::openapi::ApiDoc::openapi()),
+        ("rewards", rewards::openapi::ApiDoc::openapi()),
+        ("licensing", licensing::openapi::ApiDoc::openapi()),
+        ("marketplace", marketplace::openapi::ApiDoc::openapi()),
+    ]
+}
+
+/// Every service's part, merged under the gateway's description. Paths and schemas are ordered
+/// maps and the parts merge in a fixed order, so the result is the same on every run. A schema
+/// or path that two services both define is kept from the first only (`OpenApi::merge`); the
+/// contracts test fails when that drops anything.
+pub fn openapi() -> OpenApi {
+    let mut doc = OpenApiBuilder::new().build();
+    for (_, part) in parts() {
+        doc.merge(part);
+    }
     doc.info = InfoBuilder::new()
         .title("Monetization platform API")
         .version(env!("CARGO_PKG_VERSION"))
         .description(Some(
             "Payments, subscriptions, course marketplace, reward tokens and enterprise licensing, served through the \
              gateway. Authenticate with `Authorization: Bearer <JWT>` (RS256, ES256 or EdDSA). Errors are RFC 9457 \
-             `application/problem+json` with a stable `code`. Every POST that moves money, tokens or seats requires an \
-             `Idempotency-Key` header (same key + same body replays the first response with `Idempotent-Replayed: true`; \
-             same key + different body is 422; a concurrent duplicate is 409). Lists use `?limit=` (max 100) and an \
-             opaque `?cursor=`.",
+             `application/problem+json` with a stable `code`. Every POST that moves money, tokens or seats takes an \
+             `Idempotency-Key` header, required except on seat activation (same key + same body replays the first \
+             response with `Idempotent-Replayed: true`; same key + different body is 422; a concurrent duplicate is \
+             409). Lists use `?limit=` (max 100) and an opaque `?cursor=`. Besides the errors each operation lists, \
+             any request may be answered 429 `rate_limited` (with `Retry-After`), 500 `internal_error`, 502 \
+             `upstream_unavailable`, 503 `unavailable` or 504 `upstream_timeout`; a body that is not JSON is 400 \
+             `bad_request`, one too large 413 `payload_too_large`, one without `Content-Type: application/json` 415 \
+             `unsupported_media_type`; a malformed id in the path is 404 `not_found`.",
         ))
         .build();
     doc.servers = Some(vec![ServerBuilder::new().url("http://127.0.0.1:8080").description(Some("make run")).build()]);

@@ -72,9 +72,22 @@ impl RouteTable {
     }
 }
 
+/// Paths a public pattern above would match but that need a signed-in caller.
+const NOT_PUBLIC: &[(&str, &str)] = &[("GET", "/api/courses/mine")];
+
+/// The service owning `path` (longest prefix, whole segments), without any upstream URL.
+pub fn service_for(path: &str) -> Option<&'static str> {
+    PREFIXES
+        .iter()
+        .filter(|(prefix, _)| path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/')))
+        .max_by_key(|(prefix, _)| prefix.len())
+        .map(|(_, service)| *service)
+}
+
 pub fn is_public(method: &str, path: &str) -> bool {
     let path = path.trim_end_matches('/');
-    PUBLIC.iter().any(|(m, pattern)| *m == method && matches(pattern, path))
+    let listed = |list: &[(&str, &str)]| list.iter().any(|(m, pattern)| *m == method && matches(pattern, path));
+    listed(PUBLIC) && !listed(NOT_PUBLIC)
 }
 
 fn matches(pattern: &str, path: &str) -> bool {
@@ -103,5 +116,7 @@ mod tests {
         assert!(is_public("POST", "/api/payments/webhook"));
         assert!(!is_public("GET", "/api/payments/history"));
         assert!(!is_public("GET", "/api/tokens/balance"));
+        assert!(is_public("GET", "/api/courses/0192f0c4-0000-7000-8000-000000000000"));
+        assert!(!is_public("GET", "/api/courses/mine"), "the caller's own courses need a token");
     }
 }

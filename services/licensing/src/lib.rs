@@ -7,6 +7,7 @@ pub mod config;
 pub mod core;
 pub mod domain;
 pub mod error;
+pub mod openapi;
 pub mod routes;
 pub mod scheduler;
 pub mod store;

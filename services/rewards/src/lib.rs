@@ -8,6 +8,7 @@ pub mod consumers;
 pub mod domain;
 pub mod error;
 pub mod ledger;
+pub mod openapi;
 pub mod routes;
 pub mod store;
 

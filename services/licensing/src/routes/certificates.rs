@@ -1,6 +1,7 @@
 //! Signed license certificates and the public key that verifies them.
 
 use super::licenses::visible;
+use super::PROBLEM;
 use crate::certificate::{CertificateClaims, CertificateOrganization, AUDIENCE, ISSUER};
 use crate::core::seats::status_of;
 use crate::domain::license::check_usable;
@@ -8,14 +9,37 @@ use crate::error::LicensingError;
 use crate::store::organizations;
 use crate::State;
 use actix_web::{web, HttpResponse};
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use platform::auth::Principal;
 use platform::Problem;
+use serde::Serialize;
 use uuid::Uuid;
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = LicenseCertificate)]
+pub struct CertificateView {
+    /// A JWT (EdDSA) whose claims describe the license; verify it with the public key.
+    pub certificate: String,
+    #[schema(example = "EdDSA")]
+    pub alg: &'static str,
+    /// The id of the signing key.
+    pub kid: String,
+    /// When the certificate stops being valid: the license's expiry, or sooner.
+    pub expires_at: DateTime<Utc>,
+}
 
 /// `GET /api/enterprise/licenses/{id}/certificate` (admin, the organisation's org admin): an
 /// EdDSA JWT valid until the license expires, at most `certificate_max_days` (clients refresh it,
 /// and so learn of a revocation).
+#[utoipa::path(get, path = "/api/enterprise/licenses/{id}/certificate", tag = "licensing", operation_id = "getLicenseCertificate",
+    security(("bearer" = [])),
+    summary = "A signed certificate of a usable license (admins, and the organisation's org admins).",
+    description = "An EdDSA JWT valid until the license expires, or for a limited number of days: clients refresh it, and so learn of a suspension or revocation.",
+    params(("id" = Uuid, Path, description = "License id")),
+    responses((status = 200, body = CertificateView, headers(("Cache-Control" = String, description = "no-store"))),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden (a member of the organisation without the org admin role), license_expired, license_suspended, license_revoked, license_not_yet_valid"),
+        (status = 404, body = Problem, content_type = PROBLEM, description = "not_found")))]
 pub async fn certificate(
     state: web::Data<State>,
     principal: Principal,
@@ -43,23 +67,66 @@ pub async fn certificate(
         license_expires_at: license.expires_at,
     };
     let token = state.signer.sign(&claims).map_err(Problem::internal)?;
-    Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(serde_json::json!({
-        "certificate": token,
-        "alg": "EdDSA",
-        "kid": state.signer.kid,
-        "expires_at": exp,
-    })))
+    Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(CertificateView {
+        certificate: token,
+        alg: "EdDSA",
+        kid: state.signer.kid.clone(),
+        expires_at: exp,
+    }))
 }
 
-/// `GET /api/enterprise/licenses/public-key` (public): PEM and JWK of the verification key.
+/// The verification key as a JWK (RFC 8037).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PublicJwk {
+    #[schema(example = "OKP")]
+    pub kty: &'static str,
+    #[schema(example = "Ed25519")]
+    pub crv: &'static str,
+    /// The raw public key, base64url.
+    pub x: String,
+    pub kid: String,
+    #[schema(example = "EdDSA")]
+    pub alg: &'static str,
+    #[serde(rename = "use")]
+    #[schema(example = "sig")]
+    pub use_: &'static str,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = CertificatePublicKey)]
+pub struct PublicKeyView {
+    #[schema(example = "EdDSA")]
+    pub alg: &'static str,
+    pub kid: String,
+    /// The certificates' `iss`.
+    pub issuer: &'static str,
+    /// The certificates' `aud`.
+    pub audience: &'static str,
+    /// The key as PEM.
+    pub pem: String,
+    pub jwk: PublicJwk,
+}
+
+/// The public key that verifies license certificates, as PEM and JWK. Cacheable for an hour.
+#[utoipa::path(get, path = "/api/enterprise/licenses/public-key", tag = "licensing", operation_id = "getCertificatePublicKey",
+    security(()),
+    responses((status = 200, body = PublicKeyView, headers(("Cache-Control" = String, description = "public, max-age=3600"))),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized: a token was sent and is not valid")))]
 pub async fn public_key(state: web::Data<State>) -> HttpResponse {
     let s = &state.signer;
-    HttpResponse::Ok().insert_header(("Cache-Control", "public, max-age=3600")).json(serde_json::json!({
-        "alg": "EdDSA",
-        "kid": s.kid,
-        "issuer": ISSUER,
-        "audience": AUDIENCE,
-        "pem": s.public_pem,
-        "jwk": { "kty": "OKP", "crv": "Ed25519", "x": s.public_x, "kid": s.kid, "alg": "EdDSA", "use": "sig" },
-    }))
+    HttpResponse::Ok().insert_header(("Cache-Control", "public, max-age=3600")).json(PublicKeyView {
+        alg: "EdDSA",
+        kid: s.kid.clone(),
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        pem: s.public_pem.clone(),
+        jwk: PublicJwk {
+            kty: "OKP",
+            crv: "Ed25519",
+            x: s.public_x.clone(),
+            kid: s.kid.clone(),
+            alg: "EdDSA",
+            use_: "sig",
+        },
+    })
 }

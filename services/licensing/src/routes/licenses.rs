@@ -4,6 +4,7 @@
 use super::access::{require_admin, require_manager};
 use super::organizations::{apply_branding, BrandingBody};
 use super::views::{self, LicenseView};
+use super::PROBLEM;
 use crate::core::seats::{check_thresholds, release_all, status_of};
 use crate::domain::branding::is_domain;
 use crate::domain::license::{apply, check_seat_change, Action, Outcome, SeatChangeError, Status, MAX_SEATS};
@@ -27,21 +28,31 @@ use platform::Problem;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrganizationBody {
+    /// 1-200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
+    /// The organisation's domain, e.g. `acme.com`: the organisation is found (or created) by it.
+    #[schema(example = "acme.com")]
     pub domain: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateLicense {
     pub organization: OrganizationBody,
+    /// 1 to 1,000,000.
+    #[schema(minimum = 1, maximum = 1_000_000)]
     pub seats: i32,
+    /// `enterprise` or `pro`.
+    #[schema(example = "enterprise")]
     pub tier: String,
     pub starts_at: DateTime<Utc>,
+    /// After `starts_at`, and in the future.
     pub expires_at: DateTime<Utc>,
+    /// White-label branding for the organisation (replaces any it has).
     #[serde(default)]
     pub branding: Option<BrandingBody>,
 }
@@ -71,6 +82,17 @@ impl CreateLicense {
     }
 }
 
+/// Admins: sell an organisation a license (the organisation is created on first use of its domain).
+#[utoipa::path(post, path = "/api/enterprise/licenses/create", tag = "licensing", operation_id = "createLicense",
+    security(("bearer" = [])),
+    params(("Idempotency-Key" = String, Header, description = "Required; replays the first response")),
+    request_body = CreateLicense,
+    responses((status = 201, body = LicenseView),
+        (status = 400, body = Problem, content_type = PROBLEM, description = "idempotency_key_required, bad_request"),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: admins only"),
+        (status = 409, body = Problem, content_type = PROBLEM, description = "custom_domain_taken, idempotency_in_progress"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (fields, unknown `tier`, branding), idempotency_key_reused")))]
 pub async fn create(
     state: web::Data<State>,
     principal: Principal,
@@ -149,15 +171,25 @@ async fn create_in(
     Ok(LicenseView::new(&license, (&org).into()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Page size, 1-100 (default 20).
     pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Admins only: one organisation's licenses.
     pub organization_id: Option<Uuid>,
 }
 
+/// Licenses, newest first: admins see all (or one organisation's), org admins their organisation's.
+#[utoipa::path(get, path = "/api/enterprise/licenses", tag = "licensing", operation_id = "listLicenses",
+    security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = Page<LicenseView>),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: neither admin nor org admin, or another organisation's `organization_id`"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`cursor`, query)")))]
 pub async fn list(
     state: web::Data<State>,
     principal: Principal,
@@ -191,6 +223,14 @@ pub async fn visible(state: &State, principal: &Principal, id: Uuid) -> Result<L
     Ok(license)
 }
 
+/// A license (admins, and the organisation's org admins).
+#[utoipa::path(get, path = "/api/enterprise/licenses/{id}", tag = "licensing", operation_id = "getLicense",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "License id")),
+    responses((status = 200, body = LicenseView),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: a member of the organisation without the org admin role"),
+        (status = 404, body = Problem, content_type = PROBLEM, description = "not_found")))]
 pub async fn get(state: web::Data<State>, principal: Principal, id: web::Path<Uuid>) -> Result<HttpResponse, Problem> {
     let license = visible(&state, &principal, id.into_inner()).await?;
     let mut conn = state.pool.get().await?;
@@ -225,12 +265,26 @@ fn refused(status: Status, action: &str) -> LicensingError {
     LicensingError::InvalidTransition(format!("a {} license cannot be {action}", status.as_str()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SeatCount {
+    /// 1 to 1,000,000, and no fewer than the seats in use.
+    #[schema(minimum = 1, maximum = 1_000_000)]
     pub seats: i32,
 }
 
+/// Admins: change a license's seat count.
+#[utoipa::path(post, path = "/api/enterprise/licenses/{id}/seat-count", tag = "licensing", operation_id = "changeLicenseSeats",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "License id")),
+    request_body = SeatCount,
+    responses((status = 200, body = LicenseView),
+        (status = 400, body = Problem, content_type = PROBLEM, description = "bad_request"),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: admins only"),
+        (status = 404, body = Problem, content_type = PROBLEM, description = "not_found"),
+        (status = 409, body = Problem, content_type = PROBLEM, description = "invalid_state_transition, seats_below_usage"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`seats`)")))]
 pub async fn change_seats(
     state: web::Data<State>,
     principal: Principal,
@@ -261,12 +315,26 @@ pub async fn change_seats(
     .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ExtendLicense)]
 pub struct Extend {
+    /// Later than the current expiry (the same value changes nothing).
     pub expires_at: DateTime<Utc>,
 }
 
+/// Admins: move a license's expiry later.
+#[utoipa::path(post, path = "/api/enterprise/licenses/{id}/extend", tag = "licensing", operation_id = "extendLicense",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "License id")),
+    request_body = Extend,
+    responses((status = 200, body = LicenseView),
+        (status = 400, body = Problem, content_type = PROBLEM, description = "bad_request"),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: admins only"),
+        (status = 404, body = Problem, content_type = PROBLEM, description = "not_found"),
+        (status = 409, body = Problem, content_type = PROBLEM, description = "invalid_state_transition (e.g. an expired or revoked license)"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`expires_at`)")))]
 pub async fn extend(
     state: web::Data<State>,
     principal: Principal,
@@ -308,10 +376,13 @@ pub async fn extend(
     .await
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = LicenseActionReason)]
 pub struct Reason {
+    /// At most 500 characters; kept as the license's `status_reason`.
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub reason: Option<String>,
 }
 
@@ -329,6 +400,17 @@ fn reason_of(body: web::Bytes) -> Result<Option<String>, Problem> {
     Ok(reason)
 }
 
+/// Admins: suspend a license: no seat activations or certificates until it is reinstated.
+#[utoipa::path(post, path = "/api/enterprise/licenses/{id}/suspend", tag = "licensing", operation_id = "suspendLicense",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "License id")),
+    request_body(content = Reason, description = "Optional; an empty body gives no reason"),
+    responses((status = 200, body = LicenseView),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: admins only"),
+        (status = 404, body = Problem, content_type = PROBLEM, description = "not_found"),
+        (status = 409, body = Problem, content_type = PROBLEM, description = "invalid_state_transition"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`reason`)")))]
 pub async fn suspend(
     state: web::Data<State>,
     principal: Principal,
@@ -363,6 +445,15 @@ pub async fn suspend(
     .await
 }
 
+/// Admins: reinstate a suspended license that has not expired.
+#[utoipa::path(post, path = "/api/enterprise/licenses/{id}/reinstate", tag = "licensing", operation_id = "reinstateLicense",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "License id")),
+    responses((status = 200, body = LicenseView),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: admins only"),
+        (status = 404, body = Problem, content_type = PROBLEM, description = "not_found"),
+        (status = 409, body = Problem, content_type = PROBLEM, description = "invalid_state_transition")))]
 pub async fn reinstate(
     state: web::Data<State>,
     principal: Principal,
@@ -398,6 +489,17 @@ pub async fn reinstate(
     .await
 }
 
+/// Admins: revoke a license for good, releasing every seat.
+#[utoipa::path(post, path = "/api/enterprise/licenses/{id}/revoke", tag = "licensing", operation_id = "revokeLicense",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "License id")),
+    request_body(content = Reason, description = "Optional; an empty body gives no reason"),
+    responses((status = 200, body = LicenseView),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: admins only"),
+        (status = 404, body = Problem, content_type = PROBLEM, description = "not_found"),
+        (status = 409, body = Problem, content_type = PROBLEM, description = "invalid_state_transition"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`reason`)")))]
 pub async fn revoke(
     state: web::Data<State>,
     principal: Principal,

@@ -22,6 +22,9 @@ use platform::Problem;
 use serde::Serialize;
 use std::future::{ready, Ready};
 
+/// The media type of every error answer (RFC 9457), for the handlers' OpenAPI annotations.
+pub const PROBLEM: &str = platform::problem::CONTENT_TYPE;
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     const L: &str = "/api/enterprise/licenses";
     cfg.route(&format!("{L}/create"), web::post().to(licenses::create))

@@ -3,6 +3,7 @@
 
 use super::access::require_manager;
 use super::views::{BrandingView, OrganizationView, DAY_NAMES};
+use super::PROBLEM;
 use crate::domain::branding::{self, BrandingInput};
 use crate::domain::sla::BusinessHours;
 use crate::error::{is_unique_violation, LicensingError};
@@ -23,6 +24,14 @@ use sha2::{Digest, Sha256};
 use std::str::FromStr;
 use uuid::Uuid;
 
+/// An organisation with its business hours and branding (admins, and its org admins).
+#[utoipa::path(get, path = "/api/enterprise/organizations/{id}", tag = "licensing", operation_id = "getOrganization",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Organization id")),
+    responses((status = 200, body = OrganizationView),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: a member of the organisation without the org admin role"),
+        (status = 404, body = Problem, content_type = PROBLEM, description = "not_found")))]
 pub async fn get(state: web::Data<State>, principal: Principal, id: web::Path<Uuid>) -> Result<HttpResponse, Problem> {
     let id = id.into_inner();
     require_manager(&principal, id, LicensingError::OrganizationNotFound)?;
@@ -32,18 +41,26 @@ pub async fn get(state: web::Data<State>, principal: Principal, id: web::Path<Uu
     Ok(HttpResponse::Ok().json(OrganizationView::new(&org, branding.as_ref())))
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BrandingBody {
+    /// 1-100 characters.
+    #[schema(min_length = 1, max_length = 100)]
     pub display_name: String,
+    /// An `https://` URL.
     #[serde(default)]
     pub logo_url: Option<String>,
+    /// `#RRGGBB`.
     #[serde(default)]
+    #[schema(example = "#0055FF")]
     pub primary_color: Option<String>,
+    /// `#RRGGBB`.
     #[serde(default)]
     pub secondary_color: Option<String>,
     #[serde(default)]
     pub support_email: Option<String>,
+    /// The domain the white-labelled app is served on, e.g. `learn.acme.com`; not another
+    /// organisation's.
     #[serde(default)]
     pub custom_domain: Option<String>,
 }
@@ -101,7 +118,18 @@ pub async fn apply_branding(
     })
 }
 
-/// `PUT /api/enterprise/organizations/{id}/branding`: replaces the branding.
+/// Replace an organisation's white-label branding (admins, and its org admins).
+#[utoipa::path(put, path = "/api/enterprise/organizations/{id}/branding", tag = "licensing", operation_id = "putBranding",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Organization id")),
+    request_body = BrandingBody,
+    responses((status = 200, body = BrandingView),
+        (status = 400, body = Problem, content_type = PROBLEM, description = "bad_request"),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: a member of the organisation without the org admin role"),
+        (status = 404, body = Problem, content_type = PROBLEM, description = "not_found"),
+        (status = 409, body = Problem, content_type = PROBLEM, description = "custom_domain_taken"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed")))]
 pub async fn put_branding(
     state: web::Data<State>,
     principal: Principal,
@@ -126,14 +154,31 @@ pub async fn put_branding(
     Ok(HttpResponse::Ok().json(BrandingView::from(&saved)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct BrandingQuery {
+    /// A custom domain, or an organisation's own domain.
+    #[param(example = "learn.acme.com")]
     pub domain: String,
 }
 
 /// `GET /api/enterprise/branding?domain=` (public): by custom domain, else by the organisation's
 /// domain. A strong ETag over the body; `If-None-Match` answers 304.
+#[utoipa::path(get, path = "/api/enterprise/branding", tag = "licensing", operation_id = "getPublicBranding",
+    security(()),
+    summary = "The white-label branding for a domain: by custom domain, else by the organisation's own domain.",
+    description = "Cacheable, with a strong ETag; `If-None-Match` answers 304.",
+    params(BrandingQuery,
+        ("If-None-Match" = Option<String>, Header, nullable = false, description = "ETags of copies the client holds")),
+    responses((status = 200, body = BrandingView,
+            headers(("ETag" = String, description = "Strong; send it back in `If-None-Match`"),
+                ("Cache-Control" = String, description = "public, max-age=<seconds>"))),
+        (status = 304, description = "The client's copy is current",
+            headers(("ETag" = String), ("Cache-Control" = String, description = "public, max-age=<seconds>"))),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized: a token was sent and is not valid"),
+        (status = 404, body = Problem, content_type = PROBLEM, description = "not_found: no branding for this domain"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`domain`)")))]
 pub async fn public_branding(
     state: web::Data<State>,
     req: HttpRequest,
@@ -169,7 +214,7 @@ fn if_none_match(req: &HttpRequest, etag: &str) -> bool {
     })
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BusinessHoursBody {
     /// IANA time zone, e.g. `Europe/Berlin`.
@@ -189,7 +234,17 @@ fn parse_hhmm(s: &str) -> Option<i32> {
     ((0..60).contains(&m) && (0..=24 * 60).contains(&total) && h >= 0).then_some(total)
 }
 
-/// `PUT /api/enterprise/organizations/{id}/business-hours`: applies to tickets opened afterwards.
+/// Set the business hours that P3/P4 ticket SLA clocks count in; applies to tickets opened afterwards.
+#[utoipa::path(put, path = "/api/enterprise/organizations/{id}/business-hours", tag = "licensing", operation_id = "putBusinessHours",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Organization id")),
+    request_body = BusinessHoursBody,
+    responses((status = 200, body = OrganizationView),
+        (status = 400, body = Problem, content_type = PROBLEM, description = "bad_request"),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: a member of the organisation without the org admin role"),
+        (status = 404, body = Problem, content_type = PROBLEM, description = "not_found"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`time_zone`, `start`, `end`, `days`, `business_hours`)")))]
 pub async fn put_business_hours(
     state: web::Data<State>,
     principal: Principal,

@@ -3,7 +3,7 @@
 
 use super::access::{manages, require_manager};
 use super::views::SeatView;
-use super::{run_once, OptionalIdempotencyKey};
+use super::{run_once, OptionalIdempotencyKey, PROBLEM};
 use crate::core;
 use crate::domain::license_key::LicenseKey;
 use crate::error::LicensingError;
@@ -18,13 +18,16 @@ use platform::Problem;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ActivateSeat)]
 pub struct Activate {
+    /// 30 characters (0-9, A-Z without I, L, O, U), grouped in fives with dashes or not.
     pub license_key: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = SeatActivation)]
 pub struct ActivationView {
     pub seat: SeatView,
     pub organization_id: Uuid,
@@ -34,7 +37,19 @@ pub struct ActivationView {
     pub created: bool,
 }
 
-/// `POST /api/enterprise/licenses/activate`: take a seat (201), or get the one already held (200).
+/// Take a seat on the license whose key the caller holds (201), or get the one already held (200).
+#[utoipa::path(post, path = "/api/enterprise/licenses/activate", tag = "licensing", operation_id = "activateSeat",
+    security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, nullable = false, description = "Optional (activation is naturally idempotent); with it, a retry replays the first response")),
+    request_body = Activate,
+    responses((status = 201, body = ActivationView, description = "A seat was taken"),
+        (status = 200, body = ActivationView, description = "The caller already held a seat"),
+        (status = 400, body = Problem, content_type = PROBLEM, description = "bad_request"),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden (the caller is not a user), license_expired, license_suspended, license_revoked, license_not_yet_valid"),
+        (status = 404, body = Problem, content_type = PROBLEM, description = "not_found: no license has this key"),
+        (status = 409, body = Problem, content_type = PROBLEM, description = "seat_limit_reached, idempotency_in_progress"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "invalid_license_key (malformed, or a mistyped character), validation_failed, idempotency_key_reused")))]
 pub async fn activate(
     state: web::Data<State>,
     principal: Principal,
@@ -70,7 +85,13 @@ pub async fn activate(
     .await
 }
 
-/// `DELETE /api/enterprise/licenses/{id}/seats/{user_id}`.
+/// Give a seat back: the seat's user, the organisation's org admins and admins may.
+#[utoipa::path(delete, path = "/api/enterprise/licenses/{id}/seats/{user_id}", tag = "licensing", operation_id = "releaseSeat",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "License id"), ("user_id" = Uuid, Path, description = "The seat's user")),
+    responses((status = 200, body = SeatView, description = "The released seat"),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 404, body = Problem, content_type = PROBLEM, description = "not_found: no such license, or no active seat of this user the caller may release")))]
 pub async fn release(
     state: web::Data<State>,
     principal: Principal,
@@ -100,21 +121,38 @@ pub async fn release(
     Ok(HttpResponse::Ok().json(SeatView::from(&seat)))
 }
 
-/// `GET /api/enterprise/licenses/{id}/seats`: the active seats (admin, org admin).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SeatList {
+    pub data: Vec<SeatView>,
+}
+
+/// A license's active seats (admins, and the organisation's org admins).
+#[utoipa::path(get, path = "/api/enterprise/licenses/{id}/seats", tag = "licensing", operation_id = "listSeats",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "License id")),
+    responses((status = 200, body = SeatList),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: a member of the organisation without the org admin role"),
+        (status = 404, body = Problem, content_type = PROBLEM, description = "not_found")))]
 pub async fn list(state: web::Data<State>, principal: Principal, id: web::Path<Uuid>) -> Result<HttpResponse, Problem> {
     let mut conn = state.pool.get().await?;
     let license = licenses::find(&mut conn, id.into_inner()).await?.ok_or(LicensingError::LicenseNotFound)?;
     require_manager(&principal, license.organization_id, LicensingError::LicenseNotFound)?;
     let rows = seats::active_of_license(&mut conn, license.id).await?;
     let data: Vec<SeatView> = rows.iter().map(SeatView::from).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": data })))
+    Ok(HttpResponse::Ok().json(SeatList { data }))
 }
 
-/// `GET /api/enterprise/seats/me`: the caller's active seats.
+/// The caller's active seats, on any license.
+#[utoipa::path(get, path = "/api/enterprise/seats/me", tag = "licensing", operation_id = "listMySeats",
+    security(("bearer" = [])),
+    responses((status = 200, body = SeatList),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user")))]
 pub async fn mine(state: web::Data<State>, principal: Principal) -> Result<HttpResponse, Problem> {
     let user = principal.user_id()?;
     let mut conn = state.pool.get().await?;
     let rows = seats::active_for_user(&mut conn, user).await?;
     let data: Vec<SeatView> = rows.iter().map(|(s, _)| SeatView::from(s)).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": data })))
+    Ok(HttpResponse::Ok().json(SeatList { data }))
 }

@@ -3,6 +3,7 @@
 
 use super::access::member_orgs;
 use super::views::{CommentView, TicketView};
+use super::PROBLEM;
 use crate::core::tickets::{self as core_tickets, status_of};
 use crate::domain::sla::{Actor, Priority, TicketStatus};
 use crate::error::LicensingError;
@@ -19,12 +20,17 @@ use platform::Problem;
 use serde::Deserialize;
 use uuid::Uuid;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTicket {
+    /// 1-200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     pub subject: String,
+    /// 1-20000 characters.
+    #[schema(min_length = 1, max_length = 20000)]
     pub description: String,
     /// `P1` (critical) .. `P4` (low).
+    #[schema(example = "P2")]
     pub priority: String,
 }
 
@@ -51,6 +57,17 @@ async fn covering_license(
     Err(LicensingError::NoActiveLicense)
 }
 
+/// File a support ticket under the caller's organisation's license.
+///
+/// Its SLA targets come from the license tier and the priority.
+#[utoipa::path(post, path = "/api/enterprise/support/tickets", tag = "licensing", operation_id = "createTicket",
+    security(("bearer" = [])),
+    request_body = CreateTicket,
+    responses((status = 201, body = TicketView),
+        (status = 400, body = Problem, content_type = PROBLEM, description = "bad_request"),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "no_active_license, forbidden (the caller is not a user)"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`subject`, `description`, `priority`)")))]
 pub async fn create(
     state: web::Data<State>,
     principal: Principal,
@@ -121,16 +138,26 @@ pub async fn create(
     Ok(HttpResponse::Created().json(TicketView::new(&ticket, now)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Page size, 1-100 (default 20).
     pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
+    /// `open`, `waiting_on_customer`, `in_progress`, `resolved` or `closed`.
     pub status: Option<String>,
     /// Admins: one organisation's tickets. Members: one of their organisations.
     pub organization_id: Option<Uuid>,
 }
 
+/// Support tickets, newest first: admins see all, members their organisations'.
+#[utoipa::path(get, path = "/api/enterprise/support/tickets", tag = "licensing", operation_id = "listTickets",
+    security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = Page<TicketView>),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`status`, `cursor`, query)")))]
 pub async fn list(
     state: web::Data<State>,
     principal: Principal,
@@ -170,6 +197,13 @@ async fn actor_for(conn: &mut AsyncPgConnection, principal: &Principal, ticket: 
     Err(LicensingError::TicketNotFound.into())
 }
 
+/// A ticket with all its comments (admins, and members of its organisation).
+#[utoipa::path(get, path = "/api/enterprise/support/tickets/{id}", tag = "licensing", operation_id = "getTicket",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Ticket id")),
+    responses((status = 200, body = TicketView),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 404, body = Problem, content_type = PROBLEM, description = "not_found")))]
 pub async fn get(state: web::Data<State>, principal: Principal, id: web::Path<Uuid>) -> Result<HttpResponse, Problem> {
     let mut conn = state.pool.get().await?;
     let ticket = tickets::find(&mut conn, id.into_inner()).await?.ok_or(LicensingError::TicketNotFound)?;
@@ -180,13 +214,30 @@ pub async fn get(state: web::Data<State>, principal: Principal, id: web::Path<Uu
     Ok(HttpResponse::Ok().json(view))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = TicketCommentBody)]
 pub struct CommentBody {
+    /// 1-20000 characters.
+    #[schema(min_length = 1, max_length = 20000)]
     pub body: String,
 }
 
-/// `POST .../comments`: the first agent comment is the first response.
+/// Comment on a ticket.
+///
+/// An agent's (admin's) first comment is the first response; a customer's reply to a ticket
+/// waiting on them reopens it.
+#[utoipa::path(post, path = "/api/enterprise/support/tickets/{id}/comments", tag = "licensing", operation_id = "commentOnTicket",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Ticket id")),
+    request_body = CommentBody,
+    responses((status = 201, body = TicketView, description = "The ticket with the new comment only"),
+        (status = 400, body = Problem, content_type = PROBLEM, description = "bad_request"),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user"),
+        (status = 404, body = Problem, content_type = PROBLEM, description = "not_found"),
+        (status = 409, body = Problem, content_type = PROBLEM, description = "invalid_state_transition: the ticket is closed"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`body`)")))]
 pub async fn comment(
     state: web::Data<State>,
     principal: Principal,
@@ -213,12 +264,28 @@ pub async fn comment(
     Ok(HttpResponse::Created().json(view))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = TicketStatusChange)]
 pub struct StatusBody {
+    /// `open`, `waiting_on_customer`, `in_progress`, `resolved` or `closed`.
+    #[schema(example = "resolved")]
     pub status: String,
 }
 
+/// Move a ticket to another status, as far as the caller (agent or customer) may.
+///
+/// The SLA clock pauses while the ticket waits on the customer or is resolved.
+#[utoipa::path(post, path = "/api/enterprise/support/tickets/{id}/status", tag = "licensing", operation_id = "setTicketStatus",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Ticket id")),
+    request_body = StatusBody,
+    responses((status = 200, body = TicketView),
+        (status = 400, body = Problem, content_type = PROBLEM, description = "bad_request"),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 404, body = Problem, content_type = PROBLEM, description = "not_found"),
+        (status = 409, body = Problem, content_type = PROBLEM, description = "invalid_state_transition"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`status`)")))]
 pub async fn set_status(
     state: web::Data<State>,
     principal: Principal,

@@ -1,6 +1,7 @@
 //! `GET /api/enterprise/licenses/{id}/usage` (admin, the organisation's org admin).
 
 use super::licenses::visible;
+use super::PROBLEM;
 use crate::domain::usage::{self, fill_series, DayUsage};
 use crate::store::usage as store;
 use crate::State;
@@ -11,29 +12,37 @@ use platform::Problem;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct UsageQuery {
     /// Days of history, today included (default 30, at most 366).
+    #[param(minimum = 1, maximum = 366)]
     pub days: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = UsageDay)]
 pub struct DayView {
     pub day: NaiveDate,
+    /// Seats in use at the day's end (today: now).
     pub seats_used: i32,
+    /// The most seats in use during the day.
     pub peak: i32,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = UsageAlert)]
 pub struct AlertView {
+    /// 75 or 100.
     pub threshold_percent: i16,
     pub seats: i32,
     pub seats_used: i32,
     pub reached_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = LicenseUsage)]
 pub struct UsageView {
     pub license_id: Uuid,
     pub organization_id: Uuid,
@@ -45,11 +54,21 @@ pub struct UsageView {
     pub utilization_percent: u32,
     /// The highest threshold (75, 100) currently reached, 0 if none.
     pub alert_level: u8,
+    /// One point per day, oldest first, today last.
     pub daily: Vec<DayView>,
     /// Threshold crossings, newest first.
     pub alerts: Vec<AlertView>,
 }
 
+/// A license's seat usage: daily history and threshold alerts (admins, and the organisation's org admins).
+#[utoipa::path(get, path = "/api/enterprise/licenses/{id}/usage", tag = "licensing", operation_id = "getLicenseUsage",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "License id"), UsageQuery),
+    responses((status = 200, body = UsageView),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: a member of the organisation without the org admin role"),
+        (status = 404, body = Problem, content_type = PROBLEM, description = "not_found"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`days`, query)")))]
 pub async fn usage(
     state: web::Data<State>,
     principal: Principal,

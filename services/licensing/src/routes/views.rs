@@ -15,7 +15,7 @@ use serde::Serialize;
 use std::collections::HashMap;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OrganizationRef {
     pub id: Uuid,
     pub name: String,
@@ -28,14 +28,17 @@ impl From<&Organization> for OrganizationRef {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LicenseView {
     pub id: Uuid,
     pub organization: OrganizationRef,
     /// Grouped for humans; only admins and the organisation's org admins ever see licenses.
     pub license_key: String,
+    /// `enterprise` or `pro`.
     pub tier: String,
+    /// `active`, `suspended`, `revoked` or `expired`.
     pub status: String,
+    /// Why it was suspended or revoked, when a reason was given.
     pub status_reason: Option<String>,
     pub seats: i32,
     pub seats_used: i32,
@@ -93,7 +96,7 @@ pub async fn license(conn: &mut AsyncPgConnection, row: &License) -> QueryResult
     views.pop().ok_or(diesel::result::Error::NotFound)
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SeatView {
     pub id: Uuid,
     pub license_id: Uuid,
@@ -101,6 +104,8 @@ pub struct SeatView {
     pub seat_number: i32,
     pub activated_at: DateTime<Utc>,
     pub released_at: Option<DateTime<Utc>>,
+    /// `released_by_user`, `released_by_org_admin`, `released_by_admin`, `license_expired` or
+    /// `license_revoked`.
     pub release_reason: Option<String>,
 }
 
@@ -118,7 +123,7 @@ impl From<&Seat> for SeatView {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BrandingView {
     pub display_name: String,
     pub logo_url: Option<String>,
@@ -141,11 +146,18 @@ impl From<&Branding> for BrandingView {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BusinessHoursView {
+    /// IANA time zone, e.g. `Europe/Berlin`.
     pub time_zone: String,
+    /// `HH:MM`, local time.
+    #[schema(example = "09:00")]
     pub start: String,
+    /// `HH:MM`, local time (`24:00` = midnight at the end of the day).
+    #[schema(example = "17:00")]
     pub end: String,
+    /// Working days: `mon` .. `sun`.
+    #[schema(example = json!(["mon", "tue", "wed", "thu", "fri"]))]
     pub days: Vec<&'static str>,
 }
 
@@ -155,7 +167,7 @@ pub fn hhmm(minute: i32) -> String {
     format!("{:02}:{:02}", minute / 60, minute % 60)
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OrganizationView {
     pub id: Uuid,
     pub name: String,
@@ -188,7 +200,7 @@ impl OrganizationView {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SlaTargetView {
     pub target_minutes: i32,
     pub due_at: Option<DateTime<Utc>>,
@@ -196,9 +208,10 @@ pub struct SlaTargetView {
     pub breached: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SlaView {
     /// `business_hours` (P3/P4: counted in the organisation's business hours) or `24x7`.
+    #[schema(example = "24x7")]
     pub clock: &'static str,
     pub time_zone: Option<String>,
     /// The clock stands still (waiting on the customer, or resolved).
@@ -207,10 +220,11 @@ pub struct SlaView {
     pub resolution: SlaTargetView,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CommentView {
     pub id: Uuid,
     pub author_id: Uuid,
+    /// `agent` or `customer`.
     pub author_role: String,
     pub body: String,
     pub created_at: DateTime<Utc>,
@@ -228,7 +242,7 @@ impl From<&Comment> for CommentView {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TicketView {
     pub id: Uuid,
     pub organization_id: Uuid,
@@ -236,14 +250,18 @@ pub struct TicketView {
     pub created_by: Uuid,
     pub subject: String,
     pub description: String,
+    /// `P1` (critical) .. `P4` (low).
     pub priority: String,
+    /// `open`, `waiting_on_customer`, `in_progress`, `resolved` or `closed`.
     pub status: String,
+    /// The license tier the SLA targets come from.
     pub tier: String,
     pub sla: SlaView,
     pub resolved_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Only when reading one ticket (all comments) or commenting (the new one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comments: Option<Vec<CommentView>>,
 }

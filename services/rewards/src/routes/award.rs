@@ -1,5 +1,6 @@
 //! `POST /api/tokens/award`: admins grant tokens, with a reason, recorded in the audit log.
 
+use super::PROBLEM;
 use crate::domain::validate;
 use crate::error::RewardsError;
 use crate::ledger::{self, Credit};
@@ -14,16 +15,19 @@ use platform::Problem;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AwardRequest {
     pub user_id: Uuid,
     /// Whole tokens, 1 to 1,000,000.
+    #[schema(minimum = 1, maximum = 1_000_000)]
     pub amount: i64,
+    /// Shown in the user's ledger and kept in the audit log; 1-500 characters.
+    #[schema(min_length = 1, max_length = 500)]
     pub reason: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AwardView {
     pub transaction_id: Uuid,
     pub user_id: Uuid,
@@ -33,6 +37,17 @@ pub struct AwardView {
     pub created_at: DateTime<Utc>,
 }
 
+/// Admins: grant a user tokens, with a reason, recorded in the audit log.
+#[utoipa::path(post, path = "/api/tokens/award", tag = "rewards", operation_id = "awardTokens",
+    security(("bearer" = [])),
+    params(("Idempotency-Key" = String, Header, description = "Required; replays the first response, and the same admin's key never awards twice")),
+    request_body = AwardRequest,
+    responses((status = 201, body = AwardView),
+        (status = 400, body = Problem, content_type = PROBLEM, description = "idempotency_key_required, bad_request"),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: admins only"),
+        (status = 409, body = Problem, content_type = PROBLEM, description = "duplicate_award, idempotency_in_progress"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`amount`, `reason`), idempotency_key_reused")))]
 pub async fn award(
     state: web::Data<State>,
     principal: Principal,

@@ -1,6 +1,7 @@
 //! Friendships: request, accept, decline, remove, list. A request to someone who already asked
 //! you is an acceptance.
 
+use super::PROBLEM;
 use crate::error::RewardsError;
 use crate::store::friends::{self as store, ACCEPTED, DECLINED, PENDING};
 use crate::store::profiles;
@@ -19,19 +20,33 @@ use uuid::Uuid;
 /// Friends per user: keeps the friends board a small in-memory ranking.
 pub const MAX_FRIENDS: i64 = 500;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FriendRequest {
+    /// Whom to befriend.
     pub user_id: Uuid,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = FriendRequestView)]
 pub struct RequestView {
     pub user_id: Uuid,
     /// `pending` (waiting for them) or `accepted` (they had asked you already).
+    #[schema(example = "pending")]
     pub status: &'static str,
 }
 
+/// Ask a user to be friends. If they had already asked you, this accepts their request.
+#[utoipa::path(post, path = "/api/friends/requests", tag = "rewards", operation_id = "requestFriendship",
+    security(("bearer" = [])),
+    request_body = FriendRequest,
+    responses((status = 201, body = RequestView, description = "Requested: `pending`"),
+        (status = 200, body = RequestView, description = "They had asked you already: `accepted`"),
+        (status = 400, body = Problem, content_type = PROBLEM, description = "bad_request"),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user"),
+        (status = 409, body = Problem, content_type = PROBLEM, description = "already_friends, friend_limit_reached"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`user_id` is the caller)")))]
 pub async fn request(
     state: web::Data<State>,
     principal: Principal,
@@ -103,6 +118,15 @@ async fn respond(state: &State, me: Uuid, requester: Uuid, accept: bool) -> Resu
     .map_err(Problem::from)
 }
 
+/// Accept a pending friend request from `user_id`.
+#[utoipa::path(post, path = "/api/friends/requests/{user_id}/accept", tag = "rewards", operation_id = "acceptFriendRequest",
+    security(("bearer" = [])),
+    params(("user_id" = Uuid, Path, description = "Who sent the request")),
+    responses((status = 200, body = RequestView, description = "`accepted`"),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user"),
+        (status = 404, body = Problem, content_type = PROBLEM, description = "not_found: no pending request from this user"),
+        (status = 409, body = Problem, content_type = PROBLEM, description = "friend_limit_reached")))]
 pub async fn accept(
     state: web::Data<State>,
     principal: Principal,
@@ -113,6 +137,14 @@ pub async fn accept(
     Ok(HttpResponse::Ok().json(RequestView { user_id: requester, status: ACCEPTED }))
 }
 
+/// Decline a pending friend request from `user_id`.
+#[utoipa::path(post, path = "/api/friends/requests/{user_id}/decline", tag = "rewards", operation_id = "declineFriendRequest",
+    security(("bearer" = [])),
+    params(("user_id" = Uuid, Path, description = "Who sent the request")),
+    responses((status = 204, description = "Declined"),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user"),
+        (status = 404, body = Problem, content_type = PROBLEM, description = "not_found: no pending request from this user")))]
 pub async fn decline(
     state: web::Data<State>,
     principal: Principal,
@@ -122,6 +154,14 @@ pub async fn decline(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// End a friendship.
+#[utoipa::path(delete, path = "/api/friends/{user_id}", tag = "rewards", operation_id = "removeFriend",
+    security(("bearer" = [])),
+    params(("user_id" = Uuid, Path, description = "The friend")),
+    responses((status = 204, description = "No longer friends"),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user"),
+        (status = 404, body = Problem, content_type = PROBLEM, description = "not_found: not friends with this user")))]
 pub async fn remove(
     state: web::Data<State>,
     principal: Principal,
@@ -143,13 +183,22 @@ pub async fn remove(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FriendView {
     pub user_id: Uuid,
     pub display_name: Option<String>,
     pub since: DateTime<Utc>,
 }
 
+/// The caller's friends, most recent first.
+#[utoipa::path(get, path = "/api/friends", tag = "rewards", operation_id = "listFriends",
+    security(("bearer" = [])),
+    params(("limit" = Option<i64>, Query, description = "Page size, 1-100 (default 20)"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    responses((status = 200, body = Page<FriendView>),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`cursor`, query)")))]
 pub async fn list(
     state: web::Data<State>,
     principal: Principal,
@@ -170,18 +219,29 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(Page { data, next_cursor: page.next_cursor }))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = PendingFriendRequests)]
 pub struct PendingView {
+    /// Requests to the caller, waiting for their answer.
     pub incoming: Vec<PendingRequest>,
+    /// The caller's requests, waiting for the other user.
     pub outgoing: Vec<PendingRequest>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = PendingFriendRequest)]
 pub struct PendingRequest {
+    /// The other user.
     pub user_id: Uuid,
     pub sent_at: DateTime<Utc>,
 }
 
+/// The caller's pending friend requests, sent and received.
+#[utoipa::path(get, path = "/api/friends/requests", tag = "rewards", operation_id = "listFriendRequests",
+    security(("bearer" = [])),
+    responses((status = 200, body = PendingView),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user")))]
 pub async fn pending(state: web::Data<State>, principal: Principal) -> Result<HttpResponse, Problem> {
     let me = principal.user_id()?;
     let mut conn = state.pool.get().await?;

@@ -1,6 +1,7 @@
 //! Leaderboards: global (all time), weekly (ISO week, UTC) and friends. Every answer carries the
 //! caller's own rank and score, even when they are not on the page.
 
+use super::PROBLEM;
 use crate::domain::ranking::{competition_ranks, page_ranks, rank_from_above};
 use crate::domain::week::IsoWeek;
 use crate::store::leaderboard::{self, Board, Cursor, Entry};
@@ -15,23 +16,30 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use uuid::Uuid;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct BoardQuery {
+    /// Page size, 1-100 (default 20).
     pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct WeeklyQuery {
+    /// Page size, 1-100 (default 20).
     pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// `2026-W48`; the current ISO week (UTC) when absent.
     pub week: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = LeaderboardEntry)]
 pub struct Ranked {
     /// Standard competition ranking (1, 2, 2, 4); `null` for a caller with no score yet.
     pub rank: Option<i64>,
@@ -40,16 +48,29 @@ pub struct Ranked {
     pub score: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Leaderboard)]
 pub struct BoardView {
+    /// `global`, `weekly` or `friends`.
+    #[schema(example = "global")]
     pub board: &'static str,
+    /// The ISO week of a weekly board, e.g. `2026-W48`; absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub week: Option<String>,
     pub data: Vec<Ranked>,
+    /// `null` on the last page.
     pub next_cursor: Option<String>,
+    /// The caller, on the page or not.
     pub me: Ranked,
 }
 
+/// The all-time leaderboard (by lifetime tokens earned), with the caller's own rank.
+#[utoipa::path(get, path = "/api/leaderboard/global", tag = "rewards", operation_id = "getGlobalLeaderboard",
+    security(("bearer" = [])), params(BoardQuery),
+    responses((status = 200, body = BoardView),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`cursor`, query)")))]
 pub async fn global(
     state: web::Data<State>,
     principal: Principal,
@@ -61,6 +82,13 @@ pub async fn global(
     Ok(HttpResponse::Ok().json(view))
 }
 
+/// One ISO week's leaderboard (UTC; the current week by default), with the caller's own rank.
+#[utoipa::path(get, path = "/api/leaderboard/weekly", tag = "rewards", operation_id = "getWeeklyLeaderboard",
+    security(("bearer" = [])), params(WeeklyQuery),
+    responses((status = 200, body = BoardView),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`week`, `cursor`, query)")))]
 pub async fn weekly(
     state: web::Data<State>,
     principal: Principal,
@@ -134,6 +162,14 @@ fn ranked(user_id: Uuid, score: i64, rank: Option<i64>, names: &HashMap<Uuid, St
 /// The caller and their accepted friends by global score (friend lists are bounded, see
 /// `friends::MAX_FRIENDS`, so the whole set is ranked in memory). Friends without tokens rank last
 /// with score 0.
+#[utoipa::path(get, path = "/api/leaderboard/friends", tag = "rewards", operation_id = "getFriendsLeaderboard",
+    summary = "The caller and their friends by all-time score, with the caller's own rank.",
+    description = "Friends without tokens rank last with score 0.",
+    security(("bearer" = [])), params(BoardQuery),
+    responses((status = 200, body = BoardView),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`cursor`, query)")))]
 pub async fn friends(
     state: web::Data<State>,
     principal: Principal,

@@ -14,6 +14,9 @@ use platform::auth::Principal;
 use platform::Problem;
 use uuid::Uuid;
 
+/// The media type of every error answer (RFC 9457), for the handlers' OpenAPI annotations.
+pub const PROBLEM: &str = platform::problem::CONTENT_TYPE;
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/tokens/balance", web::get().to(tokens::balance))
         .route("/api/tokens/transactions", web::get().to(tokens::transactions))

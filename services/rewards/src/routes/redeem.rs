@@ -1,6 +1,7 @@
 //! `POST /api/tokens/redeem`: spend tokens on a catalogue item.
 
 use super::tokens::voucher_value;
+use super::PROBLEM;
 use crate::error::RewardsError;
 use crate::ledger;
 use crate::store::{accounts, catalog};
@@ -15,14 +16,15 @@ use platform::Problem;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RedeemRequest {
     /// A catalogue item: `pro_month` or `course_voucher`.
+    #[schema(example = "pro_month")]
     pub item: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct VoucherView {
     /// Single use; show it to the user, who enters it at checkout.
     pub code: String,
@@ -30,7 +32,7 @@ pub struct VoucherView {
     pub expires_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RedemptionView {
     pub redemption_id: Uuid,
     pub item: String,
@@ -38,9 +40,21 @@ pub struct RedemptionView {
     pub balance_after: i64,
     pub transaction_id: Uuid,
     pub redeemed_at: DateTime<Utc>,
+    /// For `course_voucher`: the voucher bought; `null` otherwise.
     pub voucher: Option<VoucherView>,
 }
 
+/// Spend tokens on a catalogue item (a Pro month, a course voucher).
+#[utoipa::path(post, path = "/api/tokens/redeem", tag = "rewards", operation_id = "redeemTokens",
+    security(("bearer" = [])),
+    params(("Idempotency-Key" = String, Header, description = "Required; replays the first response")),
+    request_body = RedeemRequest,
+    responses((status = 201, body = RedemptionView),
+        (status = 400, body = Problem, content_type = PROBLEM, description = "idempotency_key_required, bad_request"),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user"),
+        (status = 409, body = Problem, content_type = PROBLEM, description = "insufficient_tokens, idempotency_in_progress"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (unknown `item`), idempotency_key_reused")))]
 pub async fn redeem(
     state: web::Data<State>,
     principal: Principal,

@@ -1,6 +1,6 @@
 //! Reading one's tokens: balance, ledger history, and the catalogue of what they buy.
 
-use super::subject;
+use super::{subject, PROBLEM};
 use crate::ledger::KINDS;
 use crate::store::{accounts, catalog};
 use crate::State;
@@ -14,14 +14,15 @@ use platform::Problem;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct OwnerQuery {
     /// Admins only: whose tokens.
     pub user_id: Option<Uuid>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BalanceView {
     pub user_id: Uuid,
     /// The ledger sum; negative only after a clawback of tokens already spent.
@@ -32,6 +33,13 @@ pub struct BalanceView {
     pub lifetime_earned: i64,
 }
 
+/// The caller's token balance (admins: anyone's).
+#[utoipa::path(get, path = "/api/tokens/balance", tag = "rewards", operation_id = "getTokenBalance",
+    security(("bearer" = [])), params(OwnerQuery),
+    responses((status = 200, body = BalanceView),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: `user_id` given by a non-admin, or the caller is not a user"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (query)")))]
 pub async fn balance(
     state: web::Data<State>,
     principal: Principal,
@@ -51,10 +59,13 @@ pub async fn balance(
     Ok(HttpResponse::Ok().json(view))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct TransactionsQuery {
+    /// Page size, 1-100 (default 20).
     pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// earn | award | redeem | clawback | expire
     pub kind: Option<String>,
@@ -66,9 +77,10 @@ pub struct TransactionsQuery {
     pub user_id: Option<Uuid>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TransactionView {
     pub id: Uuid,
+    /// earn | award | redeem | clawback | expire
     pub kind: String,
     /// Signed: credits positive, debits negative.
     pub amount: i64,
@@ -92,6 +104,13 @@ impl From<accounts::Transaction> for TransactionView {
     }
 }
 
+/// The caller's token ledger, newest first, optionally filtered by kind and time.
+#[utoipa::path(get, path = "/api/tokens/transactions", tag = "rewards", operation_id = "listTokenTransactions",
+    security(("bearer" = [])), params(TransactionsQuery),
+    responses((status = 200, body = Page<TransactionView>),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: `user_id` given by a non-admin, or the caller is not a user"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`kind`, `to` before `from`, `cursor`)")))]
 pub async fn transactions(
     state: web::Data<State>,
     principal: Principal,
@@ -120,8 +139,9 @@ pub async fn transactions(
     Ok(HttpResponse::Ok().json(Page { data, next_cursor: page.next_cursor }))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CatalogItemView {
+    /// What `POST /api/tokens/redeem` takes.
     pub item: String,
     pub title: String,
     pub cost: i64,
@@ -140,6 +160,16 @@ pub fn voucher_value(amount: Option<rust_decimal::Decimal>, currency: Option<&st
     }
 }
 
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CatalogList {
+    pub data: Vec<CatalogItemView>,
+}
+
+/// What tokens can be redeemed for, and at what cost.
+#[utoipa::path(get, path = "/api/tokens/catalog", tag = "rewards", operation_id = "listTokenCatalog",
+    security(("bearer" = [])),
+    responses((status = 200, body = CatalogList),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized")))]
 pub async fn catalog(state: web::Data<State>, _principal: Principal) -> Result<HttpResponse, Problem> {
     let mut conn = state.pool.get().await?;
     let items = catalog::active_items(&mut conn).await?;
@@ -154,5 +184,5 @@ pub async fn catalog(state: web::Data<State>, _principal: Principal) -> Result<H
             })
         })
         .collect::<Result<Vec<_>, Problem>>()?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": data })))
+    Ok(HttpResponse::Ok().json(CatalogList { data }))
 }

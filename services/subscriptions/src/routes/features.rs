@@ -1,5 +1,6 @@
 //! Feature checks: the caller's own, and a batch check for other services.
 
+use super::PROBLEM;
 use crate::entitlements::{self, Entitlement};
 use crate::State;
 use actix_web::{web, HttpResponse};
@@ -19,15 +20,23 @@ pub async fn entitlement(state: &State, user: Uuid) -> Result<Entitlement, Probl
     Ok(e)
 }
 
-#[derive(Serialize)]
-struct FeatureAnswer {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct FeatureAnswer {
     feature: String,
     allowed: bool,
+    /// The caller's effective tier.
     tier: String,
+    /// Where the tier comes from; `null` on Free.
     source: Option<crate::domain::entitlement::Source>,
 }
 
-/// `GET /api/features/{feature}` -> `{allowed, tier, source}` for the caller.
+/// Whether the caller may use a feature, with their effective tier and where it comes from.
+#[utoipa::path(get, path = "/api/features/{feature}", tag = "subscriptions", operation_id = "checkFeature",
+    security(("bearer" = [])),
+    params(("feature" = String, Path, description = "A feature name, e.g. `team.management`")),
+    responses((status = 200, body = FeatureAnswer),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user")))]
 pub async fn check(
     state: web::Data<State>,
     principal: Principal,

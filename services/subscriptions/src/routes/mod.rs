@@ -6,6 +6,9 @@ pub mod tiers;
 
 use actix_web::web;
 
+/// The media type of every error answer (RFC 9457), for the handlers' OpenAPI annotations.
+pub const PROBLEM: &str = platform::problem::CONTENT_TYPE;
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/subscriptions/tiers", web::get().to(tiers::list))
         .route("/api/subscriptions", web::post().to(subscriptions::subscribe))

@@ -1,6 +1,7 @@
 //! The caller's own subscription. Everything is keyed by the caller's user id: nobody can name
 //! another user's subscription.
 
+use super::PROBLEM;
 use crate::error::SubscriptionError;
 use crate::operations;
 use crate::store::subscriptions::{self as subs, Subscription};
@@ -15,21 +16,27 @@ use platform::Problem;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TierRequest {
+    /// A paid tier's code (see `GET /api/subscriptions/tiers`).
+    #[schema(example = "pro")]
     pub tier: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SubscriptionView {
     pub id: Uuid,
     pub tier: String,
+    /// `incomplete` (first payment pending), `incomplete_expired`, `active`, `past_due` (renewal
+    /// failed, retrying) or `canceled`.
     pub status: String,
     pub current_period_start: Option<DateTime<Utc>>,
     pub current_period_end: Option<DateTime<Utc>>,
     pub cancel_at_period_end: bool,
+    /// A downgrade scheduled for the period end.
     pub pending_tier: Option<String>,
+    /// While `past_due`: the next renewal attempt.
     pub next_retry_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }
@@ -50,15 +57,32 @@ impl From<&Subscription> for SubscriptionView {
     }
 }
 
-#[derive(Serialize)]
-struct Created {
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = SubscriptionCreated)]
+pub struct Created {
+    /// `incomplete` until the first payment succeeds.
     subscription: SubscriptionView,
     payment_id: Uuid,
     /// Confirm the first payment with Stripe using this.
     client_secret: Option<String>,
 }
 
-/// `POST /api/subscriptions` `{tier}` with `Idempotency-Key`.
+/// Subscribe to a paid tier: an `incomplete` subscription and the first month's payment.
+///
+/// The subscription becomes `active` when the payment (confirmed by the client with
+/// `client_secret`) succeeds.
+#[utoipa::path(post, path = "/api/subscriptions", tag = "subscriptions", operation_id = "subscribe",
+    security(("bearer" = [])),
+    params(("Idempotency-Key" = String, Header, description = "Required; replays the first response")),
+    request_body = TierRequest,
+    responses((status = 201, body = Created),
+        (status = 400, body = Problem, content_type = PROBLEM, description = "idempotency_key_required, bad_request"),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 402, body = Problem, content_type = PROBLEM, description = "payment_failed: billing refused the payment"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user"),
+        (status = 409, body = Problem, content_type = PROBLEM, description = "subscription_exists, idempotency_in_progress"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (unknown or free `tier`), idempotency_key_reused"),
+        (status = 502, body = Problem, content_type = PROBLEM, description = "billing_unavailable")))]
 pub async fn subscribe(
     state: web::Data<State>,
     principal: Principal,
@@ -81,32 +105,59 @@ pub async fn subscribe(
     .await
 }
 
-/// `GET /api/subscriptions/me`: the live (or most recent) subscription; `null` when on Free.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = MySubscription)]
+pub struct MeView {
+    /// The live (or most recent) subscription; `null` for a user who never subscribed.
+    subscription: Option<SubscriptionView>,
+    /// The tier the caller gets now, from a subscription, a license seat or a reward month.
+    effective_tier: String,
+}
+
+/// The caller's live (or most recent) subscription and the tier they effectively have.
+#[utoipa::path(get, path = "/api/subscriptions/me", tag = "subscriptions", operation_id = "getMySubscription",
+    security(("bearer" = [])),
+    responses((status = 200, body = MeView),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user")))]
 pub async fn me(state: web::Data<State>, principal: Principal) -> Result<HttpResponse, Problem> {
     let user = principal.user_id()?;
     let mut conn = state.pool.get().await?;
     let sub = subs::latest(&mut conn, user).await?;
     let entitlement = crate::entitlements::compute(&mut conn, user, state.clock.now()).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "subscription": sub.as_ref().map(SubscriptionView::from),
-        "effective_tier": entitlement.tier,
-    })))
+    Ok(HttpResponse::Ok()
+        .json(MeView { subscription: sub.as_ref().map(SubscriptionView::from), effective_tier: entitlement.tier }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PreviewQuery {
+    /// The tier to change to.
     pub tier: String,
 }
 
-#[derive(Serialize)]
-struct PreviewView {
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ChangePreview)]
+pub struct PreviewView {
     tier: String,
-    /// Charged now (upgrades); zero for downgrades, which apply at the period end.
+    /// Charged now (upgrades, prorated to the rest of the period); zero for downgrades, which
+    /// apply at the period end.
     amount: Money,
+    /// `now` (upgrade) or `period_end` (downgrade).
+    #[schema(example = "now")]
     applies: &'static str,
 }
 
+/// What changing the caller's active subscription to another tier would charge, and when it applies.
+#[utoipa::path(get, path = "/api/subscriptions/me/change/preview", tag = "subscriptions",
+    operation_id = "previewSubscriptionChange", security(("bearer" = [])), params(PreviewQuery),
+    responses((status = 200, body = PreviewView),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user"),
+        (status = 404, body = Problem, content_type = PROBLEM, description = "not_found: no active subscription"),
+        (status = 409, body = Problem, content_type = PROBLEM, description = "same_tier, illegal_transition"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (missing or unknown `tier`)")))]
 pub async fn preview(
     state: web::Data<State>,
     principal: Principal,
@@ -126,7 +177,23 @@ pub async fn preview(
     }))
 }
 
-/// `POST /api/subscriptions/me/change` `{tier}` with `Idempotency-Key` (an upgrade charges now).
+/// Change tier: upgrades apply now, downgrades at the period end.
+///
+/// An upgrade charges the prorated difference on the saved card; a downgrade is scheduled as
+/// `pending_tier`.
+#[utoipa::path(post, path = "/api/subscriptions/me/change", tag = "subscriptions", operation_id = "changeSubscription",
+    security(("bearer" = [])),
+    params(("Idempotency-Key" = String, Header, description = "Required; replays the first response")),
+    request_body = TierRequest,
+    responses((status = 200, body = SubscriptionView),
+        (status = 400, body = Problem, content_type = PROBLEM, description = "idempotency_key_required, bad_request"),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 402, body = Problem, content_type = PROBLEM, description = "payment_failed: the upgrade charge was declined"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user"),
+        (status = 404, body = Problem, content_type = PROBLEM, description = "not_found: no live subscription"),
+        (status = 409, body = Problem, content_type = PROBLEM, description = "same_tier, illegal_transition, idempotency_in_progress"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (unknown `tier`), idempotency_key_reused"),
+        (status = 502, body = Problem, content_type = PROBLEM, description = "billing_unavailable")))]
 pub async fn change(
     state: web::Data<State>,
     principal: Principal,
@@ -149,12 +216,24 @@ pub async fn change(
     response
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelRequest {
+    /// Keep access until the period end (an active subscription), or cancel at once.
     pub at_period_end: bool,
 }
 
+/// Cancel the caller's subscription, now or at the period end.
+#[utoipa::path(post, path = "/api/subscriptions/me/cancel", tag = "subscriptions", operation_id = "cancelSubscription",
+    security(("bearer" = [])),
+    request_body = CancelRequest,
+    responses((status = 200, body = SubscriptionView),
+        (status = 400, body = Problem, content_type = PROBLEM, description = "bad_request"),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user"),
+        (status = 404, body = Problem, content_type = PROBLEM, description = "not_found: no live subscription"),
+        (status = 409, body = Problem, content_type = PROBLEM, description = "illegal_transition"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed")))]
 pub async fn cancel(
     state: web::Data<State>,
     principal: Principal,
@@ -171,6 +250,14 @@ pub async fn cancel(
     Ok(HttpResponse::Ok().json(SubscriptionView::from(&sub)))
 }
 
+/// Withdraw a cancellation or downgrade scheduled for the period end.
+#[utoipa::path(post, path = "/api/subscriptions/me/resume", tag = "subscriptions", operation_id = "resumeSubscription",
+    security(("bearer" = [])),
+    responses((status = 200, body = SubscriptionView),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user"),
+        (status = 404, body = Problem, content_type = PROBLEM, description = "not_found: no live subscription"),
+        (status = 409, body = Problem, content_type = PROBLEM, description = "illegal_transition: nothing is scheduled")))]
 pub async fn resume(state: web::Data<State>, principal: Principal) -> Result<HttpResponse, Problem> {
     let user = principal.user_id()?;
     let st = state.clone();

@@ -1,3 +1,4 @@
+use super::PROBLEM;
 use crate::operations::price;
 use crate::store::tiers;
 use crate::State;
@@ -6,16 +7,31 @@ use platform::money::Money;
 use platform::Problem;
 use serde::Serialize;
 
-#[derive(Serialize)]
-struct TierView {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TierView {
+    /// `free`, `pro`, `enterprise`, ...: what `POST /api/subscriptions` takes.
     code: String,
     name: String,
+    /// Per `interval`.
     price: Money,
+    /// Always `month`.
+    #[schema(example = "month")]
     interval: &'static str,
+    /// The features the tier unlocks (as checked by `GET /api/features/{feature}`).
     features: Vec<String>,
 }
 
-/// `GET /api/subscriptions/tiers` (public).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TierList {
+    data: Vec<TierView>,
+}
+
+/// Every tier, Free included, lowest rank first. Cacheable for five minutes.
+#[utoipa::path(get, path = "/api/subscriptions/tiers", tag = "subscriptions", operation_id = "listTiers", security(()),
+    responses((status = 200, body = TierList,
+            headers(("Cache-Control" = String, description = "public, max-age=300"))),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized: a token was sent and is not valid"),
+        (status = 503, body = Problem, content_type = PROBLEM, description = "unavailable")))]
 pub async fn list(state: web::Data<State>) -> Result<HttpResponse, Problem> {
     let mut conn = state.pool.get().await?;
     let features = tiers::features(&mut conn).await?;
@@ -32,7 +48,5 @@ pub async fn list(state: web::Data<State>) -> Result<HttpResponse, Problem> {
             })
         })
         .collect::<Result<Vec<_>, crate::error::SubscriptionError>>()?;
-    Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "public, max-age=300"))
-        .json(serde_json::json!({ "data": data })))
+    Ok(HttpResponse::Ok().insert_header(("Cache-Control", "public, max-age=300")).json(TierList { data }))
 }

@@ -1,0 +1,29 @@
+//! Subscriptions' part of the public API document.
+
+use crate::domain::entitlement::Source;
+use crate::routes::features::FeatureAnswer;
+use crate::routes::subscriptions::{CancelRequest, Created, MeView, PreviewView, SubscriptionView, TierRequest};
+use crate::routes::tiers::{TierList, TierView};
+use platform::money::{Currency, Money};
+use platform::problem::{FieldError, Problem};
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(
+        crate::routes::tiers::list,
+        crate::routes::subscriptions::subscribe,
+        crate::routes::subscriptions::me,
+        crate::routes::subscriptions::preview,
+        crate::routes::subscriptions::change,
+        crate::routes::subscriptions::cancel,
+        crate::routes::subscriptions::resume,
+        crate::routes::features::check,
+    ),
+    components(schemas(
+        TierList, TierView, TierRequest, Created, SubscriptionView, MeView, PreviewView, CancelRequest, FeatureAnswer,
+        Source, Money, Currency, Problem, FieldError
+    )),
+    tags((name = "subscriptions", description = "Tiers, the caller's subscription (proration, cancellation) and feature checks"))
+)]
+pub struct ApiDoc;
