@@ -69,8 +69,14 @@ fn an_envelope_validates_against_the_envelope_schema() {
 fn asyncapi_has_a_channel_and_a_message_for_every_event_type() {
     let text = std::fs::read_to_string(testkit::schema::proto_dir().join("asyncapi.yaml")).expect("asyncapi.yaml");
     for event_type in all_event_types() {
-        assert!(text.contains(&format!("\n  {event_type}:\n    address: {event_type}\n")), "no channel for {event_type}");
+        assert!(
+            text.contains(&format!("\n  {event_type}:\n    address: {event_type}\n")),
+            "no channel for {event_type}"
+        );
         assert!(text.contains(&format!("'#/components/messages/{event_type}'")), "no message for {event_type}");
-        assert!(text.contains(&format!("./events/{}", schema_path(event_type).trim_start_matches("events/"))), "no payload schema for {event_type}");
+        assert!(
+            text.contains(&format!("./events/{}", schema_path(event_type).trim_start_matches("events/"))),
+            "no payload schema for {event_type}"
+        );
     }
 }
