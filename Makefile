@@ -4,7 +4,7 @@ export AWS_LC_SYS_USE_SYSTEM := 0
 ROLE ?= learner
 SUB ?=
 
-.PHONY: run stop test deps lint fmt token k8s-check build
+.PHONY: run stop test deps lint fmt token k8s-check build bench
 
 run:            ## dependencies, migrations, every service + stripe-fake; prints the gateway URL
 	@scripts/run-all.sh
@@ -21,6 +21,9 @@ build:
 test: deps      ## the whole test suite on the real PostgreSQL and RabbitMQ
 	cargo test --workspace --no-fail-fast
 	@if [ -x scripts/k8s-check.sh ]; then scripts/k8s-check.sh; fi
+
+bench:          ## release stack + seeded data + open-loop load: prints the latency table (never part of `make test`)
+	@scripts/bench.sh
 
 lint:           ## clippy (warnings are errors) and formatting
 	cargo clippy --workspace --all-targets -- -D warnings

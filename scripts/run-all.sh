@@ -6,13 +6,17 @@ cd "$(dirname "$0")/.."
 export AWS_LC_SYS_USE_SYSTEM=0
 
 scripts/dev-deps.sh
-cargo build --workspace --bins
-BIN=${CARGO_TARGET_DIR:-target}/debug
+# PROFILE=release (scripts/bench.sh) runs the release binaries, which the caller has built.
+PROFILE=${PROFILE:-debug}
+[ "$PROFILE" = release ] || cargo build --workspace --bins
+BIN=${CARGO_TARGET_DIR:-target}/$PROFILE
 
 set -a
 # shellcheck disable=SC1091
 . scripts/dev.env
 set +a
+# scripts/bench.sh runs the stack on a database of its own.
+DEV_DATABASE_URL=${RUN_DATABASE_URL:-$DEV_DATABASE_URL}
 SERVICES=(billing subscriptions marketplace rewards licensing)
 PORTS=(8081 8082 8083 8084 8085)
 for i in "${!SERVICES[@]}"; do

@@ -24,13 +24,16 @@ pub struct Entitlement {
 pub struct FeatureCache {
     ttl: Duration,
     entries: Mutex<HashMap<Uuid, (Entitlement, Instant)>>,
+    /// Bumped by every invalidation: an answer computed before a change committed must not be
+    /// cached after it, so a reader stores only if the user's generation did not move meanwhile.
+    generations: Mutex<HashMap<Uuid, u64>>,
 }
 
 const MAX_ENTRIES: usize = 200_000;
 
 impl FeatureCache {
     pub fn new(ttl: Duration) -> Self {
-        Self { ttl, entries: Mutex::new(HashMap::new()) }
+        Self { ttl, entries: Mutex::new(HashMap::new()), generations: Mutex::new(HashMap::new()) }
     }
 
     pub fn get(&self, user: Uuid) -> Option<Entitlement> {
@@ -38,7 +41,17 @@ impl FeatureCache {
         entries.get(&user).filter(|(_, at)| at.elapsed() < self.ttl).map(|(e, _)| e.clone())
     }
 
-    pub fn put(&self, user: Uuid, e: Entitlement) {
+    /// Read before computing an answer; pass to [`FeatureCache::put`].
+    pub fn generation(&self, user: Uuid) -> u64 {
+        self.generations.lock().unwrap_or_else(|e| e.into_inner()).get(&user).copied().unwrap_or(0)
+    }
+
+    /// Cache `e`, unless the user was invalidated since `generation` was read.
+    pub fn put(&self, user: Uuid, e: Entitlement, generation: u64) {
+        let generations = self.generations.lock().unwrap_or_else(|e| e.into_inner());
+        if generations.get(&user).copied().unwrap_or(0) != generation {
+            return;
+        }
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= MAX_ENTRIES {
             let ttl = self.ttl;
@@ -48,6 +61,8 @@ impl FeatureCache {
     }
 
     pub fn invalidate(&self, user: Uuid) {
+        let mut generations = self.generations.lock().unwrap_or_else(|e| e.into_inner());
+        *generations.entry(user).or_insert(0) += 1;
         self.entries.lock().unwrap_or_else(|e| e.into_inner()).remove(&user);
     }
 }

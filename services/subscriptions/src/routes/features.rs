@@ -14,9 +14,10 @@ pub async fn entitlement(state: &State, user: Uuid) -> Result<Entitlement, Probl
     if let Some(hit) = state.cache.get(user) {
         return Ok(hit);
     }
+    let generation = state.cache.generation(user);
     let mut conn = state.pool.get().await?;
     let e = entitlements::compute(&mut conn, user, state.clock.now()).await?;
-    state.cache.put(user, e.clone());
+    state.cache.put(user, e.clone(), generation);
     Ok(e)
 }
 

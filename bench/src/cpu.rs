@@ -1,0 +1,136 @@
+//! CPU time per process from /proc/<pid>/stat (utime + stime, in clock ticks).
+//!
+//! The stack's processes come from `.run/<name>.pid` (written by scripts/run-all.sh). PostgreSQL and
+//! RabbitMQ are shared with whatever else runs on the machine: PostgreSQL is counted as the backends
+//! connected to the bench database plus the server's own auxiliary processes; RabbitMQ as its whole
+//! Erlang VM (it cannot be split per vhost from outside).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub const SERVICES: [&str; 7] =
+    ["gateway", "billing", "subscriptions", "marketplace", "rewards", "licensing", "stripe-fake"];
+
+pub struct Sampler {
+    pids: Vec<(String, u32)>,
+    database: String,
+    ticks_per_sec: f64,
+}
+
+/// CPU seconds per process name at one instant.
+pub type Snapshot = BTreeMap<String, f64>;
+
+impl Sampler {
+    pub fn new(run_dir: &Path, database: &str) -> Self {
+        let mut pids = Vec::new();
+        for name in SERVICES {
+            let file = run_dir.join(format!("{name}.pid"));
+            if let Some(pid) = std::fs::read_to_string(&file).ok().and_then(|s| s.trim().parse().ok()) {
+                pids.push((name.to_string(), pid));
+            }
+        }
+        Self { pids, database: database.to_string(), ticks_per_sec: clock_ticks() }
+    }
+
+    pub fn found(&self) -> Vec<&str> {
+        self.pids.iter().map(|(n, _)| n.as_str()).collect()
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        let mut out = Snapshot::new();
+        for (name, pid) in &self.pids {
+            if let Some(t) = ticks(*pid) {
+                out.insert(name.clone(), t as f64 / self.ticks_per_sec);
+            }
+        }
+        let (mut pg, mut mq) = (0u64, 0u64);
+        for (pid, comm, cmdline) in processes() {
+            // Not the postmaster's reaped-children times: those are mostly other databases' (tests
+            // open and close connections all the time); the services' pools keep theirs open.
+            if comm == "postgres" && self.is_ours(&cmdline) {
+                pg += ticks(pid).unwrap_or(0);
+            } else if comm == "beam.smp" && cmdline.contains("rabbit") {
+                mq += ticks(pid).unwrap_or(0);
+            }
+        }
+        out.insert("postgres".into(), pg as f64 / self.ticks_per_sec);
+        out.insert("rabbitmq".into(), mq as f64 / self.ticks_per_sec);
+        out.insert("bench".into(), ticks(std::process::id()).unwrap_or(0) as f64 / self.ticks_per_sec);
+        out
+    }
+
+    /// A backend's title is `postgres: [<cluster>: ]<user> <database> <host(port)> <state>`;
+    /// auxiliary processes (`postgres: 15/main: walwriter`, the postmaster) have no client address.
+    fn is_ours(&self, cmdline: &str) -> bool {
+        let title: Vec<&str> = cmdline.split_whitespace().collect();
+        match title.iter().position(|w| w.contains('(') && w.ends_with(')')) {
+            Some(host) => host >= 1 && title[host - 1] == self.database,
+            None => true,
+        }
+    }
+}
+
+/// utime + stime of `pid`, in clock ticks.
+fn ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may contain spaces: fields start after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After the name: state is field 3 ... utime 14, stime 15 (1-based, as in proc(5)).
+    let field = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<u64>().ok());
+    Some(field(14)? + field(15)?)
+}
+
+fn processes() -> Vec<(u32, String, String)> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?.trim().to_string();
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            Some((pid, comm, cmdline))
+        })
+        .collect()
+}
+
+/// `getconf CLK_TCK` (100 on Linux almost everywhere).
+fn clock_ticks() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|t| *t > 0.0)
+        .unwrap_or(100.0)
+}
+
+/// CPU seconds each process spent between two snapshots.
+pub fn delta(before: &Snapshot, after: &Snapshot) -> Snapshot {
+    after.iter().map(|(k, v)| (k.clone(), (v - before.get(k).copied().unwrap_or(0.0)).max(0.0))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_its_own_cpu_time() {
+        let t = ticks(std::process::id());
+        assert!(t.is_some());
+    }
+
+    #[test]
+    fn backends_of_other_databases_are_not_counted() {
+        let s = Sampler { pids: Vec::new(), database: "bench".into(), ticks_per_sec: 100.0 };
+        assert!(s.is_ours("postgres: postgres bench 127.0.0.1(5000) idle"));
+        assert!(!s.is_ours("postgres: postgres postgres 127.0.0.1(5001) idle"));
+        assert!(s.is_ours("postgres: walwriter "));
+        assert!(s.is_ours("postgres: 15/main: postgres bench 127.0.0.1(41234) idle"));
+        assert!(!s.is_ours("postgres: 15/main: postgres postgres 127.0.0.1(41235) SELECT"));
+        assert!(s.is_ours("postgres: 15/main: checkpointer"));
+        assert!(s.is_ours("/usr/lib/postgresql/15/bin/postgres -D /var/lib/postgresql/15/main -c config_file=x"));
+    }
+}

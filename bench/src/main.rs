@@ -1,0 +1,237 @@
+//! `bench`: the open-loop load generator behind `make bench` (scripts/bench.sh starts the stack
+//! from release binaries and seeds it first). It runs each scenario at a fixed offered rate,
+//! measures latency from each request's due time, and prints one table, also written as JSON to
+//! `$BENCH_OUT_DIR/<timestamp>.json` and `latest.json`.
+//!
+//! Usage: `bench [--only a,b] [--duration SECS] [--warmup SECS] [--scale F]`; `--scale` multiplies
+//! every offered rate (a quick smoke run: `--scale 0.1 --duration 3`).
+
+mod auth;
+mod cpu;
+mod hist;
+mod ids;
+mod load;
+mod report;
+mod scenarios;
+
+use load::{Phases, Plan};
+use scenarios::{Ctx, Scenario};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+struct Options {
+    only: Option<Vec<String>>,
+    duration: Duration,
+    warmup: Duration,
+    scale: f64,
+}
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_string())
+}
+
+fn options() -> Result<Options, String> {
+    let secs = |v: &str| v.parse::<f64>().map(Duration::from_secs_f64).map_err(|_| format!("not seconds: {v}"));
+    let mut o = Options {
+        only: None,
+        duration: secs(&env_or("BENCH_DURATION", "15"))?,
+        warmup: secs(&env_or("BENCH_WARMUP", "2"))?,
+        scale: env_or("BENCH_SCALE", "1").parse().map_err(|_| "BENCH_SCALE: not a number")?,
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--only" => o.only = Some(value.split(',').map(str::to_string).collect()),
+            "--duration" => o.duration = secs(value)?,
+            "--warmup" => o.warmup = secs(value)?,
+            "--scale" => o.scale = value.parse().map_err(|_| "--scale: not a number")?,
+            other => return Err(format!("unknown flag {other}; see the top of bench/src/main.rs")),
+        }
+    }
+    Ok(o)
+}
+
+fn main() -> ExitCode {
+    let opts = match options() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(opts)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(opts: Options) -> Result<(), String> {
+    let bare_port: u16 = env_or("BENCH_BARE_PORT", "18099").parse().map_err(|_| "BENCH_BARE_PORT")?;
+    spawn_bare_server(bare_port)?;
+    let key_file = env_or("BENCH_JWT_KEY_FILE", "deploy/dev-keys/dev-jwt-eddsa.key.pem");
+    let pem = std::fs::read(&key_file).map_err(|e| format!("{key_file}: {e}"))?;
+    let minter = auth::Minter::new(
+        &pem,
+        &env_or("GATEWAY_JWT_ISSUER", "https://auth.dev.local"),
+        &env_or("GATEWAY_JWT_AUDIENCE", "monetization-api"),
+        &env_or("DEV_INTERNAL_TOKEN_SECRET", "dev-only-internal-token-secret-change-me"),
+    )?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(2048)
+        .tcp_nodelay(true)
+        .timeout(Duration::from_secs(10))
+        .connect_timeout(Duration::from_secs(3))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let ctx = Arc::new(Ctx {
+        http,
+        gateway: env_or("BENCH_GATEWAY_URL", "http://127.0.0.1:8080"),
+        rewards: env_or("BENCH_REWARDS_URL", "http://127.0.0.1:8084"),
+        stripe: env_or("BENCH_STRIPE_URL", "http://127.0.0.1:12111"),
+        bare: format!("http://127.0.0.1:{bare_port}"),
+        minter,
+        phases: Phases::default(),
+    });
+    let run_dir = PathBuf::from(env_or("BENCH_RUN_DIR", ".run"));
+    let sampler = Arc::new(cpu::Sampler::new(&run_dir, &env_or("BENCH_DATABASE", "bench")));
+    eprintln!("bench: measuring CPU of {:?} + postgres, rabbitmq, bench", sampler.found());
+
+    let plan: Vec<Scenario> = scenarios::all()
+        .into_iter()
+        .filter(|s| opts.only.as_ref().is_none_or(|only| only.iter().any(|o| o == s.name)))
+        .collect();
+    if let Some(only) = &opts.only {
+        let known: Vec<&str> = scenarios::all().iter().map(|s| s.name).collect();
+        if let Some(unknown) = only.iter().find(|o| !known.contains(&o.as_str())) {
+            return Err(format!("unknown scenario {unknown}; known: {}", known.join(", ")));
+        }
+    }
+    wait_until_up(&ctx).await?;
+    preflight(&ctx, &plan).await?;
+
+    let machine = report::Machine::read();
+    let mut rows = Vec::new();
+    for s in &plan {
+        let rate = s.rate * opts.scale;
+        let plan = Plan {
+            rate,
+            warmup: opts.warmup,
+            duration: opts.duration,
+            max_in_flight: 1024,
+            max_backlog: Duration::from_secs(2),
+        };
+        let total = ((opts.warmup + opts.duration).as_secs_f64() * rate).round() as u64;
+        ctx.minter.warm(scenarios::users(s.kind, total), "learner")?;
+        eprintln!("bench: {} at {rate}/s for {:?} (+{:?} warm-up)", s.name, opts.duration, opts.warmup);
+        let before = Arc::new(Mutex::new(None));
+        let (mark, probe) = (before.clone(), sampler.clone());
+        let kind = s.kind;
+        let c = ctx.clone();
+        let mut measured = load::run(
+            &plan,
+            move |i| scenarios::op(&c, kind, i),
+            move || {
+                *mark.lock().unwrap_or_else(|e| e.into_inner()) = Some(probe.snapshot());
+            },
+        )
+        .await;
+        let after = sampler.snapshot();
+        let before = before.lock().unwrap_or_else(|e| e.into_inner()).take().unwrap_or_default();
+        let cpu = cpu::delta(&before, &after);
+        rows.push(report::Row::new(s, rate, &mut measured, cpu, ctx.phases.take()));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let report = report::Report::new(machine, &opts_json(&opts), rows);
+    println!("{}", report.table());
+    let out_dir = PathBuf::from(env_or("BENCH_OUT_DIR", "target/bench"));
+    let written = report.write(&out_dir)?;
+    eprintln!("bench: wrote {} and latest.json", written.display());
+    Ok(())
+}
+
+fn opts_json(o: &Options) -> serde_json::Value {
+    serde_json::json!({
+        "duration_s": o.duration.as_secs_f64(),
+        "warmup_s": o.warmup.as_secs_f64(),
+        "scale": o.scale,
+        "only": o.only,
+    })
+}
+
+async fn wait_until_up(ctx: &Ctx) -> Result<(), String> {
+    for _ in 0..100 {
+        let bare = ctx.http.get(format!("{}/bare", ctx.bare)).send().await.is_ok_and(|r| r.status().is_success());
+        let gateway =
+            ctx.http.get(format!("{}/health/ready", ctx.gateway)).send().await.is_ok_and(|r| r.status().is_success());
+        if bare && gateway {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(format!("the gateway ({}) or the bare server is not ready", ctx.gateway))
+}
+
+/// One operation of each scenario, on ids the runs never use, so a seed or auth mismatch fails
+/// in a second with its reason instead of as a table full of errors.
+async fn preflight(ctx: &Arc<Ctx>, plan: &[Scenario]) -> Result<(), String> {
+    const UNUSED: u64 = 1_000_000;
+    let mut failed = Vec::new();
+    for s in plan {
+        if let Err(e) = scenarios::op(ctx, s.kind, UNUSED).await {
+            failed.push(format!("{}: {e}", s.name));
+        }
+    }
+    ctx.phases.take();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("preflight failed (is the stack up and seeded?): {}", failed.join("; ")))
+    }
+}
+
+/// The machine's ceiling: the smallest actix-web app that answers JSON, on its own two workers.
+fn spawn_bare_server(port: u16) -> Result<(), String> {
+    use actix_web::{web, App, HttpResponse, HttpServer};
+    async fn bare() -> HttpResponse {
+        HttpResponse::Ok().json(serde_json::json!({
+            "user_id": "00000000-0000-0000-0000-000000000001",
+            "balance": 100000, "spendable": 100000, "lifetime_earned": 50000,
+        }))
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let server = HttpServer::new(|| App::new().route("/bare", web::get().to(bare)))
+                .workers(2)
+                .disable_signals()
+                .bind(("127.0.0.1", port));
+            match server {
+                Ok(server) => {
+                    let _ = tx.send(Ok(()));
+                    if let Err(e) = server.run().await {
+                        eprintln!("bench: bare server stopped: {e}");
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(format!("bare server on port {port}: {e}")));
+                }
+            }
+        });
+    });
+    rx.recv().map_err(|e| e.to_string())??;
+    Ok(())
+}

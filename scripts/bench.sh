@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# `make bench`: build release binaries, start the whole stack from them on a database of its own
+# (`bench`, recreated each run) and its own exchange and queues (`bench.*`), seed realistic data
+# with psql, run the open-loop scenarios (bench/), print the table, and stop the stack again,
+# whatever happens (trap). Never part of `make test`. Takes ~4-5 min more on a cold build.
+#
+# Knobs (environment): BENCH_DURATION (15 s per scenario), BENCH_WARMUP (2 s), BENCH_SCALE (1.0,
+# multiplies every offered rate), BENCH_ONLY (comma-separated scenario names), BENCH_POOL_SIZE,
+# BENCH_HTTP_WORKERS, BENCH_GATEWAY_WORKERS. Results: $CARGO_TARGET_DIR/bench/<time>.json, latest.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export AWS_LC_SYS_USE_SYSTEM=0
+TARGET=${CARGO_TARGET_DIR:-target}
+
+scripts/dev-deps.sh
+cargo build --release --workspace --bins
+
+set -a
+# shellcheck disable=SC1091
+. scripts/dev.env
+set +a
+DB=bench
+ADMIN_URL=$DEV_DATABASE_URL
+BENCH_URL=${DEV_DATABASE_URL%/*}/$DB
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo -n "$@"; else "$@"; fi; }
+
+started=0
+cleanup() {
+  if [ "$started" = 1 ]; then
+    echo "bench: stopping the stack" >&2
+    scripts/stop-all.sh >/dev/null 2>&1 || true
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A clean slate: the database, and the queues a previous run may have left messages in.
+scripts/stop-all.sh >/dev/null 2>&1 || true
+psql -q "$ADMIN_URL" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
+for q in $(as_root rabbitmqctl -q list_queues name 2>/dev/null | grep '^bench\.' || true); do
+  as_root rabbitmqctl -q delete_queue "$q" >/dev/null 2>&1 || echo "bench: could not delete queue $q" >&2
+done
+
+# The stack, from release binaries, configured for load: rate limits far above the offered load
+# (one client address sends everything, and a limiter answering 429 would be all we measured),
+# production-style JSON logs, and the bench's own database, exchange and queues.
+export RUN_DATABASE_URL=$BENCH_URL
+for S in BILLING SUBSCRIPTIONS MARKETPLACE REWARDS LICENSING; do
+  export "${S}_EVENTS_EXCHANGE=bench.events" "${S}_QUEUE_PREFIX=bench." "${S}_LOG_FORMAT=json" \
+         "${S}_DATABASE_POOL_SIZE=${BENCH_POOL_SIZE:-10}" "${S}_HTTP_WORKERS=${BENCH_HTTP_WORKERS:-2}"
+done
+export GATEWAY_RATE_LIMIT_IP_PER_SEC=1000000 GATEWAY_RATE_LIMIT_IP_BURST=1000000 \
+       GATEWAY_RATE_LIMIT_USER_PER_SEC=1000 GATEWAY_RATE_LIMIT_USER_BURST=2000 \
+       GATEWAY_LOG_FORMAT=json GATEWAY_HTTP_WORKERS=${BENCH_GATEWAY_WORKERS:-2}
+started=1
+PROFILE=release RUN_DETACHED=1 scripts/run-all.sh >/dev/null
+
+echo "bench: seeding (1,000,000 reward accounts, 100,000 courses, 10,000 subscriptions, 20 licenses)" >&2
+seed_start=$(date +%s)
+psql -q "$BENCH_URL" -f scripts/bench-seed.sql >/dev/null
+echo "bench: seeded in $(( $(date +%s) - seed_start )) s" >&2
+
+args=()
+[ -n "${BENCH_ONLY:-}" ] && args+=(--only "$BENCH_ONLY")
+BENCH_DATABASE=$DB BENCH_RUN_DIR=.run BENCH_OUT_DIR="$TARGET/bench" "$TARGET/release/bench" "${args[@]}"
