@@ -28,11 +28,10 @@ pub async fn apply(
 ) -> Result<Outcome, BillingError> {
     let invalid = |e: stripe::WebhookError| BillingError::InvalidWebhook(e.to_string());
     match event.kind() {
-        stripe::EventType::PaymentIntentSucceeded => {
-            let intent = event.payment_intent().map_err(invalid)?;
-            on_intent_update(conn, state, &intent).await
-        }
-        stripe::EventType::PaymentIntentPaymentFailed | stripe::EventType::PaymentIntentCanceled => {
+        // Every intent notification is handled alike: the intent is re-fetched and its current status applied.
+        stripe::EventType::PaymentIntentSucceeded
+        | stripe::EventType::PaymentIntentPaymentFailed
+        | stripe::EventType::PaymentIntentCanceled => {
             let intent = event.payment_intent().map_err(invalid)?;
             on_intent_update(conn, state, &intent).await
         }

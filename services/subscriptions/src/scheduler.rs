@@ -1,19 +1,39 @@
 //! Renewals, dunning retries and first-payment expiry. Each tick locks due subscriptions with
 //! `FOR UPDATE SKIP LOCKED`, so several replicas share the work without doing any twice.
 
+use crate::error::SubscriptionError;
 use crate::operations;
 use crate::store::subscriptions;
 use crate::State;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
+use uuid::Uuid;
+
+/// Why one scheduler transaction failed: the subscription it was working on, or the tick itself.
+enum TickError {
+    Item(Uuid, SubscriptionError),
+    Tick(SubscriptionError),
+}
+
+impl From<diesel::result::Error> for TickError {
+    fn from(e: diesel::result::Error) -> Self {
+        TickError::Tick(e.into())
+    }
+}
+
+impl From<platform::db::PoolError> for TickError {
+    fn from(e: platform::db::PoolError) -> Self {
+        TickError::Tick(e.into())
+    }
+}
 
 /// Process everything due now; returns how many subscriptions were handled. A subscription that
 /// fails (billing down, say) is skipped for the rest of the tick and retried on the next one, so
 /// one bad row never holds up everyone else's renewal.
-pub async fn tick(state: &Arc<State>) -> Result<usize, crate::error::SubscriptionError> {
+pub async fn tick(state: &Arc<State>) -> Result<usize, SubscriptionError> {
     let mut handled = 0;
-    let mut failed: Vec<uuid::Uuid> = Vec::new();
+    let mut failed: Vec<Uuid> = Vec::new();
     loop {
         let st = state.clone();
         let skip = failed.clone();
@@ -21,10 +41,10 @@ pub async fn tick(state: &Arc<State>) -> Result<usize, crate::error::Subscriptio
             Box::pin(async move {
                 let due = subscriptions::lock_due(conn, st.clock.now(), &skip, 1).await?;
                 let Some(sub) = due.into_iter().next() else {
-                    return Ok::<_, crate::error::SubscriptionError>(None);
+                    return Ok::<_, TickError>(None);
                 };
                 let (id, user) = (sub.id, sub.user_id);
-                operations::process_due(conn, &st, sub).await.map_err(|e| item_failed(id, e.to_string()))?;
+                operations::process_due(conn, &st, sub).await.map_err(|e| TickError::Item(id, e))?;
                 Ok(Some(user))
             })
         })
@@ -36,33 +56,14 @@ pub async fn tick(state: &Arc<State>) -> Result<usize, crate::error::Subscriptio
                 state.cache.invalidate(user);
                 handled += 1;
             }
-            Err(crate::error::SubscriptionError::Problem(p)) if p.code == FAILED_CODE => {
-                let id =
-                    p.detail.as_deref().and_then(|d| d.split(' ').next()).and_then(|i| uuid::Uuid::parse_str(i).ok());
-                tracing::warn!(detail = ?p.detail, "subscription scheduler: one subscription failed; retrying next tick");
-                match id {
-                    Some(id) => failed.push(id),
-                    None => break,
-                }
+            Err(TickError::Item(id, e)) => {
+                tracing::warn!(subscription = %id, error = %e, "subscription scheduler: retrying next tick");
+                failed.push(id);
             }
-            Err(e) => return Err(e),
+            Err(TickError::Tick(e)) => return Err(e),
         }
     }
     Ok(handled)
-}
-
-const FAILED_CODE: &str = "scheduler_item_failed";
-
-/// Carries which subscription failed out of the transaction (which rolls back its changes).
-fn item_failed(id: uuid::Uuid, cause: String) -> crate::error::SubscriptionError {
-    crate::error::SubscriptionError::Problem(
-        platform::Problem::new(
-            actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
-            FAILED_CODE,
-            "scheduler item failed",
-        )
-        .with_detail(format!("{id} {cause}")),
-    )
 }
 
 pub fn spawn(
