@@ -55,6 +55,9 @@ pub struct Scenario {
     pub rate: f64,
     /// What one operation is, for the report.
     pub what: &'static str,
+    /// The index of its first operation: two scenarios of one kind that act as fresh users (the
+    /// two flows) must not share them, or the second finds its courses already bought.
+    pub first: u64,
 }
 
 /// The run, in order: baselines and reads first, then the flow and the lag probe (before the
@@ -62,7 +65,7 @@ pub struct Scenario {
 pub fn all() -> Vec<Scenario> {
     use Group::*;
     use Kind::*;
-    let s = |name, kind, group, rate, what| Scenario { name, kind, group, rate, what };
+    let s = |name, kind, group, rate, what| Scenario { name, kind, group, rate, what, first: 0 };
     vec![
         s("bare-actix", Bare, Baseline, 5000.0, "GET a JSON route of an actix server inside the bench (the ceiling)"),
         // The gateway's cost: the same read at the same rate, below saturation, direct and through it.
@@ -75,13 +78,16 @@ pub fn all() -> Vec<Scenario> {
         s("branding", Branding, Read, 5000.0, "GET /api/enterprise/branding?domain=<d>"),
         // Below saturation first (the chain's own latency), then at the target rate.
         s("flow-20", Kind::Flow, Baseline, 20.0, "the full purchase flow at 20 flows/s"),
-        s(
-            "flow",
-            Kind::Flow,
-            Group::Flow,
-            100.0,
-            "purchase -> confirm (stripe-fake) -> webhook -> ... -> tokens visible",
-        ),
+        Scenario {
+            first: 100_000,
+            ..s(
+                "flow",
+                Kind::Flow,
+                Group::Flow,
+                100.0,
+                "purchase -> confirm (stripe-fake) -> webhook -> ... -> tokens visible",
+            )
+        },
         s("outbox-lag", OutboxLag, Lag, 50.0, "redeem pro_month -> subscriptions grants Pro (commit to effect)"),
         s("redeem", Redeem, Write, 1000.0, "POST /api/tokens/redeem course_voucher"),
         s("seat", Seat, Write, 1000.0, "POST /api/enterprise/licenses/activate (fresh user)"),
@@ -120,18 +126,18 @@ fn paid_course(i: u64) -> Uuid {
     ids::course(n)
 }
 
-/// The users scenario `kind` will act as for indexes 0..n (minted before it starts).
-pub fn users(kind: Kind, n: u64) -> Vec<Uuid> {
+/// The users scenario `kind` will act as for indexes `range` (minted before it starts).
+pub fn users(kind: Kind, range: std::ops::Range<u64>) -> Vec<Uuid> {
     match kind {
         Kind::Bare | Kind::DirectBalance => Vec::new(),
         Kind::Balance | Kind::Search | Kind::Leaderboard | Kind::Feature | Kind::Branding => {
             (1..=ids::ACTIVE_USERS).map(ids::user).collect()
         }
-        Kind::Redeem => (0..n).map(redeemer).collect(),
-        Kind::OutboxLag => (0..n).map(probe_user).collect(),
-        Kind::Seat => (0..n).map(|i| ids::user(ids::SEAT_USERS_FROM + i)).collect(),
-        Kind::Purchase => (0..n).map(|i| ids::user(ids::BUYERS_FROM + i)).collect(),
-        Kind::Flow => (0..n).map(|i| ids::user(ids::FLOW_USERS_FROM + i)).collect(),
+        Kind::Redeem => range.map(redeemer).collect(),
+        Kind::OutboxLag => range.map(probe_user).collect(),
+        Kind::Seat => range.map(|i| ids::user(ids::SEAT_USERS_FROM + i)).collect(),
+        Kind::Purchase => range.map(|i| ids::user(ids::BUYERS_FROM + i)).collect(),
+        Kind::Flow => range.map(|i| ids::user(ids::FLOW_USERS_FROM + i)).collect(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Shared plumbing for every service. Nothing here knows about the domain.
 
 pub mod auth;
+pub mod cache;
 pub mod config;
 pub mod db;
 pub mod health;

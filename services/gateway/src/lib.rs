@@ -116,6 +116,8 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, String> {
             .wrap(from_fn(platform::http::request_context))
     })
     .workers(config.http_workers.max(1))
+    // Answers are small and written at once: never hold the last segment back for an ACK.
+    .tcp_nodelay(true)
     .shutdown_timeout(platform::server::SHUTDOWN_GRACE_SECS)
     .disable_signals()
     .listen(listener)

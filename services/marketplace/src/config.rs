@@ -31,6 +31,10 @@ pub struct MarketplaceConfig {
     /// How often the earnings-maturity scheduler runs.
     #[serde(default = "default_scheduler_interval")]
     pub scheduler_interval_ms: u64,
+    /// How long a page of the public catalogue (`GET /api/courses/list`) is served from memory
+    /// and may be cached by clients; 0 reads every page from the database.
+    #[serde(default = "default_catalog_cache_ms")]
+    pub catalog_cache_ms: u64,
 }
 
 fn default_billing_timeout() -> u64 {
@@ -57,6 +61,9 @@ fn default_min_payout() -> Decimal {
 fn default_scheduler_interval() -> u64 {
     60_000
 }
+fn default_catalog_cache_ms() -> u64 {
+    5_000
+}
 
 impl MarketplaceConfig {
     /// Defaults for everything but billing's address (tests and local runs).
@@ -71,6 +78,7 @@ impl MarketplaceConfig {
             refund_window_days: default_refund_window(),
             min_payout: default_min_payout(),
             scheduler_interval_ms: default_scheduler_interval(),
+            catalog_cache_ms: default_catalog_cache_ms(),
         }
     }
 

@@ -25,12 +25,17 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!();
 pub const SPEC: ServiceSpec = ServiceSpec { name: "marketplace", migrations: &MIGRATIONS };
 
 /// What every handler shares.
+/// Catalogue pages kept in memory at most (a few MB; the hot queries are far fewer).
+const CATALOG_PAGES: usize = 5_000;
+
 pub struct State {
     pub pool: platform::db::Pool,
     pub config: Config,
     pub billing: billing::BillingClient,
     pub content: content::SharedStore,
     pub clock: clock::SharedClock,
+    /// Serialised catalogue pages by query string (`routes::catalog::list`).
+    pub catalog: platform::cache::TtlCache<actix_web::web::Bytes>,
 }
 
 pub fn setup(ctx: &Context, config: Config) -> Result<Wiring, String> {
@@ -48,7 +53,8 @@ pub fn setup_with(ctx: &Context, config: Config, clock: clock::SharedClock) -> R
         ctx.auth.clone(),
     )?;
     let interval = Duration::from_millis(config.scheduler_interval_ms.max(10));
-    let state = Arc::new(State { pool: ctx.pool.clone(), config, billing, content: Arc::new(content), clock });
+    let catalog = platform::cache::TtlCache::new(Duration::from_millis(config.catalog_cache_ms), CATALOG_PAGES);
+    let state = Arc::new(State { pool: ctx.pool.clone(), config, billing, content: Arc::new(content), clock, catalog });
     let scheduler = scheduler::spawn(ctx.pool.clone(), state.clock.clone(), interval, ctx.shutdown.clone());
     let data = actix_web::web::Data::from(state.clone());
     Ok(Wiring {

@@ -8,14 +8,25 @@ pub struct RewardsConfig {
     /// How long a course voucher can be used after it is issued.
     #[serde(default = "default_voucher_valid_days")]
     pub voucher_valid_days: i64,
+    /// How old the in-memory snapshot behind the big boards' first page and the caller's rank may
+    /// be (`board_snapshots`); 0 reads a fresh one on every request.
+    #[serde(default = "default_leaderboard_snapshot_ms")]
+    pub leaderboard_snapshot_ms: u64,
 }
 
 fn default_voucher_valid_days() -> i64 {
     90
 }
 
+fn default_leaderboard_snapshot_ms() -> u64 {
+    1000
+}
+
 impl Default for RewardsConfig {
     fn default() -> Self {
-        Self { voucher_valid_days: default_voucher_valid_days() }
+        Self {
+            voucher_valid_days: default_voucher_valid_days(),
+            leaderboard_snapshot_ms: default_leaderboard_snapshot_ms(),
+        }
     }
 }

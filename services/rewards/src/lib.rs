@@ -2,6 +2,7 @@
 //! marketplace and subscription events into tokens, redemptions, and leaderboards (global, weekly,
 //! friends) with friendships.
 
+pub mod board_snapshots;
 pub mod clock;
 pub mod config;
 pub mod consumers;
@@ -25,6 +26,7 @@ pub const SPEC: ServiceSpec = ServiceSpec { name: "rewards", migrations: &MIGRAT
 /// What every handler shares.
 pub struct State {
     pub pool: platform::db::Pool,
+    pub boards: board_snapshots::BoardSnapshots,
     pub clock: Arc<dyn Clock>,
     pub config: Config,
 }
@@ -38,7 +40,8 @@ pub fn setup_with_clock(ctx: &Context, config: Config, clock: Arc<dyn Clock>) ->
     if config.voucher_valid_days < 1 {
         return Err("REWARDS_VOUCHER_VALID_DAYS must be at least 1".into());
     }
-    let state = actix_web::web::Data::new(State { pool: ctx.pool.clone(), clock: clock.clone(), config });
+    let boards = board_snapshots::BoardSnapshots::new(std::time::Duration::from_millis(config.leaderboard_snapshot_ms));
+    let state = actix_web::web::Data::new(State { pool: ctx.pool.clone(), boards, clock: clock.clone(), config });
     Ok(Wiring {
         routes: Arc::new(move |cfg| {
             cfg.app_data(state.clone()).configure(routes::configure);

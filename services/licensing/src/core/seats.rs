@@ -30,8 +30,7 @@ pub async fn activate(
     if license.seats_used >= license.seats {
         return Err(LicensingError::SeatLimitReached);
     }
-    let taken = seats::active_numbers(conn, license.id).await?;
-    let number = lowest_free_seat(&taken, license.seats).ok_or(LicensingError::SeatLimitReached)?;
+    let number = free_seat_number(conn, license).await?;
     let seat = seats::insert(conn, license.id, user, number, now).await?;
     let updated = usage_changed(conn, license, license.seats_used + 1, user, "activated", None, now).await?;
     events::outbox::enqueue(
@@ -49,6 +48,17 @@ pub async fn activate(
     )
     .await?;
     Ok((seat, true))
+}
+
+/// The lowest free seat number. Without holes (no seat released since the numbers were last
+/// filled) that is `highest + 1`, read off the index; only with holes are all numbers loaded.
+async fn free_seat_number(conn: &mut AsyncPgConnection, license: &License) -> Result<i32, LicensingError> {
+    let highest = seats::max_active_number(conn, license.id).await?.unwrap_or(0);
+    if highest == license.seats_used && highest < license.seats {
+        return Ok(highest + 1);
+    }
+    let taken = seats::active_numbers(conn, license.id).await?;
+    lowest_free_seat(&taken, license.seats).ok_or(LicensingError::SeatLimitReached)
 }
 
 /// Release one active seat. Returns the released seat and the license as updated.

@@ -27,6 +27,16 @@ pub async fn active_of_user(conn: &mut AsyncPgConnection, license: Uuid, user: U
         .optional()
 }
 
+/// The highest active seat number of a license (one step down the `seats_active_number` index).
+pub async fn max_active_number(conn: &mut AsyncPgConnection, license: Uuid) -> QueryResult<Option<i32>> {
+    seats::table
+        .filter(seats::license_id.eq(license))
+        .filter(seats::released_at.is_null())
+        .select(diesel::dsl::max(seats::seat_number))
+        .get_result(conn)
+        .await
+}
+
 pub async fn active_numbers(conn: &mut AsyncPgConnection, license: Uuid) -> QueryResult<Vec<i32>> {
     seats::table
         .filter(seats::license_id.eq(license))

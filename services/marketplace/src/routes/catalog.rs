@@ -1,29 +1,56 @@
 //! The public catalogue (`/api/courses/list`) and the caller's own courses (`/api/courses/mine`).
 
 use super::views::{CourseView, OwnedCourseView, PurchaseView};
-use crate::domain::listing::{ListQuery, Sort};
+use crate::domain::listing::{ListQuery, Search, Sort};
 use crate::store::{courses, purchases};
 use crate::State;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use platform::auth::Principal;
 use platform::pagination::{Page, PageQuery};
 use platform::Problem;
+use std::time::Instant;
 
 /// Search the published catalogue: full text, filters and six sort orders, paginated by cursor.
 #[utoipa::path(get, path = "/api/courses/list", tag = "marketplace", operation_id = "listCourses", security(()),
     params(ListQuery),
-    responses((status = 200, description = "A page of published courses", body = Page<CourseView>),
+    responses((status = 200, description = "A page of published courses (served from a cache up to a few seconds old)",
+            body = Page<CourseView>, headers(("Cache-Control" = String, description = "public, max-age=<seconds>"))),
         (status = 422, body = Problem, content_type = "application/problem+json",
             description = "validation_failed: a bad filter (`q`, `level`, `language`, `min_price`, `max_price`, `min_rating`), an unknown query parameter, or a `cursor` of another query")))]
-pub async fn list(state: web::Data<State>, q: web::Query<ListQuery>) -> Result<HttpResponse, Problem> {
+pub async fn list(
+    state: web::Data<State>,
+    req: HttpRequest,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, Problem> {
     let search = q.into_inner().validate()?;
+    // The catalogue is public and the same for every caller, so a page is served from memory for
+    // `MARKETPLACE_CATALOG_CACHE_MS` and clients may keep it as long: a new course or price shows
+    // up that much later (a purchase always charges the price in the database).
+    let key = req.query_string();
+    let body = match state.catalog.get(key) {
+        Some(body) => body,
+        None => {
+            let read_at = Instant::now();
+            let body =
+                web::Bytes::from(serde_json::to_vec(&page_of(&state, &search).await?).map_err(Problem::internal)?);
+            state.catalog.put(key, body.clone(), read_at);
+            body
+        }
+    };
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header(("Cache-Control", format!("public, max-age={}", state.catalog.ttl().as_secs())))
+        .body(body))
+}
+
+async fn page_of(state: &State, search: &Search) -> Result<Page<CourseView>, Problem> {
     let mut conn = state.pool.get().await?;
-    let rows = courses::search(&mut conn, &search).await?;
+    let rows = courses::search(&mut conn, search).await?;
     let served = search.after.as_ref().and_then(|c| c.offset).unwrap_or(0) + search.limit;
     let sort: Sort = search.sort;
     let page = Page::from_rows(rows, search.limit, |c| courses::cursor_after(sort, c, served));
     let data = page.data.iter().map(CourseView::new).collect::<Result<Vec<_>, _>>()?;
-    Ok(HttpResponse::Ok().json(Page { data, next_cursor: page.next_cursor }))
+    Ok(Page { data, next_cursor: page.next_cursor })
 }
 
 /// The courses the caller bought (completed or partly refunded purchases), latest first.

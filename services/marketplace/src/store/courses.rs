@@ -144,6 +144,11 @@ pub async fn search(conn: &mut AsyncPgConnection, s: &Search) -> Result<Vec<Cour
     let mut conds: Vec<(String, Bind)> = Vec::new();
     if let Some(v) = &s.category {
         conds.push(("category = {}".into(), Bind::Text(v.clone())));
+        if s.text.is_some() {
+            // The category lexeme lets the GIN index intersect words and category (see the
+            // `search_category_lexeme` migration) instead of reading every course with the words.
+            conds.push(("search @@ quote_literal('category/' || {})::tsquery".into(), Bind::Text(v.clone())));
+        }
     }
     if let Some(v) = &s.level {
         conds.push(("level = {}".into(), Bind::Text(v.clone())));

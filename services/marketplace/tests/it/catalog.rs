@@ -1,4 +1,4 @@
-use crate::support::Market;
+use crate::support::{Market, Options};
 use platform::auth::Role;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -86,6 +86,7 @@ async fn search_ranks_relevant_courses_first_and_honours_every_filter_and_sort()
         ("min_rating=4", vec![id(&cooking)]),
         ("q=rust&free=true", vec![id(&desc)]),
         ("q=rust&category=programming&max_price=20", vec![id(&tags), id(&german)]),
+        ("q=rust&category=lifestyle", vec![id(&desc)]),
     ];
     for (query, expected) in cases {
         let got = ids(&m.get_json(None, &format!("/api/courses/list?{query}")).await);
@@ -179,5 +180,28 @@ async fn search_over_100k_courses_stays_fast() {
         println!("{query:40} {per:?} per request");
         assert!(per < Duration::from_millis(500), "{query} took {per:?}");
     }
+    m.stop().await;
+}
+
+/// The public catalogue is served from memory for `catalog_cache_ms`: a course published after a
+/// page was read shows up once that page is older than the setting, and clients are told so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalogue_pages_are_cached_for_the_configured_time() {
+    let m = Market::start_with(Options { billing: false, tweak: Box::new(|c| c.catalog_cache_ms = 3_000) }).await;
+    let author = Uuid::now_v7();
+    let first = m.course(author, json!({"title": "Knitting Patterns", "tags": ["wool"]}), true).await;
+    let res = m.get(None, "/api/courses/list?q=knitting").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["cache-control"], "public, max-age=3");
+    let page: Value = res.json().await.unwrap();
+    assert_eq!(ids(&page), vec![id(&first)]);
+
+    let second = m.course(author, json!({"title": "Knitting Socks", "tags": ["wool"]}), true).await;
+    let read_again = Instant::now();
+    assert_eq!(ids(&m.get_json(None, "/api/courses/list?q=knitting").await), vec![id(&first)], "the cached page");
+    assert_eq!(ids(&m.get_json(None, "/api/courses/list?q=knitting&limit=5").await).len(), 2, "another query reads");
+    tokio::time::sleep(Duration::from_millis(3_100).saturating_sub(read_again.elapsed())).await;
+    let fresh = ids(&m.get_json(None, "/api/courses/list?q=knitting").await);
+    assert_eq!(sorted(fresh), sorted(vec![id(&first), id(&second)]));
     m.stop().await;
 }

@@ -56,6 +56,8 @@ impl Market {
         config.content_dir = content_dir.to_string_lossy().into_owned();
         config.billing_timeout_ms = 5_000;
         config.scheduler_interval_ms = 50;
+        // Searches must see a course the moment it is published; `catalog` tests turn it on.
+        config.catalog_cache_ms = 0;
         (opts.tweak)(&mut config);
         let clock = ManualClock::new(Utc::now());
         let shared: marketplace::clock::SharedClock = Arc::new(clock.clone());

@@ -104,42 +104,43 @@ pub async fn weekly(
     Ok(HttpResponse::Ok().json(view))
 }
 
-/// One page of a big board. Reads run in one repeatable-read snapshot so the page, the histogram
-/// and the caller's entry agree with each other.
+/// One page of a big board with the caller's rank. The first page and the caller's rank come from
+/// the board's snapshot (`board_snapshots`, at most `REWARDS_LEADERBOARD_SNAPSHOT_MS` old), so a
+/// request reads only the caller's entry and name; a later page is read exactly (`exact_page`).
 async fn ranked_board(state: &State, board: Board, user: Uuid, page: PageQuery) -> Result<BoardView, Problem> {
     let limit = page.limit();
     let after: Option<Cursor> = page.cursor()?;
-    let mut conn = state.pool.get().await?;
-    let (page, ranks, me, names) = conn
-        .build_transaction()
-        .read_only()
-        .repeatable_read()
-        .run::<_, Problem, _>(async |conn: &mut AsyncPgConnection| {
-            let rows = leaderboard::page(conn, board, after.as_ref(), limit + 1).await?;
+    let snapshot = state.boards.get(&state.pool, board).await?;
+    let (page, ranks, page_names) = match after {
+        None => {
+            let rows: Vec<Entry> = snapshot.top.iter().take(limit as usize + 1).cloned().collect();
             let page = Page::from_rows(rows, limit, Cursor::of);
-            let ranks = match page.data.first() {
-                Some(first) => {
-                    let above = leaderboard::users_above(conn, board, first.score).await?;
-                    let scores: Vec<i64> = page.data.iter().map(|e| e.score).collect();
-                    let counts = leaderboard::users_with(conn, board, &scores).await?;
-                    page_ranks(rank_from_above(above), &scores, |s| counts.get(&s).copied().unwrap_or(0))
+            let scores: Vec<i64> = page.data.iter().map(|e| e.score).collect();
+            let ranks = match scores.first() {
+                Some(&first) => {
+                    let h = &snapshot.histogram;
+                    page_ranks(rank_from_above(h.users_above(first)), &scores, |s| h.users_with(s))
                 }
                 None => Vec::new(),
             };
-            let me = match leaderboard::entry(conn, board, user).await? {
-                Some(e) if e.score > 0 => {
-                    let above = leaderboard::users_above(conn, board, e.score).await?;
-                    (Some(rank_from_above(above)), e.score)
-                }
-                _ => (None, 0),
-            };
-            let mut ids: Vec<Uuid> = page.data.iter().map(|e| e.user_id).collect();
-            ids.push(user);
-            let names = profiles::names(conn, &ids).await?;
-            Ok((page, ranks, me, names))
-        })
-        .await?;
-    let data = page.data.iter().zip(ranks).map(|(e, rank)| ranked(e.user_id, e.score, Some(rank), &names)).collect();
+            (page, ranks, None)
+        }
+        Some(after) => {
+            let (page, ranks, names) = exact_page(state, board, &after, limit).await?;
+            (page, ranks, Some(names))
+        }
+    };
+    let names = page_names.as_ref().unwrap_or(&snapshot.names);
+    let mut conn = state.pool.get().await?;
+    let (my_rank, my_score) = match leaderboard::entry(&mut conn, board, user).await? {
+        Some(e) if e.score > 0 => (Some(rank_from_above(snapshot.histogram.users_above(e.score))), e.score),
+        _ => (None, 0),
+    };
+    let my_name = match names.get(&user) {
+        Some(name) => Some(name.clone()),
+        None => profiles::names(&mut conn, &[user]).await?.remove(&user),
+    };
+    let data = page.data.iter().zip(ranks).map(|(e, rank)| ranked(e.user_id, e.score, Some(rank), names)).collect();
     Ok(BoardView {
         board: match board {
             Board::Global => "global",
@@ -151,8 +152,39 @@ async fn ranked_board(state: &State, board: Board, user: Uuid, page: PageQuery) 
         },
         data,
         next_cursor: page.next_cursor,
-        me: ranked(user, me.1, me.0, &names),
+        me: Ranked { rank: my_rank, user_id: user, display_name: my_name, score: my_score },
     })
+}
+
+/// A page after `after`, with ranks from the histogram in the same repeatable-read snapshot, so
+/// the rows and their ranks agree exactly.
+async fn exact_page(
+    state: &State,
+    board: Board,
+    after: &Cursor,
+    limit: i64,
+) -> Result<(Page<Entry>, Vec<i64>, HashMap<Uuid, String>), Problem> {
+    let mut conn = state.pool.get().await?;
+    conn.build_transaction()
+        .read_only()
+        .repeatable_read()
+        .run::<_, Problem, _>(async |conn: &mut AsyncPgConnection| {
+            let rows = leaderboard::page(conn, board, Some(after), limit + 1).await?;
+            let page = Page::from_rows(rows, limit, Cursor::of);
+            let ranks = match page.data.first() {
+                Some(first) => {
+                    let above = leaderboard::users_above(conn, board, first.score).await?;
+                    let scores: Vec<i64> = page.data.iter().map(|e| e.score).collect();
+                    let counts = leaderboard::users_with(conn, board, &scores).await?;
+                    page_ranks(rank_from_above(above), &scores, |s| counts.get(&s).copied().unwrap_or(0))
+                }
+                None => Vec::new(),
+            };
+            let ids: Vec<Uuid> = page.data.iter().map(|e| e.user_id).collect();
+            let names = profiles::names(conn, &ids).await?;
+            Ok((page, ranks, names))
+        })
+        .await
 }
 
 fn ranked(user_id: Uuid, score: i64, rank: Option<i64>, names: &HashMap<Uuid, String>) -> Ranked {

@@ -98,6 +98,16 @@ pub async fn users_above(conn: &mut AsyncPgConnection, board: Board, score: i64)
     Ok(c.n)
 }
 
+/// The whole histogram of `board`: `(score, users)` for every score someone holds.
+pub async fn histogram(conn: &mut AsyncPgConnection, board: Board) -> QueryResult<Vec<(i64, i64)>> {
+    score_histogram::table
+        .filter(score_histogram::board.eq(board.key()))
+        .filter(score_histogram::users.gt(0))
+        .select((score_histogram::score, score_histogram::users))
+        .load(conn)
+        .await
+}
+
 /// How many users hold each of `scores` on `board`.
 pub async fn users_with(conn: &mut AsyncPgConnection, board: Board, scores: &[i64]) -> QueryResult<HashMap<i64, i64>> {
     let rows: Vec<(i64, i64)> = score_histogram::table

@@ -94,3 +94,37 @@ async fn the_weekly_board_resets_at_monday_midnight_utc() {
     assert_eq!(res.status(), 422, "the global board has no week");
     s.stop().await;
 }
+
+/// With snapshots kept (as in production), the first page and the caller's rank may trail the
+/// ledger by the snapshot's age, never by more than twice it; the caller's own score is always
+/// current, and a later page is exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn board_snapshots_trail_the_ledger_by_their_age_at_most() {
+    let s = Rewards::start_with_board_snapshots(1000).await;
+    let [a, b, c] = [Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7()];
+    s.award(a, 30).await;
+    s.award(b, 20).await;
+    let board = s.json(b, "/api/leaderboard/global").await;
+    assert_eq!(rows(&board), vec![(1, a.to_string(), 30), (2, b.to_string(), 20)]);
+    assert_eq!(board["me"]["rank"], 2);
+
+    // b overtakes a and c joins; the snapshot read just now is still young.
+    s.award(b, 20).await;
+    s.award(c, 5).await;
+    let stale = s.json(b, "/api/leaderboard/global").await;
+    assert_eq!(rows(&stale), vec![(1, a.to_string(), 30), (2, b.to_string(), 20)], "served from the snapshot");
+    assert_eq!(stale["me"]["score"], 40, "the caller's score is read every time");
+    assert_eq!(stale["me"]["rank"], 1, "ranked against the snapshot's histogram");
+    // A later page is read exactly.
+    let first = s.json(c, "/api/leaderboard/global?limit=1").await;
+    let cursor = first["next_cursor"].as_str().expect("a next page");
+    let later = s.json(c, &format!("/api/leaderboard/global?limit=1&cursor={cursor}")).await;
+    assert_eq!(rows(&later), vec![(3, c.to_string(), 5)], "read and ranked against the ledger as it is now");
+
+    // Past twice the age a reader waits for a fresh snapshot.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let fresh = s.json(c, "/api/leaderboard/global").await;
+    assert_eq!(rows(&fresh), vec![(1, b.to_string(), 40), (2, a.to_string(), 30), (3, c.to_string(), 5)]);
+    assert_eq!(fresh["me"]["rank"], 3);
+    s.stop().await;
+}

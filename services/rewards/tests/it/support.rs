@@ -20,22 +20,29 @@ pub struct Rewards {
 
 impl Rewards {
     pub async fn start() -> Self {
-        Self::start_inner(None).await
+        Self::start_inner(None, 0).await
     }
 
     /// Started with a stopped clock at `at`.
     pub async fn start_at(at: &str) -> Self {
-        Self::start_inner(Some(ManualClock::new(at.parse().unwrap()))).await
+        Self::start_inner(Some(ManualClock::new(at.parse().unwrap())), 0).await
     }
 
-    async fn start_inner(clock: Option<Arc<ManualClock>>) -> Self {
+    /// Started with leaderboard snapshots kept for `ms` (the others read a fresh one every time,
+    /// so their ranks are exact right after a change).
+    pub async fn start_with_board_snapshots(ms: u64) -> Self {
+        Self::start_inner(None, ms).await
+    }
+
+    async fn start_inner(clock: Option<Arc<ManualClock>>, leaderboard_snapshot_ms: u64) -> Self {
         let env = TestEnv::new();
         let service_clock: Arc<dyn Clock> = match &clock {
             Some(c) => c.clone(),
             None => Arc::new(SystemClock),
         };
         let svc = testkit::service::start(&env, &rewards::SPEC, |ctx| {
-            rewards::setup_with_clock(ctx, rewards::Config::default(), service_clock)
+            let config = rewards::Config { leaderboard_snapshot_ms, ..rewards::Config::default() };
+            rewards::setup_with_clock(ctx, config, service_clock)
         })
         .await;
         Self { env, svc, http: testkit::http(), clock }
