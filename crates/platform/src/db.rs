@@ -111,6 +111,26 @@ where
     conn.transaction(async move |c| f(c).await).await
 }
 
+mod sql {
+    use diesel::sql_types::{BigInt, Text};
+    diesel::define_sql_function! { fn hashtextextended(text: Text, seed: BigInt) -> BigInt; }
+    diesel::define_sql_function! { fn pg_try_advisory_xact_lock(key: BigInt) -> diesel::sql_types::Bool; }
+    // Returns `void`, which has no diesel type: only ever executed, never read.
+    diesel::define_sql_function! { fn pg_advisory_xact_lock(key: BigInt) -> diesel::sql_types::Bool; }
+}
+
+/// Wait for the transaction-scoped advisory lock named `name` (held until commit or rollback).
+/// Written with the query builder rather than `sql_query`, so the statement is prepared once per
+/// connection: a raw query is parsed and planned again on every call, in a second round trip.
+pub async fn advisory_xact_lock(conn: &mut AsyncPgConnection, name: &str) -> diesel::QueryResult<()> {
+    diesel::select(sql::pg_advisory_xact_lock(sql::hashtextextended(name, 0_i64))).execute(conn).await.map(|_| ())
+}
+
+/// Take the transaction-scoped advisory lock named `name` if nobody holds it; `false` if taken.
+pub async fn try_advisory_xact_lock(conn: &mut AsyncPgConnection, name: &str) -> diesel::QueryResult<bool> {
+    diesel::select(sql::pg_try_advisory_xact_lock(sql::hashtextextended(name, 0_i64))).get_result(conn).await
+}
+
 /// Lets several crates' `&'static` embedded migration sets run against one schema.
 struct Source(&'static EmbeddedMigrations);
 

@@ -14,7 +14,7 @@ use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, HttpResponse};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Text};
+use diesel::sql_types::BigInt;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use futures_util::future::BoxFuture;
 use serde::Serialize;
@@ -74,12 +74,6 @@ pub fn fingerprint(body: &impl Serialize) -> String {
     hex::encode(Sha256::digest(&bytes))
 }
 
-#[derive(QueryableByName)]
-struct Locked {
-    #[diesel(sql_type = Bool)]
-    locked: bool,
-}
-
 /// Run `effect` at most once per (scope, key). `scope` should name the caller and the operation,
 /// e.g. `"<user id>:POST /api/tokens/redeem"`, so two users' keys never collide.
 pub async fn execute<T, F>(
@@ -99,11 +93,7 @@ where
     let key = key.0.clone();
     let (status, body, replayed) = diesel_async::AsyncConnection::transaction(&mut *conn, async move |conn| {
         let lock_id = format!("{scope}\u{1f}{key}");
-        let locked: Locked = diesel::sql_query("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS locked")
-            .bind::<Text, _>(&lock_id)
-            .get_result(conn)
-            .await?;
-        if !locked.locked {
+        if !crate::db::try_advisory_xact_lock(conn, &lock_id).await? {
             return Err(Problem::conflict(
                 "idempotency_in_progress",
                 "a request with this Idempotency-Key is still being processed",

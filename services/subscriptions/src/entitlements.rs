@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
@@ -67,14 +67,46 @@ impl FeatureCache {
     }
 }
 
+/// Tiers' ranks and features: data changed only by a migration or an operator's SQL, yet read by
+/// every cache miss (two of its four queries), so it is kept per process for [`TIER_TABLE_TTL`].
+#[derive(Debug, Clone, Default)]
+pub struct TierTable {
+    ranks: HashMap<String, i32>,
+    /// (tier, feature) pairs.
+    features: Vec<(String, String)>,
+}
+
+/// How long an operator's change to tiers or features takes to reach every pod.
+pub const TIER_TABLE_TTL: Duration = Duration::from_secs(60);
+
+pub type TierTableCache = platform::cache::TtlCache<Arc<TierTable>>;
+
+pub fn tier_table_cache() -> TierTableCache {
+    TierTableCache::new(TIER_TABLE_TTL, 1)
+}
+
+pub async fn tier_table(
+    conn: &mut AsyncPgConnection,
+    cache: &TierTableCache,
+) -> Result<Arc<TierTable>, diesel::result::Error> {
+    if let Some(table) = cache.get("") {
+        return Ok(table);
+    }
+    let read_at = Instant::now();
+    let ranks = tiers::all(conn).await?.into_iter().map(|t| (t.code, t.rank)).collect();
+    let table = Arc::new(TierTable { ranks, features: tiers::features(conn).await? });
+    cache.put("", table.clone(), read_at);
+    Ok(table)
+}
+
 /// The user's entitlement computed from the database.
 pub async fn compute(
     conn: &mut AsyncPgConnection,
     user: Uuid,
     now: DateTime<Utc>,
+    table: &TierTable,
 ) -> Result<Entitlement, diesel::result::Error> {
-    let all_tiers = tiers::all(conn).await?;
-    let rank_of = |code: &str| all_tiers.iter().find(|t| t.code == code).map(|t| t.rank).unwrap_or(0);
+    let rank_of = |code: &str| table.ranks.get(code).copied().unwrap_or(0);
     let mut candidates = Vec::new();
     if let Some(sub) = subscriptions::latest(conn, user).await? {
         if Status::parse(&sub.status).is_some_and(|s| s.grants_access()) {
@@ -89,6 +121,6 @@ pub async fn compute(
         Some(c) => (c.tier.clone(), Some(c.source)),
         None => ("free".to_string(), None),
     };
-    let features = tiers::features(conn).await?.into_iter().filter(|(t, _)| *t == tier).map(|(_, f)| f).collect();
+    let features = table.features.iter().filter(|(t, _)| *t == tier).map(|(_, f)| f.clone()).collect();
     Ok(Entitlement { tier, source, features })
 }

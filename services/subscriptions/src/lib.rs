@@ -30,6 +30,7 @@ pub struct State {
     pub billing: billing::BillingClient,
     pub clock: SharedClock,
     pub cache: entitlements::FeatureCache,
+    pub tier_table: entitlements::TierTableCache,
     pub config: Config,
     pub retry_days: Vec<i64>,
     /// Users whose cache entries must go again once the consumer's transaction has committed.
@@ -48,6 +49,7 @@ pub fn setup_with_clock(ctx: &Context, config: Config, clock: SharedClock) -> Re
         billing: billing::BillingClient::new(&config.billing_url, ctx.auth.clone())?,
         clock,
         cache: entitlements::FeatureCache::new(Duration::from_secs(config.feature_cache_ttl_secs)),
+        tier_table: entitlements::tier_table_cache(),
         retry_days,
         config,
         pending_invalidations: std::sync::Mutex::new(Vec::new()),

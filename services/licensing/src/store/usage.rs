@@ -27,6 +27,10 @@ pub async fn record_event(
         .await
 }
 
+// A builder function rather than an SQL literal: a literal makes the statement uncacheable, so it
+// would be parsed and planned again on every seat change.
+diesel::define_sql_function! { fn greatest(a: diesel::sql_types::Int4, b: diesel::sql_types::Int4) -> diesel::sql_types::Int4; }
+
 /// The day's row after a change from `before` to `after` seats in use: the first change of a day
 /// also counts the level the day started at towards its peak.
 pub async fn record_day(
@@ -47,8 +51,7 @@ pub async fn record_day(
         .do_update()
         .set((
             usage_daily::seats_used.eq(excluded(usage_daily::seats_used)),
-            usage_daily::peak
-                .eq(diesel::dsl::sql::<diesel::sql_types::Int4>("GREATEST(usage_daily.peak, excluded.seats_used)")),
+            usage_daily::peak.eq(greatest(usage_daily::peak, excluded(usage_daily::seats_used))),
         ))
         .execute(conn)
         .await

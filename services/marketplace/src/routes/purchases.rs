@@ -9,8 +9,7 @@ use crate::store::purchases::{self, NewPurchase, COMPLETED, PENDING};
 use crate::{purchasing, State};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use diesel::sql_types::Text;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::AsyncPgConnection;
 use platform::auth::Principal;
 use platform::idempotency::{self, IdempotencyKey};
 use platform::money::Money;
@@ -73,10 +72,7 @@ async fn buy(
 ) -> Result<(StatusCode, purchases::Purchase), Problem> {
     // Serialise attempts of one buyer on one course (different keys, double clicks): the second
     // waits, then finds the first one's purchase.
-    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-        .bind::<Text, _>(format!("purchase:{buyer}:{course_id}"))
-        .execute(conn)
-        .await?;
+    platform::db::advisory_xact_lock(conn, &format!("purchase:{buyer}:{course_id}")).await?;
     let course = courses::find(conn, course_id).await?.ok_or(MarketError::CourseNotFound)?;
     if course.instructor_id == buyer {
         return Err(MarketError::OwnCourse.into());

@@ -3,7 +3,6 @@
 use super::schema::{friend_requests, friendships};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::Text;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -15,11 +14,7 @@ pub const DECLINED: &str = "declined";
 /// Serialise every change to the pair {a, b} (two users asking each other at the same moment).
 pub async fn lock_pair(conn: &mut AsyncPgConnection, a: Uuid, b: Uuid) -> QueryResult<()> {
     let (low, high) = if a < b { (a, b) } else { (b, a) };
-    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-        .bind::<Text, _>(format!("friends:{low}:{high}"))
-        .execute(conn)
-        .await
-        .map(|_| ())
+    platform::db::advisory_xact_lock(conn, &format!("friends:{low}:{high}")).await
 }
 
 /// The status of `requester`'s request to `addressee`, if one was made.

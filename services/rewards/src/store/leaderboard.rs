@@ -5,7 +5,7 @@
 //! scores above the caller, never a count over the users; and pages come off the boards' b-tree
 //! indexes in order, stopped by the LIMIT. No request scans a board.
 
-use super::schema::{score_histogram, weekly_scores};
+use super::schema::{score_histogram, token_balances, weekly_scores};
 use crate::domain::week::IsoWeek;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -45,6 +45,7 @@ impl Cursor {
 const USERS_ABOVE: &str =
     "SELECT COALESCE(sum(users), 0)::bigint AS n FROM score_histogram WHERE board = $1 AND score > $2";
 
+/// What `entry` sends for the global board (kept as text for the plan check).
 const GLOBAL_ENTRY: &str = "SELECT user_id, lifetime_earned AS score, score_reached_at AS reached_at
       FROM token_balances WHERE user_id = $1";
 
@@ -57,8 +58,6 @@ const GLOBAL_AFTER: &str = "SELECT user_id, lifetime_earned AS score, score_reac
      WHERE lifetime_earned > 0 AND lifetime_earned <= $1
        AND (lifetime_earned < $1 OR (score_reached_at, user_id) > ($2, $3))
      ORDER BY lifetime_earned DESC, score_reached_at, user_id LIMIT $4";
-
-const WEEKLY_ENTRY: &str = "SELECT user_id, score, reached_at FROM weekly_scores WHERE iso_week = $1 AND user_id = $2";
 
 const WEEKLY_FIRST: &str = "SELECT user_id, score, reached_at FROM weekly_scores
      WHERE iso_week = $1 AND score > 0 ORDER BY score DESC, reached_at, user_id LIMIT $2";
@@ -119,16 +118,27 @@ pub async fn users_with(conn: &mut AsyncPgConnection, board: Board, scores: &[i6
     Ok(rows.into_iter().collect())
 }
 
+/// One user's entry (query-builder queries: prepared once per connection, they run on every
+/// board request).
 pub async fn entry(conn: &mut AsyncPgConnection, board: Board, user: Uuid) -> QueryResult<Option<Entry>> {
-    match board {
-        Board::Global => diesel::sql_query(GLOBAL_ENTRY).bind::<SqlUuid, _>(user).get_result(conn).await.optional(),
-        Board::Week(w) => diesel::sql_query(WEEKLY_ENTRY)
-            .bind::<Text, _>(w.to_string())
-            .bind::<SqlUuid, _>(user)
-            .get_result(conn)
-            .await
-            .optional(),
+    let row: Option<(Uuid, i64, DateTime<Utc>)> = match board {
+        Board::Global => {
+            token_balances::table
+                .filter(token_balances::user_id.eq(user))
+                .select((token_balances::user_id, token_balances::lifetime_earned, token_balances::score_reached_at))
+                .first(conn)
+                .await
+        }
+        Board::Week(w) => {
+            weekly_scores::table
+                .filter(weekly_scores::iso_week.eq(w.to_string()).and(weekly_scores::user_id.eq(user)))
+                .select((weekly_scores::user_id, weekly_scores::score, weekly_scores::reached_at))
+                .first(conn)
+                .await
+        }
     }
+    .optional()?;
+    Ok(row.map(|(user_id, score, reached_at)| Entry { user_id, score, reached_at }))
 }
 
 /// `limit` entries of `board` after `after` (positive scores only), in board order.
