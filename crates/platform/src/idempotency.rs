@@ -6,7 +6,8 @@
 //! matches, or refused with 422 when it does not. Otherwise the handler's effect and the stored
 //! response commit together, so a crash can never leave an effect without its key (or a key
 //! without its effect). Only successful responses are stored: a failed request changed nothing
-//! and may be retried with the same key.
+//! and may be retried with the same key. A request that must call another service on the way
+//! uses [`execute_with_call`] instead, which holds no transaction across the call.
 
 use crate::db::Pool;
 use crate::problem::Problem;
@@ -87,12 +88,130 @@ where
     T: Serialize + Send,
     F: for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, Result<(StatusCode, T), Problem>> + Send,
 {
-    let hash = fingerprint(request);
+    let record = Record::new(scope, key, request);
     let mut conn = pool.get().await?;
-    let scope = scope.to_string();
-    let key = key.0.clone();
-    let (status, body, replayed) = diesel_async::AsyncConnection::transaction(&mut *conn, async move |conn| {
-        let lock_id = format!("{scope}\u{1f}{key}");
+    let answer = diesel_async::AsyncConnection::transaction(&mut *conn, async |conn| {
+        if let Some(stored) = record.lock_and_find(conn).await? {
+            return Ok(stored);
+        }
+        let (status, value) = effect(conn).await?;
+        record.store(conn, status, to_body(&value)?).await
+    })
+    .await?;
+    Ok(answer.into_response())
+}
+
+/// What the first step of [`execute_with_call`] decided.
+pub enum Step<T, C> {
+    /// The answer, without calling out (e.g. a free course, an existing purchase).
+    Done(StatusCode, T),
+    /// Call out with this, then finish.
+    Call(C),
+}
+
+/// [`execute`] for an operation that must call another service (billing, Stripe) in the middle:
+/// no transaction and no pooled connection is held across that call, which would otherwise bound
+/// the operation's concurrency by the pool size and keep its locks for the callee's latency.
+///
+/// 1. One transaction under the key's lock: a stored answer is replayed; otherwise `prepare` runs
+///    and commits (it may record what is needed to resume, e.g. a pending purchase). If it is
+///    [`Step::Done`], the answer is stored with it.
+/// 2. `call`, with no connection. It must be idempotent by itself (the callee's own idempotency
+///    key, derived from this request's), because a retry, or a concurrent duplicate that passes
+///    step 1 before this one stored its answer, calls again.
+/// 3. A second transaction under the key's lock: an answer stored meanwhile by a duplicate is
+///    replayed; otherwise `finish` records the result and the answer is stored with it.
+///
+/// `prepare` must be safe to run again for the same key (after a failed call, the client retries):
+/// it finds what the earlier attempt committed instead of creating it twice.
+pub async fn execute_with_call<T, C, R, P, K, KF, F>(
+    pool: &Pool,
+    scope: &str,
+    key: &IdempotencyKey,
+    request: &impl Serialize,
+    prepare: P,
+    call: K,
+    finish: F,
+) -> Result<HttpResponse, Problem>
+where
+    T: Serialize + Send,
+    C: Send,
+    R: Send,
+    P: for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, Result<Step<T, C>, Problem>> + Send,
+    K: FnOnce(C) -> KF,
+    KF: std::future::Future<Output = Result<R, Problem>>,
+    F: for<'c> FnOnce(&'c mut AsyncPgConnection, R) -> BoxFuture<'c, Result<(StatusCode, T), Problem>> + Send,
+{
+    let record = Record::new(scope, key, request);
+    let first = {
+        let mut conn = pool.get().await?;
+        diesel_async::AsyncConnection::transaction(&mut *conn, async |conn| {
+            if let Some(stored) = record.lock_and_find(conn).await? {
+                return Ok::<_, Problem>(Step::Done(StatusCode::OK, stored));
+            }
+            match prepare(conn).await? {
+                Step::Done(status, value) => {
+                    Ok(Step::Done(status, record.store(conn, status, to_body(&value)?).await?))
+                }
+                Step::Call(c) => Ok(Step::Call(c)),
+            }
+        })
+        .await?
+    };
+    let called = match first {
+        Step::Done(_, answer) => return Ok(answer.into_response()),
+        Step::Call(c) => call(c).await?,
+    };
+    let mut conn = pool.get().await?;
+    let answer = diesel_async::AsyncConnection::transaction(&mut *conn, async |conn| {
+        if let Some(stored) = record.lock_and_find(conn).await? {
+            return Ok(stored);
+        }
+        let (status, value) = finish(conn, called).await?;
+        record.store(conn, status, to_body(&value)?).await
+    })
+    .await?;
+    Ok(answer.into_response())
+}
+
+fn to_body(value: &impl Serialize) -> Result<serde_json::Value, Problem> {
+    serde_json::to_value(value).map_err(Problem::internal)
+}
+
+/// One request's idempotency record: where it is kept and the fingerprint of its body.
+struct Record {
+    scope: String,
+    key: String,
+    hash: String,
+}
+
+/// An answer to send: stored just now, or replayed.
+struct Answer {
+    status: u16,
+    body: serde_json::Value,
+    replayed: bool,
+}
+
+impl Answer {
+    fn into_response(self) -> HttpResponse {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::OK);
+        let mut builder = HttpResponse::build(status);
+        if self.replayed {
+            builder.insert_header((REPLAYED_HEADER, "true"));
+        }
+        builder.json(self.body)
+    }
+}
+
+impl Record {
+    fn new(scope: &str, key: &IdempotencyKey, request: &impl Serialize) -> Self {
+        Self { scope: scope.to_string(), key: key.0.clone(), hash: fingerprint(request) }
+    }
+
+    /// Take the key's lock for this transaction (409 if a duplicate holds it) and return the stored
+    /// answer, if any (422 if it was stored for a different body).
+    async fn lock_and_find(&self, conn: &mut AsyncPgConnection) -> Result<Option<Answer>, Problem> {
+        let lock_id = format!("{}\u{1f}{}", self.scope, self.key);
         if !crate::db::try_advisory_xact_lock(conn, &lock_id).await? {
             return Err(Problem::conflict(
                 "idempotency_in_progress",
@@ -100,7 +219,7 @@ where
             ));
         }
         let stored = idempotency_keys::table
-            .filter(idempotency_keys::scope.eq(&scope).and(idempotency_keys::key.eq(&key)))
+            .filter(idempotency_keys::scope.eq(&self.scope).and(idempotency_keys::key.eq(&self.key)))
             .select((
                 idempotency_keys::request_hash,
                 idempotency_keys::response_status,
@@ -109,37 +228,35 @@ where
             .first::<(String, i16, serde_json::Value)>(conn)
             .await
             .optional()?;
-        if let Some((stored_hash, status, body)) = stored {
-            if stored_hash != hash {
-                return Err(Problem::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "idempotency_key_reused",
-                    "This Idempotency-Key was used with a different request",
-                ));
-            }
-            return Ok((status as u16, body, true));
+        match stored {
+            Some((stored_hash, _, _)) if stored_hash != self.hash => Err(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "This Idempotency-Key was used with a different request",
+            )),
+            Some((_, status, body)) => Ok(Some(Answer { status: status as u16, body, replayed: true })),
+            None => Ok(None),
         }
-        let (status, value) = effect(conn).await?;
-        let body = serde_json::to_value(&value).map_err(Problem::internal)?;
+    }
+
+    async fn store(
+        &self,
+        conn: &mut AsyncPgConnection,
+        status: StatusCode,
+        body: serde_json::Value,
+    ) -> Result<Answer, Problem> {
         diesel::insert_into(idempotency_keys::table)
             .values((
-                idempotency_keys::scope.eq(&scope),
-                idempotency_keys::key.eq(&key),
-                idempotency_keys::request_hash.eq(&hash),
+                idempotency_keys::scope.eq(&self.scope),
+                idempotency_keys::key.eq(&self.key),
+                idempotency_keys::request_hash.eq(&self.hash),
                 idempotency_keys::response_status.eq(status.as_u16() as i16),
                 idempotency_keys::response_body.eq(&body),
             ))
             .execute(conn)
             .await?;
-        Ok((status.as_u16(), body, false))
-    })
-    .await?;
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-    let mut builder = HttpResponse::build(status);
-    if replayed {
-        builder.insert_header((REPLAYED_HEADER, "true"));
+        Ok(Answer { status: status.as_u16(), body, replayed: false })
     }
-    Ok(builder.json(body))
 }
 
 /// Forget keys older than the retention; run periodically by each service.

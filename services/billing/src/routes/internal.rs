@@ -9,7 +9,7 @@ use actix_web::{web, HttpResponse};
 use diesel_async::AsyncPgConnection;
 use events::catalog::billing::PaymentPurpose;
 use platform::auth::Principal;
-use platform::idempotency::{self, IdempotencyKey};
+use platform::idempotency::{self, IdempotencyKey, Step};
 use platform::money::Money;
 use platform::Problem;
 use serde::{Deserialize, Serialize};
@@ -43,13 +43,24 @@ pub async fn create_payment(
     let scope = format!("{}:POST /internal/payments", principal.sub);
     // Stripe's idempotency key comes from ours: a retry after a timeout reaches the same PaymentIntent.
     let stripe_key = stripe_key("pi", &scope, &key.0)?;
-    let st = state.clone();
-    idempotency::execute(&state.pool, &scope, &key, &req.clone(), move |conn| {
-        Box::pin(async move {
-            let payment = create(conn, &st, &req, &stripe_key).await?;
-            Ok((StatusCode::CREATED, PaymentView::new(&payment, true)?))
-        })
-    })
+    let (st, caller) = (state.clone(), state.clone());
+    let request = req.clone();
+    // Stripe is called with no transaction open (`idempotency::execute_with_call`): what is known
+    // is read first, Stripe creates the customer and PaymentIntent, then both are recorded.
+    idempotency::execute_with_call(
+        &state.pool,
+        &scope,
+        &key,
+        &req,
+        move |conn| Box::pin(async move { Ok(Step::Call(plan(conn, request).await?)) }),
+        async move |plan: Plan| Ok(call_stripe(&caller, plan, &stripe_key).await?),
+        move |conn, created: Created| {
+            Box::pin(async move {
+                let payment = record(conn, &st, created).await?;
+                Ok((StatusCode::CREATED, PaymentView::new(&payment, true)?))
+            })
+        },
+    )
     .await
 }
 
@@ -70,13 +81,16 @@ pub fn stripe_key(op: &str, scope: &str, key: &str) -> Result<stripe::Idempotenc
     stripe::IdempotencyKey::for_operation(op, digest).map_err(Problem::internal)
 }
 
-async fn create(
-    conn: &mut AsyncPgConnection,
-    state: &State,
-    req: &CreatePayment,
-    stripe_key: &stripe::IdempotencyKey,
-) -> Result<payments::Payment, BillingError> {
-    let customer = ensure_customer(conn, state, req.user_id).await?;
+/// What Stripe needs that billing already knows.
+struct Plan {
+    req: CreatePayment,
+    customer: Option<String>,
+    saved_method: Option<String>,
+}
+
+/// Step 1: the customer and, off-session, the saved card. Reads only.
+async fn plan(conn: &mut AsyncPgConnection, req: CreatePayment) -> Result<Plan, BillingError> {
+    let customer = customers::find(conn, req.user_id).await?;
     let saved_method = if req.off_session {
         let method = customers::default_payment_method(conn, req.user_id).await?;
         Some(method.ok_or_else(|| {
@@ -85,6 +99,27 @@ async fn create(
     } else {
         None
     };
+    Ok(Plan { req, customer, saved_method })
+}
+
+/// What Stripe made, to record.
+struct Created {
+    req: CreatePayment,
+    payment_id: Uuid,
+    description: String,
+    customer: String,
+    new_customer: bool,
+    intent: stripe::PaymentIntent,
+}
+
+/// Step 2, no connection held: the customer (if new) and the PaymentIntent, each under an
+/// idempotency key derived from ours, so a retry reaches the same Stripe objects.
+async fn call_stripe(state: &State, plan: Plan, stripe_key: &stripe::IdempotencyKey) -> Result<Created, BillingError> {
+    let Plan { req, customer, saved_method } = plan;
+    let (customer, new_customer) = match customer {
+        Some(id) => (id, false),
+        None => (create_customer(state, req.user_id).await?, true),
+    };
     // Derived from the request's idempotency key, so a retry sends Stripe identical parameters.
     let payment_id = Uuid::new_v5(&Uuid::NAMESPACE_OID, stripe_key.as_str().as_bytes());
     let description =
@@ -92,7 +127,7 @@ async fn create(
     let params = stripe::CreatePaymentIntent {
         amount: req.amount.to_minor_units().map_err(Problem::from)?,
         currency: req.amount.currency.code().to_ascii_lowercase(),
-        customer: Some(customer),
+        customer: Some(customer.clone()),
         description: Some(description.clone()),
         metadata: [
             ("payment_id".to_string(), payment_id.to_string()),
@@ -113,6 +148,19 @@ async fn create(
         Err(stripe::StripeError::Card { payment_intent: Some(pi), .. }) => *pi,
         Err(e) => return Err(e.into()),
     };
+    Ok(Created { req, payment_id, description, customer, new_customer, intent })
+}
+
+/// Step 3: the customer (if new) and the payment, settled at once if Stripe already decided it.
+async fn record(
+    conn: &mut AsyncPgConnection,
+    state: &State,
+    created: Created,
+) -> Result<payments::Payment, BillingError> {
+    let Created { req, payment_id, description, customer, new_customer, intent } = created;
+    if new_customer {
+        customers::remember(conn, req.user_id, &customer).await?;
+    }
     let payment = payments::insert(
         conn,
         &payments::NewPayment {
@@ -144,17 +192,13 @@ async fn create(
     Ok(payment)
 }
 
-/// The user's Stripe customer, created on first use (keyed by user, so concurrent first payments
-/// of one user end with one customer).
-async fn ensure_customer(conn: &mut AsyncPgConnection, state: &State, user_id: Uuid) -> Result<String, BillingError> {
-    if let Some(id) = customers::find(conn, user_id).await? {
-        return Ok(id);
-    }
+/// A Stripe customer for `user_id`; the key is the user's, so two payments racing to create one
+/// get the same customer.
+async fn create_customer(state: &State, user_id: Uuid) -> Result<String, BillingError> {
     let params = stripe::CreateCustomer {
         metadata: [("user_id".to_string(), user_id.to_string())].into_iter().collect(),
         ..Default::default()
     };
     let key = stripe::IdempotencyKey::for_operation("customer", user_id).map_err(Problem::internal)?;
-    let customer = state.stripe.create_customer(&params, &key).await?;
-    Ok(customers::remember(conn, user_id, &customer.id).await?)
+    Ok(state.stripe.create_customer(&params, &key).await?.id)
 }

@@ -1,7 +1,7 @@
 //! `POST /api/courses/purchase`: one live purchase per buyer and course, whatever the key.
 
 use super::views::PurchaseView;
-use crate::billing::BillingClient;
+use crate::billing::{BillingClient, Payment};
 use crate::domain::course::PUBLISHED;
 use crate::error::MarketError;
 use crate::store::courses;
@@ -11,7 +11,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use diesel_async::AsyncPgConnection;
 use platform::auth::Principal;
-use platform::idempotency::{self, IdempotencyKey};
+use platform::idempotency::{self, IdempotencyKey, Step};
 use platform::money::Money;
 use platform::Problem;
 use serde::{Deserialize, Serialize};
@@ -53,23 +53,61 @@ pub async fn purchase(
     // Derived from the key: a retry after a failed attempt is the same purchase, so it reaches
     // the same payment at billing.
     let purchase_id = Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("{scope}\u{1f}{}", key.0).as_bytes());
-    let st = state.clone();
-    idempotency::execute(&state.pool, &scope, &key, &req.clone(), move |conn| {
-        Box::pin(async move {
-            let (status, purchase) = buy(conn, &st, buyer, req.course_id, purchase_id).await?;
-            Ok((status, PurchaseView::new(&purchase)?))
-        })
-    })
+    let (st, billing) = (state.clone(), state.billing.clone());
+    // No transaction is held while billing creates the payment: the purchase is recorded first,
+    // then billing is called, then its answer is recorded (`idempotency::execute_with_call`).
+    idempotency::execute_with_call(
+        &state.pool,
+        &scope,
+        &key,
+        &req.clone(),
+        move |conn| Box::pin(async move { prepare(conn, &st, buyer, req.course_id, purchase_id).await }),
+        async move |pay: Pay| {
+            let payment = billing.create_payment(buyer, pay.price, pay.purchase_id, &pay.description).await?;
+            tracing::info!(purchase = %pay.purchase_id, payment = %payment.id, status = %payment.status, key = %BillingClient::idempotency_key(pay.purchase_id), "payment created");
+            Ok((pay, payment))
+        },
+        move |conn, (pay, payment): (Pay, Payment)| {
+            Box::pin(async move {
+                let purchase = record_payment(conn, pay.purchase_id, &payment).await?;
+                Ok((pay.status, PurchaseView::new(&purchase)?))
+            })
+        },
+    )
     .await
 }
 
-async fn buy(
+/// A purchase that needs billing to create its payment.
+struct Pay {
+    purchase_id: Uuid,
+    price: Money,
+    description: String,
+    /// 201 for a purchase this request created, 200 for one it found.
+    status: StatusCode,
+}
+
+impl Pay {
+    fn of(purchase: &purchases::Purchase, course_title: &str, status: StatusCode) -> Result<Self, Problem> {
+        let currency = purchasing::currency_of(&purchase.currency)?;
+        Ok(Pay {
+            purchase_id: purchase.id,
+            price: Money::round(purchase.price, currency),
+            description: format!("Course: {course_title}"),
+            status,
+        })
+    }
+}
+
+/// Step 1, in a transaction: the answer when no payment is needed (free course, existing
+/// purchase), else the pending purchase to pay for. Safe to run again: a purchase an earlier
+/// attempt recorded but could not get a payment for is found and paid for now.
+async fn prepare(
     conn: &mut AsyncPgConnection,
     state: &State,
     buyer: Uuid,
     course_id: Uuid,
     purchase_id: Uuid,
-) -> Result<(StatusCode, purchases::Purchase), Problem> {
+) -> Result<Step<PurchaseView, Pay>, Problem> {
     // Serialise attempts of one buyer on one course (different keys, double clicks): the second
     // waits, then finds the first one's purchase.
     platform::db::advisory_xact_lock(conn, &format!("purchase:{buyer}:{course_id}")).await?;
@@ -78,13 +116,19 @@ async fn buy(
         return Err(MarketError::OwnCourse.into());
     }
     // The same key long after its stored response expired: still the same purchase.
-    if let Some(existing) = purchases::lock(conn, purchase_id).await? {
-        return Ok((StatusCode::OK, existing));
-    }
-    match purchases::live(conn, buyer, course_id).await? {
-        Some(p) if p.status == COMPLETED => return Err(MarketError::AlreadyOwned.into()),
-        Some(p) if p.status == PENDING => return Ok((StatusCode::OK, p)),
-        _ => {}
+    let earlier = match purchases::lock(conn, purchase_id).await? {
+        Some(existing) => Some(existing),
+        None => match purchases::live(conn, buyer, course_id).await? {
+            Some(p) if p.status == COMPLETED => return Err(MarketError::AlreadyOwned.into()),
+            Some(p) if p.status == PENDING => Some(p),
+            _ => None,
+        },
+    };
+    if let Some(p) = earlier {
+        return Ok(match p.payment_id {
+            None if p.status == PENDING => Step::Call(Pay::of(&p, &course.title, StatusCode::OK)?),
+            _ => Step::Done(StatusCode::OK, PurchaseView::new(&p)?),
+        });
     }
     if course.status != PUBLISHED {
         return Err(if course.status == crate::domain::course::DRAFT {
@@ -112,11 +156,22 @@ async fn buy(
     )
     .await?;
     if price.amount.is_zero() {
-        return Ok((StatusCode::CREATED, purchasing::complete(conn, state, &purchase, None).await?));
+        let completed = purchasing::complete(conn, state, &purchase, None).await?;
+        return Ok(Step::Done(StatusCode::CREATED, PurchaseView::new(&completed)?));
     }
-    let description = format!("Course: {}", course.title);
-    let payment = state.billing.create_payment(buyer, price, purchase.id, &description).await?;
-    tracing::info!(purchase = %purchase.id, payment = %payment.id, status = %payment.status, key = %BillingClient::idempotency_key(purchase.id), "payment created");
-    let purchase = purchases::set_payment(conn, purchase.id, payment.id, payment.client_secret.as_deref()).await?;
-    Ok((StatusCode::CREATED, purchase))
+    Ok(Step::Call(Pay::of(&purchase, &course.title, StatusCode::CREATED)?))
+}
+
+/// Step 3, in a transaction: attach billing's payment to the purchase, unless a concurrent attempt
+/// already did (billing answers every attempt for one purchase with the same payment).
+async fn record_payment(
+    conn: &mut AsyncPgConnection,
+    purchase_id: Uuid,
+    payment: &Payment,
+) -> Result<purchases::Purchase, Problem> {
+    let purchase = purchases::lock(conn, purchase_id).await?.ok_or_else(|| Problem::internal("purchase vanished"))?;
+    if purchase.payment_id.is_some() {
+        return Ok(purchase);
+    }
+    Ok(purchases::set_payment(conn, purchase.id, payment.id, payment.client_secret.as_deref()).await?)
 }
