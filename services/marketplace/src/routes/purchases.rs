@@ -125,8 +125,10 @@ async fn prepare(
         },
     };
     if let Some(p) = earlier {
+        // This key's own purchase, left without a payment by a failed attempt, is still its creation.
+        let status = if p.id == purchase_id { StatusCode::CREATED } else { StatusCode::OK };
         return Ok(match p.payment_id {
-            None if p.status == PENDING => Step::Call(Pay::of(&p, &course.title, StatusCode::OK)?),
+            None if p.status == PENDING => Step::Call(Pay::of(&p, &course.title, status)?),
             _ => Step::Done(StatusCode::OK, PurchaseView::new(&p)?),
         });
     }

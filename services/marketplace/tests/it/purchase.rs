@@ -197,3 +197,35 @@ async fn a_free_course_completes_at_once_without_billing() {
     assert!(m.earnings(instructor).await["data"].as_array().unwrap().is_empty());
     m.stop().await;
 }
+
+/// Billing unreachable: the purchase is answered 502 and stays pending without a payment (it was
+/// recorded before billing was called, no transaction being held across the call); another try,
+/// with the same key or another, resumes that one purchase instead of starting a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn billing_down_leaves_one_pending_purchase_that_a_retry_resumes() {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use marketplace::store::schema::purchases;
+    let m = Market::start().await; // billing at a closed port
+    let course = m.course(Uuid::now_v7(), json!({"price": {"amount": "15.00", "currency": "USD"}}), true).await;
+    let course_id = course["id"].as_str().unwrap();
+    let buyer = Uuid::now_v7();
+    for key in ["down-1", "down-1", "down-2"] {
+        let res = m.buy(buyer, course_id, key).await;
+        assert_eq!(res.status(), 502, "{key}");
+        let problem: Value = res.json().await.unwrap();
+        assert_eq!(problem["code"], "billing_unavailable", "{key}");
+    }
+    let mut conn = m.svc.pool.get().await.unwrap();
+    let rows: Vec<(String, Option<Uuid>)> = purchases::table
+        .filter(purchases::buyer_id.eq(buyer))
+        .select((purchases::status, purchases::payment_id))
+        .load(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(rows, vec![("pending".to_string(), None)], "one purchase, no payment");
+    drop(conn);
+    let mine = m.get_json(Some((buyer, &[Role::Learner])), "/api/courses/mine").await;
+    assert_eq!(mine["data"].as_array().unwrap().len(), 0, "no access without a payment");
+    m.stop().await;
+}
