@@ -52,7 +52,7 @@ impl Histogram {
     /// From `(score, users)` pairs in any order; scores without users are ignored.
     pub fn new(mut rows: Vec<(i64, i64)>) -> Self {
         rows.retain(|&(_, users)| users > 0);
-        rows.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        rows.sort_unstable_by_key(|&(score, _)| std::cmp::Reverse(score));
         let mut h = Histogram::default();
         for (score, users) in rows {
             if let (Some(&last), Some(on_last)) = (h.scores.last(), h.users.last_mut()) {
