@@ -62,13 +62,19 @@ impl Slot {
 pub struct BoardSnapshots {
     max_age: Duration,
     slots: Mutex<HashMap<String, Arc<Slot>>>,
+    /// Where background refreshes run: the service's main runtime, not the HTTP worker that
+    /// noticed the age. Turning 50,000 histogram rows into a snapshot takes milliseconds that
+    /// would otherwise stall every request queued on that worker (the leaderboard's p99).
+    background: Option<tokio::runtime::Handle>,
 }
 
 impl BoardSnapshots {
     /// `max_age` zero turns caching off: every read loads a snapshot of its own (tests that
     /// check ranks right after a change use that).
+    /// Call from the service's main runtime (setup): background refreshes are spawned there.
     pub fn new(max_age: Duration) -> Self {
-        Self { max_age, slots: Mutex::new(HashMap::new()) }
+        let background = tokio::runtime::Handle::try_current().ok();
+        Self { max_age, slots: Mutex::new(HashMap::new()), background }
     }
 
     /// A snapshot of `board` no older than `max_age`, or up to twice that while a fresh one loads
@@ -83,7 +89,7 @@ impl BoardSnapshots {
             if age < self.max_age * 2 {
                 if let Ok(guard) = slot.loading.clone().try_lock_owned() {
                     let (pool, slot) = (pool.clone(), slot.clone());
-                    tokio::spawn(async move {
+                    let refresh = async move {
                         match load(&pool, board).await {
                             Ok(fresh) => slot.set(Arc::new(fresh)),
                             Err(e) => {
@@ -91,7 +97,11 @@ impl BoardSnapshots {
                             }
                         }
                         drop(guard);
-                    });
+                    };
+                    match &self.background {
+                        Some(runtime) => drop(runtime.spawn(refresh)),
+                        None => drop(tokio::spawn(refresh)),
+                    }
                 }
                 return Ok(snapshot);
             }
