@@ -92,6 +92,9 @@ async fn run(opts: Options) -> Result<(), String> {
     )?;
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(2048)
+        // Below the servers' 5 s keep-alive: a connection idle between scenarios is dropped here
+        // first, instead of being reused at the instant the server closes it (an `io` error).
+        .pool_idle_timeout(Duration::from_secs(4))
         .tcp_nodelay(true)
         .timeout(Duration::from_secs(10))
         .connect_timeout(Duration::from_secs(3))

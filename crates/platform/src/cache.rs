@@ -27,6 +27,8 @@ impl<V: Clone> TtlCache<V> {
     }
 
     /// Store `value`, computed from data read no earlier than `read_at`: its age counts from then.
+    /// Each key lives 75-100% of the TTL, spread by the key's hash: entries filled in the same
+    /// second (a cold start) would otherwise all expire, and be read again, in the same instant.
     pub fn put(&self, key: &str, value: V, read_at: Instant) {
         if self.ttl.is_zero() {
             return;
@@ -35,12 +37,19 @@ impl<V: Clone> TtlCache<V> {
         if entries.len() >= self.capacity && !entries.contains_key(key) {
             entries.clear();
         }
-        entries.insert(key.to_string(), (read_at, value));
+        let head_start = self.ttl.mul_f64(0.25 * spread(key));
+        entries.insert(key.to_string(), (read_at.checked_sub(head_start).unwrap_or(read_at), value));
     }
 
     pub fn ttl(&self) -> Duration {
         self.ttl
     }
+}
+
+/// A stable number in 0..1 for `key` (FNV-1a).
+fn spread(key: &str) -> f64 {
+    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    (hash % 1024) as f64 / 1024.0
 }
 
 #[cfg(test)]
@@ -63,6 +72,21 @@ mod tests {
         assert_eq!(cache.get("c"), None, "expired");
         cache.put("old", 5, Instant::now() - Duration::from_millis(60));
         assert_eq!(cache.get("old"), None, "the age counts from the read");
+    }
+
+    #[test]
+    fn expiries_are_spread_over_the_last_quarter_of_the_ttl() {
+        let spreads: Vec<f64> = (0..200).map(|i| spread(&format!("q=topic{i}&category=c{}", i % 12))).collect();
+        assert!(spreads.iter().all(|s| (0.0..1.0).contains(s)));
+        let (min, max) = spreads.iter().fold((1.0_f64, 0.0_f64), |(lo, hi), s| (lo.min(*s), hi.max(*s)));
+        assert!(min < 0.1 && max > 0.9, "spread over the range: {min}..{max}");
+        let cache = TtlCache::new(Duration::from_secs(100), 10);
+        let now = Instant::now();
+        cache.put("k", 1, now);
+        let stored = cache.entries.lock().unwrap().get("k").map(|(at, _)| *at).unwrap();
+        let head_start = now - stored;
+        assert!(head_start <= Duration::from_secs(25), "{head_start:?}");
+        assert_eq!(head_start, Duration::from_secs(100).mul_f64(0.25 * spread("k")), "deterministic per key");
     }
 
     #[test]
