@@ -70,3 +70,32 @@ async fn many_events_keep_their_order() {
     relay.await.unwrap();
     env.cleanup(&["events"]).await;
 }
+
+/// The relay is woken by the outbox trigger's NOTIFY, not by its poll: with the fallback poll
+/// set to a minute, an event committed while the relay idles is still published at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_wakes_the_idle_relay() {
+    let _shared = BROKER.read().await;
+    let env = TestEnv::new();
+    let pool = pool(&env).await;
+    let mut capture = Capture::bind(&env, &["test.ping.v1"]).await;
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let mut relay = events::relay::Relay::new(
+        pool.clone(),
+        &testkit::amqp_url(),
+        &env.exchange,
+        "test",
+        events::broker::BrokerStatus::default(),
+    );
+    relay.fallback_poll = Duration::from_secs(60);
+    let relay = relay.spawn(rx);
+    // Let it connect, find the outbox empty and go to sleep.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut conn = pool.get().await.unwrap();
+    conn.transaction(async |c| events::outbox::enqueue(c, &Ping { n: 42 }).await).await.unwrap();
+    let got = capture.expect("test.ping.v1", Duration::from_secs(5)).await;
+    assert_eq!(got.data_as::<Ping>().unwrap(), Ping { n: 42 });
+    stop.send(true).unwrap();
+    relay.await.unwrap();
+    env.cleanup(&["events"]).await;
+}

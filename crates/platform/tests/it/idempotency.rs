@@ -350,3 +350,32 @@ async fn concurrent_duplicates_of_a_call_out_finish_once_and_agree() {
     assert_eq!(charges(&pool).await, (1, 1), "one charge, finished once");
     env.cleanup(&["platform"]).await;
 }
+
+/// A pooled connection whose server process went away (restart, failover, idle kill) is not
+/// handed out again: the checkout sees the closed socket without a query and opens a new one.
+#[actix_web::test]
+async fn a_connection_closed_by_the_server_is_replaced_on_checkout() {
+    #[derive(diesel::QueryableByName)]
+    struct Pid {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        pid: i32,
+    }
+    let (env, pool) = charge_setup(1).await;
+    let first: Pid = {
+        let mut conn = pool.get().await.unwrap();
+        diesel::sql_query("SELECT pg_backend_pid() AS pid").get_result(&mut conn).await.unwrap()
+    };
+    let mut admin = pool.dedicated_connection().await.unwrap();
+    diesel::sql_query(format!("SELECT pg_terminate_backend({})", first.pid)).execute(&mut admin).await.unwrap();
+    // The client notices the closed socket as soon as its connection task reads the EOF; from
+    // then on no request may be handed the dead connection.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut conn = pool.get().await.unwrap();
+    let replaced: Pid = diesel::sql_query("SELECT pg_backend_pid() AS pid")
+        .get_result(&mut conn)
+        .await
+        .expect("the first request after the server closed the old connection works");
+    let replaced = replaced.pid;
+    assert_ne!(replaced, first.pid);
+    env.cleanup(&["platform"]).await;
+}

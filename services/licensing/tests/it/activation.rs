@@ -186,3 +186,30 @@ async fn expiry_releases_seats_when_the_clock_passes_it() {
     assert_eq!(code(s.activate(&Caller::member(org), &key).await).await, (403, "license_expired".into()));
     s.stop().await;
 }
+
+/// Seat numbers: the next one off the index while there are no holes, and a released number is
+/// given out again before the numbers grow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lowest_free_seat_number_is_taken() {
+    let s = Stack::start().await;
+    let license = s.license(3).await;
+    let (key, id, org) = (key_of(&license), id_of(&license), org_of(&license));
+    let number = |res: reqwest::Response| async move {
+        assert_eq!(res.status(), 201);
+        let body: Value = res.json().await.unwrap();
+        body["seat"]["seat_number"].as_i64().unwrap()
+    };
+    let members: Vec<Caller> = (0..5).map(|_| Caller::member(org)).collect();
+    for (m, expected) in members[..3].iter().zip([1, 2, 3]) {
+        assert_eq!(number(s.activate(m, &key).await).await, expected);
+    }
+    let release = |caller: &Caller| {
+        let path = format!("/api/enterprise/licenses/{id}/seats/{}", caller.user);
+        s.req(Method::DELETE, &path, Some(caller)).send()
+    };
+    assert_eq!(release(&members[1]).await.unwrap().status(), 200);
+    assert_eq!(number(s.activate(&members[3], &key).await).await, 2, "the hole is filled first");
+    assert_eq!(release(&members[2]).await.unwrap().status(), 200);
+    assert_eq!(number(s.activate(&members[4], &key).await).await, 3, "no hole: the next number");
+    s.stop().await;
+}
