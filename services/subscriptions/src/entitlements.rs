@@ -69,7 +69,7 @@ impl FeatureCache {
 
 /// Tiers' ranks and features: data changed only by a migration or an operator's SQL, yet read by
 /// every cache miss (two of its four queries), so it is kept per process for [`TIER_TABLE_TTL`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug)]
 pub struct TierTable {
     ranks: HashMap<String, i32>,
     /// (tier, feature) pairs.
@@ -79,23 +79,26 @@ pub struct TierTable {
 /// How long an operator's change to tiers or features takes to reach every pod.
 pub const TIER_TABLE_TTL: Duration = Duration::from_secs(60);
 
+/// The one cached tier table (a cache of a single key).
 pub type TierTableCache = platform::cache::TtlCache<Arc<TierTable>>;
 
 pub fn tier_table_cache() -> TierTableCache {
     TierTableCache::new(TIER_TABLE_TTL, 1)
 }
 
-pub async fn tier_table(
+const TIER_TABLE_KEY: &str = "tiers";
+
+async fn tier_table(
     conn: &mut AsyncPgConnection,
     cache: &TierTableCache,
 ) -> Result<Arc<TierTable>, diesel::result::Error> {
-    if let Some(table) = cache.get("") {
+    if let Some(table) = cache.get(TIER_TABLE_KEY) {
         return Ok(table);
     }
     let read_at = Instant::now();
     let ranks = tiers::all(conn).await?.into_iter().map(|t| (t.code, t.rank)).collect();
     let table = Arc::new(TierTable { ranks, features: tiers::features(conn).await? });
-    cache.put("", table.clone(), read_at);
+    cache.put(TIER_TABLE_KEY, table.clone(), read_at);
     Ok(table)
 }
 
@@ -104,8 +107,9 @@ pub async fn compute(
     conn: &mut AsyncPgConnection,
     user: Uuid,
     now: DateTime<Utc>,
-    table: &TierTable,
+    tier_tables: &TierTableCache,
 ) -> Result<Entitlement, diesel::result::Error> {
+    let table = tier_table(conn, tier_tables).await?;
     let rank_of = |code: &str| table.ranks.get(code).copied().unwrap_or(0);
     let mut candidates = Vec::new();
     if let Some(sub) = subscriptions::latest(conn, user).await? {

@@ -16,8 +16,7 @@ pub async fn entitlement(state: &State, user: Uuid) -> Result<Entitlement, Probl
     }
     let generation = state.cache.generation(user);
     let mut conn = state.pool.get().await?;
-    let table = entitlements::tier_table(&mut conn, &state.tier_table).await?;
-    let e = entitlements::compute(&mut conn, user, state.clock.now(), &table).await?;
+    let e = entitlements::compute(&mut conn, user, state.clock.now(), &state.tier_table).await?;
     state.cache.put(user, e.clone(), generation);
     Ok(e)
 }

@@ -124,8 +124,7 @@ pub async fn me(state: web::Data<State>, principal: Principal) -> Result<HttpRes
     let user = principal.user_id()?;
     let mut conn = state.pool.get().await?;
     let sub = subs::latest(&mut conn, user).await?;
-    let table = crate::entitlements::tier_table(&mut conn, &state.tier_table).await?;
-    let entitlement = crate::entitlements::compute(&mut conn, user, state.clock.now(), &table).await?;
+    let entitlement = crate::entitlements::compute(&mut conn, user, state.clock.now(), &state.tier_table).await?;
     Ok(HttpResponse::Ok()
         .json(MeView { subscription: sub.as_ref().map(SubscriptionView::from), effective_tier: entitlement.tier }))
 }
