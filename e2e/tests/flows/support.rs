@@ -203,8 +203,10 @@ fn gateway_config(
         rate_limit_user_burst: 100_000,
         trusted_proxies: String::new(),
         body_limit_bytes: 8 * 1024 * 1024,
+        upload_body_limit_bytes: 8 * 1024 * 1024,
         cors_origins: String::new(),
         upstream_timeout_ms: 15_000,
+        upload_timeout_ms: 60_000,
         log_format: LogFormat::Pretty,
         http_workers: 1,
     }

@@ -45,13 +45,21 @@ pub struct GatewayConfig {
     /// (`10.0.0.0/8`): ingress controller pods change addresses.
     #[serde(default)]
     pub trusted_proxies: String,
+    /// Largest request body on every route but the upload routes (413 `payload_too_large`).
     #[serde(default = "default_body_limit")]
     pub body_limit_bytes: usize,
+    /// Largest request body on the upload routes (`route_table::UPLOADS`: course packages, up
+    /// to marketplace's 200 MiB plus the multipart framing).
+    #[serde(default = "default_upload_body_limit")]
+    pub upload_body_limit_bytes: usize,
     /// Allowed CORS origins, comma-separated (`https://app.example.com`).
     #[serde(default)]
     pub cors_origins: String,
     #[serde(default = "default_timeout")]
     pub upstream_timeout_ms: u64,
+    /// The whole exchange on an upload route, body included: 200 MiB at 10 Mbit/s is ~3 minutes.
+    #[serde(default = "default_upload_timeout")]
+    pub upload_timeout_ms: u64,
     #[serde(default)]
     pub log_format: LogFormat,
     #[serde(default = "default_workers")]
@@ -80,10 +88,16 @@ fn default_user_burst() -> u32 {
     200
 }
 fn default_body_limit() -> usize {
+    1024 * 1024
+}
+fn default_upload_body_limit() -> usize {
     256 * 1024 * 1024
 }
 fn default_timeout() -> u64 {
     10_000
+}
+fn default_upload_timeout() -> u64 {
+    600_000
 }
 fn default_workers() -> usize {
     2

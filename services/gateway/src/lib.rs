@@ -6,6 +6,7 @@ pub mod config;
 pub mod cors;
 pub mod dev_token;
 pub mod jwt;
+pub mod path;
 pub mod proxy;
 pub mod rate_limit;
 pub mod route_table;
@@ -27,10 +28,21 @@ pub struct State {
     pub client: reqwest::Client,
     pub timeout: Duration,
     pub body_limit: usize,
+    pub upload_timeout: Duration,
+    pub upload_body_limit: usize,
     pub trusted_proxies: Vec<cidr::Cidr>,
 }
 
 impl State {
+    /// The body limit and upstream timeout of one route: generous on the upload routes only.
+    pub fn budget(&self, method: &str, path: &str) -> (usize, Duration) {
+        if route_table::is_upload(method, path) {
+            (self.upload_body_limit, self.upload_timeout)
+        } else {
+            (self.body_limit, self.timeout)
+        }
+    }
+
     /// The client's address: the TCP peer, unless the peer is a trusted proxy, in which case the
     /// right-most `X-Forwarded-For` hop that is not itself a trusted proxy. Trusting the header
     /// from anyone would let every client pick its own rate-limit bucket.
@@ -90,6 +102,8 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, String> {
         client,
         timeout: Duration::from_millis(config.upstream_timeout_ms),
         body_limit: config.body_limit_bytes,
+        upload_timeout: Duration::from_millis(config.upload_timeout_ms),
+        upload_body_limit: config.upload_body_limit_bytes,
         trusted_proxies,
     });
     let pruner = state.clone();
@@ -112,6 +126,7 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, String> {
             .configure(platform::health::routes)
             .route("/api/openapi.json", web::get().to(openapi))
             .default_service(web::to(proxy::forward))
+            .wrap(from_fn(path::normal_paths_only))
             .wrap(from_fn(cors::cors))
             .wrap(from_fn(platform::http::request_context))
     })

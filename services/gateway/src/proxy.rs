@@ -57,14 +57,15 @@ pub async fn forward(
         None if is_public(req.method().as_str(), path) => {}
         None => return Err(Problem::unauthorized("send a bearer token")),
     }
+    let (body_limit, timeout) = state.budget(req.method().as_str(), path);
     if let Some(len) = req.headers().get("content-length").and_then(|v| v.to_str().ok()?.parse::<usize>().ok()) {
-        if len > state.body_limit {
+        if len > body_limit {
             return Err(too_large());
         }
     }
     let request_id = RequestId::of(&req);
     let upstream_request = build_request(&req, &state, &upstream, identity.as_ref(), &request_id, client_ip)?;
-    let upstream_request = attach_body(upstream_request, &req, payload, state.body_limit);
+    let upstream_request = attach_body(upstream_request.timeout(timeout), &req, payload, body_limit);
     let response = upstream_request.send().await.map_err(|e| upstream_error(&upstream, &e))?;
     relay_response(response, &upstream).await
 }
@@ -89,14 +90,10 @@ fn build_request(
     request_id: &str,
     client_ip: IpAddr,
 ) -> Result<reqwest::RequestBuilder, Problem> {
-    let mut url = format!("{}{}", upstream.base_url, req.path());
-    if !req.query_string().is_empty() {
-        url.push('?');
-        url.push_str(req.query_string());
-    }
+    let url = upstream_url(req, upstream)?;
     let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes())
         .map_err(|_| Problem::bad_request("bad method"))?;
-    let mut builder = state.client.request(method, url).timeout(state.timeout);
+    let mut builder = state.client.request(method, url);
     for (name, value) in req.headers() {
         let lower = name.as_str();
         if STRIPPED_REQUEST_HEADERS.contains(&lower) || lower == "x-request-id" || lower == "traceparent" {
@@ -111,6 +108,24 @@ fn build_request(
     }
     builder = builder.header("x-request-id", request_id).header("x-forwarded-for", client_ip.to_string());
     Ok(platform::telemetry::inject_reqwest(builder))
+}
+
+/// The upstream URL: the base followed by the path exactly as the route table matched it. The
+/// path checks (`crate::path`) leave reqwest's URL parser nothing to resolve or re-escape; should
+/// it still change the path, the request is refused rather than sent somewhere else.
+fn upstream_url(req: &HttpRequest, upstream: &Upstream) -> Result<reqwest::Url, Problem> {
+    let mut raw = format!("{}{}", upstream.base_url, req.path());
+    if !req.query_string().is_empty() {
+        raw.push('?');
+        raw.push_str(req.query_string());
+    }
+    let url = reqwest::Url::parse(&raw).map_err(|_| crate::path::problem(crate::path::Abnormal::Unforwardable))?;
+    let same = url.path().strip_prefix(upstream.base_path.as_str()) == Some(req.path());
+    if !same {
+        tracing::warn!(path = %req.path(), forwarded = %url.path(), "the upstream URL would change the path");
+        return Err(crate::path::problem(crate::path::Abnormal::Unforwardable));
+    }
+    Ok(url)
 }
 
 /// Stream the client's body to the upstream. actix's payload is not `Send`, reqwest's body must

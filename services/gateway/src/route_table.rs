@@ -7,6 +7,9 @@ pub struct Upstream {
     /// The service name: the internal token's audience.
     pub service: &'static str,
     pub base_url: String,
+    /// The path part of `base_url` without its trailing slash (usually empty): every forwarded
+    /// URL's path is exactly this followed by the request's path.
+    pub base_path: String,
 }
 
 #[derive(Debug, Clone)]
@@ -56,7 +59,11 @@ impl RouteTable {
             .iter()
             .map(|(prefix, service)| {
                 let service: &'static str = service;
-                (*prefix, Upstream { service, base_url: url_of(service).trim_end_matches('/').to_string() })
+                let base_url = url_of(service).trim_end_matches('/').to_string();
+                let base_path = reqwest::Url::parse(&base_url)
+                    .map(|u| u.path().trim_end_matches('/').to_string())
+                    .unwrap_or_default();
+                (*prefix, Upstream { service, base_url, base_path })
             })
             .collect();
         routes.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
@@ -70,6 +77,16 @@ impl RouteTable {
             .find(|(prefix, _)| path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/')))
             .map(|(_, u)| u)
     }
+}
+
+/// Routes that take large bodies (course packages): they get `GATEWAY_UPLOAD_BODY_LIMIT_BYTES`
+/// and `GATEWAY_UPLOAD_TIMEOUT_MS` instead of the small limit and short timeout of every other
+/// route. The ingress mirrors this list (k8s/base/gateway/ingress-upload.yaml).
+pub const UPLOADS: &[(&str, &str)] = &[("POST", "/api/courses/upload")];
+
+pub fn is_upload(method: &str, path: &str) -> bool {
+    let path = path.trim_end_matches('/');
+    UPLOADS.iter().any(|(m, pattern)| *m == method && matches(pattern, path))
 }
 
 /// Paths a public pattern above would match but that need a signed-in caller.
@@ -118,5 +135,14 @@ mod tests {
         assert!(!is_public("GET", "/api/tokens/balance"));
         assert!(is_public("GET", "/api/courses/0192f0c4-0000-7000-8000-000000000000"));
         assert!(!is_public("GET", "/api/courses/mine"), "the caller's own courses need a token");
+    }
+
+    #[test]
+    fn only_the_upload_route_takes_large_bodies() {
+        assert!(is_upload("POST", "/api/courses/upload"));
+        assert!(!is_upload("PUT", "/api/courses/upload"));
+        assert!(!is_upload("POST", "/api/courses/upload/x"));
+        assert!(!is_upload("POST", "/api/courses/uploads"));
+        assert!(!is_upload("POST", "/api/payments/upload"));
     }
 }

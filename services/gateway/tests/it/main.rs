@@ -4,4 +4,5 @@
 mod auth;
 mod forwarding;
 mod limits;
+mod paths;
 mod support;

@@ -73,8 +73,10 @@ pub fn gateway_config(upstream: &str) -> GatewayConfig {
         rate_limit_user_burst: 10_000,
         trusted_proxies: String::new(),
         body_limit_bytes: 1024 * 1024,
+        upload_body_limit_bytes: 8 * 1024 * 1024,
         cors_origins: "https://app.example.com".into(),
         upstream_timeout_ms: 5_000,
+        upload_timeout_ms: 60_000,
         log_format: LogFormat::Pretty,
         http_workers: 1,
     }
