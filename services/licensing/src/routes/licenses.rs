@@ -189,7 +189,7 @@ pub struct ListQuery {
     responses((status = 200, body = Page<LicenseView>),
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: neither admin nor org admin, or another organisation's `organization_id`"),
-        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`cursor`, query)")))]
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (query); invalid_cursor (`cursor`)")))]
 pub async fn list(
     state: web::Data<State>,
     principal: Principal,

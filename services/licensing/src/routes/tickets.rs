@@ -157,7 +157,7 @@ pub struct ListQuery {
     security(("bearer" = [])), params(ListQuery),
     responses((status = 200, body = Page<TicketView>),
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
-        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`status`, `cursor`, query)")))]
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`status`, query); invalid_cursor (`cursor`)")))]
 pub async fn list(
     state: web::Data<State>,
     principal: Principal,

@@ -1,6 +1,7 @@
 //! The catalogue query: filters, sort orders and the opaque cursor of each order.
 
 use platform::money::Currency;
+use platform::pagination::{checked_offset, invalid_cursor};
 use platform::problem::FieldError;
 use platform::Problem;
 use rust_decimal::Decimal;
@@ -121,21 +122,19 @@ impl ListQuery {
             (None, Some(_)) => Sort::Relevance,
             (Some(s), _) => s,
         };
+        if !errors.is_empty() {
+            return Err(Problem::validation(errors));
+        }
         let page = platform::pagination::PageQuery { limit: self.limit, cursor: self.cursor };
         let after: Option<ListCursor> = page.cursor()?;
         if let Some(c) = &after {
             let usable = c.sort == sort
-                && if sort == Sort::Relevance {
-                    c.offset.is_some_and(|o| o >= 0)
-                } else {
-                    c.key.is_some() && c.id.is_some()
-                };
+                && if sort == Sort::Relevance { c.offset.is_some() } else { c.key.is_some() && c.id.is_some() };
             if !usable {
-                err("cursor", "does not belong to this query's sort order");
+                return Err(invalid_cursor("does not belong to this query's sort order"));
             }
-        }
-        if !errors.is_empty() {
-            return Err(Problem::validation(errors));
+            // A crafted offset must not reach `offset + limit` (the next cursor) or the query.
+            c.offset.map(checked_offset).transpose()?;
         }
         Ok(Search {
             text,
@@ -192,6 +191,25 @@ mod tests {
         };
         assert_eq!(q.validate().expect_err("refused").errors[0].field, "cursor");
         let q = ListQuery { cursor: Some("garbage!".into()), ..Default::default() };
-        assert!(q.validate().is_err());
+        assert_eq!(q.validate().expect_err("refused").code, "invalid_cursor");
+    }
+
+    #[test]
+    fn a_relevance_offset_out_of_range_is_refused() {
+        let words = |offset: i64| ListQuery {
+            q: Some("rust".into()),
+            cursor: Some(platform::pagination::encode_cursor(&ListCursor {
+                sort: Sort::Relevance,
+                key: None,
+                id: None,
+                offset: Some(offset),
+            })),
+            ..Default::default()
+        };
+        assert_eq!(words(40).validate().expect("in range").after.and_then(|c| c.offset), Some(40));
+        for bad in [i64::MAX, -1, i64::MIN, platform::pagination::MAX_OFFSET + 1] {
+            let p = words(bad).validate().expect_err("out of range");
+            assert_eq!((p.status, p.code.as_str(), p.errors[0].field.as_str()), (422, "invalid_cursor", "cursor"));
+        }
     }
 }

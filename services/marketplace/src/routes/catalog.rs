@@ -6,7 +6,7 @@ use crate::store::{courses, purchases};
 use crate::State;
 use actix_web::{web, HttpRequest, HttpResponse};
 use platform::auth::Principal;
-use platform::pagination::{Page, PageQuery};
+use platform::pagination::{next_offset, Page, PageQuery};
 use platform::Problem;
 use std::time::Instant;
 
@@ -16,7 +16,7 @@ use std::time::Instant;
     responses((status = 200, description = "A page of published courses (served from a cache up to a few seconds old)",
             body = Page<CourseView>, headers(("Cache-Control" = String, description = "public, max-age=<seconds>"))),
         (status = 422, body = Problem, content_type = "application/problem+json",
-            description = "validation_failed: a bad filter (`q`, `level`, `language`, `min_price`, `max_price`, `min_rating`), an unknown query parameter, or a `cursor` of another query")))]
+            description = "validation_failed: a bad filter (`q`, `level`, `language`, `min_price`, `max_price`, `min_rating`) or an unknown query parameter; invalid_cursor: a `cursor` of another query, tampered with or out of range")))]
 pub async fn list(
     state: web::Data<State>,
     req: HttpRequest,
@@ -46,11 +46,13 @@ pub async fn list(
 async fn page_of(state: &State, search: &Search) -> Result<Page<CourseView>, Problem> {
     let mut conn = state.pool.get().await?;
     let rows = courses::search(&mut conn, search).await?;
-    let served = search.after.as_ref().and_then(|c| c.offset).unwrap_or(0) + search.limit;
+    // Relevance pages by offset: none past `MAX_OFFSET` (validate refused a cursor beyond it).
+    let served = next_offset(search.after.as_ref().and_then(|c| c.offset).unwrap_or(0), search.limit);
     let sort: Sort = search.sort;
-    let page = Page::from_rows(rows, search.limit, |c| courses::cursor_after(sort, c, served));
+    let page = Page::from_rows(rows, search.limit, |c| courses::cursor_after(sort, c, served.unwrap_or(0)));
+    let next_cursor = page.next_cursor.filter(|_| sort != Sort::Relevance || served.is_some());
     let data = page.data.iter().map(CourseView::new).collect::<Result<Vec<_>, _>>()?;
-    Ok(Page { data, next_cursor: page.next_cursor })
+    Ok(Page { data, next_cursor })
 }
 
 /// The courses the caller bought (completed or partly refunded purchases), latest first.
@@ -61,7 +63,7 @@ async fn page_of(state: &State, search: &Search) -> Result<Page<CourseView>, Pro
     responses((status = 200, description = "A page of owned courses", body = Page<OwnedCourseView>),
         (status = 401, body = Problem, content_type = "application/problem+json", description = "unauthorized"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "forbidden: the caller is not a user"),
-        (status = 422, body = Problem, content_type = "application/problem+json", description = "validation_failed (`limit`, `cursor`)")))]
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "validation_failed (`limit`); invalid_cursor (`cursor`)")))]
 pub async fn mine(
     state: web::Data<State>,
     principal: Principal,

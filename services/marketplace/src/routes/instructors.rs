@@ -66,7 +66,7 @@ pub struct EarningsView {
     responses((status = 200, body = EarningsView),
         (status = 401, body = Problem, content_type = "application/problem+json", description = "unauthorized"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "forbidden: the caller is not an instructor"),
-        (status = 422, body = Problem, content_type = "application/problem+json", description = "validation_failed (`limit`, `cursor`)")))]
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "validation_failed (`limit`); invalid_cursor (`cursor`)")))]
 pub async fn earnings(
     state: web::Data<State>,
     principal: Principal,

@@ -35,7 +35,7 @@ pub struct ListQuery {
     params(("id" = Uuid, Path, description = "Course id"), ListQuery),
     responses((status = 200, description = "A page of reviews", body = Page<ReviewView>),
         (status = 404, body = Problem, content_type = "application/problem+json", description = "not_found: no such published course"),
-        (status = 422, body = Problem, content_type = "application/problem+json", description = "validation_failed: unknown `sort` or query parameter, bad `limit`, or a `cursor` of another sort")))]
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "validation_failed: unknown `sort` or query parameter, or bad `limit`; invalid_cursor: a `cursor` of another sort or tampered with")))]
 pub async fn list(
     state: web::Data<State>,
     id: web::Path<Uuid>,
@@ -47,7 +47,7 @@ pub async fn list(
     let page = PageQuery { limit: q.limit, cursor: q.cursor };
     let after: Option<reviews::Cursor> = page.cursor()?;
     if after.as_ref().is_some_and(|c| c.sort != sort) {
-        return Err(Problem::field("cursor", "does not belong to this sort order"));
+        return Err(platform::pagination::invalid_cursor("does not belong to this sort order"));
     }
     let mut conn = state.pool.get().await?;
     let course = courses::find(&mut conn, course_id).await?.ok_or(MarketError::CourseNotFound)?;

@@ -239,7 +239,7 @@ enum Bind {
 }
 
 fn bad_cursor() -> Problem {
-    Problem::field("cursor", "is not a cursor this API issued")
+    platform::pagination::invalid_cursor("is not a cursor this API issued")
 }
 
 /// The keyset condition that continues after `c` in `sort` order (none for relevance: offset).

@@ -4,6 +4,7 @@
 
 mod boot;
 mod catalog;
+mod cursors;
 mod earnings;
 mod purchase;
 mod reviews;

@@ -198,7 +198,7 @@ pub struct FriendView {
     responses((status = 200, body = Page<FriendView>),
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user"),
-        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`cursor`, query)")))]
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (query); invalid_cursor (`cursor`)")))]
 pub async fn list(
     state: web::Data<State>,
     principal: Principal,

@@ -10,7 +10,7 @@ use crate::State;
 use actix_web::{web, HttpResponse};
 use diesel_async::AsyncPgConnection;
 use platform::auth::Principal;
-use platform::pagination::{decode_cursor, encode_cursor, Page, PageQuery};
+use platform::pagination::{checked_offset, decode_cursor, encode_cursor, invalid_cursor, Page, PageQuery};
 use platform::Problem;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -70,7 +70,7 @@ pub struct BoardView {
     responses((status = 200, body = BoardView),
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user"),
-        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`cursor`, query)")))]
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (query); invalid_cursor (`cursor`)")))]
 pub async fn global(
     state: web::Data<State>,
     principal: Principal,
@@ -88,7 +88,7 @@ pub async fn global(
     responses((status = 200, body = BoardView),
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user"),
-        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`week`, `cursor`, query)")))]
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`week`, query); invalid_cursor (`cursor`)")))]
 pub async fn weekly(
     state: web::Data<State>,
     principal: Principal,
@@ -201,7 +201,7 @@ fn ranked(user_id: Uuid, score: i64, rank: Option<i64>, names: &HashMap<Uuid, St
     responses((status = 200, body = BoardView),
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user"),
-        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`cursor`, query)")))]
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (query); invalid_cursor (`cursor`)")))]
 pub async fn friends(
     state: web::Data<State>,
     principal: Principal,
@@ -210,10 +210,13 @@ pub async fn friends(
     let user = principal.user_id()?;
     let q = q.into_inner();
     let page = PageQuery { limit: q.limit, cursor: q.cursor };
-    let offset: usize = match page.cursor.as_deref() {
-        Some(raw) => decode_cursor(raw)?,
+    // The cursor is the position of the next entry: range-checked, so a crafted one cannot
+    // overflow `offset + limit` below.
+    let offset = match page.cursor.as_deref() {
+        Some(raw) => checked_offset(decode_cursor::<i64>(raw)?)?,
         None => 0,
     };
+    let offset = usize::try_from(offset).map_err(|_| invalid_cursor("names a position out of range"))?;
     let mut conn = state.pool.get().await?;
     let mut members = friend_store::friend_ids(&mut conn, user).await?;
     members.push(user);
@@ -235,7 +238,7 @@ pub async fn friends(
     let me_index = ids.iter().position(|id| *id == user).unwrap_or(0);
     let me = ranked(user, scores[me_index], Some(ranks[me_index]), &names);
     let limit = page.limit() as usize;
-    let end = (offset + limit).min(all.len());
+    let end = offset.saturating_add(limit).min(all.len());
     let next_cursor = (end < all.len()).then(|| encode_cursor(&end));
     let data: Vec<Ranked> = all.into_iter().skip(offset).take(limit).collect();
     Ok(HttpResponse::Ok().json(BoardView { board: "friends", week: None, data, next_cursor, me }))

@@ -110,7 +110,7 @@ impl From<accounts::Transaction> for TransactionView {
     responses((status = 200, body = Page<TransactionView>),
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: `user_id` given by a non-admin, or the caller is not a user"),
-        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`kind`, `to` before `from`, `cursor`)")))]
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`kind`, `to` before `from`); invalid_cursor (`cursor`)")))]
 pub async fn transactions(
     state: web::Data<State>,
     principal: Principal,

@@ -2,6 +2,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod boot;
+mod cursors;
 mod earning;
 mod friends;
 mod leaderboard;
