@@ -46,10 +46,8 @@ async fn an_admin_full_refund_of_a_pro_payment_ends_pro_at_once() {
     assert_eq!(f["tier"], "free", "{f}");
     let me = wait_status(&p, &learner, "canceled").await;
     assert_eq!(me["effective_tier"], "free");
-    let canceled = p
-        .events
-        .wait_for("subscriptions.subscription.canceled.v1", |d| d["user_id"] == learner.id.to_string())
-        .await;
+    let canceled =
+        p.events.wait_for("subscriptions.subscription.canceled.v1", |d| d["user_id"] == learner.id.to_string()).await;
     assert_eq!(canceled.data["reason"], "refunded");
     p.stop().await;
 }
@@ -62,7 +60,8 @@ async fn canceling_before_paying_asks_billing_to_void_the_payment() {
     let cancel = p.post(&learner, "/api/subscriptions/me/cancel", json!({"at_period_end": false})).await;
     assert_eq!(cancel.status, 200, "{}", cancel.body);
     let payment = str_of(&created["payment_id"]);
-    let void = p.events.wait_for("subscriptions.payment.void_requested.v1", |d| d["payment_id"] == payment.as_str()).await;
+    let void =
+        p.events.wait_for("subscriptions.payment.void_requested.v1", |d| d["payment_id"] == payment.as_str()).await;
     assert_eq!(void.data["reason"], "subscription_canceled");
     assert_eq!(void.data["user_id"], learner.id.to_string());
     p.stop().await;

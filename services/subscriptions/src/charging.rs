@@ -153,8 +153,7 @@ pub async fn on_refunded(
 ) -> Result<RefundEffect, SubscriptionError> {
     let mut sub = subs::lock(conn, subscription_id).await?.ok_or_else(|| missing("subscription"))?;
     let charge = charges::lock(conn, charge_id).await?.ok_or_else(|| missing("charge"))?;
-    let effect =
-        rules::on_refunded(&charge.status, charge.payment_id == Some(payment_id), ends_access, status(&sub)?);
+    let effect = rules::on_refunded(&charge.status, charge.payment_id == Some(payment_id), ends_access, status(&sub)?);
     if effect == RefundEffect::Cancel {
         let now = state.clock.now();
         apply(&mut sub, Event::Cancel, now)?;

@@ -133,19 +133,16 @@ async fn payment_failed(conn: &mut AsyncPgConnection, e: PaymentOutcome) -> Resu
 
 /// A refund that ends access cancels the subscription now; a partial goodwill refund changes
 /// nothing. One that overtakes the success it refunds is retried (contract T).
-async fn payment_refunded(
-    conn: &mut AsyncPgConnection,
-    state: &State,
-    e: PaymentRefunded,
-) -> Result<(), HandlerError> {
+async fn payment_refunded(conn: &mut AsyncPgConnection, state: &State, e: PaymentRefunded) -> Result<(), HandlerError> {
     let retry = |e: SubscriptionError| HandlerError::Retry(e.to_string());
     let Some(charge) = charge_of(conn, &e.payment).await.map_err(retry)? else {
         return Ok(());
     };
     let ends_access = e.ends_access.unwrap_or(e.fully_refunded);
-    let effect = charging::on_refunded(conn, state, charge.subscription_id, charge.id, e.payment.payment_id, ends_access)
-        .await
-        .map_err(retry)?;
+    let effect =
+        charging::on_refunded(conn, state, charge.subscription_id, charge.id, e.payment.payment_id, ends_access)
+            .await
+            .map_err(retry)?;
     if effect == RefundEffect::NotYetPaid {
         return Err(HandlerError::Retry(format!("charge {} is not known as paid yet", charge.id)));
     }
@@ -193,12 +190,8 @@ async fn seat_activated(
     if let Some(end) = e.expires_at {
         licenses::set_expiry(conn, &license, end, e.license_version).await?;
     }
-    let seat = grants::SeatChange {
-        user_id: e.user_id,
-        license: &license,
-        version: e.license_version,
-        at: state.clock.now(),
-    };
+    let seat =
+        grants::SeatChange { user_id: e.user_id, license: &license, version: e.license_version, at: state.clock.now() };
     grants::activate_seat(conn, &seat, &tier, e.expires_at).await?;
     state.cache.invalidate(e.user_id);
     Ok(())
@@ -206,12 +199,8 @@ async fn seat_activated(
 
 async fn seat_released(conn: &mut AsyncPgConnection, state: &State, e: SeatReleased) -> Result<(), SubscriptionError> {
     let license = e.license_id.to_string();
-    let seat = grants::SeatChange {
-        user_id: e.user_id,
-        license: &license,
-        version: e.license_version,
-        at: state.clock.now(),
-    };
+    let seat =
+        grants::SeatChange { user_id: e.user_id, license: &license, version: e.license_version, at: state.clock.now() };
     grants::release_seat(conn, &seat).await?;
     state.cache.invalidate(e.user_id);
     Ok(())

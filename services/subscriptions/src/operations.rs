@@ -187,8 +187,10 @@ pub async fn record_first_payment(
     first: &FirstPayment,
     payment: &Payment,
 ) -> Result<Subscription, SubscriptionError> {
-    let sub = subs::lock(conn, first.subscription_id).await?.ok_or_else(|| Problem::internal("subscription missing"))?;
-    let charge = charges::lock(conn, first.charge_id).await?.ok_or_else(|| Problem::internal("first charge missing"))?;
+    let sub =
+        subs::lock(conn, first.subscription_id).await?.ok_or_else(|| Problem::internal("subscription missing"))?;
+    let charge =
+        charges::lock(conn, first.charge_id).await?.ok_or_else(|| Problem::internal("first charge missing"))?;
     charges::set_payment(conn, charge.id, payment.id).await?;
     if charge.status == charges::VOIDED && charge.payment_id.is_none() {
         let reason = charge.void_reason.as_deref().unwrap_or(crate::domain::charge::close_reason(status(&sub)?));
@@ -326,8 +328,7 @@ pub async fn prepare_change(
         let period_end = sub.current_period_end;
         let charge_id = Uuid::new_v5(
             &sub.id,
-            format!("upgrade:{}:{}:{}", sub.tier, next.code, period_end.map(|e| e.timestamp()).unwrap_or(0))
-                .as_bytes(),
+            format!("upgrade:{}:{}:{}", sub.tier, next.code, period_end.map(|e| e.timestamp()).unwrap_or(0)).as_bytes(),
         );
         let charge = charges::lock_or_insert(
             conn,
@@ -399,9 +400,9 @@ pub async fn record_upgrade_payment(
     payment: &Payment,
 ) -> Result<Subscription, SubscriptionError> {
     match charging::on_charge_paid(conn, state, upgrade.subscription_id, upgrade.charge_id, payment.id).await? {
-        Paid::Applied | Paid::AlreadyApplied => {
-            subs::lock(conn, upgrade.subscription_id).await?.ok_or_else(|| Problem::internal("subscription missing").into())
-        }
+        Paid::Applied | Paid::AlreadyApplied => subs::lock(conn, upgrade.subscription_id)
+            .await?
+            .ok_or_else(|| Problem::internal("subscription missing").into()),
         Paid::Voided => Err(SubscriptionError::Illegal(
             "the subscription changed while the upgrade was being charged; the charge will be refunded".into(),
         )),

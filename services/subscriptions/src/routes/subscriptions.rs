@@ -118,7 +118,11 @@ pub async fn subscribe(
                 let sub = operations::record_first_payment(conn, &st2, &first, &payment).await?;
                 Ok((
                     StatusCode::CREATED,
-                    Created { subscription: (&sub).into(), payment_id: payment.id, client_secret: payment.client_secret },
+                    Created {
+                        subscription: (&sub).into(),
+                        payment_id: payment.id,
+                        client_secret: payment.client_secret,
+                    },
                 ))
             })
         },

@@ -19,7 +19,10 @@ pub async fn set_status(conn: &mut AsyncPgConnection, license: &str, status: &st
         .values((licenses::license_id.eq(license), licenses::status.eq(status), licenses::status_version.eq(version)))
         .on_conflict(licenses::license_id)
         .do_update()
-        .set((licenses::status.eq(excluded(licenses::status)), licenses::status_version.eq(excluded(licenses::status_version))))
+        .set((
+            licenses::status.eq(excluded(licenses::status)),
+            licenses::status_version.eq(excluded(licenses::status_version)),
+        ))
         .filter(licenses::status_version.le(excluded(licenses::status_version)))
         .execute(conn)
         .await
