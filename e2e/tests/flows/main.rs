@@ -10,4 +10,5 @@ mod failures;
 mod purchase;
 mod redemption;
 mod subscription;
+mod subscription_refunds;
 mod support;

@@ -1,13 +1,15 @@
-//! Events subscriptions reacts to: billing's payment outcomes for our charges, enterprise seats
-//! from licensing, and redeemed Pro months from rewards.
+//! Events subscriptions reacts to: billing's payment outcomes (and refunds) for our charges,
+//! enterprise seats and licenses from licensing, and redeemed Pro months from rewards. Foreign
+//! payloads are read leniently, into local structs with only the fields used.
 
+use crate::charging;
+use crate::domain::charge::RefundEffect;
 use crate::error::SubscriptionError;
-use crate::operations;
-use crate::store::{charges, grants};
+use crate::store::charges::{self, Charge};
+use crate::store::{grants, licenses};
 use crate::State;
 use chrono::{DateTime, Duration, Utc};
 use diesel_async::AsyncPgConnection;
-use events::catalog::billing::{PaymentFailed, PaymentPurpose, PaymentSucceeded};
 use events::{CloudEvent, EventHandler, HandlerError};
 use futures_util::future::BoxFuture;
 use serde::Deserialize;
@@ -19,6 +21,7 @@ pub struct Handler(pub Arc<State>);
 pub const SUBSCRIPTIONS: &[&str] = &[
     "billing.payment.succeeded.v1",
     "billing.payment.failed.v1",
+    "billing.payment.refunded.v1",
     "licensing.seat.activated.v1",
     "licensing.seat.released.v1",
     "rewards.tokens.redeemed.v1",
@@ -42,12 +45,9 @@ impl EventHandler for Handler {
         Box::pin(async move {
             let state = &self.0;
             let result = match event.event_type.as_str() {
-                "billing.payment.succeeded.v1" => {
-                    payment_succeeded(conn, state, event.data_as().map_err(HandlerError::Reject)?).await
-                }
-                "billing.payment.failed.v1" => {
-                    payment_failed(conn, event.data_as().map_err(HandlerError::Reject)?).await
-                }
+                "billing.payment.succeeded.v1" => payment_succeeded(conn, state, decode(event)?).await,
+                "billing.payment.failed.v1" => payment_failed(conn, decode(event)?).await,
+                "billing.payment.refunded.v1" => return payment_refunded(conn, state, decode(event)?).await,
                 "licensing.seat.activated.v1" => seat_activated(conn, state, decode(event)?).await,
                 "licensing.seat.released.v1" => seat_released(conn, state, decode(event)?).await,
                 "rewards.tokens.redeemed.v1" => tokens_redeemed(conn, state, decode(event)?).await,
@@ -80,36 +80,73 @@ fn decode<T: serde::de::DeserializeOwned>(event: &CloudEvent) -> Result<T, Handl
     serde_json::from_value(event.data.clone()).map_err(|e| HandlerError::Reject(format!("{}: {e}", event.event_type)))
 }
 
-async fn charge_of(
-    conn: &mut AsyncPgConnection,
-    purpose: PaymentPurpose,
-    reference: &str,
-) -> Result<Option<charges::Charge>, SubscriptionError> {
-    if purpose != PaymentPurpose::Subscription {
+/// What subscriptions reads of billing's payment events (contract R for refunds): only the fields
+/// it needs, so billing may add fields freely.
+#[derive(Deserialize)]
+struct PaymentOutcome {
+    payment_id: Uuid,
+    /// `subscription` for ours; anything else is someone else's payment.
+    purpose: String,
+    /// Our charge id.
+    reference_id: String,
+}
+
+#[derive(Deserialize)]
+struct PaymentRefunded {
+    #[serde(flatten)]
+    payment: PaymentOutcome,
+    fully_refunded: bool,
+    /// Missing on events published before contract R: read as `fully_refunded`.
+    #[serde(default)]
+    ends_access: Option<bool>,
+}
+
+/// Our charge a payment event is about, if it is one of ours (not locked: the caller locks the
+/// subscription first, then the charge).
+async fn charge_of(conn: &mut AsyncPgConnection, e: &PaymentOutcome) -> Result<Option<Charge>, SubscriptionError> {
+    if e.purpose != "subscription" {
         return Ok(None);
     }
-    let Ok(id) = Uuid::parse_str(reference) else {
+    let Ok(id) = Uuid::parse_str(&e.reference_id) else {
         return Ok(None);
     };
-    Ok(charges::lock(conn, id).await?)
+    Ok(charges::find(conn, id).await?)
 }
 
 async fn payment_succeeded(
     conn: &mut AsyncPgConnection,
     state: &State,
-    e: PaymentSucceeded,
+    e: PaymentOutcome,
 ) -> Result<(), SubscriptionError> {
-    match charge_of(conn, e.purpose, &e.reference_id).await? {
-        Some(charge) => operations::on_charge_paid(conn, state, &charge, e.payment_id).await,
+    if let Some(charge) = charge_of(conn, &e).await? {
+        charging::on_charge_paid(conn, state, charge.subscription_id, charge.id, e.payment_id).await?;
+    }
+    Ok(())
+}
+
+async fn payment_failed(conn: &mut AsyncPgConnection, e: PaymentOutcome) -> Result<(), SubscriptionError> {
+    match charge_of(conn, &e).await? {
+        Some(charge) => charging::on_charge_failed(&charge).await,
         None => Ok(()),
     }
 }
 
-async fn payment_failed(conn: &mut AsyncPgConnection, e: PaymentFailed) -> Result<(), SubscriptionError> {
-    match charge_of(conn, e.purpose, &e.reference_id).await? {
-        Some(charge) => operations::on_charge_failed(&charge).await,
-        None => Ok(()),
+/// A refund that ends access cancels the subscription now; a partial goodwill refund changes
+/// nothing. One that overtakes the success it refunds is retried (contract T).
+async fn payment_refunded(conn: &mut AsyncPgConnection, state: &State, e: PaymentRefunded) -> Result<(), HandlerError> {
+    let retry = |e: SubscriptionError| HandlerError::Retry(e.to_string());
+    let Some(charge) = charge_of(conn, &e.payment).await.map_err(retry)? else {
+        return Ok(());
+    };
+    let ends_access = e.ends_access.unwrap_or(e.fully_refunded);
+    let effect =
+        charging::on_refunded(conn, state, charge.subscription_id, charge.id, e.payment.payment_id, ends_access)
+            .await
+            .map_err(retry)?;
+    if effect == RefundEffect::NotYetPaid {
+        return Err(HandlerError::Retry(format!("charge {} is not known as paid yet", charge.id)));
     }
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -120,12 +157,17 @@ struct SeatActivated {
     tier: Option<String>,
     #[serde(default)]
     expires_at: Option<DateTime<Utc>>,
+    /// Contract L; missing on events published before it: 0.
+    #[serde(default)]
+    license_version: i64,
 }
 
 #[derive(Deserialize)]
 struct SeatReleased {
     user_id: Uuid,
     license_id: Uuid,
+    #[serde(default)]
+    license_version: i64,
 }
 
 #[derive(Deserialize)]
@@ -135,20 +177,31 @@ struct TokensRedeemed {
     item: String,
 }
 
+/// Seat events apply last-writer-by-version per (license, user): an activation revives a released
+/// grant, and an event older than the one already applied changes nothing, in any delivery order.
+/// The license's own state (suspended, revoked...) is kept apart and applied when reading.
 async fn seat_activated(
     conn: &mut AsyncPgConnection,
     state: &State,
     e: SeatActivated,
 ) -> Result<(), SubscriptionError> {
     let tier = e.tier.filter(|t| t == "pro" || t == "enterprise").unwrap_or_else(|| "enterprise".into());
-    grants::grant(conn, e.user_id, "license", &tier, &e.license_id.to_string(), state.clock.now(), e.expires_at)
-        .await?;
+    let license = e.license_id.to_string();
+    if let Some(end) = e.expires_at {
+        licenses::set_expiry(conn, &license, end, e.license_version).await?;
+    }
+    let seat =
+        grants::SeatChange { user_id: e.user_id, license: &license, version: e.license_version, at: state.clock.now() };
+    grants::activate_seat(conn, &seat, &tier, e.expires_at).await?;
     state.cache.invalidate(e.user_id);
     Ok(())
 }
 
 async fn seat_released(conn: &mut AsyncPgConnection, state: &State, e: SeatReleased) -> Result<(), SubscriptionError> {
-    grants::revoke(conn, e.user_id, "license", &e.license_id.to_string(), state.clock.now()).await?;
+    let license = e.license_id.to_string();
+    let seat =
+        grants::SeatChange { user_id: e.user_id, license: &license, version: e.license_version, at: state.clock.now() };
+    grants::release_seat(conn, &seat).await?;
     state.cache.invalidate(e.user_id);
     Ok(())
 }
@@ -158,10 +211,13 @@ struct LicenseChanged {
     license_id: Uuid,
     #[serde(default)]
     expires_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    license_version: i64,
 }
 
-/// A license-wide change reaches every member's grant: suspension pauses, reinstatement resumes,
-/// extension moves the end, revocation and expiry end them (seat events may follow; both are safe).
+/// A license-wide change reaches every member's grant when read: suspension pauses, reinstatement
+/// resumes, extension moves the end, revocation and expiry end them. Each is kept by version, so
+/// `suspended`/`reinstated` (and two extensions) arriving out of order leave the later one in force.
 async fn license_changed(
     conn: &mut AsyncPgConnection,
     state: &State,
@@ -169,16 +225,22 @@ async fn license_changed(
     e: LicenseChanged,
 ) -> Result<(), SubscriptionError> {
     let license = e.license_id.to_string();
-    let now = state.clock.now();
-    let users = match kind {
-        "licensing.license.suspended.v1" => grants::set_suspended(conn, &license, Some(now)).await?,
-        "licensing.license.reinstated.v1" => grants::set_suspended(conn, &license, None).await?,
-        "licensing.license.extended.v1" => match e.expires_at {
-            Some(end) => grants::set_end(conn, &license, end).await?,
-            None => Vec::new(),
-        },
-        _ => grants::revoke_license(conn, &license, now).await?,
+    let version = e.license_version;
+    let status = match kind {
+        "licensing.license.suspended.v1" => Some(licenses::SUSPENDED),
+        "licensing.license.reinstated.v1" => Some(licenses::ACTIVE),
+        "licensing.license.revoked.v1" => Some(licenses::REVOKED),
+        "licensing.license.expired.v1" => Some(licenses::EXPIRED),
+        _ => None,
     };
+    if let Some(status) = status {
+        licenses::set_status(conn, &license, status, version).await?;
+    }
+    // Extension and reinstatement carry the license's end (expiry carries the end that passed).
+    if let (Some(end), true) = (e.expires_at, kind != "licensing.license.expired.v1") {
+        licenses::set_expiry(conn, &license, end, version).await?;
+    }
+    let users = grants::users_of_license(conn, &license).await?;
     for user in &users {
         state.cache.invalidate(*user);
     }

@@ -2,6 +2,7 @@
 //! dunning), and what a user may use (subscription, enterprise seat or reward month).
 
 pub mod billing;
+pub mod charging;
 pub mod clock;
 pub mod config;
 pub mod consumers;

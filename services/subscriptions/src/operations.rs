@@ -1,11 +1,19 @@
-//! What happens to subscriptions, with its IO: each function runs inside the caller's transaction,
-//! changes rows under a lock, and writes the events in the same transaction.
+//! What happens to subscriptions, with its IO: each function taking a connection runs inside the
+//! caller's transaction, changes rows under a lock, and writes the events in the same transaction.
+//!
+//! Billing is never called with a transaction open or a pooled connection held (a slow billing
+//! would otherwise exhaust the pool and hold row locks for its latency). Subscribe, upgrade and the
+//! renewal charge each run in three steps: `prepare_*` records the charge (with a deterministic id:
+//! billing's idempotency key is derived from it, so any retry reaches the same payment) and
+//! commits; billing is called with no connection; `record_*` applies billing's answer in a second
+//! transaction, re-checking the state that may have moved meanwhile.
 
 use crate::billing::Payment;
+use crate::charging::{self, Paid};
 use crate::domain::lifecycle::{transition, Event, Status};
 use crate::domain::{period, proration};
 use crate::error::SubscriptionError;
-use crate::store::charges::{self, Charge};
+use crate::store::charges::{self, Charge, NewCharge, PENDING};
 use crate::store::subscriptions::{self as subs, Subscription};
 use crate::store::tiers::{self, Tier};
 use crate::State;
@@ -25,12 +33,18 @@ pub fn price(tier: &Tier) -> Result<Money, SubscriptionError> {
     Ok(Money::round(tier.price, currency(tier)?))
 }
 
-fn status(s: &Subscription) -> Result<Status, SubscriptionError> {
+/// What a charge asks billing for.
+pub fn charge_amount(charge: &Charge) -> Result<Money, SubscriptionError> {
+    let currency: Currency = charge.currency.trim().parse().map_err(Problem::internal)?;
+    Ok(Money::round(charge.amount, currency))
+}
+
+pub fn status(s: &Subscription) -> Result<Status, SubscriptionError> {
     Status::parse(&s.status).ok_or_else(|| Problem::internal("unknown status").into())
 }
 
 /// Apply a lifecycle event, refusing what the state machine refuses.
-fn apply(s: &mut Subscription, event: Event, now: DateTime<Utc>) -> Result<(), SubscriptionError> {
+pub fn apply(s: &mut Subscription, event: Event, now: DateTime<Utc>) -> Result<(), SubscriptionError> {
     let next = transition(status(s)?, event).map_err(|e| SubscriptionError::Illegal(e.to_string()))?;
     s.status = next.as_str().to_string();
     s.updated_at = now;
@@ -60,104 +74,149 @@ macro_rules! snapshot {
     };
 }
 
-/// `POST /api/subscriptions`: an `incomplete` subscription and a payment for the first period.
-pub async fn subscribe(
+pub fn snapshot_canceled(s: &Subscription, now: DateTime<Utc>, reason: &str) -> ev::SubscriptionCanceled {
+    snapshot!(SubscriptionCanceled, s, now, { reason: reason.to_string() })
+}
+
+/// Close a live subscription now (`reason` as in `subscriptions.subscription.canceled.v1`) and
+/// abandon its unpaid charges.
+async fn close(
+    conn: &mut AsyncPgConnection,
+    state: &State,
+    sub: &mut Subscription,
+    event: Event,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<(), SubscriptionError> {
+    apply(sub, event, now)?;
+    let saved = subs::save(conn, sub).await?;
+    outbox::enqueue(conn, &snapshot_canceled(&saved, now, reason)).await?;
+    charging::abandon_unpaid(conn, state, &saved).await?;
+    *sub = saved;
+    Ok(())
+}
+
+/// The first charge of a new subscription, to ask billing for.
+pub struct FirstPayment {
+    pub subscription_id: Uuid,
+    pub user_id: Uuid,
+    pub charge_id: Uuid,
+    pub amount: Money,
+    pub description: String,
+}
+
+fn initial_charge_id(subscription: Uuid) -> Uuid {
+    Uuid::new_v5(&subscription, b"initial")
+}
+
+/// `POST /api/subscriptions`, step 1: an `incomplete` subscription (id `subscription_id`, derived
+/// from the request's key) and its first charge. Run again for the same key after billing could not
+/// be reached, it finds what the earlier attempt recorded.
+pub async fn prepare_subscribe(
     conn: &mut AsyncPgConnection,
     state: &State,
     user_id: Uuid,
     tier_code: &str,
-) -> Result<(Subscription, Payment), SubscriptionError> {
-    let tier = tier(conn, tier_code).await?;
-    if tier.price.is_zero() {
+    subscription_id: Uuid,
+) -> Result<FirstPayment, SubscriptionError> {
+    let chosen = tier(conn, tier_code).await?;
+    if chosen.price.is_zero() {
         return Err(SubscriptionError::FreeTier);
     }
-    if subs::lock_live(conn, user_id).await?.is_some() {
-        return Err(SubscriptionError::AlreadySubscribed);
-    }
-    let now = state.clock.now();
-    let sub = subs::insert(
-        conn,
-        &Subscription {
-            id: Uuid::now_v7(),
-            user_id,
-            tier: tier.code.clone(),
-            status: Status::Incomplete.as_str().into(),
-            anchor_day: now.day() as i32,
-            current_period_start: None,
-            current_period_end: None,
-            cancel_at_period_end: false,
-            pending_tier: None,
-            first_payment_deadline: now + Duration::hours(state.config.first_payment_timeout_hours),
-            past_due_since: None,
-            dunning_attempts: 0,
-            next_retry_at: None,
-            canceled_at: None,
-            created_at: now,
-            updated_at: now,
-        },
-    )
-    .await?;
-    let amount = price(&tier)?;
-    let charge =
-        charges::insert(conn, Uuid::now_v7(), sub.id, "initial", &tier.code, amount.amount, amount.currency.code())
+    let charge_id = initial_charge_id(subscription_id);
+    let sub = match subs::lock(conn, subscription_id).await? {
+        Some(earlier) => earlier,
+        None => {
+            if subs::lock_live(conn, user_id).await?.is_some() {
+                return Err(SubscriptionError::AlreadySubscribed);
+            }
+            let now = state.clock.now();
+            let sub = subs::insert(
+                conn,
+                &Subscription {
+                    id: subscription_id,
+                    user_id,
+                    tier: chosen.code.clone(),
+                    status: Status::Incomplete.as_str().into(),
+                    anchor_day: now.day() as i32,
+                    current_period_start: None,
+                    current_period_end: None,
+                    cancel_at_period_end: false,
+                    pending_tier: None,
+                    first_payment_deadline: now + Duration::hours(state.config.first_payment_timeout_hours),
+                    past_due_since: None,
+                    dunning_attempts: 0,
+                    next_retry_at: None,
+                    canceled_at: None,
+                    created_at: now,
+                    updated_at: now,
+                },
+            )
             .await?;
-    let payment = state
-        .billing
-        .create_payment(user_id, amount, charge.id, &format!("{} subscription, first month", tier.name), false)
-        .await?;
-    charges::settle(conn, charge.id, Some(payment.id), "pending").await?;
-    Ok((sub, payment))
+            let amount = price(&chosen)?;
+            let charge = NewCharge {
+                id: charge_id,
+                subscription_id,
+                kind: "initial",
+                tier: &chosen.code,
+                amount: amount.amount,
+                currency: amount.currency.code(),
+                period_end: None,
+            };
+            charges::insert(conn, &charge).await?;
+            sub
+        }
+    };
+    let charge = charges::lock(conn, charge_id).await?.ok_or_else(|| Problem::internal("first charge missing"))?;
+    let name = tier(conn, &sub.tier).await?.name;
+    Ok(FirstPayment {
+        subscription_id: sub.id,
+        user_id,
+        charge_id,
+        amount: charge_amount(&charge)?,
+        description: format!("{name} subscription, first month"),
+    })
 }
 
-/// A payment for one of our charges succeeded (billing event, or billing's synchronous answer).
-pub async fn on_charge_paid(
+/// `POST /api/subscriptions`, step 3: note billing's payment on the first charge. A subscription
+/// closed while billing was creating the payment (canceled at once, or expired) could not name the
+/// payment then: billing is asked to void it now.
+pub async fn record_first_payment(
     conn: &mut AsyncPgConnection,
     state: &State,
-    charge: &Charge,
-    payment_id: Uuid,
+    first: &FirstPayment,
+    payment: &Payment,
+) -> Result<Subscription, SubscriptionError> {
+    let sub =
+        subs::lock(conn, first.subscription_id).await?.ok_or_else(|| Problem::internal("subscription missing"))?;
+    let charge =
+        charges::lock(conn, first.charge_id).await?.ok_or_else(|| Problem::internal("first charge missing"))?;
+    charges::set_payment(conn, charge.id, payment.id).await?;
+    if charge.status == charges::VOIDED && charge.payment_id.is_none() {
+        let reason = charge.void_reason.as_deref().unwrap_or(crate::domain::charge::close_reason(status(&sub)?));
+        charging::request_void(conn, state, sub.user_id, charge.id, payment.id, reason).await?;
+    }
+    Ok(sub)
+}
+
+/// The first payment succeeded: the first period starts now.
+pub async fn activate(
+    conn: &mut AsyncPgConnection,
+    sub: &mut Subscription,
+    now: DateTime<Utc>,
 ) -> Result<(), SubscriptionError> {
-    if charge.status == "succeeded" {
-        return Ok(());
-    }
-    charges::settle(conn, charge.id, Some(payment_id), "succeeded").await?;
-    let Some(mut sub) = subs::lock(conn, charge.subscription_id).await? else {
-        return Ok(());
-    };
-    let now = state.clock.now();
-    match charge.kind.as_str() {
-        "initial" if status(&sub)? != Status::Incomplete => {
-            // Paid after the subscription expired or was canceled: the money must go back. There is
-            // no refund call from here yet, so this is loud for operators (runbook: suspected double charge).
-            tracing::error!(subscription = %sub.id, %payment_id, status = %sub.status,
-                "first payment succeeded for a subscription that is no longer open: refund it");
-        }
-        "initial" => {
-            apply(&mut sub, Event::PaymentSucceeded, now)?;
-            sub.anchor_day = now.day() as i32;
-            sub.current_period_start = Some(now);
-            sub.current_period_end = Some(period::next_period_end(now, now.day()));
-            let sub = subs::save(conn, &sub).await?;
-            outbox::enqueue(conn, &snapshot!(SubscriptionActivated, sub, now, {})).await?;
-        }
-        "renewal" => {
-            renew_period(conn, &mut sub, now, charge).await?;
-        }
-        // Upgrades are applied when billing answers; a late event only settles the charge.
-        _ => {}
-    }
-    state.cache.invalidate(sub.user_id);
+    apply(sub, Event::PaymentSucceeded, now)?;
+    sub.anchor_day = now.day() as i32;
+    sub.current_period_start = Some(now);
+    sub.current_period_end = Some(period::next_period_end(now, now.day()));
+    let saved = subs::save(conn, sub).await?;
+    outbox::enqueue(conn, &snapshot!(SubscriptionActivated, saved, now, {})).await?;
+    *sub = saved;
     Ok(())
 }
 
-/// A payment attempt for one of our charges failed. A first payment stays open, as Stripe's does:
-/// the customer may still pay the same PaymentIntent with another card until the subscription
-/// expires (`first_payment_timeout_hours`). Renewals and upgrades are decided where they are charged.
-pub async fn on_charge_failed(charge: &Charge) -> Result<(), SubscriptionError> {
-    tracing::info!(charge = %charge.id, kind = %charge.kind, "a payment attempt failed; the charge stays open");
-    Ok(())
-}
-
-async fn renew_period(
+/// A renewal was paid: the next period starts where the last one ended.
+pub async fn renew_period(
     conn: &mut AsyncPgConnection,
     sub: &mut Subscription,
     now: DateTime<Utc>,
@@ -173,10 +232,29 @@ async fn renew_period(
     sub.dunning_attempts = 0;
     sub.next_retry_at = None;
     let saved = subs::save(conn, sub).await?;
-    let currency: Currency = charge.currency.trim().parse().map_err(Problem::internal)?;
+    outbox::enqueue(conn, &snapshot!(SubscriptionRenewed, saved, now, { amount: charge_amount(charge)? })).await?;
+    *sub = saved;
+    Ok(())
+}
+
+/// A prorated upgrade was paid: the tier changes now.
+pub async fn apply_upgrade(
+    conn: &mut AsyncPgConnection,
+    sub: &mut Subscription,
+    now: DateTime<Utc>,
+    charge: &Charge,
+) -> Result<(), SubscriptionError> {
+    let previous = std::mem::replace(&mut sub.tier, charge.tier.clone());
+    sub.pending_tier = None;
+    sub.updated_at = now;
+    let saved = subs::save(conn, sub).await?;
     outbox::enqueue(
         conn,
-        &snapshot!(SubscriptionRenewed, saved, now, { amount: Money::round(charge.amount, currency) }),
+        &snapshot!(SubscriptionChanged, saved, now, {
+            previous_tier: previous,
+            prorated_charge: Some(charge_amount(charge)?),
+            pending_tier: None,
+        }),
     )
     .await?;
     *sub = saved;
@@ -215,59 +293,65 @@ pub async fn preview(
     Ok((current, next, Preview { amount, applies_now }))
 }
 
-/// Upgrade now with a prorated charge on the saved card, or schedule a downgrade for the period end.
-pub async fn change(
+/// An upgrade charge to take off-session.
+pub struct UpgradeCharge {
+    pub subscription_id: Uuid,
+    pub user_id: Uuid,
+    pub charge_id: Uuid,
+    pub amount: Money,
+    pub description: String,
+}
+
+/// What `POST /api/subscriptions/me/change` does after step 1.
+pub enum ChangePlan {
+    /// Applied without a charge (a downgrade scheduled for the period end, a free upgrade).
+    Done(Subscription),
+    /// An upgrade to charge before it applies.
+    Charge(UpgradeCharge),
+}
+
+/// `POST /api/subscriptions/me/change`, step 1: a downgrade (or a free change) is applied now; an
+/// upgrade records its prorated charge, to be taken by billing.
+pub async fn prepare_change(
     conn: &mut AsyncPgConnection,
     state: &State,
     user_id: Uuid,
     target: &str,
-) -> Result<Subscription, SubscriptionError> {
+) -> Result<ChangePlan, SubscriptionError> {
     let mut sub = subs::lock_live(conn, user_id).await?.ok_or(SubscriptionError::NoSubscription)?;
     let (current, next, preview) = preview(conn, state, &sub, target).await?;
     let now = state.clock.now();
-    let mut charged = None;
+    if preview.applies_now && preview.amount.amount > rust_decimal::Decimal::ZERO {
+        // One charge per upgrade of this subscription, tier and period: a retry after a failure
+        // anywhere (even with another Idempotency-Key) reaches billing's same payment, never a
+        // second one, and asks for the amount first priced.
+        let period_end = sub.current_period_end;
+        let charge_id = Uuid::new_v5(
+            &sub.id,
+            format!("upgrade:{}:{}:{}", sub.tier, next.code, period_end.map(|e| e.timestamp()).unwrap_or(0)).as_bytes(),
+        );
+        let charge = charges::lock_or_insert(
+            conn,
+            &NewCharge {
+                id: charge_id,
+                subscription_id: sub.id,
+                kind: "upgrade",
+                tier: &next.code,
+                amount: preview.amount.amount,
+                currency: preview.amount.currency.code(),
+                period_end,
+            },
+        )
+        .await?;
+        return Ok(ChangePlan::Charge(UpgradeCharge {
+            subscription_id: sub.id,
+            user_id,
+            charge_id: charge.id,
+            amount: charge_amount(&charge)?,
+            description: format!("Upgrade to {}", next.name),
+        }));
+    }
     if preview.applies_now {
-        if preview.amount.amount > rust_decimal::Decimal::ZERO {
-            // One charge per upgrade of this subscription, tier and period: a retry after a failure
-            // anywhere (even with another Idempotency-Key) reaches billing's same payment, never a second one.
-            let charge_id = Uuid::new_v5(
-                &sub.id,
-                format!(
-                    "upgrade:{}:{}:{}",
-                    sub.tier,
-                    next.code,
-                    sub.current_period_end.map(|e| e.timestamp()).unwrap_or(0)
-                )
-                .as_bytes(),
-            );
-            let amount = preview.amount;
-            let charge = match charges::lock(conn, charge_id).await? {
-                Some(c) => c,
-                None => {
-                    charges::insert(
-                        conn,
-                        charge_id,
-                        sub.id,
-                        "upgrade",
-                        &next.code,
-                        amount.amount,
-                        amount.currency.code(),
-                    )
-                    .await?
-                }
-            };
-            let payment = state
-                .billing
-                .create_payment(user_id, preview.amount, charge.id, &format!("Upgrade to {}", next.name), true)
-                .await?;
-            if payment.status != "succeeded" {
-                return Err(SubscriptionError::PaymentDeclined(
-                    payment.failure_code.unwrap_or_else(|| payment.status.clone()),
-                ));
-            }
-            charges::settle(conn, charge.id, Some(payment.id), "succeeded").await?;
-            charged = Some(preview.amount);
-        }
         sub.tier = next.code.clone();
         sub.pending_tier = None;
     } else {
@@ -279,13 +363,50 @@ pub async fn change(
         conn,
         &snapshot!(SubscriptionChanged, sub, now, {
             previous_tier: current.code.clone(),
-            prorated_charge: charged,
+            prorated_charge: None,
             pending_tier: sub.pending_tier.clone(),
         }),
     )
     .await?;
     state.cache.invalidate(user_id);
-    Ok(sub)
+    Ok(ChangePlan::Done(sub))
+}
+
+/// Billing declined an upgrade charge: recorded in its own short transaction (the request answers
+/// 402, which is not stored under its key, so nothing else commits with it).
+pub async fn record_declined(
+    conn: &mut AsyncPgConnection,
+    subscription_id: Uuid,
+    charge_id: Uuid,
+    payment: &Payment,
+) -> Result<(), SubscriptionError> {
+    subs::lock(conn, subscription_id).await?;
+    if let Some(charge) = charges::lock(conn, charge_id).await? {
+        if charge.status == PENDING {
+            charges::settle(conn, charge.id, Some(payment.id), charges::FAILED).await?;
+        }
+    }
+    Ok(())
+}
+
+/// `POST /api/subscriptions/me/change`, step 3: billing took the upgrade's money. Applied unless
+/// the subscription moved meanwhile (canceled, renewed, changed tier): then nothing commits here
+/// and the request fails; billing's `payment.succeeded` event applies the same rule and has the
+/// payment refunded.
+pub async fn record_upgrade_payment(
+    conn: &mut AsyncPgConnection,
+    state: &State,
+    upgrade: &UpgradeCharge,
+    payment: &Payment,
+) -> Result<Subscription, SubscriptionError> {
+    match charging::on_charge_paid(conn, state, upgrade.subscription_id, upgrade.charge_id, payment.id).await? {
+        Paid::Applied | Paid::AlreadyApplied => subs::lock(conn, upgrade.subscription_id)
+            .await?
+            .ok_or_else(|| Problem::internal("subscription missing").into()),
+        Paid::Voided => Err(SubscriptionError::Illegal(
+            "the subscription changed while the upgrade was being charged; the charge will be refunded".into(),
+        )),
+    }
 }
 
 /// Cancel now, or at the period end (access kept until then).
@@ -305,9 +426,7 @@ pub async fn cancel(
         outbox::enqueue(conn, &snapshot!(SubscriptionChanged, sub, now, { previous_tier: previous, prorated_charge: None, pending_tier: sub.pending_tier.clone() })).await?;
         sub
     } else {
-        apply(&mut sub, Event::Cancel, now)?;
-        let sub = subs::save(conn, &sub).await?;
-        outbox::enqueue(conn, &snapshot!(SubscriptionCanceled, sub, now, { reason: "requested".into() })).await?;
+        close(conn, state, &mut sub, Event::Cancel, "requested", now).await?;
         sub
     };
     state.cache.invalidate(user_id);
@@ -335,77 +454,111 @@ pub async fn resume(
     Ok(sub)
 }
 
-/// The scheduler's work on one due subscription (locked by the caller with SKIP LOCKED).
+/// A renewal charge to take off-session.
+pub struct RenewalCharge {
+    pub subscription_id: Uuid,
+    pub user_id: Uuid,
+    pub charge_id: Uuid,
+    pub amount: Money,
+    pub description: String,
+}
+
+/// What the scheduler does with one due subscription after step 1.
+pub enum Due {
+    /// Done in step 1 (expired, canceled at the period end, nothing to do).
+    Done,
+    /// Charge the renewal, then [`record_renewal`].
+    Charge(RenewalCharge),
+}
+
+/// The scheduler's step 1 on one due subscription (locked by the caller with SKIP LOCKED).
 pub async fn process_due(
     conn: &mut AsyncPgConnection,
     state: &State,
     mut sub: Subscription,
-) -> Result<(), SubscriptionError> {
+) -> Result<Due, SubscriptionError> {
     let now = state.clock.now();
     match status(&sub)? {
         Status::Incomplete => {
-            apply(&mut sub, Event::FirstPaymentExpired, now)?;
-            let sub = subs::save(conn, &sub).await?;
-            outbox::enqueue(
-                conn,
-                &snapshot!(SubscriptionCanceled, sub, now, { reason: "first_payment_expired".into() }),
-            )
-            .await?;
+            close(conn, state, &mut sub, Event::FirstPaymentExpired, "first_payment_expired", now).await?;
         }
         Status::Active if sub.cancel_at_period_end || sub.pending_tier.as_deref() == Some("free") => {
-            apply(&mut sub, Event::Cancel, now)?;
-            let sub = subs::save(conn, &sub).await?;
-            outbox::enqueue(conn, &snapshot!(SubscriptionCanceled, sub, now, { reason: "period_end".into() })).await?;
+            close(conn, state, &mut sub, Event::Cancel, "period_end", now).await?;
         }
-        Status::Active | Status::PastDue => charge_renewal(conn, state, sub, now).await?,
+        Status::Active | Status::PastDue => return Ok(Due::Charge(prepare_renewal(conn, &sub, now).await?)),
         _ => {}
     }
-    Ok(())
+    Ok(Due::Done)
 }
 
-/// Charge the next period off-session; success renews, failure starts or continues dunning.
-async fn charge_renewal(
+/// Record the renewal charge for the period (and attempt) now due.
+async fn prepare_renewal(
     conn: &mut AsyncPgConnection,
-    state: &State,
-    mut sub: Subscription,
+    sub: &Subscription,
     now: DateTime<Utc>,
-) -> Result<(), SubscriptionError> {
+) -> Result<RenewalCharge, SubscriptionError> {
     let next_tier = tier(conn, sub.pending_tier.as_deref().unwrap_or(&sub.tier)).await?;
     let amount = price(&next_tier)?;
+    let period_end = sub.current_period_end.unwrap_or(now);
     // One charge per period and attempt: a crash mid-way retries the same billing payment.
-    let charge_id = renewal_charge_id(sub.id, sub.current_period_end.unwrap_or(now), sub.dunning_attempts);
-    let charge = match charges::lock(conn, charge_id).await? {
-        Some(c) => c,
-        None => {
-            charges::insert(conn, charge_id, sub.id, "renewal", &next_tier.code, amount.amount, amount.currency.code())
-                .await?
-        }
-    };
-    let result = state
-        .billing
-        .create_payment(sub.user_id, amount, charge.id, &format!("{} subscription renewal", next_tier.name), true)
-        .await;
-    match result {
-        Ok(payment) if payment.status == "succeeded" => {
-            charges::settle(conn, charge.id, Some(payment.id), "succeeded").await?;
-            renew_period(conn, &mut sub, now, &charge).await?;
-        }
-        Ok(_) | Err(SubscriptionError::PaymentDeclined(_)) => {
-            let payment_id = match &result {
-                Ok(p) => Some(p.id),
-                Err(_) => None,
-            };
-            charges::settle(conn, charge.id, payment_id, "failed").await?;
-            dunning_step(conn, state, &mut sub, now).await?;
-        }
-        Err(e) => return Err(e),
-    }
-    state.cache.invalidate(sub.user_id);
-    Ok(())
+    let charge = charges::lock_or_insert(
+        conn,
+        &NewCharge {
+            id: renewal_charge_id(sub.id, period_end, sub.dunning_attempts),
+            subscription_id: sub.id,
+            kind: "renewal",
+            tier: &next_tier.code,
+            amount: amount.amount,
+            currency: amount.currency.code(),
+            period_end: sub.current_period_end,
+        },
+    )
+    .await?;
+    Ok(RenewalCharge {
+        subscription_id: sub.id,
+        user_id: sub.user_id,
+        charge_id: charge.id,
+        amount: charge_amount(&charge)?,
+        description: format!("{} subscription renewal", next_tier.name),
+    })
 }
 
 fn renewal_charge_id(subscription: Uuid, period_end: DateTime<Utc>, attempt: i32) -> Uuid {
     Uuid::new_v5(&subscription, format!("renewal:{}:{attempt}", period_end.timestamp()).as_bytes())
+}
+
+/// The scheduler's step 3: billing's answer to a renewal charge. Success renews (or, when the
+/// subscription moved meanwhile, has the money refunded); a decline starts or continues dunning,
+/// once per charge (another replica, or billing's event, may have settled it already).
+pub async fn record_renewal(
+    conn: &mut AsyncPgConnection,
+    state: &State,
+    renewal: &RenewalCharge,
+    answer: Result<Payment, SubscriptionError>,
+) -> Result<(), SubscriptionError> {
+    let payment = match answer {
+        Ok(p) if p.status == "succeeded" => {
+            charging::on_charge_paid(conn, state, renewal.subscription_id, renewal.charge_id, p.id).await?;
+            return Ok(());
+        }
+        Ok(p) => Some(p.id),
+        Err(SubscriptionError::PaymentDeclined(_)) => None,
+        Err(e) => return Err(e),
+    };
+    let Some(mut sub) = subs::lock(conn, renewal.subscription_id).await? else {
+        return Ok(());
+    };
+    let Some(charge) = charges::lock(conn, renewal.charge_id).await? else {
+        return Ok(());
+    };
+    let due = charging::is_live(&sub) && (charge.period_end.is_none() || charge.period_end == sub.current_period_end);
+    if charge.status != PENDING || !due {
+        return Ok(());
+    }
+    charges::settle(conn, charge.id, payment.or(charge.payment_id), charges::FAILED).await?;
+    dunning_step(conn, state, &mut sub, state.clock.now()).await?;
+    state.cache.invalidate(sub.user_id);
+    Ok(())
 }
 
 /// One more failed attempt: past_due with the next retry, or canceled when the schedule is used up.
@@ -432,13 +585,9 @@ async fn dunning_step(
             *sub = saved;
         }
         None => {
-            apply(sub, Event::DunningExhausted, now)?;
             sub.dunning_attempts = attempt;
             sub.next_retry_at = None;
-            let saved = subs::save(conn, sub).await?;
-            outbox::enqueue(conn, &snapshot!(SubscriptionCanceled, saved, now, { reason: "dunning_exhausted".into() }))
-                .await?;
-            *sub = saved;
+            close(conn, state, sub, Event::DunningExhausted, "dunning_exhausted", now).await?;
         }
     }
     Ok(())

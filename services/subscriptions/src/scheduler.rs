@@ -2,7 +2,7 @@
 //! `FOR UPDATE SKIP LOCKED`, so several replicas share the work without doing any twice.
 
 use crate::error::SubscriptionError;
-use crate::operations;
+use crate::operations::{self, Due, RenewalCharge};
 use crate::store::subscriptions;
 use crate::State;
 use std::sync::Arc;
@@ -31,39 +31,73 @@ impl From<platform::db::PoolError> for TickError {
 /// Process everything due now; returns how many subscriptions were handled. A subscription that
 /// fails (billing down, say) is skipped for the rest of the tick and retried on the next one, so
 /// one bad row never holds up everyone else's renewal.
+///
+/// A renewal is charged in three steps, holding no transaction or connection while billing works:
+/// the charge is recorded (its id is deterministic per period and attempt, and billing's
+/// idempotency key is derived from it), billing is called, and its answer is recorded. A crash or
+/// another replica picking the same subscription in between reaches the same billing payment, and
+/// the answer applies once (the charge's status is the guard).
 pub async fn tick(state: &Arc<State>) -> Result<usize, SubscriptionError> {
     let mut handled = 0;
-    let mut failed: Vec<Uuid> = Vec::new();
+    // Each subscription at most once per tick: done, failed, or waiting for its next retry.
+    let mut seen: Vec<Uuid> = Vec::new();
     loop {
         let st = state.clone();
-        let skip = failed.clone();
-        let batch = platform::db::transaction(&state.pool, move |conn| {
+        let skip = seen.clone();
+        let step = platform::db::transaction(&state.pool, move |conn| {
             Box::pin(async move {
                 let due = subscriptions::lock_due(conn, st.clock.now(), &skip, 1).await?;
                 let Some(sub) = due.into_iter().next() else {
                     return Ok::<_, TickError>(None);
                 };
                 let (id, user) = (sub.id, sub.user_id);
-                operations::process_due(conn, &st, sub).await.map_err(|e| TickError::Item(id, e))?;
-                Ok(Some(user))
+                let next = operations::process_due(conn, &st, sub).await.map_err(|e| TickError::Item(id, e))?;
+                Ok(Some((id, user, next)))
             })
         })
         .await;
-        match batch {
+        let user = match step {
             Ok(None) => break,
-            Ok(Some(user)) => {
-                // After the commit, so no reader caches the state from before it.
-                state.cache.invalidate(user);
-                handled += 1;
+            Ok(Some((id, user, Due::Done))) => {
+                seen.push(id);
+                user
+            }
+            Ok(Some((id, user, Due::Charge(renewal)))) => {
+                seen.push(id);
+                if let Err(e) = charge_renewal(state, renewal).await {
+                    tracing::warn!(subscription = %id, error = %e, "subscription scheduler: retrying next tick");
+                    continue;
+                }
+                user
             }
             Err(TickError::Item(id, e)) => {
                 tracing::warn!(subscription = %id, error = %e, "subscription scheduler: retrying next tick");
-                failed.push(id);
+                seen.push(id);
+                continue;
             }
             Err(TickError::Tick(e)) => return Err(e),
-        }
+        };
+        // After the commit, so no reader caches the state from before it.
+        state.cache.invalidate(user);
+        handled += 1;
     }
     Ok(handled)
+}
+
+/// Steps 2 and 3 of a renewal: billing's answer, recorded in a transaction of its own.
+async fn charge_renewal(state: &Arc<State>, renewal: RenewalCharge) -> Result<(), SubscriptionError> {
+    let answer = state
+        .billing
+        .create_payment(renewal.user_id, renewal.amount, renewal.charge_id, &renewal.description, true)
+        .await;
+    if let Err(SubscriptionError::BillingUnavailable(_)) = &answer {
+        return answer.map(|_| ());
+    }
+    let st = state.clone();
+    platform::db::transaction(&state.pool, move |conn| {
+        Box::pin(async move { operations::record_renewal(conn, &st, &renewal, answer).await })
+    })
+    .await
 }
 
 pub fn spawn(

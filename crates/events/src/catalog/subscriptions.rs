@@ -13,6 +13,7 @@ pub const TYPES: &[&str] = &[
     SubscriptionRenewed::TYPE,
     SubscriptionPastDue::TYPE,
     SubscriptionCanceled::TYPE,
+    PaymentVoidRequested::TYPE,
 ];
 
 macro_rules! subscription_event {
@@ -83,6 +84,32 @@ subscription_event!(
     /// another source grants more).
     SubscriptionCanceled, "subscriptions.subscription.canceled.v1" {
         /// `requested` | `period_end` | `dunning_exhausted` | `first_payment_failed` | `first_payment_expired`
+        /// | `refunded` (a refund of one of its charges ended access)
         reason: String,
     }
 );
+
+/// `subscriptions.payment.void_requested.v1`: subscriptions will never use this payment (its
+/// subscription was canceled or expired, or the payment paid for something already paid for).
+/// Billing cancels the PaymentIntent if it has not succeeded, and refunds it in full if it has
+/// succeeded or succeeds later. Duplicates are allowed (billing acts once per payment).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentVoidRequested {
+    pub payment_id: Uuid,
+    pub user_id: Uuid,
+    /// Our charge id: the `reference_id` the payment was created with.
+    pub reference_id: String,
+    /// `subscription_canceled` | `subscription_expired` | `duplicate_payment` | `period_already_paid`
+    /// | `upgrade_not_applicable`
+    pub reason: String,
+    pub requested_at: DateTime<Utc>,
+}
+
+impl DomainEvent for PaymentVoidRequested {
+    const TYPE: &'static str = "subscriptions.payment.void_requested.v1";
+    const SOURCE: &'static str = "subscriptions";
+    fn subject(&self) -> String {
+        self.payment_id.to_string()
+    }
+}

@@ -1,5 +1,6 @@
 //! Subscriptions' pure rules: lifecycle, billing periods, proration, entitlements. No IO.
 
+pub mod charge;
 pub mod entitlement;
 pub mod lifecycle;
 pub mod period;

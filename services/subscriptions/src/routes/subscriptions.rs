@@ -2,15 +2,16 @@
 //! another user's subscription.
 
 use super::PROBLEM;
+use crate::billing::Payment;
 use crate::error::SubscriptionError;
-use crate::operations;
+use crate::operations::{self, ChangePlan, FirstPayment, UpgradeCharge};
 use crate::store::subscriptions::{self as subs, Subscription};
 use crate::State;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use platform::auth::Principal;
-use platform::idempotency::{self, IdempotencyKey};
+use platform::idempotency::{self, IdempotencyKey, Step};
 use platform::money::Money;
 use platform::Problem;
 use serde::{Deserialize, Serialize};
@@ -92,16 +93,40 @@ pub async fn subscribe(
     let user = principal.user_id()?;
     let req = body.into_inner();
     let scope = format!("{user}:POST /api/subscriptions");
-    let st = state.clone();
-    idempotency::execute(&state.pool, &scope, &key, &req.clone(), move |conn| {
-        Box::pin(async move {
-            let (sub, payment) = operations::subscribe(conn, &st, user, &req.tier).await?;
-            Ok((
-                StatusCode::CREATED,
-                Created { subscription: (&sub).into(), payment_id: payment.id, client_secret: payment.client_secret },
-            ))
-        })
-    })
+    // Derived from the key: a retry after billing could not be reached is the same subscription,
+    // so it reaches the same payment at billing.
+    let subscription_id = Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("{scope}\u{1f}{}", key.0).as_bytes());
+    let (st, st2, billing) = (state.clone(), state.clone(), state.billing.clone());
+    // No transaction is held while billing creates the payment (`idempotency::execute_with_call`).
+    idempotency::execute_with_call(
+        &state.pool,
+        &scope,
+        &key,
+        &req.clone(),
+        move |conn| {
+            Box::pin(async move {
+                Ok(Step::Call(operations::prepare_subscribe(conn, &st, user, &req.tier, subscription_id).await?))
+            })
+        },
+        async move |first: FirstPayment| {
+            let payment =
+                billing.create_payment(first.user_id, first.amount, first.charge_id, &first.description, false).await?;
+            Ok((first, payment))
+        },
+        move |conn, (first, payment): (FirstPayment, Payment)| {
+            Box::pin(async move {
+                let sub = operations::record_first_payment(conn, &st2, &first, &payment).await?;
+                Ok((
+                    StatusCode::CREATED,
+                    Created {
+                        subscription: (&sub).into(),
+                        payment_id: payment.id,
+                        client_secret: payment.client_secret,
+                    },
+                ))
+            })
+        },
+    )
     .await
 }
 
@@ -203,13 +228,46 @@ pub async fn change(
     let user = principal.user_id()?;
     let req = body.into_inner();
     let scope = format!("{user}:POST /api/subscriptions/me/change");
-    let st = state.clone();
-    let response = idempotency::execute(&state.pool, &scope, &key, &req.clone(), move |conn| {
-        Box::pin(async move {
-            let sub = operations::change(conn, &st, user, &req.tier).await?;
-            Ok((StatusCode::OK, SubscriptionView::from(&sub)))
-        })
-    })
+    let (st, st2, st3) = (state.clone(), state.clone(), state.clone());
+    // An upgrade's charge is taken with no transaction open (`idempotency::execute_with_call`).
+    let response = idempotency::execute_with_call(
+        &state.pool,
+        &scope,
+        &key,
+        &req.clone(),
+        move |conn| {
+            Box::pin(async move {
+                Ok(match operations::prepare_change(conn, &st, user, &req.tier).await? {
+                    ChangePlan::Done(sub) => Step::Done(StatusCode::OK, SubscriptionView::from(&sub)),
+                    ChangePlan::Charge(upgrade) => Step::Call(upgrade),
+                })
+            })
+        },
+        async move |upgrade: UpgradeCharge| {
+            let payment = st2
+                .billing
+                .create_payment(upgrade.user_id, upgrade.amount, upgrade.charge_id, &upgrade.description, true)
+                .await?;
+            if payment.status != "succeeded" {
+                let (sub_id, charge_id, p) = (upgrade.subscription_id, upgrade.charge_id, payment.clone());
+                platform::db::transaction(&st2.pool, move |conn| {
+                    Box::pin(async move { operations::record_declined(conn, sub_id, charge_id, &p).await })
+                })
+                .await?;
+                return Err(SubscriptionError::PaymentDeclined(
+                    payment.failure_code.unwrap_or_else(|| payment.status.clone()),
+                )
+                .into());
+            }
+            Ok((upgrade, payment))
+        },
+        move |conn, (upgrade, payment): (UpgradeCharge, Payment)| {
+            Box::pin(async move {
+                let sub = operations::record_upgrade_payment(conn, &st3, &upgrade, &payment).await?;
+                Ok((StatusCode::OK, SubscriptionView::from(&sub)))
+            })
+        },
+    )
     .await;
     // Again after the commit: a feature check racing the transaction may have cached the old tier.
     state.cache.invalidate(user);

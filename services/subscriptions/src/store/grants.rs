@@ -1,4 +1,4 @@
-use super::schema::{grants, tiers};
+use super::schema::grants;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -29,64 +29,86 @@ pub async fn grant(
         .await
 }
 
-pub async fn revoke(
-    conn: &mut AsyncPgConnection,
-    user_id: Uuid,
-    source: &str,
-    reference: &str,
-    at: DateTime<Utc>,
-) -> QueryResult<usize> {
-    diesel::update(
-        grants::table
-            .filter(grants::user_id.eq(user_id))
-            .filter(grants::source.eq(source))
-            .filter(grants::reference.eq(reference))
-            .filter(grants::revoked_at.is_null()),
-    )
-    .set(grants::revoked_at.eq(at))
-    .execute(conn)
-    .await
+/// A seat event for `user_id` on `license`, as of `version` (the license's counter).
+pub struct SeatChange<'a> {
+    pub user_id: Uuid,
+    pub license: &'a str,
+    pub version: i64,
+    pub at: DateTime<Utc>,
 }
 
-/// Pause (or resume, with `None`) every grant of a license: suspension and reinstatement.
-pub async fn set_suspended(
+/// Apply `seat.activated`: the grant is created, or revived after a release (a seat activated
+/// again), unless a later seat event was already applied (last writer by version; equal versions
+/// apply in arrival order, so events published before versions existed, all 0, behave as before).
+pub async fn activate_seat(
     conn: &mut AsyncPgConnection,
-    license: &str,
-    at: Option<DateTime<Utc>>,
-) -> QueryResult<Vec<Uuid>> {
-    diesel::update(grants::table.filter(grants::source.eq("license")).filter(grants::reference.eq(license)))
-        .set(grants::suspended_at.eq(at))
-        .returning(grants::user_id)
-        .get_results(conn)
+    seat: &SeatChange<'_>,
+    tier: &str,
+    ends_at: Option<DateTime<Utc>>,
+) -> QueryResult<usize> {
+    use diesel::query_dsl::methods::FilterDsl;
+    use diesel::upsert::excluded;
+    diesel::insert_into(grants::table)
+        .values((
+            grants::id.eq(Uuid::now_v7()),
+            grants::user_id.eq(seat.user_id),
+            grants::source.eq("license"),
+            grants::tier.eq(tier),
+            grants::reference.eq(seat.license),
+            grants::starts_at.eq(seat.at),
+            grants::ends_at.eq(ends_at),
+            grants::revoked_at.eq(None::<DateTime<Utc>>),
+            grants::version.eq(seat.version),
+        ))
+        .on_conflict((grants::source, grants::reference, grants::user_id))
+        .do_update()
+        .set((
+            grants::tier.eq(excluded(grants::tier)),
+            grants::starts_at.eq(excluded(grants::starts_at)),
+            grants::ends_at.eq(excluded(grants::ends_at)),
+            grants::revoked_at.eq(None::<DateTime<Utc>>),
+            grants::version.eq(excluded(grants::version)),
+        ))
+        .filter(grants::version.le(excluded(grants::version)))
+        .execute(conn)
         .await
 }
 
-/// Move the end of every grant of a license (extension).
-pub async fn set_end(conn: &mut AsyncPgConnection, license: &str, ends_at: DateTime<Utc>) -> QueryResult<Vec<Uuid>> {
-    diesel::update(
-        grants::table
-            .filter(grants::source.eq("license"))
-            .filter(grants::reference.eq(license))
-            .filter(grants::revoked_at.is_null()),
-    )
-    .set(grants::ends_at.eq(ends_at))
-    .returning(grants::user_id)
-    .get_results(conn)
-    .await
+/// Apply `seat.released`: the grant ends, unless a later seat event was already applied. A release
+/// that overtakes its activation leaves a revoked row behind, so the older activation, arriving
+/// last, changes nothing.
+pub async fn release_seat(conn: &mut AsyncPgConnection, seat: &SeatChange<'_>) -> QueryResult<usize> {
+    use diesel::query_dsl::methods::FilterDsl;
+    use diesel::upsert::excluded;
+    diesel::insert_into(grants::table)
+        .values((
+            grants::id.eq(Uuid::now_v7()),
+            grants::user_id.eq(seat.user_id),
+            grants::source.eq("license"),
+            // A placeholder: a revoked row grants nothing.
+            grants::tier.eq("enterprise"),
+            grants::reference.eq(seat.license),
+            grants::starts_at.eq(seat.at),
+            grants::revoked_at.eq(Some(seat.at)),
+            grants::version.eq(seat.version),
+        ))
+        .on_conflict((grants::source, grants::reference, grants::user_id))
+        .do_update()
+        .set((grants::revoked_at.eq(excluded(grants::revoked_at)), grants::version.eq(excluded(grants::version))))
+        .filter(grants::version.le(excluded(grants::version)))
+        .execute(conn)
+        .await
 }
 
-/// End every grant of a license (revocation, expiry), whether or not its seat events arrive.
-pub async fn revoke_license(conn: &mut AsyncPgConnection, license: &str, at: DateTime<Utc>) -> QueryResult<Vec<Uuid>> {
-    diesel::update(
-        grants::table
-            .filter(grants::source.eq("license"))
-            .filter(grants::reference.eq(license))
-            .filter(grants::revoked_at.is_null()),
-    )
-    .set(grants::revoked_at.eq(at))
-    .returning(grants::user_id)
-    .get_results(conn)
-    .await
+/// Users holding (or having held) a seat of the license: whose cached answers a license-wide
+/// change makes stale.
+pub async fn users_of_license(conn: &mut AsyncPgConnection, license: &str) -> QueryResult<Vec<Uuid>> {
+    grants::table
+        .filter(grants::source.eq("license"))
+        .filter(grants::reference.eq(license))
+        .select(grants::user_id)
+        .load(conn)
+        .await
 }
 
 /// The latest end of the user's reward grants of `tier` still running at `now` (to extend a Pro month).
@@ -107,20 +129,38 @@ pub async fn reward_end(
         .await
 }
 
-/// Grants in force at `now`: (tier, rank, source).
+#[derive(QueryableByName)]
+struct InForce {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    tier: String,
+    #[diesel(sql_type = diesel::sql_types::Int4)]
+    rank: i32,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    source: String,
+}
+
+/// Grants in force at `now`: (tier, rank, source). A seat counts while its license is `active`
+/// (not suspended, revoked or expired) and until the license's latest known end.
 pub async fn active(
     conn: &mut AsyncPgConnection,
     user_id: Uuid,
     now: DateTime<Utc>,
 ) -> QueryResult<Vec<(String, i32, String)>> {
-    grants::table
-        .inner_join(tiers::table.on(tiers::code.eq(grants::tier)))
-        .filter(grants::user_id.eq(user_id))
-        .filter(grants::revoked_at.is_null())
-        .filter(grants::suspended_at.is_null())
-        .filter(grants::starts_at.le(now))
-        .filter(grants::ends_at.is_null().or(grants::ends_at.gt(now)))
-        .select((grants::tier, tiers::rank, grants::source))
-        .load(conn)
-        .await
+    use diesel::sql_types::{Timestamptz, Uuid as SqlUuid};
+    let rows: Vec<InForce> = diesel::sql_query(
+        "SELECT g.tier, t.rank, g.source
+           FROM grants g
+           JOIN tiers t ON t.code = g.tier
+           LEFT JOIN licenses l ON g.source = 'license' AND l.license_id = g.reference
+          WHERE g.user_id = $1
+            AND g.revoked_at IS NULL
+            AND g.starts_at <= $2
+            AND (l.status IS NULL OR l.status = 'active')
+            AND (COALESCE(l.expires_at, g.ends_at) IS NULL OR COALESCE(l.expires_at, g.ends_at) > $2)",
+    )
+    .bind::<SqlUuid, _>(user_id)
+    .bind::<Timestamptz, _>(now)
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.tier, r.rank, r.source)).collect())
 }

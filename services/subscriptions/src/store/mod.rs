@@ -2,6 +2,7 @@
 
 pub mod charges;
 pub mod grants;
+pub mod licenses;
 pub mod schema;
 pub mod subscriptions;
 pub mod tiers;

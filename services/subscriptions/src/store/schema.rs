@@ -49,6 +49,8 @@ diesel::table! {
         payment_id -> Nullable<Uuid>,
         status -> Text,
         created_at -> Timestamptz,
+        period_end -> Nullable<Timestamptz>,
+        void_reason -> Nullable<Text>,
     }
 }
 
@@ -62,7 +64,17 @@ diesel::table! {
         starts_at -> Timestamptz,
         ends_at -> Nullable<Timestamptz>,
         revoked_at -> Nullable<Timestamptz>,
-        suspended_at -> Nullable<Timestamptz>,
+        version -> Int8,
     }
 }
-diesel::allow_tables_to_appear_in_same_query!(grants, tiers);
+
+diesel::table! {
+    licenses (license_id) {
+        license_id -> Text,
+        status -> Text,
+        status_version -> Int8,
+        expires_at -> Nullable<Timestamptz>,
+        expires_version -> Int8,
+    }
+}
+diesel::allow_tables_to_appear_in_same_query!(grants, tiers, licenses);

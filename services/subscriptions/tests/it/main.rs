@@ -5,4 +5,7 @@
 mod boot;
 mod entitlements;
 mod lifecycle;
+mod money_back;
+mod pool;
+mod seats;
 mod support;

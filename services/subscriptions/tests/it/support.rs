@@ -1,4 +1,5 @@
 use chrono::Utc;
+use events::CloudEvent;
 use platform::auth::Role;
 use platform::config::Secret;
 use runtime::RunningService;
@@ -32,8 +33,26 @@ pub struct Stack {
     pub events: Capture,
 }
 
+/// How a [`Stack`] is set up.
+pub struct Options {
+    /// Subscriptions' database pool.
+    pub pool_size: u32,
+    /// Billing's patience with Stripe (tests that make Stripe slow raise it).
+    pub stripe_timeout_ms: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { pool_size: 8, stripe_timeout_ms: 2_000 }
+    }
+}
+
 impl Stack {
     pub async fn start() -> Self {
+        Self::start_with(Options::default()).await
+    }
+
+    pub async fn start_with(options: Options) -> Self {
         let env = TestEnv::new();
         let fake = StripeFake::start(FakeConfig { webhook_secret: "whsec_subs".into(), ..FakeConfig::for_tests() })
             .await
@@ -42,7 +61,7 @@ impl Stack {
             stripe_api_base: fake.base_url().into(),
             stripe_api_key: Secret::new(fake.api_key()),
             stripe_webhook_secrets: Secret::new("whsec_subs"),
-            stripe_timeout_ms: 2_000,
+            stripe_timeout_ms: options.stripe_timeout_ms,
             merchant_name: "Learning Platform Inc.".into(),
             merchant_address: "1 Example Street".into(),
             refund_window_days: 14,
@@ -52,8 +71,19 @@ impl Stack {
         let events = Capture::bind(&env, &["subscriptions.#"]).await;
         let clock = ManualClock::new(Utc::now());
         let c = clock.clone();
-        let svc = testkit::service::start(&env, &subscriptions::SPEC, |ctx| {
-            subscriptions::setup_with_clock(ctx, config(&billing.url()), Arc::new(c))
+        let mut svc_config = env.service_config("subscriptions");
+        svc_config.database_pool_size = options.pool_size;
+        runtime::migrate(&subscriptions::SPEC, &svc_config).await.expect("migrations");
+        let billing_url = billing.url();
+        let svc = runtime::start(&subscriptions::SPEC, svc_config, |ctx| {
+            subscriptions::setup_with_clock(ctx, config(&billing_url), Arc::new(c))
+        })
+        .await
+        .expect("subscriptions starts");
+        let queue = env.topology().queue("subscriptions");
+        testkit::eventually("the service's queue", Duration::from_secs(15), || {
+            let queue = queue.clone();
+            async move { testkit::bus::queue_depth(&queue).await }
         })
         .await;
         Self { env, fake, billing, svc, clock, http: testkit::http(), events }
@@ -120,6 +150,33 @@ impl Stack {
         .await
     }
 
+    /// Subscribe to `tier` without paying: (the answer, the PaymentIntent id).
+    pub async fn subscribe_unpaid(&self, user: Uuid, tier: &str) -> (Value, String) {
+        let res = self.post(user, "/api/subscriptions", json!({"tier": tier}), Some(&Uuid::new_v4().to_string())).await;
+        assert_eq!(res.status(), 201, "{:?}", res.text().await);
+        let created: Value = res.json().await.unwrap();
+        let pi = created["client_secret"].as_str().unwrap().split("_secret_").next().unwrap().to_string();
+        (created, pi)
+    }
+
+    /// Publish an event as another service would, and wait until subscriptions has applied it
+    /// (its inbox row committed), so the next one is delivered after it.
+    pub async fn publish_applied(&self, event_type: &str, data: Value) {
+        let event = foreign_event(event_type, data);
+        testkit::bus::publish_raw(&self.env, &event).await;
+        let schema = self.env.schema("subscriptions");
+        testkit::eventually(&format!("{event_type} applied"), Duration::from_secs(15), || {
+            let schema = schema.clone();
+            async move { inbox_has(&schema, event.id).await.then_some(()) }
+        })
+        .await;
+    }
+
+    /// Publish an event as another service would.
+    pub async fn publish(&self, event_type: &str, data: Value) {
+        testkit::bus::publish_raw(&self.env, &foreign_event(event_type, data)).await;
+    }
+
     pub async fn wait_feature(&self, user: Uuid, feature: &str, allowed: bool) -> Value {
         testkit::eventually(&format!("{feature} allowed={allowed}"), Duration::from_secs(30), || async {
             let f = self.feature(user, feature).await;
@@ -127,4 +184,38 @@ impl Stack {
         })
         .await
     }
+}
+
+/// An envelope as another service would publish it.
+pub fn foreign_event(event_type: &str, data: Value) -> CloudEvent {
+    let source = event_type.split('.').next().unwrap_or("x");
+    CloudEvent {
+        specversion: "1.0".into(),
+        id: Uuid::now_v7(),
+        source: format!("/services/{source}"),
+        event_type: event_type.into(),
+        time: Utc::now(),
+        subject: "x".into(),
+        datacontenttype: "application/json".into(),
+        dataschema: "events/x.json".into(),
+        traceparent: None,
+        data,
+    }
+}
+
+async fn inbox_has(schema: &str, event_id: Uuid) -> bool {
+    use diesel::sql_types::{BigInt, Uuid as SqlUuid};
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let mut conn = AsyncPgConnection::establish(&testkit::database_url()).await.expect("database");
+    let count: Count = diesel::sql_query(format!("SELECT count(*) AS n FROM {schema}.inbox WHERE event_id = $1"))
+        .bind::<SqlUuid, _>(event_id)
+        .get_result(&mut conn)
+        .await
+        .expect("inbox");
+    count.n > 0
 }
