@@ -6,6 +6,8 @@ mod boot;
 mod catalog;
 mod earnings;
 mod purchase;
+mod refunds;
 mod reviews;
 mod support;
 mod upload;
+mod voids;
