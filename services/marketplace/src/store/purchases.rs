@@ -4,7 +4,6 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use crate::domain::purchase::{COMPLETED, FAILED, PENDING, REFUNDED};
@@ -204,11 +203,7 @@ pub async fn record_refund(conn: &mut AsyncPgConnection, id: Uuid, u: &RefundUpd
 }
 
 /// Keyset position in "my courses": most recently bought first.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct MineCursor {
-    pub at: DateTime<Utc>,
-    pub id: Uuid,
-}
+pub use super::Keyset as MineCursor;
 
 /// The courses `buyer` has access to, with the purchase, newest purchase first.
 pub async fn mine(

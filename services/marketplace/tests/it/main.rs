@@ -4,6 +4,7 @@
 
 mod boot;
 mod catalog;
+mod download;
 mod earnings;
 mod purchase;
 mod refunds;
