@@ -6,6 +6,7 @@
 mod contracts;
 mod enterprise;
 mod failures;
+mod orphan_payments;
 mod purchase;
 mod redemption;
 mod subscription;
