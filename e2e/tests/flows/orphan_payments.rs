@@ -74,7 +74,8 @@ async fn a_reconfirmed_first_intent_is_voided_and_the_course_is_owned_and_booked
     assert_eq!(sold[0].data["purchase_id"], s.second["id"]);
     let earnings = p.get(Some(&s.instructor), "/api/instructors/me/earnings").await;
     assert_eq!(earnings.status, 200, "{}", earnings.body);
-    let sales: Vec<_> = earnings.body["data"].as_array().expect("data").iter().filter(|l| l["kind"] == "sale").collect();
+    let sales: Vec<_> =
+        earnings.body["data"].as_array().expect("data").iter().filter(|l| l["kind"] == "sale").collect();
     assert_eq!(sales.len(), 1, "booked once: {}", earnings.body);
     assert_eq!(amount(&sales[0]["amount"]), "14.00");
     p.eventually("tokens for the paid purchase", || async { (p.balance(&s.learner).await > 0).then_some(()) }).await;
@@ -112,7 +113,8 @@ async fn the_buyer_of_a_reconfirmed_first_intent_pays_once() {
         })
         .await;
     if s.charged_twice {
-        let of_first = |kind: &str| net.iter().filter(|l| l["payment_id"] == payment.as_str() && l["kind"] == kind).count();
+        let of_first =
+            |kind: &str| net.iter().filter(|l| l["payment_id"] == payment.as_str() && l["kind"] == kind).count();
         assert_eq!((of_first("charge"), of_first("refund")), (1, 1), "{net:?}");
     }
     assert_eq!(p.owned(&s.learner, &s.course_id).await.len(), 1, "still owned once");

@@ -112,7 +112,8 @@ async fn refunded(conn: &mut AsyncPgConnection, state: &State, e: Refund) -> Res
     let Some(purchase) = purchase_of(conn, &e.purpose, &e.reference_id).await? else {
         return Ok(());
     };
-    let notice = RefundNotice { total_refunded: e.total_refunded, ends_access: e.ends_access.unwrap_or(e.fully_refunded) };
+    let notice =
+        RefundNotice { total_refunded: e.total_refunded, ends_access: e.ends_access.unwrap_or(e.fully_refunded) };
     match purchasing::on_refunded(conn, state, &purchase, &notice).await.map_err(retry)? {
         // The success event is processed concurrently and may not have committed yet: retry.
         Refunded::NotYetCompleted => Err(HandlerError::Retry(format!("purchase {} not completed yet", purchase.id))),

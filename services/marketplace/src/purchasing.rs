@@ -84,7 +84,8 @@ pub async fn on_paid(
     } else {
         None
     };
-    match rules::on_paid(&purchase.status, purchase.closed_reason.as_deref(), other.as_ref().map(|o| o.status.as_str())) {
+    match rules::on_paid(&purchase.status, purchase.closed_reason.as_deref(), other.as_ref().map(|o| o.status.as_str()))
+    {
         OnPaid::Ignore => {}
         OnPaid::Complete => {
             complete(conn, state, purchase, Some(payment_id)).await?;

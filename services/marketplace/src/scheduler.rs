@@ -50,7 +50,11 @@ pub async fn expire(state: &Arc<State>) -> Result<usize, MarketError> {
     }
 }
 
-pub fn spawn(state: Arc<State>, interval: Duration, mut shutdown: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+pub fn spawn(
+    state: Arc<State>,
+    interval: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             tokio::select! {

@@ -154,7 +154,11 @@ pub async fn close(
 
 /// The buyer's failed purchases of the course that could still be paid (a declined card the buyer
 /// may retry), locked: a new purchase supersedes them.
-pub async fn lock_payable_failed(conn: &mut AsyncPgConnection, buyer: Uuid, course: Uuid) -> QueryResult<Vec<Purchase>> {
+pub async fn lock_payable_failed(
+    conn: &mut AsyncPgConnection,
+    buyer: Uuid,
+    course: Uuid,
+) -> QueryResult<Vec<Purchase>> {
     purchases::table
         .filter(purchases::buyer_id.eq(buyer))
         .filter(purchases::course_id.eq(course))

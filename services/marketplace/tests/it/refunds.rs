@@ -23,7 +23,14 @@ async fn paid(m: &Market, course_id: &str) -> (Uuid, String, String) {
 
 /// `billing.payment.refunded.v1` for a 20.00 course payment; `ends_access` left out when `None`
 /// (an event from before the field existed).
-fn refunded(buyer: Uuid, purchase: &str, payment: &str, amount: &str, total: &str, ends_access: Option<bool>) -> CloudEvent {
+fn refunded(
+    buyer: Uuid,
+    purchase: &str,
+    payment: &str,
+    amount: &str,
+    total: &str,
+    ends_access: Option<bool>,
+) -> CloudEvent {
     let mut data = json!({
         "payment_id": payment, "user_id": buyer, "purpose": "course_purchase", "reference_id": purchase,
         "amount": {"amount": "20.00", "currency": "USD"},

@@ -64,7 +64,9 @@ async fn a_payment_for_a_course_already_owned_is_voided_and_granted_once() {
     let earnings = m.earnings(instructor).await;
     assert_eq!(earnings["data"].as_array().unwrap().len(), 1, "one sale booked: {earnings}");
     let seen = events.drain(Duration::from_millis(500)).await;
-    assert!(seen.iter().all(|e| e.event_type != "marketplace.course.purchased.v1" || e.data["purchase_id"] == second["id"]));
+    assert!(seen
+        .iter()
+        .all(|e| e.event_type != "marketplace.course.purchased.v1" || e.data["purchase_id"] == second["id"]));
     m.stop().await;
 }
 
