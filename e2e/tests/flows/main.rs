@@ -7,6 +7,7 @@ mod contracts;
 mod edges;
 mod enterprise;
 mod failures;
+mod orphan_payments;
 mod purchase;
 mod redemption;
 mod subscription;

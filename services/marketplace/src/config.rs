@@ -35,6 +35,10 @@ pub struct MarketplaceConfig {
     /// and may be cached by clients; 0 reads every page from the database.
     #[serde(default = "default_catalog_cache_ms")]
     pub catalog_cache_ms: u64,
+    /// Minutes after which a purchase that was never paid (pending, or declined and not retried)
+    /// is closed and its PaymentIntent voided.
+    #[serde(default = "default_purchase_expiry_minutes")]
+    pub purchase_expiry_minutes: i64,
 }
 
 fn default_billing_timeout() -> u64 {
@@ -64,6 +68,9 @@ fn default_scheduler_interval() -> u64 {
 fn default_catalog_cache_ms() -> u64 {
     5_000
 }
+fn default_purchase_expiry_minutes() -> i64 {
+    24 * 60
+}
 
 impl MarketplaceConfig {
     /// Defaults for everything but billing's address (tests and local runs).
@@ -79,6 +86,7 @@ impl MarketplaceConfig {
             min_payout: default_min_payout(),
             scheduler_interval_ms: default_scheduler_interval(),
             catalog_cache_ms: default_catalog_cache_ms(),
+            purchase_expiry_minutes: default_purchase_expiry_minutes(),
         }
     }
 
@@ -97,6 +105,9 @@ impl MarketplaceConfig {
         }
         if self.min_payout <= Decimal::ZERO {
             problems.push("MARKETPLACE_MIN_PAYOUT must be positive");
+        }
+        if self.purchase_expiry_minutes <= 0 {
+            problems.push("MARKETPLACE_PURCHASE_EXPIRY_MINUTES must be positive");
         }
         if self.max_upload_bytes == 0 {
             problems.push("MARKETPLACE_MAX_UPLOAD_BYTES must be positive");

@@ -1,15 +1,51 @@
 //! Billing's payment outcomes for course purchases. Each runs in the transaction that writes the
 //! inbox row, so a redelivered event has no second effect.
+//!
+//! Billing's payloads are read through local structs holding only the fields used here, without
+//! `deny_unknown_fields`: billing may add fields (and purposes) without breaking this consumer.
 
-use crate::purchasing::{self, Refunded};
+use crate::purchasing::{self, RefundNotice, Refunded};
 use crate::store::purchases;
 use crate::State;
 use diesel_async::AsyncPgConnection;
-use events::catalog::billing::{PaymentFailed, PaymentPurpose, PaymentRefunded, PaymentSucceeded};
+use events::catalog::billing::{PaymentFailed, PaymentRefunded, PaymentSucceeded};
 use events::{CloudEvent, DomainEvent, EventHandler, HandlerError};
 use futures_util::future::BoxFuture;
+use platform::money::Money;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use std::sync::Arc;
 use uuid::Uuid;
+
+const COURSE_PURCHASE: &str = "course_purchase";
+
+#[derive(Debug, Deserialize)]
+struct Succeeded {
+    payment_id: Uuid,
+    purpose: String,
+    reference_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Failed {
+    purpose: String,
+    reference_id: String,
+    failure_code: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Refund {
+    purpose: String,
+    reference_id: String,
+    total_refunded: Money,
+    fully_refunded: bool,
+    /// Contract R: the field to act on; events published before it existed read as `fully_refunded`.
+    ends_access: Option<bool>,
+}
+
+fn data<T: DeserializeOwned>(event: &CloudEvent) -> Result<T, HandlerError> {
+    serde_json::from_value(event.data.clone()).map_err(|e| HandlerError::Reject(format!("{}: {e}", event.event_type)))
+}
 
 pub struct Handler(pub Arc<State>);
 
@@ -25,11 +61,9 @@ impl EventHandler for Handler {
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
             match event.event_type.as_str() {
-                PaymentSucceeded::TYPE => {
-                    succeeded(conn, &self.0, event.data_as().map_err(HandlerError::Reject)?).await
-                }
-                PaymentFailed::TYPE => failed(conn, event.data_as().map_err(HandlerError::Reject)?).await,
-                PaymentRefunded::TYPE => refunded(conn, &self.0, event.data_as().map_err(HandlerError::Reject)?).await,
+                PaymentSucceeded::TYPE => succeeded(conn, &self.0, data(event)?).await,
+                PaymentFailed::TYPE => failed(conn, data(event)?).await,
+                PaymentRefunded::TYPE => refunded(conn, &self.0, data(event)?).await,
                 _ => Ok(()),
             }
         })
@@ -43,10 +77,10 @@ fn retry(e: crate::error::MarketError) -> HandlerError {
 /// Our purchase for a course payment, locked; `None` for other purposes and unknown references.
 async fn purchase_of(
     conn: &mut AsyncPgConnection,
-    purpose: PaymentPurpose,
+    purpose: &str,
     reference: &str,
 ) -> Result<Option<purchases::Purchase>, HandlerError> {
-    if purpose != PaymentPurpose::CoursePurchase {
+    if purpose != COURSE_PURCHASE {
         return Ok(None);
     }
     let Ok(id) = Uuid::parse_str(reference) else {
@@ -60,25 +94,27 @@ async fn purchase_of(
     Ok(found)
 }
 
-async fn succeeded(conn: &mut AsyncPgConnection, state: &State, e: PaymentSucceeded) -> Result<(), HandlerError> {
-    let Some(purchase) = purchase_of(conn, e.purpose, &e.reference_id).await? else {
+async fn succeeded(conn: &mut AsyncPgConnection, state: &State, e: Succeeded) -> Result<(), HandlerError> {
+    let Some(purchase) = purchase_of(conn, &e.purpose, &e.reference_id).await? else {
         return Ok(());
     };
     purchasing::on_paid(conn, state, &purchase, e.payment_id).await.map_err(retry)
 }
 
-async fn failed(conn: &mut AsyncPgConnection, e: PaymentFailed) -> Result<(), HandlerError> {
-    let Some(purchase) = purchase_of(conn, e.purpose, &e.reference_id).await? else {
+async fn failed(conn: &mut AsyncPgConnection, e: Failed) -> Result<(), HandlerError> {
+    let Some(purchase) = purchase_of(conn, &e.purpose, &e.reference_id).await? else {
         return Ok(());
     };
     purchasing::on_payment_failed(conn, &purchase, e.failure_code.as_deref()).await.map_err(retry)
 }
 
-async fn refunded(conn: &mut AsyncPgConnection, state: &State, e: PaymentRefunded) -> Result<(), HandlerError> {
-    let Some(purchase) = purchase_of(conn, e.purpose, &e.reference_id).await? else {
+async fn refunded(conn: &mut AsyncPgConnection, state: &State, e: Refund) -> Result<(), HandlerError> {
+    let Some(purchase) = purchase_of(conn, &e.purpose, &e.reference_id).await? else {
         return Ok(());
     };
-    match purchasing::on_refunded(conn, state, &purchase, e.total_refunded).await.map_err(retry)? {
+    let notice =
+        RefundNotice { total_refunded: e.total_refunded, ends_access: e.ends_access.unwrap_or(e.fully_refunded) };
+    match purchasing::on_refunded(conn, state, &purchase, &notice).await.map_err(retry)? {
         // The success event is processed concurrently and may not have committed yet: retry.
         Refunded::NotYetCompleted => Err(HandlerError::Retry(format!("purchase {} not completed yet", purchase.id))),
         Refunded::Applied | Refunded::Ignored => Ok(()),

@@ -1,18 +1,30 @@
 //! Where course packages live. Behind a small trait so an object store can replace the local
 //! directory; uploads are staged and only become visible under their key on `commit`, and a
-//! staged object that is dropped (failed validation, client gone) is deleted.
+//! staged object that is dropped (failed validation, client gone) is deleted. Packages are read
+//! back as a stream of chunks of at most [`CHUNK`] bytes: a download never holds the package
+//! (up to the upload limit, 200 MiB by default) in memory.
 
 use actix_web::web::Bytes;
 use futures_util::future::BoxFuture;
-use std::io::{self, Write};
+use futures_util::stream::BoxStream;
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// The most a download holds in memory per request at a time.
+pub const CHUNK: usize = 64 * 1024;
+
+/// An object being read: its size (for Content-Length) and its bytes, chunk by chunk.
+pub struct Reading {
+    pub size: u64,
+    pub chunks: BoxStream<'static, io::Result<Bytes>>,
+}
 
 pub trait ContentStore: Send + Sync {
     /// Start a new object; nothing is visible until [`Staged::commit`].
     fn begin(&self) -> BoxFuture<'_, io::Result<Box<dyn Staged>>>;
-    /// The whole object (packages are bounded by the upload limit).
-    fn read(&self, key: &str) -> BoxFuture<'_, io::Result<Vec<u8>>>;
+    /// Open an object for reading, as chunks of at most [`CHUNK`] bytes.
+    fn open(&self, key: &str) -> BoxFuture<'_, io::Result<Reading>>;
     /// Remove an object; a missing one is not an error.
     fn delete(&self, key: &str) -> BoxFuture<'_, io::Result<()>>;
     /// Whether an object exists (tests: nothing left behind).
@@ -69,11 +81,17 @@ impl ContentStore for LocalDir {
         })
     }
 
-    fn read(&self, key: &str) -> BoxFuture<'_, io::Result<Vec<u8>>> {
+    fn open(&self, key: &str) -> BoxFuture<'_, io::Result<Reading>> {
         let path = self.path(key);
         Box::pin(async move {
             let path = path?;
-            blocking(move || std::fs::read(path)).await
+            let (file, size) = blocking(move || {
+                let file = std::fs::File::open(path)?;
+                let size = file.metadata()?.len();
+                Ok((file, size))
+            })
+            .await?;
+            Ok(Reading { size, chunks: Box::pin(chunks(file)) })
         })
     }
 
@@ -93,6 +111,26 @@ impl ContentStore for LocalDir {
         let path = self.path(key);
         Box::pin(async move { Ok(path?.exists()) })
     }
+}
+
+/// The file's bytes, one blocking read of at most [`CHUNK`] bytes per item; ends at EOF or after
+/// the first error.
+fn chunks(file: std::fs::File) -> impl futures_util::Stream<Item = io::Result<Bytes>> + Send + 'static {
+    futures_util::stream::unfold(Some(file), |file| async move {
+        let mut file = file?;
+        let read = blocking(move || {
+            let mut buf = vec![0u8; CHUNK];
+            let n = file.read(&mut buf)?;
+            buf.truncate(n);
+            Ok((file, buf))
+        })
+        .await;
+        match read {
+            Ok((_, buf)) if buf.is_empty() => None,
+            Ok((file, buf)) => Some((Ok(Bytes::from(buf)), Some(file))),
+            Err(e) => Some((Err(e), None)),
+        }
+    })
 }
 
 struct LocalStaged {

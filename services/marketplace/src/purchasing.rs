@@ -2,13 +2,14 @@
 //! the handlers of billing's events. Every function runs inside the caller's transaction.
 
 use crate::domain::earnings::{matures_at, reversal_status};
+use crate::domain::purchase::{self as rules, OnPaid, OnRefund};
 use crate::domain::split::{reversal, split, Shares};
 use crate::error::MarketError;
 use crate::store::purchases::{self, Purchase, RefundUpdate, COMPLETED, FAILED, PENDING, REFUNDED};
 use crate::store::{courses, earnings};
 use crate::State;
 use diesel_async::AsyncPgConnection;
-use events::catalog::marketplace::{CoursePurchased, PurchaseRefunded};
+use events::catalog::marketplace::{CoursePurchased, PaymentVoidRequested, PurchaseRefunded};
 use platform::money::{Currency, Money};
 use platform::Problem;
 use rust_decimal::Decimal;
@@ -69,33 +70,96 @@ pub async fn complete(
     Ok(done)
 }
 
-/// Billing says the purchase's payment succeeded.
+/// Billing says the purchase's payment succeeded. Money nobody can use any more (the purchase was
+/// closed, or the buyer owns the course through another purchase) is handed back through a void
+/// request; it never grants a second time.
 pub async fn on_paid(
     conn: &mut AsyncPgConnection,
     state: &State,
     purchase: &Purchase,
     payment_id: Uuid,
 ) -> Result<(), MarketError> {
-    match purchase.status.as_str() {
-        PENDING => {}
-        // The buyer retried the same PaymentIntent with another card after a decline: the money
-        // is taken, so the purchase completes, unless they bought the course again meanwhile.
-        FAILED => match purchases::live(conn, purchase.buyer_id, purchase.course_id).await? {
-            Some(other) if other.status == PENDING => {
-                purchases::fail(conn, other.id, Some("superseded")).await?;
+    let other = if purchase.status == FAILED {
+        purchases::live(conn, purchase.buyer_id, purchase.course_id).await?.filter(|o| o.id != purchase.id)
+    } else {
+        None
+    };
+    match rules::on_paid(&purchase.status, purchase.closed_reason.as_deref(), other.as_ref().map(|o| o.status.as_str()))
+    {
+        OnPaid::Ignore => {}
+        OnPaid::Complete => {
+            complete(conn, state, purchase, Some(payment_id)).await?;
+        }
+        OnPaid::CompleteSupersedingOther => {
+            if let Some(other) = other {
+                let other = purchases::lock(conn, other.id).await?.unwrap_or(other);
+                close(conn, state, &other, rules::PURCHASE_SUPERSEDED).await?;
             }
-            Some(other) => {
-                tracing::error!(
-                    purchase = %purchase.id, other = %other.id, %payment_id,
-                    "payment succeeded for a failed purchase of a course the buyer already owns: refund it"
-                );
-                return Ok(());
+            complete(conn, state, purchase, Some(payment_id)).await?;
+        }
+        OnPaid::Void(reason) => {
+            tracing::warn!(purchase = %purchase.id, %payment_id, reason, "payment succeeded for a purchase that cannot use it: voiding it");
+            if purchase.closed_reason.is_none() {
+                purchases::close(conn, purchase.id, reason, purchase.failure_code.as_deref()).await?;
             }
-            None => {}
-        },
-        _ => return Ok(()),
+            request_void(conn, state, purchase.buyer_id, purchase.id, payment_id, reason).await?;
+        }
     }
-    complete(conn, state, purchase, Some(payment_id)).await?;
+    Ok(())
+}
+
+/// Close a purchase that will never be paid or used, and ask billing to void its payment (cancel
+/// the intent, or refund it if it succeeds anyway).
+pub async fn close(
+    conn: &mut AsyncPgConnection,
+    state: &State,
+    purchase: &Purchase,
+    reason: &'static str,
+) -> Result<(), MarketError> {
+    if purchase.closed_reason.is_some() || !matches!(purchase.status.as_str(), PENDING | FAILED) {
+        return Ok(());
+    }
+    let failure_code = purchase.failure_code.as_deref().unwrap_or(reason);
+    purchases::close(conn, purchase.id, reason, Some(failure_code)).await?;
+    if let Some(payment_id) = purchase.payment_id {
+        request_void(conn, state, purchase.buyer_id, purchase.id, payment_id, reason).await?;
+    }
+    Ok(())
+}
+
+/// A new purchase of the course supersedes the buyer's declined ones: their intents are canceled,
+/// so re-confirming one of them can no longer charge a second time.
+pub async fn supersede_failed(
+    conn: &mut AsyncPgConnection,
+    state: &State,
+    buyer: Uuid,
+    course: Uuid,
+) -> Result<(), MarketError> {
+    for earlier in purchases::lock_payable_failed(conn, buyer, course).await? {
+        close(conn, state, &earlier, rules::PURCHASE_SUPERSEDED).await?;
+    }
+    Ok(())
+}
+
+async fn request_void(
+    conn: &mut AsyncPgConnection,
+    state: &State,
+    buyer: Uuid,
+    purchase: Uuid,
+    payment_id: Uuid,
+    reason: &str,
+) -> Result<(), MarketError> {
+    events::outbox::enqueue(
+        conn,
+        &PaymentVoidRequested {
+            payment_id,
+            user_id: buyer,
+            reference_id: purchase.to_string(),
+            reason: reason.to_string(),
+            requested_at: state.clock.now(),
+        },
+    )
+    .await?;
     Ok(())
 }
 
@@ -120,17 +184,29 @@ pub enum Refunded {
     NotYetCompleted,
 }
 
-/// Reverse the shares for the refunded total (cumulative, from billing), revoke access when all
-/// of it is refunded, and announce it.
+/// What billing says about a refund of the purchase's payment.
+pub struct RefundNotice {
+    /// Refunded so far, this refund included.
+    pub total_refunded: Money,
+    /// Billing's `ends_access` (its `fully_refunded` when an older producer left it out).
+    pub ends_access: bool,
+}
+
+/// Reverse the shares for the refunded total (cumulative, from billing), proportionally for every
+/// refund; revoke access when billing says the refund ends it (all but a partial goodwill
+/// refund); announce it.
 pub async fn on_refunded(
     conn: &mut AsyncPgConnection,
     state: &State,
     purchase: &Purchase,
-    total_refunded: Money,
+    notice: &RefundNotice,
 ) -> Result<Refunded, MarketError> {
-    if purchase.status != COMPLETED && purchase.status != REFUNDED {
-        return Ok(Refunded::NotYetCompleted);
+    match rules::on_refund(&purchase.status, purchase.closed_reason.as_deref()) {
+        OnRefund::Apply => {}
+        OnRefund::NotYetCompleted => return Ok(Refunded::NotYetCompleted),
+        OnRefund::Ignore => return Ok(Refunded::Ignored),
     }
+    let total_refunded = notice.total_refunded;
     let currency = currency_of(&purchase.currency)?;
     if total_refunded.currency != currency {
         return Err(MarketError::Problem(Problem::internal("refund in another currency than the purchase")));
@@ -150,6 +226,7 @@ pub async fn on_refunded(
     };
     let r = reversal(gross, purchase.split_rate, &booked, new_total, &already);
     let fully = new_total >= purchase.price;
+    let status = rules::status_after_refund(&purchase.status, notice.ends_access, fully);
     purchases::record_refund(
         conn,
         purchase.id,
@@ -157,11 +234,12 @@ pub async fn on_refunded(
             refunded_amount: new_total,
             instructor_reversed: already.instructor.amount + r.instructor.amount,
             platform_reversed: already.platform.amount + r.platform.amount,
-            status: if fully { REFUNDED } else { COMPLETED },
+            status,
         },
     )
     .await?;
-    if fully && purchase.status == COMPLETED {
+    let access_ended = status == REFUNDED;
+    if access_ended && purchase.status == COMPLETED {
         courses::add_purchases(conn, purchase.course_id, -1).await?;
     }
     let now = state.clock.now();
@@ -199,6 +277,7 @@ pub async fn on_refunded(
             instructor_reversal: r.instructor,
             platform_reversal: r.platform,
             fully_refunded: fully,
+            access_ended,
             refunded_at: now,
         },
     )

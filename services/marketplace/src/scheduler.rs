@@ -1,19 +1,48 @@
-//! Earnings maturity: pending lines whose refund window has passed become available. Each batch
-//! takes its rows with `FOR UPDATE SKIP LOCKED`, so several replicas share the work.
+//! Background work on marketplace's clock: earnings maturity (pending lines whose refund window has
+//! passed become available) and purchase expiry (a purchase never paid within
+//! `MARKETPLACE_PURCHASE_EXPIRY_MINUTES` is closed and its PaymentIntent voided, so an abandoned
+//! checkout cannot charge the buyer later). Each batch takes its rows with `FOR UPDATE SKIP
+//! LOCKED`, so several replicas share the work.
 
-use crate::clock::SharedClock;
-use platform::db::Pool;
+use crate::error::MarketError;
+use crate::State;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
 const BATCH: i64 = 500;
 
 /// Mature everything due at the clock's now; returns the number of lines made available.
-pub async fn tick(pool: &Pool, clock: &SharedClock) -> Result<usize, platform::Problem> {
+pub async fn tick(state: &State) -> Result<usize, platform::Problem> {
     let mut total = 0;
     loop {
-        let mut conn = pool.get().await?;
-        let n = crate::store::earnings::mature(&mut conn, clock.now(), BATCH).await?;
+        let mut conn = state.pool.get().await?;
+        let n = crate::store::earnings::mature(&mut conn, state.clock.now(), BATCH).await?;
+        total += n;
+        if n < BATCH as usize {
+            return Ok(total);
+        }
+    }
+}
+
+/// Close every purchase older than the expiry that was never paid (pending, or declined and not
+/// retried); returns how many were closed.
+pub async fn expire(state: &Arc<State>) -> Result<usize, MarketError> {
+    let cutoff = state.clock.now() - chrono::Duration::minutes(state.config.purchase_expiry_minutes);
+    let mut total = 0;
+    loop {
+        let st = state.clone();
+        let n = platform::db::transaction(&state.pool, move |conn| {
+            Box::pin(async move {
+                let state = &st;
+                let stale = crate::store::purchases::lock_stale(conn, cutoff, BATCH).await?;
+                for purchase in &stale {
+                    crate::purchasing::close(conn, state, purchase, crate::domain::purchase::PURCHASE_EXPIRED).await?;
+                }
+                Ok::<_, MarketError>(stale.len())
+            })
+        })
+        .await?;
         total += n;
         if n < BATCH as usize {
             return Ok(total);
@@ -22,8 +51,7 @@ pub async fn tick(pool: &Pool, clock: &SharedClock) -> Result<usize, platform::P
 }
 
 pub fn spawn(
-    pool: Pool,
-    clock: SharedClock,
+    state: Arc<State>,
     interval: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
@@ -33,10 +61,15 @@ pub fn spawn(
                 _ = tokio::time::sleep(interval) => {}
                 _ = shutdown.changed() => return,
             }
-            match tick(&pool, &clock).await {
+            match tick(&state).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(lines = n, "earnings became available"),
                 Err(e) => tracing::warn!(error = %e, "earnings maturity tick failed"),
+            }
+            match expire(&state).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purchases = n, "unpaid purchases expired"),
+                Err(e) => tracing::warn!(error = %e, "purchase expiry tick failed"),
             }
         }
     })

@@ -4,7 +4,7 @@
 //! course review) is stopped by the ledger's unique (source, idempotency_ref).
 
 use crate::clock::Clock;
-use crate::domain::earning::{self, clawback_target};
+use crate::domain::earning::{self, clawback_target, purchase_rule};
 use crate::domain::week::IsoWeek;
 use crate::ledger::{self, Clawback, Credit};
 use crate::store::{accounts, purchases, rules};
@@ -13,6 +13,7 @@ use diesel_async::AsyncPgConnection;
 use events::catalog::marketplace::{CoursePurchased, PurchaseRefunded, ReviewPosted};
 use events::{CloudEvent, DomainEvent, EventHandler, HandlerError};
 use futures_util::future::BoxFuture;
+use platform::money::Money;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -26,6 +27,29 @@ pub const SUBSCRIPTION_RENEWED: &str = "subscriptions.subscription.renewed.v1";
 struct SubscriptionRenewed {
     user_id: Uuid,
     subscription_id: Uuid,
+}
+
+/// The parts of marketplace's purchase events rewards reads (lenient: marketplace may add fields).
+#[derive(Debug, Deserialize)]
+struct Purchased {
+    purchase_id: Uuid,
+    buyer_id: Uuid,
+    gross: Money,
+}
+
+#[derive(Debug, Deserialize)]
+struct Refunded {
+    purchase_id: Uuid,
+    buyer_id: Uuid,
+    refunded_amount: Money,
+    fully_refunded: bool,
+    /// Absent in events published before it existed: then `fully_refunded` says it.
+    access_ended: Option<bool>,
+    refunded_at: DateTime<Utc>,
+}
+
+fn data<T: serde::de::DeserializeOwned>(event: &CloudEvent) -> Result<T, HandlerError> {
+    serde_json::from_value(event.data.clone()).map_err(|e| HandlerError::Reject(format!("{}: {e}", event.event_type)))
 }
 
 pub struct Handlers {
@@ -45,8 +69,8 @@ impl EventHandler for Handlers {
         Box::pin(async move {
             let now = self.clock.now();
             match event.event_type.as_str() {
-                CoursePurchased::TYPE => on_purchase(conn, now, &event.data_as().map_err(HandlerError::Reject)?).await,
-                PurchaseRefunded::TYPE => on_refund(conn, now, &event.data_as().map_err(HandlerError::Reject)?).await,
+                CoursePurchased::TYPE => on_purchase(conn, now, &data(event)?).await,
+                PurchaseRefunded::TYPE => on_refund(conn, now, &data(event)?).await,
                 ReviewPosted::TYPE => on_review(conn, now, &event.data_as().map_err(HandlerError::Reject)?).await,
                 SUBSCRIPTION_RENEWED => {
                     let renewed: SubscriptionRenewed = serde_json::from_value(event.data.clone())
@@ -112,11 +136,9 @@ async fn earn(conn: &mut AsyncPgConnection, now: DateTime<Utc>, e: &Earning<'_>)
     Ok(granted)
 }
 
-async fn on_purchase(
-    conn: &mut AsyncPgConnection,
-    now: DateTime<Utc>,
-    p: &CoursePurchased,
-) -> Result<(), HandlerError> {
+/// Tokens for a paid purchase by `course_purchased`; a free one by `course_enrolled_free`, whose
+/// daily cap is 0 unless raised (free enrolments were farmed for tokens).
+async fn on_purchase(conn: &mut AsyncPgConnection, now: DateTime<Utc>, p: &Purchased) -> Result<(), HandlerError> {
     if purchases::lock(conn, p.purchase_id).await?.is_some() {
         // Seen before, or refunded before we heard of it: a refunded purchase earns nothing.
         return Ok(());
@@ -126,7 +148,7 @@ async fn on_purchase(
         conn,
         now,
         &Earning {
-            rule: earning::COURSE_PURCHASED,
+            rule: purchase_rule(p.gross.amount),
             user: p.buyer_id,
             spent: Some((p.gross.amount, p.gross.currency.code())),
             reference: &purchase,
@@ -153,7 +175,10 @@ async fn on_purchase(
     Ok(())
 }
 
-async fn on_refund(conn: &mut AsyncPgConnection, now: DateTime<Utc>, r: &PurchaseRefunded) -> Result<(), HandlerError> {
+/// Claw back what the purchase earned: all of it once the buyer's access ended, else (a partial
+/// goodwill refund that keeps access) the share of the money given back.
+async fn on_refund(conn: &mut AsyncPgConnection, now: DateTime<Utc>, r: &Refunded) -> Result<(), HandlerError> {
+    let access_ended = r.access_ended.unwrap_or(r.fully_refunded);
     // One refund = one (purchase, refunded_at): the same refund announced twice claws once.
     let idempotency_ref = format!("{}@{}", r.purchase_id, r.refunded_at.to_rfc3339());
     if accounts::posted(conn, PurchaseRefunded::TYPE, &idempotency_ref).await?.is_some() {
@@ -170,7 +195,7 @@ async fn on_refund(conn: &mut AsyncPgConnection, now: DateTime<Utc>, r: &Purchas
                 gross: None,
                 currency: None,
                 refunded: r.refunded_amount.amount,
-                fully_refunded: r.fully_refunded,
+                fully_refunded: access_ended,
                 tokens_clawed: 0,
                 earned_at: now,
             },
@@ -179,7 +204,8 @@ async fn on_refund(conn: &mut AsyncPgConnection, now: DateTime<Utc>, r: &Purchas
         return Ok(());
     };
     let refunded = row.refunded + r.refunded_amount.amount;
-    let fully = row.fully_refunded || r.fully_refunded;
+    // `fully_refunded` on the row records that the purchase no longer stands (access ended).
+    let fully = row.fully_refunded || access_ended;
     let target = clawback_target(row.tokens, row.gross.unwrap_or(Decimal::ZERO), refunded, fully);
     let claw = (target - row.tokens_clawed).max(0);
     if claw > 0 {
@@ -190,7 +216,7 @@ async fn on_refund(conn: &mut AsyncPgConnection, now: DateTime<Utc>, r: &Purchas
             &Clawback {
                 user: row.user_id,
                 amount: claw,
-                reason: if fully { "Course purchase refunded" } else { "Course purchase partly refunded" },
+                reason: if fully { "Course purchase refunded" } else { "Course purchase partly refunded (goodwill)" },
                 reference: Some(&purchase),
                 source: PurchaseRefunded::TYPE,
                 idempotency_ref: &idempotency_ref,

@@ -6,7 +6,8 @@ use platform::money::Money;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-pub const TYPES: &[&str] = &[CoursePurchased::TYPE, PurchaseRefunded::TYPE, ReviewPosted::TYPE];
+pub const TYPES: &[&str] =
+    &[CoursePurchased::TYPE, PurchaseRefunded::TYPE, ReviewPosted::TYPE, PaymentVoidRequested::TYPE];
 
 /// `marketplace.course.purchased.v1`: the buyer has access; the split is booked.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,8 +45,12 @@ pub struct PurchaseRefunded {
     pub refunded_amount: Money,
     pub instructor_reversal: Money,
     pub platform_reversal: Money,
-    /// True when the whole price is refunded: access is revoked.
+    /// True when the whole price is refunded.
     pub fully_refunded: bool,
+    /// True when this refund (or an earlier one) ended the buyer's access: every refund does except
+    /// a partial goodwill one (billing's `ends_access`). Consumers reading an event without it
+    /// (published before the field existed) take `fully_refunded`.
+    pub access_ended: bool,
     pub refunded_at: DateTime<Utc>,
 }
 
@@ -73,5 +78,29 @@ impl DomainEvent for ReviewPosted {
     const SOURCE: &'static str = "marketplace";
     fn subject(&self) -> String {
         self.review_id.to_string()
+    }
+}
+
+/// `marketplace.payment.void_requested.v1`: marketplace will never use this payment (its purchase
+/// expired or was superseded, or the buyer already owns the course). Billing cancels the
+/// PaymentIntent, or refunds the payment in full if it has succeeded or succeeds later.
+/// Duplicates are allowed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentVoidRequested {
+    pub payment_id: Uuid,
+    pub user_id: Uuid,
+    /// The purchase id.
+    pub reference_id: String,
+    /// `purchase_expired`, `purchase_superseded`, `already_owned`.
+    pub reason: String,
+    pub requested_at: DateTime<Utc>,
+}
+
+impl DomainEvent for PaymentVoidRequested {
+    const TYPE: &'static str = "marketplace.payment.void_requested.v1";
+    const SOURCE: &'static str = "marketplace";
+    fn subject(&self) -> String {
+        self.payment_id.to_string()
     }
 }

@@ -3,5 +3,6 @@
 pub mod course;
 pub mod earnings;
 pub mod listing;
+pub mod purchase;
 pub mod review;
 pub mod split;

@@ -187,10 +187,12 @@ pub async fn content(
             MarketError::CourseNotFound.into()
         });
     }
-    let bytes = state.content.read(&course.content_key).await.map_err(Problem::internal)?;
+    // Streamed chunk by chunk (`content::CHUNK`), with the length known up front.
+    let package = state.content.open(&course.content_key).await.map_err(Problem::internal)?;
     Ok(HttpResponse::Ok()
         .content_type(course.content_type.clone())
         .insert_header(("Content-Disposition", format!("attachment; filename=\"{}\"", course.content_filename)))
         .insert_header(("X-Content-SHA256", course.content_sha256.clone()))
-        .body(bytes))
+        .no_chunking(package.size)
+        .streaming(package.chunks))
 }

@@ -3,7 +3,7 @@
 use super::views::{CourseView, EarningView, PayoutView};
 use crate::domain::earnings::{may_pay_out, STATUSES};
 use crate::error::MarketError;
-use crate::store::{courses, earnings, payouts};
+use crate::store::{courses, earnings, payouts, Keyset};
 use crate::State;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
@@ -22,19 +22,26 @@ fn instructor(principal: &Principal) -> Result<Uuid, Problem> {
     principal.user_id()
 }
 
-/// Every course of the caller's, drafts included.
+/// The caller's courses, drafts included, newest first.
 #[utoipa::path(get, path = "/api/instructors/me/courses", tag = "marketplace", operation_id = "listInstructorCourses",
     security(("bearer" = [])),
-    responses((status = 200, description = "All of the instructor's courses in one page (`next_cursor` is always null)",
-            body = Page<CourseView>),
+    params(("limit" = Option<i64>, Query, description = "Page size, 1-100 (default 20)"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    responses((status = 200, description = "A page of the instructor's courses, newest first", body = Page<CourseView>),
         (status = 401, body = Problem, content_type = "application/problem+json", description = "unauthorized"),
-        (status = 403, body = Problem, content_type = "application/problem+json", description = "forbidden: the caller is not an instructor")))]
-pub async fn courses(state: web::Data<State>, principal: Principal) -> Result<HttpResponse, Problem> {
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "forbidden: the caller is not an instructor"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "validation_failed (`limit`, `cursor`)")))]
+pub async fn courses(
+    state: web::Data<State>,
+    principal: Principal,
+    q: web::Query<PageQuery>,
+) -> Result<HttpResponse, Problem> {
     let me = instructor(&principal)?;
     let mut conn = state.pool.get().await?;
-    let rows = courses::by_instructor(&mut conn, me).await?;
-    let data = rows.iter().map(CourseView::new).collect::<Result<Vec<_>, _>>()?;
-    Ok(HttpResponse::Ok().json(Page { data, next_cursor: None }))
+    let rows = courses::by_instructor(&mut conn, me, q.cursor()?, q.limit()).await?;
+    let page = Page::from_rows(rows, q.limit(), |c| Keyset { at: c.created_at, id: c.id });
+    let data = page.data.iter().map(CourseView::new).collect::<Result<Vec<_>, _>>()?;
+    Ok(HttpResponse::Ok().json(Page { data, next_cursor: page.next_cursor }))
 }
 
 /// The instructor's earnings in one currency, by status.
@@ -96,16 +103,23 @@ pub async fn earnings(
 /// The instructor's payouts, newest first.
 #[utoipa::path(get, path = "/api/instructors/me/payouts", tag = "marketplace", operation_id = "listInstructorPayouts",
     security(("bearer" = [])),
-    responses((status = 200, description = "All of the instructor's payouts in one page (`next_cursor` is always null)",
-            body = Page<PayoutView>),
+    params(("limit" = Option<i64>, Query, description = "Page size, 1-100 (default 20)"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    responses((status = 200, description = "A page of the instructor's payouts, newest first", body = Page<PayoutView>),
         (status = 401, body = Problem, content_type = "application/problem+json", description = "unauthorized"),
-        (status = 403, body = Problem, content_type = "application/problem+json", description = "forbidden: the caller is not an instructor")))]
-pub async fn payouts(state: web::Data<State>, principal: Principal) -> Result<HttpResponse, Problem> {
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "forbidden: the caller is not an instructor"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "validation_failed (`limit`, `cursor`)")))]
+pub async fn payouts(
+    state: web::Data<State>,
+    principal: Principal,
+    q: web::Query<PageQuery>,
+) -> Result<HttpResponse, Problem> {
     let me = instructor(&principal)?;
     let mut conn = state.pool.get().await?;
-    let rows = payouts::for_instructor(&mut conn, me).await?;
-    let data = rows.iter().map(PayoutView::new).collect::<Result<Vec<_>, _>>()?;
-    Ok(HttpResponse::Ok().json(Page { data, next_cursor: None }))
+    let rows = payouts::for_instructor(&mut conn, me, q.cursor()?, q.limit()).await?;
+    let page = Page::from_rows(rows, q.limit(), |p| Keyset { at: p.requested_at, id: p.id });
+    let data = page.data.iter().map(PayoutView::new).collect::<Result<Vec<_>, _>>()?;
+    Ok(HttpResponse::Ok().json(Page { data, next_cursor: page.next_cursor }))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]

@@ -142,6 +142,8 @@ async fn prepare(
     }
     let currency = purchasing::currency_of(&course.currency)?;
     let price = Money::round(course.price, currency);
+    // The buyer's declined attempts at this course will never be used now: void their payments.
+    purchasing::supersede_failed(conn, state, buyer, course_id).await?;
     let purchase = purchases::insert(
         conn,
         &NewPurchase {

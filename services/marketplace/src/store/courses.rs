@@ -276,11 +276,21 @@ pub fn cursor_after(sort: Sort, last: &Course, offset: i64) -> ListCursor {
 }
 
 /// Courses an instructor owns (their dashboard).
-pub async fn by_instructor(conn: &mut AsyncPgConnection, instructor: Uuid) -> QueryResult<Vec<Course>> {
-    courses::table
+/// A page of the instructor's courses (drafts included), newest first.
+pub async fn by_instructor(
+    conn: &mut AsyncPgConnection,
+    instructor: Uuid,
+    after: Option<super::Keyset>,
+    limit: i64,
+) -> QueryResult<Vec<Course>> {
+    let mut query = courses::table
         .filter(courses::instructor_id.eq(instructor))
         .order((courses::created_at.desc(), courses::id.desc()))
         .select(Course::as_select())
-        .load(conn)
-        .await
+        .limit(limit + 1)
+        .into_boxed();
+    if let Some(c) = after {
+        query = query.filter(courses::created_at.lt(c.at).or(courses::created_at.eq(c.at).and(courses::id.lt(c.id))));
+    }
+    query.load(conn).await
 }

@@ -5,7 +5,6 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -79,11 +78,7 @@ pub async fn totals(conn: &mut AsyncPgConnection, instructor: Uuid) -> QueryResu
     Ok(rows.into_iter().map(|(s, c, sum)| (s, c, sum.unwrap_or_default())).collect())
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Cursor {
-    pub at: DateTime<Utc>,
-    pub id: Uuid,
-}
+pub use super::Keyset as Cursor;
 
 pub async fn page(
     conn: &mut AsyncPgConnection,

@@ -6,3 +6,10 @@ pub mod payouts;
 pub mod purchases;
 pub mod reviews;
 pub mod schema;
+
+/// Keyset position in a list ordered newest first: the last row's time and id (the tie-break).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Keyset {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub id: uuid::Uuid,
+}

@@ -55,12 +55,22 @@ pub async fn mark_paid(conn: &mut AsyncPgConnection, id: Uuid, by: &str, at: Dat
         .await
 }
 
-pub async fn for_instructor(conn: &mut AsyncPgConnection, instructor: Uuid) -> QueryResult<Vec<Payout>> {
-    payouts::table
+/// A page of the instructor's payouts, newest first.
+pub async fn for_instructor(
+    conn: &mut AsyncPgConnection,
+    instructor: Uuid,
+    after: Option<super::Keyset>,
+    limit: i64,
+) -> QueryResult<Vec<Payout>> {
+    let mut query = payouts::table
         .filter(payouts::instructor_id.eq(instructor))
         .order((payouts::requested_at.desc(), payouts::id.desc()))
-        .limit(100)
+        .limit(limit + 1)
         .select(Payout::as_select())
-        .load(conn)
-        .await
+        .into_boxed();
+    if let Some(c) = after {
+        query =
+            query.filter(payouts::requested_at.lt(c.at).or(payouts::requested_at.eq(c.at).and(payouts::id.lt(c.id))));
+    }
+    query.load(conn).await
 }

@@ -4,13 +4,9 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-pub const PENDING: &str = "pending";
-pub const COMPLETED: &str = "completed";
-pub const FAILED: &str = "failed";
-pub const REFUNDED: &str = "refunded";
+pub use crate::domain::purchase::{COMPLETED, FAILED, PENDING, REFUNDED};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = purchases)]
@@ -34,6 +30,8 @@ pub struct Purchase {
     pub created_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
+    /// Set when the purchase was closed and its payment voided: it never completes any more.
+    pub closed_reason: Option<String>,
 }
 
 #[derive(Debug, Insertable)]
@@ -134,6 +132,60 @@ pub async fn fail(conn: &mut AsyncPgConnection, id: Uuid, code: Option<&str>) ->
         .await
 }
 
+/// Close a purchase that will never be paid or used: `failed`, with the reason its payment is voided.
+pub async fn close(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    reason: &str,
+    failure_code: Option<&str>,
+) -> QueryResult<Purchase> {
+    diesel::update(purchases::table.find(id))
+        .set((
+            purchases::status.eq(FAILED),
+            purchases::closed_reason.eq(reason),
+            purchases::failure_code.eq(failure_code),
+            purchases::client_secret.eq(None::<String>),
+            purchases::updated_at.eq(diesel::dsl::now),
+        ))
+        .returning(Purchase::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// The buyer's failed purchases of the course that could still be paid (a declined card the buyer
+/// may retry), locked: a new purchase supersedes them.
+pub async fn lock_payable_failed(
+    conn: &mut AsyncPgConnection,
+    buyer: Uuid,
+    course: Uuid,
+) -> QueryResult<Vec<Purchase>> {
+    purchases::table
+        .filter(purchases::buyer_id.eq(buyer))
+        .filter(purchases::course_id.eq(course))
+        .filter(purchases::status.eq(FAILED))
+        .filter(purchases::closed_reason.is_null())
+        .for_update()
+        .select(Purchase::as_select())
+        .load(conn)
+        .await
+}
+
+/// Up to `batch` purchases created before `cutoff` that were never paid and are not closed yet,
+/// locked; rows another replica holds are skipped.
+pub async fn lock_stale(conn: &mut AsyncPgConnection, cutoff: DateTime<Utc>, batch: i64) -> QueryResult<Vec<Purchase>> {
+    purchases::table
+        .filter(purchases::status.eq_any([PENDING, FAILED]))
+        .filter(purchases::closed_reason.is_null())
+        .filter(purchases::created_at.lt(cutoff))
+        .order(purchases::created_at)
+        .limit(batch)
+        .for_update()
+        .skip_locked()
+        .select(Purchase::as_select())
+        .load(conn)
+        .await
+}
+
 pub struct RefundUpdate {
     pub refunded_amount: Decimal,
     pub instructor_reversed: Decimal,
@@ -155,11 +207,7 @@ pub async fn record_refund(conn: &mut AsyncPgConnection, id: Uuid, u: &RefundUpd
 }
 
 /// Keyset position in "my courses": most recently bought first.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct MineCursor {
-    pub at: DateTime<Utc>,
-    pub id: Uuid,
-}
+pub use super::Keyset as MineCursor;
 
 /// The courses `buyer` has access to, with the purchase, newest purchase first.
 pub async fn mine(

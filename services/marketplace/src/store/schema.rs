@@ -51,6 +51,7 @@ diesel::table! {
         created_at -> Timestamptz,
         completed_at -> Nullable<Timestamptz>,
         updated_at -> Timestamptz,
+        closed_reason -> Nullable<Text>,
     }
 }
 

@@ -5,8 +5,11 @@
 mod boot;
 mod catalog;
 mod cursors;
+mod download;
 mod earnings;
 mod purchase;
+mod refunds;
 mod reviews;
 mod support;
 mod upload;
+mod voids;

@@ -4,6 +4,9 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
 pub const COURSE_PURCHASED: &str = "course_purchased";
+/// A free course "purchase": a rule (and daily cap, 0 by default) of its own, so free enrolments
+/// cannot be farmed for tokens.
+pub const COURSE_ENROLLED_FREE: &str = "course_enrolled_free";
 pub const REVIEW_POSTED: &str = "review_posted";
 pub const SUBSCRIPTION_RENEWED: &str = "subscription_renewed";
 
@@ -42,10 +45,21 @@ impl Rule {
     }
 }
 
+/// The rule a course purchase earns by: paid and free ones are counted (and capped) apart.
+pub fn purchase_rule(gross: Decimal) -> &'static str {
+    if gross > Decimal::ZERO {
+        COURSE_PURCHASED
+    } else {
+        COURSE_ENROLLED_FREE
+    }
+}
+
 /// Tokens of a purchase that should have been clawed back once `refunded` of `gross` is refunded:
-/// proportional (rounded down, in the user's favour) until the refund is full, then all of them.
-pub fn clawback_target(tokens: i64, gross: Decimal, refunded: Decimal, fully_refunded: bool) -> i64 {
-    if fully_refunded || gross <= Decimal::ZERO || refunded >= gross {
+/// all of them once the buyer's access ended (every full refund, and every partial one but an
+/// admin's goodwill gesture: the purchase no longer stands), else proportional to the money given
+/// back (rounded down, in the user's favour), as the tokens were earned per unit paid.
+pub fn clawback_target(tokens: i64, gross: Decimal, refunded: Decimal, access_ended: bool) -> i64 {
+    if access_ended || gross <= Decimal::ZERO || refunded >= gross {
         return tokens;
     }
     let share = (Decimal::from(tokens) * refunded / gross).floor();
@@ -90,6 +104,20 @@ mod tests {
         assert_eq!(r.capped(10, 25), 0);
         assert_eq!(r.capped(10, 30), 0);
         assert_eq!(rule(10, 0, None).capped(10, 1000), 10);
+    }
+
+    #[test]
+    fn free_purchases_earn_by_a_rule_of_their_own() {
+        assert_eq!(purchase_rule(d("0")), COURSE_ENROLLED_FREE);
+        assert_eq!(purchase_rule(d("0.01")), COURSE_PURCHASED);
+        let free = Rule { id: COURSE_ENROLLED_FREE.into(), daily_cap: Some(0), ..rule(10, 0, None) };
+        assert_eq!(free.capped(free.tokens_for(Some((d("0"), "USD"))), 0), 0, "capped at zero by default");
+    }
+
+    #[test]
+    fn clawback_takes_all_once_access_ended() {
+        assert_eq!(clawback_target(59, d("49.99"), d("10.00"), true), 59);
+        assert_eq!(clawback_target(59, d("49.99"), d("10.00"), false), 11, "goodwill: proportional");
     }
 
     #[test]

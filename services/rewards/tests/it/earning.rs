@@ -3,6 +3,7 @@
 use crate::support::Rewards;
 use chrono::Utc;
 use events::catalog::marketplace::{CoursePurchased, PurchaseRefunded, ReviewPosted};
+use events::CloudEvent;
 use platform::money::{Currency, Money};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -37,6 +38,8 @@ fn refund(p: &CoursePurchased, amount: &str, fully: bool) -> PurchaseRefunded {
         instructor_reversal: usd("0.00"),
         platform_reversal: usd(amount),
         fully_refunded: fully,
+        // A partial refund that keeps access is an admin's goodwill gesture.
+        access_ended: fully,
         refunded_at: Utc::now(),
     }
 }
@@ -173,6 +176,73 @@ async fn a_refund_claws_back_and_a_negative_balance_blocks_redemption() {
     assert_eq!(amounts, vec![-30, -29]);
     let weekly = s.json(buyer, "/api/leaderboard/weekly").await;
     assert_eq!(weekly["me"]["score"], 241 + 359, "the earning week's score lost the clawed tokens");
+    s.assert_books_balance().await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn free_courses_earn_nothing_by_default_and_a_paid_one_earns() {
+    let s = Rewards::start_at("2026-11-24T09:00:00Z").await;
+    s.wait_consumer().await;
+    let buyer = Uuid::now_v7();
+    for _ in 0..3 {
+        s.publish(&purchase(buyer, "0.00")).await;
+    }
+    s.wait_drained().await;
+    assert_eq!(s.balance_of(buyer).await, 0, "three free courses: no tokens");
+    s.publish(&purchase(buyer, "20.00")).await;
+    s.wait_balance(buyer, 10 + 20).await;
+    let earned = s.json(buyer, "/api/tokens/transactions?kind=earn").await;
+    assert_eq!(earned["data"].as_array().unwrap().len(), 1, "{earned}");
+    assert_eq!(earned["data"][0]["reason"], "Course purchased", "{earned}");
+
+    // The free rule's cap is data: raised, free enrolments earn again, within that cap only.
+    {
+        use diesel_async::RunQueryDsl;
+        let mut conn = s.conn().await;
+        diesel::sql_query("UPDATE earning_rules SET daily_cap = 15 WHERE id = 'course_enrolled_free'")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    s.publish(&purchase(buyer, "0.00")).await;
+    s.publish(&purchase(buyer, "0.00")).await;
+    s.wait_balance(buyer, 30 + 15).await;
+    s.wait_drained().await;
+    assert_eq!(s.balance_of(buyer).await, 45);
+    s.assert_books_balance().await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partial_refund_that_ends_access_claws_back_every_token() {
+    let s = Rewards::start_at("2026-11-24T09:00:00Z").await;
+    s.wait_consumer().await;
+    let buyer = Uuid::now_v7();
+    // The buyer asked for a refund of 19.99 of 20.00: access ends, so no token of it stays.
+    let asked = purchase(buyer, "20.00");
+    s.publish(&asked).await;
+    s.wait_balance(buyer, 30).await;
+    s.publish(&PurchaseRefunded { access_ended: true, ..refund(&asked, "19.99", false) }).await;
+    s.wait_balance(buyer, 0).await;
+
+    // A goodwill 10.00 of 20.00 keeps access: half the tokens go.
+    let goodwill = purchase(buyer, "20.00");
+    s.publish(&goodwill).await;
+    s.wait_balance(buyer, 30).await;
+    s.publish(&refund(&goodwill, "10.00", false)).await;
+    s.wait_balance(buyer, 15).await;
+
+    // An event from before `access_ended` existed: `fully_refunded` decides (partial: proportional).
+    let old = purchase(buyer, "20.00");
+    s.publish(&old).await;
+    s.wait_balance(buyer, 45).await;
+    let mut envelope = CloudEvent::new(&refund(&old, "4.00", false), None).unwrap();
+    envelope.data.as_object_mut().unwrap().remove("access_ended");
+    testkit::bus::publish_raw(&s.env, &envelope).await;
+    s.wait_balance(buyer, 39).await;
+    s.wait_drained().await;
+    assert_eq!(s.balance_of(buyer).await, 39);
     s.assert_books_balance().await;
     s.stop().await;
 }
