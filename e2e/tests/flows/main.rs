@@ -8,5 +8,6 @@ mod enterprise;
 mod failures;
 mod purchase;
 mod redemption;
+mod refund_policy;
 mod subscription;
 mod support;
