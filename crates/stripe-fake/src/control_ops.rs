@@ -6,8 +6,8 @@ use serde_json::Value;
 
 use crate::controls::{lock, Fault};
 use crate::error::ApiError;
-use crate::state::Shared;
 use crate::form::Params;
+use crate::state::Shared;
 use crate::store::{list_by_created, RequestCtx};
 use crate::webhooks::{Delivery, DeliveryAttempt};
 
@@ -26,7 +26,11 @@ impl Shared {
     ) -> Result<Value, ApiError> {
         let plain = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
         if !plain(payment_intent) || reason.is_some_and(|r| !plain(r)) {
-            return Err(ApiError::invalid_param("parameter_invalid_string", "payment_intent", "malformed id or reason"));
+            return Err(ApiError::invalid_param(
+                "parameter_invalid_string",
+                "payment_intent",
+                "malformed id or reason",
+            ));
         }
         let mut form = format!("payment_intent={payment_intent}");
         if let Some(amount) = amount {

@@ -206,7 +206,12 @@ impl RunningFake {
 
     /// A refund made in Stripe's dashboard (no metadata of the merchant's); `amount` in minor
     /// units, `None` for what is left.
-    pub fn dashboard_refund(&self, payment_intent: &str, amount: Option<i64>, reason: Option<&str>) -> Result<Value, ApiError> {
+    pub fn dashboard_refund(
+        &self,
+        payment_intent: &str,
+        amount: Option<i64>,
+        reason: Option<&str>,
+    ) -> Result<Value, ApiError> {
         self.shared.dashboard_refund(payment_intent, amount, reason)
     }
 

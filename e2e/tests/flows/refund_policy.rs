@@ -30,7 +30,8 @@ async fn buyer_refunds_are_full_and_end_access_goodwill_keeps_it() {
     let bought = p.buy(&learner, &first_id).await;
     let refunds = format!("/api/payments/{}/refunds", bought.payment_id);
     let key = || uuid::Uuid::new_v4().to_string();
-    let almost = p.post_key(&learner, &refunds, json!({"amount": "19.99", "reason": "requested_by_customer"}), &key()).await;
+    let almost =
+        p.post_key(&learner, &refunds, json!({"amount": "19.99", "reason": "requested_by_customer"}), &key()).await;
     assert_eq!(almost.status, 422, "{}", almost.body);
     assert_eq!(almost.body["code"], "partial_refund_not_allowed");
     assert_eq!(content_status(&p, &learner, &first_id).await, 200, "nothing was refunded");
@@ -40,7 +41,8 @@ async fn buyer_refunds_are_full_and_end_access_goodwill_keeps_it() {
     let full = p.post_key(&learner, &refunds, json!({"reason": "requested_by_customer"}), &key()).await;
     assert_eq!(full.status, 201, "{}", full.body);
     assert_eq!(amount(&full.body["amount"]), "20.00");
-    let event = p.events.wait_for("billing.payment.refunded.v1", |d| d["payment_id"] == bought.payment_id.as_str()).await;
+    let event =
+        p.events.wait_for("billing.payment.refunded.v1", |d| d["payment_id"] == bought.payment_id.as_str()).await;
     assert_eq!(event.data["initiated_by"], "buyer");
     assert_eq!(event.data["ends_access"], true);
     wait_access_ended(&p, &learner, &first_id).await;
@@ -60,13 +62,12 @@ async fn buyer_refunds_are_full_and_end_access_goodwill_keeps_it() {
         .await;
     assert_eq!((&event.data["initiated_by"], &event.data["ends_access"]), (&json!("admin"), &json!(false)));
     // Marketplace has applied it (shares reversed) and the learner still has the course.
-    p.events
-        .wait_for("marketplace.purchase.refunded.v1", |d| d["purchase_id"] == bought.purchase_id.as_str())
-        .await;
+    p.events.wait_for("marketplace.purchase.refunded.v1", |d| d["purchase_id"] == bought.purchase_id.as_str()).await;
     assert_eq!(content_status(&p, &learner, &second_id).await, 200, "a partial goodwill refund keeps access");
 
     // Any other partial refund (here: the customer asked, through an admin) ends it.
-    let partial = p.post_key(&admin, &refunds, json!({"amount": "5.00", "reason": "requested_by_customer"}), &key()).await;
+    let partial =
+        p.post_key(&admin, &refunds, json!({"amount": "5.00", "reason": "requested_by_customer"}), &key()).await;
     assert_eq!(partial.status, 201, "{}", partial.body);
     let event = p
         .events

@@ -35,10 +35,16 @@ pub enum Outcome {
 pub enum Facts {
     /// Not ours, or nothing to do.
     Nothing,
-    Intent { intent: stripe::PaymentIntent, charge: Option<stripe::Charge> },
+    Intent {
+        intent: stripe::PaymentIntent,
+        charge: Option<stripe::Charge>,
+    },
     /// A charge with its refunds; the intent too when the payment is not recorded as succeeded
     /// yet (the refund overtook the success notification).
-    Refunds { charge: stripe::Charge, intent: Option<stripe::PaymentIntent> },
+    Refunds {
+        charge: stripe::Charge,
+        intent: Option<stripe::PaymentIntent>,
+    },
 }
 
 fn invalid(e: stripe::WebhookError) -> BillingError {
@@ -426,7 +432,8 @@ async fn record_dashboard_refund(
 ) -> Result<refunds::Refund, BillingError> {
     let currency = currency_of(payment)?;
     let amount = Money::from_minor_units(refund.amount, currency).amount;
-    let reason = refund_rules::reason_of_stripe_refund(refund.reason, refund.metadata.get("reason").map(String::as_str));
+    let reason =
+        refund_rules::reason_of_stripe_refund(refund.reason, refund.metadata.get("reason").map(String::as_str));
     let id = uuid::Uuid::now_v7();
     let row = refunds::insert(
         conn,

@@ -123,6 +123,10 @@ async fn an_expanded_charge_lists_api_dashboard_and_failed_refunds() {
     assert_eq!(res.status(), 200);
     let made: serde_json::Value = res.json().await.unwrap();
     assert_eq!(made["reason"], "duplicate");
-    let res = http.post(format!("{}/_fake/refunds/{}/fail", fake.base_url(), made["id"].as_str().unwrap())).send().await.unwrap();
+    let res = http
+        .post(format!("{}/_fake/refunds/{}/fail", fake.base_url(), made["id"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
 }

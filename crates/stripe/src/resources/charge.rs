@@ -123,10 +123,8 @@ mod tests {
         let refunds = charge.refunds.unwrap();
         assert_eq!(refunds.data.len(), 1);
         assert_eq!(refunds.data[0].id, "re_1");
-        let bare: Charge = serde_json::from_str(
-            r#"{"id":"ch_1","amount":2000,"currency":"usd","status":"succeeded"}"#,
-        )
-        .unwrap();
+        let bare: Charge =
+            serde_json::from_str(r#"{"id":"ch_1","amount":2000,"currency":"usd","status":"succeeded"}"#).unwrap();
         assert!(bare.refunds.is_none());
     }
 }

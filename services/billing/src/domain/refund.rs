@@ -15,10 +15,14 @@ pub enum RefundDenied {
     NotSucceeded,
     Forbidden,
     WindowClosed,
-    ExceedsRemaining { remaining: Decimal },
+    ExceedsRemaining {
+        remaining: Decimal,
+    },
     NotPositive,
     /// A buyer asked for less than what is left: self-service refunds are full only.
-    PartialNotAllowed { remaining: Decimal },
+    PartialNotAllowed {
+        remaining: Decimal,
+    },
     /// The caller may not refund for this reason (a buyer: anything but `requested_by_customer`;
     /// anyone through the API: `unfulfillable`, which only billing itself uses).
     ReasonNotAllowed(RefundReason),
@@ -225,11 +229,19 @@ mod tests {
         let me = Caller { id: buyer, is_admin: false };
         let p = payment(buyer, "0", now);
         let customer = RefundReason::RequestedByCustomer;
-        assert_eq!(plan(&p, me, Some(d("19.99")), customer, now, 14), Err(RefundDenied::PartialNotAllowed { remaining: d("20.00") }));
+        assert_eq!(
+            plan(&p, me, Some(d("19.99")), customer, now, 14),
+            Err(RefundDenied::PartialNotAllowed { remaining: d("20.00") })
+        );
         assert_eq!(plan(&p, me, Some(d("20.00")), customer, now, 14), Ok(d("20.00")));
         assert_eq!(plan(&p, me, None, customer, now, 14), Ok(d("20.00")));
-        assert_eq!(plan(&p, me, Some(d("20.01")), customer, now, 14), Err(RefundDenied::ExceedsRemaining { remaining: d("20.00") }));
-        for reason in [RefundReason::Goodwill, RefundReason::Duplicate, RefundReason::Fraudulent, RefundReason::Unfulfillable] {
+        assert_eq!(
+            plan(&p, me, Some(d("20.01")), customer, now, 14),
+            Err(RefundDenied::ExceedsRemaining { remaining: d("20.00") })
+        );
+        for reason in
+            [RefundReason::Goodwill, RefundReason::Duplicate, RefundReason::Fraudulent, RefundReason::Unfulfillable]
+        {
             assert_eq!(plan(&p, me, None, reason, now, 14), Err(RefundDenied::ReasonNotAllowed(reason)));
         }
         // What is left after an admin's partial refund is the buyer's "full".
@@ -243,7 +255,12 @@ mod tests {
         let now = Utc::now();
         let admin = Caller { id: uuid::Uuid::now_v7(), is_admin: true };
         let p = payment(uuid::Uuid::now_v7(), "0", now - Duration::days(100));
-        for reason in [RefundReason::Goodwill, RefundReason::Duplicate, RefundReason::Fraudulent, RefundReason::RequestedByCustomer] {
+        for reason in [
+            RefundReason::Goodwill,
+            RefundReason::Duplicate,
+            RefundReason::Fraudulent,
+            RefundReason::RequestedByCustomer,
+        ] {
             assert_eq!(plan(&p, admin, Some(d("0.01")), reason, now, 14), Ok(d("0.01")));
         }
         assert_eq!(
@@ -256,7 +273,12 @@ mod tests {
     fn only_a_partial_goodwill_refund_keeps_access() {
         assert!(!ends_access(RefundReason::Goodwill, false));
         assert!(ends_access(RefundReason::Goodwill, true));
-        for reason in [RefundReason::RequestedByCustomer, RefundReason::Duplicate, RefundReason::Fraudulent, RefundReason::Unfulfillable] {
+        for reason in [
+            RefundReason::RequestedByCustomer,
+            RefundReason::Duplicate,
+            RefundReason::Fraudulent,
+            RefundReason::Unfulfillable,
+        ] {
             assert!(ends_access(reason, false), "{reason:?}");
             assert!(ends_access(reason, true), "{reason:?}");
         }
@@ -280,7 +302,10 @@ mod tests {
         assert_eq!(reason_of_stripe_refund(Some(stripe::RefundReason::Other), None), RefundReason::Goodwill);
         assert_eq!(reason_of_stripe_refund(Some(stripe::RefundReason::Fraudulent), None), RefundReason::Fraudulent);
         assert_eq!(reason_of_stripe_refund(None, Some("unfulfillable")), RefundReason::Unfulfillable);
-        assert_eq!(reason_of_stripe_refund(Some(stripe::RefundReason::Duplicate), Some("nonsense")), RefundReason::Duplicate);
+        assert_eq!(
+            reason_of_stripe_refund(Some(stripe::RefundReason::Duplicate), Some("nonsense")),
+            RefundReason::Duplicate
+        );
         assert_eq!(stripe_reason(RefundReason::Goodwill), None);
         assert_eq!(stripe_reason(RefundReason::Duplicate), Some(stripe::RefundReason::Duplicate));
     }

@@ -159,10 +159,7 @@ async fn call_stripe(state: &State, plan: Plan, stripe_key: &stripe::Idempotency
 }
 
 /// Step 3: the customer (if new) and the payment, settled at once if Stripe already decided it.
-async fn record(
-    conn: &mut AsyncPgConnection,
-    created: Created,
-) -> Result<payments::Payment, BillingError> {
+async fn record(conn: &mut AsyncPgConnection, created: Created) -> Result<payments::Payment, BillingError> {
     let Created { req, payment_id, description, customer, new_customer, intent, charge } = created;
     if new_customer {
         customers::remember(conn, req.user_id, &customer).await?;

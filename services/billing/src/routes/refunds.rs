@@ -217,12 +217,10 @@ async fn call_stripe(
     p: Planned,
     key: stripe::IdempotencyKey,
 ) -> Result<(Uuid, stripe::Refund), Problem> {
-    let mut metadata: stripe::Metadata = [
-        ("refund_id".to_string(), p.refund_id.to_string()),
-        ("payment_id".to_string(), p.payment_id.to_string()),
-    ]
-    .into_iter()
-    .collect();
+    let mut metadata: stripe::Metadata =
+        [("refund_id".to_string(), p.refund_id.to_string()), ("payment_id".to_string(), p.payment_id.to_string())]
+            .into_iter()
+            .collect();
     // Stripe knows three reasons; ours (e.g. goodwill) is kept in the metadata.
     metadata.insert("reason".to_string(), p.reason.as_str().to_string());
     let params = stripe::CreateRefund {
@@ -238,7 +236,11 @@ async fn call_stripe(
             use stripe::StripeError as E;
             let refused = matches!(
                 e,
-                E::InvalidRequest { .. } | E::Card { .. } | E::InvalidArgument(_) | E::Idempotency { .. } | E::Authentication { .. }
+                E::InvalidRequest { .. }
+                    | E::Card { .. }
+                    | E::InvalidArgument(_)
+                    | E::Idempotency { .. }
+                    | E::Authentication { .. }
             );
             if refused {
                 let id = p.refund_id;

@@ -95,7 +95,12 @@ pub async fn find_by_request_key(conn: &mut AsyncPgConnection, key: &str) -> Que
 }
 
 pub async fn find_by_stripe_id(conn: &mut AsyncPgConnection, stripe_id: &str) -> QueryResult<Option<Refund>> {
-    refunds::table.filter(refunds::stripe_refund_id.eq(stripe_id)).select(Refund::as_select()).first(conn).await.optional()
+    refunds::table
+        .filter(refunds::stripe_refund_id.eq(stripe_id))
+        .select(Refund::as_select())
+        .first(conn)
+        .await
+        .optional()
 }
 
 /// Gives a reservation back after Stripe refused to make the refund: the row and its history line

@@ -36,7 +36,9 @@ async fn a_buyer_refunds_in_full_only_and_that_ends_access() {
     let id = paid(&s, buyer, "20.00").await;
 
     // Almost everything: refused, nothing asked of Stripe.
-    let res = s.refund(buyer, &[Role::Learner], &id, json!({"amount": "19.99", "reason": "requested_by_customer"}), &key()).await;
+    let res = s
+        .refund(buyer, &[Role::Learner], &id, json!({"amount": "19.99", "reason": "requested_by_customer"}), &key())
+        .await;
     assert_eq!(res.status(), 422);
     assert_eq!(res.json::<Value>().await.unwrap()["code"], "partial_refund_not_allowed");
     // Reasons other than their own are an admin's.
@@ -73,7 +75,10 @@ async fn only_a_partial_goodwill_refund_keeps_access() {
     let res = s.refund(admin, &[Role::Admin], &id, json!({"amount": "5.00", "reason": "goodwill"}), &key()).await;
     assert_eq!(res.status(), 201, "{:?}", res.text().await);
     let e = refunded_event(&mut s, &id).await;
-    assert_eq!((&e["reason"], &e["initiated_by"], &e["ends_access"]), (&json!("goodwill"), &json!("admin"), &json!(false)));
+    assert_eq!(
+        (&e["reason"], &e["initiated_by"], &e["ends_access"]),
+        (&json!("goodwill"), &json!("admin"), &json!(false))
+    );
     assert_eq!(e["fully_refunded"], false);
     // Stripe knows no "goodwill": sent without a reason, kept in the metadata.
     let at_stripe = &s.fake.refunds()[0];
@@ -81,10 +86,15 @@ async fn only_a_partial_goodwill_refund_keeps_access() {
     assert_eq!(at_stripe["metadata"]["reason"], "goodwill");
 
     // A partial refund for any other reason ends access.
-    let res = s.refund(admin, &[Role::Admin], &id, json!({"amount": "5.00", "reason": "requested_by_customer"}), &key()).await;
+    let res = s
+        .refund(admin, &[Role::Admin], &id, json!({"amount": "5.00", "reason": "requested_by_customer"}), &key())
+        .await;
     assert_eq!(res.status(), 201);
     let e = refunded_event(&mut s, &id).await;
-    assert_eq!((&e["reason"], &e["ends_access"], &e["fully_refunded"]), (&json!("requested_by_customer"), &json!(true), &json!(false)));
+    assert_eq!(
+        (&e["reason"], &e["ends_access"], &e["fully_refunded"]),
+        (&json!("requested_by_customer"), &json!(true), &json!(false))
+    );
     assert_eq!(e["total_refunded"]["amount"], "10.00");
 
     // Goodwill for everything left is a full refund: it ends access too.
@@ -120,7 +130,8 @@ async fn a_system_refund_row_is_announced_as_system_and_unfulfillable() {
             .collect(),
         ..Default::default()
     };
-    let made = client.create_refund(&params, &stripe::IdempotencyKey::for_operation("void", row_id).unwrap()).await.unwrap();
+    let made =
+        client.create_refund(&params, &stripe::IdempotencyKey::for_operation("void", row_id).unwrap()).await.unwrap();
     {
         let mut conn = s.svc.pool.get().await.unwrap();
         billing::store::refunds::insert(
@@ -141,7 +152,10 @@ async fn a_system_refund_row_is_announced_as_system_and_unfulfillable() {
     }
     s.fake.release_events(&[]).await;
     let e = refunded_event(&mut s, &id).await;
-    assert_eq!((&e["reason"], &e["initiated_by"], &e["ends_access"]), (&json!("unfulfillable"), &json!("system"), &json!(true)));
+    assert_eq!(
+        (&e["reason"], &e["initiated_by"], &e["ends_access"]),
+        (&json!("unfulfillable"), &json!("system"), &json!(true))
+    );
     assert_eq!(e["fully_refunded"], true);
     s.stop().await;
 }

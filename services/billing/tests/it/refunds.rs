@@ -21,8 +21,9 @@ async fn partial_refunds_sum_to_the_total_and_one_more_is_422() {
     // Partial refunds are an admin's; a buyer refunds everything left.
     let admin = Uuid::now_v7();
     for (amount, key) in [("4.00", "r1"), ("6.00", "r2")] {
-        let res =
-            s.refund(admin, &[Role::Admin], &id, json!({"amount": amount, "reason": "requested_by_customer"}), key).await;
+        let res = s
+            .refund(admin, &[Role::Admin], &id, json!({"amount": amount, "reason": "requested_by_customer"}), key)
+            .await;
         assert_eq!(res.status(), 201, "{:?}", res.text().await);
     }
     let res =

@@ -66,7 +66,8 @@ async fn a_refund_refused_by_stripe_is_a_422_and_reserves_nothing() {
     let res = s.refund(admin, &[Role::Admin], &id, json!({"reason": "duplicate"}), &key()).await;
     assert_eq!(res.status(), 422);
     assert_eq!(res.json::<Value>().await.unwrap()["code"], "refund_exceeds_payment");
-    let receipt: Value = s.get_as(buyer, &[Role::Learner], &format!("/api/payments/{id}/receipt")).await.json().await.unwrap();
+    let receipt: Value =
+        s.get_as(buyer, &[Role::Learner], &format!("/api/payments/{id}/receipt")).await.json().await.unwrap();
     assert!(receipt["refunds"].as_array().unwrap().is_empty(), "the reservation was given back: {receipt}");
     s.fake.release_events(&[]).await;
     let res = s.refund(admin, &[Role::Admin], &id, json!({"reason": "duplicate"}), &key()).await;
@@ -96,7 +97,8 @@ async fn a_failed_refund_is_recorded_and_no_longer_counts() {
     .await;
     assert_eq!(row.failure_reason.as_deref(), Some("expired_or_canceled_card"));
     assert_eq!(s.payment(buyer, &id).await["amount_refunded"]["amount"], "0.00");
-    let receipt: Value = s.get_as(buyer, &[Role::Learner], &format!("/api/payments/{id}/receipt")).await.json().await.unwrap();
+    let receipt: Value =
+        s.get_as(buyer, &[Role::Learner], &format!("/api/payments/{id}/receipt")).await.json().await.unwrap();
     assert!(receipt["refunds"].as_array().unwrap().is_empty(), "{receipt}");
 
     // All 20.00 can be refunded again.
