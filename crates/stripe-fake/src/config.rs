@@ -10,7 +10,8 @@ pub const DEV_WEBHOOK_SECRET: &str = "whsec_dev_only_not_a_secret";
 
 #[derive(Clone)]
 pub struct FakeConfig {
-    /// Listen address; the binary defaults to all interfaces so containers can reach it.
+    /// Listen address. Loopback by default: the `/_fake` control API is unauthenticated, so only a
+    /// container (compose, the dev overlay) opts into all interfaces with `STRIPE_FAKE_HOST=0.0.0.0`.
     pub host: String,
     /// 0 picks a free port (tests).
     pub port: u16,
@@ -49,7 +50,7 @@ impl Default for WebhookRetry {
 impl Default for FakeConfig {
     fn default() -> Self {
         Self {
-            host: "0.0.0.0".to_owned(),
+            host: "127.0.0.1".to_owned(),
             port: DEFAULT_PORT,
             api_keys: vec![DEV_API_KEY.to_owned()],
             webhook_url: None,
@@ -125,6 +126,9 @@ mod tests {
     fn env_overrides_and_defaults() {
         let defaults = FakeConfig::from_lookup(|_| None).unwrap();
         assert_eq!(defaults.port, 12111);
+        assert_eq!(defaults.host, "127.0.0.1", "the unauthenticated control API stays on loopback by default");
+        let exposed = FakeConfig::from_lookup(|n| (n == "STRIPE_FAKE_HOST").then(|| "0.0.0.0".into())).unwrap();
+        assert_eq!(exposed.host, "0.0.0.0");
         assert_eq!(defaults.api_keys, vec!["sk_test_dev_only"]);
         assert_eq!(defaults.webhook_secret, "whsec_dev_only_not_a_secret");
         assert_eq!(defaults.webhook_url, None);

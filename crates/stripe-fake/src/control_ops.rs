@@ -6,13 +6,46 @@ use serde_json::Value;
 
 use crate::controls::{lock, Fault};
 use crate::error::ApiError;
+use crate::form::Params;
 use crate::state::Shared;
-use crate::store::list_by_created;
+use crate::store::{list_by_created, RequestCtx};
 use crate::webhooks::{Delivery, DeliveryAttempt};
 
 impl Shared {
     pub(crate) fn client_confirm(&self, id: &str, payment_method: Option<&str>) -> Result<Value, ApiError> {
         self.control(|store| store.client_confirm(id, payment_method))
+    }
+
+    /// A refund made in Stripe's dashboard: no idempotency key, no metadata of ours; it sends
+    /// `charge.refunded` like any refund.
+    pub(crate) fn dashboard_refund(
+        &self,
+        payment_intent: &str,
+        amount: Option<i64>,
+        reason: Option<&str>,
+    ) -> Result<Value, ApiError> {
+        let plain = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !plain(payment_intent) || reason.is_some_and(|r| !plain(r)) {
+            return Err(ApiError::invalid_param(
+                "parameter_invalid_string",
+                "payment_intent",
+                "malformed id or reason",
+            ));
+        }
+        let mut form = format!("payment_intent={payment_intent}");
+        if let Some(amount) = amount {
+            form.push_str(&format!("&amount={amount}"));
+        }
+        if let Some(reason) = reason {
+            form.push_str(&format!("&reason={reason}"));
+        }
+        let params = Params::parse(form.as_bytes())?;
+        self.control(|store| store.create_refund(&params, &RequestCtx::default()))
+    }
+
+    /// Makes a refund fail after the fact (see `Store::fail_refund`).
+    pub(crate) fn fail_refund(&self, id: &str) -> Result<Value, ApiError> {
+        self.control(|store| store.fail_refund(id, &RequestCtx::default()))
     }
 
     pub(crate) fn events(&self) -> Vec<Value> {

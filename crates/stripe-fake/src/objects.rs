@@ -125,6 +125,8 @@ pub(crate) struct Refund {
     pub payment_intent: String,
     pub reason: Option<String>,
     pub status: &'static str,
+    /// Set when the refund failed (`lost_or_stolen_card`, `expired_or_canceled_card`, ...).
+    pub failure_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

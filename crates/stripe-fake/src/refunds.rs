@@ -65,6 +65,7 @@ impl Store {
             reason: reason.map(str::to_owned),
             // Card refunds in test mode succeed at once.
             status: "succeeded",
+            failure_reason: None,
         };
         let charge_value = objects::to_value(&*charge);
         let value = objects::to_value(&refund);
@@ -117,5 +118,50 @@ impl Store {
             ));
         }
         Ok(charge_id)
+    }
+}
+
+impl Store {
+    /// A refund that fails after it was made (the bank returned it), as Stripe reports one: the
+    /// refund becomes `failed`, the charge's `amount_refunded` gives its amount back, and a
+    /// `charge.refund.updated` event carries the refund.
+    pub(crate) fn fail_refund(&mut self, id: &str, ctx: &RequestCtx) -> Result<Value, ApiError> {
+        let refund = self.refunds.get_mut(id).ok_or_else(|| ApiError::no_such("refund", id, "refund", 404))?;
+        if matches!(refund.status, "failed" | "canceled") {
+            return Err(ApiError::invalid_state(
+                "refund_already_failed",
+                None,
+                format!("Refund {id} has already failed."),
+            ));
+        }
+        refund.status = "failed";
+        refund.failure_reason = Some("expired_or_canceled_card".to_owned());
+        let (charge_id, amount) = (refund.charge.clone(), refund.amount);
+        let value = objects::to_value(&*refund);
+        if let Some(charge) = self.charges.get_mut(&charge_id) {
+            charge.amount_refunded = (charge.amount_refunded - amount).max(0);
+            charge.refunded = charge.amount_refunded == charge.amount;
+        }
+        self.emit("charge.refund.updated", value.clone(), ctx);
+        Ok(value)
+    }
+
+    /// The charge as `GET /v1/charges/{id}` answers; with `expand[]=refunds`, its refunds as a list
+    /// object (`{"object": "list", "data": [...]}`, newest first, as Stripe lists them).
+    pub(crate) fn charge_value(&self, id: &str, expand_refunds: bool) -> Result<Value, ApiError> {
+        let mut value = objects::to_value(self.charge(id)?);
+        if expand_refunds {
+            let mut refunds: Vec<&Refund> = self.refunds.values().filter(|r| r.charge == id).collect();
+            refunds.sort_by_key(|r| std::cmp::Reverse(r.created));
+            let data: Vec<Value> = refunds.into_iter().map(objects::to_value).collect();
+            value["refunds"] = serde_json::json!({
+                "object": "list",
+                "data": data,
+                "has_more": false,
+                "total_count": data.len(),
+                "url": format!("/v1/charges/{id}/refunds"),
+            });
+        }
+        Ok(value)
     }
 }

@@ -204,6 +204,22 @@ impl RunningFake {
         self.shared.delivery_attempts()
     }
 
+    /// A refund made in Stripe's dashboard (no metadata of the merchant's); `amount` in minor
+    /// units, `None` for what is left.
+    pub fn dashboard_refund(
+        &self,
+        payment_intent: &str,
+        amount: Option<i64>,
+        reason: Option<&str>,
+    ) -> Result<Value, ApiError> {
+        self.shared.dashboard_refund(payment_intent, amount, reason)
+    }
+
+    /// Makes a refund fail after it succeeded, as a bank may: `charge.refund.updated` follows.
+    pub fn fail_refund(&self, id: &str) -> Result<Value, ApiError> {
+        self.shared.fail_refund(id)
+    }
+
     pub fn customers(&self) -> Vec<Value> {
         self.shared.list("customers").unwrap_or_default()
     }

@@ -22,7 +22,7 @@ pub use idempotency::IdempotencyKey;
 pub use resources::{
     CancelPaymentIntent, CancellationReason, CardDetails, Charge, ChargeStatus, ConfirmPaymentIntent, CreateCustomer,
     CreatePaymentIntent, CreateRefund, Customer, LastPaymentError, Metadata, PaymentIntent, PaymentIntentStatus,
-    PaymentMethodDetails, Refund, RefundReason, RefundStatus,
+    PaymentMethodDetails, Refund, RefundList, RefundReason, RefundStatus,
 };
 pub use secret::SecretKey;
 pub use webhook::{sign, Event, EventData, EventType, WebhookError, WebhookVerifier};

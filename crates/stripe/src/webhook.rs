@@ -183,6 +183,12 @@ pub enum EventType {
     PaymentIntentPaymentFailed,
     PaymentIntentCanceled,
     ChargeRefunded,
+    /// A refund changed (e.g. it failed after all); `data.object` is the refund.
+    ChargeRefundUpdated,
+    /// `refund.created`, `refund.updated`, `refund.failed`: the newer names of refund notifications.
+    RefundCreated,
+    RefundUpdated,
+    RefundFailed,
     Other(String),
 }
 
@@ -193,6 +199,10 @@ impl Event {
             "payment_intent.payment_failed" => EventType::PaymentIntentPaymentFailed,
             "payment_intent.canceled" => EventType::PaymentIntentCanceled,
             "charge.refunded" => EventType::ChargeRefunded,
+            "charge.refund.updated" => EventType::ChargeRefundUpdated,
+            "refund.created" => EventType::RefundCreated,
+            "refund.updated" => EventType::RefundUpdated,
+            "refund.failed" => EventType::RefundFailed,
             other => EventType::Other(other.to_owned()),
         }
     }

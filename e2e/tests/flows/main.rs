@@ -10,6 +10,7 @@ mod failures;
 mod orphan_payments;
 mod purchase;
 mod redemption;
+mod refund_policy;
 mod subscription;
 mod subscription_refunds;
 mod support;

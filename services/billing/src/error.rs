@@ -15,6 +15,10 @@ pub enum BillingError {
     RefundExceedsPayment { requested: String, remaining: String },
     #[error("the refund window has passed")]
     RefundWindowClosed,
+    #[error("a buyer's refund is of everything left ({remaining}); partial refunds are an admin's decision")]
+    PartialRefundNotAllowed { remaining: String },
+    #[error("refund reason {0} is not allowed for this caller")]
+    RefundReasonNotAllowed(&'static str),
     #[error("invalid Stripe webhook: {0}")]
     InvalidWebhook(String),
     #[error("the card was declined: {0}")]
@@ -60,6 +64,16 @@ impl From<BillingError> for Problem {
                     .with_detail(e.to_string())
             }
             E::RefundWindowClosed => Problem::forbidden().with_detail(e.to_string()),
+            E::PartialRefundNotAllowed { .. } => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "partial_refund_not_allowed",
+                "Partial refunds are for admins",
+            )
+            .with_detail(e.to_string()),
+            E::RefundReasonNotAllowed(_) => {
+                Problem::new(StatusCode::FORBIDDEN, "refund_reason_not_allowed", "Refund reason not allowed")
+                    .with_detail(e.to_string())
+            }
             E::InvalidWebhook(detail) => {
                 Problem::new(StatusCode::BAD_REQUEST, "invalid_webhook", "Webhook refused").with_detail(detail)
             }

@@ -1,16 +1,24 @@
-//! Applying Stripe's notifications. Each runs inside the transaction that records the Stripe event
-//! id, so a duplicate delivery is a no-op and a failure leaves nothing half-applied (Stripe retries).
-//! Order is not trusted: when our state and the notification disagree, the PaymentIntent is
-//! fetched again and the current truth is applied.
+//! Applying Stripe's notifications in two steps, so no transaction or pooled connection is held
+//! while Stripe is asked:
+//!
+//! 1. [`fetch`]: what Stripe says NOW (the notification may be stale, out of order, or not from
+//!    Stripe at all), read with no transaction: the PaymentIntent (and its charge, for the card on
+//!    the receipt), or the charge with every refund made on it.
+//! 2. [`apply`], inside the short transaction that records the Stripe event id (so a duplicate
+//!    delivery is a no-op and a failure leaves nothing half-applied; Stripe retries): the payment
+//!    is locked and the fetched truth applied. Two notifications fetched concurrently are applied
+//!    one after the other under that lock, and every rule only moves forward, so the older fetch
+//!    changes nothing the newer one settled.
 
 use crate::domain::payment::{self as rules, Decision};
 use crate::domain::receipt::receipt_number;
+use crate::domain::refund as refund_rules;
 use crate::error::BillingError;
-use crate::store::{customers, history, payments, receipts};
+use crate::store::{customers, history, payments, receipts, refunds};
 use crate::State;
 use chrono::{Datelike, Utc};
 use diesel_async::AsyncPgConnection;
-use events::catalog::billing::{PaymentFailed, PaymentPurpose, PaymentRefunded, PaymentSucceeded};
+use events::catalog::billing::{PaymentFailed, PaymentPurpose, PaymentRefunded, RefundReason};
 use platform::money::{Currency, Money};
 use platform::Problem;
 
@@ -18,68 +26,134 @@ use platform::Problem;
 pub enum Outcome {
     Applied,
     Ignored,
+    /// Stripe's facts disagree with our record: not applied, flagged and alerted. Answered 200 so
+    /// Stripe does not retry a notification that can never apply.
+    Refused,
 }
 
-/// Dispatch one verified event.
-pub async fn apply(
-    conn: &mut AsyncPgConnection,
-    state: &State,
-    event: &stripe::Event,
-) -> Result<Outcome, BillingError> {
-    let invalid = |e: stripe::WebhookError| BillingError::InvalidWebhook(e.to_string());
+/// What Stripe says now, fetched before the transaction.
+pub enum Facts {
+    /// Not ours, or nothing to do.
+    Nothing,
+    Intent {
+        intent: stripe::PaymentIntent,
+        charge: Option<stripe::Charge>,
+    },
+    /// A charge with its refunds; the intent too when the payment is not recorded as succeeded
+    /// yet (the refund overtook the success notification).
+    Refunds {
+        charge: stripe::Charge,
+        intent: Option<stripe::PaymentIntent>,
+    },
+}
+
+fn invalid(e: stripe::WebhookError) -> BillingError {
+    BillingError::InvalidWebhook(e.to_string())
+}
+
+/// Step 1: read our payment (a connection borrowed and returned at once), then ask Stripe.
+pub async fn fetch(state: &State, event: &stripe::Event) -> Result<Facts, BillingError> {
+    use stripe::EventType as T;
     match event.kind() {
         // Every intent notification is handled alike: the intent is re-fetched and its current status applied.
-        stripe::EventType::PaymentIntentSucceeded
-        | stripe::EventType::PaymentIntentPaymentFailed
-        | stripe::EventType::PaymentIntentCanceled => {
-            let intent = event.payment_intent().map_err(invalid)?;
-            on_intent_update(conn, state, &intent).await
+        T::PaymentIntentSucceeded | T::PaymentIntentPaymentFailed | T::PaymentIntentCanceled => {
+            let notified = event.payment_intent().map_err(invalid)?;
+            let Some(payment) = known_payment(state, &notified.id, &notified.metadata).await? else {
+                return Ok(Facts::Nothing);
+            };
+            let intent = state.stripe.retrieve_payment_intent(&notified.id).await?;
+            let charge = match (&intent.latest_charge, intent.status) {
+                (Some(id), stripe::PaymentIntentStatus::Succeeded) if payment.status != rules::SUCCEEDED => {
+                    Some(state.stripe.retrieve_charge(id).await?)
+                }
+                _ => None,
+            };
+            Ok(Facts::Intent { intent, charge })
         }
-        stripe::EventType::ChargeRefunded => {
-            let charge = event.charge().map_err(invalid)?;
-            on_charge_refunded(conn, state, &charge).await
+        T::ChargeRefunded | T::ChargeRefundUpdated | T::RefundCreated | T::RefundUpdated | T::RefundFailed => {
+            let charge_id = match event.data.object.get("object").and_then(|v| v.as_str()) {
+                Some("charge") => Some(event.charge().map_err(invalid)?.id),
+                _ => event.refund().map_err(invalid)?.charge,
+            };
+            let Some(charge_id) = charge_id else {
+                return Ok(Facts::Nothing);
+            };
+            let charge = state.stripe.retrieve_charge_with_refunds(&charge_id).await?;
+            let Some(intent_id) = charge.payment_intent.clone() else {
+                return Ok(Facts::Nothing);
+            };
+            let Some(payment) = known_payment(state, &intent_id, &charge.metadata).await? else {
+                return Ok(Facts::Nothing);
+            };
+            let intent = if payment.status == rules::SUCCEEDED {
+                None
+            } else {
+                Some(state.stripe.retrieve_payment_intent(&intent_id).await?)
+            };
+            Ok(Facts::Refunds { charge, intent })
         }
-        stripe::EventType::Other(kind) => {
+        T::Other(kind) => {
             tracing::debug!(%kind, "ignoring Stripe event type");
-            Ok(Outcome::Ignored)
+            Ok(Facts::Nothing)
         }
     }
 }
 
-/// The payment for `intent`, locked. `None` for intents this platform never created. An intent of
-/// ours that is not committed yet (the notification raced our own transaction) is an error, so
-/// Stripe delivers it again later.
-async fn payment_for(
-    conn: &mut AsyncPgConnection,
+/// Our payment for `intent_id`, read without a lock. `None` for intents this platform never
+/// created. An intent of ours that is not committed yet (the notification raced our own
+/// transaction) is an error, so Stripe delivers it again later.
+async fn known_payment(
+    state: &State,
     intent_id: &str,
     metadata: &stripe::Metadata,
 ) -> Result<Option<payments::Payment>, BillingError> {
-    match payments::lock_by_intent(conn, intent_id).await? {
+    let found = {
+        let mut conn = state.pool.get().await?;
+        payments::find_by_intent(&mut conn, intent_id).await?
+    };
+    match found {
         Some(p) => Ok(Some(p)),
-        None if metadata.contains_key("payment_id") => Err(BillingError::Problem(Problem::conflict(
-            "payment_not_yet_recorded",
-            "the payment is not recorded yet; deliver again later",
-        ))),
+        None if metadata.contains_key("payment_id") => Err(not_yet_recorded("payment")),
         None => Ok(None),
     }
 }
 
+fn not_yet_recorded(what: &str) -> BillingError {
+    BillingError::Problem(Problem::conflict(
+        &format!("{what}_not_yet_recorded"),
+        format!("the {what} is not recorded yet; deliver again later"),
+    ))
+}
+
+/// Step 2, inside the transaction that recorded the event id.
+pub async fn apply(conn: &mut AsyncPgConnection, facts: &Facts) -> Result<Outcome, BillingError> {
+    match facts {
+        Facts::Nothing => Ok(Outcome::Ignored),
+        Facts::Intent { intent, charge } => on_intent_update(conn, intent, charge.as_ref()).await,
+        Facts::Refunds { charge, intent } => on_refunds(conn, charge, intent.as_ref()).await,
+    }
+}
+
+/// The payment for `intent_id`, locked.
+async fn locked_payment(conn: &mut AsyncPgConnection, intent_id: &str) -> Result<payments::Payment, BillingError> {
+    payments::lock_by_intent(conn, intent_id).await?.ok_or(BillingError::PaymentNotFound)
+}
+
 async fn on_intent_update(
     conn: &mut AsyncPgConnection,
-    state: &State,
-    intent: &stripe::PaymentIntent,
+    current: &stripe::PaymentIntent,
+    charge: Option<&stripe::Charge>,
 ) -> Result<Outcome, BillingError> {
-    let Some(payment) = payment_for(conn, &intent.id, &intent.metadata).await? else {
-        return Ok(Outcome::Ignored);
-    };
-    // The notification may be stale: act on the intent as Stripe has it now.
-    let current = state.stripe.retrieve_payment_intent(&intent.id).await?;
+    let payment = locked_payment(conn, &current.id).await?;
     match current.status {
         stripe::PaymentIntentStatus::Succeeded => {
             if rules::on_succeeded(&payment.status) == Decision::Ignore {
                 return Ok(Outcome::Ignored);
             }
-            record_success(conn, state, &payment, &current).await?;
+            if !received_as_asked(conn, &payment, current).await? {
+                return Ok(Outcome::Refused);
+            }
+            record_success(conn, &payment, current, charge).await?;
             Ok(Outcome::Applied)
         }
         status => {
@@ -91,7 +165,7 @@ async fn on_intent_update(
             }
             match &current.last_payment_error {
                 Some(error) => {
-                    record_failure(conn, &payment, &current, error).await?;
+                    record_failure(conn, &payment, current, error).await?;
                 }
                 None => {
                     payments::set_status(conn, payment.id, name).await?;
@@ -102,6 +176,39 @@ async fn on_intent_update(
     }
 }
 
+/// Checks a succeeded intent against our record. On a mismatch the payment keeps its status, is
+/// flagged `amount_mismatch` and an ERROR is logged with a stable message for alerting.
+async fn received_as_asked(
+    conn: &mut AsyncPgConnection,
+    payment: &payments::Payment,
+    intent: &stripe::PaymentIntent,
+) -> Result<bool, BillingError> {
+    let currency = currency_of(payment)?;
+    let expected = Money::new(payment.amount, currency).and_then(|m| m.to_minor_units()).map_err(Problem::from)?;
+    if rules::received_matches(expected, currency.code(), intent.amount_received, &intent.currency) {
+        return Ok(true);
+    }
+    let detail = format!(
+        "Stripe received {} {} (minor units) for intent {}; the payment is {} {}",
+        intent.amount_received,
+        intent.currency,
+        intent.id,
+        payment.amount,
+        payment.currency.trim()
+    );
+    tracing::error!(
+        alert = "billing_payment_amount_mismatch",
+        payment_id = %payment.id,
+        intent_id = %intent.id,
+        expected_minor = expected,
+        received_minor = intent.amount_received,
+        received_currency = %intent.currency,
+        "payment amount mismatch: refusing to mark the payment succeeded"
+    );
+    payments::flag_for_review(conn, payment.id, "amount_mismatch", &detail).await?;
+    Ok(false)
+}
+
 fn currency_of(p: &payments::Payment) -> Result<Currency, BillingError> {
     p.currency.trim().parse::<Currency>().map_err(|e| BillingError::Problem(Problem::internal(e)))
 }
@@ -110,21 +217,16 @@ fn purpose_of(p: &payments::Payment) -> Result<PaymentPurpose, BillingError> {
     PaymentPurpose::parse(&p.purpose).ok_or_else(|| BillingError::Problem(Problem::internal("unknown purpose")))
 }
 
-/// Succeeded: receipt number, card details, history line, saved card for renewals, event.
+/// Succeeded: receipt number, card details (from the charge fetched in step 1), history line,
+/// saved card for renewals, event.
 pub async fn record_success(
     conn: &mut AsyncPgConnection,
-    state: &State,
     payment: &payments::Payment,
     intent: &stripe::PaymentIntent,
+    charge: Option<&stripe::Charge>,
 ) -> Result<(), BillingError> {
-    let (brand, last4) = match &intent.latest_charge {
-        Some(charge_id) => {
-            let charge = state.stripe.retrieve_charge(charge_id).await?;
-            let card = charge.payment_method_details.and_then(|d| d.card);
-            (card.as_ref().map(|c| c.brand.clone()), card.map(|c| c.last4))
-        }
-        None => (None, None),
-    };
+    let card = charge.and_then(|c| c.payment_method_details.as_ref()).and_then(|d| d.card.as_ref());
+    let (brand, last4) = (card.map(|c| c.brand.clone()), card.map(|c| c.last4.clone()));
     let now = Utc::now();
     let sequence = receipts::next_sequence(conn, now.year()).await?;
     let number = receipt_number(now.year(), sequence);
@@ -159,7 +261,7 @@ pub async fn record_success(
     let currency = currency_of(payment)?;
     events::outbox::enqueue(
         conn,
-        &PaymentSucceeded {
+        &events::catalog::billing::PaymentSucceeded {
             payment_id: payment.id,
             user_id: payment.user_id,
             amount: Money::round(payment.amount, currency),
@@ -211,49 +313,190 @@ pub async fn record_failure(
     Ok(Some(updated))
 }
 
-/// `charge.refunded` carries the charge's total refunded so far. Only growth is applied, so
-/// duplicates and out-of-order deliveries never refund twice or go backwards.
-async fn on_charge_refunded(
+/// A refund notification: the charge's refunds, as Stripe has them now, reconciled one by one
+/// (oldest first) with our refund rows.
+async fn on_refunds(
     conn: &mut AsyncPgConnection,
-    state: &State,
     charge: &stripe::Charge,
+    intent: Option<&stripe::PaymentIntent>,
 ) -> Result<Outcome, BillingError> {
     let Some(intent_id) = &charge.payment_intent else {
         return Ok(Outcome::Ignored);
     };
-    let Some(mut payment) = payment_for(conn, intent_id, &charge.metadata).await? else {
-        return Ok(Outcome::Ignored);
-    };
+    let mut payment = locked_payment(conn, intent_id).await?;
+    let mut outcome = Outcome::Ignored;
     if payment.status != rules::SUCCEEDED {
         // The refund overtook the success notification: settle the payment first.
-        let current = state.stripe.retrieve_payment_intent(intent_id).await?;
-        if current.status != stripe::PaymentIntentStatus::Succeeded {
+        let Some(current) = intent.filter(|i| i.status == stripe::PaymentIntentStatus::Succeeded) else {
             return Ok(Outcome::Ignored);
+        };
+        if !received_as_asked(conn, &payment, current).await? {
+            return Ok(Outcome::Refused);
         }
-        record_success(conn, state, &payment, &current).await?;
+        record_success(conn, &payment, current, Some(charge)).await?;
         payment = payments::lock(conn, payment.id).await?.ok_or(BillingError::PaymentNotFound)?;
+        outcome = Outcome::Applied;
     }
-    let currency = currency_of(&payment)?;
-    let total = Money::from_minor_units(charge.amount_refunded, currency).amount.min(payment.amount);
-    if total <= payment.amount_refunded {
-        return Ok(Outcome::Ignored);
+    let Some(list) = &charge.refunds else {
+        return Err(Problem::internal("the charge was fetched without its refunds").into());
+    };
+    if list.has_more {
+        tracing::warn!(charge = %charge.id, "more refunds on one charge than Stripe lists at once; the rest wait for their own notification");
     }
-    let delta = total - payment.amount_refunded;
+    let mut stripe_refunds: Vec<&stripe::Refund> = list.data.iter().collect();
+    stripe_refunds.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
+    for refund in stripe_refunds {
+        if reconcile(conn, &payment, refund).await? {
+            outcome = Outcome::Applied;
+        }
+    }
+    Ok(outcome)
+}
+
+/// One Stripe refund against our rows. Returns whether anything changed.
+async fn reconcile(
+    conn: &mut AsyncPgConnection,
+    payment: &payments::Payment,
+    refund: &stripe::Refund,
+) -> Result<bool, BillingError> {
+    let (row, mut changed) = match our_row(conn, payment, refund).await? {
+        Some(row) => (row, false),
+        None => (record_dashboard_refund(conn, payment, refund).await?, true),
+    };
+    let reported = rules::refund_status_name(refund.status);
+    let status = refund_rules::next_refund_status(&row.status, reported);
+    if row.stripe_refund_id.is_none() || status.is_some() {
+        let status = status.unwrap_or(row.status.as_str());
+        refunds::record_stripe_state(conn, row.id, &refund.id, status, refund.failure_reason.as_deref()).await?;
+        changed = true;
+    }
+    let status = status.unwrap_or(row.status.as_str());
+    match (status, row.announced) {
+        ("succeeded", false) => {
+            announce(conn, payment, &row).await?;
+            changed = true;
+        }
+        ("failed" | "canceled", true) => {
+            // It was announced as refunded, and the money did not go back after all.
+            refunds::set_announced(conn, row.id, false).await?;
+            let total = refunds::total_announced(conn, payment.id).await?;
+            payments::set_amount_refunded(conn, payment.id, total).await?;
+            tracing::error!(
+                alert = "billing_refund_failed_after_success",
+                payment_id = %payment.id, refund_id = %row.id, stripe_refund = %refund.id,
+                failure_reason = refund.failure_reason.as_deref().unwrap_or("unknown"),
+                "refund failed after it succeeded: the buyer did not get the money back"
+            );
+            changed = true;
+        }
+        ("failed" | "canceled", false) if status != row.status => {
+            tracing::warn!(
+                payment_id = %payment.id, refund_id = %row.id, stripe_refund = %refund.id,
+                failure_reason = refund.failure_reason.as_deref().unwrap_or("unknown"),
+                "refund failed; it no longer counts against the payment"
+            );
+        }
+        _ => {}
+    }
+    Ok(changed)
+}
+
+/// Our row for a Stripe refund: by its Stripe id, else by the `refund_id` our API put in its
+/// metadata (a reservation whose Stripe answer was not recorded yet). A refund carrying our
+/// metadata with no row yet is ours and not committed: deliver again later.
+async fn our_row(
+    conn: &mut AsyncPgConnection,
+    payment: &payments::Payment,
+    refund: &stripe::Refund,
+) -> Result<Option<refunds::Refund>, BillingError> {
+    if let Some(row) = refunds::find_by_stripe_id(conn, &refund.id).await? {
+        return Ok(Some(row));
+    }
+    let Some(ours) = refund.metadata.get("refund_id") else {
+        return Ok(None);
+    };
+    let id = uuid::Uuid::parse_str(ours).map_err(|_| not_yet_recorded("refund"))?;
+    match refunds::find(conn, id).await? {
+        Some(row) if row.payment_id == payment.id => Ok(Some(row)),
+        Some(_) => Err(Problem::internal(format!("refund {id} belongs to another payment")).into()),
+        None => Err(not_yet_recorded("refund")),
+    }
+}
+
+/// A refund made outside our API (Stripe's dashboard): recorded, so what is left to refund here
+/// shrinks, and shown in the buyer's history.
+async fn record_dashboard_refund(
+    conn: &mut AsyncPgConnection,
+    payment: &payments::Payment,
+    refund: &stripe::Refund,
+) -> Result<refunds::Refund, BillingError> {
+    let currency = currency_of(payment)?;
+    let amount = Money::from_minor_units(refund.amount, currency).amount;
+    let reason =
+        refund_rules::reason_of_stripe_refund(refund.reason, refund.metadata.get("reason").map(String::as_str));
+    let id = uuid::Uuid::now_v7();
+    let row = refunds::insert(
+        conn,
+        &refunds::NewRefund {
+            id,
+            payment_id: payment.id,
+            amount,
+            currency: payment.currency.trim(),
+            reason: reason.as_str(),
+            status: rules::refund_status_name(refund.status),
+            stripe_refund_id: &refund.id,
+            requested_by: refund_rules::REQUESTED_BY_STRIPE,
+        },
+    )
+    .await?;
+    history::insert(
+        conn,
+        &history::NewLine {
+            user_id: payment.user_id,
+            payment_id: payment.id,
+            refund_id: Some(id),
+            kind: "refund",
+            amount,
+            currency: payment.currency.trim(),
+            description: &format!("Refund: {}", payment.description),
+        },
+    )
+    .await?;
+    tracing::info!(payment_id = %payment.id, stripe_refund = %refund.id, %amount, "recorded a refund made in Stripe's dashboard");
+    Ok(row)
+}
+
+/// A refund Stripe confirmed: counted once in `amount_refunded`, and announced once with why and
+/// by whom, so consumers know whether it ends the buyer's access.
+async fn announce(
+    conn: &mut AsyncPgConnection,
+    payment: &payments::Payment,
+    row: &refunds::Refund,
+) -> Result<(), BillingError> {
+    refunds::set_announced(conn, row.id, true).await?;
+    let total = refunds::total_announced(conn, payment.id).await?.min(payment.amount);
     payments::set_amount_refunded(conn, payment.id, total).await?;
+    let currency = currency_of(payment)?;
+    let reason = RefundReason::parse(&row.reason)
+        .ok_or_else(|| BillingError::Problem(Problem::internal(format!("unknown refund reason {}", row.reason))))?;
+    let fully_refunded = total >= payment.amount;
     events::outbox::enqueue(
         conn,
         &PaymentRefunded {
             payment_id: payment.id,
             user_id: payment.user_id,
-            purpose: purpose_of(&payment)?,
+            purpose: purpose_of(payment)?,
             reference_id: payment.reference_id.clone(),
             amount: Money::round(payment.amount, currency),
-            refunded_amount: Money::round(delta, currency),
+            refunded_amount: Money::round(row.amount, currency),
             total_refunded: Money::round(total, currency),
-            fully_refunded: total == payment.amount,
+            fully_refunded,
             refunded_at: Utc::now(),
+            reason,
+            initiated_by: refund_rules::initiated_by(Some(&row.requested_by), payment.user_id),
+            ends_access: refund_rules::ends_access(reason, fully_refunded),
         },
     )
     .await?;
-    Ok(Outcome::Applied)
+    Ok(())
 }

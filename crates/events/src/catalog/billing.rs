@@ -96,6 +96,59 @@ pub struct PaymentRefunded {
     pub total_refunded: Money,
     pub fully_refunded: bool,
     pub refunded_at: DateTime<Utc>,
+    /// Why the money went back.
+    pub reason: RefundReason,
+    /// Who asked for the refund.
+    pub initiated_by: RefundInitiator,
+    /// THE field consumers act on: true unless this is a partial `goodwill` refund. Consumers read
+    /// a missing value (events published before it existed) as `fully_refunded`.
+    pub ends_access: bool,
+}
+
+/// Why a refund was made (`billing.payment.refunded.v1`'s `reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundReason {
+    RequestedByCustomer,
+    Duplicate,
+    Fraudulent,
+    /// A gesture by an admin (or in Stripe's dashboard); a partial one keeps access.
+    Goodwill,
+    /// Billing refunded a payment nobody can use any more (a void request).
+    Unfulfillable,
+}
+
+impl RefundReason {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::RequestedByCustomer => "requested_by_customer",
+            Self::Duplicate => "duplicate",
+            Self::Fraudulent => "fraudulent",
+            Self::Goodwill => "goodwill",
+            Self::Unfulfillable => "unfulfillable",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "requested_by_customer" => Some(Self::RequestedByCustomer),
+            "duplicate" => Some(Self::Duplicate),
+            "fraudulent" => Some(Self::Fraudulent),
+            "goodwill" => Some(Self::Goodwill),
+            "unfulfillable" => Some(Self::Unfulfillable),
+            _ => None,
+        }
+    }
+}
+
+/// Who asked for a refund: `stripe` is a refund made outside our API (Stripe's dashboard).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundInitiator {
+    Buyer,
+    Admin,
+    System,
+    Stripe,
 }
 
 impl DomainEvent for PaymentRefunded {

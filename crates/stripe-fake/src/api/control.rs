@@ -27,6 +27,8 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
         .route("/calls", web::get().to(calls))
         .route("/webhook_url", web::put().to(set_webhook_url))
         .route("/deliveries", web::get().to(deliveries))
+        .route("/refunds", web::post().to(dashboard_refund))
+        .route("/refunds/{id}/fail", web::post().to(fail_refund))
         .route("/{kind}", web::get().to(list_objects));
 }
 
@@ -145,6 +147,25 @@ async fn set_webhook_url(body: web::Json<WebhookUrlBody>, state: State) -> HttpR
 
 async fn deliveries(state: State) -> HttpResponse {
     HttpResponse::Ok().json(json!({ "data": state.delivery_attempts() }))
+}
+
+#[derive(Deserialize)]
+struct DashboardRefundBody {
+    payment_intent: String,
+    /// Minor units; omitted = what is left.
+    amount: Option<i64>,
+    reason: Option<String>,
+}
+
+/// `POST /_fake/refunds {"payment_intent": "pi_...", "amount": 500}`: a refund made in Stripe's
+/// dashboard, outside the merchant's API calls.
+async fn dashboard_refund(body: web::Json<DashboardRefundBody>, state: State) -> HttpResponse {
+    render(state.dashboard_refund(&body.payment_intent, body.amount, body.reason.as_deref()))
+}
+
+/// `POST /_fake/refunds/{id}/fail`: the refund fails after all (`charge.refund.updated`).
+async fn fail_refund(id: web::Path<String>, state: State) -> HttpResponse {
+    render(state.fail_refund(&id))
 }
 
 async fn list_objects(kind: web::Path<String>, state: State) -> HttpResponse {

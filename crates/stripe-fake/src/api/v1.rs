@@ -46,8 +46,13 @@ async fn cancel_payment_intent(req: HttpRequest, id: web::Path<String>, body: Bo
     state.mutate(&req, &body, |store, p, ctx| store.cancel_payment_intent(&id, p, ctx))
 }
 
-async fn retrieve_charge(id: web::Path<String>, state: State) -> HttpResponse {
-    state.read(|store| store.charge(&id).map(to_value))
+/// `expand[]=refunds` (or `expand[0]=refunds`) adds the charge's refunds, as Stripe does.
+async fn retrieve_charge(req: HttpRequest, id: web::Path<String>, state: State) -> HttpResponse {
+    let expand_refunds = req.query_string().split('&').any(|pair| {
+        let decoded = pair.replace("%5B", "[").replace("%5D", "]").replace("%5b", "[").replace("%5d", "]");
+        decoded.split_once('=').is_some_and(|(k, v)| k.starts_with("expand[") && v == "refunds")
+    });
+    state.read(|store| store.charge_value(&id, expand_refunds))
 }
 
 async fn create_refund(req: HttpRequest, body: Body, state: State) -> HttpResponse {

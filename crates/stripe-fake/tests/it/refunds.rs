@@ -71,3 +71,62 @@ async fn unpaid_intents_cannot_be_refunded() {
     let err = client.create_refund(&missing, &key("refund")).await.unwrap_err();
     assert_eq!(err.code(), Some("resource_missing"));
 }
+
+#[tokio::test]
+async fn an_expanded_charge_lists_api_dashboard_and_failed_refunds() {
+    let fake = start_fake().await;
+    let client = client(&fake);
+    let pi = paid_intent(&fake, &client, 2000).await;
+    let charge_id = pi.latest_charge.clone().unwrap();
+    let ours = CreateRefund {
+        payment_intent: Some(pi.id.clone()),
+        amount: Some(300),
+        metadata: [("refund_id".to_owned(), "r-1".to_owned())].into(),
+        ..Default::default()
+    };
+    let ours = client.create_refund(&ours, &key("refund")).await.unwrap();
+    assert!(client.retrieve_charge(&charge_id).await.unwrap().refunds.is_none(), "only when expanded, as Stripe");
+
+    // Made in the dashboard: no metadata of ours, no reason, charge.refunded all the same.
+    let dashboard = fake.dashboard_refund(&pi.id, Some(500), None).unwrap();
+    assert_eq!(dashboard["amount"], 500);
+    assert!(dashboard["metadata"].as_object().unwrap().is_empty());
+    assert_eq!(fake.events_of_type("charge.refunded").len(), 2);
+
+    let charge = client.retrieve_charge_with_refunds(&charge_id).await.unwrap();
+    assert_eq!(charge.amount_refunded, 800);
+    let listed = charge.refunds.unwrap().data;
+    let ids: Vec<&str> = listed.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(listed.len(), 2, "{ids:?}");
+    assert!(ids.contains(&ours.id.as_str()) && ids.contains(&dashboard["id"].as_str().unwrap()));
+
+    // A refund that fails later gives its amount back to the charge and says so.
+    fake.fail_refund(&ours.id).unwrap();
+    let failed = client.retrieve_refund(&ours.id).await.unwrap();
+    assert_eq!(failed.status, RefundStatus::Failed);
+    assert_eq!(failed.failure_reason.as_deref(), Some("expired_or_canceled_card"));
+    let updated = fake.events_of_type("charge.refund.updated");
+    assert_eq!(updated.len(), 1);
+    assert_eq!(updated[0]["data"]["object"]["id"], ours.id.as_str());
+    let charge = client.retrieve_charge_with_refunds(&charge_id).await.unwrap();
+    assert_eq!(charge.amount_refunded, 500);
+    assert!(fake.fail_refund(&ours.id).is_err(), "fails once");
+
+    // The same controls over HTTP.
+    let http = reqwest::Client::new();
+    let res = http
+        .post(format!("{}/_fake/refunds", fake.base_url()))
+        .json(&serde_json::json!({"payment_intent": pi.id, "amount": 100, "reason": "duplicate"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let made: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(made["reason"], "duplicate");
+    let res = http
+        .post(format!("{}/_fake/refunds/{}/fail", fake.base_url(), made["id"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}

@@ -8,7 +8,7 @@ mod refund;
 
 use std::collections::BTreeMap;
 
-pub use charge::{CardDetails, Charge, ChargeStatus, PaymentMethodDetails};
+pub use charge::{CardDetails, Charge, ChargeStatus, PaymentMethodDetails, RefundList};
 pub use customer::{CreateCustomer, Customer};
 pub use payment_intent::{
     CancelPaymentIntent, CancellationReason, ConfirmPaymentIntent, CreatePaymentIntent, LastPaymentError,

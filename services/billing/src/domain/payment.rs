@@ -61,9 +61,29 @@ pub fn on_failed(current: &str) -> Decision {
     }
 }
 
+/// A `payment_intent.succeeded` must be for what we asked: Stripe's `amount_received` (minor
+/// units) and currency (lower-case there, upper-case here) equal our record. Anything else (an
+/// intent changed in the dashboard, a bug, a forged object that passed the signature) is refused.
+pub fn received_matches(
+    expected_minor: i64,
+    expected_currency: &str,
+    received_minor: i64,
+    received_currency: &str,
+) -> bool {
+    expected_minor == received_minor && expected_currency.trim().eq_ignore_ascii_case(received_currency.trim())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn received_amount_and_currency_must_match() {
+        assert!(received_matches(2000, "USD", 2000, "usd"));
+        assert!(!received_matches(2000, "USD", 1999, "usd"));
+        assert!(!received_matches(2000, "USD", 2000, "eur"));
+        assert!(!received_matches(2000, "USD", 0, "usd"));
+    }
 
     #[test]
     fn late_failure_never_downgrades_success() {

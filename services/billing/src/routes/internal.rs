@@ -43,7 +43,7 @@ pub async fn create_payment(
     let scope = format!("{}:POST /internal/payments", principal.sub);
     // Stripe's idempotency key comes from ours: a retry after a timeout reaches the same PaymentIntent.
     let stripe_key = stripe_key("pi", &scope, &key.0)?;
-    let (st, caller) = (state.clone(), state.clone());
+    let caller = state.clone();
     let request = req.clone();
     // Stripe is called with no transaction open (`idempotency::execute_with_call`): what is known
     // is read first, Stripe creates the customer and PaymentIntent, then both are recorded.
@@ -56,7 +56,7 @@ pub async fn create_payment(
         async move |plan: Plan| Ok(call_stripe(&caller, plan, &stripe_key).await?),
         move |conn, created: Created| {
             Box::pin(async move {
-                let payment = record(conn, &st, created).await?;
+                let payment = record(conn, created).await?;
                 Ok((StatusCode::CREATED, PaymentView::new(&payment, true)?))
             })
         },
@@ -110,6 +110,9 @@ struct Created {
     customer: String,
     new_customer: bool,
     intent: stripe::PaymentIntent,
+    /// The charge of an intent that succeeded at once (off-session), for the receipt's card;
+    /// fetched here so step 3 asks Stripe nothing inside its transaction.
+    charge: Option<stripe::Charge>,
 }
 
 /// Step 2, no connection held: the customer (if new) and the PaymentIntent, each under an
@@ -148,16 +151,16 @@ async fn call_stripe(state: &State, plan: Plan, stripe_key: &stripe::Idempotency
         Err(stripe::StripeError::Card { payment_intent: Some(pi), .. }) => *pi,
         Err(e) => return Err(e.into()),
     };
-    Ok(Created { req, payment_id, description, customer, new_customer, intent })
+    let charge = match (&intent.latest_charge, intent.status) {
+        (Some(id), stripe::PaymentIntentStatus::Succeeded) => Some(state.stripe.retrieve_charge(id).await?),
+        _ => None,
+    };
+    Ok(Created { req, payment_id, description, customer, new_customer, intent, charge })
 }
 
 /// Step 3: the customer (if new) and the payment, settled at once if Stripe already decided it.
-async fn record(
-    conn: &mut AsyncPgConnection,
-    state: &State,
-    created: Created,
-) -> Result<payments::Payment, BillingError> {
-    let Created { req, payment_id, description, customer, new_customer, intent } = created;
+async fn record(conn: &mut AsyncPgConnection, created: Created) -> Result<payments::Payment, BillingError> {
+    let Created { req, payment_id, description, customer, new_customer, intent, charge } = created;
     if new_customer {
         customers::remember(conn, req.user_id, &customer).await?;
     }
@@ -183,7 +186,7 @@ async fn record(
     )
     .await?;
     if intent.status == stripe::PaymentIntentStatus::Succeeded {
-        webhooks::record_success(conn, state, &payment, &intent).await?;
+        webhooks::record_success(conn, &payment, &intent, charge.as_ref()).await?;
         return Ok(payments::find(conn, payment.id).await?.unwrap_or(payment));
     }
     if let Some(error) = &intent.last_payment_error {

@@ -11,9 +11,9 @@ use serde_json::json;
 #[utoipa::path(post, path = "/api/payments/webhook", tag = "billing", security(()),
     params(("Stripe-Signature" = String, Header, description = "t=<unix time>,v1=<HMAC-SHA256>")),
     request_body(content = Object, description = "A Stripe event"),
-    responses((status = 200, description = "Applied, ignored or a duplicate"),
+    responses((status = 200, description = "Applied, ignored, a duplicate, or refused (Stripe's facts disagree with our record: flagged for review, not retried)"),
         (status = 400, body = Problem, content_type = "application/problem+json", description = "invalid_webhook"),
-        (status = 409, body = Problem, content_type = "application/problem+json", description = "payment_not_yet_recorded: deliver again later")))]
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "payment_not_yet_recorded, refund_not_yet_recorded: deliver again later")))]
 pub async fn receive(state: web::Data<State>, req: HttpRequest, body: web::Bytes) -> Result<HttpResponse, Problem> {
     let signature = req
         .headers()
@@ -23,15 +23,25 @@ pub async fn receive(state: web::Data<State>, req: HttpRequest, body: web::Bytes
     // Verified on the raw bytes: any change to the body breaks the signature.
     let event =
         state.webhooks.construct_event(signature, &body).map_err(|e| BillingError::InvalidWebhook(e.to_string()))?;
-    let st = state.clone();
+    // A duplicate costs no Stripe call; the insert in the transaction below stays the real guard.
+    let seen = {
+        let mut conn = state.pool.get().await.map_err(BillingError::from)?;
+        stripe_events::seen(&mut conn, &event.id).await.map_err(BillingError::from)?
+    };
+    if seen {
+        return Ok(HttpResponse::Ok().json(json!({ "received": true, "outcome": "duplicate" })));
+    }
+    // Stripe is asked first, holding no connection; then one short transaction applies the answer.
+    let facts = webhooks::fetch(&state, &event).await?;
     let outcome = platform::db::transaction(&state.pool, move |conn| {
         Box::pin(async move {
             if !stripe_events::record(conn, &event.id, &event.type_).await? {
                 return Ok::<_, BillingError>("duplicate");
             }
-            Ok(match webhooks::apply(conn, &st, &event).await? {
+            Ok(match webhooks::apply(conn, &facts).await? {
                 webhooks::Outcome::Applied => "applied",
                 webhooks::Outcome::Ignored => "ignored",
+                webhooks::Outcome::Refused => "refused",
             })
         })
     })

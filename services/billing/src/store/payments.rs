@@ -28,6 +28,9 @@ pub struct Payment {
     pub succeeded_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Set when a Stripe notification disagreed with this record (`amount_mismatch`): not applied.
+    pub review_flag: Option<String>,
+    pub review_detail: Option<String>,
 }
 
 #[derive(Debug, Insertable)]
@@ -51,6 +54,16 @@ pub async fn insert(conn: &mut AsyncPgConnection, new: &NewPayment<'_>) -> Query
 
 pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<Payment>> {
     payments::table.find(id).select(Payment::as_select()).first(conn).await.optional()
+}
+
+/// The payment paid by `intent_id`, unlocked: what the webhook reads before it asks Stripe.
+pub async fn find_by_intent(conn: &mut AsyncPgConnection, intent_id: &str) -> QueryResult<Option<Payment>> {
+    payments::table
+        .filter(payments::stripe_payment_intent_id.eq(intent_id))
+        .select(Payment::as_select())
+        .first(conn)
+        .await
+        .optional()
 }
 
 /// The payment, locked until the end of the transaction (refunds, webhook updates).
@@ -125,5 +138,17 @@ pub async fn set_amount_refunded(conn: &mut AsyncPgConnection, id: Uuid, amount:
         .set((payments::amount_refunded.eq(amount), payments::updated_at.eq(diesel::dsl::now)))
         .returning(Payment::as_returning())
         .get_result(conn)
+        .await
+}
+
+/// Flags the payment for a person (e.g. `amount_mismatch`); its status is left as it was.
+pub async fn flag_for_review(conn: &mut AsyncPgConnection, id: Uuid, flag: &str, detail: &str) -> QueryResult<usize> {
+    diesel::update(payments::table.find(id))
+        .set((
+            payments::review_flag.eq(flag),
+            payments::review_detail.eq(detail),
+            payments::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
         .await
 }

@@ -32,6 +32,8 @@ diesel::table! {
         succeeded_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        review_flag -> Nullable<Text>,
+        review_detail -> Nullable<Text>,
     }
 }
 
@@ -43,9 +45,13 @@ diesel::table! {
         currency -> Bpchar,
         reason -> Text,
         status -> Text,
-        stripe_refund_id -> Text,
+        stripe_refund_id -> Nullable<Text>,
         requested_by -> Text,
         created_at -> Timestamptz,
+        request_key -> Nullable<Text>,
+        failure_reason -> Nullable<Text>,
+        updated_at -> Timestamptz,
+        announced -> Bool,
     }
 }
 

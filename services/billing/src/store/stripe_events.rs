@@ -11,3 +11,9 @@ pub async fn record(conn: &mut AsyncPgConnection, id: &str, event_type: &str) ->
         .await?;
     Ok(inserted == 1)
 }
+
+/// Whether the event was applied already: read before asking Stripe anything, so a duplicate
+/// delivery costs no Stripe call. `record` in the applying transaction stays the real guard.
+pub async fn seen(conn: &mut AsyncPgConnection, id: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(stripe_events::table.find(id))).get_result(conn).await
+}

@@ -3,6 +3,9 @@
 
 mod boot;
 mod payments;
+mod refund_policy;
 mod refunds;
+mod stripe_calls;
 mod support;
+mod webhook_checks;
 mod webhooks;

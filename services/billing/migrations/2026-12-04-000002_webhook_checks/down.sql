@@ -1,0 +1,2 @@
+ALTER TABLE payments DROP COLUMN review_detail;
+ALTER TABLE payments DROP COLUMN review_flag;
