@@ -5,4 +5,5 @@ mod boot;
 mod payments;
 mod refunds;
 mod support;
+mod voids;
 mod webhooks;
