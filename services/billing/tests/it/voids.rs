@@ -148,7 +148,12 @@ async fn a_captured_payment_is_refunded_once_despite_duplicates_and_a_second_rep
     assert_eq!(history, vec![("refund".into(), "9.99".into()), ("charge".into(), "9.99".into())], "newest first");
     let p = s.payment(buyer, id).await;
     assert_eq!(p["amount_refunded"]["amount"], "9.99");
-    assert!(s.events.drain(Duration::from_millis(500)).await.iter().all(|e| e.event_type != "billing.payment.refunded.v1"));
+    assert!(s
+        .events
+        .drain(Duration::from_millis(500))
+        .await
+        .iter()
+        .all(|e| e.event_type != "billing.payment.refunded.v1"));
     second.stop().await;
     s.stop().await;
 }
