@@ -242,6 +242,8 @@ impl Platform {
             stripe_api_key: Secret::new(fake.api_key()),
             stripe_webhook_secrets: Secret::new(WEBHOOK_SECRET),
             stripe_timeout_ms: 5_000,
+            void_poll_ms: 100,
+            void_retry_base_ms: 1_000,
             merchant_name: "Learning Platform Inc.".into(),
             merchant_address: "1 Example Street, Springfield".into(),
             refund_window_days: 14,

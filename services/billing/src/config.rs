@@ -20,6 +20,13 @@ pub struct BillingConfig {
     /// Days after a course payment during which its buyer may refund it themselves.
     #[serde(default = "default_refund_window")]
     pub refund_window_days: i64,
+    /// How often the void worker looks for due voids when nothing woke it (a request recorded in
+    /// this process wakes it at once; one recorded by another replica waits at most this long).
+    #[serde(default = "default_void_poll")]
+    pub void_poll_ms: u64,
+    /// First delay before retrying a void after a Stripe error; doubled per attempt, at most an hour.
+    #[serde(default = "default_void_retry_base")]
+    pub void_retry_base_ms: u64,
 }
 
 fn default_stripe_base() -> String {
@@ -36,6 +43,12 @@ fn default_merchant_address() -> String {
 }
 fn default_refund_window() -> i64 {
     14
+}
+fn default_void_poll() -> u64 {
+    1_000
+}
+fn default_void_retry_base() -> u64 {
+    5_000
 }
 
 impl BillingConfig {

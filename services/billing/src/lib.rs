@@ -2,11 +2,13 @@
 //! billing history and the Stripe webhook events it has applied.
 
 pub mod config;
+pub mod consumers;
 pub mod domain;
 pub mod error;
 pub mod openapi;
 pub mod routes;
 pub mod store;
+pub mod voids;
 pub mod webhooks;
 
 use diesel_migrations::{embed_migrations, EmbeddedMigrations};
@@ -35,17 +37,22 @@ pub fn setup(ctx: &Context, config: Config) -> Result<Wiring, String> {
     if secrets.is_empty() {
         return Err("BILLING_STRIPE_WEBHOOK_SECRETS must name at least one secret".into());
     }
-    let state = actix_web::web::Data::new(State {
-        pool: ctx.pool.clone(),
-        stripe,
-        webhooks: stripe::WebhookVerifier::new(secrets),
-        config,
-    });
+    let timing = voids::Timing {
+        poll: Duration::from_millis(config.void_poll_ms.max(10)),
+        retry_base: Duration::from_millis(config.void_retry_base_ms),
+        // Longer than the worst Stripe exchange of one attempt (three calls, each retried twice).
+        lease: Duration::from_millis(config.stripe_timeout_ms.saturating_mul(12).saturating_add(30_000)),
+    };
+    let state =
+        Arc::new(State { pool: ctx.pool.clone(), stripe, webhooks: stripe::WebhookVerifier::new(secrets), config });
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let worker = voids::spawn(state.clone(), timing, wake.clone(), ctx.shutdown.clone());
+    let data = actix_web::web::Data::from(state);
     Ok(Wiring {
         routes: Arc::new(move |cfg| {
-            cfg.app_data(state.clone()).configure(routes::configure);
+            cfg.app_data(data.clone()).configure(routes::configure);
         }),
-        handler: None,
-        background: Vec::new(),
+        handler: Some(Arc::new(consumers::Handler { wake })),
+        background: vec![worker],
     })
 }

@@ -245,6 +245,7 @@ pub async fn record_success(
     if let Some(method) = &intent.payment_method {
         customers::save_payment_method(conn, payment.user_id, method).await?;
     }
+    crate::voids::on_payment_succeeded(conn, payment.id).await?;
     history::insert(
         conn,
         &history::NewLine {

@@ -3,3 +3,4 @@
 pub mod payment;
 pub mod receipt;
 pub mod refund;
+pub mod void;

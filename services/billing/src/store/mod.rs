@@ -7,3 +7,4 @@ pub mod receipts;
 pub mod refunds;
 pub mod schema;
 pub mod stripe_events;
+pub mod voids;

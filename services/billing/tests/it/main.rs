@@ -8,4 +8,5 @@ mod refunds;
 mod stripe_calls;
 mod support;
 mod webhook_checks;
+mod voids;
 mod webhooks;

@@ -62,6 +62,8 @@ impl Stack {
             stripe_api_key: Secret::new(fake.api_key()),
             stripe_webhook_secrets: Secret::new("whsec_subs"),
             stripe_timeout_ms: options.stripe_timeout_ms,
+            void_poll_ms: 100,
+            void_retry_base_ms: 1_000,
             merchant_name: "Learning Platform Inc.".into(),
             merchant_address: "1 Example Street".into(),
             refund_window_days: 14,
