@@ -23,9 +23,3 @@ CREATE TABLE payment_voids (
 );
 CREATE INDEX payment_voids_due ON payment_voids (next_attempt_at) WHERE state IN ('pending', 'refund_requested');
 
--- An automatic refund of a payment that can no longer be used is `unfulfillable` (contract R lists
--- every reason a refund may have, `goodwill` included, so this check is the same whichever of the
--- refund changes lands first).
-ALTER TABLE refunds DROP CONSTRAINT IF EXISTS refunds_reason_check;
-ALTER TABLE refunds ADD CONSTRAINT refunds_reason_check
-    CHECK (reason IN ('requested_by_customer', 'duplicate', 'fraudulent', 'goodwill', 'unfulfillable'));
