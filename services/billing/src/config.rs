@@ -52,6 +52,22 @@ fn default_void_retry_base() -> u64 {
 }
 
 impl BillingConfig {
+    /// Every default, for a Stripe at `api_base` (stripe-fake in tests and dev): the variables
+    /// name what differs from it.
+    pub fn new(api_base: &str, api_key: Secret, webhook_secrets: Secret) -> Self {
+        Self {
+            stripe_api_base: api_base.to_string(),
+            stripe_api_key: api_key,
+            stripe_webhook_secrets: webhook_secrets,
+            stripe_timeout_ms: default_stripe_timeout(),
+            merchant_name: default_merchant_name(),
+            merchant_address: default_merchant_address(),
+            refund_window_days: default_refund_window(),
+            void_poll_ms: default_void_poll(),
+            void_retry_base_ms: default_void_retry_base(),
+        }
+    }
+
     pub fn webhook_secrets(&self) -> Vec<String> {
         self.stripe_webhook_secrets
             .expose()

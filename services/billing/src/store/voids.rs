@@ -179,7 +179,9 @@ pub async fn refund_by_stripe_id(conn: &mut AsyncPgConnection, stripe_id: &str) 
 }
 
 pub async fn stripe_refund_id(conn: &mut AsyncPgConnection, refund_id: Uuid) -> QueryResult<Option<String>> {
-    refunds::table.find(refund_id).select(refunds::stripe_refund_id).first(conn).await.optional()
+    let found: Option<Option<String>> =
+        refunds::table.find(refund_id).select(refunds::stripe_refund_id).first(conn).await.optional()?;
+    Ok(found.flatten())
 }
 
 /// Stripe settled a refund the worker saw pending.

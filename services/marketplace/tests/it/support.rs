@@ -254,13 +254,10 @@ async fn start_billing(env: &TestEnv) -> Billing {
     .await
     .unwrap();
     let config = billing::Config {
-        stripe_api_base: fake.base_url().into(),
-        stripe_api_key: Secret::new(stripe_fake::DEV_API_KEY),
-        stripe_webhook_secrets: Secret::new(WEBHOOK_SECRET),
         stripe_timeout_ms: 2_000,
-        merchant_name: "Learning Platform Inc.".into(),
-        merchant_address: "1 Example Street, Springfield".into(),
-        refund_window_days: 14,
+        void_poll_ms: 100,
+        void_retry_base_ms: 1_000,
+        ..billing::Config::new(fake.base_url(), Secret::new(stripe_fake::DEV_API_KEY), Secret::new(WEBHOOK_SECRET))
     };
     let svc = testkit::service::start(env, &billing::SPEC, |ctx| billing::setup(ctx, config)).await;
     fake.set_webhook_url(Some(&format!("{}/api/payments/webhook", svc.url())));
