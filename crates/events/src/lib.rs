@@ -4,13 +4,16 @@
 pub mod broker;
 pub mod catalog;
 pub mod consumer;
+pub mod dlq;
 pub mod envelope;
 pub mod outbox;
 pub mod relay;
+pub mod retry;
 pub mod topology;
 
 pub use catalog::DomainEvent;
 pub use consumer::{EventHandler, HandlerError};
+pub use retry::RetryPolicy;
 pub use envelope::CloudEvent;
 
 /// Migrations for the outbox and inbox tables; every service runs them in its own schema.

@@ -132,6 +132,19 @@ pub struct ServiceConfig {
     pub log_format: LogFormat,
     #[serde(default = "default_workers")]
     pub http_workers: usize,
+    /// Delay before an event whose handler failed transiently is tried again (doubling, see
+    /// `events::retry`); tests shorten the whole schedule.
+    #[serde(default = "default_event_retry_initial_ms")]
+    pub event_retry_initial_ms: u64,
+    /// Cap of that delay.
+    #[serde(default = "default_event_retry_max_ms")]
+    pub event_retry_max_ms: u64,
+    /// Growth factor of the delay from one retry to the next (1 = fixed delay).
+    #[serde(default = "default_event_retry_multiplier")]
+    pub event_retry_multiplier: u32,
+    /// How long after its first failure an event keeps being retried before it is dead-lettered.
+    #[serde(default = "default_event_retry_horizon_secs")]
+    pub event_retry_horizon_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
@@ -153,6 +166,18 @@ fn default_host() -> String {
 }
 fn default_workers() -> usize {
     2
+}
+fn default_event_retry_initial_ms() -> u64 {
+    1_000
+}
+fn default_event_retry_max_ms() -> u64 {
+    60_000
+}
+fn default_event_retry_multiplier() -> u32 {
+    2
+}
+fn default_event_retry_horizon_secs() -> u64 {
+    3_600
 }
 
 /// Load the common settings and the service's own struct together, reporting every problem in both.
