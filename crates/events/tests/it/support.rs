@@ -148,12 +148,10 @@ pub fn start_consumer(
     retry: RetryPolicy,
 ) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
     let (tx, rx) = watch::channel(false);
-    let mut topology = env.topology();
-    topology.delivery_limit = 3;
     let consumer = Consumer {
         pool: pool.clone(),
         amqp_url: testkit::amqp_url(),
-        topology,
+        topology: env.topology(),
         service: "events".into(),
         prefetch: 8,
         handler,
