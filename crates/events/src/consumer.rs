@@ -11,8 +11,8 @@
 //! net, for a message that keeps killing the consumer before it can decide anything.
 
 use crate::broker::{connect_with_backoff, BrokerStatus, Shutdown};
-use crate::envelope::CloudEvent;
 use crate::dlq;
+use crate::envelope::CloudEvent;
 use crate::outbox::inbox;
 use crate::retry::{retry_headers, strip_broker_headers, RetryDecision, RetryPolicy, RetryState};
 use crate::topology::Topology;

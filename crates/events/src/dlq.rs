@@ -228,7 +228,12 @@ fn replay_headers(original: Option<&FieldTable>) -> FieldTable {
     let stripped = strip_broker_headers(original);
     let ours = [ATTEMPT_HEADER, FIRST_FAILURE_HEADER, LAST_ERROR_HEADER, REASON_HEADER, ERROR_HEADER, AT_HEADER];
     let mut headers = FieldTable::from(
-        stripped.inner().iter().filter(|(k, _)| !ours.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect::<BTreeMap<_, _>>(),
+        stripped
+            .inner()
+            .iter()
+            .filter(|(k, _)| !ours.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect::<BTreeMap<_, _>>(),
     );
     headers.insert(REPLAYS_HEADER.into(), AMQPValue::LongLongInt(replays.saturating_add(1)));
     headers
@@ -273,7 +278,9 @@ mod tests {
         mark(&mut h, Reason::RetriesExhausted, "db down");
         let once = replay_headers(Some(&h));
         assert!(once.contains_key("traceparent"));
-        for gone in [ATTEMPT_HEADER, FIRST_FAILURE_HEADER, REASON_HEADER, ERROR_HEADER, AT_HEADER, "x-first-death-reason"] {
+        for gone in
+            [ATTEMPT_HEADER, FIRST_FAILURE_HEADER, REASON_HEADER, ERROR_HEADER, AT_HEADER, "x-first-death-reason"]
+        {
             assert!(!once.contains_key(gone), "{gone} kept");
         }
         assert_eq!(once.inner().get(REPLAYS_HEADER), Some(&AMQPValue::LongLongInt(1)));

@@ -13,8 +13,8 @@ pub mod topology;
 
 pub use catalog::DomainEvent;
 pub use consumer::{EventHandler, HandlerError};
-pub use retry::RetryPolicy;
 pub use envelope::CloudEvent;
+pub use retry::RetryPolicy;
 
 /// Migrations for the outbox and inbox tables; every service runs them in its own schema.
 pub const MIGRATIONS: diesel_migrations::EmbeddedMigrations = diesel_migrations::embed_migrations!();

@@ -112,7 +112,15 @@ mod tests {
 
     #[test]
     fn refuses_what_it_does_not_know() {
-        for bad in ["dlq", "dlq purge", "dlq replay --type", "dlq replay --limit 0", "dlq replay --limit x", "dlq replay --all", "serve now"] {
+        for bad in [
+            "dlq",
+            "dlq purge",
+            "dlq replay --type",
+            "dlq replay --limit 0",
+            "dlq replay --limit x",
+            "dlq replay --all",
+            "serve now",
+        ] {
             assert!(parse(&args(bad)).is_err(), "{bad} accepted");
         }
     }

@@ -1,4 +1,6 @@
-use crate::support::{count, dlq_listing, pool, start_consumer, wait_for_count, wait_for_queue, Ping, Recorder, BROKER};
+use crate::support::{
+    count, dlq_listing, pool, start_consumer, wait_for_count, wait_for_queue, Ping, Recorder, BROKER,
+};
 use events::{CloudEvent, RetryPolicy};
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,8 +41,8 @@ async fn failing_handler_dead_letters_after_the_horizon_while_others_flow() {
     let env = TestEnv::new();
     let pool = pool(&env).await;
     let handler = Arc::new(Recorder::default());
-    let policy = RetryPolicy::new(Duration::from_millis(100), Duration::from_millis(400), 2, Duration::from_secs(3))
-        .unwrap();
+    let policy =
+        RetryPolicy::new(Duration::from_millis(100), Duration::from_millis(400), 2, Duration::from_secs(3)).unwrap();
     let (stop, task) = start_consumer(&env, &pool, handler.clone(), policy);
     wait_for_queue(&env).await;
     let stuck = CloudEvent::new(&Ping { n: -1 }, None).unwrap();

@@ -1,6 +1,8 @@
 //! The operator's `<service> dlq list` and `<service> dlq replay [--type T] [--limit N]`.
 
-use crate::support::{count, dlq_listing, pool, start_consumer, wait_for_count, wait_for_queue, Ping, Pong, Recorder, BROKER};
+use crate::support::{
+    count, dlq_listing, pool, start_consumer, wait_for_count, wait_for_queue, Ping, Pong, Recorder, BROKER,
+};
 use events::CloudEvent;
 use runtime::cli::{parse, run_dlq, Command};
 use std::sync::Arc;

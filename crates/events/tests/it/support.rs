@@ -120,7 +120,8 @@ impl EventHandler for Recorder {
             struct N {
                 n: i64,
             }
-            let N { n } = serde_json::from_value(event.data.clone()).map_err(|e| HandlerError::Reject(e.to_string()))?;
+            let N { n } =
+                serde_json::from_value(event.data.clone()).map_err(|e| HandlerError::Reject(e.to_string()))?;
             if n == -1 {
                 return Err(HandlerError::Retry("this handler always fails on -1".into()));
             }
