@@ -85,16 +85,10 @@ impl RetryPolicy {
 
     /// How long to wait before retry number `attempt` (1 = the first retry).
     pub fn delay(&self, attempt: u32) -> Duration {
-        let initial = self.initial.as_millis() as u64;
-        let max = self.max.as_millis() as u64;
-        let mut delay = initial;
-        for _ in 1..attempt.max(1) {
-            delay = delay.saturating_mul(u64::from(self.multiplier));
-            if delay >= max {
-                return self.max_ms();
-            }
-        }
-        Duration::from_millis(delay.min(max))
+        let max = self.max_ms();
+        let factor = u64::from(self.multiplier).checked_pow(attempt.saturating_sub(1)).unwrap_or(u64::MAX);
+        let delay = (self.initial.as_millis() as u64).saturating_mul(factor);
+        Duration::from_millis(delay).min(max)
     }
 
     fn max_ms(&self) -> Duration {
@@ -103,18 +97,16 @@ impl RetryPolicy {
 
     /// Every distinct delay the schedule uses, shortest first: one retry queue each.
     pub fn tiers(&self) -> Vec<Duration> {
-        let mut tiers = Vec::new();
-        let mut attempt = 1;
-        loop {
+        let mut tiers: Vec<Duration> = Vec::new();
+        for attempt in 1.. {
             let d = self.delay(attempt);
-            if tiers.last() != Some(&d) {
-                tiers.push(d);
+            // The cap is reached, or the delay stopped growing (multiplier 1), or too many tiers.
+            if tiers.last() == Some(&d) || tiers.len() > MAX_TIERS {
+                break;
             }
-            if d >= self.max_ms() || tiers.len() > MAX_TIERS {
-                return tiers;
-            }
-            attempt += 1;
+            tiers.push(d);
         }
+        tiers
     }
 
     /// What to do with an event whose handler just failed transiently, given its retry state.
