@@ -112,8 +112,14 @@ impl Consumer {
             };
             this.status.set(true);
             let mut in_flight = tokio::task::JoinSet::new();
+            let mut check = tokio::time::interval(Duration::from_secs(1));
             loop {
                 tokio::select! {
+                    _ = check.tick() => if !out.status().connected() {
+                        // Without its publishing channel no failure can be handed over: start afresh.
+                        tracing::warn!("consumer: publishing channel closed, reconnecting");
+                        break;
+                    },
                     _ = shutdown.changed() => {
                         // Finish what we hold (ack), let the broker requeue what we never started.
                         while in_flight.join_next().await.is_some() {}
@@ -137,6 +143,8 @@ impl Consumer {
             }
             this.status.set(false);
             while in_flight.join_next().await.is_some() {}
+            // Already gone after a broker failure; otherwise this hands unacked messages back.
+            let _ = tokio::time::timeout(Duration::from_secs(2), connection.close(200, "reconnect".into())).await;
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         this.status.set(false);
