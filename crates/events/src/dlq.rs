@@ -10,7 +10,7 @@ use crate::retry::{as_i64, strip_broker_headers, truncate, ATTEMPT_HEADER, FIRST
 use crate::topology::Topology;
 use lapin::message::Delivery;
 use lapin::options::{
-    BasicAckOptions, BasicGetOptions, BasicNackOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions,
+    BasicAckOptions, BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Channel, Confirmation, Connection, ConnectionProperties};
@@ -87,16 +87,11 @@ pub type Listing = BTreeMap<(String, String), u64>;
 pub async fn list(amqp_url: &str, topology: &Topology, service: &str) -> Result<Listing, DlqError> {
     let session = Session::open(amqp_url, topology, service).await?;
     let mut counts = Listing::new();
-    let mut last = None;
     for _ in 0..session.depth().await? {
         let Some(d) = session.get().await? else { break };
         *counts.entry((event_type(&d), reason(&d))).or_default() += 1;
-        last = Some(d);
     }
-    // Everything read is still unacked: hand it all back at once.
-    if let Some(d) = last {
-        d.nack(BasicNackOptions { multiple: true, requeue: true }).await?;
-    }
+    // Everything read is still unacked: closing the session hands it all back.
     session.close().await;
     Ok(counts)
 }
@@ -113,10 +108,11 @@ pub async fn replay(
     let session = Session::open(amqp_url, topology, service).await?;
     let target = topology.queue(service);
     let mut moved = 0;
-    // Non-matching messages stay unacked (so the scan does not see them again) and are handed
-    // back together at the end, by a multiple nack on the last one.
-    let mut last_skipped: Option<Delivery> = None;
-    let mut skipped = 0;
+    // Non-matching messages stay unacked, so the scan does not see them again, and go back when
+    // the session closes. Closing rather than a nack-requeue, which counts as a failed delivery
+    // towards a quorum queue's delivery limit (RabbitMQ 4 sets one by default, and a DLQ has
+    // nowhere further to send a message).
+    let mut held = 0;
     let mut outcome = Ok(());
     for _ in 0..session.depth().await? {
         if filter.limit.is_some_and(|limit| moved >= limit) {
@@ -124,8 +120,7 @@ pub async fn replay(
         }
         let Some(d) = session.get().await? else { break };
         if filter.event_type.as_ref().is_some_and(|t| *t != event_type(&d)) {
-            last_skipped = Some(d);
-            skipped += 1;
+            held += 1;
             continue;
         }
         match session.copy_to(&target, &d).await {
@@ -134,17 +129,14 @@ pub async fn replay(
                 moved += 1;
             }
             Err(e) => {
-                d.nack(BasicNackOptions { multiple: false, requeue: true }).await?;
+                held += 1;
                 outcome = Err(e);
                 break;
             }
         }
     }
-    // Counted while the skipped ones are still held: the queue settles a nack asynchronously.
-    let left = session.depth().await? + skipped;
-    if let Some(d) = last_skipped {
-        d.nack(BasicNackOptions { multiple: true, requeue: true }).await?;
-    }
+    // Counted while this session still holds the skipped ones.
+    let left = session.depth().await? + held;
     session.close().await;
     outcome.map(|()| ReplayReport { moved, left })
 }

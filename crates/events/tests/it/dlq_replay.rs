@@ -9,10 +9,19 @@ use std::sync::Arc;
 use std::time::Duration;
 use testkit::{bus, eventually, TestEnv};
 
-async fn dlq(env: &TestEnv, args: &str) -> String {
+/// Run `<service> dlq ...`, then wait until the DLQ holds `expect_left` messages again (what the
+/// command read and left is handed back when its connection closes, asynchronously).
+async fn dlq(env: &TestEnv, args: &str, expect_left: u32) -> String {
     let args: Vec<String> = args.split_whitespace().map(String::from).collect();
     let Ok(Command::Dlq(command)) = parse(&args) else { panic!("not a dlq command: {args:?}") };
-    run_dlq("events", &env.service_config("events"), &command).await.expect("the dlq command")
+    let out = run_dlq("events", &env.service_config("events"), &command).await.expect("the dlq command");
+    let q = env.topology().dead_letter_queue("events");
+    eventually("the DLQ settled", Duration::from_secs(10), || {
+        let q = q.clone();
+        async move { (bus::queue_depth(&q).await == Some(expect_left)).then_some(()) }
+    })
+    .await;
+    out
 }
 
 /// Dead-lettered events of two types; the cause is fixed; replaying one type moves only those
@@ -40,17 +49,17 @@ async fn replay_moves_dead_letters_back_by_type_and_they_apply_once() {
     })
     .await;
     assert_eq!(other_subscriber.drain(Duration::from_millis(500)).await.len(), 5, "the original publications");
-    let listed = dlq(&env, "dlq list").await;
+    let listed = dlq(&env, "dlq list", 5).await;
     assert!(listed.contains("5 message(s)"), "{listed}");
     assert!(listed.contains("3  test.ping.v1  (rejected)"), "{listed}");
     assert!(listed.contains("2  test.pong.v1  (rejected)"), "{listed}");
 
     // The fix is deployed.
     handler.reject_all(false);
-    let out = dlq(&env, "dlq replay --type test.ping.v1 --limit 2").await;
+    let out = dlq(&env, "dlq replay --type test.ping.v1 --limit 2", 3).await;
     assert!(out.starts_with("moved 2 message(s)"), "{out}");
     assert!(out.contains("; 3 left in"), "{out}");
-    let out = dlq(&env, "dlq replay --type test.ping.v1").await;
+    let out = dlq(&env, "dlq replay --type test.ping.v1", 2).await;
     assert!(out.starts_with("moved 1 message(s)") && out.contains("; 2 left in"), "{out}");
     let effects = "SELECT count(*) AS n FROM effects";
     wait_for_count("the pings applied", &pool, effects, 3, Duration::from_secs(10)).await;
@@ -58,10 +67,10 @@ async fn replay_moves_dead_letters_back_by_type_and_they_apply_once() {
     assert_eq!(listing.len(), 1, "only the pongs are left: {listing:?}");
     assert_eq!(listing.get(&("test.pong.v1".into(), "rejected".into())), Some(&2), "{listing:?}");
 
-    let out = dlq(&env, "dlq replay").await;
+    let out = dlq(&env, "dlq replay", 0).await;
     assert!(out.starts_with("moved 2 message(s)") && out.contains("; 0 left in"), "{out}");
     wait_for_count("the pongs applied", &pool, effects, 5, Duration::from_secs(10)).await;
-    let out = dlq(&env, "dlq replay").await;
+    let out = dlq(&env, "dlq replay", 0).await;
     assert!(out.starts_with("moved 0 message(s)"), "{out}");
 
     // A replayed event that was applied already (a second copy) has no second effect.

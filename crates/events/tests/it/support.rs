@@ -183,7 +183,16 @@ pub async fn wait_for_count(what: &str, pool: &Pool, sql: &str, n: i64, timeout:
     testkit::eventually(what, timeout, || async { (try_count(pool, sql).await == Some(n)).then_some(()) }).await;
 }
 
-/// The DLQ of the service `events`, counted by (event type, reason).
+/// The DLQ of the service `events`, counted by (event type, reason). Returns once what the
+/// listing read is back in the queue (handed back asynchronously when its connection closes).
 pub async fn dlq_listing(env: &TestEnv) -> events::dlq::Listing {
-    events::dlq::list(&testkit::amqp_url(), &env.topology(), "events").await.expect("list the DLQ")
+    let listing = events::dlq::list(&testkit::amqp_url(), &env.topology(), "events").await.expect("list the DLQ");
+    let n: u64 = listing.values().sum();
+    let q = env.topology().dead_letter_queue("events");
+    testkit::eventually("the listed messages back in the DLQ", Duration::from_secs(10), || {
+        let q = q.clone();
+        async move { testkit::bus::queue_depth(&q).await.filter(|d| u64::from(*d) >= n) }
+    })
+    .await;
+    listing
 }
