@@ -229,6 +229,43 @@ mod tests {
     }
 
     #[test]
+    fn event_retry_knobs_have_long_defaults_and_can_be_shortened() {
+        let base = [
+            ("SVC_DATABASE_URL", "postgres://x"),
+            ("SVC_AMQP_URL", "amqp://x"),
+            ("SVC_PORT", "1"),
+            ("SVC_INTERNAL_TOKEN_SECRET", "s"),
+        ];
+        let cfg = load_from::<ServiceConfig>("SVC_", vars(&base)).expect("defaults");
+        assert_eq!(
+            (
+                cfg.event_retry_initial_ms,
+                cfg.event_retry_multiplier,
+                cfg.event_retry_max_ms,
+                cfg.event_retry_horizon_secs
+            ),
+            (1_000, 2, 60_000, 3_600)
+        );
+        let mut short = base.to_vec();
+        short.extend([
+            ("SVC_EVENT_RETRY_INITIAL_MS", "50"),
+            ("SVC_EVENT_RETRY_MULTIPLIER", "3"),
+            ("SVC_EVENT_RETRY_MAX_MS", "500"),
+            ("SVC_EVENT_RETRY_HORIZON_SECS", "20"),
+        ]);
+        let cfg = load_from::<ServiceConfig>("SVC_", vars(&short)).expect("shortened");
+        assert_eq!(
+            (
+                cfg.event_retry_initial_ms,
+                cfg.event_retry_multiplier,
+                cfg.event_retry_max_ms,
+                cfg.event_retry_horizon_secs
+            ),
+            (50, 3, 500, 20)
+        );
+    }
+
+    #[test]
     fn loads_valid_config_and_hides_secrets() {
         let cfg = load_from::<Sample>(
             "APP_",
