@@ -117,7 +117,9 @@ pub async fn start<F>(spec: &ServiceSpec, config: ServiceConfig, setup: F) -> Re
 where
     F: FnOnce(&Context) -> Result<Wiring, String>,
 {
-    let retry = RetryPolicy::from_config(&config).map_err(StartError::Setup)?;
+    // The policy's messages name the variable without the service's prefix.
+    let retry = RetryPolicy::from_config(&config)
+        .map_err(|e| StartError::Setup(format!("{}_{e}", spec.name.to_uppercase())))?;
     let pool =
         platform::db::connect(config.database_url.expose(), &schema(spec, &config), config.database_pool_size).await?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
