@@ -1,18 +1,32 @@
 //! The idempotent consumer: bounded prefetch, manual ack after commit, an inbox row written in the
-//! handler's transaction (a redelivered event has no second effect), retries with backoff, and
-//! dead-lettering after the queue's delivery limit.
+//! handler's transaction (a redelivered event has no second effect).
+//!
+//! Failures are of two kinds. A transient one ([`HandlerError::Retry`], the database or its pool
+//! failing) sends a copy of the message to a delayed-retry queue ([`crate::retry`]) and acks the
+//! original only once the broker has confirmed the copy, so the event is never lost and the
+//! handler sees it again after a growing delay, for as long as the policy's horizon (an hour by
+//! default); then it is dead-lettered. A poison message ([`HandlerError::Reject`], a malformed
+//! envelope) goes to the DLQ at once, after one delivery. Both kinds of dead letter carry the
+//! reason in `x-dlq-*` headers ([`crate::dlq`]). The queue's `x-delivery-limit` stays as the last
+//! net, for a message that keeps killing the consumer before it can decide anything.
 
 use crate::broker::{connect_with_backoff, BrokerStatus, Shutdown};
+use crate::dlq;
 use crate::envelope::CloudEvent;
 use crate::outbox::inbox;
+use crate::retry::{retry_headers, strip_broker_headers, RetryDecision, RetryPolicy, RetryState};
 use crate::topology::Topology;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions};
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions, BasicRejectOptions,
+    ConfirmSelectOptions,
+};
 use lapin::types::{AMQPValue, FieldTable};
+use lapin::{Channel, Confirmation};
 use platform::db::Pool;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +34,8 @@ use tracing::Instrument;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
-    /// Transient (database hiccup, a peer briefly down): retried with backoff, then dead-lettered.
+    /// Transient (database hiccup, a peer briefly down, a precondition not met yet): retried with
+    /// growing delays for the retry policy's horizon, then dead-lettered.
     #[error("retryable: {0}")]
     Retry(String),
     /// The event can never be applied (malformed payload): dead-lettered at once.
@@ -64,6 +79,8 @@ pub struct Consumer {
     pub prefetch: u16,
     pub handler: Arc<dyn EventHandler>,
     pub status: BrokerStatus,
+    /// The backoff schedule of transient failures.
+    pub retry: RetryPolicy,
 }
 
 /// What happened to one delivery.
@@ -85,7 +102,7 @@ impl Consumer {
             let Some(connection) = connect_with_backoff(&this.amqp_url, &name, &mut shutdown).await else {
                 break;
             };
-            let mut stream = match this.start(&connection).await {
+            let (mut stream, out) = match this.start(&connection).await {
                 Ok(s) => s,
                 Err(e) => {
                     tracing::warn!(error = %e, "consumer: setup failed, retrying");
@@ -95,8 +112,14 @@ impl Consumer {
             };
             this.status.set(true);
             let mut in_flight = tokio::task::JoinSet::new();
+            let mut check = tokio::time::interval(Duration::from_secs(1));
             loop {
                 tokio::select! {
+                    _ = check.tick() => if !out.status().connected() {
+                        // Without its publishing channel no failure can be handed over: start afresh.
+                        tracing::warn!("consumer: publishing channel closed, reconnecting");
+                        break;
+                    },
                     _ = shutdown.changed() => {
                         // Finish what we hold (ack), let the broker requeue what we never started.
                         while in_flight.join_next().await.is_some() {}
@@ -107,7 +130,8 @@ impl Consumer {
                     next = stream.next() => match next {
                         Some(Ok(delivery)) => {
                             let this = this.clone();
-                            in_flight.spawn(async move { this.process(delivery).await });
+                            let out = out.clone();
+                            in_flight.spawn(async move { this.process(delivery, &out).await });
                         }
                         Some(Err(e)) => {
                             tracing::warn!(error = %e, "consumer: broker failure, reconnecting");
@@ -119,32 +143,40 @@ impl Consumer {
             }
             this.status.set(false);
             while in_flight.join_next().await.is_some() {}
+            // Already gone after a broker failure; otherwise this hands unacked messages back.
+            let _ = tokio::time::timeout(Duration::from_secs(2), connection.close(200, "reconnect".into())).await;
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         this.status.set(false);
     }
 
-    async fn start(&self, connection: &lapin::Connection) -> lapin::Result<lapin::Consumer> {
+    /// Declare the topology and start consuming; returns the deliveries and a channel with
+    /// publisher confirms for the copies sent to the retry queues and the DLQ.
+    async fn start(&self, connection: &lapin::Connection) -> lapin::Result<(lapin::Consumer, Channel)> {
         let channel = connection.create_channel().await?;
         let keys = self.handler.subscriptions();
         self.topology.declare_service_queue(&channel, &self.service, &keys).await?;
+        self.topology.declare_retry_queues(&channel, &self.service, &self.retry).await?;
+        let out = connection.create_channel().await?;
+        out.confirm_select(ConfirmSelectOptions::default()).await?;
         channel.basic_qos(self.prefetch, BasicQosOptions::default()).await?;
-        channel
+        let stream = channel
             .basic_consume(
                 self.topology.queue(&self.service).as_str().into(),
                 format!("{}-{}", self.service, uuid::Uuid::new_v4()).as_str().into(),
                 BasicConsumeOptions::default(),
                 FieldTable::default(),
             )
-            .await
+            .await?;
+        Ok((stream, out))
     }
 
-    async fn process(&self, delivery: Delivery) {
+    async fn process(&self, delivery: Delivery, out: &Channel) {
         let event: CloudEvent = match serde_json::from_slice(&delivery.data) {
             Ok(e) => e,
             Err(e) => {
                 tracing::error!(error = %e, "consumer: malformed envelope, dead-lettering");
-                let _ = delivery.reject(BasicRejectOptions { requeue: false }).await;
+                self.dead_letter(out, &delivery, dlq::Reason::Malformed, &e.to_string()).await;
                 return;
             }
         };
@@ -171,17 +203,48 @@ impl Consumer {
             }
             Err(HandlerError::Reject(reason)) => {
                 tracing::error!(%reason, "consumer: event rejected, dead-lettering");
-                let _ = delivery.reject(BasicRejectOptions { requeue: false }).await;
+                self.dead_letter(out, &delivery, dlq::Reason::Rejected, &reason).await;
             }
-            Err(HandlerError::Retry(reason)) => {
-                let attempt = delivery_count(&delivery);
-                tracing::warn!(%reason, attempt, "consumer: handler failed, will retry");
-                // Backoff before handing it back; after the delivery limit the broker dead-letters it.
-                let delay =
-                    Duration::from_millis(50u64.saturating_mul(1 << attempt.min(6))).min(Duration::from_secs(3));
-                tokio::time::sleep(delay).await;
-                let _ = delivery.nack(BasicNackOptions { requeue: true, ..Default::default() }).await;
+            Err(HandlerError::Retry(reason)) => self.retry_later(out, &delivery, &reason).await,
+        }
+    }
+
+    /// Park a copy in the retry queue of the next delay, or dead-letter it past the horizon.
+    async fn retry_later(&self, out: &Channel, delivery: &Delivery, reason: &str) {
+        let state = RetryState::from_headers(delivery.properties.headers().as_ref());
+        match self.retry.decide(&state, chrono::Utc::now()) {
+            RetryDecision::GiveUp => {
+                tracing::error!(%reason, attempts = state.attempt, "consumer: retry horizon passed, dead-lettering");
+                self.dead_letter(out, delivery, dlq::Reason::RetriesExhausted, reason).await;
             }
+            RetryDecision::RetryIn { attempt, delay, first_failed_at } => {
+                tracing::warn!(
+                    %reason,
+                    attempt,
+                    retry_in_ms = delay.as_millis() as u64,
+                    redeliveries = delivery_count(delivery),
+                    "consumer: handler failed, will retry"
+                );
+                let headers = retry_headers(delivery.properties.headers().as_ref(), attempt, first_failed_at, reason);
+                let queue = self.topology.retry_queue(&self.service, delay);
+                if !hand_over(out, delivery, &queue, headers).await {
+                    // The copy was not confirmed: keep the original. Requeued, it counts towards
+                    // the queue's delivery limit, the net for a broker that keeps refusing.
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    let _ = delivery.nack(BasicNackOptions { requeue: true, ..Default::default() }).await;
+                }
+            }
+        }
+    }
+
+    /// Move the message to the DLQ with the reason in its headers; if that copy cannot be
+    /// confirmed, reject it so the broker dead-letters it itself (without our headers).
+    async fn dead_letter(&self, out: &Channel, delivery: &Delivery, reason: dlq::Reason, detail: &str) {
+        let mut headers = strip_broker_headers(delivery.properties.headers().as_ref());
+        dlq::mark(&mut headers, reason, detail);
+        let queue = self.topology.dead_letter_queue(&self.service);
+        if !hand_over(out, delivery, &queue, headers).await {
+            let _ = delivery.reject(BasicRejectOptions { requeue: false }).await;
         }
     }
 
@@ -207,6 +270,47 @@ impl Consumer {
             Ok(Outcome::Applied)
         })
         .await
+    }
+}
+
+/// Publish a copy of `delivery` with `headers` straight to `queue` (default exchange), and ack the
+/// original once the broker has confirmed the copy. `false` when the copy was not confirmed (the
+/// original is then still ours to settle).
+async fn hand_over(out: &Channel, delivery: &Delivery, queue: &str, headers: FieldTable) -> bool {
+    let properties = delivery.properties.clone().with_headers(headers).with_delivery_mode(2);
+    let confirm = match out
+        .basic_publish(
+            "".into(),
+            queue.into(),
+            BasicPublishOptions { mandatory: true, ..Default::default() },
+            &delivery.data,
+            properties,
+        )
+        .await
+    {
+        Ok(c) => c.await,
+        Err(e) => Err(e),
+    };
+    match confirm {
+        Ok(Confirmation::Ack(None)) => {
+            if let Err(e) = delivery.ack(BasicAckOptions::default()).await {
+                // The copy is safe; the original comes back and the inbox absorbs the duplicate.
+                tracing::warn!(error = %e, queue, "consumer: ack after hand-over failed");
+            }
+            true
+        }
+        Ok(Confirmation::Ack(Some(_))) => {
+            tracing::error!(queue, "consumer: hand-over returned unroutable (queue missing?)");
+            false
+        }
+        Ok(other) => {
+            tracing::error!(queue, confirmation = ?other, "consumer: hand-over not confirmed");
+            false
+        }
+        Err(e) => {
+            tracing::error!(queue, error = %e, "consumer: hand-over failed");
+            false
+        }
     }
 }
 

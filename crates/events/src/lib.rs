@@ -4,14 +4,17 @@
 pub mod broker;
 pub mod catalog;
 pub mod consumer;
+pub mod dlq;
 pub mod envelope;
 pub mod outbox;
 pub mod relay;
+pub mod retry;
 pub mod topology;
 
 pub use catalog::DomainEvent;
 pub use consumer::{EventHandler, HandlerError};
 pub use envelope::CloudEvent;
+pub use retry::RetryPolicy;
 
 /// Migrations for the outbox and inbox tables; every service runs them in its own schema.
 pub const MIGRATIONS: diesel_migrations::EmbeddedMigrations = diesel_migrations::embed_migrations!();

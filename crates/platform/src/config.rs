@@ -132,6 +132,19 @@ pub struct ServiceConfig {
     pub log_format: LogFormat,
     #[serde(default = "default_workers")]
     pub http_workers: usize,
+    /// Delay before an event whose handler failed transiently is tried again (doubling, see
+    /// `events::retry`); tests shorten the whole schedule.
+    #[serde(default = "default_event_retry_initial_ms")]
+    pub event_retry_initial_ms: u64,
+    /// Cap of that delay.
+    #[serde(default = "default_event_retry_max_ms")]
+    pub event_retry_max_ms: u64,
+    /// Growth factor of the delay from one retry to the next (1 = fixed delay).
+    #[serde(default = "default_event_retry_multiplier")]
+    pub event_retry_multiplier: u32,
+    /// How long after its first failure an event keeps being retried before it is dead-lettered.
+    #[serde(default = "default_event_retry_horizon_secs")]
+    pub event_retry_horizon_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
@@ -153,6 +166,18 @@ fn default_host() -> String {
 }
 fn default_workers() -> usize {
     2
+}
+fn default_event_retry_initial_ms() -> u64 {
+    1_000
+}
+fn default_event_retry_max_ms() -> u64 {
+    60_000
+}
+fn default_event_retry_multiplier() -> u32 {
+    2
+}
+fn default_event_retry_horizon_secs() -> u64 {
+    3_600
 }
 
 /// Load the common settings and the service's own struct together, reporting every problem in both.
@@ -201,6 +226,43 @@ mod tests {
         assert!(all.contains("APP_VERBOSE is invalid"), "{all}");
         assert!(all.contains("APP_TOKEN is required"), "{all}");
         assert_eq!(err.problems.len(), 4, "{all}");
+    }
+
+    #[test]
+    fn event_retry_knobs_have_long_defaults_and_can_be_shortened() {
+        let base = [
+            ("SVC_DATABASE_URL", "postgres://x"),
+            ("SVC_AMQP_URL", "amqp://x"),
+            ("SVC_PORT", "1"),
+            ("SVC_INTERNAL_TOKEN_SECRET", "s"),
+        ];
+        let cfg = load_from::<ServiceConfig>("SVC_", vars(&base)).expect("defaults");
+        assert_eq!(
+            (
+                cfg.event_retry_initial_ms,
+                cfg.event_retry_multiplier,
+                cfg.event_retry_max_ms,
+                cfg.event_retry_horizon_secs
+            ),
+            (1_000, 2, 60_000, 3_600)
+        );
+        let mut short = base.to_vec();
+        short.extend([
+            ("SVC_EVENT_RETRY_INITIAL_MS", "50"),
+            ("SVC_EVENT_RETRY_MULTIPLIER", "3"),
+            ("SVC_EVENT_RETRY_MAX_MS", "500"),
+            ("SVC_EVENT_RETRY_HORIZON_SECS", "20"),
+        ]);
+        let cfg = load_from::<ServiceConfig>("SVC_", vars(&short)).expect("shortened");
+        assert_eq!(
+            (
+                cfg.event_retry_initial_ms,
+                cfg.event_retry_multiplier,
+                cfg.event_retry_max_ms,
+                cfg.event_retry_horizon_secs
+            ),
+            (50, 3, 500, 20)
+        );
     }
 
     #[test]

@@ -2,13 +2,15 @@
 //! event consumer, HTTP server with the platform middleware, and graceful shutdown. Each
 //! service's `main.rs` and its tests go through here, so every service boots the same way.
 
+pub mod cli;
+
 use actix_web::{middleware::from_fn, web, App, HttpResponse, HttpServer};
 use diesel_migrations::EmbeddedMigrations;
 use events::broker::BrokerStatus;
 use events::consumer::Consumer;
 use events::relay::Relay;
 use events::topology::Topology;
-use events::EventHandler;
+use events::{EventHandler, RetryPolicy};
 use platform::auth::{InternalAuth, Principal};
 use platform::config::ServiceConfig;
 use platform::db::Pool;
@@ -56,6 +58,8 @@ pub enum StartError {
     Bind(#[from] std::io::Error),
     #[error("setup failed: {0}")]
     Setup(String),
+    #[error("{0}")]
+    Command(String),
 }
 
 fn schema(spec: &ServiceSpec, config: &ServiceConfig) -> String {
@@ -113,6 +117,9 @@ pub async fn start<F>(spec: &ServiceSpec, config: ServiceConfig, setup: F) -> Re
 where
     F: FnOnce(&Context) -> Result<Wiring, String>,
 {
+    // The policy's messages name the variable without the service's prefix.
+    let retry = RetryPolicy::from_config(&config)
+        .map_err(|e| StartError::Setup(format!("{}_{e}", spec.name.to_uppercase())))?;
     let pool =
         platform::db::connect(config.database_url.expose(), &schema(spec, &config), config.database_pool_size).await?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -143,6 +150,7 @@ where
             prefetch: 32,
             handler,
             status: broker.clone(),
+            retry,
         };
         tasks.push(consumer.spawn(shutdown_rx.clone()));
     }
@@ -210,7 +218,8 @@ fn spawn_idempotency_purge(pool: Pool, mut shutdown: watch::Receiver<bool>) -> t
     })
 }
 
-/// The whole `main` of a service binary: `<bin> migrate` or `<bin> serve` (default).
+/// The whole `main` of a service binary: `<bin> migrate`, `<bin> serve` (default), or the
+/// dead-letter tools `<bin> dlq list` and `<bin> dlq replay [--type T] [--limit N]` ([`cli`]).
 /// `T` is the service's own config struct, read with the same prefix as [`ServiceConfig`].
 pub fn main<T, F>(spec: ServiceSpec, prefix: &str, setup: F) -> ExitCode
 where
@@ -227,7 +236,14 @@ where
             return ExitCode::from(2);
         }
     };
-    let command = std::env::args().nth(1).unwrap_or_else(|| "serve".into());
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = match cli::parse(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{}: {e}\n{}", spec.name, cli::USAGE);
+            return ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -237,17 +253,21 @@ where
     };
     let _telemetry = runtime.block_on(async { platform::telemetry::init(spec.name, config.log_format) });
     let result: Result<(), StartError> = runtime.block_on(async {
-        match command.as_str() {
-            "migrate" => {
+        match command {
+            cli::Command::Migrate => {
                 migrate(&spec, &config).await?;
                 tracing::info!(service = spec.name, "migrations applied");
                 Ok(())
             }
-            "serve" => {
+            cli::Command::Serve => {
                 start(&spec, config, |ctx| setup(ctx, own)).await?.run_until_signal().await;
                 Ok(())
             }
-            other => Err(StartError::Setup(format!("unknown command {other:?}; use `migrate` or `serve`"))),
+            cli::Command::Dlq(dlq) => {
+                let out = cli::run_dlq(spec.name, &config, &dlq).await.map_err(StartError::Command)?;
+                print!("{out}");
+                Ok(())
+            }
         }
     });
     match result {

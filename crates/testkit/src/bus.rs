@@ -102,7 +102,8 @@ pub(crate) async fn delete_all(env: &TestEnv, services: &[&str]) {
     };
     let topo = env.topology();
     for s in services {
-        for q in [topo.queue(s), topo.dead_letter_queue(s)] {
+        let retry_queues = topo.retry_queues(s, &crate::TEST_RETRY);
+        for q in [topo.queue(s), topo.dead_letter_queue(s)].into_iter().chain(retry_queues) {
             if let Ok(ch) = conn.create_channel().await {
                 let _ = ch.queue_delete(q.as_str().into(), QueueDeleteOptions::default()).await;
             }

@@ -4,6 +4,7 @@
 
 pub mod bus;
 pub mod jwt;
+pub mod proxy;
 pub mod schema;
 pub mod service;
 
@@ -20,6 +21,15 @@ pub fn database_url() -> String {
 pub fn amqp_url() -> String {
     std::env::var("TEST_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
 }
+
+/// Retries in tests: 100 ms doubling to 1 s, for two minutes (a handler waiting for an event that
+/// overtook another gets it quickly; a test outage of some seconds is ridden out).
+pub const TEST_RETRY: events::RetryPolicy = events::RetryPolicy {
+    initial: Duration::from_millis(100),
+    max: Duration::from_millis(1000),
+    multiplier: 2,
+    horizon: Duration::from_secs(120),
+};
 
 /// One test's private corner of the shared PostgreSQL and RabbitMQ.
 #[derive(Debug, Clone)]
@@ -62,7 +72,16 @@ impl TestEnv {
             internal_token_previous_secret: None,
             log_format: LogFormat::Pretty,
             http_workers: 1,
+            event_retry_initial_ms: TEST_RETRY.initial.as_millis() as u64,
+            event_retry_max_ms: TEST_RETRY.max.as_millis() as u64,
+            event_retry_multiplier: TEST_RETRY.multiplier,
+            event_retry_horizon_secs: TEST_RETRY.horizon.as_secs(),
         }
+    }
+
+    /// The consumers' retry schedule in tests ([`TEST_RETRY`]).
+    pub fn retry_policy(&self) -> events::RetryPolicy {
+        TEST_RETRY.clone()
     }
 
     pub fn topology(&self) -> events::topology::Topology {

@@ -4,5 +4,7 @@
 mod broker_restart;
 mod catalog;
 mod consumer;
+mod dlq_replay;
 mod outbox;
+mod retry;
 mod support;

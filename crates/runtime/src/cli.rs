@@ -1,0 +1,127 @@
+//! The command line of every service binary: `migrate`, `serve` (the default), and the operator's
+//! dead-letter tools `dlq list` and `dlq replay [--type <event type>] [--limit N]`.
+
+use events::dlq::ReplayFilter;
+use platform::config::ServiceConfig;
+
+pub const USAGE: &str = "usage: <service> [serve | migrate | dlq list | dlq replay [--type <event type>] [--limit N]]";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Serve,
+    Migrate,
+    Dlq(DlqCommand),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DlqCommand {
+    /// Counts of the DLQ's messages by event type and reason.
+    List,
+    /// Move matching messages back to the service's own queue.
+    Replay(ReplayFilter),
+}
+
+/// Parse the arguments after the binary's name.
+pub fn parse(args: &[String]) -> Result<Command, String> {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match args.as_slice() {
+        [] | ["serve"] => Ok(Command::Serve),
+        ["migrate"] => Ok(Command::Migrate),
+        ["dlq", "list"] => Ok(Command::Dlq(DlqCommand::List)),
+        ["dlq", "replay", options @ ..] => parse_replay(options).map(|f| Command::Dlq(DlqCommand::Replay(f))),
+        _ => Err(format!("unknown command {:?}", args.join(" "))),
+    }
+}
+
+fn parse_replay(mut options: &[&str]) -> Result<ReplayFilter, String> {
+    let mut filter = ReplayFilter::default();
+    while let [flag, rest @ ..] = options {
+        let (value, rest) = match (flag.split_once('='), rest) {
+            (Some((_, v)), rest) => (v, rest),
+            (None, [v, rest @ ..]) => (*v, rest),
+            (None, []) => return Err(format!("{flag} needs a value")),
+        };
+        match flag.split('=').next().unwrap_or_default() {
+            "--type" if !value.is_empty() => filter.event_type = Some(value.to_string()),
+            "--limit" => {
+                let n: u64 = value.parse().map_err(|_| format!("--limit must be a whole number, not {value:?}"))?;
+                if n == 0 {
+                    return Err("--limit must be at least 1".into());
+                }
+                filter.limit = Some(n);
+            }
+            other => return Err(format!("unknown option {other:?}")),
+        }
+        options = rest;
+    }
+    Ok(filter)
+}
+
+/// Run a `dlq` command for `service` and return what to print.
+pub async fn run_dlq(service: &str, config: &ServiceConfig, command: &DlqCommand) -> Result<String, String> {
+    let topology = events::topology::Topology::new(&config.events_exchange, &config.queue_prefix);
+    let url = config.amqp_url.expose();
+    let dlq = topology.dead_letter_queue(service);
+    match command {
+        DlqCommand::List => {
+            let listing = events::dlq::list(url, &topology, service).await.map_err(|e| e.to_string())?;
+            let total: u64 = listing.values().sum();
+            let mut out = format!("{dlq}: {total} message(s)\n");
+            for ((event_type, reason), n) in &listing {
+                out.push_str(&format!("{n:>8}  {event_type}  ({reason})\n"));
+            }
+            Ok(out)
+        }
+        DlqCommand::Replay(filter) => {
+            let report = events::dlq::replay(url, &topology, service, filter).await.map_err(|e| e.to_string())?;
+            Ok(format!(
+                "moved {} message(s) from {dlq} to {}; {} left in {dlq}\n",
+                report.moved,
+                topology.queue(service),
+                report.left
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn parses_every_command() {
+        assert_eq!(parse(&args("")), Ok(Command::Serve));
+        assert_eq!(parse(&args("serve")), Ok(Command::Serve));
+        assert_eq!(parse(&args("migrate")), Ok(Command::Migrate));
+        assert_eq!(parse(&args("dlq list")), Ok(Command::Dlq(DlqCommand::List)));
+        assert_eq!(parse(&args("dlq replay")), Ok(Command::Dlq(DlqCommand::Replay(ReplayFilter::default()))));
+        let both = ReplayFilter { event_type: Some("billing.payment.succeeded.v1".into()), limit: Some(5) };
+        assert_eq!(
+            parse(&args("dlq replay --type billing.payment.succeeded.v1 --limit 5")),
+            Ok(Command::Dlq(DlqCommand::Replay(both.clone())))
+        );
+        assert_eq!(
+            parse(&args("dlq replay --limit=5 --type=billing.payment.succeeded.v1")),
+            Ok(Command::Dlq(DlqCommand::Replay(both)))
+        );
+    }
+
+    #[test]
+    fn refuses_what_it_does_not_know() {
+        for bad in [
+            "dlq",
+            "dlq purge",
+            "dlq replay --type",
+            "dlq replay --limit 0",
+            "dlq replay --limit x",
+            "dlq replay --all",
+            "serve now",
+        ] {
+            assert!(parse(&args(bad)).is_err(), "{bad} accepted");
+        }
+    }
+}
