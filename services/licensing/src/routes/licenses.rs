@@ -154,6 +154,7 @@ async fn create_in(
             other => break other?,
         }
     };
+    let license_version = licenses::next_version(conn, license.id).await?;
     events::outbox::enqueue(
         conn,
         &LicenseCreated {
@@ -165,6 +166,7 @@ async fn create_in(
             starts_at: license.starts_at,
             expires_at: license.expires_at,
             created_at: now,
+            license_version,
         },
     )
     .await?;
@@ -358,6 +360,7 @@ pub async fn extend(
                 return Err(LicensingError::field("expires_at", "must be later than the current expiry"));
             }
             let updated = licenses::set_expiry(conn, license.id, expires_at, now).await?;
+            let license_version = licenses::next_version(conn, license.id).await?;
             events::outbox::enqueue(
                 conn,
                 &LicenseExtended {
@@ -367,6 +370,7 @@ pub async fn extend(
                     previous_expires_at: license.expires_at,
                     expires_at,
                     extended_at: now,
+                    license_version,
                 },
             )
             .await?;
@@ -426,6 +430,7 @@ pub async fn suspend(
                 Outcome::Unchanged => Ok(license),
                 Outcome::To(next) => {
                     let updated = licenses::set_status(conn, license.id, next.as_str(), reason.as_deref(), now).await?;
+                    let license_version = licenses::next_version(conn, license.id).await?;
                     events::outbox::enqueue(
                         conn,
                         &LicenseSuspended {
@@ -434,6 +439,7 @@ pub async fn suspend(
                             tier: license.tier.clone(),
                             reason,
                             suspended_at: now,
+                            license_version,
                         },
                     )
                     .await?;
@@ -470,6 +476,7 @@ pub async fn reinstate(
                 Outcome::Unchanged => Ok(license),
                 Outcome::To(next) => {
                     let updated = licenses::set_status(conn, license.id, next.as_str(), None, now).await?;
+                    let license_version = licenses::next_version(conn, license.id).await?;
                     events::outbox::enqueue(
                         conn,
                         &LicenseReinstated {
@@ -478,6 +485,7 @@ pub async fn reinstate(
                             tier: license.tier.clone(),
                             expires_at: license.expires_at,
                             reinstated_at: now,
+                            license_version,
                         },
                     )
                     .await?;
@@ -517,6 +525,7 @@ pub async fn revoke(
                     let (released, license) =
                         release_all(conn, &license, SeatReleaseReason::LicenseRevoked, now).await?;
                     let updated = licenses::set_status(conn, license.id, next.as_str(), reason.as_deref(), now).await?;
+                    let license_version = licenses::next_version(conn, license.id).await?;
                     events::outbox::enqueue(
                         conn,
                         &LicenseRevoked {
@@ -526,6 +535,7 @@ pub async fn revoke(
                             reason,
                             seats_released: released,
                             revoked_at: now,
+                            license_version,
                         },
                     )
                     .await?;

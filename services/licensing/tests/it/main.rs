@@ -9,3 +9,4 @@ mod licenses;
 mod scenario;
 mod support;
 mod tickets;
+mod versions;
