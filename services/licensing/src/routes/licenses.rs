@@ -4,11 +4,12 @@
 use super::access::{require_admin, require_manager};
 use super::organizations::{apply_branding, BrandingBody};
 use super::views::{self, LicenseView};
-use super::PROBLEM;
+use super::{time_cursor, PROBLEM};
 use crate::core::seats::{check_thresholds, release_all, status_of};
 use crate::domain::branding::is_domain;
 use crate::domain::license::{apply, check_seat_change, Action, Outcome, SeatChangeError, Status, MAX_SEATS};
 use crate::domain::license_key::LicenseKey;
+use crate::domain::time;
 use crate::error::{is_unique_violation, LicensingError};
 use crate::store::licenses::{self, License, NewLicense};
 use crate::store::organizations;
@@ -77,6 +78,11 @@ impl CreateLicense {
         }
         if self.expires_at <= now {
             fail("expires_at", "must be in the future");
+        }
+        for (field, at) in [("starts_at", self.starts_at), ("expires_at", self.expires_at)] {
+            if !time::in_range(at) {
+                fail(field, time::OUT_OF_RANGE);
+            }
         }
         errors
     }
@@ -211,7 +217,8 @@ pub async fn list(
     };
     let page = PageQuery { limit: q.limit, cursor: q.cursor };
     let mut conn = state.pool.get().await?;
-    let rows = licenses::page(&mut conn, org, page.cursor()?, page.limit()).await?;
+    let cursor = time_cursor(&page, |c: &licenses::Cursor| c.at)?;
+    let rows = licenses::page(&mut conn, org, cursor, page.limit()).await?;
     let page = Page::from_rows(rows, page.limit(), |l| licenses::Cursor { at: l.created_at, id: l.id });
     let data = views::licenses(&mut conn, &page.data).await?;
     Ok(HttpResponse::Ok().json(Page { data, next_cursor: page.next_cursor }))
@@ -344,6 +351,9 @@ pub async fn extend(
     body: web::Json<Extend>,
 ) -> Result<HttpResponse, Problem> {
     let expires_at = body.expires_at;
+    if !time::in_range(expires_at) {
+        return Err(Problem::field("expires_at", time::OUT_OF_RANGE));
+    }
     admin_change(&state, &principal, id.into_inner(), move |conn, license, now| {
         Box::pin(async move {
             let status = status_of(&license)?;

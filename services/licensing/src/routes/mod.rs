@@ -15,10 +15,13 @@ pub mod views;
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 use futures_util::future::BoxFuture;
 use platform::idempotency::{self, IdempotencyKey};
+use platform::pagination::PageQuery;
 use platform::Problem;
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::future::{ready, Ready};
 
@@ -51,6 +54,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/enterprise/support/tickets/{id}", web::get().to(tickets::get))
         .route("/api/enterprise/support/tickets/{id}/comments", web::post().to(tickets::comment))
         .route("/api/enterprise/support/tickets/{id}/status", web::post().to(tickets::set_status));
+}
+
+/// The decoded cursor of `page` with its time range-checked: cursors are opaque, so a crafted one
+/// answers 422 naming `cursor` instead of reaching the database with a time it cannot store.
+pub fn time_cursor<C: DeserializeOwned>(
+    page: &PageQuery,
+    at: impl Fn(&C) -> DateTime<Utc>,
+) -> Result<Option<C>, Problem> {
+    let cursor: Option<C> = page.cursor()?;
+    if cursor.as_ref().is_some_and(|c| !crate::domain::time::in_range(at(c))) {
+        return Err(Problem::field("cursor", "is not a cursor this API issued"));
+    }
+    Ok(cursor)
 }
 
 /// `Idempotency-Key` where it is optional (the operation is naturally idempotent, the key makes

@@ -5,7 +5,7 @@ use super::access::require_manager;
 use super::views::{BrandingView, OrganizationView, DAY_NAMES};
 use super::PROBLEM;
 use crate::domain::branding::{self, BrandingInput};
-use crate::domain::sla::BusinessHours;
+use crate::domain::sla::{parse_hhmm, BusinessHours};
 use crate::error::{is_unique_violation, LicensingError};
 use crate::store::organizations::{self, Branding, BusinessHoursRow};
 use crate::store::schema::organizations as orgs;
@@ -227,13 +227,6 @@ pub struct BusinessHoursBody {
     pub days: Vec<String>,
 }
 
-fn parse_hhmm(s: &str) -> Option<i32> {
-    let (h, m) = s.split_once(':')?;
-    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
-    let total = h * 60 + m;
-    ((0..60).contains(&m) && (0..=24 * 60).contains(&total) && h >= 0).then_some(total)
-}
-
 /// Set the business hours that P3/P4 ticket SLA clocks count in; applies to tickets opened afterwards.
 #[utoipa::path(put, path = "/api/enterprise/organizations/{id}/business-hours", tag = "licensing", operation_id = "putBusinessHours",
     security(("bearer" = [])),
@@ -264,10 +257,10 @@ pub async fn put_business_hours(
     }
     let (start, end) = (parse_hhmm(&body.start), parse_hhmm(&body.end));
     if start.is_none() {
-        errors.push(FieldError { field: "start".into(), message: "must be HH:MM".into() });
+        errors.push(FieldError { field: "start".into(), message: "must be HH:MM between 00:00 and 24:00".into() });
     }
     if end.is_none() {
-        errors.push(FieldError { field: "end".into(), message: "must be HH:MM".into() });
+        errors.push(FieldError { field: "end".into(), message: "must be HH:MM between 00:00 and 24:00".into() });
     }
     let mut days = 0u8;
     for d in &body.days {
@@ -280,7 +273,7 @@ pub async fn put_business_hours(
     }
     if let (Some(tz), Some(s), Some(e)) = (tz, start, end) {
         if errors.is_empty() {
-            if let Err(why) = BusinessHours::new(tz, s as u32, e as u32, days) {
+            if let Err(why) = BusinessHours::new(tz, s, e, days) {
                 errors.push(FieldError { field: "business_hours".into(), message: why.into() });
             }
         }
@@ -290,8 +283,9 @@ pub async fn put_business_hours(
     }
     let row = BusinessHoursRow {
         time_zone: &body.time_zone,
-        start_minute: start.unwrap_or(0),
-        end_minute: end.unwrap_or(0),
+        // At most 1440 (parse_hhmm), so the conversions cannot fail.
+        start_minute: start.and_then(|m| i32::try_from(m).ok()).unwrap_or(0),
+        end_minute: end.and_then(|m| i32::try_from(m).ok()).unwrap_or(0),
         days: i16::from(days),
     };
     let mut conn = state.pool.get().await?;

@@ -3,7 +3,7 @@
 
 use super::access::member_orgs;
 use super::views::{CommentView, TicketView};
-use super::PROBLEM;
+use super::{time_cursor, PROBLEM};
 use crate::core::tickets::{self as core_tickets, status_of};
 use crate::domain::sla::{Actor, Priority, TicketStatus};
 use crate::error::LicensingError;
@@ -179,7 +179,8 @@ pub async fn list(
         })
     };
     let page = PageQuery { limit: q.limit, cursor: q.cursor };
-    let rows = tickets::page(&mut conn, orgs.as_deref(), q.status.as_deref(), page.cursor()?, page.limit()).await?;
+    let cursor = time_cursor(&page, |c: &tickets::Cursor| c.at)?;
+    let rows = tickets::page(&mut conn, orgs.as_deref(), q.status.as_deref(), cursor, page.limit()).await?;
     let page = Page::from_rows(rows, page.limit(), |t| tickets::Cursor { at: t.created_at, id: t.id });
     let now = state.clock.now();
     let data: Vec<TicketView> = page.data.iter().map(|t| TicketView::new(t, now)).collect();

@@ -3,6 +3,7 @@
 
 mod activation;
 mod boot;
+mod bounds;
 mod branding;
 mod certificates;
 mod licenses;
