@@ -3,7 +3,7 @@
 use crate::routes::certificates::{CertificateView, PublicJwk, PublicKeyView};
 use crate::routes::licenses::{CreateLicense, Extend, OrganizationBody, Reason, SeatCount};
 use crate::routes::organizations::{BrandingBody, BusinessHoursBody};
-use crate::routes::seats::{Activate, ActivationView, SeatList};
+use crate::routes::seats::{Activate, ActivationView};
 use crate::routes::tickets::{CommentBody, CreateTicket, StatusBody};
 use crate::routes::usage::{AlertView, DayView, UsageView};
 use crate::routes::views::{
@@ -41,13 +41,14 @@ use utoipa::{Modify, OpenApi};
         crate::routes::tickets::list,
         crate::routes::tickets::get,
         crate::routes::tickets::comment,
+        crate::routes::tickets::comments,
         crate::routes::tickets::set_status,
     ),
     components(schemas(
         CreateLicense, OrganizationBody, BrandingBody, LicenseView, OrganizationRef, Page<LicenseView>, SeatCount, Extend,
-        Reason, Activate, ActivationView, SeatView, SeatList, CertificateView, PublicKeyView, PublicJwk, UsageView, DayView,
+        Reason, Activate, ActivationView, SeatView, Page<SeatView>, CertificateView, PublicKeyView, PublicJwk, UsageView, DayView,
         AlertView, OrganizationView, BusinessHoursView, BrandingView, BusinessHoursBody, CreateTicket, TicketView, SlaView,
-        SlaTargetView, CommentView, Page<TicketView>, CommentBody, StatusBody, Problem, FieldError
+        SlaTargetView, CommentView, Page<TicketView>, Page<CommentView>, CommentBody, StatusBody, Problem, FieldError
     )),
     modifiers(&OptionalReasonBody),
     tags((name = "licensing", description = "Enterprise licenses and seats, signed certificates, usage, white-label branding and SLA support tickets"))

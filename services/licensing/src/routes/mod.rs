@@ -53,7 +53,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/enterprise/support/tickets", web::get().to(tickets::list))
         .route("/api/enterprise/support/tickets/{id}", web::get().to(tickets::get))
         .route("/api/enterprise/support/tickets/{id}/comments", web::post().to(tickets::comment))
+        .route("/api/enterprise/support/tickets/{id}/comments", web::get().to(tickets::comments))
         .route("/api/enterprise/support/tickets/{id}/status", web::post().to(tickets::set_status));
+}
+
+/// `?limit=&cursor=` of a list with nothing else to filter by.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Page size, 1-100 (default 20).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl From<PageParams> for PageQuery {
+    fn from(p: PageParams) -> Self {
+        PageQuery { limit: p.limit, cursor: p.cursor }
+    }
 }
 
 /// The decoded cursor of `page` with its time range-checked: cursors are opaque, so a crafted one

@@ -261,9 +261,14 @@ pub struct TicketView {
     pub closed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    /// Only when reading one ticket (all comments) or commenting (the new one).
+    /// Only when reading one ticket (the first page of comments, oldest first) or commenting (the
+    /// new one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comments: Option<Vec<CommentView>>,
+    /// Reading one ticket with more comments than the first page: pass it as `cursor` to
+    /// `GET .../comments` for the rest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comments_next_cursor: Option<String>,
 }
 
 impl TicketView {
@@ -304,6 +309,7 @@ impl TicketView {
             created_at: t.created_at,
             updated_at: t.updated_at,
             comments: None,
+            comments_next_cursor: None,
         }
     }
 }

@@ -7,6 +7,7 @@ mod bounds;
 mod branding;
 mod certificates;
 mod licenses;
+mod pages;
 mod scenario;
 mod support;
 mod tickets;
