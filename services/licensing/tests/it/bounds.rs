@@ -71,9 +71,10 @@ async fn crafted_cursors_and_times_are_422_not_500() {
         let (status, _, fields) = problem(s.get(&format!("{seats}?cursor={c}"), &admin).await).await;
         assert_eq!((status, fields), (422, vec!["cursor".to_string()]), "{c}");
     }
-    let (status, _, fields) =
+    // A limit no integer holds: 422 (the query decoder cannot say which field; any in-range limit is clamped).
+    let (status, code, _) =
         problem(s.get("/api/enterprise/licenses?limit=99999999999999999999999", &admin).await).await;
-    assert_eq!((status, fields), (422, vec!["limit".to_string()]));
+    assert_eq!((status, code.as_str()), (422, "validation_failed"));
     // License times a database cannot hold.
     let mut body = s.license_body("far.example.com", 2, chrono::Duration::days(30));
     body["starts_at"] = json!(far);
