@@ -168,6 +168,7 @@ fn licensing_config() -> licensing::Config {
         certificate_max_days: 30,
         scheduler_interval_ms: 200,
         branding_max_age_secs: 300,
+        dns_nameservers: None,
     }
 }
 

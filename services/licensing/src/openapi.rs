@@ -7,8 +7,8 @@ use crate::routes::seats::{Activate, ActivationView};
 use crate::routes::tickets::{CommentBody, CreateTicket, StatusBody};
 use crate::routes::usage::{AlertView, DayView, UsageView};
 use crate::routes::views::{
-    BrandingView, BusinessHoursView, CommentView, LicenseView, OrganizationRef, OrganizationView, SeatView,
-    SlaTargetView, SlaView, TicketView,
+    BrandingView, BusinessHoursView, CommentView, CustomDomainView, DnsRecordView, LicenseView, OrganizationRef,
+    OrganizationView, SeatView, SlaTargetView, SlaView, TicketView,
 };
 use platform::pagination::Page;
 use platform::problem::{FieldError, Problem};
@@ -36,6 +36,7 @@ use utoipa::{Modify, OpenApi};
         crate::routes::organizations::public_branding,
         crate::routes::organizations::get,
         crate::routes::organizations::put_branding,
+        crate::routes::organizations::verify_custom_domain,
         crate::routes::organizations::put_business_hours,
         crate::routes::tickets::create,
         crate::routes::tickets::list,
@@ -47,7 +48,7 @@ use utoipa::{Modify, OpenApi};
     components(schemas(
         CreateLicense, OrganizationBody, BrandingBody, LicenseView, OrganizationRef, Page<LicenseView>, SeatCount, Extend,
         Reason, Activate, ActivationView, SeatView, Page<SeatView>, CertificateView, PublicKeyView, PublicJwk, UsageView, DayView,
-        AlertView, OrganizationView, BusinessHoursView, BrandingView, BusinessHoursBody, CreateTicket, TicketView, SlaView,
+        AlertView, OrganizationView, BusinessHoursView, BrandingView, CustomDomainView, DnsRecordView, BusinessHoursBody, CreateTicket, TicketView, SlaView,
         SlaTargetView, CommentView, Page<TicketView>, Page<CommentView>, CommentBody, StatusBody, Problem, FieldError
     )),
     modifiers(&OptionalReasonBody),

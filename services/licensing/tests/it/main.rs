@@ -6,6 +6,7 @@ mod boot;
 mod bounds;
 mod branding;
 mod certificates;
+mod domains;
 mod licenses;
 mod pages;
 mod scenario;
