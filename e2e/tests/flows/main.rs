@@ -4,6 +4,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod contracts;
+mod custom_domain;
 mod enterprise;
 mod failures;
 mod purchase;
