@@ -1,7 +1,7 @@
 //! Issue 14, item 10 through the gateway: a custom domain is served by the public branding lookup
 //! only after its organisation proved control of it with a DNS TXT record.
 
-use crate::support::{str_of, Platform, User};
+use crate::support::{str_of, Platform, Res, User};
 use chrono::Duration;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -20,6 +20,15 @@ async fn license_for_new_org(p: &Platform) -> Uuid {
     str_of(&res.body["organization"]["id"]).parse().unwrap()
 }
 
+async fn put(p: &Platform, user: &User, org: Uuid, body: Value) -> Res {
+    p.call(Method::PUT, &format!("/api/enterprise/organizations/{org}/branding"), Some(user), Some(body), None).await
+}
+
+async fn verify(p: &Platform, user: &User, org: Uuid) -> Res {
+    let path = format!("/api/enterprise/organizations/{org}/custom-domain/verify");
+    p.call(Method::POST, &path, Some(user), None, None).await
+}
+
 fn branding(name: &str, domain: &str) -> Value {
     json!({"display_name": name, "custom_domain": domain})
 }
@@ -31,31 +40,21 @@ async fn a_custom_domain_is_served_through_the_gateway_only_once_verified() {
     let (owner_admin, squatter_admin) = (User::org_admin(owner), User::org_admin(squatter));
     let domain = format!("learn-{}.victim.example", &Uuid::new_v4().simple().to_string()[..8]);
     let lookup = format!("/api/enterprise/branding?domain={domain}");
-    let put = |user: &User, org: Uuid, body: Value| {
-        let path = format!("/api/enterprise/organizations/{org}/branding");
-        let user = user.clone();
-        async move { p.call(Method::PUT, &path, Some(&user), Some(body), None).await }
-    };
-    let verify = |user: &User, org: Uuid| {
-        let path = format!("/api/enterprise/organizations/{org}/custom-domain/verify");
-        let user = user.clone();
-        async move { p.call(Method::POST, &path, Some(&user), None, None).await }
-    };
 
     // The squatter claims first: not served, and it cannot prove the domain.
-    let claim = put(&squatter_admin, squatter, branding("Squatter", &domain)).await;
+    let claim = put(&p, &squatter_admin, squatter, branding("Squatter", &domain)).await;
     assert_eq!(claim.status, 200, "{}", claim.body);
     assert_eq!(claim.body["custom_domain_claim"]["status"], "unverified");
     assert_eq!(p.get(None, &lookup).await.status, 404);
-    let res = verify(&squatter_admin, squatter).await;
+    let res = verify(&p, &squatter_admin, squatter).await;
     assert_eq!((res.status, res.body["code"].as_str()), (422, Some("domain_verification_failed")));
 
     // The real owner is not blocked; it publishes its token and verifies.
-    let mine = put(&owner_admin, owner, branding("The Real Academy", &domain)).await;
+    let mine = put(&p, &owner_admin, owner, branding("The Real Academy", &domain)).await;
     assert_eq!(mine.status, 200, "{}", mine.body);
     let record = &mine.body["custom_domain_claim"]["verification"];
     p.dns.publish(record["name"].as_str().unwrap(), record["value"].as_str().unwrap());
-    let res = verify(&owner_admin, owner).await;
+    let res = verify(&p, &owner_admin, owner).await;
     assert_eq!((res.status, res.body["status"].as_str()), (200, Some("verified")), "{}", res.body);
 
     // The public lookup (no token) serves the owner's branding, without the claim's token.
@@ -64,7 +63,7 @@ async fn a_custom_domain_is_served_through_the_gateway_only_once_verified() {
     assert_eq!(served.body["display_name"], "The Real Academy");
     assert!(served.body.get("custom_domain_claim").is_none());
     // The squatter's claim is gone, and a new one is refused.
-    let res = put(&squatter_admin, squatter, branding("Squatter", &domain)).await;
+    let res = put(&p, &squatter_admin, squatter, branding("Squatter", &domain)).await;
     assert_eq!((res.status, res.body["code"].as_str()), (409, Some("custom_domain_taken")));
     p.stop().await;
 }

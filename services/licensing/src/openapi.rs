@@ -36,7 +36,7 @@ use utoipa::{Modify, OpenApi};
         crate::routes::organizations::public_branding,
         crate::routes::organizations::get,
         crate::routes::organizations::put_branding,
-        crate::routes::organizations::verify_custom_domain,
+        crate::routes::organizations::verify_domain,
         crate::routes::organizations::put_business_hours,
         crate::routes::tickets::create,
         crate::routes::tickets::list,

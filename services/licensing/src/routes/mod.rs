@@ -48,10 +48,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/enterprise/branding", web::get().to(organizations::public_branding))
         .route("/api/enterprise/organizations/{id}", web::get().to(organizations::get))
         .route("/api/enterprise/organizations/{id}/branding", web::put().to(organizations::put_branding))
-        .route(
-            "/api/enterprise/organizations/{id}/custom-domain/verify",
-            web::post().to(organizations::verify_custom_domain),
-        )
+        .route("/api/enterprise/organizations/{id}/custom-domain/verify", web::post().to(organizations::verify_domain))
         .route("/api/enterprise/organizations/{id}/business-hours", web::put().to(organizations::put_business_hours))
         .route("/api/enterprise/support/tickets", web::post().to(tickets::create))
         .route("/api/enterprise/support/tickets", web::get().to(tickets::list))

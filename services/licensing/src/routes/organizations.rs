@@ -192,7 +192,7 @@ fn verification_token() -> String {
         (status = 409, body = Problem, content_type = PROBLEM, description = "no_pending_custom_domain, custom_domain_taken (another organisation verified it first), custom_domain_claim_changed"),
         (status = 422, body = Problem, content_type = PROBLEM, description = "domain_verification_failed: no TXT record with the token"),
         (status = 503, body = Problem, content_type = PROBLEM, description = "dns_unavailable: the lookup failed, try again")))]
-pub async fn verify_custom_domain(
+pub async fn verify_domain(
     state: web::Data<State>,
     principal: Principal,
     id: web::Path<Uuid>,
