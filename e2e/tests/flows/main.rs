@@ -5,6 +5,7 @@
 
 mod contracts;
 mod edges;
+mod custom_domain;
 mod enterprise;
 mod failures;
 mod orphan_payments;

@@ -124,6 +124,8 @@ pub struct Platform {
     pub marketplace_clock: marketplace::clock::ManualClock,
     pub rewards_clock: Arc<rewards::clock::ManualClock>,
     pub licensing_clock: licensing::clock::ManualClock,
+    /// The nameserver licensing asks to verify custom domains: publish TXT records here.
+    pub dns: licensing::dns::StaticDnsServer,
     pub events: Events,
     http: reqwest::Client,
     content_dir: ContentDir,
@@ -168,6 +170,7 @@ fn licensing_config() -> licensing::Config {
         certificate_max_days: 30,
         scheduler_interval_ms: 200,
         branding_max_age_secs: 300,
+        dns_nameservers: None,
     }
 }
 
@@ -285,8 +288,11 @@ impl Platform {
 
         let licensing_clock = licensing::clock::ManualClock::new(at);
         let clock = Arc::new(licensing_clock.clone());
+        let dns = licensing::dns::StaticDnsServer::start().await.expect("the test nameserver starts");
+        let mut licensing_config = licensing_config();
+        licensing_config.dns_nameservers = Some(dns.addr.to_string());
         let licensing =
-            start_service(&env, &licensing::SPEC, |ctx| licensing::setup_with_clock(ctx, licensing_config(), clock))
+            start_service(&env, &licensing::SPEC, |ctx| licensing::setup_with_clock(ctx, licensing_config, clock))
                 .await;
 
         let gateway = gateway::start(gateway_config(
@@ -309,6 +315,7 @@ impl Platform {
             marketplace_clock,
             rewards_clock,
             licensing_clock,
+            dns,
             events,
             http: testkit::http(),
             content_dir,

@@ -20,6 +20,10 @@ pub struct LicensingConfig {
     /// `Cache-Control: max-age` of the public branding lookup.
     #[serde(default = "default_branding_max_age")]
     pub branding_max_age_secs: u64,
+    /// Nameservers that custom-domain verification asks for TXT records, comma-separated
+    /// `ip[:port]`; unset = the system's resolv.conf.
+    #[serde(default)]
+    pub dns_nameservers: Option<String>,
 }
 
 fn default_certificate_max_days() -> i64 {

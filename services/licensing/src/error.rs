@@ -28,6 +28,14 @@ pub enum LicensingError {
     InvalidTransition(String),
     #[error("the custom domain is taken by another organization")]
     CustomDomainTaken,
+    #[error("the organization has no custom domain waiting for verification")]
+    NoPendingCustomDomain,
+    #[error("no TXT record {name} with the organization's verification token was found")]
+    DomainNotVerified { name: String },
+    #[error("the DNS lookup failed: {0}")]
+    DnsUnavailable(String),
+    #[error("the custom domain claim changed while it was being verified; verify again")]
+    ClaimChanged,
     #[error("no active license covers the caller's organization")]
     NoActiveLicense,
     #[error("invalid input")]
@@ -91,6 +99,19 @@ impl From<LicensingError> for Problem {
             E::SeatsBelowUsage { .. } => Problem::conflict("seats_below_usage", e.to_string()),
             E::InvalidTransition(detail) => Problem::conflict("invalid_state_transition", detail),
             E::CustomDomainTaken => Problem::conflict("custom_domain_taken", e.to_string()),
+            E::NoPendingCustomDomain => Problem::conflict("no_pending_custom_domain", e.to_string()),
+            E::ClaimChanged => Problem::conflict("custom_domain_claim_changed", e.to_string()),
+            E::DomainNotVerified { .. } => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "domain_verification_failed",
+                "The custom domain could not be verified",
+            )
+            .with_detail(e.to_string()),
+            E::DnsUnavailable(_) => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "dns_unavailable",
+                "The DNS lookup failed; try again later",
+            ),
             E::NoActiveLicense => Problem::new(StatusCode::FORBIDDEN, "no_active_license", "No active license")
                 .with_detail("support tickets are for members of an organization with an active license"),
             E::Validation(errors) => Problem::validation(errors),

@@ -5,6 +5,7 @@ pub mod certificate;
 pub mod clock;
 pub mod config;
 pub mod core;
+pub mod dns;
 pub mod domain;
 pub mod error;
 pub mod openapi;
@@ -28,6 +29,8 @@ pub struct State {
     pub config: Config,
     pub signer: certificate::Signer,
     pub clock: Arc<dyn Clock>,
+    /// Looks up the TXT records that prove control of a custom domain.
+    pub dns: Arc<dyn dns::TxtResolver>,
 }
 
 pub fn setup(ctx: &Context, config: Config) -> Result<Wiring, String> {
@@ -40,7 +43,8 @@ pub fn setup_with_clock(ctx: &Context, config: Config, clock: Arc<dyn Clock>) ->
         &config::unescape_pem(config.certificate_signing_key_pem.expose()),
         &config::unescape_pem(&config.certificate_public_key_pem),
     )?;
-    let state = Arc::new(State { pool: ctx.pool.clone(), config, signer, clock });
+    let dns = Arc::new(dns::DnsTxtResolver::new(config.dns_nameservers.as_deref())?);
+    let state = Arc::new(State { pool: ctx.pool.clone(), config, signer, clock, dns });
     let background = vec![scheduler::spawn(state.clone(), ctx.shutdown.clone())];
     let data = actix_web::web::Data::from(state);
     Ok(Wiring {

@@ -3,12 +3,12 @@
 use crate::routes::certificates::{CertificateView, PublicJwk, PublicKeyView};
 use crate::routes::licenses::{CreateLicense, Extend, OrganizationBody, Reason, SeatCount};
 use crate::routes::organizations::{BrandingBody, BusinessHoursBody};
-use crate::routes::seats::{Activate, ActivationView, SeatList};
+use crate::routes::seats::{Activate, ActivationView};
 use crate::routes::tickets::{CommentBody, CreateTicket, StatusBody};
 use crate::routes::usage::{AlertView, DayView, UsageView};
 use crate::routes::views::{
-    BrandingView, BusinessHoursView, CommentView, LicenseView, OrganizationRef, OrganizationView, SeatView,
-    SlaTargetView, SlaView, TicketView,
+    BrandingView, BusinessHoursView, CommentView, CustomDomainView, DnsRecordView, LicenseView, OrganizationRef,
+    OrganizationView, SeatView, SlaTargetView, SlaView, TicketView,
 };
 use platform::pagination::Page;
 use platform::problem::{FieldError, Problem};
@@ -36,18 +36,20 @@ use utoipa::{Modify, OpenApi};
         crate::routes::organizations::public_branding,
         crate::routes::organizations::get,
         crate::routes::organizations::put_branding,
+        crate::routes::organizations::verify_domain,
         crate::routes::organizations::put_business_hours,
         crate::routes::tickets::create,
         crate::routes::tickets::list,
         crate::routes::tickets::get,
         crate::routes::tickets::comment,
+        crate::routes::tickets::comments,
         crate::routes::tickets::set_status,
     ),
     components(schemas(
         CreateLicense, OrganizationBody, BrandingBody, LicenseView, OrganizationRef, Page<LicenseView>, SeatCount, Extend,
-        Reason, Activate, ActivationView, SeatView, SeatList, CertificateView, PublicKeyView, PublicJwk, UsageView, DayView,
-        AlertView, OrganizationView, BusinessHoursView, BrandingView, BusinessHoursBody, CreateTicket, TicketView, SlaView,
-        SlaTargetView, CommentView, Page<TicketView>, CommentBody, StatusBody, Problem, FieldError
+        Reason, Activate, ActivationView, SeatView, Page<SeatView>, CertificateView, PublicKeyView, PublicJwk, UsageView, DayView,
+        AlertView, OrganizationView, BusinessHoursView, BrandingView, CustomDomainView, DnsRecordView, BusinessHoursBody, CreateTicket, TicketView, SlaView,
+        SlaTargetView, CommentView, Page<TicketView>, Page<CommentView>, CommentBody, StatusBody, Problem, FieldError
     )),
     modifiers(&OptionalReasonBody),
     tags((name = "licensing", description = "Enterprise licenses and seats, signed certificates, usage, white-label branding and SLA support tickets"))

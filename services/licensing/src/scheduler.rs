@@ -57,6 +57,7 @@ async fn expire_batch(state: &State) -> Result<usize, LicensingError> {
                 let (released, _) =
                     core::seats::release_all(conn, license, SeatReleaseReason::LicenseExpired, now).await?;
                 licenses::set_status(conn, license.id, "expired", None, now).await?;
+                let license_version = licenses::next_version(conn, license.id).await?;
                 events::outbox::enqueue(
                     conn,
                     &LicenseExpired {
@@ -66,6 +67,7 @@ async fn expire_batch(state: &State) -> Result<usize, LicensingError> {
                         seats_released: released,
                         expires_at: license.expires_at,
                         expired_at: now,
+                        license_version,
                     },
                 )
                 .await?;

@@ -2,6 +2,10 @@
 //!
 //! Subscriptions grants Enterprise (or Pro) features to `user_id` from `seat.activated` until the
 //! matching `seat.released` (or the license's `suspended` / `revoked` / `expired`).
+//!
+//! Ordering: every license and seat event carries `license_version`, a counter on the license
+//! incremented in the transaction that writes the event, so the events about one license and its
+//! seats are totally ordered even when delivery reorders them.
 
 use super::DomainEvent;
 use chrono::{DateTime, Utc};
@@ -34,6 +38,12 @@ pub struct LicenseCreated {
     pub starts_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
+    /// The license's version after this change: every `licensing.license.*` and `licensing.seat.*`
+    /// event about one license carries a strictly greater version than the one before it, so a
+    /// consumer applies them last-writer-by-version in any delivery order. Events published before
+    /// the field existed read as 0.
+    #[serde(default)]
+    pub license_version: i64,
 }
 
 impl DomainEvent for LicenseCreated {
@@ -54,6 +64,12 @@ pub struct LicenseSuspended {
     pub tier: String,
     pub reason: Option<String>,
     pub suspended_at: DateTime<Utc>,
+    /// The license's version after this change: every `licensing.license.*` and `licensing.seat.*`
+    /// event about one license carries a strictly greater version than the one before it, so a
+    /// consumer applies them last-writer-by-version in any delivery order. Events published before
+    /// the field existed read as 0.
+    #[serde(default)]
+    pub license_version: i64,
 }
 
 impl DomainEvent for LicenseSuspended {
@@ -74,6 +90,12 @@ pub struct LicenseReinstated {
     pub tier: String,
     pub expires_at: DateTime<Utc>,
     pub reinstated_at: DateTime<Utc>,
+    /// The license's version after this change: every `licensing.license.*` and `licensing.seat.*`
+    /// event about one license carries a strictly greater version than the one before it, so a
+    /// consumer applies them last-writer-by-version in any delivery order. Events published before
+    /// the field existed read as 0.
+    #[serde(default)]
+    pub license_version: i64,
 }
 
 impl DomainEvent for LicenseReinstated {
@@ -95,6 +117,12 @@ pub struct LicenseExtended {
     pub previous_expires_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub extended_at: DateTime<Utc>,
+    /// The license's version after this change: every `licensing.license.*` and `licensing.seat.*`
+    /// event about one license carries a strictly greater version than the one before it, so a
+    /// consumer applies them last-writer-by-version in any delivery order. Events published before
+    /// the field existed read as 0.
+    #[serde(default)]
+    pub license_version: i64,
 }
 
 impl DomainEvent for LicenseExtended {
@@ -116,6 +144,12 @@ pub struct LicenseRevoked {
     pub reason: Option<String>,
     pub seats_released: u32,
     pub revoked_at: DateTime<Utc>,
+    /// The license's version after this change: every `licensing.license.*` and `licensing.seat.*`
+    /// event about one license carries a strictly greater version than the one before it, so a
+    /// consumer applies them last-writer-by-version in any delivery order. Events published before
+    /// the field existed read as 0.
+    #[serde(default)]
+    pub license_version: i64,
 }
 
 impl DomainEvent for LicenseRevoked {
@@ -137,6 +171,12 @@ pub struct LicenseExpired {
     pub seats_released: u32,
     pub expires_at: DateTime<Utc>,
     pub expired_at: DateTime<Utc>,
+    /// The license's version after this change: every `licensing.license.*` and `licensing.seat.*`
+    /// event about one license carries a strictly greater version than the one before it, so a
+    /// consumer applies them last-writer-by-version in any delivery order. Events published before
+    /// the field existed read as 0.
+    #[serde(default)]
+    pub license_version: i64,
 }
 
 impl DomainEvent for LicenseExpired {
@@ -160,6 +200,12 @@ pub struct SeatActivated {
     pub seat_number: u32,
     pub expires_at: DateTime<Utc>,
     pub activated_at: DateTime<Utc>,
+    /// The license's version after this change: every `licensing.license.*` and `licensing.seat.*`
+    /// event about one license carries a strictly greater version than the one before it, so a
+    /// consumer applies them last-writer-by-version in any delivery order. Events published before
+    /// the field existed read as 0.
+    #[serde(default)]
+    pub license_version: i64,
 }
 
 impl DomainEvent for SeatActivated {
@@ -203,6 +249,12 @@ pub struct SeatReleased {
     pub organization_id: Uuid,
     pub reason: SeatReleaseReason,
     pub released_at: DateTime<Utc>,
+    /// The license's version after this change: every `licensing.license.*` and `licensing.seat.*`
+    /// event about one license carries a strictly greater version than the one before it, so a
+    /// consumer applies them last-writer-by-version in any delivery order. Events published before
+    /// the field existed read as 0.
+    #[serde(default)]
+    pub license_version: i64,
 }
 
 impl DomainEvent for SeatReleased {

@@ -33,6 +33,7 @@ pub async fn activate(
     let number = free_seat_number(conn, license).await?;
     let seat = seats::insert(conn, license.id, user, number, now).await?;
     let updated = usage_changed(conn, license, license.seats_used + 1, user, "activated", None, now).await?;
+    let license_version = licenses::next_version(conn, license.id).await?;
     events::outbox::enqueue(
         conn,
         &SeatActivated {
@@ -44,6 +45,7 @@ pub async fn activate(
             seat_number: seat.seat_number as u32,
             expires_at: updated.expires_at,
             activated_at: now,
+            license_version,
         },
     )
     .await?;
@@ -72,6 +74,7 @@ pub async fn release(
     let released = seats::release(conn, seat.id, reason.as_str(), now).await?;
     let used = (license.seats_used - 1).max(0);
     let updated = usage_changed(conn, license, used, seat.user_id, "released", Some(reason.as_str()), now).await?;
+    let license_version = licenses::next_version(conn, license.id).await?;
     events::outbox::enqueue(
         conn,
         &SeatReleased {
@@ -81,6 +84,7 @@ pub async fn release(
             organization_id: license.organization_id,
             reason,
             released_at: now,
+            license_version,
         },
     )
     .await?;

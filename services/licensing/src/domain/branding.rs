@@ -40,6 +40,41 @@ pub fn validate(input: &BrandingInput<'_>) -> Vec<FieldError> {
     errors
 }
 
+/// The label under a custom domain whose TXT record proves control of it:
+/// `_monetization-verification.learn.acme.com`.
+pub const VERIFICATION_LABEL: &str = "_monetization-verification";
+
+pub fn verification_name(domain: &str) -> String {
+    format!("{VERIFICATION_LABEL}.{domain}")
+}
+
+/// Whether one of the TXT values of the verification name is the claim's token.
+pub fn proves(txt_values: &[String], token: &str) -> bool {
+    !token.is_empty() && txt_values.iter().any(|v| v.trim() == token)
+}
+
+/// What a branding update does to the organisation's custom domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DomainChange {
+    /// No custom domain (any verified one stops being served, any claim is dropped).
+    Clear,
+    /// The domain it already verified: nothing to prove again.
+    KeepVerified,
+    /// The domain it already claimed: keep the token, so a TXT record already published still counts.
+    KeepPending,
+    /// A new claim: stored unverified with a fresh token, never served until verified.
+    Claim,
+}
+
+pub fn domain_change(requested: Option<&str>, verified: Option<&str>, pending: Option<&str>) -> DomainChange {
+    match requested {
+        None => DomainChange::Clear,
+        Some(d) if verified == Some(d) => DomainChange::KeepVerified,
+        Some(d) if pending == Some(d) => DomainChange::KeepPending,
+        Some(_) => DomainChange::Claim,
+    }
+}
+
 /// `#RRGGBB`, stored upper case.
 pub fn is_hex_color(v: &str) -> bool {
     v.len() == 7 && v.starts_with('#') && v[1..].bytes().all(|b| b.is_ascii_hexdigit())
@@ -136,6 +171,21 @@ mod tests {
         for c in ["#GGGGGG", "123456", "#1234567", "#12345G"] {
             assert!(!is_hex_color(c), "{c}");
         }
+    }
+
+    #[test]
+    fn custom_domain_changes_and_proofs() {
+        use DomainChange as C;
+        assert_eq!(domain_change(None, Some("a.com"), None), C::Clear);
+        assert_eq!(domain_change(Some("a.com"), Some("a.com"), Some("b.com")), C::KeepVerified);
+        assert_eq!(domain_change(Some("b.com"), Some("a.com"), Some("b.com")), C::KeepPending);
+        assert_eq!(domain_change(Some("c.com"), Some("a.com"), Some("b.com")), C::Claim);
+        assert_eq!(domain_change(Some("c.com"), None, None), C::Claim);
+        assert_eq!(verification_name("learn.acme.com"), "_monetization-verification.learn.acme.com");
+        assert!(proves(&["other".into(), " tok ".into()], "tok"));
+        assert!(!proves(&["tok-longer".into()], "tok"));
+        assert!(!proves(&[String::new()], ""));
+        assert!(!proves(&[], "tok"));
     }
 
     #[test]

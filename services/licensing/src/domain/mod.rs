@@ -4,4 +4,5 @@ pub mod branding;
 pub mod license;
 pub mod license_key;
 pub mod sla;
+pub mod time;
 pub mod usage;

@@ -135,19 +135,23 @@ impl BusinessHours {
             }
         }
         // Unreachable with at least one business day; never stall the caller.
-        (t, t + Duration::days(1))
+        (t, t.checked_add_signed(Duration::days(1)).unwrap_or(DateTime::<Utc>::MAX_UTC))
     }
 
     /// `minute` after local midnight of `day`, as UTC. In a DST gap the wall clock skips ahead
     /// (02:30 that does not exist is 03:30); in an overlap the earlier instant counts.
     fn at(&self, day: NaiveDate, minute: u32) -> DateTime<Utc> {
-        let base = NaiveDateTime::new(day, NaiveTime::MIN) + Duration::minutes(i64::from(minute));
+        let midnight = NaiveDateTime::new(day, NaiveTime::MIN);
+        let base = midnight.checked_add_signed(Duration::minutes(i64::from(minute))).unwrap_or(midnight);
         let mut local = base;
         for _ in 0..8 {
             match self.tz.from_local_datetime(&local) {
                 LocalResult::Single(x) => return x.with_timezone(&Utc),
                 LocalResult::Ambiguous(a, _) => return a.with_timezone(&Utc),
-                LocalResult::None => local += Duration::minutes(30),
+                LocalResult::None => match local.checked_add_signed(Duration::minutes(30)) {
+                    Some(next) => local = next,
+                    None => break,
+                },
             }
         }
         Utc.from_utc_datetime(&base)
@@ -181,7 +185,9 @@ pub fn due_at(calendar: &Calendar, start: DateTime<Utc>, target: Duration, pause
             continue;
         }
         let (window_start, window_end) = match calendar {
-            Calendar::Continuous => (t, t + Duration::days(36_500)),
+            Calendar::Continuous => {
+                (t, t.checked_add_signed(Duration::days(36_500)).unwrap_or(DateTime::<Utc>::MAX_UTC))
+            }
             Calendar::Business(hours) => hours.window_at_or_after(t),
         };
         if window_start > t {
@@ -192,12 +198,25 @@ pub fn due_at(calendar: &Calendar, start: DateTime<Utc>, target: Duration, pause
         let segment_end = next_pause.map_or(window_end, |p| p.min(window_end));
         let available = segment_end - t;
         if remaining <= available {
-            return Some(t + remaining);
+            return t.checked_add_signed(remaining);
         }
         remaining -= available;
         t = segment_end;
     }
     None
+}
+
+/// `HH:MM` as minutes after midnight, `00:00` to `24:00`. Each part is range-checked before any
+/// arithmetic, so a value such as `99999999:00` is refused, never overflowed.
+pub fn parse_hhmm(s: &str) -> Option<u32> {
+    let (h, m) = s.trim().split_once(':')?;
+    let digits = |p: &str| !p.is_empty() && p.len() <= 2 && p.bytes().all(|b| b.is_ascii_digit());
+    if !digits(h) || !digits(m) {
+        return None;
+    }
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    let total = h.checked_mul(60)?.checked_add(m)?;
+    (h <= 24 && m < 60 && total <= 24 * 60).then_some(total)
 }
 
 /// Whether a target is missed at `now`: met late, or not met and past due.
@@ -224,6 +243,37 @@ mod tests {
             end_minute: 1020,
             days: 31,
         }))
+    }
+
+    #[test]
+    fn hhmm_is_range_checked() {
+        assert_eq!(parse_hhmm("09:00"), Some(540));
+        assert_eq!(parse_hhmm("9:05"), Some(545));
+        assert_eq!(parse_hhmm("24:00"), Some(1440));
+        for bad in [
+            "99999999:00",
+            "24:01",
+            "25:00",
+            "12:60",
+            "-1:00",
+            "12:-5",
+            "+9:00",
+            "12",
+            ":",
+            "",
+            "1:2:3",
+            "4294967296:00",
+        ] {
+            assert_eq!(parse_hhmm(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn due_times_near_the_end_of_time_never_overflow() {
+        let end = DateTime::<Utc>::MAX_UTC - Duration::minutes(5);
+        assert_eq!(due_at(&Calendar::Continuous, end, Duration::hours(1), &[]), None);
+        let cal = nine_to_five(Tz::UTC);
+        let _ = due_at(&cal, end, Duration::hours(1), &[]);
     }
 
     #[test]

@@ -51,7 +51,7 @@ pub async fn certificate(
     let mut conn = state.pool.get().await?;
     let org =
         organizations::find(&mut conn, license.organization_id).await?.ok_or(LicensingError::OrganizationNotFound)?;
-    let exp = license.expires_at.min(now + Duration::days(state.config.certificate_max_days.max(1)));
+    let exp = license.expires_at.min(now + Duration::days(state.config.certificate_max_days.clamp(1, 3650)));
     let claims = CertificateClaims {
         iss: ISSUER.into(),
         aud: AUDIENCE.into(),

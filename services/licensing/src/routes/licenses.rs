@@ -4,11 +4,12 @@
 use super::access::{require_admin, require_manager};
 use super::organizations::{apply_branding, BrandingBody};
 use super::views::{self, LicenseView};
-use super::PROBLEM;
+use super::{time_cursor, PROBLEM};
 use crate::core::seats::{check_thresholds, release_all, status_of};
 use crate::domain::branding::is_domain;
 use crate::domain::license::{apply, check_seat_change, Action, Outcome, SeatChangeError, Status, MAX_SEATS};
 use crate::domain::license_key::LicenseKey;
+use crate::domain::time;
 use crate::error::{is_unique_violation, LicensingError};
 use crate::store::licenses::{self, License, NewLicense};
 use crate::store::organizations;
@@ -77,6 +78,11 @@ impl CreateLicense {
         }
         if self.expires_at <= now {
             fail("expires_at", "must be in the future");
+        }
+        for (field, at) in [("starts_at", self.starts_at), ("expires_at", self.expires_at)] {
+            if !time::in_range(at) {
+                fail(field, time::OUT_OF_RANGE);
+            }
         }
         errors
     }
@@ -154,6 +160,7 @@ async fn create_in(
             other => break other?,
         }
     };
+    let license_version = licenses::next_version(conn, license.id).await?;
     events::outbox::enqueue(
         conn,
         &LicenseCreated {
@@ -165,6 +172,7 @@ async fn create_in(
             starts_at: license.starts_at,
             expires_at: license.expires_at,
             created_at: now,
+            license_version,
         },
     )
     .await?;
@@ -209,7 +217,8 @@ pub async fn list(
     };
     let page = PageQuery { limit: q.limit, cursor: q.cursor };
     let mut conn = state.pool.get().await?;
-    let rows = licenses::page(&mut conn, org, page.cursor()?, page.limit()).await?;
+    let cursor = time_cursor(&page, |c: &licenses::Cursor| c.at)?;
+    let rows = licenses::page(&mut conn, org, cursor, page.limit()).await?;
     let page = Page::from_rows(rows, page.limit(), |l| licenses::Cursor { at: l.created_at, id: l.id });
     let data = views::licenses(&mut conn, &page.data).await?;
     Ok(HttpResponse::Ok().json(Page { data, next_cursor: page.next_cursor }))
@@ -342,6 +351,9 @@ pub async fn extend(
     body: web::Json<Extend>,
 ) -> Result<HttpResponse, Problem> {
     let expires_at = body.expires_at;
+    if !time::in_range(expires_at) {
+        return Err(Problem::field("expires_at", time::OUT_OF_RANGE));
+    }
     admin_change(&state, &principal, id.into_inner(), move |conn, license, now| {
         Box::pin(async move {
             let status = status_of(&license)?;
@@ -358,6 +370,7 @@ pub async fn extend(
                 return Err(LicensingError::field("expires_at", "must be later than the current expiry"));
             }
             let updated = licenses::set_expiry(conn, license.id, expires_at, now).await?;
+            let license_version = licenses::next_version(conn, license.id).await?;
             events::outbox::enqueue(
                 conn,
                 &LicenseExtended {
@@ -367,6 +380,7 @@ pub async fn extend(
                     previous_expires_at: license.expires_at,
                     expires_at,
                     extended_at: now,
+                    license_version,
                 },
             )
             .await?;
@@ -426,6 +440,7 @@ pub async fn suspend(
                 Outcome::Unchanged => Ok(license),
                 Outcome::To(next) => {
                     let updated = licenses::set_status(conn, license.id, next.as_str(), reason.as_deref(), now).await?;
+                    let license_version = licenses::next_version(conn, license.id).await?;
                     events::outbox::enqueue(
                         conn,
                         &LicenseSuspended {
@@ -434,6 +449,7 @@ pub async fn suspend(
                             tier: license.tier.clone(),
                             reason,
                             suspended_at: now,
+                            license_version,
                         },
                     )
                     .await?;
@@ -470,6 +486,7 @@ pub async fn reinstate(
                 Outcome::Unchanged => Ok(license),
                 Outcome::To(next) => {
                     let updated = licenses::set_status(conn, license.id, next.as_str(), None, now).await?;
+                    let license_version = licenses::next_version(conn, license.id).await?;
                     events::outbox::enqueue(
                         conn,
                         &LicenseReinstated {
@@ -478,6 +495,7 @@ pub async fn reinstate(
                             tier: license.tier.clone(),
                             expires_at: license.expires_at,
                             reinstated_at: now,
+                            license_version,
                         },
                     )
                     .await?;
@@ -517,6 +535,7 @@ pub async fn revoke(
                     let (released, license) =
                         release_all(conn, &license, SeatReleaseReason::LicenseRevoked, now).await?;
                     let updated = licenses::set_status(conn, license.id, next.as_str(), reason.as_deref(), now).await?;
+                    let license_version = licenses::next_version(conn, license.id).await?;
                     events::outbox::enqueue(
                         conn,
                         &LicenseRevoked {
@@ -526,6 +545,7 @@ pub async fn revoke(
                             reason,
                             seats_released: released,
                             revoked_at: now,
+                            license_version,
                         },
                     )
                     .await?;

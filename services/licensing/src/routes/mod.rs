@@ -15,10 +15,13 @@ pub mod views;
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 use futures_util::future::BoxFuture;
 use platform::idempotency::{self, IdempotencyKey};
+use platform::pagination::PageQuery;
 use platform::Problem;
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::future::{ready, Ready};
 
@@ -45,12 +48,44 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/enterprise/branding", web::get().to(organizations::public_branding))
         .route("/api/enterprise/organizations/{id}", web::get().to(organizations::get))
         .route("/api/enterprise/organizations/{id}/branding", web::put().to(organizations::put_branding))
+        .route("/api/enterprise/organizations/{id}/custom-domain/verify", web::post().to(organizations::verify_domain))
         .route("/api/enterprise/organizations/{id}/business-hours", web::put().to(organizations::put_business_hours))
         .route("/api/enterprise/support/tickets", web::post().to(tickets::create))
         .route("/api/enterprise/support/tickets", web::get().to(tickets::list))
         .route("/api/enterprise/support/tickets/{id}", web::get().to(tickets::get))
         .route("/api/enterprise/support/tickets/{id}/comments", web::post().to(tickets::comment))
+        .route("/api/enterprise/support/tickets/{id}/comments", web::get().to(tickets::comments))
         .route("/api/enterprise/support/tickets/{id}/status", web::post().to(tickets::set_status));
+}
+
+/// `?limit=&cursor=` of a list with nothing else to filter by.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Page size, 1-100 (default 20).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl From<PageParams> for PageQuery {
+    fn from(p: PageParams) -> Self {
+        PageQuery { limit: p.limit, cursor: p.cursor }
+    }
+}
+
+/// The decoded cursor of `page` with its time range-checked: cursors are opaque, so a crafted one
+/// answers 422 naming `cursor` instead of reaching the database with a time it cannot store.
+pub fn time_cursor<C: DeserializeOwned>(
+    page: &PageQuery,
+    at: impl Fn(&C) -> DateTime<Utc>,
+) -> Result<Option<C>, Problem> {
+    let cursor: Option<C> = page.cursor()?;
+    if cursor.as_ref().is_some_and(|c| !crate::domain::time::in_range(at(c))) {
+        return Err(Problem::field("cursor", "is not a cursor this API issued"));
+    }
+    Ok(cursor)
 }
 
 /// `Idempotency-Key` where it is optional (the operation is naturally idempotent, the key makes

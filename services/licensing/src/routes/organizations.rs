@@ -2,23 +2,22 @@
 //! domain, cacheable) and the business hours SLA clocks count in.
 
 use super::access::require_manager;
-use super::views::{BrandingView, OrganizationView, DAY_NAMES};
+use super::views::{BrandingView, CustomDomainView, OrganizationView, DAY_NAMES};
 use super::PROBLEM;
-use crate::domain::branding::{self, BrandingInput};
-use crate::domain::sla::BusinessHours;
+use crate::domain::branding::{self, BrandingInput, DomainChange};
+use crate::domain::sla::{parse_hhmm, BusinessHours};
 use crate::error::{is_unique_violation, LicensingError};
 use crate::store::organizations::{self, Branding, BusinessHoursRow};
-use crate::store::schema::organizations as orgs;
 use crate::State;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::AsyncPgConnection;
 use platform::auth::Principal;
 use platform::problem::FieldError;
 use platform::Problem;
+use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::str::FromStr;
@@ -83,22 +82,38 @@ impl BrandingBody {
     }
 }
 
-/// Store validated branding for `org`. A custom domain must not be another organisation's (as a
-/// custom domain or as its own domain).
+/// Store validated branding for `org`. A new custom domain is only claimed: stored unverified with
+/// a fresh token and never served until `verify` finds the token in DNS. A domain another
+/// organisation has verified (or that is another organisation's own domain) is refused; a domain
+/// others merely claimed is not, since a claim proves nothing.
 pub async fn apply_branding(
     conn: &mut AsyncPgConnection,
     org: Uuid,
     body: &BrandingBody,
     now: DateTime<Utc>,
 ) -> Result<Branding, LicensingError> {
-    let custom_domain = body.custom_domain();
-    if let Some(domain) = &custom_domain {
-        let owner: Option<Uuid> =
-            orgs::table.filter(orgs::domain.eq(domain)).select(orgs::id).first(conn).await.optional()?;
-        if owner.is_some_and(|o| o != org) {
+    let requested = body.custom_domain();
+    let current = organizations::lock_branding(conn, org).await?;
+    let verified = current.as_ref().and_then(|b| b.custom_domain.clone());
+    let pending = current.as_ref().and_then(|b| b.pending_custom_domain.clone());
+    let change = branding::domain_change(requested.as_deref(), verified.as_deref(), pending.as_deref());
+    if let (DomainChange::Claim, Some(domain)) = (&change, &requested) {
+        let own = organizations::owner_of_domain(conn, domain).await?;
+        let served = organizations::verified_owner(conn, domain).await?;
+        if own.is_some_and(|o| o != org) || served.is_some_and(|o| o != org) {
             return Err(LicensingError::CustomDomainTaken);
         }
     }
+    let (custom_domain, pending_custom_domain, custom_domain_token, custom_domain_verified_at) = match change {
+        DomainChange::Clear => (None, None, None, None),
+        DomainChange::KeepVerified => {
+            (verified, None, None, current.as_ref().and_then(|b| b.custom_domain_verified_at))
+        }
+        DomainChange::KeepPending => {
+            (None, pending, current.as_ref().and_then(|b| b.custom_domain_token.clone()), None)
+        }
+        DomainChange::Claim => (None, requested, Some(verification_token()), None),
+    };
     let row = Branding {
         organization_id: org,
         display_name: body.display_name.trim().to_string(),
@@ -108,6 +123,9 @@ pub async fn apply_branding(
         support_email: body.support_email.as_deref().map(str::trim).map(str::to_string),
         custom_domain,
         updated_at: now,
+        pending_custom_domain,
+        custom_domain_token,
+        custom_domain_verified_at,
     };
     organizations::put_branding(conn, &row).await.map_err(|e| {
         if is_unique_violation(&e, "branding_custom_domain_key") {
@@ -151,7 +169,75 @@ pub async fn put_branding(
         })
     })
     .await?;
-    Ok(HttpResponse::Ok().json(BrandingView::from(&saved)))
+    Ok(HttpResponse::Ok().json(BrandingView::private(&saved)))
+}
+
+/// 256 random bits, hex: what the organisation publishes in its TXT record.
+fn verification_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// Prove control of the claimed custom domain: its `_monetization-verification.<domain>` TXT
+/// record must hold the claim's token. Verified, the domain is served by the public lookup, and
+/// every other organisation's claim of it is dropped.
+#[utoipa::path(post, path = "/api/enterprise/organizations/{id}/custom-domain/verify", tag = "licensing", operation_id = "verifyCustomDomain",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Organization id")),
+    responses((status = 200, body = CustomDomainView, description = "Verified (or already verified)"),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: a member of the organisation without the org admin role"),
+        (status = 404, body = Problem, content_type = PROBLEM, description = "not_found"),
+        (status = 409, body = Problem, content_type = PROBLEM, description = "no_pending_custom_domain, custom_domain_taken (another organisation verified it first), custom_domain_claim_changed"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "domain_verification_failed: no TXT record with the token"),
+        (status = 503, body = Problem, content_type = PROBLEM, description = "dns_unavailable: the lookup failed, try again")))]
+pub async fn verify_domain(
+    state: web::Data<State>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, Problem> {
+    let org = id.into_inner();
+    require_manager(&principal, org, LicensingError::OrganizationNotFound)?;
+    let claim = {
+        let mut conn = state.pool.get().await?;
+        organizations::branding_of(&mut conn, org).await?.ok_or(LicensingError::NoPendingCustomDomain)?
+    };
+    let (Some(domain), Some(token)) = (claim.pending_custom_domain.clone(), claim.custom_domain_token.clone()) else {
+        return match CustomDomainView::of(&claim) {
+            Some(verified) => Ok(HttpResponse::Ok().json(verified)),
+            None => Err(LicensingError::NoPendingCustomDomain.into()),
+        };
+    };
+    // The lookup runs with no connection or transaction held: DNS may take seconds.
+    let name = branding::verification_name(&domain);
+    let values = state.dns.txt(&name).await.map_err(|e| LicensingError::DnsUnavailable(e.to_string()))?;
+    if !branding::proves(&values, &token) {
+        return Err(LicensingError::DomainNotVerified { name }.into());
+    }
+    let now = state.clock.now();
+    let saved = platform::db::transaction(&state.pool, move |conn| {
+        Box::pin(async move {
+            let current = organizations::lock_branding(conn, org).await?.ok_or(LicensingError::ClaimChanged)?;
+            if current.pending_custom_domain.as_deref() != Some(domain.as_str())
+                || current.custom_domain_token.as_deref() != Some(token.as_str())
+            {
+                return Err(LicensingError::ClaimChanged);
+            }
+            let saved = organizations::mark_verified(conn, org, &domain, now).await.map_err(|e| {
+                if is_unique_violation(&e, "branding_custom_domain_key") {
+                    LicensingError::CustomDomainTaken
+                } else {
+                    e.into()
+                }
+            })?;
+            organizations::release_claims(conn, &domain, org).await?;
+            Ok::<_, LicensingError>(saved)
+        })
+    })
+    .await?;
+    tracing::info!(organization_id = %org, domain = %saved.custom_domain.as_deref().unwrap_or_default(), "custom domain verified");
+    Ok(HttpResponse::Ok().json(CustomDomainView::of(&saved)))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -227,13 +313,6 @@ pub struct BusinessHoursBody {
     pub days: Vec<String>,
 }
 
-fn parse_hhmm(s: &str) -> Option<i32> {
-    let (h, m) = s.split_once(':')?;
-    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
-    let total = h * 60 + m;
-    ((0..60).contains(&m) && (0..=24 * 60).contains(&total) && h >= 0).then_some(total)
-}
-
 /// Set the business hours that P3/P4 ticket SLA clocks count in; applies to tickets opened afterwards.
 #[utoipa::path(put, path = "/api/enterprise/organizations/{id}/business-hours", tag = "licensing", operation_id = "putBusinessHours",
     security(("bearer" = [])),
@@ -264,10 +343,10 @@ pub async fn put_business_hours(
     }
     let (start, end) = (parse_hhmm(&body.start), parse_hhmm(&body.end));
     if start.is_none() {
-        errors.push(FieldError { field: "start".into(), message: "must be HH:MM".into() });
+        errors.push(FieldError { field: "start".into(), message: "must be HH:MM between 00:00 and 24:00".into() });
     }
     if end.is_none() {
-        errors.push(FieldError { field: "end".into(), message: "must be HH:MM".into() });
+        errors.push(FieldError { field: "end".into(), message: "must be HH:MM between 00:00 and 24:00".into() });
     }
     let mut days = 0u8;
     for d in &body.days {
@@ -280,7 +359,7 @@ pub async fn put_business_hours(
     }
     if let (Some(tz), Some(s), Some(e)) = (tz, start, end) {
         if errors.is_empty() {
-            if let Err(why) = BusinessHours::new(tz, s as u32, e as u32, days) {
+            if let Err(why) = BusinessHours::new(tz, s, e, days) {
                 errors.push(FieldError { field: "business_hours".into(), message: why.into() });
             }
         }
@@ -290,8 +369,9 @@ pub async fn put_business_hours(
     }
     let row = BusinessHoursRow {
         time_zone: &body.time_zone,
-        start_minute: start.unwrap_or(0),
-        end_minute: end.unwrap_or(0),
+        // At most 1440 (parse_hhmm), so the conversions cannot fail.
+        start_minute: start.and_then(|m| i32::try_from(m).ok()).unwrap_or(0),
+        end_minute: end.and_then(|m| i32::try_from(m).ok()).unwrap_or(0),
         days: i16::from(days),
     };
     let mut conn = state.pool.get().await?;

@@ -3,8 +3,9 @@
 
 use super::access::{manages, require_manager};
 use super::views::SeatView;
-use super::{run_once, OptionalIdempotencyKey, PROBLEM};
+use super::{run_once, time_cursor, OptionalIdempotencyKey, PageParams, PROBLEM};
 use crate::core;
+use crate::domain::license::MAX_SEATS;
 use crate::domain::license_key::LicenseKey;
 use crate::error::LicensingError;
 use crate::store::{licenses, seats};
@@ -14,6 +15,7 @@ use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use events::catalog::licensing::SeatReleaseReason;
 use platform::auth::Principal;
+use platform::pagination::{Page, PageQuery};
 use platform::Problem;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -121,38 +123,53 @@ pub async fn release(
     Ok(HttpResponse::Ok().json(SeatView::from(&seat)))
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct SeatList {
-    pub data: Vec<SeatView>,
-}
-
-/// A license's active seats (admins, and the organisation's org admins).
+/// A license's active seats by seat number, a page at a time (admins, and the organisation's org admins).
 #[utoipa::path(get, path = "/api/enterprise/licenses/{id}/seats", tag = "licensing", operation_id = "listSeats",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "License id")),
-    responses((status = 200, body = SeatList),
+    params(("id" = Uuid, Path, description = "License id"), PageParams),
+    responses((status = 200, body = Page<SeatView>),
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: a member of the organisation without the org admin role"),
-        (status = 404, body = Problem, content_type = PROBLEM, description = "not_found")))]
-pub async fn list(state: web::Data<State>, principal: Principal, id: web::Path<Uuid>) -> Result<HttpResponse, Problem> {
+        (status = 404, body = Problem, content_type = PROBLEM, description = "not_found"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`cursor`, query)")))]
+pub async fn list(
+    state: web::Data<State>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    q: web::Query<PageParams>,
+) -> Result<HttpResponse, Problem> {
+    let page = PageQuery::from(q.into_inner());
+    let cursor: Option<seats::NumberCursor> = page.cursor()?;
+    if cursor.as_ref().is_some_and(|c| !(0..=MAX_SEATS).contains(&c.n)) {
+        return Err(Problem::field("cursor", "is not a cursor this API issued"));
+    }
     let mut conn = state.pool.get().await?;
     let license = licenses::find(&mut conn, id.into_inner()).await?.ok_or(LicensingError::LicenseNotFound)?;
     require_manager(&principal, license.organization_id, LicensingError::LicenseNotFound)?;
-    let rows = seats::active_of_license(&mut conn, license.id).await?;
-    let data: Vec<SeatView> = rows.iter().map(SeatView::from).collect();
-    Ok(HttpResponse::Ok().json(SeatList { data }))
+    let rows = seats::page_of_license(&mut conn, license.id, cursor, page.limit()).await?;
+    let page = Page::from_rows(rows, page.limit(), |s| seats::NumberCursor { n: s.seat_number });
+    Ok(HttpResponse::Ok()
+        .json(Page { data: page.data.iter().map(SeatView::from).collect(), next_cursor: page.next_cursor }))
 }
 
-/// The caller's active seats, on any license.
+/// The caller's active seats, on any license, newest first.
 #[utoipa::path(get, path = "/api/enterprise/seats/me", tag = "licensing", operation_id = "listMySeats",
-    security(("bearer" = [])),
-    responses((status = 200, body = SeatList),
+    security(("bearer" = [])), params(PageParams),
+    responses((status = 200, body = Page<SeatView>),
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
-        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user")))]
-pub async fn mine(state: web::Data<State>, principal: Principal) -> Result<HttpResponse, Problem> {
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`cursor`, query)")))]
+pub async fn mine(
+    state: web::Data<State>,
+    principal: Principal,
+    q: web::Query<PageParams>,
+) -> Result<HttpResponse, Problem> {
     let user = principal.user_id()?;
+    let page = PageQuery::from(q.into_inner());
+    let cursor = time_cursor(&page, |c: &seats::Cursor| c.at)?;
     let mut conn = state.pool.get().await?;
-    let rows = seats::active_for_user(&mut conn, user).await?;
-    let data: Vec<SeatView> = rows.iter().map(|(s, _)| SeatView::from(s)).collect();
-    Ok(HttpResponse::Ok().json(SeatList { data }))
+    let rows = seats::page_for_user(&mut conn, user, cursor, page.limit()).await?;
+    let page = Page::from_rows(rows, page.limit(), |s| seats::Cursor { at: s.activated_at, id: s.id });
+    Ok(HttpResponse::Ok()
+        .json(Page { data: page.data.iter().map(SeatView::from).collect(), next_cursor: page.next_cursor }))
 }

@@ -3,7 +3,7 @@
 
 use super::access::member_orgs;
 use super::views::{CommentView, TicketView};
-use super::PROBLEM;
+use super::{time_cursor, PageParams, PROBLEM};
 use crate::core::tickets::{self as core_tickets, status_of};
 use crate::domain::sla::{Actor, Priority, TicketStatus};
 use crate::error::LicensingError;
@@ -179,7 +179,8 @@ pub async fn list(
         })
     };
     let page = PageQuery { limit: q.limit, cursor: q.cursor };
-    let rows = tickets::page(&mut conn, orgs.as_deref(), q.status.as_deref(), page.cursor()?, page.limit()).await?;
+    let cursor = time_cursor(&page, |c: &tickets::Cursor| c.at)?;
+    let rows = tickets::page(&mut conn, orgs.as_deref(), q.status.as_deref(), cursor, page.limit()).await?;
     let page = Page::from_rows(rows, page.limit(), |t| tickets::Cursor { at: t.created_at, id: t.id });
     let now = state.clock.now();
     let data: Vec<TicketView> = page.data.iter().map(|t| TicketView::new(t, now)).collect();
@@ -197,7 +198,7 @@ async fn actor_for(conn: &mut AsyncPgConnection, principal: &Principal, ticket: 
     Err(LicensingError::TicketNotFound.into())
 }
 
-/// A ticket with all its comments (admins, and members of its organisation).
+/// A ticket with the first page of its comments (admins, and members of its organisation).
 #[utoipa::path(get, path = "/api/enterprise/support/tickets/{id}", tag = "licensing", operation_id = "getTicket",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Ticket id")),
@@ -208,10 +209,38 @@ pub async fn get(state: web::Data<State>, principal: Principal, id: web::Path<Uu
     let mut conn = state.pool.get().await?;
     let ticket = tickets::find(&mut conn, id.into_inner()).await?.ok_or(LicensingError::TicketNotFound)?;
     actor_for(&mut conn, &principal, &ticket).await?;
-    let comments = tickets::comments(&mut conn, ticket.id).await?;
+    let limit = PageQuery::default().limit();
+    let rows = tickets::comments_page(&mut conn, ticket.id, None, limit).await?;
+    let page = Page::from_rows(rows, limit, |c| tickets::Cursor { at: c.created_at, id: c.id });
     let mut view = TicketView::new(&ticket, state.clock.now());
-    view.comments = Some(comments.iter().map(CommentView::from).collect());
+    view.comments = Some(page.data.iter().map(CommentView::from).collect());
+    view.comments_next_cursor = page.next_cursor;
     Ok(HttpResponse::Ok().json(view))
+}
+
+/// A ticket's comments, oldest first, a page at a time (admins, and members of its organisation).
+#[utoipa::path(get, path = "/api/enterprise/support/tickets/{id}/comments", tag = "licensing", operation_id = "listTicketComments",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Ticket id"), PageParams),
+    responses((status = 200, body = Page<CommentView>),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 404, body = Problem, content_type = PROBLEM, description = "not_found"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`cursor`, query)")))]
+pub async fn comments(
+    state: web::Data<State>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    q: web::Query<PageParams>,
+) -> Result<HttpResponse, Problem> {
+    let page = PageQuery::from(q.into_inner());
+    let cursor = time_cursor(&page, |c: &tickets::Cursor| c.at)?;
+    let mut conn = state.pool.get().await?;
+    let ticket = tickets::find(&mut conn, id.into_inner()).await?.ok_or(LicensingError::TicketNotFound)?;
+    actor_for(&mut conn, &principal, &ticket).await?;
+    let rows = tickets::comments_page(&mut conn, ticket.id, cursor, page.limit()).await?;
+    let page = Page::from_rows(rows, page.limit(), |c| tickets::Cursor { at: c.created_at, id: c.id });
+    Ok(HttpResponse::Ok()
+        .json(Page { data: page.data.iter().map(CommentView::from).collect(), next_cursor: page.next_cursor }))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -1,6 +1,7 @@
 //! Response bodies.
 
 use crate::core::tickets::status_of;
+use crate::domain::branding;
 use crate::domain::license_key::LicenseKey;
 use crate::domain::sla::{self, TicketStatus};
 use crate::store::licenses::License;
@@ -130,9 +131,15 @@ pub struct BrandingView {
     pub primary_color: Option<String>,
     pub secondary_color: Option<String>,
     pub support_email: Option<String>,
+    /// The VERIFIED custom domain the branding is served on (null until the claim is verified).
     pub custom_domain: Option<String>,
+    /// The organisation's custom domain and how to prove it; only in answers to the organisation's
+    /// managers, never in the public lookup.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub custom_domain_claim: Option<CustomDomainView>,
 }
 
+/// What the public lookup serves: no claim, no token.
 impl From<&Branding> for BrandingView {
     fn from(b: &Branding) -> Self {
         Self {
@@ -142,7 +149,62 @@ impl From<&Branding> for BrandingView {
             secondary_color: b.secondary_color.clone(),
             support_email: b.support_email.clone(),
             custom_domain: b.custom_domain.clone(),
+            custom_domain_claim: None,
         }
+    }
+}
+
+impl BrandingView {
+    /// For the organisation's managers: with the custom domain claim and its token.
+    pub fn private(b: &Branding) -> Self {
+        Self { custom_domain_claim: CustomDomainView::of(b), ..Self::from(b) }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CustomDomainView {
+    #[schema(example = "learn.acme.com")]
+    pub domain: String,
+    /// `unverified` (claimed, not served) or `verified` (served by the public branding lookup).
+    #[schema(example = "unverified")]
+    pub status: &'static str,
+    pub verified_at: Option<DateTime<Utc>>,
+    /// While unverified: the DNS record to publish before `POST .../custom-domain/verify`.
+    pub verification: Option<DnsRecordView>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DnsRecordView {
+    /// Always `TXT`.
+    #[serde(rename = "type")]
+    #[schema(example = "TXT")]
+    pub record_type: &'static str,
+    #[schema(example = "_monetization-verification.learn.acme.com")]
+    pub name: String,
+    /// The verification token.
+    pub value: String,
+}
+
+impl CustomDomainView {
+    pub fn of(b: &Branding) -> Option<Self> {
+        if let (Some(domain), Some(token)) = (&b.pending_custom_domain, &b.custom_domain_token) {
+            return Some(Self {
+                domain: domain.clone(),
+                status: "unverified",
+                verified_at: None,
+                verification: Some(DnsRecordView {
+                    record_type: "TXT",
+                    name: branding::verification_name(domain),
+                    value: token.clone(),
+                }),
+            });
+        }
+        b.custom_domain.as_ref().map(|domain| Self {
+            domain: domain.clone(),
+            status: "verified",
+            verified_at: b.custom_domain_verified_at,
+            verification: None,
+        })
     }
 }
 
@@ -194,7 +256,7 @@ impl OrganizationView {
                     .map(|(_, d)| *d)
                     .collect(),
             },
-            branding: branding.map(BrandingView::from),
+            branding: branding.map(BrandingView::private),
             created_at: o.created_at,
         }
     }
@@ -261,9 +323,14 @@ pub struct TicketView {
     pub closed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    /// Only when reading one ticket (all comments) or commenting (the new one).
+    /// Only when reading one ticket (the first page of comments, oldest first) or commenting (the
+    /// new one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comments: Option<Vec<CommentView>>,
+    /// Reading one ticket with more comments than the first page: pass it as `cursor` to
+    /// `GET .../comments` for the rest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comments_next_cursor: Option<String>,
 }
 
 impl TicketView {
@@ -304,6 +371,7 @@ impl TicketView {
             created_at: t.created_at,
             updated_at: t.updated_at,
             comments: None,
+            comments_next_cursor: None,
         }
     }
 }

@@ -23,6 +23,7 @@ pub struct License {
     pub status_changed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub license_version: i64,
 }
 
 #[derive(Debug, Insertable)]
@@ -64,6 +65,17 @@ pub async fn lock_by_key(conn: &mut AsyncPgConnection, key: &str) -> QueryResult
         .first(conn)
         .await
         .optional()
+}
+
+/// Take the license's next version, for an event about it or one of its seats written in the
+/// same transaction. The UPDATE holds the row lock until commit, so two transactions never take
+/// the same version and versions commit in the order they were taken.
+pub async fn next_version(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<i64> {
+    diesel::update(licenses::table.find(id))
+        .set(licenses::license_version.eq(licenses::license_version + 1))
+        .returning(licenses::license_version)
+        .get_result(conn)
+        .await
 }
 
 pub async fn tier_exists(conn: &mut AsyncPgConnection, tier: &str) -> QueryResult<bool> {

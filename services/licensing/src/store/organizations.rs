@@ -87,12 +87,68 @@ pub struct Branding {
     pub primary_color: Option<String>,
     pub secondary_color: Option<String>,
     pub support_email: Option<String>,
+    /// The verified custom domain: the only one the public lookup serves.
     pub custom_domain: Option<String>,
     pub updated_at: DateTime<Utc>,
+    /// A claimed custom domain waiting for its DNS TXT record (not unique across organisations).
+    pub pending_custom_domain: Option<String>,
+    pub custom_domain_token: Option<String>,
+    pub custom_domain_verified_at: Option<DateTime<Utc>>,
 }
 
 pub async fn branding_of(conn: &mut AsyncPgConnection, org: Uuid) -> QueryResult<Option<Branding>> {
     branding::table.find(org).select(Branding::as_select()).first(conn).await.optional()
+}
+
+/// The branding row, locked until the end of the transaction.
+pub async fn lock_branding(conn: &mut AsyncPgConnection, org: Uuid) -> QueryResult<Option<Branding>> {
+    branding::table.find(org).for_update().select(Branding::as_select()).first(conn).await.optional()
+}
+
+/// The organisation that has verified `domain` as its custom domain.
+pub async fn verified_owner(conn: &mut AsyncPgConnection, domain: &str) -> QueryResult<Option<Uuid>> {
+    branding::table
+        .filter(branding::custom_domain.eq(domain))
+        .select(branding::organization_id)
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The organisation whose own domain (set by an admin with its license) is `domain`.
+pub async fn owner_of_domain(conn: &mut AsyncPgConnection, domain: &str) -> QueryResult<Option<Uuid>> {
+    organizations::table.filter(organizations::domain.eq(domain)).select(organizations::id).first(conn).await.optional()
+}
+
+/// `org` proved it controls its pending custom domain: serve it. Fails with the unique violation
+/// `branding_custom_domain_key` when another organisation verified it first.
+pub async fn mark_verified(
+    conn: &mut AsyncPgConnection,
+    org: Uuid,
+    domain: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<Branding> {
+    diesel::update(branding::table.find(org))
+        .set((
+            branding::custom_domain.eq(domain),
+            branding::pending_custom_domain.eq(None::<String>),
+            branding::custom_domain_token.eq(None::<String>),
+            branding::custom_domain_verified_at.eq(now),
+            branding::updated_at.eq(now),
+        ))
+        .returning(Branding::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Drop every other organisation's pending claim of `domain`: its owner has proven it.
+pub async fn release_claims(conn: &mut AsyncPgConnection, domain: &str, owner: Uuid) -> QueryResult<usize> {
+    diesel::update(
+        branding::table.filter(branding::pending_custom_domain.eq(domain)).filter(branding::organization_id.ne(owner)),
+    )
+    .set((branding::pending_custom_domain.eq(None::<String>), branding::custom_domain_token.eq(None::<String>)))
+    .execute(conn)
+    .await
 }
 
 /// Replace the organisation's branding. A custom domain held by another organisation fails with

@@ -24,6 +24,9 @@ diesel::table! {
         support_email -> Nullable<Text>,
         custom_domain -> Nullable<Text>,
         updated_at -> Timestamptz,
+        pending_custom_domain -> Nullable<Text>,
+        custom_domain_token -> Nullable<Text>,
+        custom_domain_verified_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -61,6 +64,7 @@ diesel::table! {
         status_changed_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        license_version -> Int8,
     }
 }
 

@@ -176,13 +176,23 @@ pub async fn add_comment(conn: &mut AsyncPgConnection, comment: &Comment) -> Que
         .await
 }
 
-pub async fn comments(conn: &mut AsyncPgConnection, ticket: Uuid) -> QueryResult<Vec<Comment>> {
-    ticket_comments::table
-        .filter(ticket_comments::ticket_id.eq(ticket))
-        .order((ticket_comments::created_at.asc(), ticket_comments::id.asc()))
-        .select(Comment::as_select())
-        .load(conn)
-        .await
+/// A page of a ticket's comments, oldest first (`limit + 1` rows: the extra one says more exist).
+pub async fn comments_page(
+    conn: &mut AsyncPgConnection,
+    ticket: Uuid,
+    after: Option<Cursor>,
+    limit: i64,
+) -> QueryResult<Vec<Comment>> {
+    let mut q =
+        ticket_comments::table.filter(ticket_comments::ticket_id.eq(ticket)).select(Comment::as_select()).into_boxed();
+    if let Some(c) = after {
+        q = q.filter(
+            ticket_comments::created_at
+                .gt(c.at)
+                .or(ticket_comments::created_at.eq(c.at).and(ticket_comments::id.gt(c.id))),
+        );
+    }
+    q.order((ticket_comments::created_at.asc(), ticket_comments::id.asc())).limit(limit + 1).load(conn).await
 }
 
 /// Tickets whose first response is overdue and not yet flagged, locked; rows another replica

@@ -49,7 +49,16 @@ async fn branding_is_validated_owned_and_served_with_an_etag() {
     assert_eq!(res.status(), 200);
     let saved: Value = res.json().await.unwrap();
     assert_eq!(saved["primary_color"], "#1A2B3C");
-    // The custom domain is unique across organisations.
+    // Served once verified (see domains.rs for the claim rules).
+    let record = &saved["custom_domain_claim"]["verification"];
+    s.dns.publish(record["name"].as_str().unwrap(), record["value"].as_str().unwrap());
+    let res = s
+        .req(Method::POST, &format!("/api/enterprise/organizations/{x_org}/custom-domain/verify"), Some(&x_admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // A verified custom domain is unique across organisations.
     assert_eq!(
         code(put(Caller::org_admin(y_org), y_org, branding(&domain)).await).await,
         (409, "custom_domain_taken".into())

@@ -3,9 +3,13 @@
 
 mod activation;
 mod boot;
+mod bounds;
 mod branding;
 mod certificates;
+mod domains;
 mod licenses;
+mod pages;
 mod scenario;
 mod support;
 mod tickets;
+mod versions;

@@ -1,5 +1,6 @@
 use chrono::{DateTime, Duration, Timelike, Utc};
 use licensing::clock::ManualClock;
+use licensing::dns::StaticDnsServer;
 use licensing::Config;
 use platform::auth::{InternalAuth, Role};
 use platform::config::Secret;
@@ -22,6 +23,7 @@ pub fn config() -> Config {
         certificate_max_days: 30,
         scheduler_interval_ms: 50,
         branding_max_age_secs: 300,
+        dns_nameservers: None,
     }
 }
 
@@ -59,6 +61,8 @@ pub struct Stack {
     pub http: reqwest::Client,
     pub clock: ManualClock,
     pub admin: Caller,
+    /// The nameserver custom-domain verification asks: publish TXT records here.
+    pub dns: StaticDnsServer,
 }
 
 /// A fixed, whole-second start so that times compare exactly after a database round trip.
@@ -79,9 +83,11 @@ impl Stack {
     pub async fn start_with(env: TestEnv, at: DateTime<Utc>) -> Self {
         let clock = ManualClock::new(at);
         let c = Arc::new(clock.clone());
-        let svc =
-            testkit::service::start(&env, &licensing::SPEC, |ctx| licensing::setup_with_clock(ctx, config(), c)).await;
-        Self { env, svc, http: testkit::http(), clock, admin: Caller::admin() }
+        let dns = StaticDnsServer::start().await.unwrap();
+        let mut cfg = config();
+        cfg.dns_nameservers = Some(dns.addr.to_string());
+        let svc = testkit::service::start(&env, &licensing::SPEC, |ctx| licensing::setup_with_clock(ctx, cfg, c)).await;
+        Self { env, svc, http: testkit::http(), clock, admin: Caller::admin(), dns }
     }
 
     pub async fn stop(self) {
