@@ -4,8 +4,8 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod contracts;
-mod edges;
 mod custom_domain;
+mod edges;
 mod enterprise;
 mod failures;
 mod orphan_payments;

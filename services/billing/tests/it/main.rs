@@ -7,6 +7,6 @@ mod refund_policy;
 mod refunds;
 mod stripe_calls;
 mod support;
-mod webhook_checks;
 mod voids;
+mod webhook_checks;
 mod webhooks;
