@@ -21,6 +21,7 @@ async fn paid_purchase(m: &Market, course_id: &str) -> (Uuid, String) {
     (buyer, mine["data"][0]["purchase"]["payment_id"].as_str().unwrap().to_string())
 }
 
+/// An admin's goodwill refund: partial ones keep access (contract R).
 async fn refund(m: &Market, payment: &str, amount: &str) {
     let billing = &m.billing.as_ref().unwrap().svc;
     let res = m
@@ -28,7 +29,7 @@ async fn refund(m: &Market, payment: &str, amount: &str) {
         .post(format!("{}/api/payments/{payment}/refunds", billing.url()))
         .header("x-internal-token", testkit::internal_token("billing", &Uuid::now_v7().to_string(), &[Role::Admin]))
         .header("idempotency-key", Uuid::new_v4().to_string())
-        .json(&json!({"amount": amount, "reason": "requested_by_customer"}))
+        .json(&json!({"amount": amount, "reason": "goodwill"}))
         .send()
         .await
         .unwrap();
