@@ -398,19 +398,7 @@ async fn record_refund(
         },
     )
     .await?;
-    history::insert(
-        conn,
-        &history::NewLine {
-            user_id: payment.user_id,
-            payment_id: payment.id,
-            refund_id: Some(refund_id),
-            kind: "refund",
-            amount,
-            currency: payment.currency.trim(),
-            description: &format!("Refund (no longer needed): {}", payment.description),
-        },
-    )
-    .await?;
+    history::insert_refund(conn, payment, refund_id, amount, "Refund (no longer needed)").await?;
     if next == store::FAILED {
         tracing::error!(payment = %payment.id, refund = %refund.id, "Stripe refused the automatic refund");
         store::fail(conn, payment.id, &format!("Stripe refund {} {status}", refund.id)).await?;

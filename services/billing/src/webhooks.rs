@@ -450,19 +450,7 @@ async fn record_dashboard_refund(
         },
     )
     .await?;
-    history::insert(
-        conn,
-        &history::NewLine {
-            user_id: payment.user_id,
-            payment_id: payment.id,
-            refund_id: Some(id),
-            kind: "refund",
-            amount,
-            currency: payment.currency.trim(),
-            description: &format!("Refund: {}", payment.description),
-        },
-    )
-    .await?;
+    history::insert_refund(conn, payment, id, amount, "Refund").await?;
     tracing::info!(payment_id = %payment.id, stripe_refund = %refund.id, %amount, "recorded a refund made in Stripe's dashboard");
     Ok(row)
 }

@@ -161,19 +161,7 @@ async fn reserve(
         },
     )
     .await?;
-    history::insert(
-        conn,
-        &history::NewLine {
-            user_id: payment.user_id,
-            payment_id,
-            refund_id: Some(refund_id),
-            kind: "refund",
-            amount,
-            currency: payment.currency.trim(),
-            description: &format!("Refund: {}", payment.description),
-        },
-    )
-    .await?;
+    history::insert_refund(conn, &payment, refund_id, amount, "Refund").await?;
     Ok(Step::Call(Planned { refund_id, payment_id, intent: payment.stripe_payment_intent_id, minor, reason }))
 }
 

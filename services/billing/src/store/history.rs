@@ -53,6 +53,30 @@ pub async fn insert(conn: &mut AsyncPgConnection, line: &NewLine<'_>) -> QueryRe
         .await
 }
 
+/// The buyer's history line for refund `refund_id` of `payment` (API, automatic or dashboard):
+/// one place, so every refund path shows the same shape.
+pub async fn insert_refund(
+    conn: &mut AsyncPgConnection,
+    payment: &super::payments::Payment,
+    refund_id: Uuid,
+    amount: Decimal,
+    label: &str,
+) -> QueryResult<usize> {
+    insert(
+        conn,
+        &NewLine {
+            user_id: payment.user_id,
+            payment_id: payment.id,
+            refund_id: Some(refund_id),
+            kind: "refund",
+            amount,
+            currency: payment.currency.trim(),
+            description: &format!("{label}: {}", payment.description),
+        },
+    )
+    .await
+}
+
 /// One page of `user_id`'s history, newest first; fetches `limit + 1` to know if more exist.
 pub async fn page(
     conn: &mut AsyncPgConnection,
