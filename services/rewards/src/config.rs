@@ -1,6 +1,8 @@
 //! `REWARDS_*` settings of rewards' own (the common ones are in `platform::config::ServiceConfig`).
 //! Earning amounts, caps and catalogue prices are data (tables), not configuration.
 
+use crate::domain::handle::DEV_SECRET;
+use platform::config::Secret;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -12,6 +14,17 @@ pub struct RewardsConfig {
     /// be (`board_snapshots`); 0 reads a fresh one on every request.
     #[serde(default = "default_leaderboard_snapshot_ms")]
     pub leaderboard_snapshot_ms: u64,
+    /// Key of the pseudonymous handles that leaderboards show instead of user ids
+    /// (`domain::handle`). Defaults to a published DEV-ONLY value (startup warns); production
+    /// must set its own, and keep it: changing it changes every handle.
+    #[serde(default = "default_leaderboard_handle_secret")]
+    pub leaderboard_handle_secret: Secret,
+}
+
+impl RewardsConfig {
+    pub fn uses_dev_handle_secret(&self) -> bool {
+        self.leaderboard_handle_secret.expose() == DEV_SECRET
+    }
 }
 
 fn default_voucher_valid_days() -> i64 {
@@ -22,11 +35,16 @@ fn default_leaderboard_snapshot_ms() -> u64 {
     1000
 }
 
+fn default_leaderboard_handle_secret() -> Secret {
+    Secret::new(DEV_SECRET)
+}
+
 impl Default for RewardsConfig {
     fn default() -> Self {
         Self {
             voucher_valid_days: default_voucher_valid_days(),
             leaderboard_snapshot_ms: default_leaderboard_snapshot_ms(),
+            leaderboard_handle_secret: default_leaderboard_handle_secret(),
         }
     }
 }

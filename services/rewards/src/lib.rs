@@ -27,6 +27,8 @@ pub const SPEC: ServiceSpec = ServiceSpec { name: "rewards", migrations: &MIGRAT
 pub struct State {
     pub pool: platform::db::Pool,
     pub boards: board_snapshots::BoardSnapshots,
+    /// Handles and cursor masks of the leaderboards (keyed by `REWARDS_LEADERBOARD_HANDLE_SECRET`).
+    pub pseudonyms: domain::handle::Pseudonyms,
     pub clock: Arc<dyn Clock>,
     pub config: Config,
 }
@@ -40,8 +42,18 @@ pub fn setup_with_clock(ctx: &Context, config: Config, clock: Arc<dyn Clock>) ->
     if config.voucher_valid_days < 1 {
         return Err("REWARDS_VOUCHER_VALID_DAYS must be at least 1".into());
     }
+    if config.leaderboard_handle_secret.expose().len() < 16 {
+        return Err("REWARDS_LEADERBOARD_HANDLE_SECRET must be at least 16 characters".into());
+    }
+    if config.uses_dev_handle_secret() {
+        tracing::warn!(
+            "REWARDS_LEADERBOARD_HANDLE_SECRET is not set: leaderboard handles use the published dev-only key; set a secret of your own outside development"
+        );
+    }
+    let pseudonyms = domain::handle::Pseudonyms::new(config.leaderboard_handle_secret.expose());
     let boards = board_snapshots::BoardSnapshots::new(std::time::Duration::from_millis(config.leaderboard_snapshot_ms));
-    let state = actix_web::web::Data::new(State { pool: ctx.pool.clone(), boards, clock: clock.clone(), config });
+    let state =
+        actix_web::web::Data::new(State { pool: ctx.pool.clone(), boards, pseudonyms, clock: clock.clone(), config });
     Ok(Wiring {
         routes: Arc::new(move |cfg| {
             cfg.app_data(state.clone()).configure(routes::configure);

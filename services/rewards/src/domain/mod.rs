@@ -2,6 +2,7 @@
 
 pub mod balance;
 pub mod earning;
+pub mod handle;
 pub mod ranking;
 pub mod validate;
 pub mod voucher;

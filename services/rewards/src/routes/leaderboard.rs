@@ -1,13 +1,21 @@
 //! Leaderboards: global (all time), weekly (ISO week, UTC) and friends. Every answer carries the
 //! caller's own rank and score, even when they are not on the page.
+//!
+//! Privacy: the big boards never show another user's id, not in an entry and not inside a cursor.
+//! An entry names its user by display name (when they chose one) and by a stable pseudonymous
+//! `handle` (`domain::handle`); `is_me` marks the caller's own entry, which alone carries their
+//! `user_id`. The friends board shows `user_id` for the caller's accepted friends too: the caller
+//! already has those ids from `GET /api/friends`.
 
 use super::PROBLEM;
+use crate::domain::handle::Pseudonyms;
 use crate::domain::ranking::{competition_ranks, page_ranks, rank_from_above};
 use crate::domain::week::IsoWeek;
 use crate::store::leaderboard::{self, Board, Cursor, Entry};
 use crate::store::{friends as friend_store, profiles};
 use crate::State;
 use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 use platform::auth::Principal;
 use platform::pagination::{checked_offset, decode_cursor, encode_cursor, invalid_cursor, Page, PageQuery};
@@ -43,9 +51,68 @@ pub struct WeeklyQuery {
 pub struct Ranked {
     /// Standard competition ranking (1, 2, 2, 4); `null` for a caller with no score yet.
     pub rank: Option<i64>,
-    pub user_id: Uuid,
+    /// The user's stable pseudonym: the same on every board, request and replica, and not
+    /// derivable from or into a user id without the server's key.
+    #[schema(example = "u_3q2-7wYb1kZfXc0A", pattern = "^u_[A-Za-z0-9_-]{16}$")]
+    pub handle: String,
+    /// The name the user chose (`PUT /api/rewards/profile`); `null` for users who stay anonymous.
     pub display_name: Option<String>,
     pub score: i64,
+    /// `true` on the caller's own entry only.
+    pub is_me: bool,
+    /// Present only on the caller's own entry and, on the friends board, on the caller's friends'
+    /// entries; never another user's id on the global or weekly board.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<Uuid>,
+}
+
+/// Who an entry belongs to, as far as the caller may know it.
+struct Viewer<'a> {
+    me: Uuid,
+    pseudonyms: &'a Pseudonyms,
+    /// Whether other users' ids may be shown (the friends board: they are the caller's friends).
+    reveal_ids: bool,
+}
+
+impl Viewer<'_> {
+    fn entry(&self, user: Uuid, score: i64, rank: Option<i64>, display_name: Option<String>) -> Ranked {
+        let is_me = user == self.me;
+        Ranked {
+            rank,
+            handle: self.pseudonyms.handle(user),
+            display_name,
+            score,
+            is_me,
+            user_id: (is_me || self.reveal_ids).then_some(user),
+        }
+    }
+}
+
+/// A big board's cursor as clients see it: the keyset position with the last row's user id
+/// masked (`Pseudonyms::mask`), so a cursor is no side door to the ids the entries hide.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireCursor {
+    score: i64,
+    at: DateTime<Utc>,
+    key: String,
+}
+
+impl WireCursor {
+    fn of(e: &Entry, pseudonyms: &Pseudonyms) -> Self {
+        WireCursor {
+            score: e.score,
+            at: e.reached_at,
+            key: pseudonyms.mask(e.user_id, e.score, e.reached_at.timestamp_micros()),
+        }
+    }
+
+    fn open(self, pseudonyms: &Pseudonyms) -> Result<Cursor, Problem> {
+        let user = pseudonyms
+            .unmask(&self.key, self.score, self.at.timestamp_micros())
+            .ok_or_else(|| invalid_cursor("is not a cursor this API issued"))?;
+        Ok(Cursor { score: self.score, at: self.at, user })
+    }
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -109,12 +176,13 @@ pub async fn weekly(
 /// request reads only the caller's entry and name; a later page is read exactly (`exact_page`).
 async fn ranked_board(state: &State, board: Board, user: Uuid, page: PageQuery) -> Result<BoardView, Problem> {
     let limit = page.limit();
-    let after: Option<Cursor> = page.cursor()?;
+    let pseudonyms = &state.pseudonyms;
+    let after: Option<Cursor> = page.cursor::<WireCursor>()?.map(|c| c.open(pseudonyms)).transpose()?;
     let snapshot = state.boards.get(&state.pool, board).await?;
     let (page, ranks, page_names) = match after {
         None => {
             let rows: Vec<Entry> = snapshot.top.iter().take(limit as usize + 1).cloned().collect();
-            let page = Page::from_rows(rows, limit, Cursor::of);
+            let page = Page::from_rows(rows, limit, |e| WireCursor::of(e, pseudonyms));
             let scores: Vec<i64> = page.data.iter().map(|e| e.score).collect();
             let ranks = match scores.first() {
                 Some(&first) => {
@@ -140,7 +208,13 @@ async fn ranked_board(state: &State, board: Board, user: Uuid, page: PageQuery) 
         Some(name) => Some(name.clone()),
         None => profiles::names(&mut conn, &[user]).await?.remove(&user),
     };
-    let data = page.data.iter().zip(ranks).map(|(e, rank)| ranked(e.user_id, e.score, Some(rank), names)).collect();
+    let viewer = Viewer { me: user, pseudonyms, reveal_ids: false };
+    let data = page
+        .data
+        .iter()
+        .zip(ranks)
+        .map(|(e, rank)| viewer.entry(e.user_id, e.score, Some(rank), names.get(&e.user_id).cloned()))
+        .collect();
     Ok(BoardView {
         board: match board {
             Board::Global => "global",
@@ -152,7 +226,7 @@ async fn ranked_board(state: &State, board: Board, user: Uuid, page: PageQuery) 
         },
         data,
         next_cursor: page.next_cursor,
-        me: Ranked { rank: my_rank, user_id: user, display_name: my_name, score: my_score },
+        me: viewer.entry(user, my_score, my_rank, my_name),
     })
 }
 
@@ -170,7 +244,7 @@ async fn exact_page(
         .repeatable_read()
         .run::<_, Problem, _>(async |conn: &mut AsyncPgConnection| {
             let rows = leaderboard::page(conn, board, Some(after), limit + 1).await?;
-            let page = Page::from_rows(rows, limit, Cursor::of);
+            let page = Page::from_rows(rows, limit, |e| WireCursor::of(e, &state.pseudonyms));
             let ranks = match page.data.first() {
                 Some(first) => {
                     let above = leaderboard::users_above(conn, board, first.score).await?;
@@ -185,10 +259,6 @@ async fn exact_page(
             Ok((page, ranks, names))
         })
         .await
-}
-
-fn ranked(user_id: Uuid, score: i64, rank: Option<i64>, names: &HashMap<Uuid, String>) -> Ranked {
-    Ranked { rank, user_id, display_name: names.get(&user_id).cloned(), score }
 }
 
 /// The caller and their accepted friends by global score (friend lists are bounded, see
@@ -229,14 +299,15 @@ pub async fn friends(
     let ids: Vec<Uuid> = board.iter().map(|e| e.user_id).chain(unscored).collect();
     let ranks = competition_ranks(&scores);
     let names = profiles::names(&mut conn, &ids).await?;
+    let viewer = Viewer { me: user, pseudonyms: &state.pseudonyms, reveal_ids: true };
     let all: Vec<Ranked> = ids
         .iter()
         .zip(&scores)
         .zip(&ranks)
-        .map(|((id, score), rank)| ranked(*id, *score, Some(*rank), &names))
+        .map(|((id, score), rank)| viewer.entry(*id, *score, Some(*rank), names.get(id).cloned()))
         .collect();
     let me_index = ids.iter().position(|id| *id == user).unwrap_or(0);
-    let me = ranked(user, scores[me_index], Some(ranks[me_index]), &names);
+    let me = viewer.entry(user, scores[me_index], Some(ranks[me_index]), names.get(&user).cloned());
     let limit = page.limit() as usize;
     let end = offset.saturating_add(limit).min(all.len());
     let next_cursor = (end < all.len()).then(|| encode_cursor(&end));

@@ -11,7 +11,6 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -29,17 +28,13 @@ pub struct Entry {
 }
 
 /// Keyset position in a board: score descending, then who reached it first, then user id.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+/// Deliberately not serialisable: it holds a user id, and clients get it only masked
+/// (`routes::leaderboard::WireCursor`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor {
     pub score: i64,
     pub at: DateTime<Utc>,
     pub user: Uuid,
-}
-
-impl Cursor {
-    pub fn of(e: &Entry) -> Self {
-        Cursor { score: e.score, at: e.reached_at, user: e.user_id }
-    }
 }
 
 const USERS_ABOVE: &str =
