@@ -1,7 +1,8 @@
-//! SLA support tickets. Members of a licensed organisation file them and see their
-//! organisation's; admins are the support agents and see all.
+//! SLA support tickets. Members of a licensed organisation file them and see and act on their
+//! own; the organisation's `org_admin` sees and acts on all of the organisation's; admins are the
+//! support agents and see all. Anyone else gets 404 (`access::ticket_actor`).
 
-use super::access::member_orgs;
+use super::access::{ticket_actor, ticket_scope};
 use super::views::{CommentView, TicketView};
 use super::{time_cursor, PageParams, PROBLEM};
 use crate::core::tickets::{self as core_tickets, status_of};
@@ -148,11 +149,13 @@ pub struct ListQuery {
     pub cursor: Option<String>,
     /// `open`, `waiting_on_customer`, `in_progress`, `resolved` or `closed`.
     pub status: Option<String>,
-    /// Admins: one organisation's tickets. Members: one of their organisations.
+    /// Admins: one organisation's tickets. Others: only the tickets they may see anyway (an
+    /// `org_admin` all of their organisation's, a member their own) within that organisation.
     pub organization_id: Option<Uuid>,
 }
 
-/// Support tickets, newest first: admins see all, members their organisations'.
+/// Support tickets, newest first: admins see all, an organisation's `org_admin` all of the
+/// organisation's, every other member only the tickets they filed.
 #[utoipa::path(get, path = "/api/enterprise/support/tickets", tag = "licensing", operation_id = "listTickets",
     security(("bearer" = [])), params(ListQuery),
     responses((status = 200, body = Page<TicketView>),
@@ -168,43 +171,28 @@ pub async fn list(
         TicketStatus::parse(s).ok_or_else(|| Problem::field("status", "is not a ticket status"))?;
     }
     let mut conn = state.pool.get().await?;
-    let orgs: Option<Vec<Uuid>> = if principal.is_admin() {
-        q.organization_id.map(|o| vec![o])
-    } else {
-        let mine = member_orgs(&mut conn, &principal).await?;
-        Some(match q.organization_id {
-            Some(o) if mine.contains(&o) => vec![o],
-            Some(_) => Vec::new(),
-            None => mine,
-        })
-    };
+    let scope = ticket_scope(&mut conn, &principal, q.organization_id).await?;
     let page = PageQuery { limit: q.limit, cursor: q.cursor };
     let cursor = time_cursor(&page, |c: &tickets::Cursor| c.at)?;
-    let rows = tickets::page(&mut conn, orgs.as_deref(), q.status.as_deref(), cursor, page.limit()).await?;
+    let rows = tickets::page(&mut conn, &scope, q.status.as_deref(), cursor, page.limit()).await?;
     let page = Page::from_rows(rows, page.limit(), |t| tickets::Cursor { at: t.created_at, id: t.id });
     let now = state.clock.now();
     let data: Vec<TicketView> = page.data.iter().map(|t| TicketView::new(t, now)).collect();
     Ok(HttpResponse::Ok().json(Page { data, next_cursor: page.next_cursor }))
 }
 
-/// Agent for admins, customer for members of the ticket's organisation, else not found.
 async fn actor_for(conn: &mut AsyncPgConnection, principal: &Principal, ticket: &Ticket) -> Result<Actor, Problem> {
-    if principal.is_admin() {
-        return Ok(Actor::Agent);
-    }
-    if member_orgs(conn, principal).await?.contains(&ticket.organization_id) {
-        return Ok(Actor::Customer);
-    }
-    Err(LicensingError::TicketNotFound.into())
+    ticket_actor(conn, principal, ticket.organization_id, ticket.created_by).await
 }
 
-/// A ticket with the first page of its comments (admins, and members of its organisation).
+/// A ticket with the first page of its comments: for admins, the organisation's `org_admin`, and
+/// the member who filed it. Anyone else (another member included) gets 404.
 #[utoipa::path(get, path = "/api/enterprise/support/tickets/{id}", tag = "licensing", operation_id = "getTicket",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Ticket id")),
     responses((status = 200, body = TicketView),
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
-        (status = 404, body = Problem, content_type = PROBLEM, description = "not_found")))]
+        (status = 404, body = Problem, content_type = PROBLEM, description = "not_found: no such ticket, or not the caller's to see")))]
 pub async fn get(state: web::Data<State>, principal: Principal, id: web::Path<Uuid>) -> Result<HttpResponse, Problem> {
     let mut conn = state.pool.get().await?;
     let ticket = tickets::find(&mut conn, id.into_inner()).await?.ok_or(LicensingError::TicketNotFound)?;
@@ -218,13 +206,14 @@ pub async fn get(state: web::Data<State>, principal: Principal, id: web::Path<Uu
     Ok(HttpResponse::Ok().json(view))
 }
 
-/// A ticket's comments, oldest first, a page at a time (admins, and members of its organisation).
+/// A ticket's comments, oldest first, a page at a time: for admins, the organisation's
+/// `org_admin`, and the member who filed it. Anyone else (another member included) gets 404.
 #[utoipa::path(get, path = "/api/enterprise/support/tickets/{id}/comments", tag = "licensing", operation_id = "listTicketComments",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Ticket id"), PageParams),
     responses((status = 200, body = Page<CommentView>),
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
-        (status = 404, body = Problem, content_type = PROBLEM, description = "not_found"),
+        (status = 404, body = Problem, content_type = PROBLEM, description = "not_found: no such ticket, or not the caller's to see"),
         (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`cursor`, query)")))]
 pub async fn comments(
     state: web::Data<State>,
@@ -255,7 +244,8 @@ pub struct CommentBody {
 /// Comment on a ticket.
 ///
 /// An agent's (admin's) first comment is the first response; a customer's reply to a ticket
-/// waiting on them reopens it.
+/// waiting on them reopens it. Allowed to admins, the organisation's `org_admin` and the member who
+/// filed it; anyone else (another member included) gets 404.
 #[utoipa::path(post, path = "/api/enterprise/support/tickets/{id}/comments", tag = "licensing", operation_id = "commentOnTicket",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Ticket id")),
@@ -264,7 +254,7 @@ pub struct CommentBody {
         (status = 400, body = Problem, content_type = PROBLEM, description = "bad_request"),
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user"),
-        (status = 404, body = Problem, content_type = PROBLEM, description = "not_found"),
+        (status = 404, body = Problem, content_type = PROBLEM, description = "not_found: no such ticket, or not the caller's to see"),
         (status = 409, body = Problem, content_type = PROBLEM, description = "invalid_state_transition: the ticket is closed"),
         (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`body`)")))]
 pub async fn comment(
@@ -304,6 +294,8 @@ pub struct StatusBody {
 
 /// Move a ticket to another status, as far as the caller (agent or customer) may.
 ///
+/// Only admins (agents), the organisation's `org_admin` and the member who filed the ticket
+/// (customer) may; anyone else (another member included) gets 404, as for an unknown ticket.
 /// The SLA clock pauses while the ticket waits on the customer or is resolved.
 #[utoipa::path(post, path = "/api/enterprise/support/tickets/{id}/status", tag = "licensing", operation_id = "setTicketStatus",
     security(("bearer" = [])),
@@ -312,7 +304,7 @@ pub struct StatusBody {
     responses((status = 200, body = TicketView),
         (status = 400, body = Problem, content_type = PROBLEM, description = "bad_request"),
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
-        (status = 404, body = Problem, content_type = PROBLEM, description = "not_found"),
+        (status = 404, body = Problem, content_type = PROBLEM, description = "not_found: no such ticket, or not the caller's to see"),
         (status = 409, body = Problem, content_type = PROBLEM, description = "invalid_state_transition"),
         (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`status`)")))]
 pub async fn set_status(

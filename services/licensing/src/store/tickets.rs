@@ -105,17 +105,30 @@ pub struct Cursor {
     pub id: Uuid,
 }
 
-/// Newest first; `orgs` limits to those organisations (None = all, for admins).
+/// Which tickets a list may show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Every ticket (platform admins).
+    All,
+    /// Every ticket of `whole_orgs`, plus those `author` filed in `own_in`.
+    Visible { whole_orgs: Vec<Uuid>, author: Uuid, own_in: Vec<Uuid> },
+}
+
+/// Newest first, within `scope`.
 pub async fn page(
     conn: &mut AsyncPgConnection,
-    orgs: Option<&[Uuid]>,
+    scope: &Scope,
     status: Option<&str>,
     after: Option<Cursor>,
     limit: i64,
 ) -> QueryResult<Vec<Ticket>> {
     let mut q = tickets::table.select(Ticket::as_select()).into_boxed();
-    if let Some(orgs) = orgs {
-        q = q.filter(tickets::organization_id.eq_any(orgs.to_vec()));
+    if let Scope::Visible { whole_orgs, author, own_in } = scope {
+        q = q.filter(
+            tickets::organization_id
+                .eq_any(whole_orgs.clone())
+                .or(tickets::created_by.eq(*author).and(tickets::organization_id.eq_any(own_in.clone()))),
+        );
     }
     if let Some(status) = status {
         q = q.filter(tickets::status.eq(status.to_string()));

@@ -43,6 +43,12 @@ async fn the_friends_board_shows_only_accepted_friends() {
     let board = s.json(me, "/api/leaderboard/friends").await;
     assert_eq!(members(&board), vec![(1, friend.to_string()), (2, me.to_string())]);
     assert_eq!(board["me"]["rank"], 2);
+    // Friends are named (the caller has their ids from `GET /api/friends` anyway), with the same
+    // handle as on the big boards; only the caller's own entry is `is_me`.
+    assert_eq!(board["data"][0]["handle"], crate::support::handle(friend).as_str());
+    assert_eq!(board["data"][0]["is_me"], false);
+    assert_eq!(board["data"][1]["is_me"], true);
+    assert_eq!(board["me"]["is_me"], true);
     let theirs = s.json(friend, "/api/leaderboard/friends").await;
     assert_eq!(members(&theirs), vec![(1, friend.to_string()), (2, me.to_string())]);
     let alone = s.json(pending, "/api/leaderboard/friends").await;

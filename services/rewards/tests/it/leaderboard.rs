@@ -1,6 +1,6 @@
 //! Global and weekly boards: competition ranking, cursors, the caller's own rank, the weekly reset.
 
-use crate::support::Rewards;
+use crate::support::{handle, Rewards};
 use platform::auth::Role;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -10,9 +10,7 @@ fn rows(board: &Value) -> Vec<(i64, String, i64)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| {
-            (r["rank"].as_i64().unwrap(), r["user_id"].as_str().unwrap().to_string(), r["score"].as_i64().unwrap())
-        })
+        .map(|r| (r["rank"].as_i64().unwrap(), r["handle"].as_str().unwrap().to_string(), r["score"].as_i64().unwrap()))
         .collect()
 }
 
@@ -33,7 +31,7 @@ async fn ties_rank_1_2_2_4_in_the_order_scores_were_reached() {
     assert_eq!(put.json(&json!({"display_name": "Ada"})).send().await.unwrap().status(), 200);
 
     let board = s.json(d, "/api/leaderboard/global").await;
-    let expected = vec![(1, a.to_string(), 30), (2, b.to_string(), 20), (2, c.to_string(), 20), (4, d.to_string(), 10)];
+    let expected = vec![(1, handle(a), 30), (2, handle(b), 20), (2, handle(c), 20), (4, handle(d), 10)];
     assert_eq!(rows(&board), expected);
     assert_eq!(board["data"][0]["display_name"], "Ada");
     assert!(board["data"][1]["display_name"].is_null());
@@ -70,7 +68,7 @@ async fn the_weekly_board_resets_at_monday_midnight_utc() {
     s.award(a, 50).await;
     let sunday = s.json(a, "/api/leaderboard/weekly").await;
     assert_eq!(sunday["week"], "2026-W48");
-    assert_eq!(rows(&sunday), vec![(1, a.to_string(), 50)]);
+    assert_eq!(rows(&sunday), vec![(1, handle(a), 50)]);
 
     s.set_time("2026-11-30T00:00:00Z");
     let monday = s.json(a, "/api/leaderboard/weekly").await;
@@ -80,12 +78,12 @@ async fn the_weekly_board_resets_at_monday_midnight_utc() {
     assert_eq!(monday["me"]["score"], 0);
     s.award(b, 5).await;
     let monday = s.json(a, "/api/leaderboard/weekly").await;
-    assert_eq!(rows(&monday), vec![(1, b.to_string(), 5)]);
+    assert_eq!(rows(&monday), vec![(1, handle(b), 5)]);
     let past = s.json(a, "/api/leaderboard/weekly?week=2026-W48").await;
-    assert_eq!(rows(&past), vec![(1, a.to_string(), 50)]);
+    assert_eq!(rows(&past), vec![(1, handle(a), 50)]);
     assert_eq!(past["me"]["rank"], 1);
     let global = s.json(a, "/api/leaderboard/global").await;
-    assert_eq!(rows(&global), vec![(1, a.to_string(), 50), (2, b.to_string(), 5)]);
+    assert_eq!(rows(&global), vec![(1, handle(a), 50), (2, handle(b), 5)]);
     for bad in ["2026-W54", "2026-48", "now"] {
         let res = s.get(a, &format!("/api/leaderboard/weekly?week={bad}")).await;
         assert_eq!(res.status(), 422, "{bad}");
@@ -105,26 +103,93 @@ async fn board_snapshots_trail_the_ledger_by_their_age_at_most() {
     s.award(a, 30).await;
     s.award(b, 20).await;
     let board = s.json(b, "/api/leaderboard/global").await;
-    assert_eq!(rows(&board), vec![(1, a.to_string(), 30), (2, b.to_string(), 20)]);
+    assert_eq!(rows(&board), vec![(1, handle(a), 30), (2, handle(b), 20)]);
     assert_eq!(board["me"]["rank"], 2);
 
     // b overtakes a and c joins; the snapshot read just now is still young.
     s.award(b, 20).await;
     s.award(c, 5).await;
     let stale = s.json(b, "/api/leaderboard/global").await;
-    assert_eq!(rows(&stale), vec![(1, a.to_string(), 30), (2, b.to_string(), 20)], "served from the snapshot");
+    assert_eq!(rows(&stale), vec![(1, handle(a), 30), (2, handle(b), 20)], "served from the snapshot");
     assert_eq!(stale["me"]["score"], 40, "the caller's score is read every time");
     assert_eq!(stale["me"]["rank"], 1, "ranked against the snapshot's histogram");
     // A later page is read exactly.
     let first = s.json(c, "/api/leaderboard/global?limit=1").await;
     let cursor = first["next_cursor"].as_str().expect("a next page");
     let later = s.json(c, &format!("/api/leaderboard/global?limit=1&cursor={cursor}")).await;
-    assert_eq!(rows(&later), vec![(3, c.to_string(), 5)], "read and ranked against the ledger as it is now");
+    assert_eq!(rows(&later), vec![(3, handle(c), 5)], "read and ranked against the ledger as it is now");
 
     // Past twice the age a reader waits for a fresh snapshot.
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let fresh = s.json(c, "/api/leaderboard/global").await;
-    assert_eq!(rows(&fresh), vec![(1, b.to_string(), 40), (2, a.to_string(), 30), (3, c.to_string(), 5)]);
+    assert_eq!(rows(&fresh), vec![(1, handle(b), 40), (2, handle(a), 30), (3, handle(c), 5)]);
     assert_eq!(fresh["me"]["rank"], 3);
+    s.stop().await;
+}
+
+/// Every form a user id can take in a response: hyphenated, bare hex, and inside a cursor.
+fn leaked_ids(body: &Value, others: &[Uuid]) -> Vec<String> {
+    let mut text = body.to_string();
+    if let Some(cursor) = body["next_cursor"].as_str() {
+        use base64::Engine;
+        let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).expect("base64url cursor");
+        text.push_str(&String::from_utf8_lossy(&decoded));
+    }
+    let text = text.to_lowercase();
+    others
+        .iter()
+        .filter(|u| text.contains(&u.to_string()) || text.contains(&u.simple().to_string()))
+        .map(|u| u.to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_big_boards_show_handles_and_is_me_never_another_users_id() {
+    let s = Rewards::start().await;
+    let [a, b, c] = [Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7()];
+    s.award(a, 30).await;
+    s.award(b, 20).await;
+    s.award(c, 10).await;
+    for board in ["global", "weekly"] {
+        for path in [format!("/api/leaderboard/{board}"), format!("/api/leaderboard/{board}?limit=1")] {
+            let body = s.json(b, &path).await;
+            assert_eq!(leaked_ids(&body, &[a, c]), Vec::<String>::new(), "{path}: {body}");
+            for entry in body["data"].as_array().unwrap() {
+                let mine = entry["handle"] == handle(b).as_str();
+                assert_eq!(entry["is_me"], mine, "{path}: {entry}");
+                if mine {
+                    assert_eq!(entry["user_id"], b.to_string(), "the caller's own entry may name them");
+                } else {
+                    assert!(entry.get("user_id").is_none(), "{path}: {entry}");
+                }
+            }
+            assert_eq!(body["me"]["is_me"], true);
+            assert_eq!(body["me"]["handle"], handle(b).as_str());
+        }
+        // Paging by cursor: the later pages hide ids as well, and the caller is found on page 2.
+        let first = s.json(b, &format!("/api/leaderboard/{board}?limit=1")).await;
+        assert_eq!(rows(&first), vec![(1, handle(a), 30)]);
+        let cursor = first["next_cursor"].as_str().unwrap();
+        let second = s.json(b, &format!("/api/leaderboard/{board}?limit=1&cursor={cursor}")).await;
+        assert_eq!(rows(&second), vec![(2, handle(b), 20)]);
+        assert_eq!(second["data"][0]["is_me"], true);
+        assert_eq!(leaked_ids(&second, &[a, c]), Vec::<String>::new(), "{second}");
+        let cursor = second["next_cursor"].as_str().unwrap();
+        let third = s.json(b, &format!("/api/leaderboard/{board}?limit=1&cursor={cursor}")).await;
+        assert_eq!(rows(&third), vec![(3, handle(c), 10)]);
+        assert_eq!(third["data"][0]["is_me"], false);
+        assert_eq!(leaked_ids(&third, &[a, c]), Vec::<String>::new(), "{third}");
+    }
+    // The handle is the same for every caller and every request.
+    let by_a = s.json(a, "/api/leaderboard/global").await;
+    let by_c = s.json(c, "/api/leaderboard/global").await;
+    assert_eq!(by_a["data"][1]["handle"], by_c["data"][1]["handle"]);
+    assert_eq!(by_a["data"][1]["handle"], handle(b).as_str());
+    // A cursor that names a user in clear (the old shape) is refused, not followed.
+    use platform::pagination::encode_cursor;
+    let clear = encode_cursor(&json!({"score": 30, "at": "2026-01-01T00:00:00Z", "user": a}));
+    let res = s.get(b, &format!("/api/leaderboard/global?cursor={clear}")).await;
+    assert_eq!(res.status(), 422);
+    assert_eq!(res.json::<Value>().await.unwrap()["code"], "invalid_cursor");
     s.stop().await;
 }

@@ -10,6 +10,15 @@ use std::time::Duration;
 use testkit::TestEnv;
 use uuid::Uuid;
 
+/// The handle key the tests' rewards runs with (not the dev default, so a test that derives a
+/// handle shows the configured key is the one used).
+pub const HANDLE_SECRET: &str = "rewards-it-leaderboard-handle-secret";
+
+/// The leaderboard handle of `user` under [`HANDLE_SECRET`].
+pub fn handle(user: Uuid) -> String {
+    rewards::domain::handle::Pseudonyms::new(HANDLE_SECRET).handle(user)
+}
+
 /// The rewards service in its own schema, exchange and queue, with a clock tests may move.
 pub struct Rewards {
     pub env: TestEnv,
@@ -41,7 +50,11 @@ impl Rewards {
             None => Arc::new(SystemClock),
         };
         let svc = testkit::service::start(&env, &rewards::SPEC, |ctx| {
-            let config = rewards::Config { leaderboard_snapshot_ms, ..rewards::Config::default() };
+            let config = rewards::Config {
+                leaderboard_snapshot_ms,
+                leaderboard_handle_secret: platform::config::Secret::new(HANDLE_SECRET),
+                ..rewards::Config::default()
+            };
             rewards::setup_with_clock(ctx, config, service_clock)
         })
         .await;
