@@ -166,11 +166,7 @@ async fn members_see_only_their_organisations_tickets() {
     let mine: Value = s.get("/api/enterprise/support/tickets", &x_member).await.json().await.unwrap();
     assert_eq!(mine["data"].as_array().unwrap().len(), 1);
     assert_eq!(mine["data"][0]["id"], id.as_str());
-    // Another member of X (not the author) sees it too; Y's members do not.
-    assert_eq!(
-        s.get(&format!("/api/enterprise/support/tickets/{id}"), &Caller::member(org_of(&x))).await.status(),
-        200
-    );
+    // Y's members do not see it (nor, see below, does another member of X).
     assert_eq!(s.get(&format!("/api/enterprise/support/tickets/{id}"), &y_member).await.status(), 404);
     let res = s.post(&format!("/api/enterprise/support/tickets/{id}/comments"), &y_member, json!({"body": "hi"})).await;
     assert_eq!(res.status(), 404);
@@ -195,5 +191,66 @@ async fn members_see_only_their_organisations_tickets() {
         )
         .await;
     assert_eq!(code(res).await, (403, "no_active_license".into()));
+    s.stop().await;
+}
+
+/// The ids of the tickets `caller` lists with `query`.
+async fn list(s: &Stack, caller: &Caller, query: &str) -> Vec<String> {
+    let res = s.get(&format!("/api/enterprise/support/tickets{query}"), caller).await;
+    assert_eq!(res.status(), 200);
+    let page: Value = res.json().await.unwrap();
+    page["data"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap().to_string()).collect()
+}
+
+/// Issue 15: a ticket is its author's, their organisation's `org_admin`'s and the support
+/// agents' business. Another ordinary member of the same organisation can neither list, read,
+/// comment on nor change it, and is told 404 as for an unknown id (the code base's rule for other
+/// users' resources), so an id leaks nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ticket_is_its_authors_the_org_admins_and_the_agents_only() {
+    let s = Stack::start().await;
+    let org = org_of(&s.license(5).await);
+    let other_org = org_of(&s.license(5).await);
+    let (author, colleague) = (Caller::member(org), Caller::member(org));
+    let org_admin = Caller::org_admin(org);
+    let foreign_org_admin = Caller::org_admin(other_org);
+    let theirs = id_of(&file(&s, &author, "P2").await);
+    let mine = id_of(&file(&s, &colleague, "P3").await);
+
+    // Lists: members their own, the org admin and the agents all of the organisation's.
+    assert_eq!(list(&s, &author, "").await, vec![theirs.clone()]);
+    assert_eq!(list(&s, &colleague, "").await, vec![mine.clone()]);
+    assert_eq!(list(&s, &colleague, "?status=open").await, vec![mine.clone()]);
+    let by_org = &format!("?organization_id={org}");
+    assert_eq!(list(&s, &colleague, by_org).await, vec![mine.clone()]);
+    assert_eq!(list(&s, &org_admin, "").await, vec![mine.clone(), theirs.clone()]);
+    assert_eq!(list(&s, &org_admin, by_org).await, vec![mine.clone(), theirs.clone()]);
+    assert_eq!(list(&s, &s.admin, by_org).await, vec![mine.clone(), theirs.clone()]);
+    assert!(list(&s, &foreign_org_admin, "").await.is_empty());
+    assert!(list(&s, &foreign_org_admin, by_org).await.is_empty());
+
+    // Another member: 404 on every door, and nothing changes.
+    let path = format!("/api/enterprise/support/tickets/{theirs}");
+    for caller in [&colleague, &foreign_org_admin] {
+        assert_eq!(code(s.get(&path, caller).await).await, (404, "not_found".into()));
+        assert_eq!(code(s.get(&format!("{path}/comments"), caller).await).await, (404, "not_found".into()));
+        let res = s.post(&format!("{path}/comments"), caller, json!({"body": "me too"})).await;
+        assert_eq!(code(res).await, (404, "not_found".into()));
+        let res = s.post(&format!("{path}/status"), caller, json!({"status": "closed"})).await;
+        assert_eq!(code(res).await, (404, "not_found".into()));
+    }
+    let unchanged: Value = s.get(&path, &author).await.json().await.unwrap();
+    assert_eq!(unchanged["status"], "open");
+    assert!(unchanged["comments"].as_array().unwrap().is_empty());
+
+    // The org admin reads, comments on and changes any of the organisation's tickets (as the
+    // customer); the author their own; the agent anything.
+    assert_eq!(s.get(&path, &org_admin).await.status(), 200);
+    comment(&s, &org_admin, &theirs, "Escalating internally").await;
+    assert_eq!(set_status(&s, &s.admin, &theirs, "in_progress").await["status"], "in_progress");
+    let res = s.post(&format!("{path}/status"), &org_admin, json!({"status": "resolved"})).await;
+    assert_eq!(code(res).await, (409, "invalid_state_transition".into()), "a customer still cannot resolve");
+    assert_eq!(set_status(&s, &org_admin, &theirs, "closed").await["status"], "closed");
+    assert_eq!(set_status(&s, &colleague, &mine, "closed").await["status"], "closed");
     s.stop().await;
 }
