@@ -9,6 +9,7 @@ mod edges;
 mod enterprise;
 mod failures;
 mod orphan_payments;
+mod privacy;
 mod purchase;
 mod redemption;
 mod refund_policy;
