@@ -63,6 +63,7 @@ pub struct Ranked {
     /// Present only on the caller's own entry and, on the friends board, on the caller's friends'
     /// entries; never another user's id on the global or weekly board.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub user_id: Option<Uuid>,
 }
 
@@ -124,6 +125,8 @@ pub struct BoardView {
     /// The ISO week of a weekly board, e.g. `2026-W48`; absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub week: Option<String>,
+    /// Other users appear by `handle` and `display_name` only (and, on the friends board, the
+    /// caller's friends by `user_id` too).
     pub data: Vec<Ranked>,
     /// `null` on the last page.
     pub next_cursor: Option<String>,
