@@ -154,8 +154,10 @@ pub struct ListQuery {
     pub organization_id: Option<Uuid>,
 }
 
-/// Support tickets, newest first: admins see all, an organisation's `org_admin` all of the
-/// organisation's, every other member only the tickets they filed.
+/// Support tickets the caller may see, newest first.
+///
+/// Admins see all, an organisation's `org_admin` all of the organisation's, every other member
+/// only the tickets they filed.
 #[utoipa::path(get, path = "/api/enterprise/support/tickets", tag = "licensing", operation_id = "listTickets",
     security(("bearer" = [])), params(ListQuery),
     responses((status = 200, body = Page<TicketView>),
@@ -185,8 +187,10 @@ async fn actor_for(conn: &mut AsyncPgConnection, principal: &Principal, ticket: 
     ticket_actor(conn, principal, ticket.organization_id, ticket.created_by).await
 }
 
-/// A ticket with the first page of its comments: for admins, the organisation's `org_admin`, and
-/// the member who filed it. Anyone else (another member included) gets 404.
+/// A ticket with the first page of its comments.
+///
+/// For admins, the organisation's `org_admin` and the member who filed it; anyone else (another
+/// member included) gets 404, as for an unknown ticket.
 #[utoipa::path(get, path = "/api/enterprise/support/tickets/{id}", tag = "licensing", operation_id = "getTicket",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Ticket id")),
@@ -206,8 +210,10 @@ pub async fn get(state: web::Data<State>, principal: Principal, id: web::Path<Uu
     Ok(HttpResponse::Ok().json(view))
 }
 
-/// A ticket's comments, oldest first, a page at a time: for admins, the organisation's
-/// `org_admin`, and the member who filed it. Anyone else (another member included) gets 404.
+/// A ticket's comments, oldest first, a page at a time.
+///
+/// For admins, the organisation's `org_admin` and the member who filed it; anyone else (another
+/// member included) gets 404, as for an unknown ticket.
 #[utoipa::path(get, path = "/api/enterprise/support/tickets/{id}/comments", tag = "licensing", operation_id = "listTicketComments",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Ticket id"), PageParams),
