@@ -1,12 +1,18 @@
-//! HTTP plumbing shared by every service: request ids, trace context, JSON body errors.
+//! HTTP plumbing shared by every service: request ids, trace context, and the input rules of
+//! [`crate::input`] applied to every body, query string and path, with errors naming the field.
 
+use crate::input;
 use crate::problem::{FieldError, Problem};
 use crate::telemetry;
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::middleware::Next;
-use actix_web::{web, Error, HttpMessage, HttpRequest};
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::middleware::{from_fn, Next};
+use actix_web::{web, Error, FromRequest, HttpMessage, HttpRequest, ResponseError};
+use futures_util::future::{ready, LocalBoxFuture, Ready};
+use serde::de::DeserializeOwned;
+use std::ops::{Deref, DerefMut};
 use tracing::Instrument;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -61,8 +67,8 @@ fn is_valid_request_id(v: &str) -> bool {
         && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
 }
 
-/// JSON extractor settings: size limit and problem+json errors naming the offending field.
-/// Request structs use `#[serde(deny_unknown_fields)]`, so an unknown field is a 422 too.
+/// JSON extractor settings (size limit, content type, syntax errors) for [`Json`], which reads
+/// the body through actix's own extractor first.
 pub fn json_config(limit: usize) -> web::JsonConfig {
     web::JsonConfig::default().limit(limit).error_handler(|err, _req| json_error(err).into())
 }
@@ -91,7 +97,8 @@ fn json_error(err: actix_web::error::JsonPayloadError) -> Problem {
     }
 }
 
-/// Query-string errors as problem+json.
+/// Query-string errors as problem+json, for a handler still on actix's `web::Query` (use [`Query`]:
+/// this handler cannot name the field as a path).
 pub fn query_config() -> web::QueryConfig {
     web::QueryConfig::default()
         .error_handler(|err, _req| Problem::validation(vec![serde_field_error(&err.to_string())]).into())
@@ -112,4 +119,136 @@ fn serde_field_error(message: &str) -> FieldError {
 /// Register the JSON/query/path error handlers on an app.
 pub fn configure_extractors(cfg: &mut web::ServiceConfig) {
     cfg.app_data(json_config(256 * 1024)).app_data(query_config()).app_data(path_config());
+}
+
+/// A JSON request body: actix's extractor reads it (limit, content type, syntax), then every
+/// string is checked for control characters ([`input::check_json`]) and `T` is deserialized with
+/// errors naming the field as a path (`price.amount`). Request structs use
+/// `#[serde(deny_unknown_fields)]`, so an unknown field is a 422 too. Use this, never `web::Json`.
+#[derive(Debug)]
+pub struct Json<T>(pub T);
+
+/// A query string deserialized with errors named `query.<name>`; control characters are refused
+/// for every route already by [`screen_input`]. Use this, never `web::Query`.
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+macro_rules! wrapper {
+    ($name:ident) => {
+        impl<T> $name<T> {
+            pub fn into_inner(self) -> T {
+                self.0
+            }
+        }
+        impl<T> Deref for $name<T> {
+            type Target = T;
+            fn deref(&self) -> &T {
+                &self.0
+            }
+        }
+        impl<T> DerefMut for $name<T> {
+            fn deref_mut(&mut self) -> &mut T {
+                &mut self.0
+            }
+        }
+    };
+}
+wrapper!(Json);
+wrapper!(Query);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = web::Json::<serde_json::Value>::from_request(req, payload);
+        Box::pin(async move {
+            let value = body.await?.into_inner();
+            input::check_json("", &value).map_err(invalid)?;
+            input::from_json_value("", value).map(Json).map_err(invalid)
+        })
+    }
+}
+
+impl<T: DeserializeOwned> FromRequest for Query<T> {
+    type Error = Error;
+    type Future = Ready<Result<Self, Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(input::from_query(req.query_string()).map(Query).map_err(invalid))
+    }
+}
+
+fn invalid(e: FieldError) -> Error {
+    Problem::validation(vec![e]).into()
+}
+
+/// Refuse control characters in the path and the query string of every request, routed or not,
+/// before any handler runs: a handler that reads no query or takes the path as a string is
+/// covered too. A path segment is named by the route's parameter (`path.id`).
+pub async fn screen_input(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let decoded = input::percent_decode(req.path());
+    let pattern = req.match_pattern().filter(|p| p != FALLBACK_PATTERN);
+    let checked = input::check_path(pattern.as_deref(), &decoded).and_then(|()| input::check_query(req.query_string()));
+    match checked {
+        Ok(()) => Ok(next.call(req).await?.map_into_boxed_body()),
+        Err(e) => Ok(req.into_response(Problem::validation(vec![e]).error_response())),
+    }
+}
+
+/// The pattern of the resource registered last by [`fallback`].
+const FALLBACK_PATTERN: &str = "/{unrouted:.*}";
+
+/// Register last: answers what no route took. actix's method guards record, on the request, every
+/// method a route on this path would have taken; a resource without routes answers 405 with
+/// exactly those in `Allow` (nothing recorded: no route has this path). [`no_route`] turns that
+/// into problem+json, so a wrong method is a 405 with `Allow` and an unknown path a 404.
+pub fn fallback(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource(FALLBACK_PATTERN).wrap(from_fn(no_route)));
+}
+
+async fn no_route(req: ServiceRequest, next: Next<BoxBody>) -> Result<ServiceResponse<BoxBody>, Error> {
+    let res = next.call(req).await?;
+    let allow = res.headers().get(header::ALLOW).and_then(|v| v.to_str().ok()).map(dedupe_methods);
+    let (req, _) = res.into_parts();
+    let response = match allow {
+        Some(allow) => {
+            let mut response = Problem::method_not_allowed(&allow).error_response();
+            if let Ok(v) = HeaderValue::from_str(&allow) {
+                response.headers_mut().insert(header::ALLOW, v);
+            }
+            response
+        }
+        None => Problem::not_found("route").error_response(),
+    };
+    Ok(ServiceResponse::new(req, response))
+}
+
+/// Several routes may share a path pattern (`/api/courses/{id}` takes GET and PATCH); each
+/// recorded its method, some twice.
+fn dedupe_methods(allow: &str) -> String {
+    let mut methods: Vec<&str> = Vec::new();
+    for m in allow.split(',').map(str::trim).filter(|m| !m.is_empty()) {
+        if !methods.contains(&m) {
+            methods.push(m);
+        }
+    }
+    methods.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn allow_lists_each_method_once() {
+        assert_eq!(super::dedupe_methods("GET, GET, PATCH,GET"), "GET, PATCH");
+    }
+
+    #[test]
+    fn status_of_a_wrong_method_is_405() {
+        let p = crate::Problem::method_not_allowed("GET");
+        assert_eq!(p.status_code(), super::StatusCode::METHOD_NOT_ALLOWED);
+    }
 }

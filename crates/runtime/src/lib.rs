@@ -179,7 +179,9 @@ where
             .configure(platform::health::routes)
             .route(&whoami_path, web::get().to(whoami))
             .configure(move |cfg| routes(cfg))
-            .default_service(web::to(not_found))
+            // Last: a wrong method is 405 with `Allow`, an unknown path 404.
+            .configure(platform::http::fallback)
+            .wrap(from_fn(platform::http::screen_input))
             .wrap(from_fn(platform::auth::internal_auth))
             .wrap(from_fn(platform::http::request_context))
     })
@@ -198,10 +200,6 @@ where
 
 async fn whoami(principal: Principal) -> HttpResponse {
     HttpResponse::Ok().json(principal)
-}
-
-async fn not_found() -> Result<HttpResponse, platform::Problem> {
-    Err(platform::Problem::not_found("route"))
 }
 
 fn spawn_idempotency_purge(pool: Pool, mut shutdown: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
