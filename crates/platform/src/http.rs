@@ -7,7 +7,6 @@ use crate::telemetry;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
-use actix_web::http::StatusCode;
 use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, Error, FromRequest, HttpMessage, HttpRequest, ResponseError};
 use futures_util::future::{ready, LocalBoxFuture, Ready};
@@ -249,6 +248,6 @@ mod tests {
     #[test]
     fn status_of_a_wrong_method_is_405() {
         let p = crate::Problem::method_not_allowed("GET");
-        assert_eq!(p.status_code(), super::StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(p.status_code(), actix_web::http::StatusCode::METHOD_NOT_ALLOWED);
     }
 }

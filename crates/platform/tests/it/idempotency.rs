@@ -1,5 +1,6 @@
 //! Idempotency-Key semantics through a real actix app and database.
 
+use platform::http::Json;
 use actix_web::http::StatusCode;
 use actix_web::{test, web, App, HttpResponse};
 use diesel::sql_types::{BigInt, Text};
@@ -34,7 +35,7 @@ struct Id {
 async fn transfer(
     pool: web::Data<Pool>,
     key: IdempotencyKey,
-    body: web::Json<Transfer>,
+    body: Json<Transfer>,
 ) -> Result<HttpResponse, Problem> {
     let body = body.into_inner();
     let amount = body.amount;
@@ -161,7 +162,7 @@ async fn charge(
     pool: web::Data<Pool>,
     outside: web::Data<Outside>,
     key: IdempotencyKey,
-    body: web::Json<Transfer>,
+    body: Json<Transfer>,
 ) -> Result<HttpResponse, Problem> {
     let body = body.into_inner();
     let amount = body.amount;

@@ -1,5 +1,6 @@
 //! Service-to-service: other services ask billing to take a payment.
 
+use platform::http::Json;
 use super::views::PaymentView;
 use crate::error::BillingError;
 use crate::store::{customers, payments};
@@ -35,7 +36,7 @@ pub async fn create_payment(
     state: web::Data<State>,
     principal: Principal,
     key: IdempotencyKey,
-    body: web::Json<CreatePayment>,
+    body: Json<CreatePayment>,
 ) -> Result<HttpResponse, Problem> {
     principal.require_service()?;
     let req = body.into_inner();

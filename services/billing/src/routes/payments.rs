@@ -1,6 +1,7 @@
 //! Reading payments, history and receipts. Owners and admins only: another user's payment is a
 //! 404, so ids leak nothing.
 
+use platform::http::Query;
 use super::views::{money, PaymentView};
 use crate::domain::receipt::{CardSummary, LineItem, Merchant, Receipt, ReceiptRefund};
 use crate::error::BillingError;
@@ -70,7 +71,7 @@ pub struct HistoryLineView {
 pub async fn history(
     state: web::Data<State>,
     principal: Principal,
-    q: web::Query<HistoryQuery>,
+    q: Query<HistoryQuery>,
 ) -> Result<HttpResponse, Problem> {
     let q = q.into_inner();
     let user = match q.user_id {

@@ -6,6 +6,7 @@
 //! in one short transaction under the payment's lock; Stripe is called with no connection; a second
 //! short transaction records Stripe's answer. The `charge.refunded` webhook then announces it.
 
+use platform::http::Json;
 use super::internal::stripe_key;
 use super::views::RefundView;
 use crate::domain::refund::{self as policy, Caller, RefundDenied, Refundable};
@@ -87,7 +88,7 @@ pub async fn create(
     principal: Principal,
     key: IdempotencyKey,
     id: web::Path<Uuid>,
-    body: web::Json<CreateRefund>,
+    body: Json<CreateRefund>,
 ) -> Result<HttpResponse, Problem> {
     let payment_id = id.into_inner();
     let req = body.into_inner();

@@ -1,6 +1,7 @@
 //! License administration: create (admin), read (admin, or the organisation's org admin), change
 //! seats, extend, suspend, reinstate, revoke (admin).
 
+use platform::http::{Json, Query};
 use super::access::{require_admin, require_manager};
 use super::organizations::{apply_branding, BrandingBody};
 use super::views::{self, LicenseView};
@@ -103,7 +104,7 @@ pub async fn create(
     state: web::Data<State>,
     principal: Principal,
     key: IdempotencyKey,
-    body: web::Json<CreateLicense>,
+    body: Json<CreateLicense>,
 ) -> Result<HttpResponse, Problem> {
     require_admin(&principal)?;
     let req = body.into_inner();
@@ -201,7 +202,7 @@ pub struct ListQuery {
 pub async fn list(
     state: web::Data<State>,
     principal: Principal,
-    q: web::Query<ListQuery>,
+    q: Query<ListQuery>,
 ) -> Result<HttpResponse, Problem> {
     let q = q.into_inner();
     let org = if principal.is_admin() {
@@ -298,7 +299,7 @@ pub async fn change_seats(
     state: web::Data<State>,
     principal: Principal,
     id: web::Path<Uuid>,
-    body: web::Json<SeatCount>,
+    body: Json<SeatCount>,
 ) -> Result<HttpResponse, Problem> {
     let seats = body.seats;
     admin_change(&state, &principal, id.into_inner(), move |conn, license, now| {
@@ -348,7 +349,7 @@ pub async fn extend(
     state: web::Data<State>,
     principal: Principal,
     id: web::Path<Uuid>,
-    body: web::Json<Extend>,
+    body: Json<Extend>,
 ) -> Result<HttpResponse, Problem> {
     let expires_at = body.expires_at;
     if !time::in_range(expires_at) {

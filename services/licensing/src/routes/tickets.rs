@@ -1,6 +1,7 @@
 //! SLA support tickets. Members of a licensed organisation file them and see their
 //! organisation's; admins are the support agents and see all.
 
+use platform::http::{Json, Query};
 use super::access::member_orgs;
 use super::views::{CommentView, TicketView};
 use super::{time_cursor, PageParams, PROBLEM};
@@ -71,7 +72,7 @@ async fn covering_license(
 pub async fn create(
     state: web::Data<State>,
     principal: Principal,
-    body: web::Json<CreateTicket>,
+    body: Json<CreateTicket>,
 ) -> Result<HttpResponse, Problem> {
     let user = principal.user_id()?;
     let body = body.into_inner();
@@ -161,7 +162,7 @@ pub struct ListQuery {
 pub async fn list(
     state: web::Data<State>,
     principal: Principal,
-    q: web::Query<ListQuery>,
+    q: Query<ListQuery>,
 ) -> Result<HttpResponse, Problem> {
     let q = q.into_inner();
     if let Some(s) = &q.status {
@@ -230,7 +231,7 @@ pub async fn comments(
     state: web::Data<State>,
     principal: Principal,
     id: web::Path<Uuid>,
-    q: web::Query<PageParams>,
+    q: Query<PageParams>,
 ) -> Result<HttpResponse, Problem> {
     let page = PageQuery::from(q.into_inner());
     let cursor = time_cursor(&page, |c: &tickets::Cursor| c.at)?;
@@ -271,7 +272,7 @@ pub async fn comment(
     state: web::Data<State>,
     principal: Principal,
     id: web::Path<Uuid>,
-    body: web::Json<CommentBody>,
+    body: Json<CommentBody>,
 ) -> Result<HttpResponse, Problem> {
     let author = principal.user_id()?;
     let text = body.into_inner().body;
@@ -319,7 +320,7 @@ pub async fn set_status(
     state: web::Data<State>,
     principal: Principal,
     id: web::Path<Uuid>,
-    body: web::Json<StatusBody>,
+    body: Json<StatusBody>,
 ) -> Result<HttpResponse, Problem> {
     let to = TicketStatus::parse(body.status.trim()).ok_or_else(|| {
         Problem::field("status", "must be one of open, waiting_on_customer, in_progress, resolved, closed")

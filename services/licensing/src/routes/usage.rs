@@ -1,5 +1,6 @@
 //! `GET /api/enterprise/licenses/{id}/usage` (admin, the organisation's org admin).
 
+use platform::http::Query;
 use super::licenses::visible;
 use super::PROBLEM;
 use crate::domain::usage::{self, fill_series, DayUsage};
@@ -73,7 +74,7 @@ pub async fn usage(
     state: web::Data<State>,
     principal: Principal,
     id: web::Path<Uuid>,
-    q: web::Query<UsageQuery>,
+    q: Query<UsageQuery>,
 ) -> Result<HttpResponse, Problem> {
     let days = q.days.unwrap_or(30);
     if !(1..=366).contains(&days) {

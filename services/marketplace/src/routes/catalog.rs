@@ -1,5 +1,6 @@
 //! The public catalogue (`/api/courses/list`) and the caller's own courses (`/api/courses/mine`).
 
+use platform::http::Query;
 use super::views::{CourseView, OwnedCourseView, PurchaseView};
 use crate::domain::listing::{ListQuery, Search, Sort};
 use crate::store::{courses, purchases};
@@ -20,7 +21,7 @@ use std::time::Instant;
 pub async fn list(
     state: web::Data<State>,
     req: HttpRequest,
-    q: web::Query<ListQuery>,
+    q: Query<ListQuery>,
 ) -> Result<HttpResponse, Problem> {
     let search = q.into_inner().validate()?;
     // The catalogue is public and the same for every caller, so a page is served from memory for
@@ -67,7 +68,7 @@ async fn page_of(state: &State, search: &Search) -> Result<Page<CourseView>, Pro
 pub async fn mine(
     state: web::Data<State>,
     principal: Principal,
-    q: web::Query<PageQuery>,
+    q: Query<PageQuery>,
 ) -> Result<HttpResponse, Problem> {
     let buyer = principal.user_id()?;
     let mut conn = state.pool.get().await?;

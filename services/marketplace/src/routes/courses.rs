@@ -1,6 +1,7 @@
 //! One course: read (public once published), edit, publish/unpublish (its instructor only), and
 //! its package for those with access.
 
+use platform::http::Json;
 use super::views::{CoursePackageBytes, CourseView};
 use crate::domain::course::{normalize_tags, CoursePatch, DRAFT, PUBLISHED, UNPUBLISHED};
 use crate::error::MarketError;
@@ -68,7 +69,7 @@ pub async fn patch(
     state: web::Data<State>,
     principal: Principal,
     id: web::Path<Uuid>,
-    body: web::Json<CoursePatch>,
+    body: Json<CoursePatch>,
 ) -> Result<HttpResponse, Problem> {
     let id = id.into_inner();
     let patch = body.into_inner();

@@ -1,5 +1,6 @@
 //! The instructor's side: their courses, earnings and payouts; admins mark payouts paid.
 
+use platform::http::{Json, Query};
 use super::views::{CourseView, EarningView, PayoutView};
 use crate::domain::earnings::{may_pay_out, STATUSES};
 use crate::error::MarketError;
@@ -34,7 +35,7 @@ fn instructor(principal: &Principal) -> Result<Uuid, Problem> {
 pub async fn courses(
     state: web::Data<State>,
     principal: Principal,
-    q: web::Query<PageQuery>,
+    q: Query<PageQuery>,
 ) -> Result<HttpResponse, Problem> {
     let me = instructor(&principal)?;
     let mut conn = state.pool.get().await?;
@@ -77,7 +78,7 @@ pub struct EarningsView {
 pub async fn earnings(
     state: web::Data<State>,
     principal: Principal,
-    q: web::Query<PageQuery>,
+    q: Query<PageQuery>,
 ) -> Result<HttpResponse, Problem> {
     let me = instructor(&principal)?;
     let mut conn = state.pool.get().await?;
@@ -112,7 +113,7 @@ pub async fn earnings(
 pub async fn payouts(
     state: web::Data<State>,
     principal: Principal,
-    q: web::Query<PageQuery>,
+    q: Query<PageQuery>,
 ) -> Result<HttpResponse, Problem> {
     let me = instructor(&principal)?;
     let mut conn = state.pool.get().await?;
@@ -148,7 +149,7 @@ pub async fn request_payout(
     state: web::Data<State>,
     principal: Principal,
     key: IdempotencyKey,
-    body: web::Json<PayoutRequest>,
+    body: Json<PayoutRequest>,
 ) -> Result<HttpResponse, Problem> {
     let me = instructor(&principal)?;
     let req = body.into_inner();

@@ -1,5 +1,6 @@
 //! `POST /api/courses/purchase`: one live purchase per buyer and course, whatever the key.
 
+use platform::http::Json;
 use super::views::PurchaseView;
 use crate::billing::{BillingClient, Payment};
 use crate::domain::course::PUBLISHED;
@@ -45,7 +46,7 @@ pub async fn purchase(
     state: web::Data<State>,
     principal: Principal,
     key: IdempotencyKey,
-    body: web::Json<PurchaseRequest>,
+    body: Json<PurchaseRequest>,
 ) -> Result<HttpResponse, Problem> {
     let buyer = principal.user_id()?;
     let req = body.into_inner();

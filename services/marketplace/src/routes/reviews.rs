@@ -2,6 +2,7 @@
 //! instructor replies once. Every write locks the course row and recomputes its aggregates in the
 //! same transaction, so the average and count stay exact under concurrent reviews.
 
+use platform::http::{Json, Query};
 use super::views::ReviewView;
 use crate::domain::course::PUBLISHED;
 use crate::domain::review::{validate_reply, ReviewInput, ReviewSort};
@@ -39,7 +40,7 @@ pub struct ListQuery {
 pub async fn list(
     state: web::Data<State>,
     id: web::Path<Uuid>,
-    q: web::Query<ListQuery>,
+    q: Query<ListQuery>,
 ) -> Result<HttpResponse, Problem> {
     let course_id = id.into_inner();
     let q = q.into_inner();
@@ -91,7 +92,7 @@ pub async fn create(
     state: web::Data<State>,
     principal: Principal,
     id: web::Path<Uuid>,
-    body: web::Json<ReviewInput>,
+    body: Json<ReviewInput>,
 ) -> Result<HttpResponse, Problem> {
     let user = principal.user_id()?;
     let course_id = id.into_inner();
@@ -143,7 +144,7 @@ pub async fn edit_mine(
     state: web::Data<State>,
     principal: Principal,
     id: web::Path<Uuid>,
-    body: web::Json<ReviewInput>,
+    body: Json<ReviewInput>,
 ) -> Result<HttpResponse, Problem> {
     let user = principal.user_id()?;
     let course_id = id.into_inner();
@@ -188,7 +189,7 @@ pub async fn reply(
     state: web::Data<State>,
     principal: Principal,
     path: web::Path<(Uuid, Uuid)>,
-    body: web::Json<ReplyInput>,
+    body: Json<ReplyInput>,
 ) -> Result<HttpResponse, Problem> {
     let user = principal.user_id()?;
     let (course_id, review_id) = path.into_inner();

@@ -1,5 +1,6 @@
 //! `POST /api/tokens/award`: admins grant tokens, with a reason, recorded in the audit log.
 
+use platform::http::Json;
 use super::PROBLEM;
 use crate::domain::validate;
 use crate::error::RewardsError;
@@ -52,7 +53,7 @@ pub async fn award(
     state: web::Data<State>,
     principal: Principal,
     key: IdempotencyKey,
-    body: web::Json<AwardRequest>,
+    body: Json<AwardRequest>,
 ) -> Result<HttpResponse, Problem> {
     principal.require_any(&[Role::Admin])?;
     let req = body.into_inner();

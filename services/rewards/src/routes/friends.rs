@@ -1,6 +1,7 @@
 //! Friendships: request, accept, decline, remove, list. A request to someone who already asked
 //! you is an acceptance.
 
+use platform::http::{Json, Query};
 use super::PROBLEM;
 use crate::error::RewardsError;
 use crate::store::friends::{self as store, ACCEPTED, DECLINED, PENDING};
@@ -50,7 +51,7 @@ pub struct RequestView {
 pub async fn request(
     state: web::Data<State>,
     principal: Principal,
-    body: web::Json<FriendRequest>,
+    body: Json<FriendRequest>,
 ) -> Result<HttpResponse, Problem> {
     let me = principal.user_id()?;
     let them = body.user_id;
@@ -202,7 +203,7 @@ pub struct FriendView {
 pub async fn list(
     state: web::Data<State>,
     principal: Principal,
-    q: web::Query<PageQuery>,
+    q: Query<PageQuery>,
 ) -> Result<HttpResponse, Problem> {
     let me = principal.user_id()?;
     let page = q.into_inner();

@@ -1,6 +1,7 @@
 //! Leaderboards: global (all time), weekly (ISO week, UTC) and friends. Every answer carries the
 //! caller's own rank and score, even when they are not on the page.
 
+use platform::http::Query;
 use super::PROBLEM;
 use crate::domain::ranking::{competition_ranks, page_ranks, rank_from_above};
 use crate::domain::week::IsoWeek;
@@ -74,7 +75,7 @@ pub struct BoardView {
 pub async fn global(
     state: web::Data<State>,
     principal: Principal,
-    q: web::Query<BoardQuery>,
+    q: Query<BoardQuery>,
 ) -> Result<HttpResponse, Problem> {
     let user = principal.user_id()?;
     let q = q.into_inner();
@@ -92,7 +93,7 @@ pub async fn global(
 pub async fn weekly(
     state: web::Data<State>,
     principal: Principal,
-    q: web::Query<WeeklyQuery>,
+    q: Query<WeeklyQuery>,
 ) -> Result<HttpResponse, Problem> {
     let user = principal.user_id()?;
     let q = q.into_inner();
@@ -205,7 +206,7 @@ fn ranked(user_id: Uuid, score: i64, rank: Option<i64>, names: &HashMap<Uuid, St
 pub async fn friends(
     state: web::Data<State>,
     principal: Principal,
-    q: web::Query<BoardQuery>,
+    q: Query<BoardQuery>,
 ) -> Result<HttpResponse, Problem> {
     let user = principal.user_id()?;
     let q = q.into_inner();

@@ -1,5 +1,6 @@
 //! `POST /api/tokens/redeem`: spend tokens on a catalogue item.
 
+use platform::http::Json;
 use super::tokens::voucher_value;
 use super::PROBLEM;
 use crate::error::RewardsError;
@@ -59,7 +60,7 @@ pub async fn redeem(
     state: web::Data<State>,
     principal: Principal,
     key: IdempotencyKey,
-    body: web::Json<RedeemRequest>,
+    body: Json<RedeemRequest>,
 ) -> Result<HttpResponse, Problem> {
     let user = principal.user_id()?;
     let req = body.into_inner();

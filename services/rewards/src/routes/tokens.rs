@@ -1,5 +1,6 @@
 //! Reading one's tokens: balance, ledger history, and the catalogue of what they buy.
 
+use platform::http::Query;
 use super::{subject, PROBLEM};
 use crate::ledger::KINDS;
 use crate::store::{accounts, catalog};
@@ -43,7 +44,7 @@ pub struct BalanceView {
 pub async fn balance(
     state: web::Data<State>,
     principal: Principal,
-    q: web::Query<OwnerQuery>,
+    q: Query<OwnerQuery>,
 ) -> Result<HttpResponse, Problem> {
     let user = subject(&principal, q.user_id)?;
     let mut conn = state.pool.get().await?;
@@ -114,7 +115,7 @@ impl From<accounts::Transaction> for TransactionView {
 pub async fn transactions(
     state: web::Data<State>,
     principal: Principal,
-    q: web::Query<TransactionsQuery>,
+    q: Query<TransactionsQuery>,
 ) -> Result<HttpResponse, Problem> {
     let q = q.into_inner();
     let user = subject(&principal, q.user_id)?;

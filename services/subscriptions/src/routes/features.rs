@@ -1,5 +1,6 @@
 //! Feature checks: the caller's own, and a batch check for other services.
 
+use platform::http::Json;
 use super::PROBLEM;
 use crate::entitlements::{self, Entitlement};
 use crate::State;
@@ -64,7 +65,7 @@ pub struct BatchRequest {
 pub async fn batch(
     state: web::Data<State>,
     principal: Principal,
-    body: web::Json<BatchRequest>,
+    body: Json<BatchRequest>,
 ) -> Result<HttpResponse, Problem> {
     principal.require_service()?;
     if body.features.len() > 100 {
