@@ -155,6 +155,8 @@ macro_rules! wrapper {
 wrapper!(Json);
 wrapper!(Query);
 
+// The one place actix's JSON extractor is used: it reads the body (limit, type, syntax).
+#[allow(clippy::disallowed_types)]
 impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Error = Error;
     type Future = LocalBoxFuture<'static, Result<Self, Error>>;
@@ -203,17 +205,25 @@ const FALLBACK_PATTERN: &str = "/{unrouted:.*}";
 
 /// Register last: answers what no route took. actix's method guards record, on the request, every
 /// method a route on this path would have taken; a resource without routes answers 405 with
-/// exactly those in `Allow` (nothing recorded: no route has this path). [`no_route`] turns that
-/// into problem+json, so a wrong method is a 405 with `Allow` and an unknown path a 404.
+/// exactly those in `Allow` (nothing recorded: no route has this path). [`method_not_allowed`]
+/// turns that into problem+json, so a wrong method is a 405 with `Allow` and an unknown path a 404.
 pub fn fallback(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource(FALLBACK_PATTERN).wrap(from_fn(no_route)));
+    cfg.service(web::resource(FALLBACK_PATTERN).wrap(from_fn(method_not_allowed)));
 }
 
-async fn no_route(req: ServiceRequest, next: Next<BoxBody>) -> Result<ServiceResponse<BoxBody>, Error> {
+/// Wrap a resource with it: actix's bare 405 becomes problem+json keeping `Allow`; a 405 without
+/// `Allow` (the [`fallback`]: no route on this path at all) becomes a 404. Anything else passes.
+pub async fn method_not_allowed(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
     let res = next.call(req).await?;
+    if res.status() != actix_web::http::StatusCode::METHOD_NOT_ALLOWED {
+        return Ok(res.map_into_boxed_body());
+    }
     let allow = res.headers().get(header::ALLOW).and_then(|v| v.to_str().ok()).map(dedupe_methods);
     let (req, _) = res.into_parts();
-    let response = match allow {
+    let response = match allow.filter(|a| !a.is_empty()) {
         Some(allow) => {
             let mut response = Problem::method_not_allowed(&allow).error_response();
             if let Ok(v) = HeaderValue::from_str(&allow) {

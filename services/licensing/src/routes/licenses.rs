@@ -406,7 +406,8 @@ fn reason_of(body: web::Bytes) -> Result<Option<String>, Problem> {
     let body: Reason = if body.iter().all(u8::is_ascii_whitespace) {
         Reason::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| Problem::field("reason", e.to_string()))?
+        // Read by hand (an empty body is allowed), checked by the same rules as any JSON body.
+        platform::input::from_json_slice("", &body).map_err(|e| Problem::validation(vec![e]))?
     };
     let reason = body.reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
     if reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
