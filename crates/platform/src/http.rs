@@ -11,7 +11,9 @@ use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, Error, FromRequest, HttpMessage, HttpRequest, ResponseError};
 use futures_util::future::{ready, LocalBoxFuture, Ready};
 use serde::de::DeserializeOwned;
+use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 use tracing::Instrument;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -184,16 +186,67 @@ fn invalid(e: FieldError) -> Error {
     Problem::validation(vec![e]).into()
 }
 
+/// The query parameters each operation of a service takes, read from its OpenAPI document (the
+/// handlers' own query structs document them): one truth for what a client may send. Registered
+/// as app data; [`screen_input`] refuses any other parameter, on routes that read no query too.
+#[derive(Debug, Clone, Default)]
+pub struct QueryParams(Arc<HashMap<(String, String), Vec<String>>>);
+
+impl QueryParams {
+    pub fn from_openapi(doc: &utoipa::openapi::OpenApi) -> Self {
+        let doc = serde_json::to_value(doc).unwrap_or_default();
+        let mut table = HashMap::new();
+        for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+            for (method, op) in item.as_object().into_iter().flatten() {
+                let names = op["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|p| p["in"] == "query")
+                    .filter_map(|p| p["name"].as_str().map(str::to_string))
+                    .collect();
+                table.insert((method.to_ascii_uppercase(), path.clone()), names);
+            }
+        }
+        Self(Arc::new(table))
+    }
+
+    /// Refuse a parameter the operation `method pattern` does not take. Operations the document
+    /// does not describe (internal and health routes) are not checked.
+    pub fn check(&self, method: &str, pattern: &str, query: &str) -> Result<(), FieldError> {
+        let Some(known) = self.0.get(&(method.to_string(), pattern.to_string())) else {
+            return Ok(());
+        };
+        match form_urlencoded::parse(query.as_bytes()).find(|(name, _)| !known.iter().any(|k| k == name)) {
+            None => Ok(()),
+            Some((name, _)) => Err(FieldError {
+                field: format!("query.{name}"),
+                message: if known.is_empty() {
+                    "unknown parameter: this operation takes no query parameters".to_string()
+                } else {
+                    format!("unknown parameter; this operation takes {}", known.join(", "))
+                },
+            }),
+        }
+    }
+}
+
 /// Refuse control characters in the path and the query string of every request, routed or not,
 /// before any handler runs: a handler that reads no query or takes the path as a string is
-/// covered too. A path segment is named by the route's parameter (`path.id`).
+/// covered too. A path segment is named by the route's parameter (`path.id`). With
+/// [`QueryParams`] registered, a query parameter the operation does not take is refused as well.
 pub async fn screen_input(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let decoded = input::percent_decode(req.path());
     let pattern = req.match_pattern().filter(|p| p != FALLBACK_PATTERN);
-    let checked = input::check_path(pattern.as_deref(), &decoded).and_then(|()| input::check_query(req.query_string()));
+    let checked = input::check_path(pattern.as_deref(), &decoded)
+        .and_then(|()| input::check_query(req.query_string()))
+        .and_then(|()| match (req.app_data::<QueryParams>(), &pattern) {
+            (Some(params), Some(pattern)) => params.check(req.method().as_str(), pattern, req.query_string()),
+            _ => Ok(()),
+        });
     match checked {
         Ok(()) => Ok(next.call(req).await?.map_into_boxed_body()),
         Err(e) => Ok(req.into_response(Problem::validation(vec![e]).error_response())),
@@ -253,6 +306,33 @@ mod tests {
     #[test]
     fn allow_lists_each_method_once() {
         assert_eq!(super::dedupe_methods("GET, GET, PATCH,GET"), "GET, PATCH");
+    }
+
+    #[test]
+    fn query_parameters_are_the_documented_ones() {
+        #[derive(utoipa::IntoParams)]
+        #[into_params(parameter_in = Query)]
+        #[allow(dead_code)]
+        struct ListQuery {
+            q: Option<String>,
+            limit: Option<i64>,
+        }
+        #[utoipa::path(get, path = "/api/things/{id}", params(("id" = String, Path), ListQuery), responses((status = 200)))]
+        #[allow(dead_code)]
+        fn list() {}
+        #[utoipa::path(post, path = "/api/things/{id}", params(("id" = String, Path)), responses((status = 200)))]
+        #[allow(dead_code)]
+        fn create() {}
+        #[derive(utoipa::OpenApi)]
+        #[openapi(paths(list, create))]
+        struct Doc;
+        let params = super::QueryParams::from_openapi(&<Doc as utoipa::OpenApi>::openapi());
+        let pattern = "/api/things/{id}";
+        assert!(params.check("GET", pattern, "q=x&limit=3").is_ok());
+        assert_eq!(params.check("GET", pattern, "q=x&id=3").map_err(|e| e.field), Err("query.id".to_string()));
+        assert_eq!(params.check("POST", pattern, "q=x").map_err(|e| e.field), Err("query.q".to_string()));
+        assert!(params.check("POST", pattern, "").is_ok());
+        assert!(params.check("GET", "/internal/x", "anything=1").is_ok(), "undocumented routes are not checked");
     }
 
     #[test]

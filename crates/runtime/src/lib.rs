@@ -22,10 +22,17 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// What a service is: its name (schema, queue, token audience) and its migrations.
+/// What a service is: its name (schema, queue, token audience), its migrations and its part of the
+/// public API document (which query parameters each operation takes: the rest are refused).
 pub struct ServiceSpec {
     pub name: &'static str,
     pub migrations: &'static EmbeddedMigrations,
+    pub openapi: fn() -> utoipa::openapi::OpenApi,
+}
+
+/// For a service with no public API (tests' stand-ins): no query parameter is checked.
+pub fn no_api() -> utoipa::openapi::OpenApi {
+    utoipa::openapi::OpenApiBuilder::new().build()
 }
 
 /// What a service's setup gets to build its routes and handlers from.
@@ -170,10 +177,12 @@ where
     let routes = wiring.routes;
     let whoami_path = format!("/api/{}/whoami", spec.name);
     let auth = ctx.auth.clone();
+    let query_params = platform::http::QueryParams::from_openapi(&(spec.openapi)());
     let server = HttpServer::new(move || {
         let routes = routes.clone();
         App::new()
             .app_data(web::Data::new(auth.clone()))
+            .app_data(query_params.clone())
             .app_data(web::Data::new(readiness.clone()))
             .configure(platform::http::configure_extractors)
             .configure(platform::health::routes)
