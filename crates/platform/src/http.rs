@@ -186,17 +186,20 @@ fn invalid(e: FieldError) -> Error {
     Problem::validation(vec![e]).into()
 }
 
-/// The query parameters each operation of a service takes, read from its OpenAPI document (the
-/// handlers' own query structs document them): one truth for what a client may send. Registered
-/// as app data; [`screen_input`] refuses any other parameter, on routes that read no query too.
+/// The operations of a service as its OpenAPI document describes them (generated from the
+/// handlers and their query structs): which methods each path takes and which query parameters
+/// each operation reads. One truth for what a client may send: registered as app data,
+/// [`screen_input`] refuses any other query parameter (on routes that read no query too) and
+/// [`method_not_allowed`] names exactly the documented methods in `Allow`.
 #[derive(Debug, Clone, Default)]
-pub struct QueryParams(Arc<HashMap<(String, String), Vec<String>>>);
+pub struct Operations(Arc<HashMap<String, Vec<(String, Vec<String>)>>>);
 
-impl QueryParams {
+impl Operations {
     pub fn from_openapi(doc: &utoipa::openapi::OpenApi) -> Self {
         let doc = serde_json::to_value(doc).unwrap_or_default();
         let mut table = HashMap::new();
         for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+            let mut methods = Vec::new();
             for (method, op) in item.as_object().into_iter().flatten() {
                 let names = op["parameters"]
                     .as_array()
@@ -205,16 +208,24 @@ impl QueryParams {
                     .filter(|p| p["in"] == "query")
                     .filter_map(|p| p["name"].as_str().map(str::to_string))
                     .collect();
-                table.insert((method.to_ascii_uppercase(), path.clone()), names);
+                methods.push((method.to_ascii_uppercase(), names));
             }
+            table.insert(path.clone(), methods);
         }
         Self(Arc::new(table))
     }
 
+    /// The documented methods of the route `pattern`, `None` when the document does not have it.
+    pub fn allowed(&self, pattern: &str) -> Option<String> {
+        let methods = self.0.get(pattern)?;
+        Some(methods.iter().map(|(m, _)| m.as_str()).collect::<Vec<_>>().join(", "))
+    }
+
     /// Refuse a parameter the operation `method pattern` does not take. Operations the document
     /// does not describe (internal and health routes) are not checked.
-    pub fn check(&self, method: &str, pattern: &str, query: &str) -> Result<(), FieldError> {
-        let Some(known) = self.0.get(&(method.to_string(), pattern.to_string())) else {
+    pub fn check_query(&self, method: &str, pattern: &str, query: &str) -> Result<(), FieldError> {
+        let known = self.0.get(pattern).and_then(|ms| ms.iter().find(|(m, _)| m == method));
+        let Some((_, known)) = known else {
             return Ok(());
         };
         match form_urlencoded::parse(query.as_bytes()).find(|(name, _)| !known.iter().any(|k| k == name)) {
@@ -234,7 +245,7 @@ impl QueryParams {
 /// Refuse control characters in the path and the query string of every request, routed or not,
 /// before any handler runs: a handler that reads no query or takes the path as a string is
 /// covered too. A path segment is named by the route's parameter (`path.id`). With
-/// [`QueryParams`] registered, a query parameter the operation does not take is refused as well.
+/// [`Operations`] registered, a query parameter the operation does not take is refused as well.
 pub async fn screen_input(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -243,8 +254,8 @@ pub async fn screen_input(
     let pattern = req.match_pattern().filter(|p| p != FALLBACK_PATTERN);
     let checked = input::check_path(pattern.as_deref(), &decoded)
         .and_then(|()| input::check_query(req.query_string()))
-        .and_then(|()| match (req.app_data::<QueryParams>(), &pattern) {
-            (Some(params), Some(pattern)) => params.check(req.method().as_str(), pattern, req.query_string()),
+        .and_then(|()| match (req.app_data::<Operations>(), &pattern) {
+            (Some(ops), Some(pattern)) => ops.check_query(req.method().as_str(), pattern, req.query_string()),
             _ => Ok(()),
         });
     match checked {
@@ -270,11 +281,18 @@ pub async fn method_not_allowed(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
+    // actix records the methods of every route whose pattern matches the path, `/api/courses/{id}`
+    // for `/api/courses/list` too; the document knows the methods of the route actually meant.
+    let documented = req.app_data::<Operations>().and_then(|ops| {
+        let pattern = req.request().resource_map().match_pattern(req.path())?;
+        ops.allowed(&pattern)
+    });
     let res = next.call(req).await?;
     if res.status() != actix_web::http::StatusCode::METHOD_NOT_ALLOWED {
         return Ok(res.map_into_boxed_body());
     }
-    let allow = res.headers().get(header::ALLOW).and_then(|v| v.to_str().ok()).map(dedupe_methods);
+    let recorded = res.headers().get(header::ALLOW).and_then(|v| v.to_str().ok()).map(dedupe_methods);
+    let allow = recorded.filter(|a| !a.is_empty()).map(|a| documented.unwrap_or(a));
     let (req, _) = res.into_parts();
     let response = match allow.filter(|a| !a.is_empty()) {
         Some(allow) => {
@@ -326,13 +344,15 @@ mod tests {
         #[derive(utoipa::OpenApi)]
         #[openapi(paths(list, create))]
         struct Doc;
-        let params = super::QueryParams::from_openapi(&<Doc as utoipa::OpenApi>::openapi());
+        let ops = super::Operations::from_openapi(&<Doc as utoipa::OpenApi>::openapi());
         let pattern = "/api/things/{id}";
-        assert!(params.check("GET", pattern, "q=x&limit=3").is_ok());
-        assert_eq!(params.check("GET", pattern, "q=x&id=3").map_err(|e| e.field), Err("query.id".to_string()));
-        assert_eq!(params.check("POST", pattern, "q=x").map_err(|e| e.field), Err("query.q".to_string()));
-        assert!(params.check("POST", pattern, "").is_ok());
-        assert!(params.check("GET", "/internal/x", "anything=1").is_ok(), "undocumented routes are not checked");
+        assert!(ops.check_query("GET", pattern, "q=x&limit=3").is_ok());
+        assert_eq!(ops.check_query("GET", pattern, "q=x&id=3").map_err(|e| e.field), Err("query.id".to_string()));
+        assert_eq!(ops.check_query("POST", pattern, "q=x").map_err(|e| e.field), Err("query.q".to_string()));
+        assert!(ops.check_query("POST", pattern, "").is_ok());
+        assert!(ops.check_query("GET", "/internal/x", "anything=1").is_ok(), "undocumented routes are not checked");
+        assert_eq!(ops.allowed(pattern).as_deref(), Some("GET, POST"));
+        assert_eq!(ops.allowed("/internal/x"), None);
     }
 
     #[test]

@@ -177,12 +177,12 @@ where
     let routes = wiring.routes;
     let whoami_path = format!("/api/{}/whoami", spec.name);
     let auth = ctx.auth.clone();
-    let query_params = platform::http::QueryParams::from_openapi(&(spec.openapi)());
+    let operations = platform::http::Operations::from_openapi(&(spec.openapi)());
     let server = HttpServer::new(move || {
         let routes = routes.clone();
         App::new()
             .app_data(web::Data::new(auth.clone()))
-            .app_data(query_params.clone())
+            .app_data(operations.clone())
             .app_data(web::Data::new(readiness.clone()))
             .configure(platform::http::configure_extractors)
             .configure(platform::health::routes)
