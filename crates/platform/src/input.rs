@@ -268,7 +268,8 @@ mod tests {
 
     #[test]
     fn long_text_keeps_tabs_and_line_breaks() {
-        let ok = body(json!({"title": "Rust, ünïcode ✓", "description": "line one\r\n\tline two\n"})).expect("accepted");
+        let ok =
+            body(json!({"title": "Rust, ünïcode ✓", "description": "line one\r\n\tline two\n"})).expect("accepted");
         assert_eq!(ok.description.as_deref(), Some("line one\r\n\tline two\n"));
     }
 

@@ -1,11 +1,11 @@
 //! Idempotency-Key semantics through a real actix app and database.
 
-use platform::http::Json;
 use actix_web::http::StatusCode;
 use actix_web::{test, web, App, HttpResponse};
 use diesel::sql_types::{BigInt, Text};
 use diesel_async::RunQueryDsl;
 use platform::db::Pool;
+use platform::http::Json;
 use platform::idempotency::{self, IdempotencyKey, Step};
 use platform::Problem;
 use serde::{Deserialize, Serialize};
@@ -32,11 +32,7 @@ struct Id {
 }
 
 /// A money-moving endpoint: one row in `transfers` per effect.
-async fn transfer(
-    pool: web::Data<Pool>,
-    key: IdempotencyKey,
-    body: Json<Transfer>,
-) -> Result<HttpResponse, Problem> {
+async fn transfer(pool: web::Data<Pool>, key: IdempotencyKey, body: Json<Transfer>) -> Result<HttpResponse, Problem> {
     let body = body.into_inner();
     let amount = body.amount;
     idempotency::execute(&pool, "user-1:POST /transfer", &key, &body, move |conn| {

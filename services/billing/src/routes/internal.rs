@@ -1,6 +1,5 @@
 //! Service-to-service: other services ask billing to take a payment.
 
-use platform::http::Json;
 use super::views::PaymentView;
 use crate::error::BillingError;
 use crate::store::{customers, payments};
@@ -10,6 +9,7 @@ use actix_web::{web, HttpResponse};
 use diesel_async::AsyncPgConnection;
 use events::catalog::billing::PaymentPurpose;
 use platform::auth::Principal;
+use platform::http::Json;
 use platform::idempotency::{self, IdempotencyKey, Step};
 use platform::money::Money;
 use platform::Problem;

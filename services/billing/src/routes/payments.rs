@@ -1,7 +1,6 @@
 //! Reading payments, history and receipts. Owners and admins only: another user's payment is a
 //! 404, so ids leak nothing.
 
-use platform::http::Query;
 use super::views::{money, PaymentView};
 use crate::domain::receipt::{CardSummary, LineItem, Merchant, Receipt, ReceiptRefund};
 use crate::error::BillingError;
@@ -10,6 +9,7 @@ use crate::State;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use platform::auth::Principal;
+use platform::http::Query;
 use platform::money::Money;
 use platform::pagination::{Page, PageQuery};
 use platform::Problem;

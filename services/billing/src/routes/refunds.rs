@@ -6,7 +6,6 @@
 //! in one short transaction under the payment's lock; Stripe is called with no connection; a second
 //! short transaction records Stripe's answer. The `charge.refunded` webhook then announces it.
 
-use platform::http::Json;
 use super::internal::stripe_key;
 use super::views::RefundView;
 use crate::domain::refund::{self as policy, Caller, RefundDenied, Refundable};
@@ -18,6 +17,7 @@ use actix_web::{web, HttpResponse};
 use chrono::Utc;
 use events::catalog::billing::RefundReason;
 use platform::auth::Principal;
+use platform::http::Json;
 use platform::idempotency::{self, IdempotencyKey, Step};
 use platform::money::Money;
 use platform::Problem;

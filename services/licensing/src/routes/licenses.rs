@@ -1,7 +1,6 @@
 //! License administration: create (admin), read (admin, or the organisation's org admin), change
 //! seats, extend, suspend, reinstate, revoke (admin).
 
-use platform::http::{Json, Query};
 use super::access::{require_admin, require_manager};
 use super::organizations::{apply_branding, BrandingBody};
 use super::views::{self, LicenseView};
@@ -23,6 +22,7 @@ use events::catalog::licensing::{
     LicenseCreated, LicenseExtended, LicenseReinstated, LicenseRevoked, LicenseSuspended, SeatReleaseReason,
 };
 use platform::auth::{Principal, Role};
+use platform::http::{Json, Query};
 use platform::idempotency::{self, IdempotencyKey};
 use platform::pagination::{Page, PageQuery};
 use platform::problem::FieldError;
@@ -199,11 +199,7 @@ pub struct ListQuery {
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: neither admin nor org admin, or another organisation's `organization_id`"),
         (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (query); invalid_cursor (`cursor`)")))]
-pub async fn list(
-    state: web::Data<State>,
-    principal: Principal,
-    q: Query<ListQuery>,
-) -> Result<HttpResponse, Problem> {
+pub async fn list(state: web::Data<State>, principal: Principal, q: Query<ListQuery>) -> Result<HttpResponse, Problem> {
     let q = q.into_inner();
     let org = if principal.is_admin() {
         q.organization_id

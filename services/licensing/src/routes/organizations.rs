@@ -1,7 +1,6 @@
 //! Organisations: white-label branding (PUT by the org admin or an admin; public lookup by
 //! domain, cacheable) and the business hours SLA clocks count in.
 
-use platform::http::{Json, Query};
 use super::access::require_manager;
 use super::views::{BrandingView, CustomDomainView, OrganizationView, DAY_NAMES};
 use super::PROBLEM;
@@ -16,6 +15,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use diesel_async::AsyncPgConnection;
 use platform::auth::Principal;
+use platform::http::{Json, Query};
 use platform::problem::FieldError;
 use platform::Problem;
 use rand::RngCore;

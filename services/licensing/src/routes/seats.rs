@@ -1,7 +1,6 @@
 //! Seats: activation by any signed-in user holding the key, release by the seat's user, the
 //! organisation's org admin or an admin.
 
-use platform::http::{Json, Query};
 use super::access::{manages, require_manager};
 use super::views::SeatView;
 use super::{run_once, time_cursor, OptionalIdempotencyKey, PageParams, PROBLEM};
@@ -16,6 +15,7 @@ use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use events::catalog::licensing::SeatReleaseReason;
 use platform::auth::Principal;
+use platform::http::{Json, Query};
 use platform::pagination::{Page, PageQuery};
 use platform::Problem;
 use serde::{Deserialize, Serialize};

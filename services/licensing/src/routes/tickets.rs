@@ -1,7 +1,6 @@
 //! SLA support tickets. Members of a licensed organisation file them and see their
 //! organisation's; admins are the support agents and see all.
 
-use platform::http::{Json, Query};
 use super::access::member_orgs;
 use super::views::{CommentView, TicketView};
 use super::{time_cursor, PageParams, PROBLEM};
@@ -15,6 +14,7 @@ use crate::State;
 use actix_web::{web, HttpResponse};
 use diesel_async::AsyncPgConnection;
 use platform::auth::Principal;
+use platform::http::{Json, Query};
 use platform::pagination::{Page, PageQuery};
 use platform::problem::FieldError;
 use platform::Problem;
@@ -159,11 +159,7 @@ pub struct ListQuery {
     responses((status = 200, body = Page<TicketView>),
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`status`, query); invalid_cursor (`cursor`)")))]
-pub async fn list(
-    state: web::Data<State>,
-    principal: Principal,
-    q: Query<ListQuery>,
-) -> Result<HttpResponse, Problem> {
+pub async fn list(state: web::Data<State>, principal: Principal, q: Query<ListQuery>) -> Result<HttpResponse, Problem> {
     let q = q.into_inner();
     if let Some(s) = &q.status {
         TicketStatus::parse(s).ok_or_else(|| Problem::field("status", "is not a ticket status"))?;

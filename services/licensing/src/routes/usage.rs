@@ -1,6 +1,5 @@
 //! `GET /api/enterprise/licenses/{id}/usage` (admin, the organisation's org admin).
 
-use platform::http::Query;
 use super::licenses::visible;
 use super::PROBLEM;
 use crate::domain::usage::{self, fill_series, DayUsage};
@@ -9,6 +8,7 @@ use crate::State;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use platform::auth::Principal;
+use platform::http::Query;
 use platform::Problem;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;

@@ -1,7 +1,6 @@
 //! One course: read (public once published), edit, publish/unpublish (its instructor only), and
 //! its package for those with access.
 
-use platform::http::Json;
 use super::views::{CoursePackageBytes, CourseView};
 use crate::domain::course::{normalize_tags, CoursePatch, DRAFT, PUBLISHED, UNPUBLISHED};
 use crate::error::MarketError;
@@ -11,6 +10,7 @@ use crate::State;
 use actix_web::{web, HttpResponse};
 use diesel_async::AsyncPgConnection;
 use platform::auth::{Principal, Role};
+use platform::http::Json;
 use platform::Problem;
 use uuid::Uuid;
 

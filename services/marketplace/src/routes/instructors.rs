@@ -1,6 +1,5 @@
 //! The instructor's side: their courses, earnings and payouts; admins mark payouts paid.
 
-use platform::http::{Json, Query};
 use super::views::{CourseView, EarningView, PayoutView};
 use crate::domain::earnings::{may_pay_out, STATUSES};
 use crate::error::MarketError;
@@ -9,6 +8,7 @@ use crate::State;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use platform::auth::{Principal, Role};
+use platform::http::{Json, Query};
 use platform::idempotency::{self, IdempotencyKey};
 use platform::money::{Currency, Money};
 use platform::pagination::{Page, PageQuery};

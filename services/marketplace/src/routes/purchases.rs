@@ -1,6 +1,5 @@
 //! `POST /api/courses/purchase`: one live purchase per buyer and course, whatever the key.
 
-use platform::http::Json;
 use super::views::PurchaseView;
 use crate::billing::{BillingClient, Payment};
 use crate::domain::course::PUBLISHED;
@@ -12,6 +11,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use diesel_async::AsyncPgConnection;
 use platform::auth::Principal;
+use platform::http::Json;
 use platform::idempotency::{self, IdempotencyKey, Step};
 use platform::money::Money;
 use platform::Problem;

@@ -2,7 +2,6 @@
 //! instructor replies once. Every write locks the course row and recomputes its aggregates in the
 //! same transaction, so the average and count stay exact under concurrent reviews.
 
-use platform::http::{Json, Query};
 use super::views::ReviewView;
 use crate::domain::course::PUBLISHED;
 use crate::domain::review::{validate_reply, ReviewInput, ReviewSort};
@@ -13,6 +12,7 @@ use actix_web::{web, HttpResponse};
 use diesel_async::AsyncPgConnection;
 use events::catalog::marketplace::ReviewPosted;
 use platform::auth::Principal;
+use platform::http::{Json, Query};
 use platform::pagination::{Page, PageQuery};
 use platform::Problem;
 use serde::Deserialize;
@@ -37,11 +37,7 @@ pub struct ListQuery {
     responses((status = 200, description = "A page of reviews", body = Page<ReviewView>),
         (status = 404, body = Problem, content_type = "application/problem+json", description = "not_found: no such published course"),
         (status = 422, body = Problem, content_type = "application/problem+json", description = "validation_failed: unknown `sort` or query parameter, or bad `limit`; invalid_cursor: a `cursor` of another sort or tampered with")))]
-pub async fn list(
-    state: web::Data<State>,
-    id: web::Path<Uuid>,
-    q: Query<ListQuery>,
-) -> Result<HttpResponse, Problem> {
+pub async fn list(state: web::Data<State>, id: web::Path<Uuid>, q: Query<ListQuery>) -> Result<HttpResponse, Problem> {
     let course_id = id.into_inner();
     let q = q.into_inner();
     let sort = q.sort.unwrap_or(ReviewSort::Newest);

@@ -46,7 +46,10 @@ async fn control_characters_in_query_body_and_path_are_422_naming_the_field() {
     assert_eq!(field(&problem(patch(json!({"title": "a\u{0}b"})).await, 422).await), "title");
     assert_eq!(field(&problem(patch(json!({"title": "two\nlines"})).await, 422).await), "title");
     assert_eq!(field(&problem(patch(json!({"description": "bell\u{7}"})).await, 422).await), "description");
-    assert_eq!(field(&problem(patch(json!({"price": {"amount": 9.99, "currency": "USD"}})).await, 422).await), "price.amount");
+    assert_eq!(
+        field(&problem(patch(json!({"price": {"amount": 9.99, "currency": "USD"}})).await, 422).await),
+        "price.amount"
+    );
     let c = m.get_json(None, &path).await;
     assert_eq!(c["title"], "Rust for payments", "nothing changed");
 

@@ -1,6 +1,5 @@
 //! `POST /api/tokens/award`: admins grant tokens, with a reason, recorded in the audit log.
 
-use platform::http::Json;
 use super::PROBLEM;
 use crate::domain::validate;
 use crate::error::RewardsError;
@@ -11,6 +10,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use platform::auth::{Principal, Role};
+use platform::http::Json;
 use platform::idempotency::{self, IdempotencyKey};
 use platform::Problem;
 use serde::{Deserialize, Serialize};

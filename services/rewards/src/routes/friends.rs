@@ -1,7 +1,6 @@
 //! Friendships: request, accept, decline, remove, list. A request to someone who already asked
 //! you is an acceptance.
 
-use platform::http::{Json, Query};
 use super::PROBLEM;
 use crate::error::RewardsError;
 use crate::store::friends::{self as store, ACCEPTED, DECLINED, PENDING};
@@ -13,6 +12,7 @@ use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 use platform::auth::Principal;
 use platform::db;
+use platform::http::{Json, Query};
 use platform::pagination::{Page, PageQuery};
 use platform::Problem;
 use serde::{Deserialize, Serialize};
@@ -200,11 +200,7 @@ pub struct FriendView {
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user"),
         (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (query); invalid_cursor (`cursor`)")))]
-pub async fn list(
-    state: web::Data<State>,
-    principal: Principal,
-    q: Query<PageQuery>,
-) -> Result<HttpResponse, Problem> {
+pub async fn list(state: web::Data<State>, principal: Principal, q: Query<PageQuery>) -> Result<HttpResponse, Problem> {
     let me = principal.user_id()?;
     let page = q.into_inner();
     let mut conn = state.pool.get().await?;

@@ -1,7 +1,6 @@
 //! Leaderboards: global (all time), weekly (ISO week, UTC) and friends. Every answer carries the
 //! caller's own rank and score, even when they are not on the page.
 
-use platform::http::Query;
 use super::PROBLEM;
 use crate::domain::ranking::{competition_ranks, page_ranks, rank_from_above};
 use crate::domain::week::IsoWeek;
@@ -11,6 +10,7 @@ use crate::State;
 use actix_web::{web, HttpResponse};
 use diesel_async::AsyncPgConnection;
 use platform::auth::Principal;
+use platform::http::Query;
 use platform::pagination::{checked_offset, decode_cursor, encode_cursor, invalid_cursor, Page, PageQuery};
 use platform::Problem;
 use serde::{Deserialize, Serialize};

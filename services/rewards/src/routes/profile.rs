@@ -1,12 +1,12 @@
 //! `GET|PUT /api/rewards/profile`: the name shown on leaderboards (own; admins may set anyone's).
 
-use platform::http::{Json, Query};
 use super::PROBLEM;
 use crate::domain::validate;
 use crate::store::profiles;
 use crate::State;
 use actix_web::{web, HttpResponse};
 use platform::auth::Principal;
+use platform::http::{Json, Query};
 use platform::Problem;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;

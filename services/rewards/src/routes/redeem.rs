@@ -1,6 +1,5 @@
 //! `POST /api/tokens/redeem`: spend tokens on a catalogue item.
 
-use platform::http::Json;
 use super::tokens::voucher_value;
 use super::PROBLEM;
 use crate::error::RewardsError;
@@ -11,6 +10,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use platform::auth::Principal;
+use platform::http::Json;
 use platform::idempotency::{self, IdempotencyKey};
 use platform::money::Money;
 use platform::Problem;

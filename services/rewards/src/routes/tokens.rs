@@ -1,6 +1,5 @@
 //! Reading one's tokens: balance, ledger history, and the catalogue of what they buy.
 
-use platform::http::Query;
 use super::{subject, PROBLEM};
 use crate::ledger::KINDS;
 use crate::store::{accounts, catalog};
@@ -8,6 +7,7 @@ use crate::State;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use platform::auth::Principal;
+use platform::http::Query;
 use platform::money::Money;
 use platform::pagination::{Page, PageQuery};
 use platform::problem::FieldError;

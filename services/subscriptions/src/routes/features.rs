@@ -1,11 +1,11 @@
 //! Feature checks: the caller's own, and a batch check for other services.
 
-use platform::http::Json;
 use super::PROBLEM;
 use crate::entitlements::{self, Entitlement};
 use crate::State;
 use actix_web::{web, HttpResponse};
 use platform::auth::Principal;
+use platform::http::Json;
 use platform::Problem;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;

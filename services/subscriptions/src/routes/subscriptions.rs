@@ -1,7 +1,6 @@
 //! The caller's own subscription. Everything is keyed by the caller's user id: nobody can name
 //! another user's subscription.
 
-use platform::http::{Json, Query};
 use super::PROBLEM;
 use crate::billing::Payment;
 use crate::error::SubscriptionError;
@@ -12,6 +11,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use platform::auth::Principal;
+use platform::http::{Json, Query};
 use platform::idempotency::{self, IdempotencyKey, Step};
 use platform::money::Money;
 use platform::Problem;
