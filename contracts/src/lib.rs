@@ -41,7 +41,12 @@ pub fn openapi() -> OpenApi {
              any request may be answered 429 `rate_limited` (with `Retry-After`), 500 `internal_error`, 502 \
              `upstream_unavailable`, 503 `unavailable` or 504 `upstream_timeout`; a body that is not JSON is 400 \
              `bad_request`, one too large 413 `payload_too_large`, one without `Content-Type: application/json` 415 \
-             `unsupported_media_type`; a malformed id in the path is 404 `not_found`.",
+             `unsupported_media_type`; a malformed id in the path is 404 `not_found`; a method the path does not take \
+             is 405 `method_not_allowed` with an `Allow` header. Control characters in any string of a body (tab, \
+             newline and CR allowed only in the long-text fields `description`, `body`, `comment`, `message`, \
+             `reason`, `text`), in a query or path parameter, a query parameter the operation does not list, or \
+             a value of the wrong type is 422 `validation_failed` naming the field as a path (`price.amount`, \
+             `query.min_price`, `path.id`).",
         ))
         .build();
     doc.servers = Some(vec![ServerBuilder::new().url("http://127.0.0.1:8080").description(Some("make run")).build()]);

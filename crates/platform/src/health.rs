@@ -21,7 +21,10 @@ impl Readiness {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health/live", web::get().to(live)).route("/health/ready", web::get().to(ready));
+    // Resources, so another method is a 405 with `Allow` even where no fallback is registered (the gateway).
+    let wrap = || actix_web::middleware::from_fn(crate::http::method_not_allowed);
+    cfg.service(web::resource("/health/live").route(web::get().to(live)).wrap(wrap()))
+        .service(web::resource("/health/ready").route(web::get().to(ready)).wrap(wrap()));
 }
 
 async fn live() -> HttpResponse {

@@ -73,6 +73,12 @@ impl Problem {
         Self::new(StatusCode::NOT_FOUND, "not_found", "Not found").with_detail(format!("{what} not found"))
     }
 
+    /// A method no route on this path takes; the response also carries `Allow: <allow>`.
+    pub fn method_not_allowed(allow: &str) -> Self {
+        Self::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed")
+            .with_detail(format!("this path takes {allow}"))
+    }
+
     pub fn conflict(code: &str, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, code, "Conflict").with_detail(detail)
     }

@@ -22,10 +22,17 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// What a service is: its name (schema, queue, token audience) and its migrations.
+/// What a service is: its name (schema, queue, token audience), its migrations and its part of the
+/// public API document (which query parameters each operation takes: the rest are refused).
 pub struct ServiceSpec {
     pub name: &'static str,
     pub migrations: &'static EmbeddedMigrations,
+    pub openapi: fn() -> utoipa::openapi::OpenApi,
+}
+
+/// For a service with no public API (tests' stand-ins): no query parameter is checked.
+pub fn no_api() -> utoipa::openapi::OpenApi {
+    utoipa::openapi::OpenApiBuilder::new().build()
 }
 
 /// What a service's setup gets to build its routes and handlers from.
@@ -170,16 +177,20 @@ where
     let routes = wiring.routes;
     let whoami_path = format!("/api/{}/whoami", spec.name);
     let auth = ctx.auth.clone();
+    let operations = platform::http::Operations::from_openapi(&(spec.openapi)());
     let server = HttpServer::new(move || {
         let routes = routes.clone();
         App::new()
             .app_data(web::Data::new(auth.clone()))
+            .app_data(operations.clone())
             .app_data(web::Data::new(readiness.clone()))
             .configure(platform::http::configure_extractors)
             .configure(platform::health::routes)
             .route(&whoami_path, web::get().to(whoami))
             .configure(move |cfg| routes(cfg))
-            .default_service(web::to(not_found))
+            // Last: a wrong method is 405 with `Allow`, an unknown path 404.
+            .configure(platform::http::fallback)
+            .wrap(from_fn(platform::http::screen_input))
             .wrap(from_fn(platform::auth::internal_auth))
             .wrap(from_fn(platform::http::request_context))
     })
@@ -198,10 +209,6 @@ where
 
 async fn whoami(principal: Principal) -> HttpResponse {
     HttpResponse::Ok().json(principal)
-}
-
-async fn not_found() -> Result<HttpResponse, platform::Problem> {
-    Err(platform::Problem::not_found("route"))
 }
 
 fn spawn_idempotency_purge(pool: Pool, mut shutdown: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {

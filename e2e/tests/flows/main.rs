@@ -8,6 +8,7 @@ mod custom_domain;
 mod edges;
 mod enterprise;
 mod failures;
+mod input;
 mod orphan_payments;
 mod privacy;
 mod purchase;

@@ -19,7 +19,8 @@ use std::time::Duration;
 pub use config::BillingConfig as Config;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!();
-pub const SPEC: ServiceSpec = ServiceSpec { name: "billing", migrations: &MIGRATIONS };
+pub const SPEC: ServiceSpec =
+    ServiceSpec { name: "billing", migrations: &MIGRATIONS, openapi: <openapi::ApiDoc as utoipa::OpenApi>::openapi };
 
 /// What every handler shares.
 pub struct State {

@@ -124,7 +124,11 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, String> {
             .app_data(readiness.clone())
             .app_data(web::PayloadConfig::new(usize::MAX))
             .configure(platform::health::routes)
-            .route("/api/openapi.json", web::get().to(openapi))
+            .service(
+                web::resource("/api/openapi.json")
+                    .route(web::get().to(openapi))
+                    .wrap(from_fn(platform::http::method_not_allowed)),
+            )
             .default_service(web::to(proxy::forward))
             .wrap(from_fn(path::normal_paths_only))
             .wrap(from_fn(cors::cors))

@@ -21,7 +21,8 @@ use std::sync::Arc;
 pub use config::LicensingConfig as Config;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!();
-pub const SPEC: ServiceSpec = ServiceSpec { name: "licensing", migrations: &MIGRATIONS };
+pub const SPEC: ServiceSpec =
+    ServiceSpec { name: "licensing", migrations: &MIGRATIONS, openapi: <openapi::ApiDoc as utoipa::OpenApi>::openapi };
 
 /// What every handler and the scheduler share.
 pub struct State {

@@ -22,7 +22,11 @@ use std::time::Duration;
 pub use config::MarketplaceConfig as Config;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!();
-pub const SPEC: ServiceSpec = ServiceSpec { name: "marketplace", migrations: &MIGRATIONS };
+pub const SPEC: ServiceSpec = ServiceSpec {
+    name: "marketplace",
+    migrations: &MIGRATIONS,
+    openapi: <openapi::ApiDoc as utoipa::OpenApi>::openapi,
+};
 
 /// What every handler shares.
 /// Catalogue pages kept in memory at most (a few MB; the hot queries are far fewer).

@@ -21,7 +21,8 @@ use std::sync::Arc;
 pub use config::RewardsConfig as Config;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!();
-pub const SPEC: ServiceSpec = ServiceSpec { name: "rewards", migrations: &MIGRATIONS };
+pub const SPEC: ServiceSpec =
+    ServiceSpec { name: "rewards", migrations: &MIGRATIONS, openapi: <openapi::ApiDoc as utoipa::OpenApi>::openapi };
 
 /// What every handler shares.
 pub struct State {

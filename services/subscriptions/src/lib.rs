@@ -24,7 +24,11 @@ use std::time::Duration;
 pub use config::SubscriptionsConfig as Config;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!();
-pub const SPEC: ServiceSpec = ServiceSpec { name: "subscriptions", migrations: &MIGRATIONS };
+pub const SPEC: ServiceSpec = ServiceSpec {
+    name: "subscriptions",
+    migrations: &MIGRATIONS,
+    openapi: <openapi::ApiDoc as utoipa::OpenApi>::openapi,
+};
 
 pub struct State {
     pub pool: platform::db::Pool,

@@ -5,6 +5,7 @@ use actix_web::{test, web, App, HttpResponse};
 use diesel::sql_types::{BigInt, Text};
 use diesel_async::RunQueryDsl;
 use platform::db::Pool;
+use platform::http::Json;
 use platform::idempotency::{self, IdempotencyKey, Step};
 use platform::Problem;
 use serde::{Deserialize, Serialize};
@@ -31,11 +32,7 @@ struct Id {
 }
 
 /// A money-moving endpoint: one row in `transfers` per effect.
-async fn transfer(
-    pool: web::Data<Pool>,
-    key: IdempotencyKey,
-    body: web::Json<Transfer>,
-) -> Result<HttpResponse, Problem> {
+async fn transfer(pool: web::Data<Pool>, key: IdempotencyKey, body: Json<Transfer>) -> Result<HttpResponse, Problem> {
     let body = body.into_inner();
     let amount = body.amount;
     idempotency::execute(&pool, "user-1:POST /transfer", &key, &body, move |conn| {
@@ -161,7 +158,7 @@ async fn charge(
     pool: web::Data<Pool>,
     outside: web::Data<Outside>,
     key: IdempotencyKey,
-    body: web::Json<Transfer>,
+    body: Json<Transfer>,
 ) -> Result<HttpResponse, Problem> {
     let body = body.into_inner();
     let amount = body.amount;

@@ -2,3 +2,4 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod idempotency;
+mod input;

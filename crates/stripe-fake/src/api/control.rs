@@ -1,5 +1,7 @@
 //! `/_fake/...`: the test controls over HTTP, for tests that run the fake as a separate process (e2e, docker).
 //! Unauthenticated on purpose: the fake is never deployed.
+// Not a service: platform's input rules (and its extractors) are not the double's concern.
+#![allow(clippy::disallowed_types)]
 
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{web, HttpRequest, HttpResponse};

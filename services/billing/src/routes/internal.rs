@@ -9,6 +9,7 @@ use actix_web::{web, HttpResponse};
 use diesel_async::AsyncPgConnection;
 use events::catalog::billing::PaymentPurpose;
 use platform::auth::Principal;
+use platform::http::Json;
 use platform::idempotency::{self, IdempotencyKey, Step};
 use platform::money::Money;
 use platform::Problem;
@@ -35,7 +36,7 @@ pub async fn create_payment(
     state: web::Data<State>,
     principal: Principal,
     key: IdempotencyKey,
-    body: web::Json<CreatePayment>,
+    body: Json<CreatePayment>,
 ) -> Result<HttpResponse, Problem> {
     principal.require_service()?;
     let req = body.into_inner();

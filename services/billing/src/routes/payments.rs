@@ -9,6 +9,7 @@ use crate::State;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use platform::auth::Principal;
+use platform::http::Query;
 use platform::money::Money;
 use platform::pagination::{Page, PageQuery};
 use platform::Problem;
@@ -70,7 +71,7 @@ pub struct HistoryLineView {
 pub async fn history(
     state: web::Data<State>,
     principal: Principal,
-    q: web::Query<HistoryQuery>,
+    q: Query<HistoryQuery>,
 ) -> Result<HttpResponse, Problem> {
     let q = q.into_inner();
     let user = match q.user_id {

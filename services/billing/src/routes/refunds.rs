@@ -17,6 +17,7 @@ use actix_web::{web, HttpResponse};
 use chrono::Utc;
 use events::catalog::billing::RefundReason;
 use platform::auth::Principal;
+use platform::http::Json;
 use platform::idempotency::{self, IdempotencyKey, Step};
 use platform::money::Money;
 use platform::Problem;
@@ -87,7 +88,7 @@ pub async fn create(
     principal: Principal,
     key: IdempotencyKey,
     id: web::Path<Uuid>,
-    body: web::Json<CreateRefund>,
+    body: Json<CreateRefund>,
 ) -> Result<HttpResponse, Problem> {
     let payment_id = id.into_inner();
     let req = body.into_inner();

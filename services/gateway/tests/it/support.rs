@@ -6,7 +6,8 @@ use testkit::TestEnv;
 
 /// A bare service booted by the shared runtime as "billing": internal auth, whoami, health.
 /// (Tests of one service never depend on another service's crate.)
-pub const UPSTREAM: runtime::ServiceSpec = runtime::ServiceSpec { name: "billing", migrations: &events::MIGRATIONS };
+pub const UPSTREAM: runtime::ServiceSpec =
+    runtime::ServiceSpec { name: "billing", migrations: &events::MIGRATIONS, openapi: runtime::no_api };
 
 pub struct Stack {
     pub env: TestEnv,

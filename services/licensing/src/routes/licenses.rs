@@ -22,6 +22,7 @@ use events::catalog::licensing::{
     LicenseCreated, LicenseExtended, LicenseReinstated, LicenseRevoked, LicenseSuspended, SeatReleaseReason,
 };
 use platform::auth::{Principal, Role};
+use platform::http::{Json, Query};
 use platform::idempotency::{self, IdempotencyKey};
 use platform::pagination::{Page, PageQuery};
 use platform::problem::FieldError;
@@ -103,7 +104,7 @@ pub async fn create(
     state: web::Data<State>,
     principal: Principal,
     key: IdempotencyKey,
-    body: web::Json<CreateLicense>,
+    body: Json<CreateLicense>,
 ) -> Result<HttpResponse, Problem> {
     require_admin(&principal)?;
     let req = body.into_inner();
@@ -198,11 +199,7 @@ pub struct ListQuery {
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: neither admin nor org admin, or another organisation's `organization_id`"),
         (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (query); invalid_cursor (`cursor`)")))]
-pub async fn list(
-    state: web::Data<State>,
-    principal: Principal,
-    q: web::Query<ListQuery>,
-) -> Result<HttpResponse, Problem> {
+pub async fn list(state: web::Data<State>, principal: Principal, q: Query<ListQuery>) -> Result<HttpResponse, Problem> {
     let q = q.into_inner();
     let org = if principal.is_admin() {
         q.organization_id
@@ -298,7 +295,7 @@ pub async fn change_seats(
     state: web::Data<State>,
     principal: Principal,
     id: web::Path<Uuid>,
-    body: web::Json<SeatCount>,
+    body: Json<SeatCount>,
 ) -> Result<HttpResponse, Problem> {
     let seats = body.seats;
     admin_change(&state, &principal, id.into_inner(), move |conn, license, now| {
@@ -348,7 +345,7 @@ pub async fn extend(
     state: web::Data<State>,
     principal: Principal,
     id: web::Path<Uuid>,
-    body: web::Json<Extend>,
+    body: Json<Extend>,
 ) -> Result<HttpResponse, Problem> {
     let expires_at = body.expires_at;
     if !time::in_range(expires_at) {
@@ -405,7 +402,8 @@ fn reason_of(body: web::Bytes) -> Result<Option<String>, Problem> {
     let body: Reason = if body.iter().all(u8::is_ascii_whitespace) {
         Reason::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| Problem::field("reason", e.to_string()))?
+        // Read by hand (an empty body is allowed), checked by the same rules as any JSON body.
+        platform::input::from_json_slice("", &body).map_err(|e| Problem::validation(vec![e]))?
     };
     let reason = body.reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
     if reason.as_ref().is_some_and(|r| r.chars().count() > 500) {

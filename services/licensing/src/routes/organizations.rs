@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use diesel_async::AsyncPgConnection;
 use platform::auth::Principal;
+use platform::http::{Json, Query};
 use platform::problem::FieldError;
 use platform::Problem;
 use rand::RngCore;
@@ -152,7 +153,7 @@ pub async fn put_branding(
     state: web::Data<State>,
     principal: Principal,
     id: web::Path<Uuid>,
-    body: web::Json<BrandingBody>,
+    body: Json<BrandingBody>,
 ) -> Result<HttpResponse, Problem> {
     let id = id.into_inner();
     require_manager(&principal, id, LicensingError::OrganizationNotFound)?;
@@ -268,7 +269,7 @@ pub struct BrandingQuery {
 pub async fn public_branding(
     state: web::Data<State>,
     req: HttpRequest,
-    q: web::Query<BrandingQuery>,
+    q: Query<BrandingQuery>,
 ) -> Result<HttpResponse, Problem> {
     let domain = q.domain.trim().trim_end_matches('.').to_ascii_lowercase();
     if !branding::is_domain(&domain) {
@@ -328,7 +329,7 @@ pub async fn put_business_hours(
     state: web::Data<State>,
     principal: Principal,
     id: web::Path<Uuid>,
-    body: web::Json<BusinessHoursBody>,
+    body: Json<BusinessHoursBody>,
 ) -> Result<HttpResponse, Problem> {
     let id = id.into_inner();
     require_manager(&principal, id, LicensingError::OrganizationNotFound)?;

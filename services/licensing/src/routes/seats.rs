@@ -15,6 +15,7 @@ use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use events::catalog::licensing::SeatReleaseReason;
 use platform::auth::Principal;
+use platform::http::{Json, Query};
 use platform::pagination::{Page, PageQuery};
 use platform::Problem;
 use serde::{Deserialize, Serialize};
@@ -56,7 +57,7 @@ pub async fn activate(
     state: web::Data<State>,
     principal: Principal,
     key: OptionalIdempotencyKey,
-    body: web::Json<Activate>,
+    body: Json<Activate>,
 ) -> Result<HttpResponse, Problem> {
     let user = principal.user_id()?;
     let req = body.into_inner();
@@ -136,7 +137,7 @@ pub async fn list(
     state: web::Data<State>,
     principal: Principal,
     id: web::Path<Uuid>,
-    q: web::Query<PageParams>,
+    q: Query<PageParams>,
 ) -> Result<HttpResponse, Problem> {
     let page = PageQuery::from(q.into_inner());
     let cursor: Option<seats::NumberCursor> = page.cursor()?;
@@ -162,7 +163,7 @@ pub async fn list(
 pub async fn mine(
     state: web::Data<State>,
     principal: Principal,
-    q: web::Query<PageParams>,
+    q: Query<PageParams>,
 ) -> Result<HttpResponse, Problem> {
     let user = principal.user_id()?;
     let page = PageQuery::from(q.into_inner());

@@ -15,6 +15,7 @@ use crate::State;
 use actix_web::{web, HttpResponse};
 use diesel_async::AsyncPgConnection;
 use platform::auth::Principal;
+use platform::http::{Json, Query};
 use platform::pagination::{Page, PageQuery};
 use platform::problem::FieldError;
 use platform::Problem;
@@ -72,7 +73,7 @@ async fn covering_license(
 pub async fn create(
     state: web::Data<State>,
     principal: Principal,
-    body: web::Json<CreateTicket>,
+    body: Json<CreateTicket>,
 ) -> Result<HttpResponse, Problem> {
     let user = principal.user_id()?;
     let body = body.into_inner();
@@ -163,11 +164,7 @@ pub struct ListQuery {
     responses((status = 200, body = Page<TicketView>),
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`status`, query); invalid_cursor (`cursor`)")))]
-pub async fn list(
-    state: web::Data<State>,
-    principal: Principal,
-    q: web::Query<ListQuery>,
-) -> Result<HttpResponse, Problem> {
+pub async fn list(state: web::Data<State>, principal: Principal, q: Query<ListQuery>) -> Result<HttpResponse, Problem> {
     let q = q.into_inner();
     if let Some(s) = &q.status {
         TicketStatus::parse(s).ok_or_else(|| Problem::field("status", "is not a ticket status"))?;
@@ -225,7 +222,7 @@ pub async fn comments(
     state: web::Data<State>,
     principal: Principal,
     id: web::Path<Uuid>,
-    q: web::Query<PageParams>,
+    q: Query<PageParams>,
 ) -> Result<HttpResponse, Problem> {
     let page = PageQuery::from(q.into_inner());
     let cursor = time_cursor(&page, |c: &tickets::Cursor| c.at)?;
@@ -267,7 +264,7 @@ pub async fn comment(
     state: web::Data<State>,
     principal: Principal,
     id: web::Path<Uuid>,
-    body: web::Json<CommentBody>,
+    body: Json<CommentBody>,
 ) -> Result<HttpResponse, Problem> {
     let author = principal.user_id()?;
     let text = body.into_inner().body;
@@ -317,7 +314,7 @@ pub async fn set_status(
     state: web::Data<State>,
     principal: Principal,
     id: web::Path<Uuid>,
-    body: web::Json<StatusBody>,
+    body: Json<StatusBody>,
 ) -> Result<HttpResponse, Problem> {
     let to = TicketStatus::parse(body.status.trim()).ok_or_else(|| {
         Problem::field("status", "must be one of open, waiting_on_customer, in_progress, resolved, closed")

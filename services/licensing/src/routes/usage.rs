@@ -8,6 +8,7 @@ use crate::State;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use platform::auth::Principal;
+use platform::http::Query;
 use platform::Problem;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -73,7 +74,7 @@ pub async fn usage(
     state: web::Data<State>,
     principal: Principal,
     id: web::Path<Uuid>,
-    q: web::Query<UsageQuery>,
+    q: Query<UsageQuery>,
 ) -> Result<HttpResponse, Problem> {
     let days = q.days.unwrap_or(30);
     if !(1..=366).contains(&days) {

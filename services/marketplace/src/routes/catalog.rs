@@ -6,6 +6,7 @@ use crate::store::{courses, purchases};
 use crate::State;
 use actix_web::{web, HttpRequest, HttpResponse};
 use platform::auth::Principal;
+use platform::http::Query;
 use platform::pagination::{next_offset, Page, PageQuery};
 use platform::Problem;
 use std::time::Instant;
@@ -17,11 +18,7 @@ use std::time::Instant;
             body = Page<CourseView>, headers(("Cache-Control" = String, description = "public, max-age=<seconds>"))),
         (status = 422, body = Problem, content_type = "application/problem+json",
             description = "validation_failed: a bad filter (`q`, `level`, `language`, `min_price`, `max_price`, `min_rating`) or an unknown query parameter; invalid_cursor: a `cursor` of another query, tampered with or out of range")))]
-pub async fn list(
-    state: web::Data<State>,
-    req: HttpRequest,
-    q: web::Query<ListQuery>,
-) -> Result<HttpResponse, Problem> {
+pub async fn list(state: web::Data<State>, req: HttpRequest, q: Query<ListQuery>) -> Result<HttpResponse, Problem> {
     let search = q.into_inner().validate()?;
     // The catalogue is public and the same for every caller, so a page is served from memory for
     // `MARKETPLACE_CATALOG_CACHE_MS` and clients may keep it as long: a new course or price shows
@@ -64,11 +61,7 @@ async fn page_of(state: &State, search: &Search) -> Result<Page<CourseView>, Pro
         (status = 401, body = Problem, content_type = "application/problem+json", description = "unauthorized"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "forbidden: the caller is not a user"),
         (status = 422, body = Problem, content_type = "application/problem+json", description = "validation_failed (`limit`); invalid_cursor (`cursor`)")))]
-pub async fn mine(
-    state: web::Data<State>,
-    principal: Principal,
-    q: web::Query<PageQuery>,
-) -> Result<HttpResponse, Problem> {
+pub async fn mine(state: web::Data<State>, principal: Principal, q: Query<PageQuery>) -> Result<HttpResponse, Problem> {
     let buyer = principal.user_id()?;
     let mut conn = state.pool.get().await?;
     let rows = purchases::mine(&mut conn, buyer, q.cursor()?, q.limit()).await?;

@@ -10,6 +10,7 @@ use crate::State;
 use actix_web::{web, HttpResponse};
 use diesel_async::AsyncPgConnection;
 use platform::auth::{Principal, Role};
+use platform::http::Json;
 use platform::Problem;
 use uuid::Uuid;
 
@@ -68,7 +69,7 @@ pub async fn patch(
     state: web::Data<State>,
     principal: Principal,
     id: web::Path<Uuid>,
-    body: web::Json<CoursePatch>,
+    body: Json<CoursePatch>,
 ) -> Result<HttpResponse, Problem> {
     let id = id.into_inner();
     let patch = body.into_inner();

@@ -8,6 +8,7 @@ use crate::State;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use platform::auth::{Principal, Role};
+use platform::http::{Json, Query};
 use platform::idempotency::{self, IdempotencyKey};
 use platform::money::{Currency, Money};
 use platform::pagination::{Page, PageQuery};
@@ -34,7 +35,7 @@ fn instructor(principal: &Principal) -> Result<Uuid, Problem> {
 pub async fn courses(
     state: web::Data<State>,
     principal: Principal,
-    q: web::Query<PageQuery>,
+    q: Query<PageQuery>,
 ) -> Result<HttpResponse, Problem> {
     let me = instructor(&principal)?;
     let mut conn = state.pool.get().await?;
@@ -77,7 +78,7 @@ pub struct EarningsView {
 pub async fn earnings(
     state: web::Data<State>,
     principal: Principal,
-    q: web::Query<PageQuery>,
+    q: Query<PageQuery>,
 ) -> Result<HttpResponse, Problem> {
     let me = instructor(&principal)?;
     let mut conn = state.pool.get().await?;
@@ -112,7 +113,7 @@ pub async fn earnings(
 pub async fn payouts(
     state: web::Data<State>,
     principal: Principal,
-    q: web::Query<PageQuery>,
+    q: Query<PageQuery>,
 ) -> Result<HttpResponse, Problem> {
     let me = instructor(&principal)?;
     let mut conn = state.pool.get().await?;
@@ -148,7 +149,7 @@ pub async fn request_payout(
     state: web::Data<State>,
     principal: Principal,
     key: IdempotencyKey,
-    body: web::Json<PayoutRequest>,
+    body: Json<PayoutRequest>,
 ) -> Result<HttpResponse, Problem> {
     let me = instructor(&principal)?;
     let req = body.into_inner();

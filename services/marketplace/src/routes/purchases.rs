@@ -11,6 +11,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use diesel_async::AsyncPgConnection;
 use platform::auth::Principal;
+use platform::http::Json;
 use platform::idempotency::{self, IdempotencyKey, Step};
 use platform::money::Money;
 use platform::Problem;
@@ -45,7 +46,7 @@ pub async fn purchase(
     state: web::Data<State>,
     principal: Principal,
     key: IdempotencyKey,
-    body: web::Json<PurchaseRequest>,
+    body: Json<PurchaseRequest>,
 ) -> Result<HttpResponse, Problem> {
     let buyer = principal.user_id()?;
     let req = body.into_inner();

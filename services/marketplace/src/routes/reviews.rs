@@ -12,6 +12,7 @@ use actix_web::{web, HttpResponse};
 use diesel_async::AsyncPgConnection;
 use events::catalog::marketplace::ReviewPosted;
 use platform::auth::Principal;
+use platform::http::{Json, Query};
 use platform::pagination::{Page, PageQuery};
 use platform::Problem;
 use serde::Deserialize;
@@ -36,11 +37,7 @@ pub struct ListQuery {
     responses((status = 200, description = "A page of reviews", body = Page<ReviewView>),
         (status = 404, body = Problem, content_type = "application/problem+json", description = "not_found: no such published course"),
         (status = 422, body = Problem, content_type = "application/problem+json", description = "validation_failed: unknown `sort` or query parameter, or bad `limit`; invalid_cursor: a `cursor` of another sort or tampered with")))]
-pub async fn list(
-    state: web::Data<State>,
-    id: web::Path<Uuid>,
-    q: web::Query<ListQuery>,
-) -> Result<HttpResponse, Problem> {
+pub async fn list(state: web::Data<State>, id: web::Path<Uuid>, q: Query<ListQuery>) -> Result<HttpResponse, Problem> {
     let course_id = id.into_inner();
     let q = q.into_inner();
     let sort = q.sort.unwrap_or(ReviewSort::Newest);
@@ -91,7 +88,7 @@ pub async fn create(
     state: web::Data<State>,
     principal: Principal,
     id: web::Path<Uuid>,
-    body: web::Json<ReviewInput>,
+    body: Json<ReviewInput>,
 ) -> Result<HttpResponse, Problem> {
     let user = principal.user_id()?;
     let course_id = id.into_inner();
@@ -143,7 +140,7 @@ pub async fn edit_mine(
     state: web::Data<State>,
     principal: Principal,
     id: web::Path<Uuid>,
-    body: web::Json<ReviewInput>,
+    body: Json<ReviewInput>,
 ) -> Result<HttpResponse, Problem> {
     let user = principal.user_id()?;
     let course_id = id.into_inner();
@@ -188,7 +185,7 @@ pub async fn reply(
     state: web::Data<State>,
     principal: Principal,
     path: web::Path<(Uuid, Uuid)>,
-    body: web::Json<ReplyInput>,
+    body: Json<ReplyInput>,
 ) -> Result<HttpResponse, Problem> {
     let user = principal.user_id()?;
     let (course_id, review_id) = path.into_inner();

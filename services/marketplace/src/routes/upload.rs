@@ -163,11 +163,9 @@ async fn read_metadata(mut field: actix_multipart::Field) -> Result<CourseMetada
         }
         raw.extend_from_slice(&chunk);
     }
-    let meta: CourseMetadata = serde_json::from_slice(&raw).map_err(|e| {
-        let message = e.to_string();
-        let field = message.split('`').nth(1).map(|f| format!("metadata.{f}")).unwrap_or_else(|| "metadata".into());
-        Problem::field(&field, message.split(" at line ").next().unwrap_or(&message))
-    })?;
+    // The same rules as a JSON body: control characters refused, errors named `metadata.<path>`.
+    let meta: CourseMetadata =
+        platform::input::from_json_slice("metadata", &raw).map_err(|e| Problem::validation(vec![e]))?;
     let errors = meta.validate();
     if errors.is_empty() {
         Ok(meta)

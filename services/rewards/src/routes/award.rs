@@ -10,6 +10,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use platform::auth::{Principal, Role};
+use platform::http::Json;
 use platform::idempotency::{self, IdempotencyKey};
 use platform::Problem;
 use serde::{Deserialize, Serialize};
@@ -52,7 +53,7 @@ pub async fn award(
     state: web::Data<State>,
     principal: Principal,
     key: IdempotencyKey,
-    body: web::Json<AwardRequest>,
+    body: Json<AwardRequest>,
 ) -> Result<HttpResponse, Problem> {
     principal.require_any(&[Role::Admin])?;
     let req = body.into_inner();

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 use platform::auth::Principal;
 use platform::db;
+use platform::http::{Json, Query};
 use platform::pagination::{Page, PageQuery};
 use platform::Problem;
 use serde::{Deserialize, Serialize};
@@ -50,7 +51,7 @@ pub struct RequestView {
 pub async fn request(
     state: web::Data<State>,
     principal: Principal,
-    body: web::Json<FriendRequest>,
+    body: Json<FriendRequest>,
 ) -> Result<HttpResponse, Problem> {
     let me = principal.user_id()?;
     let them = body.user_id;
@@ -199,11 +200,7 @@ pub struct FriendView {
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user"),
         (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (query); invalid_cursor (`cursor`)")))]
-pub async fn list(
-    state: web::Data<State>,
-    principal: Principal,
-    q: web::Query<PageQuery>,
-) -> Result<HttpResponse, Problem> {
+pub async fn list(state: web::Data<State>, principal: Principal, q: Query<PageQuery>) -> Result<HttpResponse, Problem> {
     let me = principal.user_id()?;
     let page = q.into_inner();
     let mut conn = state.pool.get().await?;

@@ -18,6 +18,7 @@ use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 use platform::auth::Principal;
+use platform::http::Query;
 use platform::pagination::{checked_offset, decode_cursor, encode_cursor, invalid_cursor, Page, PageQuery};
 use platform::Problem;
 use serde::{Deserialize, Serialize};
@@ -144,7 +145,7 @@ pub struct BoardView {
 pub async fn global(
     state: web::Data<State>,
     principal: Principal,
-    q: web::Query<BoardQuery>,
+    q: Query<BoardQuery>,
 ) -> Result<HttpResponse, Problem> {
     let user = principal.user_id()?;
     let q = q.into_inner();
@@ -162,7 +163,7 @@ pub async fn global(
 pub async fn weekly(
     state: web::Data<State>,
     principal: Principal,
-    q: web::Query<WeeklyQuery>,
+    q: Query<WeeklyQuery>,
 ) -> Result<HttpResponse, Problem> {
     let user = principal.user_id()?;
     let q = q.into_inner();
@@ -278,7 +279,7 @@ async fn exact_page(
 pub async fn friends(
     state: web::Data<State>,
     principal: Principal,
-    q: web::Query<BoardQuery>,
+    q: Query<BoardQuery>,
 ) -> Result<HttpResponse, Problem> {
     let user = principal.user_id()?;
     let q = q.into_inner();

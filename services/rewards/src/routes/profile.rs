@@ -6,6 +6,7 @@ use crate::store::profiles;
 use crate::State;
 use actix_web::{web, HttpResponse};
 use platform::auth::Principal;
+use platform::http::{Json, Query};
 use platform::Problem;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -42,7 +43,7 @@ pub struct ProfileView {
 pub async fn get(
     state: web::Data<State>,
     principal: Principal,
-    q: web::Query<ProfileQuery>,
+    q: Query<ProfileQuery>,
 ) -> Result<HttpResponse, Problem> {
     let user = super::subject(&principal, q.user_id)?;
     let mut conn = state.pool.get().await?;
@@ -62,8 +63,8 @@ pub async fn get(
 pub async fn put(
     state: web::Data<State>,
     principal: Principal,
-    q: web::Query<ProfileQuery>,
-    body: web::Json<ProfileRequest>,
+    q: Query<ProfileQuery>,
+    body: Json<ProfileRequest>,
 ) -> Result<HttpResponse, Problem> {
     let user = super::subject(&principal, q.user_id)?;
     let display_name =

@@ -7,6 +7,7 @@ use crate::State;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use platform::auth::Principal;
+use platform::http::Query;
 use platform::money::Money;
 use platform::pagination::{Page, PageQuery};
 use platform::problem::FieldError;
@@ -43,7 +44,7 @@ pub struct BalanceView {
 pub async fn balance(
     state: web::Data<State>,
     principal: Principal,
-    q: web::Query<OwnerQuery>,
+    q: Query<OwnerQuery>,
 ) -> Result<HttpResponse, Problem> {
     let user = subject(&principal, q.user_id)?;
     let mut conn = state.pool.get().await?;
@@ -114,7 +115,7 @@ impl From<accounts::Transaction> for TransactionView {
 pub async fn transactions(
     state: web::Data<State>,
     principal: Principal,
-    q: web::Query<TransactionsQuery>,
+    q: Query<TransactionsQuery>,
 ) -> Result<HttpResponse, Problem> {
     let q = q.into_inner();
     let user = subject(&principal, q.user_id)?;

@@ -5,6 +5,7 @@ use crate::entitlements::{self, Entitlement};
 use crate::State;
 use actix_web::{web, HttpResponse};
 use platform::auth::Principal;
+use platform::http::Json;
 use platform::Problem;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -64,7 +65,7 @@ pub struct BatchRequest {
 pub async fn batch(
     state: web::Data<State>,
     principal: Principal,
-    body: web::Json<BatchRequest>,
+    body: Json<BatchRequest>,
 ) -> Result<HttpResponse, Problem> {
     principal.require_service()?;
     if body.features.len() > 100 {

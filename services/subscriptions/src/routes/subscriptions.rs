@@ -11,6 +11,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use platform::auth::Principal;
+use platform::http::{Json, Query};
 use platform::idempotency::{self, IdempotencyKey, Step};
 use platform::money::Money;
 use platform::Problem;
@@ -88,7 +89,7 @@ pub async fn subscribe(
     state: web::Data<State>,
     principal: Principal,
     key: IdempotencyKey,
-    body: web::Json<TierRequest>,
+    body: Json<TierRequest>,
 ) -> Result<HttpResponse, Problem> {
     let user = principal.user_id()?;
     let req = body.into_inner();
@@ -186,7 +187,7 @@ pub struct PreviewView {
 pub async fn preview(
     state: web::Data<State>,
     principal: Principal,
-    q: web::Query<PreviewQuery>,
+    q: Query<PreviewQuery>,
 ) -> Result<HttpResponse, Problem> {
     let user = principal.user_id()?;
     let mut conn = state.pool.get().await?;
@@ -223,7 +224,7 @@ pub async fn change(
     state: web::Data<State>,
     principal: Principal,
     key: IdempotencyKey,
-    body: web::Json<TierRequest>,
+    body: Json<TierRequest>,
 ) -> Result<HttpResponse, Problem> {
     let user = principal.user_id()?;
     let req = body.into_inner();
@@ -295,7 +296,7 @@ pub struct CancelRequest {
 pub async fn cancel(
     state: web::Data<State>,
     principal: Principal,
-    body: web::Json<CancelRequest>,
+    body: Json<CancelRequest>,
 ) -> Result<HttpResponse, Problem> {
     let user = principal.user_id()?;
     let at_period_end = body.at_period_end;
