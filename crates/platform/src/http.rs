@@ -192,7 +192,10 @@ fn invalid(e: FieldError) -> Error {
 /// [`screen_input`] refuses any other query parameter (on routes that read no query too) and
 /// [`method_not_allowed`] names exactly the documented methods in `Allow`.
 #[derive(Debug, Clone, Default)]
-pub struct Operations(Arc<HashMap<String, Vec<(String, Vec<String>)>>>);
+pub struct Operations(Arc<HashMap<String, Vec<Operation>>>);
+
+/// A method of a documented path and the query parameters it reads.
+type Operation = (String, Vec<String>);
 
 impl Operations {
     pub fn from_openapi(doc: &utoipa::openapi::OpenApi) -> Self {

@@ -67,10 +67,13 @@ async fn crafted_cursors_and_times_are_422_not_500() {
         assert_eq!((status, fields), (422, vec!["cursor".to_string()]), "{path}");
     }
     let seats = format!("/api/enterprise/licenses/{}/seats", id_of(&license));
-    for c in [cursor(json!({"n": -5})), cursor(json!({"n": 9_999_999_999_i64})), "%00".to_string()] {
+    for c in [cursor(json!({"n": -5})), cursor(json!({"n": 9_999_999_999_i64}))] {
         let (status, _, fields) = problem(s.get(&format!("{seats}?cursor={c}"), &admin).await).await;
         assert_eq!((status, fields), (422, vec!["cursor".to_string()]), "{c}");
     }
+    // A control character is refused before the handler, as in every query parameter (platform).
+    let (status, _, fields) = problem(s.get(&format!("{seats}?cursor=%00"), &admin).await).await;
+    assert_eq!((status, fields), (422, vec!["query.cursor".to_string()]));
     // A limit no integer holds: 422 (the query decoder cannot say which field; any in-range limit is clamped).
     let (status, code, _) =
         problem(s.get("/api/enterprise/licenses?limit=99999999999999999999999", &admin).await).await;

@@ -50,7 +50,7 @@ async fn control_characters_in_query_body_and_path_are_422_naming_the_field() {
         field(&problem(patch(json!({"price": {"amount": 9.99, "currency": "USD"}})).await, 422).await),
         "price.amount"
     );
-    let c = m.get_json(None, &path).await;
+    let c = m.get_json(Some((instructor, &[Role::Instructor])), &path).await;
     assert_eq!(c["title"], "Rust for payments", "nothing changed");
 
     // A path parameter: a malformed id is still a 404 (no such resource), a control character 422.
