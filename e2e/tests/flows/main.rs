@@ -15,3 +15,4 @@ mod refund_policy;
 mod subscription;
 mod subscription_refunds;
 mod support;
+mod vouchers;
