@@ -143,9 +143,14 @@ mod tests {
 
     #[test]
     fn defaults_and_overrides_from_the_environment() {
-        let c: MarketplaceConfig =
-            platform::config::load_from("MARKETPLACE_", vars(&[("MARKETPLACE_BILLING_URL", "http://billing:8081"), ("MARKETPLACE_REWARDS_URL", "http://rewards:8084")]))
-                .expect("loads");
+        let c: MarketplaceConfig = platform::config::load_from(
+            "MARKETPLACE_",
+            vars(&[
+                ("MARKETPLACE_BILLING_URL", "http://billing:8081"),
+                ("MARKETPLACE_REWARDS_URL", "http://rewards:8084"),
+            ]),
+        )
+        .expect("loads");
         assert_eq!(c.instructor_share, Decimal::new(70, 2));
         assert_eq!((c.refund_window_days, c.min_payout), (30, Decimal::from(50)));
         assert!(c.check().is_ok());

@@ -58,7 +58,13 @@ pub struct Handlers {
 
 impl EventHandler for Handlers {
     fn subscriptions(&self) -> Vec<&'static str> {
-        vec![CoursePurchased::TYPE, PurchaseRefunded::TYPE, ReviewPosted::TYPE, VoucherReleased::TYPE, SUBSCRIPTION_RENEWED]
+        vec![
+            CoursePurchased::TYPE,
+            PurchaseRefunded::TYPE,
+            ReviewPosted::TYPE,
+            VoucherReleased::TYPE,
+            SUBSCRIPTION_RENEWED,
+        ]
     }
 
     fn handle<'a>(
@@ -244,7 +250,9 @@ async fn on_voucher_released(
     r: &VoucherReleased,
 ) -> Result<(), HandlerError> {
     match vouchers::release(conn, &r.voucher_code, r.purchase_id, now).await? {
-        Some(v) => tracing::info!(purchase = %r.purchase_id, reason = %r.reason, status = %v.status, "voucher released"),
+        Some(v) => {
+            tracing::info!(purchase = %r.purchase_id, reason = %r.reason, status = %v.status, "voucher released")
+        }
         None => tracing::debug!(purchase = %r.purchase_id, "voucher release for a purchase that no longer holds it"),
     }
     Ok(())

@@ -1,7 +1,7 @@
 //! Rewards' errors, mapped to problem+json in one place.
 
-use actix_web::http::StatusCode;
 use crate::domain::voucher::Refusal;
+use actix_web::http::StatusCode;
 use platform::problem::FieldError;
 use platform::Problem;
 

@@ -107,7 +107,11 @@ mod tests {
         assert_eq!(on_paid(FAILED, Some(PURCHASE_SUPERSEDED), Some(PENDING)), OnPaid::Void(PURCHASE_SUPERSEDED));
         assert_eq!(on_paid(FAILED, Some(PURCHASE_EXPIRED), None), OnPaid::Void(PURCHASE_EXPIRED));
         assert_eq!(on_paid(FAILED, Some("superseded"), None), OnPaid::Void(PURCHASE_SUPERSEDED));
-        assert_eq!(on_paid(FAILED, Some(PAYMENT_FAILED), None), OnPaid::Void(PAYMENT_FAILED), "a declined voucher purchase");
+        assert_eq!(
+            on_paid(FAILED, Some(PAYMENT_FAILED), None),
+            OnPaid::Void(PAYMENT_FAILED),
+            "a declined voucher purchase"
+        );
         assert_eq!(on_paid(FAILED, None, Some(PENDING)), OnPaid::CompleteSupersedingOther);
     }
 

@@ -24,7 +24,11 @@ pub fn checkout(list: Money, value: Money) -> Checkout {
     if remainder > Decimal::ZERO && remainder < currency.minimum_charge().amount {
         return Checkout { discount: list, amount_paid: Money::zero(currency), waived: true };
     }
-    Checkout { discount: Money::round(covered, currency), amount_paid: Money::round(remainder, currency), waived: false }
+    Checkout {
+        discount: Money::round(covered, currency),
+        amount_paid: Money::round(remainder, currency),
+        waived: false,
+    }
 }
 
 #[cfg(test)]

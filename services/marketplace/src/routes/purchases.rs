@@ -104,7 +104,7 @@ pub async fn purchase(
                         let purchase = record_payment(conn, pay.purchase_id, &payment).await?;
                         Ok((pay.status, PurchaseView::new(&purchase)?))
                     }
-                    Called::Completed(status, view) => Ok((status, view)),
+                    Called::Completed(status, view) => Ok((status, *view)),
                 }
             })
         },
@@ -143,12 +143,12 @@ impl Pay {
 enum Called {
     Paid(Pay, Payment),
     /// The voucher covered the price (or left less than Stripe's minimum): no payment.
-    Completed(StatusCode, PurchaseView),
+    Completed(StatusCode, Box<PurchaseView>),
 }
 
 enum Applied {
     Pay(Money),
-    Completed(PurchaseView),
+    Completed(Box<PurchaseView>),
 }
 
 /// Reserve the purchase's voucher at rewards, then, in a transaction, record its discount, and
@@ -186,11 +186,11 @@ async fn apply_voucher(state: &web::Data<State>, buyer: Uuid, pay: &Pay, code: &
             };
             if purchase.status != PENDING {
                 // Closed meanwhile (expired while rewards answered): its release is on its way.
-                return Ok(Applied::Completed(PurchaseView::new(&purchase)?));
+                return Ok(Applied::Completed(Box::new(PurchaseView::new(&purchase)?)));
             }
             if purchase.amount_paid.is_zero() {
                 let completed = purchasing::complete(conn, state, &purchase, None).await?;
-                return Ok(Applied::Completed(PurchaseView::new(&completed)?));
+                return Ok(Applied::Completed(Box::new(PurchaseView::new(&completed)?)));
             }
             Ok(Applied::Pay(Money::round(purchase.amount_paid, currency)))
         })

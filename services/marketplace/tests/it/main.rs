@@ -12,5 +12,5 @@ mod refunds;
 mod reviews;
 mod support;
 mod upload;
-mod vouchers;
 mod voids;
+mod vouchers;

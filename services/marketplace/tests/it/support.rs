@@ -58,7 +58,10 @@ impl Market {
         let env = TestEnv::new();
         let billing = if opts.billing { Some(start_billing(&env).await) } else { None };
         let rewards = if opts.rewards {
-            Some(testkit::service::start(&env, &rewards::SPEC, |ctx| rewards::setup(ctx, rewards::Config::default())).await)
+            Some(
+                testkit::service::start(&env, &rewards::SPEC, |ctx| rewards::setup(ctx, rewards::Config::default()))
+                    .await,
+            )
         } else {
             None
         };

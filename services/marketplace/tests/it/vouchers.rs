@@ -67,9 +67,15 @@ async fn purchases_of(m: &Market, buyer: Uuid) -> i64 {
 async fn a_refused_voucher_changes_nothing_and_two_racing_purchases_share_none() {
     let m = Market::with_rewards().await;
     let instructor = Uuid::now_v7();
-    let a = m.course(instructor, json!({"title": "Vouchers A", "price": {"amount": "19.99", "currency": "USD"}}), true).await;
-    let b = m.course(instructor, json!({"title": "Vouchers B", "price": {"amount": "12.00", "currency": "USD"}}), true).await;
-    let eur = m.course(instructor, json!({"title": "Vouchers EUR", "price": {"amount": "12.00", "currency": "EUR"}}), true).await;
+    let a = m
+        .course(instructor, json!({"title": "Vouchers A", "price": {"amount": "19.99", "currency": "USD"}}), true)
+        .await;
+    let b = m
+        .course(instructor, json!({"title": "Vouchers B", "price": {"amount": "12.00", "currency": "USD"}}), true)
+        .await;
+    let eur = m
+        .course(instructor, json!({"title": "Vouchers EUR", "price": {"amount": "12.00", "currency": "EUR"}}), true)
+        .await;
     let (a, b, eur) = (a["id"].as_str().unwrap(), b["id"].as_str().unwrap(), eur["id"].as_str().unwrap());
     let buyer = Uuid::now_v7();
     let code = voucher(&m, buyer).await;
@@ -100,14 +106,18 @@ async fn an_expired_voucher_purchase_releases_the_voucher_for_another_course() {
     let m = Market::with_rewards().await;
     let mut events = Capture::bind(&m.env, &[RELEASED]).await;
     let instructor = Uuid::now_v7();
-    let a = m.course(instructor, json!({"title": "Expiring", "price": {"amount": "19.99", "currency": "USD"}}), true).await;
+    let a =
+        m.course(instructor, json!({"title": "Expiring", "price": {"amount": "19.99", "currency": "USD"}}), true).await;
     let b = m.course(instructor, json!({"title": "Next", "price": {"amount": "3.00", "currency": "USD"}}), true).await;
     let (a, b) = (a["id"].as_str().unwrap(), b["id"].as_str().unwrap());
     let buyer = Uuid::now_v7();
     let code = voucher(&m, buyer).await;
     let (status, abandoned) = buy_with(&m, buyer, a, &code).await;
     assert_eq!(status, 201, "{abandoned}");
-    assert_eq!((abandoned["status"].as_str(), abandoned["amount_paid"]["amount"].as_str()), (Some("pending"), Some("14.99")));
+    assert_eq!(
+        (abandoned["status"].as_str(), abandoned["amount_paid"]["amount"].as_str()),
+        (Some("pending"), Some("14.99"))
+    );
     assert_eq!(buy_with(&m, buyer, b, &code).await.1["code"], "voucher_used");
 
     // Never paid: a day later it expires and gives the voucher back.

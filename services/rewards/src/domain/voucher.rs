@@ -103,7 +103,8 @@ mod tests {
     fn only_the_owner_reserves_an_issued_unexpired_voucher_in_its_currency() {
         let now = Utc::now();
         let (me, other, p, q) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
-        let held = |status, purchase_id, expires_at| Held { owner: me, status, currency: "USD", expires_at, purchase_id };
+        let held =
+            |status, purchase_id, expires_at| Held { owner: me, status, currency: "USD", expires_at, purchase_id };
         let later = now + chrono::Duration::days(1);
         assert_eq!(reserve(Some(&held(ISSUED, None, later)), me, p, "USD", now), Reserve::Take);
         assert_eq!(reserve(None, me, p, "USD", now), Reserve::Refuse(Refusal::NotFound));
