@@ -97,7 +97,8 @@ pub struct PaymentVoidRequested {
     pub user_id: Uuid,
     /// The purchase id.
     pub reference_id: String,
-    /// `purchase_expired`, `purchase_superseded`, `already_owned`.
+    /// `purchase_expired`, `purchase_superseded`, `already_owned`, `payment_failed` (a declined
+    /// voucher purchase, closed at once so its voucher comes back).
     pub reason: String,
     pub requested_at: DateTime<Utc>,
 }
