@@ -60,7 +60,8 @@ async fn only_the_owner_reserves_once_in_its_currency_before_it_expires() {
     let purchase = Uuid::now_v7();
 
     // Only a service may call it.
-    let learner = s.post(me, &[Role::Learner], "/internal/vouchers/reserve", None, json!({})).await;
+    let body = json!({"code": code, "user_id": me, "purchase_id": purchase, "currency": "USD"});
+    let learner = s.post(me, &[Role::Learner], "/internal/vouchers/reserve", None, body).await;
     assert_eq!(learner.status(), 403);
     refused(&reserve(&s, &code, other, purchase, "USD").await, "voucher_not_found");
     refused(&reserve(&s, "RW-0000-0000-0000-0000", me, purchase, "USD").await, "voucher_not_found");
