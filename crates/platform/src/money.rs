@@ -31,6 +31,34 @@ const CURRENCIES: &[(&str, u32)] = &[
     ("JOD", 3),
 ];
 
+/// The smallest amount Stripe charges, in minor units of each currency we sell in: Stripe's
+/// published table (USD 0.50, EUR 0.50, GBP 0.30, JPY 50, ...); for the currencies the table leaves
+/// out (KRW, VND, CLP, KWD, BHD, JOD) Stripe's rule is "about 0.50 USD after conversion", so these
+/// carry a rounded-up equivalent. The one place marketplace reads "too small to charge" from.
+const MINIMUM_CHARGES: &[(&str, i64)] = &[
+    ("USD", 50),
+    ("EUR", 50),
+    ("GBP", 30),
+    ("CAD", 50),
+    ("AUD", 50),
+    ("CHF", 50),
+    ("SEK", 300),
+    ("NOK", 300),
+    ("DKK", 250),
+    ("PLN", 200),
+    ("INR", 50),
+    ("BRL", 50),
+    ("MXN", 1000),
+    ("SGD", 50),
+    ("JPY", 50),
+    ("KRW", 1000),
+    ("VND", 15000),
+    ("CLP", 500),
+    ("KWD", 200),
+    ("BHD", 200),
+    ("JOD", 400),
+];
+
 /// ISO 4217 code, e.g. `USD`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
@@ -47,6 +75,12 @@ impl Currency {
     /// Digits after the decimal point in the currency's minor unit (USD 2, JPY 0, KWD 3).
     pub fn exponent(&self) -> u32 {
         CURRENCIES.iter().find(|(c, _)| *c == self.code()).map(|(_, e)| *e).unwrap_or(2)
+    }
+
+    /// Stripe's minimum charge in this currency: a smaller amount cannot be charged at all.
+    pub fn minimum_charge(&self) -> Money {
+        let units = MINIMUM_CHARGES.iter().find(|(c, _)| *c == self.code()).map(|(_, u)| *u).unwrap_or(50);
+        Money::from_minor_units(units, *self)
     }
 
     pub fn all() -> impl Iterator<Item = Currency> {
@@ -176,6 +210,16 @@ mod tests {
         assert_eq!(Money::new(d("1.234"), kwd).expect("ok").to_minor_units(), Ok(1234));
         assert_eq!(Money::from_minor_units(999, usd).amount, d("9.99"));
         assert_eq!(Money::from_minor_units(500, jpy).amount, d("500"));
+    }
+
+    #[test]
+    fn every_currency_has_a_minimum_charge() {
+        assert_eq!(Currency::USD.minimum_charge().amount, d("0.50"));
+        assert_eq!("GBP".parse::<Currency>().expect("gbp").minimum_charge().amount, d("0.30"));
+        assert_eq!("JPY".parse::<Currency>().expect("jpy").minimum_charge().amount, d("50"));
+        for c in Currency::all() {
+            assert!(MINIMUM_CHARGES.iter().any(|(code, _)| *code == c.code()), "{c} has no minimum charge");
+        }
     }
 
     #[test]

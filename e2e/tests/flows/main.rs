@@ -17,3 +17,4 @@ mod refund_policy;
 mod subscription;
 mod subscription_refunds;
 mod support;
+mod vouchers;

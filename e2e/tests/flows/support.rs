@@ -268,9 +268,18 @@ impl Platform {
         })
         .await;
 
+        let rewards_clock = rewards::clock::ManualClock::new(at);
+        let clock: Arc<dyn rewards::clock::Clock> = rewards_clock.clone();
+        let rewards = start_service(&env, &rewards::SPEC, |ctx| {
+            rewards::setup_with_clock(ctx, rewards::Config::default(), clock)
+        })
+        .await;
+
         let content_dir = std::env::temp_dir().join(format!("e2e-content-{}", env.id));
         let marketplace_clock = marketplace::clock::ManualClock::new(at);
         let mut marketplace_config = marketplace::Config::with_billing_url(&billing.url());
+        // Checkout reserves reward vouchers at rewards.
+        marketplace_config.rewards_url = rewards.url();
         marketplace_config.content_dir = content_dir.display().to_string();
         let content_dir = ContentDir(content_dir);
         marketplace_config.scheduler_interval_ms = 500;
@@ -278,13 +287,6 @@ impl Platform {
         let marketplace =
             start_service(&env, &marketplace::SPEC, |ctx| marketplace::setup_with(ctx, marketplace_config, clock))
                 .await;
-
-        let rewards_clock = rewards::clock::ManualClock::new(at);
-        let clock: Arc<dyn rewards::clock::Clock> = rewards_clock.clone();
-        let rewards = start_service(&env, &rewards::SPEC, |ctx| {
-            rewards::setup_with_clock(ctx, rewards::Config::default(), clock)
-        })
-        .await;
 
         let licensing_clock = licensing::clock::ManualClock::new(at);
         let clock = Arc::new(licensing_clock.clone());

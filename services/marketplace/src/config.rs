@@ -9,6 +9,10 @@ pub struct MarketplaceConfig {
     pub billing_url: String,
     #[serde(default = "default_billing_timeout")]
     pub billing_timeout_ms: u64,
+    /// Where rewards listens, for the internal "reserve this voucher" call at checkout.
+    pub rewards_url: String,
+    #[serde(default = "default_rewards_timeout")]
+    pub rewards_timeout_ms: u64,
     /// Directory of the local content store (course packages). The default sits on the container's
     /// writable /tmp so the service starts anywhere; production mounts a persistent volume shared
     /// by the replicas and points this at it.
@@ -44,6 +48,9 @@ pub struct MarketplaceConfig {
 fn default_billing_timeout() -> u64 {
     10_000
 }
+fn default_rewards_timeout() -> u64 {
+    5_000
+}
 fn default_content_dir() -> String {
     "/tmp/marketplace-content".into()
 }
@@ -73,11 +80,14 @@ fn default_purchase_expiry_minutes() -> i64 {
 }
 
 impl MarketplaceConfig {
-    /// Defaults for everything but billing's address (tests and local runs).
+    /// Defaults for everything but billing's address (tests and local runs); rewards is expected
+    /// on a port nothing listens on until the caller sets `rewards_url`.
     pub fn with_billing_url(billing_url: &str) -> Self {
         Self {
             billing_url: billing_url.into(),
             billing_timeout_ms: default_billing_timeout(),
+            rewards_url: "http://127.0.0.1:9".into(),
+            rewards_timeout_ms: default_rewards_timeout(),
             content_dir: default_content_dir(),
             max_upload_bytes: default_max_upload(),
             allowed_content_types: default_content_types(),
@@ -133,9 +143,14 @@ mod tests {
 
     #[test]
     fn defaults_and_overrides_from_the_environment() {
-        let c: MarketplaceConfig =
-            platform::config::load_from("MARKETPLACE_", vars(&[("MARKETPLACE_BILLING_URL", "http://billing:8081")]))
-                .expect("loads");
+        let c: MarketplaceConfig = platform::config::load_from(
+            "MARKETPLACE_",
+            vars(&[
+                ("MARKETPLACE_BILLING_URL", "http://billing:8081"),
+                ("MARKETPLACE_REWARDS_URL", "http://rewards:8084"),
+            ]),
+        )
+        .expect("loads");
         assert_eq!(c.instructor_share, Decimal::new(70, 2));
         assert_eq!((c.refund_window_days, c.min_payout), (30, Decimal::from(50)));
         assert!(c.check().is_ok());
@@ -143,6 +158,7 @@ mod tests {
             "MARKETPLACE_",
             vars(&[
                 ("MARKETPLACE_BILLING_URL", "http://b"),
+                ("MARKETPLACE_REWARDS_URL", "http://r"),
                 ("MARKETPLACE_INSTRUCTOR_SHARE", "0.8"),
                 ("MARKETPLACE_MIN_PAYOUT", "25.50"),
                 ("MARKETPLACE_MAX_UPLOAD_BYTES", "1024"),
@@ -157,5 +173,6 @@ mod tests {
         assert!(bad.check().is_err());
         let missing = platform::config::load_from::<MarketplaceConfig>("MARKETPLACE_", Vec::new()).expect_err("fails");
         assert!(missing.problems.iter().any(|p| p.contains("MARKETPLACE_BILLING_URL")));
+        assert!(missing.problems.iter().any(|p| p.contains("MARKETPLACE_REWARDS_URL")));
     }
 }

@@ -62,7 +62,7 @@ impl EventHandler for Handler {
         Box::pin(async move {
             match event.event_type.as_str() {
                 PaymentSucceeded::TYPE => succeeded(conn, &self.0, data(event)?).await,
-                PaymentFailed::TYPE => failed(conn, data(event)?).await,
+                PaymentFailed::TYPE => failed(conn, &self.0, data(event)?).await,
                 PaymentRefunded::TYPE => refunded(conn, &self.0, data(event)?).await,
                 _ => Ok(()),
             }
@@ -101,11 +101,11 @@ async fn succeeded(conn: &mut AsyncPgConnection, state: &State, e: Succeeded) ->
     purchasing::on_paid(conn, state, &purchase, e.payment_id).await.map_err(retry)
 }
 
-async fn failed(conn: &mut AsyncPgConnection, e: Failed) -> Result<(), HandlerError> {
+async fn failed(conn: &mut AsyncPgConnection, state: &State, e: Failed) -> Result<(), HandlerError> {
     let Some(purchase) = purchase_of(conn, &e.purpose, &e.reference_id).await? else {
         return Ok(());
     };
-    purchasing::on_payment_failed(conn, &purchase, e.failure_code.as_deref()).await.map_err(retry)
+    purchasing::on_payment_failed(conn, state, &purchase, e.failure_code.as_deref()).await.map_err(retry)
 }
 
 async fn refunded(conn: &mut AsyncPgConnection, state: &State, e: Refund) -> Result<(), HandlerError> {

@@ -33,6 +33,12 @@ pub enum MarketError {
     UnsupportedContent(String),
     #[error("billing is unavailable: {0}")]
     BillingUnavailable(String),
+    #[error("rewards is unavailable: {0}")]
+    RewardsUnavailable(String),
+    /// Rewards refused the voucher: its 422 (a `voucher_*` code naming `voucher_code`) goes to the
+    /// buyer unchanged.
+    #[error("the voucher cannot be used: {}", .0.code)]
+    VoucherRefused(Problem),
     #[error(transparent)]
     Problem(#[from] Problem),
 }
@@ -81,6 +87,12 @@ impl From<MarketError> for Problem {
                 tracing::warn!(%cause, "billing unavailable");
                 Problem::new(StatusCode::BAD_GATEWAY, "billing_unavailable", "The payment service is unavailable")
             }
+            E::RewardsUnavailable(cause) => {
+                tracing::warn!(%cause, "rewards unavailable");
+                Problem::new(StatusCode::BAD_GATEWAY, "rewards_unavailable", "The rewards service is unavailable")
+                    .with_detail("the voucher could not be checked; retry with the same Idempotency-Key")
+            }
+            E::VoucherRefused(p) => p,
             E::Problem(p) => p,
         }
     }

@@ -10,6 +10,7 @@ pub mod domain;
 pub mod error;
 pub mod openapi;
 pub mod purchasing;
+pub mod rewards;
 pub mod routes;
 pub mod scheduler;
 pub mod store;
@@ -36,6 +37,7 @@ pub struct State {
     pub pool: platform::db::Pool,
     pub config: Config,
     pub billing: billing::BillingClient,
+    pub rewards: rewards::RewardsClient,
     pub content: content::SharedStore,
     pub clock: clock::SharedClock,
     /// Serialised catalogue pages by query string (`routes::catalog::list`).
@@ -56,9 +58,22 @@ pub fn setup_with(ctx: &Context, config: Config, clock: clock::SharedClock) -> R
         Duration::from_millis(config.billing_timeout_ms),
         ctx.auth.clone(),
     )?;
+    let rewards = rewards::RewardsClient::new(
+        &config.rewards_url,
+        Duration::from_millis(config.rewards_timeout_ms),
+        ctx.auth.clone(),
+    )?;
     let interval = Duration::from_millis(config.scheduler_interval_ms.max(10));
     let catalog = platform::cache::TtlCache::new(Duration::from_millis(config.catalog_cache_ms), CATALOG_PAGES);
-    let state = Arc::new(State { pool: ctx.pool.clone(), config, billing, content: Arc::new(content), clock, catalog });
+    let state = Arc::new(State {
+        pool: ctx.pool.clone(),
+        config,
+        billing,
+        rewards,
+        content: Arc::new(content),
+        clock,
+        catalog,
+    });
     let scheduler = scheduler::spawn(state.clone(), interval, ctx.shutdown.clone());
     let data = actix_web::web::Data::from(state.clone());
     Ok(Wiring {

@@ -3,13 +3,13 @@
 
 use crate::domain::earnings::{matures_at, reversal_status};
 use crate::domain::purchase::{self as rules, OnPaid, OnRefund};
-use crate::domain::split::{reversal, split, Shares};
+use crate::domain::split::{paid_reversal, reversal, split, split_discounted, Shares};
 use crate::error::MarketError;
 use crate::store::purchases::{self, Purchase, RefundUpdate, COMPLETED, FAILED, PENDING, REFUNDED};
 use crate::store::{courses, earnings};
 use crate::State;
 use diesel_async::AsyncPgConnection;
-use events::catalog::marketplace::{CoursePurchased, PaymentVoidRequested, PurchaseRefunded};
+use events::catalog::marketplace::{CoursePurchased, PaymentVoidRequested, PurchaseRefunded, VoucherReleased};
 use platform::money::{Currency, Money};
 use platform::Problem;
 use rust_decimal::Decimal;
@@ -17,6 +17,17 @@ use uuid::Uuid;
 
 pub fn currency_of(code: &str) -> Result<Currency, MarketError> {
     code.trim().parse::<Currency>().map_err(|e| MarketError::Problem(Problem::internal(e)))
+}
+
+/// The booked split of a sale: the plain rule on the price, or, with a voucher, the instructor's
+/// rate of the list price and the platform absorbing the discount.
+pub fn shares_of(purchase: &Purchase, currency: Currency) -> Shares {
+    let list = Money::round(purchase.price, currency);
+    if purchase.discount.is_zero() {
+        split(list, purchase.split_rate)
+    } else {
+        split_discounted(list, purchase.split_rate, Money::round(purchase.amount_paid, currency))
+    }
 }
 
 /// Grant access, book the split into the instructor's pending earnings, announce the sale.
@@ -27,8 +38,9 @@ pub async fn complete(
     payment_id: Option<Uuid>,
 ) -> Result<Purchase, MarketError> {
     let currency = currency_of(&purchase.currency)?;
-    let gross = Money::round(purchase.price, currency);
-    let shares = split(gross, purchase.split_rate);
+    // What the buyer paid: the list price less a voucher's discount.
+    let gross = Money::round(purchase.amount_paid, currency);
+    let shares = shares_of(purchase, currency);
     let now = state.clock.now();
     let done =
         purchases::complete(conn, purchase.id, payment_id, shares.instructor.amount, shares.platform.amount, now)
@@ -100,7 +112,7 @@ pub async fn on_paid(
         OnPaid::Void(reason) => {
             tracing::warn!(purchase = %purchase.id, %payment_id, reason, "payment succeeded for a purchase that cannot use it: voiding it");
             if purchase.closed_reason.is_none() {
-                purchases::close(conn, purchase.id, reason, purchase.failure_code.as_deref()).await?;
+                mark_closed(conn, state, purchase, reason, purchase.failure_code.as_deref()).await?;
             }
             request_void(conn, state, purchase.buyer_id, purchase.id, payment_id, reason).await?;
         }
@@ -120,10 +132,54 @@ pub async fn close(
         return Ok(());
     }
     let failure_code = purchase.failure_code.as_deref().unwrap_or(reason);
-    purchases::close(conn, purchase.id, reason, Some(failure_code)).await?;
+    mark_closed(conn, state, purchase, reason, Some(failure_code)).await?;
     if let Some(payment_id) = purchase.payment_id {
         request_void(conn, state, purchase.buyer_id, purchase.id, payment_id, reason).await?;
     }
+    Ok(())
+}
+
+/// The one place a purchase becomes closed: it never completes any more, so a voucher it reserved
+/// goes back to its owner in the same transaction.
+async fn mark_closed(
+    conn: &mut AsyncPgConnection,
+    state: &State,
+    purchase: &Purchase,
+    reason: &str,
+    failure_code: Option<&str>,
+) -> Result<(), MarketError> {
+    purchases::close(conn, purchase.id, reason, failure_code).await?;
+    release_voucher(conn, state, purchase, reason).await
+}
+
+/// Give the purchase's voucher back to rewards (`marketplace.voucher.released.v1`), once. Sent
+/// even when the reservation was never confirmed (rewards may have answered a call whose answer
+/// was lost): rewards releases only a voucher this purchase still holds, and decides whether it is
+/// still unexpired.
+pub async fn release_voucher(
+    conn: &mut AsyncPgConnection,
+    state: &State,
+    purchase: &Purchase,
+    reason: &str,
+) -> Result<(), MarketError> {
+    let Some(code) = purchase.voucher_code.as_deref() else {
+        return Ok(());
+    };
+    let now = state.clock.now();
+    if purchase.voucher_released_at.is_some() || purchases::voucher_released(conn, purchase.id, now).await? == 0 {
+        return Ok(());
+    }
+    events::outbox::enqueue(
+        conn,
+        &VoucherReleased {
+            voucher_code: code.to_string(),
+            purchase_id: purchase.id,
+            user_id: purchase.buyer_id,
+            reason: reason.to_string(),
+            released_at: now,
+        },
+    )
+    .await?;
     Ok(())
 }
 
@@ -163,13 +219,23 @@ async fn request_void(
     Ok(())
 }
 
+/// A declined payment leaves an ordinary purchase payable (the buyer may retry the same intent
+/// with another card). A voucher purchase is closed instead, its intent voided and its voucher
+/// released at once, so the buyer can use the voucher again (on this course or another) without
+/// waiting for the purchase to expire; the voucher can never be spent twice.
 pub async fn on_payment_failed(
     conn: &mut AsyncPgConnection,
+    state: &State,
     purchase: &Purchase,
     code: Option<&str>,
 ) -> Result<(), MarketError> {
-    if purchase.status == PENDING {
-        purchases::fail(conn, purchase.id, code).await?;
+    if purchase.status != PENDING {
+        return Ok(());
+    }
+    purchases::fail(conn, purchase.id, code).await?;
+    if purchase.voucher_code.is_some() {
+        let failed = Purchase { status: FAILED.into(), failure_code: code.map(str::to_string), ..purchase.clone() };
+        close(conn, state, &failed, rules::PAYMENT_FAILED).await?;
     }
     Ok(())
 }
@@ -211,21 +277,26 @@ pub async fn on_refunded(
     if total_refunded.currency != currency {
         return Err(MarketError::Problem(Problem::internal("refund in another currency than the purchase")));
     }
-    let new_total = total_refunded.amount.min(purchase.price);
+    // A voucher purchase can give back only what was paid.
+    let new_total = total_refunded.amount.min(purchase.amount_paid);
     if new_total <= purchase.refunded_amount {
         return Ok(Refunded::Ignored);
     }
     let (Some(instructor), Some(platform)) = (purchase.instructor_share, purchase.platform_share) else {
         return Err(MarketError::Problem(Problem::internal("completed purchase without a booked split")));
     };
-    let gross = Money::round(purchase.price, currency);
     let booked = Shares { instructor: Money::round(instructor, currency), platform: Money::round(platform, currency) };
     let already = Shares {
         instructor: Money::round(purchase.instructor_reversed, currency),
         platform: Money::round(purchase.platform_reversed, currency),
     };
-    let r = reversal(gross, purchase.split_rate, &booked, new_total, &already);
-    let fully = new_total >= purchase.price;
+    let paid = Money::round(purchase.amount_paid, currency);
+    let r = if purchase.discount.is_zero() {
+        reversal(paid, purchase.split_rate, &booked, new_total, &already)
+    } else {
+        paid_reversal(paid, &booked, new_total, &already)
+    };
+    let fully = new_total >= purchase.amount_paid;
     let status = rules::status_after_refund(&purchase.status, notice.ends_access, fully);
     purchases::record_refund(
         conn,
@@ -241,6 +312,8 @@ pub async fn on_refunded(
     let access_ended = status == REFUNDED;
     if access_ended && purchase.status == COMPLETED {
         courses::add_purchases(conn, purchase.course_id, -1).await?;
+        // The sale is undone: the voucher goes back (rewards keeps it only while unexpired).
+        release_voucher(conn, state, purchase, rules::REFUNDED_REASON).await?;
     }
     let now = state.clock.now();
     if r.instructor.amount > Decimal::ZERO {

@@ -7,10 +7,10 @@ use crate::clock::Clock;
 use crate::domain::earning::{self, clawback_target, purchase_rule};
 use crate::domain::week::IsoWeek;
 use crate::ledger::{self, Clawback, Credit};
-use crate::store::{accounts, purchases, rules};
+use crate::store::{accounts, purchases, rules, vouchers};
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
-use events::catalog::marketplace::{CoursePurchased, PurchaseRefunded, ReviewPosted};
+use events::catalog::marketplace::{CoursePurchased, PurchaseRefunded, ReviewPosted, VoucherReleased};
 use events::{CloudEvent, DomainEvent, EventHandler, HandlerError};
 use futures_util::future::BoxFuture;
 use platform::money::Money;
@@ -58,7 +58,13 @@ pub struct Handlers {
 
 impl EventHandler for Handlers {
     fn subscriptions(&self) -> Vec<&'static str> {
-        vec![CoursePurchased::TYPE, PurchaseRefunded::TYPE, ReviewPosted::TYPE, SUBSCRIPTION_RENEWED]
+        vec![
+            CoursePurchased::TYPE,
+            PurchaseRefunded::TYPE,
+            ReviewPosted::TYPE,
+            VoucherReleased::TYPE,
+            SUBSCRIPTION_RENEWED,
+        ]
     }
 
     fn handle<'a>(
@@ -71,6 +77,9 @@ impl EventHandler for Handlers {
             match event.event_type.as_str() {
                 CoursePurchased::TYPE => on_purchase(conn, now, &data(event)?).await,
                 PurchaseRefunded::TYPE => on_refund(conn, now, &data(event)?).await,
+                VoucherReleased::TYPE => {
+                    on_voucher_released(conn, now, &event.data_as().map_err(HandlerError::Reject)?).await
+                }
                 ReviewPosted::TYPE => on_review(conn, now, &event.data_as().map_err(HandlerError::Reject)?).await,
                 SUBSCRIPTION_RENEWED => {
                     let renewed: SubscriptionRenewed = serde_json::from_value(event.data.clone())
@@ -139,6 +148,9 @@ async fn earn(conn: &mut AsyncPgConnection, now: DateTime<Utc>, e: &Earning<'_>)
 /// Tokens for a paid purchase by `course_purchased`; a free one by `course_enrolled_free`, whose
 /// daily cap is 0 unless raised (free enrolments were farmed for tokens).
 async fn on_purchase(conn: &mut AsyncPgConnection, now: DateTime<Utc>, p: &Purchased) -> Result<(), HandlerError> {
+    // A voucher reserved for this purchase is spent now (none: nothing happens). Before the
+    // early return below: a purchase seen before still consumes its voucher exactly once.
+    vouchers::consume(conn, p.purchase_id, now).await?;
     if purchases::lock(conn, p.purchase_id).await?.is_some() {
         // Seen before, or refunded before we heard of it: a refunded purchase earns nothing.
         return Ok(());
@@ -226,6 +238,23 @@ async fn on_refund(conn: &mut AsyncPgConnection, now: DateTime<Utc>, r: &Refunde
         .await?;
     }
     purchases::record_refund(conn, r.purchase_id, refunded, fully, row.tokens_clawed + claw).await?;
+    Ok(())
+}
+
+/// Marketplace gives back the voucher a purchase reserved: usable again until it expires. Only if
+/// that purchase still holds it, so a duplicate or late release never frees a voucher that was
+/// reserved again since.
+async fn on_voucher_released(
+    conn: &mut AsyncPgConnection,
+    now: DateTime<Utc>,
+    r: &VoucherReleased,
+) -> Result<(), HandlerError> {
+    match vouchers::release(conn, &r.voucher_code, r.purchase_id, now).await? {
+        Some(v) => {
+            tracing::info!(purchase = %r.purchase_id, reason = %r.reason, status = %v.status, "voucher released")
+        }
+        None => tracing::debug!(purchase = %r.purchase_id, "voucher release for a purchase that no longer holds it"),
+    }
     Ok(())
 }
 

@@ -1,6 +1,8 @@
 //! Rewards' errors, mapped to problem+json in one place.
 
+use crate::domain::voucher::Refusal;
 use actix_web::http::StatusCode;
+use platform::problem::FieldError;
 use platform::Problem;
 
 #[derive(Debug, thiserror::Error)]
@@ -21,8 +23,29 @@ pub enum RewardsError {
     NoPendingRequest,
     #[error("not friends with this user")]
     NotFriends,
+    #[error("{}", voucher_message(*.0))]
+    Voucher(Refusal),
     #[error(transparent)]
     Problem(#[from] Problem),
+}
+
+fn voucher_message(r: Refusal) -> &'static str {
+    match r {
+        Refusal::NotFound => "no voucher of yours has this code",
+        Refusal::Used => "this voucher is already used",
+        Refusal::Expired => "this voucher has expired",
+        Refusal::CurrencyMismatch => "this voucher is in another currency than the course",
+    }
+}
+
+/// The stable `code` of each refusal; marketplace passes it on to the buyer unchanged.
+pub fn voucher_code(r: Refusal) -> &'static str {
+    match r {
+        Refusal::NotFound => "voucher_not_found",
+        Refusal::Used => "voucher_used",
+        Refusal::Expired => "voucher_expired",
+        Refusal::CurrencyMismatch => "voucher_currency_mismatch",
+    }
 }
 
 impl From<diesel::result::Error> for RewardsError {
@@ -54,6 +77,11 @@ impl From<RewardsError> for Problem {
             E::TooManyFriends(_) => Problem::conflict("friend_limit_reached", detail),
             E::NoPendingRequest => Problem::new(StatusCode::NOT_FOUND, "not_found", "Not found").with_detail(detail),
             E::NotFriends => Problem::new(StatusCode::NOT_FOUND, "not_found", "Not found").with_detail(detail),
+            E::Voucher(r) => Problem {
+                errors: vec![FieldError { field: "voucher_code".into(), message: detail.clone() }],
+                ..Problem::new(StatusCode::UNPROCESSABLE_ENTITY, voucher_code(r), "The voucher cannot be used")
+            }
+            .with_detail(detail),
             E::Problem(p) => p,
         }
     }

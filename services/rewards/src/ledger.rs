@@ -201,6 +201,8 @@ pub async fn redeem(
                 issued_at: now,
                 expires_at: now + Duration::days(voucher_valid_days),
                 consumed_at: None,
+                purchase_id: None,
+                reserved_at: None,
             };
             catalog::insert_voucher(conn, &v).await?;
             Some(v)

@@ -6,8 +6,13 @@ use platform::money::Money;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-pub const TYPES: &[&str] =
-    &[CoursePurchased::TYPE, PurchaseRefunded::TYPE, ReviewPosted::TYPE, PaymentVoidRequested::TYPE];
+pub const TYPES: &[&str] = &[
+    CoursePurchased::TYPE,
+    PurchaseRefunded::TYPE,
+    ReviewPosted::TYPE,
+    PaymentVoidRequested::TYPE,
+    VoucherReleased::TYPE,
+];
 
 /// `marketplace.course.purchased.v1`: the buyer has access; the split is booked.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -92,7 +97,8 @@ pub struct PaymentVoidRequested {
     pub user_id: Uuid,
     /// The purchase id.
     pub reference_id: String,
-    /// `purchase_expired`, `purchase_superseded`, `already_owned`.
+    /// `purchase_expired`, `purchase_superseded`, `already_owned`, `payment_failed` (a declined
+    /// voucher purchase, closed at once so its voucher comes back).
     pub reason: String,
     pub requested_at: DateTime<Utc>,
 }
@@ -102,5 +108,28 @@ impl DomainEvent for PaymentVoidRequested {
     const SOURCE: &'static str = "marketplace";
     fn subject(&self) -> String {
         self.payment_id.to_string()
+    }
+}
+
+/// `marketplace.voucher.released.v1`: a purchase that reserved a reward voucher (at rewards, through
+/// `POST /internal/vouchers/reserve`) will not keep it: it was closed unpaid (payment failed,
+/// expired, superseded) or refunded so that access ended. Rewards gives the voucher back to its
+/// owner, usable again until it expires, if `purchase_id` still holds it. Duplicates are allowed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoucherReleased {
+    pub voucher_code: String,
+    pub purchase_id: Uuid,
+    pub user_id: Uuid,
+    /// `payment_failed`, `purchase_expired`, `purchase_superseded`, `already_owned`, `refunded`.
+    pub reason: String,
+    pub released_at: DateTime<Utc>,
+}
+
+impl DomainEvent for VoucherReleased {
+    const TYPE: &'static str = "marketplace.voucher.released.v1";
+    const SOURCE: &'static str = "marketplace";
+    fn subject(&self) -> String {
+        self.purchase_id.to_string()
     }
 }

@@ -6,3 +6,4 @@ pub mod listing;
 pub mod purchase;
 pub mod review;
 pub mod split;
+pub mod voucher;

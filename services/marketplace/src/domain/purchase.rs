@@ -12,6 +12,10 @@ pub const REFUNDED: &str = "refunded";
 pub const PURCHASE_EXPIRED: &str = "purchase_expired";
 pub const PURCHASE_SUPERSEDED: &str = "purchase_superseded";
 pub const ALREADY_OWNED: &str = "already_owned";
+/// A voucher purchase whose payment was declined: closed at once so its voucher comes back.
+pub const PAYMENT_FAILED: &str = "payment_failed";
+/// `reason` of `marketplace.voucher.released.v1` when a refund ended the buyer's access.
+pub const REFUNDED_REASON: &str = "refunded";
 
 /// What to do when billing reports the purchase's payment succeeded.
 #[derive(Debug, PartialEq, Eq)]
@@ -50,6 +54,7 @@ fn void_reason(closed: &str) -> &'static str {
     match closed {
         PURCHASE_EXPIRED => PURCHASE_EXPIRED,
         ALREADY_OWNED => ALREADY_OWNED,
+        PAYMENT_FAILED => PAYMENT_FAILED,
         _ => PURCHASE_SUPERSEDED,
     }
 }
@@ -102,6 +107,11 @@ mod tests {
         assert_eq!(on_paid(FAILED, Some(PURCHASE_SUPERSEDED), Some(PENDING)), OnPaid::Void(PURCHASE_SUPERSEDED));
         assert_eq!(on_paid(FAILED, Some(PURCHASE_EXPIRED), None), OnPaid::Void(PURCHASE_EXPIRED));
         assert_eq!(on_paid(FAILED, Some("superseded"), None), OnPaid::Void(PURCHASE_SUPERSEDED));
+        assert_eq!(
+            on_paid(FAILED, Some(PAYMENT_FAILED), None),
+            OnPaid::Void(PAYMENT_FAILED),
+            "a declined voucher purchase"
+        );
         assert_eq!(on_paid(FAILED, None, Some(PENDING)), OnPaid::CompleteSupersedingOther);
     }
 

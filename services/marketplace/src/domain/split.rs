@@ -36,6 +36,33 @@ pub fn split(gross: Money, rate: Decimal) -> Shares {
     Shares { instructor, platform: Money::round(gross.amount - instructor.amount, currency) }
 }
 
+/// The split of a sale the platform discounted (a reward voucher): the instructor earns `rate` of
+/// the LIST price as if no voucher were used; the platform's share is what was paid minus that,
+/// so it absorbs the discount and is negative when the discount exceeds its cut.
+pub fn split_discounted(list: Money, rate: Decimal, paid: Money) -> Shares {
+    let instructor = split(list, rate).instructor;
+    Shares { instructor, platform: Money::round(paid.amount - instructor.amount, list.currency) }
+}
+
+/// The reversal a refund of a discounted sale adds: each booked share in proportion to the part of
+/// the PAID amount refunded so far (cumulative), minus what earlier refunds reversed. A full refund
+/// reverses exactly the booked shares, the platform's negative share included (by a negative
+/// amount); each refund's two reversals sum to the money it gives back.
+pub fn paid_reversal(paid: Money, booked: &Shares, refunded_total: Decimal, already: &Shares) -> Shares {
+    let currency = paid.currency;
+    let target = if refunded_total >= paid.amount {
+        *booked
+    } else if refunded_total <= Decimal::ZERO || paid.amount <= Decimal::ZERO {
+        Shares::zero(currency)
+    } else {
+        let instructor = Money::round(booked.instructor.amount * refunded_total / paid.amount, currency);
+        let instructor = Money::round(instructor.amount.clamp(Decimal::ZERO, booked.instructor.amount), currency);
+        Shares { instructor, platform: Money::round(refunded_total - instructor.amount, currency) }
+    };
+    let delta = target.minus(already);
+    Shares { instructor: Money::round(delta.instructor.amount.max(Decimal::ZERO), currency), platform: delta.platform }
+}
+
 /// What must have been reversed in total once `refunded_total` of `gross` is refunded.
 pub fn cumulative_reversal(gross: Money, rate: Decimal, booked: &Shares, refunded_total: Decimal) -> Shares {
     let currency = gross.currency;
@@ -172,6 +199,26 @@ mod tests {
             }
             assert_eq!(reversed, booked, "fully refunded {gross} at {rate}");
         }
+    }
+
+    #[test]
+    fn a_voucher_sale_pays_the_instructor_on_the_list_price_and_reverses_exactly() {
+        // 19.99 list, 5.00 voucher: 14.99 paid; instructor 70 % of 19.99 = 13.99; platform 1.00.
+        let s = split_discounted(usd("19.99"), d("0.70"), usd("14.99"));
+        assert_eq!((s.instructor.amount, s.platform.amount), (d("13.99"), d("1.00")));
+        // 9.99 list, 5.00 voucher: 4.99 paid; instructor 6.99; the platform is 2.00 out of pocket.
+        let booked = split_discounted(usd("9.99"), d("0.70"), usd("4.99"));
+        assert_eq!((booked.instructor.amount, booked.platform.amount), (d("6.99"), d("-2.00")));
+        let full = paid_reversal(usd("4.99"), &booked, d("4.99"), &Shares::zero(Currency::USD));
+        assert_eq!(full, booked);
+        // In two halves: the parts sum to the booked shares and each refund to its money.
+        let first = paid_reversal(usd("4.99"), &booked, d("2.00"), &Shares::zero(Currency::USD));
+        assert_eq!(first.instructor.amount + first.platform.amount, d("2.00"));
+        let rest = paid_reversal(usd("4.99"), &booked, d("4.99"), &first);
+        assert_eq!(rest.instructor.amount + rest.platform.amount, d("2.99"));
+        assert_eq!(first.instructor.amount + rest.instructor.amount, booked.instructor.amount);
+        assert_eq!(first.platform.amount + rest.platform.amount, booked.platform.amount);
+        assert_eq!(paid_reversal(usd("4.99"), &booked, d("4.99"), &booked), Shares::zero(Currency::USD));
     }
 
     #[test]

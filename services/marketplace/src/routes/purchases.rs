@@ -22,11 +22,33 @@ use uuid::Uuid;
 #[serde(deny_unknown_fields)]
 pub struct PurchaseRequest {
     pub course_id: Uuid,
+    /// A reward voucher's code (`POST /api/tokens/redeem` with `course_voucher`): its value comes
+    /// off the price. Only the user who redeemed it may use it, once, before it expires, on a
+    /// course priced in its currency. Ignored for a free course.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "RW-7K2M-Q9XD-4HNB-T3VC", min_length = 1, max_length = 64)]
+    pub voucher_code: Option<String>,
+}
+
+/// A voucher code as typed: trimmed, upper case (codes are issued upper case), printable.
+fn voucher_code(raw: Option<&str>) -> Result<Option<String>, Problem> {
+    let Some(raw) = raw else { return Ok(None) };
+    let code = raw.trim().to_ascii_uppercase();
+    if code.is_empty() || code.len() > 64 || code.chars().any(char::is_control) {
+        return Err(Problem::field("voucher_code", "must be 1-64 printable characters"));
+    }
+    Ok(Some(code))
 }
 
 /// Buy a published course. A free course completes at once; a paid one returns a `pending`
 /// purchase with the `client_secret` to confirm the payment with Stripe, and completes when billing
 /// reports the payment. One live purchase per buyer and course, whatever the key.
+///
+/// With `voucher_code`, rewards reserves the voucher for this purchase and its value comes off the
+/// price (`discount`, `amount_paid`). A course the voucher covers, or whose remainder is below
+/// Stripe's minimum charge (0.50 USD), completes at once without a payment: the platform waives
+/// the remainder. A declined payment, an expired or superseded purchase, or a refund gives the
+/// voucher back while it has not expired.
 #[utoipa::path(post, path = "/api/courses/purchase", tag = "marketplace", operation_id = "purchaseCourse",
     security(("bearer" = [])),
     params(("Idempotency-Key" = String, Header, description = "Required; same key + same body replays the first response")),
@@ -40,8 +62,8 @@ pub struct PurchaseRequest {
         (status = 409, body = Problem, content_type = "application/problem+json", description = "own_course, already_owned, course_not_published, idempotency_in_progress"),
         (status = 413, body = Problem, content_type = "application/problem+json", description = "payload_too_large"),
         (status = 415, body = Problem, content_type = "application/problem+json", description = "unsupported_media_type: not `application/json`"),
-        (status = 422, body = Problem, content_type = "application/problem+json", description = "validation_failed (`course_id`, unknown field, malformed Idempotency-Key), idempotency_key_reused"),
-        (status = 502, body = Problem, content_type = "application/problem+json", description = "billing_unavailable: the payment could not be created")))]
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "validation_failed (`course_id`, `voucher_code`, unknown field, malformed Idempotency-Key), idempotency_key_reused; naming `voucher_code`: voucher_not_found (no such code, or another user's), voucher_used, voucher_expired, voucher_currency_mismatch"),
+        (status = 502, body = Problem, content_type = "application/problem+json", description = "billing_unavailable: the payment could not be created; rewards_unavailable: the voucher could not be checked")))]
 pub async fn purchase(
     state: web::Data<State>,
     principal: Principal,
@@ -50,11 +72,12 @@ pub async fn purchase(
 ) -> Result<HttpResponse, Problem> {
     let buyer = principal.user_id()?;
     let req = body.into_inner();
+    let voucher = voucher_code(req.voucher_code.as_deref())?;
     let scope = format!("{buyer}:POST /api/courses/purchase");
     // Derived from the key: a retry after a failed attempt is the same purchase, so it reaches
     // the same payment at billing.
     let purchase_id = Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("{scope}\u{1f}{}", key.0).as_bytes());
-    let (st, billing) = (state.clone(), state.billing.clone());
+    let (st, pay_state) = (state.clone(), state.clone());
     // No transaction is held while billing creates the payment: the purchase is recorded first,
     // then billing is called, then its answer is recorded (`idempotency::execute_with_call`).
     idempotency::execute_with_call(
@@ -62,41 +85,118 @@ pub async fn purchase(
         &scope,
         &key,
         &req.clone(),
-        move |conn| Box::pin(async move { prepare(conn, &st, buyer, req.course_id, purchase_id).await }),
+        move |conn| Box::pin(async move { prepare(conn, &st, buyer, req.course_id, purchase_id, voucher).await }),
         async move |pay: Pay| {
-            let payment = billing.create_payment(buyer, pay.price, pay.purchase_id, &pay.description).await?;
+            let pay = match pay.voucher.clone() {
+                Some(code) => match apply_voucher(&pay_state, buyer, &pay, &code).await? {
+                    Applied::Completed(view) => return Ok(Called::Completed(pay.status, view)),
+                    Applied::Pay(price) => Pay { price, ..pay },
+                },
+                None => pay,
+            };
+            let payment = pay_state.billing.create_payment(buyer, pay.price, pay.purchase_id, &pay.description).await?;
             tracing::info!(purchase = %pay.purchase_id, payment = %payment.id, status = %payment.status, key = %BillingClient::idempotency_key(pay.purchase_id), "payment created");
-            Ok((pay, payment))
+            Ok(Called::Paid(pay, payment))
         },
-        move |conn, (pay, payment): (Pay, Payment)| {
+        move |conn, called: Called| {
             Box::pin(async move {
-                let purchase = record_payment(conn, pay.purchase_id, &payment).await?;
-                Ok((pay.status, PurchaseView::new(&purchase)?))
+                match called {
+                    Called::Paid(pay, payment) => {
+                        let purchase = record_payment(conn, pay.purchase_id, &payment).await?;
+                        Ok((pay.status, PurchaseView::new(&purchase)?))
+                    }
+                    Called::Completed(status, view) => Ok((status, *view)),
+                }
             })
         },
     )
     .await
 }
 
-/// A purchase that needs billing to create its payment.
+/// A purchase that needs billing to create its payment (and first rewards to reserve its voucher).
+#[derive(Clone)]
 struct Pay {
     purchase_id: Uuid,
+    /// What to charge: the list price, less the voucher's discount once it is known.
     price: Money,
     description: String,
     /// 201 for a purchase this request created, 200 for one it found.
     status: StatusCode,
+    /// A voucher not reserved yet.
+    voucher: Option<String>,
 }
 
 impl Pay {
     fn of(purchase: &purchases::Purchase, course_title: &str, status: StatusCode) -> Result<Self, Problem> {
         let currency = purchasing::currency_of(&purchase.currency)?;
+        let voucher = purchase.voucher_code.clone().filter(|_| purchase.voucher_reserved_at.is_none());
         Ok(Pay {
             purchase_id: purchase.id,
-            price: Money::round(purchase.price, currency),
+            price: Money::round(purchase.amount_paid, currency),
             description: format!("Course: {course_title}"),
             status,
+            voucher,
         })
     }
+}
+
+/// What the calls between the two transactions produced.
+enum Called {
+    Paid(Pay, Payment),
+    /// The voucher covered the price (or left less than Stripe's minimum): no payment.
+    Completed(StatusCode, Box<PurchaseView>),
+}
+
+enum Applied {
+    Pay(Money),
+    Completed(Box<PurchaseView>),
+}
+
+/// Reserve the purchase's voucher at rewards, then, in a transaction, record its discount, and
+/// complete the purchase at once when nothing is left to charge. A refused voucher forgets the
+/// purchase this request recorded, so the 422 leaves nothing behind; rewards unreachable leaves it
+/// pending, unreserved, for a retry with the same key (or the expiry job, which releases).
+async fn apply_voucher(state: &web::Data<State>, buyer: Uuid, pay: &Pay, code: &str) -> Result<Applied, Problem> {
+    let currency = pay.price.currency;
+    let reserved = match state.rewards.reserve(code, buyer, pay.purchase_id, currency).await {
+        Ok(r) => r,
+        Err(MarketError::VoucherRefused(problem)) => {
+            let id = pay.purchase_id;
+            platform::db::transaction(&state.pool, move |conn| {
+                Box::pin(async move { purchases::forget_unreserved(conn, id).await.map_err(Problem::from) })
+            })
+            .await?;
+            return Err(problem);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let id = pay.purchase_id;
+    let now = state.clock.now();
+    let st = state.clone();
+    platform::db::transaction(&state.pool, move |conn| {
+        Box::pin(async move {
+            let state = &st;
+            let purchase = purchases::lock(conn, id).await?.ok_or_else(|| Problem::internal("purchase vanished"))?;
+            let purchase = if purchase.voucher_reserved_at.is_some() {
+                purchase
+            } else {
+                let list = Money::round(purchase.price, currency);
+                let checkout = crate::domain::voucher::checkout(list, reserved.value);
+                tracing::info!(purchase = %id, discount = %checkout.discount, paid = %checkout.amount_paid, waived = checkout.waived, "voucher applied");
+                purchases::apply_voucher(conn, id, checkout.discount.amount, now).await?
+            };
+            if purchase.status != PENDING {
+                // Closed meanwhile (expired while rewards answered): its release is on its way.
+                return Ok(Applied::Completed(Box::new(PurchaseView::new(&purchase)?)));
+            }
+            if purchase.amount_paid.is_zero() {
+                let completed = purchasing::complete(conn, state, &purchase, None).await?;
+                return Ok(Applied::Completed(Box::new(PurchaseView::new(&completed)?)));
+            }
+            Ok(Applied::Pay(Money::round(purchase.amount_paid, currency)))
+        })
+    })
+    .await
 }
 
 /// Step 1, in a transaction: the answer when no payment is needed (free course, existing
@@ -108,6 +208,7 @@ async fn prepare(
     buyer: Uuid,
     course_id: Uuid,
     purchase_id: Uuid,
+    voucher: Option<String>,
 ) -> Result<Step<PurchaseView, Pay>, Problem> {
     // Serialise attempts of one buyer on one course (different keys, double clicks): the second
     // waits, then finds the first one's purchase.
@@ -157,6 +258,8 @@ async fn prepare(
             status: PENDING,
             split_rate: state.config.instructor_share,
             created_at: state.clock.now(),
+            // A free course has nothing to take a voucher off.
+            voucher_code: voucher.as_deref().filter(|_| !price.amount.is_zero()),
         },
     )
     .await?;

@@ -101,8 +101,15 @@ pub struct PurchaseView {
     /// `pending`, `completed`, `failed` or `refunded`.
     #[schema(example = "pending")]
     pub status: String,
-    /// The price when bought.
+    /// The list price when bought.
     pub price: Money,
+    /// Off the price: a reward voucher's value, plus a remainder below Stripe's minimum charge
+    /// that the platform waived. Zero without a voucher.
+    pub discount: Money,
+    /// What the buyer pays (`price - discount`); a refund gives back at most this.
+    pub amount_paid: Money,
+    /// The voucher used, if any.
+    pub voucher_code: Option<String>,
     pub payment_id: Option<Uuid>,
     /// For the buyer's app to confirm the payment with Stripe, while it is pending.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -120,6 +127,9 @@ impl PurchaseView {
             course_id: p.course_id,
             status: p.status.clone(),
             price: money(p.price, &p.currency)?,
+            discount: money(p.discount, &p.currency)?,
+            amount_paid: money(p.amount_paid, &p.currency)?,
+            voucher_code: p.voucher_code.clone(),
             payment_id: p.payment_id,
             client_secret: if p.status == crate::store::purchases::PENDING { p.client_secret.clone() } else { None },
             failure_code: p.failure_code.clone(),

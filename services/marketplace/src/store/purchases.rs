@@ -32,6 +32,14 @@ pub struct Purchase {
     pub updated_at: DateTime<Utc>,
     /// Set when the purchase was closed and its payment voided: it never completes any more.
     pub closed_reason: Option<String>,
+    /// The reward voucher the buyer named; `discount` is known once `voucher_reserved_at` is set.
+    pub voucher_code: Option<String>,
+    /// Off the list price (`price`): the voucher, plus a remainder too small to charge.
+    pub discount: Decimal,
+    /// `price - discount`: what the buyer pays and a refund gives back at most.
+    pub amount_paid: Decimal,
+    pub voucher_reserved_at: Option<DateTime<Utc>>,
+    pub voucher_released_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Insertable)]
@@ -46,6 +54,7 @@ pub struct NewPurchase<'a> {
     pub status: &'a str,
     pub split_rate: Decimal,
     pub created_at: DateTime<Utc>,
+    pub voucher_code: Option<&'a str>,
 }
 
 pub async fn insert(conn: &mut AsyncPgConnection, new: &NewPurchase<'_>) -> QueryResult<Purchase> {
@@ -118,6 +127,46 @@ pub async fn complete(
         .returning(Purchase::as_returning())
         .get_result(conn)
         .await
+}
+
+/// Record the discount of the voucher rewards reserved for the purchase.
+pub async fn apply_voucher(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    discount: Decimal,
+    at: DateTime<Utc>,
+) -> QueryResult<Purchase> {
+    diesel::update(purchases::table.find(id))
+        .set((
+            purchases::discount.eq(discount),
+            purchases::voucher_reserved_at.eq(at),
+            purchases::updated_at.eq(diesel::dsl::now),
+        ))
+        .returning(Purchase::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// The purchase gave its voucher back (the release event is written in the same transaction).
+pub async fn voucher_released(conn: &mut AsyncPgConnection, id: Uuid, at: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::update(purchases::table.find(id).filter(purchases::voucher_released_at.is_null()))
+        .set(purchases::voucher_released_at.eq(at))
+        .execute(conn)
+        .await
+}
+
+/// Forget a purchase whose voucher rewards refused: nothing happened to it yet (no payment, no
+/// reservation, no event), so the refused request leaves nothing behind.
+pub async fn forget_unreserved(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<usize> {
+    diesel::delete(
+        purchases::table
+            .find(id)
+            .filter(purchases::status.eq(PENDING))
+            .filter(purchases::payment_id.is_null())
+            .filter(purchases::voucher_reserved_at.is_null()),
+    )
+    .execute(conn)
+    .await
 }
 
 pub async fn fail(conn: &mut AsyncPgConnection, id: Uuid, code: Option<&str>) -> QueryResult<usize> {

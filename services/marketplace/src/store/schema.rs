@@ -52,6 +52,12 @@ diesel::table! {
         completed_at -> Nullable<Timestamptz>,
         updated_at -> Timestamptz,
         closed_reason -> Nullable<Text>,
+        voucher_code -> Nullable<Text>,
+        discount -> Numeric,
+        /// Generated (price - discount): never written.
+        amount_paid -> Numeric,
+        voucher_reserved_at -> Nullable<Timestamptz>,
+        voucher_released_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -17,6 +17,7 @@ fn refuses_to_start_without_configuration() {
             "MARKETPLACE_PORT",
             "MARKETPLACE_INTERNAL_TOKEN_SECRET",
             "MARKETPLACE_BILLING_URL",
+            "MARKETPLACE_REWARDS_URL",
         ],
     );
 }

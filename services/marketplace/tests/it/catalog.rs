@@ -187,7 +187,9 @@ async fn search_over_100k_courses_stays_fast() {
 /// page was read shows up once that page is older than the setting, and clients are told so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catalogue_pages_are_cached_for_the_configured_time() {
-    let m = Market::start_with(Options { billing: false, tweak: Box::new(|c| c.catalog_cache_ms = 3_000) }).await;
+    let m =
+        Market::start_with(Options { billing: false, rewards: false, tweak: Box::new(|c| c.catalog_cache_ms = 3_000) })
+            .await;
     let author = Uuid::now_v7();
     let first = m.course(author, json!({"title": "Knitting Patterns", "tags": ["wool"]}), true).await;
     let res = m.get(None, "/api/courses/list?q=knitting").await;

@@ -48,6 +48,7 @@ async fn wait_for(m: &Market, instructor: Uuid, what: &str, check: impl Fn(&Valu
 async fn earnings_mature_after_the_refund_window_are_paid_out_and_a_later_refund_nets_off() {
     let m = Market::start_with(Options {
         billing: true,
+        rewards: false,
         tweak: Box::new(|c| {
             c.min_payout = Decimal::from(5);
             c.refund_window_days = 30;

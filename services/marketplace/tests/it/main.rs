@@ -14,3 +14,4 @@ mod reviews;
 mod support;
 mod upload;
 mod voids;
+mod vouchers;

@@ -27,6 +27,8 @@ pub struct Market {
     pub env: TestEnv,
     pub svc: RunningService,
     pub billing: Option<Billing>,
+    /// rewards, when vouchers are tested: marketplace reserves them there.
+    pub rewards: Option<RunningService>,
     pub http: reqwest::Client,
     pub clock: ManualClock,
     pub content_dir: PathBuf,
@@ -34,27 +36,44 @@ pub struct Market {
 
 pub struct Options {
     pub billing: bool,
+    pub rewards: bool,
     pub tweak: Box<dyn FnOnce(&mut Config)>,
 }
 
 impl Market {
     pub async fn start() -> Self {
-        Self::start_with(Options { billing: false, tweak: Box::new(|_| {}) }).await
+        Self::start_with(Options { billing: false, rewards: false, tweak: Box::new(|_| {}) }).await
     }
 
     pub async fn with_billing() -> Self {
-        Self::start_with(Options { billing: true, tweak: Box::new(|_| {}) }).await
+        Self::start_with(Options { billing: true, rewards: false, tweak: Box::new(|_| {}) }).await
+    }
+
+    /// With billing and rewards: purchases with vouchers.
+    pub async fn with_rewards() -> Self {
+        Self::start_with(Options { billing: true, rewards: true, tweak: Box::new(|_| {}) }).await
     }
 
     pub async fn start_with(opts: Options) -> Self {
         let env = TestEnv::new();
         let billing = if opts.billing { Some(start_billing(&env).await) } else { None };
+        let rewards = if opts.rewards {
+            Some(
+                testkit::service::start(&env, &rewards::SPEC, |ctx| rewards::setup(ctx, rewards::Config::default()))
+                    .await,
+            )
+        } else {
+            None
+        };
         let content_dir = std::env::temp_dir().join(format!("marketplace-it-{}", env.id));
         let mut config = Config::with_billing_url(
             &billing.as_ref().map(|b| b.svc.url()).unwrap_or_else(|| "http://127.0.0.1:9".into()),
         );
         config.content_dir = content_dir.to_string_lossy().into_owned();
         config.billing_timeout_ms = 5_000;
+        if let Some(r) = &rewards {
+            config.rewards_url = r.url();
+        }
         config.scheduler_interval_ms = 50;
         // Searches must see a course the moment it is published; `catalog` tests turn it on.
         config.catalog_cache_ms = 0;
@@ -63,7 +82,7 @@ impl Market {
         let shared: marketplace::clock::SharedClock = Arc::new(clock.clone());
         let svc =
             testkit::service::start(&env, &marketplace::SPEC, |ctx| marketplace::setup_with(ctx, config, shared)).await;
-        Self { env, svc, billing, http: testkit::http(), clock, content_dir }
+        Self { env, svc, billing, rewards, http: testkit::http(), clock, content_dir }
     }
 
     pub async fn stop(self) {
@@ -72,7 +91,10 @@ impl Market {
             b.svc.stop().await;
             b.fake.stop().await;
         }
-        self.env.cleanup(&["marketplace", "billing"]).await;
+        if let Some(r) = self.rewards {
+            r.stop().await;
+        }
+        self.env.cleanup(&["marketplace", "billing", "rewards"]).await;
         let _ = std::fs::remove_dir_all(&self.content_dir);
     }
 

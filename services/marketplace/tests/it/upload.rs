@@ -98,7 +98,9 @@ async fn only_the_owner_edits_a_course_and_learners_cannot_upload() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_wrong_type_or_invalid_uploads_leave_nothing_behind() {
-    let m = Market::start_with(Options { billing: false, tweak: Box::new(|c| c.max_upload_bytes = 2_048) }).await;
+    let m =
+        Market::start_with(Options { billing: false, rewards: false, tweak: Box::new(|c| c.max_upload_bytes = 2_048) })
+            .await;
     let instructor = Uuid::now_v7();
     let meta = metadata("Too big", "5.00");
 

@@ -4,6 +4,7 @@
 
 pub mod award;
 pub mod friends;
+pub mod internal;
 pub mod leaderboard;
 pub mod profile;
 pub mod redeem;
@@ -33,7 +34,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/friends/requests/{user_id}/decline", web::post().to(friends::decline))
         .route("/api/friends/{user_id}", web::delete().to(friends::remove))
         .route("/api/rewards/profile", web::get().to(profile::get))
-        .route("/api/rewards/profile", web::put().to(profile::put));
+        .route("/api/rewards/profile", web::put().to(profile::put))
+        .route("/internal/vouchers/reserve", web::post().to(internal::reserve));
 }
 
 /// Whose data a read is about: the caller's own, or (admins only) `requested`.

@@ -71,6 +71,9 @@ pub struct Voucher {
     pub issued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub consumed_at: Option<DateTime<Utc>>,
+    /// The purchase holding the voucher while `reserved` or `consumed`.
+    pub purchase_id: Option<Uuid>,
+    pub reserved_at: Option<DateTime<Utc>>,
 }
 
 pub async fn insert_voucher(conn: &mut AsyncPgConnection, v: &Voucher) -> QueryResult<usize> {

@@ -9,3 +9,4 @@ pub mod profiles;
 pub mod purchases;
 pub mod rules;
 pub mod schema;
+pub mod vouchers;

@@ -115,6 +115,8 @@ diesel::table! {
         issued_at -> Timestamptz,
         expires_at -> Timestamptz,
         consumed_at -> Nullable<Timestamptz>,
+        purchase_id -> Nullable<Uuid>,
+        reserved_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -11,3 +11,4 @@ mod scale;
 mod schemas;
 mod support;
 mod tokens;
+mod vouchers;

@@ -1,0 +1,149 @@
+//! Vouchers at checkout, rewards' side: marketplace reserves one with the internal call, the
+//! purchase consumes it, `marketplace.voucher.released.v1` gives it back.
+
+use crate::support::Rewards;
+use chrono::Utc;
+use events::catalog::marketplace::{CoursePurchased, VoucherReleased};
+use platform::auth::Role;
+use platform::money::{Currency, Money};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+const AT: &str = "2026-11-24T09:00:00Z";
+
+async fn voucher(s: &Rewards, user: Uuid) -> String {
+    s.award(user, 300).await;
+    let res = s.redeem(user, "course_voucher", &Uuid::new_v4().to_string()).await;
+    assert_eq!(res.status(), 201);
+    let body: Value = res.json().await.unwrap();
+    body["voucher"]["code"].as_str().unwrap().to_string()
+}
+
+/// `POST /internal/vouchers/reserve` as marketplace calls it.
+async fn reserve(s: &Rewards, code: &str, user: Uuid, purchase: Uuid, currency: &str) -> (u16, Value) {
+    let token = testkit::internal_token("rewards", "service:marketplace", &[Role::Service]);
+    let res = s
+        .http
+        .post(s.url("/internal/vouchers/reserve"))
+        .header("x-internal-token", token)
+        .json(&json!({"code": code, "user_id": user, "purchase_id": purchase, "currency": currency}))
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
+}
+
+fn refused(answer: &(u16, Value), code: &str) {
+    assert_eq!(answer.0, 422, "{}", answer.1);
+    assert_eq!(answer.1["code"], code, "{}", answer.1);
+    assert_eq!(answer.1["errors"][0]["field"], "voucher_code", "{}", answer.1);
+}
+
+async fn status_of(s: &Rewards, code: &str) -> (String, Option<Uuid>) {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use rewards::store::schema::vouchers;
+    let mut conn = s.conn().await;
+    vouchers::table
+        .find(code)
+        .select((vouchers::status, vouchers::purchase_id))
+        .first::<(String, Option<Uuid>)>(&mut conn)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_owner_reserves_once_in_its_currency_before_it_expires() {
+    let s = Rewards::start_at(AT).await;
+    let (me, other) = (Uuid::now_v7(), Uuid::now_v7());
+    let code = voucher(&s, me).await;
+    let purchase = Uuid::now_v7();
+
+    // Only a service may call it.
+    let body = json!({"code": code, "user_id": me, "purchase_id": purchase, "currency": "USD"});
+    let learner = s.post(me, &[Role::Learner], "/internal/vouchers/reserve", None, body).await;
+    assert_eq!(learner.status(), 403);
+    refused(&reserve(&s, &code, other, purchase, "USD").await, "voucher_not_found");
+    refused(&reserve(&s, "RW-0000-0000-0000-0000", me, purchase, "USD").await, "voucher_not_found");
+    refused(&reserve(&s, &code, me, purchase, "EUR").await, "voucher_currency_mismatch");
+
+    let held = reserve(&s, &code.to_lowercase(), me, purchase, "USD").await;
+    assert_eq!(held.0, 200, "{}", held.1);
+    assert_eq!(held.1["value"], json!({"amount": "5.00", "currency": "USD"}));
+    // A retry for the same purchase is answered the same; another purchase is refused.
+    assert_eq!(reserve(&s, &code, me, purchase, "USD").await.0, 200);
+    refused(&reserve(&s, &code, me, Uuid::now_v7(), "USD").await, "voucher_used");
+    assert_eq!(status_of(&s, &code).await, ("reserved".into(), Some(purchase)));
+
+    // Expired: refused (the default validity is 90 days).
+    let late = voucher(&s, me).await;
+    s.set_time("2027-03-01T09:00:00Z");
+    refused(&reserve(&s, &late, me, Uuid::now_v7(), "USD").await, "voucher_expired");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_purchases_racing_for_one_voucher_exactly_one_gets_it() {
+    let s = Rewards::start_at(AT).await;
+    let me = Uuid::now_v7();
+    let code = voucher(&s, me).await;
+    let attempts = (0..8).map(|_| reserve(&s, &code, me, Uuid::now_v7(), "USD"));
+    let answers = futures_util::future::join_all(attempts).await;
+    let won = answers.iter().filter(|a| a.0 == 200).count();
+    assert_eq!(won, 1, "{answers:?}");
+    for lost in answers.iter().filter(|a| a.0 != 200) {
+        refused(lost, "voucher_used");
+    }
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_completed_purchase_consumes_it_and_a_release_gives_it_back_until_it_expires() {
+    let s = Rewards::start_at(AT).await;
+    s.wait_consumer().await;
+    let me = Uuid::now_v7();
+    let code = voucher(&s, me).await;
+    let purchase = Uuid::now_v7();
+    assert_eq!(reserve(&s, &code, me, purchase, "USD").await.0, 200);
+    let usd = |a: &str| Money::new(a.parse().unwrap(), Currency::USD).unwrap();
+    s.publish(&CoursePurchased {
+        purchase_id: purchase,
+        course_id: Uuid::now_v7(),
+        buyer_id: me,
+        instructor_id: Uuid::now_v7(),
+        gross: usd("14.99"),
+        instructor_share: usd("13.99"),
+        platform_share: usd("1.00"),
+        payment_id: Some(Uuid::now_v7()),
+        purchased_at: Utc::now(),
+    })
+    .await;
+    s.wait_drained().await;
+    assert_eq!(status_of(&s, &code).await, ("consumed".into(), Some(purchase)));
+
+    // A release for another purchase changes nothing; this purchase's (twice) gives it back once.
+    let release = |purchase_id| VoucherReleased {
+        voucher_code: code.clone(),
+        purchase_id,
+        user_id: me,
+        reason: "refunded".into(),
+        released_at: Utc::now(),
+    };
+    s.publish(&release(Uuid::now_v7())).await;
+    s.wait_drained().await;
+    assert_eq!(status_of(&s, &code).await.0, "consumed");
+    s.publish(&release(purchase)).await;
+    s.publish(&release(purchase)).await;
+    s.wait_drained().await;
+    assert_eq!(status_of(&s, &code).await, ("issued".into(), None));
+    let again = Uuid::now_v7();
+    assert_eq!(reserve(&s, &code, me, again, "USD").await.0, 200);
+
+    // Released after it expired: it stays unusable.
+    s.set_time("2027-03-01T09:00:00Z");
+    s.publish(&release(again)).await;
+    s.wait_drained().await;
+    assert_eq!(status_of(&s, &code).await, ("expired".into(), None));
+    refused(&reserve(&s, &code, me, Uuid::now_v7(), "USD").await, "voucher_expired");
+    s.stop().await;
+}
