@@ -13,7 +13,8 @@
 # (idempotent, like scripts/k8s-check.sh); later runs are offline.
 # Knobs: API_FUZZ_MAX_EXAMPLES (per operation, default 8), API_FUZZ_SEED (default 15),
 # API_FUZZ_PHASES (default examples,coverage,fuzzing), API_FUZZ_REPORT (a JSON report file),
-# API_FUZZ_SEEDS (JSON: path template -> {param: seeded id}), API_FUZZ_EXTRA (more CLI flags).
+# API_FUZZ_SEEDS (JSON: path template -> {param: seeded id}), API_FUZZ_SCHEMA (another document, e.g.
+# proto-schemas/openapi.json while editing it), API_FUZZ_EXTRA (more CLI flags).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -55,17 +56,16 @@ ensure_venv
 report=${API_FUZZ_REPORT:-$(mktemp -d)/api-fuzz.json}
 export PYTHONPATH=$PWD/scripts/api-fuzz${PYTHONPATH:+:$PYTHONPATH}
 export SCHEMATHESIS_HOOKS=hooks
-# Keep Schemathesis' example database out of the repository: every run starts from the seed alone.
 args=(
   --config-file scripts/api-fuzz/schemathesis.toml
-  run "$BASE_URL/api/openapi.json"
+  run "${API_FUZZ_SCHEMA:-$BASE_URL/api/openapi.json}"
   --url "$BASE_URL"
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,negative_data_rejection,positive_data_acceptance
   --phases "${API_FUZZ_PHASES:-examples,coverage,fuzzing}"
   --max-examples "${API_FUZZ_MAX_EXAMPLES:-8}"
   --seed "${API_FUZZ_SEED:-15}"
+  # One seed, no example database (none is written into the repository): the same requests every run.
   --generation-deterministic
-  --generation-database none
   # remove when control-character refusal lands
   --generation-allow-x00 false
   --suppress-health-check all

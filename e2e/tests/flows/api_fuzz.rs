@@ -136,6 +136,19 @@ async fn generated_requests_get_the_answers_the_openapi_document_promises() {
         .env("API_FUZZ_TOKEN_ADMIN", &admin.token)
         .env("API_FUZZ_SEEDS", seeds.to_string())
         .env("API_FUZZ_REPORT", &report);
+    // By hand: `API_FUZZ_HOLD=<file>` writes the stack's URL and the environment to <file> and
+    // keeps the stack up until the file is removed, to run scripts/api-fuzz.sh against it.
+    if let Ok(hold) = std::env::var("API_FUZZ_HOLD") {
+        let mut text = format!("API_FUZZ_URL={}\n", p.gateway.url());
+        for (k, v) in command.get_envs() {
+            let (k, v) = (k.to_string_lossy(), v.map(|v| v.to_string_lossy()).unwrap_or_default());
+            text.push_str(&format!("{k}='{v}'\n"));
+        }
+        std::fs::write(&hold, text).expect("write API_FUZZ_HOLD");
+        while std::path::Path::new(&hold).exists() {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    }
     let started = Instant::now();
     let status = tokio::task::spawn_blocking(move || command.status()).await.expect("join").expect("api-fuzz.sh runs");
     let wall = started.elapsed();
@@ -151,7 +164,7 @@ async fn generated_requests_get_the_answers_the_openapi_document_promises() {
 
 /// (operations tested, test cases sent) from Schemathesis' JSON report.
 fn counts(report: &Value) -> (u64, u64) {
-    let operations = report["operations"]["selected"].as_u64().unwrap_or_default();
-    let cases = report["test_cases"]["total"].as_u64().unwrap_or_default();
+    let operations = report["operations"]["tested"].as_u64().unwrap_or_default();
+    let cases = report["test_cases"]["generated"].as_u64().unwrap_or_default();
     (operations, cases)
 }
