@@ -60,7 +60,7 @@ args=(
   --config-file scripts/api-fuzz/schemathesis.toml
   run "${API_FUZZ_SCHEMA:-$BASE_URL/api/openapi.json}"
   --url "$BASE_URL"
-  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,negative_data_rejection,positive_data_acceptance
+  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,negative_data_rejection,valid_requests_pass_validation
   --phases "${API_FUZZ_PHASES:-examples,coverage,fuzzing}"
   --max-examples "${API_FUZZ_MAX_EXAMPLES:-8}"
   --seed "${API_FUZZ_SEED:-15}"
@@ -71,6 +71,10 @@ args=(
   --suppress-health-check all
   --report json --report-json-path "$report"
   --no-color
+  # Mismatches found and not fixed yet, each listed with its reason in scripts/api-fuzz/README.md:
+  # they are reported but do not fail the run; anything else does. Fix one, then drop its entry
+  # (`--baseline-prune` drops the entries a run no longer reproduces).
+  --baseline scripts/api-fuzz/accepted-failures.json
 )
 # shellcheck disable=SC2086 # API_FUZZ_EXTRA is a list of flags
 exec "$VENV/bin/schemathesis" "${args[@]}" ${API_FUZZ_EXTRA:-}

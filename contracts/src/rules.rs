@@ -174,12 +174,24 @@ fn common(doc: &mut Value) {
             }
         }
     }
+    // Money: the currencies the platform sells in, amounts as plain decimal strings.
+    let schemas = doc["components"]["schemas"].as_object_mut().expect("schemas");
+    if let Some(currency) = schemas.get_mut("Currency") {
+        let codes: Vec<&str> = platform::money::Currency::codes().collect();
+        constrain(currency, json!({"enum": strings(&codes)}));
+    }
 }
+
+/// A decimal string as `rust_decimal` reads it and the API writes it: digits, one optional point.
+const DECIMAL: &str = r"^[0-9]{1,15}(\.[0-9]{1,4})?$";
+/// RFC 3339 with a year the services store (1970-9999: `licensing::domain::time`).
+const STORABLE_TIME: &str = r"^(19[7-9][0-9]|[2-9][0-9]{3})-";
 
 // ---------------------------------------------------------------------------------------------
 // Per service.
 
 fn billing(doc: &mut Value) {
+    constrain(prop(doc, "CreateRefund", "amount"), json!({"pattern": DECIMAL}));
     // The receipt is JSON by default and an HTML page for `Accept: text/html`.
     let ok = &mut op(doc, "get", "/api/payments/{id}/receipt")["responses"]["200"];
     let json_body = ok["content"].as_object().and_then(|c| c.values().next()).cloned().unwrap_or(json!({}));
@@ -214,13 +226,22 @@ fn licensing(doc: &mut Value) {
     let colour = json!({"pattern": "^#[0-9A-Fa-f]{6}$"});
     constrain(prop(doc, "BrandingBody", "primary_color"), colour.clone());
     constrain(prop(doc, "BrandingBody", "secondary_color"), colour);
+    // `licensing::domain::branding::is_domain`: lower-case labels of 1-63 letters, digits and
+    // inner hyphens, at least two, the last with a letter.
     let domain = json!({
         "maxLength": 253,
-        "pattern": r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]*[a-z][a-z0-9-]*$",
+        "pattern": r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?=[a-z0-9-]*[a-z])[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$",
     });
     constrain(prop(doc, "BrandingBody", "custom_domain"), domain.clone());
     constrain(param(doc, "get", "/api/enterprise/branding", "query", "domain"), domain.clone());
     constrain(prop(doc, "BrandingBody", "display_name"), trimmed_text(1, 100));
+    let hhmm = json!({"pattern": "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"});
+    constrain(prop(doc, "BusinessHoursBody", "start"), hhmm.clone());
+    constrain(prop(doc, "BusinessHoursBody", "end"), hhmm);
+    let time = json!({"pattern": STORABLE_TIME});
+    constrain(prop(doc, "CreateLicense", "starts_at"), time.clone());
+    constrain(prop(doc, "CreateLicense", "expires_at"), time.clone());
+    constrain(prop(doc, "ExtendLicense", "expires_at"), time);
     constrain(prop(doc, "OrganizationBody", "name"), trimmed_text(1, 200));
     constrain(
         prop(doc, "BusinessHoursBody", "days"),
@@ -244,7 +265,9 @@ fn marketplace(doc: &mut Value) {
     let level = json!({"enum": strings(LEVELS)});
     let language = json!({"pattern": "^[a-z]{2}(-[A-Z]{2})?$"});
     let category = json!({"pattern": "^[a-z0-9-]{1,50}$"});
-    let tags = json!({"maxItems": MAX_TAGS, "items": trimmed_text(1, MAX_TAG_LEN)});
+    let mut tag = trimmed_text(1, MAX_TAG_LEN);
+    tag["type"] = json!("string");
+    let tags = json!({"maxItems": MAX_TAGS, "items": tag});
     for schema in ["CourseMetadata", "CoursePatch"] {
         constrain(prop(doc, schema, "level"), level.clone());
         constrain(prop(doc, schema, "language"), language.clone());
@@ -257,6 +280,9 @@ fn marketplace(doc: &mut Value) {
     constrain(param(doc, "get", list, "query", "level"), level);
     constrain(param(doc, "get", list, "query", "language"), language);
     constrain(param(doc, "get", list, "query", "q"), json!({"maxLength": 200}));
+    for name in ["min_price", "max_price", "min_rating"] {
+        constrain(param(doc, "get", list, "query", name), json!({"pattern": DECIMAL}));
+    }
     constrain(
         prop(doc, "ReviewInput", "body"),
         json!({"maxLength": marketplace::domain::review::MAX_BODY}),

@@ -38,6 +38,11 @@ const CURRENCIES: &[(&str, u32)] = &[
 pub struct Currency([u8; 3]);
 
 impl Currency {
+    /// Every code the platform sells in (the OpenAPI document lists them).
+    pub fn codes() -> impl Iterator<Item = &'static str> {
+        CURRENCIES.iter().map(|(code, _)| *code)
+    }
+
     pub const USD: Currency = Currency(*b"USD");
 
     pub fn code(&self) -> &str {
