@@ -4,6 +4,9 @@
 //! from a service's constants (enums, lengths) are applied here, to each service's part, before
 //! the parts merge. Each rule names the schema or parameter it constrains; a rule whose target
 //! is missing panics, so a renamed field cannot silently drop its constraint.
+// A build-time generator: a rule whose target is gone must stop `cargo run -p contracts` and the
+// contracts tests loudly, not write a document without the rule.
+#![allow(clippy::expect_used, clippy::panic)]
 
 use serde_json::{json, Map, Value};
 
@@ -37,7 +40,8 @@ fn add_problem(op: &mut Value, status: &str, description: &str) {
         Some(r) => {
             let old = r["description"].as_str().unwrap_or_default().to_string();
             if !old.contains(description) {
-                r["description"] = json!(if old.is_empty() { description.to_string() } else { format!("{old}; {description}") });
+                r["description"] =
+                    json!(if old.is_empty() { description.to_string() } else { format!("{old}; {description}") });
             }
         }
         None => {
@@ -283,14 +287,8 @@ fn marketplace(doc: &mut Value) {
     for name in ["min_price", "max_price", "min_rating"] {
         constrain(param(doc, "get", list, "query", name), json!({"pattern": DECIMAL}));
     }
-    constrain(
-        prop(doc, "ReviewInput", "body"),
-        json!({"maxLength": marketplace::domain::review::MAX_BODY}),
-    );
-    constrain(
-        prop(doc, "ReviewReplyInput", "body"),
-        trimmed_text(1, marketplace::domain::review::MAX_REPLY),
-    );
+    constrain(prop(doc, "ReviewInput", "body"), json!({"maxLength": marketplace::domain::review::MAX_BODY}));
+    constrain(prop(doc, "ReviewReplyInput", "body"), trimmed_text(1, marketplace::domain::review::MAX_REPLY));
     // The package as uploaded: its declared (and sniffed) media type.
     // (An operator who allows more types, MARKETPLACE_ALLOWED_CONTENT_TYPES, serves those too.)
     let content = &mut op(doc, "get", "/api/courses/{id}/content")["responses"]["200"];

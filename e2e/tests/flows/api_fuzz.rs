@@ -96,7 +96,8 @@ async fn seed(p: &Platform, user: &User, other: &User, admin: &User) -> Seeds {
     });
     let created = p.post_key(admin, "/api/enterprise/licenses/create", license, &Uuid::new_v4().to_string()).await;
     assert_eq!(created.status, 201, "{}", created.body);
-    let seat = p.post(other, "/api/enterprise/licenses/activate", json!({"license_key": created.body["license_key"]})).await;
+    let seat =
+        p.post(other, "/api/enterprise/licenses/activate", json!({"license_key": created.body["license_key"]})).await;
     assert_eq!(seat.status, 201, "{}", seat.body);
     let ticket = json!({"subject": "Cannot see the course", "description": "Since this morning.", "priority": "P3"});
     let ticket = p.post(other, "/api/enterprise/support/tickets", ticket).await;
