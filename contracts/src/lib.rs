@@ -2,6 +2,8 @@
 //! merged into one OpenAPI 3.1 document as the gateway exposes it. `cargo run -p contracts`
 //! rewrites `proto-schemas/openapi.json`; a test fails when the committed file is stale.
 
+mod rules;
+
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{InfoBuilder, OpenApi, OpenApiBuilder, ServerBuilder};
 
@@ -17,6 +19,18 @@ pub fn parts() -> Vec<(&'static str, OpenApi)> {
         ("licensing", licensing::openapi::ApiDoc::openapi()),
         ("marketplace", marketplace::openapi::ApiDoc::openapi()),
     ]
+    .into_iter()
+    .map(|(service, part)| (service, with_rules(service, part)))
+    .collect()
+}
+
+/// `part` with the rules the service enforces in code written in (see [`rules`]).
+#[allow(clippy::expect_used, clippy::panic)] // build time: a document that does not round-trip must stop it
+fn with_rules(service: &str, part: OpenApi) -> OpenApi {
+    let mut doc = serde_json::to_value(&part).expect("an OpenAPI document serializes");
+    rules::apply(service, &mut doc);
+    rules::fill_serde_defaults(&mut doc);
+    serde_json::from_value(doc).unwrap_or_else(|e| panic!("{service}: the document with its rules: {e}"))
 }
 
 /// Every service's part, merged under the gateway's description. Paths and schemas are ordered

@@ -25,6 +25,8 @@ use std::future::{ready, Ready};
 pub const HEADER: &str = "Idempotency-Key";
 pub const REPLAYED_HEADER: &str = "Idempotent-Replayed";
 /// Keys are kept at least this long (Stripe keeps them 24 hours).
+/// The longest key accepted (visible ASCII, 1 to this many characters).
+pub const MAX_KEY_LEN: usize = 255;
 pub const RETENTION_HOURS: i64 = 48;
 
 diesel::table! {
@@ -44,7 +46,7 @@ pub struct IdempotencyKey(pub String);
 
 impl IdempotencyKey {
     pub fn parse(raw: &str) -> Result<Self, Problem> {
-        let ok = !raw.is_empty() && raw.len() <= 255 && raw.bytes().all(|b| (0x21..0x7f).contains(&b));
+        let ok = !raw.is_empty() && raw.len() <= MAX_KEY_LEN && raw.bytes().all(|b| (0x21..0x7f).contains(&b));
         if ok {
             Ok(Self(raw.to_string()))
         } else {

@@ -66,6 +66,11 @@ const MINIMUM_CHARGES: &[(&str, i64)] = &[
 pub struct Currency([u8; 3]);
 
 impl Currency {
+    /// Every code the platform sells in (the OpenAPI document lists them).
+    pub fn codes() -> impl Iterator<Item = &'static str> {
+        CURRENCIES.iter().map(|(code, _)| *code)
+    }
+
     pub const USD: Currency = Currency(*b"USD");
 
     pub fn code(&self) -> &str {

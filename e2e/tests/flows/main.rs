@@ -3,6 +3,7 @@
 //! Every event published during a flow is captured and checked against its contract.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod api_fuzz;
 mod contracts;
 mod custom_domain;
 mod edges;

@@ -57,8 +57,11 @@ fn default_content_dir() -> String {
 fn default_max_upload() -> u64 {
     200 * 1024 * 1024
 }
+/// The package types accepted unless the operator says otherwise (the OpenAPI document lists these).
+pub const DEFAULT_CONTENT_TYPES: &str = "application/zip,application/x-zip-compressed,application/pdf,video/mp4";
+
 fn default_content_types() -> String {
-    "application/zip,application/x-zip-compressed,application/pdf,video/mp4".into()
+    DEFAULT_CONTENT_TYPES.into()
 }
 fn default_share() -> Decimal {
     Decimal::new(70, 2)

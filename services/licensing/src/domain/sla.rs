@@ -17,6 +17,7 @@ pub enum Priority {
 }
 
 impl Priority {
+    pub const ALL: [Priority; 4] = [Priority::P1, Priority::P2, Priority::P3, Priority::P4];
     pub fn as_str(self) -> &'static str {
         match self {
             Priority::P1 => "P1",
@@ -46,6 +47,13 @@ pub enum TicketStatus {
 }
 
 impl TicketStatus {
+    pub const ALL: [TicketStatus; 5] = [
+        TicketStatus::Open,
+        TicketStatus::WaitingOnCustomer,
+        TicketStatus::InProgress,
+        TicketStatus::Resolved,
+        TicketStatus::Closed,
+    ];
     pub fn as_str(self) -> &'static str {
         match self {
             TicketStatus::Open => "open",

@@ -10,7 +10,8 @@ pub const PUBLISHED: &str = "published";
 pub const UNPUBLISHED: &str = "unpublished";
 
 pub const LEVELS: &[&str] = &["beginner", "intermediate", "advanced", "all_levels"];
-const MAX_TAGS: usize = 10;
+pub const MAX_TAGS: usize = 10;
+pub const MAX_TAG_LEN: usize = 30;
 /// The most a course may cost, in major units of its currency.
 const MAX_PRICE: i64 = 100_000;
 
@@ -99,8 +100,8 @@ fn check_tags(e: &mut Vec<FieldError>, tags: &[String]) {
     if tags.len() > MAX_TAGS {
         push(e, "tags", &format!("at most {MAX_TAGS} tags"));
     }
-    if tags.iter().any(|t| t.trim().is_empty() || t.chars().count() > 30) {
-        push(e, "tags", "each tag must be 1-30 characters");
+    if tags.iter().any(|t| t.trim().is_empty() || t.chars().count() > MAX_TAG_LEN) {
+        push(e, "tags", &format!("each tag must be 1-{MAX_TAG_LEN} characters"));
     }
 }
 fn check_price(e: &mut Vec<FieldError>, price: &Money) {

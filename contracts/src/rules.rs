@@ -1,0 +1,301 @@
+//! The rules the services enforce in code, written into the document from the same constants,
+//! so that what the document promises is what the server does (and generated tests can rely on
+//! it: `scripts/api-fuzz.sh`). utoipa's attributes take literals only, so the rules that come
+//! from a service's constants (enums, lengths) are applied here, to each service's part, before
+//! the parts merge. Each rule names the schema or parameter it constrains; a rule whose target
+//! is missing panics, so a renamed field cannot silently drop its constraint.
+// A build-time generator: a rule whose target is gone must stop `cargo run -p contracts` and the
+// contracts tests loudly, not write a document without the rule.
+#![allow(clippy::expect_used, clippy::panic)]
+
+use serde_json::{json, Map, Value};
+
+const METHODS: [&str; 5] = ["get", "post", "put", "delete", "patch"];
+const PROBLEM_REF: &str = "#/components/schemas/Problem";
+
+/// Apply the common rules and the service's own to its part of the document.
+pub fn apply(service: &str, doc: &mut Value) {
+    common(doc);
+    match service {
+        "billing" => billing(doc),
+        "subscriptions" => subscriptions(doc),
+        "rewards" => rewards(doc),
+        "licensing" => licensing(doc),
+        "marketplace" => marketplace(doc),
+        _ => {}
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Building blocks.
+
+fn problem(description: &str) -> Value {
+    json!({"description": description, "content": {"application/problem+json": {"schema": {"$ref": PROBLEM_REF}}}})
+}
+
+/// Add a problem response, or append `description` to the one documented under `status`.
+fn add_problem(op: &mut Value, status: &str, description: &str) {
+    let responses = op["responses"].as_object_mut().expect("responses");
+    match responses.get_mut(status) {
+        Some(r) => {
+            let old = r["description"].as_str().unwrap_or_default().to_string();
+            if !old.contains(description) {
+                r["description"] =
+                    json!(if old.is_empty() { description.to_string() } else { format!("{old}; {description}") });
+            }
+        }
+        None => {
+            responses.insert(status.into(), problem(description));
+        }
+    }
+}
+
+fn operations(doc: &mut Value) -> impl Iterator<Item = (String, String, &mut Value)> {
+    doc["paths"].as_object_mut().expect("paths").iter_mut().flat_map(|(path, item)| {
+        let path = path.clone();
+        item.as_object_mut()
+            .expect("path item")
+            .iter_mut()
+            .filter(|(m, _)| METHODS.contains(&m.as_str()))
+            .map(move |(m, op)| (m.clone(), path.clone(), op))
+    })
+}
+
+fn op<'a>(doc: &'a mut Value, method: &str, path: &str) -> &'a mut Value {
+    let op = &mut doc["paths"][path][method];
+    assert!(op.is_object(), "rules: no operation {method} {path}");
+    op
+}
+
+/// The schema of parameter `name` (in `place`) of `method path`.
+fn param<'a>(doc: &'a mut Value, method: &str, path: &str, place: &str, name: &str) -> &'a mut Value {
+    let params = op(doc, method, path)["parameters"].as_array_mut().expect("parameters");
+    let p = params
+        .iter_mut()
+        .find(|p| p["name"] == name && p["in"] == place)
+        .unwrap_or_else(|| panic!("rules: {method} {path} has no {place} parameter {name}"));
+    &mut p["schema"]
+}
+
+/// The schema of property `prop` of component schema `schema`.
+fn prop<'a>(doc: &'a mut Value, schema: &str, prop: &str) -> &'a mut Value {
+    let s = &mut doc["components"]["schemas"][schema]["properties"][prop];
+    assert!(s.is_object(), "rules: no property {schema}.{prop}");
+    s
+}
+
+/// Merge `rules` into a schema. A nullable property (`type: [T, "null"]`) keeps `null` allowed:
+/// validation keywords of one type do not apply to `null`. An `enum` on a nullable gains `null`.
+fn constrain(schema: &mut Value, rules: Value) {
+    let nullable = schema["type"].as_array().is_some_and(|t| t.iter().any(|t| t == "null"));
+    let obj = schema.as_object_mut().expect("a schema object");
+    for (k, mut v) in rules.as_object().cloned().unwrap_or_default() {
+        if k == "enum" && nullable {
+            v.as_array_mut().expect("enum values").push(Value::Null);
+        }
+        obj.insert(k, v);
+    }
+}
+
+fn strings(values: &[&str]) -> Value {
+    Value::Array(values.iter().map(|v| json!(v)).collect())
+}
+
+/// Text whose length the server counts after trimming white space: at least `min` characters
+/// between the first and the last that are not white space, at most `max` in all (the document
+/// is the stricter of the two: a client sending what it says is always accepted).
+fn trimmed_text(min: usize, max: usize) -> Value {
+    let pattern = match min {
+        0 => None,
+        1 => Some(r"\S".to_string()),
+        2 => Some(r"\S[\s\S]*\S".to_string()),
+        n => Some(format!(r"\S[\s\S]{{{},}}\S", n - 2)),
+    };
+    let mut rules = Map::new();
+    rules.insert("minLength".into(), json!(min));
+    rules.insert("maxLength".into(), json!(max));
+    if let Some(p) = pattern {
+        rules.insert("pattern".into(), json!(p));
+    }
+    Value::Object(rules)
+}
+
+/// utoipa's types read back what they write, except a multipart `encoding` whose `headers` it
+/// skips when empty but requires on the way in: give those their empty map again (skipped again
+/// on the way out).
+pub fn fill_serde_defaults(doc: &mut Value) {
+    match doc {
+        Value::Object(map) => {
+            for (key, value) in map.iter_mut() {
+                if key == "encoding" {
+                    for e in value.as_object_mut().into_iter().flat_map(|e| e.values_mut()) {
+                        if let Some(e) = e.as_object_mut() {
+                            e.entry("headers").or_insert_with(|| json!({}));
+                        }
+                    }
+                }
+                fill_serde_defaults(value);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(fill_serde_defaults),
+        _ => {}
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Every service.
+
+fn common(doc: &mut Value) {
+    for (method, _path, op) in operations(doc) {
+        // The gateway's rate limits (per client IP, then per user) apply to every route.
+        add_problem(
+            op,
+            "429",
+            "rate_limited: too many requests from this client or user; retry after `Retry-After` seconds",
+        );
+        op["responses"]["429"]["headers"] =
+            json!({"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer", "minimum": 0}}});
+        if op["requestBody"]["content"].get("application/json").is_some() {
+            add_problem(op, "415", "unsupported_media_type: the body is not sent as `Content-Type: application/json`");
+        }
+        if method != "get" && op["requestBody"]["content"].get("multipart/form-data").is_some() {
+            add_problem(op, "415", "unsupported_media_type: the body is not `multipart/form-data` with a boundary");
+        }
+        let has_path_param = op["parameters"].as_array().is_some_and(|ps| ps.iter().any(|p| p["in"] == "path"));
+        if has_path_param {
+            // The gateway refuses a path that is not in normal form (dot segments, encoded
+            // slashes or control characters) before it routes it.
+            add_problem(op, "400", "invalid_path: the request path is not in normal form");
+        }
+        for p in op["parameters"].as_array_mut().into_iter().flatten() {
+            match (p["in"].as_str(), p["name"].as_str()) {
+                (Some("query"), Some("cursor")) => constrain(&mut p["schema"], json!({"minLength": 1})),
+                (Some("header"), Some(platform::idempotency::HEADER)) => constrain(
+                    &mut p["schema"],
+                    json!({"minLength": 1, "maxLength": platform::idempotency::MAX_KEY_LEN, "pattern": "^[!-~]+$"}),
+                ),
+                _ => {}
+            }
+        }
+    }
+    // Money: the currencies the platform sells in, amounts as plain decimal strings.
+    let schemas = doc["components"]["schemas"].as_object_mut().expect("schemas");
+    if let Some(currency) = schemas.get_mut("Currency") {
+        let codes: Vec<&str> = platform::money::Currency::codes().collect();
+        constrain(currency, json!({"enum": strings(&codes)}));
+    }
+}
+
+/// A decimal string as `rust_decimal` reads it and the API writes it: digits, one optional point.
+const DECIMAL: &str = r"^[0-9]{1,15}(\.[0-9]{1,4})?$";
+/// RFC 3339 with a year the services store (1970-9999: `licensing::domain::time`).
+const STORABLE_TIME: &str = r"^(19[7-9][0-9]|[2-9][0-9]{3})-";
+
+// ---------------------------------------------------------------------------------------------
+// Per service.
+
+fn billing(doc: &mut Value) {
+    constrain(prop(doc, "CreateRefund", "amount"), json!({"pattern": DECIMAL}));
+    // The receipt is JSON by default and an HTML page for `Accept: text/html`.
+    let ok = &mut op(doc, "get", "/api/payments/{id}/receipt")["responses"]["200"];
+    let json_body = ok["content"].as_object().and_then(|c| c.values().next()).cloned().unwrap_or(json!({}));
+    ok["content"] = json!({
+        "application/json": json_body,
+        "text/html": {"schema": {"type": "string"}},
+    });
+}
+
+fn subscriptions(doc: &mut Value) {
+    let _ = doc;
+}
+
+fn rewards(doc: &mut Value) {
+    constrain(
+        param(doc, "get", "/api/tokens/transactions", "query", "kind"),
+        json!({"enum": strings(&rewards::ledger::KINDS)}),
+    );
+    constrain(
+        param(doc, "get", "/api/leaderboard/weekly", "query", "week"),
+        json!({"pattern": r"^[0-9]{4}-W(0[1-9]|[1-4][0-9]|5[0-3])$"}),
+    );
+}
+
+fn licensing(doc: &mut Value) {
+    use licensing::domain::license_key::KEY_SYMBOLS;
+    constrain(
+        prop(doc, "ActivateSeat", "license_key"),
+        // Case-insensitive symbols (I, L read as 1 and O as 0), dashes and white space ignored.
+        json!({"pattern": format!(r"^[-\s]*(?:[0-9A-TV-Za-tv-z][-\s]*){{{KEY_SYMBOLS}}}$")}),
+    );
+    let colour = json!({"pattern": "^#[0-9A-Fa-f]{6}$"});
+    constrain(prop(doc, "BrandingBody", "primary_color"), colour.clone());
+    constrain(prop(doc, "BrandingBody", "secondary_color"), colour);
+    // `licensing::domain::branding::is_domain`: lower-case labels of 1-63 letters, digits and
+    // inner hyphens, at least two, the last with a letter.
+    let domain = json!({
+        "maxLength": 253,
+        "pattern": r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?=[a-z0-9-]*[a-z])[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$",
+    });
+    constrain(prop(doc, "BrandingBody", "custom_domain"), domain.clone());
+    constrain(param(doc, "get", "/api/enterprise/branding", "query", "domain"), domain.clone());
+    constrain(prop(doc, "BrandingBody", "display_name"), trimmed_text(1, 100));
+    let hhmm = json!({"pattern": "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"});
+    constrain(prop(doc, "BusinessHoursBody", "start"), hhmm.clone());
+    constrain(prop(doc, "BusinessHoursBody", "end"), hhmm);
+    let time = json!({"pattern": STORABLE_TIME});
+    constrain(prop(doc, "CreateLicense", "starts_at"), time.clone());
+    constrain(prop(doc, "CreateLicense", "expires_at"), time.clone());
+    constrain(prop(doc, "ExtendLicense", "expires_at"), time);
+    constrain(prop(doc, "OrganizationBody", "name"), trimmed_text(1, 200));
+    constrain(
+        prop(doc, "BusinessHoursBody", "days"),
+        json!({"items": {"type": "string", "enum": strings(&licensing::routes::views::DAY_NAMES)}, "uniqueItems": true}),
+    );
+    let priorities: Vec<&str> = licensing::domain::sla::Priority::ALL.iter().map(|p| p.as_str()).collect();
+    constrain(prop(doc, "CreateTicket", "priority"), json!({"enum": strings(&priorities)}));
+    constrain(prop(doc, "CreateTicket", "subject"), trimmed_text(1, 200));
+    constrain(prop(doc, "CreateTicket", "description"), trimmed_text(1, 20_000));
+    constrain(prop(doc, "TicketCommentBody", "body"), trimmed_text(1, 20_000));
+    let statuses: Vec<&str> = licensing::domain::sla::TicketStatus::ALL.iter().map(|s| s.as_str()).collect();
+    constrain(prop(doc, "TicketStatusChange", "status"), json!({"enum": strings(&statuses)}));
+    constrain(
+        param(doc, "get", "/api/enterprise/support/tickets", "query", "status"),
+        json!({"enum": strings(&statuses)}),
+    );
+}
+
+fn marketplace(doc: &mut Value) {
+    use marketplace::domain::course::{LEVELS, MAX_TAGS, MAX_TAG_LEN};
+    let level = json!({"enum": strings(LEVELS)});
+    let language = json!({"pattern": "^[a-z]{2}(-[A-Z]{2})?$"});
+    let category = json!({"pattern": "^[a-z0-9-]{1,50}$"});
+    let mut tag = trimmed_text(1, MAX_TAG_LEN);
+    tag["type"] = json!("string");
+    let tags = json!({"maxItems": MAX_TAGS, "items": tag});
+    for schema in ["CourseMetadata", "CoursePatch"] {
+        constrain(prop(doc, schema, "level"), level.clone());
+        constrain(prop(doc, schema, "language"), language.clone());
+        constrain(prop(doc, schema, "category"), category.clone());
+        constrain(prop(doc, schema, "title"), trimmed_text(3, 200));
+        constrain(prop(doc, schema, "description"), trimmed_text(1, 20_000));
+        constrain(prop(doc, schema, "tags"), tags.clone());
+    }
+    let list = "/api/courses/list";
+    constrain(param(doc, "get", list, "query", "level"), level);
+    constrain(param(doc, "get", list, "query", "language"), language);
+    constrain(param(doc, "get", list, "query", "q"), json!({"maxLength": 200}));
+    for name in ["min_price", "max_price", "min_rating"] {
+        constrain(param(doc, "get", list, "query", name), json!({"pattern": DECIMAL}));
+    }
+    constrain(prop(doc, "ReviewInput", "body"), json!({"maxLength": marketplace::domain::review::MAX_BODY}));
+    constrain(prop(doc, "ReviewReplyInput", "body"), trimmed_text(1, marketplace::domain::review::MAX_REPLY));
+    // The package as uploaded: its declared (and sniffed) media type.
+    // (An operator who allows more types, MARKETPLACE_ALLOWED_CONTENT_TYPES, serves those too.)
+    let content = &mut op(doc, "get", "/api/courses/{id}/content")["responses"]["200"];
+    let binary = json!({"schema": {"type": "string", "format": "binary"}});
+    let mut by_type = Map::new();
+    for t in marketplace::config::DEFAULT_CONTENT_TYPES.split(',') {
+        by_type.insert(t.into(), binary.clone());
+    }
+    content["content"] = Value::Object(by_type);
+}

@@ -1,0 +1,99 @@
+"""Schemathesis hooks for scripts/api-fuzz.sh: who calls, and on which seeded data.
+
+Identity: each case is sent with one of three real JWTs (the first user, a second user, an
+admin), picked from a hash of the case itself, so a case and its replay (shrinking, the
+reproduction printed on failure) always carry the same identity, and every operation is
+exercised by all three.
+
+Data: a generated UUID in a path is mostly a resource that does not exist (a 404). For half of
+the cases, again picked by hash, a well-formed path id is replaced by the id of a resource the
+test seeded (API_FUZZ_SEEDS, JSON: {"<path template>": {"<param>": "<id>"}}), so operations
+also run on real courses, licenses, organisations, payments and tickets. Ids the generator made
+malformed on purpose are left alone (they are the negative part of the case); Schemathesis
+re-validates the case after this hook, so a replaced id never turns a negative case positive
+unnoticed.
+"""
+
+import hashlib
+import json
+import os
+import uuid
+
+import schemathesis
+
+TOKENS = [os.environ["API_FUZZ_TOKEN_USER"], os.environ["API_FUZZ_TOKEN_OTHER"], os.environ["API_FUZZ_TOKEN_ADMIN"]]
+SEEDS = json.loads(os.environ.get("API_FUZZ_SEEDS", "{}"))
+
+
+def _digest(case, salt):
+    key = repr((salt, case.method, case.path, case.path_parameters, case.query, case.body))
+    return int(hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest(), 16)
+
+
+def _is_uuid(value):
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+@schemathesis.auth(refresh_interval=None)
+class RotatingBearer:
+    def get(self, case, ctx):
+        return TOKENS[_digest(case, "who") % len(TOKENS)]
+
+    def set(self, case, data, ctx):
+        case.headers = case.headers or {}
+        case.headers["Authorization"] = f"Bearer {data}"
+
+
+@schemathesis.hook
+def before_call(ctx, case, kwargs):
+    seeded = SEEDS.get(case.path)
+    if not seeded or not case.path_parameters or _digest(case, "seed") % 2:
+        return
+    for name, value in seeded.items():
+        if _is_uuid(case.path_parameters.get(name, "")):
+            case.path_parameters[name] = value
+
+
+def _integral_floats_to_ints(value):
+    # JSON Schema calls 3.0 an integer; serde (rightly) does not read `3.0` into an i32. The
+    # generator's `3.0` and `3` are one value to the document: send the form a client would.
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+        return int(value)
+    if isinstance(value, list):
+        return [_integral_floats_to_ints(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _integral_floats_to_ints(v) for k, v in value.items()}
+    return value
+
+
+@schemathesis.hook("before_call")
+def integral_numbers(ctx, case, kwargs):
+    if isinstance(case.body, (dict, list, float)):
+        case.body = _integral_floats_to_ints(case.body)
+
+
+@schemathesis.check
+def valid_requests_pass_validation(ctx, response, case):
+    """A request the document calls valid may be refused for who sends it or for the state of
+    things (401, 403, 404, 409, 422 with a domain code such as `insufficient_tokens`), never for
+    its form: a 400/415, or a 422 `validation_failed`, means the document and the server disagree."""
+    meta = case._meta
+    if meta is None or meta.generation.mode.is_negative:
+        return None
+    if case.operation.path == "/api/payments/webhook":
+        # Authenticated by Stripe's signature, which no generated request carries: always 400.
+        return None
+    code = None
+    try:
+        code = response.json().get("code")
+    except Exception:
+        pass
+    if response.status_code in (400, 415) or (response.status_code == 422 and code == "validation_failed"):
+        raise AssertionError(
+            f"a request valid by the document was refused for its form: {response.status_code} {response.text[:300]}"
+        )
+    return None
