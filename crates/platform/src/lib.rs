@@ -7,6 +7,7 @@ pub mod db;
 pub mod health;
 pub mod http;
 pub mod idempotency;
+pub mod metrics;
 pub mod money;
 pub mod pagination;
 pub mod problem;
