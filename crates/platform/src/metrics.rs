@@ -18,7 +18,7 @@
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::{web, HttpResponse, HttpServer};
+use actix_web::{web, HttpMessage, HttpResponse, HttpServer};
 use futures_util::future::BoxFuture;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -274,6 +274,11 @@ pub struct HttpMetrics {
     active: GaugeVec,
 }
 
+/// A route label set by a handler that serves many paths under one name (the gateway's
+/// forwarding, by route-table prefix); wins over actix's match pattern.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteLabel(pub &'static str);
+
 /// Middleware: count and time every request by route TEMPLATE (actix's match pattern), never
 /// the raw path, so `/api/payments/{id}` is one series however many payments there are.
 pub async fn track_requests(
@@ -289,7 +294,10 @@ pub async fn track_requests(
     let result = next.call(req).await;
     metrics.active.dec(&[]);
     let (route, status) = match &result {
-        Ok(res) => (res.request().match_pattern(), res.status().as_u16()),
+        Ok(res) => {
+            let label = res.request().extensions().get::<RouteLabel>().map(|l| l.0.to_string());
+            (label.or_else(|| res.request().match_pattern()), res.status().as_u16())
+        }
         // An error that escaped every handler becomes a 500 further out.
         Err(e) => (None, e.as_response_error().status_code().as_u16()),
     };

@@ -184,6 +184,7 @@ fn gateway_config(
     GatewayConfig {
         host: "127.0.0.1".into(),
         port: 0,
+        metrics_port: Some(0),
         internal_token_secret: Secret::new(testkit::INTERNAL_SECRET),
         billing_url: billing.into(),
         subscriptions_url: subscriptions.into(),
