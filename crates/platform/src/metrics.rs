@@ -380,3 +380,50 @@ pub fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         }
     })
 }
+
+/// One row of a business query: up to two label values and the number.
+#[derive(diesel::QueryableByName)]
+struct GaugeRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    l1: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    l2: String,
+    #[diesel(sql_type = diesel::sql_types::Double)]
+    value: f64,
+}
+
+impl Metrics {
+    /// A gauge computed by `sql` in the service's schema at most every `every`: the query returns
+    /// columns `l1`, `l2` (text; the gauge's first and second label, `''` when it has fewer) and
+    /// `value` (float8). Money is summed as NUMERIC in the query and cast to float8 last, so the
+    /// only inexact step is the exposition's own float. The series are replaced as a whole, so a
+    /// tier nobody holds any more disappears instead of keeping its last value.
+    pub fn gauge_from_query(
+        &self,
+        pool: &crate::db::Pool,
+        every: Duration,
+        (name, help, labels): (&str, &str, &'static [&'static str]),
+        sql: &'static str,
+    ) {
+        let gauge = self.gauge(name, help, labels);
+        let pool = pool.clone();
+        self.on_scrape_every(every, move || {
+            let (pool, gauge) = (pool.clone(), gauge.clone());
+            Box::pin(async move {
+                let Ok(mut conn) = pool.get().await else { return };
+                let rows: Result<Vec<GaugeRow>, _> =
+                    diesel_async::RunQueryDsl::load(diesel::sql_query(sql), &mut *conn).await;
+                match rows {
+                    Ok(rows) => {
+                        gauge.clear();
+                        for row in rows {
+                            let values = [row.l1.as_str(), row.l2.as_str()];
+                            gauge.set(&values[..gauge.labels.len()], row.value);
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, sql, "metrics: business query failed"),
+                }
+            })
+        });
+    }
+}
