@@ -8,6 +8,7 @@ pub mod core;
 pub mod dns;
 pub mod domain;
 pub mod error;
+pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod scheduler;
@@ -39,6 +40,7 @@ pub fn setup(ctx: &Context, config: Config) -> Result<Wiring, String> {
 
 /// [`setup`] with another clock (tests move time with `clock::ManualClock`).
 pub fn setup_with_clock(ctx: &Context, config: Config, clock: Arc<dyn Clock>) -> Result<Wiring, String> {
+    metrics::register(ctx);
     let signer = certificate::Signer::from_pems(
         &config::unescape_pem(config.certificate_signing_key_pem.expose()),
         &config::unescape_pem(&config.certificate_public_key_pem),

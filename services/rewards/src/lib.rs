@@ -8,6 +8,7 @@ pub mod config;
 pub mod consumers;
 pub mod domain;
 pub mod error;
+pub mod metrics;
 pub mod ledger;
 pub mod openapi;
 pub mod routes;
@@ -37,6 +38,7 @@ pub fn setup(ctx: &Context, config: Config) -> Result<Wiring, String> {
 
 /// [`setup`] with a chosen clock (tests move time with [`clock::ManualClock`]).
 pub fn setup_with_clock(ctx: &Context, config: Config, clock: Arc<dyn Clock>) -> Result<Wiring, String> {
+    metrics::register(ctx);
     if config.voucher_valid_days < 1 {
         return Err("REWARDS_VOUCHER_VALID_DAYS must be at least 1".into());
     }

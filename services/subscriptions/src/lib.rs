@@ -9,6 +9,7 @@ pub mod consumers;
 pub mod domain;
 pub mod entitlements;
 pub mod error;
+pub mod metrics;
 pub mod openapi;
 pub mod operations;
 pub mod routes;
@@ -44,6 +45,7 @@ pub fn setup(ctx: &Context, config: Config) -> Result<Wiring, String> {
 
 /// As [`setup`], with the clock the scheduler and handlers read (tests move it).
 pub fn setup_with_clock(ctx: &Context, config: Config, clock: SharedClock) -> Result<Wiring, String> {
+    metrics::register(ctx);
     let retry_days = config.retry_schedule()?;
     let state = Arc::new(State {
         pool: ctx.pool.clone(),
