@@ -427,3 +427,40 @@ impl Metrics {
         });
     }
 }
+
+/// Scheduler runs: when each job last succeeded (a stuck scheduler alerts on its age), items
+/// each run handled, and failed runs.
+#[derive(Clone)]
+pub struct SchedulerMetrics {
+    last_success: GaugeVec,
+    items: CounterVec,
+    failures: CounterVec,
+}
+
+impl Metrics {
+    pub fn scheduler(&self) -> SchedulerMetrics {
+        SchedulerMetrics {
+            last_success: self.gauge(
+                "monetization_scheduler_last_success_timestamp_seconds",
+                "Unix time of the job's last successful run",
+                &["job"],
+            ),
+            items: self.counter("monetization_scheduler_items", "Items the job's runs handled", &["job"]),
+            failures: self.counter("monetization_scheduler_failures", "Runs of the job that failed", &["job"]),
+        }
+    }
+}
+
+impl SchedulerMetrics {
+    /// Record one run of `job` that handled `items` (None: it failed).
+    pub fn record(&self, job: &str, items: Option<usize>) {
+        match items {
+            Some(n) => {
+                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+                self.last_success.set(&[job], now.as_secs_f64());
+                self.items.inc_by(&[job], n as u64);
+            }
+            None => self.failures.inc(&[job]),
+        }
+    }
+}

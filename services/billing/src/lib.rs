@@ -47,11 +47,8 @@ pub fn setup(ctx: &Context, config: Config) -> Result<Wiring, String> {
         // Longer than the worst Stripe exchange of one attempt (three calls, each retried twice).
         lease: Duration::from_millis(config.stripe_timeout_ms.saturating_mul(12).saturating_add(30_000)),
     };
-    let metrics = metrics::BillingMetrics::new(
-        &ctx.metrics,
-        &ctx.pool,
-        Duration::from_secs(ctx.config.business_metrics_secs),
-    );
+    let metrics =
+        metrics::BillingMetrics::new(&ctx.metrics, &ctx.pool, Duration::from_secs(ctx.config.business_metrics_secs));
     let state = Arc::new(State {
         pool: ctx.pool.clone(),
         stripe,

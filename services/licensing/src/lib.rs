@@ -47,7 +47,7 @@ pub fn setup_with_clock(ctx: &Context, config: Config, clock: Arc<dyn Clock>) ->
     )?;
     let dns = Arc::new(dns::DnsTxtResolver::new(config.dns_nameservers.as_deref())?);
     let state = Arc::new(State { pool: ctx.pool.clone(), config, signer, clock, dns });
-    let background = vec![scheduler::spawn(state.clone(), ctx.shutdown.clone())];
+    let background = vec![scheduler::spawn(state.clone(), ctx.shutdown.clone(), ctx.metrics.scheduler())];
     let data = actix_web::web::Data::from(state);
     Ok(Wiring {
         routes: Arc::new(move |cfg| {

@@ -18,7 +18,11 @@ pub fn register(ctx: &Context) {
     ctx.metrics.gauge_from_query(
         &ctx.pool,
         every,
-        ("monetization_licensing_licenses", "Licenses by status, and active ones with every seat taken (full)", &["status"]),
+        (
+            "monetization_licensing_licenses",
+            "Licenses by status, and active ones with every seat taken (full)",
+            &["status"],
+        ),
         "SELECT status AS l1, '' AS l2, count(*)::float8 AS value FROM licenses GROUP BY 1 \
          UNION ALL SELECT 'full', '', count(*)::float8 FROM licenses WHERE status = 'active' AND seats_used >= seats",
     );

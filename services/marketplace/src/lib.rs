@@ -57,7 +57,7 @@ pub fn setup_with(ctx: &Context, config: Config, clock: clock::SharedClock) -> R
     let interval = Duration::from_millis(config.scheduler_interval_ms.max(10));
     let catalog = platform::cache::TtlCache::new(Duration::from_millis(config.catalog_cache_ms), CATALOG_PAGES);
     let state = Arc::new(State { pool: ctx.pool.clone(), config, billing, content: Arc::new(content), clock, catalog });
-    let scheduler = scheduler::spawn(state.clone(), interval, ctx.shutdown.clone());
+    let scheduler = scheduler::spawn(state.clone(), interval, ctx.shutdown.clone(), ctx.metrics.scheduler());
     let data = actix_web::web::Data::from(state.clone());
     Ok(Wiring {
         routes: Arc::new(move |cfg| {

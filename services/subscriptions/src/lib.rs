@@ -58,7 +58,7 @@ pub fn setup_with_clock(ctx: &Context, config: Config, clock: SharedClock) -> Re
         pending_invalidations: std::sync::Mutex::new(Vec::new()),
     });
     let interval = Duration::from_millis(state.config.scheduler_interval_ms);
-    let scheduler = scheduler::spawn(state.clone(), interval, ctx.shutdown.clone());
+    let scheduler = scheduler::spawn(state.clone(), interval, ctx.shutdown.clone(), ctx.metrics.scheduler());
     let data = actix_web::web::Data::from(state.clone());
     Ok(Wiring {
         routes: Arc::new(move |cfg| {
