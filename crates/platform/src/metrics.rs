@@ -442,11 +442,11 @@ impl Metrics {
         SchedulerMetrics {
             last_success: self.gauge(
                 "monetization_scheduler_last_success_timestamp_seconds",
-                "Unix time of the job's last successful run",
-                &["job"],
+                "Unix time of the scheduler's last successful run (label `scheduler`: `job` is the scrape target's)",
+                &["scheduler"],
             ),
-            items: self.counter("monetization_scheduler_items", "Items the job's runs handled", &["job"]),
-            failures: self.counter("monetization_scheduler_failures", "Runs of the job that failed", &["job"]),
+            items: self.counter("monetization_scheduler_items", "Items the job's runs handled", &["scheduler"]),
+            failures: self.counter("monetization_scheduler_failures", "Runs of the job that failed", &["scheduler"]),
         }
     }
 }
