@@ -464,3 +464,52 @@ impl SchedulerMetrics {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use actix_web::middleware::from_fn;
+
+    async fn item() -> HttpResponse {
+        HttpResponse::Ok().finish()
+    }
+
+    /// The listener serves every family registered, with live values, and requests are counted
+    /// by route template, never by raw path.
+    #[tokio::test]
+    async fn the_listener_serves_the_families_by_route_template() {
+        let metrics = Metrics::new();
+        let http = web::Data::new(metrics.http());
+        metrics.counter("monetization_test_things", "things", &["kind"]).inc(&["a"]);
+        metrics.scheduler().record("renewals", Some(3));
+        let app = actix_web::test::init_service(
+            actix_web::App::new()
+                .app_data(http)
+                .route("/api/items/{id}", web::get().to(item))
+                .wrap(from_fn(track_requests)),
+        )
+        .await;
+        for id in ["1", "2"] {
+            let req = actix_web::test::TestRequest::get().uri(&format!("/api/items/{id}")).to_request();
+            actix_web::test::call_service(&app, req).await;
+        }
+        let server = serve("127.0.0.1", 0, metrics.clone()).unwrap();
+        let text = reqwest::get(server.url()).await.unwrap().text().await.unwrap();
+        server.stop().await;
+        let route = [("http_route", "/api/items/{id}"), ("http_request_method", "GET")];
+        assert_eq!(sample(&text, "http_server_request_duration_seconds_count", &route), Some(2.0), "{text}");
+        assert!(!text.contains("/api/items/1"), "a raw path became a label: {text}");
+        assert_eq!(sample(&text, "http_server_active_requests", &[]), Some(0.0));
+        assert_eq!(sample(&text, "monetization_test_things_total", &[("kind", "a")]), Some(1.0));
+        assert_eq!(sample(&text, "monetization_scheduler_items_total", &[("scheduler", "renewals")]), Some(3.0));
+        assert!(text.ends_with("# EOF\n"), "OpenMetrics text: {text}");
+    }
+
+    #[test]
+    fn a_family_registered_twice_is_shared() {
+        let metrics = Metrics::new();
+        metrics.counter("x", "x", &["k"]).inc(&["a"]);
+        assert_eq!(metrics.counter("x", "x", &["k"]).get(&["a"]), 1);
+    }
+}

@@ -66,10 +66,7 @@ async fn a_purchase_shows_in_every_services_metrics() {
     assert_eq!(value(&market, "monetization_queue_messages", &[("kind", "dlq")]), 0.0);
     let purchased = [("event_type", "marketplace.course.purchased.v1"), ("result", "confirmed")];
     assert!(value(&market, "monetization_outbox_published_total", &purchased) >= 1.0);
-    assert!(
-        !market.contains(&course_id) && !market.contains(&learner.id.to_string()),
-        "ids must never become labels"
-    );
+    assert!(!market.contains(&course_id) && !market.contains(&learner.id.to_string()), "ids must never become labels");
 
     // Rewards: the purchase event consumed, the tokens on the books.
     let rewards = p.metrics("rewards").await;
