@@ -4,12 +4,15 @@ export AWS_LC_SYS_USE_SYSTEM := 0
 ROLE ?= learner
 SUB ?=
 
-.PHONY: run stop test deps lint fmt token k8s-check build bench
+.PHONY: run stop test deps lint fmt token k8s-check build bench observe promtool-check
 
 run:            ## dependencies, migrations, every service + stripe-fake; prints the gateway URL
 	@scripts/run-all.sh
 
-stop:           ## stop what `make run` started
+observe:        ## Prometheus scraping the `make run` stack with the alert rules loaded; prints its URL
+	@scripts/observe.sh
+
+stop:           ## stop what `make run` started (and `make observe`)
 	@scripts/stop-all.sh
 
 deps:           ## PostgreSQL + RabbitMQ reachable on 127.0.0.1
@@ -21,6 +24,7 @@ build:
 test: deps      ## the whole test suite on the real PostgreSQL and RabbitMQ
 	cargo test --workspace --no-fail-fast
 	@if [ -x scripts/k8s-check.sh ]; then scripts/k8s-check.sh; fi
+	@scripts/promtool-check.sh
 
 bench:          ## release stack + seeded data + open-loop load: prints the latency table (never part of `make test`)
 	@scripts/bench.sh
@@ -34,6 +38,9 @@ fmt:
 
 token:          ## print a dev JWT: make -s token ROLE=admin [SUB=uuid]
 	@scripts/dev-token.sh "$(ROLE)" "$(SUB)"
+
+promtool-check: ## the alert rules: syntax, promtool unit tests, metric names against docs/operations.md
+	@scripts/promtool-check.sh
 
 k8s-check:      ## render and validate the Kubernetes manifests offline
 	@scripts/k8s-check.sh

@@ -66,8 +66,6 @@ args=(
   --seed "${API_FUZZ_SEED:-15}"
   # One seed, no example database (none is written into the repository): the same requests every run.
   --generation-deterministic
-  # remove when control-character refusal lands
-  --generation-allow-x00 false
   --suppress-health-check all
   --report json --report-json-path "$report"
   --no-color

@@ -19,11 +19,15 @@ set +a
 DEV_DATABASE_URL=${RUN_DATABASE_URL:-$DEV_DATABASE_URL}
 SERVICES=(billing subscriptions marketplace rewards licensing)
 PORTS=(8081 8082 8083 8084 8085)
+# Prometheus /metrics of each process, apart from the API ports (`make observe` scrapes them).
+METRICS_PORTS=(9081 9082 9083 9084 9085)
 for i in "${!SERVICES[@]}"; do
   s=${SERVICES[$i]}; P=${s^^}
   export "${P}_DATABASE_URL=$DEV_DATABASE_URL" "${P}_AMQP_URL=$DEV_AMQP_URL" \
-         "${P}_INTERNAL_TOKEN_SECRET=$DEV_INTERNAL_TOKEN_SECRET" "${P}_PORT=${PORTS[$i]}"
+         "${P}_INTERNAL_TOKEN_SECRET=$DEV_INTERNAL_TOKEN_SECRET" "${P}_PORT=${PORTS[$i]}" \
+         "${P}_METRICS_PORT=${METRICS_PORTS[$i]}"
 done
+export GATEWAY_METRICS_PORT=${GATEWAY_METRICS_PORT:-9080}
 export BILLING_STRIPE_API_BASE=${BILLING_STRIPE_API_BASE:-http://127.0.0.1:$STRIPE_FAKE_PORT}
 export BILLING_STRIPE_API_KEY=${BILLING_STRIPE_API_KEY:-$STRIPE_FAKE_API_KEY}
 export BILLING_STRIPE_WEBHOOK_SECRETS=${BILLING_STRIPE_WEBHOOK_SECRETS:-$STRIPE_FAKE_WEBHOOK_SECRET}
@@ -60,6 +64,7 @@ cat <<MSG
   Gateway:      http://127.0.0.1:8080   (services on 8081-8085, stripe-fake on $STRIPE_FAKE_PORT)
   Dev token:    make -s token ROLE=admin      (roles: learner, instructor, admin, org_admin)
   Try:          curl -H "Authorization: Bearer \$(make -s token)" http://127.0.0.1:8080/api/billing/whoami
+  Metrics:      http://127.0.0.1:9080/metrics (gateway), 9081-9085 (services); Prometheus: make observe
   Logs:         .run/logs/*.log      Stop: Ctrl-C here, or make stop
 
 MSG

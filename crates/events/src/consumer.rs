@@ -13,6 +13,7 @@
 use crate::broker::{connect_with_backoff, BrokerStatus, Shutdown};
 use crate::dlq;
 use crate::envelope::CloudEvent;
+use crate::metrics::outcome;
 use crate::outbox::inbox;
 use crate::retry::{retry_headers, strip_broker_headers, RetryDecision, RetryPolicy, RetryState};
 use crate::topology::Topology;
@@ -81,6 +82,7 @@ pub struct Consumer {
     pub status: BrokerStatus,
     /// The backoff schedule of transient failures.
     pub retry: RetryPolicy,
+    pub metrics: crate::metrics::EventMetrics,
 }
 
 /// What happened to one delivery.
@@ -160,6 +162,8 @@ impl Consumer {
         let out = connection.create_channel().await?;
         out.confirm_select(ConfirmSelectOptions::default()).await?;
         channel.basic_qos(self.prefetch, BasicQosOptions::default()).await?;
+        // Its own channel: a failed passive declare closes the channel it runs on.
+        self.metrics.set_queue_channel(Some(connection.create_channel().await?));
         let stream = channel
             .basic_consume(
                 self.topology.queue(&self.service).as_str().into(),
@@ -172,14 +176,24 @@ impl Consumer {
     }
 
     async fn process(&self, delivery: Delivery, out: &Channel) {
+        let started = std::time::Instant::now();
         let event: CloudEvent = match serde_json::from_slice(&delivery.data) {
             Ok(e) => e,
             Err(e) => {
                 tracing::error!(error = %e, "consumer: malformed envelope, dead-lettering");
                 self.dead_letter(out, &delivery, dlq::Reason::Malformed, &e.to_string()).await;
+                self.metrics.consumed.inc(&["malformed", outcome::DEAD_LETTERED]);
                 return;
             }
         };
+        let counted = self.handle_event(&event, &delivery, out).await;
+        // Counted once settled, so a dashboard never shows an event as handled that came back.
+        self.metrics.consumed.inc(&[&event.event_type, counted]);
+        self.metrics.handler_duration.observe_since(&[&event.event_type], started);
+    }
+
+    /// Apply, then ack, retry or dead-letter; returns the outcome to count.
+    async fn handle_event(&self, event: &CloudEvent, delivery: &Delivery, out: &Channel) -> &'static str {
         let span = tracing::info_span!(
             "event.consume",
             otel.kind = "consumer",
@@ -188,34 +202,40 @@ impl Consumer {
             consumer = %self.service,
         );
         platform::telemetry::set_parent_from(&span, event.traceparent.as_deref());
-        let result = self.apply(&event).instrument(span.clone()).await;
+        let result = self.apply(event).instrument(span.clone()).await;
         let _enter = span.enter();
         match result {
             Ok(outcome) => {
                 tracing::debug!(?outcome, "event handled");
                 if outcome == Outcome::Applied {
-                    self.handler.after_commit(&event);
+                    self.handler.after_commit(event);
                 }
                 if let Err(e) = delivery.ack(BasicAckOptions::default()).await {
                     // Committed already: the redelivery will hit the inbox and be acked then.
                     tracing::warn!(error = %e, "consumer: ack failed after commit");
                 }
+                match outcome {
+                    Outcome::Applied => outcome::OK,
+                    Outcome::Duplicate => outcome::DUPLICATE,
+                }
             }
             Err(HandlerError::Reject(reason)) => {
                 tracing::error!(%reason, "consumer: event rejected, dead-lettering");
-                self.dead_letter(out, &delivery, dlq::Reason::Rejected, &reason).await;
+                self.dead_letter(out, delivery, dlq::Reason::Rejected, &reason).await;
+                outcome::DEAD_LETTERED
             }
-            Err(HandlerError::Retry(reason)) => self.retry_later(out, &delivery, &reason).await,
+            Err(HandlerError::Retry(reason)) => self.retry_later(out, delivery, &reason).await,
         }
     }
 
     /// Park a copy in the retry queue of the next delay, or dead-letter it past the horizon.
-    async fn retry_later(&self, out: &Channel, delivery: &Delivery, reason: &str) {
+    async fn retry_later(&self, out: &Channel, delivery: &Delivery, reason: &str) -> &'static str {
         let state = RetryState::from_headers(delivery.properties.headers().as_ref());
         match self.retry.decide(&state, chrono::Utc::now()) {
             RetryDecision::GiveUp => {
                 tracing::error!(%reason, attempts = state.attempt, "consumer: retry horizon passed, dead-lettering");
                 self.dead_letter(out, delivery, dlq::Reason::RetriesExhausted, reason).await;
+                outcome::DEAD_LETTERED
             }
             RetryDecision::RetryIn { attempt, delay, first_failed_at } => {
                 tracing::warn!(
@@ -233,6 +253,7 @@ impl Consumer {
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     let _ = delivery.nack(BasicNackOptions { requeue: true, ..Default::default() }).await;
                 }
+                outcome::RETRIED
             }
         }
     }

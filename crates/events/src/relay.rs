@@ -38,6 +38,7 @@ pub struct Relay {
     pub fallback_poll: Duration,
     pub batch_size: i64,
     pub status: BrokerStatus,
+    metrics: crate::metrics::EventMetrics,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,7 +66,14 @@ impl Relay {
             fallback_poll: Duration::from_secs(1),
             batch_size: 200,
             status,
+            metrics: crate::metrics::EventMetrics::detached(),
         }
+    }
+
+    /// Count publish outcomes into the service's registry.
+    pub fn with_metrics(mut self, metrics: crate::metrics::EventMetrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     pub fn spawn(self, shutdown: Shutdown) -> tokio::task::JoinHandle<()> {
@@ -131,7 +139,9 @@ impl Relay {
         let mut conn = self.pool.get().await?;
         let exchange = self.exchange.clone();
         let batch = self.batch_size;
-        AsyncConnection::transaction(&mut *conn, async move |conn: &mut AsyncPgConnection| {
+        let metrics = self.metrics.published.clone();
+        let failures = metrics.clone();
+        let result = AsyncConnection::transaction(&mut *conn, async move |conn: &mut AsyncPgConnection| {
             let rows: Vec<(i64, Uuid, String, String)> = outbox::table
                 .filter(outbox::published_at.is_null())
                 .order(outbox::seq)
@@ -142,7 +152,7 @@ impl Relay {
                 .load(conn)
                 .await?;
             if rows.is_empty() {
-                return Ok(0);
+                return Ok(Vec::new());
             }
             let mut confirms = Vec::with_capacity(rows.len());
             for (seq, id, event_type, envelope) in &rows {
@@ -163,7 +173,10 @@ impl Relay {
                 match confirm.await.map_err(|e| RelayError::Broker(e.to_string()))? {
                     Confirmation::Ack(None) => {}
                     Confirmation::Ack(Some(_returned)) => unroutable.push(seq),
-                    Confirmation::Nack(_) => return Err(RelayError::Broker(format!("broker nacked outbox row {seq}"))),
+                    Confirmation::Nack(_) => {
+                        failures.inc(&[event_type_of(&rows, seq), "failed"]);
+                        return Err(RelayError::Broker(format!("broker nacked outbox row {seq}")));
+                    }
                     Confirmation::NotRequested => return Err(RelayError::Broker("confirms not enabled".into())),
                 }
             }
@@ -180,10 +193,21 @@ impl Relay {
                     .execute(conn)
                     .await?;
             }
-            Ok(rows.len())
+            Ok(rows.iter().map(|(seq, _, event_type, _)| (event_type.clone(), unroutable.contains(seq))).collect())
         })
-        .await
+        .await;
+        // Counted after the commit: a batch rolled back is published again, and counted then.
+        result.map(|sent: Vec<(String, bool)>| {
+            for (event_type, unroutable) in &sent {
+                metrics.inc(&[event_type, if *unroutable { "unroutable" } else { "confirmed" }]);
+            }
+            sent.len()
+        })
     }
+}
+
+fn event_type_of(rows: &[(i64, Uuid, String, String)], seq: i64) -> &str {
+    rows.iter().find(|r| r.0 == seq).map(|r| r.2.as_str()).unwrap_or("unknown")
 }
 
 /// Keep a `LISTEN outbox_<schema>` connection (outside the pool, which it would otherwise hold

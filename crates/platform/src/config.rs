@@ -125,6 +125,13 @@ pub struct ServiceConfig {
     #[serde(default = "default_host")]
     pub host: String,
     pub port: u16,
+    /// Port of the Prometheus `/metrics` listener, apart from the API (0 = any free port, for
+    /// tests). Unset: no metrics listener.
+    pub metrics_port: Option<u16>,
+    /// Seconds between two computations of the business gauges from the database (scrapes in
+    /// between serve the last values).
+    #[serde(default = "default_business_metrics_secs")]
+    pub business_metrics_secs: u64,
     pub internal_token_secret: Secret,
     /// During a rotation: the old secret, still accepted.
     pub internal_token_previous_secret: Option<Secret>,
@@ -145,6 +152,10 @@ pub struct ServiceConfig {
     /// How long after its first failure an event keeps being retried before it is dead-lettered.
     #[serde(default = "default_event_retry_horizon_secs")]
     pub event_retry_horizon_secs: u64,
+}
+
+fn default_business_metrics_secs() -> u64 {
+    30
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]

@@ -8,6 +8,7 @@ pub mod health;
 pub mod http;
 pub mod idempotency;
 pub mod input;
+pub mod metrics;
 pub mod money;
 pub mod pagination;
 pub mod problem;

@@ -44,6 +44,9 @@ pub struct Context {
     pub auth: InternalAuth,
     pub broker: BrokerStatus,
     pub shutdown: watch::Receiver<bool>,
+    /// The service's metric registry: services register their own families (webhooks,
+    /// schedulers, business gauges) here; `/metrics` on `<SVC>_METRICS_PORT` serves it.
+    pub metrics: platform::metrics::Metrics,
 }
 
 /// The routes (and app data) of a service, registered on every HTTP worker.
@@ -86,6 +89,9 @@ pub async fn migrate(spec: &ServiceSpec, config: &ServiceConfig) -> Result<(), S
 /// A started service. Dropping it does not stop it; call [`RunningService::stop`].
 pub struct RunningService {
     pub addr: SocketAddr,
+    /// The metrics listener, when `<SVC>_METRICS_PORT` is set.
+    pub metrics_addr: Option<SocketAddr>,
+    pub metrics: platform::metrics::Metrics,
     pub pool: Pool,
     /// Whether it consumes events (tests wait for its queue before publishing to it).
     pub consumes: bool,
@@ -93,11 +99,17 @@ pub struct RunningService {
     server: actix_web::dev::ServerHandle,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     server_task: tokio::task::JoinHandle<std::io::Result<()>>,
+    metrics_server: Option<platform::metrics::MetricsServer>,
 }
 
 impl RunningService {
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// `http://host:port/metrics`, when the metrics listener runs.
+    pub fn metrics_url(&self) -> Option<String> {
+        self.metrics_server.as_ref().map(|m| m.url())
     }
 
     /// Graceful stop: stop accepting, let in-flight requests finish, then stop the relay and
@@ -109,6 +121,10 @@ impl RunningService {
             let _ = task.await;
         }
         let _ = self.server_task.await;
+        // Last, so the final values stay scrapable while the rest drains.
+        if let Some(m) = self.metrics_server {
+            m.stop().await;
+        }
     }
 
     /// Serve until SIGTERM / Ctrl-C, then stop gracefully.
@@ -131,6 +147,10 @@ where
         platform::db::connect(config.database_url.expose(), &schema(spec, &config), config.database_pool_size).await?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let broker = BrokerStatus::default();
+    let metrics = platform::metrics::Metrics::new();
+    metrics.watch_pool(&pool);
+    events::metrics::watch_outbox(&metrics, pool.clone());
+    let event_metrics = events::metrics::EventMetrics::new(&metrics);
     let ctx = Context {
         name: spec.name,
         pool: pool.clone(),
@@ -139,6 +159,7 @@ where
         config: config.clone(),
         broker: broker.clone(),
         shutdown: shutdown_rx.clone(),
+        metrics: metrics.clone(),
     };
     let wiring = setup(&ctx).map_err(StartError::Setup)?;
     let consumes = wiring.handler.is_some();
@@ -146,9 +167,16 @@ where
     let amqp = config.amqp_url.expose().to_string();
     let mut tasks = wiring.background;
     tasks.push(
-        Relay::new(pool.clone(), &amqp, &config.events_exchange, spec.name, broker.clone()).spawn(shutdown_rx.clone()),
+        Relay::new(pool.clone(), &amqp, &config.events_exchange, spec.name, broker.clone())
+            .with_metrics(event_metrics.clone())
+            .spawn(shutdown_rx.clone()),
     );
     if let Some(handler) = wiring.handler {
+        let topology = Topology::new(&config.events_exchange, &config.queue_prefix);
+        event_metrics.watch_queues(
+            &metrics,
+            vec![("queue", topology.queue(spec.name)), ("dlq", topology.dead_letter_queue(spec.name))],
+        );
         let consumer = Consumer {
             pool: pool.clone(),
             amqp_url: amqp.clone(),
@@ -158,6 +186,7 @@ where
             handler,
             status: broker.clone(),
             retry,
+            metrics: event_metrics,
         };
         tasks.push(consumer.spawn(shutdown_rx.clone()));
     }
@@ -178,11 +207,13 @@ where
     let whoami_path = format!("/api/{}/whoami", spec.name);
     let auth = ctx.auth.clone();
     let operations = platform::http::Operations::from_openapi(&(spec.openapi)());
+    let http_metrics = metrics.http();
     let server = HttpServer::new(move || {
         let routes = routes.clone();
         App::new()
             .app_data(web::Data::new(auth.clone()))
             .app_data(operations.clone())
+            .app_data(web::Data::new(http_metrics.clone()))
             .app_data(web::Data::new(readiness.clone()))
             .configure(platform::http::configure_extractors)
             .configure(platform::health::routes)
@@ -193,6 +224,8 @@ where
             .wrap(from_fn(platform::http::screen_input))
             .wrap(from_fn(platform::auth::internal_auth))
             .wrap(from_fn(platform::http::request_context))
+            // Outermost: times everything, the auth refusals included.
+            .wrap(from_fn(platform::metrics::track_requests))
     })
     .workers(config.http_workers.max(1))
     // Answers are small and written at once: never hold the last segment back for an ACK.
@@ -204,7 +237,29 @@ where
     let handle = server.handle();
     let server_task = tokio::spawn(server);
     tracing::info!(service = spec.name, %addr, "listening");
-    Ok(RunningService { addr, pool, consumes, shutdown: shutdown_tx, server: handle, tasks, server_task })
+    let metrics_server = match config.metrics_port {
+        Some(port) => Some(platform::metrics::serve(&config.host, port, metrics.clone())?),
+        None => {
+            tracing::warn!(
+                service = spec.name,
+                "no metrics listener: {}_METRICS_PORT is not set",
+                spec.name.to_uppercase()
+            );
+            None
+        }
+    };
+    Ok(RunningService {
+        addr,
+        metrics_addr: metrics_server.as_ref().map(|m| m.addr),
+        metrics,
+        pool,
+        consumes,
+        shutdown: shutdown_tx,
+        server: handle,
+        tasks,
+        server_task,
+        metrics_server,
+    })
 }
 
 async fn whoami(principal: Principal) -> HttpResponse {

@@ -69,11 +69,31 @@ impl ClientConfig {
     }
 }
 
+/// Told of every finished call: operation (`POST payment_intents/{id}/confirm`, ids replaced so
+/// the set stays bounded), outcome ([`StripeError::outcome`] or `ok`) and the time it took with
+/// retries. The billing service counts these into its metrics; this crate stays free of them.
+pub type Observer = Arc<dyn Fn(&str, &str, Duration) + Send + Sync>;
+
 /// Cheap to clone; share one per process so connections are pooled.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
     inner: Arc<ClientConfig>,
+    observer: Option<Observer>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("inner", &self.inner).finish_non_exhaustive()
+    }
+}
+
+/// `payment_intents/pi_123/cancel?x=y` -> `payment_intents/{id}/cancel`: Stripe's paths are
+/// `resource[/id[/action]]`.
+pub fn operation(method: &Method, path: &str) -> String {
+    let path = path.split('?').next().unwrap_or_default();
+    let segments: Vec<&str> = path.split('/').enumerate().map(|(i, s)| if i == 1 { "{id}" } else { s }).collect();
+    format!("{method} {}", segments.join("/"))
 }
 
 /// One failed attempt, with Stripe's own opinion on whether to retry when it gave one.
@@ -105,7 +125,12 @@ impl Client {
             .user_agent(concat!("monetization-stripe/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| StripeError::InvalidArgument(format!("could not build HTTP client: {e}")))?;
-        Ok(Self { http, inner: Arc::new(config) })
+        Ok(Self { http, inner: Arc::new(config), observer: None })
+    }
+
+    pub fn with_observer(mut self, observer: Observer) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     pub fn config(&self) -> &ClientConfig {
@@ -134,6 +159,23 @@ impl Client {
         body: Option<String>,
         idempotency_key: Option<&IdempotencyKey>,
     ) -> Result<T, StripeError> {
+        let started = std::time::Instant::now();
+        let result = self.execute_with_retries(&method, path, body, idempotency_key).await;
+        if let Some(observe) = &self.observer {
+            let outcome = result.as_ref().map_or_else(StripeError::outcome, |_| "ok");
+            observe(&operation(&method, path), outcome, started.elapsed());
+        }
+        result
+    }
+
+    async fn execute_with_retries<T: DeserializeOwned>(
+        &self,
+        method: &Method,
+        path: &str,
+        body: Option<String>,
+        idempotency_key: Option<&IdempotencyKey>,
+    ) -> Result<T, StripeError> {
+        let method = method.clone();
         let url = format!("{}/v1/{path}", self.inner.base_url);
         let policy = &self.inner.retry;
         let mut retry = 0;
@@ -222,6 +264,13 @@ mod tests {
         assert!(Client::new(ClientConfig::new("ftp://x", "sk_test")).is_err());
         let client = Client::new(ClientConfig::new("http://localhost:12111/", "sk_test")).unwrap();
         assert_eq!(client.config().base_url, "http://localhost:12111");
+    }
+
+    #[test]
+    fn operations_hide_ids() {
+        assert_eq!(operation(&Method::POST, "payment_intents/pi_1/cancel"), "POST payment_intents/{id}/cancel");
+        assert_eq!(operation(&Method::GET, "charges/ch_1?expand%5B%5D=refunds"), "GET charges/{id}");
+        assert_eq!(operation(&Method::POST, "refunds"), "POST refunds");
     }
 
     #[test]

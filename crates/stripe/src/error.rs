@@ -47,6 +47,22 @@ pub enum StripeError {
 }
 
 impl StripeError {
+    /// A bounded word for metrics: which kind of failure this was.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Self::Card { .. } => "card_error",
+            Self::InvalidRequest { .. } => "invalid_request",
+            Self::Idempotency { .. } => "idempotency_error",
+            Self::Authentication { .. } => "authentication_error",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Api { .. } => "api_error",
+            Self::Network(_) => "network_error",
+            Self::Timeout => "timeout",
+            Self::Decode(_) => "decode_error",
+            Self::InvalidArgument(_) => "invalid_argument",
+        }
+    }
+
     /// Whether sending the same request again (same idempotency key) may succeed.
     pub fn is_retryable(&self) -> bool {
         match self {

@@ -16,7 +16,7 @@ pub mod resources;
 mod secret;
 pub mod webhook;
 
-pub use client::{Client, ClientConfig, RetryPolicy, DEFAULT_STRIPE_VERSION};
+pub use client::{Client, ClientConfig, Observer, RetryPolicy, DEFAULT_STRIPE_VERSION};
 pub use error::StripeError;
 pub use idempotency::IdempotencyKey;
 pub use resources::{

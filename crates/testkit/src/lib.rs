@@ -68,6 +68,8 @@ impl TestEnv {
             queue_prefix: self.queue_prefix.clone(),
             host: "127.0.0.1".into(),
             port: 0,
+            metrics_port: Some(0),
+            business_metrics_secs: 0,
             internal_token_secret: Secret::new(INTERNAL_SECRET),
             internal_token_previous_secret: None,
             log_format: LogFormat::Pretty,

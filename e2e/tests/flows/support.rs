@@ -184,6 +184,7 @@ fn gateway_config(
     GatewayConfig {
         host: "127.0.0.1".into(),
         port: 0,
+        metrics_port: Some(0),
         internal_token_secret: Secret::new(testkit::INTERNAL_SECRET),
         billing_url: billing.into(),
         subscriptions_url: subscriptions.into(),
@@ -342,6 +343,20 @@ impl Platform {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.gateway.url())
+    }
+
+    /// The text of `service`'s `/metrics` (its own listener, not the gateway): `gateway`,
+    /// `billing`, `subscriptions`, `marketplace`, `rewards` or `licensing`.
+    pub async fn metrics(&self, service: &str) -> String {
+        let url = if service == "gateway" {
+            self.gateway.metrics_url()
+        } else {
+            let i = SERVICES.iter().position(|s| *s == service).expect("a service name");
+            self.services[i].metrics_url()
+        };
+        let res = self.http.get(url.expect("metrics listener")).send().await.expect("scrape");
+        assert_eq!(res.status(), 200);
+        res.text().await.expect("metrics text")
     }
 
     /// One call through the gateway.

@@ -5,6 +5,7 @@ pub mod config;
 pub mod consumers;
 pub mod domain;
 pub mod error;
+pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod store;
@@ -28,12 +29,15 @@ pub struct State {
     pub stripe: stripe::Client,
     pub webhooks: stripe::WebhookVerifier,
     pub config: Config,
+    pub metrics: metrics::BillingMetrics,
 }
 
 pub fn setup(ctx: &Context, config: Config) -> Result<Wiring, String> {
     let mut stripe_config = stripe::ClientConfig::new(&config.stripe_api_base, config.stripe_api_key.expose());
     stripe_config.timeout = Duration::from_millis(config.stripe_timeout_ms);
-    let stripe = stripe::Client::new(stripe_config).map_err(|e| format!("Stripe client: {e}"))?;
+    let stripe = stripe::Client::new(stripe_config)
+        .map_err(|e| format!("Stripe client: {e}"))?
+        .with_observer(metrics::BillingMetrics::stripe_observer(&ctx.metrics));
     let secrets = config.webhook_secrets();
     if secrets.is_empty() {
         return Err("BILLING_STRIPE_WEBHOOK_SECRETS must name at least one secret".into());
@@ -44,8 +48,15 @@ pub fn setup(ctx: &Context, config: Config) -> Result<Wiring, String> {
         // Longer than the worst Stripe exchange of one attempt (three calls, each retried twice).
         lease: Duration::from_millis(config.stripe_timeout_ms.saturating_mul(12).saturating_add(30_000)),
     };
-    let state =
-        Arc::new(State { pool: ctx.pool.clone(), stripe, webhooks: stripe::WebhookVerifier::new(secrets), config });
+    let metrics =
+        metrics::BillingMetrics::new(&ctx.metrics, &ctx.pool, Duration::from_secs(ctx.config.business_metrics_secs));
+    let state = Arc::new(State {
+        pool: ctx.pool.clone(),
+        stripe,
+        webhooks: stripe::WebhookVerifier::new(secrets),
+        config,
+        metrics,
+    });
     let wake = Arc::new(tokio::sync::Notify::new());
     let worker = voids::spawn(state.clone(), timing, wake.clone(), ctx.shutdown.clone());
     let data = actix_web::web::Data::from(state);

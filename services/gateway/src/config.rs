@@ -8,6 +8,9 @@ pub struct GatewayConfig {
     #[serde(default = "default_host")]
     pub host: String,
     pub port: u16,
+    /// Port of the Prometheus `/metrics` listener (0 = any free port); unset: none.
+    #[serde(default)]
+    pub metrics_port: Option<u16>,
     pub internal_token_secret: Secret,
     /// Upstream base URLs, one per service.
     pub billing_url: String,

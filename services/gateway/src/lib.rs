@@ -6,6 +6,7 @@ pub mod config;
 pub mod cors;
 pub mod dev_token;
 pub mod jwt;
+pub mod metrics;
 pub mod path;
 pub mod proxy;
 pub mod rate_limit;
@@ -31,6 +32,7 @@ pub struct State {
     pub upload_timeout: Duration,
     pub upload_body_limit: usize,
     pub trusted_proxies: Vec<cidr::Cidr>,
+    pub metrics: metrics::GatewayMetrics,
 }
 
 impl State {
@@ -62,6 +64,8 @@ impl State {
 
 pub struct RunningGateway {
     pub addr: SocketAddr,
+    /// `GATEWAY_METRICS_PORT`'s listener: never reachable through the API port.
+    pub metrics_server: Option<platform::metrics::MetricsServer>,
     server: actix_web::dev::ServerHandle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -74,6 +78,14 @@ impl RunningGateway {
     pub async fn stop(self) {
         self.server.stop(true).await;
         let _ = self.task.await;
+        if let Some(m) = self.metrics_server {
+            m.stop().await;
+        }
+    }
+
+    /// `http://host:port/metrics`, when the metrics listener runs.
+    pub fn metrics_url(&self) -> Option<String> {
+        self.metrics_server.as_ref().map(|m| m.url())
     }
 }
 
@@ -89,6 +101,7 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, String> {
         .iter()
         .map(|s| cidr::Cidr::parse(s).map_err(|e| format!("GATEWAY_TRUSTED_PROXIES: {e}")))
         .collect::<Result<Vec<_>, _>>()?;
+    let registry = platform::metrics::Metrics::new();
     let state = web::Data::new(State {
         routes: route_table::RouteTable::from_config(&config),
         verifier,
@@ -105,6 +118,7 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, String> {
         upload_timeout: Duration::from_millis(config.upload_timeout_ms),
         upload_body_limit: config.upload_body_limit_bytes,
         trusted_proxies,
+        metrics: metrics::GatewayMetrics::new(&registry),
     });
     let pruner = state.clone();
     tokio::spawn(async move {
@@ -117,8 +131,10 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, String> {
     let readiness = web::Data::new(Readiness::default());
     let listener = platform::server::bind(&config.host, config.port).map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let http_metrics = web::Data::new(registry.http());
     let server = HttpServer::new(move || {
         App::new()
+            .app_data(http_metrics.clone())
             .app_data(state.clone())
             .app_data(cors.clone())
             .app_data(readiness.clone())
@@ -133,6 +149,7 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, String> {
             .wrap(from_fn(path::normal_paths_only))
             .wrap(from_fn(cors::cors))
             .wrap(from_fn(platform::http::request_context))
+            .wrap(from_fn(platform::metrics::track_requests))
     })
     .workers(config.http_workers.max(1))
     // Answers are small and written at once: never hold the last segment back for an ACK.
@@ -145,7 +162,14 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, String> {
     let handle = server.handle();
     let task = tokio::spawn(server);
     tracing::info!(%addr, "gateway listening");
-    Ok(RunningGateway { addr, server: handle, task })
+    let metrics_server = match config.metrics_port {
+        Some(port) => Some(platform::metrics::serve(&config.host, port, registry).map_err(|e| e.to_string())?),
+        None => {
+            tracing::warn!("no metrics listener: GATEWAY_METRICS_PORT is not set");
+            None
+        }
+    };
+    Ok(RunningGateway { addr, metrics_server, server: handle, task })
 }
 
 /// The public API document, generated from the services' code (`cargo run -p contracts`) and

@@ -4,7 +4,7 @@ use crate::jwt::Identity;
 use crate::route_table::{is_public, Upstream};
 use crate::State;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use platform::auth::INTERNAL_TOKEN_HEADER;
 use platform::http::RequestId;
@@ -48,12 +48,16 @@ pub async fn forward(
     state: web::Data<State>,
 ) -> Result<HttpResponse, Problem> {
     let client_ip = state.client_ip(&req);
-    state.limits.check_ip(client_ip)?;
+    let m = &state.metrics;
+    state.limits.check_ip(client_ip).inspect_err(|_| m.rate_limited.inc(&["ip"]))?;
     let path = req.path();
-    let upstream = state.routes.upstream(path).ok_or_else(|| Problem::not_found("route"))?.clone();
+    let (prefix, upstream) = state.routes.route(path).ok_or_else(|| Problem::not_found("route"))?;
+    let upstream = upstream.clone();
+    // Label the request by the route-table entry: the gateway has no route templates of its own.
+    req.extensions_mut().insert(platform::metrics::RouteLabel(prefix));
     let identity = authenticate(&req, &state)?;
     match &identity {
-        Some(id) => state.limits.check_user(id.user_id)?,
+        Some(id) => state.limits.check_user(id.user_id).inspect_err(|_| m.rate_limited.inc(&["user"]))?,
         None if is_public(req.method().as_str(), path) => {}
         None => return Err(Problem::unauthorized("send a bearer token")),
     }
@@ -66,7 +70,16 @@ pub async fn forward(
     let request_id = RequestId::of(&req);
     let upstream_request = build_request(&req, &state, &upstream, identity.as_ref(), &request_id, client_ip)?;
     let upstream_request = attach_body(upstream_request.timeout(timeout), &req, payload, body_limit);
-    let response = upstream_request.send().await.map_err(|e| upstream_error(&upstream, &e))?;
+    let started = std::time::Instant::now();
+    let sent = upstream_request.send().await;
+    m.upstream_duration.observe_since(&[upstream.service], started);
+    let response = sent.map_err(|e| {
+        let problem = upstream_error(&upstream, &e);
+        let outcome = if e.is_timeout() { "timeout" } else { "unavailable" };
+        m.upstream.inc(&[upstream.service, outcome]);
+        problem
+    })?;
+    m.upstream.inc(&[upstream.service, crate::metrics::status_class(response.status().as_u16())]);
     relay_response(response, &upstream).await
 }
 
@@ -74,12 +87,18 @@ fn authenticate(req: &HttpRequest, state: &State) -> Result<Option<Identity>, Pr
     let Some(value) = req.headers().get("authorization") else {
         return Ok(None);
     };
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .ok_or_else(|| Problem::unauthorized("use Authorization: Bearer <token>"))?;
-    state.verifier.verify(token.trim()).map(Some).map_err(|e| Problem::unauthorized(e.to_string()))
+    let token =
+        value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer "))).ok_or_else(
+            || {
+                state.metrics.jwt_failures.inc(&["malformed"]);
+                Problem::unauthorized("use Authorization: Bearer <token>")
+            },
+        )?;
+    state.verifier.verify(token.trim()).map(Some).map_err(|e| {
+        let message = e.to_string();
+        state.metrics.jwt_failures.inc(&[crate::metrics::jwt_reason(&message)]);
+        Problem::unauthorized(message)
+    })
 }
 
 fn build_request(

@@ -72,10 +72,15 @@ impl RouteTable {
 
     /// The upstream for `path`, matching whole segments (`/api/tokensX` is not `/api/tokens`).
     pub fn upstream(&self, path: &str) -> Option<&Upstream> {
+        self.route(path).map(|(_, u)| u)
+    }
+
+    /// The matching prefix (a bounded metrics label) and its upstream.
+    pub fn route(&self, path: &str) -> Option<(&'static str, &Upstream)> {
         self.routes
             .iter()
             .find(|(prefix, _)| path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/')))
-            .map(|(_, u)| u)
+            .map(|(p, u)| (*p, u))
     }
 }
 

@@ -8,6 +8,7 @@ pub mod core;
 pub mod dns;
 pub mod domain;
 pub mod error;
+pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod scheduler;
@@ -40,13 +41,14 @@ pub fn setup(ctx: &Context, config: Config) -> Result<Wiring, String> {
 
 /// [`setup`] with another clock (tests move time with `clock::ManualClock`).
 pub fn setup_with_clock(ctx: &Context, config: Config, clock: Arc<dyn Clock>) -> Result<Wiring, String> {
+    metrics::register(ctx);
     let signer = certificate::Signer::from_pems(
         &config::unescape_pem(config.certificate_signing_key_pem.expose()),
         &config::unescape_pem(&config.certificate_public_key_pem),
     )?;
     let dns = Arc::new(dns::DnsTxtResolver::new(config.dns_nameservers.as_deref())?);
     let state = Arc::new(State { pool: ctx.pool.clone(), config, signer, clock, dns });
-    let background = vec![scheduler::spawn(state.clone(), ctx.shutdown.clone())];
+    let background = vec![scheduler::spawn(state.clone(), ctx.shutdown.clone(), ctx.metrics.scheduler())];
     let data = actix_web::web::Data::from(state);
     Ok(Wiring {
         routes: Arc::new(move |cfg| {

@@ -14,7 +14,11 @@ use tokio::sync::watch;
 /// Rows claimed per transaction, so one tick never holds many locks for long.
 const BATCH: i64 = 50;
 
-pub fn spawn(state: Arc<State>, mut shutdown: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+pub fn spawn(
+    state: Arc<State>,
+    mut shutdown: watch::Receiver<bool>,
+    metrics: platform::metrics::SchedulerMetrics,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let every = Duration::from_millis(state.config.scheduler_interval_ms.max(10));
         loop {
@@ -22,7 +26,10 @@ pub fn spawn(state: Arc<State>, mut shutdown: watch::Receiver<bool>) -> tokio::t
                 _ = tokio::time::sleep(every) => {}
                 _ = shutdown.changed() => return,
             }
-            if let Err(e) = tick(&state).await {
+            let result = tick(&state).await;
+            // One pass runs every licensing job (expiry, SLA clocks, usage snapshots).
+            metrics.record("licensing", result.as_ref().ok().map(|_| 0));
+            if let Err(e) = result {
                 tracing::warn!(error = %e, "licensing scheduler tick failed");
             }
         }

@@ -8,6 +8,7 @@ pub mod consumers;
 pub mod content;
 pub mod domain;
 pub mod error;
+pub mod metrics;
 pub mod openapi;
 pub mod purchasing;
 pub mod rewards;
@@ -50,6 +51,7 @@ pub fn setup(ctx: &Context, config: Config) -> Result<Wiring, String> {
 
 /// Same as [`setup`] with a clock of the caller's (tests move it to mature earnings).
 pub fn setup_with(ctx: &Context, config: Config, clock: clock::SharedClock) -> Result<Wiring, String> {
+    metrics::register(ctx);
     config.check()?;
     let content = content::LocalDir::new(&config.content_dir)
         .map_err(|e| format!("content directory {}: {e}", config.content_dir))?;
@@ -74,7 +76,7 @@ pub fn setup_with(ctx: &Context, config: Config, clock: clock::SharedClock) -> R
         clock,
         catalog,
     });
-    let scheduler = scheduler::spawn(state.clone(), interval, ctx.shutdown.clone());
+    let scheduler = scheduler::spawn(state.clone(), interval, ctx.shutdown.clone(), ctx.metrics.scheduler());
     let data = actix_web::web::Data::from(state.clone());
     Ok(Wiring {
         routes: Arc::new(move |cfg| {

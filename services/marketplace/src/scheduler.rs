@@ -54,6 +54,7 @@ pub fn spawn(
     state: Arc<State>,
     interval: Duration,
     mut shutdown: watch::Receiver<bool>,
+    metrics: platform::metrics::SchedulerMetrics,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
@@ -61,12 +62,16 @@ pub fn spawn(
                 _ = tokio::time::sleep(interval) => {}
                 _ = shutdown.changed() => return,
             }
-            match tick(&state).await {
+            let matured = tick(&state).await;
+            metrics.record("earnings_maturity", matured.as_ref().ok().copied());
+            match matured {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(lines = n, "earnings became available"),
                 Err(e) => tracing::warn!(error = %e, "earnings maturity tick failed"),
             }
-            match expire(&state).await {
+            let expired = expire(&state).await;
+            metrics.record("purchase_expiry", expired.as_ref().ok().copied());
+            match expired {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(purchases = n, "unpaid purchases expired"),
                 Err(e) => tracing::warn!(error = %e, "purchase expiry tick failed"),

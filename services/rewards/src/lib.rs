@@ -9,6 +9,7 @@ pub mod consumers;
 pub mod domain;
 pub mod error;
 pub mod ledger;
+pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod store;
@@ -40,6 +41,7 @@ pub fn setup(ctx: &Context, config: Config) -> Result<Wiring, String> {
 
 /// [`setup`] with a chosen clock (tests move time with [`clock::ManualClock`]).
 pub fn setup_with_clock(ctx: &Context, config: Config, clock: Arc<dyn Clock>) -> Result<Wiring, String> {
+    metrics::register(ctx);
     if config.voucher_valid_days < 1 {
         return Err("REWARDS_VOUCHER_VALID_DAYS must be at least 1".into());
     }

@@ -9,6 +9,7 @@ pub mod consumers;
 pub mod domain;
 pub mod entitlements;
 pub mod error;
+pub mod metrics;
 pub mod openapi;
 pub mod operations;
 pub mod routes;
@@ -48,6 +49,7 @@ pub fn setup(ctx: &Context, config: Config) -> Result<Wiring, String> {
 
 /// As [`setup`], with the clock the scheduler and handlers read (tests move it).
 pub fn setup_with_clock(ctx: &Context, config: Config, clock: SharedClock) -> Result<Wiring, String> {
+    metrics::register(ctx);
     let retry_days = config.retry_schedule()?;
     let state = Arc::new(State {
         pool: ctx.pool.clone(),
@@ -60,7 +62,7 @@ pub fn setup_with_clock(ctx: &Context, config: Config, clock: SharedClock) -> Re
         pending_invalidations: std::sync::Mutex::new(Vec::new()),
     });
     let interval = Duration::from_millis(state.config.scheduler_interval_ms);
-    let scheduler = scheduler::spawn(state.clone(), interval, ctx.shutdown.clone());
+    let scheduler = scheduler::spawn(state.clone(), interval, ctx.shutdown.clone(), ctx.metrics.scheduler());
     let data = actix_web::web::Data::from(state.clone());
     Ok(Wiring {
         routes: Arc::new(move |cfg| {

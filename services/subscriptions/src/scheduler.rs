@@ -104,6 +104,7 @@ pub fn spawn(
     state: Arc<State>,
     interval: Duration,
     mut shutdown: watch::Receiver<bool>,
+    metrics: platform::metrics::SchedulerMetrics,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
@@ -111,7 +112,9 @@ pub fn spawn(
                 _ = tokio::time::sleep(interval) => {}
                 _ = shutdown.changed() => return,
             }
-            if let Err(e) = tick(&state).await {
+            let result = tick(&state).await;
+            metrics.record("renewals", result.as_ref().ok().copied());
+            if let Err(e) = result {
                 tracing::warn!(error = %e, "subscription scheduler tick failed");
             }
         }

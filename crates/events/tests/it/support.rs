@@ -158,6 +158,7 @@ pub fn start_consumer(
         handler,
         status: BrokerStatus::default(),
         retry,
+        metrics: events::metrics::EventMetrics::detached(),
     };
     (tx, consumer.spawn(rx))
 }

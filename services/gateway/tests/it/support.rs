@@ -52,6 +52,7 @@ pub fn gateway_config(upstream: &str) -> GatewayConfig {
     GatewayConfig {
         host: "127.0.0.1".into(),
         port: 0,
+        metrics_port: Some(0),
         internal_token_secret: Secret::new(testkit::INTERNAL_SECRET),
         billing_url: upstream.into(),
         subscriptions_url: upstream.into(),

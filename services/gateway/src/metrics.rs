@@ -1,0 +1,82 @@
+//! The gateway's own families: upstream calls by service and outcome, JWT refusals by reason,
+//! rate-limit refusals by limiter. The HTTP server families come from `platform::metrics`.
+
+use platform::metrics::{CounterVec, HistogramVec, Metrics};
+
+#[derive(Clone)]
+pub struct GatewayMetrics {
+    pub upstream: CounterVec,
+    pub upstream_duration: HistogramVec,
+    pub jwt_failures: CounterVec,
+    pub rate_limited: CounterVec,
+}
+
+impl GatewayMetrics {
+    pub fn new(metrics: &Metrics) -> Self {
+        Self {
+            upstream: metrics.counter(
+                "monetization_gateway_upstream_requests",
+                "Requests forwarded, by service and outcome (2xx, 3xx, 4xx, 5xx, timeout, unavailable)",
+                &["service", "outcome"],
+            ),
+            upstream_duration: metrics.histogram(
+                "monetization_gateway_upstream_duration_seconds",
+                "Time until the upstream's answer headers, by service",
+                &["service"],
+            ),
+            jwt_failures: metrics.counter(
+                "monetization_gateway_jwt_failures",
+                "Client tokens refused, by reason",
+                &["reason"],
+            ),
+            rate_limited: metrics.counter(
+                "monetization_gateway_rate_limited",
+                "Requests answered 429, by limiter (ip, user)",
+                &["limiter"],
+            ),
+        }
+    }
+}
+
+/// A bounded reason for a refused token, from the verifier's fixed messages (the label never
+/// carries anything the client wrote).
+pub fn jwt_reason(message: &str) -> &'static str {
+    const REASONS: &[(&str, &str)] = &[
+        ("malformed", "malformed"),
+        ("algorithm is not accepted", "algorithm"),
+        ("does not match", "algorithm"),
+        ("no kid", "unknown_key"),
+        ("unknown signing key", "unknown_key"),
+        ("expired", "expired"),
+        ("not yet valid", "not_yet_valid"),
+        ("wrong issuer", "issuer"),
+        ("wrong audience", "audience"),
+        ("bad signature", "signature"),
+        ("missing a required claim", "missing_claim"),
+        ("sub must be", "subject"),
+        ("Bearer", "malformed"),
+    ];
+    REASONS.iter().find(|(needle, _)| message.contains(needle)).map(|(_, r)| *r).unwrap_or("invalid")
+}
+
+/// The outcome label of an upstream answer.
+pub fn status_class(status: u16) -> &'static str {
+    match status {
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_are_bounded_words() {
+        assert_eq!(jwt_reason("token rejected: expired"), "expired");
+        assert_eq!(jwt_reason("unknown signing key"), "unknown_key");
+        assert_eq!(jwt_reason("something a client made up"), "invalid");
+    }
+}
