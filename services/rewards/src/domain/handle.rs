@@ -26,7 +26,9 @@ const HANDLE_BYTES: usize = 12;
 
 #[derive(Clone)]
 pub struct Pseudonyms {
-    key: Vec<u8>,
+    /// The HMAC with its key already absorbed: cloning it saves hashing the key again for every
+    /// entry of every board page.
+    keyed: Hmac<Sha256>,
 }
 
 impl std::fmt::Debug for Pseudonyms {
@@ -36,13 +38,13 @@ impl std::fmt::Debug for Pseudonyms {
 }
 
 impl Pseudonyms {
+    #[allow(clippy::expect_used)] // HMAC takes keys of any length, so `new_from_slice` cannot fail.
     pub fn new(secret: &str) -> Self {
-        Self { key: secret.as_bytes().to_vec() }
+        Self { keyed: <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC accepts any key length") }
     }
 
-    #[allow(clippy::expect_used)] // HMAC takes keys of any length, so `new_from_slice` cannot fail.
     fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC accepts any key length");
+        let mut mac = self.keyed.clone();
         for part in parts {
             mac.update(part);
         }
