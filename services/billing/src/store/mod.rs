@@ -3,6 +3,7 @@
 pub mod customers;
 pub mod history;
 pub mod payments;
+pub mod reconcile;
 pub mod receipts;
 pub mod refunds;
 pub mod schema;
