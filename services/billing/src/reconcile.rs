@@ -12,10 +12,9 @@
 //! `FOR UPDATE SKIP LOCKED` statement, which also spaces two reads of one row by the same age.
 //! No transaction or pooled connection is held while Stripe is asked.
 
-use crate::domain::reconcile::intent_is_news;
 use crate::error::BillingError;
 use crate::store::{payments, reconcile as store};
-use crate::webhooks::{self, Facts, Outcome};
+use crate::webhooks::{self, Outcome};
 use crate::State;
 use std::sync::Arc;
 use std::time::Duration;
@@ -119,13 +118,6 @@ async fn reconcile_one(state: &State, payment_id: Uuid, kind: Kind) -> Result<Ou
         Kind::Payment => webhooks::intent_facts(state, &payment).await?,
         Kind::Refunds => webhooks::refund_facts(state, &payment).await?,
     };
-    if let Facts::Intent { intent, .. } = &facts {
-        let error = intent.last_payment_error.as_ref();
-        let code = error.and_then(|e| e.decline_code.as_deref().or(e.code.as_deref()));
-        if !intent_is_news(&payment.status, payment.failure_code.as_deref(), intent.status, code) {
-            return Ok(Outcome::Ignored);
-        }
-    }
     platform::db::transaction(&state.pool, move |conn| Box::pin(async move { webhooks::apply(conn, &facts).await }))
         .await
 }

@@ -12,6 +12,7 @@
 
 use crate::domain::payment::{self as rules, Decision};
 use crate::domain::receipt::receipt_number;
+use crate::domain::reconcile::intent_is_news;
 use crate::domain::refund as refund_rules;
 use crate::error::BillingError;
 use crate::store::{customers, history, payments, receipts, refunds};
@@ -189,8 +190,12 @@ async fn on_intent_update(
         }
         status => {
             let name = rules::status_name(status);
+            let error = current.last_payment_error.as_ref();
+            let code = error.and_then(|e| e.decline_code.as_deref().or(e.code.as_deref()));
+            // A failure already recorded is not announced again: the reconcile job and a webhook
+            // arriving after it read the same decline (see `domain::reconcile`).
             if rules::on_failed(&payment.status) == Decision::Ignore
-                || payment.status == name && current.last_payment_error.is_none()
+                || !intent_is_news(&payment.status, payment.failure_code.as_deref(), status, code)
             {
                 return Ok(Outcome::Ignored);
             }

@@ -1,7 +1,7 @@
-//! When a PaymentIntent read back by the reconcile job tells billing something its record does
-//! not say yet. The webhook path applies every notification (Stripe sends one per change, and
-//! their ids are deduplicated); the job, which has no event id, applies only news, so re-reading
-//! an unsettled payment every pass never announces the same failure twice.
+//! When a PaymentIntent read from Stripe tells billing something its record does not say yet.
+//! The reconcile job re-reads an unsettled payment every pass and has no event id to deduplicate
+//! by, and a webhook may arrive after the job applied what it says: both go through
+//! `webhooks::apply`, which applies only news, so the same failure is never announced twice.
 
 use super::payment::{status_name, SUCCEEDED};
 

@@ -3,6 +3,7 @@
 
 mod boot;
 mod payments;
+mod reconcile;
 mod refund_policy;
 mod refunds;
 mod stripe_calls;
