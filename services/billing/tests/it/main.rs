@@ -2,6 +2,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod boot;
+mod cancel;
 mod payments;
 mod reconcile;
 mod refund_policy;
