@@ -52,6 +52,7 @@ diesel::table! {
         completed_at -> Nullable<Timestamptz>,
         updated_at -> Timestamptz,
         closed_reason -> Nullable<Text>,
+        expiry_attempted_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -7,6 +7,7 @@ mod catalog;
 mod cursors;
 mod download;
 mod earnings;
+mod expiry;
 mod purchase;
 mod refunds;
 mod reviews;
