@@ -8,6 +8,7 @@ mod custom_domain;
 mod edges;
 mod enterprise;
 mod failures;
+mod lost_webhooks;
 mod orphan_payments;
 mod purchase;
 mod redemption;
