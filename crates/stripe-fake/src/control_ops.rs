@@ -69,6 +69,16 @@ impl Shared {
         Ok(())
     }
 
+    /// Stops (or resumes) delivering the new events of a PaymentIntent: its charge's and refunds'
+    /// included. Unknown ids are accepted, so a test may drop before the intent exists.
+    pub(crate) fn drop_webhooks(&self, payment_intent: &str, drop: bool) {
+        self.webhooks.set_dropping(payment_intent, drop);
+    }
+
+    pub(crate) fn dropped_event_ids(&self) -> Vec<String> {
+        self.webhooks.dropped_event_ids()
+    }
+
     pub(crate) fn hold_events(&self) {
         self.webhooks.hold();
     }

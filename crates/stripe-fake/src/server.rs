@@ -148,6 +148,23 @@ impl RunningFake {
         self.shared.redeliver(id, 2)
     }
 
+    /// The new events of `payment_intent` (its charge's and refunds' included) are stored but never
+    /// delivered, as when Stripe gives up on an unreachable endpoint; [`RunningFake::resend_event`]
+    /// still delivers one (late).
+    pub fn drop_webhooks(&self, payment_intent: &str) {
+        self.shared.drop_webhooks(payment_intent, true);
+    }
+
+    /// Undoes [`RunningFake::drop_webhooks`] for events created from now on.
+    pub fn deliver_webhooks(&self, payment_intent: &str) {
+        self.shared.drop_webhooks(payment_intent, false);
+    }
+
+    /// Ids of the events whose delivery was dropped, oldest first.
+    pub fn dropped_event_ids(&self) -> Vec<String> {
+        self.shared.dropped_event_ids()
+    }
+
     /// Parks deliveries (new events, resends, duplicates) until [`RunningFake::release_events`].
     pub fn hold_events(&self) {
         self.shared.hold_events();

@@ -77,7 +77,7 @@ impl Shared {
             }
         };
         for event in &events {
-            self.webhooks.enqueue(Delivery::from(event));
+            self.webhooks.enqueue_new(Delivery::from(event));
         }
 
         let mut response = HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK));
@@ -108,7 +108,7 @@ impl Shared {
             (result, store.take_new_events())
         };
         for event in &events {
-            self.webhooks.enqueue(Delivery::from(event));
+            self.webhooks.enqueue_new(Delivery::from(event));
         }
         result
     }

@@ -3,6 +3,7 @@
 //! release them in an order of their choosing, or deliver an event twice, since Stripe guarantees neither
 //! ordering nor exactly-once delivery.
 
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, RwLock};
 
 use serde::Serialize;
@@ -18,11 +19,25 @@ pub(crate) struct Delivery {
     pub event_id: String,
     pub event_type: String,
     pub body: Arc<str>,
+    /// The PaymentIntent the event is about (the intent itself, or its charge's or refund's).
+    pub payment_intent: Option<String>,
 }
 
 impl From<&StoredEvent> for Delivery {
     fn from(stored: &StoredEvent) -> Self {
-        Self { event_id: stored.event.id.clone(), event_type: stored.event.type_.clone(), body: stored.body.clone() }
+        let object = &stored.event.data.object;
+        let payment_intent = match object.get("object").and_then(|v| v.as_str()) {
+            Some("payment_intent") => object.get("id"),
+            _ => object.get("payment_intent"),
+        }
+        .and_then(|v| v.as_str())
+        .map(str::to_owned);
+        Self {
+            event_id: stored.event.id.clone(),
+            event_type: stored.event.type_.clone(),
+            body: stored.body.clone(),
+            payment_intent,
+        }
     }
 }
 
@@ -49,6 +64,11 @@ pub(crate) struct Webhooks {
     held: Mutex<Option<Vec<Delivery>>>,
     queue: mpsc::UnboundedSender<Delivery>,
     attempts: Mutex<Vec<DeliveryAttempt>>,
+    /// PaymentIntents whose new events are never delivered (a receiver unreachable past Stripe's
+    /// retry window, a secret rotated wrong): the events are stored, only their delivery is lost.
+    dropping: Mutex<BTreeSet<String>>,
+    /// Ids of the events lost that way, in creation order; a test delivers them late with `redeliver`.
+    dropped: Mutex<Vec<String>>,
 }
 
 impl Webhooks {
@@ -66,6 +86,8 @@ impl Webhooks {
             held: Mutex::new(None),
             queue,
             attempts: Mutex::new(Vec::new()),
+            dropping: Mutex::new(BTreeSet::new()),
+            dropped: Mutex::new(Vec::new()),
         };
         (Arc::new(webhooks), receiver)
     }
@@ -105,6 +127,33 @@ impl Webhooks {
                 let _ = self.queue.send(delivery);
             }
         }
+    }
+
+    /// A new event's delivery: lost when its PaymentIntent's webhooks are being dropped, else
+    /// [`Webhooks::enqueue`]d. Redeliveries asked for by a test bypass the drop (they are the late
+    /// webhook the test wants to see arrive).
+    pub(crate) fn enqueue_new(&self, delivery: Delivery) {
+        let dropped = delivery.payment_intent.as_ref().is_some_and(|pi| lock(&self.dropping).contains(pi));
+        if dropped {
+            tracing::info!(event_id = %delivery.event_id, event_type = %delivery.event_type, "webhook dropped by the test control");
+            lock(&self.dropped).push(delivery.event_id);
+            return;
+        }
+        self.enqueue(delivery);
+    }
+
+    /// Starts (`true`) or stops dropping the new events of a PaymentIntent.
+    pub(crate) fn set_dropping(&self, payment_intent: &str, drop: bool) {
+        let mut dropping = lock(&self.dropping);
+        if drop {
+            dropping.insert(payment_intent.to_owned());
+        } else {
+            dropping.remove(payment_intent);
+        }
+    }
+
+    pub(crate) fn dropped_event_ids(&self) -> Vec<String> {
+        lock(&self.dropped).clone()
     }
 
     pub(crate) fn hold(&self) {

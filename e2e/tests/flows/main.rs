@@ -10,6 +10,7 @@ mod edges;
 mod enterprise;
 mod failures;
 mod input;
+mod lost_webhooks;
 mod observability;
 mod orphan_payments;
 mod privacy;

@@ -216,6 +216,10 @@ fn gateway_config(
     }
 }
 
+/// Billing's reconcile age in the flows that do not test it: longer than any flow, so a webhook a
+/// flow holds back or reorders is not settled behind its back.
+const NEVER_RECONCILE: u64 = 3_600;
+
 /// Whole seconds, so times compare exactly after a database round trip.
 fn start_time() -> DateTime<Utc> {
     let now = Utc::now();
@@ -225,15 +229,21 @@ fn start_time() -> DateTime<Utc> {
 impl Platform {
     /// Everything up, for a flow that leaves the broker alone.
     pub async fn start() -> Self {
-        Self::start_inner(false).await
+        Self::start_inner(false, NEVER_RECONCILE).await
     }
 
     /// Everything up, with no other flow of this binary running (the broker may be stopped).
     pub async fn start_exclusive() -> Self {
-        Self::start_inner(true).await
+        Self::start_inner(true, NEVER_RECONCILE).await
     }
 
-    async fn start_inner(exclusive: bool) -> Self {
+    /// Everything up, with billing's reconcile job settling, from Stripe, whatever has been
+    /// unsettled for a second (lost webhooks).
+    pub async fn start_reconciling() -> Self {
+        Self::start_inner(false, 1).await
+    }
+
+    async fn start_inner(exclusive: bool, reconcile_after_seconds: u64) -> Self {
         let slot = Slot::take(exclusive).await;
         let env = TestEnv::new();
         // First, so that it sees every event the services publish.
@@ -248,6 +258,8 @@ impl Platform {
             stripe_timeout_ms: 5_000,
             void_poll_ms: 100,
             void_retry_base_ms: 1_000,
+            reconcile_after_seconds,
+            reconcile_interval_ms: 200,
             merchant_name: "Learning Platform Inc.".into(),
             merchant_address: "1 Example Street, Springfield".into(),
             refund_window_days: 14,

@@ -27,6 +27,13 @@ pub struct BillingConfig {
     /// First delay before retrying a void after a Stripe error; doubled per attempt, at most an hour.
     #[serde(default = "default_void_retry_base")]
     pub void_retry_base_ms: u64,
+    /// Age after which a payment or refund that is still not final is re-read from Stripe and
+    /// settled as its lost webhook would have (and the least time between two reads of one).
+    #[serde(default = "default_reconcile_after")]
+    pub reconcile_after_seconds: u64,
+    /// How often the reconcile job looks for such payments and refunds.
+    #[serde(default = "default_reconcile_interval")]
+    pub reconcile_interval_ms: u64,
 }
 
 fn default_stripe_base() -> String {
@@ -50,6 +57,12 @@ fn default_void_poll() -> u64 {
 fn default_void_retry_base() -> u64 {
     5_000
 }
+fn default_reconcile_after() -> u64 {
+    600
+}
+fn default_reconcile_interval() -> u64 {
+    60_000
+}
 
 impl BillingConfig {
     /// Every default, for a Stripe at `api_base` (stripe-fake in tests and dev): the variables
@@ -65,6 +78,8 @@ impl BillingConfig {
             refund_window_days: default_refund_window(),
             void_poll_ms: default_void_poll(),
             void_retry_base_ms: default_void_retry_base(),
+            reconcile_after_seconds: default_reconcile_after(),
+            reconcile_interval_ms: default_reconcile_interval(),
         }
     }
 

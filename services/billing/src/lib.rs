@@ -1,12 +1,14 @@
 //! Billing: the only service that talks to Stripe. It owns customers, payments, refunds, receipts,
 //! billing history and the Stripe webhook events it has applied.
 
+pub mod cancel;
 pub mod config;
 pub mod consumers;
 pub mod domain;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
+pub mod reconcile;
 pub mod routes;
 pub mod store;
 pub mod voids;
@@ -59,12 +61,13 @@ pub fn setup(ctx: &Context, config: Config) -> Result<Wiring, String> {
     });
     let wake = Arc::new(tokio::sync::Notify::new());
     let worker = voids::spawn(state.clone(), timing, wake.clone(), ctx.shutdown.clone());
+    let reconciler = reconcile::spawn(state.clone(), ctx.shutdown.clone());
     let data = actix_web::web::Data::from(state);
     Ok(Wiring {
         routes: Arc::new(move |cfg| {
             cfg.app_data(data.clone()).configure(routes::configure);
         }),
         handler: Some(Arc::new(consumers::Handler { wake })),
-        background: vec![worker],
+        background: vec![worker, reconciler],
     })
 }

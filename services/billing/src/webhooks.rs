@@ -12,6 +12,7 @@
 
 use crate::domain::payment::{self as rules, Decision};
 use crate::domain::receipt::receipt_number;
+use crate::domain::reconcile::intent_is_news;
 use crate::domain::refund as refund_rules;
 use crate::error::BillingError;
 use crate::store::{customers, history, payments, receipts, refunds};
@@ -61,14 +62,7 @@ pub async fn fetch(state: &State, event: &stripe::Event) -> Result<Facts, Billin
             let Some(payment) = known_payment(state, &notified.id, &notified.metadata).await? else {
                 return Ok(Facts::Nothing);
             };
-            let intent = state.stripe.retrieve_payment_intent(&notified.id).await?;
-            let charge = match (&intent.latest_charge, intent.status) {
-                (Some(id), stripe::PaymentIntentStatus::Succeeded) if payment.status != rules::SUCCEEDED => {
-                    Some(state.stripe.retrieve_charge(id).await?)
-                }
-                _ => None,
-            };
-            Ok(Facts::Intent { intent, charge })
+            intent_facts(state, &payment).await
         }
         T::ChargeRefunded | T::ChargeRefundUpdated | T::RefundCreated | T::RefundUpdated | T::RefundFailed => {
             let charge_id = match event.data.object.get("object").and_then(|v| v.as_str()) {
@@ -85,18 +79,56 @@ pub async fn fetch(state: &State, event: &stripe::Event) -> Result<Facts, Billin
             let Some(payment) = known_payment(state, &intent_id, &charge.metadata).await? else {
                 return Ok(Facts::Nothing);
             };
-            let intent = if payment.status == rules::SUCCEEDED {
-                None
-            } else {
-                Some(state.stripe.retrieve_payment_intent(&intent_id).await?)
-            };
-            Ok(Facts::Refunds { charge, intent })
+            with_intent_if_unsettled(state, &payment, charge).await
         }
         T::Other(kind) => {
             tracing::debug!(%kind, "ignoring Stripe event type");
             Ok(Facts::Nothing)
         }
     }
+}
+
+/// What Stripe says now about `payment`'s PaymentIntent (with its charge, for the receipt, when it
+/// succeeded and our record does not say so yet). The webhook path and the reconcile job both
+/// read it here, so both apply the same facts through [`apply`].
+pub async fn intent_facts(state: &State, payment: &payments::Payment) -> Result<Facts, BillingError> {
+    let intent = state.stripe.retrieve_payment_intent(&payment.stripe_payment_intent_id).await?;
+    let charge = match (&intent.latest_charge, intent.status) {
+        (Some(id), stripe::PaymentIntentStatus::Succeeded) if payment.status != rules::SUCCEEDED => {
+            Some(state.stripe.retrieve_charge(id).await?)
+        }
+        _ => None,
+    };
+    Ok(Facts::Intent { intent, charge })
+}
+
+/// What Stripe says now about the refunds on `payment`'s charge (`Facts::Nothing` when the intent
+/// has no charge yet). For the reconcile job; a refund notification names its charge itself.
+pub async fn refund_facts(state: &State, payment: &payments::Payment) -> Result<Facts, BillingError> {
+    let charge_id = match &payment.latest_charge_id {
+        Some(id) => id.clone(),
+        None => match state.stripe.retrieve_payment_intent(&payment.stripe_payment_intent_id).await?.latest_charge {
+            Some(id) => id,
+            None => return Ok(Facts::Nothing),
+        },
+    };
+    let charge = state.stripe.retrieve_charge_with_refunds(&charge_id).await?;
+    with_intent_if_unsettled(state, payment, charge).await
+}
+
+/// A charge's refunds, with the intent too when the payment is not recorded as succeeded yet (the
+/// refund overtook the success).
+async fn with_intent_if_unsettled(
+    state: &State,
+    payment: &payments::Payment,
+    charge: stripe::Charge,
+) -> Result<Facts, BillingError> {
+    let intent = if payment.status == rules::SUCCEEDED {
+        None
+    } else {
+        Some(state.stripe.retrieve_payment_intent(&payment.stripe_payment_intent_id).await?)
+    };
+    Ok(Facts::Refunds { charge, intent })
 }
 
 /// Our payment for `intent_id`, read without a lock. `None` for intents this platform never
@@ -158,8 +190,12 @@ async fn on_intent_update(
         }
         status => {
             let name = rules::status_name(status);
+            let error = current.last_payment_error.as_ref();
+            let code = error.and_then(|e| e.decline_code.as_deref().or(e.code.as_deref()));
+            // A failure already recorded is not announced again: the reconcile job and a webhook
+            // arriving after it read the same decline (see `domain::reconcile`).
             if rules::on_failed(&payment.status) == Decision::Ignore
-                || payment.status == name && current.last_payment_error.is_none()
+                || !intent_is_news(&payment.status, payment.failure_code.as_deref(), status, code)
             {
                 return Ok(Outcome::Ignored);
             }

@@ -1,10 +1,12 @@
-//! The internal call to billing: "take this payment for this purchase". Retried only with the same
-//! idempotency key (derived from the purchase id), so a retry after a timeout reaches the same
-//! payment instead of creating a second one.
+//! The internal calls to billing: "take this payment for this purchase" and "cancel it now" (the
+//! expiry of an abandoned purchase). Retried only with the same idempotency key (derived from the
+//! purchase id), so a retry after a timeout reaches the same payment instead of creating a second
+//! one.
 
 use crate::error::MarketError;
 use platform::auth::InternalAuth;
 use platform::money::Money;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use uuid::Uuid;
@@ -25,6 +27,26 @@ struct CreatePayment<'a> {
     purpose: &'static str,
     reference_id: String,
     description: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+struct CancelPayment {
+    reason: &'static str,
+}
+
+/// Where a canceled payment ended, as billing answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CancelOutcome {
+    /// The PaymentIntent is canceled: no money moved, none can.
+    Canceled,
+    /// Stripe refused the cancel: the customer paid.
+    Succeeded,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Cancel {
+    pub outcome: CancelOutcome,
 }
 
 /// The part of billing's answer marketplace needs.
@@ -64,6 +86,21 @@ impl BillingClient {
             reference_id: purchase_id.to_string(),
             description,
         };
+        self.post("/internal/payments", &Self::idempotency_key(purchase_id), &body).await
+    }
+
+    /// Cancel the purchase's PaymentIntent now (expiry of an abandoned purchase), or learn that it
+    /// was paid after all. The key is the purchase's, so every expiry attempt of one purchase is
+    /// one request to billing. Billing answers 409 while Stripe is still deciding: an error here,
+    /// and the expiry tries again later.
+    pub async fn cancel_payment(&self, payment_id: Uuid, purchase_id: Uuid) -> Result<Cancel, MarketError> {
+        let body = CancelPayment { reason: crate::domain::purchase::PURCHASE_EXPIRED };
+        self.post(&format!("/internal/payments/{payment_id}/cancel"), &format!("expire-{purchase_id}"), &body).await
+    }
+
+    /// POST with an idempotency key, retried (same key) on network errors, 5xx and a duplicate
+    /// still running at billing; any other 4xx is final.
+    async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, key: &str, body: &B) -> Result<T, MarketError> {
         let mut last_error = String::new();
         for attempt in 0..ATTEMPTS {
             if attempt > 0 {
@@ -72,10 +109,10 @@ impl BillingClient {
             let token = self.auth.mint_service("billing")?;
             let request = self
                 .http
-                .post(format!("{}/internal/payments", self.base_url))
+                .post(format!("{}{path}", self.base_url))
                 .header(platform::auth::INTERNAL_TOKEN_HEADER.as_str(), token)
-                .header(platform::idempotency::HEADER, Self::idempotency_key(purchase_id))
-                .json(&body);
+                .header(platform::idempotency::HEADER, key)
+                .json(body);
             match platform::telemetry::inject_reqwest(request).send().await {
                 Ok(res) if res.status().is_success() => {
                     return res.json().await.map_err(|e| MarketError::BillingUnavailable(e.to_string()));
@@ -86,9 +123,7 @@ impl BillingClient {
                     let code = problem["code"].as_str().unwrap_or("refused").to_string();
                     // Only "the same request is still running there" is worth waiting for.
                     if code != "idempotency_in_progress" {
-                        return Err(MarketError::BillingUnavailable(format!(
-                            "billing refused the payment: {status} {code}"
-                        )));
+                        return Err(MarketError::BillingUnavailable(format!("billing refused: {status} {code}")));
                     }
                     last_error = code;
                 }

@@ -8,6 +8,7 @@ pub mod consumers;
 pub mod content;
 pub mod domain;
 pub mod error;
+pub mod expiry;
 pub mod metrics;
 pub mod openapi;
 pub mod purchasing;

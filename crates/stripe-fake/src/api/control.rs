@@ -17,6 +17,9 @@ type State = web::Data<Shared>;
 
 pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/payment_intents/{id}/confirm", web::post().to(client_confirm))
+        .route("/payment_intents/{id}/drop_webhooks", web::post().to(drop_webhooks))
+        .route("/payment_intents/{id}/drop_webhooks", web::delete().to(deliver_webhooks))
+        .route("/events/dropped", web::get().to(dropped_events))
         .route("/events", web::get().to(list_events))
         .route("/events/held", web::get().to(held_events))
         .route("/events/hold", web::post().to(hold_events))
@@ -65,6 +68,25 @@ async fn client_confirm(req: HttpRequest, id: web::Path<String>, body: web::Byte
         }
     };
     render(state.client_confirm(&id, payment_method.as_deref()))
+}
+
+/// `POST /_fake/payment_intents/{id}/drop_webhooks`: the intent's new events (its charge's and
+/// refunds' too) are stored but never delivered, as when Stripe gives up on an endpoint. The
+/// events stay listed (`GET /_fake/events`, `GET /_fake/events/dropped`) and `resend` delivers
+/// one late.
+async fn drop_webhooks(id: web::Path<String>, state: State) -> HttpResponse {
+    state.drop_webhooks(&id, true);
+    HttpResponse::Ok().json(json!({ "payment_intent": id.as_str(), "dropping": true }))
+}
+
+/// `DELETE /_fake/payment_intents/{id}/drop_webhooks`: its new events are delivered again.
+async fn deliver_webhooks(id: web::Path<String>, state: State) -> HttpResponse {
+    state.drop_webhooks(&id, false);
+    HttpResponse::Ok().json(json!({ "payment_intent": id.as_str(), "dropping": false }))
+}
+
+async fn dropped_events(state: State) -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "data": state.dropped_event_ids() }))
 }
 
 async fn list_events(state: State) -> HttpResponse {

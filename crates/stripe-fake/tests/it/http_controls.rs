@@ -134,3 +134,37 @@ async fn the_api_speaks_stripe_errors() {
         http.get(format!("{}/v1/subscriptions", fake.base_url)).bearer_auth(fake.api_key()).send().await.unwrap();
     assert_eq!(nowhere.status(), 404);
 }
+
+#[tokio::test]
+async fn webhooks_of_an_intent_are_dropped_and_resumed_over_http() {
+    let (fake, receiver) = fake_with_receiver().await;
+    let client = client(&fake);
+    let http = reqwest::Client::new();
+    let url = |path: &str| format!("{}/_fake/{path}", fake.base_url);
+    let pi = client.create_payment_intent(&usd(500), &key("pi")).await.unwrap();
+
+    let dropping: Value =
+        http.post(url(&format!("payment_intents/{}/drop_webhooks", pi.id))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(dropping["dropping"], true);
+    fake.confirm_payment_intent(&pi.id, "pm_card_visa").unwrap();
+    receiver.assert_quiet().await;
+    let dropped: Value = http.get(url("events/dropped")).send().await.unwrap().json().await.unwrap();
+    let ids = dropped["data"].as_array().unwrap();
+    assert_eq!(ids.len(), 1);
+
+    // Delivered late on request; new events flow again once dropping stops.
+    http.post(url(&format!("events/{}/resend", ids[0].as_str().unwrap()))).send().await.unwrap();
+    assert_eq!(receiver.next_event(fake.webhook_secret()).await.id, ids[0].as_str().unwrap());
+    let resumed: Value = http
+        .delete(url(&format!("payment_intents/{}/drop_webhooks", pi.id)))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(resumed["dropping"], false);
+    let refund = stripe::CreateRefund { payment_intent: Some(pi.id.clone()), ..Default::default() };
+    client.create_refund(&refund, &key("refund")).await.unwrap();
+    assert_eq!(receiver.next_event(fake.webhook_secret()).await.kind(), stripe::EventType::ChargeRefunded);
+}

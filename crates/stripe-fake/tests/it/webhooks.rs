@@ -138,3 +138,32 @@ async fn webhook_url_can_change_at_runtime() {
     fake.resend_event(&event_id).unwrap();
     assert_eq!(receiver.next_event(fake.webhook_secret()).await.id, event_id);
 }
+
+#[tokio::test]
+async fn a_payment_intents_webhooks_can_be_dropped_and_one_delivered_late() {
+    let (fake, receiver) = fake_with_receiver().await;
+    let client = client(&fake);
+    let other = client.create_payment_intent(&usd(300), &key("pi")).await.unwrap();
+    let pi = client.create_payment_intent(&usd(999), &key("pi")).await.unwrap();
+    fake.drop_webhooks(&pi.id);
+    fake.confirm_payment_intent(&pi.id, "pm_card_visa").unwrap();
+    let refund = CreateRefund { payment_intent: Some(pi.id.clone()), amount: Some(400), ..Default::default() };
+    client.create_refund(&refund, &key("refund")).await.unwrap();
+
+    // Another intent's events still arrive; none of the dropped intent's (its charge's included).
+    fake.confirm_payment_intent(&other.id, "pm_card_visa").unwrap();
+    let event = receiver.next_event(fake.webhook_secret()).await;
+    assert_eq!(event.payment_intent().unwrap().id, other.id);
+    receiver.assert_quiet().await;
+    let dropped = fake.dropped_event_ids();
+    let types: Vec<_> = dropped.iter().map(|id| fake.event(id).unwrap()["type"].clone()).collect();
+    assert_eq!(types, ["payment_intent.succeeded", "charge.refunded"]);
+
+    // A late delivery, asked for explicitly, still goes out; new events flow once dropping stops.
+    fake.resend_event(&dropped[0]).unwrap();
+    assert_eq!(receiver.next_event(fake.webhook_secret()).await.id, dropped[0]);
+    fake.deliver_webhooks(&pi.id);
+    client.create_refund(&refund, &key("refund")).await.unwrap();
+    assert_eq!(receiver.next_event(fake.webhook_secret()).await.kind(), EventType::ChargeRefunded);
+    assert_eq!(fake.dropped_event_ids().len(), 2);
+}

@@ -2,5 +2,6 @@
 
 pub mod payment;
 pub mod receipt;
+pub mod reconcile;
 pub mod refund;
 pub mod void;

@@ -39,8 +39,17 @@ pub fn cancellation_reason(void_reason: &str) -> stripe::CancellationReason {
 /// The purpose a requester may void: marketplace its course purchases, subscriptions its charges.
 /// A request for another service's payment is refused (it would refund money that service uses).
 pub fn may_void(source_event_type: &str, payment_purpose: &str) -> bool {
-    let owner = source_event_type.split('.').next().unwrap_or_default();
-    matches!((owner, payment_purpose), ("marketplace", "course_purchase") | ("subscriptions", "subscription"))
+    owns(source_event_type.split('.').next().unwrap_or_default(), payment_purpose)
+}
+
+/// The same rule for a synchronous cancel (`POST /internal/payments/{id}/cancel`), by the calling
+/// service's token subject (`service:marketplace`).
+pub fn may_cancel(service_sub: &str, payment_purpose: &str) -> bool {
+    owns(service_sub.strip_prefix("service:").unwrap_or_default(), payment_purpose)
+}
+
+fn owns(service: &str, payment_purpose: &str) -> bool {
+    matches!((service, payment_purpose), ("marketplace", "course_purchase") | ("subscriptions", "subscription"))
 }
 
 /// Delay before the next attempt after `attempts` (>= 1) failed ones: doubling from `base`, at
@@ -83,6 +92,9 @@ mod tests {
         assert!(!may_void("marketplace.payment.void_requested.v1", "subscription"));
         assert!(!may_void("subscriptions.payment.void_requested.v1", "course_purchase"));
         assert!(!may_void("licensing.payment.void_requested.v1", "license"));
+        assert!(may_cancel("service:marketplace", "course_purchase"));
+        assert!(!may_cancel("service:marketplace", "subscription"));
+        assert!(!may_cancel("marketplace", "course_purchase"));
     }
 
     #[test]

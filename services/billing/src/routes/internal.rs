@@ -1,4 +1,4 @@
-//! Service-to-service: other services ask billing to take a payment.
+//! Service-to-service: other services ask billing to take a payment, or to cancel one now.
 
 use super::views::PaymentView;
 use crate::error::BillingError;
@@ -205,4 +205,102 @@ async fn create_customer(state: &State, user_id: Uuid) -> Result<String, Billing
     };
     let key = stripe::IdempotencyKey::for_operation("customer", user_id).map_err(Problem::internal)?;
     Ok(state.stripe.create_customer(&params, &key).await?.id)
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CancelPayment {
+    /// The caller's snake_case reason (`purchase_expired`, ...): Stripe's cancellation reason is
+    /// derived from it, as for a void.
+    pub reason: String,
+}
+
+/// Where the payment ended.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CancelOutcome {
+    /// The PaymentIntent is canceled: no money moved, none can.
+    Canceled,
+    /// The customer paid (Stripe refused the cancel): the payment is recorded as succeeded and
+    /// announced, and the caller should deliver what was paid for.
+    Succeeded,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CancelAnswer {
+    pub outcome: CancelOutcome,
+    /// The payment was final in billing's record already; Stripe was not asked.
+    pub already_final: bool,
+    pub payment: PaymentView,
+}
+
+/// `POST /internal/payments/{id}/cancel` (role `service`, `Idempotency-Key` required): cancel the
+/// PaymentIntent now, or learn that it succeeded. Only the service owning the payment's purpose
+/// may (marketplace its course purchases). 409 `payment_processing` while Stripe is deciding: ask
+/// again later with the same key (only final answers are kept for replay).
+pub async fn cancel_payment(
+    state: web::Data<State>,
+    principal: Principal,
+    key: IdempotencyKey,
+    id: web::Path<Uuid>,
+    body: web::Json<CancelPayment>,
+) -> Result<HttpResponse, Problem> {
+    principal.require_service()?;
+    let payment_id = id.into_inner();
+    let req = body.into_inner();
+    let valid = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_';
+    if req.reason.is_empty() || req.reason.len() > 64 || !req.reason.chars().all(valid) {
+        return Err(Problem::field("reason", "must be 1-64 characters of a-z, 0-9 and _"));
+    }
+    let scope = format!("{}:POST /internal/payments/{payment_id}/cancel", principal.sub);
+    let caller = state.clone();
+    let reason = req.reason.clone();
+    idempotency::execute_with_call(
+        &state.pool,
+        &scope,
+        &key,
+        &req,
+        move |conn| Box::pin(async move { Ok(cancel_plan(conn, &principal, payment_id).await?) }),
+        async move |payment: payments::Payment| Ok(crate::cancel::at_stripe(&caller, &payment, &reason).await?),
+        move |conn, facts| {
+            Box::pin(async move {
+                webhooks::apply(conn, &facts).await?;
+                let payment = payments::find(conn, payment_id).await?.ok_or(BillingError::PaymentNotFound)?;
+                match cancel_answer(&payment, false)? {
+                    Some(answer) => Ok((StatusCode::OK, answer)),
+                    None => Err(Problem::conflict(
+                        "payment_processing",
+                        format!("the payment is {}: Stripe is deciding; ask again later", payment.status),
+                    )),
+                }
+            })
+        },
+    )
+    .await
+}
+
+/// Step 1: the payment, its owner, and the answer at once when it is final already.
+async fn cancel_plan(
+    conn: &mut AsyncPgConnection,
+    principal: &Principal,
+    payment_id: Uuid,
+) -> Result<Step<CancelAnswer, payments::Payment>, BillingError> {
+    let payment = payments::find(conn, payment_id).await?.ok_or(BillingError::PaymentNotFound)?;
+    if !crate::domain::void::may_cancel(&principal.sub, &payment.purpose) {
+        return Err(Problem::forbidden().with_detail("only the service that asked for a payment may cancel it").into());
+    }
+    Ok(match cancel_answer(&payment, true)? {
+        Some(answer) => Step::Done(StatusCode::OK, answer),
+        None => Step::Call(payment),
+    })
+}
+
+fn cancel_answer(payment: &payments::Payment, already_final: bool) -> Result<Option<CancelAnswer>, Problem> {
+    use crate::domain::payment::{CANCELED, SUCCEEDED};
+    let outcome = match payment.status.as_str() {
+        SUCCEEDED => CancelOutcome::Succeeded,
+        CANCELED => CancelOutcome::Canceled,
+        _ => return Ok(None),
+    };
+    Ok(Some(CancelAnswer { outcome, already_final, payment: PaymentView::new(payment, false)? }))
 }

@@ -10,6 +10,7 @@ use actix_web::web;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/internal/payments", web::post().to(internal::create_payment))
+        .route("/internal/payments/{id}/cancel", web::post().to(internal::cancel_payment))
         .route("/api/payments/webhook", web::post().to(webhook::receive))
         .route("/api/payments/history", web::get().to(payments::history))
         .route("/api/payments/{id}", web::get().to(payments::get))

@@ -4,6 +4,7 @@ pub mod customers;
 pub mod history;
 pub mod payments;
 pub mod receipts;
+pub mod reconcile;
 pub mod refunds;
 pub mod schema;
 pub mod stripe_events;

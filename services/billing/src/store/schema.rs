@@ -34,6 +34,7 @@ diesel::table! {
         updated_at -> Timestamptz,
         review_flag -> Nullable<Text>,
         review_detail -> Nullable<Text>,
+        reconciled_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -52,6 +53,7 @@ diesel::table! {
         failure_reason -> Nullable<Text>,
         updated_at -> Timestamptz,
         announced -> Bool,
+        reconciled_at -> Nullable<Timestamptz>,
     }
 }
 

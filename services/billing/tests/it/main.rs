@@ -2,7 +2,9 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod boot;
+mod cancel;
 mod payments;
+mod reconcile;
 mod refund_policy;
 mod refunds;
 mod stripe_calls;

@@ -20,6 +20,9 @@ pub fn billing_config(stripe_base: &str) -> Config {
         stripe_timeout_ms: 1_000,
         void_poll_ms: 100,
         void_retry_base_ms: 1_000,
+        // Only the reconciliation tests let it act: everywhere else a lost webhook is the test's point.
+        reconcile_after_seconds: 3_600,
+        reconcile_interval_ms: 200,
         merchant_name: "Learning Platform Inc.".into(),
         merchant_address: "1 Example Street, Springfield".into(),
         refund_window_days: 14,

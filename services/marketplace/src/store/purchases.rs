@@ -221,18 +221,40 @@ pub async fn lock_payable_failed(
 
 /// Up to `batch` purchases created before `cutoff` that were never paid and are not closed yet,
 /// locked; rows another replica holds are skipped.
-pub async fn lock_stale(conn: &mut AsyncPgConnection, cutoff: DateTime<Utc>, batch: i64) -> QueryResult<Vec<Purchase>> {
-    purchases::table
-        .filter(purchases::status.eq_any([PENDING, FAILED]))
-        .filter(purchases::closed_reason.is_null())
-        .filter(purchases::created_at.lt(cutoff))
-        .order(purchases::created_at)
-        .limit(batch)
-        .for_update()
-        .skip_locked()
-        .select(Purchase::as_select())
-        .load(conn)
-        .await
+/// Claims up to `batch` purchases created before `cutoff` (marketplace's clock) that were never
+/// paid (pending, or declined and not retried) and are not closed, skipping those another
+/// replica holds and those attempted less than `retry_secs` ago (database time): each is stamped
+/// `expiry_attempted_at` in the same statement. Returns their ids, oldest first.
+pub async fn claim_expired(
+    conn: &mut AsyncPgConnection,
+    cutoff: DateTime<Utc>,
+    retry_secs: i64,
+    batch: i64,
+) -> QueryResult<Vec<Uuid>> {
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        id: Uuid,
+    }
+    let rows: Vec<Id> = diesel::sql_query(
+        "UPDATE purchases SET expiry_attempted_at = now() \
+         WHERE id IN ( \
+             SELECT id FROM purchases \
+             WHERE status IN ('pending', 'failed') AND closed_reason IS NULL AND created_at < $1 \
+               AND (expiry_attempted_at IS NULL OR expiry_attempted_at < now() - $2 * interval '1 second') \
+             ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
+         RETURNING id",
+    )
+    .bind::<diesel::sql_types::Timestamptz, _>(cutoff)
+    .bind::<diesel::sql_types::BigInt, _>(retry_secs)
+    .bind::<diesel::sql_types::BigInt, _>(batch)
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.id).collect())
+}
+
+pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<Purchase>> {
+    purchases::table.find(id).select(Purchase::as_select()).first(conn).await.optional()
 }
 
 pub struct RefundUpdate {

@@ -58,6 +58,7 @@ diesel::table! {
         amount_paid -> Numeric,
         voucher_reserved_at -> Nullable<Timestamptz>,
         voucher_released_at -> Nullable<Timestamptz>,
+        expiry_attempted_at -> Nullable<Timestamptz>,
     }
 }
 

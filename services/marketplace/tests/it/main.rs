@@ -7,6 +7,7 @@ mod catalog;
 mod cursors;
 mod download;
 mod earnings;
+mod expiry;
 mod input;
 mod purchase;
 mod refunds;

@@ -279,6 +279,9 @@ async fn start_billing(env: &TestEnv) -> Billing {
         stripe_timeout_ms: 2_000,
         void_poll_ms: 100,
         void_retry_base_ms: 1_000,
+        // Only the reconciliation tests let it act: everywhere else a lost webhook is the test's point.
+        reconcile_after_seconds: 3_600,
+        reconcile_interval_ms: 200,
         ..billing::Config::new(fake.base_url(), Secret::new(stripe_fake::DEV_API_KEY), Secret::new(WEBHOOK_SECRET))
     };
     let svc = testkit::service::start(env, &billing::SPEC, |ctx| billing::setup(ctx, config)).await;

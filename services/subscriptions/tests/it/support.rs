@@ -64,6 +64,9 @@ impl Stack {
             stripe_timeout_ms: options.stripe_timeout_ms,
             void_poll_ms: 100,
             void_retry_base_ms: 1_000,
+            // Only the reconciliation tests let it act: everywhere else a lost webhook is the test's point.
+            reconcile_after_seconds: 3_600,
+            reconcile_interval_ms: 200,
             merchant_name: "Learning Platform Inc.".into(),
             merchant_address: "1 Example Street".into(),
             refund_window_days: 14,

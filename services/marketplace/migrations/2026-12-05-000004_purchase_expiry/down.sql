@@ -1,0 +1,1 @@
+ALTER TABLE purchases DROP COLUMN IF EXISTS expiry_attempted_at;
