@@ -36,6 +36,12 @@ ensure_rabbitmq() {
     rabbit_up && return
   fi
   command -v rabbitmq-server >/dev/null || apt_install rabbitmq-server
+  # The node inherits the packaged 1024 open files (about 830 sockets): the test suite's parallel
+  # stacks exceed that, and past it the node silently stops answering new connections.
+  local env_conf=/etc/rabbitmq/rabbitmq-env.conf
+  if ! grep -q 'ulimit -n' "$env_conf" 2>/dev/null; then
+    echo 'ulimit -n 20000 2>/dev/null || true' | as_root tee -a "$env_conf" >/dev/null || true
+  fi
   as_root rabbitmq-server -detached >/dev/null 2>&1 || true
   # rabbitmqctl exits 69 at once until the node exists; then await_startup blocks until ready.
   for _ in $(seq 1 120); do rabbit_up && break; sleep 0.5; done
