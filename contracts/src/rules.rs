@@ -24,6 +24,8 @@ pub fn apply(service: &str, doc: &mut Value) {
         "marketplace" => marketplace(doc),
         _ => {}
     }
+    // Last: it checks the patterns the rules above wrote.
+    refuse_control_characters(doc);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -101,23 +103,140 @@ fn strings(values: &[&str]) -> Value {
     Value::Array(values.iter().map(|v| json!(v)).collect())
 }
 
-/// Text whose length the server counts after trimming white space: at least `min` characters
-/// between the first and the last that are not white space, at most `max` in all (the document
-/// is the stricter of the two: a client sending what it says is always accepted).
-fn trimmed_text(min: usize, max: usize) -> Value {
-    let pattern = match min {
-        0 => None,
-        1 => Some(r"\S".to_string()),
-        2 => Some(r"\S[\s\S]*\S".to_string()),
-        n => Some(format!(r"\S[\s\S]{{{},}}\S", n - 2)),
-    };
-    let mut rules = Map::new();
-    rules.insert("minLength".into(), json!(min));
-    rules.insert("maxLength".into(), json!(max));
-    if let Some(p) = pattern {
-        rules.insert("pattern".into(), json!(p));
+/// Control characters, refused in every text field, path and query parameter
+/// (`platform::input`), as a character-class body (ECMA 262 and Python `re` read it alike).
+const CONTROL: &str = r"\u0000-\u001F\u007F-\u009F";
+/// The same for long text, which may hold tab, newline and carriage return.
+const CONTROL_BUT_LINES: &str = r"\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F";
+
+fn control_class(long: bool) -> &'static str {
+    if long {
+        CONTROL_BUT_LINES
+    } else {
+        CONTROL
     }
-    Value::Object(rules)
+}
+
+/// Any text without the control characters the services refuse.
+fn plain_text(long: bool) -> String {
+    format!("^[^{}]*$", control_class(long))
+}
+
+/// Text whose length the server counts after trimming white space: at least `min` characters
+/// between the first and the last that are not white space, at most `max` in all, and no control
+/// character (`long` text may hold line breaks and tabs). The document is the stricter of the two:
+/// a client sending what it says is always accepted.
+fn trimmed_text(min: usize, max: usize, long: bool) -> Value {
+    let ctrl = control_class(long);
+    let visible = format!(r"[^\s{ctrl}]");
+    let space = format!(r"[^\S{ctrl}]");
+    let middle = format!("[^{ctrl}]");
+    let pattern = match min {
+        0 => plain_text(long),
+        1 => format!("^{space}*{visible}(?:{middle}*{visible})?{space}*$"),
+        2 => format!("^{space}*{visible}{middle}*{visible}{space}*$"),
+        n => format!("^{space}*{visible}{middle}{{{},}}{visible}{space}*$", n - 2),
+    };
+    json!({"minLength": min, "maxLength": max, "pattern": pattern})
+}
+
+/// Whether a rule's own pattern already keeps control characters out: anchored at both ends and
+/// built only from explicit characters and classes (no `.`, `\s`, `\S`, `\W`, `\D` or negated
+/// class that would let one through), or built by [`trimmed_text`] / [`plain_text`].
+fn pattern_refuses_control(pattern: &str) -> bool {
+    if pattern.contains(CONTROL) || pattern.contains(CONTROL_BUT_LINES) {
+        return true;
+    }
+    let anchored = pattern.starts_with('^') && pattern.ends_with('$');
+    let unescaped_dot = pattern.char_indices().any(|(i, c)| c == '.' && !pattern[..i].ends_with('\\'));
+    anchored && !unescaped_dot && !["\\s", "\\S", "\\W", "\\D", "[^"].iter().any(|w| pattern.contains(w))
+}
+
+/// Write the control-character rule into every string a request carries (parameters and request
+/// bodies, through the component schemas they reference), so the document says what
+/// `platform::input` does. A string with an enum is already narrower; binary parts are not text. A rule-made
+/// pattern that would let a control character through stops the build.
+fn refuse_control_characters(doc: &mut Value) {
+    let mut components = std::collections::BTreeSet::new();
+    let mut pending: Vec<Value> = Vec::new();
+    for (_method, _path, op) in operations(doc) {
+        // `get_mut`, not `[]`: indexing a missing key mutably would write a `null` into the document.
+        for p in op.get_mut("parameters").and_then(Value::as_array_mut).into_iter().flatten() {
+            if p["in"] == "path" || p["in"] == "query" {
+                let name = p["name"].as_str().unwrap_or_default().to_string();
+                if let Some(schema) = p.get_mut("schema") {
+                    restrict(schema, Some(&name));
+                }
+            }
+        }
+        let bodies = op.get_mut("requestBody").and_then(|b| b.get_mut("content")).and_then(Value::as_object_mut);
+        for schema in bodies.into_iter().flat_map(|c| c.values_mut()).filter_map(|m| m.get_mut("schema")) {
+            restrict(schema, None);
+            pending.push(schema.clone());
+        }
+    }
+    // The component schemas request bodies reach, transitively.
+    while let Some(schema) = pending.pop() {
+        for name in refs(&schema) {
+            if components.insert(name.clone()) {
+                pending.push(doc["components"]["schemas"][&name].clone());
+            }
+        }
+    }
+    for name in components {
+        restrict(&mut doc["components"]["schemas"][&name], None);
+    }
+}
+
+fn refs(schema: &Value) -> Vec<String> {
+    match schema {
+        Value::Object(map) => map
+            .iter()
+            .flat_map(|(k, v)| match (k.as_str(), v.as_str()) {
+                ("$ref", Some(r)) => r.strip_prefix("#/components/schemas/").map(String::from).into_iter().collect(),
+                _ => refs(v),
+            })
+            .collect(),
+        Value::Array(items) => items.iter().flat_map(refs).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn restrict(schema: &mut Value, name: Option<&str>) {
+    let Some(obj) = schema.as_object_mut() else { return };
+    let is_string = match &obj.get("type") {
+        Some(Value::String(t)) => t == "string",
+        Some(Value::Array(ts)) => ts.iter().any(|t| t == "string"),
+        _ => false,
+    };
+    // `format` is an annotation to a JSON Schema validator (and to generators such as
+    // Schemathesis' coverage phase): a uuid or date-time parameter gets the rule too.
+    let binary = matches!(obj.get("format").and_then(Value::as_str), Some("binary" | "byte"));
+    if is_string && !obj.contains_key("enum") && !binary {
+        let long = name.is_some_and(|n| platform::input::LONG_TEXT_FIELDS.contains(&n));
+        match obj.get("pattern").and_then(Value::as_str) {
+            None => {
+                obj.insert("pattern".into(), json!(plain_text(long)));
+            }
+            Some(p) => assert!(pattern_refuses_control(p), "rules: pattern {p} of {name:?} lets control characters in"),
+        }
+    }
+    if let Some(props) = obj.get_mut("properties").and_then(Value::as_object_mut) {
+        for (prop, s) in props.iter_mut() {
+            restrict(s, Some(prop));
+        }
+    }
+    if let Some(items) = obj.get_mut("items") {
+        restrict(items, name);
+    }
+    for key in ["allOf", "oneOf", "anyOf"] {
+        for s in obj.get_mut(key).and_then(Value::as_array_mut).into_iter().flatten() {
+            restrict(s, name);
+        }
+    }
+    if let Some(extra) = obj.get_mut("additionalProperties") {
+        restrict(extra, None);
+    }
 }
 
 /// utoipa's types read back what they write, except a multipart `encoding` whose `headers` it
@@ -161,6 +280,17 @@ fn common(doc: &mut Value) {
         if method != "get" && op["requestBody"]["content"].get("multipart/form-data").is_some() {
             add_problem(op, "415", "unsupported_media_type: the body is not `multipart/form-data` with a boundary");
         }
+        let takes_input = op["requestBody"].is_object()
+            || op["parameters"].as_array().is_some_and(|ps| ps.iter().any(|p| p["in"] == "path" || p["in"] == "query"));
+        if takes_input {
+            // `platform::input`: every parameter and body field is checked before the handler runs.
+            add_problem(
+                op,
+                "422",
+                "validation_failed: a parameter or body field breaks the rules above (control characters, \
+                 type, range, unknown query parameter); `errors` names each field as a path",
+            );
+        }
         let has_path_param = op["parameters"].as_array().is_some_and(|ps| ps.iter().any(|p| p["in"] == "path"));
         if has_path_param {
             // The gateway refuses a path that is not in normal form (dot segments, encoded
@@ -189,7 +319,7 @@ fn common(doc: &mut Value) {
 /// A decimal string as `rust_decimal` reads it and the API writes it: digits, one optional point.
 const DECIMAL: &str = r"^[0-9]{1,15}(\.[0-9]{1,4})?$";
 /// RFC 3339 with a year the services store (1970-9999: `licensing::domain::time`).
-const STORABLE_TIME: &str = r"^(19[7-9][0-9]|[2-9][0-9]{3})-";
+const STORABLE_TIME: &str = r"^(19[7-9][0-9]|[2-9][0-9]{3})-[^\u0000-\u001F\u007F-\u009F]*$";
 
 // ---------------------------------------------------------------------------------------------
 // Per service.
@@ -224,8 +354,8 @@ fn licensing(doc: &mut Value) {
     use licensing::domain::license_key::KEY_SYMBOLS;
     constrain(
         prop(doc, "ActivateSeat", "license_key"),
-        // Case-insensitive symbols (I, L read as 1 and O as 0), dashes and white space ignored.
-        json!({"pattern": format!(r"^[-\s]*(?:[0-9A-TV-Za-tv-z][-\s]*){{{KEY_SYMBOLS}}}$")}),
+        // Case-insensitive symbols (I, L read as 1 and O as 0), dashes and spaces ignored.
+        json!({"pattern": format!(r"^[- ]*(?:[0-9A-TV-Za-tv-z][- ]*){{{KEY_SYMBOLS}}}$")}),
     );
     let colour = json!({"pattern": "^#[0-9A-Fa-f]{6}$"});
     constrain(prop(doc, "BrandingBody", "primary_color"), colour.clone());
@@ -238,7 +368,7 @@ fn licensing(doc: &mut Value) {
     });
     constrain(prop(doc, "BrandingBody", "custom_domain"), domain.clone());
     constrain(param(doc, "get", "/api/enterprise/branding", "query", "domain"), domain.clone());
-    constrain(prop(doc, "BrandingBody", "display_name"), trimmed_text(1, 100));
+    constrain(prop(doc, "BrandingBody", "display_name"), trimmed_text(1, 100, false));
     let hhmm = json!({"pattern": "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"});
     constrain(prop(doc, "BusinessHoursBody", "start"), hhmm.clone());
     constrain(prop(doc, "BusinessHoursBody", "end"), hhmm);
@@ -246,16 +376,16 @@ fn licensing(doc: &mut Value) {
     constrain(prop(doc, "CreateLicense", "starts_at"), time.clone());
     constrain(prop(doc, "CreateLicense", "expires_at"), time.clone());
     constrain(prop(doc, "ExtendLicense", "expires_at"), time);
-    constrain(prop(doc, "OrganizationBody", "name"), trimmed_text(1, 200));
+    constrain(prop(doc, "OrganizationBody", "name"), trimmed_text(1, 200, false));
     constrain(
         prop(doc, "BusinessHoursBody", "days"),
         json!({"items": {"type": "string", "enum": strings(&licensing::routes::views::DAY_NAMES)}, "uniqueItems": true}),
     );
     let priorities: Vec<&str> = licensing::domain::sla::Priority::ALL.iter().map(|p| p.as_str()).collect();
     constrain(prop(doc, "CreateTicket", "priority"), json!({"enum": strings(&priorities)}));
-    constrain(prop(doc, "CreateTicket", "subject"), trimmed_text(1, 200));
-    constrain(prop(doc, "CreateTicket", "description"), trimmed_text(1, 20_000));
-    constrain(prop(doc, "TicketCommentBody", "body"), trimmed_text(1, 20_000));
+    constrain(prop(doc, "CreateTicket", "subject"), trimmed_text(1, 200, false));
+    constrain(prop(doc, "CreateTicket", "description"), trimmed_text(1, 20_000, true));
+    constrain(prop(doc, "TicketCommentBody", "body"), trimmed_text(1, 20_000, true));
     let statuses: Vec<&str> = licensing::domain::sla::TicketStatus::ALL.iter().map(|s| s.as_str()).collect();
     constrain(prop(doc, "TicketStatusChange", "status"), json!({"enum": strings(&statuses)}));
     constrain(
@@ -269,15 +399,15 @@ fn marketplace(doc: &mut Value) {
     let level = json!({"enum": strings(LEVELS)});
     let language = json!({"pattern": "^[a-z]{2}(-[A-Z]{2})?$"});
     let category = json!({"pattern": "^[a-z0-9-]{1,50}$"});
-    let mut tag = trimmed_text(1, MAX_TAG_LEN);
+    let mut tag = trimmed_text(1, MAX_TAG_LEN, false);
     tag["type"] = json!("string");
     let tags = json!({"maxItems": MAX_TAGS, "items": tag});
     for schema in ["CourseMetadata", "CoursePatch"] {
         constrain(prop(doc, schema, "level"), level.clone());
         constrain(prop(doc, schema, "language"), language.clone());
         constrain(prop(doc, schema, "category"), category.clone());
-        constrain(prop(doc, schema, "title"), trimmed_text(3, 200));
-        constrain(prop(doc, schema, "description"), trimmed_text(1, 20_000));
+        constrain(prop(doc, schema, "title"), trimmed_text(3, 200, false));
+        constrain(prop(doc, schema, "description"), trimmed_text(1, 20_000, true));
         constrain(prop(doc, schema, "tags"), tags.clone());
     }
     let list = "/api/courses/list";
@@ -288,7 +418,7 @@ fn marketplace(doc: &mut Value) {
         constrain(param(doc, "get", list, "query", name), json!({"pattern": DECIMAL}));
     }
     constrain(prop(doc, "ReviewInput", "body"), json!({"maxLength": marketplace::domain::review::MAX_BODY}));
-    constrain(prop(doc, "ReviewReplyInput", "body"), trimmed_text(1, marketplace::domain::review::MAX_REPLY));
+    constrain(prop(doc, "ReviewReplyInput", "body"), trimmed_text(1, marketplace::domain::review::MAX_REPLY, true));
     // The package as uploaded: its declared (and sniffed) media type.
     // (An operator who allows more types, MARKETPLACE_ALLOWED_CONTENT_TYPES, serves those too.)
     let content = &mut op(doc, "get", "/api/courses/{id}/content")["responses"]["200"];

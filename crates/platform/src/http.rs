@@ -167,6 +167,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
         let body = web::Json::<serde_json::Value>::from_request(req, payload);
         Box::pin(async move {
             let value = body.await?.into_inner();
+            input::require_object("", &value).map_err(invalid)?;
             input::check_json("", &value).map_err(invalid)?;
             input::from_json_value("", value).map(Json).map_err(invalid)
         })

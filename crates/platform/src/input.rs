@@ -93,6 +93,15 @@ pub fn from_json_value<T: DeserializeOwned>(prefix: &str, value: Value) -> Resul
     serde_path_to_error::deserialize(value).map_err(|e| field_error(prefix, e.path(), &e.inner().to_string()))
 }
 
+/// Every request document of this API is a JSON object: serde would read a struct from an array
+/// (`[null, null]` as `{}`), so anything else is refused before it is deserialized.
+pub fn require_object(prefix: &str, value: &Value) -> Result<(), FieldError> {
+    if value.is_object() {
+        return Ok(());
+    }
+    Err(FieldError { field: path_or_body(prefix).to_string(), message: "must be a JSON object".to_string() })
+}
+
 /// A JSON document in bytes (a multipart part, a body read by hand): syntax errors, control
 /// characters and type errors all answer a [`FieldError`] naming the field under `prefix`.
 pub fn from_json_slice<T: DeserializeOwned>(prefix: &str, bytes: &[u8]) -> Result<T, FieldError> {
@@ -100,6 +109,7 @@ pub fn from_json_slice<T: DeserializeOwned>(prefix: &str, bytes: &[u8]) -> Resul
         field: path_or_body(prefix).to_string(),
         message: format!("is not valid JSON: {}", strip_position(&e.to_string())),
     })?;
+    require_object(prefix, &value)?;
     check_json(prefix, &value)?;
     from_json_value(prefix, value)
 }

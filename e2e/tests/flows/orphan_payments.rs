@@ -69,11 +69,21 @@ async fn a_reconfirmed_first_intent_is_voided_and_the_course_is_owned_and_booked
     let p = Platform::start().await;
     let s = declined_then_bought_again_then_first_confirmed(&p).await;
     assert_eq!(p.owned(&s.learner, &s.course_id).await.len(), 1, "owned once");
-    let sold = p.events.distinct("marketplace.course.purchased.v1", |d| d["buyer_id"] == s.learner.id.to_string());
+    // Access is granted in the same transaction that writes the sale event to the outbox: the
+    // event and the earnings line follow it asynchronously, so wait for them before counting.
+    let buyer = s.learner.id.to_string();
+    p.events.wait_for("marketplace.course.purchased.v1", |d| d["buyer_id"] == buyer.as_str()).await;
+    let sold = p.events.distinct("marketplace.course.purchased.v1", |d| d["buyer_id"] == buyer.as_str());
     assert_eq!(sold.len(), 1, "one sale");
     assert_eq!(sold[0].data["purchase_id"], s.second["id"]);
-    let earnings = p.get(Some(&s.instructor), "/api/instructors/me/earnings").await;
-    assert_eq!(earnings.status, 200, "{}", earnings.body);
+    let earnings = p
+        .eventually("the sale booked", || async {
+            let earnings = p.get(Some(&s.instructor), "/api/instructors/me/earnings").await;
+            assert_eq!(earnings.status, 200, "{}", earnings.body);
+            let booked = earnings.body["data"].as_array().is_some_and(|d| d.iter().any(|l| l["kind"] == "sale"));
+            booked.then_some(earnings)
+        })
+        .await;
     let sales: Vec<_> =
         earnings.body["data"].as_array().expect("data").iter().filter(|l| l["kind"] == "sale").collect();
     assert_eq!(sales.len(), 1, "booked once: {}", earnings.body);
