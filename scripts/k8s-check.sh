@@ -199,8 +199,9 @@ SERVICES = services()
 NAMES = [n for n, _ in SERVICES]
 GRACE = shutdown_grace()
 SECRETISH = re.compile(r"(DATABASE_URL|AMQP_URL|SECRET|SECRETS|API_KEY|PASSWORD|TOKEN)$")
-# The synchronous calls (DESIGN.md): the gateway calls every service; these call billing.
-CALLS = {("gateway", n) for n in NAMES if n != "gateway"} | {("marketplace", "billing"), ("subscriptions", "billing")}
+# The synchronous calls (DESIGN.md): the gateway calls every service; marketplace and subscriptions
+# call billing; marketplace reserves reward vouchers at rewards (issue 15).
+CALLS = {("gateway", n) for n in NAMES if n != "gateway"} | {("marketplace", "billing"), ("subscriptions", "billing"), ("marketplace", "rewards")}
 CALLS = {(a, b) for a, b in CALLS if a in NAMES and b in NAMES}
 
 

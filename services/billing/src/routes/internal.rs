@@ -243,7 +243,7 @@ pub async fn cancel_payment(
     principal: Principal,
     key: IdempotencyKey,
     id: web::Path<Uuid>,
-    body: web::Json<CancelPayment>,
+    body: Json<CancelPayment>,
 ) -> Result<HttpResponse, Problem> {
     principal.require_service()?;
     let payment_id = id.into_inner();

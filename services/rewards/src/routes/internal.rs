@@ -43,7 +43,7 @@ pub struct ReservedVoucher {
 pub async fn reserve(
     state: web::Data<State>,
     principal: Principal,
-    body: web::Json<ReserveVoucher>,
+    body: platform::http::Json<ReserveVoucher>,
 ) -> Result<HttpResponse, Problem> {
     principal.require_service()?;
     let req = body.into_inner();
