@@ -52,7 +52,11 @@ impl From<Reason> for RefundReason {
 pub struct CreateRefund {
     /// In the payment's currency; omitted = everything not yet refunded. A buyer may only refund
     /// everything that is left.
-    #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[serde(
+        default,
+        deserialize_with = "decimal_if_present",
+        serialize_with = "rust_decimal::serde::str_option::serialize"
+    )]
     #[schema(value_type = Option<String>, example = "4.99")]
     pub amount: Option<Decimal>,
     /// Omitted = `requested_by_customer`, the only reason a buyer may give.
@@ -67,6 +71,18 @@ struct Planned {
     intent: String,
     minor: i64,
     reason: RefundReason,
+}
+
+/// `amount` as a decimal string when given. rust_decimal's own `str_option` reads `""` as absent,
+/// which here would mean "refund everything": an empty or malformed amount must be refused.
+fn decimal_if_present<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<Decimal>, D::Error> {
+    use serde::de::Error;
+    match Option::<String>::deserialize(de)? {
+        None => Ok(None),
+        Some(s) => {
+            s.parse::<Decimal>().map(Some).map_err(|_| D::Error::custom("must be a decimal amount such as \"4.99\""))
+        }
+    }
 }
 
 /// Refund (part of) a payment. Admins: any payment, any amount; buyers: their course, in full,

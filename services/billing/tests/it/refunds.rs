@@ -90,3 +90,22 @@ async fn refunds_are_idempotent_and_only_for_admins_or_the_buyer() {
     assert_eq!(unknown.status(), 422);
     s.stop().await;
 }
+
+/// An empty amount is not "everything" and an array is not a refund request: both are refused
+/// and nothing reaches Stripe (both were once read as `{}`, a full refund).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_amount_or_an_array_body_refunds_nothing() {
+    let s = Stack::start().await;
+    let buyer = Uuid::now_v7();
+    let id = paid(&s, buyer, "19.00").await;
+    let empty = s.refund(buyer, &[Role::Learner], &id, json!({"amount": "", "reason": null}), "e").await;
+    assert_eq!(empty.status(), 422);
+    let problem: Value = empty.json().await.unwrap();
+    assert_eq!(problem["errors"][0]["field"], "amount", "{problem}");
+    let array = s.refund(buyer, &[Role::Learner], &id, json!([null, null]), "a").await;
+    assert_eq!(array.status(), 422);
+    let problem: Value = array.json().await.unwrap();
+    assert_eq!(problem["errors"][0]["field"], "body", "{problem}");
+    assert!(s.fake.refunds().is_empty(), "nothing refunded");
+    s.stop().await;
+}
