@@ -62,6 +62,43 @@ KUBECTL=${KUBECTL:-kubectl}
 kubectl_has_kustomize_v5 "$KUBECTL" || die "$KUBECTL has no kustomize v5+ (set K8S_CHECK_KUBECTL=pip)"
 renderer="$("$KUBECTL" version --client 2>/dev/null | sed -n 's/^Kustomize Version: //p') via $KUBECTL"
 
+# The k8s PrometheusRule is generated from deploy/prometheus/rules.yml (the file promtool tests), and
+# the check below fails when the two differ: `scripts/k8s-check.sh --write-rules` regenerates it.
+RULES_SRC=deploy/prometheus/rules.yml
+RULES_K8S=k8s/components/monitoring/prometheusrule.yaml
+if [ "${1:-}" = --write-rules ]; then
+  "$VENV/bin/python" - "$RULES_SRC" "$RULES_K8S" <<'PY' || die "could not write $RULES_K8S"
+import sys
+import yaml
+
+src, dst = sys.argv[1], sys.argv[2]
+groups = yaml.safe_load(open(src))["groups"]
+
+
+class Dumper(yaml.SafeDumper):
+    pass
+
+
+def text(dumper, s):
+    # Multi-line PromQL stays readable as a literal block.
+    return dumper.represent_scalar("tag:yaml.org,2002:str", s, style="|" if "\n" in s else None)
+
+
+Dumper.add_representer(str, text)
+obj = {
+    "apiVersion": "monitoring.coreos.com/v1",
+    "kind": "PrometheusRule",
+    "metadata": {"name": "monetization", "labels": {"app.kubernetes.io/part-of": "monetization"}},
+    "spec": {"groups": groups},
+}
+with open(dst, "w") as f:
+    f.write(f"# GENERATED from {src} by `scripts/k8s-check.sh --write-rules`: edit that file (promtool\n"
+            "# tests it), then regenerate; k8s-check fails while the two differ.\n")
+    yaml.dump(obj, f, Dumper=Dumper, sort_keys=False, width=120, allow_unicode=True)
+PY
+  echo "k8s-check: wrote $RULES_K8S from $RULES_SRC" >&2
+fi
+
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
