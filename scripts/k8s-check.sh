@@ -156,8 +156,13 @@ def schema_validator(version, api_version, kind):
         try:
             schema = kv.schema_contents(f"kubernetes-json-schema/{schema_dir}/{kind.lower()}-{group}.json", version)
         except FileNotFoundError:
-            _validators[key] = None
-            return None
+            # A CRD: its schema is vendored under k8s/schemas (no cluster, no network). It refers to
+            # ObjectMeta and LabelSelector in the same Kubernetes version's definitions.
+            vendored = Path("k8s/schemas") / f"{kind.lower()}-{group}.json"
+            if not vendored.exists():
+                _validators[key] = None
+                return None
+            schema = json.loads(vendored.read_text())
         defs = kv.schema_contents(f"kubernetes-json-schema/{schema_dir}/_definitions.json", version)
         registry = Resource.from_contents(defs) @ (Resource.from_contents(schema) @ Registry())
         _validators[key] = jsonschema.validators.Draft202012Validator(schema, registry=registry)
@@ -168,7 +173,8 @@ def validate_schema(where, obj):
     for version in versions:
         validator = schema_validator(version, obj.get("apiVersion", ""), obj.get("kind", ""))
         if validator is None:
-            err(where, f"no Kubernetes {version} schema for {obj.get('apiVersion')} {obj.get('kind')} (typo, or a CRD?)")
+            err(where, f"no Kubernetes {version} schema for {obj.get('apiVersion')} {obj.get('kind')} "
+                       "(typo, or a CRD without a schema in k8s/schemas?)")
             continue
         for e in sorted(validator.iter_errors(obj), key=lambda e: list(e.path)):
             path = ".".join(str(p) for p in e.path) or "(root)"
@@ -240,6 +246,10 @@ SECRETISH = re.compile(r"(DATABASE_URL|AMQP_URL|SECRET|SECRETS|API_KEY|PASSWORD|
 # call billing; marketplace reserves reward vouchers at rewards (issue 15).
 CALLS = {("gateway", n) for n in NAMES if n != "gateway"} | {("marketplace", "billing"), ("subscriptions", "billing"), ("marketplace", "rewards")}
 CALLS = {(a, b) for a, b in CALLS if a in NAMES and b in NAMES}
+# Prometheus runs in this namespace (label kubernetes.io/metadata.name, set by Kubernetes itself): it
+# alone reaches the services' `metrics` ports, and reaches nothing else.
+MONITORING_NS = "monitoring"
+RULES_SRC = Path("deploy/prometheus/rules.yml")
 
 
 # ---------------------------------------------------------------- helpers
@@ -596,13 +606,61 @@ def check_network(ov):
                 err(where, f"{src} can reach {dst}:{port}, which is not in the call graph")
             if want and not allowed:
                 err(where, f"{src} cannot reach {dst}:{port} (call graph: {sname} -> {dname})")
-    # Only the gateway takes traffic from outside the namespace.
+    def monitoring_only(rule, selected):
+        """A rule admitting the monitoring namespace, and nothing else, to the metrics port only."""
+        peers, ports = rule.get("from") or [], rule.get("ports") or []
+        if not peers or not ports:
+            return False
+        if any(set(f) - {"namespaceSelector", "podSelector"} or
+               f.get("namespaceSelector") != {"matchLabels": {"kubernetes.io/metadata.name": MONITORING_NS}} for f in peers):
+            return False
+        # On a pod without a metrics port (stripe-fake) the named port admits nothing.
+        return all(not any(port_ok([p], other, workloads[w][1]) for n, other in workloads[w][1].items() if n != "metrics")
+                   for w in selected for p in ports)
+
+    # Only the gateway takes traffic from outside the namespace, and the monitoring namespace the
+    # metrics ports.
     for p in pols:
         for r in p["spec"].get("ingress", []) or []:
             outside = not r.get("from") or any("namespaceSelector" in f or "ipBlock" in f for f in r["from"])
             selects = [w for w, (l, _, n) in workloads.items() if matches(p["spec"]["podSelector"], l)]
+            if outside and monitoring_only(r, [w for w in selects if workloads[w][1]]):
+                continue
             if outside and any(not w.startswith("Deployment/gateway") for w in selects):
                 err(where, f"{p['metadata']['name']} admits traffic from outside the namespace to {selects}")
+
+    def ingress_from_namespace(ns, dst_labels, port, dst_ports):
+        """Whether a pod of namespace `ns` may open `port` on the pod (ipBlock peers count as anyone)."""
+        sel = [p for p in pols if matches(p["spec"]["podSelector"], dst_labels) and "Ingress" in p["spec"].get("policyTypes", ["Ingress"])]
+        if not sel:
+            return True
+
+        def peer(f):
+            if "ipBlock" in f:
+                return True
+            return "namespaceSelector" in f and matches(f["namespaceSelector"], {"kubernetes.io/metadata.name": ns})
+
+        return any((not r.get("from") or any(peer(f) for f in r["from"])) and port_ok(r.get("ports"), port, dst_ports)
+                   for p in sel for r in p["spec"].get("ingress", []) or [])
+
+    # The metrics ports: the monitoring namespace reaches every service's, no other namespace and no
+    # pod of this one reaches any (the gateway never routes /metrics); monitoring reaches no API port.
+    for dst, (dlabels, dports, dname) in workloads.items():
+        mport = dports.get("metrics")
+        if dname in NAMES and mport is None:
+            err(where, f"{dst} declares no container port named metrics")
+        if mport is not None and not ingress_from_namespace(MONITORING_NS, dlabels, mport, dports):
+            err(where, f"the {MONITORING_NS} namespace cannot scrape {dst}:{mport} (metrics)")
+        for other_ns in ("ingress-nginx", "default", "kube-system"):
+            if mport is not None and ingress_from_namespace(other_ns, dlabels, mport, dports):
+                err(where, f"the namespace {other_ns} can reach {dst}:{mport} (metrics): only {MONITORING_NS} may")
+        for pname, port in dports.items():
+            if pname != "metrics" and ingress_from_namespace(MONITORING_NS, dlabels, port, dports):
+                err(where, f"the {MONITORING_NS} namespace can reach {dst}:{port} ({pname}): it scrapes metrics ports only")
+        for src, (slabels, _, _) in workloads.items():
+            if mport is not None and src != dst and egress_allowed(slabels, dlabels, mport, dports) \
+                    and ingress_allowed(slabels, dlabels, mport, dports):
+                err(where, f"{src} can reach {dst}:{mport} (metrics): only the {MONITORING_NS} namespace may")
     if "gateway" in NAMES and ov.get("Deployment", "gateway"):
         gl, gp, _ = workloads["Deployment/gateway"]
         gport = gp.get("http")
