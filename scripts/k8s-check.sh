@@ -689,6 +689,142 @@ def check_network(ov):
             err(where, "the gateway has no database: no egress to 5432")
 
 
+# ---------------------------------------------------------------- monitoring
+def check_monitoring(ov):
+    """Every service is scraped on its metrics port with job=<service> (what the alert rules group
+    by), and the PrometheusRule carries exactly the groups and rules of deploy/prometheus/rules.yml."""
+    where = f"[{ov.name}] monitoring"
+    namespace = next((o["metadata"].get("namespace") for o in ov.objs if o["metadata"].get("namespace")), None)
+    for name in NAMES:
+        dep = ov.get("Deployment", name)
+        c = container_of(dep, name) if dep else None
+        if c is None:
+            continue
+        ports = {p.get("name"): p["containerPort"] for p in c.get("ports", []) or []}
+        mport = ports.get("metrics")
+        w = f"{where} {name}"
+        if mport is None:
+            err(w, "no container port named metrics")
+            continue
+        if mport == ports.get("http"):
+            err(w, "the metrics port is the API port: it must be a listener of its own")
+        var = name.upper() + "_METRICS_PORT"
+        if str(env_value(ov.effective_env(c), var)) != str(mport):
+            err(w, f"{var} ({env_value(ov.effective_env(c), var)}) differs from the container port metrics ({mport})")
+        labels = pod_labels(dep)
+        jobs = []
+        for m in ov.kind("PodMonitor"):
+            if not matches(m["spec"].get("selector"), labels):
+                continue
+            for ep in m["spec"].get("podMetricsEndpoints", []) or []:
+                if ep.get("port") == "metrics" or ep.get("portNumber") == mport:
+                    if ep.get("path", "/metrics") != "/metrics":
+                        err(w, f"PodMonitor/{m['metadata']['name']} scrapes {ep.get('path')}, not /metrics")
+                    jl = m["spec"].get("jobLabel")
+                    jobs.append(labels.get(jl) if jl else f"{namespace}/{m['metadata']['name']}")
+        for m in ov.kind("ServiceMonitor"):
+            for svc in ov.kind("Service"):
+                if not matches(m["spec"].get("selector"), svc["metadata"].get("labels") or {}) \
+                        or not matches({"matchLabels": svc["spec"].get("selector") or {}}, labels):
+                    continue
+                names = {sp.get("name") for sp in svc["spec"].get("ports", []) if sp.get("targetPort") in ("metrics", mport)}
+                for ep in m["spec"].get("endpoints", []) or []:
+                    if ep.get("port") in names:
+                        jl = m["spec"].get("jobLabel")
+                        jobs.append((svc["metadata"].get("labels") or {}).get(jl) if jl else svc["metadata"]["name"])
+        if not jobs:
+            err(w, "no PodMonitor (or ServiceMonitor) scrapes its metrics port")
+        for job in jobs:
+            if job != name:
+                err(w, f"scraped as job={job!r}: the alert rules expect job={name!r} (jobLabel app.kubernetes.io/name)")
+    try:
+        want = yaml.safe_load(RULES_SRC.read_text())["groups"]
+    except (OSError, KeyError, TypeError) as e:
+        err(where, f"cannot read the groups of {RULES_SRC}: {e}")
+        return
+    rules = ov.kind("PrometheusRule")
+    if len(rules) != 1:
+        err(where, f"{len(rules)} PrometheusRule objects: expected one, generated from {RULES_SRC}")
+        return
+    got = (rules[0].get("spec") or {}).get("groups") or []
+    names = [g.get("name") for g in got]
+    if len(set(names)) != len(names):
+        err(where, f"PrometheusRule group names are not unique: {names}")
+    if got != want:
+        detail = f"groups {names} vs {[g.get('name') for g in want]}"
+        for g, h in zip(got, want):
+            if g != h:
+                detail = f"group {h.get('name')} differs"
+                for r, s in zip(g.get("rules") or [], h.get("rules") or []):
+                    if r != s:
+                        detail += f" at {s.get('alert') or s.get('record')}"
+                        break
+                break
+        err(where, f"PrometheusRule/{rules[0]['metadata']['name']} differs from {RULES_SRC} ({detail}): "
+                   "run scripts/k8s-check.sh --write-rules")
+    for g in want:
+        for r in g.get("rules") or []:
+            if "alert" not in r:
+                continue
+            a = f"{where} alert {r['alert']}"
+            if not (r.get("labels") or {}).get("severity"):
+                err(a, "no severity label")
+            ann = r.get("annotations") or {}
+            if not ann.get("summary"):
+                err(a, "no summary")
+            url = ann.get("runbook_url", "")
+            if not url.startswith("docs/runbooks/") or not Path(url.split("#")[0]).is_file():
+                err(a, f"runbook_url {url!r} is not a file under docs/runbooks/")
+
+
+def self_test_monitoring(ov):
+    """check_network + check_monitoring must catch each regression below of a passing overlay."""
+    import copy
+
+    def find(objs, kind, name):
+        return next(o for o in objs if o.get("kind") == kind and o["metadata"]["name"] == name)
+
+    def config(objs, svc):
+        dep = find(objs, "Deployment", svc)
+        ref = next(s["configMapRef"]["name"] for s in container_of(dep, svc).get("envFrom", []) if s.get("configMapRef"))
+        return find(objs, "ConfigMap", ref)["data"]
+
+    def policy(objs):
+        return find(objs, "NetworkPolicy", "metrics-from-monitoring")["spec"]["ingress"][0]
+
+    def first_expr(objs):
+        rule = next(o for o in objs if o.get("kind") == "PrometheusRule")["spec"]["groups"][0]["rules"][0]
+        rule["expr"] = str(rule["expr"]) + " * 2"
+
+    mutations = {
+        "the monitoring policy removed": lambda objs: objs.remove(find(objs, "NetworkPolicy", "metrics-from-monitoring")),
+        "the monitoring policy open to every namespace": lambda objs: policy(objs)["from"][0].update(namespaceSelector={}),
+        "the monitoring policy on every port": lambda objs: policy(objs).pop("ports"),
+        "the monitoring policy on the API port": lambda objs: policy(objs)["ports"].append({"protocol": "TCP", "port": "http"}),
+        "the billing PodMonitor removed": lambda objs: objs.remove(find(objs, "PodMonitor", "billing")),
+        "the billing PodMonitor without jobLabel": lambda objs: find(objs, "PodMonitor", "billing")["spec"].pop("jobLabel"),
+        "the billing PodMonitor on port http": lambda objs: find(objs, "PodMonitor", "billing")["spec"]["podMetricsEndpoints"][0].update(port="http"),
+        "BILLING_METRICS_PORT off the container port": lambda objs: config(objs, "billing").update(BILLING_METRICS_PORT="9999"),
+        "a rule edited in the PrometheusRule only": first_expr,
+        "the PrometheusRule removed": lambda objs: objs.remove(next(o for o in objs if o.get("kind") == "PrometheusRule")),
+    }
+    for what, mutate in mutations.items():
+        objs = copy.deepcopy(ov.objs)
+        try:
+            mutate(objs)
+        except (StopIteration, KeyError, ValueError, IndexError):
+            err(f"[{ov.name}] monitoring self-test", f"cannot apply '{what}': the manifests changed shape, update the self-test")
+            continue
+        before = len(errors)
+        mutated = Overlay(ov.name, objs)
+        check_network(mutated)
+        check_monitoring(mutated)
+        caught = len(errors) > before
+        del errors[before:]
+        if not caught:
+            err(f"[{ov.name}] monitoring self-test", f"the checks passed an overlay with {what}")
+
+
 # ---------------------------------------------------------------- the edge: client addresses, body sizes
 def rust_const_bytes(path, fn):
     """The value of `fn default_x() -> usize { 200 * 1024 * 1024 }` in a config struct's file."""
@@ -839,6 +975,7 @@ def check_overlay(ov):
     for name, domain in SERVICES:
         check_service(ov, name, domain)
     check_network(ov)
+    check_monitoring(ov)
     check_edge(ov)
     ings = ov.kind("Ingress")
     if not ings:
@@ -914,6 +1051,7 @@ for ov in ovs:
     check_overlay(ov)
     if ov.name == "prod":
         self_test_edge(ov)
+        self_test_monitoring(ov)
 
 # Prod must outgrow dev: more replicas, larger limits.
 by = {ov.name: ov for ov in ovs}
