@@ -1089,6 +1089,7 @@ if "dev" in by and "prod" in by:
 
 # Examples: well-formed, core kinds schema-valid, never part of an overlay.
 n_examples = 0
+example_kinds = set()
 for f in sorted(Path("k8s/examples").glob("*.yaml")) if Path("k8s/examples").is_dir() else []:
     for o in load(f):
         n_examples += 1
@@ -1097,10 +1098,20 @@ for f in sorted(Path("k8s/examples").glob("*.yaml")) if Path("k8s/examples").is_
             err(w, "apiVersion, kind and metadata.name are required")
             continue
         group = o["apiVersion"].split("/")[0] if "/" in o["apiVersion"] else ""
-        if "." not in group or group.endswith(".k8s.io"):  # a built-in kind; CRDs have no bundled schema
+        vendored = Path("k8s/schemas") / f"{o['kind'].lower()}-{group.split('.')[0]}-{o['apiVersion'].split('/')[-1]}.json"
+        # A built-in kind, or a CRD with a vendored schema; the operators' other CRDs have none here.
+        if "." not in group or group.endswith(".k8s.io") or vendored.exists():
             validate_schema(w, o)
         if o["kind"] == "RabbitmqCluster" and (o.get("spec") or {}).get("replicas", 1) < 3:
             err(w, "RabbitMQ needs 3 replicas for quorum queues to survive a node")
+        if o["kind"] == "RabbitmqCluster" and "rabbitmq_prometheus" not in \
+                (((o.get("spec") or {}).get("rabbitmq") or {}).get("additionalPlugins") or []):
+            err(w, "spec.rabbitmq.additionalPlugins must list rabbitmq_prometheus (the broker's metrics)")
+        example_kinds.add(o["kind"])
+
+# The brokers' and the database's own metrics are part of the examples (issue 16).
+if Path("k8s/examples").is_dir() and not {"ServiceMonitor", "PodMonitor"} & example_kinds:
+    err("[examples]", "no ServiceMonitor/PodMonitor for RabbitMQ or PostgreSQL")
 
 if errors:
     print(f"k8s-check: {len(errors)} problem(s):", file=sys.stderr)
