@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 async fn license_for_new_org(p: &Platform) -> Uuid {
-    let now = licensing::clock::Clock::now(&p.licensing_clock);
+    let now = platform::clock::Clock::now(&p.licensing_clock);
     let suffix = &Uuid::new_v4().simple().to_string()[..10];
     let body = json!({
         "organization": {"name": format!("Org {suffix}"), "domain": format!("org-{suffix}.example.com")},

@@ -9,7 +9,7 @@ use uuid::Uuid;
 async fn enterprise_license_to_seat_activation_to_enterprise_features() {
     let p = Platform::start().await;
     let admin = User::admin();
-    let now = licensing::clock::Clock::now(&p.licensing_clock);
+    let now = platform::clock::Clock::now(&p.licensing_clock);
     let suffix = &Uuid::new_v4().simple().to_string()[..10];
     let body = json!({
         "organization": {"name": format!("Acme {suffix}"), "domain": format!("acme-{suffix}.example.com")},

@@ -99,7 +99,7 @@ async fn leaderboards_name_other_users_by_handle_never_by_user_id() {
 async fn a_member_cannot_read_or_change_another_members_ticket_the_org_admin_can() {
     let p = Platform::start().await;
     let admin = User::admin();
-    let now = licensing::clock::Clock::now(&p.licensing_clock);
+    let now = platform::clock::Clock::now(&p.licensing_clock);
     let suffix = &Uuid::new_v4().simple().to_string()[..10];
     let license = json!({
         "organization": {"name": format!("Privacy {suffix}"), "domain": format!("privacy-{suffix}.example.com")},

@@ -104,7 +104,7 @@ async fn course_purchase_to_receipt_access_earnings_and_tokens() {
         assert_eq!(res.body["me"]["score"], balance, "{board}: {}", res.body);
         assert_eq!(res.body["me"]["rank"], 1, "{board}: {}", res.body);
         if board == "weekly" {
-            let week = rewards::clock::Clock::now(p.rewards_clock.as_ref()).format("%G-W%V").to_string();
+            let week = platform::clock::Clock::now(p.rewards_clock.as_ref()).format("%G-W%V").to_string();
             assert_eq!(res.body["week"], week.as_str(), "the week of rewards' clock");
         }
         let listed = res.body["data"].as_array().expect("data").iter().any(|r| r["user_id"] == learner.id.to_string());

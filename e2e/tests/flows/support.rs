@@ -120,10 +120,10 @@ pub struct Platform {
     pub gateway: RunningGateway,
     services: Vec<RunningService>,
     /// Subscriptions' clock: renewals and dunning run when it passes their due times.
-    pub subscriptions_clock: subscriptions::clock::ManualClock,
-    pub marketplace_clock: marketplace::clock::ManualClock,
-    pub rewards_clock: Arc<rewards::clock::ManualClock>,
-    pub licensing_clock: licensing::clock::ManualClock,
+    pub subscriptions_clock: platform::clock::ManualClock,
+    pub marketplace_clock: platform::clock::ManualClock,
+    pub rewards_clock: Arc<platform::clock::ManualClock>,
+    pub licensing_clock: platform::clock::ManualClock,
     /// The nameserver licensing asks to verify custom domains: publish TXT records here.
     pub dns: licensing::dns::StaticDnsServer,
     pub events: Events,
@@ -267,7 +267,7 @@ impl Platform {
         let billing = start_service(&env, &billing::SPEC, |ctx| billing::setup(ctx, billing_config)).await;
 
         let at = start_time();
-        let subscriptions_clock = subscriptions::clock::ManualClock::new(at);
+        let subscriptions_clock = platform::clock::ManualClock::new(at);
         let subscriptions_config = subscriptions::Config {
             billing_url: billing.url(),
             dunning_retry_days: "1,3,5".into(),
@@ -281,15 +281,15 @@ impl Platform {
         })
         .await;
 
-        let rewards_clock = rewards::clock::ManualClock::new(at);
-        let clock: Arc<dyn rewards::clock::Clock> = rewards_clock.clone();
+        let rewards_clock = Arc::new(platform::clock::ManualClock::new(at));
+        let clock: Arc<dyn platform::clock::Clock> = rewards_clock.clone();
         let rewards = start_service(&env, &rewards::SPEC, |ctx| {
             rewards::setup_with_clock(ctx, rewards::Config::default(), clock)
         })
         .await;
 
         let content_dir = std::env::temp_dir().join(format!("e2e-content-{}", env.id));
-        let marketplace_clock = marketplace::clock::ManualClock::new(at);
+        let marketplace_clock = platform::clock::ManualClock::new(at);
         let mut marketplace_config = marketplace::Config::with_billing_url(&billing.url());
         // Checkout reserves reward vouchers at rewards.
         marketplace_config.rewards_url = rewards.url();
@@ -301,7 +301,7 @@ impl Platform {
             start_service(&env, &marketplace::SPEC, |ctx| marketplace::setup_with(ctx, marketplace_config, clock))
                 .await;
 
-        let licensing_clock = licensing::clock::ManualClock::new(at);
+        let licensing_clock = platform::clock::ManualClock::new(at);
         let clock = Arc::new(licensing_clock.clone());
         let dns = licensing::dns::StaticDnsServer::start().await.expect("the test nameserver starts");
         let mut licensing_config = licensing_config();

@@ -2,7 +2,6 @@
 //! white-label branding, seat usage, and support tickets with SLA clocks.
 
 pub mod certificate;
-pub mod clock;
 pub mod config;
 pub mod core;
 pub mod dns;
@@ -14,8 +13,8 @@ pub mod routes;
 pub mod scheduler;
 pub mod store;
 
-use clock::{Clock, SystemClock};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations};
+use platform::clock::{Clock, SystemClock};
 use runtime::{Context, ServiceSpec, Wiring};
 use std::sync::Arc;
 
@@ -39,7 +38,7 @@ pub fn setup(ctx: &Context, config: Config) -> Result<Wiring, String> {
     setup_with_clock(ctx, config, Arc::new(SystemClock))
 }
 
-/// [`setup`] with another clock (tests move time with `clock::ManualClock`).
+/// [`setup`] with another clock (tests move time with `platform::clock::ManualClock`).
 pub fn setup_with_clock(ctx: &Context, config: Config, clock: Arc<dyn Clock>) -> Result<Wiring, String> {
     metrics::register(ctx);
     let signer = certificate::Signer::from_pems(

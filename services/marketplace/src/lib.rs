@@ -2,7 +2,6 @@
 //! revenue share with earnings and payouts, and reviews.
 
 pub mod billing;
-pub mod clock;
 pub mod config;
 pub mod consumers;
 pub mod content;
@@ -41,17 +40,17 @@ pub struct State {
     pub billing: billing::BillingClient,
     pub rewards: rewards::RewardsClient,
     pub content: content::SharedStore,
-    pub clock: clock::SharedClock,
+    pub clock: platform::clock::SharedClock,
     /// Serialised catalogue pages by query string (`routes::catalog::list`).
     pub catalog: platform::cache::TtlCache<actix_web::web::Bytes>,
 }
 
 pub fn setup(ctx: &Context, config: Config) -> Result<Wiring, String> {
-    setup_with(ctx, config, Arc::new(clock::SystemClock))
+    setup_with(ctx, config, Arc::new(platform::clock::SystemClock))
 }
 
 /// Same as [`setup`] with a clock of the caller's (tests move it to mature earnings).
-pub fn setup_with(ctx: &Context, config: Config, clock: clock::SharedClock) -> Result<Wiring, String> {
+pub fn setup_with(ctx: &Context, config: Config, clock: platform::clock::SharedClock) -> Result<Wiring, String> {
     metrics::register(ctx);
     config.check()?;
     let content = content::LocalDir::new(&config.content_dir)

@@ -3,7 +3,6 @@
 //! event is skipped before it gets here; a second event for the same cause (same purchase, same
 //! course review) is stopped by the ledger's unique (source, idempotency_ref).
 
-use crate::clock::Clock;
 use crate::domain::earning::{self, clawback_target, purchase_rule};
 use crate::domain::week::IsoWeek;
 use crate::ledger::{self, Clawback, Credit};
@@ -13,6 +12,7 @@ use diesel_async::AsyncPgConnection;
 use events::catalog::marketplace::{CoursePurchased, PurchaseRefunded, ReviewPosted, VoucherReleased};
 use events::{CloudEvent, DomainEvent, EventHandler, HandlerError};
 use futures_util::future::BoxFuture;
+use platform::clock::Clock;
 use platform::money::Money;
 use rust_decimal::Decimal;
 use serde::Deserialize;

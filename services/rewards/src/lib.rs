@@ -3,7 +3,6 @@
 //! friends) with friendships.
 
 pub mod board_snapshots;
-pub mod clock;
 pub mod config;
 pub mod consumers;
 pub mod domain;
@@ -14,8 +13,8 @@ pub mod openapi;
 pub mod routes;
 pub mod store;
 
-use clock::{Clock, SystemClock};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations};
+use platform::clock::{Clock, SystemClock};
 use runtime::{Context, ServiceSpec, Wiring};
 use std::sync::Arc;
 
@@ -39,7 +38,7 @@ pub fn setup(ctx: &Context, config: Config) -> Result<Wiring, String> {
     setup_with_clock(ctx, config, Arc::new(SystemClock))
 }
 
-/// [`setup`] with a chosen clock (tests move time with [`clock::ManualClock`]).
+/// [`setup`] with a chosen clock (tests move time with [`platform::clock::ManualClock`]).
 pub fn setup_with_clock(ctx: &Context, config: Config, clock: Arc<dyn Clock>) -> Result<Wiring, String> {
     metrics::register(ctx);
     if config.voucher_valid_days < 1 {

@@ -3,7 +3,6 @@
 
 pub mod billing;
 pub mod charging;
-pub mod clock;
 pub mod config;
 pub mod consumers;
 pub mod domain;
@@ -16,8 +15,8 @@ pub mod routes;
 pub mod scheduler;
 pub mod store;
 
-use clock::{SharedClock, SystemClock};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations};
+use platform::clock::{SharedClock, SystemClock};
 use runtime::{Context, ServiceSpec, Wiring};
 use std::sync::Arc;
 use std::time::Duration;

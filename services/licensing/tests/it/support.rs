@@ -1,8 +1,8 @@
 use chrono::{DateTime, Duration, Timelike, Utc};
-use licensing::clock::ManualClock;
 use licensing::dns::StaticDnsServer;
 use licensing::Config;
 use platform::auth::{InternalAuth, Role};
+use platform::clock::ManualClock;
 use platform::config::Secret;
 use reqwest::{Method, RequestBuilder, Response};
 use runtime::RunningService;
@@ -132,7 +132,7 @@ impl Stack {
     }
 
     pub fn clock_now(&self) -> DateTime<Utc> {
-        licensing::clock::Clock::now(&self.clock)
+        platform::clock::Clock::now(&self.clock)
     }
 
     /// An enterprise license for a fresh organisation, valid a year.

@@ -1,7 +1,7 @@
 use chrono::Utc;
-use marketplace::clock::ManualClock;
 use marketplace::Config;
 use platform::auth::Role;
+use platform::clock::ManualClock;
 use platform::config::Secret;
 use runtime::RunningService;
 use serde_json::{json, Value};
@@ -79,7 +79,7 @@ impl Market {
         config.catalog_cache_ms = 0;
         (opts.tweak)(&mut config);
         let clock = ManualClock::new(Utc::now());
-        let shared: marketplace::clock::SharedClock = Arc::new(clock.clone());
+        let shared: platform::clock::SharedClock = Arc::new(clock.clone());
         let svc =
             testkit::service::start(&env, &marketplace::SPEC, |ctx| marketplace::setup_with(ctx, config, shared)).await;
         Self { env, svc, billing, rewards, http: testkit::http(), clock, content_dir }

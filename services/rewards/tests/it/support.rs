@@ -2,7 +2,7 @@ use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 use events::{CloudEvent, DomainEvent};
 use platform::auth::Role;
-use rewards::clock::{Clock, ManualClock, SystemClock};
+use platform::clock::{Clock, ManualClock, SystemClock};
 use runtime::RunningService;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -34,7 +34,7 @@ impl Rewards {
 
     /// Started with a stopped clock at `at`.
     pub async fn start_at(at: &str) -> Self {
-        Self::start_inner(Some(ManualClock::new(at.parse().unwrap())), 0).await
+        Self::start_inner(Some(Arc::new(ManualClock::new(at.parse().unwrap()))), 0).await
     }
 
     /// Started with leaderboard snapshots kept for `ms` (the others read a fresh one every time,

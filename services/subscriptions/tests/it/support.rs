@@ -1,13 +1,13 @@
 use chrono::Utc;
 use events::CloudEvent;
 use platform::auth::Role;
+use platform::clock::ManualClock;
 use platform::config::Secret;
 use runtime::RunningService;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
 use stripe_fake::{FakeConfig, RunningFake, StripeFake};
-use subscriptions::clock::ManualClock;
 use testkit::bus::Capture;
 use testkit::TestEnv;
 use uuid::Uuid;
