@@ -9,6 +9,7 @@ pub mod health;
 pub mod http;
 pub mod idempotency;
 pub mod input;
+pub mod internal;
 pub mod metrics;
 pub mod money;
 pub mod pagination;

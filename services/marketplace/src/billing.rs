@@ -5,19 +5,16 @@
 
 use crate::error::MarketError;
 use platform::auth::InternalAuth;
+use platform::internal::{CallError, InternalClient};
 use platform::money::Money;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use uuid::Uuid;
 
-const ATTEMPTS: u32 = 3;
-
 #[derive(Clone)]
 pub struct BillingClient {
-    http: reqwest::Client,
-    base_url: String,
-    auth: InternalAuth,
+    client: InternalClient,
 }
 
 #[derive(Debug, Serialize)]
@@ -59,12 +56,7 @@ pub struct Payment {
 
 impl BillingClient {
     pub fn new(base_url: &str, timeout: Duration, auth: InternalAuth) -> Result<Self, String> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(Duration::from_secs(2))
-            .build()
-            .map_err(|e| e.to_string())?;
-        Ok(Self { http, base_url: base_url.trim_end_matches('/').into(), auth })
+        Ok(Self { client: InternalClient::new(base_url, "billing", timeout, auth)? })
     }
 
     /// The billing idempotency key of a purchase: the same purchase always reaches the same payment.
@@ -98,39 +90,13 @@ impl BillingClient {
         self.post(&format!("/internal/payments/{payment_id}/cancel"), &format!("expire-{purchase_id}"), &body).await
     }
 
-    /// POST with an idempotency key, retried (same key) on network errors, 5xx and a duplicate
-    /// still running at billing; any other 4xx is final.
+    /// POST with an idempotency key (retries in [`InternalClient::post`]): a refusal is final.
     async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, key: &str, body: &B) -> Result<T, MarketError> {
-        let mut last_error = String::new();
-        for attempt in 0..ATTEMPTS {
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt))).await;
+        self.client.post(path, Some(key), body).await.map_err(|e| match e {
+            CallError::Refused { status, problem } => {
+                MarketError::BillingUnavailable(format!("billing refused: {status} {}", problem.code))
             }
-            let token = self.auth.mint_service("billing")?;
-            let request = self
-                .http
-                .post(format!("{}{path}", self.base_url))
-                .header(platform::auth::INTERNAL_TOKEN_HEADER.as_str(), token)
-                .header(platform::idempotency::HEADER, key)
-                .json(body);
-            match platform::telemetry::inject_reqwest(request).send().await {
-                Ok(res) if res.status().is_success() => {
-                    return res.json().await.map_err(|e| MarketError::BillingUnavailable(e.to_string()));
-                }
-                Ok(res) if res.status().is_client_error() => {
-                    let status = res.status();
-                    let problem: serde_json::Value = res.json().await.unwrap_or_default();
-                    let code = problem["code"].as_str().unwrap_or("refused").to_string();
-                    // Only "the same request is still running there" is worth waiting for.
-                    if code != "idempotency_in_progress" {
-                        return Err(MarketError::BillingUnavailable(format!("billing refused: {status} {code}")));
-                    }
-                    last_error = code;
-                }
-                Ok(res) => last_error = format!("billing answered {}", res.status()),
-                Err(e) => last_error = e.to_string(),
-            }
-        }
-        Err(MarketError::BillingUnavailable(last_error))
+            CallError::Unavailable(cause) => MarketError::BillingUnavailable(cause),
+        })
     }
 }

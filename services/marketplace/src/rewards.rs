@@ -5,19 +5,15 @@
 use crate::error::MarketError;
 use chrono::{DateTime, Utc};
 use platform::auth::InternalAuth;
+use platform::internal::{CallError, InternalClient};
 use platform::money::{Currency, Money};
-use platform::Problem;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use uuid::Uuid;
 
-const ATTEMPTS: u32 = 3;
-
 #[derive(Clone)]
 pub struct RewardsClient {
-    http: reqwest::Client,
-    base_url: String,
-    auth: InternalAuth,
+    client: InternalClient,
 }
 
 #[derive(Debug, Serialize)]
@@ -38,12 +34,7 @@ pub struct Reserved {
 
 impl RewardsClient {
     pub fn new(base_url: &str, timeout: Duration, auth: InternalAuth) -> Result<Self, String> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(Duration::from_secs(2))
-            .build()
-            .map_err(|e| e.to_string())?;
-        Ok(Self { http, base_url: base_url.trim_end_matches('/').into(), auth })
+        Ok(Self { client: InternalClient::new(base_url, "rewards", timeout, auth)? })
     }
 
     /// Reserve `code` for the buyer's purchase. A refusal (`voucher_not_found`, `voucher_used`,
@@ -57,36 +48,15 @@ impl RewardsClient {
         currency: Currency,
     ) -> Result<Reserved, MarketError> {
         let body = Reserve { code, user_id, purchase_id, currency };
-        let mut last_error = String::new();
-        for attempt in 0..ATTEMPTS {
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt))).await;
+        // No idempotency key: the reservation's natural key is the purchase id in the body.
+        self.client.post("/internal/vouchers/reserve", None, &body).await.map_err(|e| match e {
+            CallError::Refused { status: 422, problem } if problem.code.starts_with("voucher_") => {
+                MarketError::VoucherRefused(problem)
             }
-            let token = self.auth.mint_service("rewards")?;
-            let request = self
-                .http
-                .post(format!("{}/internal/vouchers/reserve", self.base_url))
-                .header(platform::auth::INTERNAL_TOKEN_HEADER.as_str(), token)
-                .json(&body);
-            match platform::telemetry::inject_reqwest(request).send().await {
-                Ok(res) if res.status().is_success() => {
-                    return res.json().await.map_err(|e| MarketError::RewardsUnavailable(e.to_string()));
-                }
-                Ok(res) if res.status() == reqwest::StatusCode::UNPROCESSABLE_ENTITY => {
-                    let problem: Problem =
-                        res.json().await.map_err(|e| MarketError::RewardsUnavailable(e.to_string()))?;
-                    if problem.code.starts_with("voucher_") {
-                        return Err(MarketError::VoucherRefused(problem));
-                    }
-                    return Err(MarketError::RewardsUnavailable(format!("rewards refused: {}", problem.code)));
-                }
-                Ok(res) if res.status().is_client_error() => {
-                    return Err(MarketError::RewardsUnavailable(format!("rewards answered {}", res.status())));
-                }
-                Ok(res) => last_error = format!("rewards answered {}", res.status()),
-                Err(e) => last_error = e.to_string(),
+            CallError::Refused { status, problem } => {
+                MarketError::RewardsUnavailable(format!("rewards refused: {status} {}", problem.code))
             }
-        }
-        Err(MarketError::RewardsUnavailable(last_error))
+            CallError::Unavailable(cause) => MarketError::RewardsUnavailable(cause),
+        })
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::error::SubscriptionError;
 use platform::auth::InternalAuth;
+use platform::internal::{CallError, InternalClient};
 use platform::money::Money;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -10,9 +11,7 @@ use uuid::Uuid;
 
 #[derive(Clone)]
 pub struct BillingClient {
-    http: reqwest::Client,
-    base_url: String,
-    auth: InternalAuth,
+    client: InternalClient,
 }
 
 #[derive(Debug, Serialize)]
@@ -35,12 +34,7 @@ pub struct Payment {
 
 impl BillingClient {
     pub fn new(base_url: &str, auth: InternalAuth) -> Result<Self, String> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(15))
-            .connect_timeout(Duration::from_secs(2))
-            .build()
-            .map_err(|e| e.to_string())?;
-        Ok(Self { http, base_url: base_url.trim_end_matches('/').into(), auth })
+        Ok(Self { client: InternalClient::new(base_url, "billing", Duration::from_secs(15), auth)? })
     }
 
     /// Ask billing for a payment of `amount` for charge `charge_id`. `off_session` charges the saved card now.
@@ -60,36 +54,11 @@ impl BillingClient {
             description,
             off_session,
         };
-        let mut last_error = String::new();
-        for attempt in 0..3u32 {
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt))).await;
-            }
-            let token = self.auth.mint_service("billing")?;
-            let request = self
-                .http
-                .post(format!("{}/internal/payments", self.base_url))
-                .header(platform::auth::INTERNAL_TOKEN_HEADER.as_str(), token)
-                .header("Idempotency-Key", format!("charge-{charge_id}"))
-                .json(&body);
-            match platform::telemetry::inject_reqwest(request).send().await {
-                Ok(res) if res.status().is_success() => {
-                    return res.json().await.map_err(|e| SubscriptionError::BillingUnavailable(e.to_string()))
-                }
-                // Billing refused (e.g. no saved card): not worth retrying, unless the same request
-                // is still in flight there.
-                Ok(res) if res.status().is_client_error() => {
-                    let problem: serde_json::Value = res.json().await.unwrap_or_default();
-                    let code = problem["code"].as_str().unwrap_or("refused").to_string();
-                    if code != "idempotency_in_progress" {
-                        return Err(SubscriptionError::PaymentDeclined(code));
-                    }
-                    last_error = code;
-                }
-                Ok(res) => last_error = format!("billing answered {}", res.status()),
-                Err(e) => last_error = e.to_string(),
-            }
-        }
-        Err(SubscriptionError::BillingUnavailable(last_error))
+        let key = format!("charge-{charge_id}");
+        self.client.post("/internal/payments", Some(&key), &body).await.map_err(|e| match e {
+            // Billing refused (e.g. no saved card): final.
+            CallError::Refused { problem, .. } => SubscriptionError::PaymentDeclined(problem.code),
+            CallError::Unavailable(cause) => SubscriptionError::BillingUnavailable(cause),
+        })
     }
 }
