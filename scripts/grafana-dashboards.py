@@ -234,9 +234,8 @@ def gateway():
     b.row("Refusals")
     b.ts("JWT failures by reason", [(
         f"sum by (reason) ({rate('monetization_gateway_jwt_failures_total')})", "{{reason}}")], unit="reqps")
-    # Counted only once a 429 happened: `or vector(0)` draws the quiet line until then.
     b.ts("Rate limited (429) by limiter", [(
-        f"sum by (limiter) ({rate('monetization_gateway_rate_limited_total')}) or vector(0)", "{{limiter}}")],
+        f"sum by (limiter) ({rate('monetization_gateway_rate_limited_total')})", "{{limiter}}")],
         unit="reqps")
     return b
 

@@ -1,9 +1,10 @@
 //! The Grafana dashboards and the alert rules against a real Prometheus: the main flows (a course
-//! purchase, a subscription, a token redemption, an enterprise seat, a refused token) run through
-//! the gateway, a Prometheus from Debian's package scrapes every process's metrics listener each
-//! second with deploy/prometheus/rules.yml loaded, and then every dashboard panel's PromQL and every
-//! rule's PromQL goes through its HTTP API: each must parse, each panel must return data, and every
-//! metric a panel names must be one the stack exports (so `or vector(0)` cannot hide a typo).
+//! purchase, a subscription, a token redemption, an enterprise seat, an expired checkout, a refused
+//! token) run through the gateway, a Prometheus from Debian's package scrapes every process's
+//! metrics listener each second with deploy/prometheus/rules.yml loaded, and then every dashboard
+//! panel's PromQL and every rule's PromQL goes through its HTTP API: each must parse, each panel
+//! must return data, and every metric a panel names must be one the stack exports (so a fallback
+//! such as `or vector(0)` cannot hide a typo).
 
 use crate::support::*;
 use serde_json::{json, Value};
@@ -14,7 +15,8 @@ use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 const JOBS: [&str; 6] = ["gateway", "billing", "subscriptions", "marketplace", "rewards", "licensing"];
-const DASHBOARDS: [&str; 7] = ["overview", "gateway", "billing", "subscriptions", "marketplace", "rewards", "licensing"];
+const DASHBOARDS: [&str; 7] =
+    ["overview", "gateway", "billing", "subscriptions", "marketplace", "rewards", "licensing"];
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -91,7 +93,8 @@ impl Prometheus {
     }
 
     async fn api(&self, path: &str, query: &[(&str, &str)]) -> Value {
-        let res = self.http.get(format!("{}{path}", self.url)).query(query).send().await.expect("prometheus answers");
+        let url = reqwest::Url::parse_with_params(&format!("{}{path}", self.url), query).expect("query URL");
+        let res = self.http.get(url).send().await.expect("prometheus answers");
         res.json().await.expect("prometheus JSON")
     }
 
@@ -154,15 +157,9 @@ fn check_loadable(name: &str, board: &Value, uids: &mut BTreeSet<String>) {
 /// The metric names an expr reads (the platform's families and `up`).
 fn metric_names(expr: &str) -> BTreeSet<String> {
     expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
-        .filter(|t| {
-            ["monetization_", "http_server_", "db_pool_"].iter().any(|p| t.starts_with(p)) || *t == "up"
-        })
+        .filter(|t| ["monetization_", "http_server_", "db_pool_"].iter().any(|p| t.starts_with(p)) || *t == "up")
         .map(|t| {
-            ["_total", "_bucket", "_count", "_sum"]
-                .iter()
-                .find_map(|s| t.strip_suffix(s))
-                .unwrap_or(t)
-                .to_string()
+            ["_total", "_bucket", "_count", "_sum"].iter().find_map(|s| t.strip_suffix(s)).unwrap_or(t).to_string()
         })
         .collect()
 }
@@ -212,6 +209,15 @@ async fn drive_main_flows(p: &Platform) {
     let member = User::learner();
     let key = json!({"license_key": created.body["license_key"]});
     assert_eq!(p.post(&member, "/api/enterprise/licenses/activate", key).await.status, 201);
+
+    // An abandoned checkout expires: marketplace asks billing to void its intent (billing's consumer).
+    let abandoned = User::learner();
+    p.purchase(&abandoned, &str_of(&course["id"])).await;
+    p.marketplace_clock.advance(chrono::Duration::hours(24) + chrono::Duration::minutes(1));
+    p.eventually("billing consumed the void request", || async {
+        p.metrics("billing").await.contains("monetization_events_consumed_total{").then_some(())
+    })
+    .await;
 
     // A refused token, for the gateway's JWT panel.
     let refused = reqwest::Client::new()
@@ -290,7 +296,10 @@ async fn every_dashboard_panel_and_alert_rule_runs_on_a_real_prometheus() {
     // Every rule of deploy/prometheus/rules.yml loaded, evaluated without error, and its expr
     // parses through the query API as well.
     let rules_text = std::fs::read_to_string(repo().join("deploy/prometheus/rules.yml")).expect("rules.yml");
-    let in_file = rules_text.lines().filter(|l| l.trim_start().starts_with("- alert:") || l.trim_start().starts_with("- record:")).count();
+    let in_file = rules_text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("- alert:") || l.trim_start().starts_with("- record:"))
+        .count();
     let rules: Vec<Value> = prom
         .until("every rule evaluated", || async {
             let body = prom.api("/api/v1/rules", &[]).await;
@@ -313,7 +322,13 @@ async fn every_dashboard_panel_and_alert_rule_runs_on_a_real_prometheus() {
         }
     }
 
-    assert!(failures.is_empty(), "{} of {panels} panels and {} rules failed:\n{}", failures.len(), rules.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {panels} panels and {} rules failed:\n{}",
+        failures.len(),
+        rules.len(),
+        failures.join("\n")
+    );
     drop(prom);
     p.stop().await;
 }
