@@ -1,19 +1,14 @@
 #!/usr/bin/env bash
 # `make observe`: a Prometheus scraping the dev stack's metrics ports (gateway 9080, services
 # 9081-9085, as `make run` sets them) with the alert rules of deploy/prometheus/rules.yml loaded.
-# Installs Debian's `prometheus` package when missing (as dev-deps.sh does for PostgreSQL), runs it
+# Installs Debian's `prometheus` package when missing (scripts/ensure-prometheus.sh), runs it
 # in the background with its data under .run/prometheus, and prints its URL. `make stop` stops it.
 # Knob: OBSERVE_PORT (default 9090).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT=${OBSERVE_PORT:-9090}
 
-if ! command -v prometheus >/dev/null; then
-    echo "observe: installing the Debian package prometheus" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null
-    apt-get install -y -qq --no-install-recommends prometheus >/dev/null
-fi
+scripts/ensure-prometheus.sh
 
 DIR=.run/prometheus
 mkdir -p "$DIR/data" .run/logs

@@ -3,16 +3,11 @@
 # rules`: each alert fires on a series that should page and stays quiet on one that should not),
 # that every metric the rules use is in the metrics table of docs/operations.md (the names the
 # services export).
-# Installs Debian's `prometheus` package (which ships promtool) when promtool is missing.
+# scripts/ensure-prometheus.sh installs Debian's `prometheus` package (which ships promtool) when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v promtool >/dev/null; then
-    echo "promtool-check: installing the Debian package prometheus (promtool)" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null
-    apt-get install -y -qq --no-install-recommends prometheus >/dev/null
-fi
+scripts/ensure-prometheus.sh
 
 RULES=deploy/prometheus/rules.yml
 promtool check rules "$RULES"

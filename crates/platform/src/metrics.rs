@@ -459,6 +459,9 @@ impl SchedulerMetrics {
                 let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
                 self.last_success.set(&[job], now.as_secs_f64());
                 self.items.inc_by(&[job], n as u64);
+                // The failure counter exists at 0 from the first run on, so that rate() and
+                // dashboards see a job's first failure as a change, not as a series appearing.
+                self.failures.inc_by(&[job], 0);
             }
             None => self.failures.inc(&[job]),
         }

@@ -6,6 +6,7 @@
 mod api_fuzz;
 mod contracts;
 mod custom_domain;
+mod dashboards;
 mod edges;
 mod enterprise;
 mod failures;

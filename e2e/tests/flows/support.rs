@@ -360,15 +360,20 @@ impl Platform {
     /// The text of `service`'s `/metrics` (its own listener, not the gateway): `gateway`,
     /// `billing`, `subscriptions`, `marketplace`, `rewards` or `licensing`.
     pub async fn metrics(&self, service: &str) -> String {
+        let res = self.http.get(self.metrics_url(service)).send().await.expect("scrape");
+        assert_eq!(res.status(), 200);
+        res.text().await.expect("metrics text")
+    }
+
+    /// The URL of `service`'s own `/metrics` listener (names as for [`Platform::metrics`]).
+    pub fn metrics_url(&self, service: &str) -> String {
         let url = if service == "gateway" {
             self.gateway.metrics_url()
         } else {
             let i = SERVICES.iter().position(|s| *s == service).expect("a service name");
             self.services[i].metrics_url()
         };
-        let res = self.http.get(url.expect("metrics listener")).send().await.expect("scrape");
-        assert_eq!(res.status(), 200);
-        res.text().await.expect("metrics text")
+        url.expect("metrics listener")
     }
 
     /// One call through the gateway.

@@ -13,7 +13,7 @@ pub struct GatewayMetrics {
 
 impl GatewayMetrics {
     pub fn new(metrics: &Metrics) -> Self {
-        Self {
+        let gateway = Self {
             upstream: metrics.counter(
                 "monetization_gateway_upstream_requests",
                 "Requests forwarded, by service and outcome (2xx, 3xx, 4xx, 5xx, timeout, unavailable)",
@@ -34,7 +34,13 @@ impl GatewayMetrics {
                 "Requests answered 429, by limiter (ip, user)",
                 &["limiter"],
             ),
+        };
+        // Both limiters exported at 0 from the start: a first 429 is then a rate, not a series
+        // appearing out of nothing (which rate() and the dashboards would miss).
+        for limiter in ["ip", "user"] {
+            gateway.rate_limited.inc_by(&[limiter], 0);
         }
+        gateway
     }
 }
 
