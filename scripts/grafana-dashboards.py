@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the Grafana dashboards under deploy/grafana/dashboards/ (overview + one per service).
+"""Writes the Grafana dashboards under k8s/components/monitoring/dashboards/ (overview + one per service).
 
 The JSON files are the deliverable (a plain Grafana imports or provisions them as they are); this
 generator keeps the seven consistent (one layout, one datasource variable, the same panel helpers)
@@ -10,7 +10,7 @@ e2e stack: e2e/tests/flows/dashboards.rs runs each one through a real Prometheus
 import json
 import os
 
-OUT = os.path.join(os.path.dirname(__file__), "..", "deploy", "grafana", "dashboards")
+OUT = os.path.join(os.path.dirname(__file__), "..", "k8s", "components", "monitoring", "dashboards")
 DS = {"type": "prometheus", "uid": "${datasource}"}
 RI = "$__rate_interval"
 SERVICES = ["billing", "subscriptions", "marketplace", "rewards", "licensing"]

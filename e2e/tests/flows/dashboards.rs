@@ -234,9 +234,9 @@ async fn every_dashboard_panel_and_alert_rule_runs_on_a_real_prometheus() {
     // The dashboards first: a malformed file fails before any stack starts.
     let mut uids = BTreeSet::new();
     let mut boards = Vec::new();
-    let dir = repo().join("deploy/grafana/dashboards");
+    let dir = repo().join("k8s/components/monitoring/dashboards");
     let on_disk: BTreeSet<String> = std::fs::read_dir(&dir)
-        .expect("deploy/grafana/dashboards")
+        .expect("k8s/components/monitoring/dashboards")
         .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".json").map(String::from))
         .collect();
     assert_eq!(on_disk, DASHBOARDS.iter().map(|s| s.to_string()).collect(), "one dashboard per service + overview");
