@@ -195,7 +195,7 @@ async fn drive_main_flows(p: &Platform) {
     p.wait_feature(&learner, "certificates", true).await;
 
     // An enterprise license with a seat taken (licensing).
-    let now = licensing::clock::Clock::now(&p.licensing_clock);
+    let now = platform::clock::Clock::now(&p.licensing_clock);
     let suffix = &Uuid::new_v4().simple().to_string()[..10];
     let license = json!({
         "organization": {"name": format!("Dash {suffix}"), "domain": format!("dash-{suffix}.example.com")},
