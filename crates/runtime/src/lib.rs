@@ -222,7 +222,7 @@ where
         // Reported, never failing readiness: the outbox absorbs a broker outage (platform::health).
         .report("broker", broker.probe());
     let broker_gauge = metrics.gauge(
-        "broker_connected",
+        "monetization_broker_connected",
         "1 while the service holds a live RabbitMQ connection (readiness does not depend on it)",
         &[],
     );

@@ -47,8 +47,8 @@ async fn readiness_stays_ok_while_the_broker_is_unreachable_and_reports_it() {
     let metrics = http.get(svc.metrics_url().expect("metrics listener")).send().await.expect("metrics");
     let text = metrics.text().await.expect("text");
     assert!(
-        text.lines().any(|l| l.starts_with("broker_connected ") && l.trim_end().ends_with(" 0.0")),
-        "broker_connected 0 expected:\n{text}"
+        text.lines().any(|l| l.starts_with("monetization_broker_connected ") && l.trim_end().ends_with(" 0.0")),
+        "monetization_broker_connected 0 expected:\n{text}"
     );
 
     svc.stop().await;
