@@ -1,5 +1,6 @@
 //! Health in Kubernetes' meaning and draining shutdown, on a bare service booted by the runtime
 //! against the real PostgreSQL (and, for the outage, a broker address nobody listens on).
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 use actix_web::{web, HttpResponse};
 use runtime::{RunningService, ServiceSpec, Wiring};
@@ -10,7 +11,11 @@ use tokio::sync::Notify;
 
 const SPEC: ServiceSpec = ServiceSpec { name: "probe", migrations: &events::MIGRATIONS, openapi: runtime::no_api };
 
-async fn start(env: &TestEnv, tweak: impl FnOnce(&mut platform::config::ServiceConfig), routes: runtime::Routes) -> RunningService {
+async fn start(
+    env: &TestEnv,
+    tweak: impl FnOnce(&mut platform::config::ServiceConfig),
+    routes: runtime::Routes,
+) -> RunningService {
     let mut config = env.service_config(SPEC.name);
     tweak(&mut config);
     runtime::migrate(&SPEC, &config).await.expect("migrate");
@@ -96,7 +101,9 @@ async fn shutdown_drains_readiness_first_finishes_in_flight_requests_and_refuses
             (res.status().as_u16(), res.text().await.expect("body"))
         }
     });
-    tokio::time::timeout(Duration::from_secs(5), entered.notified()).await.expect("the slow request reached its handler");
+    tokio::time::timeout(Duration::from_secs(5), entered.notified())
+        .await
+        .expect("the slow request reached its handler");
 
     let started = Instant::now();
     let stopping = tokio::spawn(svc.stop());
