@@ -99,6 +99,9 @@ impl Relay {
             self.status.set(true);
             loop {
                 if *shutdown.borrow() {
+                    // The server has stopped before this signal: publish what its last requests
+                    // committed now rather than at the next start (the caller bounds the time).
+                    self.flush(&channel).await;
                     let _ = connection.close(200, "shutdown".into()).await;
                     break 'connect;
                 }
@@ -125,6 +128,20 @@ impl Relay {
             }
         }
         self.status.set(false);
+    }
+
+    /// Publish until the outbox is empty or publishing fails (the rows then wait for the next start).
+    async fn flush(&self, channel: &Channel) {
+        loop {
+            match self.publish_batch(channel).await {
+                Ok(0) => return,
+                Ok(n) => tracing::debug!(published = n, "outbox relay: flushed a batch at shutdown"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "outbox relay: flush at shutdown failed; rows stay for the next start");
+                    return;
+                }
+            }
+        }
     }
 
     async fn open_channel(&self, connection: &lapin::Connection) -> lapin::Result<Channel> {

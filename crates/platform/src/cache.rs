@@ -10,20 +10,32 @@ pub struct TtlCache<V> {
     ttl: Duration,
     capacity: usize,
     entries: Mutex<HashMap<String, (Instant, V)>>,
+    metrics: Option<crate::metrics::CacheMetrics>,
 }
 
 impl<V: Clone> TtlCache<V> {
     /// `ttl` zero disables the cache (every `get` misses, `put` keeps nothing).
     pub fn new(ttl: Duration, capacity: usize) -> Self {
-        Self { ttl, capacity, entries: Mutex::new(HashMap::new()) }
+        Self { ttl, capacity, entries: Mutex::new(HashMap::new()), metrics: None }
+    }
+
+    /// Count every lookup as a hit or a miss (a disabled cache misses every time).
+    pub fn with_metrics(mut self, metrics: crate::metrics::CacheMetrics) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     pub fn get(&self, key: &str) -> Option<V> {
-        if self.ttl.is_zero() {
-            return None;
+        let found = if self.ttl.is_zero() {
+            None
+        } else {
+            let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+            entries.get(key).filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, v)| v.clone())
+        };
+        if let Some(m) = &self.metrics {
+            m.record(found.is_some());
         }
-        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        entries.get(key).filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, v)| v.clone())
+        found
     }
 
     /// Store `value`, computed from data read no earlier than `read_at`: its age counts from then.
@@ -87,6 +99,19 @@ mod tests {
         let head_start = now - stored;
         assert!(head_start <= Duration::from_secs(25), "{head_start:?}");
         assert_eq!(head_start, Duration::from_secs(100).mul_f64(0.25 * spread("k")), "deterministic per key");
+    }
+
+    #[tokio::test]
+    async fn lookups_are_counted_as_hits_and_misses() {
+        let metrics = crate::metrics::Metrics::new();
+        let cache = TtlCache::new(Duration::from_secs(10), 10).with_metrics(metrics.cache("test"));
+        assert_eq!(cache.get("a"), None);
+        cache.put("a", 1, Instant::now());
+        assert_eq!(cache.get("a"), Some(1));
+        assert_eq!(cache.get("a"), Some(1));
+        let text = metrics.render().await;
+        assert!(text.contains(r#"monetization_cache_lookups_total{cache="test",result="hit"} 2"#), "{text}");
+        assert!(text.contains(r#"monetization_cache_lookups_total{cache="test",result="miss"} 1"#), "{text}");
     }
 
     #[test]

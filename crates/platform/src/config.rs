@@ -139,6 +139,16 @@ pub struct ServiceConfig {
     pub log_format: LogFormat,
     #[serde(default = "default_workers")]
     pub http_workers: usize,
+    /// Seconds the whole shutdown (in-flight requests, consumers, outbox flush) may take after
+    /// SIGTERM. Must stay below the pod's `terminationGracePeriodSeconds` (30) minus the preStop
+    /// sleep (5), or the kubelet kills the process mid-drain.
+    #[serde(default = "default_shutdown_grace_secs")]
+    pub shutdown_grace_secs: u64,
+    /// Seconds between SIGTERM and closing the listener, during which requests are still served
+    /// but readiness answers 503, so load balancers that follow readiness stop routing here. 0 on
+    /// Kubernetes, whose preStop sleep does this job.
+    #[serde(default)]
+    pub shutdown_delay_secs: u64,
     /// Delay before an event whose handler failed transiently is tried again (doubling, see
     /// `events::retry`); tests shorten the whole schedule.
     #[serde(default = "default_event_retry_initial_ms")]
@@ -152,6 +162,10 @@ pub struct ServiceConfig {
     /// How long after its first failure an event keeps being retried before it is dead-lettered.
     #[serde(default = "default_event_retry_horizon_secs")]
     pub event_retry_horizon_secs: u64,
+}
+
+fn default_shutdown_grace_secs() -> u64 {
+    crate::server::SHUTDOWN_GRACE_SECS
 }
 
 fn default_business_metrics_secs() -> u64 {

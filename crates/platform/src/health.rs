@@ -1,22 +1,51 @@
-//! `/health/live` (the process answers) and `/health/ready` (its database and broker answer).
+//! `/health/live` (the process answers) and `/health/ready` (it can serve requests now).
+//!
+//! Kubernetes' meaning: a failing liveness probe restarts the container, a failing readiness probe
+//! takes the pod out of its Service. So readiness fails only on what makes requests fail: the
+//! database pool ([`Readiness::with`]). The broker is reported ([`Readiness::report`]) but never
+//! fails it: every event goes through the transactional outbox, so requests keep succeeding while
+//! RabbitMQ is away and the relay publishes the backlog when it is back. Failing readiness on a
+//! broker outage would take every pod of every service out of its Service at once, turning a
+//! delay in event delivery into a full outage. While the process shuts down
+//! ([`Readiness::drain`]), readiness answers 503 so load balancers stop sending new requests.
 
 use actix_web::{web, HttpResponse};
 use futures_util::future::BoxFuture;
 use serde_json::json;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-/// One dependency readiness depends on.
+/// One dependency check.
 pub type Probe = Arc<dyn Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
 
 #[derive(Clone, Default)]
 pub struct Readiness {
-    probes: Vec<(&'static str, Probe)>,
+    /// `(name, probe, required)`: only required probes fail readiness.
+    probes: Vec<(&'static str, Probe, bool)>,
+    draining: Arc<AtomicBool>,
 }
 
 impl Readiness {
+    /// A dependency requests cannot be served without: readiness fails when it does.
     pub fn with(mut self, name: &'static str, probe: Probe) -> Self {
-        self.probes.push((name, probe));
+        self.probes.push((name, probe, true));
         self
+    }
+
+    /// A dependency shown in the body (and alerted on through metrics) whose failure requests
+    /// survive: readiness stays 200.
+    pub fn report(mut self, name: &'static str, probe: Probe) -> Self {
+        self.probes.push((name, probe, false));
+        self
+    }
+
+    /// From now on readiness answers 503 `draining` (shutdown has begun). Shared by every clone.
+    pub fn drain(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
     }
 }
 
@@ -27,6 +56,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/health/ready").route(web::get().to(ready)).wrap(wrap()));
 }
 
+/// No dependency is checked: a database or broker outage must not restart healthy processes.
 async fn live() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
@@ -34,24 +64,30 @@ async fn live() -> HttpResponse {
 async fn ready(readiness: web::Data<Readiness>) -> HttpResponse {
     let mut checks = serde_json::Map::new();
     let mut ok = true;
-    for (name, probe) in &readiness.probes {
+    for (name, probe, required) in &readiness.probes {
         let result = tokio::time::timeout(std::time::Duration::from_secs(2), probe()).await;
         let status = match result {
-            Ok(Ok(())) => "ok".to_string(),
+            Ok(Ok(())) => "ok",
             Ok(Err(e)) => {
-                ok = false;
-                tracing::warn!(dependency = name, error = %e, "not ready");
-                "unavailable".to_string()
+                tracing::warn!(dependency = name, error = %e, required, "dependency unavailable");
+                "unavailable"
             }
-            Err(_) => {
-                ok = false;
-                "timeout".to_string()
-            }
+            Err(_) => "timeout",
         };
+        if status != "ok" && *required {
+            ok = false;
+        }
         checks.insert(name.to_string(), json!(status));
     }
-    let body = json!({"status": if ok { "ok" } else { "unavailable" }, "checks": checks});
-    if ok {
+    let status = if readiness.is_draining() {
+        "draining"
+    } else if ok {
+        "ok"
+    } else {
+        "unavailable"
+    };
+    let body = json!({"status": status, "checks": checks});
+    if status == "ok" {
         HttpResponse::Ok().json(body)
     } else {
         HttpResponse::ServiceUnavailable().json(body)

@@ -428,6 +428,34 @@ impl Metrics {
     }
 }
 
+/// Lookups in one in-process cache, by result: the hit ratio shows whether a TTL is worth its
+/// staleness, and a miss rate tracks the database reads the cache lets through.
+#[derive(Clone)]
+pub struct CacheMetrics {
+    cache: &'static str,
+    lookups: CounterVec,
+}
+
+impl Metrics {
+    /// The counters of the cache named `cache` (a fixed name: `catalog`, `tiers`, ...).
+    pub fn cache(&self, cache: &'static str) -> CacheMetrics {
+        CacheMetrics {
+            cache,
+            lookups: self.counter(
+                "monetization_cache_lookups",
+                "Lookups in an in-process cache, by cache and result (hit, miss)",
+                &["cache", "result"],
+            ),
+        }
+    }
+}
+
+impl CacheMetrics {
+    pub fn record(&self, hit: bool) {
+        self.lookups.inc(&[self.cache, if hit { "hit" } else { "miss" }]);
+    }
+}
+
 /// Scheduler runs: when each job last succeeded (a stuck scheduler alerts on its age), items
 /// each run handled, and failed runs.
 #[derive(Clone)]

@@ -100,6 +100,11 @@ pub struct RunningService {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     server_task: tokio::task::JoinHandle<std::io::Result<()>>,
     metrics_server: Option<platform::metrics::MetricsServer>,
+    readiness: Readiness,
+    /// The whole drain's budget (`<SVC>_SHUTDOWN_GRACE_SECS`).
+    grace: Duration,
+    /// Serving on with readiness 503 before the listener closes (`<SVC>_SHUTDOWN_DELAY_SECS`).
+    delay: Duration,
 }
 
 impl RunningService {
@@ -112,13 +117,27 @@ impl RunningService {
         self.metrics_server.as_ref().map(|m| m.url())
     }
 
-    /// Graceful stop: stop accepting, let in-flight requests finish, then stop the relay and
-    /// consumer (in-flight messages are acked; unstarted ones go back to the queue).
+    /// Graceful stop, all within the grace period: readiness answers 503 (and, for the configured
+    /// delay, requests are still served so load balancers notice), the listener closes and
+    /// in-flight requests finish; then the consumer finishes the messages it started (acked) and
+    /// closes its channel, so the ones it prefetched but never started go back to the queue; the
+    /// relay publishes what the last requests committed to the outbox. What is still running at
+    /// the deadline is abandoned: the kubelet's SIGKILL would come next anyway, and the outbox and
+    /// the broker's redelivery make an interrupted drain safe.
     pub async fn stop(self) {
+        let deadline = tokio::time::Instant::now() + self.grace;
+        self.readiness.drain();
+        if !self.delay.is_zero() {
+            tokio::time::sleep_until((tokio::time::Instant::now() + self.delay).min(deadline)).await;
+        }
+        // Closes the listener at once; waits for in-flight requests up to `shutdown_timeout`.
         self.server.stop(true).await;
         let _ = self.shutdown.send(true);
-        for task in self.tasks {
-            let _ = task.await;
+        for mut task in self.tasks {
+            if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+                tracing::warn!("shutdown grace period over: abandoning a background task");
+                task.abort();
+            }
         }
         let _ = self.server_task.await;
         // Last, so the final values stay scrapable while the rest drains.
@@ -200,7 +219,20 @@ where
                 Box::pin(async move { platform::db::ping(&pool).await })
             })
         })
-        .with("broker", broker.probe());
+        // Reported, never failing readiness: the outbox absorbs a broker outage (platform::health).
+        .report("broker", broker.probe());
+    let broker_gauge = metrics.gauge(
+        "monetization_broker_connected",
+        "1 while the service holds a live RabbitMQ connection (readiness does not depend on it)",
+        &[],
+    );
+    metrics.on_scrape({
+        let broker = broker.clone();
+        move || {
+            broker_gauge.set(&[], if broker.is_up() { 1.0 } else { 0.0 });
+            Box::pin(async {})
+        }
+    });
     let listener = platform::server::bind(&config.host, config.port)?;
     let addr = listener.local_addr()?;
     let routes = wiring.routes;
@@ -208,13 +240,14 @@ where
     let auth = ctx.auth.clone();
     let operations = platform::http::Operations::from_openapi(&(spec.openapi)());
     let http_metrics = metrics.http();
+    let app_readiness = readiness.clone();
     let server = HttpServer::new(move || {
         let routes = routes.clone();
         App::new()
             .app_data(web::Data::new(auth.clone()))
             .app_data(operations.clone())
             .app_data(web::Data::new(http_metrics.clone()))
-            .app_data(web::Data::new(readiness.clone()))
+            .app_data(web::Data::new(app_readiness.clone()))
             .configure(platform::http::configure_extractors)
             .configure(platform::health::routes)
             .route(&whoami_path, web::get().to(whoami))
@@ -230,7 +263,7 @@ where
     .workers(config.http_workers.max(1))
     // Answers are small and written at once: never hold the last segment back for an ACK.
     .tcp_nodelay(true)
-    .shutdown_timeout(platform::server::SHUTDOWN_GRACE_SECS)
+    .shutdown_timeout(config.shutdown_grace_secs)
     .disable_signals()
     .listen(listener)?
     .run();
@@ -259,6 +292,9 @@ where
         tasks,
         server_task,
         metrics_server,
+        readiness,
+        grace: Duration::from_secs(config.shutdown_grace_secs),
+        delay: Duration::from_secs(config.shutdown_delay_secs),
     })
 }
 

@@ -74,6 +74,8 @@ impl TestEnv {
             internal_token_previous_secret: None,
             log_format: LogFormat::Pretty,
             http_workers: 1,
+            shutdown_grace_secs: 10,
+            shutdown_delay_secs: 0,
             event_retry_initial_ms: TEST_RETRY.initial.as_millis() as u64,
             event_retry_max_ms: TEST_RETRY.max.as_millis() as u64,
             event_retry_multiplier: TEST_RETRY.multiplier,

@@ -33,16 +33,20 @@ where
     let env = TestEnv::new();
     let svc = start(&env, spec, setup).await;
     let client = http();
-    let ready = crate::eventually("readiness", std::time::Duration::from_secs(10), || {
+    // Readiness no longer waits for the broker (see platform::health): wait for both checks.
+    let body = crate::eventually("readiness with the broker connected", std::time::Duration::from_secs(10), || {
         let client = client.clone();
         let url = format!("{}/health/ready", svc.url());
         async move {
             let res = client.get(url).send().await.ok()?;
-            (res.status() == 200).then_some(res)
+            if res.status() != 200 {
+                return None;
+            }
+            let body: serde_json::Value = res.json().await.ok()?;
+            (body["checks"]["broker"] == "ok").then_some(body)
         }
     })
     .await;
-    let body: serde_json::Value = ready.json().await.expect("json");
     assert_eq!(body["checks"]["database"], "ok");
     assert_eq!(body["checks"]["broker"], "ok");
     let whoami = format!("{}/api/{}/whoami", svc.url(), spec.name);

@@ -74,8 +74,27 @@ async fn a_purchase_shows_in_every_services_metrics() {
     assert!(value(&rewards, "monetization_events_consumed_total", &consumed) >= 1.0);
     assert!(value(&rewards, "monetization_rewards_tokens_outstanding", &[]) > 0.0);
 
-    // The two services this flow does not touch still serve their families.
+    // Caches: the same catalogue page, feature answer and board twice; the first read loads
+    // (a miss), the second is served from memory (a hit).
+    for _ in 0..2 {
+        assert_eq!(p.get(None, "/api/courses/list?q=metricscache").await.status, 200);
+        assert_eq!(p.get(Some(&learner), "/api/features/course_creation").await.status, 200);
+        assert_eq!(p.get(Some(&learner), "/api/leaderboard/global").await.status, 200);
+    }
+    let market = p.metrics("marketplace").await;
+    let lookups = "monetization_cache_lookups_total";
+    assert!(value(&market, lookups, &[("cache", "catalog"), ("result", "miss")]) >= 1.0);
+    assert!(value(&market, lookups, &[("cache", "catalog"), ("result", "hit")]) >= 1.0);
+    let rewards = p.metrics("rewards").await;
+    assert!(value(&rewards, lookups, &[("cache", "leaderboard"), ("result", "miss")]) >= 1.0);
+    let age = value(&rewards, "monetization_rewards_leaderboard_snapshot_age_seconds", &[("board", "global")]);
+    assert!((0.0..60.0).contains(&age), "snapshot age {age}");
     let subs = p.metrics("subscriptions").await;
+    assert!(value(&subs, lookups, &[("cache", "features"), ("result", "miss")]) >= 1.0);
+    assert!(value(&subs, lookups, &[("cache", "features"), ("result", "hit")]) >= 1.0);
+    assert!(value(&subs, lookups, &[("cache", "tiers"), ("result", "miss")]) >= 1.0);
+
+    // The two services this flow does not touch still serve their families.
     assert!(subs.contains("monetization_outbox_pending "), "{subs}");
     let licensing = p.metrics("licensing").await;
     let ran = value(&licensing, "monetization_scheduler_last_success_timestamp_seconds", &[("scheduler", "licensing")]);

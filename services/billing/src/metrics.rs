@@ -12,6 +12,9 @@ pub struct BillingMetrics {
     pub webhooks: CounterVec,
     /// Payment outcomes applied from Stripe's notifications: succeeded / failed, with the decline code.
     pub payments: CounterVec,
+    /// Rows the reconcile job re-read from Stripe, by kind (payment, refunds) and result
+    /// (applied: a lost webhook made good; unchanged; failed).
+    pub reconciliations: CounterVec,
 }
 
 impl BillingMetrics {
@@ -43,6 +46,11 @@ impl BillingMetrics {
                 "monetization_billing_payment_outcomes",
                 "Payment outcomes applied from Stripe (succeeded, failed), failed ones by decline code",
                 &["outcome", "decline_code"],
+            ),
+            reconciliations: metrics.counter(
+                "monetization_billing_reconciliations",
+                "Payments and refunds re-read from Stripe by the reconcile job, by kind and result",
+                &["kind", "result"],
             ),
         }
     }

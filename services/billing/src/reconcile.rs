@@ -92,17 +92,31 @@ enum Kind {
     Refunds,
 }
 
+impl Kind {
+    fn label(self) -> &'static str {
+        match self {
+            Kind::Payment => "payment",
+            Kind::Refunds => "refunds",
+        }
+    }
+}
+
 /// One payment; a failure is logged and left for the next pass (the claim's stamp spaces retries).
 async fn settle(state: &State, pass: &mut Pass, payment_id: Uuid, kind: Kind) {
     pass.checked += 1;
-    match reconcile_one(state, payment_id, kind).await {
+    let result = match reconcile_one(state, payment_id, kind).await {
         Ok(Outcome::Applied) => {
             pass.applied += 1;
             tracing::warn!(payment = %payment_id, ?kind, "reconciled with Stripe: its webhook never arrived");
+            "applied"
         }
-        Ok(_) => {}
-        Err(e) => tracing::warn!(payment = %payment_id, ?kind, error = %e, "reconciling with Stripe failed"),
-    }
+        Ok(_) => "unchanged",
+        Err(e) => {
+            tracing::warn!(payment = %payment_id, ?kind, error = %e, "reconciling with Stripe failed");
+            "failed"
+        }
+    };
+    state.metrics.reconciliations.inc(&[kind.label(), result]);
 }
 
 async fn reconcile_one(state: &State, payment_id: Uuid, kind: Kind) -> Result<Outcome, BillingError> {

@@ -66,7 +66,8 @@ pub fn setup_with(ctx: &Context, config: Config, clock: platform::clock::SharedC
         ctx.auth.clone(),
     )?;
     let interval = Duration::from_millis(config.scheduler_interval_ms.max(10));
-    let catalog = platform::cache::TtlCache::new(Duration::from_millis(config.catalog_cache_ms), CATALOG_PAGES);
+    let catalog = platform::cache::TtlCache::new(Duration::from_millis(config.catalog_cache_ms), CATALOG_PAGES)
+        .with_metrics(ctx.metrics.cache("catalog"));
     let state = Arc::new(State {
         pool: ctx.pool.clone(),
         config,

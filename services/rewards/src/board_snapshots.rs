@@ -66,6 +66,22 @@ pub struct BoardSnapshots {
     /// noticed the age. Turning 50,000 histogram rows into a snapshot takes milliseconds that
     /// would otherwise stall every request queued on that worker (the leaderboard's p99).
     background: Option<tokio::runtime::Handle>,
+    metrics: Option<SnapshotMetrics>,
+}
+
+/// Hits (a snapshot served without loading) and misses (the reader loaded one), and the age of
+/// the snapshot last served per kind of board: how far the first page trails the ledger.
+struct SnapshotMetrics {
+    lookups: platform::metrics::CacheMetrics,
+    age: platform::metrics::GaugeVec,
+}
+
+/// A bounded label: every week's board is `weekly`.
+fn kind(board: &Board) -> &'static str {
+    match board {
+        Board::Global => "global",
+        Board::Week(_) => "weekly",
+    }
 }
 
 impl BoardSnapshots {
@@ -74,17 +90,40 @@ impl BoardSnapshots {
     /// Call from the service's main runtime (setup): background refreshes are spawned there.
     pub fn new(max_age: Duration) -> Self {
         let background = tokio::runtime::Handle::try_current().ok();
-        Self { max_age, slots: Mutex::new(HashMap::new()), background }
+        Self { max_age, slots: Mutex::new(HashMap::new()), background, metrics: None }
+    }
+
+    pub fn with_metrics(mut self, metrics: &platform::metrics::Metrics) -> Self {
+        self.metrics = Some(SnapshotMetrics {
+            lookups: metrics.cache("leaderboard"),
+            age: metrics.gauge(
+                "monetization_rewards_leaderboard_snapshot_age_seconds",
+                "Age of the leaderboard snapshot last served, by board (global, weekly)",
+                &["board"],
+            ),
+        });
+        self
+    }
+
+    /// [`Self::load_or_reuse`], counted.
+    pub async fn get(&self, pool: &Pool, board: Board) -> Result<Arc<Snapshot>, Problem> {
+        let label = kind(&board);
+        let (snapshot, hit) = self.load_or_reuse(pool, board).await?;
+        if let Some(m) = &self.metrics {
+            m.lookups.record(hit);
+            m.age.set(&[label], snapshot.taken.elapsed().as_secs_f64());
+        }
+        Ok(snapshot)
     }
 
     /// A snapshot of `board` no older than `max_age`, or up to twice that while a fresh one loads
-    /// in the background.
-    pub async fn get(&self, pool: &Pool, board: Board) -> Result<Arc<Snapshot>, Problem> {
+    /// in the background; and whether it was there already (`true`) or this reader loaded it.
+    async fn load_or_reuse(&self, pool: &Pool, board: Board) -> Result<(Arc<Snapshot>, bool), Problem> {
         let slot = self.slot(&board.key());
         if let Some(snapshot) = slot.current() {
             let age = snapshot.taken.elapsed();
             if age < self.max_age {
-                return Ok(snapshot);
+                return Ok((snapshot, true));
             }
             if age < self.max_age * 2 {
                 if let Ok(guard) = slot.loading.clone().try_lock_owned() {
@@ -103,16 +142,16 @@ impl BoardSnapshots {
                         None => drop(tokio::spawn(refresh)),
                     }
                 }
-                return Ok(snapshot);
+                return Ok((snapshot, true));
             }
         }
         let _loading = slot.loading.lock().await;
         if let Some(snapshot) = slot.current().filter(|s| s.taken.elapsed() < self.max_age) {
-            return Ok(snapshot); // another reader loaded it while we waited
+            return Ok((snapshot, true)); // another reader loaded it while we waited
         }
         let fresh = Arc::new(load(pool, board).await?);
         slot.set(fresh.clone());
-        Ok(fresh)
+        Ok((fresh, false))
     }
 
     fn slot(&self, key: &str) -> Arc<Slot> {

@@ -53,7 +53,8 @@ pub fn setup_with_clock(ctx: &Context, config: Config, clock: Arc<dyn Clock>) ->
         );
     }
     let pseudonyms = domain::handle::Pseudonyms::new(config.leaderboard_handle_secret.expose());
-    let boards = board_snapshots::BoardSnapshots::new(std::time::Duration::from_millis(config.leaderboard_snapshot_ms));
+    let boards = board_snapshots::BoardSnapshots::new(std::time::Duration::from_millis(config.leaderboard_snapshot_ms))
+        .with_metrics(&ctx.metrics);
     let state =
         actix_web::web::Data::new(State { pool: ctx.pool.clone(), boards, pseudonyms, clock: clock.clone(), config });
     Ok(Wiring {

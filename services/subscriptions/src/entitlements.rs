@@ -27,18 +27,31 @@ pub struct FeatureCache {
     /// Bumped by every invalidation: an answer computed before a change committed must not be
     /// cached after it, so a reader stores only if the user's generation did not move meanwhile.
     generations: Mutex<HashMap<Uuid, u64>>,
+    metrics: Option<platform::metrics::CacheMetrics>,
 }
 
 const MAX_ENTRIES: usize = 200_000;
 
 impl FeatureCache {
     pub fn new(ttl: Duration) -> Self {
-        Self { ttl, entries: Mutex::new(HashMap::new()), generations: Mutex::new(HashMap::new()) }
+        Self { ttl, entries: Mutex::new(HashMap::new()), generations: Mutex::new(HashMap::new()), metrics: None }
+    }
+
+    /// Count every lookup as a hit or a miss.
+    pub fn with_metrics(mut self, metrics: platform::metrics::CacheMetrics) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     pub fn get(&self, user: Uuid) -> Option<Entitlement> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.get(&user).filter(|(_, at)| at.elapsed() < self.ttl).map(|(e, _)| e.clone())
+        let found = {
+            let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            entries.get(&user).filter(|(_, at)| at.elapsed() < self.ttl).map(|(e, _)| e.clone())
+        };
+        if let Some(m) = &self.metrics {
+            m.record(found.is_some());
+        }
+        found
     }
 
     /// Read before computing an answer; pass to [`FeatureCache::put`].

@@ -54,8 +54,9 @@ pub fn setup_with_clock(ctx: &Context, config: Config, clock: SharedClock) -> Re
         pool: ctx.pool.clone(),
         billing: billing::BillingClient::new(&config.billing_url, ctx.auth.clone())?,
         clock,
-        cache: entitlements::FeatureCache::new(Duration::from_secs(config.feature_cache_ttl_secs)),
-        tier_table: entitlements::tier_table_cache(),
+        cache: entitlements::FeatureCache::new(Duration::from_secs(config.feature_cache_ttl_secs))
+            .with_metrics(ctx.metrics.cache("features")),
+        tier_table: entitlements::tier_table_cache().with_metrics(ctx.metrics.cache("tiers")),
         retry_days,
         config,
         pending_invalidations: std::sync::Mutex::new(Vec::new()),

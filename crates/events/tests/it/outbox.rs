@@ -99,3 +99,43 @@ async fn a_commit_wakes_the_idle_relay() {
     relay.await.unwrap();
     env.cleanup(&["events"]).await;
 }
+
+/// Shutdown flushes: an event committed while the relay idles, and that nothing woke it for
+/// (the trigger is off here, the poll a minute away), is published when the relay is stopped,
+/// not left for the next start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_the_relay_publishes_what_is_left_in_the_outbox() {
+    let _shared = BROKER.read().await;
+    let env = TestEnv::new();
+    let pool = pool(&env).await;
+    let mut conn = pool.get().await.unwrap();
+    diesel_async::RunQueryDsl::execute(
+        diesel::sql_query("ALTER TABLE outbox DISABLE TRIGGER outbox_notify"),
+        &mut conn,
+    )
+    .await
+    .unwrap();
+    let mut capture = Capture::bind(&env, &["test.ping.v1"]).await;
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let mut relay = events::relay::Relay::new(
+        pool.clone(),
+        &testkit::amqp_url(),
+        &env.exchange,
+        "test",
+        events::broker::BrokerStatus::default(),
+    );
+    relay.fallback_poll = Duration::from_secs(60);
+    let relay = relay.spawn(rx);
+    // Let it connect, find the outbox empty and go to sleep.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    conn.transaction(async |c| events::outbox::enqueue(c, &Ping { n: 9 }).await).await.unwrap();
+    assert!(capture.drain(Duration::from_millis(500)).await.is_empty(), "nothing should have woken the relay");
+
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), relay).await.expect("the relay stops").unwrap();
+    let got = capture.expect("test.ping.v1", Duration::from_secs(5)).await;
+    assert_eq!(got.data_as::<Ping>().unwrap(), Ping { n: 9 });
+    let pending = count(&mut conn, "SELECT count(*) AS n FROM outbox WHERE published_at IS NULL").await;
+    assert_eq!(pending, 0);
+    env.cleanup(&["events"]).await;
+}

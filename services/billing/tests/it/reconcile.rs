@@ -54,6 +54,14 @@ async fn a_payment_whose_webhooks_were_all_lost_succeeds_through_reconciliation_
     let event = s.events.expect("billing.payment.succeeded.v1", Duration::from_secs(5)).await;
     assert_eq!(event.data["payment_id"], id.as_str());
     assert_eq!(history_len(&s, buyer).await, 1);
+    // Operators see the lost webhook made good.
+    let metrics = s.svc.metrics.render().await;
+    let applied = [("kind", "payment"), ("result", "applied")];
+    assert_eq!(
+        platform::metrics::sample(&metrics, "monetization_billing_reconciliations_total", &applied),
+        Some(1.0),
+        "{metrics}"
+    );
 
     // The webhook arrives after all: nothing moves, nothing is announced again.
     let late = deliver_late(&s).await;

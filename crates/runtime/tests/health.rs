@@ -1,0 +1,135 @@
+//! Health in Kubernetes' meaning and draining shutdown, on a bare service booted by the runtime
+//! against the real PostgreSQL (and, for the outage, a broker address nobody listens on).
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use actix_web::{web, HttpResponse};
+use runtime::{RunningService, ServiceSpec, Wiring};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use testkit::TestEnv;
+use tokio::sync::Notify;
+
+const SPEC: ServiceSpec = ServiceSpec { name: "probe", migrations: &events::MIGRATIONS, openapi: runtime::no_api };
+
+async fn start(
+    env: &TestEnv,
+    tweak: impl FnOnce(&mut platform::config::ServiceConfig),
+    routes: runtime::Routes,
+) -> RunningService {
+    let mut config = env.service_config(SPEC.name);
+    tweak(&mut config);
+    runtime::migrate(&SPEC, &config).await.expect("migrate");
+    runtime::start(&SPEC, config, move |_| Ok(Wiring { routes, handler: None, background: Vec::new() }))
+        .await
+        .expect("service starts")
+}
+
+/// An AMQP URL whose port refuses connections: the port was free a moment ago and nothing binds it.
+fn unreachable_broker() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    format!("amqp://guest:guest@127.0.0.1:{port}/%2f")
+}
+
+#[tokio::test]
+async fn readiness_stays_ok_while_the_broker_is_unreachable_and_reports_it() {
+    testkit::init_logs();
+    let env = TestEnv::new();
+    let svc = start(&env, |c| c.amqp_url = platform::config::Secret::new(unreachable_broker()), Arc::new(|_| {})).await;
+    let http = testkit::http();
+
+    // Give the relay time to fail its first connection attempts.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let res = http.get(format!("{}/health/ready", svc.url())).send().await.expect("ready");
+    assert_eq!(res.status(), 200, "a broker outage must not take the pod out of its Service");
+    let body: serde_json::Value = res.json().await.expect("json");
+    assert_eq!(body["status"], "ok", "{body}");
+    assert_eq!(body["checks"]["database"], "ok", "{body}");
+    assert_eq!(body["checks"]["broker"], "unavailable", "the outage stays visible: {body}");
+
+    let live = http.get(format!("{}/health/live", svc.url())).send().await.expect("live");
+    assert_eq!(live.status(), 200);
+
+    let metrics = http.get(svc.metrics_url().expect("metrics listener")).send().await.expect("metrics");
+    let text = metrics.text().await.expect("text");
+    assert_eq!(platform::metrics::sample(&text, "monetization_broker_connected", &[]), Some(0.0), "{text}");
+
+    svc.stop().await;
+    env.cleanup(&[SPEC.name]).await;
+}
+
+#[tokio::test]
+async fn shutdown_drains_readiness_first_finishes_in_flight_requests_and_refuses_new_connections() {
+    testkit::init_logs();
+    let env = TestEnv::new();
+    let entered = Arc::new(Notify::new());
+    let routes: runtime::Routes = {
+        let entered = entered.clone();
+        Arc::new(move |cfg| {
+            let entered = entered.clone();
+            cfg.route(
+                "/slow",
+                web::get().to(move || {
+                    let entered = entered.clone();
+                    async move {
+                        entered.notify_one();
+                        tokio::time::sleep(Duration::from_secs(3)).await;
+                        HttpResponse::Ok().body("done")
+                    }
+                }),
+            );
+        })
+    };
+    let svc = start(
+        &env,
+        |c| {
+            c.shutdown_delay_secs = 1;
+            c.shutdown_grace_secs = 10;
+        },
+        routes,
+    )
+    .await;
+    let addr = svc.addr;
+    let base = svc.url();
+    // Before shutdown: ready.
+    let ready = testkit::http().get(format!("{base}/health/ready")).send().await.expect("ready");
+    assert_eq!(ready.status(), 200);
+
+    let slow = tokio::spawn({
+        let url = format!("{base}/slow");
+        async move {
+            let res = testkit::http().get(url).send().await.expect("slow request answered");
+            (res.status().as_u16(), res.text().await.expect("body"))
+        }
+    });
+    tokio::time::timeout(Duration::from_secs(5), entered.notified())
+        .await
+        .expect("the slow request reached its handler");
+
+    let started = Instant::now();
+    let stopping = tokio::spawn(svc.stop());
+
+    // Within the delay: still serving, but readiness says to send nothing new; liveness unchanged.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let ready = testkit::http().get(format!("{base}/health/ready")).send().await.expect("ready while draining");
+    assert_eq!(ready.status(), 503, "readiness goes 503 before the listener closes");
+    let body: serde_json::Value = ready.json().await.expect("json");
+    assert_eq!(body["status"], "draining", "{body}");
+    let live = testkit::http().get(format!("{base}/health/live")).send().await.expect("live while draining");
+    assert_eq!(live.status(), 200);
+
+    // After the delay: the listener is closed while the slow request is still running.
+    let refused = loop {
+        match tokio::net::TcpStream::connect(addr).await {
+            Err(e) => break e,
+            Ok(_) if started.elapsed() < Duration::from_secs(3) => tokio::time::sleep(Duration::from_millis(50)).await,
+            Ok(_) => panic!("new connections still accepted {:?} after shutdown began", started.elapsed()),
+        }
+    };
+    assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused, "{refused}");
+    assert!(!slow.is_finished(), "the listener should close while the request is in flight");
+
+    let (status, body) = tokio::time::timeout(Duration::from_secs(10), slow).await.expect("in time").expect("task");
+    assert_eq!((status, body.as_str()), (200, "done"), "the in-flight request completes during shutdown");
+    tokio::time::timeout(Duration::from_secs(10), stopping).await.expect("stop within the grace").expect("task");
+    env.cleanup(&[SPEC.name]).await;
+}
