@@ -56,8 +56,14 @@ for _ in $(seq 1 100); do
   curl -fsS http://127.0.0.1:8080/health/ready >/dev/null 2>&1 && break; sleep 0.2
 done
 ok=1
+# The gateway's readiness has no dependencies: wait for each service's own (database reachable) too.
 for i in "${!SERVICES[@]}"; do
-  curl -fsS "http://127.0.0.1:${PORTS[$i]}/health/ready" >/dev/null 2>&1 || { ok=0; echo "not ready: ${SERVICES[$i]} (see .run/logs/${SERVICES[$i]}.log)"; }
+  ready=0
+  for _ in $(seq 1 100); do
+    curl -fsS "http://127.0.0.1:${PORTS[$i]}/health/ready" >/dev/null 2>&1 && { ready=1; break; }
+    sleep 0.2
+  done
+  [ "$ready" = 1 ] || { ok=0; echo "not ready: ${SERVICES[$i]} (see .run/logs/${SERVICES[$i]}.log)"; }
 done
 cat <<MSG
 
