@@ -12,7 +12,9 @@
 #     requires (read from the config structs) is set, secrets only through secretKeyRef; the
 #     NetworkPolicies allow exactly the call graph; prod carries no Secret and no stripe-fake; the
 #     gateway believes X-Forwarded-For from the ingress only (GATEWAY_TRUSTED_PROXIES set) and the
-#     upload route, only it, takes a whole course package at the ingress and at the gateway.
+#     upload route, only it, takes a whole course package at the ingress and at the gateway; the
+#     gateway's per-pod rate-limit divisor (GATEWAY_RATE_LIMIT_REPLICAS) is its HPA's minReplicas,
+#     and a JWKS URL is read again periodically (GATEWAY_JWKS_REFRESH_SECS not 0).
 #  4. Monitoring (issue 16): the prometheus-operator CRD objects are validated against the schemas
 #     vendored in k8s/schemas (offline, strict); every service exposes its container port `metrics`
 #     (= <SVC>_METRICS_PORT) scraped as job=<service>; only the `monitoring` namespace reaches the
@@ -930,6 +932,21 @@ def check_edge(ov):
                            "only the upload route may take large bodies")
     for p in sorted(upload_paths - covered):
         err(where, f"no Ingress path (pathType Exact) for the upload route {p}: the 1m limit of /api would refuse every package")
+    # 3. Rate limits are per pod, divided by GATEWAY_RATE_LIMIT_REPLICAS: that must be the HPA's
+    #    minReplicas, the bound docs/operations.md states (never below the configured limit, at
+    #    most maxReplicas/minReplicas times it).
+    hpa = ov.get("HorizontalPodAutoscaler", "gateway")
+    if hpa is not None:
+        lo, hi = hpa["spec"].get("minReplicas", 1), hpa["spec"]["maxReplicas"]
+        v = env_value(env, "GATEWAY_RATE_LIMIT_REPLICAS")
+        divisor = int(v) if v is not None and str(v).isdigit() else 1
+        if divisor != lo:
+            err(where, f"GATEWAY_RATE_LIMIT_REPLICAS={divisor} but the gateway HPA's minReplicas is {lo}: "
+                       f"the {lo}..{hi} pods would admit {lo / divisor:.2g}..{hi / divisor:.2g} times the configured rate limits")
+    # 4. JWKS: a gateway that never reads its keys again refuses everyone after the provider rotates.
+    refresh = env_value(env, "GATEWAY_JWKS_REFRESH_SECS")
+    if env_value(env, "GATEWAY_JWKS_URL") and refresh is not None and str(refresh).strip() == "0":
+        err(where, "GATEWAY_JWKS_REFRESH_SECS=0: the gateway would never see the identity provider's key rotation")
 
 
 def self_test_edge(ov):
@@ -956,6 +973,8 @@ def self_test_edge(ov):
         "every path at 256m": lambda objs: body_size(objs, "gateway", "256m"),
         "GATEWAY_UPLOAD_BODY_LIMIT_BYTES=1 MiB": lambda objs: gateway_env_map(objs).update(GATEWAY_UPLOAD_BODY_LIMIT_BYTES="1048576"),
         "GATEWAY_BODY_LIMIT_BYTES=256 MiB": lambda objs: gateway_env_map(objs).update(GATEWAY_BODY_LIMIT_BYTES="268435456"),
+        "GATEWAY_RATE_LIMIT_REPLICAS=1": lambda objs: gateway_env_map(objs).update(GATEWAY_RATE_LIMIT_REPLICAS="1"),
+        "GATEWAY_JWKS_REFRESH_SECS=0": lambda objs: gateway_env_map(objs).update(GATEWAY_JWKS_REFRESH_SECS="0"),
     }
     for what, mutate in mutations.items():
         objs = copy.deepcopy(ov.objs)
