@@ -123,7 +123,7 @@ impl JwksMetrics {
             keys: metrics.gauge("monetization_gateway_jwks_keys", "Verification keys in use", &[]),
             last_success: metrics.gauge(
                 "monetization_gateway_jwks_last_success_timestamp_seconds",
-                "When every JWKS source was last read successfully (Unix time)",
+                "When every JWKS source was last read successfully (Unix time; only with periodic refresh)",
                 &[],
             ),
         };
@@ -216,7 +216,7 @@ impl KeyRing {
             );
         }
         ring.publish(set);
-        ring.metrics.last_success.set(&[], unix_now());
+        ring.note_success();
         ring.state.get_mut().last_good = last_good;
         Ok(Arc::new(ring))
     }
@@ -289,6 +289,14 @@ impl KeyRing {
         }
         self.publish(after);
         if all_ok {
+            self.note_success();
+        }
+    }
+
+    /// Exported only when the sources are read periodically: without refreshes the timestamp
+    /// would age forever and `JwksRefreshFailing` would fire on a gateway that is fine.
+    fn note_success(&self) {
+        if !self.sources.is_empty() && !self.refresh_every.is_zero() {
             self.metrics.last_success.set(&[], unix_now());
         }
     }

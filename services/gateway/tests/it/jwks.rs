@@ -211,6 +211,10 @@ async fn an_unknown_kid_fetches_once_per_min_interval_however_many_tokens_carry_
         "{after_start} fetches in {elapsed:.1} s for {sent} garbage tokens (at most {allowed})"
     );
     assert!(after_start >= 2, "an unknown kid past the interval does fetch again: {after_start}");
+    eprintln!(
+        "jwks: {sent} garbage-kid tokens over {elapsed:.1} s caused {} fetches (allowed {allowed})",
+        after_start - 1
+    );
     let throttled = metric(&stack, "monetization_gateway_jwks_refetch_throttled_total").await;
     assert!(throttled as usize >= sent - allowed, "throttled {throttled} of {sent}");
 

@@ -125,6 +125,10 @@ async fn two_replicas_with_the_division_admit_about_the_configured_total() {
         }
         // GCRA refills at RATE/s over the fleet while the loop runs.
         let refill = (started.elapsed().as_secs_f64() * f64::from(RATE)).ceil() as u32 + 1;
+        eprintln!(
+            "limits: replicas={replicas}: {admitted} of {} admitted, configured total {configured_total}",
+            4 * BURST
+        );
         assert!(
             (configured_total..=configured_total + refill).contains(&admitted),
             "replicas={replicas}: admitted {admitted}, expected {configured_total} (+{refill} refilled)"
