@@ -226,6 +226,11 @@ impl KeyRing {
         self.current.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// Whether `kid` is published now (the verified-token cache asks on every hit: no `Arc` clone).
+    pub fn contains(&self, kid: &str) -> bool {
+        self.current.read().unwrap_or_else(|e| e.into_inner()).contains(kid)
+    }
+
     /// A token names a `kid` we do not have: read the sources again, unless a fetch already ran
     /// within the minimum interval (then the caller just looks again: that fetch may be the one
     /// it waited for).

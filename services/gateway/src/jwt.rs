@@ -90,7 +90,7 @@ impl Verifier {
         let now = jsonwebtoken::get_current_timestamp();
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         if let Some((hit, kid)) = self.cache.read().ok().and_then(|c| c.get(&digest).cloned()) {
-            if hit.exp + self.leeway > now && self.keys.current().contains(&kid) {
+            if hit.exp + self.leeway > now && self.keys.contains(&kid) {
                 return Ok(hit);
             }
         }
