@@ -81,18 +81,12 @@ impl Verifier {
         })
     }
 
-    /// The key ring (tests and operations: force a refresh).
-    pub fn keys(&self) -> &Arc<KeyRing> {
-        &self.keys
-    }
-
     pub async fn verify(&self, token: &str) -> Result<Identity, JwtError> {
         let now = jsonwebtoken::get_current_timestamp();
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        if let Some((hit, kid)) = self.cache.read().ok().and_then(|c| c.get(&digest).cloned()) {
-            if hit.exp + self.leeway > now && self.keys.contains(&kid) {
-                return Ok(hit);
-            }
+        let fresh = |(id, kid): &&(Identity, String)| id.exp + self.leeway > now && self.keys.contains(kid);
+        if let Some(hit) = self.cache.read().ok().and_then(|c| c.get(&digest).filter(fresh).map(|(id, _)| id.clone())) {
+            return Ok(hit);
         }
         let (identity, kid) = self.verify_uncached(token).await?;
         if let Ok(mut cache) = self.cache.write() {
