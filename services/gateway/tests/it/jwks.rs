@@ -221,3 +221,36 @@ async fn an_unknown_kid_fetches_once_per_min_interval_however_many_tokens_carry_
     stack.stop().await;
     idp.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jwks_file_is_read_again_and_a_broken_one_keeps_the_last_good_keys() {
+    // A mounted ConfigMap changes under the running pod: the file source refreshes too.
+    let path = std::env::temp_dir().join(format!("gateway-jwks-{}.json", uuid::Uuid::now_v7()));
+    std::fs::write(&path, jwks_of(&[A])).unwrap();
+    let file = path.to_str().unwrap().to_string();
+    let stack = Stack::start_with(move |c| {
+        c.jwks_file = Some(file);
+        c.jwks_refresh_secs = 1;
+        c.jwks_min_refetch_secs = 3600;
+    })
+    .await;
+    assert_eq!(status(&stack, &token(B)).await, 401);
+    std::fs::write(&path, jwks_of(&[A, B])).unwrap();
+    testkit::eventually("the file's new key is used", Duration::from_secs(5), || async {
+        (status(&stack, &token(B)).await == 200).then_some(())
+    })
+    .await;
+
+    // A half-written or invalid document is refused whole; the keys stay.
+    std::fs::write(&path, r#"{"keys": [{"kty": "RSA"#).unwrap();
+    let series = r#"monetization_gateway_jwks_fetches_total{source="file",trigger="periodic",outcome="failed"}"#;
+    testkit::eventually("a failed read is counted", Duration::from_secs(5), || async {
+        (metric(&stack, series).await >= 1).then_some(())
+    })
+    .await;
+    assert_eq!(status(&stack, &token(A)).await, 200);
+    assert_eq!(status(&stack, &token(B)).await, 200);
+
+    stack.stop().await;
+    let _ = std::fs::remove_file(&path);
+}
