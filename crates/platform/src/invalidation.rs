@@ -14,7 +14,7 @@
 //! listener outage is the retry interval, not the caches' TTL.
 
 use crate::db::Pool;
-use diesel_async::RunQueryDsl;
+use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -126,8 +126,12 @@ impl Listener {
             .get_result(&mut conn)
             .await
             .map_err(|e| e.to_string())?;
-        // The schema name was checked to be a plain identifier when the pool was built.
-        diesel::sql_query(format!("LISTEN {}", channel(&schema))).execute(&mut conn).await.map_err(|e| e.to_string())?;
+        // The schema name was checked to be a plain identifier when the pool was built. The
+        // session is named after the channel, so an operator can find it in pg_stat_activity.
+        let channel = channel(&schema);
+        conn.batch_execute(&format!("SET application_name = '{channel}'; LISTEN {channel}"))
+            .await
+            .map_err(|e| e.to_string())?;
         // Changes committed while nobody listened were not heard: start from empty caches.
         self.invalidate_everything();
         if let Some(m) = &self.metrics {

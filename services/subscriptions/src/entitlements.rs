@@ -1,6 +1,8 @@
 //! What a user may use, answered from an in-process cache. Every change this service makes (its
 //! handlers, consumer and scheduler all run in-process) invalidates the user's entry at once; the
-//! TTL only bounds staleness for changes made by other replicas.
+//! tables the answer is computed from also notify every replica on commit (triggers calling
+//! `cache_notify`, heard by `platform::invalidation::Listener`), so another replica's change
+//! reaches this cache within the notification lag. The TTL is only the last line of defence.
 
 use crate::domain::entitlement::{effective, Candidate, Source};
 use crate::domain::lifecycle::Status;
@@ -24,17 +26,34 @@ pub struct Entitlement {
 pub struct FeatureCache {
     ttl: Duration,
     entries: Mutex<HashMap<Uuid, (Entitlement, Instant)>>,
-    /// Bumped by every invalidation: an answer computed before a change committed must not be
-    /// cached after it, so a reader stores only if the user's generation did not move meanwhile.
-    generations: Mutex<HashMap<Uuid, u64>>,
+    generations: Mutex<Generations>,
     metrics: Option<platform::metrics::CacheMetrics>,
 }
+
+/// Bumped by every invalidation: an answer computed before a change committed must not be cached
+/// after it, so a reader stores only if the user's generation (and the epoch, bumped when the
+/// whole cache is invalidated) did not move meanwhile.
+#[derive(Default)]
+struct Generations {
+    epoch: u64,
+    per_user: HashMap<Uuid, u64>,
+}
+
+/// What [`FeatureCache::generation`] hands a reader: compared again by [`FeatureCache::put`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Generation {
+    epoch: u64,
+    user: u64,
+}
+
+/// Name of the cache in `cache_notify` triggers (`features:<user id>`).
+pub const FEATURES: &str = "features";
 
 const MAX_ENTRIES: usize = 200_000;
 
 impl FeatureCache {
     pub fn new(ttl: Duration) -> Self {
-        Self { ttl, entries: Mutex::new(HashMap::new()), generations: Mutex::new(HashMap::new()), metrics: None }
+        Self { ttl, entries: Mutex::new(HashMap::new()), generations: Mutex::default(), metrics: None }
     }
 
     /// Count every lookup as a hit or a miss.
@@ -55,14 +74,16 @@ impl FeatureCache {
     }
 
     /// Read before computing an answer; pass to [`FeatureCache::put`].
-    pub fn generation(&self, user: Uuid) -> u64 {
-        self.generations.lock().unwrap_or_else(|e| e.into_inner()).get(&user).copied().unwrap_or(0)
+    pub fn generation(&self, user: Uuid) -> Generation {
+        let generations = self.generations.lock().unwrap_or_else(|e| e.into_inner());
+        Generation { epoch: generations.epoch, user: generations.per_user.get(&user).copied().unwrap_or(0) }
     }
 
     /// Cache `e`, unless the user was invalidated since `generation` was read.
-    pub fn put(&self, user: Uuid, e: Entitlement, generation: u64) {
+    pub fn put(&self, user: Uuid, e: Entitlement, generation: Generation) {
         let generations = self.generations.lock().unwrap_or_else(|e| e.into_inner());
-        if generations.get(&user).copied().unwrap_or(0) != generation {
+        let now = Generation { epoch: generations.epoch, user: generations.per_user.get(&user).copied().unwrap_or(0) };
+        if now != generation {
             return;
         }
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
@@ -75,13 +96,46 @@ impl FeatureCache {
 
     pub fn invalidate(&self, user: Uuid) {
         let mut generations = self.generations.lock().unwrap_or_else(|e| e.into_inner());
-        *generations.entry(user).or_insert(0) += 1;
+        if generations.per_user.len() >= MAX_ENTRIES {
+            // Every user changed anywhere is counted here (other replicas' changes too): start
+            // over under a new epoch, which refuses every answer computed before it.
+            generations.epoch += 1;
+            generations.per_user.clear();
+        }
+        *generations.per_user.entry(user).or_insert(0) += 1;
         self.entries.lock().unwrap_or_else(|e| e.into_inner()).remove(&user);
+    }
+
+    /// Forget every answer, and refuse those being computed.
+    pub fn clear(&self) {
+        let mut generations = self.generations.lock().unwrap_or_else(|e| e.into_inner());
+        generations.epoch += 1;
+        generations.per_user.clear();
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+/// Notifications from other replicas (and this one's own, heard again: harmless).
+impl platform::invalidation::Invalidate for FeatureCache {
+    fn invalidate(&self, key: &str) {
+        match Uuid::parse_str(key) {
+            Ok(user) => FeatureCache::invalidate(self, user),
+            Err(_) => {
+                tracing::warn!(key, "feature cache notification with a key that is not a user id: clearing");
+                self.clear();
+            }
+        }
+    }
+
+    fn invalidate_all(&self) {
+        self.clear();
     }
 }
 
 /// Tiers' ranks and features: data changed only by a migration or an operator's SQL, yet read by
-/// every cache miss (two of its four queries), so it is kept per process for [`TIER_TABLE_TTL`].
+/// every cache miss (two of its four queries), so it is kept per process. Triggers on `tiers` and
+/// `tier_features` invalidate it (and every feature answer) on every replica; [`TIER_TABLE_TTL`]
+/// bounds it only while that notification is lost.
 #[derive(Debug)]
 pub struct TierTable {
     ranks: HashMap<String, i32>,
@@ -89,7 +143,7 @@ pub struct TierTable {
     features: Vec<(String, String)>,
 }
 
-/// How long an operator's change to tiers or features takes to reach every pod.
+/// The longest a tier table is kept, even with no notification.
 pub const TIER_TABLE_TTL: Duration = Duration::from_secs(60);
 
 /// The one cached tier table (a cache of a single key).
@@ -100,6 +154,9 @@ pub fn tier_table_cache() -> TierTableCache {
 }
 
 const TIER_TABLE_KEY: &str = "tiers";
+
+/// Name of the tier table in `cache_notify` triggers.
+pub const TIERS: &str = "tiers";
 
 async fn tier_table(
     conn: &mut AsyncPgConnection,
