@@ -21,10 +21,15 @@ pub struct Entitlement {
     /// Absent on Free: nothing grants it.
     pub source: Option<Source>,
     pub features: BTreeSet<String>,
+    /// When the answer changes with no write (a grant ends, a queued one starts): a cached copy
+    /// must not outlive it.
+    #[serde(skip)]
+    pub valid_until: Option<DateTime<Utc>>,
 }
 
 pub struct FeatureCache {
     ttl: Duration,
+    /// Each answer with the instant it expires.
     entries: Mutex<HashMap<Uuid, (Entitlement, Instant)>>,
     generations: Mutex<Generations>,
     metrics: Option<platform::metrics::CacheMetrics>,
@@ -65,7 +70,8 @@ impl FeatureCache {
     pub fn get(&self, user: Uuid) -> Option<Entitlement> {
         let found = {
             let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-            entries.get(&user).filter(|(_, at)| at.elapsed() < self.ttl).map(|(e, _)| e.clone())
+            let now = Instant::now();
+            entries.get(&user).filter(|(_, expires)| now < *expires).map(|(e, _)| e.clone())
         };
         if let Some(m) = &self.metrics {
             m.record(found.is_some());
@@ -79,19 +85,27 @@ impl FeatureCache {
         Generation { epoch: generations.epoch, user: generations.per_user.get(&user).copied().unwrap_or(0) }
     }
 
-    /// Cache `e`, unless the user was invalidated since `generation` was read.
-    pub fn put(&self, user: Uuid, e: Entitlement, generation: Generation) {
+    /// Cache `e`, computed as of `now`, for the TTL or until its `valid_until` if sooner; unless
+    /// the user was invalidated since `generation` was read.
+    pub fn put(&self, user: Uuid, e: Entitlement, generation: Generation, now: DateTime<Utc>) {
+        let life = match e.valid_until {
+            Some(until) => self.ttl.min((until - now).to_std().unwrap_or(Duration::ZERO)),
+            None => self.ttl,
+        };
+        if life.is_zero() {
+            return;
+        }
         let generations = self.generations.lock().unwrap_or_else(|e| e.into_inner());
         let now = Generation { epoch: generations.epoch, user: generations.per_user.get(&user).copied().unwrap_or(0) };
         if now != generation {
             return;
         }
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
         if entries.len() >= MAX_ENTRIES {
-            let ttl = self.ttl;
-            entries.retain(|_, (_, at)| at.elapsed() < ttl);
+            entries.retain(|_, (_, expires)| now < *expires);
         }
-        entries.insert(user, (e, Instant::now()));
+        entries.insert(user, (e, now + life));
     }
 
     pub fn invalidate(&self, user: Uuid) {
@@ -187,14 +201,22 @@ pub async fn compute(
             candidates.push(Candidate { rank: rank_of(&sub.tier), tier: sub.tier, source: Source::Subscription });
         }
     }
-    for (tier, rank, source) in grants::active(conn, user, now).await? {
-        let source = if source == "license" { Source::License } else { Source::Reward };
-        candidates.push(Candidate { tier, rank, source });
+    let mut valid_until: Option<DateTime<Utc>> = None;
+    for g in grants::current_and_upcoming(conn, user, now).await? {
+        let change = if g.starts_at > now { Some(g.starts_at) } else { g.ends_at };
+        valid_until = match (valid_until, change) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if g.starts_at <= now {
+            let source = if g.source == "license" { Source::License } else { Source::Reward };
+            candidates.push(Candidate { tier: g.tier, rank: g.rank, source });
+        }
     }
     let (tier, source) = match effective(&candidates) {
         Some(c) => (c.tier.clone(), Some(c.source)),
         None => ("free".to_string(), None),
     };
     let features = table.features.iter().filter(|(t, _)| *t == tier).map(|(_, f)| f.clone()).collect();
-    Ok(Entitlement { tier, source, features })
+    Ok(Entitlement { tier, source, features, valid_until })
 }
