@@ -26,7 +26,12 @@ struct Entries<V> {
 impl<V: Clone> TtlCache<V> {
     /// `ttl` zero disables the cache (every `get` misses, `put` keeps nothing).
     pub fn new(ttl: Duration, capacity: usize) -> Self {
-        Self { ttl, capacity, entries: Mutex::new(Entries { map: HashMap::new(), invalidated_at: None }), metrics: None }
+        Self {
+            ttl,
+            capacity,
+            entries: Mutex::new(Entries { map: HashMap::new(), invalidated_at: None }),
+            metrics: None,
+        }
     }
 
     /// Count every lookup as a hit or a miss (a disabled cache misses every time).

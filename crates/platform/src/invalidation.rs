@@ -99,7 +99,9 @@ impl Listener {
         loop {
             match self.listen_until_failure(&mut shutdown).await {
                 Ok(()) => return,
-                Err(e) => tracing::warn!(error = %e, "cache invalidation listener failed: emptying caches, reconnecting"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cache invalidation listener failed: emptying caches, reconnecting")
+                }
             }
             if let Some(m) = &self.metrics {
                 m.connected.set(&[], 0.0);
@@ -207,9 +209,10 @@ mod tests {
     #[tokio::test]
     async fn payloads_name_the_cache_and_optionally_the_key() {
         // The pool is never used by `dispatch`; a lazily connecting one to nowhere is enough.
-        let manager = diesel_async::pooled_connection::AsyncDieselConnectionManager::<
-            diesel_async::AsyncPgConnection,
-        >::new("postgres://nowhere.invalid/db");
+        let manager =
+            diesel_async::pooled_connection::AsyncDieselConnectionManager::<diesel_async::AsyncPgConnection>::new(
+                "postgres://nowhere.invalid/db",
+            );
         let pool = bb8::Pool::builder().build_unchecked(manager);
         let features = Arc::new(Recorder::default());
         let tiers = Arc::new(Recorder::default());

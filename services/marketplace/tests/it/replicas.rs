@@ -49,7 +49,10 @@ async fn another_replicas_catalogue_page_is_never_older_than_the_ttl() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    println!("replica B showed A's new course {:?} after reading the page ({stale_answers} stale answers)", read.elapsed());
+    println!(
+        "replica B showed A's new course {:?} after reading the page ({stale_answers} stale answers)",
+        read.elapsed()
+    );
     assert!(stale_answers > 0, "B answered from its own cache, so there was something to bound");
     assert_eq!(page_at(&m, &m.svc, path).await.len(), 2);
     b.stop().await;

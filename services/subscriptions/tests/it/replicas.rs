@@ -36,7 +36,11 @@ async fn allowed_at(http: &reqwest::Client, svc: &RunningService, user: Uuid) ->
 async fn time_until(http: &reqwest::Client, svc: &RunningService, user: Uuid, allowed: bool) -> Duration {
     let since = Instant::now();
     while allowed_at(http, svc, user).await != allowed {
-        assert!(since.elapsed() < ONE_CHANGE_BOUND, "replica B still answers allowed={} after {ONE_CHANGE_BOUND:?}", !allowed);
+        assert!(
+            since.elapsed() < ONE_CHANGE_BOUND,
+            "replica B still answers allowed={} after {ONE_CHANGE_BOUND:?}",
+            !allowed
+        );
     }
     since.elapsed()
 }
@@ -91,7 +95,8 @@ async fn a_change_through_replica_a_reaches_replica_b_within_the_notification_la
     // with B's answer warm in its cache before each change.
     let (member, license) = (Uuid::now_v7(), Uuid::now_v7());
     seat(&s, member, license).await;
-    let invalidations_before = series(&b, r#"monetization_cache_invalidations_total{cache="features",scope="key"}"#).await;
+    let invalidations_before =
+        series(&b, r#"monetization_cache_invalidations_total{cache="features",scope="key"}"#).await;
     let hits_before = series(&b, r#"monetization_cache_lookups_total{cache="features",result="hit"}"#).await;
     let mut staleness = Vec::new();
     for version in 2..202_i64 {
@@ -102,7 +107,10 @@ async fn a_change_through_replica_a_reaches_replica_b_within_the_notification_la
     }
     staleness.sort();
     let (p50, p99, max) = (percentile(&staleness, 0.5), percentile(&staleness, 0.99), staleness[staleness.len() - 1]);
-    println!("cross-replica feature cache staleness over {} changes: p50 {p50:?}, p99 {p99:?}, max {max:?}", staleness.len());
+    println!(
+        "cross-replica feature cache staleness over {} changes: p50 {p50:?}, p99 {p99:?}, max {max:?}",
+        staleness.len()
+    );
     assert!(p99 <= P99_BOUND, "p99 {p99:?} over {P99_BOUND:?} (p50 {p50:?}, max {max:?})");
     // B did answer from its cache, and what emptied it was the database's notifications.
     let hits = series(&b, r#"monetization_cache_lookups_total{cache="features",result="hit"}"#).await - hits_before;
