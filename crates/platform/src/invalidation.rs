@@ -8,17 +8,14 @@
 //! commits and never for one rolled back, so no write path can forget it and no reader is told
 //! before the change is visible.
 //!
-//! Each replica runs one [`Listener`] on a dedicated connection (outside the pool). Notifications
-//! sent while it is not listening are lost, so every cache is emptied whenever the listener
-//! (re)starts listening and, while it cannot, again at every retry: the staleness bound during a
-//! listener outage is the retry interval, not the caches' TTL.
+//! Each replica runs one [`Listener`] on a dedicated connection (outside the pool, see
+//! [`crate::listen`]). Notifications sent while it is not listening are lost, so every cache is
+//! emptied whenever the listener (re)starts listening and, while it cannot, again at every retry:
+//! the staleness bound during a listener outage is [`crate::listen::RETRY`], not the caches' TTL.
 
 use crate::db::Pool;
-use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
-use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::watch;
 
 /// A cache other replicas' changes reach.
@@ -29,18 +26,12 @@ pub trait Invalidate: Send + Sync {
     fn invalidate_all(&self);
 }
 
-/// How long a quiet listener waits before proving its connection is alive: a connection cut
-/// without a FIN (a network partition) is noticed within this plus [`PING_TIMEOUT`].
-const LISTENER_CHECK: Duration = Duration::from_secs(5);
-const PING_TIMEOUT: Duration = Duration::from_secs(2);
-/// Between reconnection attempts; the caches are emptied at each, so this bounds staleness while
-/// the listener is down.
-pub const RETRY_INTERVAL: Duration = Duration::from_millis(500);
-
-/// The channel of a schema's cache notifications (channels are per database, schemas share one).
+/// The channel of a schema's cache notifications.
 pub fn channel(schema: &str) -> String {
-    format!("cache_{schema}")
+    crate::listen::channel(CHANNEL_PREFIX, schema)
 }
+
+const CHANNEL_PREFIX: &str = "cache";
 
 /// Listens to the service's cache channel and invalidates the caches named in notifications.
 pub struct Listener {
@@ -49,7 +40,6 @@ pub struct Listener {
     metrics: Option<ListenerMetrics>,
 }
 
-#[derive(Clone)]
 struct ListenerMetrics {
     invalidations: crate::metrics::CounterVec,
     connected: crate::metrics::GaugeVec,
@@ -84,7 +74,7 @@ impl Listener {
             ),
             reconnects: metrics.counter(
                 "monetization_cache_listener_reconnects",
-                "Times the cache invalidation listener lost its connection (caches were emptied)",
+                "Failures of the cache invalidation listener's connection or of an attempt to reconnect (each empties the caches)",
                 &[],
             ),
         });
@@ -92,27 +82,8 @@ impl Listener {
     }
 
     pub fn spawn(self, shutdown: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(self.run(shutdown))
-    }
-
-    async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        loop {
-            match self.listen_until_failure(&mut shutdown).await {
-                Ok(()) => return,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cache invalidation listener failed: emptying caches, reconnecting")
-                }
-            }
-            if let Some(m) = &self.metrics {
-                m.connected.set(&[], 0.0);
-                m.reconnects.inc(&[]);
-            }
-            self.invalidate_everything();
-            tokio::select! {
-                _ = tokio::time::sleep(RETRY_INTERVAL) => {}
-                _ = shutdown.changed() => return,
-            }
-        }
+        let pool = self.pool.clone();
+        crate::listen::spawn(pool, CHANNEL_PREFIX, Arc::new(self), shutdown)
     }
 
     fn invalidate_everything(&self) {
@@ -120,51 +91,18 @@ impl Listener {
             cache.invalidate_all();
         }
     }
+}
 
-    /// Returns `Ok` on shutdown, `Err` when the connection failed.
-    async fn listen_until_failure(&self, shutdown: &mut watch::Receiver<bool>) -> Result<(), String> {
-        let mut conn = self.pool.dedicated_connection().await.map_err(|e| e.to_string())?;
-        let CurrentSchema { schema } = diesel::sql_query("SELECT current_schema() AS schema")
-            .get_result(&mut conn)
-            .await
-            .map_err(|e| e.to_string())?;
-        // The schema name was checked to be a plain identifier when the pool was built. The
-        // session is named after the channel, so an operator can find it in pg_stat_activity.
-        let channel = channel(&schema);
-        conn.batch_execute(&format!("SET application_name = '{channel}'; LISTEN {channel}"))
-            .await
-            .map_err(|e| e.to_string())?;
+impl crate::listen::Subscriber for Listener {
+    fn listening(&self) {
         // Changes committed while nobody listened were not heard: start from empty caches.
         self.invalidate_everything();
         if let Some(m) = &self.metrics {
             m.connected.set(&[], 1.0);
         }
-        loop {
-            let next = {
-                let mut notifications = std::pin::pin!(conn.notifications_stream());
-                tokio::select! {
-                    n = notifications.next() => Some(n),
-                    _ = tokio::time::sleep(LISTENER_CHECK) => None,
-                    _ = shutdown.changed() => return Ok(()),
-                }
-            };
-            match next {
-                Some(Some(Ok(n))) => self.dispatch(&n.payload),
-                Some(Some(Err(e))) => return Err(e.to_string()),
-                Some(None) => return Err("notification stream ended".into()),
-                None => {
-                    let ping = diesel::sql_query("SELECT 1").execute(&mut conn);
-                    match tokio::time::timeout(PING_TIMEOUT, ping).await {
-                        Ok(Ok(_)) => {}
-                        Ok(Err(e)) => return Err(e.to_string()),
-                        Err(_) => return Err("the connection stopped answering".into()),
-                    }
-                }
-            }
-        }
     }
 
-    fn dispatch(&self, payload: &str) {
+    fn notified(&self, payload: &str) {
         let (name, key) = match payload.split_once(':') {
             Some((name, key)) => (name, Some(key)),
             None => (payload, None),
@@ -181,17 +119,21 @@ impl Listener {
             m.invalidations.inc(&[name, if key.is_some() { "key" } else { "all" }]);
         }
     }
-}
 
-#[derive(diesel::QueryableByName)]
-struct CurrentSchema {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    schema: String,
+    fn lost(&self, error: &str) {
+        tracing::warn!(error, "cache invalidation listener failed: emptying caches, reconnecting");
+        if let Some(m) = &self.metrics {
+            m.connected.set(&[], 0.0);
+            m.reconnects.inc(&[]);
+        }
+        self.invalidate_everything();
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::listen::Subscriber;
     use std::sync::Mutex;
 
     #[derive(Default)]
@@ -217,10 +159,10 @@ mod tests {
         let features = Arc::new(Recorder::default());
         let tiers = Arc::new(Recorder::default());
         let listener = Listener::new(pool).cache("features", features.clone()).cache("tiers", tiers.clone());
-        listener.dispatch("features:8f1c");
-        listener.dispatch("features:a:b");
-        listener.dispatch("tiers");
-        listener.dispatch("unknown:x");
+        listener.notified("features:8f1c");
+        listener.notified("features:a:b");
+        listener.notified("tiers");
+        listener.notified("unknown:x");
         assert_eq!(*features.0.lock().unwrap(), ["8f1c", "a:b"]);
         assert_eq!(*tiers.0.lock().unwrap(), ["*"]);
     }
