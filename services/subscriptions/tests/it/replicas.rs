@@ -160,6 +160,39 @@ async fn a_listener_that_lost_its_connection_empties_the_cache_and_hears_again()
     s.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operators_change_to_a_tiers_features_reaches_every_replica() {
+    let s = Stack::start().await;
+    let b = s.start_replica().await;
+    let http = &s.http;
+    let user = Uuid::now_v7();
+    // Both replicas hold the tier table and the user's Free answer.
+    for svc in [&s.svc, &b] {
+        assert_eq!(feature_at(http, svc, user, "beta.reports").await["allowed"], false);
+    }
+    // Plain SQL, as an operator would run it: no service code involved.
+    sql(&format!(
+        "INSERT INTO {}.tier_features (tier, feature) VALUES ('free', 'beta.reports')",
+        s.env.schema("subscriptions")
+    ))
+    .await;
+    let since = Instant::now();
+    for svc in [&s.svc, &b] {
+        while feature_at(http, svc, user, "beta.reports").await["allowed"] != true {
+            assert!(since.elapsed() < ONE_CHANGE_BOUND, "a replica still answers from the old tier table");
+        }
+    }
+    println!("an operator's tier change reached both replicas in {:?}", since.elapsed());
+    b.stop().await;
+    s.stop().await;
+}
+
+async fn sql(statement: &str) {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+    let mut conn = AsyncPgConnection::establish(&testkit::database_url()).await.unwrap();
+    diesel::sql_query(statement).execute(&mut conn).await.unwrap();
+}
+
 /// Terminate the database sessions named `application_name`; how many there were.
 async fn terminate_sessions(application_name: &str) -> i64 {
     use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
