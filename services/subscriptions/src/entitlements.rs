@@ -96,16 +96,17 @@ impl FeatureCache {
             return;
         }
         let generations = self.generations.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Generation { epoch: generations.epoch, user: generations.per_user.get(&user).copied().unwrap_or(0) };
-        if now != generation {
+        let current =
+            Generation { epoch: generations.epoch, user: generations.per_user.get(&user).copied().unwrap_or(0) };
+        if current != generation {
             return;
         }
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
+        let stored_at = Instant::now();
         if entries.len() >= MAX_ENTRIES {
-            entries.retain(|_, (_, expires)| now < *expires);
+            entries.retain(|_, (_, expires)| stored_at < *expires);
         }
-        entries.insert(user, (e, now + life));
+        entries.insert(user, (e, stored_at + life));
     }
 
     pub fn invalidate(&self, user: Uuid) {
