@@ -40,8 +40,7 @@ pub const WAIT: Duration = Duration::from_secs(60);
 /// other flow runs while the broker is down.
 static BROKER: RwLock<()> = RwLock::const_new(());
 /// At most this many platforms at once: each is five pools per replica, and PostgreSQL (100
-/// connections here) is shared. `Slot::take` takes [`replicas`] permits, so two-replica platforms
-/// run at most one at a time.
+/// connections here) is shared. A platform with replicas takes every permit: it runs alone.
 static SLOTS: Semaphore = Semaphore::const_new(3);
 
 /// How many replicas of each domain service, and how many gateways, a platform runs:
@@ -63,14 +62,14 @@ struct Slot {
 }
 
 impl Slot {
-    async fn take(exclusive: bool) -> Self {
+    async fn take(exclusive: bool, replicas: usize) -> Self {
         let lock = if exclusive {
             BrokerLock::Exclusive(BROKER.write().await)
         } else {
             BrokerLock::Shared(BROKER.read().await)
         };
         // Two-replica platforms hold twice the connections: they take more of the slots.
-        let permits = if replicas() > 1 { 3 } else { 1 };
+        let permits = if replicas > 1 { 3 } else { 1 };
         let permit = SLOTS.acquire_many(permits).await.expect("the semaphore is never closed");
         Self { _lock: lock, _permit: permit }
     }
@@ -247,22 +246,27 @@ fn start_time() -> DateTime<Utc> {
 impl Platform {
     /// Everything up, for a flow that leaves the broker alone.
     pub async fn start() -> Self {
-        Self::start_inner(false, NEVER_RECONCILE).await
+        Self::start_inner(false, NEVER_RECONCILE, replicas()).await
+    }
+
+    /// Everything up with `n` replicas of each service and `n` gateways, whatever `E2E_REPLICAS`.
+    pub async fn start_replicated(n: usize) -> Self {
+        Self::start_inner(false, NEVER_RECONCILE, n).await
     }
 
     /// Everything up, with no other flow of this binary running (the broker may be stopped).
     pub async fn start_exclusive() -> Self {
-        Self::start_inner(true, NEVER_RECONCILE).await
+        Self::start_inner(true, NEVER_RECONCILE, replicas()).await
     }
 
     /// Everything up, with billing's reconcile job settling, from Stripe, whatever has been
     /// unsettled for a second (lost webhooks).
     pub async fn start_reconciling() -> Self {
-        Self::start_inner(false, 1).await
+        Self::start_inner(false, 1, replicas()).await
     }
 
-    async fn start_inner(exclusive: bool, reconcile_after_seconds: u64) -> Self {
-        let slot = Slot::take(exclusive).await;
+    async fn start_inner(exclusive: bool, reconcile_after_seconds: u64, n: usize) -> Self {
+        let slot = Slot::take(exclusive, n).await;
         let env = TestEnv::new();
         // First, so that it sees every event the services publish.
         let events = Events::start(&env).await;
@@ -282,7 +286,6 @@ impl Platform {
             merchant_address: "1 Example Street, Springfield".into(),
             refund_window_days: 14,
         };
-        let n = replicas();
         let mut billing = Vec::new();
         for _ in 0..n {
             let config = billing_config.clone();
@@ -402,6 +405,11 @@ impl Platform {
         let turn = self.next_gateway.fetch_add(1, Ordering::Relaxed) % (1 + self.more_gateways.len());
         let gateway = if turn == 0 { &self.gateway } else { &self.more_gateways[turn - 1] };
         format!("{}{path}", gateway.url())
+    }
+
+    /// Every gateway, the first being [`Platform::gateway`].
+    pub fn gateways(&self) -> Vec<&RunningGateway> {
+        std::iter::once(&self.gateway).chain(&self.more_gateways).collect()
     }
 
     /// The running replicas of `service` (a name from [`SERVICES`]).
