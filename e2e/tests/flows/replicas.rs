@@ -126,6 +126,8 @@ async fn renewals_at_two_replicas_charge_each_subscription_once_and_both_schedul
     }
     let split = per_replica(&p, "subscriptions", SCHEDULER_ITEMS, &[("scheduler", "renewals")]).await;
     both_did_some("renewals", &split);
+    // Each renewal taken by one replica: none charged again by the other while billing answered.
+    assert_eq!(split.iter().sum::<f64>(), ids.len() as f64, "renewals handled per replica: {split:?}");
     println!("renewals per subscriptions replica: {split:?}");
     p.stop().await;
 }
