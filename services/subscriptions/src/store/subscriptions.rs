@@ -91,7 +91,10 @@ pub async fn claim_renewal(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResul
     let until = diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>>(&format!(
         "now() + interval '{RENEWAL_LEASE_SECS} seconds'"
     ));
-    diesel::update(subscriptions::table.find(id)).set(subscriptions::renewal_claimed_until.eq(until)).execute(conn).await
+    diesel::update(subscriptions::table.find(id))
+        .set(subscriptions::renewal_claimed_until.eq(until))
+        .execute(conn)
+        .await
 }
 
 /// Give the renewal back once billing's answer is recorded (or billing could not be reached), so
