@@ -35,6 +35,14 @@ fn per_key(p: &Platform, event_type: &str, field: &str) -> BTreeMap<String, usiz
     counts
 }
 
+/// No envelope reached the capture twice: no outbox row was published by both replicas' relays.
+fn no_event_published_twice(p: &Platform) {
+    let all = p.events.all();
+    let mut envelopes = BTreeSet::new();
+    let twice: Vec<_> = all.iter().filter(|e| !envelopes.insert(e.id)).map(|e| (&e.event_type, e.id)).collect();
+    assert!(twice.is_empty(), "published twice: {twice:?}");
+}
+
 /// Let both replicas' schedulers and consumers run many more rounds: a second effect of anything
 /// already done would show after this.
 async fn settle() {
@@ -65,10 +73,16 @@ async fn purchases_at_two_replicas_award_tokens_once_each_and_both_consumers_sha
     let purchased = per_key(&p, "marketplace.course.purchased.v1", "purchase_id");
     assert_eq!(purchased.len(), buyers.len());
     assert!(purchased.values().all(|n| *n == 1), "a purchase announced twice: {purchased:?}");
+    no_event_published_twice(&p);
+    let published = [("event_type", "marketplace.course.purchased.v1"), ("result", "confirmed")];
+    let relays = per_replica(&p, "marketplace", "monetization_outbox_published_total", &published).await;
+    assert_eq!(relays.iter().sum::<f64>(), buyers.len() as f64, "each purchase published once: {relays:?}");
+    println!("purchase events published per marketplace relay: {relays:?}");
 
     // Competing consumers: RabbitMQ hands the purchases to both rewards replicas.
     let consumed = [("event_type", "marketplace.course.purchased.v1"), ("outcome", "ok")];
     let split = per_replica(&p, "rewards", CONSUMED, &consumed).await;
+    println!("purchase events consumed per rewards replica: {split:?}");
     both_did_some("rewards consuming purchases", &split);
     assert_eq!(split.iter().sum::<f64>(), buyers.len() as f64, "each purchase event handled once: {split:?}");
     let succeeded = [("event_type", "billing.payment.succeeded.v1"), ("outcome", "ok")];
@@ -113,6 +127,7 @@ async fn renewals_at_two_replicas_charge_each_subscription_once_and_both_schedul
     let renewed = per_key(&p, "subscriptions.subscription.renewed.v1", "subscription_id");
     assert_eq!(renewed.keys().cloned().collect::<BTreeSet<_>>(), ids);
     assert!(renewed.values().all(|n| *n == 1), "a renewal announced twice: {renewed:?}");
+    no_event_published_twice(&p);
     // Stripe saw one first payment and one renewal per subscription, nothing more.
     let intents = p.fake.payment_intents();
     let paid = intents.iter().filter(|pi| pi["status"] == "succeeded").count();
@@ -165,6 +180,7 @@ async fn licenses_at_two_replicas_expire_once_each() {
     let expired = expired_of(&p);
     assert_eq!(expired.keys().cloned().collect::<BTreeSet<_>>(), licenses.iter().cloned().collect());
     assert!(expired.values().all(|n| *n == 1), "a license expired twice: {expired:?}");
+    no_event_published_twice(&p);
     let split = per_replica(&p, "licensing", SCHEDULER_ITEMS, &[("scheduler", "licensing")]).await;
     assert_eq!(split.iter().sum::<f64>(), licenses.len() as f64, "each expiry applied by one replica: {split:?}");
     println!("license expiries per licensing replica: {split:?}");

@@ -7,6 +7,7 @@ use platform::metrics::{CounterVec, HistogramVec, Metrics};
 pub struct GatewayMetrics {
     pub upstream: CounterVec,
     pub upstream_duration: HistogramVec,
+    pub failovers: CounterVec,
     pub jwt_failures: CounterVec,
     pub rate_limited: CounterVec,
 }
@@ -22,6 +23,11 @@ impl GatewayMetrics {
             upstream_duration: metrics.histogram(
                 "monetization_gateway_upstream_duration_seconds",
                 "Time until the upstream's answer headers, by service",
+                &["service"],
+            ),
+            failovers: metrics.counter(
+                "monetization_gateway_upstream_failovers",
+                "Calls moved to the next replica of a service because one refused the connection",
                 &["service"],
             ),
             jwt_failures: metrics.counter(

@@ -107,7 +107,7 @@ async fn send_with_failover(
             Err(e) if e.is_connect() => match (again, spares.next()) {
                 (Some(mut next), Some(url)) => {
                     tracing::warn!(service, error = %e, next = %url, "an upstream replica refused the connection: trying the next");
-                    state.metrics.upstream.inc(&[service, "failover"]);
+                    state.metrics.failovers.inc(&[service]);
                     *next.url_mut() = url.clone();
                     request = next;
                 }
