@@ -94,6 +94,18 @@ impl Stack {
         Self { env, fake, billing, svc, clock, http: testkit::http(), events }
     }
 
+    /// A second subscriptions replica: the same schema, queue, billing and clock as `svc`, its own
+    /// scheduler and metrics registry. The caller stops it before [`Stack::stop`].
+    pub async fn start_replica(&self) -> RunningService {
+        let svc_config = self.env.service_config("subscriptions");
+        let (billing_url, clock) = (self.billing.url(), self.clock.clone());
+        runtime::start(&subscriptions::SPEC, svc_config, |ctx| {
+            subscriptions::setup_with_clock(ctx, config(&billing_url), Arc::new(clock))
+        })
+        .await
+        .expect("the second replica starts")
+    }
+
     pub async fn stop(self) {
         self.svc.stop().await;
         self.billing.stop().await;
