@@ -46,6 +46,10 @@ impl GatewayMetrics {
         for limiter in ["ip", "user"] {
             gateway.rate_limited.inc_by(&[limiter], 0);
         }
+        // The same for failovers, per service: the first refused replica shows as a rate.
+        for service in crate::route_table::services() {
+            gateway.failovers.inc_by(&[service], 0);
+        }
         gateway
     }
 }

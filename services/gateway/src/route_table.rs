@@ -79,6 +79,14 @@ const PREFIXES: &[(&str, &str)] = &[
     ("/api/licensing", "licensing"),
 ];
 
+/// Every service the gateway forwards to, once each.
+pub fn services() -> Vec<&'static str> {
+    let mut services: Vec<&'static str> = PREFIXES.iter().map(|(_, service)| *service).collect();
+    services.sort_unstable();
+    services.dedup();
+    services
+}
+
 /// Routes that need no token (a token, when sent, is still verified). `*` matches one segment.
 const PUBLIC: &[(&str, &str)] = &[
     ("GET", "/api/courses/list"),
