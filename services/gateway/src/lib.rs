@@ -104,7 +104,7 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, String> {
         .map(|s| cidr::Cidr::parse(s).map_err(|e| format!("GATEWAY_TRUSTED_PROXIES: {e}")))
         .collect::<Result<Vec<_>, _>>()?;
     let state = web::Data::new(State {
-        routes: route_table::RouteTable::from_config(&config),
+        routes: route_table::RouteTable::from_config(&config)?,
         verifier,
         limits: rate_limit::Limits::new(
             config.rate_limit_ip_per_sec,

@@ -7,6 +7,7 @@ use platform::metrics::{CounterVec, HistogramVec, Metrics};
 pub struct GatewayMetrics {
     pub upstream: CounterVec,
     pub upstream_duration: HistogramVec,
+    pub failovers: CounterVec,
     pub jwt_failures: CounterVec,
     pub rate_limited: CounterVec,
 }
@@ -24,6 +25,11 @@ impl GatewayMetrics {
                 "Time until the upstream's answer headers, by service",
                 &["service"],
             ),
+            failovers: metrics.counter(
+                "monetization_gateway_upstream_failovers",
+                "Calls moved to the next replica of a service because one refused the connection",
+                &["service"],
+            ),
             jwt_failures: metrics.counter(
                 "monetization_gateway_jwt_failures",
                 "Client tokens refused, by reason",
@@ -39,6 +45,10 @@ impl GatewayMetrics {
         // appearing out of nothing (which rate() and the dashboards would miss).
         for limiter in ["ip", "user"] {
             gateway.rate_limited.inc_by(&[limiter], 0);
+        }
+        // The same for failovers, per service: the first refused replica shows as a rate.
+        for service in crate::route_table::services() {
+            gateway.failovers.inc_by(&[service], 0);
         }
         gateway
     }

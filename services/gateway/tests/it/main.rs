@@ -6,4 +6,5 @@ mod forwarding;
 mod jwks;
 mod limits;
 mod paths;
+mod replicas;
 mod support;

@@ -7,6 +7,7 @@ mod entitlements;
 mod lifecycle;
 mod money_back;
 mod pool;
+mod renewal_lease;
 mod replicas;
 mod seats;
 mod support;
