@@ -12,7 +12,9 @@ pub struct GatewayConfig {
     #[serde(default)]
     pub metrics_port: Option<u16>,
     pub internal_token_secret: Secret,
-    /// Upstream base URLs, one per service.
+    /// Upstream base URLs per service: one, or several comma-separated replicas (outside
+    /// Kubernetes; there the Service spreads the calls). Calls take turns round-robin; a
+    /// connection refused moves the call to the next replica (`proxy::forward`).
     pub billing_url: String,
     pub subscriptions_url: String,
     pub marketplace_url: String,

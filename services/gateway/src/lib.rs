@@ -103,7 +103,7 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, String> {
         .collect::<Result<Vec<_>, _>>()?;
     let registry = platform::metrics::Metrics::new();
     let state = web::Data::new(State {
-        routes: route_table::RouteTable::from_config(&config),
+        routes: route_table::RouteTable::from_config(&config)?,
         verifier,
         limits: rate_limit::Limits::new(
             config.rate_limit_ip_per_sec,

@@ -1,7 +1,7 @@
 //! Forwarding one request to its upstream: identity in, identity headers out, bodies streamed.
 
 use crate::jwt::Identity;
-use crate::route_table::{is_public, Upstream};
+use crate::route_table::{is_public, is_upload, Replica, Upstream};
 use crate::State;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
@@ -68,10 +68,16 @@ pub async fn forward(
         }
     }
     let request_id = RequestId::of(&req);
-    let upstream_request = build_request(&req, &state, &upstream, identity.as_ref(), &request_id, client_ip)?;
-    let upstream_request = attach_body(upstream_request.timeout(timeout), &req, payload, body_limit);
+    // Every replica's URL, in the order this request tries them (the round-robin's next first).
+    let urls = upstream.rotation().map(|replica| upstream_url(&req, replica)).collect::<Result<Vec<_>, _>>()?;
+    let Some((first, spares)) = urls.split_first() else {
+        return Err(Problem::not_found("route"));
+    };
+    let builder = build_request(&req, &state, &upstream, first.clone(), identity.as_ref(), &request_id, client_ip)?;
+    let builder = attach_body(builder.timeout(timeout), &req, payload, body_limit).await?;
+    let request = builder.build().map_err(|e| upstream_error(&upstream, &e))?;
     let started = std::time::Instant::now();
-    let sent = upstream_request.send().await;
+    let sent = send_with_failover(&state, upstream.service, request, spares).await;
     m.upstream_duration.observe_since(&[upstream.service], started);
     let response = sent.map_err(|e| {
         let problem = upstream_error(&upstream, &e);
@@ -81,6 +87,35 @@ pub async fn forward(
     })?;
     m.upstream.inc(&[upstream.service, crate::metrics::status_class(response.status().as_u16())]);
     relay_response(response, &upstream).await
+}
+
+/// Send `request`; when its replica refuses the connection, send it to the next of `spares`.
+/// Only then: a refused connection carried no byte of the request, so nothing can have happened
+/// upstream. Any later failure (reset mid-request, timeout) is answered as it is, because the
+/// request may have reached the service and a POST must not run twice. A streamed upload cannot
+/// be sent twice either (`try_clone` is `None` for it): it gets one replica.
+async fn send_with_failover(
+    state: &State,
+    service: &'static str,
+    mut request: reqwest::Request,
+    spares: &[reqwest::Url],
+) -> Result<reqwest::Response, reqwest::Error> {
+    let mut spares = spares.iter();
+    loop {
+        let again = request.try_clone();
+        match state.client.execute(request).await {
+            Err(e) if e.is_connect() => match (again, spares.next()) {
+                (Some(mut next), Some(url)) => {
+                    tracing::warn!(service, error = %e, next = %url, "an upstream replica refused the connection: trying the next");
+                    state.metrics.upstream.inc(&[service, "failover"]);
+                    *next.url_mut() = url.clone();
+                    request = next;
+                }
+                _ => return Err(e),
+            },
+            answered => return answered,
+        }
+    }
 }
 
 fn authenticate(req: &HttpRequest, state: &State) -> Result<Option<Identity>, Problem> {
@@ -105,11 +140,11 @@ fn build_request(
     req: &HttpRequest,
     state: &State,
     upstream: &Upstream,
+    url: reqwest::Url,
     identity: Option<&Identity>,
     request_id: &str,
     client_ip: IpAddr,
 ) -> Result<reqwest::RequestBuilder, Problem> {
-    let url = upstream_url(req, upstream)?;
     let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes())
         .map_err(|_| Problem::bad_request("bad method"))?;
     let mut builder = state.client.request(method, url);
@@ -129,10 +164,10 @@ fn build_request(
     Ok(platform::telemetry::inject_reqwest(builder))
 }
 
-/// The upstream URL: the base followed by the path exactly as the route table matched it. The
-/// path checks (`crate::path`) leave reqwest's URL parser nothing to resolve or re-escape; should
-/// it still change the path, the request is refused rather than sent somewhere else.
-fn upstream_url(req: &HttpRequest, upstream: &Upstream) -> Result<reqwest::Url, Problem> {
+/// The URL on one replica: its base followed by the path exactly as the route table matched it.
+/// The path checks (`crate::path`) leave reqwest's URL parser nothing to resolve or re-escape;
+/// should it still change the path, the request is refused rather than sent somewhere else.
+fn upstream_url(req: &HttpRequest, upstream: &Replica) -> Result<reqwest::Url, Problem> {
     let mut raw = format!("{}{}", upstream.base_url, req.path());
     if !req.query_string().is_empty() {
         raw.push('?');
@@ -147,18 +182,40 @@ fn upstream_url(req: &HttpRequest, upstream: &Upstream) -> Result<reqwest::Url, 
     Ok(url)
 }
 
-/// Stream the client's body to the upstream. actix's payload is not `Send`, reqwest's body must
-/// be, so a local task pumps chunks through a small channel, counting bytes against the limit.
-fn attach_body(
+/// Attach the client's body, if any. An upload is streamed (it may be hundreds of MiB); every
+/// other body (at most `GATEWAY_BODY_LIMIT_BYTES`, small) is read whole first, so that the
+/// request can go to another replica when the first one refuses the connection.
+async fn attach_body(
     builder: reqwest::RequestBuilder,
     req: &HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
     limit: usize,
-) -> reqwest::RequestBuilder {
+) -> Result<reqwest::RequestBuilder, Problem> {
     let has_body = req.headers().contains_key("content-length") || req.headers().contains_key("transfer-encoding");
     if !has_body {
-        return builder;
+        return Ok(builder);
     }
+    if is_upload(req.method().as_str(), req.path()) {
+        return Ok(stream_body(builder, payload, limit));
+    }
+    Ok(builder.body(read_body(payload, limit).await?))
+}
+
+async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes, Problem> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| Problem::bad_request("the request body could not be read"))?;
+        if body.len().saturating_add(chunk.len()) > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// Stream the client's body to the upstream. actix's payload is not `Send`, reqwest's body must
+/// be, so a local task pumps chunks through a small channel, counting bytes against the limit.
+fn stream_body(builder: reqwest::RequestBuilder, mut payload: web::Payload, limit: usize) -> reqwest::RequestBuilder {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<web::Bytes, std::io::Error>>(8);
     actix_web::rt::spawn(async move {
         let mut seen = 0usize;

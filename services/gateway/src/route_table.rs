@@ -1,15 +1,59 @@
 //! Which service answers which path, and which paths need no token.
 
-use crate::config::GatewayConfig;
+use crate::config::{split_list, GatewayConfig};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
-#[derive(Debug, Clone)]
-pub struct Upstream {
-    /// The service name: the internal token's audience.
-    pub service: &'static str,
+/// One replica of a service.
+#[derive(Debug)]
+pub struct Replica {
     pub base_url: String,
     /// The path part of `base_url` without its trailing slash (usually empty): every forwarded
     /// URL's path is exactly this followed by the request's path.
     pub base_path: String,
+}
+
+impl Replica {
+    fn parse(raw: &str) -> Self {
+        let base_url = raw.trim_end_matches('/').to_string();
+        let base_path =
+            reqwest::Url::parse(&base_url).map(|u| u.path().trim_end_matches('/').to_string()).unwrap_or_default();
+        Self { base_url, base_path }
+    }
+}
+
+/// A service and its replicas. Clones share the replicas and the rotation, so every route
+/// prefix of one service spreads its calls over the same sequence.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    /// The service name: the internal token's audience.
+    pub service: &'static str,
+    replicas: Arc<[Replica]>,
+    next: Arc<AtomicUsize>,
+}
+
+impl Upstream {
+    /// `urls`: one base URL, or several comma-separated (replicas outside Kubernetes, where no
+    /// Service spreads the calls). At least one is required.
+    pub fn new(service: &'static str, urls: &str) -> Result<Self, String> {
+        let replicas: Vec<Replica> = split_list(urls).iter().map(|u| Replica::parse(u)).collect();
+        if replicas.is_empty() {
+            return Err(format!("GATEWAY_{}_URL: no upstream URL", service.to_uppercase()));
+        }
+        Ok(Self { service, replicas: replicas.into(), next: Arc::new(AtomicUsize::new(0)) })
+    }
+
+    /// Every replica once, starting at the next one in the round-robin: the first is the one
+    /// this request goes to, the others are where it may be retried.
+    pub fn rotation(&self) -> impl Iterator<Item = &Replica> {
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let n = self.replicas.len();
+        (0..n).map(move |i| &self.replicas[(start + i) % n])
+    }
+
+    pub fn replicas(&self) -> &[Replica] {
+        &self.replicas
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -47,27 +91,27 @@ const PUBLIC: &[(&str, &str)] = &[
 ];
 
 impl RouteTable {
-    pub fn from_config(config: &GatewayConfig) -> Self {
-        let url_of = |service: &str| match service {
-            "billing" => config.billing_url.clone(),
-            "subscriptions" => config.subscriptions_url.clone(),
-            "marketplace" => config.marketplace_url.clone(),
-            "rewards" => config.rewards_url.clone(),
-            _ => config.licensing_url.clone(),
-        };
+    pub fn from_config(config: &GatewayConfig) -> Result<Self, String> {
+        let billing = Upstream::new("billing", &config.billing_url)?;
+        let subscriptions = Upstream::new("subscriptions", &config.subscriptions_url)?;
+        let marketplace = Upstream::new("marketplace", &config.marketplace_url)?;
+        let rewards = Upstream::new("rewards", &config.rewards_url)?;
+        let licensing = Upstream::new("licensing", &config.licensing_url)?;
         let mut routes: Vec<(&'static str, Upstream)> = PREFIXES
             .iter()
             .map(|(prefix, service)| {
-                let service: &'static str = service;
-                let base_url = url_of(service).trim_end_matches('/').to_string();
-                let base_path = reqwest::Url::parse(&base_url)
-                    .map(|u| u.path().trim_end_matches('/').to_string())
-                    .unwrap_or_default();
-                (*prefix, Upstream { service, base_url, base_path })
+                let upstream = match *service {
+                    "billing" => &billing,
+                    "subscriptions" => &subscriptions,
+                    "marketplace" => &marketplace,
+                    "rewards" => &rewards,
+                    _ => &licensing,
+                };
+                (*prefix, upstream.clone())
             })
             .collect();
         routes.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
-        Self { routes }
+        Ok(Self { routes })
     }
 
     /// The upstream for `path`, matching whole segments (`/api/tokensX` is not `/api/tokens`).
@@ -149,5 +193,20 @@ mod tests {
         assert!(!is_upload("POST", "/api/courses/upload/x"));
         assert!(!is_upload("POST", "/api/courses/uploads"));
         assert!(!is_upload("POST", "/api/payments/upload"));
+    }
+
+    #[test]
+    fn replicas_take_turns_and_each_rotation_lists_every_replica_once() {
+        let upstream = Upstream::new("billing", "http://a:1/, http://b:2/base,http://c:3").unwrap();
+        let firsts: Vec<String> = (0..6).map(|_| upstream.rotation().next().unwrap().base_url.clone()).collect();
+        assert_eq!(
+            firsts,
+            ["http://a:1", "http://b:2/base", "http://c:3", "http://a:1", "http://b:2/base", "http://c:3"]
+        );
+        let order: Vec<&str> = upstream.rotation().map(|r| r.base_url.as_str()).collect();
+        assert_eq!(order, ["http://a:1", "http://b:2/base", "http://c:3"]);
+        assert_eq!(upstream.replicas()[1].base_path, "/base");
+        assert_eq!(Upstream::new("billing", "http://only:1").unwrap().replicas().len(), 1);
+        assert!(Upstream::new("billing", " , ").is_err());
     }
 }

@@ -5,4 +5,5 @@ mod auth;
 mod forwarding;
 mod limits;
 mod paths;
+mod replicas;
 mod support;
