@@ -73,7 +73,28 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run()) {
+    // Interrupted (Ctrl-C, or `timeout` in scripts/chaos.sh): dropping the run drops the stack,
+    // whose processes are killed with it (`kill_on_drop`).
+    let interrupted = async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let term = async {
+            match term.as_mut() {
+                Some(t) => t.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term => {}
+        }
+    };
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            r = run() => r,
+            () = interrupted => Err("interrupted".to_string()),
+        }
+    });
+    match outcome {
         Ok(true) => {
             eprintln!("chaos: PASSED");
             ExitCode::SUCCESS
