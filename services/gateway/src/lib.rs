@@ -93,6 +93,9 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, String> {
     let verifier = jwt::Verifier::from_config(&config).await?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
+        // Below the services' keep-alive (actix: 5 s): the gateway drops an idle connection
+        // before the service closes it, never sending a request down one at that very instant.
+        .pool_idle_timeout(Duration::from_secs(3))
         .tcp_nodelay(true)
         .connect_timeout(Duration::from_secs(2))
         .build()

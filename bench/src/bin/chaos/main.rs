@@ -14,7 +14,7 @@
 //! is left in an outbox or a dead-letter queue. Exit status 0 only when everything held.
 //!
 //! Knobs (environment): CHAOS_BUYERS (40), CHAOS_REDEEMERS (10) x CHAOS_REDEMPTIONS_EACH (3),
-//! CHAOS_WINDOW_SECS (10, scenario A's burst), CHAOS_RATE (40 requests/s, scenario B),
+//! CHAOS_WINDOW_SECS (10, scenario A's burst), CHAOS_RATE (25 requests/s, scenario B),
 //! CHAOS_BIN_DIR, CHAOS_LOG_DIR (.run/chaos), CHAOS_KEEP=1 (keep the schemas and queues).
 
 mod checks;
@@ -60,7 +60,7 @@ fn knobs() -> Result<Knobs, String> {
         redeemers: number("CHAOS_REDEEMERS", "10")?,
         each: number("CHAOS_REDEMPTIONS_EACH", "3")?,
         window: Duration::from_secs_f64(number("CHAOS_WINDOW_SECS", "10")?),
-        rate: number("CHAOS_RATE", "40")?,
+        rate: number("CHAOS_RATE", "25")?,
         keep: env_or("CHAOS_KEEP", "0") == "1",
     })
 }
@@ -214,8 +214,8 @@ async fn scenarios(k: &Knobs, stack: &mut Stack, api: &Arc<Api>, db: &Db, env: &
         b.bought.len(),
         b.redeemed.iter().map(|(_, n)| n).sum::<i64>()
     );
-    for (what, n) in &b.failed {
-        eprintln!("  failed x{n}: {what}");
+    for (what, (n, first, last)) in &b.failed {
+        eprintln!("  failed x{n} (sent {first:.1}-{last:.1} s): {what}");
     }
     expected.bought.extend(b.bought.iter().cloned());
     expected.redeemed.extend(b.redeemed.iter().copied());

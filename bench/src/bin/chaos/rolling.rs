@@ -19,8 +19,9 @@ pub struct Outcome {
     pub bought: Vec<Bought>,
     pub redeemed: Vec<(Uuid, i64)>,
     pub requests: usize,
-    /// Failed requests at the gateway, by route and answer.
-    pub failed: BTreeMap<String, usize>,
+    /// Failed requests at the gateway, by route and answer: how many, and when the first and
+    /// the last were sent (seconds into the scenario, to match with the restarts' timeline).
+    pub failed: BTreeMap<String, (usize, f64, f64)>,
     pub elapsed: Duration,
     /// Per replica: SIGTERM-to-exit and start-to-ready.
     pub timeline: Vec<String>,
@@ -28,7 +29,7 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn failed_total(&self) -> usize {
-        self.failed.values().sum()
+        self.failed.values().map(|(n, _, _)| n).sum()
     }
 
     pub fn rate(&self) -> f64 {
@@ -53,7 +54,8 @@ struct Shared {
     each: usize,
     next_redemption: AtomicUsize,
     requests: AtomicUsize,
-    failed: Mutex<BTreeMap<String, usize>>,
+    failed: Mutex<BTreeMap<String, (usize, f64, f64)>>,
+    t0: Instant,
     bought: Mutex<Vec<Bought>>,
     redeemed: Mutex<BTreeMap<Uuid, i64>>,
 }
@@ -63,13 +65,19 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Shared {
-    fn fail(&self, what: &str, why: String) {
-        *lock(&self.failed).entry(format!("{what}: {why}")).or_default() += 1;
+    fn fail(&self, what: &str, why: String, sent: Instant) {
+        let at = sent.saturating_duration_since(self.t0).as_secs_f64();
+        let mut failed = lock(&self.failed);
+        let entry = failed.entry(format!("{what}: {why}")).or_insert((0, at, at));
+        entry.0 += 1;
+        entry.1 = entry.1.min(at);
+        entry.2 = entry.2.max(at);
     }
 
     /// Operation k of the load: mostly reads, every tenth a purchase, every tenth a redemption.
     async fn op(self: Arc<Self>, k: usize) {
         let api = &self.api;
+        let sent = Instant::now();
         match k % 10 {
             0 => {
                 let buyer = Uuid::new_v4();
@@ -84,11 +92,11 @@ impl Shared {
                             (Some(id), Ok(intent)) => {
                                 lock(&self.bought).push(Bought { buyer, course, purchase_id: id.into(), intent });
                             }
-                            (_, Err(e)) => self.fail("confirm at stripe-fake (not the gateway)", e),
-                            (None, _) => self.fail("POST /api/courses/purchase", "no id".into()),
+                            (_, Err(e)) => self.fail("confirm at stripe-fake (not the gateway)", e, sent),
+                            (None, _) => self.fail("POST /api/courses/purchase", "no id".into(), sent),
                         }
                     }
-                    _ => self.fail("POST /api/courses/purchase", describe(&res)),
+                    _ => self.fail("POST /api/courses/purchase", describe(&res), sent),
                 }
             }
             5 => {
@@ -101,7 +109,7 @@ impl Shared {
                 let res = api.once(user, "learner", "/api/tokens/redeem", Some((&json!({"item": ITEM}), &key))).await;
                 match &res {
                     Ok(a) if a.status == 201 => *lock(&self.redeemed).entry(user).or_default() += 1,
-                    _ => self.fail("POST /api/tokens/redeem", describe(&res)),
+                    _ => self.fail("POST /api/tokens/redeem", describe(&res), sent),
                 }
             }
             _ => self.read(k).await,
@@ -112,9 +120,10 @@ impl Shared {
         let path = READS[k % READS.len()];
         let user = self.redeemers.get(k % self.redeemers.len().max(1)).copied().unwrap_or_else(Uuid::new_v4);
         self.requests.fetch_add(1, Ordering::Relaxed);
+        let sent = Instant::now();
         let res = self.api.once(user, "learner", path, None).await;
         if !res.as_ref().is_ok_and(|a| a.status == 200) {
-            self.fail(&format!("GET {}", path.split('?').next().unwrap_or(path)), describe(&res));
+            self.fail(&format!("GET {}", path.split('?').next().unwrap_or(path)), describe(&res), sent);
         }
     }
 }
@@ -137,11 +146,12 @@ pub async fn run(
         next_redemption: AtomicUsize::new(0),
         requests: AtomicUsize::new(0),
         failed: Mutex::new(BTreeMap::new()),
+        t0: Instant::now(),
         bought: Mutex::new(Vec::new()),
         redeemed: Mutex::new(redeemers.iter().map(|u| (*u, 0)).collect()),
     });
     let stop = Arc::new(AtomicBool::new(false));
-    let t0 = Instant::now();
+    let t0 = shared.t0;
     let load = {
         let (shared, stop) = (shared.clone(), stop.clone());
         tokio::spawn(async move {
