@@ -170,6 +170,25 @@ async fn a_request_that_reached_a_replica_is_never_sent_to_another() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_whose_connection_is_lost_goes_to_the_next_replica() {
+    let lost = FakeReplica::start("lost", Behaviour::Hang).await;
+    let other = FakeReplica::start("other", Behaviour::Answer).await;
+    let mut config = gateway_config(&refusing());
+    config.billing_url = format!("{},{}", lost.url, other.url);
+    let gw = gateway::start(config).await.unwrap();
+    // A replica closing its connections as it stops: a GET has no effect, so it is sent again.
+    let res = testkit::http().get(format!("{}/api/payments/history", gw.url())).bearer_auth(token()).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.text().await.unwrap(), "other");
+    assert_eq!((lost.seen().len(), other.seen().len()), (1, 1));
+    assert_eq!(
+        metric(&gw, "monetization_gateway_upstream_requests_total{service=\"billing\",outcome=\"failover\"}").await,
+        1.0
+    );
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_streamed_upload_gets_one_replica_only() {
     let live = FakeReplica::start("live", Behaviour::Answer).await;
     let mut config = gateway_config(&refusing());
