@@ -8,6 +8,7 @@ pub mod dev_token;
 pub mod jwt;
 pub mod metrics;
 pub mod path;
+pub mod probe;
 pub mod proxy;
 pub mod rate_limit;
 pub mod route_table;
@@ -68,6 +69,8 @@ pub struct RunningGateway {
     pub metrics_server: Option<platform::metrics::MetricsServer>,
     server: actix_web::dev::ServerHandle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// Readiness polling of the upstream replicas (`probe`).
+    probes: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningGateway {
@@ -76,6 +79,9 @@ impl RunningGateway {
     }
 
     pub async fn stop(self) {
+        for p in &self.probes {
+            p.abort();
+        }
         self.server.stop(true).await;
         let _ = self.task.await;
         if let Some(m) = self.metrics_server {
@@ -123,6 +129,7 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, String> {
         trusted_proxies,
         metrics: metrics::GatewayMetrics::new(&registry),
     });
+    let probes = probe::spawn(&state.routes, &state.client, Duration::from_millis(config.upstream_probe_ms));
     let pruner = state.clone();
     tokio::spawn(async move {
         loop {
@@ -172,7 +179,7 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, String> {
             None
         }
     };
-    Ok(RunningGateway { addr, metrics_server, server: handle, task })
+    Ok(RunningGateway { addr, metrics_server, server: handle, task, probes })
 }
 
 /// The public API document, generated from the services' code (`cargo run -p contracts`) and

@@ -189,6 +189,10 @@ impl Stack {
                     (format!("{p}_EVENTS_EXCHANGE"), env.exchange.clone()),
                     (format!("{p}_QUEUE_PREFIX"), env.queue_prefix.clone()),
                     (format!("{p}_DATABASE_POOL_SIZE"), "5".into()),
+                    // Draining, a replica serves on with readiness 503 for this long before its
+                    // listener closes: four of the gateway's readiness probes (500 ms), so the
+                    // gateway has stopped sending it requests by then (docs/operations.md).
+                    (format!("{p}_SHUTDOWN_DELAY_SECS"), "2".into()),
                     // The tests' retry schedule: quick, and the retry queues `cleanup` deletes.
                     (format!("{p}_EVENT_RETRY_INITIAL_MS"), retry.initial.as_millis().to_string()),
                     (format!("{p}_EVENT_RETRY_MAX_MS"), retry.max.as_millis().to_string()),
