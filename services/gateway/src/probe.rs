@@ -32,12 +32,7 @@ async fn poll(upstream: Upstream, index: usize, client: reqwest::Client, every: 
     let replica = &upstream.replicas()[index];
     let url = format!("{}/health/ready", replica.base_url);
     loop {
-        let ready = client
-            .get(&url)
-            .timeout(PROBE_TIMEOUT)
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success());
+        let ready = client.get(&url).timeout(PROBE_TIMEOUT).send().await.is_ok_and(|r| r.status().is_success());
         if ready != replica.is_ready() {
             tracing::info!(service = upstream.service, replica = %replica.base_url, ready, "upstream replica readiness changed");
         }

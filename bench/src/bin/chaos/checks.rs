@@ -99,8 +99,11 @@ pub async fn settle(db: &Db, env: &TestEnv, expected: &Expected, within: Duratio
     let ids = text_array(expected.bought.iter().map(|b| b.purchase_id.clone()));
     let mut last = String::new();
     while started.elapsed() < within {
-        let completed =
-            db.one(&format!("SELECT count(*) FROM {{marketplace}}.purchases WHERE status = 'completed' AND id::text = ANY({ids})")).await?;
+        let completed = db
+            .one(&format!(
+                "SELECT count(*) FROM {{marketplace}}.purchases WHERE status = 'completed' AND id::text = ANY({ids})"
+            ))
+            .await?;
         let credited = db
             .one(&format!(
                 "SELECT count(DISTINCT reference) FROM {{rewards}}.token_transactions \
@@ -113,7 +116,8 @@ pub async fn settle(db: &Db, env: &TestEnv, expected: &Expected, within: Duratio
         if completed == want && credited == want && pending == 0 && queued == 0 {
             return Ok(started.elapsed());
         }
-        last = format!("{completed}/{want} completed, {credited}/{want} credited, {pending} outbox rows, {queued} queued");
+        last =
+            format!("{completed}/{want} completed, {credited}/{want} credited, {pending} outbox rows, {queued} queued");
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     Err(format!("not settled within {within:?}: {last}"))
@@ -151,7 +155,8 @@ pub async fn run(db: &Db, env: &TestEnv, api: &Api, expected: &Expected) -> Resu
         ))
         .await?;
     out.push(equal("one completed purchase per buyer [completed, buyers, the client's]", row, vec![p, p, p]));
-    let row = db.row("SELECT count(*), count(DISTINCT purchase_id) FROM {marketplace}.earnings WHERE kind = 'sale'").await?;
+    let row =
+        db.row("SELECT count(*), count(DISTINCT purchase_id) FROM {marketplace}.earnings WHERE kind = 'sale'").await?;
     out.push(equal("one instructor sale line per purchase [lines, purchases]", row, vec![p, p]));
 
     // Billing: one succeeded payment and one charge line per purchase.
@@ -211,7 +216,11 @@ pub async fn run(db: &Db, env: &TestEnv, api: &Api, expected: &Expected) -> Resu
         .await?
     };
     let total = db.one("SELECT count(*) FROM {rewards}.redemptions").await?;
-    out.push(equal("one redemption per answered Idempotency-Key [redemptions, redeemers off]", (total, wrong), (redeemed, 0)));
+    out.push(equal(
+        "one redemption per answered Idempotency-Key [redemptions, redeemers off]",
+        (total, wrong),
+        (redeemed, 0),
+    ));
     let vouchers = db.one("SELECT count(*) FROM {rewards}.vouchers").await?;
     out.push(equal("one voucher per redemption", vouchers, redeemed));
     let spent = db
@@ -237,13 +246,22 @@ pub async fn run(db: &Db, env: &TestEnv, api: &Api, expected: &Expected) -> Resu
         .filter(|(q, d)| q.ends_with(".dlq") && d.unwrap_or(0) > 0)
         .map(|(q, d)| format!("{q}: {}", d.unwrap_or(0)))
         .collect();
-    out.push(check("dead-letter queues empty", dlq.is_empty(), if dlq.is_empty() { "0".into() } else { dlq.join(", ") }));
+    out.push(check(
+        "dead-letter queues empty",
+        dlq.is_empty(),
+        if dlq.is_empty() { "0".into() } else { dlq.join(", ") },
+    ));
 
     // Access, as the buyers see it through the gateway.
     let mut missing = Vec::new();
     for b in &expected.bought {
         let mine = api.once(b.buyer, "learner", "/api/courses/mine?limit=100", None).await?;
-        let owned = mine.body["data"].as_array().into_iter().flatten().filter(|o| o["course"]["id"] == b.course.as_str()).count();
+        let owned = mine.body["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|o| o["course"]["id"] == b.course.as_str())
+            .count();
         if mine.status != 200 || owned != 1 {
             missing.push(format!("{} owns {owned} ({})", b.purchase_id, mine.status));
         }

@@ -63,7 +63,13 @@ async fn perform(api: Arc<Api>, op: Op) -> Result<Done, String> {
 }
 
 /// Kill replica `r` of every service, wait [`DOWN_FOR`], start them again and wait until ready.
-async fn kill_round(stack: &mut Stack, http: &reqwest::Client, r: usize, t0: Instant, log: &mut Vec<String>) -> Result<(), String> {
+async fn kill_round(
+    stack: &mut Stack,
+    http: &reqwest::Client,
+    r: usize,
+    t0: Instant,
+    log: &mut Vec<String>,
+) -> Result<(), String> {
     let at = t0.elapsed();
     for s in SERVICES {
         let p = &mut stack.replicas.get_mut(s).ok_or("no such service")?[r];
@@ -91,7 +97,13 @@ fn names(stack: &Stack, r: usize) -> String {
 
 /// `buyers` purchases (one fresh buyer each) and every redeemer's redemptions, spread evenly over
 /// `window`; replica 1 of every service is killed at 20% of it, replica 2 at 55%.
-pub async fn run(api: Arc<Api>, stack: &mut Stack, world: &World, buyers: usize, window: Duration) -> Result<Outcome, String> {
+pub async fn run(
+    api: Arc<Api>,
+    stack: &mut Stack,
+    world: &World,
+    buyers: usize,
+    window: Duration,
+) -> Result<Outcome, String> {
     let mut ops = Vec::new();
     let redemptions: Vec<Uuid> =
         world.redeemers.iter().flat_map(|u| std::iter::repeat_n(*u, world.redemptions_each as usize)).collect();

@@ -121,8 +121,11 @@ async fn run() -> Result<bool, String> {
     let log_dir = log_dir();
     let _ = std::fs::remove_dir_all(&log_dir);
     let target = env_or("CARGO_TARGET_DIR", "target");
-    let settings =
-        Settings { bin_dir: PathBuf::from(env_or("CHAOS_BIN_DIR", &format!("{target}/debug"))), log_dir, env: env.clone() };
+    let settings = Settings {
+        bin_dir: PathBuf::from(env_or("CHAOS_BIN_DIR", &format!("{target}/debug"))),
+        log_dir,
+        env: env.clone(),
+    };
     let mut stack = Stack::plan(settings)?;
     let pem = std::fs::read(env_or("CHAOS_JWT_KEY_FILE", "deploy/dev-keys/dev-jwt-eddsa.key.pem"))
         .map_err(|e| format!("the dev JWT key: {e}"))?;
@@ -228,7 +231,10 @@ async fn scenarios(k: &Knobs, stack: &mut Stack, api: &Arc<Api>, db: &Db, env: &
 
 fn report_settle(settled: &Result<Duration, String>) {
     match settled {
-        Ok(d) => eprintln!("  settled (all effects applied, outboxes and queues empty) {:.1} s after the load", d.as_secs_f64()),
+        Ok(d) => eprintln!(
+            "  settled (all effects applied, outboxes and queues empty) {:.1} s after the load",
+            d.as_secs_f64()
+        ),
         Err(e) => eprintln!("  [FAIL] {e}"),
     }
 }

@@ -84,7 +84,9 @@ impl Shared {
                 let course = self.courses[(k / 10) % self.courses.len()].clone();
                 let key = Uuid::new_v4().to_string();
                 self.requests.fetch_add(1, Ordering::Relaxed);
-                let res = api.once(buyer, "learner", "/api/courses/purchase", Some((&json!({"course_id": course}), &key))).await;
+                let res = api
+                    .once(buyer, "learner", "/api/courses/purchase", Some((&json!({"course_id": course}), &key)))
+                    .await;
                 match &res {
                     Ok(a) if a.status == 201 => {
                         let confirmed = api.confirm(&a.body["client_secret"]).await;
@@ -183,7 +185,12 @@ pub async fn run(
     Ok(Outcome { bought, redeemed, requests: shared.requests.load(Ordering::Relaxed), failed, elapsed, timeline })
 }
 
-async fn restart_all(stack: &mut Stack, http: &reqwest::Client, t0: Instant, log: &mut Vec<String>) -> Result<(), String> {
+async fn restart_all(
+    stack: &mut Stack,
+    http: &reqwest::Client,
+    t0: Instant,
+    log: &mut Vec<String>,
+) -> Result<(), String> {
     for s in SERVICES {
         for p in stack.replicas.get_mut(s).ok_or("no such service")?.iter_mut() {
             let at = t0.elapsed();

@@ -125,7 +125,11 @@ impl Proc {
         while started.elapsed() < READY_WITHIN {
             if let Some(child) = self.child.as_mut() {
                 if let Ok(Some(status)) = child.try_wait() {
-                    return Err(format!("{} exited with {status} while starting (see {})", self.name, self.log.display()));
+                    return Err(format!(
+                        "{} exited with {status} while starting (see {})",
+                        self.name,
+                        self.log.display()
+                    ));
                 }
             }
             let ready = http.get(format!("{}/health/ready", self.url)).send().await;
@@ -272,7 +276,9 @@ impl Stack {
     }
 
     pub fn all_mut(&mut self) -> impl Iterator<Item = &mut Proc> {
-        std::iter::once(&mut self.fake).chain(self.replicas.values_mut().flatten()).chain(std::iter::once(&mut self.gateway))
+        std::iter::once(&mut self.fake)
+            .chain(self.replicas.values_mut().flatten())
+            .chain(std::iter::once(&mut self.gateway))
     }
 
     /// SIGTERM to everything still running (gateway first, stripe-fake last).

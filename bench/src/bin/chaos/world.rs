@@ -76,7 +76,8 @@ pub async fn build(api: &Api, courses: usize, redeemers: usize, redemptions_each
     let mut users = Vec::new();
     for _ in 0..redeemers {
         let user = Uuid::new_v4();
-        let award = json!({"user_id": user, "amount": ITEM_COST * redemptions_each, "reason": "chaos: tokens to redeem"});
+        let award =
+            json!({"user_id": user, "amount": ITEM_COST * redemptions_each, "reason": "chaos: tokens to redeem"});
         let key = Uuid::new_v4().to_string();
         api.post_until_done(admin, "admin", "/api/tokens/award", &award, &key, Duration::from_secs(10)).await?;
         users.push(user);

@@ -190,7 +190,8 @@ async fn a_read_whose_connection_is_lost_goes_to_the_next_replica() {
     config.upstream_probe_ms = 0;
     let gw = gateway::start(config).await.unwrap();
     // A replica closing its connections as it stops: a GET has no effect, so it is sent again.
-    let res = testkit::http().get(format!("{}/api/payments/history", gw.url())).bearer_auth(token()).send().await.unwrap();
+    let res =
+        testkit::http().get(format!("{}/api/payments/history", gw.url())).bearer_auth(token()).send().await.unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(res.text().await.unwrap(), "other");
     assert_eq!((lost.seen().len(), other.seen().len()), (1, 1));
@@ -222,7 +223,8 @@ async fn a_replica_failing_its_readiness_probe_gets_no_calls_while_another_is_re
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_no_replica_is_ready_calls_still_go_to_one() {
-    let (a, b) = (FakeReplica::start("a", Behaviour::NotReady).await, FakeReplica::start("b", Behaviour::NotReady).await);
+    let (a, b) =
+        (FakeReplica::start("a", Behaviour::NotReady).await, FakeReplica::start("b", Behaviour::NotReady).await);
     let mut config = gateway_config(&refusing());
     config.billing_url = format!("{},{}", a.url, b.url);
     let gw = gateway::start(config).await.unwrap();
