@@ -33,6 +33,10 @@ pub struct Settings {
 pub struct Proc {
     pub name: String,
     program: PathBuf,
+    /// `serve` for the services; nothing for stripe-fake.
+    args: Vec<&'static str>,
+    /// What answers 200 once it can take requests.
+    ready_path: &'static str,
     env: Vec<(String, String)>,
     /// Inherited variables this process must not see (the dev metrics ports: two replicas
     /// cannot share one, and the chaos run does not scrape).
@@ -51,6 +55,8 @@ impl Proc {
         Self {
             name,
             program,
+            args: vec!["serve"],
+            ready_path: "/health/ready",
             env: Vec::new(),
             env_remove: Vec::new(),
             log,
@@ -71,9 +77,7 @@ impl Proc {
         let _ = writeln!(log, "===== chaos: start #{} of {} =====", self.starts, self.name);
         let err = log.try_clone().map_err(|e| e.to_string())?;
         let mut cmd = Command::new(&self.program);
-        if self.program.file_name().is_some_and(|f| f != "stripe-fake") {
-            cmd.arg("serve");
-        }
+        cmd.args(&self.args);
         for var in &self.env_remove {
             cmd.env_remove(var);
         }
@@ -119,7 +123,7 @@ impl Proc {
         }
     }
 
-    /// Poll `/health/ready` until it answers 200; fails early when the process died.
+    /// Poll its readiness until it answers 200; fails early when the process died.
     pub async fn wait_ready(&mut self, http: &reqwest::Client) -> Result<Duration, String> {
         let started = Instant::now();
         while started.elapsed() < READY_WITHIN {
@@ -132,7 +136,7 @@ impl Proc {
                     ));
                 }
             }
-            let ready = http.get(format!("{}/health/ready", self.url)).send().await;
+            let ready = http.get(format!("{}{}", self.url, self.ready_path)).send().await;
             if ready.is_ok_and(|r| r.status().is_success()) {
                 return Ok(started.elapsed());
             }
@@ -170,6 +174,9 @@ impl Stack {
         let fake_port = free_port()?;
         let fake_url = format!("http://127.0.0.1:{fake_port}");
         let mut fake = Proc::new("stripe-fake".into(), bin("stripe-fake"), fake_port, &settings.log_dir);
+        fake.args = Vec::new();
+        // The test double has no health routes; its event list answers once it listens.
+        fake.ready_path = "/_fake/events";
         fake.env = vec![
             ("STRIPE_FAKE_PORT".into(), fake_port.to_string()),
             ("STRIPE_FAKE_WEBHOOK_URL".into(), format!("{gateway_url}/api/payments/webhook")),
@@ -248,9 +255,7 @@ impl Stack {
         }
         self.gateway.start()?;
         for p in self.all_mut() {
-            if p.name != "stripe-fake" {
-                p.wait_ready(http).await?;
-            }
+            p.wait_ready(http).await?;
         }
         Ok(())
     }
