@@ -136,7 +136,8 @@ async fn run() -> Result<bool, String> {
         &env_or("DEV_INTERNAL_TOKEN_SECRET", "dev-only-internal-token-secret-change-me"),
     )?;
     let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
+        // Above the gateway's upstream timeout (30 s here, stack.rs).
+        .timeout(Duration::from_secs(45))
         .connect_timeout(Duration::from_secs(3))
         .pool_idle_timeout(Duration::from_secs(4))
         .build()
@@ -177,10 +178,11 @@ async fn scenarios(k: &Knobs, stack: &mut Stack, api: &Arc<Api>, db: &Db, env: &
     let mut expected = Expected::default();
 
     eprintln!(
-        "chaos: scenario A: {} purchases + {} redemptions over {:?}, kill -9 of every service's replica 1, then replica 2",
+        "chaos: scenario A: {} purchases + {} redemptions over {:?}, kill -9 of every service's replica 1, then replica 2 (load average {})",
         k.buyers,
         k.redeemers as i64 * k.each,
-        k.window
+        k.window,
+        load_average()
     );
     let a = fault::run(api.clone(), stack, &a_world, k.buyers, k.window).await?;
     for line in &a.timeline {
@@ -203,19 +205,24 @@ async fn scenarios(k: &Knobs, stack: &mut Stack, api: &Arc<Api>, db: &Db, env: &
     let mut ok = a.failures.is_empty() && settled.is_ok();
     ok &= checks::report("scenario A invariants", &checks::run(db, env, api, &expected).await?);
 
-    eprintln!("chaos: scenario B: rolling restart of every service under {} requests/s", k.rate);
+    eprintln!(
+        "chaos: scenario B: rolling restart of every service under {} requests/s (load average {})",
+        k.rate,
+        load_average()
+    );
     let b = rolling::run(api.clone(), stack, &a_world.courses, &b_world.redeemers, k.each as usize, k.rate).await?;
     for line in &b.timeline {
         eprintln!("  {line}");
     }
     eprintln!(
-        "  {} requests in {:.1} s ({:.1}/s), {} failed at the gateway; {} purchases, {} redemptions",
+        "  {} requests in {:.1} s ({:.1}/s), {} failed at the gateway; {} purchases, {} redemptions; load average {}",
         b.requests,
         b.elapsed.as_secs_f64(),
         b.rate(),
         b.failed_total(),
         b.bought.len(),
-        b.redeemed.iter().map(|(_, n)| n).sum::<i64>()
+        b.redeemed.iter().map(|(_, n)| n).sum::<i64>(),
+        load_average()
     );
     for (what, (n, first, last)) in &b.failed {
         eprintln!("  failed x{n} (sent {first:.1}-{last:.1} s): {what}");
@@ -227,6 +234,14 @@ async fn scenarios(k: &Knobs, stack: &mut Stack, api: &Arc<Api>, db: &Db, env: &
     ok &= b.failed_total() == 0 && settled.is_ok();
     ok &= checks::report("scenario B invariants (A's and B's effects)", &checks::run(db, env, api, &expected).await?);
     Ok(ok)
+}
+
+/// The machine's 1-minute load average: a failure on a starved machine reads differently.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
 }
 
 fn report_settle(settled: &Result<Duration, String>) {

@@ -234,6 +234,11 @@ impl Stack {
             ("GATEWAY_RATE_LIMIT_IP_BURST".into(), "1000000".into()),
             ("GATEWAY_RATE_LIMIT_USER_PER_SEC".into(), "1000".into()),
             ("GATEWAY_RATE_LIMIT_USER_BURST".into(), "2000".into()),
+            // Scenario B counts requests failed by restarts. On this shared 2-core machine a
+            // request stalls for seconds when other work starves the processes (load averages
+            // of 15-20 were seen); the default 10 s would turn those stalls into 504s that say
+            // nothing about restarts. A slow answer still counts in the printed duration.
+            ("GATEWAY_UPSTREAM_TIMEOUT_MS".into(), "30000".into()),
         ];
         gateway.env.extend(SERVICES.iter().map(|s| (format!("GATEWAY_{}_URL", upper(s)), list(s))));
         gateway.env_remove = vec!["GATEWAY_METRICS_PORT".into()];
