@@ -4,7 +4,7 @@ export AWS_LC_SYS_USE_SYSTEM := 0
 ROLE ?= learner
 SUB ?=
 
-.PHONY: run stop test deps lint fmt token k8s-check build bench observe promtool-check chaos
+.PHONY: run stop test test-replicas deps lint fmt token k8s-check build bench observe promtool-check chaos
 
 run:            ## dependencies, migrations, every service + stripe-fake; prints the gateway URL
 	@scripts/run-all.sh
@@ -23,9 +23,18 @@ build:
 
 test: deps      ## the whole test suite on the real PostgreSQL and RabbitMQ
 	cargo test --workspace --no-fail-fast
+	@$(MAKE) --no-print-directory test-replicas
 	@scripts/chaos.sh
 	@if [ -x scripts/k8s-check.sh ]; then scripts/k8s-check.sh; fi
 	@scripts/promtool-check.sh
+
+# Every flow but: the broker restart (it stops RabbitMQ for everyone), the checks of one process's
+# metrics and dashboards, the API fuzzer (the API's shape does not change with replicas), and
+# replicas:: (two replicas whatever the setting: it already ran).
+REPLICA_SKIPS := --skip broker_restart --skip observability:: --skip dashboards:: --skip api_fuzz:: --skip replicas::
+
+test-replicas: deps ## the e2e flows again at two replicas of every service and two gateways (~4.5 min)
+	E2E_REPLICAS=2 cargo test -p e2e --test flows -- $(REPLICA_SKIPS)
 
 chaos:          ## two replicas per service as real processes: kill -9 mid-burst, rolling restart under load (~2 min)
 	@scripts/chaos.sh

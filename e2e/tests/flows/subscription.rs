@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-async fn me(p: &Platform, user: &User) -> Value {
+pub(crate) async fn me(p: &Platform, user: &User) -> Value {
     let res = p.get(Some(user), "/api/subscriptions/me").await;
     assert_eq!(res.status, 200, "{}", res.body);
     res.body
@@ -20,7 +20,7 @@ async fn wait_status(p: &Platform, user: &User, status: &str) -> Value {
 }
 
 /// Subscribe to `tier` and pay the first month with `card`, completing 3-D Secure when asked.
-async fn subscribe(p: &Platform, user: &User, tier: &str, card: &str) -> Value {
+pub(crate) async fn subscribe(p: &Platform, user: &User, tier: &str, card: &str) -> Value {
     let res = p.post_key(user, "/api/subscriptions", json!({"tier": tier}), &Uuid::new_v4().to_string()).await;
     assert_eq!(res.status, 201, "{}", res.body);
     let intent = intent_of(&res.body["client_secret"]);
@@ -31,7 +31,7 @@ async fn subscribe(p: &Platform, user: &User, tier: &str, card: &str) -> Value {
     wait_status(p, user, "active").await
 }
 
-fn period_end(me: &Value) -> DateTime<Utc> {
+pub(crate) fn period_end(me: &Value) -> DateTime<Utc> {
     str_of(&me["subscription"]["current_period_end"]).parse().expect("RFC 3339")
 }
 

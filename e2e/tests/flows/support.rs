@@ -20,6 +20,7 @@ use std::collections::BTreeSet;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use stripe_fake::{FakeConfig, RunningFake, StripeFake};
@@ -38,8 +39,17 @@ pub const WAIT: Duration = Duration::from_secs(60);
 /// Every test holds this for reading; the test that stops RabbitMQ holds it for writing, so no
 /// other flow runs while the broker is down.
 static BROKER: RwLock<()> = RwLock::const_new(());
-/// At most this many platforms at once: each is five pools, and PostgreSQL is shared.
+/// At most this many platforms at once: each is five pools per replica, and PostgreSQL (100
+/// connections here) is shared. A platform with replicas takes every permit: it runs alone.
 static SLOTS: Semaphore = Semaphore::const_new(3);
+
+/// How many replicas of each domain service, and how many gateways, a platform runs:
+/// `E2E_REPLICAS` (default 1). With more than one, every replica of a service shares its schema,
+/// its queue (competing consumers) and its clock, each gateway knows every replica's URL, and
+/// calls alternate between the gateways: what production's replicas do, on one machine.
+pub fn replicas() -> usize {
+    std::env::var("E2E_REPLICAS").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(1).clamp(1, 3)
+}
 
 enum BrokerLock {
     Shared(#[allow(dead_code)] RwLockReadGuard<'static, ()>),
@@ -52,13 +62,15 @@ struct Slot {
 }
 
 impl Slot {
-    async fn take(exclusive: bool) -> Self {
+    async fn take(exclusive: bool, replicas: usize) -> Self {
         let lock = if exclusive {
             BrokerLock::Exclusive(BROKER.write().await)
         } else {
             BrokerLock::Shared(BROKER.read().await)
         };
-        let permit = SLOTS.acquire().await.expect("the semaphore is never closed");
+        // Two-replica platforms hold twice the connections: they take more of the slots.
+        let permits = if replicas > 1 { 3 } else { 1 };
+        let permit = SLOTS.acquire_many(permits).await.expect("the semaphore is never closed");
         Self { _lock: lock, _permit: permit }
     }
 }
@@ -117,8 +129,13 @@ pub struct Bought {
 pub struct Platform {
     pub env: TestEnv,
     pub fake: RunningFake,
+    /// The first gateway (Stripe's webhooks go through it); [`Platform::url`] alternates between
+    /// it and `more_gateways`.
     pub gateway: RunningGateway,
-    services: Vec<RunningService>,
+    more_gateways: Vec<RunningGateway>,
+    next_gateway: AtomicUsize,
+    /// Per entry of [`SERVICES`], its running replicas.
+    services: Vec<Vec<RunningService>>,
     /// Subscriptions' clock: renewals and dunning run when it passes their due times.
     pub subscriptions_clock: platform::clock::ManualClock,
     pub marketplace_clock: platform::clock::ManualClock,
@@ -230,22 +247,27 @@ fn start_time() -> DateTime<Utc> {
 impl Platform {
     /// Everything up, for a flow that leaves the broker alone.
     pub async fn start() -> Self {
-        Self::start_inner(false, NEVER_RECONCILE).await
+        Self::start_inner(false, NEVER_RECONCILE, replicas()).await
+    }
+
+    /// Everything up with `n` replicas of each service and `n` gateways, whatever `E2E_REPLICAS`.
+    pub async fn start_replicated(n: usize) -> Self {
+        Self::start_inner(false, NEVER_RECONCILE, n).await
     }
 
     /// Everything up, with no other flow of this binary running (the broker may be stopped).
     pub async fn start_exclusive() -> Self {
-        Self::start_inner(true, NEVER_RECONCILE).await
+        Self::start_inner(true, NEVER_RECONCILE, replicas()).await
     }
 
     /// Everything up, with billing's reconcile job settling, from Stripe, whatever has been
     /// unsettled for a second (lost webhooks).
     pub async fn start_reconciling() -> Self {
-        Self::start_inner(false, 1).await
+        Self::start_inner(false, 1, replicas()).await
     }
 
-    async fn start_inner(exclusive: bool, reconcile_after_seconds: u64) -> Self {
-        let slot = Slot::take(exclusive).await;
+    async fn start_inner(exclusive: bool, reconcile_after_seconds: u64, n: usize) -> Self {
+        let slot = Slot::take(exclusive, n).await;
         let env = TestEnv::new();
         // First, so that it sees every event the services publish.
         let events = Events::start(&env).await;
@@ -265,68 +287,90 @@ impl Platform {
             merchant_address: "1 Example Street, Springfield".into(),
             refund_window_days: 14,
         };
-        let billing = start_service(&env, &billing::SPEC, |ctx| billing::setup(ctx, billing_config)).await;
+        let mut billing = Vec::new();
+        for _ in 0..n {
+            let config = billing_config.clone();
+            billing.push(start_service(&env, &billing::SPEC, |ctx| billing::setup(ctx, config)).await);
+        }
 
+        // Replica i of a service calls replica i of the services it depends on (on Kubernetes,
+        // their Service spreads those calls).
         let at = start_time();
         let subscriptions_clock = platform::clock::ManualClock::new(at);
-        let subscriptions_config = subscriptions::Config {
-            billing_url: billing.url(),
-            dunning_retry_days: "1,3,5".into(),
-            first_payment_timeout_hours: 23,
-            scheduler_interval_ms: 100,
-            feature_cache_ttl_secs: 300,
-        };
-        let clock = Arc::new(subscriptions_clock.clone());
-        let subscriptions = start_service(&env, &subscriptions::SPEC, |ctx| {
-            subscriptions::setup_with_clock(ctx, subscriptions_config, clock)
-        })
-        .await;
+        let mut subscriptions = Vec::new();
+        for billing in &billing {
+            let config = subscriptions::Config {
+                billing_url: billing.url(),
+                dunning_retry_days: "1,3,5".into(),
+                first_payment_timeout_hours: 23,
+                scheduler_interval_ms: 100,
+                feature_cache_ttl_secs: 300,
+            };
+            let clock = Arc::new(subscriptions_clock.clone());
+            subscriptions.push(
+                start_service(&env, &subscriptions::SPEC, |ctx| subscriptions::setup_with_clock(ctx, config, clock))
+                    .await,
+            );
+        }
 
         let rewards_clock = Arc::new(platform::clock::ManualClock::new(at));
-        let clock: Arc<dyn platform::clock::Clock> = rewards_clock.clone();
-        let rewards = start_service(&env, &rewards::SPEC, |ctx| {
-            rewards::setup_with_clock(ctx, rewards::Config::default(), clock)
-        })
-        .await;
+        let mut rewards = Vec::new();
+        for _ in 0..n {
+            let clock: Arc<dyn platform::clock::Clock> = rewards_clock.clone();
+            rewards.push(
+                start_service(&env, &rewards::SPEC, |ctx| {
+                    rewards::setup_with_clock(ctx, rewards::Config::default(), clock)
+                })
+                .await,
+            );
+        }
 
+        // One content store for every marketplace replica, as the shared volume is in production.
         let content_dir = std::env::temp_dir().join(format!("e2e-content-{}", env.id));
         let marketplace_clock = platform::clock::ManualClock::new(at);
-        let mut marketplace_config = marketplace::Config::with_billing_url(&billing.url());
-        // Checkout reserves reward vouchers at rewards.
-        marketplace_config.rewards_url = rewards.url();
-        marketplace_config.content_dir = content_dir.display().to_string();
+        let mut marketplace = Vec::new();
+        for (billing, rewards) in billing.iter().zip(&rewards) {
+            let mut config = marketplace::Config::with_billing_url(&billing.url());
+            // Checkout reserves reward vouchers at rewards.
+            config.rewards_url = rewards.url();
+            config.content_dir = content_dir.display().to_string();
+            config.scheduler_interval_ms = 500;
+            let clock = Arc::new(marketplace_clock.clone());
+            marketplace
+                .push(start_service(&env, &marketplace::SPEC, |ctx| marketplace::setup_with(ctx, config, clock)).await);
+        }
         let content_dir = ContentDir(content_dir);
-        marketplace_config.scheduler_interval_ms = 500;
-        let clock = Arc::new(marketplace_clock.clone());
-        let marketplace =
-            start_service(&env, &marketplace::SPEC, |ctx| marketplace::setup_with(ctx, marketplace_config, clock))
-                .await;
 
         let licensing_clock = platform::clock::ManualClock::new(at);
-        let clock = Arc::new(licensing_clock.clone());
         let dns = licensing::dns::StaticDnsServer::start().await.expect("the test nameserver starts");
-        let mut licensing_config = licensing_config();
-        licensing_config.dns_nameservers = Some(dns.addr.to_string());
-        let licensing =
-            start_service(&env, &licensing::SPEC, |ctx| licensing::setup_with_clock(ctx, licensing_config, clock))
-                .await;
+        let mut licensing = Vec::new();
+        for _ in 0..n {
+            let mut config = licensing_config();
+            config.dns_nameservers = Some(dns.addr.to_string());
+            let clock = Arc::new(licensing_clock.clone());
+            licensing.push(
+                start_service(&env, &licensing::SPEC, |ctx| licensing::setup_with_clock(ctx, config, clock)).await,
+            );
+        }
 
-        let gateway = gateway::start(gateway_config(
-            &billing.url(),
-            &subscriptions.url(),
-            &marketplace.url(),
-            &rewards.url(),
-            &licensing.url(),
-        ))
-        .await
-        .expect("gateway starts");
+        let services = vec![billing, subscriptions, marketplace, rewards, licensing];
+        let urls = |i: usize| services[i].iter().map(RunningService::url).collect::<Vec<_>>().join(",");
+        let mut gateways = Vec::new();
+        for _ in 0..n {
+            let config = gateway_config(&urls(0), &urls(1), &urls(2), &urls(3), &urls(4));
+            gateways.push(gateway::start(config).await.expect("gateway starts"));
+        }
+        let mut gateways = gateways.into_iter();
+        let gateway = gateways.next().expect("at least one gateway");
         // As in production: Stripe calls the public webhook route, through the gateway.
         fake.set_webhook_url(Some(&format!("{}/api/payments/webhook", gateway.url())));
         Self {
             env,
             fake,
             gateway,
-            services: vec![billing, subscriptions, marketplace, rewards, licensing],
+            more_gateways: gateways.collect(),
+            next_gateway: AtomicUsize::new(0),
+            services,
             subscriptions_clock,
             marketplace_clock,
             rewards_clock,
@@ -342,9 +386,12 @@ impl Platform {
     /// Stop everything, drop the schemas and broker objects, then fail on any event that broke
     /// its contract or is not in the catalogue.
     pub async fn stop(self) {
-        let Self { env, fake, gateway, services, events, content_dir, _slot, .. } = self;
+        let Self { env, fake, gateway, more_gateways, services, events, content_dir, _slot, .. } = self;
         gateway.stop().await;
-        for svc in services.into_iter().rev() {
+        for gw in more_gateways {
+            gw.stop().await;
+        }
+        for svc in services.into_iter().rev().flatten() {
             svc.stop().await;
         }
         fake.stop().await;
@@ -354,8 +401,22 @@ impl Platform {
         recorded.assert_contract();
     }
 
+    /// `path` on a gateway: with several, each call takes the next one in turn.
     pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.gateway.url())
+        let turn = self.next_gateway.fetch_add(1, Ordering::Relaxed) % (1 + self.more_gateways.len());
+        let gateway = if turn == 0 { &self.gateway } else { &self.more_gateways[turn - 1] };
+        format!("{}{path}", gateway.url())
+    }
+
+    /// Every gateway, the first being [`Platform::gateway`].
+    pub fn gateways(&self) -> Vec<&RunningGateway> {
+        std::iter::once(&self.gateway).chain(&self.more_gateways).collect()
+    }
+
+    /// The running replicas of `service` (a name from [`SERVICES`]).
+    pub fn replicas_of(&self, service: &str) -> &[RunningService] {
+        let i = SERVICES.iter().position(|s| *s == service).expect("a service name");
+        &self.services[i]
     }
 
     /// The text of `service`'s `/metrics` (its own listener, not the gateway): `gateway`,
@@ -366,14 +427,11 @@ impl Platform {
         res.text().await.expect("metrics text")
     }
 
-    /// The URL of `service`'s own `/metrics` listener (names as for [`Platform::metrics`]).
+    /// The URL of `service`'s own `/metrics` listener (names as for [`Platform::metrics`]); with
+    /// several replicas, the first one's.
     pub fn metrics_url(&self, service: &str) -> String {
-        let url = if service == "gateway" {
-            self.gateway.metrics_url()
-        } else {
-            let i = SERVICES.iter().position(|s| *s == service).expect("a service name");
-            self.services[i].metrics_url()
-        };
+        let url =
+            if service == "gateway" { self.gateway.metrics_url() } else { self.replicas_of(service)[0].metrics_url() };
         url.expect("metrics listener")
     }
 

@@ -27,8 +27,9 @@ pub fn spawn(
                 _ = shutdown.changed() => return,
             }
             let result = tick(&state).await;
-            // One pass runs every licensing job (expiry, SLA clocks, usage snapshots).
-            metrics.record("licensing", result.as_ref().ok().map(|_| 0));
+            // One pass runs every licensing job (expiry, SLA clocks, usage snapshots); its items
+            // are the licenses expired and tickets flagged by this replica.
+            metrics.record("licensing", result.as_ref().ok().copied());
             if let Err(e) = result {
                 tracing::warn!(error = %e, "licensing scheduler tick failed");
             }
@@ -36,22 +37,27 @@ pub fn spawn(
     })
 }
 
-/// One pass of every job.
-pub async fn tick(state: &State) -> Result<(), LicensingError> {
+/// One pass of every job; returns the licenses expired plus the tickets flagged.
+pub async fn tick(state: &State) -> Result<usize, LicensingError> {
+    let mut handled = 0;
     // Full batches mean more may wait; bounded so one tick always ends.
     for _ in 0..20 {
-        if expire_batch(state).await? < BATCH as usize {
+        let n = expire_batch(state).await?;
+        handled += n;
+        if n < BATCH as usize {
             break;
         }
     }
     for _ in 0..20 {
-        if breach_batch(state).await? < BATCH as usize {
+        let n = breach_batch(state).await?;
+        handled += n;
+        if n < BATCH as usize {
             break;
         }
     }
     let mut conn = state.pool.get().await?;
     usage::snapshot(&mut conn, state.clock.now().date_naive()).await?;
-    Ok(())
+    Ok(handled)
 }
 
 /// Expire licenses whose `expires_at` passed: release every seat, mark expired, announce.

@@ -1,5 +1,7 @@
 //! Renewals, dunning retries and first-payment expiry. Each tick locks due subscriptions with
-//! `FOR UPDATE SKIP LOCKED`, so several replicas share the work without doing any twice.
+//! `FOR UPDATE SKIP LOCKED`, so several replicas share the work without doing any twice; a
+//! renewal out at billing is leased (`renewal_claimed_until`), so no other replica charges it
+//! again while no row lock is held.
 
 use crate::error::SubscriptionError;
 use crate::operations::{self, Due, RenewalCharge};
@@ -52,6 +54,10 @@ pub async fn tick(state: &Arc<State>) -> Result<usize, SubscriptionError> {
                 };
                 let (id, user) = (sub.id, sub.user_id);
                 let next = operations::process_due(conn, &st, sub).await.map_err(|e| TickError::Item(id, e))?;
+                if let Due::Charge(_) = next {
+                    // Billing is called after this commit: the other replicas leave it alone.
+                    subscriptions::claim_renewal(conn, id).await?;
+                }
                 Ok(Some((id, user, next)))
             })
         })
@@ -90,12 +96,20 @@ async fn charge_renewal(state: &Arc<State>, renewal: RenewalCharge) -> Result<()
         .billing
         .create_payment(renewal.user_id, renewal.amount, renewal.charge_id, &renewal.description, true)
         .await;
+    let id = renewal.subscription_id;
     if let Err(SubscriptionError::BillingUnavailable(_)) = &answer {
+        // Retried on the next tick, by whichever replica comes first.
+        let mut conn = state.pool.get().await?;
+        subscriptions::release_renewal(&mut conn, id).await?;
         return answer.map(|_| ());
     }
     let st = state.clone();
     platform::db::transaction(&state.pool, move |conn| {
-        Box::pin(async move { operations::record_renewal(conn, &st, &renewal, answer).await })
+        Box::pin(async move {
+            operations::record_renewal(conn, &st, &renewal, answer).await?;
+            subscriptions::release_renewal(conn, id).await?;
+            Ok(())
+        })
     })
     .await
 }

@@ -35,6 +35,7 @@ diesel::table! {
         canceled_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        renewal_claimed_until -> Nullable<Timestamptz>,
     }
 }
 

@@ -1,5 +1,6 @@
 use super::schema::subscriptions;
 use chrono::{DateTime, Utc};
+use diesel::dsl::now as now_db;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
@@ -79,6 +80,34 @@ pub async fn latest(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<
 }
 
 /// Subscriptions the scheduler must look at, locked and skipped by other replicas.
+/// How long a replica's renewal charge keeps the subscription from the other replicas'
+/// schedulers: billing's client timeout (15 s) and the answer's transaction, with room to spare.
+/// Should the replica die mid-charge, another one takes the renewal after this long, and reaches
+/// the same billing payment (the charge id is deterministic).
+pub const RENEWAL_LEASE_SECS: i32 = 60;
+
+/// Claim the subscription's renewal for [`RENEWAL_LEASE_SECS`], in the transaction that locked it.
+pub async fn claim_renewal(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<usize> {
+    let until = diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>>(&format!(
+        "now() + interval '{RENEWAL_LEASE_SECS} seconds'"
+    ));
+    diesel::update(subscriptions::table.find(id))
+        .set(subscriptions::renewal_claimed_until.eq(until))
+        .execute(conn)
+        .await
+}
+
+/// Give the renewal back once billing's answer is recorded (or billing could not be reached), so
+/// a dunning retry or the next tick does not wait for the lease.
+pub async fn release_renewal(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<usize> {
+    diesel::update(subscriptions::table.find(id))
+        .set(subscriptions::renewal_claimed_until.eq(None::<DateTime<Utc>>))
+        .execute(conn)
+        .await
+}
+
+/// Up to `limit` subscriptions due at `now` (the business clock), locked, skipping rows another
+/// transaction holds and renewals another replica has out at billing.
 pub async fn lock_due(
     conn: &mut AsyncPgConnection,
     now: DateTime<Utc>,
@@ -87,6 +116,7 @@ pub async fn lock_due(
 ) -> QueryResult<Vec<Subscription>> {
     subscriptions::table
         .filter(subscriptions::id.ne_all(skip))
+        .filter(subscriptions::renewal_claimed_until.is_null().or(subscriptions::renewal_claimed_until.le(now_db)))
         .filter(
             subscriptions::status
                 .eq("active")
