@@ -224,6 +224,12 @@ async fn scenarios(k: &Knobs, stack: &mut Stack, api: &Arc<Api>, db: &Db, env: &
         b.redeemed.iter().map(|(_, n)| n).sum::<i64>(),
         load_average()
     );
+    eprintln!(
+        "  latency through the gateway: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+        b.latency(0.5).as_secs_f64() * 1e3,
+        b.latency(0.99).as_secs_f64() * 1e3,
+        b.latency(1.0).as_secs_f64() * 1e3
+    );
     for (what, (n, first, last)) in &b.failed {
         eprintln!("  failed x{n} (sent {first:.1}-{last:.1} s): {what}");
     }

@@ -23,6 +23,8 @@ pub struct Outcome {
     /// the last were sent (seconds into the scenario, to match with the restarts' timeline).
     pub failed: BTreeMap<String, (usize, f64, f64)>,
     pub elapsed: Duration,
+    /// Every request's time to its answer, sorted.
+    pub latencies: Vec<Duration>,
     /// Per replica: SIGTERM-to-exit and start-to-ready.
     pub timeline: Vec<String>,
 }
@@ -34,6 +36,15 @@ impl Outcome {
 
     pub fn rate(&self) -> f64 {
         self.requests as f64 / self.elapsed.as_secs_f64().max(0.001)
+    }
+
+    /// The latency at quantile `q` (0.5, 0.99, 1.0 = the slowest).
+    pub fn latency(&self, q: f64) -> Duration {
+        let n = self.latencies.len();
+        if n == 0 {
+            return Duration::ZERO;
+        }
+        self.latencies[((n as f64 * q).ceil() as usize).clamp(1, n) - 1]
     }
 }
 
@@ -55,6 +66,7 @@ struct Shared {
     next_redemption: AtomicUsize,
     requests: AtomicUsize,
     failed: Mutex<BTreeMap<String, (usize, f64, f64)>>,
+    latencies: Mutex<Vec<Duration>>,
     t0: Instant,
     bought: Mutex<Vec<Bought>>,
     redeemed: Mutex<BTreeMap<Uuid, i64>>,
@@ -65,6 +77,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Shared {
+    fn answered(&self, sent: Instant) {
+        lock(&self.latencies).push(sent.elapsed());
+    }
+
     fn fail(&self, what: &str, why: String, sent: Instant) {
         let at = sent.saturating_duration_since(self.t0).as_secs_f64();
         let mut failed = lock(&self.failed);
@@ -87,6 +103,7 @@ impl Shared {
                 let res = api
                     .once(buyer, "learner", "/api/courses/purchase", Some((&json!({"course_id": course}), &key)))
                     .await;
+                self.answered(sent);
                 match &res {
                     Ok(a) if a.status == 201 => {
                         let confirmed = api.confirm(&a.body["client_secret"]).await;
@@ -109,6 +126,7 @@ impl Shared {
                 self.requests.fetch_add(1, Ordering::Relaxed);
                 let key = Uuid::new_v4().to_string();
                 let res = api.once(user, "learner", "/api/tokens/redeem", Some((&json!({"item": ITEM}), &key))).await;
+                self.answered(sent);
                 match &res {
                     Ok(a) if a.status == 201 => *lock(&self.redeemed).entry(user).or_default() += 1,
                     _ => self.fail("POST /api/tokens/redeem", describe(&res), sent),
@@ -124,6 +142,7 @@ impl Shared {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let sent = Instant::now();
         let res = self.api.once(user, "learner", path, None).await;
+        self.answered(sent);
         if !res.as_ref().is_ok_and(|a| a.status == 200) {
             self.fail(&format!("GET {}", path.split('?').next().unwrap_or(path)), describe(&res), sent);
         }
@@ -148,6 +167,7 @@ pub async fn run(
         next_redemption: AtomicUsize::new(0),
         requests: AtomicUsize::new(0),
         failed: Mutex::new(BTreeMap::new()),
+        latencies: Mutex::new(Vec::new()),
         t0: Instant::now(),
         bought: Mutex::new(Vec::new()),
         redeemed: Mutex::new(redeemers.iter().map(|u| (*u, 0)).collect()),
@@ -182,7 +202,10 @@ pub async fn run(
     let bought = std::mem::take(&mut *lock(&shared.bought));
     let redeemed = std::mem::take(&mut *lock(&shared.redeemed)).into_iter().collect();
     let failed = std::mem::take(&mut *lock(&shared.failed));
-    Ok(Outcome { bought, redeemed, requests: shared.requests.load(Ordering::Relaxed), failed, elapsed, timeline })
+    let mut latencies = std::mem::take(&mut *lock(&shared.latencies));
+    latencies.sort();
+    let requests = shared.requests.load(Ordering::Relaxed);
+    Ok(Outcome { bought, redeemed, requests, failed, elapsed, latencies, timeline })
 }
 
 async fn restart_all(
