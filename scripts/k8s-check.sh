@@ -12,7 +12,9 @@
 #     requires (read from the config structs) is set, secrets only through secretKeyRef; the
 #     NetworkPolicies allow exactly the call graph; prod carries no Secret and no stripe-fake; the
 #     gateway believes X-Forwarded-For from the ingress only (GATEWAY_TRUSTED_PROXIES set) and the
-#     upload route, only it, takes a whole course package at the ingress and at the gateway.
+#     upload route, only it, takes a whole course package at the ingress and at the gateway; the
+#     gateway's per-pod rate-limit divisor (GATEWAY_RATE_LIMIT_REPLICAS) is its HPA's minReplicas,
+#     and a JWKS URL is read again periodically (GATEWAY_JWKS_REFRESH_SECS not 0).
 #  4. Monitoring (issue 16): the prometheus-operator CRD objects are validated against the schemas
 #     vendored in k8s/schemas (offline, strict); every service exposes its container port `metrics`
 #     (= <SVC>_METRICS_PORT) scraped as job=<service>; only the `monitoring` namespace reaches the
@@ -930,6 +932,21 @@ def check_edge(ov):
                            "only the upload route may take large bodies")
     for p in sorted(upload_paths - covered):
         err(where, f"no Ingress path (pathType Exact) for the upload route {p}: the 1m limit of /api would refuse every package")
+    # 3. Rate limits are per pod, divided by GATEWAY_RATE_LIMIT_REPLICAS: that must be the HPA's
+    #    minReplicas, the bound docs/operations.md states (never below the configured limit, at
+    #    most maxReplicas/minReplicas times it).
+    hpa = ov.get("HorizontalPodAutoscaler", "gateway")
+    if hpa is not None:
+        lo, hi = hpa["spec"].get("minReplicas", 1), hpa["spec"]["maxReplicas"]
+        v = env_value(env, "GATEWAY_RATE_LIMIT_REPLICAS")
+        divisor = int(v) if v is not None and str(v).isdigit() else 1
+        if divisor != lo:
+            err(where, f"GATEWAY_RATE_LIMIT_REPLICAS={divisor} but the gateway HPA's minReplicas is {lo}: "
+                       f"the {lo}..{hi} pods would admit {lo / divisor:.2g}..{hi / divisor:.2g} times the configured rate limits")
+    # 4. JWKS: a gateway that never reads its keys again refuses everyone after the provider rotates.
+    refresh = env_value(env, "GATEWAY_JWKS_REFRESH_SECS")
+    if env_value(env, "GATEWAY_JWKS_URL") and refresh is not None and str(refresh).strip() == "0":
+        err(where, "GATEWAY_JWKS_REFRESH_SECS=0: the gateway would never see the identity provider's key rotation")
 
 
 def self_test_edge(ov):
@@ -956,6 +973,8 @@ def self_test_edge(ov):
         "every path at 256m": lambda objs: body_size(objs, "gateway", "256m"),
         "GATEWAY_UPLOAD_BODY_LIMIT_BYTES=1 MiB": lambda objs: gateway_env_map(objs).update(GATEWAY_UPLOAD_BODY_LIMIT_BYTES="1048576"),
         "GATEWAY_BODY_LIMIT_BYTES=256 MiB": lambda objs: gateway_env_map(objs).update(GATEWAY_BODY_LIMIT_BYTES="268435456"),
+        "GATEWAY_RATE_LIMIT_REPLICAS=1": lambda objs: gateway_env_map(objs).update(GATEWAY_RATE_LIMIT_REPLICAS="1"),
+        "GATEWAY_JWKS_REFRESH_SECS=0": lambda objs: gateway_env_map(objs).update(GATEWAY_JWKS_REFRESH_SECS="0"),
     }
     for what, mutate in mutations.items():
         objs = copy.deepcopy(ov.objs)
@@ -1049,14 +1068,130 @@ def secret_refs(ov):
     return refs
 
 
+# ---------------------------------------------------------------- connection budget (issue 17)
+# At the HPA's maxReplicas everywhere, the database connections the pods may open must fit the
+# PostgreSQL example's max_connections, and no broker connection may need more channels than the
+# RabbitMQ example's channel_max. What each replica opens is read from the code, so the check
+# follows it: docs/operations.md ("Connection budget") gives the same formula.
+PG_EXAMPLE = Path("k8s/examples/cloudnativepg-cluster.yaml")
+MQ_EXAMPLE = Path("k8s/examples/rabbitmq-cluster.yaml")
+# Connections outside the services' pods: one migration Job per service during a rollout (one
+# connection at a time), the postgres exporter, the operator and people (psql, backups).
+PG_RESERVED_OTHER = {"migration Jobs": None, "postgres-exporter": 1, "operator and admin sessions": 10}
+RABBITMQ_DEFAULT_CHANNEL_MAX = 2047
+
+
+def code(path):
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
+
+
+def per_replica(name):
+    """(database connections, [channels of each broker connection]) one replica of `name` opens."""
+    if not Path(f"services/{name}/migrations").is_dir():
+        return 0, []  # the gateway: no database, no broker
+    lib = code(f"services/{name}/src/lib.rs")
+    relay_listener = 1  # crates/events/src/relay.rs: LISTEN outbox_<schema>, outside the pool
+    cache_listener = 1 if "invalidation::Listener" in lib else 0  # platform::invalidation
+    relay_channels = code("crates/events/src/relay.rs").count(".create_channel()")
+    consumer_channels = code("crates/events/src/consumer.rs").count(".create_channel()")
+    consumes = re.search(r"handler:\s*Some\(", lib) is not None
+    return relay_listener + cache_listener, [relay_channels] + ([consumer_channels] if consumes else [])
+
+
+def pg_limits():
+    for o in load(PG_EXAMPLE) if PG_EXAMPLE.exists() else []:
+        if o.get("kind") == "Cluster":
+            params = ((o.get("spec") or {}).get("postgresql") or {}).get("parameters") or {}
+            return int(params.get("max_connections", 100)), int(params.get("superuser_reserved_connections", 3))
+    return None, None
+
+
+def mq_channel_max():
+    for o in load(MQ_EXAMPLE) if MQ_EXAMPLE.exists() else []:
+        if o.get("kind") == "RabbitmqCluster":
+            conf = ((o.get("spec") or {}).get("rabbitmq") or {}).get("additionalConfig") or ""
+            m = re.search(r"^\s*channel_max\s*=\s*(\d+)", conf, re.M)
+            return int(m.group(1)) if m else RABBITMQ_DEFAULT_CHANNEL_MAX
+    return RABBITMQ_DEFAULT_CHANNEL_MAX
+
+
+def connection_budget(ov):
+    """Check the overlay's budget; returns a one-line summary."""
+    w = f"[{ov.name}] connection budget"
+    max_connections, superuser_reserved = pg_limits()
+    if max_connections is None:
+        err(w, f"no CloudNativePG Cluster in {PG_EXAMPLE} to read max_connections from")
+        return ""
+    channel_max = mq_channel_max()
+    pods = pg = mq_connections = mq_channels = 0
+    widest = 0
+    for name, domain in SERVICES:
+        hpa = [h for h in ov.kind("HorizontalPodAutoscaler") if h["spec"]["scaleTargetRef"]["name"] == name]
+        dep = ov.get("Deployment", name)
+        if not hpa or dep is None:
+            continue  # check_service reports the missing HPA or Deployment
+        replicas = hpa[0]["spec"]["maxReplicas"]
+        extra, channels = per_replica(name)
+        pool = 0
+        if domain:
+            raw = env_value(ov.effective_env(container_of(dep, name)), f"{name.upper()}_DATABASE_POOL_SIZE")
+            if raw is None or not str(raw).isdigit():
+                err(w, f"{name}: {name.upper()}_DATABASE_POOL_SIZE must be set to a number (the budget counts it)")
+                continue
+            pool = int(raw)
+        pods += replicas
+        pg += replicas * (pool + extra)
+        mq_connections += replicas * len(channels)
+        mq_channels += replicas * sum(channels)
+        widest = max([widest] + channels)
+    reserved = dict(PG_RESERVED_OTHER, **{"migration Jobs": sum(1 for _, d in SERVICES if d)})
+    reserved["superuser_reserved_connections"] = superuser_reserved
+    need = pg + sum(reserved.values())
+    if need > max_connections:
+        err(w, f"PostgreSQL: the pods at maxReplicas open up to {pg} connections, plus {sum(reserved.values())} "
+               f"reserved ({reserved}) = {need} > max_connections {max_connections} in {PG_EXAMPLE}: lower "
+               "the pools or maxReplicas, or raise max_connections")
+    if widest > channel_max:
+        err(w, f"RabbitMQ: a connection opens {widest} channels > channel_max {channel_max} in {MQ_EXAMPLE}")
+    return (f"budget at maxReplicas ({pods} pods): PostgreSQL {pg} + {sum(reserved.values())} reserved = {need} "
+            f"<= max_connections {max_connections}; RabbitMQ {mq_connections} connections, {mq_channels} "
+            f"channels, <= {widest} per connection (channel_max {channel_max})")
+
+
+def self_test_budget(ov):
+    """The budget check must catch pools that outgrow max_connections."""
+    global errors
+    saved, errors = errors, []
+    dep_cm = {}
+    for o in ov.objs:
+        if o.get("kind") == "ConfigMap":
+            for k in list((o.get("data") or {})):
+                if k.endswith("_DATABASE_POOL_SIZE"):
+                    dep_cm[(o["metadata"]["name"], k)] = o["data"][k]
+                    o["data"][k] = "1000"
+    connection_budget(ov)
+    caught = any("max_connections" in e for e in errors)
+    for (cm, k), v in dep_cm.items():
+        ov.get("ConfigMap", cm)["data"][k] = v
+    errors = saved
+    if not dep_cm or not caught:
+        err(f"[{ov.name}] connection budget", "self-test: pools of 1000 were not reported over max_connections")
+
+
 # ---------------------------------------------------------------- run
 base = Overlay("base", load(rendered_dir / "base.yaml"))
 ovs = [Overlay(n, load(rendered_dir / f"{n}.yaml")) for n in overlays]
+budgets = []
 for ov in ovs:
     check_overlay(ov)
     if ov.name == "prod":
         self_test_edge(ov)
         self_test_monitoring(ov)
+        budgets.append(f"prod {connection_budget(ov)}")
+        self_test_budget(ov)
 
 # Prod must outgrow dev: more replicas, larger limits.
 by = {ov.name: ov for ov in ovs}
@@ -1127,5 +1262,7 @@ summary = ", ".join(f"{ov.name} {len(ov.objs)} objects" for ov in ovs)
 print(f"k8s-check: rendered base + {summary}; strict schemas for Kubernetes {', '.join(versions)}; "
       f"{len(NAMES)} services ({', '.join(NAMES)}), {sum(d for _, d in SERVICES)} migration Jobs; "
       f"network policies = call graph; {n_examples} example objects")
+for line in budgets:
+    print(f"k8s-check: {line}")
 PY
 echo "k8s-check: OK in $((SECONDS - started)) s (kustomize $renderer)"

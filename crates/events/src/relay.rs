@@ -5,15 +5,14 @@
 //! consumers' inbox absorbs (at-least-once).
 //!
 //! The relay does not poll on a short timer: a trigger on the outbox sends `NOTIFY outbox_<schema>`
-//! when an insert commits, and a listener on a connection of its own wakes the relay at once. A
-//! slow fallback poll covers a listener that is reconnecting.
+//! when an insert commits, and a listener on a connection of its own (`platform::listen`) wakes
+//! the relay at once. A slow fallback poll covers a listener that is reconnecting.
 
 use crate::broker::{connect_with_backoff, BrokerStatus, Shutdown};
 use crate::envelope::CONTENT_TYPE;
 use crate::outbox::outbox;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use futures_util::StreamExt;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::Confirmation;
@@ -23,9 +22,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 use uuid::Uuid;
-
-/// How often the listener proves its connection alive when no notification arrives.
-const LISTENER_CHECK: Duration = Duration::from_secs(10);
 
 #[derive(Clone)]
 pub struct Relay {
@@ -83,7 +79,7 @@ impl Relay {
     async fn run(self, mut shutdown: Shutdown) {
         let name = format!("{}-outbox-relay", self.service);
         let wake = Arc::new(Notify::new());
-        tokio::spawn(listen(self.pool.clone(), wake.clone(), shutdown.clone()));
+        platform::listen::spawn(self.pool.clone(), "outbox", Arc::new(Wake(wake.clone())), shutdown.clone());
         'connect: loop {
             let Some(connection) = connect_with_backoff(&self.amqp_url, &name, &mut shutdown).await else {
                 break;
@@ -227,56 +223,21 @@ fn event_type_of(rows: &[(i64, Uuid, String, String)], seq: i64) -> &str {
     rows.iter().find(|r| r.0 == seq).map(|r| r.2.as_str()).unwrap_or("unknown")
 }
 
-/// Keep a `LISTEN outbox_<schema>` connection (outside the pool, which it would otherwise hold
-/// forever) and wake the relay on each notification; reconnect after a failure.
-async fn listen(pool: Pool, wake: Arc<Notify>, mut shutdown: Shutdown) {
-    loop {
-        match listen_until_failure(&pool, &wake, &mut shutdown).await {
-            Ok(()) => return,
-            Err(e) => tracing::warn!(error = %e, "outbox relay: listener failed, polling until it reconnects"),
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = shutdown.changed() => return,
-        }
+/// Wakes the relay on each `NOTIFY outbox_<schema>`, and when listening (re)starts (rows
+/// committed while nobody listened); while the listener is down the relay polls.
+struct Wake(Arc<Notify>);
+
+impl platform::listen::Subscriber for Wake {
+    fn listening(&self) {
+        self.0.notify_one();
     }
-}
 
-#[derive(diesel::QueryableByName)]
-struct CurrentSchema {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    schema: String,
-}
+    fn notified(&self, _payload: &str) {
+        self.0.notify_one();
+    }
 
-/// Returns `Ok` on shutdown, `Err` when the connection failed.
-async fn listen_until_failure(pool: &Pool, wake: &Notify, shutdown: &mut Shutdown) -> Result<(), String> {
-    let mut conn = pool.dedicated_connection().await.map_err(|e| e.to_string())?;
-    let CurrentSchema { schema } = diesel::sql_query("SELECT current_schema() AS schema")
-        .get_result(&mut conn)
-        .await
-        .map_err(|e| e.to_string())?;
-    // The schema name was checked to be a plain identifier when the pool was built.
-    diesel::sql_query(format!("LISTEN outbox_{schema}")).execute(&mut conn).await.map_err(|e| e.to_string())?;
-    // Rows committed while nobody listened.
-    wake.notify_one();
-    loop {
-        let next = {
-            let mut notifications = std::pin::pin!(conn.notifications_stream());
-            tokio::select! {
-                n = notifications.next() => Some(n),
-                _ = tokio::time::sleep(LISTENER_CHECK) => None,
-                _ = shutdown.changed() => return Ok(()),
-            }
-        };
-        match next {
-            Some(Some(Ok(_))) => wake.notify_one(),
-            Some(Some(Err(e))) => return Err(e.to_string()),
-            Some(None) => return Err("notification stream ended".into()),
-            // Quiet for a while: prove the connection is still there, or reconnect.
-            None => {
-                diesel::sql_query("SELECT 1").execute(&mut conn).await.map_err(|e| e.to_string())?;
-            }
-        }
+    fn lost(&self, error: &str) {
+        tracing::warn!(error, "outbox relay: listener failed, polling until it reconnects");
     }
 }
 

@@ -1,6 +1,10 @@
 //! A small in-process cache of answers that may be a few seconds old (public catalogue pages):
 //! entries expire after a fixed age, and a full cache is emptied rather than tracked for eviction,
 //! which keeps a lookup to one hash probe under a short lock.
+//!
+//! It can also be invalidated (by this replica, or by others through
+//! [`crate::invalidation::Listener`]): a value read from the database before an invalidation is
+//! then never stored, since it may predate the change that caused it.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -9,14 +13,25 @@ use std::time::{Duration, Instant};
 pub struct TtlCache<V> {
     ttl: Duration,
     capacity: usize,
-    entries: Mutex<HashMap<String, (Instant, V)>>,
+    entries: Mutex<Entries<V>>,
     metrics: Option<crate::metrics::CacheMetrics>,
+}
+
+struct Entries<V> {
+    map: HashMap<String, (Instant, V)>,
+    /// The last invalidation: values read before it are refused by `put`.
+    invalidated_at: Option<Instant>,
 }
 
 impl<V: Clone> TtlCache<V> {
     /// `ttl` zero disables the cache (every `get` misses, `put` keeps nothing).
     pub fn new(ttl: Duration, capacity: usize) -> Self {
-        Self { ttl, capacity, entries: Mutex::new(HashMap::new()), metrics: None }
+        Self {
+            ttl,
+            capacity,
+            entries: Mutex::new(Entries { map: HashMap::new(), invalidated_at: None }),
+            metrics: None,
+        }
     }
 
     /// Count every lookup as a hit or a miss (a disabled cache misses every time).
@@ -29,8 +44,8 @@ impl<V: Clone> TtlCache<V> {
         let found = if self.ttl.is_zero() {
             None
         } else {
-            let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-            entries.get(key).filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, v)| v.clone())
+            let entries = self.lock();
+            entries.map.get(key).filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, v)| v.clone())
         };
         if let Some(m) = &self.metrics {
             m.record(found.is_some());
@@ -39,22 +54,43 @@ impl<V: Clone> TtlCache<V> {
     }
 
     /// Store `value`, computed from data read no earlier than `read_at`: its age counts from then.
-    /// Each key lives 75-100% of the TTL, spread by the key's hash: entries filled in the same
+    /// Nothing is stored when the cache was invalidated after `read_at`. Each key lives 75-100% of the TTL, spread by the key's hash: entries filled in the same
     /// second (a cold start) would otherwise all expire, and be read again, in the same instant.
     pub fn put(&self, key: &str, value: V, read_at: Instant) {
         if self.ttl.is_zero() {
             return;
         }
-        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        if entries.len() >= self.capacity && !entries.contains_key(key) {
-            entries.clear();
+        let mut entries = self.lock();
+        if entries.invalidated_at.is_some_and(|at| read_at < at) {
+            return;
+        }
+        if entries.map.len() >= self.capacity && !entries.map.contains_key(key) {
+            entries.map.clear();
         }
         let head_start = self.ttl.mul_f64(0.25 * spread(key));
-        entries.insert(key.to_string(), (read_at.checked_sub(head_start).unwrap_or(read_at), value));
+        entries.map.insert(key.to_string(), (read_at.checked_sub(head_start).unwrap_or(read_at), value));
     }
 
     pub fn ttl(&self) -> Duration {
         self.ttl
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries<V>> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl<V: Clone + Send> crate::invalidation::Invalidate for TtlCache<V> {
+    fn invalidate(&self, key: &str) {
+        let mut entries = self.lock();
+        entries.invalidated_at = Some(Instant::now());
+        entries.map.remove(key);
+    }
+
+    fn invalidate_all(&self) {
+        let mut entries = self.lock();
+        entries.invalidated_at = Some(Instant::now());
+        entries.map.clear();
     }
 }
 
@@ -95,7 +131,7 @@ mod tests {
         let cache = TtlCache::new(Duration::from_secs(100), 10);
         let now = Instant::now();
         cache.put("k", 1, now);
-        let stored = cache.entries.lock().unwrap().get("k").map(|(at, _)| *at).unwrap();
+        let stored = cache.lock().map.get("k").map(|(at, _)| *at).unwrap();
         let head_start = now - stored;
         assert!(head_start <= Duration::from_secs(25), "{head_start:?}");
         assert_eq!(head_start, Duration::from_secs(100).mul_f64(0.25 * spread("k")), "deterministic per key");
@@ -112,6 +148,23 @@ mod tests {
         let text = metrics.render().await;
         assert!(text.contains(r#"monetization_cache_lookups_total{cache="test",result="hit"} 2"#), "{text}");
         assert!(text.contains(r#"monetization_cache_lookups_total{cache="test",result="miss"} 1"#), "{text}");
+    }
+
+    #[test]
+    fn an_invalidation_drops_entries_and_refuses_values_read_before_it() {
+        use crate::invalidation::Invalidate;
+        let cache = TtlCache::new(Duration::from_secs(60), 10);
+        let before = Instant::now();
+        cache.put("a", 1, before);
+        cache.put("b", 2, before);
+        cache.invalidate("a");
+        assert_eq!((cache.get("a"), cache.get("b")), (None, Some(2)));
+        cache.put("a", 1, before);
+        assert_eq!(cache.get("a"), None, "read before the invalidation: it may predate the change");
+        cache.put("a", 3, Instant::now());
+        assert_eq!(cache.get("a"), Some(3));
+        cache.invalidate_all();
+        assert_eq!((cache.get("a"), cache.get("b")), (None, None));
     }
 
     #[test]

@@ -10,6 +10,8 @@ pub mod http;
 pub mod idempotency;
 pub mod input;
 pub mod internal;
+pub mod invalidation;
+pub mod listen;
 pub mod metrics;
 pub mod money;
 pub mod pagination;

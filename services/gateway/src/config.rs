@@ -38,6 +38,14 @@ pub struct GatewayConfig {
     pub jwt_public_key_pem_file: Option<String>,
     /// The `kid` the PEM key answers to (tokens without a `kid` also use it).
     pub jwt_public_key_kid: Option<String>,
+    /// Seconds between two reads of the JWKS sources, so a key the identity provider publishes
+    /// (or withdraws) takes effect without a restart; 0 reads them at start only.
+    #[serde(default = "default_jwks_refresh")]
+    pub jwks_refresh_secs: u64,
+    /// Least seconds between two reads caused by tokens naming an unknown `kid` (at least 1):
+    /// made-up kids must not make the gateway hammer the identity provider.
+    #[serde(default = "default_jwks_min_refetch")]
+    pub jwks_min_refetch_secs: u64,
     #[serde(default = "default_ip_rate")]
     pub rate_limit_ip_per_sec: u32,
     #[serde(default = "default_ip_burst")]
@@ -46,6 +54,11 @@ pub struct GatewayConfig {
     pub rate_limit_user_per_sec: u32,
     #[serde(default = "default_user_burst")]
     pub rate_limit_user_burst: u32,
+    /// How many gateway replicas share the four limits above: each enforces 1/N of the rate and
+    /// of the burst, so N replicas behind a per-request load balancer admit about the configured
+    /// total (docs/operations.md, "Rate limits at N replicas").
+    #[serde(default = "default_rate_limit_replicas")]
+    pub rate_limit_replicas: u32,
     /// Peers whose `X-Forwarded-For` is believed (the ingress), comma-separated IPs or CIDRs
     /// (`10.0.0.0/8`): ingress controller pods change addresses.
     #[serde(default)]
@@ -98,6 +111,15 @@ fn default_user_rate() -> u32 {
 }
 fn default_user_burst() -> u32 {
     200
+}
+fn default_jwks_refresh() -> u64 {
+    300
+}
+fn default_jwks_min_refetch() -> u64 {
+    30
+}
+fn default_rate_limit_replicas() -> u32 {
+    1
 }
 fn default_body_limit() -> usize {
     1024 * 1024

@@ -5,13 +5,13 @@
 //! classic confusion attack) or `alg: none` is refused before any signature check.
 
 use crate::config::{split_list, GatewayConfig};
-use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use crate::jwks::{JwksMetrics, KeyRing};
+use jsonwebtoken::{Algorithm, Validation};
 use platform::auth::Role;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use uuid::Uuid;
 
 /// The caller, as proven by a verified token.
@@ -39,26 +39,22 @@ pub enum JwtError {
     Invalid(String),
 }
 
-struct Key {
-    key: DecodingKey,
-    algorithm: Algorithm,
-}
-
 pub struct Verifier {
-    keys: HashMap<String, Key>,
-    /// Used when a token has no `kid` and exactly one key could have signed it.
-    default_kid: Option<String>,
+    keys: Arc<KeyRing>,
     allowed: Vec<Algorithm>,
     issuer: String,
     audience: String,
     leeway: u64,
-    cache: RwLock<HashMap<[u8; 32], Identity>>,
+    /// Verified tokens by digest, with the `kid` that verified them: an entry is used only while
+    /// that key is still published, so removing a compromised key from the JWKS refuses its
+    /// tokens from the next refresh on, cached or not.
+    cache: RwLock<HashMap<[u8; 32], (Identity, String)>>,
 }
 
 const CACHE_MAX: usize = 100_000;
 
 impl Verifier {
-    pub async fn from_config(config: &GatewayConfig) -> Result<Self, String> {
+    pub async fn from_config(config: &GatewayConfig, metrics: JwksMetrics) -> Result<Self, String> {
         let mut allowed = Vec::new();
         for name in split_list(&config.jwt_algorithms) {
             let alg = match name.as_str() {
@@ -73,47 +69,10 @@ impl Verifier {
         if config.jwt_leeway_secs > 30 {
             return Err("GATEWAY_JWT_LEEWAY_SECS must be at most 30".into());
         }
-        let mut keys = HashMap::new();
-        let mut default_kid = None;
-        if let Some(path) = &config.jwks_file {
-            let raw = std::fs::read_to_string(path).map_err(|e| format!("GATEWAY_JWKS_FILE {path}: {e}"))?;
-            add_jwks(&mut keys, &raw)?;
-        }
-        if let Some(url) = &config.jwks_url {
-            let raw = reqwest::get(url)
-                .await
-                .and_then(|r| r.error_for_status())
-                .map_err(|e| format!("GATEWAY_JWKS_URL {url}: {e}"))?
-                .text()
-                .await
-                .map_err(|e| format!("GATEWAY_JWKS_URL {url}: {e}"))?;
-            add_jwks(&mut keys, &raw)?;
-        }
-        if let Some(path) = &config.jwt_public_key_pem_file {
-            let pem = std::fs::read(path).map_err(|e| format!("GATEWAY_JWT_PUBLIC_KEY_PEM_FILE {path}: {e}"))?;
-            let (key, algorithm) = pem_key(&pem)?;
-            let kid = config.jwt_public_key_kid.clone().unwrap_or_else(|| "pem".into());
-            default_kid = Some(kid.clone());
-            keys.insert(kid, Key { key, algorithm });
-        }
-        if let (true, Some(secret)) = (config.jwt_allow_hs256, &config.jwt_hs256_secret) {
-            keys.insert(
-                "hs256".into(),
-                Key { key: DecodingKey::from_secret(secret.expose().as_bytes()), algorithm: Algorithm::HS256 },
-            );
-        }
-        if keys.is_empty() {
-            return Err(
-                "no JWT verification key: set GATEWAY_JWKS_FILE, GATEWAY_JWKS_URL or GATEWAY_JWT_PUBLIC_KEY_PEM_FILE"
-                    .into(),
-            );
-        }
-        if default_kid.is_none() && keys.len() == 1 {
-            default_kid = keys.keys().next().cloned();
-        }
+        let keys = KeyRing::load(config, metrics).await?;
+        keys.spawn_periodic();
         Ok(Self {
             keys,
-            default_kid,
             allowed,
             issuer: config.jwt_issuer.clone(),
             audience: config.jwt_audience.clone(),
@@ -122,35 +81,42 @@ impl Verifier {
         })
     }
 
-    pub fn verify(&self, token: &str) -> Result<Identity, JwtError> {
+    pub async fn verify(&self, token: &str) -> Result<Identity, JwtError> {
         let now = jsonwebtoken::get_current_timestamp();
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        if let Some(hit) = self.cache.read().ok().and_then(|c| c.get(&digest).cloned()) {
-            if hit.exp + self.leeway > now {
-                return Ok(hit);
-            }
+        let fresh = |(id, kid): &&(Identity, String)| id.exp + self.leeway > now && self.keys.contains(kid);
+        if let Some(hit) = self.cache.read().ok().and_then(|c| c.get(&digest).filter(fresh).map(|(id, _)| id.clone())) {
+            return Ok(hit);
         }
-        let identity = self.verify_uncached(token)?;
+        let (identity, kid) = self.verify_uncached(token).await?;
         if let Ok(mut cache) = self.cache.write() {
             if cache.len() >= CACHE_MAX {
-                cache.retain(|_, id| id.exp + self.leeway > now);
+                cache.retain(|_, (id, _)| id.exp + self.leeway > now);
                 if cache.len() >= CACHE_MAX {
                     cache.clear();
                 }
             }
-            cache.insert(digest, identity.clone());
+            cache.insert(digest, (identity.clone(), kid));
         }
         Ok(identity)
     }
 
-    fn verify_uncached(&self, token: &str) -> Result<Identity, JwtError> {
+    async fn verify_uncached(&self, token: &str) -> Result<(Identity, String), JwtError> {
         let invalid = |m: &str| JwtError::Invalid(m.to_string());
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid("malformed token"))?;
         if !self.allowed.contains(&header.alg) {
             return Err(invalid("token algorithm is not accepted"));
         }
-        let kid = header.kid.clone().or_else(|| self.default_kid.clone()).ok_or_else(|| invalid("token has no kid"))?;
-        let key = self.keys.get(&kid).ok_or_else(|| invalid("unknown signing key"))?;
+        let mut keys = self.keys.current();
+        if header.kid.is_none() && !keys.has_default() {
+            return Err(invalid("token has no kid"));
+        }
+        if keys.find(header.kid.as_deref()).is_none() {
+            // Perhaps the identity provider rotated: look once more (throttled, single-flight).
+            self.keys.refresh_for_unknown_kid().await;
+            keys = self.keys.current();
+        }
+        let (kid, key) = keys.find(header.kid.as_deref()).ok_or_else(|| invalid("unknown signing key"))?;
         if key.algorithm != header.alg {
             return Err(invalid("token algorithm does not match its key"));
         }
@@ -177,7 +143,7 @@ impl Verifier {
                 _ => None,
             })
             .collect();
-        Ok(Identity { user_id, roles, org_id: claims.org_id, exp: claims.exp })
+        Ok((Identity { user_id, roles, org_id: claims.org_id, exp: claims.exp }, kid.to_string()))
     }
 }
 
@@ -193,30 +159,4 @@ fn describe(e: &jsonwebtoken::errors::Error) -> &'static str {
         K::InvalidAlgorithm => "algorithm does not match the key",
         _ => "invalid",
     }
-}
-
-fn add_jwks(keys: &mut HashMap<String, Key>, raw: &str) -> Result<(), String> {
-    let set: JwkSet = serde_json::from_str(raw).map_err(|e| format!("JWKS is not valid: {e}"))?;
-    for jwk in &set.keys {
-        let kid = jwk.common.key_id.clone().ok_or("every JWKS key needs a kid")?;
-        let key = DecodingKey::from_jwk(jwk).map_err(|e| format!("JWKS key {kid}: {e}"))?;
-        let algorithm = match &jwk.algorithm {
-            jsonwebtoken::jwk::AlgorithmParameters::RSA(_) => Algorithm::RS256,
-            jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_) => Algorithm::ES256,
-            jsonwebtoken::jwk::AlgorithmParameters::OctetKeyPair(_) => Algorithm::EdDSA,
-            _ => return Err(format!("JWKS key {kid}: only RSA, EC and OKP public keys are accepted")),
-        };
-        keys.insert(kid, Key { key, algorithm });
-    }
-    Ok(())
-}
-
-fn pem_key(pem: &[u8]) -> Result<(DecodingKey, Algorithm), String> {
-    if let Ok(k) = DecodingKey::from_ed_pem(pem) {
-        return Ok((k, Algorithm::EdDSA));
-    }
-    if let Ok(k) = DecodingKey::from_ec_pem(pem) {
-        return Ok((k, Algorithm::ES256));
-    }
-    DecodingKey::from_rsa_pem(pem).map(|k| (k, Algorithm::RS256)).map_err(|e| format!("PEM key: {e}"))
 }

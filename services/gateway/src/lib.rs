@@ -5,6 +5,7 @@ pub mod cidr;
 pub mod config;
 pub mod cors;
 pub mod dev_token;
+pub mod jwks;
 pub mod jwt;
 pub mod metrics;
 pub mod path;
@@ -96,7 +97,8 @@ impl RunningGateway {
 }
 
 pub async fn start(config: GatewayConfig) -> Result<RunningGateway, String> {
-    let verifier = jwt::Verifier::from_config(&config).await?;
+    let registry = platform::metrics::Metrics::new();
+    let verifier = jwt::Verifier::from_config(&config, jwks::JwksMetrics::new(&registry)).await?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         // Below the services' keep-alive (actix: 5 s): the gateway drops an idle connection
@@ -110,7 +112,6 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, String> {
         .iter()
         .map(|s| cidr::Cidr::parse(s).map_err(|e| format!("GATEWAY_TRUSTED_PROXIES: {e}")))
         .collect::<Result<Vec<_>, _>>()?;
-    let registry = platform::metrics::Metrics::new();
     let state = web::Data::new(State {
         routes: route_table::RouteTable::from_config(&config)?,
         verifier,
@@ -119,7 +120,8 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, String> {
             config.rate_limit_ip_burst,
             config.rate_limit_user_per_sec,
             config.rate_limit_user_burst,
-        ),
+            config.rate_limit_replicas,
+        )?,
         internal: InternalAuth::new(&config.internal_token_secret, "gateway"),
         client,
         timeout: Duration::from_millis(config.upstream_timeout_ms),
@@ -130,11 +132,14 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, String> {
         metrics: metrics::GatewayMetrics::new(&registry),
     });
     let probes = probe::spawn(&state.routes, &state.client, Duration::from_millis(config.upstream_probe_ms));
-    let pruner = state.clone();
+    // Weak: the pruner ends once the server (the last owner of the state) is gone, and with the
+    // state the key ring, whose periodic refresh ends the same way.
+    let pruner = std::sync::Arc::downgrade(&state.clone().into_inner());
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(Duration::from_secs(60)).await;
-            pruner.limits.prune();
+            let Some(state) = pruner.upgrade() else { return };
+            state.limits.prune();
         }
     });
     let cors = web::Data::new(cors::CorsOrigins(split_list(&config.cors_origins)));

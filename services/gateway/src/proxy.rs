@@ -55,7 +55,7 @@ pub async fn forward(
     let upstream = upstream.clone();
     // Label the request by the route-table entry: the gateway has no route templates of its own.
     req.extensions_mut().insert(platform::metrics::RouteLabel(prefix));
-    let identity = authenticate(&req, &state)?;
+    let identity = authenticate(&req, &state).await?;
     match &identity {
         Some(id) => state.limits.check_user(id.user_id).inspect_err(|_| m.rate_limited.inc(&["user"]))?,
         None if is_public(req.method().as_str(), path) => {}
@@ -121,7 +121,7 @@ async fn send_with_failover(
     }
 }
 
-fn authenticate(req: &HttpRequest, state: &State) -> Result<Option<Identity>, Problem> {
+async fn authenticate(req: &HttpRequest, state: &State) -> Result<Option<Identity>, Problem> {
     let Some(value) = req.headers().get("authorization") else {
         return Ok(None);
     };
@@ -132,7 +132,7 @@ fn authenticate(req: &HttpRequest, state: &State) -> Result<Option<Identity>, Pr
                 Problem::unauthorized("use Authorization: Bearer <token>")
             },
         )?;
-    state.verifier.verify(token.trim()).map(Some).map_err(|e| {
+    state.verifier.verify(token.trim()).await.map(Some).map_err(|e| {
         let message = e.to_string();
         state.metrics.jwt_failures.inc(&[crate::metrics::jwt_reason(&message)]);
         Problem::unauthorized(message)

@@ -34,8 +34,8 @@ pub struct State {
     pub pool: platform::db::Pool,
     pub billing: billing::BillingClient,
     pub clock: SharedClock,
-    pub cache: entitlements::FeatureCache,
-    pub tier_table: entitlements::TierTableCache,
+    pub cache: Arc<entitlements::FeatureCache>,
+    pub tier_table: Arc<entitlements::TierTableCache>,
     pub config: Config,
     pub retry_days: Vec<i64>,
     /// Users whose cache entries must go again once the consumer's transaction has committed.
@@ -54,21 +54,29 @@ pub fn setup_with_clock(ctx: &Context, config: Config, clock: SharedClock) -> Re
         pool: ctx.pool.clone(),
         billing: billing::BillingClient::new(&config.billing_url, ctx.auth.clone())?,
         clock,
-        cache: entitlements::FeatureCache::new(Duration::from_secs(config.feature_cache_ttl_secs))
-            .with_metrics(ctx.metrics.cache("features")),
-        tier_table: entitlements::tier_table_cache().with_metrics(ctx.metrics.cache("tiers")),
+        cache: Arc::new(
+            entitlements::FeatureCache::new(Duration::from_secs(config.feature_cache_ttl_secs))
+                .with_metrics(ctx.metrics.cache("features")),
+        ),
+        tier_table: Arc::new(entitlements::tier_table_cache().with_metrics(ctx.metrics.cache("tiers"))),
         retry_days,
         config,
         pending_invalidations: std::sync::Mutex::new(Vec::new()),
     });
     let interval = Duration::from_millis(state.config.scheduler_interval_ms);
     let scheduler = scheduler::spawn(state.clone(), interval, ctx.shutdown.clone(), ctx.metrics.scheduler());
+    // Other replicas' changes (and operators' SQL) reach the caches through the database.
+    let invalidations = platform::invalidation::Listener::new(ctx.pool.clone())
+        .cache(entitlements::FEATURES, state.cache.clone())
+        .cache(entitlements::TIERS, state.tier_table.clone())
+        .with_metrics(&ctx.metrics)
+        .spawn(ctx.shutdown.clone());
     let data = actix_web::web::Data::from(state.clone());
     Ok(Wiring {
         routes: Arc::new(move |cfg| {
             cfg.app_data(data.clone()).configure(routes::configure);
         }),
         handler: Some(Arc::new(consumers::Handler(state))),
-        background: vec![scheduler],
+        background: vec![scheduler, invalidations],
     })
 }

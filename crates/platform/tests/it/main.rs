@@ -4,3 +4,4 @@
 mod idempotency;
 mod input;
 mod internal;
+mod invalidation;

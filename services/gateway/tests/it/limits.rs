@@ -1,4 +1,5 @@
-use crate::support::{assert_problem, Stack};
+use crate::support::{assert_problem, gateway_config, Stack};
+use gateway::config::GatewayConfig;
 use testkit::jwt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -89,4 +90,50 @@ async fn only_the_upload_route_takes_bodies_above_the_small_limit() {
         assert_problem(post(elsewhere, 16 * 1024).await.unwrap(), 413, "payload_too_large").await;
     }
     stack.stop().await;
+}
+
+/// Two gateway replicas in front of one service, a client whose requests alternate between them
+/// (as ingress-nginx spreads them): with `GATEWAY_RATE_LIMIT_REPLICAS=2` together they admit the
+/// configured burst; without it (the control), twice as much.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_with_the_division_admit_about_the_configured_total() {
+    const RATE: u32 = 2;
+    const BURST: u32 = 20;
+    let fleet = |replicas: u32| {
+        move |c: &mut GatewayConfig| {
+            c.rate_limit_user_per_sec = RATE;
+            c.rate_limit_user_burst = BURST;
+            c.rate_limit_replicas = replicas;
+        }
+    };
+    for (replicas, configured_total) in [(2, BURST), (1, 2 * BURST)] {
+        let stack = Stack::start_with(fleet(replicas)).await;
+        let mut second = gateway_config(&stack.billing.url());
+        fleet(replicas)(&mut second);
+        let second = gateway::start(second).await.unwrap();
+        let replicas_urls = [stack.url("/api/billing/whoami"), format!("{}/api/billing/whoami", second.url())];
+        let token = jwt::user_token(&uuid::Uuid::now_v7().to_string(), &["learner"]);
+        let started = std::time::Instant::now();
+        let mut admitted = 0u32;
+        for i in 0..4 * BURST as usize {
+            let res = stack.http.get(&replicas_urls[i % 2]).bearer_auth(&token).send().await.unwrap();
+            match res.status().as_u16() {
+                200 => admitted += 1,
+                429 => {}
+                other => panic!("unexpected {other}"),
+            }
+        }
+        // GCRA refills at RATE/s over the fleet while the loop runs.
+        let refill = (started.elapsed().as_secs_f64() * f64::from(RATE)).ceil() as u32 + 1;
+        eprintln!(
+            "limits: replicas={replicas}: {admitted} of {} admitted, configured total {configured_total}",
+            4 * BURST
+        );
+        assert!(
+            (configured_total..=configured_total + refill).contains(&admitted),
+            "replicas={replicas}: admitted {admitted}, expected {configured_total} (+{refill} refilled)"
+        );
+        second.stop().await;
+        stack.stop().await;
+    }
 }

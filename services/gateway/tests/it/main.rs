@@ -3,6 +3,7 @@
 
 mod auth;
 mod forwarding;
+mod jwks;
 mod limits;
 mod paths;
 mod replicas;

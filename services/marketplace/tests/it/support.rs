@@ -85,6 +85,26 @@ impl Market {
         Self { env, svc, billing, rewards, http: testkit::http(), clock, content_dir }
     }
 
+    /// A second replica on the same schema, queue, content directory and clock.
+    pub async fn start_replica(&self, tweak: impl FnOnce(&mut Config)) -> RunningService {
+        let mut config = Config::with_billing_url(
+            &self.billing.as_ref().map(|b| b.svc.url()).unwrap_or_else(|| "http://127.0.0.1:9".into()),
+        );
+        config.content_dir = self.content_dir.to_string_lossy().into_owned();
+        if let Some(r) = &self.rewards {
+            config.rewards_url = r.url();
+        }
+        config.scheduler_interval_ms = 50;
+        config.catalog_cache_ms = 0;
+        tweak(&mut config);
+        let shared: platform::clock::SharedClock = Arc::new(self.clock.clone());
+        runtime::start(&marketplace::SPEC, self.env.service_config("marketplace"), |ctx| {
+            marketplace::setup_with(ctx, config, shared)
+        })
+        .await
+        .expect("a second marketplace replica starts")
+    }
+
     pub async fn stop(self) {
         self.svc.stop().await;
         if let Some(b) = self.billing {

@@ -7,6 +7,7 @@ mod earning;
 mod friends;
 mod leaderboard;
 mod redeem;
+mod replicas;
 mod scale;
 mod schemas;
 mod support;

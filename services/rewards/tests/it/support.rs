@@ -61,6 +61,24 @@ impl Rewards {
         Self { env, svc, http: testkit::http(), clock }
     }
 
+    /// A second replica on the same schema, queue and clock, keeping snapshots for `ms`.
+    pub async fn start_replica(&self, leaderboard_snapshot_ms: u64) -> RunningService {
+        let clock: Arc<dyn Clock> = match &self.clock {
+            Some(c) => c.clone(),
+            None => Arc::new(SystemClock),
+        };
+        runtime::start(&rewards::SPEC, self.env.service_config("rewards"), |ctx| {
+            let config = rewards::Config {
+                leaderboard_snapshot_ms,
+                leaderboard_handle_secret: platform::config::Secret::new(HANDLE_SECRET),
+                ..rewards::Config::default()
+            };
+            rewards::setup_with_clock(ctx, config, clock)
+        })
+        .await
+        .expect("a second rewards replica starts")
+    }
+
     pub async fn stop(self) {
         self.svc.stop().await;
         self.env.cleanup(&["rewards"]).await;

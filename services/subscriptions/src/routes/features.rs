@@ -17,8 +17,9 @@ pub async fn entitlement(state: &State, user: Uuid) -> Result<Entitlement, Probl
     }
     let generation = state.cache.generation(user);
     let mut conn = state.pool.get().await?;
-    let e = entitlements::compute(&mut conn, user, state.clock.now(), &state.tier_table).await?;
-    state.cache.put(user, e.clone(), generation);
+    let now = state.clock.now();
+    let e = entitlements::compute(&mut conn, user, now, &state.tier_table).await?;
+    state.cache.put(user, e.clone(), generation, now);
     Ok(e)
 }
 

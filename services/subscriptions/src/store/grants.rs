@@ -129,38 +129,43 @@ pub async fn reward_end(
         .await
 }
 
+/// A grant that is in force at `now` or will start later: (tier, rank, source) and its window.
 #[derive(QueryableByName)]
-struct InForce {
+pub struct Window {
     #[diesel(sql_type = diesel::sql_types::Text)]
-    tier: String,
+    pub tier: String,
     #[diesel(sql_type = diesel::sql_types::Int4)]
-    rank: i32,
+    pub rank: i32,
     #[diesel(sql_type = diesel::sql_types::Text)]
-    source: String,
+    pub source: String,
+    #[diesel(sql_type = diesel::sql_types::Timestamptz)]
+    pub starts_at: DateTime<Utc>,
+    /// The license's latest known end for a seat, the grant's own end otherwise.
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>)]
+    pub ends_at: Option<DateTime<Utc>>,
 }
 
-/// Grants in force at `now`: (tier, rank, source). A seat counts while its license is `active`
-/// (not suspended, revoked or expired) and until the license's latest known end.
-pub async fn active(
+/// Grants in force at `now` or starting later (nothing ended, revoked or paused). A seat counts
+/// while its license is `active` (not suspended, revoked or expired) and until the license's
+/// latest known end. The upcoming ones tell when a cached answer changes with no write at all.
+pub async fn current_and_upcoming(
     conn: &mut AsyncPgConnection,
     user_id: Uuid,
     now: DateTime<Utc>,
-) -> QueryResult<Vec<(String, i32, String)>> {
+) -> QueryResult<Vec<Window>> {
     use diesel::sql_types::{Timestamptz, Uuid as SqlUuid};
-    let rows: Vec<InForce> = diesel::sql_query(
-        "SELECT g.tier, t.rank, g.source
+    diesel::sql_query(
+        "SELECT g.tier, t.rank, g.source, g.starts_at, COALESCE(l.expires_at, g.ends_at) AS ends_at
            FROM grants g
            JOIN tiers t ON t.code = g.tier
            LEFT JOIN licenses l ON g.source = 'license' AND l.license_id = g.reference
           WHERE g.user_id = $1
             AND g.revoked_at IS NULL
-            AND g.starts_at <= $2
             AND (l.status IS NULL OR l.status = 'active')
             AND (COALESCE(l.expires_at, g.ends_at) IS NULL OR COALESCE(l.expires_at, g.ends_at) > $2)",
     )
     .bind::<SqlUuid, _>(user_id)
     .bind::<Timestamptz, _>(now)
     .load(conn)
-    .await?;
-    Ok(rows.into_iter().map(|r| (r.tier, r.rank, r.source)).collect())
+    .await
 }

@@ -1,5 +1,6 @@
 use crate::support::Stack;
 use events::CloudEvent;
+use platform::clock::Clock;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -101,5 +102,30 @@ async fn other_services_check_features_in_batch_and_users_cannot() {
     assert_eq!(answer["data"][1]["allowed"], false);
     let as_user = s.post(user, "/internal/features/check", body, None).await;
     assert_eq!(as_user.status(), 403);
+    s.stop().await;
+}
+
+/// A seat ends with its license's end, with no write at all: the cached answer must not outlive
+/// it (the cache keeps an answer until the nearest grant boundary when that is sooner than its TTL).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cached_answer_does_not_outlive_the_grant_behind_it() {
+    let s = Stack::start().await;
+    let (user, license) = (Uuid::now_v7(), Uuid::now_v7());
+    let start = s.clock.now();
+    let end = start + chrono::Duration::seconds(1);
+    s.publish_applied(
+        "licensing.seat.activated.v1",
+        json!({"user_id": user, "license_id": license, "organization_id": Uuid::now_v7(), "tier": "enterprise",
+               "expires_at": end}),
+    )
+    .await;
+    let f = s.feature(user, "team.management").await;
+    assert_eq!(f["allowed"], true, "{f}");
+    // The seat's end passes (on the service's clock and in real time): no event, no write.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    s.clock.set(end + chrono::Duration::seconds(1));
+    let f = s.feature(user, "team.management").await;
+    assert_eq!(f["allowed"], false, "the answer cached before the seat ended was served after it: {f}");
+    assert_eq!(f["tier"], "free");
     s.stop().await;
 }

@@ -7,5 +7,6 @@ mod entitlements;
 mod lifecycle;
 mod money_back;
 mod pool;
+mod replicas;
 mod seats;
 mod support;

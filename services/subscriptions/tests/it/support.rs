@@ -94,6 +94,17 @@ impl Stack {
         Self { env, fake, billing, svc, clock, http: testkit::http(), events }
     }
 
+    /// A second replica of subscriptions: the same schema, queue and clock as `svc`.
+    pub async fn start_replica(&self) -> RunningService {
+        let billing_url = self.billing.url();
+        let clock = self.clock.clone();
+        runtime::start(&subscriptions::SPEC, self.env.service_config("subscriptions"), |ctx| {
+            subscriptions::setup_with_clock(ctx, config(&billing_url), Arc::new(clock))
+        })
+        .await
+        .expect("a second subscriptions replica starts")
+    }
+
     pub async fn stop(self) {
         self.svc.stop().await;
         self.billing.stop().await;

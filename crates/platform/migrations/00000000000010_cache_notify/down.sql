@@ -1,0 +1,1 @@
+DROP FUNCTION cache_notify();
