@@ -4,7 +4,7 @@ export AWS_LC_SYS_USE_SYSTEM := 0
 ROLE ?= learner
 SUB ?=
 
-.PHONY: run stop test test-replicas deps lint fmt token k8s-check build bench observe promtool-check
+.PHONY: run stop test test-replicas deps lint fmt token k8s-check build bench observe promtool-check chaos
 
 run:            ## dependencies, migrations, every service + stripe-fake; prints the gateway URL
 	@scripts/run-all.sh
@@ -24,6 +24,7 @@ build:
 test: deps      ## the whole test suite on the real PostgreSQL and RabbitMQ
 	cargo test --workspace --no-fail-fast
 	@$(MAKE) --no-print-directory test-replicas
+	@scripts/chaos.sh
 	@if [ -x scripts/k8s-check.sh ]; then scripts/k8s-check.sh; fi
 	@scripts/promtool-check.sh
 
@@ -34,6 +35,9 @@ REPLICA_SKIPS := --skip broker_restart --skip observability:: --skip dashboards:
 
 test-replicas: deps ## the e2e flows again at two replicas of every service and two gateways (~4.5 min)
 	E2E_REPLICAS=2 cargo test -p e2e --test flows -- $(REPLICA_SKIPS)
+
+chaos:          ## two replicas per service as real processes: kill -9 mid-burst, rolling restart under load (~2 min)
+	@scripts/chaos.sh
 
 bench:          ## release stack + seeded data + open-loop load: prints the latency table (never part of `make test`)
 	@scripts/bench.sh

@@ -11,31 +11,10 @@ PROFILE=${PROFILE:-debug}
 [ "$PROFILE" = release ] || cargo build --workspace --bins
 BIN=${CARGO_TARGET_DIR:-target}/$PROFILE
 
-set -a
-# shellcheck disable=SC1091
-. scripts/dev.env
-set +a
-# scripts/bench.sh runs the stack on a database of its own.
-DEV_DATABASE_URL=${RUN_DATABASE_URL:-$DEV_DATABASE_URL}
-SERVICES=(billing subscriptions marketplace rewards licensing)
-PORTS=(8081 8082 8083 8084 8085)
-# Prometheus /metrics of each process, apart from the API ports (`make observe` scrapes them).
-METRICS_PORTS=(9081 9082 9083 9084 9085)
-for i in "${!SERVICES[@]}"; do
-  s=${SERVICES[$i]}; P=${s^^}
-  export "${P}_DATABASE_URL=$DEV_DATABASE_URL" "${P}_AMQP_URL=$DEV_AMQP_URL" \
-         "${P}_INTERNAL_TOKEN_SECRET=$DEV_INTERNAL_TOKEN_SECRET" "${P}_PORT=${PORTS[$i]}" \
-         "${P}_METRICS_PORT=${METRICS_PORTS[$i]}"
-done
-export GATEWAY_METRICS_PORT=${GATEWAY_METRICS_PORT:-9080}
-export BILLING_STRIPE_API_BASE=${BILLING_STRIPE_API_BASE:-http://127.0.0.1:$STRIPE_FAKE_PORT}
-export BILLING_STRIPE_API_KEY=${BILLING_STRIPE_API_KEY:-$STRIPE_FAKE_API_KEY}
-export BILLING_STRIPE_WEBHOOK_SECRETS=${BILLING_STRIPE_WEBHOOK_SECRETS:-$STRIPE_FAKE_WEBHOOK_SECRET}
-
-# DEV-ONLY certificate keys for licensing (committed; never used outside development).
-LICENSING_CERTIFICATE_SIGNING_KEY_PEM=${LICENSING_CERTIFICATE_SIGNING_KEY_PEM:-$(cat services/licensing/dev-keys/certificate-signing.dev-only.key.pem)}
-LICENSING_CERTIFICATE_PUBLIC_KEY_PEM=${LICENSING_CERTIFICATE_PUBLIC_KEY_PEM:-$(cat services/licensing/dev-keys/certificate-signing.dev-only.pub.pem)}
-export LICENSING_CERTIFICATE_SIGNING_KEY_PEM LICENSING_CERTIFICATE_PUBLIC_KEY_PEM
+# shellcheck source=scripts/stack-env.sh
+. scripts/stack-env.sh
+SERVICES=("${STACK_SERVICES[@]}")
+PORTS=("${STACK_PORTS[@]}")
 
 mkdir -p .run/logs
 scripts/stop-all.sh >/dev/null 2>&1 || true

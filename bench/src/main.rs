@@ -6,7 +6,6 @@
 //! Usage: `bench [--only a,b] [--duration SECS] [--warmup SECS] [--scale F]`; `--scale` multiplies
 //! every offered rate (a quick smoke run: `--scale 0.1 --duration 3`).
 
-mod auth;
 mod cpu;
 mod hist;
 mod ids;
@@ -14,6 +13,7 @@ mod load;
 mod report;
 mod scenarios;
 
+use bench::auth;
 use load::{Phases, Plan};
 use scenarios::{Ctx, Scenario};
 use std::path::PathBuf;

@@ -9,6 +9,10 @@
 //! delay in event delivery into a full outage. While the process shuts down
 //! ([`Readiness::drain`]), readiness answers 503 so load balancers stop sending new requests.
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::ConnectionType;
+use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
 use futures_util::future::BoxFuture;
 use serde_json::json;
@@ -47,6 +51,23 @@ impl Readiness {
     pub fn is_draining(&self) -> bool {
         self.draining.load(Ordering::Relaxed)
     }
+}
+
+/// Middleware: while the process drains, every answer closes its connection (`Connection: close`).
+/// A client that pools connections (the gateway) then opens a new one for its next request, which
+/// the closed listener refuses, so that request goes to another replica at once; without this, the
+/// client keeps reusing its kept-alive connections to the draining process, which stays busy until
+/// the grace period runs out and then cuts whatever is in flight.
+pub async fn close_connections_when_draining(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let readiness = req.app_data::<web::Data<Readiness>>().cloned();
+    let mut res = next.call(req).await?;
+    if readiness.is_some_and(|r| r.is_draining()) {
+        res.response_mut().head_mut().set_connection_type(ConnectionType::Close);
+    }
+    Ok(res)
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

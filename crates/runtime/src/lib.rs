@@ -257,6 +257,7 @@ where
             .wrap(from_fn(platform::http::screen_input))
             .wrap(from_fn(platform::auth::internal_auth))
             .wrap(from_fn(platform::http::request_context))
+            .wrap(from_fn(platform::health::close_connections_when_draining))
             // Outermost: times everything, the auth refusals included.
             .wrap(from_fn(platform::metrics::track_requests))
     })

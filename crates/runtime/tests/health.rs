@@ -133,3 +133,50 @@ async fn shutdown_drains_readiness_first_finishes_in_flight_requests_and_refuses
     tokio::time::timeout(Duration::from_secs(10), stopping).await.expect("stop within the grace").expect("task");
     env.cleanup(&[SPEC.name]).await;
 }
+
+/// One HTTP/1.1 request on `stream` (kept alive unless the server says otherwise); the answer's
+/// head, lower-cased.
+async fn exchange(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream.write_all(b"GET /health/live HTTP/1.1\r\nHost: probe\r\n\r\n").await.expect("write");
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await.expect("answer").expect("read");
+    String::from_utf8_lossy(&buf[..n]).to_lowercase()
+}
+
+#[tokio::test]
+async fn draining_closes_kept_alive_connections_after_their_next_answer() {
+    use tokio::io::AsyncReadExt;
+    testkit::init_logs();
+    let env = TestEnv::new();
+    let svc = start(
+        &env,
+        |c| {
+            c.shutdown_delay_secs = 2;
+            c.shutdown_grace_secs = 10;
+        },
+        Arc::new(|_| {}),
+    )
+    .await;
+    // A pooled connection, as the gateway keeps one to every replica.
+    let mut pooled = tokio::net::TcpStream::connect(svc.addr).await.expect("connect");
+    let before = exchange(&mut pooled).await;
+    assert!(before.starts_with("http/1.1 200"), "{before}");
+    assert!(!before.contains("connection: close"), "kept alive before shutdown: {before}");
+
+    let started = Instant::now();
+    let stopping = tokio::spawn(svc.stop());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Draining: answered, and told not to come back on this connection, which the server closes.
+    let during = exchange(&mut pooled).await;
+    assert!(during.starts_with("http/1.1 200"), "{during}");
+    assert!(during.contains("connection: close"), "{during}");
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(2), pooled.read_to_end(&mut rest)).await;
+    assert!(read.is_ok_and(|r| r.is_ok()), "the server closes the connection after that answer");
+
+    // With no connection left open, the drain ends after the delay, long before the grace period.
+    tokio::time::timeout(Duration::from_secs(10), stopping).await.expect("stop within the grace").expect("task");
+    assert!(started.elapsed() < Duration::from_secs(5), "drained in {:?}", started.elapsed());
+    env.cleanup(&[SPEC.name]).await;
+}

@@ -231,6 +231,7 @@ fn gateway_config(
         cors_origins: String::new(),
         upstream_timeout_ms: 15_000,
         upload_timeout_ms: 60_000,
+        upstream_probe_ms: 500,
         log_format: LogFormat::Pretty,
         http_workers: 1,
     }

@@ -75,6 +75,10 @@ pub struct GatewayConfig {
     pub cors_origins: String,
     #[serde(default = "default_timeout")]
     pub upstream_timeout_ms: u64,
+    /// How often each replica's `/health/ready` is polled, for services given several URLs
+    /// (`probe`); 0 turns the probes off.
+    #[serde(default = "default_probe")]
+    pub upstream_probe_ms: u64,
     /// The whole exchange on an upload route, body included: 200 MiB at 10 Mbit/s is ~3 minutes.
     #[serde(default = "default_upload_timeout")]
     pub upload_timeout_ms: u64,
@@ -84,6 +88,9 @@ pub struct GatewayConfig {
     pub http_workers: usize,
 }
 
+fn default_probe() -> u64 {
+    500
+}
 fn default_host() -> String {
     "127.0.0.1".into()
 }

@@ -9,6 +9,7 @@ pub mod jwks;
 pub mod jwt;
 pub mod metrics;
 pub mod path;
+pub mod probe;
 pub mod proxy;
 pub mod rate_limit;
 pub mod route_table;
@@ -69,6 +70,8 @@ pub struct RunningGateway {
     pub metrics_server: Option<platform::metrics::MetricsServer>,
     server: actix_web::dev::ServerHandle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// Readiness polling of the upstream replicas (`probe`).
+    probes: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningGateway {
@@ -77,6 +80,9 @@ impl RunningGateway {
     }
 
     pub async fn stop(self) {
+        for p in &self.probes {
+            p.abort();
+        }
         self.server.stop(true).await;
         let _ = self.task.await;
         if let Some(m) = self.metrics_server {
@@ -95,6 +101,9 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, String> {
     let verifier = jwt::Verifier::from_config(&config, jwks::JwksMetrics::new(&registry)).await?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
+        // Below the services' keep-alive (actix: 5 s): the gateway drops an idle connection
+        // before the service closes it, never sending a request down one at that very instant.
+        .pool_idle_timeout(Duration::from_secs(3))
         .tcp_nodelay(true)
         .connect_timeout(Duration::from_secs(2))
         .build()
@@ -122,6 +131,7 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, String> {
         trusted_proxies,
         metrics: metrics::GatewayMetrics::new(&registry),
     });
+    let probes = probe::spawn(&state.routes, &state.client, Duration::from_millis(config.upstream_probe_ms));
     // Weak: the pruner ends once the server (the last owner of the state) is gone, and with the
     // state the key ring, whose periodic refresh ends the same way.
     let pruner = std::sync::Arc::downgrade(&state.clone().into_inner());
@@ -174,7 +184,7 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, String> {
             None
         }
     };
-    Ok(RunningGateway { addr, metrics_server, server: handle, task })
+    Ok(RunningGateway { addr, metrics_server, server: handle, task, probes })
 }
 
 /// The public API document, generated from the services' code (`cargo run -p contracts`) and

@@ -89,10 +89,12 @@ pub async fn forward(
     relay_response(response, &upstream).await
 }
 
-/// Send `request`; when its replica refuses the connection, send it to the next of `spares`.
-/// Only then: a refused connection carried no byte of the request, so nothing can have happened
-/// upstream. Any later failure (reset mid-request, timeout) is answered as it is, because the
-/// request may have reached the service and a POST must not run twice. A streamed upload cannot
+/// Send `request`; when its replica refuses the connection, send it to the next of `spares`:
+/// a refused connection carried no byte of the request, so nothing can have happened upstream.
+/// A GET or HEAD whose connection is lost before any answer (a replica closing its connections as
+/// it stops) goes to the next one too: reading has no effect, so sending it again is safe (RFC 9110
+/// §9.2.2). Any other failure (a POST reset mid-request, a timeout) is answered as it is, because
+/// the request may have reached the service and a POST must not run twice. A streamed upload cannot
 /// be sent twice either (`try_clone` is `None` for it): it gets one replica.
 async fn send_with_failover(
     state: &State,
@@ -101,12 +103,13 @@ async fn send_with_failover(
     spares: &[reqwest::Url],
 ) -> Result<reqwest::Response, reqwest::Error> {
     let mut spares = spares.iter();
+    let safe = matches!(*request.method(), reqwest::Method::GET | reqwest::Method::HEAD);
     loop {
         let again = request.try_clone();
         match state.client.execute(request).await {
-            Err(e) if e.is_connect() => match (again, spares.next()) {
+            Err(e) if e.is_connect() || (safe && !e.is_timeout()) => match (again, spares.next()) {
                 (Some(mut next), Some(url)) => {
-                    tracing::warn!(service, error = %e, next = %url, "an upstream replica refused the connection: trying the next");
+                    tracing::warn!(service, error = %error_chain(&e), next = %url, "an upstream replica refused or lost the connection: trying the next");
                     state.metrics.failovers.inc(&[service]);
                     *next.url_mut() = url.clone();
                     request = next;
@@ -263,14 +266,26 @@ async fn relay_response(response: reqwest::Response, upstream: &Upstream) -> Res
     Ok(out.streaming(response.bytes_stream()))
 }
 
+/// The error and its causes: reqwest's own message ("error sending request") names none.
+fn error_chain(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 fn upstream_error(upstream: &Upstream, e: &reqwest::Error) -> Problem {
     if e.is_timeout() {
-        tracing::warn!(service = upstream.service, error = %e, "upstream timed out");
+        tracing::warn!(service = upstream.service, error = %error_chain(e), "upstream timed out");
         Problem::new(StatusCode::GATEWAY_TIMEOUT, "upstream_timeout", "The service did not answer in time")
     } else if e.is_body() || e.is_request() && e.to_string().contains("body") {
         too_large()
     } else {
-        tracing::warn!(service = upstream.service, error = %e, "upstream unreachable");
+        tracing::warn!(service = upstream.service, error = %error_chain(e), "upstream unreachable");
         Problem::new(StatusCode::BAD_GATEWAY, "upstream_unavailable", "The service is unavailable")
     }
 }

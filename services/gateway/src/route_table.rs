@@ -1,7 +1,7 @@
 //! Which service answers which path, and which paths need no token.
 
 use crate::config::{split_list, GatewayConfig};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// One replica of a service.
@@ -11,6 +11,8 @@ pub struct Replica {
     /// The path part of `base_url` without its trailing slash (usually empty): every forwarded
     /// URL's path is exactly this followed by the request's path.
     pub base_path: String,
+    /// What its `/health/ready` said last (`crate::probe`; true until a probe says otherwise).
+    ready: AtomicBool,
 }
 
 impl Replica {
@@ -18,7 +20,15 @@ impl Replica {
         let base_url = raw.trim_end_matches('/').to_string();
         let base_path =
             reqwest::Url::parse(&base_url).map(|u| u.path().trim_end_matches('/').to_string()).unwrap_or_default();
-        Self { base_url, base_path }
+        Self { base_url, base_path, ready: AtomicBool::new(true) }
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+    }
+
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Relaxed);
     }
 }
 
@@ -44,11 +54,14 @@ impl Upstream {
     }
 
     /// Every replica once, starting at the next one in the round-robin: the first is the one
-    /// this request goes to, the others are where it may be retried.
+    /// this request goes to, the others are where it may be retried. Replicas whose last
+    /// readiness probe failed (draining, restarting) come last: tried only when no ready one
+    /// answers, never skipped outright (a probe can be wrong, and some answer beats none).
     pub fn rotation(&self) -> impl Iterator<Item = &Replica> {
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         let n = self.replicas.len();
-        (0..n).map(move |i| &self.replicas[(start + i) % n])
+        let turn = (0..n).map(move |i| &self.replicas[(start + i) % n]);
+        turn.clone().filter(|r| r.is_ready()).chain(turn.filter(|r| !r.is_ready()))
     }
 
     pub fn replicas(&self) -> &[Replica] {
@@ -120,6 +133,17 @@ impl RouteTable {
             .collect();
         routes.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
         Ok(Self { routes })
+    }
+
+    /// Each service's upstream, once.
+    pub fn upstreams(&self) -> Vec<&Upstream> {
+        let mut seen: Vec<&Upstream> = Vec::new();
+        for (_, u) in &self.routes {
+            if !seen.iter().any(|s| s.service == u.service) {
+                seen.push(u);
+            }
+        }
+        seen
     }
 
     /// The upstream for `path`, matching whole segments (`/api/tokensX` is not `/api/tokens`).

@@ -3,4 +3,5 @@
 
 mod idempotency;
 mod input;
+mod internal;
 mod invalidation;

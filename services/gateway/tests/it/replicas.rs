@@ -15,6 +15,8 @@ enum Behaviour {
     Answer,
     /// Drop the connection without a word: the request reached it, its effect is unknown.
     Hang,
+    /// Draining or starting: `/health/ready` answers 503, anything else is still served.
+    NotReady,
 }
 
 /// A replica that records the request line and body of everything it receives.
@@ -35,22 +37,27 @@ impl FakeReplica {
                 tokio::spawn(async move {
                     // One request per connection: the answer says `connection: close`.
                     let Some((line, body)) = read_request(&mut sock).await else { return };
+                    let probe = line.starts_with("GET /health/ready ");
                     log.lock().unwrap().push((line, body));
-                    if let Behaviour::Answer = behaviour {
-                        let answer = format!(
-                            "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{name}",
-                            name.len()
-                        );
-                        let _ = sock.write_all(answer.as_bytes()).await;
-                    }
+                    let status = match behaviour {
+                        Behaviour::Hang => return,
+                        Behaviour::NotReady if probe => "503 Service Unavailable",
+                        _ => "200 OK",
+                    };
+                    let answer = format!(
+                        "HTTP/1.1 {status}\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{name}",
+                        name.len()
+                    );
+                    let _ = sock.write_all(answer.as_bytes()).await;
                 });
             }
         });
         Self { url, seen }
     }
 
+    /// The requests it got, readiness probes left out.
     fn seen(&self) -> Vec<(String, String)> {
-        self.seen.lock().unwrap().clone()
+        self.seen.lock().unwrap().iter().filter(|(line, _)| !line.starts_with("GET /health/ready ")).cloned().collect()
     }
 }
 
@@ -115,6 +122,8 @@ async fn a_refused_connection_sends_the_call_to_the_next_replica_body_and_all() 
     let live = FakeReplica::start("live", Behaviour::Answer).await;
     let mut config = gateway_config(&refusing());
     config.billing_url = format!("{},{}", refusing(), live.url);
+    // Probes off: the failover itself is under test, not the readiness that avoids it.
+    config.upstream_probe_ms = 0;
     let gw = gateway::start(config).await.unwrap();
     let http = testkit::http();
     let token = token();
@@ -146,6 +155,8 @@ async fn a_request_that_reached_a_replica_is_never_sent_to_another() {
     let other = FakeReplica::start("other", Behaviour::Answer).await;
     let mut config = gateway_config(&refusing());
     config.billing_url = format!("{},{}", lost.url, other.url);
+    // Probes off: the failover itself is under test, not the readiness that avoids it.
+    config.upstream_probe_ms = 0;
     let gw = gateway::start(config).await.unwrap();
     let http = testkit::http();
     // The first call goes to `lost`, which reads it and drops the connection: maybe it charged.
@@ -164,10 +175,68 @@ async fn a_request_that_reached_a_replica_is_never_sent_to_another() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_whose_connection_is_lost_goes_to_the_next_replica() {
+    let lost = FakeReplica::start("lost", Behaviour::Hang).await;
+    let other = FakeReplica::start("other", Behaviour::Answer).await;
+    let mut config = gateway_config(&refusing());
+    config.billing_url = format!("{},{}", lost.url, other.url);
+    // Probes off: the failover itself is under test, not the readiness that avoids it.
+    config.upstream_probe_ms = 0;
+    let gw = gateway::start(config).await.unwrap();
+    // A replica closing its connections as it stops: a GET has no effect, so it is sent again.
+    let res =
+        testkit::http().get(format!("{}/api/payments/history", gw.url())).bearer_auth(token()).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.text().await.unwrap(), "other");
+    assert_eq!((lost.seen().len(), other.seen().len()), (1, 1));
+    assert_eq!(
+        metric(&gw, "monetization_gateway_upstream_requests_total{service=\"billing\",outcome=\"failover\"}").await,
+        1.0
+    );
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_failing_its_readiness_probe_gets_no_calls_while_another_is_ready() {
+    let draining = FakeReplica::start("draining", Behaviour::NotReady).await;
+    let ready = FakeReplica::start("ready", Behaviour::Answer).await;
+    let mut config = gateway_config(&refusing());
+    config.billing_url = format!("{},{}", draining.url, ready.url);
+    let gw = gateway::start(config).await.unwrap();
+    // The first probe runs at start; give it time to answer.
+    tokio::time::sleep(std::time::Duration::from_millis(1_000)).await;
+    let http = testkit::http();
+    for _ in 0..6 {
+        let res = http.get(format!("{}/api/payments/history", gw.url())).bearer_auth(token()).send().await.unwrap();
+        assert_eq!(res.text().await.unwrap(), "ready");
+    }
+    assert!(draining.seen().is_empty(), "no call to a replica that says it is not ready");
+    assert_eq!(ready.seen().len(), 6);
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_no_replica_is_ready_calls_still_go_to_one() {
+    let (a, b) =
+        (FakeReplica::start("a", Behaviour::NotReady).await, FakeReplica::start("b", Behaviour::NotReady).await);
+    let mut config = gateway_config(&refusing());
+    config.billing_url = format!("{},{}", a.url, b.url);
+    let gw = gateway::start(config).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1_000)).await;
+    let res =
+        testkit::http().get(format!("{}/api/payments/history", gw.url())).bearer_auth(token()).send().await.unwrap();
+    assert_eq!(res.status(), 200, "a probe may be wrong: some answer beats none");
+    assert_eq!(a.seen().len() + b.seen().len(), 1);
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_streamed_upload_gets_one_replica_only() {
     let live = FakeReplica::start("live", Behaviour::Answer).await;
     let mut config = gateway_config(&refusing());
     config.marketplace_url = format!("{},{}", refusing(), live.url);
+    // Probes off: the failover itself is under test, not the readiness that avoids it.
+    config.upstream_probe_ms = 0;
     let gw = gateway::start(config).await.unwrap();
     // The upload's body is streamed, not kept: once given to a replica it cannot be sent again.
     let res = testkit::http()

@@ -82,6 +82,7 @@ pub fn gateway_config(upstream: &str) -> GatewayConfig {
         cors_origins: "https://app.example.com".into(),
         upstream_timeout_ms: 5_000,
         upload_timeout_ms: 60_000,
+        upstream_probe_ms: 500,
         log_format: LogFormat::Pretty,
         http_workers: 1,
     }
