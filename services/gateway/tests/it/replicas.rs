@@ -189,10 +189,7 @@ async fn a_read_whose_connection_is_lost_goes_to_the_next_replica() {
     assert_eq!(res.status(), 200);
     assert_eq!(res.text().await.unwrap(), "other");
     assert_eq!((lost.seen().len(), other.seen().len()), (1, 1));
-    assert_eq!(
-        metric(&gw, "monetization_gateway_upstream_requests_total{service=\"billing\",outcome=\"failover\"}").await,
-        1.0
-    );
+    assert_eq!(metric(&gw, "monetization_gateway_upstream_failovers_total{service=\"billing\"}").await, 1.0);
     gw.stop().await;
 }
 
