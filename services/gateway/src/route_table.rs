@@ -33,6 +33,9 @@ const PREFIXES: &[(&str, &str)] = &[
     ("/api/rewards", "rewards"),
     ("/api/enterprise", "licensing"),
     ("/api/licensing", "licensing"),
+    // Admin reports: each service reports on what it owns.
+    ("/api/admin/reports/subscriptions", "subscriptions"),
+    ("/api/admin/reports/payments", "billing"),
 ];
 
 /// Routes that need no token (a token, when sent, is still verified). `*` matches one segment.
