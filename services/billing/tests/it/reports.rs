@@ -237,3 +237,68 @@ async fn two_months_of_payments_reconcile_with_the_report() {
     assert_eq!(res.status(), 403);
     s.stop().await;
 }
+
+/// The report on bench-sized data (scripts/bench-seed-billing.sql: 120,000 payments and their
+/// outcomes over a year): correct, and timed for a year of monthly intervals. Prints p50/p99; the
+/// timing is measured, never asserted (benchmarks do not gate).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_year_of_monthly_intervals_on_bench_data() {
+    use diesel::sql_types::{BigInt, Timestamptz};
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let s = Stack::start().await;
+    let seed = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/bench-seed-billing.sql"));
+    let mut conn = AsyncPgConnection::establish(&testkit::database_url()).await.unwrap();
+    let schema = s.env.schema("billing");
+    conn.batch_execute(&format!("SET search_path TO {schema}; {seed}; ANALYZE payments; ANALYZE payment_outcomes;"))
+        .await
+        .unwrap();
+
+    let this_month = platform::reports::Interval::Month.floor(Utc::now());
+    let from = this_month.checked_sub_months(chrono::Months::new(11)).unwrap();
+    let to = this_month.checked_add_months(chrono::Months::new(1)).unwrap();
+    let query = format!("from={}&to={}&interval=month", from.date_naive(), to.date_naive());
+    let body: Value = report(&s, &query, None).await.json().await.unwrap();
+    let rows = body["data"].as_array().unwrap();
+    assert_eq!(rows.len(), 12);
+    let sql = format!(
+        "SELECT count(*) AS n FROM {schema}.payment_outcomes WHERE kind = $1 AND occurred_at >= $2 AND occurred_at < $3"
+    );
+    let mut count = async |kind: &str| {
+        diesel::sql_query(&sql)
+            .bind::<diesel::sql_types::Text, _>(kind)
+            .bind::<Timestamptz, _>(from)
+            .bind::<Timestamptz, _>(to)
+            .get_result::<Count>(&mut conn)
+            .await
+            .unwrap()
+            .n
+    };
+    let total = |field: &str| rows.iter().map(|r| r[field].as_i64().unwrap()).sum::<i64>();
+    assert_eq!(total("succeeded"), count("succeeded").await);
+    assert_eq!(total("failed"), count("failed").await);
+    assert_eq!(total("refunds"), count("refunded").await);
+    assert!(total("succeeded") > 100_000, "most of the seeded year is in range");
+
+    let mut took = Vec::new();
+    for _ in 0..200 {
+        let started = std::time::Instant::now();
+        let res = report(&s, &query, None).await;
+        assert_eq!(res.status(), 200);
+        res.bytes().await.unwrap();
+        took.push(started.elapsed());
+    }
+    took.sort();
+    println!(
+        "payments report, 12 monthly intervals, {} requests: p50 {:?}, p99 {:?}, max {:?}",
+        took.len(),
+        took[took.len() / 2],
+        took[took.len() * 99 / 100],
+        took[took.len() - 1]
+    );
+    s.stop().await;
+}

@@ -274,3 +274,57 @@ async fn the_report_answers_csv_and_refuses_non_admins_and_bad_ranges() {
     }
     s.stop().await;
 }
+
+/// The report on bench-sized data (scripts/bench-seed-subscriptions.sql: 20,000 subscriptions and a
+/// year of MRR history): correct, and timed for a year of monthly intervals. Prints p50/p99; the
+/// timing is measured, never asserted (benchmarks do not gate).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_year_of_monthly_intervals_on_bench_data() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+    let s = Stack::start().await;
+    let seed = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/bench-seed-subscriptions.sql"));
+    let mut conn = AsyncPgConnection::establish(&testkit::database_url()).await.unwrap();
+    let schema = s.env.schema("subscriptions");
+    conn.batch_execute(&format!("SET search_path TO {schema}; {seed}; ANALYZE mrr_movements;")).await.unwrap();
+
+    let now = Utc::now();
+    let this_month = platform::reports::Interval::Month.floor(now);
+    let from = this_month.checked_sub_months(chrono::Months::new(11)).unwrap();
+    let to = this_month.checked_add_months(chrono::Months::new(1)).unwrap();
+    let query = format!("from={}&to={}&interval=month", from.date_naive(), to.date_naive());
+    let body = report(&s, &query).await;
+    let rows = body["data"].as_array().unwrap();
+    assert_eq!(rows.len(), 12);
+    for row in rows {
+        assert_eq!(
+            money(row, "mrr"),
+            money(row, "mrr_start") + money(row, "new_mrr") + money(row, "expansion_mrr")
+                + money(row, "reactivation_mrr")
+                - money(row, "contraction_mrr")
+                - money(row, "churned_mrr"),
+            "{row}"
+        );
+    }
+    let last = rows.last().unwrap();
+    // Now: 9,000 Pro and 1,000 Enterprise subscriptions pay; every churned one has churned.
+    assert_eq!(money(last, "mrr"), d("9.99") * Decimal::from(9000) + d("99") * Decimal::from(1000));
+    assert_eq!(last["paying_subscribers"], 10000);
+
+    let mut took = Vec::new();
+    for _ in 0..200 {
+        let started = std::time::Instant::now();
+        let res = s.report(&query, None).await;
+        assert_eq!(res.status(), 200);
+        res.bytes().await.unwrap();
+        took.push(started.elapsed());
+    }
+    took.sort();
+    println!(
+        "subscriptions report, 12 monthly intervals, {} requests: p50 {:?}, p99 {:?}, max {:?}",
+        took.len(),
+        took[took.len() / 2],
+        took[took.len() * 99 / 100],
+        took[took.len() - 1]
+    );
+    s.stop().await;
+}
