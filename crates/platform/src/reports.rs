@@ -40,7 +40,9 @@
 //!     reports::require_admin(&principal)?;
 //!     let series = q.series()?;                       // 422 on a bad range or too many buckets
 //!     // SQL: `width_bucket(sold_at, $1::timestamptz[])` with `$1 = series.starts()` gives the
-//!     // bucket number (0: before `from`), or compute `series.bucket_of(t)` in Rust.
+//!     // bucket number (0: before `from`), or compute `series.bucket_of(t)` in Rust. Run several
+//!     // queries in `platform::db::snapshot` so they add up; read a per-day summary table when
+//!     // `series.day_aligned()` (subscriptions' `mrr_daily`, billing's `payment_outcomes_daily`).
 //!     let rows: Vec<SalesRow> = store::sales(&mut conn, &series).await?;
 //!     Ok(reports::respond(format, &Report::new(&series, rows)))
 //! }
@@ -209,6 +211,13 @@ impl Series {
     /// `buckets()[i - 1]` (times at or after `to` answer `len()`: filter them out with `t < to`).
     pub fn starts(&self) -> Vec<DateTime<Utc>> {
         self.buckets.iter().map(|b| b.start).collect()
+    }
+
+    /// Whether every boundary is at midnight UTC (always so for dates): a report may then read a
+    /// per-day summary instead of every row, since no bucket splits a day.
+    pub fn day_aligned(&self) -> bool {
+        let midnight = |t: DateTime<Utc>| t == Interval::Day.floor(t);
+        midnight(self.from) && midnight(self.to)
     }
 
     /// The index of the bucket holding `t`, `None` outside `[from, to)`.
@@ -476,6 +485,13 @@ mod tests {
         assert_eq!((p.status, p.errors[0].field.as_str()), (422, "interval"));
         // Wide ranges stop counting at the cap instead of walking every day.
         assert!(Series::new(t("0001-01-01"), t("9999-01-01"), Interval::Day).is_err());
+    }
+
+    #[test]
+    fn day_aligned_when_the_range_starts_and_ends_at_midnight() {
+        assert!(Series::new(t("2026-01-15"), t("2026-03-10"), Interval::Month).expect("valid").day_aligned());
+        assert!(!Series::new(t("2026-01-15T00:00:01Z"), t("2026-03-10"), Interval::Week).expect("v").day_aligned());
+        assert!(!Series::new(t("2026-01-15"), t("2026-03-10T12:00:00Z"), Interval::Day).expect("v").day_aligned());
     }
 
     #[test]

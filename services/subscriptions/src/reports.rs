@@ -96,13 +96,15 @@ impl Moved {
     }
 }
 
-/// Read the history and build the rows (one snapshot for both queries).
+/// Read the history and build the rows (one snapshot for both queries; the per-day summary when no
+/// bucket splits a day).
 pub async fn subscriptions(pool: &platform::db::Pool, series: &Series) -> Result<Vec<Row>, Problem> {
     let (starts, to) = (series.starts(), series.to());
+    let source = if series.day_aligned() { history::Source::Daily } else { history::Source::Movements };
     let (totals, states) = platform::db::snapshot(pool, move |conn| {
         Box::pin(async move {
-            let totals = history::movement_totals(conn, &starts, to).await?;
-            let states = history::state_changes(conn, &starts, to).await?;
+            let totals = history::movement_totals(conn, source, &starts, to).await?;
+            let states = history::state_changes(conn, source, &starts, to).await?;
             Ok::<_, Problem>((totals, states))
         })
     })

@@ -100,21 +100,49 @@ pub struct StateChange {
     pub delta: i64,
 }
 
+/// Where the report reads the history from: every movement, or the per-day summary (`mrr_daily`,
+/// the same sums per UTC day), which answers alike when no bucket boundary splits a day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Movements,
+    Daily,
+}
+
+impl Source {
+    /// The history as rows of (at, currency, kind, n, delta, tier/status before and after).
+    fn sql(self) -> &'static str {
+        match self {
+            Source::Movements => {
+                "SELECT occurred_at AS at, currency, kind, 1::int8 AS n, mrr_after - mrr_before AS delta,
+                        tier_before, status_before, tier_after, status_after FROM mrr_movements"
+            }
+            Source::Daily => {
+                "SELECT day_start AS at, currency, NULLIF(kind, '') AS kind, movements AS n, delta,
+                        NULLIF(tier_before, '') AS tier_before, NULLIF(status_before, '') AS status_before,
+                        NULLIF(tier_after, '') AS tier_after, NULLIF(status_after, '') AS status_after
+                   FROM mrr_daily"
+            }
+        }
+    }
+}
+
 /// Movement totals before `to`, by bucket (`width_bucket` over `starts`, the buckets' starts),
 /// currency and kind. Bucket 0 sums everything before the range: the state at its start.
 pub async fn movement_totals(
     conn: &mut AsyncPgConnection,
+    source: Source,
     starts: &[DateTime<Utc>],
     to: DateTime<Utc>,
 ) -> QueryResult<Vec<MovementTotal>> {
     use diesel::sql_types::{Array, Timestamptz};
-    diesel::sql_query(
-        "SELECT width_bucket(occurred_at, $1) AS bucket, trim(currency) AS currency, kind,
-                count(*) AS count, sum(mrr_after - mrr_before) AS delta
-           FROM mrr_movements
-          WHERE occurred_at < $2
+    diesel::sql_query(format!(
+        "SELECT width_bucket(at, $1) AS bucket, trim(currency) AS currency, kind,
+                sum(n)::int8 AS count, sum(delta) AS delta
+           FROM ({}) history
+          WHERE at < $2
           GROUP BY 1, 2, 3",
-    )
+        source.sql()
+    ))
     .bind::<Array<Timestamptz>, _>(starts)
     .bind::<Timestamptz, _>(to)
     .load(conn)
@@ -124,22 +152,25 @@ pub async fn movement_totals(
 /// Entries into and exits from each (tier, status) before `to`, by bucket as [`movement_totals`].
 pub async fn state_changes(
     conn: &mut AsyncPgConnection,
+    source: Source,
     starts: &[DateTime<Utc>],
     to: DateTime<Utc>,
 ) -> QueryResult<Vec<StateChange>> {
     use diesel::sql_types::{Array, Timestamptz};
-    diesel::sql_query(
-        "SELECT bucket, currency, tier, status, sum(n)::int8 AS delta FROM (
-             SELECT width_bucket(occurred_at, $1) AS bucket, trim(currency) AS currency,
-                    tier_after AS tier, status_after AS status, 1 AS n
-               FROM mrr_movements WHERE occurred_at < $2 AND tier_after IS NOT NULL
+    diesel::sql_query(format!(
+        "WITH history AS ({}),
+              changes AS (
+             SELECT width_bucket(at, $1) AS bucket, trim(currency) AS currency,
+                    tier_after AS tier, status_after AS status, n
+               FROM history WHERE at < $2 AND tier_after IS NOT NULL
              UNION ALL
-             SELECT width_bucket(occurred_at, $1), trim(currency), tier_before, status_before, -1
-               FROM mrr_movements WHERE occurred_at < $2 AND tier_before IS NOT NULL
-         ) changes
-         GROUP BY 1, 2, 3, 4
+             SELECT width_bucket(at, $1), trim(currency), tier_before, status_before, -n
+               FROM history WHERE at < $2 AND tier_before IS NOT NULL)
+         SELECT bucket, currency, tier, status, sum(n)::int8 AS delta FROM changes
+          GROUP BY 1, 2, 3, 4
          HAVING sum(n) <> 0",
-    )
+        source.sql()
+    ))
     .bind::<Array<Timestamptz>, _>(starts)
     .bind::<Timestamptz, _>(to)
     .load(conn)
