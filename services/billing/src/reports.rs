@@ -61,13 +61,15 @@ pub struct Row {
     pub revenue_by_purpose: BTreeMap<String, PurposeRevenue>,
 }
 
-/// Read the history and build the rows (one snapshot for both queries).
+/// Read the history and build the rows (one snapshot for both queries; the per-day summaries when
+/// no bucket splits a day).
 pub async fn payments(pool: &platform::db::Pool, series: &Series) -> Result<Vec<Row>, Problem> {
     let (starts, to) = (series.starts(), series.to());
+    let source = if series.day_aligned() { outcomes::Source::Daily } else { outcomes::Source::Outcomes };
     let (totals, cohorts) = platform::db::snapshot(pool, move |conn| {
         Box::pin(async move {
-            let totals = outcomes::totals(conn, &starts, to).await?;
-            let cohorts = outcomes::cohorts(conn, &starts, to).await?;
+            let totals = outcomes::totals(conn, source, &starts, to).await?;
+            let cohorts = outcomes::cohorts(conn, source, &starts, to).await?;
             Ok::<_, Problem>((totals, cohorts))
         })
     })

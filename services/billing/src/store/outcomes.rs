@@ -89,19 +89,39 @@ pub struct OutcomeTotal {
     pub amount: Decimal,
 }
 
+/// Where the report reads the history from: every outcome, or the per-day summaries (the same
+/// sums per UTC day), which answer alike when no bucket boundary splits a day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Outcomes,
+    Daily,
+}
+
 pub async fn totals(
     conn: &mut AsyncPgConnection,
+    source: Source,
     starts: &[DateTime<Utc>],
     to: DateTime<Utc>,
 ) -> QueryResult<Vec<OutcomeTotal>> {
     use diesel::sql_types::{Array, Timestamptz};
-    diesel::sql_query(
-        "SELECT width_bucket(occurred_at, $1) AS bucket, trim(currency) AS currency, kind, purpose,
-                decline_code, count(*) AS count, sum(amount) AS amount
-           FROM payment_outcomes
-          WHERE occurred_at >= $1[1] AND occurred_at < $2
-          GROUP BY 1, 2, 3, 4, 5",
-    )
+    let history = match source {
+        Source::Outcomes => {
+            "SELECT occurred_at AS at, currency, kind, purpose, decline_code, 1::int8 AS n, amount
+               FROM payment_outcomes"
+        }
+        Source::Daily => {
+            "SELECT day_start AS at, currency, kind, purpose, NULLIF(decline_code, '') AS decline_code,
+                    outcomes AS n, amount
+               FROM payment_outcomes_daily"
+        }
+    };
+    diesel::sql_query(format!(
+        "SELECT width_bucket(at, $1) AS bucket, trim(currency) AS currency, kind, purpose,
+                decline_code, sum(n)::int8 AS count, sum(amount) AS amount
+           FROM ({history}) history
+          WHERE at >= $1[1] AND at < $2
+          GROUP BY 1, 2, 3, 4, 5"
+    ))
     .bind::<Array<Timestamptz>, _>(starts)
     .bind::<Timestamptz, _>(to)
     .load(conn)
@@ -125,26 +145,40 @@ pub struct Cohort {
     pub eventually_succeeded: i64,
 }
 
+const COHORTS_FROM_OUTCOMES: &str = "
+    SELECT width_bucket(f.occurred_at, $1) AS bucket, trim(f.currency) AS currency,
+           count(*) AS payments,
+           count(*) FILTER (WHERE f.kind = 'succeeded') AS first_attempt_succeeded,
+           count(*) FILTER (WHERE f.kind = 'succeeded' OR EXISTS (
+               SELECT 1 FROM payment_outcomes s
+                WHERE s.payment_id = f.payment_id AND s.kind = 'succeeded' AND s.occurred_at < $2
+           )) AS eventually_succeeded
+      FROM payment_outcomes f
+     WHERE f.attempt = 1 AND f.occurred_at >= $1[1] AND f.occurred_at < $2
+     GROUP BY 1, 2";
+
+const COHORTS_DAILY: &str = "
+    SELECT c.bucket, c.currency, c.payments, c.first_attempt_succeeded,
+           COALESCE(s.eventually_succeeded, 0)::int8 AS eventually_succeeded
+      FROM (SELECT width_bucket(first_day, $1) AS bucket, trim(currency) AS currency,
+                   sum(payments)::int8 AS payments, sum(first_attempt_succeeded)::int8 AS first_attempt_succeeded
+              FROM payment_cohorts_daily WHERE first_day >= $1[1] AND first_day < $2 GROUP BY 1, 2) c
+      LEFT JOIN (SELECT width_bucket(first_day, $1) AS bucket, trim(currency) AS currency,
+                        sum(payments)::int8 AS eventually_succeeded
+                   FROM payment_cohort_successes
+                  WHERE first_day >= $1[1] AND first_day < $2 AND success_day < $2 GROUP BY 1, 2) s
+        USING (bucket, currency)";
+
 pub async fn cohorts(
     conn: &mut AsyncPgConnection,
+    source: Source,
     starts: &[DateTime<Utc>],
     to: DateTime<Utc>,
 ) -> QueryResult<Vec<Cohort>> {
     use diesel::sql_types::{Array, Timestamptz};
-    diesel::sql_query(
-        "SELECT width_bucket(f.occurred_at, $1) AS bucket, trim(f.currency) AS currency,
-                count(*) AS payments,
-                count(*) FILTER (WHERE f.kind = 'succeeded') AS first_attempt_succeeded,
-                count(*) FILTER (WHERE f.kind = 'succeeded' OR EXISTS (
-                    SELECT 1 FROM payment_outcomes s
-                     WHERE s.payment_id = f.payment_id AND s.kind = 'succeeded' AND s.occurred_at < $2
-                )) AS eventually_succeeded
-           FROM payment_outcomes f
-          WHERE f.attempt = 1 AND f.occurred_at >= $1[1] AND f.occurred_at < $2
-          GROUP BY 1, 2",
-    )
-    .bind::<Array<Timestamptz>, _>(starts)
-    .bind::<Timestamptz, _>(to)
-    .load(conn)
-    .await
+    let sql = match source {
+        Source::Outcomes => COHORTS_FROM_OUTCOMES,
+        Source::Daily => COHORTS_DAILY,
+    };
+    diesel::sql_query(sql).bind::<Array<Timestamptz>, _>(starts).bind::<Timestamptz, _>(to).load(conn).await
 }
