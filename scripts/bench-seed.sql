@@ -99,5 +99,6 @@ SELECT ('f' || lpad(to_hex(l * 100000 + s), 31, '0'))::uuid, ('d' || lpad(to_hex
 RESET search_path;
 VACUUM ANALYZE rewards.token_balances, rewards.score_histogram, rewards.profiles,
                subscriptions.subscriptions, subscriptions.charges, subscriptions.mrr_movements,
-               billing.payments, billing.payment_outcomes, marketplace.courses,
+               subscriptions.mrr_daily, billing.payments, billing.payment_outcomes, billing.payment_outcomes_daily,
+               billing.payment_cohorts_daily, billing.payment_cohort_successes, marketplace.courses,
                licensing.organizations, licensing.branding, licensing.licenses, licensing.seats;
