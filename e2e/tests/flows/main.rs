@@ -18,6 +18,7 @@ mod privacy;
 mod purchase;
 mod redemption;
 mod refund_policy;
+mod reports;
 mod subscription;
 mod subscription_refunds;
 mod support;
