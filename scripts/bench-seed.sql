@@ -19,22 +19,13 @@ SELECT 'global', lifetime_earned, count(*) FROM token_balances GROUP BY lifetime
 INSERT INTO profiles (user_id, display_name, updated_at)
 SELECT lpad(to_hex(i), 32, '0')::uuid, 'Learner ' || i, now() FROM generate_series(10, 1000000, 10) AS i;
 
--- subscriptions: 10,000 live subscriptions (every 100th user; a tenth Enterprise), periods
--- anchored so that none renews during a run, each with its paid initial charge.
+-- subscriptions: 10,000 live subscriptions, 10,000 churned ones and a year of MRR history.
 SET search_path TO subscriptions;
-INSERT INTO subscriptions (id, user_id, tier, status, anchor_day, current_period_start, current_period_end,
-                           first_payment_deadline, created_at, updated_at)
-SELECT ('5' || lpad(to_hex(i), 31, '0'))::uuid, lpad(to_hex(i * 100), 32, '0')::uuid,
-       CASE WHEN i % 10 = 0 THEN 'enterprise' ELSE 'pro' END, 'active', 1 + i % 28,
-       date_trunc('day', now()) - (i % 25) * interval '1 day',
-       date_trunc('day', now()) - (i % 25) * interval '1 day' + interval '1 month',
-       now() - interval '60 days', now() - interval '60 days', now()
-  FROM generate_series(1, 10000) AS i;
-INSERT INTO charges (id, subscription_id, kind, tier, amount, currency, payment_id, status, created_at)
-SELECT ('6' || lpad(to_hex(i), 31, '0'))::uuid, ('5' || lpad(to_hex(i), 31, '0'))::uuid, 'initial',
-       CASE WHEN i % 10 = 0 THEN 'enterprise' ELSE 'pro' END, CASE WHEN i % 10 = 0 THEN 99 ELSE 9.99 END,
-       'USD', ('7' || lpad(to_hex(i), 31, '0'))::uuid, 'succeeded', now() - interval '60 days'
-  FROM generate_series(1, 10000) AS i;
+\ir bench-seed-subscriptions.sql
+
+-- billing: a year of payments with their outcomes and refunds (the payments report's data).
+SET search_path TO billing;
+\ir bench-seed-billing.sql
 
 -- marketplace: 100,000 published courses by 2,000 instructors; 40 topics x 12 categories x 4 levels
 -- spread independently; a tenth free; ratings and purchase counts for the sort orders. The
@@ -107,5 +98,7 @@ SELECT ('f' || lpad(to_hex(l * 100000 + s), 31, '0'))::uuid, ('d' || lpad(to_hex
 
 RESET search_path;
 VACUUM ANALYZE rewards.token_balances, rewards.score_histogram, rewards.profiles,
-               subscriptions.subscriptions, subscriptions.charges, marketplace.courses,
+               subscriptions.subscriptions, subscriptions.charges, subscriptions.mrr_movements,
+               subscriptions.mrr_daily, billing.payments, billing.payment_outcomes, billing.payment_outcomes_daily,
+               billing.payment_cohorts_daily, billing.payment_cohort_successes, marketplace.courses,
                licensing.organizations, licensing.branding, licensing.licenses, licensing.seats;

@@ -56,7 +56,7 @@ export GATEWAY_RATE_LIMIT_IP_PER_SEC=1000000 GATEWAY_RATE_LIMIT_IP_BURST=1000000
 started=1
 PROFILE=release RUN_DETACHED=1 scripts/run-all.sh >/dev/null
 
-echo "bench: seeding (1,000,000 reward accounts, 100,000 courses, 10,000 subscriptions, 20 licenses)" >&2
+echo "bench: seeding (1,000,000 reward accounts, 100,000 courses, 20,000 subscriptions with a year of MRR history, 120,000 payments, 20 licenses)" >&2
 seed_start=$(date +%s)
 psql -q "$BENCH_URL" -f scripts/bench-seed.sql >/dev/null
 echo "bench: seeded in $(( $(date +%s) - seed_start )) s" >&2

@@ -90,6 +90,9 @@ const PREFIXES: &[(&str, &str)] = &[
     ("/api/rewards", "rewards"),
     ("/api/enterprise", "licensing"),
     ("/api/licensing", "licensing"),
+    // Admin reports: each service reports on what it owns.
+    ("/api/admin/reports/subscriptions", "subscriptions"),
+    ("/api/admin/reports/payments", "billing"),
 ];
 
 /// Every service the gateway forwards to, once each.

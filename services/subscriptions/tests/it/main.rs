@@ -9,5 +9,6 @@ mod money_back;
 mod pool;
 mod renewal_lease;
 mod replicas;
+mod reports;
 mod seats;
 mod support;
