@@ -22,6 +22,7 @@ build:
 	cargo build --workspace --all-targets
 
 test: deps      ## the whole test suite on the real PostgreSQL and RabbitMQ
+	@scripts/check-migrations.sh
 	cargo test --workspace --no-fail-fast
 	@$(MAKE) --no-print-directory test-replicas
 	@scripts/chaos.sh
