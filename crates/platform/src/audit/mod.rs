@@ -14,7 +14,7 @@ mod read;
 
 pub use chain::{verify, Broken, Verification, GENESIS};
 pub use context::AuditContext;
-pub use read::{list, openapi, path, routes, AuditEntryView, AuditFilter};
+pub use read::{list, openapi, path, routes, AuditEntryView, AuditFilter, Cursor};
 
 use chain::Entry;
 use chrono::{DateTime, SubsecRound, Utc};

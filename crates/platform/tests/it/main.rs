@@ -1,5 +1,7 @@
 //! Platform plumbing against the real PostgreSQL.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod audit;
 mod idempotency;
+mod retention;
 mod input;
