@@ -119,3 +119,17 @@ pub async fn record(
     diesel::update(audit_chain_head::table).set(audit_chain_head::hash.eq(&hash)).execute(conn).await?;
     Ok(entry.id)
 }
+
+/// Record that the caller read another user's data (`resource`, e.g. `billing_history`, of
+/// `target`, e.g. `user:<uuid>`): a read has no transaction of its own, so the entry gets one.
+pub async fn record_read(
+    conn: &mut AsyncPgConnection,
+    ctx: &AuditContext,
+    at: DateTime<Utc>,
+    resource: &str,
+    target: String,
+) -> QueryResult<Uuid> {
+    use diesel_async::AsyncConnection;
+    let changes = serde_json::json!({ "resource": resource });
+    conn.transaction(async |c| record(c, ctx, at, Action::new("admin.read", target, changes)).await).await
+}
