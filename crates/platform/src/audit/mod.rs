@@ -133,3 +133,22 @@ pub async fn record_read(
     let changes = serde_json::json!({ "resource": resource });
     conn.transaction(async |c| record(c, ctx, at, Action::new("admin.read", target, changes)).await).await
 }
+
+/// For a read of `user`'s data: when the caller is someone else (an admin; the handler has
+/// already decided they may), record it as an `admin.read` of `resource`. Reading one's own data
+/// is not audited.
+pub async fn audit_read_of(
+    pool: &crate::db::Pool,
+    req: &actix_web::HttpRequest,
+    principal: &crate::auth::Principal,
+    user: Uuid,
+    resource: &str,
+) -> Result<(), crate::Problem> {
+    if principal.user_id().ok() == Some(user) {
+        return Ok(());
+    }
+    let ctx = AuditContext::from_request(req, principal);
+    let mut conn = pool.get().await?;
+    record_read(&mut conn, &ctx, Utc::now(), resource, format!("user:{user}")).await?;
+    Ok(())
+}
