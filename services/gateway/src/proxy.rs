@@ -83,7 +83,7 @@ pub async fn forward(
     relay_response(response, &upstream).await
 }
 
-async fn authenticate(req: &HttpRequest, state: &State) -> Result<Option<Identity>, Problem> {
+pub(crate) async fn authenticate(req: &HttpRequest, state: &State) -> Result<Option<Identity>, Problem> {
     let Some(value) = req.headers().get("authorization") else {
         return Ok(None);
     };

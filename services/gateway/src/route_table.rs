@@ -33,7 +33,16 @@ const PREFIXES: &[(&str, &str)] = &[
     ("/api/rewards", "rewards"),
     ("/api/enterprise", "licensing"),
     ("/api/licensing", "licensing"),
+    // Each service's audit log (`platform::audit`); `/api/admin/audit` itself merges them (crate::audit).
+    ("/api/admin/audit/billing", "billing"),
+    ("/api/admin/audit/subscriptions", "subscriptions"),
+    ("/api/admin/audit/marketplace", "marketplace"),
+    ("/api/admin/audit/rewards", "rewards"),
+    ("/api/admin/audit/licensing", "licensing"),
 ];
+
+/// The services with an audit log, in the merged log's tie-break order (by name).
+pub const AUDITED_SERVICES: &[&str] = &["billing", "licensing", "marketplace", "rewards", "subscriptions"];
 
 /// Routes that need no token (a token, when sent, is still verified). `*` matches one segment.
 const PUBLIC: &[(&str, &str)] = &[
