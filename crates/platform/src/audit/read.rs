@@ -101,7 +101,7 @@ struct Reader(Pool);
 
 /// Admins: this service's audit entries, newest first.
 // The path is rewritten per service by [`openapi`].
-#[utoipa::path(get, path = "/api/admin/audit", tag = "audit", operation_id = "readAuditLog",
+#[utoipa::path(get, path = "/api/admin/audit", operation_id = "readAuditLog",
     security(("bearer" = [])), params(AuditFilter),
     responses((status = 200, body = Page<AuditEntryView>),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -138,6 +138,7 @@ pub fn openapi(service: &str) -> utoipa::openapi::OpenApi {
         .map(|mut item| {
             if let Some(op) = item.get.as_mut() {
                 op.operation_id = Some(format!("readAuditLog_{service}"));
+                op.tags = Some(vec![service.to_string()]);
                 op.summary = Some(format!("Admins: the {service} service's audit entries, newest first."));
             }
             (path(service), item)
