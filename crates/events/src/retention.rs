@@ -19,7 +19,12 @@ pub fn rules(config: &ServiceConfig) -> Result<Vec<Rule>, String> {
     let inbox_minimum = DAY.mul_f64(7.0).max(Duration::from_secs(config.event_retry_horizon_secs.saturating_mul(2)));
     let inbox = hours("RETENTION_INBOX_HOURS", config.retention_inbox_hours, inbox_minimum)?;
     Ok(vec![
-        Rule { table: "outbox", time_column: "published_at", condition: Some("published_at IS NOT NULL"), keep: outbox },
+        Rule {
+            table: "outbox",
+            time_column: "published_at",
+            condition: Some("published_at IS NOT NULL"),
+            keep: outbox,
+        },
         Rule { table: "inbox", time_column: "processed_at", condition: None, keep: inbox },
     ])
 }

@@ -257,4 +257,3 @@ impl Record {
         Ok(Answer { status: status.as_u16(), body, replayed: false })
     }
 }
-

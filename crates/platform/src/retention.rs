@@ -47,7 +47,10 @@ pub fn idempotency_rule(keep: Duration) -> Rule {
 pub fn hours(variable: &str, value: u64, minimum: Duration) -> Result<Duration, String> {
     let keep = Duration::from_secs(value.saturating_mul(3600));
     if keep < minimum {
-        return Err(format!("{variable}={value} is shorter than the minimum of {} hours", minimum.as_secs().div_ceil(3600)));
+        return Err(format!(
+            "{variable}={value} is shorter than the minimum of {} hours",
+            minimum.as_secs().div_ceil(3600)
+        ));
     }
     Ok(keep)
 }

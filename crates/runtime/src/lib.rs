@@ -252,9 +252,8 @@ where
         };
         tasks.push(consumer.spawn(shutdown_rx.clone()));
     }
-    tasks.push(
-        retention.clone().spawn(Duration::from_secs(config.retention_interval_secs.max(1)), shutdown_rx.clone()),
-    );
+    tasks
+        .push(retention.clone().spawn(Duration::from_secs(config.retention_interval_secs.max(1)), shutdown_rx.clone()));
 
     let readiness = Readiness::default()
         .with("database", {
@@ -397,7 +396,8 @@ where
                 Ok(())
             }
             cli::Command::AuditVerify => {
-                let report = cli::run_audit_verify(&config, &schema(&spec, &config)).await.map_err(StartError::Command)?;
+                let report =
+                    cli::run_audit_verify(&config, &schema(&spec, &config)).await.map_err(StartError::Command)?;
                 println!("{}: {report}", spec.name);
                 match report.broken {
                     None => Ok(()),

@@ -61,7 +61,8 @@ pub async fn merged(req: HttpRequest, state: web::Data<State>) -> Result<HttpRes
     req.extensions_mut().insert(platform::metrics::RouteLabel("/api/admin/audit"));
     let client_ip = state.client_ip(&req);
     state.limits.check_ip(client_ip)?;
-    let identity = crate::proxy::authenticate(&req, &state).await?.ok_or_else(|| Problem::unauthorized("send a bearer token"))?;
+    let identity =
+        crate::proxy::authenticate(&req, &state).await?.ok_or_else(|| Problem::unauthorized("send a bearer token"))?;
     state.limits.check_user(identity.user_id)?;
     if !identity.roles.contains(&Role::Admin) {
         return Err(Problem::forbidden().with_detail("the audit log is for admins"));
@@ -69,11 +70,9 @@ pub async fn merged(req: HttpRequest, state: web::Data<State>) -> Result<HttpRes
     let q: MergedQuery = platform::input::from_query(req.query_string()).map_err(|e| Problem::validation(vec![e]))?;
     let services: Vec<&'static str> = match &q.service {
         None => AUDITED_SERVICES.to_vec(),
-        Some(name) => vec![AUDITED_SERVICES
-            .iter()
-            .copied()
-            .find(|s| s == name)
-            .ok_or_else(|| Problem::field("query.service", format!("must be one of {}", AUDITED_SERVICES.join(", "))))?],
+        Some(name) => vec![AUDITED_SERVICES.iter().copied().find(|s| s == name).ok_or_else(|| {
+            Problem::field("query.service", format!("must be one of {}", AUDITED_SERVICES.join(", ")))
+        })?],
     };
     let limit = PageQuery { limit: q.limit, cursor: None }.limit();
     let cursor: Option<MergedCursor> = q.cursor.as_deref().map(decode_cursor).transpose()?;
@@ -82,21 +81,33 @@ pub async fn merged(req: HttpRequest, state: web::Data<State>) -> Result<HttpRes
     }
     let request_id = RequestId::of(&req);
     let pages = futures_util::future::try_join_all(services.iter().map(|service| {
-        fetch(&state, service, &q, cursor.as_ref().map(|c| cursor_for(service, c)), limit, &identity, &request_id, client_ip)
+        fetch(
+            &state,
+            service,
+            &q,
+            cursor.as_ref().map(|c| cursor_for(service, c)),
+            limit,
+            &identity,
+            &request_id,
+            client_ip,
+        )
     }))
     .await?;
     let mut more = pages.iter().any(|(_, p)| p.next_cursor.is_some());
-    let mut entries: Vec<MergedEntry> =
-        pages.into_iter().flat_map(|(service, p)| p.data.into_iter().map(move |entry| MergedEntry { service, entry })).collect();
-    entries.sort_by(|a, b| {
-        b.entry.at.cmp(&a.entry.at).then(a.service.cmp(b.service)).then(b.entry.seq.cmp(&a.entry.seq))
-    });
+    let mut entries: Vec<MergedEntry> = pages
+        .into_iter()
+        .flat_map(|(service, p)| p.data.into_iter().map(move |entry| MergedEntry { service, entry }))
+        .collect();
+    entries
+        .sort_by(|a, b| b.entry.at.cmp(&a.entry.at).then(a.service.cmp(b.service)).then(b.entry.seq.cmp(&a.entry.seq)));
     if entries.len() as i64 > limit {
         entries.truncate(limit as usize);
         more = true;
     }
     let next_cursor = if more {
-        entries.last().map(|e| encode_cursor(&MergedCursor { at: e.entry.at, service: e.service.into(), seq: e.entry.seq }))
+        entries
+            .last()
+            .map(|e| encode_cursor(&MergedCursor { at: e.entry.at, service: e.service.into(), seq: e.entry.seq }))
     } else {
         None
     };
@@ -117,7 +128,13 @@ async fn fetch(
 ) -> Result<(&'static str, Page<AuditEntryView>), Problem> {
     let path = platform::audit::path(service);
     let upstream = state.routes.upstream(&path).ok_or_else(|| Problem::internal(format!("no route for {path}")))?;
-    let token = state.internal.mint(service, &identity.user_id.to_string(), &identity.roles, identity.org_id, Some(request_id))?;
+    let token = state.internal.mint(
+        service,
+        &identity.user_id.to_string(),
+        &identity.roles,
+        identity.org_id,
+        Some(request_id),
+    )?;
     let filters = platform::audit::AuditFilter {
         actor: q.actor.clone(),
         target: q.target.clone(),
@@ -142,7 +159,11 @@ async fn fetch(
     })?;
     if !response.status().is_success() {
         tracing::warn!(service, status = response.status().as_u16(), "audit fan-out: the service refused");
-        return Err(Problem::new(actix_web::http::StatusCode::BAD_GATEWAY, "upstream_unavailable", "A service did not answer"));
+        return Err(Problem::new(
+            actix_web::http::StatusCode::BAD_GATEWAY,
+            "upstream_unavailable",
+            "A service did not answer",
+        ));
     }
     let page = response.json().await.map_err(Problem::internal)?;
     Ok((service, page))

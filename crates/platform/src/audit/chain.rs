@@ -110,7 +110,11 @@ impl std::fmt::Display for Verification {
             None => write!(f, "audit log intact: {} entries, every link verified", self.checked),
             Some(b) => {
                 let id = b.id.map(|i| format!(" (id {i})")).unwrap_or_default();
-                write!(f, "audit log BROKEN at entry {}{id}: {}; {} entries before it verified", b.seq, b.reason, self.checked)
+                write!(
+                    f,
+                    "audit log BROKEN at entry {}{id}: {}; {} entries before it verified",
+                    b.seq, b.reason, self.checked
+                )
             }
         }
     }

@@ -94,11 +94,7 @@ async fn an_action_that_fails_leaves_no_entry() {
 async fn the_database_refuses_update_delete_and_truncate() {
     let (env, pool) = setup().await;
     write(&pool, &admin(), "tokens.award", "user:1".into(), 1).await;
-    for sql in [
-        "UPDATE audit_log SET target = 'user:2'",
-        "DELETE FROM audit_log",
-        "TRUNCATE audit_log",
-    ] {
+    for sql in ["UPDATE audit_log SET target = 'user:2'", "DELETE FROM audit_log", "TRUNCATE audit_log"] {
         let err = exec(&pool, sql).await.expect_err(sql);
         assert!(err.to_string().contains("append-only"), "{sql}: {err}");
     }
@@ -116,7 +112,9 @@ async fn tampering_is_reported_at_the_first_broken_link() {
     exec(&pool, "ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only").await.unwrap();
 
     // A changed amount in entry 3.
-    exec(&pool, "UPDATE audit_log SET changes = jsonb_set(changes, '{amount}', '\"0.01\"') WHERE seq = 3").await.unwrap();
+    exec(&pool, "UPDATE audit_log SET changes = jsonb_set(changes, '{amount}', '\"0.01\"') WHERE seq = 3")
+        .await
+        .unwrap();
     let report = verify(&pool).await;
     let broken = report.broken.clone().expect("tampering found");
     assert_eq!((broken.seq, report.checked), (3, 2), "{report}");

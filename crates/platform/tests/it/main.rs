@@ -3,5 +3,5 @@
 
 mod audit;
 mod idempotency;
-mod retention;
 mod input;
+mod retention;

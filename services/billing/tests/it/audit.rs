@@ -83,7 +83,10 @@ async fn an_admin_reading_another_users_history_is_audited() {
     assert_eq!(res.status(), 200);
     let page = audit(&s, "?action=admin.read").await;
     let e = &page["data"][0];
-    assert_eq!((e["target"].as_str(), e["actor_sub"].as_str()), (Some(&*format!("user:{buyer}")), Some(&*admin.to_string())));
+    assert_eq!(
+        (e["target"].as_str(), e["actor_sub"].as_str()),
+        (Some(&*format!("user:{buyer}")), Some(&*admin.to_string()))
+    );
     assert_eq!(e["changes"]["resource"], "billing_history");
     s.stop().await;
 }
@@ -111,10 +114,11 @@ async fn processed_stripe_events_are_pruned_after_the_retention_age() {
         id: String,
     }
     let mut conn = s.svc.pool.get().await.unwrap();
-    let left: Vec<Id> = diesel::sql_query("SELECT id FROM stripe_events WHERE id IN ('evt_old_1', 'evt_old_2', 'evt_recent')")
-        .load(&mut conn)
-        .await
-        .unwrap();
+    let left: Vec<Id> =
+        diesel::sql_query("SELECT id FROM stripe_events WHERE id IN ('evt_old_1', 'evt_old_2', 'evt_recent')")
+            .load(&mut conn)
+            .await
+            .unwrap();
     assert_eq!(left.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["evt_recent"]);
     drop(conn);
     s.stop().await;

@@ -28,7 +28,9 @@ async fn write(svc: &RunningService, actor: &str, action: &'static str, target: 
     let at = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap() + Duration::seconds(second);
     let ctx = ctx(actor);
     platform::db::transaction::<_, platform::Problem, _>(&svc.pool, move |conn| {
-        Box::pin(async move { Ok(platform::audit::record(conn, &ctx, at, Action::new(action, target, json!({}))).await?) })
+        Box::pin(
+            async move { Ok(platform::audit::record(conn, &ctx, at, Action::new(action, target, json!({}))).await?) },
+        )
     })
     .await
     .unwrap();

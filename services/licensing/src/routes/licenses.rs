@@ -122,15 +122,13 @@ pub async fn create(
     let request = req.clone();
     let request_fields = req.clone();
     idempotency::execute(&state.pool, &scope, &key, &request, move |conn| {
-        Box::pin(
-            async move {
-                let view = create_in(conn, req, now).await.map_err(Problem::from)?;
-                let changes = serde_json::to_value(&request_fields).unwrap_or_default();
-                let target = format!("license:{}", view.id);
-                audit::record(conn, &ctx, now, audit::Action::new("license.create", target, changes)).await?;
-                Ok((StatusCode::CREATED, view))
-            },
-        )
+        Box::pin(async move {
+            let view = create_in(conn, req, now).await.map_err(Problem::from)?;
+            let changes = serde_json::to_value(&request_fields).unwrap_or_default();
+            let target = format!("license:{}", view.id);
+            audit::record(conn, &ctx, now, audit::Action::new("license.create", target, changes)).await?;
+            Ok((StatusCode::CREATED, view))
+        })
     })
     .await
 }

@@ -217,7 +217,8 @@ pub async fn mark_paid(
                 "amount": paid.amount.to_string(),
                 "currency": paid.currency.trim(),
             });
-            audit::record(conn, &ctx, now, audit::Action::new("payout.mark_paid", format!("payout:{id}"), changes)).await?;
+            audit::record(conn, &ctx, now, audit::Action::new("payout.mark_paid", format!("payout:{id}"), changes))
+                .await?;
             Ok(paid)
         })
     })

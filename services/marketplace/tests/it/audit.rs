@@ -34,8 +34,14 @@ async fn price_and_publish_changes_are_audited() {
     assert_eq!(actions, ["course.unpublish", "course.price.change", "course.publish"]);
     let price = &entries[1];
     assert_eq!(price["actor_sub"], instructor.to_string());
-    assert_eq!(price["changes"]["after"]["price"].as_str().map(|p| p.parse::<rust_decimal::Decimal>().unwrap()), Some("19.99".parse().unwrap()));
-    assert_eq!(price["changes"]["before"]["price"].as_str().map(|p| p.parse::<rust_decimal::Decimal>().unwrap()), Some("9.99".parse().unwrap()));
+    assert_eq!(
+        price["changes"]["after"]["price"].as_str().map(|p| p.parse::<rust_decimal::Decimal>().unwrap()),
+        Some("19.99".parse().unwrap())
+    );
+    assert_eq!(
+        price["changes"]["before"]["price"].as_str().map(|p| p.parse::<rust_decimal::Decimal>().unwrap()),
+        Some("9.99".parse().unwrap())
+    );
     let mut conn = m.svc.pool.get().await.unwrap();
     assert_eq!(platform::audit::verify(&mut conn).await.unwrap().broken, None);
     drop(conn);
