@@ -20,7 +20,11 @@ pub fn parts() -> Vec<(&'static str, OpenApi)> {
         ("marketplace", marketplace::openapi::ApiDoc::openapi()),
     ]
     .into_iter()
-    .map(|(service, part)| (service, with_rules(service, part)))
+    .map(|(service, mut part)| {
+        // Every service also serves its audit log (registered by the runtime, not its routes).
+        part.merge(platform::audit::openapi(service));
+        (service, with_rules(service, part))
+    })
     .collect()
 }
 

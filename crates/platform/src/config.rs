@@ -162,6 +162,38 @@ pub struct ServiceConfig {
     /// How long after its first failure an event keeps being retried before it is dead-lettered.
     #[serde(default = "default_event_retry_horizon_secs")]
     pub event_retry_horizon_secs: u64,
+    /// Seconds between two runs of the retention job (`platform::retention`).
+    #[serde(default = "default_retention_interval_secs")]
+    pub retention_interval_secs: u64,
+    /// Rows deleted per statement by the retention job: small enough that no lock is long.
+    #[serde(default = "default_retention_batch_size")]
+    pub retention_batch_size: i64,
+    /// Hours a published outbox row is kept (for replaying or inspecting what was sent).
+    #[serde(default = "default_retention_outbox_hours")]
+    pub retention_outbox_hours: u64,
+    /// Hours an inbox row is kept: it must outlive every redelivery of its event (retries, and an
+    /// operator's replay from the dead-letter queue), or a late duplicate would apply twice.
+    #[serde(default = "default_retention_inbox_hours")]
+    pub retention_inbox_hours: u64,
+    /// Hours an idempotency key is kept (at least 24, the API's promise).
+    #[serde(default = "default_retention_idempotency_hours")]
+    pub retention_idempotency_hours: u64,
+}
+
+fn default_retention_interval_secs() -> u64 {
+    3600
+}
+fn default_retention_batch_size() -> i64 {
+    1000
+}
+fn default_retention_outbox_hours() -> u64 {
+    7 * 24
+}
+fn default_retention_inbox_hours() -> u64 {
+    30 * 24
+}
+fn default_retention_idempotency_hours() -> u64 {
+    48
 }
 
 fn default_shutdown_grace_secs() -> u64 {

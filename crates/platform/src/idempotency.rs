@@ -15,7 +15,6 @@ use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, HttpResponse};
 use diesel::prelude::*;
-use diesel::sql_types::BigInt;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use futures_util::future::BoxFuture;
 use serde::Serialize;
@@ -24,10 +23,8 @@ use std::future::{ready, Ready};
 
 pub const HEADER: &str = "Idempotency-Key";
 pub const REPLAYED_HEADER: &str = "Idempotent-Replayed";
-/// Keys are kept at least this long (Stripe keeps them 24 hours).
 /// The longest key accepted (visible ASCII, 1 to this many characters).
 pub const MAX_KEY_LEN: usize = 255;
-pub const RETENTION_HOURS: i64 = 48;
 
 diesel::table! {
     idempotency_keys (scope, key) {
@@ -259,15 +256,4 @@ impl Record {
             .await?;
         Ok(Answer { status: status.as_u16(), body, replayed: false })
     }
-}
-
-/// Forget keys older than the retention; run periodically by each service.
-pub async fn purge_expired(pool: &Pool) -> Result<usize, Problem> {
-    let mut conn = pool.get().await?;
-    let n =
-        diesel::sql_query("DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(hours => $1::int)")
-            .bind::<BigInt, _>(RETENTION_HOURS)
-            .execute(&mut conn)
-            .await?;
-    Ok(n)
 }

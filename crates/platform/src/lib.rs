@@ -1,5 +1,6 @@
 //! Shared plumbing for every service. Nothing here knows about the domain.
 
+pub mod audit;
 pub mod auth;
 pub mod cache;
 pub mod clock;
@@ -17,6 +18,7 @@ pub mod money;
 pub mod pagination;
 pub mod problem;
 pub mod reports;
+pub mod retention;
 pub mod server;
 pub mod telemetry;
 

@@ -1,16 +1,20 @@
-//! The command line of every service binary: `migrate`, `serve` (the default), and the operator's
-//! dead-letter tools `dlq list` and `dlq replay [--type <event type>] [--limit N]`.
+//! The command line of every service binary: `migrate`, `serve` (the default), the operator's
+//! dead-letter tools `dlq list` and `dlq replay [--type <event type>] [--limit N]`, and
+//! `audit verify` (walk the audit log's hash chain, report the first broken link).
 
 use events::dlq::ReplayFilter;
 use platform::config::ServiceConfig;
 
-pub const USAGE: &str = "usage: <service> [serve | migrate | dlq list | dlq replay [--type <event type>] [--limit N]]";
+pub const USAGE: &str =
+    "usage: <service> [serve | migrate | dlq list | dlq replay [--type <event type>] [--limit N] | audit verify]";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Serve,
     Migrate,
     Dlq(DlqCommand),
+    /// Check the audit log's hash chain; fails (exit 1) when a link is broken.
+    AuditVerify,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +32,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         [] | ["serve"] => Ok(Command::Serve),
         ["migrate"] => Ok(Command::Migrate),
         ["dlq", "list"] => Ok(Command::Dlq(DlqCommand::List)),
+        ["audit", "verify"] => Ok(Command::AuditVerify),
         ["dlq", "replay", options @ ..] => parse_replay(options).map(|f| Command::Dlq(DlqCommand::Replay(f))),
         _ => Err(format!("unknown command {:?}", args.join(" "))),
     }
@@ -55,6 +60,13 @@ fn parse_replay(mut options: &[&str]) -> Result<ReplayFilter, String> {
         options = rest;
     }
     Ok(filter)
+}
+
+/// `audit verify`: the verification of `schema`'s audit log; `Err` when it cannot be read.
+pub async fn run_audit_verify(config: &ServiceConfig, schema: &str) -> Result<platform::audit::Verification, String> {
+    let pool = platform::db::connect(config.database_url.expose(), schema, 1).await.map_err(|e| e.to_string())?;
+    let mut conn = pool.get().await.map_err(|e| e.to_string())?;
+    platform::audit::verify(&mut conn).await.map_err(|e| e.to_string())
 }
 
 /// Run a `dlq` command for `service` and return what to print.
@@ -98,6 +110,7 @@ mod tests {
         assert_eq!(parse(&args("serve")), Ok(Command::Serve));
         assert_eq!(parse(&args("migrate")), Ok(Command::Migrate));
         assert_eq!(parse(&args("dlq list")), Ok(Command::Dlq(DlqCommand::List)));
+        assert_eq!(parse(&args("audit verify")), Ok(Command::AuditVerify));
         assert_eq!(parse(&args("dlq replay")), Ok(Command::Dlq(DlqCommand::Replay(ReplayFilter::default()))));
         let both = ReplayFilter { event_type: Some("billing.payment.succeeded.v1".into()), limit: Some(5) };
         assert_eq!(
@@ -120,6 +133,8 @@ mod tests {
             "dlq replay --limit x",
             "dlq replay --all",
             "serve now",
+            "audit",
+            "audit verify now",
         ] {
             assert!(parse(&args(bad)).is_err(), "{bad} accepted");
         }

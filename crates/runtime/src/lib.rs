@@ -15,6 +15,7 @@ use platform::auth::{InternalAuth, Principal};
 use platform::config::ServiceConfig;
 use platform::db::Pool;
 use platform::health::Readiness;
+use platform::retention::{Pruner, Rule};
 use serde::de::DeserializeOwned;
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -28,6 +29,14 @@ pub struct ServiceSpec {
     pub name: &'static str,
     pub migrations: &'static EmbeddedMigrations,
     pub openapi: fn() -> utoipa::openapi::OpenApi,
+}
+
+/// The service's public API document with the parts every service has (the audit log's read
+/// endpoint), as the service enforces and the contracts publish it.
+pub fn openapi(spec: &ServiceSpec) -> utoipa::openapi::OpenApi {
+    let mut doc = (spec.openapi)();
+    doc.merge(platform::audit::openapi(spec.name));
+    doc
 }
 
 /// For a service with no public API (tests' stand-ins): no query parameter is checked.
@@ -47,6 +56,29 @@ pub struct Context {
     /// The service's metric registry: services register their own families (webhooks,
     /// schedulers, business gauges) here; `/metrics` on `<SVC>_METRICS_PORT` serves it.
     pub metrics: platform::metrics::Metrics,
+    /// Retention rules for the service's own tables, beside the shared ones (idempotency keys,
+    /// outbox, inbox): add with [`Context::retain`]; one job runs them all.
+    retention: Arc<std::sync::Mutex<Vec<Rule>>>,
+}
+
+impl Context {
+    /// Have the retention job prune one of the service's own tables too.
+    pub fn retain(&self, rule: Rule) {
+        self.retention.lock().unwrap_or_else(|e| e.into_inner()).push(rule);
+    }
+}
+
+/// The retention rules every service has, from its configuration (an error names the variable,
+/// without the service's prefix).
+pub fn shared_retention_rules(config: &ServiceConfig) -> Result<Vec<Rule>, String> {
+    let idempotency = platform::retention::hours(
+        "RETENTION_IDEMPOTENCY_HOURS",
+        config.retention_idempotency_hours,
+        Duration::from_secs(24 * 3600),
+    )?;
+    let mut rules = vec![platform::retention::idempotency_rule(idempotency)];
+    rules.extend(events::retention::rules(config)?);
+    Ok(rules)
 }
 
 /// The routes (and app data) of a service, registered on every HTTP worker.
@@ -93,6 +125,8 @@ pub struct RunningService {
     pub metrics_addr: Option<SocketAddr>,
     pub metrics: platform::metrics::Metrics,
     pub pool: Pool,
+    /// The retention job (tests call `run_once` instead of waiting for its interval).
+    pub retention: Pruner,
     /// Whether it consumes events (tests wait for its queue before publishing to it).
     pub consumes: bool,
     shutdown: watch::Sender<bool>,
@@ -162,6 +196,8 @@ where
     // The policy's messages name the variable without the service's prefix.
     let retry = RetryPolicy::from_config(&config)
         .map_err(|e| StartError::Setup(format!("{}_{e}", spec.name.to_uppercase())))?;
+    let retention_rules =
+        shared_retention_rules(&config).map_err(|e| StartError::Setup(format!("{}_{e}", spec.name.to_uppercase())))?;
     let pool =
         platform::db::connect(config.database_url.expose(), &schema(spec, &config), config.database_pool_size).await?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -179,8 +215,15 @@ where
         broker: broker.clone(),
         shutdown: shutdown_rx.clone(),
         metrics: metrics.clone(),
+        retention: Arc::new(std::sync::Mutex::new(retention_rules)),
     };
     let wiring = setup(&ctx).map_err(StartError::Setup)?;
+    let retention = Pruner::new(
+        pool.clone(),
+        ctx.retention.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+        config.retention_batch_size,
+        &metrics,
+    );
     let consumes = wiring.handler.is_some();
 
     let amqp = config.amqp_url.expose().to_string();
@@ -209,7 +252,8 @@ where
         };
         tasks.push(consumer.spawn(shutdown_rx.clone()));
     }
-    tasks.push(spawn_idempotency_purge(pool.clone(), shutdown_rx.clone()));
+    tasks
+        .push(retention.clone().spawn(Duration::from_secs(config.retention_interval_secs.max(1)), shutdown_rx.clone()));
 
     let readiness = Readiness::default()
         .with("database", {
@@ -238,7 +282,8 @@ where
     let routes = wiring.routes;
     let whoami_path = format!("/api/{}/whoami", spec.name);
     let auth = ctx.auth.clone();
-    let operations = platform::http::Operations::from_openapi(&(spec.openapi)());
+    let operations = platform::http::Operations::from_openapi(&openapi(spec));
+    let audit_routes = platform::audit::routes(spec.name, pool.clone());
     let http_metrics = metrics.http();
     let app_readiness = readiness.clone();
     let server = HttpServer::new(move || {
@@ -251,6 +296,7 @@ where
             .configure(platform::http::configure_extractors)
             .configure(platform::health::routes)
             .route(&whoami_path, web::get().to(whoami))
+            .configure(audit_routes.clone())
             .configure(move |cfg| routes(cfg))
             // Last: a wrong method is 405 with `Allow`, an unknown path 404.
             .configure(platform::http::fallback)
@@ -287,6 +333,7 @@ where
         metrics_addr: metrics_server.as_ref().map(|m| m.addr),
         metrics,
         pool,
+        retention,
         consumes,
         shutdown: shutdown_tx,
         server: handle,
@@ -303,22 +350,9 @@ async fn whoami(principal: Principal) -> HttpResponse {
     HttpResponse::Ok().json(principal)
 }
 
-fn spawn_idempotency_purge(pool: Pool, mut shutdown: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
-                _ = shutdown.changed() => return,
-            }
-            if let Err(e) = platform::idempotency::purge_expired(&pool).await {
-                tracing::warn!(error = %e, "purging idempotency keys failed");
-            }
-        }
-    })
-}
-
 /// The whole `main` of a service binary: `<bin> migrate`, `<bin> serve` (default), or the
-/// dead-letter tools `<bin> dlq list` and `<bin> dlq replay [--type T] [--limit N]` ([`cli`]).
+/// dead-letter tools `<bin> dlq list` and `<bin> dlq replay [--type T] [--limit N]`, or
+/// `<bin> audit verify` ([`cli`]).
 /// `T` is the service's own config struct, read with the same prefix as [`ServiceConfig`].
 pub fn main<T, F>(spec: ServiceSpec, prefix: &str, setup: F) -> ExitCode
 where
@@ -361,6 +395,15 @@ where
             cli::Command::Serve => {
                 start(&spec, config, |ctx| setup(ctx, own)).await?.run_until_signal().await;
                 Ok(())
+            }
+            cli::Command::AuditVerify => {
+                let report =
+                    cli::run_audit_verify(&config, &schema(&spec, &config)).await.map_err(StartError::Command)?;
+                println!("{}: {report}", spec.name);
+                match report.broken {
+                    None => Ok(()),
+                    Some(_) => Err(StartError::Command("the audit log's hash chain is broken".into())),
+                }
             }
             cli::Command::Dlq(dlq) => {
                 let out = cli::run_dlq(spec.name, &config, &dlq).await.map_err(StartError::Command)?;

@@ -80,6 +80,12 @@ impl TestEnv {
             event_retry_max_ms: TEST_RETRY.max.as_millis() as u64,
             event_retry_multiplier: TEST_RETRY.multiplier,
             event_retry_horizon_secs: TEST_RETRY.horizon.as_secs(),
+            // The retention job's first run is an interval away: tests run it themselves.
+            retention_interval_secs: 3600,
+            retention_batch_size: 1000,
+            retention_outbox_hours: 7 * 24,
+            retention_inbox_hours: 30 * 24,
+            retention_idempotency_hours: 48,
         }
     }
 

@@ -289,6 +289,7 @@ impl Platform {
             merchant_name: "Learning Platform Inc.".into(),
             merchant_address: "1 Example Street, Springfield".into(),
             refund_window_days: 14,
+            retention_stripe_events_hours: 30 * 24,
         };
         let mut billing = Vec::new();
         for _ in 0..n {

@@ -34,6 +34,17 @@ pub struct BillingConfig {
     /// How often the reconcile job looks for such payments and refunds.
     #[serde(default = "default_reconcile_interval")]
     pub reconcile_interval_ms: u64,
+    /// Hours a processed Stripe webhook event id is kept to recognise Stripe's redeliveries.
+    /// Stripe retries a webhook for up to 3 days, so at least 72 (`BILLING_RETENTION_STRIPE_EVENTS_HOURS`).
+    #[serde(default = "default_retention_stripe_events_hours")]
+    pub retention_stripe_events_hours: u64,
+}
+
+/// Stripe retries an undelivered webhook for up to three days.
+pub const STRIPE_RETRY_WINDOW: std::time::Duration = std::time::Duration::from_secs(72 * 3600);
+
+fn default_retention_stripe_events_hours() -> u64 {
+    30 * 24
 }
 
 fn default_stripe_base() -> String {
@@ -80,6 +91,7 @@ impl BillingConfig {
             void_retry_base_ms: default_void_retry_base(),
             reconcile_after_seconds: default_reconcile_after(),
             reconcile_interval_ms: default_reconcile_interval(),
+            retention_stripe_events_hours: default_retention_stripe_events_hours(),
         }
     }
 

@@ -69,6 +69,16 @@ pub fn setup_with_clock(ctx: &Context, config: Config, clock: SharedClock) -> Re
         metrics,
         clock,
     });
+    ctx.retain(platform::retention::Rule {
+        table: "stripe_events",
+        time_column: "received_at",
+        condition: None,
+        keep: platform::retention::hours(
+            "BILLING_RETENTION_STRIPE_EVENTS_HOURS",
+            state.config.retention_stripe_events_hours,
+            config::STRIPE_RETRY_WINDOW,
+        )?,
+    });
     let wake = Arc::new(tokio::sync::Notify::new());
     let worker = voids::spawn(state.clone(), timing, wake.clone(), ctx.shutdown.clone());
     let reconciler = reconcile::spawn(state.clone(), ctx.shutdown.clone());

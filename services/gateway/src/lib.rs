@@ -1,6 +1,7 @@
 //! The gateway: verifies clients' JWTs, rate-limits, and forwards `/api/**` to the owning service
 //! with a short-lived internal token. It keeps no state beyond caches.
 
+mod audit;
 pub mod cidr;
 pub mod config;
 pub mod cors;
@@ -158,6 +159,11 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, String> {
             .service(
                 web::resource("/api/openapi.json")
                     .route(web::get().to(openapi))
+                    .wrap(from_fn(platform::http::method_not_allowed)),
+            )
+            .service(
+                web::resource("/api/admin/audit")
+                    .route(web::get().to(audit::merged))
                     .wrap(from_fn(platform::http::method_not_allowed)),
             )
             .default_service(web::to(proxy::forward))

@@ -121,7 +121,7 @@ async fn send_with_failover(
     }
 }
 
-async fn authenticate(req: &HttpRequest, state: &State) -> Result<Option<Identity>, Problem> {
+pub(crate) async fn authenticate(req: &HttpRequest, state: &State) -> Result<Option<Identity>, Problem> {
     let Some(value) = req.headers().get("authorization") else {
         return Ok(None);
     };

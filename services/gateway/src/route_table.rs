@@ -93,6 +93,12 @@ const PREFIXES: &[(&str, &str)] = &[
     // Admin reports: each service reports on what it owns.
     ("/api/admin/reports/subscriptions", "subscriptions"),
     ("/api/admin/reports/payments", "billing"),
+    // Each service's audit log (`platform::audit`); `/api/admin/audit` itself merges them (crate::audit).
+    ("/api/admin/audit/billing", "billing"),
+    ("/api/admin/audit/subscriptions", "subscriptions"),
+    ("/api/admin/audit/marketplace", "marketplace"),
+    ("/api/admin/audit/rewards", "rewards"),
+    ("/api/admin/audit/licensing", "licensing"),
 ];
 
 /// Every service the gateway forwards to, once each.
@@ -102,6 +108,9 @@ pub fn services() -> Vec<&'static str> {
     services.dedup();
     services
 }
+
+/// The services with an audit log, in the merged log's tie-break order (by name).
+pub const AUDITED_SERVICES: &[&str] = &["billing", "licensing", "marketplace", "rewards", "subscriptions"];
 
 /// Routes that need no token (a token, when sent, is still verified). `*` matches one segment.
 const PUBLIC: &[(&str, &str)] = &[

@@ -8,6 +8,7 @@ use crate::store::{history, payments, refunds};
 use crate::State;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
+use platform::audit::AuditContext;
 use platform::auth::Principal;
 use platform::http::Query;
 use platform::money::Money;
@@ -71,6 +72,7 @@ pub struct HistoryLineView {
 pub async fn history(
     state: web::Data<State>,
     principal: Principal,
+    http: HttpRequest,
     q: Query<HistoryQuery>,
 ) -> Result<HttpResponse, Problem> {
     let q = q.into_inner();
@@ -81,6 +83,10 @@ pub async fn history(
     };
     let page = PageQuery { limit: q.limit, cursor: q.cursor };
     let mut conn = state.pool.get().await?;
+    if Some(user) != principal.user_id().ok() {
+        let ctx = AuditContext::from_request(&http, &principal);
+        platform::audit::record_read(&mut conn, &ctx, Utc::now(), "billing_history", format!("user:{user}")).await?;
+    }
     let rows = history::page(&mut conn, user, page.cursor()?, page.limit()).await?;
     let page = Page::from_rows(rows, page.limit(), |l| history::Cursor { at: l.occurred_at, id: l.id });
     let data = page

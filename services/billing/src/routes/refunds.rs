@@ -15,6 +15,7 @@ use crate::State;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use events::catalog::billing::RefundReason;
+use platform::audit::{self, Action, AuditContext};
 use platform::auth::Principal;
 use platform::http::Json;
 use platform::idempotency::{self, IdempotencyKey, Step};
@@ -101,6 +102,7 @@ fn decimal_if_present<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<
 pub async fn create(
     state: web::Data<State>,
     principal: Principal,
+    audit: AuditContext,
     key: IdempotencyKey,
     id: web::Path<Uuid>,
     body: Json<CreateRefund>,
@@ -117,7 +119,7 @@ pub async fn create(
         &scope,
         &key,
         &req,
-        move |conn| Box::pin(reserve(conn, st, principal, payment_id, ask, request_key)),
+        move |conn| Box::pin(reserve(conn, st, principal, audit, payment_id, ask, request_key)),
         |planned| call_stripe(state.clone(), planned, stripe_key),
         move |conn, (refund_id, refund)| Box::pin(record_answer(conn, refund_id, refund)),
     )
@@ -136,6 +138,7 @@ async fn reserve(
     conn: &mut diesel_async::AsyncPgConnection,
     st: web::Data<State>,
     principal: Principal,
+    audit: AuditContext,
     payment_id: Uuid,
     req: CreateRefund,
     request_key: String,
@@ -178,6 +181,15 @@ async fn reserve(
     )
     .await?;
     history::insert_refund(conn, &payment, refund_id, amount, "Refund").await?;
+    let changes = serde_json::json!({
+        "refund_id": refund_id,
+        "amount": amount.to_string(),
+        "currency": payment.currency.trim(),
+        "reason": reason.as_str(),
+        "payment_user_id": payment.user_id,
+    });
+    audit::record(conn, &audit, st.clock.now(), Action::new("payment.refund", format!("payment:{payment_id}"), changes))
+        .await?;
     Ok(Step::Call(Planned { refund_id, payment_id, intent: payment.stripe_payment_intent_id, minor, reason }))
 }
 

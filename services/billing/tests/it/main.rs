@@ -1,6 +1,7 @@
 //! The billing service through its HTTP API, on the real PostgreSQL and RabbitMQ, with stripe-fake in-process.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod audit;
 mod boot;
 mod cancel;
 mod payments;

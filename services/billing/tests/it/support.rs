@@ -28,6 +28,7 @@ pub fn billing_config(stripe_base: &str) -> Config {
         merchant_name: "Learning Platform Inc.".into(),
         merchant_address: "1 Example Street, Springfield".into(),
         refund_window_days: 14,
+        retention_stripe_events_hours: 30 * 24,
     }
 }
 

@@ -1,6 +1,7 @@
 //! The gateway against a real upstream service (billing, in-process on the real database and broker).
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod audit;
 mod auth;
 mod forwarding;
 mod jwks;

@@ -21,6 +21,7 @@ use diesel_async::AsyncPgConnection;
 use events::catalog::licensing::{
     LicenseCreated, LicenseExtended, LicenseReinstated, LicenseRevoked, LicenseSuspended, SeatReleaseReason,
 };
+use platform::audit::{self, AuditContext};
 use platform::auth::{Principal, Role};
 use platform::http::{Json, Query};
 use platform::idempotency::{self, IdempotencyKey};
@@ -103,6 +104,7 @@ impl CreateLicense {
 pub async fn create(
     state: web::Data<State>,
     principal: Principal,
+    ctx: AuditContext,
     key: IdempotencyKey,
     body: Json<CreateLicense>,
 ) -> Result<HttpResponse, Problem> {
@@ -118,10 +120,15 @@ pub async fn create(
     }
     let scope = format!("{}:POST /api/enterprise/licenses/create", principal.sub);
     let request = req.clone();
+    let request_fields = req.clone();
     idempotency::execute(&state.pool, &scope, &key, &request, move |conn| {
-        Box::pin(
-            async move { create_in(conn, req, now).await.map(|v| (StatusCode::CREATED, v)).map_err(Problem::from) },
-        )
+        Box::pin(async move {
+            let view = create_in(conn, req, now).await.map_err(Problem::from)?;
+            let changes = serde_json::to_value(&request_fields).unwrap_or_default();
+            let target = format!("license:{}", view.id);
+            audit::record(conn, &ctx, now, audit::Action::new("license.create", target, changes)).await?;
+            Ok((StatusCode::CREATED, view))
+        })
     })
     .await
 }
@@ -244,7 +251,15 @@ pub async fn get(state: web::Data<State>, principal: Principal, id: web::Path<Uu
 }
 
 /// Run an admin change on the locked license and answer with the license as it ends up.
-async fn admin_change<F>(state: &State, principal: &Principal, id: Uuid, change: F) -> Result<HttpResponse, Problem>
+/// The change and the license before and after it go into the audit log in the same transaction.
+async fn admin_change<F>(
+    state: &State,
+    principal: &Principal,
+    ctx: AuditContext,
+    action: &'static str,
+    id: Uuid,
+    change: F,
+) -> Result<HttpResponse, Problem>
 where
     F: for<'c> FnOnce(
             &'c mut AsyncPgConnection,
@@ -259,12 +274,26 @@ where
     let view = platform::db::transaction(&state.pool, move |conn| {
         Box::pin(async move {
             let license = licenses::lock(conn, id).await?.ok_or(LicensingError::LicenseNotFound)?;
+            let before = audited_fields(&license);
             let license = change(conn, license, now).await?;
+            let changes = serde_json::json!({ "before": before, "after": audited_fields(&license) });
+            audit::record(conn, &ctx, now, audit::Action::new(action, format!("license:{id}"), changes)).await?;
             Ok::<_, LicensingError>(views::license(conn, &license).await?)
         })
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))
+}
+
+/// What an admin change can alter, as the audit log shows it before and after.
+fn audited_fields(l: &License) -> serde_json::Value {
+    serde_json::json!({
+        "status": l.status,
+        "seats": l.seats,
+        "expires_at": l.expires_at,
+        "status_reason": l.status_reason,
+        "seats_used": l.seats_used,
+    })
 }
 
 fn refused(status: Status, action: &str) -> LicensingError {
@@ -294,11 +323,12 @@ pub struct SeatCount {
 pub async fn change_seats(
     state: web::Data<State>,
     principal: Principal,
+    ctx: AuditContext,
     id: web::Path<Uuid>,
     body: Json<SeatCount>,
 ) -> Result<HttpResponse, Problem> {
     let seats = body.seats;
-    admin_change(&state, &principal, id.into_inner(), move |conn, license, now| {
+    admin_change(&state, &principal, ctx, "license.seats.change", id.into_inner(), move |conn, license, now| {
         Box::pin(async move {
             let status = status_of(&license)?;
             if apply(status, Action::ChangeSeats) == Outcome::Refused {
@@ -344,6 +374,7 @@ pub struct Extend {
 pub async fn extend(
     state: web::Data<State>,
     principal: Principal,
+    ctx: AuditContext,
     id: web::Path<Uuid>,
     body: Json<Extend>,
 ) -> Result<HttpResponse, Problem> {
@@ -351,7 +382,7 @@ pub async fn extend(
     if !time::in_range(expires_at) {
         return Err(Problem::field("expires_at", time::OUT_OF_RANGE));
     }
-    admin_change(&state, &principal, id.into_inner(), move |conn, license, now| {
+    admin_change(&state, &principal, ctx, "license.extend", id.into_inner(), move |conn, license, now| {
         Box::pin(async move {
             let status = status_of(&license)?;
             if apply(status, Action::Extend) == Outcome::Refused {
@@ -426,11 +457,12 @@ fn reason_of(body: web::Bytes) -> Result<Option<String>, Problem> {
 pub async fn suspend(
     state: web::Data<State>,
     principal: Principal,
+    ctx: AuditContext,
     id: web::Path<Uuid>,
     body: web::Bytes,
 ) -> Result<HttpResponse, Problem> {
     let reason = reason_of(body)?;
-    admin_change(&state, &principal, id.into_inner(), move |conn, license, now| {
+    admin_change(&state, &principal, ctx, "license.suspend", id.into_inner(), move |conn, license, now| {
         Box::pin(async move {
             let status = status_of(&license)?;
             match apply(status, Action::Suspend) {
@@ -471,9 +503,10 @@ pub async fn suspend(
 pub async fn reinstate(
     state: web::Data<State>,
     principal: Principal,
+    ctx: AuditContext,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, Problem> {
-    admin_change(&state, &principal, id.into_inner(), move |conn, license, now| {
+    admin_change(&state, &principal, ctx, "license.reinstate", id.into_inner(), move |conn, license, now| {
         Box::pin(async move {
             let status = status_of(&license)?;
             if license.expires_at <= now {
@@ -519,11 +552,12 @@ pub async fn reinstate(
 pub async fn revoke(
     state: web::Data<State>,
     principal: Principal,
+    ctx: AuditContext,
     id: web::Path<Uuid>,
     body: web::Bytes,
 ) -> Result<HttpResponse, Problem> {
     let reason = reason_of(body)?;
-    admin_change(&state, &principal, id.into_inner(), move |conn, license, now| {
+    admin_change(&state, &principal, ctx, "license.revoke", id.into_inner(), move |conn, license, now| {
         Box::pin(async move {
             let status = status_of(&license)?;
             match apply(status, Action::Revoke) {

@@ -14,6 +14,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use diesel_async::AsyncPgConnection;
+use platform::audit::{self, AuditContext};
 use platform::auth::Principal;
 use platform::http::{Json, Query};
 use platform::problem::FieldError;
@@ -152,6 +153,7 @@ pub async fn apply_branding(
 pub async fn put_branding(
     state: web::Data<State>,
     principal: Principal,
+    ctx: AuditContext,
     id: web::Path<Uuid>,
     body: Json<BrandingBody>,
 ) -> Result<HttpResponse, Problem> {
@@ -166,7 +168,11 @@ pub async fn put_branding(
     let saved = platform::db::transaction(&state.pool, move |conn| {
         Box::pin(async move {
             organizations::find(conn, id).await?.ok_or(LicensingError::OrganizationNotFound)?;
-            apply_branding(conn, id, &body, now).await
+            let saved = apply_branding(conn, id, &body, now).await?;
+            let changes = serde_json::json!({ "after": body });
+            let target = format!("organization:{id}");
+            audit::record(conn, &ctx, now, audit::Action::new("branding.change", target, changes)).await?;
+            Ok::<_, LicensingError>(saved)
         })
     })
     .await?;

@@ -14,6 +14,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use events::catalog::licensing::SeatReleaseReason;
+use platform::audit::{self, AuditContext};
 use platform::auth::Principal;
 use platform::http::{Json, Query};
 use platform::pagination::{Page, PageQuery};
@@ -98,6 +99,7 @@ pub async fn activate(
 pub async fn release(
     state: web::Data<State>,
     principal: Principal,
+    ctx: AuditContext,
     path: web::Path<(Uuid, Uuid)>,
 ) -> Result<HttpResponse, Problem> {
     let (license_id, user) = path.into_inner();
@@ -117,6 +119,12 @@ pub async fn release(
             };
             let seat = seats::active_of_user(conn, license.id, user).await?.ok_or(LicensingError::SeatNotFound)?;
             let (released, _) = core::seats::release(conn, &license, &seat, reason, now).await?;
+            // Someone releasing another member's seat is a privileged action; a member's own is not.
+            if reason != SeatReleaseReason::ReleasedByUser {
+                let changes = serde_json::json!({ "user_id": user, "reason": reason.as_str() });
+                let target = format!("license:{license_id}");
+                audit::record(conn, &ctx, now, audit::Action::new("seat.release", target, changes)).await?;
+            }
             Ok::<_, LicensingError>(released)
         })
     })

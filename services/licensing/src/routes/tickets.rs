@@ -14,6 +14,7 @@ use crate::store::{organizations, seats};
 use crate::State;
 use actix_web::{web, HttpResponse};
 use diesel_async::AsyncPgConnection;
+use platform::audit::{self, AuditContext};
 use platform::auth::Principal;
 use platform::http::{Json, Query};
 use platform::pagination::{Page, PageQuery};
@@ -313,6 +314,7 @@ pub struct StatusBody {
 pub async fn set_status(
     state: web::Data<State>,
     principal: Principal,
+    ctx: AuditContext,
     id: web::Path<Uuid>,
     body: Json<StatusBody>,
 ) -> Result<HttpResponse, Problem> {
@@ -328,7 +330,12 @@ pub async fn set_status(
             if status_of(&ticket) == to {
                 return Ok::<_, Problem>(ticket);
             }
-            Ok(core_tickets::change_status(conn, ticket, to, actor, now).await?)
+            let before = ticket.status.clone();
+            let changed = core_tickets::change_status(conn, ticket, to, actor, now).await?;
+            let changes = serde_json::json!({ "before": { "status": before }, "after": { "status": changed.status } });
+            let target = format!("ticket:{id}");
+            audit::record(conn, &ctx, now, audit::Action::new("ticket.status.change", target, changes)).await?;
+            Ok(changed)
         })
     })
     .await?;

@@ -2,6 +2,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod activation;
+mod audit;
 mod boot;
 mod bounds;
 mod branding;

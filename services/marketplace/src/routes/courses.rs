@@ -9,6 +9,7 @@ use crate::store::purchases;
 use crate::State;
 use actix_web::{web, HttpResponse};
 use diesel_async::AsyncPgConnection;
+use platform::audit::{self, AuditContext};
 use platform::auth::{Principal, Role};
 use platform::http::Json;
 use platform::Problem;
@@ -68,6 +69,7 @@ async fn lock_own(conn: &mut AsyncPgConnection, principal: &Principal, id: Uuid)
 pub async fn patch(
     state: web::Data<State>,
     principal: Principal,
+    ctx: AuditContext,
     id: web::Path<Uuid>,
     body: Json<CoursePatch>,
 ) -> Result<HttpResponse, Problem> {
@@ -80,7 +82,7 @@ pub async fn patch(
     let now = state.clock.now();
     let course = platform::db::transaction(&state.pool, move |conn| {
         Box::pin(async move {
-            lock_own(conn, &principal, id).await?;
+            let before = lock_own(conn, &principal, id).await?;
             let changes = Changes {
                 title: patch.title.map(|t| t.trim().to_string()),
                 description: patch.description.map(|d| d.trim().to_string()),
@@ -92,7 +94,17 @@ pub async fn patch(
                 currency: patch.price.map(|p| p.currency.code().to_string()),
                 updated_at: Some(now),
             };
-            Ok::<_, Problem>(courses::update(conn, id, &changes).await?)
+            let after = courses::update(conn, id, &changes).await?;
+            // A price change is what buyers pay from now on: audited. Other edits are content.
+            if (&before.price, &before.currency) != (&after.price, &after.currency) {
+                let changes = serde_json::json!({
+                    "before": { "price": before.price.to_string(), "currency": before.currency.trim() },
+                    "after": { "price": after.price.to_string(), "currency": after.currency.trim() },
+                });
+                let action = audit::Action::new("course.price.change", format!("course:{id}"), changes);
+                audit::record(conn, &ctx, now, action).await?;
+            }
+            Ok::<_, Problem>(after)
         })
     })
     .await?;
@@ -110,9 +122,10 @@ pub async fn patch(
 pub async fn publish(
     state: web::Data<State>,
     principal: Principal,
+    ctx: AuditContext,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, Problem> {
-    set_status(state, principal, id.into_inner(), PUBLISHED).await
+    set_status(state, principal, ctx, id.into_inner(), PUBLISHED).await
 }
 
 /// Unpublish a course (its instructor only): hidden from the catalogue and new buyers; owners
@@ -127,9 +140,10 @@ pub async fn publish(
 pub async fn unpublish(
     state: web::Data<State>,
     principal: Principal,
+    ctx: AuditContext,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, Problem> {
-    set_status(state, principal, id.into_inner(), UNPUBLISHED).await
+    set_status(state, principal, ctx, id.into_inner(), UNPUBLISHED).await
 }
 
 /// Publishing is idempotent; unpublishing hides the course from the catalogue and from new
@@ -137,6 +151,7 @@ pub async fn unpublish(
 async fn set_status(
     state: web::Data<State>,
     principal: Principal,
+    ctx: AuditContext,
     id: Uuid,
     to: &'static str,
 ) -> Result<HttpResponse, Problem> {
@@ -148,7 +163,11 @@ async fn set_status(
                 return Ok::<_, Problem>(course);
             }
             let published_at = if to == PUBLISHED { course.published_at.or(Some(now)) } else { course.published_at };
-            Ok(courses::set_status(conn, id, to, published_at, now).await?)
+            let changed = courses::set_status(conn, id, to, published_at, now).await?;
+            let changes = serde_json::json!({ "before": { "status": course.status }, "after": { "status": to } });
+            let action = if to == PUBLISHED { "course.publish" } else { "course.unpublish" };
+            audit::record(conn, &ctx, now, audit::Action::new(action, format!("course:{id}"), changes)).await?;
+            Ok(changed)
         })
     })
     .await?;

@@ -7,6 +7,7 @@ use crate::store::{courses, earnings, payouts, Keyset};
 use crate::State;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
+use platform::audit::{self, AuditContext};
 use platform::auth::{Principal, Role};
 use platform::http::{Json, Query};
 use platform::idempotency::{self, IdempotencyKey};
@@ -148,6 +149,7 @@ pub struct PayoutRequest {
 pub async fn request_payout(
     state: web::Data<State>,
     principal: Principal,
+    ctx: AuditContext,
     key: IdempotencyKey,
     body: Json<PayoutRequest>,
 ) -> Result<HttpResponse, Problem> {
@@ -171,6 +173,13 @@ pub async fn request_payout(
             let payout = payouts::insert(conn, Uuid::now_v7(), me, balance, currency.code(), st.clock.now()).await?;
             let ids: Vec<Uuid> = lines.iter().map(|(id, _)| *id).collect();
             earnings::attach_to_payout(conn, &ids, payout.id).await?;
+            let changes = serde_json::json!({
+                "amount": balance.to_string(),
+                "currency": currency.code(),
+                "earnings": ids.len(),
+            });
+            let action = audit::Action::new("payout.request", format!("payout:{}", payout.id), changes);
+            audit::record(conn, &ctx, payout.requested_at, action).await?;
             Ok((StatusCode::CREATED, PayoutView::new(&payout)?))
         })
     })
@@ -188,6 +197,7 @@ pub async fn request_payout(
 pub async fn mark_paid(
     state: web::Data<State>,
     principal: Principal,
+    ctx: AuditContext,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, Problem> {
     principal.require_any(&[Role::Admin])?;
@@ -201,6 +211,14 @@ pub async fn mark_paid(
             }
             let paid = payouts::mark_paid(conn, id, &principal.sub, now).await?;
             earnings::mark_paid(conn, id).await?;
+            let changes = serde_json::json!({
+                "before": { "status": payout.status },
+                "after": { "status": paid.status },
+                "amount": paid.amount.to_string(),
+                "currency": paid.currency.trim(),
+            });
+            audit::record(conn, &ctx, now, audit::Action::new("payout.mark_paid", format!("payout:{id}"), changes))
+                .await?;
             Ok(paid)
         })
     })

@@ -2,6 +2,7 @@
 //! also run billing and stripe-fake in-process.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod audit;
 mod boot;
 mod catalog;
 mod cursors;

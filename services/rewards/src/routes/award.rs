@@ -9,6 +9,7 @@ use crate::State;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
+use platform::audit::{self as platform_audit, Action, AuditContext};
 use platform::auth::{Principal, Role};
 use platform::http::Json;
 use platform::idempotency::{self, IdempotencyKey};
@@ -52,6 +53,7 @@ pub struct AwardView {
 pub async fn award(
     state: web::Data<State>,
     principal: Principal,
+    audit_ctx: AuditContext,
     key: IdempotencyKey,
     body: Json<AwardRequest>,
 ) -> Result<HttpResponse, Problem> {
@@ -101,6 +103,14 @@ pub async fn award(
                 },
             )
             .await?;
+            let changes = serde_json::json!({
+                "amount": req.amount,
+                "reason": reason,
+                "transaction_id": tx.id,
+                "balance_after": tx.balance_after,
+            });
+            let target = format!("user:{}", req.user_id);
+            platform_audit::record(conn, &audit_ctx, now, Action::new("tokens.award", target, changes)).await?;
             let view = AwardView {
                 transaction_id: tx.id,
                 user_id: tx.user_id,

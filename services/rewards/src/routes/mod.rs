@@ -38,6 +38,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/internal/vouchers/reserve", web::post().to(internal::reserve));
 }
 
+/// [`subject`], and an audit entry when an admin reads another user's `resource`.
+pub async fn audited_subject(
+    pool: &platform::db::Pool,
+    http: &actix_web::HttpRequest,
+    principal: &Principal,
+    requested: Option<Uuid>,
+    resource: &str,
+) -> Result<Uuid, Problem> {
+    let user = subject(principal, requested)?;
+    platform::audit::audit_read_of(pool, http, principal, user, resource).await?;
+    Ok(user)
+}
+
 /// Whose data a read is about: the caller's own, or (admins only) `requested`.
 pub fn subject(principal: &Principal, requested: Option<Uuid>) -> Result<Uuid, Problem> {
     let me = principal.user_id().ok();

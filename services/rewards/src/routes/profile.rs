@@ -43,9 +43,10 @@ pub struct ProfileView {
 pub async fn get(
     state: web::Data<State>,
     principal: Principal,
+    http: actix_web::HttpRequest,
     q: Query<ProfileQuery>,
 ) -> Result<HttpResponse, Problem> {
-    let user = super::subject(&principal, q.user_id)?;
+    let user = super::audited_subject(&state.pool, &http, &principal, q.user_id, "rewards_profile").await?;
     let mut conn = state.pool.get().await?;
     let display_name = profiles::names(&mut conn, &[user]).await?.remove(&user);
     Ok(HttpResponse::Ok().json(ProfileView { user_id: user, display_name }))

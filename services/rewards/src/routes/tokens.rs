@@ -1,6 +1,6 @@
 //! Reading one's tokens: balance, ledger history, and the catalogue of what they buy.
 
-use super::{subject, PROBLEM};
+use super::PROBLEM;
 use crate::ledger::KINDS;
 use crate::store::{accounts, catalog};
 use crate::State;
@@ -44,9 +44,10 @@ pub struct BalanceView {
 pub async fn balance(
     state: web::Data<State>,
     principal: Principal,
+    http: actix_web::HttpRequest,
     q: Query<OwnerQuery>,
 ) -> Result<HttpResponse, Problem> {
-    let user = subject(&principal, q.user_id)?;
+    let user = super::audited_subject(&state.pool, &http, &principal, q.user_id, "token_balance").await?;
     let mut conn = state.pool.get().await?;
     let view = match accounts::find(&mut conn, user).await? {
         Some(a) => BalanceView {
@@ -115,10 +116,11 @@ impl From<accounts::Transaction> for TransactionView {
 pub async fn transactions(
     state: web::Data<State>,
     principal: Principal,
+    http: actix_web::HttpRequest,
     q: Query<TransactionsQuery>,
 ) -> Result<HttpResponse, Problem> {
     let q = q.into_inner();
-    let user = subject(&principal, q.user_id)?;
+    let user = super::audited_subject(&state.pool, &http, &principal, q.user_id, "token_ledger").await?;
     let mut errors = Vec::new();
     if q.kind.as_deref().is_some_and(|k| !KINDS.contains(&k)) {
         errors.push(FieldError { field: "kind".into(), message: format!("must be one of {}", KINDS.join(", ")) });

@@ -1,6 +1,7 @@
 //! The rewards service through its HTTP API, on the real PostgreSQL and RabbitMQ.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod audit;
 mod boot;
 mod cursors;
 mod earning;

@@ -1,0 +1,186 @@
+//! `GET /api/admin/audit`: every service's audit log merged by time (admins). Each service
+//! answers `GET /api/admin/audit/<service>` (routed like any other path); this handler asks them
+//! all (or the one `service=` names) for a page with the same filters and merges the pages.
+//!
+//! Order: time descending, then service name, then the service's sequence descending. The cursor
+//! is the last entry served (time, service, sequence); from it the gateway derives each service's
+//! own cursor (`platform::audit::Cursor`), so a merged page never skips or repeats an entry.
+
+use crate::route_table::AUDITED_SERVICES;
+use crate::State;
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use platform::audit::{AuditEntryView, Cursor};
+use platform::auth::Role;
+use platform::http::RequestId;
+use platform::pagination::{decode_cursor, encode_cursor, invalid_cursor, Page, PageQuery};
+use platform::Problem;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct MergedQuery {
+    /// One service's log only.
+    service: Option<String>,
+    actor: Option<String>,
+    target: Option<String>,
+    action: Option<String>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct MergedCursor {
+    at: DateTime<Utc>,
+    service: String,
+    seq: i64,
+}
+
+/// An entry of the merged log: which service wrote it, then the entry.
+#[derive(Debug, Serialize)]
+struct MergedEntry {
+    service: &'static str,
+    #[serde(flatten)]
+    entry: AuditEntryView,
+}
+
+/// Where service `service` resumes after the merged page ended at `c`.
+fn cursor_for(service: &str, c: &MergedCursor) -> Cursor {
+    match service.cmp(c.service.as_str()) {
+        // Served everything of theirs at `c.at` already (they sort first): strictly older.
+        std::cmp::Ordering::Less => Cursor { at: c.at, seq: 0 },
+        std::cmp::Ordering::Equal => Cursor { at: c.at, seq: c.seq },
+        // Nothing of theirs at `c.at` served yet.
+        std::cmp::Ordering::Greater => Cursor { at: c.at, seq: i64::MAX },
+    }
+}
+
+pub async fn merged(req: HttpRequest, state: web::Data<State>) -> Result<HttpResponse, Problem> {
+    req.extensions_mut().insert(platform::metrics::RouteLabel("/api/admin/audit"));
+    let client_ip = state.client_ip(&req);
+    state.limits.check_ip(client_ip)?;
+    let identity =
+        crate::proxy::authenticate(&req, &state).await?.ok_or_else(|| Problem::unauthorized("send a bearer token"))?;
+    state.limits.check_user(identity.user_id)?;
+    if !identity.roles.contains(&Role::Admin) {
+        return Err(Problem::forbidden().with_detail("the audit log is for admins"));
+    }
+    let q: MergedQuery = platform::input::from_query(req.query_string()).map_err(|e| Problem::validation(vec![e]))?;
+    let services: Vec<&'static str> = match &q.service {
+        None => AUDITED_SERVICES.to_vec(),
+        Some(name) => vec![AUDITED_SERVICES.iter().copied().find(|s| s == name).ok_or_else(|| {
+            Problem::field("query.service", format!("must be one of {}", AUDITED_SERVICES.join(", ")))
+        })?],
+    };
+    let limit = PageQuery { limit: q.limit, cursor: None }.limit();
+    let cursor: Option<MergedCursor> = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    if cursor.as_ref().is_some_and(|c| !AUDITED_SERVICES.contains(&c.service.as_str())) {
+        return Err(invalid_cursor("names no service"));
+    }
+    let request_id = RequestId::of(&req);
+    let pages = futures_util::future::try_join_all(services.iter().map(|service| {
+        fetch(
+            &state,
+            service,
+            &q,
+            cursor.as_ref().map(|c| cursor_for(service, c)),
+            limit,
+            &identity,
+            &request_id,
+            client_ip,
+        )
+    }))
+    .await?;
+    let mut more = pages.iter().any(|(_, p)| p.next_cursor.is_some());
+    let mut entries: Vec<MergedEntry> = pages
+        .into_iter()
+        .flat_map(|(service, p)| p.data.into_iter().map(move |entry| MergedEntry { service, entry }))
+        .collect();
+    entries
+        .sort_by(|a, b| b.entry.at.cmp(&a.entry.at).then(a.service.cmp(b.service)).then(b.entry.seq.cmp(&a.entry.seq)));
+    if entries.len() as i64 > limit {
+        entries.truncate(limit as usize);
+        more = true;
+    }
+    let next_cursor = if more {
+        entries
+            .last()
+            .map(|e| encode_cursor(&MergedCursor { at: e.entry.at, service: e.service.into(), seq: e.entry.seq }))
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok().json(Page { data: entries, next_cursor }))
+}
+
+/// One service's page: its own read endpoint, called as the admin.
+#[allow(clippy::too_many_arguments)]
+async fn fetch(
+    state: &State,
+    service: &'static str,
+    q: &MergedQuery,
+    cursor: Option<Cursor>,
+    limit: i64,
+    identity: &crate::jwt::Identity,
+    request_id: &str,
+    client_ip: std::net::IpAddr,
+) -> Result<(&'static str, Page<AuditEntryView>), Problem> {
+    let path = platform::audit::path(service);
+    let upstream = state.routes.upstream(&path).ok_or_else(|| Problem::internal(format!("no route for {path}")))?;
+    let token = state.internal.mint(
+        service,
+        &identity.user_id.to_string(),
+        &identity.roles,
+        identity.org_id,
+        Some(request_id),
+    )?;
+    let filters = platform::audit::AuditFilter {
+        actor: q.actor.clone(),
+        target: q.target.clone(),
+        action: q.action.clone(),
+        from: q.from,
+        to: q.to,
+        limit: Some(limit),
+        cursor: cursor.map(|c| encode_cursor(&c)),
+    };
+    let query = serde_urlencoded::to_string(&filters).map_err(Problem::internal)?;
+    // The next replica in the round-robin (a list outside Kubernetes; one Service URL inside).
+    let replica = upstream.rotation().next().ok_or_else(|| Problem::internal(format!("no replica of {service}")))?;
+    let url = format!("{}{path}?{query}", replica.base_url);
+    let request = state
+        .client
+        .get(url)
+        .timeout(state.timeout)
+        .header(platform::auth::INTERNAL_TOKEN_HEADER.as_str(), token)
+        .header("x-request-id", request_id)
+        .header("x-forwarded-for", client_ip.to_string());
+    let response = platform::telemetry::inject_reqwest(request).send().await.map_err(|e| {
+        tracing::warn!(service, error = %e, "audit fan-out: the service did not answer");
+        Problem::new(actix_web::http::StatusCode::BAD_GATEWAY, "upstream_unavailable", "A service did not answer")
+    })?;
+    if !response.status().is_success() {
+        tracing::warn!(service, status = response.status().as_u16(), "audit fan-out: the service refused");
+        return Err(Problem::new(
+            actix_web::http::StatusCode::BAD_GATEWAY,
+            "upstream_unavailable",
+            "A service did not answer",
+        ));
+    }
+    let page = response.json().await.map_err(Problem::internal)?;
+    Ok((service, page))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_service_resumes_exactly_after_the_last_entry_served() {
+        let at = Utc::now();
+        let c = MergedCursor { at, service: "licensing".into(), seq: 7 };
+        assert_eq!(cursor_for("billing", &c), Cursor { at, seq: 0 });
+        assert_eq!(cursor_for("licensing", &c), Cursor { at, seq: 7 });
+        assert_eq!(cursor_for("rewards", &c), Cursor { at, seq: i64::MAX });
+    }
+}
