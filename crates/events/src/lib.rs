@@ -11,6 +11,7 @@ pub mod outbox;
 pub mod relay;
 pub mod retry;
 pub mod topology;
+pub mod trace_headers;
 
 pub use catalog::DomainEvent;
 pub use consumer::{EventHandler, HandlerError};
