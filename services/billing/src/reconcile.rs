@@ -15,6 +15,7 @@
 use crate::error::BillingError;
 use crate::store::{payments, reconcile as store};
 use crate::webhooks::{self, Outcome};
+use tracing::Instrument;
 use crate::State;
 use std::sync::Arc;
 use std::time::Duration;
@@ -132,6 +133,8 @@ async fn reconcile_one(state: &State, payment_id: Uuid, kind: Kind) -> Result<Ou
         Kind::Payment => webhooks::intent_facts(state, &payment).await?,
         Kind::Refunds => webhooks::refund_facts(state, &payment).await?,
     };
+    let settle = webhooks::settle_span(&facts, "reconcile");
     platform::db::transaction(&state.pool, move |conn| Box::pin(async move { webhooks::apply(conn, &facts).await }))
+        .instrument(settle)
         .await
 }

@@ -6,6 +6,7 @@ use crate::{webhooks, State};
 use actix_web::{web, HttpRequest, HttpResponse};
 use platform::Problem;
 use serde_json::json;
+use tracing::Instrument;
 
 /// Stripe's webhook: authenticated by the `Stripe-Signature` header, not a token.
 #[utoipa::path(post, path = "/api/payments/webhook", tag = "billing", security(()),
@@ -61,6 +62,7 @@ async fn apply(state: &State, req: &HttpRequest, body: &[u8]) -> Result<&'static
         webhooks::Facts::Intent { intent, .. } => Some(intent.clone()),
         _ => None,
     };
+    let settle = webhooks::settle_span(&facts, "webhook");
     let outcome = platform::db::transaction(&state.pool, move |conn| {
         Box::pin(async move {
             if !stripe_events::record(conn, &event.id, &event.type_).await? {
@@ -73,6 +75,7 @@ async fn apply(state: &State, req: &HttpRequest, body: &[u8]) -> Result<&'static
             })
         })
     })
+    .instrument(settle)
     .await?;
     // Counted after the commit, once per notification that changed the payment.
     if let (Some(intent), "applied") = (&intent, outcome) {
