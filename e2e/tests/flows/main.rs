@@ -21,4 +21,5 @@ mod refund_policy;
 mod subscription;
 mod subscription_refunds;
 mod support;
+mod traces;
 mod vouchers;

@@ -245,6 +245,8 @@ impl Platform {
 
     async fn start_inner(exclusive: bool, reconcile_after_seconds: u64) -> Self {
         let slot = Slot::take(exclusive).await;
+        // Before anything installs a tracing subscriber: every service exports its spans to it.
+        crate::traces::Collector::global();
         let env = TestEnv::new();
         // First, so that it sees every event the services publish.
         let events = Events::start(&env).await;
