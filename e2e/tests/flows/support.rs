@@ -213,6 +213,8 @@ fn gateway_config(
         upload_timeout_ms: 60_000,
         log_format: LogFormat::Pretty,
         http_workers: 1,
+        shutdown_grace_secs: 10,
+        shutdown_delay_secs: 0,
     }
 }
 

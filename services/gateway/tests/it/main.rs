@@ -2,6 +2,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod auth;
+mod drain;
 mod forwarding;
 mod limits;
 mod paths;

@@ -81,6 +81,8 @@ pub fn gateway_config(upstream: &str) -> GatewayConfig {
         upload_timeout_ms: 60_000,
         log_format: LogFormat::Pretty,
         http_workers: 1,
+        shutdown_grace_secs: 10,
+        shutdown_delay_secs: 0,
     }
 }
 
