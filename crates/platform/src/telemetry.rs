@@ -53,6 +53,9 @@ pub struct Settings {
     pub export_delay: Option<Duration>,
     /// Spans buffered before new ones are dropped; `None`: `OTEL_BSP_MAX_QUEUE_SIZE` or 2048.
     pub export_queue_size: Option<usize>,
+    /// `false` (`OTEL_SDK_DISABLED=true`): no spans at all, so no trace context either; logs
+    /// only. For measuring what tracing costs (`make bench`), not for production.
+    pub tracing: bool,
 }
 
 impl Settings {
@@ -70,6 +73,7 @@ impl Settings {
             default_log_filter: "info".into(),
             export_delay: None,
             export_queue_size: None,
+            tracing: !var("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true")),
         }
     }
 }
@@ -121,8 +125,9 @@ pub fn init_with(settings: Settings) -> TelemetryGuard {
     }
     .with_filter(log_filter);
     // The exporter's own HTTP client must not trace itself into the export it is sending.
-    let otel_layer =
-        tracing_opentelemetry::layer().with_tracer(tracer).with_filter(EnvFilter::new("info,h2=off,hyper=off"));
+    let otel_layer = settings
+        .tracing
+        .then(|| tracing_opentelemetry::layer().with_tracer(tracer).with_filter(EnvFilter::new("info,h2=off,hyper=off")));
     let installed = tracing_subscriber::registry().with(fmt_layer).with(otel_layer).try_init().is_ok();
     TelemetryGuard { provider: installed.then_some(provider) }
 }

@@ -108,6 +108,7 @@ impl Collector {
                 export_delay: Some(Duration::from_millis(100)),
                 // Every flow of the binary traces at once: never drop a span for want of room.
                 export_queue_size: Some(262_144),
+                tracing: true,
             });
             // Installed for the life of the process: the exporter thread outlives every test.
             std::mem::forget(guard);

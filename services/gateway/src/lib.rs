@@ -145,10 +145,15 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, String> {
     let delay = config.shutdown_delay_secs.min(config.shutdown_grace_secs);
     let listener = platform::server::bind(&config.host, config.port).map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let http_metrics = web::Data::new(registry.http());
+    // Without a listener nobody reads them: requests are not timed.
+    let http_metrics = config.metrics_port.map(|_| web::Data::new(registry.http()));
     let server = HttpServer::new(move || {
         App::new()
-            .app_data(http_metrics.clone())
+            .configure(|cfg| {
+                if let Some(m) = &http_metrics {
+                    cfg.app_data(m.clone());
+                }
+            })
             .app_data(state.clone())
             .app_data(cors.clone())
             .app_data(readiness.clone())
