@@ -255,8 +255,7 @@ where
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
-            let server =
-                actix_web::HttpServer::new(app).workers(workers).disable_signals().bind(("127.0.0.1", port));
+            let server = actix_web::HttpServer::new(app).workers(workers).disable_signals().bind(("127.0.0.1", port));
             match server {
                 Ok(server) => {
                     let _ = tx.send(Ok(()));

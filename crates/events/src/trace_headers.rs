@@ -35,10 +35,8 @@ mod tests {
 
     #[test]
     fn a_context_survives_the_headers_round_trip() {
-        let context = TraceContext::new(
-            Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
-            Some("vendor=opaque"),
-        );
+        let context =
+            TraceContext::new(Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"), Some("vendor=opaque"));
         let mut headers = FieldTable::default();
         inject(&mut headers, &context);
         assert_eq!(extract(Some(&headers)), context);

@@ -86,15 +86,16 @@ pub fn init(service: &str, format: LogFormat) -> TelemetryGuard {
 
 /// Install the global subscriber. Safe to call more than once: later calls change nothing.
 pub fn init_with(settings: Settings) -> TelemetryGuard {
-    let exporter = settings.otlp_traces_url.as_deref().and_then(|url| {
-        match opentelemetry_otlp::SpanExporter::builder().with_http().with_endpoint(url).build() {
-            Ok(exporter) => Some(exporter),
-            Err(e) => {
-                eprintln!("telemetry: OTLP exporter disabled: {e}");
-                None
+    let exporter =
+        settings.otlp_traces_url.as_deref().and_then(|url| {
+            match opentelemetry_otlp::SpanExporter::builder().with_http().with_endpoint(url).build() {
+                Ok(exporter) => Some(exporter),
+                Err(e) => {
+                    eprintln!("telemetry: OTLP exporter disabled: {e}");
+                    None
+                }
             }
-        }
-    });
+        });
     let mut builder = SdkTracerProvider::builder()
         .with_resource(Resource::builder().with_service_name(settings.service_name.clone()).build());
     if let Some(exporter) = exporter {
@@ -105,8 +106,8 @@ pub fn init_with(settings: Settings) -> TelemetryGuard {
         if let Some(size) = settings.export_queue_size {
             batch = batch.with_max_queue_size(size);
         }
-        builder = builder
-            .with_span_processor(BatchSpanProcessor::builder(exporter).with_batch_config(batch.build()).build());
+        builder =
+            builder.with_span_processor(BatchSpanProcessor::builder(exporter).with_batch_config(batch.build()).build());
     }
     // Even without an exporter, spans carry trace ids so `traceparent` propagates downstream.
     let provider = builder.build();
@@ -114,8 +115,7 @@ pub fn init_with(settings: Settings) -> TelemetryGuard {
     let tracer = provider.tracer(settings.service_name.clone());
 
     // Filters per layer: a global `RUST_LOG=warn` must not starve the span exporter.
-    let log_filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.default_log_filter));
+    let log_filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.default_log_filter));
     let fmt_layer = match settings.format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
@@ -125,9 +125,9 @@ pub fn init_with(settings: Settings) -> TelemetryGuard {
     }
     .with_filter(log_filter);
     // The exporter's own HTTP client must not trace itself into the export it is sending.
-    let otel_layer = settings
-        .tracing
-        .then(|| tracing_opentelemetry::layer().with_tracer(tracer).with_filter(EnvFilter::new("info,h2=off,hyper=off")));
+    let otel_layer = settings.tracing.then(|| {
+        tracing_opentelemetry::layer().with_tracer(tracer).with_filter(EnvFilter::new("info,h2=off,hyper=off"))
+    });
     let installed = tracing_subscriber::registry().with(fmt_layer).with(otel_layer).try_init().is_ok();
     TelemetryGuard { provider: installed.then_some(provider) }
 }

@@ -284,8 +284,12 @@ async fn one_purchase_is_one_trace_from_the_gateway_through_stripe_and_the_broke
     let published = trace.under(&settle.span_id, false, "billing's publish", event("event.publish", paid, None));
     assert_eq!(published.kind, SpanKind::Producer);
     assert_eq!(published.attr("messaging.system"), "rabbitmq");
-    let granted =
-        trace.under(&published.span_id, true, "marketplace granting", event("event.consume", paid, Some("marketplace")));
+    let granted = trace.under(
+        &published.span_id,
+        true,
+        "marketplace granting",
+        event("event.consume", paid, Some("marketplace")),
+    );
     assert_eq!(granted.kind, SpanKind::Consumer);
     let purchased = "marketplace.course.purchased.v1";
     let announced =

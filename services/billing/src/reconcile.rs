@@ -15,11 +15,11 @@
 use crate::error::BillingError;
 use crate::store::{payments, reconcile as store};
 use crate::webhooks::{self, Outcome};
-use tracing::Instrument;
 use crate::State;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
+use tracing::Instrument;
 use uuid::Uuid;
 
 /// Rows claimed per statement; a full batch is followed at once by the next.

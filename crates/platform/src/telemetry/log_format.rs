@@ -36,9 +36,9 @@ where
     F: FormatEvent<S, N>,
 {
     fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
-        let trace_id = ctx
-            .event_scope()
-            .and_then(|scope| scope.into_iter().find_map(|span| span.extensions().get::<TraceId>().map(|t| t.0.clone())));
+        let trace_id = ctx.event_scope().and_then(|scope| {
+            scope.into_iter().find_map(|span| span.extensions().get::<TraceId>().map(|t| t.0.clone()))
+        });
         let Some(trace_id) = trace_id else {
             return self.0.format_event(ctx, writer, event);
         };
