@@ -38,8 +38,8 @@ impl Span {
     }
 }
 
-/// Spans of the watched traces are kept for the whole run; others only in a window of the most
-/// recent ones (a link points into another trace, received moments earlier).
+/// Spans of the watched traces, and of the traces they link to, are kept for the whole run; others
+/// only in a window of the most recent ones.
 #[derive(Default)]
 struct Store {
     watched: HashSet<String>,
@@ -47,7 +47,7 @@ struct Store {
     recent: VecDeque<Span>,
 }
 
-const RECENT: usize = 50_000;
+const RECENT: usize = 10_000;
 
 impl Store {
     fn add(&mut self, request: ExportTraceServiceRequest) {
@@ -76,6 +76,9 @@ impl Store {
                 name: span.name,
             };
             if self.watched.contains(&span.trace_id) {
+                // A linked trace is kept too: a link's target ends after the span that links
+                // to it (the webhook request outlives the settlement inside it), so it comes later.
+                self.watched.extend(span.links.iter().map(|(trace, _)| trace.clone()));
                 self.kept.push(span);
             } else {
                 if self.recent.len() == RECENT {
