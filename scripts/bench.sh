@@ -6,7 +6,10 @@
 #
 # Knobs (environment): BENCH_DURATION (15 s per scenario), BENCH_WARMUP (2 s), BENCH_SCALE (1.0,
 # multiplies every offered rate), BENCH_ONLY (comma-separated scenario names), BENCH_POOL_SIZE,
-# BENCH_HTTP_WORKERS, BENCH_GATEWAY_WORKERS. Results: $CARGO_TARGET_DIR/bench/<time>.json, latest.json.
+# BENCH_HTTP_WORKERS, BENCH_GATEWAY_WORKERS, BENCH_INSTRUMENTATION (`on`: metrics listeners and
+# every span exported over OTLP/HTTP to a sink in the bench process, as in production; `off`: no
+# metrics listener, requests untimed, no spans at all: the pair measures what instrumentation
+# costs). Results: $CARGO_TARGET_DIR/bench/<time>.json, latest.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export AWS_LC_SYS_USE_SYSTEM=0
@@ -53,6 +56,12 @@ done
 export GATEWAY_RATE_LIMIT_IP_PER_SEC=1000000 GATEWAY_RATE_LIMIT_IP_BURST=1000000 \
        GATEWAY_RATE_LIMIT_USER_PER_SEC=1000 GATEWAY_RATE_LIMIT_USER_BURST=2000 \
        GATEWAY_LOG_FORMAT=json GATEWAY_HTTP_WORKERS=${BENCH_GATEWAY_WORKERS:-2}
+case ${BENCH_INSTRUMENTATION:-on} in
+  on) export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:${BENCH_OTLP_SINK_PORT:=14318} BENCH_OTLP_SINK_PORT ;;
+  off) export RUN_METRICS=0 OTEL_SDK_DISABLED=true; unset OTEL_EXPORTER_OTLP_ENDPOINT BENCH_OTLP_SINK_PORT ;;
+  *) echo "bench: BENCH_INSTRUMENTATION is on or off" >&2; exit 2 ;;
+esac
+echo "bench: instrumentation ${BENCH_INSTRUMENTATION:-on}" >&2
 started=1
 PROFILE=release RUN_DETACHED=1 scripts/run-all.sh >/dev/null
 

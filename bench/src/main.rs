@@ -82,6 +82,9 @@ fn main() -> ExitCode {
 async fn run(opts: Options) -> Result<(), String> {
     let bare_port: u16 = env_or("BENCH_BARE_PORT", "18099").parse().map_err(|_| "BENCH_BARE_PORT")?;
     spawn_bare_server(bare_port)?;
+    if let Ok(port) = std::env::var("BENCH_OTLP_SINK_PORT") {
+        spawn_otlp_sink(port.parse().map_err(|_| "BENCH_OTLP_SINK_PORT")?)?;
+    }
     let key_file = env_or("BENCH_JWT_KEY_FILE", "deploy/dev-keys/dev-jwt-eddsa.key.pem");
     let pem = std::fs::read(&key_file).map_err(|e| format!("{key_file}: {e}"))?;
     let minter = auth::Minter::new(
@@ -214,29 +217,54 @@ async fn preflight(ctx: &Arc<Ctx>, plan: &[Scenario]) -> Result<(), String> {
 
 /// The machine's ceiling: the smallest actix-web app that answers JSON, on its own two workers.
 fn spawn_bare_server(port: u16) -> Result<(), String> {
-    use actix_web::{web, App, HttpResponse, HttpServer};
+    use actix_web::{web, App, HttpResponse};
     async fn bare() -> HttpResponse {
         HttpResponse::Ok().json(serde_json::json!({
             "user_id": "00000000-0000-0000-0000-000000000001",
             "balance": 100000, "spendable": 100000, "lifetime_earned": 50000,
         }))
     }
+    spawn_server("bare server", port, 2, || App::new().route("/bare", web::get().to(bare)))
+}
+
+/// Where the stack exports its spans (`BENCH_INSTRUMENTATION=on`): accepts every OTLP/HTTP export
+/// and drops it, so the services pay the whole cost of exporting and the collector's own work
+/// stays out of the stack's CPU.
+fn spawn_otlp_sink(port: u16) -> Result<(), String> {
+    use actix_web::{web, App, HttpResponse};
+    async fn accept(_body: web::Bytes) -> HttpResponse {
+        HttpResponse::Ok().content_type("application/x-protobuf").finish()
+    }
+    spawn_server("OTLP sink", port, 1, || {
+        App::new().app_data(web::PayloadConfig::new(64 * 1024 * 1024)).route("/v1/traces", web::post().to(accept))
+    })
+}
+
+/// An actix server on a thread and runtime of its own, for the bench's whole run.
+fn spawn_server<F, A>(what: &'static str, port: u16, workers: usize, app: F) -> Result<(), String>
+where
+    F: Fn() -> actix_web::App<A> + Send + Clone + 'static,
+    A: actix_web::dev::ServiceFactory<
+            actix_web::dev::ServiceRequest,
+            Config = (),
+            Response = actix_web::dev::ServiceResponse,
+            Error = actix_web::Error,
+            InitError = (),
+        > + 'static,
+{
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
-            let server = HttpServer::new(|| App::new().route("/bare", web::get().to(bare)))
-                .workers(2)
-                .disable_signals()
-                .bind(("127.0.0.1", port));
+            let server = actix_web::HttpServer::new(app).workers(workers).disable_signals().bind(("127.0.0.1", port));
             match server {
                 Ok(server) => {
                     let _ = tx.send(Ok(()));
                     if let Err(e) = server.run().await {
-                        eprintln!("bench: bare server stopped: {e}");
+                        eprintln!("bench: {what} stopped: {e}");
                     }
                 }
                 Err(e) => {
-                    let _ = tx.send(Err(format!("bare server on port {port}: {e}")));
+                    let _ = tx.send(Err(format!("{what} on port {port}: {e}")));
                 }
             }
         });

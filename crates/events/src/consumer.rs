@@ -201,9 +201,18 @@ impl Consumer {
             event.type = %event.event_type,
             consumer = %self.service,
         );
-        platform::telemetry::set_parent_from(&span, event.traceparent.as_deref());
-        let result = self.apply(event).instrument(span.clone()).await;
-        let _enter = span.enter();
+        platform::telemetry::set_parent_from(&span, &trace_context(event, delivery));
+        // One span for the handler and the settling: no guard is held across an await.
+        async move { self.settle(self.apply(event).await, event, delivery, out).await }.instrument(span).await
+    }
+
+    async fn settle(
+        &self,
+        result: Result<Outcome, HandlerError>,
+        event: &CloudEvent,
+        delivery: &Delivery,
+        out: &Channel,
+    ) -> &'static str {
         match result {
             Ok(outcome) => {
                 tracing::debug!(?outcome, "event handled");
@@ -348,4 +357,14 @@ fn delivery_count(delivery: &Delivery) -> u32 {
             _ => None,
         })
         .unwrap_or(0)
+}
+
+/// The trace the event continues: the relay's publish span from the AMQP headers, or the
+/// envelope's context for a message published without them (by hand, by an older relay).
+fn trace_context(event: &CloudEvent, delivery: &Delivery) -> platform::telemetry::TraceContext {
+    let from_headers = crate::trace_headers::extract(delivery.properties.headers().as_ref());
+    if from_headers.traceparent.is_some() {
+        return from_headers;
+    }
+    platform::telemetry::TraceContext::new(event.traceparent.as_deref(), event.tracestate.as_deref())
 }

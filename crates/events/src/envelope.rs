@@ -23,8 +23,12 @@ pub struct CloudEvent {
     pub datacontenttype: String,
     /// Path of the payload's JSON Schema under `proto-schemas/`.
     pub dataschema: String,
+    /// W3C trace context of the change that produced the event (the CloudEvents distributed
+    /// tracing extension), so its consumers continue the same trace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traceparent: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracestate: Option<String>,
     pub data: serde_json::Value,
 }
 
@@ -40,8 +44,16 @@ impl CloudEvent {
             datacontenttype: "application/json".into(),
             dataschema: E::schema_path(),
             traceparent,
+            tracestate: None,
             data: serde_json::to_value(event)?,
         })
+    }
+
+    /// The same event as part of the trace `context`.
+    pub fn in_trace(mut self, context: platform::telemetry::TraceContext) -> Self {
+        self.traceparent = context.traceparent;
+        self.tracestate = context.tracestate;
+        self
     }
 
     /// The payload as the typed event; fails when the type does not match.

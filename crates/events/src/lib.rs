@@ -12,6 +12,7 @@ pub mod relay;
 pub mod retention;
 pub mod retry;
 pub mod topology;
+pub mod trace_headers;
 
 pub use catalog::DomainEvent;
 pub use consumer::{EventHandler, HandlerError};

@@ -32,8 +32,11 @@ pub async fn enqueue<E: DomainEvent>(
     conn: &mut AsyncPgConnection,
     event: &E,
 ) -> Result<CloudEvent, diesel::result::Error> {
-    let envelope = CloudEvent::new(event, platform::telemetry::current_traceparent())
-        .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
+    // The trace of the change travels with its event: the relay hands it to the broker in the
+    // AMQP headers and each consumer continues it.
+    let envelope = CloudEvent::new(event, None)
+        .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?
+        .in_trace(platform::telemetry::TraceContext::current());
     let text = serde_json::to_string(&envelope).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
     diesel::insert_into(outbox::table)
         .values((

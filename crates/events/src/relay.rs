@@ -14,13 +14,15 @@ use crate::outbox::outbox;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
-use lapin::types::{AMQPValue, FieldTable};
+use lapin::types::FieldTable;
 use lapin::Confirmation;
 use lapin::{BasicProperties, Channel};
 use platform::db::Pool;
+use platform::telemetry::TraceContext;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
+use tracing::Instrument;
 use uuid::Uuid;
 
 #[derive(Clone)]
@@ -47,9 +49,11 @@ enum RelayError {
     Broker(String),
 }
 
+/// The envelope's trace context, read without parsing the payload.
 #[derive(serde::Deserialize)]
 struct TraceOnly {
     traceparent: Option<String>,
+    tracestate: Option<String>,
 }
 
 impl Relay {
@@ -169,20 +173,23 @@ impl Relay {
             }
             let mut confirms = Vec::with_capacity(rows.len());
             for (seq, id, event_type, envelope) in &rows {
+                // Lasts until the broker confirmed the message; the consumers' spans are its children.
+                let span = publish_span(&exchange, id, event_type, envelope);
                 let confirm = channel
                     .basic_publish(
                         exchange.as_str().into(),
                         event_type.as_str().into(),
                         BasicPublishOptions { mandatory: true, ..Default::default() },
                         envelope.as_bytes(),
-                        properties(id, event_type, envelope),
+                        properties(id, event_type, &span),
                     )
+                    .instrument(span.clone())
                     .await
                     .map_err(|e| RelayError::Broker(e.to_string()))?;
-                confirms.push((*seq, confirm));
+                confirms.push((*seq, confirm, span));
             }
             let mut unroutable = Vec::new();
-            for (seq, confirm) in confirms {
+            for (seq, confirm, _span) in confirms {
                 match confirm.await.map_err(|e| RelayError::Broker(e.to_string()))? {
                     Confirmation::Ack(None) => {}
                     Confirmation::Ack(Some(_returned)) => unroutable.push(seq),
@@ -241,11 +248,26 @@ impl platform::listen::Subscriber for Wake {
     }
 }
 
-fn properties(id: &Uuid, event_type: &str, envelope: &str) -> BasicProperties {
-    let mut headers = FieldTable::default();
-    if let Ok(TraceOnly { traceparent: Some(tp) }) = serde_json::from_str::<TraceOnly>(envelope) {
-        headers.insert("traceparent".into(), AMQPValue::LongString(tp.into()));
+/// The producer span of one outbox row: a child of the trace the row was written in (the
+/// envelope's `traceparent`), so a purchase's trace goes on through the broker.
+fn publish_span(exchange: &str, id: &Uuid, event_type: &str, envelope: &str) -> tracing::Span {
+    let span = tracing::info_span!(
+        "event.publish",
+        otel.kind = "producer",
+        messaging.system = "rabbitmq",
+        messaging.destination.name = %exchange,
+        messaging.message.id = %id,
+        event.type = %event_type,
+    );
+    if let Ok(TraceOnly { traceparent, tracestate }) = serde_json::from_str::<TraceOnly>(envelope) {
+        platform::telemetry::set_parent_from(&span, &TraceContext { traceparent, tracestate });
     }
+    span
+}
+
+fn properties(id: &Uuid, event_type: &str, publish: &tracing::Span) -> BasicProperties {
+    let mut headers = FieldTable::default();
+    crate::trace_headers::inject(&mut headers, &TraceContext::of(publish));
     BasicProperties::default()
         .with_content_type(CONTENT_TYPE.into())
         .with_message_id(id.to_string().into())

@@ -1,17 +1,26 @@
 //! Logs and traces. Logs go through `tracing` (JSON or pretty); spans are exported over OTLP/HTTP
-//! only when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, from a batch processor on its own thread, so a
-//! missing collector costs a log line, never a request. W3C trace context crosses every hop.
+//! only when an endpoint is configured (`OTEL_EXPORTER_OTLP_ENDPOINT`), from a batch processor on
+//! its own thread, so a missing collector costs a log line, never a request. W3C trace context
+//! (`traceparent`, `tracestate`) crosses every hop: HTTP headers here, AMQP headers and the
+//! CloudEvents envelope in `events`. JSON log lines carry the `trace_id` of the request or event
+//! they were written for.
 
 use crate::config::LogFormat;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
-use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
+use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
 use opentelemetry_sdk::Resource;
+use std::time::Duration;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
+
+mod log_format;
+
+pub use log_format::WithTraceId;
 
 /// Flushes pending spans when dropped (at shutdown).
 pub struct TelemetryGuard {
@@ -28,43 +37,155 @@ impl Drop for TelemetryGuard {
     }
 }
 
-/// Install the global subscriber. Safe to call more than once (tests): later calls only return a guard.
-pub fn init(service: &str, format: LogFormat) -> TelemetryGuard {
-    let exporter = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok().filter(|v| !v.is_empty()).and_then(|_| {
-        match opentelemetry_otlp::SpanExporter::builder().with_http().build() {
-            Ok(exporter) => Some(exporter),
-            Err(e) => {
-                eprintln!("telemetry: OTLP exporter disabled: {e}");
-                None
-            }
+/// What [`init_with`] installs. [`Settings::from_env`] reads the OpenTelemetry standard variables;
+/// tests set the fields.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `service.name` of every span (`OTEL_SERVICE_NAME` overrides it).
+    pub service_name: String,
+    pub format: LogFormat,
+    /// The full OTLP/HTTP traces URL (`http://collector:4318/v1/traces`). `None`: spans are not
+    /// exported (they still get ids, so `traceparent` still propagates).
+    pub otlp_traces_url: Option<String>,
+    /// The log filter when `RUST_LOG` is not set.
+    pub default_log_filter: String,
+    /// How long the batch processor waits between exports; `None`: `OTEL_BSP_SCHEDULE_DELAY` or 5 s.
+    pub export_delay: Option<Duration>,
+    /// Spans buffered before new ones are dropped; `None`: `OTEL_BSP_MAX_QUEUE_SIZE` or 2048.
+    pub export_queue_size: Option<usize>,
+    /// `false` (`OTEL_SDK_DISABLED=true`): no spans at all, so no trace context either; logs
+    /// only. For measuring what tracing costs (`make bench`), not for production.
+    pub tracing: bool,
+}
+
+impl Settings {
+    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is used as is; `OTEL_EXPORTER_OTLP_ENDPOINT` is a base
+    /// URL that `/v1/traces` is appended to (the specification's rule). Neither set: no export.
+    pub fn from_env(service: &str, format: LogFormat) -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let otlp_traces_url = var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").or_else(|| {
+            var("OTEL_EXPORTER_OTLP_ENDPOINT").map(|base| format!("{}/v1/traces", base.trim_end_matches('/')))
+        });
+        Self {
+            service_name: var("OTEL_SERVICE_NAME").unwrap_or_else(|| service.to_string()),
+            format,
+            otlp_traces_url,
+            default_log_filter: "info".into(),
+            export_delay: None,
+            export_queue_size: None,
+            tracing: !var("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true")),
         }
-    });
-    let service_name = std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| service.to_string());
-    let mut builder =
-        SdkTracerProvider::builder().with_resource(Resource::builder().with_service_name(service_name).build());
-    let exporting = exporter.is_some();
+    }
+}
+
+/// Install the global subscriber from the environment. Safe to call more than once (tests): later
+/// calls only return a guard.
+pub fn init(service: &str, format: LogFormat) -> TelemetryGuard {
+    init_with(Settings::from_env(service, format))
+}
+
+/// Install the global subscriber. Safe to call more than once: later calls change nothing.
+pub fn init_with(settings: Settings) -> TelemetryGuard {
+    let exporter =
+        settings.otlp_traces_url.as_deref().and_then(|url| {
+            match opentelemetry_otlp::SpanExporter::builder().with_http().with_endpoint(url).build() {
+                Ok(exporter) => Some(exporter),
+                Err(e) => {
+                    eprintln!("telemetry: OTLP exporter disabled: {e}");
+                    None
+                }
+            }
+        });
+    let mut builder = SdkTracerProvider::builder()
+        .with_resource(Resource::builder().with_service_name(settings.service_name.clone()).build());
     if let Some(exporter) = exporter {
-        builder = builder.with_batch_exporter(exporter);
+        let mut batch = BatchConfigBuilder::default();
+        if let Some(delay) = settings.export_delay {
+            batch = batch.with_scheduled_delay(delay);
+        }
+        if let Some(size) = settings.export_queue_size {
+            batch = batch.with_max_queue_size(size);
+        }
+        builder =
+            builder.with_span_processor(BatchSpanProcessor::builder(exporter).with_batch_config(batch.build()).build());
     }
     // Even without an exporter, spans carry trace ids so `traceparent` propagates downstream.
     let provider = builder.build();
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-    let tracer = provider.tracer(service.to_string());
+    let tracer = provider.tracer(settings.service_name.clone());
 
     // Filters per layer: a global `RUST_LOG=warn` must not starve the span exporter.
-    let log_filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let fmt_layer = match format {
-        LogFormat::Json => tracing_subscriber::fmt::layer().json().with_current_span(true).boxed(),
+    let log_filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.default_log_filter));
+    let fmt_layer = match settings.format {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .event_format(WithTraceId(tracing_subscriber::fmt::format().json().with_current_span(true)))
+            .boxed(),
         LogFormat::Pretty => tracing_subscriber::fmt::layer().compact().boxed(),
     }
     .with_filter(log_filter);
-    let otel_layer = tracing_opentelemetry::layer().with_tracer(tracer).with_filter(EnvFilter::new(if exporting {
-        "info"
-    } else {
-        "info,h2=off,hyper=off"
-    }));
+    // The exporter's own HTTP client must not trace itself into the export it is sending.
+    let otel_layer = settings.tracing.then(|| {
+        tracing_opentelemetry::layer().with_tracer(tracer).with_filter(EnvFilter::new("info,h2=off,hyper=off"))
+    });
     let installed = tracing_subscriber::registry().with(fmt_layer).with(otel_layer).try_init().is_ok();
     TelemetryGuard { provider: installed.then_some(provider) }
+}
+
+/// W3C trace context of a span, as carried between processes: `traceparent` and, when a vendor
+/// upstream set one, `tracestate`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TraceContext {
+    pub traceparent: Option<String>,
+    pub tracestate: Option<String>,
+}
+
+impl Injector for TraceContext {
+    fn set(&mut self, key: &str, value: String) {
+        match key {
+            "traceparent" => self.traceparent = Some(value),
+            "tracestate" if !value.is_empty() => self.tracestate = Some(value),
+            _ => {}
+        }
+    }
+}
+
+impl Extractor for TraceContext {
+    fn get(&self, key: &str) -> Option<&str> {
+        match key {
+            "traceparent" => self.traceparent.as_deref(),
+            "tracestate" => self.tracestate.as_deref(),
+            _ => None,
+        }
+    }
+    fn keys(&self) -> Vec<&str> {
+        vec!["traceparent", "tracestate"]
+    }
+}
+
+impl TraceContext {
+    pub fn new(traceparent: Option<&str>, tracestate: Option<&str>) -> Self {
+        Self { traceparent: traceparent.map(str::to_string), tracestate: tracestate.map(str::to_string) }
+    }
+
+    /// The context of `span` (empty when no tracing subscriber is installed).
+    pub fn of(span: &tracing::Span) -> Self {
+        let mut carrier = Self::default();
+        TraceContextPropagator::new().inject_context(&span.context(), &mut carrier);
+        carrier
+    }
+
+    /// The current span's context, to send on the next hop.
+    pub fn current() -> Self {
+        Self::of(&tracing::Span::current())
+    }
+
+    fn span_context(&self) -> Option<opentelemetry::trace::SpanContext> {
+        self.traceparent.as_ref()?;
+        let cx = TraceContextPropagator::new().extract(self);
+        let span_context = cx.span().span_context().clone();
+        span_context.is_valid().then_some(span_context)
+    }
 }
 
 struct ActixHeaders<'a>(&'a actix_web::http::header::HeaderMap);
@@ -78,50 +199,59 @@ impl Extractor for ActixHeaders<'_> {
     }
 }
 
-/// Continue the caller's trace: make `span` a child of the incoming `traceparent`, if any.
+/// Continue the caller's trace: make `span` a child of the incoming `traceparent` (with its
+/// `tracestate`), if any; otherwise `span` starts a trace. Either way its log lines carry the
+/// trace id. Call before the span is first entered.
 pub fn set_parent_from_headers(span: &tracing::Span, headers: &actix_web::http::header::HeaderMap) {
     if headers.contains_key("traceparent") {
-        let cx = TraceContextPropagator::new().extract(&ActixHeaders(headers));
-        let _ = span.set_parent(cx);
+        let _ = span.set_parent(TraceContextPropagator::new().extract(&ActixHeaders(headers)));
     }
+    log_format::remember_trace_id(span);
 }
 
-/// Same, from any key/value carrier (AMQP headers, a stored envelope field).
-pub fn set_parent_from(span: &tracing::Span, traceparent: Option<&str>) {
-    struct One<'a>(Option<&'a str>);
-    impl Extractor for One<'_> {
-        fn get(&self, key: &str) -> Option<&str> {
-            (key == "traceparent").then_some(self.0).flatten()
-        }
-        fn keys(&self) -> Vec<&str> {
-            vec!["traceparent"]
-        }
+/// Same, from any carrier of a stored or received context (AMQP headers, an envelope, a row).
+pub fn set_parent_from(span: &tracing::Span, context: &TraceContext) {
+    if context.span_context().is_some() {
+        let _ = span.set_parent(TraceContextPropagator::new().extract(context));
     }
-    if traceparent.is_some() {
-        let _ = span.set_parent(TraceContextPropagator::new().extract(&One(traceparent)));
+    log_format::remember_trace_id(span);
+}
+
+/// Make `span` point at another trace without joining it (OpenTelemetry span link): for work
+/// that one trace caused and another one carries out, e.g. a Stripe webhook that settles the
+/// payment a purchase's trace created.
+pub fn link_to(span: &tracing::Span, context: &TraceContext) {
+    if let Some(span_context) = context.span_context() {
+        span.add_link(span_context);
     }
 }
 
 /// The current span's W3C `traceparent`, to send on the next hop.
 pub fn current_traceparent() -> Option<String> {
-    struct Capture(Option<String>);
-    impl Injector for Capture {
-        fn set(&mut self, key: &str, value: String) {
-            if key == "traceparent" {
-                self.0 = Some(value);
-            }
-        }
-    }
-    let mut capture = Capture(None);
-    let cx = tracing::Span::current().context();
-    TraceContextPropagator::new().inject_context(&cx, &mut capture);
-    capture.0
+    TraceContext::current().traceparent
+}
+
+/// The trace id (32 hex digits) of the current span, `None` without a tracing subscriber.
+pub fn current_trace_id() -> Option<String> {
+    trace_id_of(&tracing::Span::current())
+}
+
+/// The trace id (32 hex digits) of `span`.
+pub fn trace_id_of(span: &tracing::Span) -> Option<String> {
+    let cx = span.context();
+    let span_context = cx.span().span_context().clone();
+    span_context.is_valid().then(|| span_context.trace_id().to_string())
 }
 
 /// Headers to add to an outgoing reqwest call so the callee continues this trace.
 pub fn inject_reqwest(builder: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-    match current_traceparent() {
+    let TraceContext { traceparent, tracestate } = TraceContext::current();
+    let builder = match traceparent {
         Some(tp) => builder.header("traceparent", tp),
+        None => return builder,
+    };
+    match tracestate {
+        Some(ts) => builder.header("tracestate", ts),
         None => builder,
     }
 }

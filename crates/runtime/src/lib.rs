@@ -284,14 +284,20 @@ where
     let auth = ctx.auth.clone();
     let operations = platform::http::Operations::from_openapi(&openapi(spec));
     let audit_routes = platform::audit::routes(spec.name, pool.clone());
-    let http_metrics = metrics.http();
+    // Without a listener nobody reads them: requests are not timed (how `make bench` measures
+    // what the instrumentation costs).
+    let http_metrics = config.metrics_port.map(|_| metrics.http());
     let app_readiness = readiness.clone();
     let server = HttpServer::new(move || {
         let routes = routes.clone();
         App::new()
             .app_data(web::Data::new(auth.clone()))
             .app_data(operations.clone())
-            .app_data(web::Data::new(http_metrics.clone()))
+            .configure(|cfg| {
+                if let Some(m) = &http_metrics {
+                    cfg.app_data(web::Data::new(m.clone()));
+                }
+            })
             .app_data(web::Data::new(app_readiness.clone()))
             .configure(platform::http::configure_extractors)
             .configure(platform::health::routes)

@@ -7,6 +7,7 @@ use rand::Rng;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
+use tracing::Instrument;
 
 use crate::form::FormBody;
 use crate::{IdempotencyKey, SecretKey, StripeError};
@@ -160,10 +161,19 @@ impl Client {
         idempotency_key: Option<&IdempotencyKey>,
     ) -> Result<T, StripeError> {
         let started = std::time::Instant::now();
-        let result = self.execute_with_retries(&method, path, body, idempotency_key).await;
+        let operation = operation(&method, path);
+        // A client span around every attempt; each attempt sends its W3C context to Stripe.
+        let span = tracing::info_span!(
+            "stripe.request",
+            otel.kind = "client",
+            stripe.operation = %operation,
+            stripe.outcome = tracing::field::Empty,
+        );
+        let result = self.execute_with_retries(&method, path, body, idempotency_key).instrument(span.clone()).await;
+        let outcome = result.as_ref().map_or_else(StripeError::outcome, |_| "ok");
+        span.record("stripe.outcome", outcome);
         if let Some(observe) = &self.observer {
-            let outcome = result.as_ref().map_or_else(StripeError::outcome, |_| "ok");
-            observe(&operation(&method, path), outcome, started.elapsed());
+            observe(&operation, outcome, started.elapsed());
         }
         result
     }
@@ -206,7 +216,8 @@ impl Client {
         body: Option<&str>,
         idempotency_key: Option<&IdempotencyKey>,
     ) -> Result<T, Failure> {
-        let mut request = self.http.request(method.clone(), url).timeout(self.inner.timeout);
+        let mut request =
+            platform::telemetry::inject_reqwest(self.http.request(method.clone(), url).timeout(self.inner.timeout));
         if let Some(key) = idempotency_key {
             request = request.header("Idempotency-Key", key.as_str());
         }

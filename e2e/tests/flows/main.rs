@@ -23,4 +23,5 @@ mod reports;
 mod subscription;
 mod subscription_refunds;
 mod support;
+mod traces;
 mod vouchers;

@@ -234,6 +234,8 @@ fn gateway_config(
         upstream_probe_ms: 500,
         log_format: LogFormat::Pretty,
         http_workers: 1,
+        shutdown_grace_secs: 10,
+        shutdown_delay_secs: 0,
     }
 }
 
@@ -271,6 +273,8 @@ impl Platform {
 
     async fn start_inner(exclusive: bool, reconcile_after_seconds: u64, n: usize) -> Self {
         let slot = Slot::take(exclusive, n).await;
+        // Before anything installs a tracing subscriber: every service exports its spans to it.
+        crate::traces::Collector::global();
         let env = TestEnv::new();
         // First, so that it sees every event the services publish.
         let events = Events::start(&env).await;

@@ -19,6 +19,7 @@ use crate::State;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
+use tracing::Instrument;
 use uuid::Uuid;
 
 /// Rows claimed per statement; a full batch is followed at once by the next.
@@ -133,8 +134,10 @@ async fn reconcile_one(state: &State, payment_id: Uuid, kind: Kind) -> Result<Ou
         Kind::Refunds => webhooks::refund_facts(state, &payment).await?,
     };
     let now = state.clock.now();
+    let settle = webhooks::settle_span(&facts, "reconcile");
     platform::db::transaction(&state.pool, move |conn| {
         Box::pin(async move { webhooks::apply(conn, &facts, now).await })
     })
+    .instrument(settle)
     .await
 }

@@ -32,13 +32,15 @@ pub enum Outcome {
     Refused,
 }
 
-/// What Stripe says now, fetched before the transaction.
+/// What Stripe says now, fetched before the transaction. `origin` is the trace of the request that
+/// created the payment, which its settlement continues ([`settle_span`]).
 pub enum Facts {
     /// Not ours, or nothing to do.
     Nothing,
     Intent {
         intent: stripe::PaymentIntent,
         charge: Option<stripe::Charge>,
+        origin: Option<String>,
     },
     /// A charge with its refunds; the intent too when the payment is not recorded as succeeded
     /// yet (the refund overtook the success notification).
@@ -46,6 +48,30 @@ pub enum Facts {
         charge: stripe::Charge,
         intent: Option<stripe::PaymentIntent>,
     },
+}
+
+impl Facts {
+    fn origin(&self) -> Option<&str> {
+        match self {
+            Facts::Intent { origin, .. } => origin.as_deref(),
+            // A refund is its own action, days later: it stays in the trace that delivered it.
+            Facts::Nothing | Facts::Refunds { .. } => None,
+        }
+    }
+}
+
+/// The span to apply `facts` in. Stripe notifies outside any trace of ours, so the span continues
+/// the trace of the request that created the payment (the purchase or subscription that asked for
+/// it): the events it emits, and their consumers, stay in that one trace. It links to the span
+/// that delivered the facts (the webhook request, a reconcile tick), whose trace it leaves.
+pub fn settle_span(facts: &Facts, cause: &'static str) -> tracing::Span {
+    use platform::telemetry::{link_to, set_parent_from, TraceContext};
+    let span = tracing::info_span!("billing.payment.settle", cause);
+    if let Some(origin) = facts.origin() {
+        link_to(&span, &TraceContext::current());
+        set_parent_from(&span, &TraceContext::new(Some(origin), None));
+    }
+    span
 }
 
 fn invalid(e: stripe::WebhookError) -> BillingError {
@@ -99,7 +125,7 @@ pub async fn intent_facts(state: &State, payment: &payments::Payment) -> Result<
         }
         _ => None,
     };
-    Ok(Facts::Intent { intent, charge })
+    Ok(Facts::Intent { intent, charge, origin: payment.traceparent.clone() })
 }
 
 /// What Stripe says now about the refunds on `payment`'s charge (`Facts::Nothing` when the intent
@@ -162,7 +188,7 @@ fn not_yet_recorded(what: &str) -> BillingError {
 pub async fn apply(conn: &mut AsyncPgConnection, facts: &Facts, now: DateTime<Utc>) -> Result<Outcome, BillingError> {
     match facts {
         Facts::Nothing => Ok(Outcome::Ignored),
-        Facts::Intent { intent, charge } => on_intent_update(conn, intent, charge.as_ref(), now).await,
+        Facts::Intent { intent, charge, .. } => on_intent_update(conn, intent, charge.as_ref(), now).await,
         Facts::Refunds { charge, intent } => on_refunds(conn, charge, intent.as_ref(), now).await,
     }
 }

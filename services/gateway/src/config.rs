@@ -86,6 +86,18 @@ pub struct GatewayConfig {
     pub log_format: LogFormat,
     #[serde(default = "default_workers")]
     pub http_workers: usize,
+    /// Seconds the whole shutdown may take after SIGTERM (as the domain services'
+    /// `<SVC>_SHUTDOWN_GRACE_SECS`): in-flight requests still running then are cut.
+    #[serde(default = "default_shutdown_grace_secs")]
+    pub shutdown_grace_secs: u64,
+    /// Seconds between SIGTERM and closing the listener, serving on with readiness 503 so load
+    /// balancers stop routing here first. 0 on Kubernetes, whose preStop sleep does this job.
+    #[serde(default)]
+    pub shutdown_delay_secs: u64,
+}
+
+fn default_shutdown_grace_secs() -> u64 {
+    platform::server::SHUTDOWN_GRACE_SECS
 }
 
 fn default_probe() -> u64 {

@@ -73,6 +73,9 @@ pub struct RunningGateway {
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     /// Readiness polling of the upstream replicas (`probe`).
     probes: Vec<tokio::task::JoinHandle<()>>,
+    readiness: Readiness,
+    /// `GATEWAY_SHUTDOWN_DELAY_SECS`: serving on with readiness 503 before the listener closes.
+    delay: Duration,
 }
 
 impl RunningGateway {
@@ -80,12 +83,20 @@ impl RunningGateway {
         format!("http://{}", self.addr)
     }
 
+    /// Graceful stop, as the domain services do (`runtime::RunningService::stop`): readiness
+    /// answers 503 at once, requests are still served for the delay so load balancers notice,
+    /// then the listener closes and in-flight requests finish within what is left of
+    /// `GATEWAY_SHUTDOWN_GRACE_SECS` (the server's shutdown timeout).
     pub async fn stop(self) {
-        for p in &self.probes {
-            p.abort();
+        self.readiness.drain();
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
         }
         self.server.stop(true).await;
         let _ = self.task.await;
+        for p in &self.probes {
+            p.abort();
+        }
         if let Some(m) = self.metrics_server {
             m.stop().await;
         }
@@ -144,13 +155,21 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, String> {
         }
     });
     let cors = web::Data::new(cors::CorsOrigins(split_list(&config.cors_origins)));
-    let readiness = web::Data::new(Readiness::default());
+    let draining = Readiness::default();
+    let readiness = web::Data::new(draining.clone());
+    // The delay is part of the grace: in-flight requests get what is left of it.
+    let delay = config.shutdown_delay_secs.min(config.shutdown_grace_secs);
     let listener = platform::server::bind(&config.host, config.port).map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let http_metrics = web::Data::new(registry.http());
+    // Without a listener nobody reads them: requests are not timed.
+    let http_metrics = config.metrics_port.map(|_| web::Data::new(registry.http()));
     let server = HttpServer::new(move || {
         App::new()
-            .app_data(http_metrics.clone())
+            .configure(|cfg| {
+                if let Some(m) = &http_metrics {
+                    cfg.app_data(m.clone());
+                }
+            })
             .app_data(state.clone())
             .app_data(cors.clone())
             .app_data(readiness.clone())
@@ -175,7 +194,7 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, String> {
     .workers(config.http_workers.max(1))
     // Answers are small and written at once: never hold the last segment back for an ACK.
     .tcp_nodelay(true)
-    .shutdown_timeout(platform::server::SHUTDOWN_GRACE_SECS)
+    .shutdown_timeout(config.shutdown_grace_secs - delay)
     .disable_signals()
     .listen(listener)
     .map_err(|e| e.to_string())?
@@ -190,7 +209,15 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, String> {
             None
         }
     };
-    Ok(RunningGateway { addr, metrics_server, server: handle, task, probes })
+    Ok(RunningGateway {
+        addr,
+        metrics_server,
+        server: handle,
+        task,
+        probes,
+        readiness: draining,
+        delay: Duration::from_secs(delay),
+    })
 }
 
 /// The public API document, generated from the services' code (`cargo run -p contracts`) and
@@ -228,6 +255,7 @@ pub fn main() -> ExitCode {
         match start(config).await {
             Ok(gw) => {
                 platform::server::shutdown_signal().await;
+                tracing::info!("shutdown requested");
                 gw.stop().await;
                 ExitCode::SUCCESS
             }

@@ -153,7 +153,8 @@ fn build_request(
     let mut builder = state.client.request(method, url);
     for (name, value) in req.headers() {
         let lower = name.as_str();
-        if STRIPPED_REQUEST_HEADERS.contains(&lower) || lower == "x-request-id" || lower == "traceparent" {
+        // The trace context is sent again below: the gateway's own span is the upstream's parent.
+        if STRIPPED_REQUEST_HEADERS.contains(&lower) || matches!(lower, "x-request-id" | "traceparent" | "tracestate") {
             continue;
         }
         builder = builder.header(name.as_str(), value.as_bytes());

@@ -185,6 +185,7 @@ async fn record(conn: &mut AsyncPgConnection, created: Created) -> Result<paymen
             },
             stripe_payment_intent_id: &intent.id,
             client_secret: intent.client_secret.as_deref(),
+            traceparent: platform::telemetry::current_traceparent(),
         },
     )
     .await?;

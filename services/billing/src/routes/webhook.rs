@@ -6,6 +6,7 @@ use crate::{webhooks, State};
 use actix_web::{web, HttpRequest, HttpResponse};
 use platform::Problem;
 use serde_json::json;
+use tracing::Instrument;
 
 /// Stripe's webhook: authenticated by the `Stripe-Signature` header, not a token.
 #[utoipa::path(post, path = "/api/payments/webhook", tag = "billing", security(()),
@@ -62,6 +63,7 @@ async fn apply(state: &State, req: &HttpRequest, body: &[u8]) -> Result<&'static
         _ => None,
     };
     let now = state.clock.now();
+    let settle = webhooks::settle_span(&facts, "webhook");
     let outcome = platform::db::transaction(&state.pool, move |conn| {
         Box::pin(async move {
             if !stripe_events::record(conn, &event.id, &event.type_).await? {
@@ -74,6 +76,7 @@ async fn apply(state: &State, req: &HttpRequest, body: &[u8]) -> Result<&'static
             })
         })
     })
+    .instrument(settle)
     .await?;
     // Counted after the commit, once per notification that changed the payment.
     if let (Some(intent), "applied") = (&intent, outcome) {

@@ -31,6 +31,8 @@ pub struct Payment {
     /// Set when a Stripe notification disagreed with this record (`amount_mismatch`): not applied.
     pub review_flag: Option<String>,
     pub review_detail: Option<String>,
+    /// The trace of the request that created it; its webhook's effects continue that trace.
+    pub traceparent: Option<String>,
 }
 
 #[derive(Debug, Insertable)]
@@ -46,6 +48,7 @@ pub struct NewPayment<'a> {
     pub status: &'a str,
     pub stripe_payment_intent_id: &'a str,
     pub client_secret: Option<&'a str>,
+    pub traceparent: Option<String>,
 }
 
 pub async fn insert(conn: &mut AsyncPgConnection, new: &NewPayment<'_>) -> QueryResult<Payment> {

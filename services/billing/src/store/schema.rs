@@ -35,6 +35,7 @@ diesel::table! {
         review_flag -> Nullable<Text>,
         review_detail -> Nullable<Text>,
         reconciled_at -> Nullable<Timestamptz>,
+        traceparent -> Nullable<Text>,
     }
 }
 

@@ -28,6 +28,7 @@ fn void_request(event_type: &str, payment: &Value, reason: &str) -> CloudEvent {
         datacontenttype: "application/json".into(),
         dataschema: format!("events/{producer}/{name}.json"),
         traceparent: None,
+        tracestate: None,
         data: json!({
             "payment_id": payment["id"],
             "user_id": payment["user_id"],

@@ -3,6 +3,7 @@
 
 mod audit;
 mod auth;
+mod drain;
 mod forwarding;
 mod jwks;
 mod limits;

@@ -85,6 +85,8 @@ pub fn gateway_config(upstream: &str) -> GatewayConfig {
         upstream_probe_ms: 500,
         log_format: LogFormat::Pretty,
         http_workers: 1,
+        shutdown_grace_secs: 10,
+        shutdown_delay_secs: 0,
     }
 }
 

@@ -54,6 +54,7 @@ fn refunded(
         datacontenttype: "application/json".into(),
         dataschema: "events/billing/payment.refunded.v1.json".into(),
         traceparent: None,
+        tracestate: None,
         data,
     }
 }

@@ -119,6 +119,7 @@ async fn subscription_renewals_earn_from_the_fields_rewards_reads() {
         datacontenttype: "application/json".into(),
         dataschema: "events/subscriptions/subscription.renewed.v1.json".into(),
         traceparent: None,
+        tracestate: None,
         data: json!({"subscription_id": Uuid::now_v7(), "user_id": user, "tier": "pro", "period_end": "2026-12-24T00:00:00Z"}),
     };
     testkit::bus::publish_raw(&s.env, &envelope).await;

@@ -15,6 +15,7 @@ fn foreign_event(event_type: &str, source: &str, data: serde_json::Value) -> Clo
         datacontenttype: "application/json".into(),
         dataschema: "events/x.json".into(),
         traceparent: None,
+        tracestate: None,
         data,
     }
 }

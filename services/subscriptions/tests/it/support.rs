@@ -229,6 +229,7 @@ pub fn foreign_event(event_type: &str, data: Value) -> CloudEvent {
         datacontenttype: "application/json".into(),
         dataschema: "events/x.json".into(),
         traceparent: None,
+        tracestate: None,
         data,
     }
 }
