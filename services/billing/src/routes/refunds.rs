@@ -188,8 +188,13 @@ async fn reserve(
         "reason": reason.as_str(),
         "payment_user_id": payment.user_id,
     });
-    audit::record(conn, &audit, st.clock.now(), Action::new("payment.refund", format!("payment:{payment_id}"), changes))
-        .await?;
+    audit::record(
+        conn,
+        &audit,
+        st.clock.now(),
+        Action::new("payment.refund", format!("payment:{payment_id}"), changes),
+    )
+    .await?;
     Ok(Step::Call(Planned { refund_id, payment_id, intent: payment.stripe_payment_intent_id, minor, reason }))
 }
 
