@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod money;
 pub mod pagination;
 pub mod problem;
+pub mod reports;
 pub mod server;
 pub mod telemetry;
 

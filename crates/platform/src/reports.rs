@@ -1,0 +1,553 @@
+//! What every report endpoint shares: the `from`/`to`/`interval` query and its UTC buckets, the
+//! answer's envelope, and content negotiation between JSON (the default) and CSV
+//! (`Accept: text/csv`). A service brings only its own queries and row type.
+//!
+//! The rules, documented for clients in docs/api.md ("Reports"):
+//! - `from` (inclusive) and `to` (exclusive) are RFC 3339 instants or dates (`2026-01-01` is
+//!   midnight UTC); `to` must be after `from`.
+//! - `interval` is `day`, `week` (ISO weeks, from Monday 00:00 UTC) or `month` (the default). The
+//!   buckets are calendar-aligned in UTC and clipped to the range: `from=2026-01-15&to=2026-03-01`
+//!   by month gives 2026-01-15..2026-02-01 and 2026-02-01..2026-03-01.
+//! - At most [`MAX_BUCKETS`] buckets (a year of days); more is a 422 naming `interval`.
+//! - Money is never summed across currencies: a report has one row per bucket and currency.
+//!   Amounts are exact decimal strings in JSON and in CSV.
+//!
+//! A report handler, start to end:
+//!
+//! ```ignore
+//! use platform::reports::{self, CsvTable, Csv, Format, Report, ReportQuery};
+//!
+//! #[derive(serde::Serialize, utoipa::ToSchema)]
+//! pub struct SalesRow { period_start: DateTime<Utc>, period_end: DateTime<Utc>, currency: Currency,
+//!                       #[schema(value_type = String)] gross: Decimal, sales: i64 }
+//!
+//! impl CsvTable for SalesRow {
+//!     fn csv(rows: &[Self]) -> Csv {
+//!         let mut csv = Csv::new(&["period_start", "period_end", "currency", "gross", "sales"]);
+//!         for r in rows {
+//!             csv.row([r.period_start.into(), r.period_end.into(), r.currency.code().into(),
+//!                      r.gross.into(), r.sales.into()]);
+//!         }
+//!         csv
+//!     }
+//! }
+//!
+//! #[utoipa::path(get, path = "/api/admin/reports/sales", params(ReportQuery),
+//!     responses((status = 200, body = Report<SalesRow>, content_type = "application/json"),
+//!               (status = 200, body = String, content_type = "text/csv")))]
+//! pub async fn sales(principal: Principal, q: Query<ReportQuery>, format: Format, state: web::Data<State>)
+//!     -> Result<HttpResponse, Problem> {
+//!     reports::require_admin(&principal)?;
+//!     let series = q.series()?;                       // 422 on a bad range or too many buckets
+//!     // SQL: `width_bucket(sold_at, $1::timestamptz[])` with `$1 = series.starts()` gives the
+//!     // bucket number (0: before `from`), or compute `series.bucket_of(t)` in Rust.
+//!     let rows: Vec<SalesRow> = store::sales(&mut conn, &series).await?;
+//!     Ok(reports::respond(format, &Report::new(&series, rows)))
+//! }
+//! ```
+
+use crate::auth::{Principal, Role};
+use crate::problem::Problem;
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, HttpResponse};
+use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, NaiveTime, TimeZone, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Deserializer, Serialize};
+use std::future::{ready, Ready};
+
+/// The most buckets one report answers: a year of days, or a year of monthly buckets many times.
+pub const MAX_BUCKETS: usize = 366;
+
+/// The media type of the CSV form of a report.
+pub const CSV: &str = "text/csv; charset=utf-8";
+
+/// How wide each bucket of a report is. Calendar units in UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Interval {
+    Day,
+    /// ISO weeks: Monday 00:00 UTC to the next Monday.
+    Week,
+    #[default]
+    Month,
+}
+
+impl Interval {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Interval::Day => "day",
+            Interval::Week => "week",
+            Interval::Month => "month",
+        }
+    }
+
+    /// The start of the bucket holding `t`.
+    pub fn floor(self, t: DateTime<Utc>) -> DateTime<Utc> {
+        let day = t.date_naive();
+        let start = match self {
+            Interval::Day => day,
+            Interval::Week => day - Duration::days(i64::from(day.weekday().num_days_from_monday())),
+            Interval::Month => day.with_day(1).unwrap_or(day),
+        };
+        Utc.from_utc_datetime(&start.and_time(NaiveTime::MIN))
+    }
+
+    /// The start of the bucket after the one starting at `start` (`None` past chrono's range).
+    fn next(self, start: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match self {
+            Interval::Day => start.checked_add_signed(Duration::days(1)),
+            Interval::Week => start.checked_add_signed(Duration::weeks(1)),
+            Interval::Month => start.checked_add_months(Months::new(1)),
+        }
+    }
+}
+
+/// The query every report takes: `?from=&to=&interval=`.
+#[derive(Debug, Clone, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ReportQuery {
+    /// Start of the range, inclusive: an RFC 3339 instant or a date (midnight UTC).
+    #[serde(deserialize_with = "instant")]
+    #[param(value_type = String, example = "2026-01-01")]
+    pub from: DateTime<Utc>,
+    /// End of the range, exclusive: an RFC 3339 instant or a date (midnight UTC).
+    #[serde(deserialize_with = "instant")]
+    #[param(value_type = String, example = "2027-01-01")]
+    pub to: DateTime<Utc>,
+    /// Bucket width: `day`, `week` (ISO, Monday 00:00 UTC) or `month` (default).
+    #[serde(default)]
+    #[param(inline)]
+    pub interval: Interval,
+}
+
+impl ReportQuery {
+    /// The buckets asked for, or a 422 naming what is wrong with the range.
+    pub fn series(&self) -> Result<Series, Problem> {
+        Series::new(self.from, self.to, self.interval)
+    }
+}
+
+/// An RFC 3339 instant, or a plain date read as midnight UTC.
+fn instant<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+    let raw = String::deserialize(d)?;
+    parse_instant(&raw).ok_or_else(|| {
+        serde::de::Error::custom("must be an RFC 3339 date-time (2026-01-01T00:00:00Z) or a date (2026-01-01)")
+    })
+}
+
+fn parse_instant(raw: &str) -> Option<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
+        return Some(t.with_timezone(&Utc));
+    }
+    let day = NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok()?;
+    Some(Utc.from_utc_datetime(&day.and_time(NaiveTime::MIN)))
+}
+
+/// One bucket: `[start, end)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bucket {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+/// The buckets of a report, calendar-aligned in UTC and clipped to `[from, to)`.
+#[derive(Debug, Clone)]
+pub struct Series {
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    interval: Interval,
+    buckets: Vec<Bucket>,
+}
+
+impl Series {
+    pub fn new(from: DateTime<Utc>, to: DateTime<Utc>, interval: Interval) -> Result<Self, Problem> {
+        if to <= from {
+            return Err(Problem::field("to", "must be after `from`"));
+        }
+        let too_many = || {
+            Problem::field(
+                "interval",
+                format!(
+                    "the range holds more than {MAX_BUCKETS} {}s: choose a wider interval or a shorter range",
+                    interval.as_str()
+                ),
+            )
+        };
+        let mut buckets = Vec::new();
+        let mut start = from;
+        while start < to {
+            if buckets.len() == MAX_BUCKETS {
+                return Err(too_many());
+            }
+            let end = interval.next(interval.floor(start)).map_or(to, |next| next.min(to));
+            buckets.push(Bucket { start, end });
+            start = end;
+        }
+        Ok(Self { from, to, interval, buckets })
+    }
+
+    pub fn from(&self) -> DateTime<Utc> {
+        self.from
+    }
+
+    pub fn to(&self) -> DateTime<Utc> {
+        self.to
+    }
+
+    pub fn interval(&self) -> Interval {
+        self.interval
+    }
+
+    pub fn buckets(&self) -> &[Bucket] {
+        &self.buckets
+    }
+
+    /// The start of every bucket, in order: the thresholds for PostgreSQL's
+    /// `width_bucket(t, $1::timestamptz[])`, which answers 0 for `t < from` and `i` for a `t` in
+    /// `buckets()[i - 1]` (times at or after `to` answer `len()`: filter them out with `t < to`).
+    pub fn starts(&self) -> Vec<DateTime<Utc>> {
+        self.buckets.iter().map(|b| b.start).collect()
+    }
+
+    /// The index of the bucket holding `t`, `None` outside `[from, to)`.
+    pub fn bucket_of(&self, t: DateTime<Utc>) -> Option<usize> {
+        if t < self.from || t >= self.to {
+            return None;
+        }
+        Some(self.buckets.partition_point(|b| b.start <= t) - 1)
+    }
+}
+
+/// The answer of every report: the range it covers and one row per bucket (and currency, for
+/// money). The JSON form; the CSV form holds the same rows ([`CsvTable`]).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Report<T> {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub interval: Interval,
+    pub data: Vec<T>,
+}
+
+impl<T> Report<T> {
+    pub fn new(series: &Series, data: Vec<T>) -> Self {
+        Self { from: series.from, to: series.to, interval: series.interval, data }
+    }
+}
+
+/// 403 unless the caller is an admin: reports show the whole platform's business.
+pub fn require_admin(principal: &Principal) -> Result<(), Problem> {
+    principal.require_any(&[Role::Admin])
+}
+
+/// Which form the client asked for. An extractor: it never fails; anything but a preference for
+/// `text/csv` over JSON answers JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Csv,
+}
+
+impl Format {
+    /// Read an `Accept` header (RFC 9110 §12.5.1): CSV when `text/csv` (or `text/*`) has a
+    /// higher quality than JSON (`application/json`, `application/*`, `*/*`); on a tie, the one
+    /// listed first.
+    pub fn negotiate(accept: Option<&str>) -> Format {
+        let mut csv: Option<(f32, usize)> = None;
+        let mut json: Option<(f32, usize)> = None;
+        for (position, range) in accept.unwrap_or("").split(',').enumerate() {
+            let mut parts = range.split(';').map(str::trim);
+            let media = parts.next().unwrap_or("").to_ascii_lowercase();
+            let quality = parts
+                .filter_map(|p| p.strip_prefix("q=").or_else(|| p.strip_prefix("Q=")))
+                .find_map(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            let slot = match media.as_str() {
+                "text/csv" | "text/*" => &mut csv,
+                "application/json" | "application/*" | "*/*" => &mut json,
+                _ => continue,
+            };
+            // The most specific range wins over a wildcard; among equals, the best quality.
+            if slot.is_none_or(|(q, _)| quality > q) {
+                *slot = Some((quality, position));
+            }
+        }
+        match (csv, json) {
+            (Some((q, _)), _) if q <= 0.0 => Format::Json,
+            (Some(_), None) => Format::Csv,
+            (Some((cq, cp)), Some((jq, jp))) if cq > jq || (cq == jq && cp < jp) => Format::Csv,
+            _ => Format::Json,
+        }
+    }
+}
+
+impl FromRequest for Format {
+    type Error = Problem;
+    type Future = Ready<Result<Self, Problem>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok());
+        ready(Ok(Format::negotiate(accept)))
+    }
+}
+
+/// One CSV field. Numbers and times are written as they are; text that a spreadsheet would run as
+/// a formula (starting with `=`, `+`, `-`, `@`, tab or CR: a course title, say) is prefixed with
+/// `'` (OWASP's CSV-injection advice), so only [`Cell::Text`] is ever changed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Text(String),
+    Decimal(Decimal),
+    Int(i64),
+    Time(DateTime<Utc>),
+    Empty,
+}
+
+impl From<&str> for Cell {
+    fn from(s: &str) -> Self {
+        Cell::Text(s.to_string())
+    }
+}
+
+impl From<String> for Cell {
+    fn from(s: String) -> Self {
+        Cell::Text(s)
+    }
+}
+
+impl From<Decimal> for Cell {
+    fn from(d: Decimal) -> Self {
+        Cell::Decimal(d)
+    }
+}
+
+impl From<i64> for Cell {
+    fn from(n: i64) -> Self {
+        Cell::Int(n)
+    }
+}
+
+impl From<DateTime<Utc>> for Cell {
+    fn from(t: DateTime<Utc>) -> Self {
+        Cell::Time(t)
+    }
+}
+
+impl<T: Into<Cell>> From<Option<T>> for Cell {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Cell::Empty, Into::into)
+    }
+}
+
+impl Cell {
+    fn render(&self) -> String {
+        match self {
+            Cell::Text(s) if s.starts_with(['=', '+', '-', '@', '\t', '\r']) => format!("'{s}"),
+            Cell::Text(s) => s.clone(),
+            Cell::Decimal(d) => d.to_string(),
+            Cell::Int(n) => n.to_string(),
+            Cell::Time(t) => t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            Cell::Empty => String::new(),
+        }
+    }
+}
+
+/// A CSV document (RFC 4180): a header line, then rows of exactly as many fields, CRLF line ends,
+/// fields holding a comma, a quote or a line break quoted with inner quotes doubled.
+#[derive(Debug, Clone)]
+pub struct Csv {
+    out: String,
+    columns: usize,
+}
+
+impl Csv {
+    pub fn new<S: AsRef<str>>(header: &[S]) -> Self {
+        let mut csv = Self { out: String::new(), columns: header.len() };
+        csv.line(header.iter().map(|h| h.as_ref().to_string()));
+        csv
+    }
+
+    /// Append a row. A row with another number of fields than the header is a bug in the report:
+    /// it panics in debug builds and is padded or cut in release ones, so the file stays readable.
+    pub fn row(&mut self, cells: impl IntoIterator<Item = Cell>) {
+        let mut fields: Vec<String> = cells.into_iter().map(|c| c.render()).collect();
+        debug_assert_eq!(fields.len(), self.columns, "a CSV row must have as many fields as the header");
+        fields.resize(self.columns, String::new());
+        self.line(fields.into_iter());
+    }
+
+    fn line(&mut self, fields: impl Iterator<Item = String>) {
+        for (i, field) in fields.enumerate() {
+            if i > 0 {
+                self.out.push(',');
+            }
+            if field.contains([',', '"', '\n', '\r']) {
+                self.out.push('"');
+                self.out.push_str(&field.replace('"', "\"\""));
+                self.out.push('"');
+            } else {
+                self.out.push_str(&field);
+            }
+        }
+        self.out.push_str("\r\n");
+    }
+
+    pub fn finish(self) -> String {
+        self.out
+    }
+}
+
+/// A report row type that knows its CSV form: one header, one line per row. Written per row type
+/// (not per report) so a header can depend on every row, e.g. a column per tier seen.
+pub trait CsvTable: Sized {
+    fn csv(rows: &[Self]) -> Csv;
+}
+
+/// Answer `report` as JSON or as CSV, as negotiated.
+pub fn respond<T: Serialize + CsvTable>(format: Format, report: &Report<T>) -> HttpResponse {
+    match format {
+        Format::Json => HttpResponse::Ok().json(report),
+        Format::Csv => HttpResponse::Ok()
+            .content_type(CSV)
+            .insert_header((header::VARY, "Accept"))
+            .body(T::csv(&report.data).finish()),
+    }
+}
+
+/// `part / whole` rounded half-even to 4 decimal places (`0.0125` = 1.25%), `None` when `whole`
+/// is zero: a rate of nothing is unknown, not 0.
+pub fn rate(part: Decimal, whole: Decimal) -> Option<Decimal> {
+    if whole.is_zero() {
+        return None;
+    }
+    part.checked_div(whole).map(|r| r.round_dp_with_strategy(4, rust_decimal::RoundingStrategy::MidpointNearestEven))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal::Decimal;
+    use std::str::FromStr;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        parse_instant(s).expect("valid instant")
+    }
+
+    #[test]
+    fn instants_are_rfc3339_or_dates_at_midnight_utc() {
+        assert_eq!(t("2026-03-01"), t("2026-03-01T00:00:00Z"));
+        assert_eq!(t("2026-03-01T02:00:00+02:00"), t("2026-03-01T00:00:00Z"));
+        assert!(parse_instant("2026-13-01").is_none());
+        assert!(parse_instant("yesterday").is_none());
+    }
+
+    #[test]
+    fn monthly_buckets_are_calendar_months_clipped_to_the_range() {
+        let s = Series::new(t("2026-01-15"), t("2026-03-10"), Interval::Month).expect("valid");
+        let b = s.buckets();
+        assert_eq!(b.len(), 3);
+        assert_eq!((b[0].start, b[0].end), (t("2026-01-15"), t("2026-02-01")));
+        assert_eq!((b[1].start, b[1].end), (t("2026-02-01"), t("2026-03-01")));
+        assert_eq!((b[2].start, b[2].end), (t("2026-03-01"), t("2026-03-10")));
+        let year = Series::new(t("2026-01-01"), t("2027-01-01"), Interval::Month).expect("valid");
+        assert_eq!(year.buckets().len(), 12);
+        assert_eq!(year.buckets()[1].end, t("2026-03-01"), "February has 28 days in 2026");
+    }
+
+    #[test]
+    fn weeks_start_on_monday_and_days_at_midnight_utc() {
+        // 2026-01-01 is a Thursday.
+        let s = Series::new(t("2026-01-01"), t("2026-01-13"), Interval::Week).expect("valid");
+        let starts = s.starts();
+        assert_eq!(starts, vec![t("2026-01-01"), t("2026-01-05"), t("2026-01-12")]);
+        let d = Series::new(t("2026-01-01T12:00:00Z"), t("2026-01-03"), Interval::Day).expect("valid");
+        assert_eq!(d.starts(), vec![t("2026-01-01T12:00:00Z"), t("2026-01-02")]);
+    }
+
+    #[test]
+    fn a_bad_range_or_too_many_buckets_is_a_422_naming_the_field() {
+        let p = Series::new(t("2026-02-01"), t("2026-01-01"), Interval::Day).expect_err("backwards");
+        assert_eq!((p.status, p.errors[0].field.as_str()), (422, "to"));
+        assert!(Series::new(t("2026-01-01"), t("2026-01-01"), Interval::Day).is_err(), "empty range");
+        assert!(Series::new(t("2024-01-01"), t("2025-01-01"), Interval::Day).is_ok(), "366 days of 2024");
+        let p = Series::new(t("2024-01-01"), t("2025-01-02"), Interval::Day).expect_err("367 days");
+        assert_eq!((p.status, p.errors[0].field.as_str()), (422, "interval"));
+        // Wide ranges stop counting at the cap instead of walking every day.
+        assert!(Series::new(t("0001-01-01"), t("9999-01-01"), Interval::Day).is_err());
+    }
+
+    #[test]
+    fn bucket_of_finds_the_bucket_or_none_outside_the_range() {
+        let s = Series::new(t("2026-01-15"), t("2026-03-10"), Interval::Month).expect("valid");
+        assert_eq!(s.bucket_of(t("2026-01-14T23:59:59Z")), None);
+        assert_eq!(s.bucket_of(t("2026-01-15")), Some(0));
+        assert_eq!(s.bucket_of(t("2026-02-01")), Some(1));
+        assert_eq!(s.bucket_of(t("2026-03-09T23:59:59Z")), Some(2));
+        assert_eq!(s.bucket_of(t("2026-03-10")), None);
+    }
+
+    #[test]
+    fn the_query_reads_dates_and_defaults_to_monthly() {
+        let q: ReportQuery = crate::input::from_query("from=2026-01-01&to=2026-02-01T00:00:00Z").expect("valid");
+        assert_eq!((q.from, q.to, q.interval), (t("2026-01-01"), t("2026-02-01"), Interval::Month));
+        let q: ReportQuery = crate::input::from_query("from=2026-01-01&to=2026-02-01&interval=week").expect("valid");
+        assert_eq!(q.interval, Interval::Week);
+        let e = crate::input::from_query::<ReportQuery>("from=2026-01-01&to=2026-02-01&interval=year").expect_err("x");
+        assert_eq!(e.field, "query.interval");
+        let e = crate::input::from_query::<ReportQuery>("from=jan&to=2026-02-01").expect_err("x");
+        assert_eq!(e.field, "query.from");
+        let e = crate::input::from_query::<ReportQuery>("to=2026-02-01").expect_err("x");
+        assert_eq!(e.field, "query.from");
+    }
+
+    #[test]
+    fn accept_picks_csv_only_when_preferred() {
+        use Format::*;
+        assert_eq!(Format::negotiate(None), Json);
+        assert_eq!(Format::negotiate(Some("text/csv")), Csv);
+        assert_eq!(Format::negotiate(Some("text/csv; charset=utf-8")), Csv);
+        assert_eq!(Format::negotiate(Some("application/json")), Json);
+        assert_eq!(Format::negotiate(Some("*/*")), Json);
+        assert_eq!(Format::negotiate(Some("text/csv, application/json")), Csv, "tie: listed first");
+        assert_eq!(Format::negotiate(Some("application/json, text/csv")), Json);
+        assert_eq!(Format::negotiate(Some("application/json;q=0.5, text/csv")), Csv);
+        assert_eq!(Format::negotiate(Some("text/csv;q=0.2, */*;q=0.8")), Json);
+        assert_eq!(Format::negotiate(Some("text/csv;q=0")), Json, "q=0 means not acceptable");
+        assert_eq!(Format::negotiate(Some("text/html")), Json);
+    }
+
+    #[test]
+    fn csv_quotes_what_needs_it_and_keeps_decimals_exact() {
+        let mut csv = Csv::new(&["period", "title", "amount", "count", "rate"]);
+        csv.row([
+            t("2026-01-01").into(),
+            "Rust, \"the\" book\nvol. 2".into(),
+            Decimal::from_str("9.9900").expect("decimal").into(),
+            7i64.into(),
+            Cell::from(None::<Decimal>),
+        ]);
+        csv.row([
+            "=HYPERLINK(\"x\")".into(),
+            "-1 day".into(),
+            Decimal::from_str("-0.01").expect("d").into(),
+            (-3i64).into(),
+            "plain".into(),
+        ]);
+        assert_eq!(
+            csv.finish(),
+            "period,title,amount,count,rate\r\n\
+             2026-01-01T00:00:00Z,\"Rust, \"\"the\"\" book\nvol. 2\",9.9900,7,\r\n\
+             \"'=HYPERLINK(\"\"x\"\")\",'-1 day,-0.01,-3,plain\r\n"
+        );
+    }
+
+    #[test]
+    fn rates_round_half_even_and_are_unknown_over_zero() {
+        let d = |s: &str| Decimal::from_str(s).expect("decimal");
+        assert_eq!(rate(d("1"), d("3")), Some(d("0.3333")));
+        assert_eq!(rate(d("1"), d("8")), Some(d("0.125")));
+        assert_eq!(rate(d("0.00125"), d("1")), Some(d("0.0012")), "half to even");
+        assert_eq!(rate(d("5"), Decimal::ZERO), None);
+    }
+}
