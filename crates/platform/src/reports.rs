@@ -129,8 +129,9 @@ impl ReportQuery {
     }
 }
 
-/// An RFC 3339 instant, or a plain date read as midnight UTC.
-fn instant<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+/// An RFC 3339 instant, or a plain date read as midnight UTC: `#[serde(deserialize_with)]` for
+/// report parameters beyond [`ReportQuery`].
+pub fn instant<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
     let raw = String::deserialize(d)?;
     parse_instant(&raw).ok_or_else(|| {
         serde::de::Error::custom("must be an RFC 3339 date-time (2026-01-01T00:00:00Z) or a date (2026-01-01)")
@@ -406,12 +407,25 @@ pub trait CsvTable: Sized {
 
 /// Answer `report` as JSON or as CSV, as negotiated.
 pub fn respond<T: Serialize + CsvTable>(format: Format, report: &Report<T>) -> HttpResponse {
+    respond_rows(format, report, &report.data)
+}
+
+/// A report of the state now rather than of a range (balances owed, outstanding tokens, licenses
+/// by status): when it was read and one row per group (and currency, for money).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Snapshot<T> {
+    pub as_of: DateTime<Utc>,
+    pub data: Vec<T>,
+}
+
+/// Answer any report envelope: `envelope` as JSON, or its `rows` as CSV, as negotiated. For
+/// envelopes other than [`Report`] (a [`Snapshot`], a ranking with its own parameters).
+pub fn respond_rows<E: Serialize, T: CsvTable>(format: Format, envelope: &E, rows: &[T]) -> HttpResponse {
     match format {
-        Format::Json => HttpResponse::Ok().json(report),
-        Format::Csv => HttpResponse::Ok()
-            .content_type(CSV)
-            .insert_header((header::VARY, "Accept"))
-            .body(T::csv(&report.data).finish()),
+        Format::Json => HttpResponse::Ok().insert_header((header::VARY, "Accept")).json(envelope),
+        Format::Csv => {
+            HttpResponse::Ok().content_type(CSV).insert_header((header::VARY, "Accept")).body(T::csv(rows).finish())
+        }
     }
 }
 
