@@ -33,6 +33,10 @@ const PREFIXES: &[(&str, &str)] = &[
     ("/api/rewards", "rewards"),
     ("/api/enterprise", "licensing"),
     ("/api/licensing", "licensing"),
+    // Admin reports: each service reports on what it owns.
+    ("/api/admin/reports/marketplace", "marketplace"),
+    ("/api/admin/reports/rewards", "rewards"),
+    ("/api/admin/reports/licensing", "licensing"),
 ];
 
 /// Routes that need no token (a token, when sent, is still verified). `*` matches one segment.

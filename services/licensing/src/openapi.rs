@@ -10,7 +10,9 @@ use crate::routes::views::{
     BrandingView, BusinessHoursView, CommentView, CustomDomainView, DnsRecordView, LicenseView, OrganizationRef,
     OrganizationView, SeatView, SlaTargetView, SlaView, TicketView,
 };
+use crate::reports::{LicenseStatusRow, RenewalRow, TicketRow, UtilizationRow};
 use platform::pagination::Page;
+use platform::reports::{Interval, Report, Snapshot};
 use platform::problem::{FieldError, Problem};
 use utoipa::openapi::Required;
 use utoipa::{Modify, OpenApi};
@@ -44,15 +46,22 @@ use utoipa::{Modify, OpenApi};
         crate::routes::tickets::comment,
         crate::routes::tickets::comments,
         crate::routes::tickets::set_status,
+        crate::routes::reports::tickets,
+        crate::routes::reports::licenses,
+        crate::routes::reports::utilization,
+        crate::routes::reports::renewals,
     ),
     components(schemas(
         CreateLicense, OrganizationBody, BrandingBody, LicenseView, OrganizationRef, Page<LicenseView>, SeatCount, Extend,
         Reason, Activate, ActivationView, SeatView, Page<SeatView>, CertificateView, PublicKeyView, PublicJwk, UsageView, DayView,
         AlertView, OrganizationView, BusinessHoursView, BrandingView, CustomDomainView, DnsRecordView, BusinessHoursBody, CreateTicket, TicketView, SlaView,
-        SlaTargetView, CommentView, Page<TicketView>, Page<CommentView>, CommentBody, StatusBody, Problem, FieldError
+        SlaTargetView, CommentView, Page<TicketView>, Page<CommentView>, CommentBody, StatusBody, Problem, FieldError,
+        TicketRow, Report<TicketRow>, LicenseStatusRow, Snapshot<LicenseStatusRow>, UtilizationRow,
+        Snapshot<UtilizationRow>, RenewalRow, Snapshot<RenewalRow>, Interval
     )),
     modifiers(&OptionalReasonBody),
-    tags((name = "licensing", description = "Enterprise licenses and seats, signed certificates, usage, white-label branding and SLA support tickets"))
+    tags((name = "licensing", description = "Enterprise licenses and seats, signed certificates, usage, white-label branding and SLA support tickets"),
+        (name = "reports", description = "Business reports: JSON, or CSV with `Accept: text/csv`"))
 )]
 pub struct ApiDoc;
 

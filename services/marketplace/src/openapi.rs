@@ -12,7 +12,10 @@ use crate::routes::views::{
     ReviewView,
 };
 use platform::money::{Currency, Money};
+use crate::reports::{InstructorSalesRow, PayoutRow, SalesRow, TopCourseRow};
+use crate::routes::reports::{TopBy, TopCourses};
 use platform::pagination::Page;
+use platform::reports::{Interval, Report, Snapshot};
 use platform::problem::{FieldError, Problem};
 use utoipa::OpenApi;
 
@@ -38,14 +41,21 @@ use utoipa::OpenApi;
         crate::routes::instructors::payouts,
         crate::routes::instructors::request_payout,
         crate::routes::instructors::mark_paid,
+        crate::routes::reports::sales,
+        crate::routes::reports::payouts,
+        crate::routes::reports::top_courses,
+        crate::routes::reports::instructor_sales,
     ),
     components(schemas(
         CourseView, Rating, Package, CoursePackageBytes, Page<CourseView>, OwnedCourseView, Page<OwnedCourseView>,
         PurchaseView, ReviewView, ReplyView, Page<ReviewView>, EarningView, EarningsView, Totals, PayoutView,
         Page<PayoutView>, CourseMetadata, CoursePatch, UploadForm, PurchaseRequest, ReviewInput, ReplyInput,
-        ReviewSort, Sort, PayoutRequest, Money, Currency, Problem, FieldError
+        ReviewSort, Sort, PayoutRequest, Money, Currency, Problem, FieldError, SalesRow, Report<SalesRow>,
+        PayoutRow, Snapshot<PayoutRow>, TopCourseRow, TopCourses, TopBy, InstructorSalesRow,
+        Report<InstructorSalesRow>, Interval
     )),
-    tags((name = "marketplace", description = "Courses, search, purchases, reviews, instructor earnings and payouts"))
+    tags((name = "marketplace", description = "Courses, search, purchases, reviews, instructor earnings and payouts"),
+        (name = "reports", description = "Business reports: JSON, or CSV with `Accept: text/csv`"))
 )]
 pub struct ApiDoc;
 

@@ -7,7 +7,9 @@ use crate::routes::profile::{ProfileRequest, ProfileView};
 use crate::routes::redeem::{RedeemRequest, RedemptionView, VoucherView};
 use crate::routes::tokens::{BalanceView, CatalogItemView, CatalogList, TransactionView};
 use platform::money::{Currency, Money};
+use crate::reports::{Liability, LiabilityRow, TokenFlowRow, VoucherRow};
 use platform::pagination::Page;
+use platform::reports::{Interval, Report};
 use platform::problem::{FieldError, Problem};
 use utoipa::OpenApi;
 
@@ -30,12 +32,17 @@ use utoipa::OpenApi;
         crate::routes::friends::remove,
         crate::routes::profile::get,
         crate::routes::profile::put,
+        crate::routes::reports::tokens,
+        crate::routes::reports::vouchers,
+        crate::routes::reports::liability,
     ),
     components(schemas(
         BalanceView, TransactionView, Page<TransactionView>, CatalogItemView, CatalogList, AwardRequest, AwardView,
         RedeemRequest, RedemptionView, VoucherView, BoardView, Ranked, FriendRequest, RequestView, FriendView,
-        Page<FriendView>, PendingView, PendingRequest, ProfileRequest, ProfileView, Money, Currency, Problem, FieldError
+        Page<FriendView>, PendingView, PendingRequest, ProfileRequest, ProfileView, Money, Currency, Problem, FieldError,
+        TokenFlowRow, Report<TokenFlowRow>, VoucherRow, Report<VoucherRow>, LiabilityRow, Liability, Interval
     )),
-    tags((name = "rewards", description = "Reward tokens (balance, ledger, awards, redemptions), leaderboards and friends"))
+    tags((name = "rewards", description = "Reward tokens (balance, ledger, awards, redemptions), leaderboards and friends"),
+        (name = "reports", description = "Business reports: JSON, or CSV with `Accept: text/csv`"))
 )]
 pub struct ApiDoc;

@@ -1,10 +1,10 @@
 //! The licensing report's queries: licenses and seats now, utilization per organisation, the
-//! renewal pipeline, and support tickets per interval (`date_trunc` buckets in UTC, matching
-//! `platform::report`) and priority.
+//! renewal pipeline, and support tickets per interval (buckets of `platform::reports::Series`,
+//! numbered by `width_bucket` over their starts) and priority.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text, Timestamptz};
+use diesel::sql_types::{Array, Integer, BigInt, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
@@ -85,40 +85,13 @@ pub async fn expiring(conn: &mut AsyncPgConnection, now: DateTime<Utc>, windows:
     .await
 }
 
-/// Licenses created (seats sold) in one interval.
-#[derive(Debug, Clone, QueryableByName)]
-pub struct Sold {
-    #[diesel(sql_type = Timestamptz)]
-    pub bucket: DateTime<Utc>,
-    #[diesel(sql_type = BigInt)]
-    pub licenses: i64,
-    #[diesel(sql_type = BigInt)]
-    pub seats: i64,
-}
-
-pub async fn sold(
-    conn: &mut AsyncPgConnection,
-    interval: &str,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> QueryResult<Vec<Sold>> {
-    diesel::sql_query(
-        "SELECT date_trunc($1, created_at, 'UTC') AS bucket, count(*) AS licenses, sum(seats)::bigint AS seats \
-           FROM licenses WHERE created_at >= $2 AND created_at < $3 GROUP BY 1 ORDER BY 1",
-    )
-    .bind::<Text, _>(interval)
-    .bind::<Timestamptz, _>(from)
-    .bind::<Timestamptz, _>(to)
-    .load(conn)
-    .await
-}
-
 /// Tickets opened in one interval at one priority, and how many of them breached their SLA (the
 /// first response or the resolution came, or is still missing, after its due time).
 #[derive(Debug, Clone, QueryableByName)]
 pub struct Tickets {
-    #[diesel(sql_type = Timestamptz)]
-    pub bucket: DateTime<Utc>,
+    /// 1-based index into the report's buckets (PostgreSQL's `width_bucket`).
+    #[diesel(sql_type = Integer)]
+    pub bucket: i32,
     #[diesel(sql_type = Text)]
     pub priority: String,
     #[diesel(sql_type = BigInt)]
@@ -133,19 +106,19 @@ pub struct Tickets {
 
 pub async fn tickets(
     conn: &mut AsyncPgConnection,
-    interval: &str,
+    starts: &[DateTime<Utc>],
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> QueryResult<Vec<Tickets>> {
     diesel::sql_query(
-        "SELECT date_trunc($1, created_at, 'UTC') AS bucket, priority, count(*) AS opened, \
+        "SELECT width_bucket(created_at, $1) AS bucket, priority, count(*) AS opened, \
                 count(*) FILTER (WHERE first_response_breached_at IS NOT NULL \
                                     OR resolution_breached_at IS NOT NULL) AS breached, \
                 count(first_response_breached_at) AS first_response_breached, \
                 count(resolution_breached_at) AS resolution_breached \
            FROM tickets WHERE created_at >= $2 AND created_at < $3 GROUP BY 1, 2 ORDER BY 1, 2",
     )
-    .bind::<Text, _>(interval)
+    .bind::<Array<Timestamptz>, _>(starts)
     .bind::<Timestamptz, _>(from)
     .bind::<Timestamptz, _>(to)
     .load(conn)

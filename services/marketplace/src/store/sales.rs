@@ -1,10 +1,10 @@
 //! The sales ledger (one dated line per sale and per refund) and the report queries over it and
-//! the earnings ledger. Intervals are `date_trunc` buckets in UTC, matching `platform::report`.
+//! the earnings ledger. Buckets are `platform::reports::Series`, numbered by `width_bucket` over their starts.
 
 use super::schema::sales_ledger;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bpchar, Numeric, Text, Timestamptz};
+use diesel::sql_types::{Array, Integer, BigInt, Bpchar, Numeric, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -35,8 +35,9 @@ pub async fn insert(conn: &mut AsyncPgConnection, line: &NewLine<'_>) -> QueryRe
 /// One interval and currency of the marketplace's sales. Refund amounts are positive here.
 #[derive(Debug, Clone, QueryableByName)]
 pub struct IntervalTotals {
-    #[diesel(sql_type = Timestamptz)]
-    pub bucket: DateTime<Utc>,
+    /// 1-based index into the report's buckets (PostgreSQL's `width_bucket`).
+    #[diesel(sql_type = Integer)]
+    pub bucket: i32,
     #[diesel(sql_type = Bpchar)]
     pub currency: String,
     #[diesel(sql_type = BigInt)]
@@ -60,12 +61,12 @@ pub struct IntervalTotals {
 /// GMV and its split per `interval` (`day`, `week`, `month`) and currency over `[from, to)`.
 pub async fn by_interval(
     conn: &mut AsyncPgConnection,
-    interval: &str,
+    starts: &[DateTime<Utc>],
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> QueryResult<Vec<IntervalTotals>> {
     diesel::sql_query(
-        "SELECT date_trunc($1, occurred_at, 'UTC') AS bucket, currency, \
+        "SELECT width_bucket(occurred_at, $1) AS bucket, currency, \
                 count(*) FILTER (WHERE kind = 'sale') AS sales, \
                 count(*) FILTER (WHERE kind = 'refund') AS refunds, \
                 coalesce(sum(gross) FILTER (WHERE kind = 'sale'), 0) AS gross_sales, \
@@ -75,7 +76,7 @@ pub async fn by_interval(
            FROM sales_ledger WHERE occurred_at >= $2 AND occurred_at < $3 \
           GROUP BY 1, 2 ORDER BY 1, 2",
     )
-    .bind::<Text, _>(interval)
+    .bind::<Array<Timestamptz>, _>(starts)
     .bind::<Timestamptz, _>(from)
     .bind::<Timestamptz, _>(to)
     .load(conn)
@@ -142,8 +143,9 @@ pub async fn top_courses(
 /// One instructor's sales of one course in one interval and currency.
 #[derive(Debug, Clone, QueryableByName)]
 pub struct InstructorSales {
-    #[diesel(sql_type = Timestamptz)]
-    pub bucket: DateTime<Utc>,
+    /// 1-based index into the report's buckets (PostgreSQL's `width_bucket`).
+    #[diesel(sql_type = Integer)]
+    pub bucket: i32,
     #[diesel(sql_type = diesel::sql_types::Uuid)]
     pub course_id: Uuid,
     #[diesel(sql_type = Text)]
@@ -167,14 +169,14 @@ pub struct InstructorSales {
 pub async fn for_instructor(
     conn: &mut AsyncPgConnection,
     instructor: Uuid,
-    interval: &str,
+    starts: &[DateTime<Utc>],
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> QueryResult<Vec<InstructorSales>> {
     diesel::sql_query(
         "SELECT s.bucket, s.course_id, c.title, s.currency, s.sales, s.refunds, s.gross_sales, s.refunded, \
                 s.earnings FROM ( \
-             SELECT date_trunc($2, occurred_at, 'UTC') AS bucket, course_id, currency, \
+             SELECT width_bucket(occurred_at, $2) AS bucket, course_id, currency, \
                     count(*) FILTER (WHERE kind = 'sale') AS sales, \
                     count(*) FILTER (WHERE kind = 'refund') AS refunds, \
                     coalesce(sum(gross) FILTER (WHERE kind = 'sale'), 0) AS gross_sales, \
@@ -186,7 +188,7 @@ pub async fn for_instructor(
           ORDER BY s.bucket, s.currency, s.course_id",
     )
     .bind::<diesel::sql_types::Uuid, _>(instructor)
-    .bind::<Text, _>(interval)
+    .bind::<Array<Timestamptz>, _>(starts)
     .bind::<Timestamptz, _>(from)
     .bind::<Timestamptz, _>(to)
     .load(conn)

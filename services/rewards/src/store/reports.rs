@@ -1,17 +1,18 @@
-//! The rewards report's queries: token flows and vouchers per interval (`date_trunc` buckets in
-//! UTC, matching `platform::report`), outstanding tokens and what the catalogue says they are worth.
+//! The rewards report's queries: token flows and vouchers per interval (buckets of
+//! `platform::reports::Series`, numbered by `width_bucket`), outstanding tokens and what the catalogue says they are worth.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bpchar, Numeric, Text, Timestamptz};
+use diesel::sql_types::{Array, Integer, BigInt, Bpchar, Numeric, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use rust_decimal::Decimal;
 
 /// Tokens moved by one ledger kind in one interval; `tokens` is positive for every kind.
 #[derive(Debug, Clone, QueryableByName)]
 pub struct Flow {
-    #[diesel(sql_type = Timestamptz)]
-    pub bucket: DateTime<Utc>,
+    /// 1-based index into the report's buckets (PostgreSQL's `width_bucket`).
+    #[diesel(sql_type = Integer)]
+    pub bucket: i32,
     #[diesel(sql_type = Text)]
     pub kind: String,
     #[diesel(sql_type = BigInt)]
@@ -22,16 +23,16 @@ pub struct Flow {
 
 pub async fn flows(
     conn: &mut AsyncPgConnection,
-    interval: &str,
+    starts: &[DateTime<Utc>],
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> QueryResult<Vec<Flow>> {
     diesel::sql_query(
-        "SELECT date_trunc($1, created_at, 'UTC') AS bucket, kind, abs(sum(amount))::bigint AS tokens, \
+        "SELECT width_bucket(created_at, $1) AS bucket, kind, abs(sum(amount))::bigint AS tokens, \
                 count(*) AS entries \
            FROM token_transactions WHERE created_at >= $2 AND created_at < $3 GROUP BY 1, 2 ORDER BY 1, 2",
     )
-    .bind::<Text, _>(interval)
+    .bind::<Array<Timestamptz>, _>(starts)
     .bind::<Timestamptz, _>(from)
     .bind::<Timestamptz, _>(to)
     .load(conn)
@@ -42,8 +43,9 @@ pub async fn flows(
 /// completed purchase) or `expired` (reached `expires_at` unused, at or before `now`).
 #[derive(Debug, Clone, QueryableByName)]
 pub struct VoucherFlow {
-    #[diesel(sql_type = Timestamptz)]
-    pub bucket: DateTime<Utc>,
+    /// 1-based index into the report's buckets (PostgreSQL's `width_bucket`).
+    #[diesel(sql_type = Integer)]
+    pub bucket: i32,
     #[diesel(sql_type = Text)]
     pub event: String,
     #[diesel(sql_type = Bpchar)]
@@ -56,7 +58,7 @@ pub struct VoucherFlow {
 
 pub async fn voucher_flows(
     conn: &mut AsyncPgConnection,
-    interval: &str,
+    starts: &[DateTime<Utc>],
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     now: DateTime<Utc>,
@@ -64,7 +66,7 @@ pub async fn voucher_flows(
     // A voucher expires by time: its status flips to `expired` only when something touches it, so
     // an unused (issued) voucher past `expires_at` counts as expired at `expires_at`.
     diesel::sql_query(
-        "SELECT date_trunc($1, at, 'UTC') AS bucket, event, currency, count(*) AS vouchers, sum(discount) AS value \
+        "SELECT width_bucket(at, $1) AS bucket, event, currency, count(*) AS vouchers, sum(discount) AS value \
            FROM ( \
              SELECT issued_at AS at, 'issued' AS event, currency, discount FROM vouchers \
               WHERE issued_at >= $2 AND issued_at < $3 \
@@ -76,7 +78,7 @@ pub async fn voucher_flows(
               WHERE expires_at >= $2 AND expires_at < LEAST($3, $4) AND status IN ('issued', 'expired') \
            ) AS v GROUP BY 1, 2, 3 ORDER BY 1, 3, 2",
     )
-    .bind::<Text, _>(interval)
+    .bind::<Array<Timestamptz>, _>(starts)
     .bind::<Timestamptz, _>(from)
     .bind::<Timestamptz, _>(to)
     .bind::<Timestamptz, _>(now)
