@@ -1,5 +1,6 @@
 //! Licensing's part of the public API document.
 
+use crate::reports::{LicenseStatusRow, RenewalRow, TicketRow, UtilizationRow};
 use crate::routes::certificates::{CertificateView, PublicJwk, PublicKeyView};
 use crate::routes::licenses::{CreateLicense, Extend, OrganizationBody, Reason, SeatCount};
 use crate::routes::organizations::{BrandingBody, BusinessHoursBody};
@@ -10,10 +11,9 @@ use crate::routes::views::{
     BrandingView, BusinessHoursView, CommentView, CustomDomainView, DnsRecordView, LicenseView, OrganizationRef,
     OrganizationView, SeatView, SlaTargetView, SlaView, TicketView,
 };
-use crate::reports::{LicenseStatusRow, RenewalRow, TicketRow, UtilizationRow};
 use platform::pagination::Page;
-use platform::reports::{Interval, Report, Snapshot};
 use platform::problem::{FieldError, Problem};
+use platform::reports::{Interval, Report, Snapshot};
 use utoipa::openapi::Required;
 use utoipa::{Modify, OpenApi};
 

@@ -66,10 +66,8 @@ pub async fn licenses(conn: &mut AsyncPgConnection) -> Result<Vec<LicenseStatusR
         .iter()
         .map(|s| s.as_str())
         .map(|status| {
-            let (licenses, seats, used) = found
-                .iter()
-                .find(|f| f.status == status)
-                .map_or((0, 0, 0), |f| (f.licenses, f.seats, f.seats_used));
+            let (licenses, seats, used) =
+                found.iter().find(|f| f.status == status).map_or((0, 0, 0), |f| (f.licenses, f.seats, f.seats_used));
             LicenseStatusRow {
                 status: status.to_string(),
                 licenses,

@@ -3,8 +3,10 @@
 use crate::domain::course::{CourseMetadata, CoursePatch};
 use crate::domain::listing::Sort;
 use crate::domain::review::{ReviewInput, ReviewSort};
+use crate::reports::{InstructorSalesRow, PayoutRow, SalesRow, TopCourseRow};
 use crate::routes::instructors::{EarningsView, PayoutRequest, Totals};
 use crate::routes::purchases::PurchaseRequest;
+use crate::routes::reports::{TopBy, TopCourses};
 use crate::routes::reviews::ReplyInput;
 use crate::routes::upload::UploadForm;
 use crate::routes::views::{
@@ -12,11 +14,9 @@ use crate::routes::views::{
     ReviewView,
 };
 use platform::money::{Currency, Money};
-use crate::reports::{InstructorSalesRow, PayoutRow, SalesRow, TopCourseRow};
-use crate::routes::reports::{TopBy, TopCourses};
 use platform::pagination::Page;
-use platform::reports::{Interval, Report, Snapshot};
 use platform::problem::{FieldError, Problem};
+use platform::reports::{Interval, Report, Snapshot};
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]

@@ -1,5 +1,6 @@
 //! Rewards' part of the public API document.
 
+use crate::reports::{Liability, LiabilityRow, TokenFlowRow, VoucherRow};
 use crate::routes::award::{AwardRequest, AwardView};
 use crate::routes::friends::{FriendRequest, FriendView, PendingRequest, PendingView, RequestView};
 use crate::routes::leaderboard::{BoardView, Ranked};
@@ -7,10 +8,9 @@ use crate::routes::profile::{ProfileRequest, ProfileView};
 use crate::routes::redeem::{RedeemRequest, RedemptionView, VoucherView};
 use crate::routes::tokens::{BalanceView, CatalogItemView, CatalogList, TransactionView};
 use platform::money::{Currency, Money};
-use crate::reports::{Liability, LiabilityRow, TokenFlowRow, VoucherRow};
 use platform::pagination::Page;
-use platform::reports::{Interval, Report};
 use platform::problem::{FieldError, Problem};
+use platform::reports::{Interval, Report};
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]

@@ -46,16 +46,8 @@ pub struct TokenFlowRow {
 
 impl CsvTable for TokenFlowRow {
     fn csv(rows: &[Self]) -> Csv {
-        let mut csv = Csv::new(&[
-            "period_start",
-            "period_end",
-            "earned",
-            "awarded",
-            "redeemed",
-            "clawed_back",
-            "expired",
-            "net",
-        ]);
+        let mut csv =
+            Csv::new(&["period_start", "period_end", "earned", "awarded", "redeemed", "clawed_back", "expired", "net"]);
         for r in rows {
             csv.row([
                 r.period_start.into(),
@@ -266,10 +258,8 @@ pub async fn liability(conn: &mut AsyncPgConnection, now: DateTime<Utc>) -> Resu
     let mut data = Vec::new();
     for l in liability::at_catalogue_value(outstanding.spendable, &priced) {
         let c = l.amount.currency;
-        let (count, value) = open
-            .iter()
-            .find(|o| o.currency.trim() == c.code())
-            .map_or((0, Decimal::ZERO), |o| (o.vouchers, o.value));
+        let (count, value) =
+            open.iter().find(|o| o.currency.trim() == c.code()).map_or((0, Decimal::ZERO), |o| (o.vouchers, o.value));
         data.push(LiabilityRow {
             currency: c,
             outstanding_tokens: outstanding.spendable,

@@ -11,6 +11,7 @@ mod expiry;
 mod input;
 mod purchase;
 mod refunds;
+mod reports;
 mod reviews;
 mod support;
 mod upload;

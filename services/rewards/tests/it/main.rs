@@ -7,6 +7,7 @@ mod earning;
 mod friends;
 mod leaderboard;
 mod redeem;
+mod reports;
 mod scale;
 mod schemas;
 mod support;
