@@ -25,8 +25,12 @@ fn bucket(series: &Series, n: i32) -> Result<Bucket, Problem> {
         .ok_or_else(|| Problem::internal(format!("row outside the report's buckets: {n}")))
 }
 
+/// A rate always written with its 4 places (`0.3000`, `1.0000`), so a column reads evenly.
 fn ratio(part: i64, whole: i64) -> Option<Decimal> {
-    rate(Decimal::from(part), Decimal::from(whole))
+    rate(Decimal::from(part), Decimal::from(whole)).map(|mut r| {
+        r.rescale(4);
+        r
+    })
 }
 
 /// Licenses in one status now: seats sold (bought on them) and used (activated).
