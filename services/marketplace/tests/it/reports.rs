@@ -285,6 +285,17 @@ async fn months_of_sales_and_refunds_reconcile_with_the_reports() {
     let snapshot = m.get_json(Some((Uuid::now_v7(), ADMIN)), "/api/admin/reports/marketplace/payouts").await;
     let usd = &snapshot["data"][0];
     assert_eq!((amount(usd, "in_payout"), amount(usd, "paid")), (d("0.00"), d("10.50")));
+    // The dashboards' gauge shows the same amounts owed as the report.
+    let metrics = m.http.get(m.svc.metrics_url().unwrap()).send().await.unwrap().text().await.unwrap();
+    for state in ["pending", "available"] {
+        let gauge = platform::metrics::sample(
+            &metrics,
+            "monetization_marketplace_payouts_owed",
+            &[("state", state), ("currency", "USD")],
+        );
+        let want: f64 = amount(usd, state).to_string().parse().unwrap();
+        assert_eq!(gauge.unwrap_or(0.0), want, "{state} gauge");
+    }
     // Everything booked to instructors is in exactly one state.
     let all_time: Decimal = rows.iter().map(|r| amount(r, "instructor_revenue")).sum();
     let states: Decimal = ["pending", "available", "in_payout", "paid"].iter().map(|s| amount(usd, s)).sum();
