@@ -111,6 +111,18 @@ where
     conn.transaction(async move |c| f(c).await).await
 }
 
+/// Run `f` in a read-only `REPEATABLE READ` transaction: every query in it sees the same snapshot,
+/// so a report made of several queries adds up even while writes commit meanwhile.
+pub async fn snapshot<T, E, F>(pool: &Pool, f: F) -> Result<T, E>
+where
+    F: for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, Result<T, E>> + Send,
+    E: From<diesel::result::Error> + From<PoolError> + Send,
+    T: Send,
+{
+    let mut conn = pool.get().await?;
+    conn.build_transaction().read_only().repeatable_read().run(async move |c| f(c).await).await
+}
+
 mod sql {
     use diesel::sql_types::{BigInt, Text};
     diesel::define_sql_function! { fn hashtextextended(text: Text, seed: BigInt) -> BigInt; }

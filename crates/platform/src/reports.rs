@@ -429,13 +429,14 @@ pub fn respond_rows<E: Serialize, T: CsvTable>(format: Format, envelope: &E, row
     }
 }
 
-/// `part / whole` rounded half-even to 4 decimal places (`0.0125` = 1.25%), `None` when `whole`
-/// is zero: a rate of nothing is unknown, not 0.
+/// `part / whole` rounded half-even to 4 decimal places (`0.0125` = 1.25%) without trailing
+/// zeros (`0.5`, `1`), `None` when `whole` is zero: a rate of nothing is unknown, not 0.
 pub fn rate(part: Decimal, whole: Decimal) -> Option<Decimal> {
     if whole.is_zero() {
         return None;
     }
-    part.checked_div(whole).map(|r| r.round_dp_with_strategy(4, rust_decimal::RoundingStrategy::MidpointNearestEven))
+    part.checked_div(whole)
+        .map(|r| r.round_dp_with_strategy(4, rust_decimal::RoundingStrategy::MidpointNearestEven).normalize())
 }
 
 #[cfg(test)]
@@ -563,5 +564,7 @@ mod tests {
         assert_eq!(rate(d("1"), d("8")), Some(d("0.125")));
         assert_eq!(rate(d("0.00125"), d("1")), Some(d("0.0012")), "half to even");
         assert_eq!(rate(d("5"), Decimal::ZERO), None);
+        assert_eq!(rate(d("1"), d("2")).map(|r| r.to_string()).as_deref(), Some("0.5"), "no trailing zeros");
+        assert_eq!(rate(d("3"), d("3")).map(|r| r.to_string()).as_deref(), Some("1"));
     }
 }

@@ -9,12 +9,14 @@ pub mod error;
 pub mod metrics;
 pub mod openapi;
 pub mod reconcile;
+pub mod reports;
 pub mod routes;
 pub mod store;
 pub mod voids;
 pub mod webhooks;
 
 use diesel_migrations::{embed_migrations, EmbeddedMigrations};
+use platform::clock::{SharedClock, SystemClock};
 use runtime::{Context, ServiceSpec, Wiring};
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,9 +34,16 @@ pub struct State {
     pub webhooks: stripe::WebhookVerifier,
     pub config: Config,
     pub metrics: metrics::BillingMetrics,
+    /// What payments, failures and refunds are dated (tests move it).
+    pub clock: SharedClock,
 }
 
 pub fn setup(ctx: &Context, config: Config) -> Result<Wiring, String> {
+    setup_with_clock(ctx, config, Arc::new(SystemClock))
+}
+
+/// As [`setup`], with the clock outcomes are dated by (tests move it).
+pub fn setup_with_clock(ctx: &Context, config: Config, clock: SharedClock) -> Result<Wiring, String> {
     let mut stripe_config = stripe::ClientConfig::new(&config.stripe_api_base, config.stripe_api_key.expose());
     stripe_config.timeout = Duration::from_millis(config.stripe_timeout_ms);
     let stripe = stripe::Client::new(stripe_config)
@@ -58,6 +67,7 @@ pub fn setup(ctx: &Context, config: Config) -> Result<Wiring, String> {
         webhooks: stripe::WebhookVerifier::new(secrets),
         config,
         metrics,
+        clock,
     });
     let wake = Arc::new(tokio::sync::Notify::new());
     let worker = voids::spawn(state.clone(), timing, wake.clone(), ctx.shutdown.clone());

@@ -17,11 +17,14 @@ use utoipa::OpenApi;
         crate::routes::payments::receipt,
         crate::routes::refunds::create,
         crate::routes::webhook::receive,
+        crate::routes::reports::payments,
     ),
     components(schemas(
         PaymentView, RefundView, HistoryLineView, Page<HistoryLineView>, Receipt, ReceiptRefund, Merchant, LineItem,
-        CardSummary, CreateRefund, Reason, Money, Currency, Problem, FieldError
+        CardSummary, CreateRefund, Reason, Money, Currency, Problem, FieldError, crate::reports::Row,
+        crate::reports::PurposeRevenue
     )),
-    tags((name = "billing", description = "Payments, receipts, refunds and billing history"))
+    tags((name = "billing", description = "Payments, receipts, refunds and billing history"),
+        (name = "reports", description = "Admin reports: revenue analytics per interval and currency, as JSON or CSV"))
 )]
 pub struct ApiDoc;

@@ -132,6 +132,9 @@ async fn reconcile_one(state: &State, payment_id: Uuid, kind: Kind) -> Result<Ou
         Kind::Payment => webhooks::intent_facts(state, &payment).await?,
         Kind::Refunds => webhooks::refund_facts(state, &payment).await?,
     };
-    platform::db::transaction(&state.pool, move |conn| Box::pin(async move { webhooks::apply(conn, &facts).await }))
-        .await
+    let now = state.clock.now();
+    platform::db::transaction(&state.pool, move |conn| {
+        Box::pin(async move { webhooks::apply(conn, &facts, now).await })
+    })
+    .await
 }

@@ -15,9 +15,9 @@ use crate::domain::receipt::receipt_number;
 use crate::domain::reconcile::intent_is_news;
 use crate::domain::refund as refund_rules;
 use crate::error::BillingError;
-use crate::store::{customers, history, payments, receipts, refunds};
+use crate::store::{customers, history, outcomes, payments, receipts, refunds};
 use crate::State;
-use chrono::{Datelike, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use diesel_async::AsyncPgConnection;
 use events::catalog::billing::{PaymentFailed, PaymentPurpose, PaymentRefunded, RefundReason};
 use platform::money::{Currency, Money};
@@ -158,11 +158,12 @@ fn not_yet_recorded(what: &str) -> BillingError {
 }
 
 /// Step 2, inside the transaction that recorded the event id.
-pub async fn apply(conn: &mut AsyncPgConnection, facts: &Facts) -> Result<Outcome, BillingError> {
+/// `now` is the service clock's time: what the payment's success, failure or refund is dated.
+pub async fn apply(conn: &mut AsyncPgConnection, facts: &Facts, now: DateTime<Utc>) -> Result<Outcome, BillingError> {
     match facts {
         Facts::Nothing => Ok(Outcome::Ignored),
-        Facts::Intent { intent, charge } => on_intent_update(conn, intent, charge.as_ref()).await,
-        Facts::Refunds { charge, intent } => on_refunds(conn, charge, intent.as_ref()).await,
+        Facts::Intent { intent, charge } => on_intent_update(conn, intent, charge.as_ref(), now).await,
+        Facts::Refunds { charge, intent } => on_refunds(conn, charge, intent.as_ref(), now).await,
     }
 }
 
@@ -175,6 +176,7 @@ async fn on_intent_update(
     conn: &mut AsyncPgConnection,
     current: &stripe::PaymentIntent,
     charge: Option<&stripe::Charge>,
+    now: DateTime<Utc>,
 ) -> Result<Outcome, BillingError> {
     let payment = locked_payment(conn, &current.id).await?;
     match current.status {
@@ -185,7 +187,7 @@ async fn on_intent_update(
             if !received_as_asked(conn, &payment, current).await? {
                 return Ok(Outcome::Refused);
             }
-            record_success(conn, &payment, current, charge).await?;
+            record_success(conn, &payment, current, charge, now).await?;
             Ok(Outcome::Applied)
         }
         status => {
@@ -201,7 +203,7 @@ async fn on_intent_update(
             }
             match &current.last_payment_error {
                 Some(error) => {
-                    record_failure(conn, &payment, current, error).await?;
+                    record_failure(conn, &payment, current, error, now).await?;
                 }
                 None => {
                     payments::set_status(conn, payment.id, name).await?;
@@ -260,10 +262,10 @@ pub async fn record_success(
     payment: &payments::Payment,
     intent: &stripe::PaymentIntent,
     charge: Option<&stripe::Charge>,
+    now: DateTime<Utc>,
 ) -> Result<(), BillingError> {
     let card = charge.and_then(|c| c.payment_method_details.as_ref()).and_then(|d| d.card.as_ref());
     let (brand, last4) = (card.map(|c| c.brand.clone()), card.map(|c| c.last4.clone()));
-    let now = Utc::now();
     let sequence = receipts::next_sequence(conn, now.year()).await?;
     let number = receipt_number(now.year(), sequence);
     let updated = payments::mark_succeeded(
@@ -278,6 +280,7 @@ pub async fn record_success(
         },
     )
     .await?;
+    outcomes::attempt(conn, payment, outcomes::SUCCEEDED, None, now).await?;
     if let Some(method) = &intent.payment_method {
         customers::save_payment_method(conn, payment.user_id, method).await?;
     }
@@ -319,6 +322,7 @@ pub async fn record_failure(
     payment: &payments::Payment,
     intent: &stripe::PaymentIntent,
     error: &stripe::LastPaymentError,
+    now: DateTime<Utc>,
 ) -> Result<Option<payments::Payment>, BillingError> {
     if rules::on_failed(&payment.status) == Decision::Ignore {
         return Ok(None);
@@ -332,6 +336,7 @@ pub async fn record_failure(
         error.message.as_deref(),
     )
     .await?;
+    outcomes::attempt(conn, payment, outcomes::FAILED, code.as_deref(), now).await?;
     let currency = currency_of(payment)?;
     events::outbox::enqueue(
         conn,
@@ -343,7 +348,7 @@ pub async fn record_failure(
             reference_id: payment.reference_id.clone(),
             failure_code: code,
             failure_message: error.message.clone(),
-            failed_at: Utc::now(),
+            failed_at: now,
         },
     )
     .await?;
@@ -356,6 +361,7 @@ async fn on_refunds(
     conn: &mut AsyncPgConnection,
     charge: &stripe::Charge,
     intent: Option<&stripe::PaymentIntent>,
+    now: DateTime<Utc>,
 ) -> Result<Outcome, BillingError> {
     let Some(intent_id) = &charge.payment_intent else {
         return Ok(Outcome::Ignored);
@@ -370,7 +376,7 @@ async fn on_refunds(
         if !received_as_asked(conn, &payment, current).await? {
             return Ok(Outcome::Refused);
         }
-        record_success(conn, &payment, current, Some(charge)).await?;
+        record_success(conn, &payment, current, Some(charge), now).await?;
         payment = payments::lock(conn, payment.id).await?.ok_or(BillingError::PaymentNotFound)?;
         outcome = Outcome::Applied;
     }
@@ -383,7 +389,7 @@ async fn on_refunds(
     let mut stripe_refunds: Vec<&stripe::Refund> = list.data.iter().collect();
     stripe_refunds.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
     for refund in stripe_refunds {
-        if reconcile(conn, &payment, refund).await? {
+        if reconcile(conn, &payment, refund, now).await? {
             outcome = Outcome::Applied;
         }
     }
@@ -395,6 +401,7 @@ async fn reconcile(
     conn: &mut AsyncPgConnection,
     payment: &payments::Payment,
     refund: &stripe::Refund,
+    now: DateTime<Utc>,
 ) -> Result<bool, BillingError> {
     let (row, mut changed) = match our_row(conn, payment, refund).await? {
         Some(row) => (row, false),
@@ -410,7 +417,7 @@ async fn reconcile(
     let status = status.unwrap_or(row.status.as_str());
     match (status, row.announced) {
         ("succeeded", false) => {
-            announce(conn, payment, &row).await?;
+            announce(conn, payment, &row, now).await?;
             changed = true;
         }
         ("failed" | "canceled", true) => {
@@ -418,6 +425,7 @@ async fn reconcile(
             refunds::set_announced(conn, row.id, false).await?;
             let total = refunds::total_announced(conn, payment.id).await?;
             payments::set_amount_refunded(conn, payment.id, total).await?;
+            outcomes::refund(conn, payment, outcomes::REFUND_REVERSED, row.amount, now).await?;
             tracing::error!(
                 alert = "billing_refund_failed_after_success",
                 payment_id = %payment.id, refund_id = %row.id, stripe_refund = %refund.id,
@@ -497,8 +505,10 @@ async fn announce(
     conn: &mut AsyncPgConnection,
     payment: &payments::Payment,
     row: &refunds::Refund,
+    now: DateTime<Utc>,
 ) -> Result<(), BillingError> {
     refunds::set_announced(conn, row.id, true).await?;
+    outcomes::refund(conn, payment, outcomes::REFUNDED, row.amount, now).await?;
     let total = refunds::total_announced(conn, payment.id).await?.min(payment.amount);
     payments::set_amount_refunded(conn, payment.id, total).await?;
     let currency = currency_of(payment)?;
@@ -516,7 +526,7 @@ async fn announce(
             refunded_amount: Money::round(row.amount, currency),
             total_refunded: Money::round(total, currency),
             fully_refunded,
-            refunded_at: Utc::now(),
+            refunded_at: now,
             reason,
             initiated_by: refund_rules::initiated_by(Some(&row.requested_by), payment.user_id),
             ends_access: refund_rules::ends_access(reason, fully_refunded),

@@ -34,6 +34,8 @@ const PREFIXES: &[(&str, &str)] = &[
     ("/api/enterprise", "licensing"),
     ("/api/licensing", "licensing"),
     // Admin reports: each service reports on what it owns.
+    ("/api/admin/reports/subscriptions", "subscriptions"),
+    ("/api/admin/reports/payments", "billing"),
     ("/api/admin/reports/marketplace", "marketplace"),
     ("/api/admin/reports/rewards", "rewards"),
     ("/api/admin/reports/licensing", "licensing"),

@@ -11,6 +11,7 @@ pub mod error;
 pub mod metrics;
 pub mod openapi;
 pub mod operations;
+pub mod reports;
 pub mod routes;
 pub mod scheduler;
 pub mod store;

@@ -11,14 +11,15 @@ pub fn register(ctx: &Context) {
         ("monetization_subscriptions_subscriptions", "Subscriptions by tier and status", &["tier", "status"]),
         "SELECT tier AS l1, status AS l2, count(*)::float8 AS value FROM subscriptions GROUP BY 1, 2",
     );
-    // Monthly recurring revenue: each paying subscription at its tier's monthly price, summed
-    // exactly as NUMERIC and cast to a float only for the exposition. past_due still counts (it
-    // is being collected); incomplete has never paid.
+    // Monthly recurring revenue, read from the MRR history the subscriptions report reads (the
+    // sum of every movement), so the dashboard and `GET /api/admin/reports/subscriptions` never
+    // disagree: active and past_due subscriptions at their tier's monthly price when they last
+    // moved. Summed exactly as NUMERIC, cast to a float only for the exposition.
     ctx.metrics.gauge_from_query(
         &ctx.pool,
         every,
         ("monetization_subscriptions_mrr", "Monthly recurring revenue by currency (major units)", &["currency"]),
-        "SELECT t.currency AS l1, '' AS l2, sum(t.price)::float8 AS value FROM subscriptions s \
-         JOIN tiers t ON t.code = s.tier WHERE s.status IN ('active', 'past_due') AND t.price > 0 GROUP BY 1",
+        "SELECT trim(currency) AS l1, '' AS l2, sum(mrr_after - mrr_before)::float8 AS value \
+         FROM mrr_movements GROUP BY 1",
     );
 }

@@ -19,11 +19,13 @@ use utoipa::OpenApi;
         crate::routes::subscriptions::cancel,
         crate::routes::subscriptions::resume,
         crate::routes::features::check,
+        crate::routes::reports::subscriptions,
     ),
     components(schemas(
         TierList, TierView, TierRequest, Created, SubscriptionView, MeView, PreviewView, CancelRequest, FeatureAnswer,
-        Source, Money, Currency, Problem, FieldError
+        Source, Money, Currency, Problem, FieldError, crate::reports::Row
     )),
-    tags((name = "subscriptions", description = "Tiers, the caller's subscription (proration, cancellation) and feature checks"))
+    tags((name = "subscriptions", description = "Tiers, the caller's subscription (proration, cancellation) and feature checks"),
+        (name = "reports", description = "Admin reports: revenue analytics per interval and currency, as JSON or CSV"))
 )]
 pub struct ApiDoc;

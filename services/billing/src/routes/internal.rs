@@ -114,6 +114,8 @@ struct Created {
     /// The charge of an intent that succeeded at once (off-session), for the receipt's card;
     /// fetched here so step 3 asks Stripe nothing inside its transaction.
     charge: Option<stripe::Charge>,
+    /// The service clock's time of the outcome, if Stripe decided it at once.
+    now: chrono::DateTime<chrono::Utc>,
 }
 
 /// Step 2, no connection held: the customer (if new) and the PaymentIntent, each under an
@@ -156,12 +158,12 @@ async fn call_stripe(state: &State, plan: Plan, stripe_key: &stripe::Idempotency
         (Some(id), stripe::PaymentIntentStatus::Succeeded) => Some(state.stripe.retrieve_charge(id).await?),
         _ => None,
     };
-    Ok(Created { req, payment_id, description, customer, new_customer, intent, charge })
+    Ok(Created { req, payment_id, description, customer, new_customer, intent, charge, now: state.clock.now() })
 }
 
 /// Step 3: the customer (if new) and the payment, settled at once if Stripe already decided it.
 async fn record(conn: &mut AsyncPgConnection, created: Created) -> Result<payments::Payment, BillingError> {
-    let Created { req, payment_id, description, customer, new_customer, intent, charge } = created;
+    let Created { req, payment_id, description, customer, new_customer, intent, charge, now } = created;
     if new_customer {
         customers::remember(conn, req.user_id, &customer).await?;
     }
@@ -187,11 +189,11 @@ async fn record(conn: &mut AsyncPgConnection, created: Created) -> Result<paymen
     )
     .await?;
     if intent.status == stripe::PaymentIntentStatus::Succeeded {
-        webhooks::record_success(conn, &payment, &intent, charge.as_ref()).await?;
+        webhooks::record_success(conn, &payment, &intent, charge.as_ref(), now).await?;
         return Ok(payments::find(conn, payment.id).await?.unwrap_or(payment));
     }
     if let Some(error) = &intent.last_payment_error {
-        return Ok(webhooks::record_failure(conn, &payment, &intent, error).await?.unwrap_or(payment));
+        return Ok(webhooks::record_failure(conn, &payment, &intent, error, now).await?.unwrap_or(payment));
     }
     Ok(payment)
 }
@@ -255,6 +257,7 @@ pub async fn cancel_payment(
     let scope = format!("{}:POST /internal/payments/{payment_id}/cancel", principal.sub);
     let caller = state.clone();
     let reason = req.reason.clone();
+    let now = state.clock.now();
     idempotency::execute_with_call(
         &state.pool,
         &scope,
@@ -264,7 +267,7 @@ pub async fn cancel_payment(
         async move |payment: payments::Payment| Ok(crate::cancel::at_stripe(&caller, &payment, &reason).await?),
         move |conn, facts| {
             Box::pin(async move {
-                webhooks::apply(conn, &facts).await?;
+                webhooks::apply(conn, &facts, now).await?;
                 let payment = payments::find(conn, payment_id).await?.ok_or(BillingError::PaymentNotFound)?;
                 match cancel_answer(&payment, false)? {
                     Some(answer) => Ok((StatusCode::OK, answer)),

@@ -14,7 +14,6 @@ use crate::store::{history, payments, refunds};
 use crate::State;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use chrono::Utc;
 use events::catalog::billing::RefundReason;
 use platform::auth::Principal;
 use platform::http::Json;
@@ -160,7 +159,7 @@ async fn reserve(
         succeeded_at: payment.succeeded_at,
     };
     let who = Caller { id: caller.unwrap_or_default(), is_admin: principal.is_admin() };
-    let amount = policy::plan(&facts, who, req.amount, reason, Utc::now(), st.config.refund_window_days)
+    let amount = policy::plan(&facts, who, req.amount, reason, st.clock.now(), st.config.refund_window_days)
         .map_err(|denied| denial(denied, req.amount, &payment.currency))?;
     let minor = Money::new(amount, currency).map_err(Problem::from)?.to_minor_units().map_err(Problem::from)?;
     let refund_id = refund_id_for(&request_key);

@@ -61,12 +61,13 @@ async fn apply(state: &State, req: &HttpRequest, body: &[u8]) -> Result<&'static
         webhooks::Facts::Intent { intent, .. } => Some(intent.clone()),
         _ => None,
     };
+    let now = state.clock.now();
     let outcome = platform::db::transaction(&state.pool, move |conn| {
         Box::pin(async move {
             if !stripe_events::record(conn, &event.id, &event.type_).await? {
                 return Ok::<_, BillingError>("duplicate");
             }
-            Ok(match webhooks::apply(conn, &facts).await? {
+            Ok(match webhooks::apply(conn, &facts, now).await? {
                 webhooks::Outcome::Applied => "applied",
                 webhooks::Outcome::Ignored => "ignored",
                 webhooks::Outcome::Refused => "refused",

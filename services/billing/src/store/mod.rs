@@ -2,6 +2,7 @@
 
 pub mod customers;
 pub mod history;
+pub mod outcomes;
 pub mod payments;
 pub mod receipts;
 pub mod reconcile;

@@ -86,3 +86,17 @@ diesel::table! {
         received_at -> Timestamptz,
     }
 }
+
+diesel::table! {
+    payment_outcomes (id) {
+        id -> Int8,
+        payment_id -> Uuid,
+        kind -> Text,
+        attempt -> Nullable<Int4>,
+        purpose -> Text,
+        currency -> Bpchar,
+        amount -> Numeric,
+        decline_code -> Nullable<Text>,
+        occurred_at -> Timestamptz,
+    }
+}

@@ -7,6 +7,7 @@ mod payments;
 mod reconcile;
 mod refund_policy;
 mod refunds;
+mod reports;
 mod stripe_calls;
 mod support;
 mod voids;

@@ -1,9 +1,11 @@
 use billing::Config;
 use events::catalog::billing::PaymentPurpose;
 use platform::auth::Role;
+use platform::clock::{ManualClock, SharedClock, SystemClock};
 use platform::config::Secret;
 use runtime::RunningService;
 use serde_json::{json, Value};
+use std::sync::Arc;
 use std::time::Duration;
 use stripe_fake::{FakeConfig, RunningFake, StripeFake};
 use testkit::bus::Capture;
@@ -44,6 +46,15 @@ impl Stack {
     }
 
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::start_inner(tweak, Arc::new(SystemClock)).await
+    }
+
+    /// Billing dating its outcomes by `clock`, which the test moves.
+    pub async fn start_at(clock: &ManualClock) -> Self {
+        Self::start_inner(|_| {}, Arc::new(clock.clone())).await
+    }
+
+    async fn start_inner(tweak: impl FnOnce(&mut Config), clock: SharedClock) -> Self {
         let env = TestEnv::new();
         let fake = StripeFake::start(FakeConfig {
             webhook_secret: WEBHOOK_SECRET.into(),
@@ -55,7 +66,8 @@ impl Stack {
         let mut config = billing_config(fake.base_url());
         tweak(&mut config);
         let events = Capture::bind(&env, &["billing.#"]).await;
-        let svc = testkit::service::start(&env, &billing::SPEC, |ctx| billing::setup(ctx, config)).await;
+        let svc =
+            testkit::service::start(&env, &billing::SPEC, |ctx| billing::setup_with_clock(ctx, config, clock)).await;
         fake.set_webhook_url(Some(&format!("{}/api/payments/webhook", svc.url())));
         Self { env, fake, svc, http: testkit::http(), events }
     }

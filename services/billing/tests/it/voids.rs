@@ -188,6 +188,7 @@ async fn worker_passes_that_race_on_one_void_refund_it_once() {
         webhooks: stripe::WebhookVerifier::new([crate::support::WEBHOOK_SECRET.to_string()]),
         config: billing_config(s.fake.base_url()),
         metrics: billing::metrics::BillingMetrics::new(&platform::metrics::Metrics::new(), &s.svc.pool, Duration::ZERO),
+        clock: std::sync::Arc::new(platform::clock::SystemClock),
     };
     let timing = billing::voids::Timing {
         poll: Duration::from_millis(10),

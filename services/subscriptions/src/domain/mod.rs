@@ -3,5 +3,6 @@
 pub mod charge;
 pub mod entitlement;
 pub mod lifecycle;
+pub mod mrr;
 pub mod period;
 pub mod proration;

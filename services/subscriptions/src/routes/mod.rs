@@ -1,6 +1,7 @@
 //! HTTP handlers.
 
 pub mod features;
+pub mod reports;
 pub mod subscriptions;
 pub mod tiers;
 
@@ -17,6 +18,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/subscriptions/me/change/preview", web::get().to(subscriptions::preview))
         .route("/api/subscriptions/me/cancel", web::post().to(subscriptions::cancel))
         .route("/api/subscriptions/me/resume", web::post().to(subscriptions::resume))
+        .route("/api/admin/reports/subscriptions", web::get().to(reports::subscriptions))
         .route("/api/features/{feature}", web::get().to(features::check))
         .route("/internal/features/check", web::post().to(features::batch));
 }

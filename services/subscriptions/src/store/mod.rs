@@ -3,6 +3,7 @@
 pub mod charges;
 pub mod grants;
 pub mod licenses;
+pub mod mrr;
 pub mod schema;
 pub mod subscriptions;
 pub mod tiers;

@@ -77,4 +77,21 @@ diesel::table! {
         expires_version -> Int8,
     }
 }
+diesel::table! {
+    mrr_movements (id) {
+        id -> Int8,
+        subscription_id -> Uuid,
+        user_id -> Uuid,
+        occurred_at -> Timestamptz,
+        currency -> Bpchar,
+        mrr_before -> Numeric,
+        mrr_after -> Numeric,
+        kind -> Nullable<Text>,
+        tier_before -> Nullable<Text>,
+        status_before -> Nullable<Text>,
+        tier_after -> Nullable<Text>,
+        status_after -> Nullable<Text>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(grants, tiers, licenses);

@@ -25,8 +25,9 @@ pub struct Subscription {
     pub updated_at: DateTime<Utc>,
 }
 
+/// Create a subscription, and its first row of MRR history in the same transaction.
 pub async fn insert(conn: &mut AsyncPgConnection, s: &Subscription) -> QueryResult<Subscription> {
-    diesel::insert_into(subscriptions::table)
+    let created = diesel::insert_into(subscriptions::table)
         .values((
             subscriptions::id.eq(s.id),
             subscriptions::user_id.eq(s.user_id),
@@ -39,16 +40,23 @@ pub async fn insert(conn: &mut AsyncPgConnection, s: &Subscription) -> QueryResu
         ))
         .returning(Subscription::as_returning())
         .get_result(conn)
-        .await
+        .await?;
+    super::mrr::record(conn, None, &created).await?;
+    Ok(created)
 }
 
-/// Write every field back (the caller changed it under a row lock).
+/// Write every field back (the caller changed it under a row lock), and record the change of tier,
+/// status and MRR in the history in the same transaction: every write of a subscription passes
+/// here, so the history cannot miss one.
 pub async fn save(conn: &mut AsyncPgConnection, s: &Subscription) -> QueryResult<Subscription> {
-    diesel::update(subscriptions::table.find(s.id))
+    let before = subscriptions::table.find(s.id).select(Subscription::as_select()).first(conn).await?;
+    let saved = diesel::update(subscriptions::table.find(s.id))
         .set(s)
         .returning(Subscription::as_returning())
         .get_result(conn)
-        .await
+        .await?;
+    super::mrr::record(conn, Some(&before), &saved).await?;
+    Ok(saved)
 }
 
 /// The user's live subscription (incomplete, active or past_due), locked.

@@ -7,5 +7,6 @@ mod entitlements;
 mod lifecycle;
 mod money_back;
 mod pool;
+mod reports;
 mod seats;
 mod support;

@@ -114,6 +114,19 @@ impl Stack {
             .unwrap()
     }
 
+    /// `GET /api/admin/reports/subscriptions?{query}` as an admin, with `Accept: accept` if given.
+    pub async fn report(&self, query: &str, accept: Option<&str>) -> reqwest::Response {
+        let admin = testkit::internal_token("subscriptions", &Uuid::now_v7().to_string(), &[Role::Admin]);
+        let mut req = self
+            .http
+            .get(format!("{}/api/admin/reports/subscriptions?{query}", self.svc.url()))
+            .header("x-internal-token", admin);
+        if let Some(accept) = accept {
+            req = req.header("accept", accept);
+        }
+        req.send().await.unwrap()
+    }
+
     pub async fn post(&self, user: Uuid, path: &str, body: Value, key: Option<&str>) -> reqwest::Response {
         let mut req = self
             .http
