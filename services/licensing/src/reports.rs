@@ -1,6 +1,6 @@
 //! Licensing's reports (issue 19): licenses and seats by status, utilization per organisation,
 //! the renewal pipeline (licenses ending within 30/60/90 days) and SLA tickets per interval and
-//! priority. Rates are `platform::reports::rate`: 4 decimals, `null` over nothing.
+//! priority. Rates are `platform::reports::rate`: at most 4 decimals, `null` over nothing.
 
 use crate::domain::license::Status;
 use crate::store::reports as store;
@@ -25,12 +25,8 @@ fn bucket(series: &Series, n: i32) -> Result<Bucket, Problem> {
         .ok_or_else(|| Problem::internal(format!("row outside the report's buckets: {n}")))
 }
 
-/// A rate always written with its 4 places (`0.3000`, `1.0000`), so a column reads evenly.
 fn ratio(part: i64, whole: i64) -> Option<Decimal> {
-    rate(Decimal::from(part), Decimal::from(whole)).map(|mut r| {
-        r.rescale(4);
-        r
-    })
+    rate(Decimal::from(part), Decimal::from(whole))
 }
 
 /// Licenses in one status now: seats sold (bought on them) and used (activated).
@@ -41,8 +37,8 @@ pub struct LicenseStatusRow {
     pub licenses: i64,
     pub seats_sold: i64,
     pub seats_used: i64,
-    /// `seats_used / seats_sold`, 4 decimals; null without seats.
-    #[schema(value_type = Option<String>, example = "0.7500")]
+    /// `seats_used / seats_sold`, at most 4 decimals; null without seats.
+    #[schema(value_type = Option<String>, example = "0.75")]
     #[serde(with = "rust_decimal::serde::str_option")]
     pub utilization: Option<Decimal>,
 }
@@ -91,7 +87,7 @@ pub struct UtilizationRow {
     pub active_licenses: i64,
     pub seats_sold: i64,
     pub seats_used: i64,
-    #[schema(value_type = Option<String>, example = "0.4200")]
+    #[schema(value_type = Option<String>, example = "0.42")]
     #[serde(with = "rust_decimal::serde::str_option")]
     pub utilization: Option<Decimal>,
 }
@@ -168,8 +164,8 @@ pub struct TicketRow {
     pub breached: i64,
     pub first_response_breached: i64,
     pub resolution_breached: i64,
-    /// `breached / opened`, 4 decimals; null when none were opened.
-    #[schema(value_type = Option<String>, example = "0.0500")]
+    /// `breached / opened`, at most 4 decimals; null when none were opened.
+    #[schema(value_type = Option<String>, example = "0.05")]
     #[serde(with = "rust_decimal::serde::str_option")]
     pub breach_rate: Option<Decimal>,
 }

@@ -1,0 +1,2 @@
+SET search_path TO rewards;
+SELECT width_bucket(created_at, '{2026-01-01T00:00:00Z,2026-02-01T00:00:00Z,2026-03-01T00:00:00Z,2026-04-01T00:00:00Z,2026-05-01T00:00:00Z,2026-06-01T00:00:00Z,2026-07-01T00:00:00Z,2026-08-01T00:00:00Z,2026-09-01T00:00:00Z,2026-10-01T00:00:00Z,2026-11-01T00:00:00Z,2026-12-01T00:00:00Z}'::timestamptz[]) AS bucket, kind, abs(sum(amount))::bigint AS tokens, count(*) AS entries FROM token_transactions WHERE created_at >= '2026-01-01T00:00:00Z' AND created_at < '2027-01-01T00:00:00Z' GROUP BY 1, 2 ORDER BY 1, 2;
