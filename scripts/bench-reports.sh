@@ -3,7 +3,7 @@
 # a scratch database with the services' migrations, the bench seed's sizes (1,000,000 reward
 # accounts, 100,000 courses) plus a year of report facts, then each report's queries run by pgbench
 # for a year of monthly buckets; prints p50/p99 per query from pgbench's per-transaction log.
-#   scripts/bench-reports.sh [transactions per query, default 200]
+#   scripts/bench-reports.sh [transactions per query, default 200]   (KEEP=1 keeps the database)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-200}
@@ -11,7 +11,7 @@ ADMIN_URL=${ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 DB=reports_timing
 URL=${ADMIN_URL%/*}/$DB
 psql -q "$ADMIN_URL" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
-trap 'psql -q "$ADMIN_URL" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)"' EXIT
+[ -n "${KEEP:-}" ] || trap 'psql -q "$ADMIN_URL" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)"' EXIT
 for svc in marketplace rewards licensing; do
   { echo "CREATE SCHEMA $svc; SET search_path TO $svc;"
     for m in services/$svc/migrations/*/up.sql; do cat "$m"; echo; done
@@ -24,7 +24,7 @@ work=$(mktemp -d)
 printf '%-34s %8s %8s %8s\n' query p50_ms p99_ms max_ms
 for q in scripts/bench-reports/*.pgbench.sql; do
   name=$(basename "$q" .pgbench.sql)
-  (cd "$work" && rm -f pgbench_log.* && pgbench -n -q -c 1 -t "$N" -f "$OLDPWD/$q" -l "$URL" >/dev/null 2>&1)
+  (cd "$work" && rm -f pgbench_log.* && pgbench -n -c 1 -t "$N" -f "$OLDPWD/$q" -l "$URL" >/dev/null 2>&1)
   # pgbench's log: client, transaction, latency in microseconds, ...
   sort -n -k3 "$work"/pgbench_log.* | awk -v name="$name" '{ l[NR] = $3 } END {
     p50 = l[int(NR * 0.50) > 0 ? int(NR * 0.50) : 1]; p99 = l[int(NR * 0.99) > 0 ? int(NR * 0.99) : 1];

@@ -25,7 +25,7 @@ SELECT ('f' || lpad(to_hex(i), 31, '0'))::uuid, c.id, lpad(to_hex(i), 32, '0')::
        t.at, t.at, t.at
   FROM generate_series(1, 600000) AS i
   CROSS JOIN LATERAL (SELECT timestamptz '2026-01-01' + (i * 52.56) * interval '1 second' AS at) AS t
-  JOIN courses c ON c.id = ('c' || lpad(to_hex(1 + (i * 7919) % 100000), 31, '0'))::uuid;
+  JOIN courses c ON c.id = ('c' || lpad(to_hex(1 + (i::bigint * 7919) % 100000), 31, '0'))::uuid;
 INSERT INTO sales_ledger (id, purchase_id, course_id, instructor_id, kind, gross, instructor_amount, platform_amount,
                           currency, occurred_at)
 SELECT gen_random_uuid(), id, course_id, instructor_id, 'sale', price, instructor_share, platform_share, currency,

@@ -149,6 +149,27 @@ mod tests {
     }
 
     #[test]
+    fn each_admin_report_goes_to_the_service_that_owns_its_facts_and_needs_a_token() {
+        for (path, service) in [
+            ("/api/admin/reports/subscriptions", "subscriptions"),
+            ("/api/admin/reports/payments", "billing"),
+            ("/api/admin/reports/marketplace", "marketplace"),
+            ("/api/admin/reports/marketplace/payouts", "marketplace"),
+            ("/api/admin/reports/marketplace/top-courses", "marketplace"),
+            ("/api/instructors/me/reports/sales", "marketplace"),
+            ("/api/admin/reports/rewards", "rewards"),
+            ("/api/admin/reports/rewards/liability", "rewards"),
+            ("/api/admin/reports/licensing", "licensing"),
+            ("/api/admin/reports/licensing/renewals", "licensing"),
+        ] {
+            assert_eq!(service_for(path), Some(service), "{path}");
+            assert!(!is_public("GET", path), "{path}");
+        }
+        assert_eq!(service_for("/api/admin/reports"), None);
+        assert_eq!(service_for("/api/admin/reports/marketplacex"), None);
+    }
+
+    #[test]
     fn only_the_upload_route_takes_large_bodies() {
         assert!(is_upload("POST", "/api/courses/upload"));
         assert!(!is_upload("PUT", "/api/courses/upload"));
