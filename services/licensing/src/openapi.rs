@@ -60,8 +60,7 @@ use utoipa::{Modify, OpenApi};
         Snapshot<UtilizationRow>, RenewalRow, Snapshot<RenewalRow>, Interval
     )),
     modifiers(&OptionalReasonBody),
-    tags((name = "licensing", description = "Enterprise licenses and seats, signed certificates, usage, white-label branding and SLA support tickets"),
-        (name = "reports", description = "Business reports: JSON, or CSV with `Accept: text/csv`"))
+    tags((name = "licensing", description = "Enterprise licenses and seats, signed certificates, usage, white-label branding and SLA support tickets"))
 )]
 pub struct ApiDoc;
 

@@ -54,8 +54,7 @@ use utoipa::OpenApi;
         PayoutRow, Snapshot<PayoutRow>, TopCourseRow, TopCourses, TopBy, InstructorSalesRow,
         Report<InstructorSalesRow>, Interval
     )),
-    tags((name = "marketplace", description = "Courses, search, purchases, reviews, instructor earnings and payouts"),
-        (name = "reports", description = "Business reports: JSON, or CSV with `Accept: text/csv`"))
+    tags((name = "marketplace", description = "Courses, search, purchases, reviews, instructor earnings and payouts"))
 )]
 pub struct ApiDoc;
 

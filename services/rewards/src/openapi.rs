@@ -42,7 +42,6 @@ use utoipa::OpenApi;
         Page<FriendView>, PendingView, PendingRequest, ProfileRequest, ProfileView, Money, Currency, Problem, FieldError,
         TokenFlowRow, Report<TokenFlowRow>, VoucherRow, Report<VoucherRow>, LiabilityRow, Liability, Interval
     )),
-    tags((name = "rewards", description = "Reward tokens (balance, ledger, awards, redemptions), leaderboards and friends"),
-        (name = "reports", description = "Business reports: JSON, or CSV with `Accept: text/csv`"))
+    tags((name = "rewards", description = "Reward tokens (balance, ledger, awards, redemptions), leaderboards and friends"))
 )]
 pub struct ApiDoc;

@@ -13,7 +13,7 @@ use platform::Problem;
 /// Read from the payment outcome history, so a past interval answers the same numbers later. JSON
 /// by default; `Accept: text/csv` answers the same rows as CSV. Definitions: docs/api.md,
 /// "Payments report".
-#[utoipa::path(get, path = "/api/admin/reports/payments", tag = "reports", operation_id = "payments_report",
+#[utoipa::path(get, path = "/api/admin/reports/payments", tag = "billing", operation_id = "payments_report",
     security(("bearer" = [])), params(ReportQuery),
     responses(
         (status = 200, description = "One row per interval and currency",

@@ -14,7 +14,7 @@ const ORGS_DEFAULT: i64 = 100;
 const ORGS_MAX: i64 = 1000;
 
 /// SLA tickets opened, breached and the breach rate per interval and priority.
-#[utoipa::path(get, path = "/api/admin/reports/licensing", tag = "reports", operation_id = "licensingReport",
+#[utoipa::path(get, path = "/api/admin/reports/licensing", tag = "licensing", operation_id = "licensingReport",
     security(("bearer" = [])), params(ReportQuery),
     responses((status = 200, description = "One row per interval and priority", body = Report<TicketRow>, content_type = "application/json"),
         (status = 200, description = "The same rows as CSV (`Accept: text/csv`)", body = String, content_type = "text/csv"),
@@ -35,7 +35,7 @@ pub async fn tickets(
 }
 
 /// Licenses by status now, with seats sold and used.
-#[utoipa::path(get, path = "/api/admin/reports/licensing/licenses", tag = "reports", operation_id = "licensingLicensesReport",
+#[utoipa::path(get, path = "/api/admin/reports/licensing/licenses", tag = "licensing", operation_id = "licensingLicensesReport",
     security(("bearer" = [])),
     responses((status = 200, description = "One row per status", body = Snapshot<LicenseStatusRow>, content_type = "application/json"),
         (status = 200, description = "The same rows as CSV (`Accept: text/csv`)", body = String, content_type = "text/csv"),
@@ -57,7 +57,7 @@ pub struct UtilizationQuery {
 }
 
 /// Seat utilization per organisation on its active licenses, least used first.
-#[utoipa::path(get, path = "/api/admin/reports/licensing/utilization", tag = "reports", operation_id = "licensingUtilizationReport",
+#[utoipa::path(get, path = "/api/admin/reports/licensing/utilization", tag = "licensing", operation_id = "licensingUtilizationReport",
     security(("bearer" = [])), params(UtilizationQuery),
     responses((status = 200, description = "One row per organisation with an active license", body = Snapshot<UtilizationRow>, content_type = "application/json"),
         (status = 200, description = "The same rows as CSV (`Accept: text/csv`)", body = String, content_type = "text/csv"),
@@ -81,7 +81,7 @@ pub async fn utilization(
 }
 
 /// The renewal pipeline: active or suspended licenses ending within 30, 60 and 90 days.
-#[utoipa::path(get, path = "/api/admin/reports/licensing/renewals", tag = "reports", operation_id = "licensingRenewalsReport",
+#[utoipa::path(get, path = "/api/admin/reports/licensing/renewals", tag = "licensing", operation_id = "licensingRenewalsReport",
     security(("bearer" = [])),
     responses((status = 200, description = "One row per horizon (30, 60, 90 days; each includes the shorter ones)",
             body = Snapshot<RenewalRow>, content_type = "application/json"),

@@ -69,11 +69,7 @@ async fn licenses_seats_renewals_and_sla_tickets_reconcile_with_the_reports() {
         .map(|r| (r["organization_id"].as_str().unwrap().to_string(), r["utilization"].as_str().unwrap().to_string()))
         .collect();
     let org = |i: usize| org_of(&licenses[i]).to_string();
-    assert_eq!(
-        orgs,
-        [(org(2), "0.25".to_string()), (org(0), "0.3".to_string()), (org(1), "1".to_string())],
-        "{util}"
-    );
+    assert_eq!(orgs, [(org(2), "0.25".to_string()), (org(0), "0.3".to_string()), (org(1), "1".to_string())], "{util}");
 
     // The renewal pipeline: within 30 days the first; 60 adds the second; 90 the third. The
     // suspended one ends in a year.

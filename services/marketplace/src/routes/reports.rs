@@ -15,7 +15,7 @@ const TOP_DEFAULT: i64 = 10;
 const TOP_MAX: i64 = 100;
 
 /// GMV, instructor and platform revenue per interval and currency.
-#[utoipa::path(get, path = "/api/admin/reports/marketplace", tag = "reports", operation_id = "marketplaceReport",
+#[utoipa::path(get, path = "/api/admin/reports/marketplace", tag = "marketplace", operation_id = "marketplaceReport",
     security(("bearer" = [])), params(ReportQuery),
     responses((status = 200, description = "One row per interval and currency sold in the range (zeros where nothing sold)",
             body = Report<SalesRow>, content_type = "application/json"),
@@ -37,7 +37,7 @@ pub async fn sales(
 }
 
 /// What instructors are owed (pending, available), what is in payout and what was paid, now.
-#[utoipa::path(get, path = "/api/admin/reports/marketplace/payouts", tag = "reports", operation_id = "marketplacePayoutsReport",
+#[utoipa::path(get, path = "/api/admin/reports/marketplace/payouts", tag = "marketplace", operation_id = "marketplacePayoutsReport",
     security(("bearer" = [])),
     responses((status = 200, description = "One row per currency", body = Snapshot<PayoutRow>, content_type = "application/json"),
         (status = 200, description = "The same rows as CSV (`Accept: text/csv`)", body = String, content_type = "text/csv"),
@@ -91,7 +91,7 @@ pub struct TopCourses {
 }
 
 /// The best courses of each currency over a range, by revenue or by number of sales.
-#[utoipa::path(get, path = "/api/admin/reports/marketplace/top-courses", tag = "reports", operation_id = "topCoursesReport",
+#[utoipa::path(get, path = "/api/admin/reports/marketplace/top-courses", tag = "marketplace", operation_id = "topCoursesReport",
     security(("bearer" = [])), params(TopQuery),
     responses((status = 200, description = "Up to `limit` courses per currency, best first", body = TopCourses, content_type = "application/json"),
         (status = 200, description = "The same rows as CSV (`Accept: text/csv`)", body = String, content_type = "text/csv"),
@@ -123,7 +123,7 @@ pub async fn top_courses(
 }
 
 /// The calling instructor's own sales per interval and course; nobody else's, whatever is asked.
-#[utoipa::path(get, path = "/api/instructors/me/reports/sales", tag = "reports", operation_id = "instructorSalesReport",
+#[utoipa::path(get, path = "/api/instructors/me/reports/sales", tag = "marketplace", operation_id = "instructorSalesReport",
     security(("bearer" = [])), params(ReportQuery),
     responses((status = 200, description = "One row per interval, course and currency with sales or refunds",
             body = Report<InstructorSalesRow>, content_type = "application/json"),

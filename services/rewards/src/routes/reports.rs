@@ -10,7 +10,7 @@ use platform::reports::{require_admin, respond, respond_rows, Format, Report, Re
 use platform::Problem;
 
 /// Tokens earned, awarded, redeemed, clawed back and expired per interval.
-#[utoipa::path(get, path = "/api/admin/reports/rewards", tag = "reports", operation_id = "rewardsReport",
+#[utoipa::path(get, path = "/api/admin/reports/rewards", tag = "rewards", operation_id = "rewardsReport",
     security(("bearer" = [])), params(ReportQuery),
     responses((status = 200, description = "One row per interval", body = Report<TokenFlowRow>, content_type = "application/json"),
         (status = 200, description = "The same rows as CSV (`Accept: text/csv`)", body = String, content_type = "text/csv"),
@@ -31,7 +31,7 @@ pub async fn tokens(
 }
 
 /// Vouchers issued, used and expired per interval and currency.
-#[utoipa::path(get, path = "/api/admin/reports/rewards/vouchers", tag = "reports", operation_id = "rewardsVouchersReport",
+#[utoipa::path(get, path = "/api/admin/reports/rewards/vouchers", tag = "rewards", operation_id = "rewardsVouchersReport",
     security(("bearer" = [])), params(ReportQuery),
     responses((status = 200, description = "One row per interval and currency with vouchers in the range",
             body = Report<VoucherRow>, content_type = "application/json"),
@@ -53,7 +53,7 @@ pub async fn vouchers(
 }
 
 /// Outstanding spendable tokens now and their liability at catalogue value, per currency.
-#[utoipa::path(get, path = "/api/admin/reports/rewards/liability", tag = "reports", operation_id = "rewardsLiabilityReport",
+#[utoipa::path(get, path = "/api/admin/reports/rewards/liability", tag = "rewards", operation_id = "rewardsLiabilityReport",
     security(("bearer" = [])),
     responses((status = 200, description = "Totals, and one row per currency the catalogue prices items in",
             body = Liability, content_type = "application/json"),

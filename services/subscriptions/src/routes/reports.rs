@@ -13,7 +13,7 @@ use platform::Problem;
 ///
 /// Read from the MRR history, so a past interval answers the same numbers later. JSON by default;
 /// `Accept: text/csv` answers the same rows as CSV. Definitions: docs/api.md, "Subscriptions report".
-#[utoipa::path(get, path = "/api/admin/reports/subscriptions", tag = "reports", operation_id = "subscriptions_report",
+#[utoipa::path(get, path = "/api/admin/reports/subscriptions", tag = "subscriptions", operation_id = "subscriptions_report",
     security(("bearer" = [])), params(ReportQuery),
     responses(
         (status = 200, description = "One row per interval and currency",
