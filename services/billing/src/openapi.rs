@@ -24,7 +24,6 @@ use utoipa::OpenApi;
         CardSummary, CreateRefund, Reason, Money, Currency, Problem, FieldError, crate::reports::Row,
         crate::reports::PurposeRevenue
     )),
-    tags((name = "billing", description = "Payments, receipts, refunds and billing history"),
-        (name = "reports", description = "Admin reports: revenue analytics per interval and currency, as JSON or CSV"))
+    tags((name = "billing", description = "Payments, receipts, refunds and billing history"))
 )]
 pub struct ApiDoc;

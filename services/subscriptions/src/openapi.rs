@@ -25,7 +25,6 @@ use utoipa::OpenApi;
         TierList, TierView, TierRequest, Created, SubscriptionView, MeView, PreviewView, CancelRequest, FeatureAnswer,
         Source, Money, Currency, Problem, FieldError, crate::reports::Row
     )),
-    tags((name = "subscriptions", description = "Tiers, the caller's subscription (proration, cancellation) and feature checks"),
-        (name = "reports", description = "Admin reports: revenue analytics per interval and currency, as JSON or CSV"))
+    tags((name = "subscriptions", description = "Tiers, the caller's subscription (proration, cancellation) and feature checks"))
 )]
 pub struct ApiDoc;
