@@ -31,7 +31,8 @@ CREATE INDEX sales_ledger_instructor ON sales_ledger (instructor_id, occurred_at
     INCLUDE (course_id, currency, kind, gross, instructor_amount);
 
 -- History written before the ledger: sales at their completion time; the refunds of a purchase as
--- one line at its last change (the individual refund times were not kept).
+-- one line at its last change (the individual refund times were not kept), the platform's part
+-- taken as the rest of the refund so the line sums exactly whatever rounding the reversal had.
 INSERT INTO sales_ledger (id, purchase_id, course_id, instructor_id, kind, gross, instructor_amount,
                           platform_amount, discount, currency, occurred_at)
 SELECT gen_random_uuid(), id, course_id, instructor_id, 'sale', price - discount, instructor_share,
@@ -41,6 +42,6 @@ SELECT gen_random_uuid(), id, course_id, instructor_id, 'sale', price - discount
 INSERT INTO sales_ledger (id, purchase_id, course_id, instructor_id, kind, gross, instructor_amount,
                           platform_amount, currency, occurred_at)
 SELECT gen_random_uuid(), id, course_id, instructor_id, 'refund', -refunded_amount, -instructor_reversed,
-       -platform_reversed, currency, updated_at
+       instructor_reversed - refunded_amount, currency, updated_at
   FROM purchases
  WHERE refunded_amount > 0 AND price > 0 AND instructor_share IS NOT NULL;
