@@ -219,7 +219,23 @@ impl Series {
         }
         Some(self.buckets.partition_point(|b| b.start <= t) - 1)
     }
+
+    /// The whole UTC days of the range that are closed at `now`, as `[start, end)` at midnight
+    /// (`None` when there are none): the days a report may answer from per-day summaries. A day
+    /// counts as closed [`SETTLE`] after its end, so a write that read the clock just before
+    /// midnight has committed before its day is summarised. Every bucket edge is `from`, `to` or
+    /// a midnight, so a whole day never straddles two buckets.
+    pub fn closed_days(&self, now: DateTime<Utc>) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        let first = Interval::Day.floor(self.from);
+        let start = if first == self.from { first } else { first + Duration::days(1) };
+        let end = Interval::Day.floor(self.to).min(Interval::Day.floor(now - SETTLE));
+        (start < end).then_some((start, end))
+    }
 }
+
+/// How long after a day ends before [`Series::closed_days`] counts it closed: longer than any
+/// transaction that writes report facts takes to commit.
+pub const SETTLE: Duration = Duration::hours(1);
 
 /// The answer of every report: the range it covers and one row per bucket (and currency, for
 /// money). The JSON form; the CSV form holds the same rows ([`CsvTable`]).
@@ -441,6 +457,22 @@ pub fn rate(part: Decimal, whole: Decimal) -> Option<Decimal> {
 
 #[cfg(test)]
 mod tests {
+
+    fn at(s: &str) -> DateTime<Utc> {
+        parse_instant(s).unwrap()
+    }
+
+    #[test]
+    fn closed_days_are_whole_days_inside_the_range_settled_before_now() {
+        let s = Series::new(at("2026-01-15T06:00:00Z"), at("2026-03-10T12:00:00Z"), Interval::Month).unwrap();
+        // Partial first and last days are left out; so are days not yet settled.
+        assert_eq!(s.closed_days(at("2026-06-01T00:00:00Z")), Some((at("2026-01-16"), at("2026-03-10"))));
+        assert_eq!(s.closed_days(at("2026-02-10T00:59:59Z")), Some((at("2026-01-16"), at("2026-02-09"))));
+        assert_eq!(s.closed_days(at("2026-02-10T01:00:00Z")), Some((at("2026-01-16"), at("2026-02-10"))));
+        assert_eq!(s.closed_days(at("2026-01-17T00:30:00Z")), None);
+        let whole = Series::new(at("2026-01-01"), at("2026-01-03"), Interval::Day).unwrap();
+        assert_eq!(whole.closed_days(at("2027-01-01")), Some((at("2026-01-01"), at("2026-01-03"))));
+    }
     use super::*;
     use rust_decimal::Decimal;
     use std::str::FromStr;

@@ -64,14 +64,19 @@ impl CsvTable for TokenFlowRow {
     }
 }
 
-/// One row per bucket, zeros where nothing moved.
-pub async fn token_flows(conn: &mut AsyncPgConnection, series: &Series) -> Result<Vec<TokenFlowRow>, Problem> {
+/// One row per bucket, zeros where nothing moved. Days closed at `now` are read from per-day
+/// summaries, the rest live (`store::flows`); both give the same rows.
+pub async fn token_flows(
+    conn: &mut AsyncPgConnection,
+    series: &Series,
+    now: DateTime<Utc>,
+) -> Result<Vec<TokenFlowRow>, Problem> {
     let mut rows: Vec<TokenFlowRow> = series
         .buckets()
         .iter()
         .map(|b| TokenFlowRow { period_start: b.start, period_end: b.end, ..Default::default() })
         .collect();
-    for f in store::flows(conn, &series.starts(), series.from(), series.to()).await? {
+    for f in store::flows(conn, series, now).await? {
         let b = bucket(series, f.bucket)?;
         let Some(row) = rows.iter_mut().find(|r| r.period_start == b.start) else { continue };
         let slot = match f.kind.as_str() {

@@ -26,7 +26,7 @@ pub async fn tokens(
     require_admin(&principal)?;
     let series = q.series()?;
     let mut conn = state.pool.get().await?;
-    let rows = reports::token_flows(&mut conn, &series).await?;
+    let rows = reports::token_flows(&mut conn, &series, state.clock.now()).await?;
     Ok(respond(format, &Report::new(&series, rows)))
 }
 

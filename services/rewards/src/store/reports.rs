@@ -1,9 +1,10 @@
 //! The rewards report's queries: token flows and vouchers per interval (buckets of
 //! `platform::reports::Series`, numbered by `width_bucket`), outstanding tokens and what the catalogue says they are worth.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Bpchar, Integer, Numeric, Text, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Bpchar, Date, Integer, Numeric, Text, Timestamptz};
+use platform::reports::Series;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use rust_decimal::Decimal;
 
@@ -21,21 +22,61 @@ pub struct Flow {
     pub entries: i64,
 }
 
-pub async fn flows(
-    conn: &mut AsyncPgConnection,
-    starts: &[DateTime<Utc>],
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> QueryResult<Vec<Flow>> {
+/// Tokens per bucket and kind over `series`: whole days closed at `now` from the per-day
+/// summaries (summarising the ones not yet done), the rest (partial edge days, today) live from
+/// the ledger.
+pub async fn flows(conn: &mut AsyncPgConnection, series: &Series, now: DateTime<Utc>) -> QueryResult<Vec<Flow>> {
+    let (days_from, days_to) = match series.closed_days(now) {
+        Some(days) => {
+            summarise_days(conn, days.0.date_naive(), days.1.date_naive()).await?;
+            days
+        }
+        None => (series.to(), series.to()),
+    };
     diesel::sql_query(
-        "SELECT width_bucket(created_at, $1) AS bucket, kind, abs(sum(amount))::bigint AS tokens, \
-                count(*) AS entries \
-           FROM token_transactions WHERE created_at >= $2 AND created_at < $3 GROUP BY 1, 2 ORDER BY 1, 2",
+        "SELECT width_bucket(at, $1) AS bucket, kind, abs(sum(amount))::bigint AS tokens, \
+                sum(entries)::bigint AS entries \
+           FROM ( \
+             SELECT day::timestamp AT TIME ZONE 'UTC' AS at, kind, amount, entries FROM token_flow_days \
+              WHERE day >= $4 AND day < $5 \
+             UNION ALL \
+             SELECT created_at, kind, amount, 1 FROM token_transactions WHERE created_at >= $2 AND created_at < $6 \
+             UNION ALL \
+             SELECT created_at, kind, amount, 1 FROM token_transactions WHERE created_at >= $7 AND created_at < $3 \
+           ) AS f GROUP BY 1, 2 ORDER BY 1, 2",
     )
-    .bind::<Array<Timestamptz>, _>(starts)
-    .bind::<Timestamptz, _>(from)
-    .bind::<Timestamptz, _>(to)
+    .bind::<Array<Timestamptz>, _>(series.starts())
+    .bind::<Timestamptz, _>(series.from())
+    .bind::<Timestamptz, _>(series.to())
+    .bind::<Date, _>(days_from.date_naive())
+    .bind::<Date, _>(days_to.date_naive())
+    .bind::<Timestamptz, _>(days_from)
+    .bind::<Timestamptz, _>(days_to)
     .load(conn)
+    .await
+}
+
+/// Summarise the days of `[from, to)` not summarised yet, in one statement: a day's rows and its
+/// `token_flow_days_done` mark commit together. Two replicas doing the same day compute the same
+/// rows from an append-only ledger; the second one's inserts are no-ops.
+async fn summarise_days(conn: &mut AsyncPgConnection, from: NaiveDate, to: NaiveDate) -> QueryResult<usize> {
+    diesel::sql_query(
+        "WITH missing AS ( \
+             SELECT $1::date + i AS day FROM generate_series(0, $2::date - $1::date - 1) AS i \
+              WHERE NOT EXISTS (SELECT 1 FROM token_flow_days_done d WHERE d.day = $1::date + i)), \
+           span AS (SELECT min(day)::timestamp AT TIME ZONE 'UTC' AS lo, \
+                           (max(day) + 1)::timestamp AT TIME ZONE 'UTC' AS hi FROM missing), \
+           sums AS ( \
+             INSERT INTO token_flow_days (day, kind, amount, entries) \
+             SELECT (t.created_at AT TIME ZONE 'UTC')::date, t.kind, sum(t.amount), count(*) \
+               FROM span JOIN token_transactions t ON t.created_at >= span.lo AND t.created_at < span.hi \
+              WHERE (t.created_at AT TIME ZONE 'UTC')::date IN (SELECT day FROM missing) \
+              GROUP BY 1, 2 ON CONFLICT DO NOTHING) \
+         INSERT INTO token_flow_days_done (day) SELECT day FROM missing ON CONFLICT DO NOTHING",
+    )
+    .bind::<Date, _>(from)
+    .bind::<Date, _>(to)
+    .execute(conn)
     .await
 }
 

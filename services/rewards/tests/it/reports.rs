@@ -8,6 +8,7 @@ use diesel_async::RunQueryDsl;
 use events::catalog::marketplace::{CoursePurchased, PurchaseRefunded};
 use platform::auth::Role;
 use platform::money::{Currency, Money};
+use platform::reports::{Interval, Series};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -147,6 +148,36 @@ async fn months_of_token_activity_reconcile_with_the_reports() {
             - books.get(month, "clawback");
         assert_eq!(row["net"].as_i64(), Some(net), "month {month}: {row}");
     }
+
+    // That report came from per-day summaries: on 1 July every day from 1 January to 29 June is
+    // closed (30 June settles an hour after midnight). Answered live (no day closed yet) the same
+    // series gives the same rows, and the summaries hold every ledger line of those days.
+    let at = |t: &str| t.parse::<DateTime<Utc>>().unwrap();
+    let series = Series::new(at("2026-01-01T00:00:00Z"), at("2026-07-01T00:00:00Z"), Interval::Month).unwrap();
+    let summarised = rewards::reports::token_flows(&mut *s.conn().await, &series, at("2026-07-01T00:00:00Z"))
+        .await
+        .unwrap();
+    let live = rewards::reports::token_flows(&mut *s.conn().await, &series, at("2026-01-01T00:00:00Z")).await.unwrap();
+    assert_eq!(summarised, live);
+    #[derive(diesel::QueryableByName, Debug, PartialEq)]
+    struct Counts {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        days: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        summarised: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        lines: i64,
+    }
+    let counts: Counts = diesel::sql_query(
+        "SELECT (SELECT count(*) FROM token_flow_days_done) AS days, \
+                (SELECT coalesce(sum(entries), 0)::bigint FROM token_flow_days) AS summarised, \
+                (SELECT count(*) FROM token_transactions WHERE created_at < '2026-06-30T00:00:00Z') AS lines",
+    )
+    .get_result(&mut *s.conn().await)
+    .await
+    .unwrap();
+    assert_eq!((counts.days, counts.summarised), (180, counts.lines));
+    assert!(counts.lines > 0);
 
     // Tokens outstanding = the ledger's sum = the report's nets added up = the users' balances.
     let liability = admin_json(&s, "/api/admin/reports/rewards/liability").await;
