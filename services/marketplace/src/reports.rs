@@ -137,9 +137,14 @@ impl SalesRow {
 }
 
 /// Every bucket once per currency sold in the range, empty buckets as zeros, in time then
-/// currency order.
-pub async fn sales(conn: &mut AsyncPgConnection, series: &Series) -> Result<Vec<SalesRow>, Problem> {
-    let found = sales::by_interval(conn, &series.starts(), series.from(), series.to()).await?;
+/// currency order. Days closed at `now` come from per-day summaries, the rest live
+/// (`sales::by_interval`); both give the same rows.
+pub async fn sales(
+    conn: &mut AsyncPgConnection,
+    series: &Series,
+    now: DateTime<Utc>,
+) -> Result<Vec<SalesRow>, Problem> {
+    let found = sales::by_interval(conn, series, now).await?;
     let mut keyed = Vec::with_capacity(found.len());
     for t in &found {
         keyed.push((bucket(series, t.bucket)?, currency(&t.currency)?, t));

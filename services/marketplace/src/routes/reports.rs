@@ -32,7 +32,7 @@ pub async fn sales(
     platform::reports::require_admin(&principal)?;
     let series = q.series()?;
     let mut conn = state.pool.get().await?;
-    let rows = reports::sales(&mut conn, &series).await?;
+    let rows = reports::sales(&mut conn, &series, state.clock.now()).await?;
     Ok(respond(format, &Report::new(&series, rows)))
 }
 

@@ -2,10 +2,11 @@
 //! the earnings ledger. Buckets are `platform::reports::Series`, numbered by `width_bucket` over their starts.
 
 use super::schema::sales_ledger;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Bpchar, Integer, Numeric, Text, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Bpchar, Date, Integer, Numeric, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use platform::reports::Series;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -58,28 +59,78 @@ pub struct IntervalTotals {
     pub platform_revenue: Decimal,
 }
 
-/// GMV and its split per `interval` (`day`, `week`, `month`) and currency over `[from, to)`.
+/// GMV and its split per bucket and currency over `series`: whole days closed at `now` from the
+/// per-day summaries (summarising the ones not yet done), the rest (partial edge days, today)
+/// live from the ledger.
 pub async fn by_interval(
     conn: &mut AsyncPgConnection,
-    starts: &[DateTime<Utc>],
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
+    series: &Series,
+    now: DateTime<Utc>,
 ) -> QueryResult<Vec<IntervalTotals>> {
+    let (days_from, days_to) = match series.closed_days(now) {
+        Some(days) => {
+            summarise_days(conn, days.0.date_naive(), days.1.date_naive()).await?;
+            days
+        }
+        None => (series.to(), series.to()),
+    };
     diesel::sql_query(
-        "SELECT width_bucket(occurred_at, $1) AS bucket, currency, \
-                count(*) FILTER (WHERE kind = 'sale') AS sales, \
-                count(*) FILTER (WHERE kind = 'refund') AS refunds, \
-                coalesce(sum(gross) FILTER (WHERE kind = 'sale'), 0) AS gross_sales, \
-                coalesce(-sum(gross) FILTER (WHERE kind = 'refund'), 0) AS refunded, \
-                sum(discount) AS discounts, sum(gross) AS gmv, \
-                sum(instructor_amount) AS instructor_revenue, sum(platform_amount) AS platform_revenue \
-           FROM sales_ledger WHERE occurred_at >= $2 AND occurred_at < $3 \
-          GROUP BY 1, 2 ORDER BY 1, 2",
+        "SELECT width_bucket(at, $1) AS bucket, currency, sum(sales)::bigint AS sales, \
+                sum(refunds)::bigint AS refunds, sum(gross_sales) AS gross_sales, sum(refunded) AS refunded, \
+                sum(discounts) AS discounts, sum(gmv) AS gmv, sum(instructor_revenue) AS instructor_revenue, \
+                sum(platform_revenue) AS platform_revenue \
+           FROM ( \
+             SELECT day::timestamp AT TIME ZONE 'UTC' AS at, currency, sales, refunds, gross_sales, refunded, \
+                    discounts, gmv, instructor_revenue, platform_revenue \
+               FROM sales_days WHERE day >= $4 AND day < $5 \
+             UNION ALL \
+             SELECT occurred_at, currency, \
+                    count(*) FILTER (WHERE kind = 'sale'), count(*) FILTER (WHERE kind = 'refund'), \
+                    coalesce(sum(gross) FILTER (WHERE kind = 'sale'), 0), \
+                    coalesce(-sum(gross) FILTER (WHERE kind = 'refund'), 0), \
+                    sum(discount), sum(gross), sum(instructor_amount), sum(platform_amount) \
+               FROM sales_ledger \
+              WHERE (occurred_at >= $2 AND occurred_at < $6) OR (occurred_at >= $7 AND occurred_at < $3) \
+              GROUP BY 1, 2 \
+           ) AS d GROUP BY 1, 2 ORDER BY 1, 2",
     )
-    .bind::<Array<Timestamptz>, _>(starts)
-    .bind::<Timestamptz, _>(from)
-    .bind::<Timestamptz, _>(to)
+    .bind::<Array<Timestamptz>, _>(series.starts())
+    .bind::<Timestamptz, _>(series.from())
+    .bind::<Timestamptz, _>(series.to())
+    .bind::<Date, _>(days_from.date_naive())
+    .bind::<Date, _>(days_to.date_naive())
+    .bind::<Timestamptz, _>(days_from)
+    .bind::<Timestamptz, _>(days_to)
     .load(conn)
+    .await
+}
+
+/// Summarise the days of `[from, to)` not summarised yet, in one statement: a day's rows and its
+/// `sales_days_done` mark commit together. Two replicas doing the same day compute the same rows
+/// from an insert-only ledger; the second one's inserts are no-ops.
+async fn summarise_days(conn: &mut AsyncPgConnection, from: NaiveDate, to: NaiveDate) -> QueryResult<usize> {
+    diesel::sql_query(
+        "WITH missing AS ( \
+             SELECT $1::date + i AS day FROM generate_series(0, $2::date - $1::date - 1) AS i \
+              WHERE NOT EXISTS (SELECT 1 FROM sales_days_done d WHERE d.day = $1::date + i)), \
+           span AS (SELECT min(day)::timestamp AT TIME ZONE 'UTC' AS lo, \
+                           (max(day) + 1)::timestamp AT TIME ZONE 'UTC' AS hi FROM missing), \
+           sums AS ( \
+             INSERT INTO sales_days (day, currency, sales, refunds, gross_sales, refunded, discounts, gmv, \
+                                     instructor_revenue, platform_revenue) \
+             SELECT (l.occurred_at AT TIME ZONE 'UTC')::date, l.currency, \
+                    count(*) FILTER (WHERE l.kind = 'sale'), count(*) FILTER (WHERE l.kind = 'refund'), \
+                    coalesce(sum(l.gross) FILTER (WHERE l.kind = 'sale'), 0), \
+                    coalesce(-sum(l.gross) FILTER (WHERE l.kind = 'refund'), 0), \
+                    sum(l.discount), sum(l.gross), sum(l.instructor_amount), sum(l.platform_amount) \
+               FROM span JOIN sales_ledger l ON l.occurred_at >= span.lo AND l.occurred_at < span.hi \
+              WHERE (l.occurred_at AT TIME ZONE 'UTC')::date IN (SELECT day FROM missing) \
+              GROUP BY 1, 2 ON CONFLICT DO NOTHING) \
+         INSERT INTO sales_days_done (day) SELECT day FROM missing ON CONFLICT DO NOTHING",
+    )
+    .bind::<Date, _>(from)
+    .bind::<Date, _>(to)
+    .execute(conn)
     .await
 }
 

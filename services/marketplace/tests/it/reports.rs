@@ -6,6 +6,7 @@ use crate::support::{Market, Options};
 use chrono::{DateTime, TimeZone, Utc};
 use events::CloudEvent;
 use platform::auth::Role;
+use platform::reports::{Interval, Series};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -193,6 +194,38 @@ async fn months_of_sales_and_refunds_reconcile_with_the_reports() {
         assert_eq!(amount(row, "gmv"), got.gross_sales - got.refunded, "{row}");
         assert_eq!(amount(row, "gmv"), got.instructor + got.platform, "{row}");
     }
+    // That report was read on 5 March: 1 January to 4 March came from per-day summaries, the rest
+    // live. Answered all live (no day closed yet) the same series gives the same rows, and the
+    // summaries hold every ledger line of the days they cover.
+    let series =
+        Series::new(at(1, 1) - chrono::Duration::hours(12), at(5, 1) - chrono::Duration::hours(12), Interval::Month)
+            .unwrap();
+    let mut conn = m.svc.pool.get().await.unwrap();
+    let summarised = marketplace::reports::sales(&mut conn, &series, at(3, 5)).await.unwrap();
+    let live = marketplace::reports::sales(&mut conn, &series, series.from()).await.unwrap();
+    assert_eq!(summarised, live);
+    #[derive(diesel::QueryableByName)]
+    struct Counts {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        days: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        summarised: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        lines: i64,
+    }
+    let counts: Counts = diesel_async::RunQueryDsl::get_result(
+        diesel::sql_query(
+            "SELECT (SELECT count(*) FROM sales_days_done) AS days, \
+                    (SELECT coalesce(sum(sales + refunds), 0)::bigint FROM sales_days) AS summarised, \
+                    (SELECT count(*) FROM sales_ledger WHERE occurred_at < '2026-03-05T00:00:00Z') AS lines",
+        ),
+        &mut conn,
+    )
+    .await
+    .unwrap();
+    assert_eq!((counts.days, counts.summarised, counts.lines), (31 + 28 + 4, 4, 4));
+    drop(conn);
+
     // A past month reports the same after later refunds: February is unchanged by March's.
     assert_eq!(amount(&rows[1], "gross_sales"), d("10.00"));
 

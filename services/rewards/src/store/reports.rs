@@ -4,8 +4,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bpchar, Date, Integer, Numeric, Text, Timestamptz};
-use platform::reports::Series;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use platform::reports::Series;
 use rust_decimal::Decimal;
 
 /// Tokens moved by one ledger kind in one interval; `tokens` is positive for every kind.

@@ -154,9 +154,8 @@ async fn months_of_token_activity_reconcile_with_the_reports() {
     // series gives the same rows, and the summaries hold every ledger line of those days.
     let at = |t: &str| t.parse::<DateTime<Utc>>().unwrap();
     let series = Series::new(at("2026-01-01T00:00:00Z"), at("2026-07-01T00:00:00Z"), Interval::Month).unwrap();
-    let summarised = rewards::reports::token_flows(&mut *s.conn().await, &series, at("2026-07-01T00:00:00Z"))
-        .await
-        .unwrap();
+    let summarised =
+        rewards::reports::token_flows(&mut *s.conn().await, &series, at("2026-07-01T00:00:00Z")).await.unwrap();
     let live = rewards::reports::token_flows(&mut *s.conn().await, &series, at("2026-01-01T00:00:00Z")).await.unwrap();
     assert_eq!(summarised, live);
     #[derive(diesel::QueryableByName, Debug, PartialEq)]
