@@ -4,7 +4,7 @@
 # accounts, 100,000 courses) plus a year of report facts, then each report's queries run by pgbench
 # for a year of monthly buckets; prints p50/p99 per query from pgbench's per-transaction log.
 #   scripts/bench-reports.sh [transactions per query, default 200]   (KEEP=1 keeps the database;
-#   ONLY=rewards-tokens times only the queries whose file names start with it)
+#   ONLY="rewards-tokens marketplace-sales" times only the queries whose file names start with those)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-200}
@@ -23,7 +23,7 @@ psql -q -v ON_ERROR_STOP=1 "$URL" -f scripts/bench-reports/seed.sql >/dev/null
 echo "seeded in $(( $(date +%s) - start )) s" >&2
 work=$(mktemp -d)
 printf '%-34s %8s %8s %8s\n' query p50_ms p99_ms max_ms
-for q in scripts/bench-reports/${ONLY:-}*.pgbench.sql; do
+for q in $(for only in ${ONLY:-""}; do echo scripts/bench-reports/"$only"*.pgbench.sql; done); do
   name=$(basename "$q" .pgbench.sql)
   (cd "$work" && rm -f pgbench_log.* && pgbench -n -c 1 -t "$N" -f "$OLDPWD/$q" -l "$URL" >/dev/null 2>&1)
   # pgbench's log: client, transaction, latency in microseconds, ...
