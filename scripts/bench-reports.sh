@@ -23,7 +23,9 @@ psql -q -v ON_ERROR_STOP=1 "$URL" -f scripts/bench-reports/seed.sql >/dev/null
 echo "seeded in $(( $(date +%s) - start )) s" >&2
 work=$(mktemp -d)
 printf '%-34s %8s %8s %8s\n' query p50_ms p99_ms max_ms
-for q in $(for only in ${ONLY:-""}; do echo scripts/bench-reports/"$only"*.pgbench.sql; done); do
+read -ra prefixes <<< "${ONLY:-}"
+[ ${#prefixes[@]} -gt 0 ] || prefixes=("")
+for q in $(for only in "${prefixes[@]}"; do echo scripts/bench-reports/"$only"*.pgbench.sql; done); do
   name=$(basename "$q" .pgbench.sql)
   (cd "$work" && rm -f pgbench_log.* && pgbench -n -c 1 -t "$N" -f "$OLDPWD/$q" -l "$URL" >/dev/null 2>&1)
   # pgbench's log: client, transaction, latency in microseconds, ...
