@@ -112,11 +112,11 @@ impl Interval {
 pub struct ReportQuery {
     /// Start of the range, inclusive: an RFC 3339 instant or a date (midnight UTC).
     #[serde(deserialize_with = "instant")]
-    #[param(value_type = String, example = "2026-01-01")]
+    #[param(value_type = chrono::DateTime<chrono::Utc>, example = "2026-01-01T00:00:00Z")]
     pub from: DateTime<Utc>,
     /// End of the range, exclusive: an RFC 3339 instant or a date (midnight UTC).
     #[serde(deserialize_with = "instant")]
-    #[param(value_type = String, example = "2027-01-01")]
+    #[param(value_type = chrono::DateTime<chrono::Utc>, example = "2027-01-01T00:00:00Z")]
     pub to: DateTime<Utc>,
     /// Bucket width: `day`, `week` (ISO, Monday 00:00 UTC) or `month` (default).
     #[serde(default)]
@@ -131,8 +131,9 @@ impl ReportQuery {
     }
 }
 
-/// An RFC 3339 instant, or a plain date read as midnight UTC.
-fn instant<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+/// An RFC 3339 instant, or a plain date read as midnight UTC: `#[serde(deserialize_with)]` for
+/// report parameters beyond [`ReportQuery`].
+pub fn instant<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
     let raw = String::deserialize(d)?;
     parse_instant(&raw).ok_or_else(|| {
         serde::de::Error::custom("must be an RFC 3339 date-time (2026-01-01T00:00:00Z) or a date (2026-01-01)")
@@ -227,7 +228,23 @@ impl Series {
         }
         Some(self.buckets.partition_point(|b| b.start <= t) - 1)
     }
+
+    /// The whole UTC days of the range that are closed at `now`, as `[start, end)` at midnight
+    /// (`None` when there are none): the days a report may answer from per-day summaries. A day
+    /// counts as closed [`SETTLE`] after its end, so a write that read the clock just before
+    /// midnight has committed before its day is summarised. Every bucket edge is `from`, `to` or
+    /// a midnight, so a whole day never straddles two buckets.
+    pub fn closed_days(&self, now: DateTime<Utc>) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        let first = Interval::Day.floor(self.from);
+        let start = if first == self.from { first } else { first + Duration::days(1) };
+        let end = Interval::Day.floor(self.to).min(Interval::Day.floor(now - SETTLE));
+        (start < end).then_some((start, end))
+    }
 }
+
+/// How long after a day ends before [`Series::closed_days`] counts it closed: longer than any
+/// transaction that writes report facts takes to commit.
+pub const SETTLE: Duration = Duration::hours(1);
 
 /// The answer of every report: the range it covers and one row per bucket (and currency, for
 /// money). The JSON form; the CSV form holds the same rows ([`CsvTable`]).
@@ -415,12 +432,25 @@ pub trait CsvTable: Sized {
 
 /// Answer `report` as JSON or as CSV, as negotiated.
 pub fn respond<T: Serialize + CsvTable>(format: Format, report: &Report<T>) -> HttpResponse {
+    respond_rows(format, report, &report.data)
+}
+
+/// A report of the state now rather than of a range (balances owed, outstanding tokens, licenses
+/// by status): when it was read and one row per group (and currency, for money).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Snapshot<T> {
+    pub as_of: DateTime<Utc>,
+    pub data: Vec<T>,
+}
+
+/// Answer any report envelope: `envelope` as JSON, or its `rows` as CSV, as negotiated. For
+/// envelopes other than [`Report`] (a [`Snapshot`], a ranking with its own parameters).
+pub fn respond_rows<E: Serialize, T: CsvTable>(format: Format, envelope: &E, rows: &[T]) -> HttpResponse {
     match format {
-        Format::Json => HttpResponse::Ok().json(report),
-        Format::Csv => HttpResponse::Ok()
-            .content_type(CSV)
-            .insert_header((header::VARY, "Accept"))
-            .body(T::csv(&report.data).finish()),
+        Format::Json => HttpResponse::Ok().insert_header((header::VARY, "Accept")).json(envelope),
+        Format::Csv => {
+            HttpResponse::Ok().content_type(CSV).insert_header((header::VARY, "Accept")).body(T::csv(rows).finish())
+        }
     }
 }
 
@@ -436,6 +466,22 @@ pub fn rate(part: Decimal, whole: Decimal) -> Option<Decimal> {
 
 #[cfg(test)]
 mod tests {
+
+    fn at(s: &str) -> DateTime<Utc> {
+        parse_instant(s).unwrap()
+    }
+
+    #[test]
+    fn closed_days_are_whole_days_inside_the_range_settled_before_now() {
+        let s = Series::new(at("2026-01-15T06:00:00Z"), at("2026-03-10T12:00:00Z"), Interval::Month).unwrap();
+        // Partial first and last days are left out; so are days not yet settled.
+        assert_eq!(s.closed_days(at("2026-06-01T00:00:00Z")), Some((at("2026-01-16"), at("2026-03-10"))));
+        assert_eq!(s.closed_days(at("2026-02-10T00:59:59Z")), Some((at("2026-01-16"), at("2026-02-09"))));
+        assert_eq!(s.closed_days(at("2026-02-10T01:00:00Z")), Some((at("2026-01-16"), at("2026-02-10"))));
+        assert_eq!(s.closed_days(at("2026-01-17T00:30:00Z")), None);
+        let whole = Series::new(at("2026-01-01"), at("2026-01-03"), Interval::Day).unwrap();
+        assert_eq!(whole.closed_days(at("2027-01-01")), Some((at("2026-01-01"), at("2026-01-03"))));
+    }
     use super::*;
     use rust_decimal::Decimal;
     use std::str::FromStr;

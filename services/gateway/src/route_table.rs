@@ -93,6 +93,9 @@ const PREFIXES: &[(&str, &str)] = &[
     // Admin reports: each service reports on what it owns.
     ("/api/admin/reports/subscriptions", "subscriptions"),
     ("/api/admin/reports/payments", "billing"),
+    ("/api/admin/reports/marketplace", "marketplace"),
+    ("/api/admin/reports/rewards", "rewards"),
+    ("/api/admin/reports/licensing", "licensing"),
     // Each service's audit log (`platform::audit`); `/api/admin/audit` itself merges them (crate::audit).
     ("/api/admin/audit/billing", "billing"),
     ("/api/admin/audit/subscriptions", "subscriptions"),
@@ -228,6 +231,27 @@ mod tests {
         assert!(!is_public("GET", "/api/tokens/balance"));
         assert!(is_public("GET", "/api/courses/0192f0c4-0000-7000-8000-000000000000"));
         assert!(!is_public("GET", "/api/courses/mine"), "the caller's own courses need a token");
+    }
+
+    #[test]
+    fn each_admin_report_goes_to_the_service_that_owns_its_facts_and_needs_a_token() {
+        for (path, service) in [
+            ("/api/admin/reports/subscriptions", "subscriptions"),
+            ("/api/admin/reports/payments", "billing"),
+            ("/api/admin/reports/marketplace", "marketplace"),
+            ("/api/admin/reports/marketplace/payouts", "marketplace"),
+            ("/api/admin/reports/marketplace/top-courses", "marketplace"),
+            ("/api/instructors/me/reports/sales", "marketplace"),
+            ("/api/admin/reports/rewards", "rewards"),
+            ("/api/admin/reports/rewards/liability", "rewards"),
+            ("/api/admin/reports/licensing", "licensing"),
+            ("/api/admin/reports/licensing/renewals", "licensing"),
+        ] {
+            assert_eq!(service_for(path), Some(service), "{path}");
+            assert!(!is_public("GET", path), "{path}");
+        }
+        assert_eq!(service_for("/api/admin/reports"), None);
+        assert_eq!(service_for("/api/admin/reports/marketplacex"), None);
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod domain;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
+pub mod reports;
 pub mod routes;
 pub mod scheduler;
 pub mod store;

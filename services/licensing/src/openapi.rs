@@ -1,5 +1,6 @@
 //! Licensing's part of the public API document.
 
+use crate::reports::{LicenseStatusRow, RenewalRow, TicketRow, UtilizationRow};
 use crate::routes::certificates::{CertificateView, PublicJwk, PublicKeyView};
 use crate::routes::licenses::{CreateLicense, Extend, OrganizationBody, Reason, SeatCount};
 use crate::routes::organizations::{BrandingBody, BusinessHoursBody};
@@ -12,6 +13,7 @@ use crate::routes::views::{
 };
 use platform::pagination::Page;
 use platform::problem::{FieldError, Problem};
+use platform::reports::{Interval, Report, Snapshot};
 use utoipa::openapi::Required;
 use utoipa::{Modify, OpenApi};
 
@@ -44,12 +46,18 @@ use utoipa::{Modify, OpenApi};
         crate::routes::tickets::comment,
         crate::routes::tickets::comments,
         crate::routes::tickets::set_status,
+        crate::routes::reports::tickets,
+        crate::routes::reports::licenses,
+        crate::routes::reports::utilization,
+        crate::routes::reports::renewals,
     ),
     components(schemas(
         CreateLicense, OrganizationBody, BrandingBody, LicenseView, OrganizationRef, Page<LicenseView>, SeatCount, Extend,
         Reason, Activate, ActivationView, SeatView, Page<SeatView>, CertificateView, PublicKeyView, PublicJwk, UsageView, DayView,
         AlertView, OrganizationView, BusinessHoursView, BrandingView, CustomDomainView, DnsRecordView, BusinessHoursBody, CreateTicket, TicketView, SlaView,
-        SlaTargetView, CommentView, Page<TicketView>, Page<CommentView>, CommentBody, StatusBody, Problem, FieldError
+        SlaTargetView, CommentView, Page<TicketView>, Page<CommentView>, CommentBody, StatusBody, Problem, FieldError,
+        TicketRow, Report<TicketRow>, LicenseStatusRow, Snapshot<LicenseStatusRow>, UtilizationRow,
+        Snapshot<UtilizationRow>, RenewalRow, Snapshot<RenewalRow>, Interval
     )),
     modifiers(&OptionalReasonBody),
     tags((name = "licensing", description = "Enterprise licenses and seats, signed certificates, usage, white-label branding and SLA support tickets"))

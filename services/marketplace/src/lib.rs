@@ -11,6 +11,7 @@ pub mod expiry;
 pub mod metrics;
 pub mod openapi;
 pub mod purchasing;
+pub mod reports;
 pub mod rewards;
 pub mod routes;
 pub mod scheduler;

@@ -3,8 +3,10 @@
 use crate::domain::course::{CourseMetadata, CoursePatch};
 use crate::domain::listing::Sort;
 use crate::domain::review::{ReviewInput, ReviewSort};
+use crate::reports::{InstructorSalesRow, PayoutRow, SalesRow, TopCourseRow};
 use crate::routes::instructors::{EarningsView, PayoutRequest, Totals};
 use crate::routes::purchases::PurchaseRequest;
+use crate::routes::reports::{TopBy, TopCourses};
 use crate::routes::reviews::ReplyInput;
 use crate::routes::upload::UploadForm;
 use crate::routes::views::{
@@ -14,6 +16,7 @@ use crate::routes::views::{
 use platform::money::{Currency, Money};
 use platform::pagination::Page;
 use platform::problem::{FieldError, Problem};
+use platform::reports::{Interval, Report, Snapshot};
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
@@ -38,12 +41,18 @@ use utoipa::OpenApi;
         crate::routes::instructors::payouts,
         crate::routes::instructors::request_payout,
         crate::routes::instructors::mark_paid,
+        crate::routes::reports::sales,
+        crate::routes::reports::payouts,
+        crate::routes::reports::top_courses,
+        crate::routes::reports::instructor_sales,
     ),
     components(schemas(
         CourseView, Rating, Package, CoursePackageBytes, Page<CourseView>, OwnedCourseView, Page<OwnedCourseView>,
         PurchaseView, ReviewView, ReplyView, Page<ReviewView>, EarningView, EarningsView, Totals, PayoutView,
         Page<PayoutView>, CourseMetadata, CoursePatch, UploadForm, PurchaseRequest, ReviewInput, ReplyInput,
-        ReviewSort, Sort, PayoutRequest, Money, Currency, Problem, FieldError
+        ReviewSort, Sort, PayoutRequest, Money, Currency, Problem, FieldError, SalesRow, Report<SalesRow>,
+        PayoutRow, Snapshot<PayoutRow>, TopCourseRow, TopCourses, TopBy, InstructorSalesRow,
+        Report<InstructorSalesRow>, Interval
     )),
     tags((name = "marketplace", description = "Courses, search, purchases, reviews, instructor earnings and payouts"))
 )]

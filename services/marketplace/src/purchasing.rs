@@ -6,7 +6,7 @@ use crate::domain::purchase::{self as rules, OnPaid, OnRefund};
 use crate::domain::split::{paid_reversal, reversal, split, split_discounted, Shares};
 use crate::error::MarketError;
 use crate::store::purchases::{self, Purchase, RefundUpdate, COMPLETED, FAILED, PENDING, REFUNDED};
-use crate::store::{courses, earnings};
+use crate::store::{courses, earnings, sales};
 use crate::State;
 use diesel_async::AsyncPgConnection;
 use events::catalog::marketplace::{CoursePurchased, PaymentVoidRequested, PurchaseRefunded, VoucherReleased};
@@ -46,6 +46,26 @@ pub async fn complete(
         purchases::complete(conn, purchase.id, payment_id, shares.instructor.amount, shares.platform.amount, now)
             .await?;
     courses::add_purchases(conn, purchase.course_id, 1).await?;
+    // A free enrollment is not a sale; a voucher sale paid in full by the voucher is.
+    if purchase.price > Decimal::ZERO {
+        sales::insert(
+            conn,
+            &sales::NewLine {
+                id: Uuid::now_v7(),
+                purchase_id: purchase.id,
+                course_id: purchase.course_id,
+                instructor_id: purchase.instructor_id,
+                kind: sales::SALE,
+                gross: gross.amount,
+                instructor_amount: shares.instructor.amount,
+                platform_amount: shares.platform.amount,
+                discount: purchase.discount,
+                currency: currency.code(),
+                occurred_at: now,
+            },
+        )
+        .await?;
+    }
     if shares.instructor.amount > Decimal::ZERO {
         earnings::insert(
             conn,
@@ -316,6 +336,27 @@ pub async fn on_refunded(
         release_voucher(conn, state, purchase, rules::REFUNDED_REASON).await?;
     }
     let now = state.clock.now();
+    let refunded_now = Money::round(new_total - purchase.refunded_amount, currency);
+    sales::insert(
+        conn,
+        &sales::NewLine {
+            id: Uuid::now_v7(),
+            purchase_id: purchase.id,
+            course_id: purchase.course_id,
+            instructor_id: purchase.instructor_id,
+            kind: sales::REFUND,
+            gross: -refunded_now.amount,
+            instructor_amount: -r.instructor.amount,
+            // What went back less the instructor's reversal: equal to the platform's reversal
+            // (the cumulative split sums to the refunded total), written so the line always
+            // sums to the refund even if a clamp in the split ever cut a cent.
+            platform_amount: r.instructor.amount - refunded_now.amount,
+            discount: Decimal::ZERO,
+            currency: currency.code(),
+            occurred_at: now,
+        },
+    )
+    .await?;
     if r.instructor.amount > Decimal::ZERO {
         let sale = earnings::sale_of(conn, purchase.id).await?;
         let (status, available_at) = match &sale {
@@ -346,7 +387,7 @@ pub async fn on_refunded(
             course_id: purchase.course_id,
             buyer_id: purchase.buyer_id,
             instructor_id: purchase.instructor_id,
-            refunded_amount: Money::round(new_total - purchase.refunded_amount, currency),
+            refunded_amount: refunded_now,
             instructor_reversal: r.instructor,
             platform_reversal: r.platform,
             fully_refunded: fully,

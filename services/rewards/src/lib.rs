@@ -10,6 +10,7 @@ pub mod error;
 pub mod ledger;
 pub mod metrics;
 pub mod openapi;
+pub mod reports;
 pub mod routes;
 pub mod store;
 

@@ -1,5 +1,6 @@
 //! Rewards' part of the public API document.
 
+use crate::reports::{Liability, LiabilityRow, TokenFlowRow, VoucherRow};
 use crate::routes::award::{AwardRequest, AwardView};
 use crate::routes::friends::{FriendRequest, FriendView, PendingRequest, PendingView, RequestView};
 use crate::routes::leaderboard::{BoardView, Ranked};
@@ -9,6 +10,7 @@ use crate::routes::tokens::{BalanceView, CatalogItemView, CatalogList, Transacti
 use platform::money::{Currency, Money};
 use platform::pagination::Page;
 use platform::problem::{FieldError, Problem};
+use platform::reports::{Interval, Report};
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
@@ -30,11 +32,15 @@ use utoipa::OpenApi;
         crate::routes::friends::remove,
         crate::routes::profile::get,
         crate::routes::profile::put,
+        crate::routes::reports::tokens,
+        crate::routes::reports::vouchers,
+        crate::routes::reports::liability,
     ),
     components(schemas(
         BalanceView, TransactionView, Page<TransactionView>, CatalogItemView, CatalogList, AwardRequest, AwardView,
         RedeemRequest, RedemptionView, VoucherView, BoardView, Ranked, FriendRequest, RequestView, FriendView,
-        Page<FriendView>, PendingView, PendingRequest, ProfileRequest, ProfileView, Money, Currency, Problem, FieldError
+        Page<FriendView>, PendingView, PendingRequest, ProfileRequest, ProfileView, Money, Currency, Problem, FieldError,
+        TokenFlowRow, Report<TokenFlowRow>, VoucherRow, Report<VoucherRow>, LiabilityRow, Liability, Interval
     )),
     tags((name = "rewards", description = "Reward tokens (balance, ledger, awards, redemptions), leaderboards and friends"))
 )]

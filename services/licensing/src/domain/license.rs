@@ -11,6 +11,8 @@ pub enum Status {
 }
 
 impl Status {
+    pub const ALL: [Status; 4] = [Status::Active, Status::Suspended, Status::Revoked, Status::Expired];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Active => "active",

@@ -7,6 +7,7 @@ pub mod access;
 pub mod certificates;
 pub mod licenses;
 pub mod organizations;
+pub mod reports;
 pub mod seats;
 pub mod tickets;
 pub mod usage;
@@ -55,7 +56,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/enterprise/support/tickets/{id}", web::get().to(tickets::get))
         .route("/api/enterprise/support/tickets/{id}/comments", web::post().to(tickets::comment))
         .route("/api/enterprise/support/tickets/{id}/comments", web::get().to(tickets::comments))
-        .route("/api/enterprise/support/tickets/{id}/status", web::post().to(tickets::set_status));
+        .route("/api/enterprise/support/tickets/{id}/status", web::post().to(tickets::set_status))
+        .route("/api/admin/reports/licensing", web::get().to(reports::tickets))
+        .route("/api/admin/reports/licensing/licenses", web::get().to(reports::licenses))
+        .route("/api/admin/reports/licensing/utilization", web::get().to(reports::utilization))
+        .route("/api/admin/reports/licensing/renewals", web::get().to(reports::renewals));
 }
 
 /// `?limit=&cursor=` of a list with nothing else to filter by.

@@ -2,6 +2,7 @@
 
 pub mod licenses;
 pub mod organizations;
+pub mod reports;
 pub mod schema;
 pub mod seats;
 pub mod tickets;

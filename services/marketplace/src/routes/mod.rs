@@ -4,6 +4,7 @@ pub mod catalog;
 pub mod courses;
 pub mod instructors;
 pub mod purchases;
+pub mod reports;
 pub mod reviews;
 pub mod upload;
 pub mod views;
@@ -30,5 +31,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/instructors/me/earnings", web::get().to(instructors::earnings))
         .route("/api/instructors/me/payouts", web::get().to(instructors::payouts))
         .route("/api/instructors/me/payouts", web::post().to(instructors::request_payout))
-        .route("/api/marketplace/payouts/{id}/mark-paid", web::post().to(instructors::mark_paid));
+        .route("/api/instructors/me/reports/sales", web::get().to(reports::instructor_sales))
+        .route("/api/marketplace/payouts/{id}/mark-paid", web::post().to(instructors::mark_paid))
+        .route("/api/admin/reports/marketplace", web::get().to(reports::sales))
+        .route("/api/admin/reports/marketplace/payouts", web::get().to(reports::payouts))
+        .route("/api/admin/reports/marketplace/top-courses", web::get().to(reports::top_courses));
 }

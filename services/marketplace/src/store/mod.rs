@@ -5,6 +5,7 @@ pub mod earnings;
 pub mod payouts;
 pub mod purchases;
 pub mod reviews;
+pub mod sales;
 pub mod schema;
 
 /// Keyset position in a list ordered newest first: the last row's time and id (the tie-break).

@@ -117,3 +117,19 @@ diesel::table! {
 diesel::joinable!(purchases -> courses (course_id));
 diesel::joinable!(reviews -> courses (course_id));
 diesel::allow_tables_to_appear_in_same_query!(courses, purchases, payouts, earnings, reviews, review_votes);
+
+diesel::table! {
+    sales_ledger (id) {
+        id -> Uuid,
+        purchase_id -> Uuid,
+        course_id -> Uuid,
+        instructor_id -> Uuid,
+        kind -> Text,
+        gross -> Numeric,
+        instructor_amount -> Numeric,
+        platform_amount -> Numeric,
+        discount -> Numeric,
+        currency -> Bpchar,
+        occurred_at -> Timestamptz,
+    }
+}

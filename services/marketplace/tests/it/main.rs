@@ -13,6 +13,7 @@ mod input;
 mod purchase;
 mod refunds;
 mod replicas;
+mod reports;
 mod reviews;
 mod support;
 mod upload;

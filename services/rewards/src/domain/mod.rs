@@ -3,6 +3,7 @@
 pub mod balance;
 pub mod earning;
 pub mod handle;
+pub mod liability;
 pub mod ranking;
 pub mod validate;
 pub mod voucher;

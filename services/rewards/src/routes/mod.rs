@@ -8,6 +8,7 @@ pub mod internal;
 pub mod leaderboard;
 pub mod profile;
 pub mod redeem;
+pub mod reports;
 pub mod tokens;
 
 use actix_web::web;
@@ -35,6 +36,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/friends/{user_id}", web::delete().to(friends::remove))
         .route("/api/rewards/profile", web::get().to(profile::get))
         .route("/api/rewards/profile", web::put().to(profile::put))
+        .route("/api/admin/reports/rewards", web::get().to(reports::tokens))
+        .route("/api/admin/reports/rewards/vouchers", web::get().to(reports::vouchers))
+        .route("/api/admin/reports/rewards/liability", web::get().to(reports::liability))
         .route("/internal/vouchers/reserve", web::post().to(internal::reserve));
 }
 

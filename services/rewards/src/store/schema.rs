@@ -90,6 +90,8 @@ diesel::table! {
         voucher_discount -> Nullable<Numeric>,
         voucher_currency -> Nullable<Bpchar>,
         active -> Bool,
+        value -> Nullable<Numeric>,
+        value_currency -> Nullable<Bpchar>,
     }
 }
 

@@ -9,6 +9,7 @@ mod friends;
 mod leaderboard;
 mod redeem;
 mod replicas;
+mod reports;
 mod scale;
 mod schemas;
 mod support;

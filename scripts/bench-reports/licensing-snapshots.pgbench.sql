@@ -1,0 +1,4 @@
+SET search_path TO licensing;
+SELECT status, count(*) AS licenses, coalesce(sum(seats), 0)::bigint AS seats, coalesce(sum(seats_used), 0)::bigint AS seats_used FROM licenses GROUP BY 1 ORDER BY 1;
+SELECT o.id AS organization_id, o.name, u.licenses, u.seats, u.seats_used FROM ( SELECT organization_id, count(*) AS licenses, sum(seats)::bigint AS seats, sum(seats_used)::bigint AS seats_used FROM licenses WHERE status = 'active' GROUP BY 1) AS u JOIN organizations o ON o.id = u.organization_id ORDER BY u.seats_used::numeric / u.seats, o.id LIMIT 100;
+SELECT w.days AS within_days, count(l.id) AS licenses, coalesce(sum(l.seats), 0)::bigint AS seats FROM unnest('{30,60,90}'::bigint[]) AS w(days) LEFT JOIN licenses l ON l.status IN ('active', 'suspended') AND l.expires_at > '2026-12-15T00:00:00Z' AND l.expires_at <= '2026-12-15T00:00:00Z'::timestamptz + w.days * interval '1 day' GROUP BY 1 ORDER BY 1;

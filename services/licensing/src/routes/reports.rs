@@ -1,0 +1,97 @@
+//! Licensing's reports, for admins.
+
+use super::PROBLEM;
+use crate::reports::{self, LicenseStatusRow, RenewalRow, TicketRow, UtilizationRow};
+use crate::State;
+use actix_web::{web, HttpResponse};
+use platform::auth::Principal;
+use platform::http::Query;
+use platform::reports::{require_admin, respond, respond_rows, Format, Report, ReportQuery, Snapshot};
+use platform::Problem;
+use serde::Deserialize;
+
+const ORGS_DEFAULT: i64 = 100;
+const ORGS_MAX: i64 = 1000;
+
+/// SLA tickets opened, breached and the breach rate per interval and priority.
+#[utoipa::path(get, path = "/api/admin/reports/licensing", tag = "licensing", operation_id = "licensingReport",
+    security(("bearer" = [])), params(ReportQuery),
+    responses((status = 200, description = "One row per interval and priority", body = Report<TicketRow>, content_type = "application/json"),
+        (status = 200, description = "The same rows as CSV (`Accept: text/csv`)", body = String, content_type = "text/csv"),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not an admin"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`from`, `to`, `interval`)")))]
+pub async fn tickets(
+    state: web::Data<State>,
+    principal: Principal,
+    q: Query<ReportQuery>,
+    format: Format,
+) -> Result<HttpResponse, Problem> {
+    require_admin(&principal)?;
+    let series = q.series()?;
+    let mut conn = state.pool.get().await?;
+    let rows = reports::tickets(&mut conn, &series).await?;
+    Ok(respond(format, &Report::new(&series, rows)))
+}
+
+/// Licenses by status now, with seats sold and used.
+#[utoipa::path(get, path = "/api/admin/reports/licensing/licenses", tag = "licensing", operation_id = "licensingLicensesReport",
+    security(("bearer" = [])),
+    responses((status = 200, description = "One row per status", body = Snapshot<LicenseStatusRow>, content_type = "application/json"),
+        (status = 200, description = "The same rows as CSV (`Accept: text/csv`)", body = String, content_type = "text/csv"),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not an admin")))]
+pub async fn licenses(state: web::Data<State>, principal: Principal, format: Format) -> Result<HttpResponse, Problem> {
+    require_admin(&principal)?;
+    let mut conn = state.pool.get().await?;
+    let answer = Snapshot { as_of: state.clock.now(), data: reports::licenses(&mut conn).await? };
+    Ok(respond_rows(format, &answer, &answer.data))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct UtilizationQuery {
+    /// Organisations, 1-1000 (default 100), least used first.
+    pub limit: Option<i64>,
+}
+
+/// Seat utilization per organisation on its active licenses, least used first.
+#[utoipa::path(get, path = "/api/admin/reports/licensing/utilization", tag = "licensing", operation_id = "licensingUtilizationReport",
+    security(("bearer" = [])), params(UtilizationQuery),
+    responses((status = 200, description = "One row per organisation with an active license", body = Snapshot<UtilizationRow>, content_type = "application/json"),
+        (status = 200, description = "The same rows as CSV (`Accept: text/csv`)", body = String, content_type = "text/csv"),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not an admin"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`limit`)")))]
+pub async fn utilization(
+    state: web::Data<State>,
+    principal: Principal,
+    q: Query<UtilizationQuery>,
+    format: Format,
+) -> Result<HttpResponse, Problem> {
+    require_admin(&principal)?;
+    let limit = q.limit.unwrap_or(ORGS_DEFAULT);
+    if !(1..=ORGS_MAX).contains(&limit) {
+        return Err(Problem::field("limit", format!("must be between 1 and {ORGS_MAX}")));
+    }
+    let mut conn = state.pool.get().await?;
+    let answer = Snapshot { as_of: state.clock.now(), data: reports::utilization(&mut conn, limit).await? };
+    Ok(respond_rows(format, &answer, &answer.data))
+}
+
+/// The renewal pipeline: active or suspended licenses ending within 30, 60 and 90 days.
+#[utoipa::path(get, path = "/api/admin/reports/licensing/renewals", tag = "licensing", operation_id = "licensingRenewalsReport",
+    security(("bearer" = [])),
+    responses((status = 200, description = "One row per horizon (30, 60, 90 days; each includes the shorter ones)",
+            body = Snapshot<RenewalRow>, content_type = "application/json"),
+        (status = 200, description = "The same rows as CSV (`Accept: text/csv`)", body = String, content_type = "text/csv"),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not an admin")))]
+pub async fn renewals(state: web::Data<State>, principal: Principal, format: Format) -> Result<HttpResponse, Problem> {
+    require_admin(&principal)?;
+    let now = state.clock.now();
+    let mut conn = state.pool.get().await?;
+    let answer = Snapshot { as_of: now, data: reports::renewals(&mut conn, now).await? };
+    Ok(respond_rows(format, &answer, &answer.data))
+}

@@ -1,0 +1,2 @@
+DROP TABLE sales_days_done;
+DROP TABLE sales_days;

@@ -1,0 +1,2 @@
+DROP TABLE token_flow_days_done;
+DROP TABLE token_flow_days;

@@ -1,0 +1,68 @@
+//! Rewards' reports, for admins.
+
+use super::PROBLEM;
+use crate::reports::{self, Liability, TokenFlowRow, VoucherRow};
+use crate::State;
+use actix_web::{web, HttpResponse};
+use platform::auth::Principal;
+use platform::http::Query;
+use platform::reports::{require_admin, respond, respond_rows, Format, Report, ReportQuery};
+use platform::Problem;
+
+/// Tokens earned, awarded, redeemed, clawed back and expired per interval.
+#[utoipa::path(get, path = "/api/admin/reports/rewards", tag = "rewards", operation_id = "rewardsReport",
+    security(("bearer" = [])), params(ReportQuery),
+    responses((status = 200, description = "One row per interval", body = Report<TokenFlowRow>, content_type = "application/json"),
+        (status = 200, description = "The same rows as CSV (`Accept: text/csv`)", body = String, content_type = "text/csv"),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not an admin"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`from`, `to`, `interval`)")))]
+pub async fn tokens(
+    state: web::Data<State>,
+    principal: Principal,
+    q: Query<ReportQuery>,
+    format: Format,
+) -> Result<HttpResponse, Problem> {
+    require_admin(&principal)?;
+    let series = q.series()?;
+    let mut conn = state.pool.get().await?;
+    let rows = reports::token_flows(&mut conn, &series, state.clock.now()).await?;
+    Ok(respond(format, &Report::new(&series, rows)))
+}
+
+/// Vouchers issued, used and expired per interval and currency.
+#[utoipa::path(get, path = "/api/admin/reports/rewards/vouchers", tag = "rewards", operation_id = "rewardsVouchersReport",
+    security(("bearer" = [])), params(ReportQuery),
+    responses((status = 200, description = "One row per interval and currency with vouchers in the range",
+            body = Report<VoucherRow>, content_type = "application/json"),
+        (status = 200, description = "The same rows as CSV (`Accept: text/csv`)", body = String, content_type = "text/csv"),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not an admin"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`from`, `to`, `interval`)")))]
+pub async fn vouchers(
+    state: web::Data<State>,
+    principal: Principal,
+    q: Query<ReportQuery>,
+    format: Format,
+) -> Result<HttpResponse, Problem> {
+    require_admin(&principal)?;
+    let series = q.series()?;
+    let mut conn = state.pool.get().await?;
+    let rows = reports::vouchers(&mut conn, &series, state.clock.now()).await?;
+    Ok(respond(format, &Report::new(&series, rows)))
+}
+
+/// Outstanding spendable tokens now and their liability at catalogue value, per currency.
+#[utoipa::path(get, path = "/api/admin/reports/rewards/liability", tag = "rewards", operation_id = "rewardsLiabilityReport",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Totals, and one row per currency the catalogue prices items in",
+            body = Liability, content_type = "application/json"),
+        (status = 200, description = "The rows as CSV (`Accept: text/csv`)", body = String, content_type = "text/csv"),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not an admin")))]
+pub async fn liability(state: web::Data<State>, principal: Principal, format: Format) -> Result<HttpResponse, Problem> {
+    require_admin(&principal)?;
+    let mut conn = state.pool.get().await?;
+    let answer = reports::liability(&mut conn, state.clock.now()).await?;
+    Ok(respond_rows(format, &answer, &answer.data))
+}
