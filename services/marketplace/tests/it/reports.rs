@@ -93,6 +93,7 @@ fn refund_event(buyer: Uuid, purchase: &str, payment: &str, price: &str, amount:
         datacontenttype: "application/json".into(),
         dataschema: "events/billing/payment.refunded.v1.json".into(),
         traceparent: None,
+        tracestate: None,
         data: json!({
             "payment_id": payment, "user_id": buyer, "purpose": "course_purchase", "reference_id": purchase,
             "amount": {"amount": price, "currency": "USD"},
