@@ -101,7 +101,7 @@ mod tests {
                 );
             }
         }
-        assert_eq!(operations, 19, "every route of routes::configure but health and /internal");
+        assert_eq!(operations, 23, "every route of routes::configure but health and /internal");
     }
 
     #[test]

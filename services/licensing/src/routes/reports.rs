@@ -16,8 +16,8 @@ const ORGS_MAX: i64 = 1000;
 /// SLA tickets opened, breached and the breach rate per interval and priority.
 #[utoipa::path(get, path = "/api/admin/reports/licensing", tag = "licensing", operation_id = "licensingReport",
     security(("bearer" = [])), params(ReportQuery),
-    responses((status = 200, description = "One row per interval and priority", body = Report<TicketRow>, content_type = "application/json"),
-        (status = 200, description = "The same rows as CSV (`Accept: text/csv`)", body = String, content_type = "text/csv"),
+    responses((status = 200, description = "One row per interval and priority (as CSV with `Accept: text/csv`)",
+            content((Report<TicketRow> = "application/json"), (String = "text/csv"))),
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not an admin"),
         (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`from`, `to`, `interval`)")))]
@@ -37,8 +37,8 @@ pub async fn tickets(
 /// Licenses by status now, with seats sold and used.
 #[utoipa::path(get, path = "/api/admin/reports/licensing/licenses", tag = "licensing", operation_id = "licensingLicensesReport",
     security(("bearer" = [])),
-    responses((status = 200, description = "One row per status", body = Snapshot<LicenseStatusRow>, content_type = "application/json"),
-        (status = 200, description = "The same rows as CSV (`Accept: text/csv`)", body = String, content_type = "text/csv"),
+    responses((status = 200, description = "One row per status (as CSV with `Accept: text/csv`)",
+            content((Snapshot<LicenseStatusRow> = "application/json"), (String = "text/csv"))),
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not an admin")))]
 pub async fn licenses(state: web::Data<State>, principal: Principal, format: Format) -> Result<HttpResponse, Problem> {
@@ -53,14 +53,15 @@ pub async fn licenses(state: web::Data<State>, principal: Principal, format: For
 #[into_params(parameter_in = Query)]
 pub struct UtilizationQuery {
     /// Organisations, 1-1000 (default 100), least used first.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 
 /// Seat utilization per organisation on its active licenses, least used first.
 #[utoipa::path(get, path = "/api/admin/reports/licensing/utilization", tag = "licensing", operation_id = "licensingUtilizationReport",
     security(("bearer" = [])), params(UtilizationQuery),
-    responses((status = 200, description = "One row per organisation with an active license", body = Snapshot<UtilizationRow>, content_type = "application/json"),
-        (status = 200, description = "The same rows as CSV (`Accept: text/csv`)", body = String, content_type = "text/csv"),
+    responses((status = 200, description = "One row per organisation with an active license (as CSV with `Accept: text/csv`)",
+            content((Snapshot<UtilizationRow> = "application/json"), (String = "text/csv"))),
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not an admin"),
         (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`limit`)")))]
@@ -83,9 +84,8 @@ pub async fn utilization(
 /// The renewal pipeline: active or suspended licenses ending within 30, 60 and 90 days.
 #[utoipa::path(get, path = "/api/admin/reports/licensing/renewals", tag = "licensing", operation_id = "licensingRenewalsReport",
     security(("bearer" = [])),
-    responses((status = 200, description = "One row per horizon (30, 60, 90 days; each includes the shorter ones)",
-            body = Snapshot<RenewalRow>, content_type = "application/json"),
-        (status = 200, description = "The same rows as CSV (`Accept: text/csv`)", body = String, content_type = "text/csv"),
+    responses((status = 200, description = "One row per horizon (30, 60, 90 days; each includes the shorter ones) (as CSV with `Accept: text/csv`)",
+            content((Snapshot<RenewalRow> = "application/json"), (String = "text/csv"))),
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not an admin")))]
 pub async fn renewals(state: web::Data<State>, principal: Principal, format: Format) -> Result<HttpResponse, Problem> {

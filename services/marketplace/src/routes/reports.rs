@@ -17,9 +17,8 @@ const TOP_MAX: i64 = 100;
 /// GMV, instructor and platform revenue per interval and currency.
 #[utoipa::path(get, path = "/api/admin/reports/marketplace", tag = "marketplace", operation_id = "marketplaceReport",
     security(("bearer" = [])), params(ReportQuery),
-    responses((status = 200, description = "One row per interval and currency sold in the range (zeros where nothing sold)",
-            body = Report<SalesRow>, content_type = "application/json"),
-        (status = 200, description = "The same rows as CSV (`Accept: text/csv`)", body = String, content_type = "text/csv"),
+    responses((status = 200, description = "One row per interval and currency sold in the range (zeros where nothing sold) (as CSV with `Accept: text/csv`)",
+            content((Report<SalesRow> = "application/json"), (String = "text/csv"))),
         (status = 401, body = Problem, content_type = "application/problem+json", description = "unauthorized"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "forbidden: the caller is not an admin"),
         (status = 422, body = Problem, content_type = "application/problem+json", description = "validation_failed (`from`, `to`, `interval`)")))]
@@ -39,8 +38,8 @@ pub async fn sales(
 /// What instructors are owed (pending, available), what is in payout and what was paid, now.
 #[utoipa::path(get, path = "/api/admin/reports/marketplace/payouts", tag = "marketplace", operation_id = "marketplacePayoutsReport",
     security(("bearer" = [])),
-    responses((status = 200, description = "One row per currency", body = Snapshot<PayoutRow>, content_type = "application/json"),
-        (status = 200, description = "The same rows as CSV (`Accept: text/csv`)", body = String, content_type = "text/csv"),
+    responses((status = 200, description = "One row per currency (as CSV with `Accept: text/csv`)",
+            content((Snapshot<PayoutRow> = "application/json"), (String = "text/csv"))),
         (status = 401, body = Problem, content_type = "application/problem+json", description = "unauthorized"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "forbidden: the caller is not an admin")))]
 pub async fn payouts(state: web::Data<State>, principal: Principal, format: Format) -> Result<HttpResponse, Problem> {
@@ -78,6 +77,7 @@ pub struct TopQuery {
     #[param(inline)]
     pub by: TopBy,
     /// Courses per currency, 1-100 (default 10).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
 }
 
@@ -93,8 +93,8 @@ pub struct TopCourses {
 /// The best courses of each currency over a range, by revenue or by number of sales.
 #[utoipa::path(get, path = "/api/admin/reports/marketplace/top-courses", tag = "marketplace", operation_id = "topCoursesReport",
     security(("bearer" = [])), params(TopQuery),
-    responses((status = 200, description = "Up to `limit` courses per currency, best first", body = TopCourses, content_type = "application/json"),
-        (status = 200, description = "The same rows as CSV (`Accept: text/csv`)", body = String, content_type = "text/csv"),
+    responses((status = 200, description = "Up to `limit` courses per currency, best first (as CSV with `Accept: text/csv`)",
+            content((TopCourses = "application/json"), (String = "text/csv"))),
         (status = 401, body = Problem, content_type = "application/problem+json", description = "unauthorized"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "forbidden: the caller is not an admin"),
         (status = 422, body = Problem, content_type = "application/problem+json", description = "validation_failed (`from`, `to`, `by`, `limit`)")))]
@@ -125,9 +125,8 @@ pub async fn top_courses(
 /// The calling instructor's own sales per interval and course; nobody else's, whatever is asked.
 #[utoipa::path(get, path = "/api/instructors/me/reports/sales", tag = "marketplace", operation_id = "instructorSalesReport",
     security(("bearer" = [])), params(ReportQuery),
-    responses((status = 200, description = "One row per interval, course and currency with sales or refunds",
-            body = Report<InstructorSalesRow>, content_type = "application/json"),
-        (status = 200, description = "The same rows as CSV (`Accept: text/csv`)", body = String, content_type = "text/csv"),
+    responses((status = 200, description = "One row per interval, course and currency with sales or refunds (as CSV with `Accept: text/csv`)",
+            content((Report<InstructorSalesRow> = "application/json"), (String = "text/csv"))),
         (status = 401, body = Problem, content_type = "application/problem+json", description = "unauthorized"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "forbidden: the caller is not an instructor"),
         (status = 422, body = Problem, content_type = "application/problem+json", description = "validation_failed (`from`, `to`, `interval`)")))]

@@ -12,8 +12,8 @@ use platform::Problem;
 /// Tokens earned, awarded, redeemed, clawed back and expired per interval.
 #[utoipa::path(get, path = "/api/admin/reports/rewards", tag = "rewards", operation_id = "rewardsReport",
     security(("bearer" = [])), params(ReportQuery),
-    responses((status = 200, description = "One row per interval", body = Report<TokenFlowRow>, content_type = "application/json"),
-        (status = 200, description = "The same rows as CSV (`Accept: text/csv`)", body = String, content_type = "text/csv"),
+    responses((status = 200, description = "One row per interval (as CSV with `Accept: text/csv`)",
+            content((Report<TokenFlowRow> = "application/json"), (String = "text/csv"))),
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not an admin"),
         (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`from`, `to`, `interval`)")))]
@@ -33,9 +33,8 @@ pub async fn tokens(
 /// Vouchers issued, used and expired per interval and currency.
 #[utoipa::path(get, path = "/api/admin/reports/rewards/vouchers", tag = "rewards", operation_id = "rewardsVouchersReport",
     security(("bearer" = [])), params(ReportQuery),
-    responses((status = 200, description = "One row per interval and currency with vouchers in the range",
-            body = Report<VoucherRow>, content_type = "application/json"),
-        (status = 200, description = "The same rows as CSV (`Accept: text/csv`)", body = String, content_type = "text/csv"),
+    responses((status = 200, description = "One row per interval and currency with vouchers in the range (as CSV with `Accept: text/csv`)",
+            content((Report<VoucherRow> = "application/json"), (String = "text/csv"))),
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not an admin"),
         (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`from`, `to`, `interval`)")))]
@@ -55,9 +54,8 @@ pub async fn vouchers(
 /// Outstanding spendable tokens now and their liability at catalogue value, per currency.
 #[utoipa::path(get, path = "/api/admin/reports/rewards/liability", tag = "rewards", operation_id = "rewardsLiabilityReport",
     security(("bearer" = [])),
-    responses((status = 200, description = "Totals, and one row per currency the catalogue prices items in",
-            body = Liability, content_type = "application/json"),
-        (status = 200, description = "The rows as CSV (`Accept: text/csv`)", body = String, content_type = "text/csv"),
+    responses((status = 200, description = "Totals, and one row per currency the catalogue prices items in (as CSV with `Accept: text/csv`)",
+            content((Liability = "application/json"), (String = "text/csv"))),
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not an admin")))]
 pub async fn liability(state: web::Data<State>, principal: Principal, format: Format) -> Result<HttpResponse, Problem> {
