@@ -320,15 +320,24 @@ async fn months_of_sales_and_refunds_reconcile_with_the_reports() {
     let usd = &snapshot["data"][0];
     assert_eq!((amount(usd, "in_payout"), amount(usd, "paid")), (d("0.00"), d("10.50")));
     // The dashboards' gauge shows the same amounts owed as the report.
-    let metrics = m.http.get(m.svc.metrics_url().unwrap()).send().await.unwrap().text().await.unwrap();
+    // The gauge is recomputed on the metrics refresh, not on every write: wait for it, bounded.
     for state in ["pending", "available"] {
-        let gauge = platform::metrics::sample(
-            &metrics,
-            "monetization_marketplace_payouts_owed",
-            &[("state", state), ("currency", "USD")],
-        );
         let want: f64 = amount(usd, state).to_string().parse().unwrap();
-        assert_eq!(gauge.unwrap_or(0.0), want, "{state} gauge");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let metrics = m.http.get(m.svc.metrics_url().unwrap()).send().await.unwrap().text().await.unwrap();
+            let gauge = platform::metrics::sample(
+                &metrics,
+                "monetization_marketplace_payouts_owed",
+                &[("state", state), ("currency", "USD")],
+            )
+            .unwrap_or(0.0);
+            if gauge == want || std::time::Instant::now() > deadline {
+                assert_eq!(gauge, want, "{state} gauge");
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
     }
     // Everything booked to instructors is in exactly one state.
     let all_time: Decimal = rows.iter().map(|r| amount(r, "instructor_revenue")).sum();
