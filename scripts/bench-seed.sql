@@ -61,7 +61,7 @@ SELECT ('c' || lpad(to_hex(i), 31, '0'))::uuid,
                               'languages'])[1 + (i / 7) % 12] AS category) AS t;
 
 -- licensing: 1,000 organisations with branding (odd ones on a custom domain); 20 Enterprise
--- licenses of 5,000 seats, 1,000 of them taken. Keys: 'BENCH' + 24 digits + licensing's check
+-- licenses of 10,000 seats, 1,000 of them taken (room for three rounds of seat activations). Keys: 'BENCH' + 24 digits + licensing's check
 -- symbol (Luhn mod 32: every second value from the right doubled).
 SET search_path TO licensing;
 INSERT INTO organizations (id, name, domain, created_at)
@@ -88,7 +88,7 @@ INSERT INTO licenses (id, organization_id, license_key, tier, seats, seats_used,
                       status, starts_at, expires_at, created_at, updated_at)
 SELECT ('d' || lpad(to_hex(l), 31, '0'))::uuid, ('b' || lpad(to_hex(l), 31, '0'))::uuid,
        body || substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', ((32 - s % 32) % 32)::int + 1, 1),
-       'enterprise', 5000, 1000, 1000, 0, 'active', now() - interval '30 days', now() + interval '335 days',
+       'enterprise', 10000, 1000, 1000, 0, 'active', now() - interval '30 days', now() + interval '335 days',
        now() - interval '30 days', now()
   FROM checked;
 INSERT INTO seats (id, license_id, user_id, seat_number, activated_at)

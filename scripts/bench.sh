@@ -9,7 +9,11 @@
 # BENCH_HTTP_WORKERS, BENCH_GATEWAY_WORKERS, BENCH_INSTRUMENTATION (`on`: metrics listeners and
 # every span exported over OTLP/HTTP to a sink in the bench process, as in production; `off`: no
 # metrics listener, requests untimed, no spans at all: the pair measures what instrumentation
-# costs). Results: $CARGO_TARGET_DIR/bench/<time>.json, latest.json.
+# costs), BENCH_REPEATS (3: every scenario runs that many times in interleaved rounds; the table
+# shows medians and the p99 spread, and the load average before each run), BENCH_WRITE_RATE (auto:
+# the money writes are offered 40 % of the pgbench baseline's rate; or operations per second),
+# BENCH_PGBENCH_CLIENTS (16: the baseline's concurrency). Results: $CARGO_TARGET_DIR/bench/<time>.json,
+# latest.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export AWS_LC_SYS_USE_SYSTEM=0
@@ -72,4 +76,4 @@ echo "bench: seeded in $(( $(date +%s) - seed_start )) s" >&2
 
 args=()
 [ -n "${BENCH_ONLY:-}" ] && args+=(--only "$BENCH_ONLY")
-BENCH_DATABASE=$DB BENCH_RUN_DIR=.run BENCH_OUT_DIR="$TARGET/bench" "$TARGET/release/bench" "${args[@]}"
+DEV_DATABASE_URL=$ADMIN_URL BENCH_DATABASE=$DB BENCH_RUN_DIR=.run BENCH_OUT_DIR="$TARGET/bench" "$TARGET/release/bench" "${args[@]}"

@@ -36,6 +36,8 @@ pub enum Kind {
     Purchase,
     Flow,
     OutboxLag,
+    /// pgbench, not HTTP: the database's own limit for a redemption's rows (bench/src/pgbench.rs).
+    PgBaseline,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +69,8 @@ pub fn all() -> Vec<Scenario> {
     use Kind::*;
     let s = |name, kind, group, rate, what| Scenario { name, kind, group, rate, what, first: 0 };
     vec![
+        // The database's ceiling for a redemption's durable rows; the writes are reported against it.
+        s("pg-redeem", PgBaseline, Baseline, 0.0, "pgbench: a redemption's rows in one statement, one commit"),
         s("bare-actix", Bare, Baseline, 5000.0, "GET a JSON route of an actix server inside the bench (the ceiling)"),
         // The gateway's cost: the same read at the same rate, below saturation, direct and through it.
         s("direct-balance", DirectBalance, Baseline, 1000.0, "GET /api/tokens/balance straight to rewards"),
@@ -129,7 +133,7 @@ fn paid_course(i: u64) -> Uuid {
 /// The users scenario `kind` will act as for indexes `range` (minted before it starts).
 pub fn users(kind: Kind, range: std::ops::Range<u64>) -> Vec<Uuid> {
     match kind {
-        Kind::Bare | Kind::DirectBalance => Vec::new(),
+        Kind::Bare | Kind::DirectBalance | Kind::PgBaseline => Vec::new(),
         Kind::Balance | Kind::Search | Kind::Leaderboard | Kind::Feature | Kind::Branding => {
             (1..=ids::ACTIVE_USERS).map(ids::user).collect()
         }
@@ -212,6 +216,7 @@ pub fn op(ctx: &Arc<Ctx>, kind: Kind, i: u64) -> BoxFuture<'static, Outcome> {
             Kind::Purchase => purchase(&ctx, ids::user(ids::BUYERS_FROM + i), paid_course(i)).await.map(|_| None),
             Kind::Flow => flow(&ctx, ids::user(ids::FLOW_USERS_FROM + i), paid_course(i ^ 0xf10)).await,
             Kind::OutboxLag => outbox_lag(&ctx, probe_user(i)).await,
+            Kind::PgBaseline => Err("pgbench runs as a process, not per operation".into()),
         }
     }
     .boxed()
