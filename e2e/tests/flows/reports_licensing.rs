@@ -92,22 +92,19 @@ async fn by_status(p: &Platform, admin: &User) -> Vec<(String, i64, i64, i64, Va
 /// What the test expects of `by_status`, from the plans; `expired` tells whether the scheduler has
 /// expired the last license yet.
 fn expected_by_status(plans: &[Plan], expired: bool) -> Vec<(String, i64, i64, i64, Value)> {
-    let in_status = |fate: &[Fate]| plans.iter().filter(move |p| fate.contains(&p.fate));
+    let in_status = |fate: &[Fate]| -> Vec<&Plan> { plans.iter().filter(|p| fate.contains(&p.fate)).collect() };
     let row = |status: &str, of: Vec<&Plan>, released: bool| {
         let sold: i64 = of.iter().map(|p| p.seats).sum();
         let used: i64 = if released { 0 } else { of.iter().map(|p| p.taken as i64).sum() };
         (status.to_string(), of.len() as i64, sold, used, rate(used, sold))
     };
-    let active: Vec<&Plan> = if expired {
-        in_status(&[Fate::Active]).collect()
-    } else {
-        in_status(&[Fate::Active, Fate::Expires]).collect()
-    };
-    let gone: Vec<&Plan> = if expired { in_status(&[Fate::Expires]).collect() } else { Vec::new() };
+    let active: Vec<&Plan> =
+        if expired { in_status(&[Fate::Active]) } else { in_status(&[Fate::Active, Fate::Expires]) };
+    let gone: Vec<&Plan> = if expired { in_status(&[Fate::Expires]) } else { Vec::new() };
     vec![
         row("active", active, false),
-        row("suspended", in_status(&[Fate::Suspended]).collect(), false),
-        row("revoked", in_status(&[Fate::Revoked]).collect(), false),
+        row("suspended", in_status(&[Fate::Suspended]), false),
+        row("revoked", in_status(&[Fate::Revoked]), false),
         row("expired", gone, true),
     ]
 }

@@ -87,6 +87,9 @@ fn sales_day(lines: &[Line], on: NaiveDate) -> SalesDay {
     e
 }
 
+/// An instructor's course in a day: sales, refunds, gross sales, refunded, earnings.
+type CourseDay = (i64, i64, Decimal, Decimal, Decimal);
+
 /// Tokens moved in a day, by ledger kind, as the test did them.
 #[derive(Debug, Default, PartialEq, Clone, Copy)]
 struct Flow {
@@ -377,7 +380,7 @@ async fn marketplace_and_rewards_reports_reconcile_with_sales_refunds_and_tokens
     for (who, courses) in [(&alice, vec![&c1, &c2]), (&bob, vec![&c3])] {
         let report = json_report(&p, who, &mine).await;
         let data = rows(&report);
-        let mut expected: BTreeMap<(NaiveDate, String), (i64, i64, Decimal, Decimal, Decimal)> = BTreeMap::new();
+        let mut expected: BTreeMap<(NaiveDate, String), CourseDay> = BTreeMap::new();
         for l in f.lines.iter().filter(|l| l.instructor == who.id) {
             let e = expected.entry((l.day, l.course.clone())).or_default();
             if l.refund {
