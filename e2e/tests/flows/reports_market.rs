@@ -258,6 +258,17 @@ async fn marketplace_and_rewards_reports_reconcile_with_sales_refunds_and_tokens
     let d1 = day(t1);
     p.marketplace_clock.set(t1);
     p.rewards_clock.set(t1);
+    // Day 0 is closed now: the first reads summarise it, several at once (through every gateway,
+    // to every replica when there are several), and all answer the same.
+    let tokens_path = format!("/api/admin/reports/rewards?{}", days(d0, 32));
+    let reads = futures_util::future::join_all(
+        (0..6).map(|i| json_report(&p, &admin, if i % 2 == 0 { &market_path } else { &tokens_path })),
+    )
+    .await;
+    for (i, read) in reads.iter().enumerate() {
+        assert_eq!(read["data"], reads[i % 2]["data"], "concurrent reads agree");
+    }
+    assert_eq!(reads[0]["data"][0], day0_live, "a closed day reports what it reported live");
     let booked: Decimal = f.lines.iter().map(|l| l.signed(l.instructor_part)).sum();
     p.eventually("day 0's earnings to mature", || async {
         let (pending, available, _, _) = payout_states(&p, &admin).await;
@@ -412,7 +423,6 @@ async fn marketplace_and_rewards_reports_reconcile_with_sales_refunds_and_tokens
     }
 
     // Rewards: token flows per day, each kind as the test moved them.
-    let tokens_path = format!("/api/admin/reports/rewards?{}", days(d0, 32));
     let report = json_report(&p, &admin, &tokens_path).await;
     let data = rows(&report);
     assert_eq!(data.len(), 32, "{report}");
