@@ -20,6 +20,8 @@ mod redemption;
 mod refund_policy;
 mod replicas;
 mod reports;
+mod reports_licensing;
+mod reports_market;
 mod subscription;
 mod subscription_refunds;
 mod support;
