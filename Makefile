@@ -4,7 +4,7 @@ export AWS_LC_SYS_USE_SYSTEM := 0
 ROLE ?= learner
 SUB ?=
 
-.PHONY: run stop test test-replicas deps lint fmt token k8s-check build bench bench-hotspots observe promtool-check chaos
+.PHONY: run stop test test-replicas deps lint fmt token k8s-check build bench bench-hotspots fuzz observe promtool-check chaos
 
 run:            ## dependencies, migrations, every service + stripe-fake; prints the gateway URL
 	@scripts/run-all.sh
@@ -42,6 +42,9 @@ chaos:          ## two replicas per service as real processes: kill -9 mid-burst
 
 bench:          ## release stack + seeded data + open-loop load: prints the latency table (never part of `make test`)
 	@scripts/bench.sh
+
+fuzz:           ## every parser of untrusted bytes under cargo-fuzz, FUZZ_SECONDS each (60); needs nightly
+	@scripts/fuzz.sh
 
 bench-hotspots: ## pgbench on the write hot spots replicas do not fix (one histogram row, the receipt counter)
 	@scripts/bench-hotspots.sh

@@ -56,6 +56,14 @@ impl KeySet {
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }
+
+    /// The keys of one JWKS document (the default is its only key, if it has one): what a
+    /// refresh reads, for tests and the fuzz targets.
+    pub fn from_jwks(raw: &str) -> Result<Self, String> {
+        let keys = parse_jwks(raw)?;
+        let default_kid = if keys.len() == 1 { keys.keys().next().cloned() } else { None };
+        Ok(Self { keys, default_kid })
+    }
 }
 
 /// Where a JWKS document is read from.

@@ -5,7 +5,7 @@
 //! classic confusion attack) or `alg: none` is refused before any signature check.
 
 use crate::config::{split_list, GatewayConfig};
-use crate::jwks::{JwksMetrics, KeyRing};
+use crate::jwks::{JwksMetrics, KeyRing, KeySet};
 use jsonwebtoken::{Algorithm, Validation};
 use platform::auth::Role;
 use serde::Deserialize;
@@ -41,10 +41,7 @@ pub enum JwtError {
 
 pub struct Verifier {
     keys: Arc<KeyRing>,
-    allowed: Vec<Algorithm>,
-    issuer: String,
-    audience: String,
-    leeway: u64,
+    rules: Rules,
     /// Verified tokens by digest, with the `kid` that verified them: an entry is used only while
     /// that key is still published, so removing a compromised key from the JWKS refuses its
     /// tokens from the next refresh on, cached or not.
@@ -73,10 +70,12 @@ impl Verifier {
         keys.spawn_periodic();
         Ok(Self {
             keys,
-            allowed,
-            issuer: config.jwt_issuer.clone(),
-            audience: config.jwt_audience.clone(),
-            leeway: config.jwt_leeway_secs,
+            rules: Rules {
+                allowed,
+                issuer: config.jwt_issuer.clone(),
+                audience: config.jwt_audience.clone(),
+                leeway: config.jwt_leeway_secs,
+            },
             cache: RwLock::new(HashMap::new()),
         })
     }
@@ -84,14 +83,14 @@ impl Verifier {
     pub async fn verify(&self, token: &str) -> Result<Identity, JwtError> {
         let now = jsonwebtoken::get_current_timestamp();
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        let fresh = |(id, kid): &&(Identity, String)| id.exp + self.leeway > now && self.keys.contains(kid);
+        let fresh = |(id, kid): &&(Identity, String)| id.exp + self.rules.leeway > now && self.keys.contains(kid);
         if let Some(hit) = self.cache.read().ok().and_then(|c| c.get(&digest).filter(fresh).map(|(id, _)| id.clone())) {
             return Ok(hit);
         }
         let (identity, kid) = self.verify_uncached(token).await?;
         if let Ok(mut cache) = self.cache.write() {
             if cache.len() >= CACHE_MAX {
-                cache.retain(|_, (id, _)| id.exp + self.leeway > now);
+                cache.retain(|_, (id, _)| id.exp + self.rules.leeway > now);
                 if cache.len() >= CACHE_MAX {
                     cache.clear();
                 }
@@ -102,19 +101,47 @@ impl Verifier {
     }
 
     async fn verify_uncached(&self, token: &str) -> Result<(Identity, String), JwtError> {
-        let invalid = |m: &str| JwtError::Invalid(m.to_string());
-        let header = jsonwebtoken::decode_header(token).map_err(|_| invalid("malformed token"))?;
-        if !self.allowed.contains(&header.alg) {
-            return Err(invalid("token algorithm is not accepted"));
-        }
+        let header = self.rules.header(token)?;
         let mut keys = self.keys.current();
         if header.kid.is_none() && !keys.has_default() {
-            return Err(invalid("token has no kid"));
+            return Err(JwtError::Invalid("token has no kid".into()));
         }
         if keys.find(header.kid.as_deref()).is_none() {
             // Perhaps the identity provider rotated: look once more (throttled, single-flight).
             self.keys.refresh_for_unknown_kid().await;
             keys = self.keys.current();
+        }
+        self.rules.verify_with(&keys, token)
+    }
+}
+
+/// What a token must satisfy, apart from where the keys come from: pure, so the whole check of
+/// an untrusted token (header, `kid` selection, signature, claims) is fuzzed as it runs
+/// (fuzz/fuzz_targets/jwt.rs).
+pub struct Rules {
+    pub allowed: Vec<Algorithm>,
+    pub issuer: String,
+    pub audience: String,
+    pub leeway: u64,
+}
+
+impl Rules {
+    /// The token's header, if it parses and names an accepted algorithm.
+    pub fn header(&self, token: &str) -> Result<jsonwebtoken::Header, JwtError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| JwtError::Invalid("malformed token".into()))?;
+        if !self.allowed.contains(&header.alg) {
+            return Err(JwtError::Invalid("token algorithm is not accepted".into()));
+        }
+        Ok(header)
+    }
+
+    /// Verify `token` against `keys`: the key its `kid` names (or the default), that key's one
+    /// algorithm, the signature, then issuer, audience, expiry and the user claims.
+    pub fn verify_with(&self, keys: &KeySet, token: &str) -> Result<(Identity, String), JwtError> {
+        let invalid = |m: &str| JwtError::Invalid(m.to_string());
+        let header = self.header(token)?;
+        if header.kid.is_none() && !keys.has_default() {
+            return Err(invalid("token has no kid"));
         }
         let (kid, key) = keys.find(header.kid.as_deref()).ok_or_else(|| invalid("unknown signing key"))?;
         if key.algorithm != header.alg {

@@ -163,9 +163,14 @@ async fn read_metadata(mut field: actix_multipart::Field) -> Result<CourseMetada
         }
         raw.extend_from_slice(&chunk);
     }
+    parse_metadata(&raw)
+}
+
+/// The `metadata` part's bytes as validated course metadata (fuzzed: fuzz/fuzz_targets/upload.rs).
+pub fn parse_metadata(raw: &[u8]) -> Result<CourseMetadata, Problem> {
     // The same rules as a JSON body: control characters refused, errors named `metadata.<path>`.
     let meta: CourseMetadata =
-        platform::input::from_json_slice("metadata", &raw).map_err(|e| Problem::validation(vec![e]))?;
+        platform::input::from_json_slice("metadata", raw).map_err(|e| Problem::validation(vec![e]))?;
     let errors = meta.validate();
     if errors.is_empty() {
         Ok(meta)

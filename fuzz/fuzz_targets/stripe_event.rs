@@ -1,0 +1,10 @@
+//! Stripe event JSON as billing reads it from a verified webhook body.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(event) = serde_json::from_slice::<stripe::Event>(data) {
+        // What parsed must serialise again (the webhook log stores it).
+        let _ = serde_json::to_vec(&event);
+    }
+});
