@@ -195,15 +195,18 @@ pub async fn establish(url: &str) -> ConnectionResult<AsyncPgConnection> {
     target.connect().await
 }
 
-/// tokio-postgres's message with its causes, the certificate problem spelled out.
+/// tokio-postgres's message with its causes (its own says only "db error" or "error performing
+/// TLS handshake"), a certificate problem spelled out.
 fn describe(e: &tokio_postgres::Error) -> String {
     let mut out = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
-        if let Some(hint) = s.downcast_ref::<HandshakeError>() {
-            out = format!("error performing TLS handshake: {hint}");
-            break;
+        // An io::Error's `source()` skips the error it wraps: look inside first.
+        let inner = s.downcast_ref::<io::Error>().and_then(|io| io.get_ref()).map(|i| i as &(dyn std::error::Error));
+        if let Some(hint) = inner.unwrap_or(s).downcast_ref::<HandshakeError>() {
+            return format!("{e}: {hint}");
         }
+        out = format!("{out}: {s}");
         source = s.source();
     }
     out
