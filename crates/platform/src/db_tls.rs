@@ -202,7 +202,7 @@ fn describe(e: &tokio_postgres::Error) -> String {
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
         // An io::Error's `source()` skips the error it wraps: look inside first.
-        let inner = s.downcast_ref::<io::Error>().and_then(|io| io.get_ref()).map(|i| i as &(dyn std::error::Error));
+        let inner = s.downcast_ref::<io::Error>().and_then(|io| io.get_ref()).map(|i| i as &dyn std::error::Error);
         if let Some(hint) = inner.unwrap_or(s).downcast_ref::<HandshakeError>() {
             return format!("{e}: {hint}");
         }
