@@ -32,18 +32,18 @@ async fn tls_amqps_round_trip_with_the_ca_and_refused_with_a_wrong_one() {
     // file given for a plaintext URL: all refused, each saying why.
     let wrong_ca =
         format!("amqps://guest:guest@localhost:{}/%2f?cacertfile={}", node.tls_port, other.ca_cert.display());
-    let err = connect(&wrong_ca, props()).await.err().expect("an untrusted CA must fail").to_string();
+    let err = connect(&wrong_ca, props()).await.expect_err("an untrusted CA must fail").to_string();
     assert!(err.to_lowercase().contains("certificate"), "{err}");
     let no_ca = format!("amqps://guest:guest@localhost:{}/%2f", node.tls_port);
     assert!(connect(&no_ca, props()).await.is_err(), "the test CA is in no system store");
     let wrong_host = format!("amqps://guest:guest@127.0.0.1:{}/%2f?cacertfile={ca}", node.tls_port);
-    let err = connect(&wrong_host, props()).await.err().expect("the certificate is for localhost").to_string();
+    let err = connect(&wrong_host, props()).await.expect_err("the certificate is for localhost").to_string();
     assert!(err.to_lowercase().contains("certificate"), "{err}");
     let plain = format!("amqp://guest:guest@localhost:{}/%2f?cacertfile={ca}", node.plain_port);
-    let err = connect(&plain, props()).await.err().expect("a CA for a plaintext URL is a mistake").to_string();
+    let err = connect(&plain, props()).await.expect_err("a CA for a plaintext URL is a mistake").to_string();
     assert!(err.contains("not amqps://"), "{err}");
     let missing = format!("amqps://guest:guest@localhost:{}/%2f?cacertfile=/nonexistent/ca.crt", node.tls_port);
-    let err = connect(&missing, props()).await.err().expect("no CA file").to_string();
+    let err = connect(&missing, props()).await.expect_err("no CA file").to_string();
     assert!(err.contains("cannot read the broker's CA file"), "{err}");
 
     // With the CA: the outbox relay publishes over amqps (with confirms), a consumer over amqps

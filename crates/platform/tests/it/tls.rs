@@ -100,7 +100,7 @@ async fn tls_verify_full_encrypts_and_checks_the_ca_and_the_host_name() {
 
     // A wrong CA path is said at once, not after a pool timeout.
     let url = f.url("localhost", "sslmode=verify-full&sslrootcert=/nonexistent/ca.crt");
-    let err = platform::db::connect(&url, "tls_test", 1).await.err().expect("no CA file").to_string();
+    let err = platform::db::connect(&url, "tls_test", 1).await.expect_err("no CA file").to_string();
     assert!(err.contains("cannot read sslrootcert \"/nonexistent/ca.crt\""), "{err}");
 }
 
