@@ -423,6 +423,23 @@ def check_env(ov, where, name, container):
     return env
 
 
+def check_tls(ov, where, name, obj, container, env):
+    """prod: PostgreSQL with sslmode=verify-full and RabbitMQ over amqps, each with a CA file that
+    a volume mounted into the container provides (docs/operations.md, "Encrypted connections")."""
+    if ov.name != "prod":
+        return
+    prefix = name.upper() + "_"
+    if env_value(env, prefix + "DATABASE_SSLMODE") != "verify-full":
+        err(where, f"{prefix}DATABASE_SSLMODE must be verify-full in prod")
+    mounts = [m.get("mountPath", "").rstrip("/") + "/" for m in container.get("volumeMounts", []) or []]
+    for var in (prefix + "DATABASE_SSLROOTCERT", prefix + "AMQP_CA_FILE"):
+        path = env_value(env, var)
+        if not path:
+            err(where, f"{var} must name the CA file in prod")
+        elif not any(path.startswith(m) and m != "/tmp/" for m in mounts):
+            err(where, f"{var}={path} is under no volume mounted into the container")
+
+
 def container_of(obj, name):
     cs = pod_spec(obj).get("containers", []) or []
     for c in cs:
@@ -480,6 +497,8 @@ def check_service(ov, name, domain):
     elif sa.get("automountServiceAccountToken") is not False:
         err(where, f"ServiceAccount {sa_name} must set automountServiceAccountToken: false")
     env = check_env(ov, where, name, c)
+    if domain:
+        check_tls(ov, where, name, dep, c, env)
     prefix = name.upper() + "_"
     if env_value(env, prefix + "HOST") not in ("0.0.0.0", "::"):
         err(where, f"{prefix}HOST must be 0.0.0.0 in a container (default is 127.0.0.1)")
@@ -541,6 +560,7 @@ def check_service(ov, name, domain):
             check_resources(jw, jc)
             check_security(jw, job, jc)
             jenv = check_env(ov, jw, name, jc)
+            check_tls(ov, jw, name, job, jc, jenv)
             if set(jenv) != set(env):
                 err(jw, f"environment differs from the Deployment's: {sorted(set(env) ^ set(jenv))}")
 

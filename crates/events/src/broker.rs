@@ -44,7 +44,7 @@ pub async fn connect_with_backoff(url: &str, name: &str, shutdown: &mut Shutdown
             return None;
         }
         let props = ConnectionProperties::default().with_connection_name(name.into());
-        match Connection::connect(url, props).await {
+        match connect(url, props).await {
             Ok(conn) => return Some(conn),
             Err(e) => {
                 tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "{name}: broker unreachable");
@@ -55,5 +55,73 @@ pub async fn connect_with_backoff(url: &str, name: &str, shutdown: &mut Shutdown
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
         }
+    }
+}
+
+/// Connect to the broker at `url`. `amqps://` URLs use TLS (rustls); their `cacertfile=<PEM file>`
+/// parameter (RabbitMQ's URI parameter name; `<SVC>_AMQP_CA_FILE` sets it) names the CA(s) the
+/// broker's certificate must chain to, on top of the system's trust store. The certificate must be
+/// issued for the URL's host.
+pub async fn connect(url: &str, props: ConnectionProperties) -> lapin::Result<Connection> {
+    let (url, ca_file) = split_ca_file(url);
+    let Some(path) = ca_file else {
+        return Connection::connect(&url, props).await;
+    };
+    if !url.starts_with("amqps://") {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "cacertfile is set but the broker URL is not amqps://: the CA would never be used",
+        )
+        .into());
+    }
+    let pem = tokio::fs::read_to_string(&path).await.map_err(|e| {
+        std::io::Error::new(e.kind(), format!("cannot read the broker's CA file (cacertfile) {path:?}: {e}"))
+    })?;
+    if !pem.contains("-----BEGIN CERTIFICATE-----") {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("the broker's CA file (cacertfile) {path:?} holds no PEM certificate"),
+        )
+        .into());
+    }
+    let tls = lapin::tcp::OwnedTLSConfig { identity: None, cert_chain: Some(pem) };
+    Connection::connect_with_config(&url, props, tls, lapin::runtime::default_runtime()?).await
+}
+
+/// The URL without its `cacertfile` parameter, and that parameter's (decoded) value.
+fn split_ca_file(url: &str) -> (String, Option<String>) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_string(), None);
+    };
+    let mut ca = None;
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("cacertfile", value)) => {
+                ca = url_decode(value);
+            }
+            _ => kept.push(pair),
+        }
+    }
+    let url = if kept.is_empty() { base.to_string() } else { format!("{base}?{}", kept.join("&")) };
+    (url, ca)
+}
+
+fn url_decode(value: &str) -> Option<String> {
+    form_urlencoded::parse(format!("v={value}").as_bytes()).map(|(_, v)| v.into_owned()).next()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ca_file_parameter_leaves_the_url() {
+        let (url, ca) = split_ca_file("amqps://u:p@mq:5671/%2f?heartbeat=10&cacertfile=%2Fetc%2Fca.crt");
+        assert_eq!((url.as_str(), ca.as_deref()), ("amqps://u:p@mq:5671/%2f?heartbeat=10", Some("/etc/ca.crt")));
+        let (url, ca) = split_ca_file("amqps://mq/?cacertfile=/ca.pem");
+        assert_eq!((url.as_str(), ca.as_deref()), ("amqps://mq/", Some("/ca.pem")));
+        let (url, ca) = split_ca_file("amqp://mq/%2f");
+        assert_eq!((url.as_str(), ca), ("amqp://mq/%2f", None));
     }
 }

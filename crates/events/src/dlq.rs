@@ -152,7 +152,7 @@ struct Session {
 impl Session {
     async fn open(amqp_url: &str, topology: &Topology, service: &str) -> Result<Self, DlqError> {
         let props = ConnectionProperties::default().with_connection_name(format!("{service}-dlq-tool").into());
-        let conn = Connection::connect(amqp_url, props).await?;
+        let conn = crate::broker::connect(amqp_url, props).await?;
         let dlq = topology.dead_letter_queue(service);
         for queue in [topology.queue(service), dlq.clone()] {
             // A passive declare on a missing queue closes the channel: use a throwaway one.

@@ -116,7 +116,15 @@ pub struct ServiceConfig {
     pub database_schema: Option<String>,
     #[serde(default = "default_pool_size")]
     pub database_pool_size: u32,
+    /// `sslmode` for the database (disable, prefer, require, verify-ca, verify-full); wins over
+    /// the URL's own `sslmode` (`platform::db_tls`). Unset: the URL's, else `disable`.
+    pub database_sslmode: Option<String>,
+    /// PEM file of the CA(s) the database's certificate must chain to (`sslrootcert`).
+    pub database_sslrootcert: Option<String>,
     pub amqp_url: Secret,
+    /// PEM file of the CA(s) an `amqps://` broker's certificate must chain to; wins over the URL's
+    /// `cacertfile` (`events::broker`). Unset: the system's trust store.
+    pub amqp_ca_file: Option<String>,
     #[serde(default = "default_exchange")]
     pub events_exchange: String,
     /// Prefix for queue names, so parallel tests never share a queue.
@@ -178,6 +186,36 @@ pub struct ServiceConfig {
     /// Hours an idempotency key is kept (at least 24, the API's promise).
     #[serde(default = "default_retention_idempotency_hours")]
     pub retention_idempotency_hours: u64,
+}
+
+impl ServiceConfig {
+    /// The database URL with `<SVC>_DATABASE_SSLMODE` and `_SSLROOTCERT` applied: what
+    /// `platform::db::connect` and `migrate` are given.
+    pub fn database_connect_url(&self) -> Secret {
+        Secret::new(crate::db_tls::with_tls_params(
+            self.database_url.expose(),
+            self.database_sslmode.as_deref(),
+            self.database_sslrootcert.as_deref(),
+        ))
+    }
+
+    /// The broker URL with `<SVC>_AMQP_CA_FILE` applied (as its `cacertfile` parameter).
+    pub fn amqp_connect_url(&self) -> Secret {
+        match &self.amqp_ca_file {
+            None => self.amqp_url.clone(),
+            Some(file) => Secret::new(with_query_param(self.amqp_url.expose(), "cacertfile", file)),
+        }
+    }
+}
+
+/// `url` with `key=value` set in its query string (an existing `key` is replaced).
+pub fn with_query_param(url: &str, key: &str, value: &str) -> String {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let prefix = format!("{key}=");
+    let mut pairs: Vec<String> =
+        query.split('&').filter(|p| !p.is_empty() && *p != key && !p.starts_with(&prefix)).map(String::from).collect();
+    pairs.push(format!("{key}={}", form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>()));
+    format!("{base}?{}", pairs.join("&"))
 }
 
 fn default_retention_interval_secs() -> u64 {
@@ -283,6 +321,34 @@ mod tests {
         assert!(all.contains("APP_VERBOSE is invalid"), "{all}");
         assert!(all.contains("APP_TOKEN is required"), "{all}");
         assert_eq!(err.problems.len(), 4, "{all}");
+    }
+
+    #[test]
+    fn tls_settings_go_into_the_connection_urls() {
+        let base = [
+            ("SVC_DATABASE_URL", "postgres://u@db/app?sslmode=prefer"),
+            ("SVC_AMQP_URL", "amqps://u:p@mq/%2f?heartbeat=10"),
+            ("SVC_PORT", "1"),
+            ("SVC_INTERNAL_TOKEN_SECRET", "s"),
+        ];
+        let cfg = load_from::<ServiceConfig>("SVC_", vars(&base)).expect("defaults");
+        assert_eq!(cfg.database_connect_url().expose(), "postgres://u@db/app?sslmode=prefer");
+        assert_eq!(cfg.amqp_connect_url().expose(), "amqps://u:p@mq/%2f?heartbeat=10");
+        let mut all = base.to_vec();
+        all.extend([
+            ("SVC_DATABASE_SSLMODE", "verify-full"),
+            ("SVC_DATABASE_SSLROOTCERT", "/etc/pg-ca/ca.crt"),
+            ("SVC_AMQP_CA_FILE", "/etc/amqp-ca/ca.crt"),
+        ]);
+        let cfg = load_from::<ServiceConfig>("SVC_", vars(&all)).expect("tls settings");
+        assert_eq!(
+            cfg.database_connect_url().expose(),
+            "postgres://u@db/app?sslmode=verify-full&sslrootcert=%2Fetc%2Fpg-ca%2Fca.crt"
+        );
+        assert_eq!(
+            cfg.amqp_connect_url().expose(),
+            "amqps://u:p@mq/%2f?heartbeat=10&cacertfile=%2Fetc%2Famqp-ca%2Fca.crt"
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ use diesel_async::pooled_connection::{
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness};
 use futures_util::future::BoxFuture;
+use std::sync::Arc;
 
 pub use diesel_async::AsyncPgConnection as Connection;
 
@@ -46,10 +47,21 @@ pub fn url_with_schema(url: &str, schema: &str) -> String {
     format!("{url}{sep}options=-c%20search_path%3D{schema}")
 }
 
+/// A pool of connections to `url` in `schema`. The URL's `sslmode` and `sslrootcert` choose TLS
+/// ([`crate::db_tls`]); they are read (and the CA file loaded) once, here, so a wrong setting fails
+/// the start instead of every checkout.
 pub async fn connect(url: &str, schema: &str, size: u32) -> Result<Pool, DbSetupError> {
     check_schema(schema)?;
+    let target = Arc::new(
+        crate::db_tls::Target::parse(&url_with_schema(url, schema))
+            .map_err(|e| DbSetupError::Connect(e.to_string()))?,
+    );
     let mut config = ManagerConfig::default();
     config.recycling_method = RecyclingMethod::CustomFunction(Box::new(|conn| Box::pin(check_out(conn))));
+    config.custom_setup = Box::new(move |_url| {
+        let target = target.clone();
+        Box::pin(async move { target.connect().await })
+    });
     let manager =
         AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url_with_schema(url, schema), config);
     bb8::Pool::builder()
@@ -83,16 +95,18 @@ async fn check_out(conn: &mut AsyncPgConnection) -> diesel::QueryResult<()> {
 pub async fn migrate(url: &str, schema: &str, migrations: &'static EmbeddedMigrations) -> Result<(), DbSetupError> {
     check_schema(schema)?;
     {
-        let mut conn = AsyncPgConnection::establish(url).await.map_err(|e| DbSetupError::Connect(e.to_string()))?;
+        let mut conn = crate::db_tls::establish(url).await.map_err(|e| DbSetupError::Connect(e.to_string()))?;
         diesel::sql_query(format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
             .execute(&mut conn)
             .await
             .map_err(|e| DbSetupError::Migrate(e.to_string()))?;
     }
-    let url = url_with_schema(url, schema);
+    // Connected here (with TLS as the URL says), then driven synchronously on a blocking thread.
+    let conn = crate::db_tls::establish(&url_with_schema(url, schema))
+        .await
+        .map_err(|e| DbSetupError::Connect(e.to_string()))?;
     tokio::task::spawn_blocking(move || {
-        let mut conn = <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)
-            .map_err(|e| DbSetupError::Connect(e.to_string()))?;
+        let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::from(conn);
         conn.run_pending_migrations(Source(migrations)).map(|_| ()).map_err(|e| DbSetupError::Migrate(e.to_string()))
     })
     .await

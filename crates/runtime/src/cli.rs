@@ -64,7 +64,8 @@ fn parse_replay(mut options: &[&str]) -> Result<ReplayFilter, String> {
 
 /// `audit verify`: the verification of `schema`'s audit log; `Err` when it cannot be read.
 pub async fn run_audit_verify(config: &ServiceConfig, schema: &str) -> Result<platform::audit::Verification, String> {
-    let pool = platform::db::connect(config.database_url.expose(), schema, 1).await.map_err(|e| e.to_string())?;
+    let pool =
+        platform::db::connect(config.database_connect_url().expose(), schema, 1).await.map_err(|e| e.to_string())?;
     let mut conn = pool.get().await.map_err(|e| e.to_string())?;
     platform::audit::verify(&mut conn).await.map_err(|e| e.to_string())
 }
@@ -72,7 +73,8 @@ pub async fn run_audit_verify(config: &ServiceConfig, schema: &str) -> Result<pl
 /// Run a `dlq` command for `service` and return what to print.
 pub async fn run_dlq(service: &str, config: &ServiceConfig, command: &DlqCommand) -> Result<String, String> {
     let topology = events::topology::Topology::new(&config.events_exchange, &config.queue_prefix);
-    let url = config.amqp_url.expose();
+    let url = config.amqp_connect_url();
+    let url = url.expose();
     let dlq = topology.dead_letter_queue(service);
     match command {
         DlqCommand::List => {

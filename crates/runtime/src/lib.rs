@@ -110,10 +110,10 @@ fn schema(spec: &ServiceSpec, config: &ServiceConfig) -> String {
 
 /// Run the shared migrations (idempotency, outbox, inbox) and the service's own, in its schema.
 pub async fn migrate(spec: &ServiceSpec, config: &ServiceConfig) -> Result<(), StartError> {
-    let url = config.database_url.expose();
+    let url = config.database_connect_url();
     let schema = schema(spec, config);
     for migrations in [&platform::MIGRATIONS, &events::MIGRATIONS, spec.migrations] {
-        platform::db::migrate(url, &schema, migrations).await?;
+        platform::db::migrate(url.expose(), &schema, migrations).await?;
     }
     Ok(())
 }
@@ -198,8 +198,12 @@ where
         .map_err(|e| StartError::Setup(format!("{}_{e}", spec.name.to_uppercase())))?;
     let retention_rules =
         shared_retention_rules(&config).map_err(|e| StartError::Setup(format!("{}_{e}", spec.name.to_uppercase())))?;
-    let pool =
-        platform::db::connect(config.database_url.expose(), &schema(spec, &config), config.database_pool_size).await?;
+    let pool = platform::db::connect(
+        config.database_connect_url().expose(),
+        &schema(spec, &config),
+        config.database_pool_size,
+    )
+    .await?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let broker = BrokerStatus::default();
     let metrics = platform::metrics::Metrics::new();
@@ -226,7 +230,7 @@ where
     );
     let consumes = wiring.handler.is_some();
 
-    let amqp = config.amqp_url.expose().to_string();
+    let amqp = config.amqp_connect_url().expose().to_string();
     let mut tasks = wiring.background;
     tasks.push(
         Relay::new(pool.clone(), &amqp, &config.events_exchange, spec.name, broker.clone())

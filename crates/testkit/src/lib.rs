@@ -7,6 +7,7 @@ pub mod jwt;
 pub mod proxy;
 pub mod schema;
 pub mod service;
+pub mod tls;
 
 use platform::config::{LogFormat, Secret, ServiceConfig};
 use std::future::Future;
@@ -63,7 +64,10 @@ impl TestEnv {
             database_url: Secret::new(database_url()),
             database_schema: Some(self.schema(service)),
             database_pool_size: 8,
+            database_sslmode: None,
+            database_sslrootcert: None,
             amqp_url: Secret::new(amqp_url()),
+            amqp_ca_file: None,
             events_exchange: self.exchange.clone(),
             queue_prefix: self.queue_prefix.clone(),
             host: "127.0.0.1".into(),

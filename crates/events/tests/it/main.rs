@@ -1,6 +1,7 @@
 //! Outbox, relay, consumer and DLQ against the real PostgreSQL and RabbitMQ.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod amqps;
 mod broker_restart;
 mod catalog;
 mod consumer;

@@ -7,3 +7,4 @@ mod input;
 mod internal;
 mod invalidation;
 mod retention;
+mod tls;
