@@ -601,11 +601,6 @@ pub trait CsvTable: Sized {
     fn csv(rows: &[Self]) -> Csv;
 }
 
-/// Answer `report` as JSON or as CSV, as negotiated.
-pub fn respond<T: Serialize + CsvTable>(format: Format, report: &Report<T>) -> HttpResponse {
-    respond_rows(format, report, &report.data)
-}
-
 /// A report of the state now rather than of a range (balances owed, outstanding tokens, licenses
 /// by status): when it was read and one row per group (and currency, for money).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]

@@ -4,7 +4,7 @@
 
 use crate::store::outcomes::{self, Cohort, OutcomeTotal};
 use chrono::{DateTime, Utc};
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 use platform::money::{Currency, Money};
 use platform::reports::{self, Bucket, Cell, Csv, CsvTable, Series};
 use platform::Problem;

@@ -5,7 +5,7 @@
 use crate::domain::mrr::Kind;
 use crate::store::mrr::{self as history, MovementTotal, StateChange};
 use chrono::{DateTime, Utc};
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 use platform::money::{Currency, Money};
 use platform::reports::{self, Cell, Csv, CsvTable, Series};
 use platform::Problem;
