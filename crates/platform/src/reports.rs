@@ -246,7 +246,11 @@ impl Series {
 
 /// The whole UTC days of `[from, to)` closed at `now` (see [`Series::closed_days`]), as
 /// `[start, end)` at midnight; `None` when there are none.
-pub fn closed_days(from: DateTime<Utc>, to: DateTime<Utc>, now: DateTime<Utc>) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+pub fn closed_days(
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
     Period::Day.closed(from, to, now)
 }
 
@@ -281,7 +285,12 @@ impl Period {
 
     /// The whole periods of `[from, to)` closed at `now` (ended [`SETTLE`] before it), as
     /// `[start, end)`; `None` when there are none.
-    pub fn closed(self, from: DateTime<Utc>, to: DateTime<Utc>, now: DateTime<Utc>) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    pub fn closed(
+        self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
         let first = self.floor(from);
         let start = if first == from { first } else { self.next(first)? };
         let end = self.floor(to).min(self.floor(now - SETTLE));
@@ -739,7 +748,10 @@ mod tests {
     fn a_split_reads_closed_whole_days_from_the_summary_and_the_edges_live() {
         let s = Split::new(t("2026-01-15T06:00:00Z"), t("2026-03-10T12:00:00Z"), t("2026-02-10T01:00:00Z"));
         assert_eq!((s.days_from, s.days_to), (t("2026-01-16"), t("2026-02-10")));
-        assert_eq!(s.live(), [(t("2026-01-15T06:00:00Z"), t("2026-01-16")), (t("2026-02-10"), t("2026-03-10T12:00:00Z"))]);
+        assert_eq!(
+            s.live(),
+            [(t("2026-01-15T06:00:00Z"), t("2026-01-16")), (t("2026-02-10"), t("2026-03-10T12:00:00Z"))]
+        );
         let d = |x: &str| NaiveDate::parse_from_str(x, "%Y-%m-%d").expect("date");
         assert_eq!(s.days(), (d("2026-01-16"), d("2026-02-10")));
         // Nothing closed yet: all live.
@@ -750,15 +762,25 @@ mod tests {
     #[test]
     fn closed_months_and_years_are_whole_and_settled() {
         let now = t("2027-02-01T00:30:00Z");
-        assert_eq!(Period::Month.closed(t("2026-01-15"), t("2027-03-01"), now), Some((t("2026-02-01"), t("2027-01-01"))));
-        assert_eq!(Period::Year.closed(t("2026-01-01"), t("2027-03-01"), now), Some((t("2026-01-01"), t("2027-01-01"))));
+        assert_eq!(
+            Period::Month.closed(t("2026-01-15"), t("2027-03-01"), now),
+            Some((t("2026-02-01"), t("2027-01-01")))
+        );
+        assert_eq!(
+            Period::Year.closed(t("2026-01-01"), t("2027-03-01"), now),
+            Some((t("2026-01-01"), t("2027-01-01")))
+        );
         assert_eq!(Period::Year.closed(t("2026-01-02"), t("2027-03-01"), now), None);
         assert_eq!(Period::Month.closed(t("2027-01-01"), t("2027-02-01"), now), None, "January is not settled yet");
     }
 
     #[test]
     fn a_daily_summary_marks_its_days_in_the_statement_that_writes_them() {
-        let summary = DailySummary { period: Period::Day, done: "x_done", inserts: &["INSERT INTO a SELECT 1", "INSERT INTO b SELECT 2"] };
+        let summary = DailySummary {
+            period: Period::Day,
+            done: "x_done",
+            inserts: &["INSERT INTO a SELECT 1", "INSERT INTO b SELECT 2"],
+        };
         let sql = summary.sql();
         assert!(sql.contains("summary_0 AS (INSERT INTO a SELECT 1 ON CONFLICT DO NOTHING)"), "{sql}");
         assert!(sql.contains("summary_1 AS (INSERT INTO b SELECT 2 ON CONFLICT DO NOTHING)"), "{sql}");

@@ -65,11 +65,7 @@ pub struct Row {
 
 /// Summarise the closed days not done yet, then read the history in one snapshot (both queries
 /// add up): closed days from the per-day summaries, the rest live.
-pub async fn payments(
-    conn: &mut AsyncPgConnection,
-    series: &Series,
-    now: DateTime<Utc>,
-) -> Result<Vec<Row>, Problem> {
+pub async fn payments(conn: &mut AsyncPgConnection, series: &Series, now: DateTime<Utc>) -> Result<Vec<Row>, Problem> {
     let split = outcomes::OUTCOME_DAYS.prepare(conn, series.from(), series.to(), now).await?;
     let starts = series.starts();
     let (totals, cohorts) = conn

@@ -175,7 +175,7 @@ const COHORTS: &str = "
         SELECT first_day AS at, currency, payments, first_attempt_succeeded
           FROM payment_cohorts_daily WHERE first_day >= $2 AND first_day < $3
         UNION ALL
-        SELECT occurred_at, currency, 1, (kind = 'succeeded')::int8 FROM payment_outcomes
+        SELECT occurred_at, currency, 1, (kind = 'succeeded')::int FROM payment_outcomes
          WHERE attempt = 1 AND ((occurred_at >= $4 AND occurred_at < $2) OR (occurred_at >= $3 AND occurred_at < $5))),
     eventual AS (
         SELECT first_day AS at, currency, payments FROM payment_cohort_successes
@@ -200,7 +200,11 @@ const COHORTS: &str = "
                    FROM eventual GROUP BY 1, 2) e
         USING (bucket, currency)";
 
-pub async fn cohorts(conn: &mut AsyncPgConnection, starts: &[DateTime<Utc>], split: &Split) -> QueryResult<Vec<Cohort>> {
+pub async fn cohorts(
+    conn: &mut AsyncPgConnection,
+    starts: &[DateTime<Utc>],
+    split: &Split,
+) -> QueryResult<Vec<Cohort>> {
     use diesel::sql_types::{Array, Timestamptz};
     diesel::sql_query(COHORTS)
         .bind::<Array<Timestamptz>, _>(starts)

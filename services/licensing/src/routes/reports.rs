@@ -39,8 +39,10 @@ pub async fn tickets(
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not an admin")))]
 pub async fn licenses(state: web::Data<State>, principal: Principal, format: Format) -> Result<HttpResponse, Problem> {
-    report::admin_snapshot(&principal, &state.pool, format, state.clock.now(), async |conn| reports::licenses(conn).await)
-        .await
+    report::admin_snapshot(&principal, &state.pool, format, state.clock.now(), async |conn| {
+        reports::licenses(conn).await
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

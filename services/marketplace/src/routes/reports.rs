@@ -43,8 +43,10 @@ pub async fn sales(
         (status = 401, body = Problem, content_type = "application/problem+json", description = "unauthorized"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "forbidden: the caller is not an admin")))]
 pub async fn payouts(state: web::Data<State>, principal: Principal, format: Format) -> Result<HttpResponse, Problem> {
-    report::admin_snapshot(&principal, &state.pool, format, state.clock.now(), async |conn| reports::payouts(conn).await)
-        .await
+    report::admin_snapshot(&principal, &state.pool, format, state.clock.now(), async |conn| {
+        reports::payouts(conn).await
+    })
+    .await
 }
 
 /// How the courses are ranked.

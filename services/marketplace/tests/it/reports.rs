@@ -257,7 +257,10 @@ async fn months_of_sales_and_refunds_reconcile_with_the_reports() {
     for r in by_revenue["data"].as_array().unwrap() {
         assert_eq!(amount(r, "revenue"), revenue_of(r["course_id"].as_str().unwrap()), "{r}");
     }
-    assert_eq!(ids(&m.get_json(Some((Uuid::now_v7(), ADMIN)), &top("sales")).await), [c1.clone(), c3.clone(), c2.clone()]);
+    assert_eq!(
+        ids(&m.get_json(Some((Uuid::now_v7(), ADMIN)), &top("sales")).await),
+        [c1.clone(), c3.clone(), c2.clone()]
+    );
     // Exactly one closed month (January, read on 5 March) is ranked straight from the per-course
     // monthly summary: c1 (20.00), c3 (15.00); the two months before March the same as the sum of
     // January's and February's summaries (c3 15.00, c2 10.00, c1 0.00 after its refund).

@@ -90,7 +90,11 @@ pub const VOUCHER_ISSUE_DAYS: DailySummary = DailySummary {
                  GROUP BY 1, 2"],
 };
 
-pub async fn voucher_flows(conn: &mut AsyncPgConnection, series: &Series, now: DateTime<Utc>) -> QueryResult<Vec<VoucherFlow>> {
+pub async fn voucher_flows(
+    conn: &mut AsyncPgConnection,
+    series: &Series,
+    now: DateTime<Utc>,
+) -> QueryResult<Vec<VoucherFlow>> {
     let split = VOUCHER_ISSUE_DAYS.prepare(conn, series.from(), series.to(), now).await?;
     let (days_from, days_to) = split.days();
     // A voucher expires by time: its status flips to `expired` only when something touches it, so
