@@ -37,16 +37,21 @@
 //!               (status = 200, body = String, content_type = "text/csv")))]
 //! pub async fn sales(principal: Principal, q: Query<ReportQuery>, format: Format, state: web::Data<State>)
 //!     -> Result<HttpResponse, Problem> {
-//!     reports::require_admin(&principal)?;
-//!     let series = q.series()?;                       // 422 on a bad range or too many buckets
-//!     // SQL: `width_bucket(sold_at, $1::timestamptz[])` with `$1 = series.starts()` gives the
-//!     // bucket number (0: before `from`), or compute `series.bucket_of(t)` in Rust. Run several
-//!     // queries in `platform::db::snapshot` so they add up; read a per-day summary table when
-//!     // `series.day_aligned()` (subscriptions' `mrr_daily`, billing's `payment_outcomes_daily`).
-//!     let rows: Vec<SalesRow> = store::sales(&mut conn, &series).await?;
-//!     Ok(reports::respond(format, &Report::new(&series, rows)))
+//!     let now = state.clock.now();
+//!     // 403 unless admin, 422 on a bad range or too many buckets, then JSON or CSV.
+//!     reports::admin_range(&principal, &state.pool, &q, format, async |conn, series| {
+//!         store::sales(conn, series, now).await
+//!     })
+//!     .await
 //! }
 //! ```
+//!
+//! The store reads a range from an append-only fact table dated with the service clock: SQL
+//! `width_bucket(at, $1::timestamptz[])` with `$1 = series.starts()` gives the bucket number (0:
+//! before `from`), or `series.bucket_of(t)` in Rust. Whole days closed at `now` come from a
+//! per-day summary kept by [`DailySummary::prepare`] (no trigger: writers never queue on a summary
+//! row), the rest live; [`Split`] says which is which. Snapshots of the state now use
+//! [`admin_snapshot`]; other envelopes implement [`Envelope`] and use [`admin`] or [`serve`].
 
 use crate::auth::{Principal, Role};
 use crate::problem::Problem;
@@ -235,10 +240,185 @@ impl Series {
     /// midnight has committed before its day is summarised. Every bucket edge is `from`, `to` or
     /// a midnight, so a whole day never straddles two buckets.
     pub fn closed_days(&self, now: DateTime<Utc>) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-        let first = Interval::Day.floor(self.from);
-        let start = if first == self.from { first } else { first + Duration::days(1) };
-        let end = Interval::Day.floor(self.to).min(Interval::Day.floor(now - SETTLE));
+        closed_days(self.from, self.to, now)
+    }
+}
+
+/// The whole UTC days of `[from, to)` closed at `now` (see [`Series::closed_days`]), as
+/// `[start, end)` at midnight; `None` when there are none.
+pub fn closed_days(
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    Period::Day.closed(from, to, now)
+}
+
+/// The calendar unit of a summary: UTC days, months or years.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    Day,
+    Month,
+    Year,
+}
+
+impl Period {
+    /// The start of the period holding `t`.
+    pub fn floor(self, t: DateTime<Utc>) -> DateTime<Utc> {
+        let day = t.date_naive();
+        let start = match self {
+            Period::Day => day,
+            Period::Month => day.with_day(1).unwrap_or(day),
+            Period::Year => day.with_ordinal(1).unwrap_or(day),
+        };
+        Utc.from_utc_datetime(&start.and_time(NaiveTime::MIN))
+    }
+
+    /// The start of the period after the one starting at `start`.
+    pub fn next(self, start: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match self {
+            Period::Day => start.checked_add_signed(Duration::days(1)),
+            Period::Month => start.checked_add_months(Months::new(1)),
+            Period::Year => start.checked_add_months(Months::new(12)),
+        }
+    }
+
+    /// The whole periods of `[from, to)` closed at `now` (ended [`SETTLE`] before it), as
+    /// `[start, end)`; `None` when there are none.
+    pub fn closed(
+        self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        let first = self.floor(from);
+        let start = if first == from { first } else { self.next(first)? };
+        let end = self.floor(to).min(self.floor(now - SETTLE));
         (start < end).then_some((start, end))
+    }
+
+    fn sql_step(self) -> &'static str {
+        match self {
+            Period::Day => "1 day",
+            Period::Month => "1 month",
+            Period::Year => "1 year",
+        }
+    }
+}
+
+/// How a report reads `[from, to)` from an append-only fact table and its per-day summary: the
+/// closed whole days `[days_from, days_to)` from the summary, the rest (the partial first and last
+/// days, and the days not closed yet) live from the facts, `[from, days_from)` and
+/// `[days_to, to)`. Without closed days `days_from = days_to = to`: everything is live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Split {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub days_from: DateTime<Utc>,
+    pub days_to: DateTime<Utc>,
+}
+
+impl Split {
+    pub fn new(from: DateTime<Utc>, to: DateTime<Utc>, now: DateTime<Utc>) -> Self {
+        Self::per(Period::Day, from, to, now)
+    }
+
+    /// The same for a summary per `period`: its closed whole periods, the rest live.
+    pub fn per(period: Period, from: DateTime<Utc>, to: DateTime<Utc>, now: DateTime<Utc>) -> Self {
+        let (days_from, days_to) = period.closed(from, to, now).unwrap_or((to, to));
+        Self { from, to, days_from, days_to }
+    }
+
+    /// Whether nothing is read from the summary.
+    pub fn all_live(&self) -> bool {
+        self.days_from >= self.days_to
+    }
+
+    /// The summarised days as dates, `[first, end)`.
+    pub fn days(&self) -> (NaiveDate, NaiveDate) {
+        (self.days_from.date_naive(), self.days_to.date_naive())
+    }
+
+    /// The parts read live from the facts: `[from, days_from)` and `[days_to, to)` (either may be
+    /// empty).
+    pub fn live(&self) -> [(DateTime<Utc>, DateTime<Utc>); 2] {
+        [(self.from, self.days_from), (self.days_to, self.to)]
+    }
+}
+
+/// A per-day summary of an append-only fact table whose facts are dated with the service clock
+/// when they are written, kept lazily by the reports that read it: when a report needs closed days
+/// ([`closed_days`]) not summarised yet, it summarises them first, in one statement, so a day's
+/// summary rows and its mark in the `done` table commit together. Writers never touch a summary
+/// row (no trigger), so concurrent writes on one day never queue on it; a closed day's facts never
+/// change, so its rows never need updating, and a past interval reports the same numbers later.
+/// Two replicas summarising the same day compute the same rows; the second one's inserts are
+/// no-ops (`ON CONFLICT DO NOTHING`). The only service-specific part is the SQL.
+#[derive(Debug, Clone, Copy)]
+pub struct DailySummary {
+    /// What one summary row covers: a UTC day (most), or a calendar month or year (rankings
+    /// whose groups are too many for daily rows to be fewer than the facts).
+    pub period: Period,
+    /// The table of the periods summarised, by their first day (`day DATE PRIMARY KEY`), also
+    /// the ones without facts.
+    pub done: &'static str,
+    /// One `INSERT INTO <summary> (...) SELECT ... GROUP BY ...` per summary table (without
+    /// `ON CONFLICT`, which is added), keyed by the day among others. They may read two relations:
+    /// `missing (day DATE)`, the days (first days of the periods) to summarise, and
+    /// `span (lo, hi TIMESTAMPTZ)`, the instants from the first one's start to the last one's end,
+    /// to read the facts by their time index:
+    /// `FROM span JOIN facts f ON f.at >= span.lo AND f.at < span.hi
+    ///  WHERE (f.at AT TIME ZONE 'UTC')::date IN (SELECT day FROM missing)` (for months:
+    /// `date_trunc('month', f.at AT TIME ZONE 'UTC')::date IN ...`).
+    pub inserts: &'static [&'static str],
+}
+
+impl DailySummary {
+    /// Summarise the closed days of `[from, to)` not summarised yet, and tell which part of the
+    /// range to read from the summary and which live. Not inside a read-only transaction: it
+    /// writes (run it first, then read in one snapshot).
+    pub async fn prepare(
+        &self,
+        conn: &mut diesel_async::AsyncPgConnection,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> diesel::QueryResult<Split> {
+        let split = Split::per(self.period, from, to, now);
+        if !split.all_live() {
+            let (first, end) = split.days();
+            self.summarise(conn, first, end).await?;
+        }
+        Ok(split)
+    }
+
+    /// Summarise the periods starting in `[first, end)` not done yet (one statement).
+    pub async fn summarise(
+        &self,
+        conn: &mut diesel_async::AsyncPgConnection,
+        first: NaiveDate,
+        end: NaiveDate,
+    ) -> diesel::QueryResult<usize> {
+        use diesel::sql_types::Date;
+        use diesel_async::RunQueryDsl;
+        diesel::sql_query(self.sql()).bind::<Date, _>(first).bind::<Date, _>(end).execute(conn).await
+    }
+
+    fn sql(&self) -> String {
+        let (done, step) = (self.done, self.period.sql_step());
+        let mut sql = format!(
+            "WITH missing AS ( \
+                 SELECT p::date AS day \
+                   FROM generate_series($1::date::timestamp, ($2::date - 1)::timestamp, interval '{step}') AS p \
+                  WHERE NOT EXISTS (SELECT 1 FROM {done} d WHERE d.day = p::date)), \
+               span AS (SELECT min(day)::timestamp AT TIME ZONE 'UTC' AS lo, \
+                               (max(day) + interval '{step}') AT TIME ZONE 'UTC' AS hi FROM missing)"
+        );
+        for (i, insert) in self.inserts.iter().enumerate() {
+            sql.push_str(&format!(", summary_{i} AS ({insert} ON CONFLICT DO NOTHING)"));
+        }
+        sql.push_str(&format!(" INSERT INTO {done} (day) SELECT day FROM missing ON CONFLICT DO NOTHING"));
+        sql
     }
 }
 
@@ -430,11 +610,6 @@ pub trait CsvTable: Sized {
     fn csv(rows: &[Self]) -> Csv;
 }
 
-/// Answer `report` as JSON or as CSV, as negotiated.
-pub fn respond<T: Serialize + CsvTable>(format: Format, report: &Report<T>) -> HttpResponse {
-    respond_rows(format, report, &report.data)
-}
-
 /// A report of the state now rather than of a range (balances owed, outstanding tokens, licenses
 /// by status): when it was read and one row per group (and currency, for money).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -452,6 +627,90 @@ pub fn respond_rows<E: Serialize, T: CsvTable>(format: Format, envelope: &E, row
             HttpResponse::Ok().content_type(CSV).insert_header((header::VARY, "Accept")).body(T::csv(rows).finish())
         }
     }
+}
+
+/// A report's answer: its JSON form is the whole envelope, its CSV form the rows.
+pub trait Envelope: Serialize {
+    type Row: CsvTable;
+    fn rows(&self) -> &[Self::Row];
+}
+
+impl<T: Serialize + CsvTable> Envelope for Report<T> {
+    type Row = T;
+    fn rows(&self) -> &[T] {
+        &self.data
+    }
+}
+
+impl<T: Serialize + CsvTable> Envelope for Snapshot<T> {
+    type Row = T;
+    fn rows(&self) -> &[T] {
+        &self.data
+    }
+}
+
+/// Answer `envelope` as JSON or its rows as CSV, as negotiated.
+pub fn answer<E: Envelope>(format: Format, envelope: &E) -> HttpResponse {
+    respond_rows(format, envelope, envelope.rows())
+}
+
+/// A report handler after its authorisation: build the answer on a pooled connection, answer it
+/// as negotiated.
+pub async fn serve<E: Envelope>(
+    pool: &crate::db::Pool,
+    format: Format,
+    build: impl AsyncFnOnce(&mut diesel_async::AsyncPgConnection) -> Result<E, Problem>,
+) -> Result<HttpResponse, Problem> {
+    let mut conn = pool.get().await?;
+    let envelope = build(&mut conn).await?;
+    Ok(answer(format, &envelope))
+}
+
+/// The whole of an admin-only report handler of any envelope: 403 unless admin, then [`serve`].
+pub async fn admin<E: Envelope>(
+    principal: &Principal,
+    pool: &crate::db::Pool,
+    format: Format,
+    build: impl AsyncFnOnce(&mut diesel_async::AsyncPgConnection) -> Result<E, Problem>,
+) -> Result<HttpResponse, Problem> {
+    require_admin(principal)?;
+    serve(pool, format, build).await
+}
+
+/// A range report (`?from=&to=&interval=`) for a caller already authorised: 422 on a bad range,
+/// then one [`Report`] of the rows `rows` gives for the series.
+pub async fn range<T: Serialize + CsvTable>(
+    pool: &crate::db::Pool,
+    query: &ReportQuery,
+    format: Format,
+    rows: impl AsyncFnOnce(&mut diesel_async::AsyncPgConnection, &Series) -> Result<Vec<T>, Problem>,
+) -> Result<HttpResponse, Problem> {
+    let series = query.series()?;
+    serve(pool, format, async |conn| Ok(Report::new(&series, rows(conn, &series).await?))).await
+}
+
+/// The whole of an admin-only range report handler: 403 unless admin, then [`range`].
+pub async fn admin_range<T: Serialize + CsvTable>(
+    principal: &Principal,
+    pool: &crate::db::Pool,
+    query: &ReportQuery,
+    format: Format,
+    rows: impl AsyncFnOnce(&mut diesel_async::AsyncPgConnection, &Series) -> Result<Vec<T>, Problem>,
+) -> Result<HttpResponse, Problem> {
+    require_admin(principal)?;
+    range(pool, query, format, rows).await
+}
+
+/// The whole of an admin-only report of the state now: 403 unless admin, then a [`Snapshot`] as of
+/// `now` of the rows `rows` gives.
+pub async fn admin_snapshot<T: Serialize + CsvTable>(
+    principal: &Principal,
+    pool: &crate::db::Pool,
+    format: Format,
+    now: DateTime<Utc>,
+    rows: impl AsyncFnOnce(&mut diesel_async::AsyncPgConnection) -> Result<Vec<T>, Problem>,
+) -> Result<HttpResponse, Problem> {
+    admin(principal, pool, format, async |conn| Ok(Snapshot { as_of: now, data: rows(conn).await? })).await
 }
 
 /// `part / whole` rounded half-even to 4 decimal places (`0.0125` = 1.25%) without trailing
@@ -484,6 +743,49 @@ mod tests {
     }
     use super::*;
     use rust_decimal::Decimal;
+
+    #[test]
+    fn a_split_reads_closed_whole_days_from_the_summary_and_the_edges_live() {
+        let s = Split::new(t("2026-01-15T06:00:00Z"), t("2026-03-10T12:00:00Z"), t("2026-02-10T01:00:00Z"));
+        assert_eq!((s.days_from, s.days_to), (t("2026-01-16"), t("2026-02-10")));
+        assert_eq!(
+            s.live(),
+            [(t("2026-01-15T06:00:00Z"), t("2026-01-16")), (t("2026-02-10"), t("2026-03-10T12:00:00Z"))]
+        );
+        let d = |x: &str| NaiveDate::parse_from_str(x, "%Y-%m-%d").expect("date");
+        assert_eq!(s.days(), (d("2026-01-16"), d("2026-02-10")));
+        // Nothing closed yet: all live.
+        let open = Split::new(t("2026-01-15"), t("2026-01-16"), t("2026-01-15T12:00:00Z"));
+        assert_eq!(open.live(), [(t("2026-01-15"), t("2026-01-16")), (t("2026-01-16"), t("2026-01-16"))]);
+    }
+
+    #[test]
+    fn closed_months_and_years_are_whole_and_settled() {
+        let now = t("2027-02-01T00:30:00Z");
+        assert_eq!(
+            Period::Month.closed(t("2026-01-15"), t("2027-03-01"), now),
+            Some((t("2026-02-01"), t("2027-01-01")))
+        );
+        assert_eq!(
+            Period::Year.closed(t("2026-01-01"), t("2027-03-01"), now),
+            Some((t("2026-01-01"), t("2027-01-01")))
+        );
+        assert_eq!(Period::Year.closed(t("2026-01-02"), t("2027-03-01"), now), None);
+        assert_eq!(Period::Month.closed(t("2027-01-01"), t("2027-02-01"), now), None, "January is not settled yet");
+    }
+
+    #[test]
+    fn a_daily_summary_marks_its_days_in_the_statement_that_writes_them() {
+        let summary = DailySummary {
+            period: Period::Day,
+            done: "x_done",
+            inserts: &["INSERT INTO a SELECT 1", "INSERT INTO b SELECT 2"],
+        };
+        let sql = summary.sql();
+        assert!(sql.contains("summary_0 AS (INSERT INTO a SELECT 1 ON CONFLICT DO NOTHING)"), "{sql}");
+        assert!(sql.contains("summary_1 AS (INSERT INTO b SELECT 2 ON CONFLICT DO NOTHING)"), "{sql}");
+        assert!(sql.ends_with("INSERT INTO x_done (day) SELECT day FROM missing ON CONFLICT DO NOTHING"), "{sql}");
+    }
     use std::str::FromStr;
 
     fn t(s: &str) -> DateTime<Utc> {

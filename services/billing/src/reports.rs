@@ -3,6 +3,8 @@
 //! The definitions are in docs/api.md ("Payments report").
 
 use crate::store::outcomes::{self, Cohort, OutcomeTotal};
+use chrono::{DateTime, Utc};
+use diesel_async::AsyncPgConnection;
 use platform::money::{Currency, Money};
 use platform::reports::{self, Bucket, Cell, Csv, CsvTable, Series};
 use platform::Problem;
@@ -61,19 +63,21 @@ pub struct Row {
     pub revenue_by_purpose: BTreeMap<String, PurposeRevenue>,
 }
 
-/// Read the history and build the rows (one snapshot for both queries; the per-day summaries when
-/// no bucket splits a day).
-pub async fn payments(pool: &platform::db::Pool, series: &Series) -> Result<Vec<Row>, Problem> {
-    let (starts, to) = (series.starts(), series.to());
-    let source = if series.day_aligned() { outcomes::Source::Daily } else { outcomes::Source::Outcomes };
-    let (totals, cohorts) = platform::db::snapshot(pool, move |conn| {
-        Box::pin(async move {
-            let totals = outcomes::totals(conn, source, &starts, to).await?;
-            let cohorts = outcomes::cohorts(conn, source, &starts, to).await?;
+/// Summarise the closed days not done yet, then read the history in one snapshot (both queries
+/// add up): closed days from the per-day summaries, the rest live.
+pub async fn payments(conn: &mut AsyncPgConnection, series: &Series, now: DateTime<Utc>) -> Result<Vec<Row>, Problem> {
+    let split = outcomes::OUTCOME_DAYS.prepare(conn, series.from(), series.to(), now).await?;
+    let starts = series.starts();
+    let (totals, cohorts) = conn
+        .build_transaction()
+        .read_only()
+        .repeatable_read()
+        .run(async |c| {
+            let totals = outcomes::totals(c, &starts, &split).await?;
+            let cohorts = outcomes::cohorts(c, &starts, &split).await?;
             Ok::<_, Problem>((totals, cohorts))
         })
-    })
-    .await?;
+        .await?;
     fold(series, &totals, &cohorts)
 }
 

@@ -269,9 +269,10 @@ pub async fn top_courses(
     rank: Rank,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
+    now: DateTime<Utc>,
     limit: i64,
 ) -> Result<Vec<TopCourseRow>, Problem> {
-    let found: Vec<CourseTotals> = sales::top_courses(conn, rank, from, to, limit).await?;
+    let found: Vec<CourseTotals> = sales::top_courses(conn, rank, from, to, now, limit).await?;
     let mut rows: Vec<TopCourseRow> = Vec::with_capacity(found.len());
     for t in found {
         let c = currency(&t.currency)?;

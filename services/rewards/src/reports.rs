@@ -152,7 +152,7 @@ pub async fn vouchers(
     series: &Series,
     now: DateTime<Utc>,
 ) -> Result<Vec<VoucherRow>, Problem> {
-    let found = store::voucher_flows(conn, &series.starts(), series.from(), series.to(), now).await?;
+    let found = store::voucher_flows(conn, series, now).await?;
     let currencies: BTreeSet<&str> = found.iter().map(|f| f.currency.trim()).collect();
     let mut rows = Vec::new();
     for b in series.buckets() {
@@ -250,6 +250,13 @@ pub struct Liability {
     /// Accounts with spendable tokens.
     pub holders: i64,
     pub data: Vec<LiabilityRow>,
+}
+
+impl platform::reports::Envelope for Liability {
+    type Row = LiabilityRow;
+    fn rows(&self) -> &[LiabilityRow] {
+        &self.data
+    }
 }
 
 pub async fn liability(conn: &mut AsyncPgConnection, now: DateTime<Utc>) -> Result<Liability, Problem> {

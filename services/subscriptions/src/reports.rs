@@ -4,6 +4,8 @@
 
 use crate::domain::mrr::Kind;
 use crate::store::mrr::{self as history, MovementTotal, StateChange};
+use chrono::{DateTime, Utc};
+use diesel_async::AsyncPgConnection;
 use platform::money::{Currency, Money};
 use platform::reports::{self, Cell, Csv, CsvTable, Series};
 use platform::Problem;
@@ -96,19 +98,25 @@ impl Moved {
     }
 }
 
-/// Read the history and build the rows (one snapshot for both queries; the per-day summary when no
-/// bucket splits a day).
-pub async fn subscriptions(pool: &platform::db::Pool, series: &Series) -> Result<Vec<Row>, Problem> {
-    let (starts, to) = (series.starts(), series.to());
-    let source = if series.day_aligned() { history::Source::Daily } else { history::Source::Movements };
-    let (totals, states) = platform::db::snapshot(pool, move |conn| {
-        Box::pin(async move {
-            let totals = history::movement_totals(conn, source, &starts, to).await?;
-            let states = history::state_changes(conn, source, &starts, to).await?;
+/// Summarise the closed days not done yet, then read the history in one snapshot (both queries
+/// add up): closed days from the per-day summary, the rest live.
+pub async fn subscriptions(
+    conn: &mut AsyncPgConnection,
+    series: &Series,
+    now: DateTime<Utc>,
+) -> Result<Vec<Row>, Problem> {
+    let h = history::History::prepare(conn, series.from(), series.to(), now).await?;
+    let starts = series.starts();
+    let (totals, states) = conn
+        .build_transaction()
+        .read_only()
+        .repeatable_read()
+        .run(async |c| {
+            let totals = history::movement_totals(c, &h, &starts).await?;
+            let states = history::state_changes(c, &h, &starts).await?;
             Ok::<_, Problem>((totals, states))
         })
-    })
-    .await?;
+        .await?;
     fold(series, &totals, &states)
 }
 

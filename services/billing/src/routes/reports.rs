@@ -28,8 +28,9 @@ pub async fn payments(
     query: Query<ReportQuery>,
     format: Format,
 ) -> Result<HttpResponse, Problem> {
-    reports::require_admin(&principal)?;
-    let series = query.series()?;
-    let rows = report::payments(&state.pool, &series).await?;
-    Ok(reports::respond(format, &Report::new(&series, rows)))
+    let now = state.clock.now();
+    reports::admin_range(&principal, &state.pool, &query, format, async |conn, series| {
+        report::payments(conn, series, now).await
+    })
+    .await
 }

@@ -6,6 +6,7 @@ use super::schema::payment_outcomes;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use platform::reports::{DailySummary, Period, Split};
 use rust_decimal::Decimal;
 
 pub const SUCCEEDED: &str = "succeeded";
@@ -89,41 +90,61 @@ pub struct OutcomeTotal {
     pub amount: Decimal,
 }
 
-/// Where the report reads the history from: every outcome, or the per-day summaries (the same
-/// sums per UTC day), which answer alike when no bucket boundary splits a day.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    Outcomes,
-    Daily,
-}
+/// The per-day summaries of the outcomes the payments report reads for closed days: outcomes by
+/// kind, purpose and decline code (NULL is '' there: part of the key); the cohort of payments
+/// first attempted each day; and, per cohort day, the days its payments succeeded on (so
+/// "succeeded before `to`" is a sum).
+pub const OUTCOME_DAYS: DailySummary = DailySummary {
+    period: Period::Day,
+    done: "payment_outcome_days_done",
+    inserts: &[
+        "INSERT INTO payment_outcomes_daily (day_start, currency, kind, purpose, decline_code, outcomes, amount)
+         SELECT date_trunc('day', o.occurred_at, 'UTC'), o.currency, o.kind, o.purpose,
+                coalesce(o.decline_code, ''), count(*), sum(o.amount)
+           FROM span JOIN payment_outcomes o ON o.occurred_at >= span.lo AND o.occurred_at < span.hi
+          WHERE (o.occurred_at AT TIME ZONE 'UTC')::date IN (SELECT day FROM missing)
+          GROUP BY 1, 2, 3, 4, 5",
+        "INSERT INTO payment_cohorts_daily (first_day, currency, payments, first_attempt_succeeded)
+         SELECT date_trunc('day', o.occurred_at, 'UTC'), o.currency, count(*),
+                count(*) FILTER (WHERE o.kind = 'succeeded')
+           FROM span JOIN payment_outcomes o ON o.occurred_at >= span.lo AND o.occurred_at < span.hi
+          WHERE o.attempt = 1 AND (o.occurred_at AT TIME ZONE 'UTC')::date IN (SELECT day FROM missing)
+          GROUP BY 1, 2",
+        "INSERT INTO payment_cohort_successes (first_day, success_day, currency, payments)
+         SELECT date_trunc('day', f.occurred_at, 'UTC'), date_trunc('day', o.occurred_at, 'UTC'), o.currency,
+                count(*)
+           FROM span JOIN payment_outcomes o ON o.occurred_at >= span.lo AND o.occurred_at < span.hi
+           JOIN payment_outcomes f ON f.payment_id = o.payment_id AND f.attempt = 1
+          WHERE o.kind = 'succeeded' AND (o.occurred_at AT TIME ZONE 'UTC')::date IN (SELECT day FROM missing)
+          GROUP BY 1, 2, 3",
+    ],
+};
 
+/// Outcome totals per bucket over `split`'s range: its closed days from the summary, the rest
+/// live from the outcomes.
 pub async fn totals(
     conn: &mut AsyncPgConnection,
-    source: Source,
     starts: &[DateTime<Utc>],
-    to: DateTime<Utc>,
+    split: &Split,
 ) -> QueryResult<Vec<OutcomeTotal>> {
     use diesel::sql_types::{Array, Timestamptz};
-    let history = match source {
-        Source::Outcomes => {
-            "SELECT occurred_at AS at, currency, kind, purpose, decline_code, 1::int8 AS n, amount
-               FROM payment_outcomes"
-        }
-        Source::Daily => {
-            "SELECT day_start AS at, currency, kind, purpose, NULLIF(decline_code, '') AS decline_code,
-                    outcomes AS n, amount
-               FROM payment_outcomes_daily"
-        }
-    };
-    diesel::sql_query(format!(
+    diesel::sql_query(
         "SELECT width_bucket(at, $1) AS bucket, trim(currency) AS currency, kind, purpose,
                 decline_code, sum(n)::int8 AS count, sum(amount) AS amount
-           FROM ({history}) history
-          WHERE at >= $1[1] AND at < $2
-          GROUP BY 1, 2, 3, 4, 5"
-    ))
+           FROM (SELECT day_start AS at, currency, kind, purpose, NULLIF(decline_code, '') AS decline_code,
+                        outcomes AS n, amount
+                   FROM payment_outcomes_daily WHERE day_start >= $2 AND day_start < $3
+                 UNION ALL
+                 SELECT occurred_at, currency, kind, purpose, decline_code, 1::int8, amount
+                   FROM payment_outcomes
+                  WHERE (occurred_at >= $4 AND occurred_at < $2) OR (occurred_at >= $3 AND occurred_at < $5)) history
+          GROUP BY 1, 2, 3, 4, 5",
+    )
     .bind::<Array<Timestamptz>, _>(starts)
-    .bind::<Timestamptz, _>(to)
+    .bind::<Timestamptz, _>(split.days_from)
+    .bind::<Timestamptz, _>(split.days_to)
+    .bind::<Timestamptz, _>(split.from)
+    .bind::<Timestamptz, _>(split.to)
     .load(conn)
     .await
 }
@@ -145,40 +166,52 @@ pub struct Cohort {
     pub eventually_succeeded: i64,
 }
 
-const COHORTS_FROM_OUTCOMES: &str = "
-    SELECT width_bucket(f.occurred_at, $1) AS bucket, trim(f.currency) AS currency,
-           count(*) AS payments,
-           count(*) FILTER (WHERE f.kind = 'succeeded') AS first_attempt_succeeded,
-           count(*) FILTER (WHERE f.kind = 'succeeded' OR EXISTS (
-               SELECT 1 FROM payment_outcomes s
-                WHERE s.payment_id = f.payment_id AND s.kind = 'succeeded' AND s.occurred_at < $2
-           )) AS eventually_succeeded
-      FROM payment_outcomes f
-     WHERE f.attempt = 1 AND f.occurred_at >= $1[1] AND f.occurred_at < $2
-     GROUP BY 1, 2";
-
-const COHORTS_DAILY: &str = "
+/// The cohorts of `split`'s range. A cohort payment succeeded by `to` is counted from the summary
+/// when its first attempt and its success are both on closed days; live otherwise: first attempts
+/// on the open parts (any success before `to`), and first attempts on closed days whose success
+/// came on the open part after them. The three sets are disjoint.
+const COHORTS: &str = "
+    WITH cohort AS (
+        SELECT first_day AS at, currency, payments, first_attempt_succeeded
+          FROM payment_cohorts_daily WHERE first_day >= $2 AND first_day < $3
+        UNION ALL
+        SELECT occurred_at, currency, 1, (kind = 'succeeded')::int FROM payment_outcomes
+         WHERE attempt = 1 AND ((occurred_at >= $4 AND occurred_at < $2) OR (occurred_at >= $3 AND occurred_at < $5))),
+    eventual AS (
+        SELECT first_day AS at, currency, payments FROM payment_cohort_successes
+         WHERE first_day >= $2 AND first_day < $3 AND success_day < $3
+        UNION ALL
+        SELECT f.occurred_at, f.currency, 1 FROM payment_outcomes f
+         WHERE f.attempt = 1 AND ((f.occurred_at >= $4 AND f.occurred_at < $2) OR (f.occurred_at >= $3 AND f.occurred_at < $5))
+           AND EXISTS (SELECT 1 FROM payment_outcomes s
+                        WHERE s.payment_id = f.payment_id AND s.kind = 'succeeded' AND s.occurred_at < $5)
+        UNION ALL
+        SELECT f.occurred_at, f.currency, 1
+          FROM payment_outcomes s JOIN payment_outcomes f ON f.payment_id = s.payment_id AND f.attempt = 1
+         WHERE s.kind = 'succeeded' AND s.occurred_at >= $3 AND s.occurred_at < $5
+           AND f.occurred_at >= $2 AND f.occurred_at < $3)
     SELECT c.bucket, c.currency, c.payments, c.first_attempt_succeeded,
-           COALESCE(s.eventually_succeeded, 0)::int8 AS eventually_succeeded
-      FROM (SELECT width_bucket(first_day, $1) AS bucket, trim(currency) AS currency,
-                   sum(payments)::int8 AS payments, sum(first_attempt_succeeded)::int8 AS first_attempt_succeeded
-              FROM payment_cohorts_daily WHERE first_day >= $1[1] AND first_day < $2 GROUP BY 1, 2) c
-      LEFT JOIN (SELECT width_bucket(first_day, $1) AS bucket, trim(currency) AS currency,
+           COALESCE(e.eventually_succeeded, 0)::int8 AS eventually_succeeded
+      FROM (SELECT width_bucket(at, $1) AS bucket, trim(currency) AS currency, sum(payments)::int8 AS payments,
+                   sum(first_attempt_succeeded)::int8 AS first_attempt_succeeded
+              FROM cohort GROUP BY 1, 2) c
+      LEFT JOIN (SELECT width_bucket(at, $1) AS bucket, trim(currency) AS currency,
                         sum(payments)::int8 AS eventually_succeeded
-                   FROM payment_cohort_successes
-                  WHERE first_day >= $1[1] AND first_day < $2 AND success_day < $2 GROUP BY 1, 2) s
+                   FROM eventual GROUP BY 1, 2) e
         USING (bucket, currency)";
 
 pub async fn cohorts(
     conn: &mut AsyncPgConnection,
-    source: Source,
     starts: &[DateTime<Utc>],
-    to: DateTime<Utc>,
+    split: &Split,
 ) -> QueryResult<Vec<Cohort>> {
     use diesel::sql_types::{Array, Timestamptz};
-    let sql = match source {
-        Source::Outcomes => COHORTS_FROM_OUTCOMES,
-        Source::Daily => COHORTS_DAILY,
-    };
-    diesel::sql_query(sql).bind::<Array<Timestamptz>, _>(starts).bind::<Timestamptz, _>(to).load(conn).await
+    diesel::sql_query(COHORTS)
+        .bind::<Array<Timestamptz>, _>(starts)
+        .bind::<Timestamptz, _>(split.days_from)
+        .bind::<Timestamptz, _>(split.days_to)
+        .bind::<Timestamptz, _>(split.from)
+        .bind::<Timestamptz, _>(split.to)
+        .load(conn)
+        .await
 }

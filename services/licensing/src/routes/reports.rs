@@ -6,7 +6,7 @@ use crate::State;
 use actix_web::{web, HttpResponse};
 use platform::auth::Principal;
 use platform::http::Query;
-use platform::reports::{require_admin, respond, respond_rows, Format, Report, ReportQuery, Snapshot};
+use platform::reports::{self as report, Format, Report, ReportQuery, Snapshot};
 use platform::Problem;
 use serde::Deserialize;
 
@@ -27,11 +27,8 @@ pub async fn tickets(
     q: Query<ReportQuery>,
     format: Format,
 ) -> Result<HttpResponse, Problem> {
-    require_admin(&principal)?;
-    let series = q.series()?;
-    let mut conn = state.pool.get().await?;
-    let rows = reports::tickets(&mut conn, &series).await?;
-    Ok(respond(format, &Report::new(&series, rows)))
+    report::admin_range(&principal, &state.pool, &q, format, async |conn, series| reports::tickets(conn, series).await)
+        .await
 }
 
 /// Licenses by status now, with seats sold and used.
@@ -42,10 +39,10 @@ pub async fn tickets(
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not an admin")))]
 pub async fn licenses(state: web::Data<State>, principal: Principal, format: Format) -> Result<HttpResponse, Problem> {
-    require_admin(&principal)?;
-    let mut conn = state.pool.get().await?;
-    let answer = Snapshot { as_of: state.clock.now(), data: reports::licenses(&mut conn).await? };
-    Ok(respond_rows(format, &answer, &answer.data))
+    report::admin_snapshot(&principal, &state.pool, format, state.clock.now(), async |conn| {
+        reports::licenses(conn).await
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -71,14 +68,16 @@ pub async fn utilization(
     q: Query<UtilizationQuery>,
     format: Format,
 ) -> Result<HttpResponse, Problem> {
-    require_admin(&principal)?;
+    report::require_admin(&principal)?;
     let limit = q.limit.unwrap_or(ORGS_DEFAULT);
     if !(1..=ORGS_MAX).contains(&limit) {
         return Err(Problem::field("limit", format!("must be between 1 and {ORGS_MAX}")));
     }
-    let mut conn = state.pool.get().await?;
-    let answer = Snapshot { as_of: state.clock.now(), data: reports::utilization(&mut conn, limit).await? };
-    Ok(respond_rows(format, &answer, &answer.data))
+    let now = state.clock.now();
+    report::serve(&state.pool, format, async |conn| {
+        Ok(Snapshot { as_of: now, data: reports::utilization(conn, limit).await? })
+    })
+    .await
 }
 
 /// The renewal pipeline: active or suspended licenses ending within 30, 60 and 90 days.
@@ -89,9 +88,6 @@ pub async fn utilization(
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not an admin")))]
 pub async fn renewals(state: web::Data<State>, principal: Principal, format: Format) -> Result<HttpResponse, Problem> {
-    require_admin(&principal)?;
     let now = state.clock.now();
-    let mut conn = state.pool.get().await?;
-    let answer = Snapshot { as_of: now, data: reports::renewals(&mut conn, now).await? };
-    Ok(respond_rows(format, &answer, &answer.data))
+    report::admin_snapshot(&principal, &state.pool, format, now, async |conn| reports::renewals(conn, now).await).await
 }

@@ -7,7 +7,7 @@ use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use platform::auth::{Principal, Role};
 use platform::http::Query;
-use platform::reports::{respond, respond_rows, Format, Report, ReportQuery, Snapshot};
+use platform::reports::{self as report, Envelope, Format, Report, ReportQuery, Snapshot};
 use platform::Problem;
 use serde::{Deserialize, Serialize};
 
@@ -28,11 +28,11 @@ pub async fn sales(
     q: Query<ReportQuery>,
     format: Format,
 ) -> Result<HttpResponse, Problem> {
-    platform::reports::require_admin(&principal)?;
-    let series = q.series()?;
-    let mut conn = state.pool.get().await?;
-    let rows = reports::sales(&mut conn, &series, state.clock.now()).await?;
-    Ok(respond(format, &Report::new(&series, rows)))
+    let now = state.clock.now();
+    report::admin_range(&principal, &state.pool, &q, format, async |conn, series| {
+        reports::sales(conn, series, now).await
+    })
+    .await
 }
 
 /// What instructors are owed (pending, available), what is in payout and what was paid, now.
@@ -43,10 +43,10 @@ pub async fn sales(
         (status = 401, body = Problem, content_type = "application/problem+json", description = "unauthorized"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "forbidden: the caller is not an admin")))]
 pub async fn payouts(state: web::Data<State>, principal: Principal, format: Format) -> Result<HttpResponse, Problem> {
-    platform::reports::require_admin(&principal)?;
-    let mut conn = state.pool.get().await?;
-    let snapshot = Snapshot { as_of: state.clock.now(), data: reports::payouts(&mut conn).await? };
-    Ok(respond_rows(format, &snapshot, &snapshot.data))
+    report::admin_snapshot(&principal, &state.pool, format, state.clock.now(), async |conn| {
+        reports::payouts(conn).await
+    })
+    .await
 }
 
 /// How the courses are ranked.
@@ -90,6 +90,13 @@ pub struct TopCourses {
     pub data: Vec<TopCourseRow>,
 }
 
+impl Envelope for TopCourses {
+    type Row = TopCourseRow;
+    fn rows(&self) -> &[TopCourseRow] {
+        &self.data
+    }
+}
+
 /// The best courses of each currency over a range, by revenue or by number of sales.
 #[utoipa::path(get, path = "/api/admin/reports/marketplace/top-courses", tag = "marketplace", operation_id = "topCoursesReport",
     security(("bearer" = [])), params(TopQuery),
@@ -104,7 +111,7 @@ pub async fn top_courses(
     q: Query<TopQuery>,
     format: Format,
 ) -> Result<HttpResponse, Problem> {
-    platform::reports::require_admin(&principal)?;
+    report::require_admin(&principal)?;
     if q.to <= q.from {
         return Err(Problem::field("to", "must be after `from`"));
     }
@@ -116,10 +123,11 @@ pub async fn top_courses(
         TopBy::Revenue => Rank::Revenue,
         TopBy::Sales => Rank::Sales,
     };
-    let mut conn = state.pool.get().await?;
-    let data = reports::top_courses(&mut conn, rank, q.from, q.to, limit).await?;
-    let answer = TopCourses { from: q.from, to: q.to, by: q.by, data };
-    Ok(respond_rows(format, &answer, &answer.data))
+    let (from, to, by, now) = (q.from, q.to, q.by, state.clock.now());
+    report::serve(&state.pool, format, async |conn| {
+        Ok(TopCourses { from, to, by, data: reports::top_courses(conn, rank, from, to, now, limit).await? })
+    })
+    .await
 }
 
 /// The calling instructor's own sales per interval and course; nobody else's, whatever is asked.
@@ -138,8 +146,5 @@ pub async fn instructor_sales(
 ) -> Result<HttpResponse, Problem> {
     principal.require_any(&[Role::Instructor])?;
     let me = principal.user_id()?;
-    let series = q.series()?;
-    let mut conn = state.pool.get().await?;
-    let rows = reports::instructor_sales(&mut conn, me, &series).await?;
-    Ok(respond(format, &Report::new(&series, rows)))
+    report::range(&state.pool, &q, format, async |conn, series| reports::instructor_sales(conn, me, series).await).await
 }

@@ -2,11 +2,11 @@
 //! the earnings ledger. Buckets are `platform::reports::Series`, numbered by `width_bucket` over their starts.
 
 use super::schema::sales_ledger;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bpchar, Date, Integer, Numeric, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use platform::reports::Series;
+use platform::reports::{DailySummary, Period, Series, Split};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -59,6 +59,22 @@ pub struct IntervalTotals {
     pub platform_revenue: Decimal,
 }
 
+/// The per-day, per-currency summary of the ledger the sales report reads for closed days.
+pub const SALES_DAYS: DailySummary = DailySummary {
+    period: Period::Day,
+    done: "sales_days_done",
+    inserts: &["INSERT INTO sales_days (day, currency, sales, refunds, gross_sales, refunded, discounts, gmv, \
+                                       instructor_revenue, platform_revenue) \
+                SELECT (l.occurred_at AT TIME ZONE 'UTC')::date, l.currency, \
+                       count(*) FILTER (WHERE l.kind = 'sale'), count(*) FILTER (WHERE l.kind = 'refund'), \
+                       coalesce(sum(l.gross) FILTER (WHERE l.kind = 'sale'), 0), \
+                       coalesce(-sum(l.gross) FILTER (WHERE l.kind = 'refund'), 0), \
+                       sum(l.discount), sum(l.gross), sum(l.instructor_amount), sum(l.platform_amount) \
+                  FROM span JOIN sales_ledger l ON l.occurred_at >= span.lo AND l.occurred_at < span.hi \
+                 WHERE (l.occurred_at AT TIME ZONE 'UTC')::date IN (SELECT day FROM missing) \
+                 GROUP BY 1, 2"],
+};
+
 /// GMV and its split per bucket and currency over `series`: whole days closed at `now` from the
 /// per-day summaries (summarising the ones not yet done), the rest (partial edge days, today)
 /// live from the ledger.
@@ -67,13 +83,8 @@ pub async fn by_interval(
     series: &Series,
     now: DateTime<Utc>,
 ) -> QueryResult<Vec<IntervalTotals>> {
-    let (days_from, days_to) = match series.closed_days(now) {
-        Some(days) => {
-            summarise_days(conn, days.0.date_naive(), days.1.date_naive()).await?;
-            days
-        }
-        None => (series.to(), series.to()),
-    };
+    let split = SALES_DAYS.prepare(conn, series.from(), series.to(), now).await?;
+    let (days_from, days_to) = split.days();
     diesel::sql_query(
         "SELECT width_bucket(at, $1) AS bucket, currency, sum(sales)::bigint AS sales, \
                 sum(refunds)::bigint AS refunds, sum(gross_sales) AS gross_sales, sum(refunded) AS refunded, \
@@ -97,40 +108,11 @@ pub async fn by_interval(
     .bind::<Array<Timestamptz>, _>(series.starts())
     .bind::<Timestamptz, _>(series.from())
     .bind::<Timestamptz, _>(series.to())
-    .bind::<Date, _>(days_from.date_naive())
-    .bind::<Date, _>(days_to.date_naive())
-    .bind::<Timestamptz, _>(days_from)
-    .bind::<Timestamptz, _>(days_to)
+    .bind::<Date, _>(days_from)
+    .bind::<Date, _>(days_to)
+    .bind::<Timestamptz, _>(split.days_from)
+    .bind::<Timestamptz, _>(split.days_to)
     .load(conn)
-    .await
-}
-
-/// Summarise the days of `[from, to)` not summarised yet, in one statement: a day's rows and its
-/// `sales_days_done` mark commit together. Two replicas doing the same day compute the same rows
-/// from an insert-only ledger; the second one's inserts are no-ops.
-async fn summarise_days(conn: &mut AsyncPgConnection, from: NaiveDate, to: NaiveDate) -> QueryResult<usize> {
-    diesel::sql_query(
-        "WITH missing AS ( \
-             SELECT $1::date + i AS day FROM generate_series(0, $2::date - $1::date - 1) AS i \
-              WHERE NOT EXISTS (SELECT 1 FROM sales_days_done d WHERE d.day = $1::date + i)), \
-           span AS (SELECT min(day)::timestamp AT TIME ZONE 'UTC' AS lo, \
-                           (max(day) + 1)::timestamp AT TIME ZONE 'UTC' AS hi FROM missing), \
-           sums AS ( \
-             INSERT INTO sales_days (day, currency, sales, refunds, gross_sales, refunded, discounts, gmv, \
-                                     instructor_revenue, platform_revenue) \
-             SELECT (l.occurred_at AT TIME ZONE 'UTC')::date, l.currency, \
-                    count(*) FILTER (WHERE l.kind = 'sale'), count(*) FILTER (WHERE l.kind = 'refund'), \
-                    coalesce(sum(l.gross) FILTER (WHERE l.kind = 'sale'), 0), \
-                    coalesce(-sum(l.gross) FILTER (WHERE l.kind = 'refund'), 0), \
-                    sum(l.discount), sum(l.gross), sum(l.instructor_amount), sum(l.platform_amount) \
-               FROM span JOIN sales_ledger l ON l.occurred_at >= span.lo AND l.occurred_at < span.hi \
-              WHERE (l.occurred_at AT TIME ZONE 'UTC')::date IN (SELECT day FROM missing) \
-              GROUP BY 1, 2 ON CONFLICT DO NOTHING) \
-         INSERT INTO sales_days_done (day) SELECT day FROM missing ON CONFLICT DO NOTHING",
-    )
-    .bind::<Date, _>(from)
-    .bind::<Date, _>(to)
-    .execute(conn)
     .await
 }
 
@@ -160,33 +142,123 @@ pub enum Rank {
     Sales,
 }
 
+/// The per-course summaries of the ledger the ranking reads for closed months and years.
+const fn course_sales(period: Period, done: &'static str, insert: &'static [&'static str]) -> DailySummary {
+    DailySummary { period, done, inserts: insert }
+}
+
+pub const COURSE_MONTHS: DailySummary = course_sales(
+    Period::Month,
+    "course_sales_months_done",
+    &["INSERT INTO course_sales_months (period_start, course_id, currency, sales, refunds, revenue) \
+       SELECT date_trunc('month', l.occurred_at AT TIME ZONE 'UTC')::date, l.course_id, l.currency, \
+              count(*) FILTER (WHERE l.kind = 'sale'), count(*) FILTER (WHERE l.kind = 'refund'), sum(l.gross) \
+         FROM span JOIN sales_ledger l ON l.occurred_at >= span.lo AND l.occurred_at < span.hi \
+        WHERE date_trunc('month', l.occurred_at AT TIME ZONE 'UTC')::date IN (SELECT day FROM missing) \
+        GROUP BY 1, 2, 3"],
+);
+
+pub const COURSE_YEARS: DailySummary = course_sales(
+    Period::Year,
+    "course_sales_years_done",
+    &["INSERT INTO course_sales_years (period_start, course_id, currency, sales, refunds, revenue) \
+       SELECT date_trunc('year', l.occurred_at AT TIME ZONE 'UTC')::date, l.course_id, l.currency, \
+              count(*) FILTER (WHERE l.kind = 'sale'), count(*) FILTER (WHERE l.kind = 'refund'), sum(l.gross) \
+         FROM span JOIN sales_ledger l ON l.occurred_at >= span.lo AND l.occurred_at < span.hi \
+        WHERE date_trunc('year', l.occurred_at AT TIME ZONE 'UTC')::date IN (SELECT day FROM missing) \
+        GROUP BY 1, 2, 3"],
+);
+
 /// The `limit` best courses of each currency over `[from, to)`, by net revenue or by number of
-/// sales (ties broken by the other, then the course id, so pages are stable).
+/// sales (ties broken by the other, then the course id, so pages are stable). The closed calendar
+/// years of the range come from the yearly summary, its other closed months from the monthly one,
+/// the rest live from the ledger; a range that is exactly one closed year or month is ranked
+/// straight from its summary's index.
 pub async fn top_courses(
     conn: &mut AsyncPgConnection,
     rank: Rank,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
+    now: DateTime<Utc>,
     limit: i64,
 ) -> QueryResult<Vec<CourseTotals>> {
     let order = match rank {
         Rank::Revenue => "revenue DESC, sales DESC, course_id",
         Rank::Sales => "sales DESC, revenue DESC, course_id",
     };
+    let years = COURSE_YEARS.prepare(conn, from, to, now).await?;
+    let before = COURSE_MONTHS.prepare(conn, from, years.days_from, now).await?;
+    let after = COURSE_MONTHS.prepare(conn, years.days_to, to, now).await?;
+    let live: Vec<(DateTime<Utc>, DateTime<Utc>)> =
+        before.live().into_iter().chain(after.live()).filter(|(a, b)| a < b).collect();
+    let months = [before, after].into_iter().filter(|m| !m.all_live()).collect::<Vec<_>>();
+    let one = |s: &Split, p: Period| p.next(s.days_from) == Some(s.days_to);
+    let single = match (years.all_live(), months.as_slice(), live.is_empty()) {
+        (false, [], true) if one(&years, Period::Year) => Some(("course_sales_years", years.days_from)),
+        (true, [m], true) if one(m, Period::Month) => Some(("course_sales_months", m.days_from)),
+        _ => None,
+    };
+    if let Some((table, start)) = single {
+        // Each currency's best rows straight off the summary's ranking index; the currencies by a
+        // skip scan of the same index (a handful of probes, not a scan of every course).
+        return diesel::sql_query(format!(
+            "WITH RECURSIVE cur AS ( \
+                 SELECT min(currency) AS code FROM {table} WHERE period_start = $1 \
+                 UNION ALL \
+                 SELECT (SELECT min(currency) FROM {table} WHERE period_start = $1 AND currency > cur.code) \
+                   FROM cur WHERE cur.code IS NOT NULL) \
+             SELECT t.course_id, c.title, t.currency, t.sales, t.refunds, t.revenue \
+               FROM cur CROSS JOIN LATERAL ( \
+                    SELECT course_id, currency, sales, refunds, revenue FROM {table} \
+                     WHERE period_start = $1 AND currency = cur.code ORDER BY {order} LIMIT $2) AS t \
+               JOIN courses c ON c.id = t.course_id \
+              ORDER BY t.currency, {order}"
+        ))
+        .bind::<Date, _>(start.date_naive())
+        .bind::<BigInt, _>(limit)
+        .load(conn)
+        .await;
+    }
+    let mut ranges = live;
+    ranges.resize(4, (to, to));
+    let (b, a) = (before.days(), after.days());
     diesel::sql_query(format!(
         "SELECT t.course_id, c.title, t.currency, t.sales, t.refunds, t.revenue FROM ( \
              SELECT course_id, currency, sales, refunds, revenue, \
                     row_number() OVER (PARTITION BY currency ORDER BY {order}) AS place FROM ( \
-                 SELECT course_id, currency, count(*) FILTER (WHERE kind = 'sale') AS sales, \
-                        count(*) FILTER (WHERE kind = 'refund') AS refunds, sum(gross) AS revenue \
-                   FROM sales_ledger WHERE occurred_at >= $1 AND occurred_at < $2 \
+                 SELECT course_id, currency, sum(sales)::bigint AS sales, sum(refunds)::bigint AS refunds, \
+                        sum(revenue) AS revenue FROM ( \
+                     SELECT course_id, currency, sales, refunds, revenue FROM course_sales_years \
+                      WHERE period_start >= $2 AND period_start < $3 \
+                     UNION ALL \
+                     SELECT course_id, currency, sales, refunds, revenue FROM course_sales_months \
+                      WHERE (period_start >= $4 AND period_start < $5) OR (period_start >= $6 AND period_start < $7) \
+                     UNION ALL \
+                     SELECT course_id, currency, count(*) FILTER (WHERE kind = 'sale'), \
+                            count(*) FILTER (WHERE kind = 'refund'), sum(gross) \
+                       FROM sales_ledger \
+                      WHERE (occurred_at >= $8 AND occurred_at < $9) OR (occurred_at >= $10 AND occurred_at < $11) \
+                         OR (occurred_at >= $12 AND occurred_at < $13) OR (occurred_at >= $14 AND occurred_at < $15) \
+                      GROUP BY 1, 2) AS pieces \
                   GROUP BY 1, 2) AS per_course) AS t \
            JOIN courses c ON c.id = t.course_id \
-          WHERE t.place <= $3 ORDER BY t.currency, t.place"
+          WHERE t.place <= $1 ORDER BY t.currency, t.place"
     ))
-    .bind::<Timestamptz, _>(from)
-    .bind::<Timestamptz, _>(to)
     .bind::<BigInt, _>(limit)
+    .bind::<Date, _>(years.days().0)
+    .bind::<Date, _>(years.days().1)
+    .bind::<Date, _>(b.0)
+    .bind::<Date, _>(b.1)
+    .bind::<Date, _>(a.0)
+    .bind::<Date, _>(a.1)
+    .bind::<Timestamptz, _>(ranges[0].0)
+    .bind::<Timestamptz, _>(ranges[0].1)
+    .bind::<Timestamptz, _>(ranges[1].0)
+    .bind::<Timestamptz, _>(ranges[1].1)
+    .bind::<Timestamptz, _>(ranges[2].0)
+    .bind::<Timestamptz, _>(ranges[2].1)
+    .bind::<Timestamptz, _>(ranges[3].0)
+    .bind::<Timestamptz, _>(ranges[3].1)
     .load(conn)
     .await
 }

@@ -257,7 +257,30 @@ async fn months_of_sales_and_refunds_reconcile_with_the_reports() {
     for r in by_revenue["data"].as_array().unwrap() {
         assert_eq!(amount(r, "revenue"), revenue_of(r["course_id"].as_str().unwrap()), "{r}");
     }
-    assert_eq!(ids(&m.get_json(Some((Uuid::now_v7(), ADMIN)), &top("sales")).await), [c1.clone(), c3.clone(), c2]);
+    assert_eq!(
+        ids(&m.get_json(Some((Uuid::now_v7(), ADMIN)), &top("sales")).await),
+        [c1.clone(), c3.clone(), c2.clone()]
+    );
+    // Exactly one closed month (January, read on 5 March) is ranked straight from the per-course
+    // monthly summary: c1 (20.00), c3 (15.00); the two months before March the same as the sum of
+    // January's and February's summaries (c3 15.00, c2 10.00, c1 0.00 after its refund).
+    let jan = m
+        .get_json(
+            Some((Uuid::now_v7(), ADMIN)),
+            "/api/admin/reports/marketplace/top-courses?from=2026-01-01&to=2026-02-01&by=revenue",
+        )
+        .await;
+    assert_eq!(ids(&jan), [c1.clone(), c3.clone()], "{jan}");
+    assert_eq!((amount(&jan["data"][0], "revenue"), jan["data"][0]["sales"].as_i64()), (d("20.00"), Some(1)));
+    let two = m
+        .get_json(
+            Some((Uuid::now_v7(), ADMIN)),
+            "/api/admin/reports/marketplace/top-courses?from=2026-01-01&to=2026-03-01&by=revenue",
+        )
+        .await;
+    assert_eq!(ids(&two), [c3.clone(), c2.clone(), c1.clone()], "{two}");
+    assert_eq!(amount(&two["data"][2], "revenue"), d("0.00"), "{two}");
+    assert_eq!(two["data"][2]["refunds"], 1, "{two}");
 
     // Each instructor sees their own sales only; their earnings add up to the admin's split.
     let mine = "/api/instructors/me/reports/sales?from=2026-01-01&to=2026-05-01";

@@ -6,7 +6,7 @@ use crate::State;
 use actix_web::{web, HttpResponse};
 use platform::auth::Principal;
 use platform::http::Query;
-use platform::reports::{require_admin, respond, respond_rows, Format, Report, ReportQuery};
+use platform::reports::{self as report, Format, Report, ReportQuery};
 use platform::Problem;
 
 /// Tokens earned, awarded, redeemed, clawed back and expired per interval.
@@ -23,11 +23,11 @@ pub async fn tokens(
     q: Query<ReportQuery>,
     format: Format,
 ) -> Result<HttpResponse, Problem> {
-    require_admin(&principal)?;
-    let series = q.series()?;
-    let mut conn = state.pool.get().await?;
-    let rows = reports::token_flows(&mut conn, &series, state.clock.now()).await?;
-    Ok(respond(format, &Report::new(&series, rows)))
+    let now = state.clock.now();
+    report::admin_range(&principal, &state.pool, &q, format, async |conn, series| {
+        reports::token_flows(conn, series, now).await
+    })
+    .await
 }
 
 /// Vouchers issued, used and expired per interval and currency.
@@ -44,11 +44,11 @@ pub async fn vouchers(
     q: Query<ReportQuery>,
     format: Format,
 ) -> Result<HttpResponse, Problem> {
-    require_admin(&principal)?;
-    let series = q.series()?;
-    let mut conn = state.pool.get().await?;
-    let rows = reports::vouchers(&mut conn, &series, state.clock.now()).await?;
-    Ok(respond(format, &Report::new(&series, rows)))
+    let now = state.clock.now();
+    report::admin_range(&principal, &state.pool, &q, format, async |conn, series| {
+        reports::vouchers(conn, series, now).await
+    })
+    .await
 }
 
 /// Outstanding spendable tokens now and their liability at catalogue value, per currency.
@@ -59,8 +59,6 @@ pub async fn vouchers(
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not an admin")))]
 pub async fn liability(state: web::Data<State>, principal: Principal, format: Format) -> Result<HttpResponse, Problem> {
-    require_admin(&principal)?;
-    let mut conn = state.pool.get().await?;
-    let answer = reports::liability(&mut conn, state.clock.now()).await?;
-    Ok(respond_rows(format, &answer, &answer.data))
+    let now = state.clock.now();
+    report::admin(&principal, &state.pool, format, async |conn| reports::liability(conn, now).await).await
 }

@@ -1,11 +1,11 @@
 //! The rewards report's queries: token flows and vouchers per interval (buckets of
 //! `platform::reports::Series`, numbered by `width_bucket`), outstanding tokens and what the catalogue says they are worth.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bpchar, Date, Integer, Numeric, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use platform::reports::Series;
+use platform::reports::{DailySummary, Period, Series};
 use rust_decimal::Decimal;
 
 /// Tokens moved by one ledger kind in one interval; `tokens` is positive for every kind.
@@ -22,17 +22,23 @@ pub struct Flow {
     pub entries: i64,
 }
 
+/// The per-day summary of the token ledger the tokens report reads for closed days.
+pub const TOKEN_FLOW_DAYS: DailySummary = DailySummary {
+    period: Period::Day,
+    done: "token_flow_days_done",
+    inserts: &["INSERT INTO token_flow_days (day, kind, amount, entries) \
+                SELECT (t.created_at AT TIME ZONE 'UTC')::date, t.kind, sum(t.amount), count(*) \
+                  FROM span JOIN token_transactions t ON t.created_at >= span.lo AND t.created_at < span.hi \
+                 WHERE (t.created_at AT TIME ZONE 'UTC')::date IN (SELECT day FROM missing) \
+                 GROUP BY 1, 2"],
+};
+
 /// Tokens per bucket and kind over `series`: whole days closed at `now` from the per-day
 /// summaries (summarising the ones not yet done), the rest (partial edge days, today) live from
 /// the ledger.
 pub async fn flows(conn: &mut AsyncPgConnection, series: &Series, now: DateTime<Utc>) -> QueryResult<Vec<Flow>> {
-    let (days_from, days_to) = match series.closed_days(now) {
-        Some(days) => {
-            summarise_days(conn, days.0.date_naive(), days.1.date_naive()).await?;
-            days
-        }
-        None => (series.to(), series.to()),
-    };
+    let split = TOKEN_FLOW_DAYS.prepare(conn, series.from(), series.to(), now).await?;
+    let (days_from, days_to) = split.days();
     diesel::sql_query(
         "SELECT width_bucket(at, $1) AS bucket, kind, abs(sum(amount))::bigint AS tokens, \
                 sum(entries)::bigint AS entries \
@@ -48,35 +54,11 @@ pub async fn flows(conn: &mut AsyncPgConnection, series: &Series, now: DateTime<
     .bind::<Array<Timestamptz>, _>(series.starts())
     .bind::<Timestamptz, _>(series.from())
     .bind::<Timestamptz, _>(series.to())
-    .bind::<Date, _>(days_from.date_naive())
-    .bind::<Date, _>(days_to.date_naive())
-    .bind::<Timestamptz, _>(days_from)
-    .bind::<Timestamptz, _>(days_to)
+    .bind::<Date, _>(days_from)
+    .bind::<Date, _>(days_to)
+    .bind::<Timestamptz, _>(split.days_from)
+    .bind::<Timestamptz, _>(split.days_to)
     .load(conn)
-    .await
-}
-
-/// Summarise the days of `[from, to)` not summarised yet, in one statement: a day's rows and its
-/// `token_flow_days_done` mark commit together. Two replicas doing the same day compute the same
-/// rows from an append-only ledger; the second one's inserts are no-ops.
-async fn summarise_days(conn: &mut AsyncPgConnection, from: NaiveDate, to: NaiveDate) -> QueryResult<usize> {
-    diesel::sql_query(
-        "WITH missing AS ( \
-             SELECT $1::date + i AS day FROM generate_series(0, $2::date - $1::date - 1) AS i \
-              WHERE NOT EXISTS (SELECT 1 FROM token_flow_days_done d WHERE d.day = $1::date + i)), \
-           span AS (SELECT min(day)::timestamp AT TIME ZONE 'UTC' AS lo, \
-                           (max(day) + 1)::timestamp AT TIME ZONE 'UTC' AS hi FROM missing), \
-           sums AS ( \
-             INSERT INTO token_flow_days (day, kind, amount, entries) \
-             SELECT (t.created_at AT TIME ZONE 'UTC')::date, t.kind, sum(t.amount), count(*) \
-               FROM span JOIN token_transactions t ON t.created_at >= span.lo AND t.created_at < span.hi \
-              WHERE (t.created_at AT TIME ZONE 'UTC')::date IN (SELECT day FROM missing) \
-              GROUP BY 1, 2 ON CONFLICT DO NOTHING) \
-         INSERT INTO token_flow_days_done (day) SELECT day FROM missing ON CONFLICT DO NOTHING",
-    )
-    .bind::<Date, _>(from)
-    .bind::<Date, _>(to)
-    .execute(conn)
     .await
 }
 
@@ -97,32 +79,50 @@ pub struct VoucherFlow {
     pub value: Decimal,
 }
 
+/// Vouchers issued per day and currency, the voucher report's summary of closed days.
+pub const VOUCHER_ISSUE_DAYS: DailySummary = DailySummary {
+    period: Period::Day,
+    done: "voucher_issue_days_done",
+    inserts: &["INSERT INTO voucher_issue_days (day, currency, vouchers, value) \
+                SELECT (v.issued_at AT TIME ZONE 'UTC')::date, v.currency, count(*), sum(v.discount) \
+                  FROM span JOIN vouchers v ON v.issued_at >= span.lo AND v.issued_at < span.hi \
+                 WHERE (v.issued_at AT TIME ZONE 'UTC')::date IN (SELECT day FROM missing) \
+                 GROUP BY 1, 2"],
+};
+
 pub async fn voucher_flows(
     conn: &mut AsyncPgConnection,
-    starts: &[DateTime<Utc>],
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
+    series: &Series,
     now: DateTime<Utc>,
 ) -> QueryResult<Vec<VoucherFlow>> {
+    let split = VOUCHER_ISSUE_DAYS.prepare(conn, series.from(), series.to(), now).await?;
+    let (days_from, days_to) = split.days();
     // A voucher expires by time: its status flips to `expired` only when something touches it, so
     // an unused (issued) voucher past `expires_at` counts as expired at `expires_at`.
     diesel::sql_query(
-        "SELECT width_bucket(at, $1) AS bucket, event, currency, count(*) AS vouchers, sum(discount) AS value \
+        "SELECT width_bucket(at, $1) AS bucket, event, currency, sum(n)::bigint AS vouchers, sum(discount) AS value \
            FROM ( \
-             SELECT issued_at AS at, 'issued' AS event, currency, discount FROM vouchers \
-              WHERE issued_at >= $2 AND issued_at < $3 \
+             SELECT day::timestamp AT TIME ZONE 'UTC' AS at, 'issued' AS event, currency, vouchers AS n, \
+                    value AS discount FROM voucher_issue_days WHERE day >= $5 AND day < $6 \
              UNION ALL \
-             SELECT consumed_at, 'used', currency, discount FROM vouchers \
+             SELECT issued_at, 'issued', currency, 1, discount FROM vouchers \
+              WHERE (issued_at >= $2 AND issued_at < $7) OR (issued_at >= $8 AND issued_at < $3) \
+             UNION ALL \
+             SELECT consumed_at, 'used', currency, 1, discount FROM vouchers \
               WHERE consumed_at >= $2 AND consumed_at < $3 \
              UNION ALL \
-             SELECT expires_at, 'expired', currency, discount FROM vouchers \
+             SELECT expires_at, 'expired', currency, 1, discount FROM vouchers \
               WHERE expires_at >= $2 AND expires_at < LEAST($3, $4) AND status IN ('issued', 'expired') \
            ) AS v GROUP BY 1, 2, 3 ORDER BY 1, 3, 2",
     )
-    .bind::<Array<Timestamptz>, _>(starts)
-    .bind::<Timestamptz, _>(from)
-    .bind::<Timestamptz, _>(to)
+    .bind::<Array<Timestamptz>, _>(series.starts())
+    .bind::<Timestamptz, _>(series.from())
+    .bind::<Timestamptz, _>(series.to())
     .bind::<Timestamptz, _>(now)
+    .bind::<Date, _>(days_from)
+    .bind::<Date, _>(days_to)
+    .bind::<Timestamptz, _>(split.days_from)
+    .bind::<Timestamptz, _>(split.days_to)
     .load(conn)
     .await
 }

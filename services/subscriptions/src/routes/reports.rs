@@ -28,8 +28,9 @@ pub async fn subscriptions(
     query: Query<ReportQuery>,
     format: Format,
 ) -> Result<HttpResponse, Problem> {
-    reports::require_admin(&principal)?;
-    let series = query.series()?;
-    let rows = report::subscriptions(&state.pool, &series).await?;
-    Ok(reports::respond(format, &Report::new(&series, rows)))
+    let now = state.clock.now();
+    reports::admin_range(&principal, &state.pool, &query, format, async |conn, series| {
+        report::subscriptions(conn, series, now).await
+    })
+    .await
 }

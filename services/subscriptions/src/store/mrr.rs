@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::Error;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use platform::reports::{DailySummary, Period, Split};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -100,79 +101,120 @@ pub struct StateChange {
     pub delta: i64,
 }
 
-/// Where the report reads the history from: every movement, or the per-day summary (`mrr_daily`,
-/// the same sums per UTC day), which answers alike when no bucket boundary splits a day.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    Movements,
-    Daily,
+/// The per-day summary of the MRR history the subscriptions report reads for closed days (NULLs
+/// are '' there: they are part of the key).
+pub const MRR_DAYS: DailySummary = DailySummary {
+    period: Period::Day,
+    done: "mrr_days_done",
+    inserts: &["INSERT INTO mrr_daily (day_start, currency, kind, tier_before, status_before, tier_after,
+                                       status_after, movements, delta)
+                SELECT date_trunc('day', m.occurred_at, 'UTC'), m.currency, coalesce(m.kind, ''),
+                       coalesce(m.tier_before, ''), coalesce(m.status_before, ''),
+                       coalesce(m.tier_after, ''), coalesce(m.status_after, ''),
+                       count(*), sum(m.mrr_after - m.mrr_before)
+                  FROM span JOIN mrr_movements m ON m.occurred_at >= span.lo AND m.occurred_at < span.hi
+                 WHERE (m.occurred_at AT TIME ZONE 'UTC')::date IN (SELECT day FROM missing)
+                 GROUP BY 1, 2, 3, 4, 5, 6, 7"],
+};
+
+/// Where the history before a report's `to` is read from: `before` covers everything up to its
+/// `from` (bucket 0, the state at the start), `range` the report's range; each reads its closed
+/// days from `mrr_daily` and the rest live (a day holding `from` is live, so no bucket gets a
+/// part of a day that belongs to another).
+#[derive(Debug, Clone, Copy)]
+pub struct History {
+    pub before: Split,
+    pub range: Split,
 }
 
-impl Source {
-    /// The history as rows of (at, currency, kind, n, delta, tier/status before and after).
-    fn sql(self) -> &'static str {
-        match self {
-            Source::Movements => {
-                "SELECT occurred_at AS at, currency, kind, 1::int8 AS n, mrr_after - mrr_before AS delta,
-                        tier_before, status_before, tier_after, status_after FROM mrr_movements"
-            }
-            Source::Daily => {
-                "SELECT day_start AS at, currency, NULLIF(kind, '') AS kind, movements AS n, delta,
-                        NULLIF(tier_before, '') AS tier_before, NULLIF(status_before, '') AS status_before,
-                        NULLIF(tier_after, '') AS tier_after, NULLIF(status_after, '') AS status_after
-                   FROM mrr_daily"
-            }
-        }
+impl History {
+    /// Summarise the closed days not done yet, from the first movement to `to`.
+    pub async fn prepare(
+        conn: &mut AsyncPgConnection,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> QueryResult<Self> {
+        let first: Option<DateTime<Utc>> =
+            mrr_movements::table.select(diesel::dsl::min(mrr_movements::occurred_at)).get_result(conn).await?;
+        let start = first.map_or(from, |f| f.min(from));
+        let before = MRR_DAYS.prepare(conn, start, from, now).await?;
+        let range = MRR_DAYS.prepare(conn, from, to, now).await?;
+        Ok(Self { before, range })
     }
+
+    /// The history as rows of (at, currency, kind, n, delta, tier/status before and after), with
+    /// its 10 bind parameters from `$2`.
+    const SQL: &'static str = "
+        SELECT day_start AS at, currency, NULLIF(kind, '') AS kind, movements AS n, delta,
+               NULLIF(tier_before, '') AS tier_before, NULLIF(status_before, '') AS status_before,
+               NULLIF(tier_after, '') AS tier_after, NULLIF(status_after, '') AS status_after
+          FROM mrr_daily WHERE (day_start >= $2 AND day_start < $3) OR (day_start >= $4 AND day_start < $5)
+        UNION ALL
+        SELECT occurred_at, currency, kind, 1::int8, mrr_after - mrr_before,
+               tier_before, status_before, tier_after, status_after
+          FROM mrr_movements
+         WHERE (occurred_at >= $6 AND occurred_at < $7) OR (occurred_at >= $8 AND occurred_at < $9)
+            OR (occurred_at >= $10 AND occurred_at < $11)";
 }
 
-/// Movement totals before `to`, by bucket (`width_bucket` over `starts`, the buckets' starts),
-/// currency and kind. Bucket 0 sums everything before the range: the state at its start.
+/// Bind `$1` (the buckets' starts) and the history's parameters (`$2`..`$11`).
+macro_rules! bind_history {
+    ($query:expr, $starts:expr, $h:expr) => {{
+        use diesel::sql_types::{Array, Timestamptz};
+        let h: &History = $h;
+        $query
+            .bind::<Array<Timestamptz>, _>($starts)
+            .bind::<Timestamptz, _>(h.before.days_from)
+            .bind::<Timestamptz, _>(h.before.days_to)
+            .bind::<Timestamptz, _>(h.range.days_from)
+            .bind::<Timestamptz, _>(h.range.days_to)
+            .bind::<Timestamptz, _>(h.before.from)
+            .bind::<Timestamptz, _>(h.before.days_from)
+            .bind::<Timestamptz, _>(h.before.days_to)
+            .bind::<Timestamptz, _>(h.range.days_from)
+            .bind::<Timestamptz, _>(h.range.days_to)
+            .bind::<Timestamptz, _>(h.range.to)
+    }};
+}
+
+/// Movement totals before the range's end, by bucket (`width_bucket` over `starts`, the buckets'
+/// starts), currency and kind. Bucket 0 sums everything before the range: the state at its start.
 pub async fn movement_totals(
     conn: &mut AsyncPgConnection,
-    source: Source,
+    history: &History,
     starts: &[DateTime<Utc>],
-    to: DateTime<Utc>,
 ) -> QueryResult<Vec<MovementTotal>> {
-    use diesel::sql_types::{Array, Timestamptz};
-    diesel::sql_query(format!(
+    let sql = format!(
         "SELECT width_bucket(at, $1) AS bucket, trim(currency) AS currency, kind,
                 sum(n)::int8 AS count, sum(delta) AS delta
            FROM ({}) history
-          WHERE at < $2
           GROUP BY 1, 2, 3",
-        source.sql()
-    ))
-    .bind::<Array<Timestamptz>, _>(starts)
-    .bind::<Timestamptz, _>(to)
-    .load(conn)
-    .await
+        History::SQL
+    );
+    bind_history!(diesel::sql_query(sql), starts, history).load(conn).await
 }
 
-/// Entries into and exits from each (tier, status) before `to`, by bucket as [`movement_totals`].
+/// Entries into and exits from each (tier, status) before the range's end, by bucket as
+/// [`movement_totals`].
 pub async fn state_changes(
     conn: &mut AsyncPgConnection,
-    source: Source,
+    history: &History,
     starts: &[DateTime<Utc>],
-    to: DateTime<Utc>,
 ) -> QueryResult<Vec<StateChange>> {
-    use diesel::sql_types::{Array, Timestamptz};
-    diesel::sql_query(format!(
+    let sql = format!(
         "WITH history AS ({}),
               changes AS (
              SELECT width_bucket(at, $1) AS bucket, trim(currency) AS currency,
                     tier_after AS tier, status_after AS status, n
-               FROM history WHERE at < $2 AND tier_after IS NOT NULL
+               FROM history WHERE tier_after IS NOT NULL
              UNION ALL
              SELECT width_bucket(at, $1), trim(currency), tier_before, status_before, -n
-               FROM history WHERE at < $2 AND tier_before IS NOT NULL)
+               FROM history WHERE tier_before IS NOT NULL)
          SELECT bucket, currency, tier, status, sum(n)::int8 AS delta FROM changes
           GROUP BY 1, 2, 3, 4
          HAVING sum(n) <> 0",
-        source.sql()
-    ))
-    .bind::<Array<Timestamptz>, _>(starts)
-    .bind::<Timestamptz, _>(to)
-    .load(conn)
-    .await
+        History::SQL
+    );
+    bind_history!(diesel::sql_query(sql), starts, history).load(conn).await
 }

@@ -1,0 +1,2 @@
+DROP TABLE voucher_issue_days_done;
+DROP TABLE voucher_issue_days;
