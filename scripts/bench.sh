@@ -9,7 +9,10 @@
 # BENCH_HTTP_WORKERS, BENCH_GATEWAY_WORKERS, BENCH_INSTRUMENTATION (`on`: metrics listeners and
 # every span exported over OTLP/HTTP to a sink in the bench process, as in production; `off`: no
 # metrics listener, requests untimed, no spans at all: the pair measures what instrumentation
-# costs). Results: $CARGO_TARGET_DIR/bench/<time>.json, latest.json.
+# costs; the spans kept follow OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG when set, every span
+# otherwise), BENCH_RESEED (1; 0: reuse the database a previous run seeded, for repeated short
+# runs such as the instrumentation on/off pairs). Results: $CARGO_TARGET_DIR/bench/<time>.json,
+# latest.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export AWS_LC_SYS_USE_SYSTEM=0
@@ -40,7 +43,11 @@ trap 'exit 130' INT TERM
 
 # A clean slate: the database, and the queues a previous run may have left messages in.
 scripts/stop-all.sh >/dev/null 2>&1 || true
-psql -q "$ADMIN_URL" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
+reseed=1
+if [ "${BENCH_RESEED:-1}" = 0 ] && [ "$(psql -Atq "$BENCH_URL" -c 'SELECT count(*) FROM public.bench_seeded' 2>/dev/null)" = 1 ]; then
+  reseed=0
+fi
+[ "$reseed" = 0 ] || psql -q "$ADMIN_URL" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
 for q in $(as_root rabbitmqctl -q list_queues name 2>/dev/null | grep '^bench\.' || true); do
   as_root rabbitmqctl -q delete_queue "$q" >/dev/null 2>&1 || echo "bench: could not delete queue $q" >&2
 done
@@ -65,10 +72,15 @@ echo "bench: instrumentation ${BENCH_INSTRUMENTATION:-on}" >&2
 started=1
 PROFILE=release RUN_DETACHED=1 scripts/run-all.sh >/dev/null
 
-echo "bench: seeding (1,000,000 reward accounts, 100,000 courses, 20,000 subscriptions with a year of MRR history, 120,000 payments, 20 licenses)" >&2
-seed_start=$(date +%s)
-psql -q "$BENCH_URL" -f scripts/bench-seed.sql >/dev/null
-echo "bench: seeded in $(( $(date +%s) - seed_start )) s" >&2
+if [ "$reseed" = 1 ]; then
+  echo "bench: seeding (1,000,000 reward accounts, 100,000 courses, 20,000 subscriptions with a year of MRR history, 120,000 payments, 20 licenses)" >&2
+  seed_start=$(date +%s)
+  psql -q "$BENCH_URL" -f scripts/bench-seed.sql >/dev/null
+  psql -q "$BENCH_URL" -c "CREATE TABLE public.bench_seeded AS SELECT now() AS seeded_at"
+  echo "bench: seeded in $(( $(date +%s) - seed_start )) s" >&2
+else
+  echo "bench: reusing the database seeded at $(psql -Atq "$BENCH_URL" -c 'SELECT seeded_at FROM public.bench_seeded') (BENCH_RESEED=0)" >&2
+fi
 
 args=()
 [ -n "${BENCH_ONLY:-}" ] && args+=(--only "$BENCH_ONLY")
