@@ -11,7 +11,7 @@
 # metrics listener, requests untimed, no spans at all: the pair measures what instrumentation
 # costs; the spans kept follow OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG when set, every span
 # otherwise), BENCH_RESEED (1; 0: reuse the database a previous run seeded, for repeated short
-# runs such as the instrumentation on/off pairs). Results: $CARGO_TARGET_DIR/bench/<time>.json,
+# runs such as the instrumentation on/off pairs), BENCH_PROFILE (release; debug: see below). Results: $CARGO_TARGET_DIR/bench/<time>.json,
 # latest.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +19,14 @@ export AWS_LC_SYS_USE_SYSTEM=0
 TARGET=${CARGO_TARGET_DIR:-target}
 
 scripts/dev-deps.sh
-cargo build --release --workspace --bins
+# BENCH_PROFILE=debug: the debug binaries (no release build; absolute figures are not what ships,
+# only comparisons within one run set mean anything).
+BENCH_PROFILE=${BENCH_PROFILE:-release}
+case $BENCH_PROFILE in
+  release) cargo build --release --workspace --bins ;;
+  debug) cargo build --workspace --bins ;;
+  *) echo "bench: BENCH_PROFILE is release or debug" >&2; exit 2 ;;
+esac
 
 set -a
 # shellcheck disable=SC1091
@@ -70,7 +77,7 @@ case ${BENCH_INSTRUMENTATION:-on} in
 esac
 echo "bench: instrumentation ${BENCH_INSTRUMENTATION:-on}" >&2
 started=1
-PROFILE=release RUN_DETACHED=1 scripts/run-all.sh >/dev/null
+PROFILE=$BENCH_PROFILE RUN_DETACHED=1 scripts/run-all.sh >/dev/null
 
 if [ "$reseed" = 1 ]; then
   echo "bench: seeding (1,000,000 reward accounts, 100,000 courses, 20,000 subscriptions with a year of MRR history, 120,000 payments, 20 licenses)" >&2
@@ -84,4 +91,4 @@ fi
 
 args=()
 [ -n "${BENCH_ONLY:-}" ] && args+=(--only "$BENCH_ONLY")
-BENCH_DATABASE=$DB BENCH_RUN_DIR=.run BENCH_OUT_DIR="$TARGET/bench" "$TARGET/release/bench" "${args[@]}"
+BENCH_DATABASE=$DB BENCH_RUN_DIR=.run BENCH_OUT_DIR="$TARGET/bench" "$TARGET/$BENCH_PROFILE/bench" "${args[@]}"

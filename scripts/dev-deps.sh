@@ -36,7 +36,7 @@ rabbit_up() { rabbitmqctl -q await_startup >/dev/null 2>&1; }
 # is read when the node starts, so this takes effect at its next (re)start.
 # DEV_DEPS_RABBITMQ_ENV_CONF: another file to write (to try this script without touching /etc).
 RABBITMQ_ENV_CONF=${DEV_DEPS_RABBITMQ_ENV_CONF:-/etc/rabbitmq/rabbitmq-env.conf}
-WANT_SOCKETS=10000
+WANT_FILES=10000
 AMQP_PORT=${DEV_DEPS_AMQP_PORT:-5672} # another port only to try the wedged-broker check
 ensure_fd_setting() {
   if ! grep -q '^[[:space:]]*ulimit -n' "$RABBITMQ_ENV_CONF" 2>/dev/null; then
@@ -51,21 +51,26 @@ ensure_fd_setting() {
 # env file raises it and tell the operator to restart the node (never restarted from here: it
 # may be shared, and a restart drops every connection).
 # "<sockets limit> <sockets used>" of the running node, empty when it cannot tell.
-rabbit_sockets() {
-  timeout 10 rabbitmqctl status --formatter json 2>/dev/null | python3 -c 'import json,sys
-fd = json.load(sys.stdin).get("file_descriptors") or {}
-print(fd.get("sockets_limit", ""), fd.get("sockets_used", ""))' 2>/dev/null || true
+# "<open-file limit> <files open>" of the node listening on the AMQP port, read from /proc (no
+# rabbitmqctl: on a wedged node it hangs, and as it switches to the rabbitmq user, `timeout`
+# cannot reach its Erlang VM). Empty when it cannot tell.
+rabbit_files() {
+  local pid limit
+  pid=$(ss -Hltnp "sport = :$AMQP_PORT" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+  [ -n "$pid" ] && [ -r "/proc/$pid/limits" ] || return 0
+  limit=$(awk '/^Max open files/ {print $4}' "/proc/$pid/limits")
+  echo "$limit $(find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)"
 }
 
 check_rabbit_fd_limit() {
   local limit used
-  read -r limit used < <(rabbit_sockets) || return 0
+  read -r limit used < <(rabbit_files) || return 0
   [[ "$limit" =~ ^[0-9]+$ ]] || return 0
-  if [ "$limit" -lt "$WANT_SOCKETS" ]; then
+  if [ "$limit" -lt "$WANT_FILES" ]; then
     ensure_fd_setting
     cat >&2 <<MSG
-dev-deps: WARNING: RabbitMQ is running with a socket limit of $limit ($used in use): the open-file
-dev-deps:   limit it started with is the packaged default (1024). The test suite's parallel stacks
+dev-deps: WARNING: RabbitMQ is running with an open-file limit of $limit ($used open), the
+dev-deps:   packaged default (1024: about 830 sockets). The test suite's parallel stacks
 dev-deps:   need more, and past the limit the broker stops answering new connections (TCP accepts,
 dev-deps:   AMQP never answers). $RABBITMQ_ENV_CONF has 'ulimit -n 20000' now; RESTART RabbitMQ
 dev-deps:   when nothing else uses it for this to take effect, e.g.:
@@ -87,8 +92,8 @@ amqp_answers() {
 check_amqp_handshake() {
   for _ in 1 2 3; do amqp_answers && return 0; sleep 1; done
   local limit used fds=""
-  read -r limit used < <(rabbit_sockets) || true
-  [ -n "${limit:-}" ] && fds="sockets in use: ${used:-?} of $limit."
+  read -r limit used < <(rabbit_files) || true
+  [ -n "${limit:-}" ] && fds="Its files open: ${used:-?} of $limit."
   cat >&2 <<MSG
 dev-deps: ERROR: RabbitMQ on 127.0.0.1:$AMQP_PORT accepts connections but does not answer the AMQP
 dev-deps:   handshake (sent the 0-9-1 protocol header, got no 8 bytes back within 5 s): the broker is
@@ -99,8 +104,17 @@ MSG
   exit 1
 }
 
+tcp_accepts() { timeout 3 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$AMQP_PORT" 2>/dev/null; }
+
 ensure_rabbitmq() {
-  if command -v rabbitmqctl >/dev/null && timeout 20 rabbitmqctl -q status >/dev/null 2>&1; then
+  # Already running: a node that answers AMQP is up (its socket limit checked); one that accepts
+  # TCP but never answers is wedged, and starting another would not help.
+  if tcp_accepts; then
+    check_amqp_handshake
+    check_rabbit_fd_limit
+    return
+  fi
+  if command -v rabbitmqctl >/dev/null && timeout 20 rabbitmqctl -q status >/dev/null 2>&1 </dev/null; then
     if rabbit_up; then
       check_rabbit_fd_limit
       check_amqp_handshake
