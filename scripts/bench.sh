@@ -9,9 +9,12 @@
 # BENCH_HTTP_WORKERS, BENCH_GATEWAY_WORKERS, BENCH_INSTRUMENTATION (`on`: metrics listeners and
 # every span exported over OTLP/HTTP to a sink in the bench process, as in production; `off`: no
 # metrics listener, requests untimed, no spans at all: the pair measures what instrumentation
-# costs), BENCH_REPEATS (3: every scenario runs that many times in interleaved rounds; the table
-# shows medians and the p99 spread, and the load average before each run), BENCH_WRITE_RATE (auto:
-# the money writes are offered 40 % of the pgbench baseline's rate; or operations per second),
+# costs; the spans kept follow OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG when set, every span
+# otherwise), BENCH_RESEED (1; 0: reuse the database a previous run seeded, for repeated short
+# runs such as the instrumentation on/off pairs), BENCH_PROFILE (release; debug: see below),
+# BENCH_REPEATS (3: every scenario runs that many times in interleaved rounds; the table shows
+# medians and the p99 spread, and the load average before each run), BENCH_WRITE_RATE (auto: the
+# money writes are offered 40 % of the pgbench baseline's rate; or operations per second),
 # BENCH_PGBENCH_CLIENTS (16: the baseline's concurrency). Results: $CARGO_TARGET_DIR/bench/<time>.json,
 # latest.json.
 set -euo pipefail
@@ -20,7 +23,14 @@ export AWS_LC_SYS_USE_SYSTEM=0
 TARGET=${CARGO_TARGET_DIR:-target}
 
 scripts/dev-deps.sh
-cargo build --release --workspace --bins
+# BENCH_PROFILE=debug: the debug binaries (no release build; absolute figures are not what ships,
+# only comparisons within one run set mean anything).
+BENCH_PROFILE=${BENCH_PROFILE:-release}
+case $BENCH_PROFILE in
+  release) cargo build --release --workspace --bins ;;
+  debug) cargo build --workspace --bins ;;
+  *) echo "bench: BENCH_PROFILE is release or debug" >&2; exit 2 ;;
+esac
 
 set -a
 # shellcheck disable=SC1091
@@ -44,7 +54,11 @@ trap 'exit 130' INT TERM
 
 # A clean slate: the database, and the queues a previous run may have left messages in.
 scripts/stop-all.sh >/dev/null 2>&1 || true
-psql -q "$ADMIN_URL" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
+reseed=1
+if [ "${BENCH_RESEED:-1}" = 0 ] && [ "$(psql -Atq "$BENCH_URL" -c 'SELECT count(*) FROM public.bench_seeded' 2>/dev/null)" = 1 ]; then
+  reseed=0
+fi
+[ "$reseed" = 0 ] || psql -q "$ADMIN_URL" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
 for q in $(as_root rabbitmqctl -q list_queues name 2>/dev/null | grep '^bench\.' || true); do
   as_root rabbitmqctl -q delete_queue "$q" >/dev/null 2>&1 || echo "bench: could not delete queue $q" >&2
 done
@@ -67,13 +81,18 @@ case ${BENCH_INSTRUMENTATION:-on} in
 esac
 echo "bench: instrumentation ${BENCH_INSTRUMENTATION:-on}" >&2
 started=1
-PROFILE=release RUN_DETACHED=1 scripts/run-all.sh >/dev/null
+PROFILE=$BENCH_PROFILE RUN_DETACHED=1 scripts/run-all.sh >/dev/null
 
-echo "bench: seeding (1,000,000 reward accounts, 100,000 courses, 20,000 subscriptions with a year of MRR history, 120,000 payments, 20 licenses)" >&2
-seed_start=$(date +%s)
-psql -q "$BENCH_URL" -f scripts/bench-seed.sql >/dev/null
-echo "bench: seeded in $(( $(date +%s) - seed_start )) s" >&2
+if [ "$reseed" = 1 ]; then
+  echo "bench: seeding (1,000,000 reward accounts, 100,000 courses, 20,000 subscriptions with a year of MRR history, 120,000 payments, 20 licenses)" >&2
+  seed_start=$(date +%s)
+  psql -q "$BENCH_URL" -f scripts/bench-seed.sql >/dev/null
+  psql -q "$BENCH_URL" -c "CREATE TABLE public.bench_seeded AS SELECT now() AS seeded_at"
+  echo "bench: seeded in $(( $(date +%s) - seed_start )) s" >&2
+else
+  echo "bench: reusing the database seeded at $(psql -Atq "$BENCH_URL" -c 'SELECT seeded_at FROM public.bench_seeded') (BENCH_RESEED=0)" >&2
+fi
 
 args=()
 [ -n "${BENCH_ONLY:-}" ] && args+=(--only "$BENCH_ONLY")
-DEV_DATABASE_URL=$ADMIN_URL BENCH_DATABASE=$DB BENCH_RUN_DIR=.run BENCH_OUT_DIR="$TARGET/bench" "$TARGET/release/bench" "${args[@]}"
+DEV_DATABASE_URL=$ADMIN_URL BENCH_DATABASE=$DB BENCH_RUN_DIR=.run BENCH_OUT_DIR="$TARGET/bench" "$TARGET/$BENCH_PROFILE/bench" "${args[@]}"

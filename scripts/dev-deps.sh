@@ -31,23 +31,105 @@ ensure_postgres() {
 
 rabbit_up() { rabbitmqctl -q await_startup >/dev/null 2>&1; }
 
+# The node inherits the packaged 1024 open files (about 830 sockets): the test suite's parallel
+# stacks exceed that, and past it the node silently stops answering new connections. The env file
+# is read when the node starts, so this takes effect at its next (re)start.
+# DEV_DEPS_RABBITMQ_ENV_CONF: another file to write (to try this script without touching /etc).
+RABBITMQ_ENV_CONF=${DEV_DEPS_RABBITMQ_ENV_CONF:-/etc/rabbitmq/rabbitmq-env.conf}
+WANT_FILES=10000
+AMQP_PORT=${DEV_DEPS_AMQP_PORT:-5672} # another port only to try the wedged-broker check
+ensure_fd_setting() {
+  if ! grep -q '^[[:space:]]*ulimit -n' "$RABBITMQ_ENV_CONF" 2>/dev/null; then
+    # A file without a final newline would glue the line onto its last one.
+    local nl=""
+    [ -s "$RABBITMQ_ENV_CONF" ] && [ -n "$(tail -c 1 "$RABBITMQ_ENV_CONF")" ] && nl=$'\n'
+    printf '%sulimit -n 20000 2>/dev/null || true\n' "$nl" | as_root tee -a "$RABBITMQ_ENV_CONF" >/dev/null || true
+  fi
+}
+
+# A node that was already running: is its socket limit the packaged default? Then make sure the
+# env file raises it and tell the operator to restart the node (never restarted from here: it
+# may be shared, and a restart drops every connection).
+# "<sockets limit> <sockets used>" of the running node, empty when it cannot tell.
+# "<open-file limit> <files open>" of the node listening on the AMQP port, read from /proc (no
+# rabbitmqctl: on a wedged node it hangs, and as it switches to the rabbitmq user, `timeout`
+# cannot reach its Erlang VM). Empty when it cannot tell.
+rabbit_files() {
+  local pid limit
+  pid=$(ss -Hltnp "sport = :$AMQP_PORT" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+  [ -n "$pid" ] && [ -r "/proc/$pid/limits" ] || return 0
+  limit=$(awk '/^Max open files/ {print $4}' "/proc/$pid/limits")
+  echo "$limit $(find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)"
+}
+
+check_rabbit_fd_limit() {
+  local limit used
+  read -r limit used < <(rabbit_files) || return 0
+  [[ "$limit" =~ ^[0-9]+$ ]] || return 0
+  if [ "$limit" -lt "$WANT_FILES" ]; then
+    ensure_fd_setting
+    cat >&2 <<MSG
+dev-deps: WARNING: RabbitMQ is running with an open-file limit of $limit ($used open), the
+dev-deps:   packaged default (1024: about 830 sockets). The test suite's parallel stacks
+dev-deps:   need more, and past the limit the broker stops answering new connections (TCP accepts,
+dev-deps:   AMQP never answers). $RABBITMQ_ENV_CONF has 'ulimit -n 20000' now; RESTART RabbitMQ
+dev-deps:   when nothing else uses it for this to take effect, e.g.:
+dev-deps:     rabbitmqctl stop && rabbitmq-server -detached && rabbitmqctl await_startup
+MSG
+  fi
+}
+
+# TCP accepts but the broker never answers the AMQP 0-9-1 protocol header: wedged (typically out
+# of sockets). Every client would hang until its own timeout, so say so now.
+amqp_answers() {
+  local got
+  got=$(timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+    printf "AMQP\0\0\11\1" >&3
+    head -c 8 <&3 | wc -c' _ "$AMQP_PORT" 2>/dev/null) || return 1
+  [ "${got:-0}" -ge 8 ]
+}
+
+check_amqp_handshake() {
+  for _ in 1 2 3; do amqp_answers && return 0; sleep 1; done
+  local limit used fds=""
+  read -r limit used < <(rabbit_files) || true
+  [ -n "${limit:-}" ] && fds="Its files open: ${used:-?} of $limit."
+  cat >&2 <<MSG
+dev-deps: ERROR: RabbitMQ on 127.0.0.1:$AMQP_PORT accepts connections but does not answer the AMQP
+dev-deps:   handshake (sent the 0-9-1 protocol header, got no 8 bytes back within 5 s): the broker is
+dev-deps:   wedged, most often out of sockets. $fds
+dev-deps:   Restart it (rabbitmqctl stop; rabbitmq-server -detached) once nothing else depends on it;
+dev-deps:   $RABBITMQ_ENV_CONF should raise the open-file limit ('ulimit -n 20000').
+MSG
+  exit 1
+}
+
+tcp_accepts() { timeout 3 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$AMQP_PORT" 2>/dev/null; }
+
 ensure_rabbitmq() {
-  if command -v rabbitmqctl >/dev/null && timeout 20 rabbitmqctl -q status >/dev/null 2>&1; then
-    rabbit_up && return
+  # Already running: a node that answers AMQP is up (its socket limit checked); one that accepts
+  # TCP but never answers is wedged, and starting another would not help.
+  if tcp_accepts; then
+    check_amqp_handshake
+    check_rabbit_fd_limit
+    return
+  fi
+  if command -v rabbitmqctl >/dev/null && timeout 20 rabbitmqctl -q status >/dev/null 2>&1 </dev/null; then
+    if rabbit_up; then
+      check_rabbit_fd_limit
+      check_amqp_handshake
+      return
+    fi
   fi
   command -v rabbitmq-server >/dev/null || apt_install rabbitmq-server
-  # The node inherits the packaged 1024 open files (about 830 sockets): the test suite's parallel
-  # stacks exceed that, and past it the node silently stops answering new connections.
-  local env_conf=/etc/rabbitmq/rabbitmq-env.conf
-  if ! grep -q 'ulimit -n' "$env_conf" 2>/dev/null; then
-    echo 'ulimit -n 20000 2>/dev/null || true' | as_root tee -a "$env_conf" >/dev/null || true
-  fi
+  ensure_fd_setting
   as_root rabbitmq-server -detached >/dev/null 2>&1 || true
   # rabbitmqctl exits 69 at once until the node exists; then await_startup blocks until ready.
   for _ in $(seq 1 120); do rabbit_up && break; sleep 0.5; done
   rabbit_up || { echo "dev-deps: RabbitMQ did not come up" >&2; exit 1; }
   # The app may have been stopped with stop_app (tests do that); start_app is a no-op otherwise.
   as_root rabbitmqctl -q start_app >/dev/null 2>&1 || true
+  check_amqp_handshake
 }
 
 ensure_postgres

@@ -1063,6 +1063,17 @@ def check_overlay(ov):
                 err(w, f"{name}: {name.upper()}_LOG_FORMAT must be json")
             if not env_value(env, "OTEL_EXPORTER_OTLP_ENDPOINT"):
                 err(w, f"{name}: OTEL_EXPORTER_OTLP_ENDPOINT is not set")
+            sampler = env_value(env, "OTEL_TRACES_SAMPLER")
+            if sampler not in ("always_on", "always_off", "traceidratio", "parentbased_always_on",
+                               "parentbased_always_off", "parentbased_traceidratio"):
+                err(w, f"{name}: OTEL_TRACES_SAMPLER must name a sampler (got {sampler!r}); the services refuse to start otherwise")
+            elif sampler.endswith("traceidratio"):
+                try:
+                    ratio = float(env_value(env, "OTEL_TRACES_SAMPLER_ARG") or "1")
+                except ValueError:
+                    ratio = -1.0
+                if not 0.0 <= ratio <= 1.0:
+                    err(w, f"{name}: OTEL_TRACES_SAMPLER_ARG must be a ratio from 0.0 to 1.0")
             img = c.get("image", "")
             if "." not in img.split("/")[0] and ":" not in img.split("/")[0]:
                 err(w, f"{name}: image {img} names no registry")

@@ -379,6 +379,10 @@ where
             return ExitCode::from(2);
         }
     };
+    if let Err(e) = platform::telemetry::Sampling::from_env() {
+        eprintln!("{}: {e}", spec.name);
+        return ExitCode::from(2);
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let command = match cli::parse(&args) {
         Ok(c) => c,

@@ -112,6 +112,8 @@ impl Collector {
                 // Every flow of the binary traces at once: never drop a span for want of room.
                 export_queue_size: Some(262_144),
                 tracing: true,
+                // Every span of every flow: the test asserts whole traces.
+                sampling: platform::telemetry::Sampling::ALWAYS_ON,
             });
             // Installed for the life of the process: the exporter thread outlives every test.
             std::mem::forget(guard);

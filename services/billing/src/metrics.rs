@@ -36,7 +36,7 @@ impl BillingMetrics {
             "SELECT currency AS l1, '' AS l2, sum(amount - amount_refunded)::float8 AS value \
              FROM payments WHERE status = 'succeeded' GROUP BY 1",
         );
-        Self {
+        let billing = Self {
             webhooks: metrics.counter(
                 "monetization_billing_webhooks",
                 "Stripe webhooks received, by result",
@@ -52,7 +52,15 @@ impl BillingMetrics {
                 "Payments and refunds re-read from Stripe by the reconcile job, by kind and result",
                 &["kind", "result"],
             ),
+        };
+        // Every (kind, result) of a reconcile pass exported at 0 from the start (the labels
+        // `reconcile::settle` uses), so the first webhook the job has to make up for is a rate.
+        for kind in ["payment", "refunds"] {
+            for result in ["applied", "unchanged", "failed"] {
+                billing.reconciliations.inc_by(&[kind, result], 0);
+            }
         }
+        billing
     }
 
     /// Counts every Stripe call the client makes by operation and outcome, with its latency.

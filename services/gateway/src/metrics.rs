@@ -46,6 +46,10 @@ impl GatewayMetrics {
         for limiter in ["ip", "user"] {
             gateway.rate_limited.inc_by(&[limiter], 0);
         }
+        // And every refusal reason: a first forged or expired token is a rate too.
+        for reason in JWT_REASONS.iter().map(|(_, r)| *r).chain([JWT_OTHER]) {
+            gateway.jwt_failures.inc_by(&[reason], 0);
+        }
         // The same for failovers, per service: the first refused replica shows as a rate.
         for service in crate::route_table::services() {
             gateway.failovers.inc_by(&[service], 0);
@@ -57,23 +61,27 @@ impl GatewayMetrics {
 /// A bounded reason for a refused token, from the verifier's fixed messages (the label never
 /// carries anything the client wrote).
 pub fn jwt_reason(message: &str) -> &'static str {
-    const REASONS: &[(&str, &str)] = &[
-        ("malformed", "malformed"),
-        ("algorithm is not accepted", "algorithm"),
-        ("does not match", "algorithm"),
-        ("no kid", "unknown_key"),
-        ("unknown signing key", "unknown_key"),
-        ("expired", "expired"),
-        ("not yet valid", "not_yet_valid"),
-        ("wrong issuer", "issuer"),
-        ("wrong audience", "audience"),
-        ("bad signature", "signature"),
-        ("missing a required claim", "missing_claim"),
-        ("sub must be", "subject"),
-        ("Bearer", "malformed"),
-    ];
-    REASONS.iter().find(|(needle, _)| message.contains(needle)).map(|(_, r)| *r).unwrap_or("invalid")
+    JWT_REASONS.iter().find(|(needle, _)| message.contains(needle)).map(|(_, r)| *r).unwrap_or(JWT_OTHER)
 }
+
+/// (what the verifier's message contains, the reason label); first match wins.
+const JWT_REASONS: &[(&str, &str)] = &[
+    ("malformed", "malformed"),
+    ("algorithm is not accepted", "algorithm"),
+    ("does not match", "algorithm"),
+    ("no kid", "unknown_key"),
+    ("unknown signing key", "unknown_key"),
+    ("expired", "expired"),
+    ("not yet valid", "not_yet_valid"),
+    ("wrong issuer", "issuer"),
+    ("wrong audience", "audience"),
+    ("bad signature", "signature"),
+    ("missing a required claim", "missing_claim"),
+    ("sub must be", "subject"),
+    ("Bearer", "malformed"),
+];
+/// The reason of a message none of [`JWT_REASONS`] matches.
+const JWT_OTHER: &str = "invalid";
 
 /// The outcome label of an upstream answer.
 pub fn status_class(status: u16) -> &'static str {
@@ -94,5 +102,16 @@ mod tests {
         assert_eq!(jwt_reason("token rejected: expired"), "expired");
         assert_eq!(jwt_reason("unknown signing key"), "unknown_key");
         assert_eq!(jwt_reason("something a client made up"), "invalid");
+    }
+
+    #[tokio::test]
+    async fn every_refusal_reason_is_exported_at_zero_before_the_first() {
+        let metrics = Metrics::new();
+        GatewayMetrics::new(&metrics);
+        let text = metrics.render().await;
+        for reason in ["malformed", "algorithm", "unknown_key", "expired", "signature", "invalid"] {
+            let series = format!("monetization_gateway_jwt_failures_total{{reason=\"{reason}\"}} 0");
+            assert!(text.contains(&series), "{series} missing from:\n{text}");
+        }
     }
 }
