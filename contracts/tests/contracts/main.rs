@@ -198,11 +198,7 @@ fn the_gateway_routes_and_protects_what_is_documented() {
     for ((method, path), op) in operations(&doc) {
         let service = op["tags"][0].as_str().unwrap();
         let expected = (service != contracts::GATEWAY).then_some(service);
-        assert_eq!(
-            gateway.upstream(&path),
-            expected,
-            "{method} {path}: the gateway does not send it to {service}"
-        );
+        assert_eq!(gateway.upstream(&path), expected, "{method} {path}: the gateway does not send it to {service}");
         let public =
             op["security"].as_array().is_some_and(|s| s.iter().all(|r| r.as_object().is_some_and(|o| o.is_empty())));
         assert_eq!(

@@ -65,9 +65,9 @@ impl Section {
 }
 
 /// What one service holds about a user: each section's rows, by section name.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct UserExport(#[schema(value_type = Object)] pub BTreeMap<String, Vec<serde_json::Value>>);
+pub struct UserExport(pub BTreeMap<String, Vec<serde_json::Value>>);
 
 impl UserExport {
     /// The rows of section `name` (none when the service has no such section).
@@ -81,7 +81,8 @@ impl UserExport {
 pub struct ExportDocument {
     pub user_id: Uuid,
     pub generated_at: DateTime<Utc>,
-    /// `billing`, `licensing`, `marketplace`, `rewards`, `subscriptions`: each service's sections.
+    /// `billing`, `licensing`, `marketplace`, `rewards`, `subscriptions`: each service's sections
+    /// by name (`payments`, `ledger`, ...), each a list of rows (objects with the record's columns).
     #[schema(value_type = Object)]
     pub services: BTreeMap<String, UserExport>,
 }
@@ -94,7 +95,11 @@ struct Rows {
 
 /// Every section's rows for `user`. Run it in one snapshot ([`crate::db::snapshot`]) so the
 /// sections agree with each other.
-pub async fn collect(conn: &mut AsyncPgConnection, sections: &[Section], user: Uuid) -> diesel::QueryResult<UserExport> {
+pub async fn collect(
+    conn: &mut AsyncPgConnection,
+    sections: &[Section],
+    user: Uuid,
+) -> diesel::QueryResult<UserExport> {
     let mut export = BTreeMap::new();
     for section in sections {
         // Rows as JSON objects; a NUMERIC value (a number with a decimal point: integer columns
@@ -111,8 +116,8 @@ pub async fn collect(conn: &mut AsyncPgConnection, sections: &[Section], user: U
         let omit: Vec<&str> = section.omit.to_vec();
         let rows: Rows =
             diesel::sql_query(sql).bind::<SqlUuid, _>(user).bind::<Array<Text>, _>(omit).get_result(conn).await?;
-        let rows: Vec<serde_json::Value> = serde_json::from_str(&rows.doc)
-            .map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)))?;
+        let rows: Vec<serde_json::Value> =
+            serde_json::from_str(&rows.doc).map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)))?;
         export.insert(section.name.to_string(), rows);
     }
     Ok(UserExport(export))
@@ -186,7 +191,7 @@ fn export_any() {}
 /// The two export operations the gateway serves, for the public API document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     #[derive(utoipa::OpenApi)]
-    #[openapi(paths(export_mine, export_any), components(schemas(ExportDocument, UserExport)))]
+    #[openapi(paths(export_mine, export_any), components(schemas(ExportDocument)))]
     struct Doc;
     <Doc as utoipa::OpenApi>::openapi()
 }

@@ -59,8 +59,9 @@ async fn a_users_export_holds_everything_they_did_and_nothing_of_anyone_else() {
     let redeemed = p.post_key(&ada, "/api/tokens/redeem", json!({"item": "course_voucher"}), "export-1").await;
     assert_eq!(redeemed.status, 201, "{}", redeemed.body);
     let name = format!("Ada {marker}");
-    let named =
-        p.call(Method::PUT, "/api/rewards/profile", Some(&ada), Some(json!({"display_name": name.clone()})), None).await;
+    let named = p
+        .call(Method::PUT, "/api/rewards/profile", Some(&ada), Some(json!({"display_name": name.clone()})), None)
+        .await;
     assert_eq!(named.status, 200, "{}", named.body);
     let asked = p.post(&ada, "/api/friends/requests", json!({"user_id": cleo.id})).await;
     assert_eq!(asked.status, 201, "{}", asked.body);
@@ -104,7 +105,10 @@ async fn a_users_export_holds_everything_they_did_and_nothing_of_anyone_else() {
     // marketplace: the purchase, the review, the course she teaches.
     let purchases = rows(&doc, "marketplace", "purchases");
     assert_eq!(purchases.len(), 1, "{doc}");
-    assert_eq!((purchases[0]["id"].as_str(), dec(&purchases[0]["price"])), (Some(&*adas.purchase_id), Decimal::new(20, 0)));
+    assert_eq!(
+        (purchases[0]["id"].as_str(), dec(&purchases[0]["price"])),
+        (Some(&*adas.purchase_id), Decimal::new(20, 0))
+    );
     let review = rows(&doc, "marketplace", "reviews");
     assert_eq!(review.len(), 1, "{doc}");
     assert!(str_of(&review[0]["body"]).contains(&marker));

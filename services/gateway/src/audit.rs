@@ -73,10 +73,11 @@ pub async fn merged(req: HttpRequest, state: web::Data<State>) -> Result<HttpRes
     if cursor.as_ref().is_some_and(|c| !AUDITED_SERVICES.contains(&c.service.as_str())) {
         return Err(invalid_cursor("names no service"));
     }
-    let pages = futures_util::future::try_join_all(
-        services.iter().map(|service| fetch(&state, service, &q, cursor.as_ref().map(|c| cursor_for(service, c)), limit, &caller)),
-    )
-    .await?;
+    let pages =
+        futures_util::future::try_join_all(services.iter().map(|service| {
+            fetch(&state, service, &q, cursor.as_ref().map(|c| cursor_for(service, c)), limit, &caller)
+        }))
+        .await?;
     let mut more = pages.iter().any(|(_, p)| p.next_cursor.is_some());
     let mut entries: Vec<MergedEntry> = pages
         .into_iter()

@@ -42,12 +42,13 @@ pub async fn of_user(req: HttpRequest, state: web::Data<State>) -> Result<HttpRe
 
 async fn export(state: &State, caller: &Caller, user: Uuid) -> Result<HttpResponse, Problem> {
     let path = platform::privacy::internal_path(user);
-    let parts = futures_util::future::join_all(AUDITED_SERVICES.iter().map(|service| async {
-        (*service, fanout::get::<UserExport>(state, service, &path, caller).await)
-    }))
+    let parts = futures_util::future::join_all(
+        AUDITED_SERVICES
+            .iter()
+            .map(|service| async { (*service, fanout::get::<UserExport>(state, service, &path, caller).await) }),
+    )
     .await;
-    let mut document =
-        ExportDocument { user_id: user, generated_at: chrono::Utc::now(), services: Default::default() };
+    let mut document = ExportDocument { user_id: user, generated_at: chrono::Utc::now(), services: Default::default() };
     let mut missing = Vec::new();
     for (service, part) in parts {
         match part {

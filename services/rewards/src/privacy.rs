@@ -10,7 +10,10 @@ pub const SECTIONS: &[Section] = &[
         .omit(&["idempotency_ref"]),
     Section::new("redemptions", "SELECT * FROM redemptions WHERE user_id = $1 ORDER BY created_at, id"),
     Section::new("vouchers", "SELECT * FROM vouchers WHERE user_id = $1 ORDER BY issued_at, code"),
-    Section::new("purchase_rewards", "SELECT * FROM purchase_rewards WHERE user_id = $1 ORDER BY earned_at, purchase_id"),
+    Section::new(
+        "purchase_rewards",
+        "SELECT * FROM purchase_rewards WHERE user_id = $1 ORDER BY earned_at, purchase_id",
+    ),
     Section::new("earning_counters", "SELECT * FROM earning_counters WHERE user_id = $1 ORDER BY day, rule_id"),
     Section::new("weekly_scores", "SELECT * FROM weekly_scores WHERE user_id = $1 ORDER BY iso_week"),
     Section::new("friends", "SELECT friend_id, since FROM friendships WHERE user_id = $1 ORDER BY since, friend_id"),

@@ -44,7 +44,10 @@ async fn the_export_holds_the_users_payments_receipts_refunds_and_nothing_of_any
     assert!(receipts.iter().all(|r| r["receipt_number"].as_str().is_some_and(|n| !n.is_empty())), "{export}");
     let refunds = rows(&export, "refunds");
     assert_eq!(refunds.len(), 1, "{export}");
-    assert_eq!((refunds[0]["payment_id"].as_str(), amount(&refunds[0]["amount"])), (Some(&*second), Decimal::new(550, 2)));
+    assert_eq!(
+        (refunds[0]["payment_id"].as_str(), amount(&refunds[0]["amount"])),
+        (Some(&*second), Decimal::new(550, 2))
+    );
     assert!(refunds[0].get("requested_by").is_none(), "{export}");
     assert!(rows(&export, "billing_history").len() >= 2, "{export}");
     assert_mentions_none(&export, &[bob.to_string(), bobs]);

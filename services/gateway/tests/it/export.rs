@@ -68,13 +68,21 @@ async fn every_services_part_in_one_document_for_the_user_or_an_admin_and_503_wh
 
     // Another user's data: admins only.
     let other = format!("/api/admin/users/{ada}/export");
-    assert_problem(get(other.clone(), Some(testkit::jwt::user_token(&Uuid::now_v7().to_string(), &["learner"]))).await, 403, "forbidden").await;
-    assert_problem(get(format!("/api/admin/users/{admin}/export"), Some(ada_token.clone())).await, 403, "forbidden").await;
+    assert_problem(
+        get(other.clone(), Some(testkit::jwt::user_token(&Uuid::now_v7().to_string(), &["learner"]))).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    assert_problem(get(format!("/api/admin/users/{admin}/export"), Some(ada_token.clone())).await, 403, "forbidden")
+        .await;
     let by_admin: Value = get(other.clone(), Some(admin_token.clone())).await.json().await.unwrap();
     assert_eq!((&by_admin["user_id"], &by_admin["services"]), (&doc["user_id"], &doc["services"]));
-    assert_problem(get("/api/admin/users/not-a-uuid/export".into(), Some(admin_token.clone())).await, 404, "not_found").await;
+    assert_problem(get("/api/admin/users/not-a-uuid/export".into(), Some(admin_token.clone())).await, 404, "not_found")
+        .await;
     assert_problem(get("/api/me/export".into(), None).await, 401, "unauthorized").await;
-    assert_problem(get("/api/me/export?format=zip".into(), Some(ada_token.clone())).await, 422, "validation_failed").await;
+    assert_problem(get("/api/me/export?format=zip".into(), Some(ada_token.clone())).await, 422, "validation_failed")
+        .await;
     let post = http.post(format!("{}/api/me/export", gateway.url())).bearer_auth(&ada_token).send().await.unwrap();
     assert_eq!(post.status(), 405);
 

@@ -8,7 +8,11 @@ use testkit::privacy::{assert_access, assert_mentions_none, own, rows};
 
 async fn ticket(s: &Stack, caller: &Caller, text: &str) -> String {
     let res = s
-        .post("/api/enterprise/support/tickets", caller, json!({"subject": text, "description": text, "priority": "P3"}))
+        .post(
+            "/api/enterprise/support/tickets",
+            caller,
+            json!({"subject": text, "description": text, "priority": "P3"}),
+        )
         .await;
     assert_eq!(res.status(), 201, "{:?}", res.text().await);
     id_of(&res.json::<Value>().await.unwrap())

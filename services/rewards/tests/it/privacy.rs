@@ -26,7 +26,8 @@ async fn the_export_holds_the_users_tokens_redemptions_vouchers_profile_and_frie
     assert_eq!(named.status(), 200);
     let asked = s.post(ada, &[Role::Learner], "/api/friends/requests", None, json!({"user_id": cleo})).await;
     assert_eq!(asked.status(), 201);
-    let accepted = s.post(cleo, &[Role::Learner], &format!("/api/friends/requests/{ada}/accept"), None, json!({})).await;
+    let accepted =
+        s.post(cleo, &[Role::Learner], &format!("/api/friends/requests/{ada}/accept"), None, json!({})).await;
     assert_eq!(accepted.status(), 200);
 
     let export = own(&s.svc.url(), "rewards", ada).await;
