@@ -191,7 +191,8 @@ fn export_any() {}
 /// The two export operations the gateway serves, for the public API document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     #[derive(utoipa::OpenApi)]
-    #[openapi(paths(export_mine, export_any), components(schemas(ExportDocument)))]
+    #[openapi(paths(export_mine, export_any), components(schemas(ExportDocument)),
+        tags((name = "gateway", description = "What the gateway answers itself from every service's part: a user's data export")))]
     struct Doc;
     <Doc as utoipa::OpenApi>::openapi()
 }

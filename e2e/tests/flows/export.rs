@@ -79,6 +79,8 @@ async fn a_users_export_holds_everything_they_did_and_nothing_of_anyone_else() {
     let key = str_of(&license.body["license_key"]);
     let seat = p.post(&ada, "/api/enterprise/licenses/activate", json!({"license_key": key})).await;
     assert_eq!(seat.status, 201, "{}", seat.body);
+    // The seat's Enterprise grant reaches subscriptions by event: wait, so both exports see it.
+    p.wait_feature(&ada, "team.management", true).await;
     let ticket = json!({"subject": format!("{marker} SSO"), "description": "since Monday", "priority": "P2"});
     let filed = p.post(&ada, "/api/enterprise/support/tickets", ticket).await;
     assert_eq!(filed.status, 201, "{}", filed.body);
@@ -98,6 +100,8 @@ async fn a_users_export_holds_everything_they_did_and_nothing_of_anyone_else() {
     assert_eq!(rows(&doc, "billing", "customer").len(), 1, "{doc}");
     assert!(rows(&doc, "billing", "billing_history").len() >= 2, "{doc}");
     // subscriptions: Pro, its charge.
+    let grants = rows(&doc, "subscriptions", "grants");
+    assert!(grants.iter().any(|g| g["source"] == "license" && g["tier"] == "enterprise"), "{doc}");
     let subs = rows(&doc, "subscriptions", "subscriptions");
     assert_eq!((subs.len(), subs[0]["tier"].as_str()), (1, Some("pro")), "{doc}");
     let charges = rows(&doc, "subscriptions", "charges");
