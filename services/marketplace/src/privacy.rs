@@ -8,7 +8,8 @@ pub const SECTIONS: &[Section] = &[
         .omit(&["client_secret"]),
     Section::new("reviews", "SELECT * FROM reviews WHERE user_id = $1 ORDER BY created_at, id"),
     Section::new("review_votes", "SELECT * FROM review_votes WHERE user_id = $1 ORDER BY created_at, review_id"),
-    Section::new("courses", "SELECT * FROM courses WHERE instructor_id = $1 ORDER BY created_at, id"),
+    // `search` is the catalogue's full-text index of the course, derived from its title and text.
+    Section::new("courses", "SELECT * FROM courses WHERE instructor_id = $1 ORDER BY created_at, id").omit(&["search"]),
     // An instructor's share of each sale and each reversal; which buyer bought is not theirs.
     Section::new("earnings", "SELECT * FROM earnings WHERE instructor_id = $1 ORDER BY created_at, id"),
     // The admin who marked a payout paid is not the instructor's data.

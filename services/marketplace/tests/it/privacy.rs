@@ -40,6 +40,7 @@ async fn the_export_holds_the_users_purchases_reviews_and_courses_only() {
     let courses = rows(&taught, "courses");
     assert_eq!(courses.len(), 1, "{taught}");
     assert_eq!(courses[0]["id"].as_str(), Some(&*course));
+    assert!(courses[0].get("search").is_none(), "the search index is not the instructor's data: {taught}");
     assert!(rows(&taught, "purchases").is_empty() && rows(&taught, "payouts").is_empty(), "{taught}");
     rows(&taught, "earnings");
     assert_mentions_none(&taught, &[ada.to_string(), bob.to_string(), "ada-marker".into(), "bob-marker".into()]);
