@@ -9,7 +9,7 @@ use utoipa::openapi::{InfoBuilder, OpenApi, OpenApiBuilder, ServerBuilder};
 
 pub const OPENAPI_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../proto-schemas/openapi.json");
 
-/// Each service's part of the document, in the order they are merged.
+/// Each service's part of the document, in the order they are merged, then the gateway's own.
 pub fn parts() -> Vec<(&'static str, OpenApi)> {
     use utoipa::OpenApi as _;
     vec![
@@ -25,8 +25,13 @@ pub fn parts() -> Vec<(&'static str, OpenApi)> {
         part.merge(platform::audit::openapi(service));
         (service, with_rules(service, part))
     })
+    // What the gateway answers itself, from every service's part (the data export).
+    .chain(std::iter::once((GATEWAY, with_rules(GATEWAY, platform::privacy::openapi()))))
     .collect()
 }
+
+/// The tag of the operations the gateway serves itself.
+pub const GATEWAY: &str = "gateway";
 
 /// `part` with the rules the service enforces in code written in (see [`rules`]).
 #[allow(clippy::expect_used, clippy::panic)] // build time: a document that does not round-trip must stop it

@@ -17,6 +17,7 @@ pub mod listen;
 pub mod metrics;
 pub mod money;
 pub mod pagination;
+pub mod privacy;
 pub mod problem;
 pub mod reports;
 pub mod retention;

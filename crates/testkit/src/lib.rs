@@ -4,6 +4,7 @@
 
 pub mod bus;
 pub mod jwt;
+pub mod privacy;
 pub mod proxy;
 pub mod schema;
 pub mod service;

@@ -9,6 +9,7 @@ mod custom_domain;
 mod dashboards;
 mod edges;
 mod enterprise;
+mod export;
 mod failures;
 mod input;
 mod lost_webhooks;

@@ -8,6 +8,7 @@ pub mod domain;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
+pub mod privacy;
 pub mod reconcile;
 pub mod reports;
 pub mod routes;
@@ -85,7 +86,9 @@ pub fn setup_with_clock(ctx: &Context, config: Config, clock: SharedClock) -> Re
     let data = actix_web::web::Data::from(state);
     Ok(Wiring {
         routes: Arc::new(move |cfg| {
-            cfg.app_data(data.clone()).configure(routes::configure);
+            cfg.app_data(data.clone())
+                .configure(routes::configure)
+                .configure(platform::privacy::routes(data.pool.clone(), privacy::SECTIONS));
         }),
         handler: Some(Arc::new(consumers::Handler { wake })),
         background: vec![worker, reconciler],

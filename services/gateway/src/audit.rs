@@ -7,12 +7,11 @@
 //! own cursor (`platform::audit::Cursor`), so a merged page never skips or repeats an entry.
 
 use crate::route_table::AUDITED_SERVICES;
-use crate::State;
-use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use crate::{fanout, State};
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use platform::audit::{AuditEntryView, Cursor};
 use platform::auth::Role;
-use platform::http::RequestId;
 use platform::pagination::{decode_cursor, encode_cursor, invalid_cursor, Page, PageQuery};
 use platform::Problem;
 use serde::{Deserialize, Serialize};
@@ -58,13 +57,8 @@ fn cursor_for(service: &str, c: &MergedCursor) -> Cursor {
 }
 
 pub async fn merged(req: HttpRequest, state: web::Data<State>) -> Result<HttpResponse, Problem> {
-    req.extensions_mut().insert(platform::metrics::RouteLabel("/api/admin/audit"));
-    let client_ip = state.client_ip(&req);
-    state.limits.check_ip(client_ip)?;
-    let identity =
-        crate::proxy::authenticate(&req, &state).await?.ok_or_else(|| Problem::unauthorized("send a bearer token"))?;
-    state.limits.check_user(identity.user_id)?;
-    if !identity.roles.contains(&Role::Admin) {
+    let caller = fanout::caller(&req, &state, "/api/admin/audit").await?;
+    if !caller.identity.roles.contains(&Role::Admin) {
         return Err(Problem::forbidden().with_detail("the audit log is for admins"));
     }
     let q: MergedQuery = platform::input::from_query(req.query_string()).map_err(|e| Problem::validation(vec![e]))?;
@@ -79,20 +73,11 @@ pub async fn merged(req: HttpRequest, state: web::Data<State>) -> Result<HttpRes
     if cursor.as_ref().is_some_and(|c| !AUDITED_SERVICES.contains(&c.service.as_str())) {
         return Err(invalid_cursor("names no service"));
     }
-    let request_id = RequestId::of(&req);
-    let pages = futures_util::future::try_join_all(services.iter().map(|service| {
-        fetch(
-            &state,
-            service,
-            &q,
-            cursor.as_ref().map(|c| cursor_for(service, c)),
-            limit,
-            &identity,
-            &request_id,
-            client_ip,
-        )
-    }))
-    .await?;
+    let pages =
+        futures_util::future::try_join_all(services.iter().map(|service| {
+            fetch(&state, service, &q, cursor.as_ref().map(|c| cursor_for(service, c)), limit, &caller)
+        }))
+        .await?;
     let mut more = pages.iter().any(|(_, p)| p.next_cursor.is_some());
     let mut entries: Vec<MergedEntry> = pages
         .into_iter()
@@ -115,26 +100,14 @@ pub async fn merged(req: HttpRequest, state: web::Data<State>) -> Result<HttpRes
 }
 
 /// One service's page: its own read endpoint, called as the admin.
-#[allow(clippy::too_many_arguments)]
 async fn fetch(
     state: &State,
     service: &'static str,
     q: &MergedQuery,
     cursor: Option<Cursor>,
     limit: i64,
-    identity: &crate::jwt::Identity,
-    request_id: &str,
-    client_ip: std::net::IpAddr,
+    caller: &fanout::Caller,
 ) -> Result<(&'static str, Page<AuditEntryView>), Problem> {
-    let path = platform::audit::path(service);
-    let upstream = state.routes.upstream(&path).ok_or_else(|| Problem::internal(format!("no route for {path}")))?;
-    let token = state.internal.mint(
-        service,
-        &identity.user_id.to_string(),
-        &identity.roles,
-        identity.org_id,
-        Some(request_id),
-    )?;
     let filters = platform::audit::AuditFilter {
         actor: q.actor.clone(),
         target: q.target.clone(),
@@ -145,29 +118,10 @@ async fn fetch(
         cursor: cursor.map(|c| encode_cursor(&c)),
     };
     let query = serde_urlencoded::to_string(&filters).map_err(Problem::internal)?;
-    // The next replica in the round-robin (a list outside Kubernetes; one Service URL inside).
-    let replica = upstream.rotation().next().ok_or_else(|| Problem::internal(format!("no replica of {service}")))?;
-    let url = format!("{}{path}?{query}", replica.base_url);
-    let request = state
-        .client
-        .get(url)
-        .timeout(state.timeout)
-        .header(platform::auth::INTERNAL_TOKEN_HEADER.as_str(), token)
-        .header("x-request-id", request_id)
-        .header("x-forwarded-for", client_ip.to_string());
-    let response = platform::telemetry::inject_reqwest(request).send().await.map_err(|e| {
-        tracing::warn!(service, error = %e, "audit fan-out: the service did not answer");
+    let path = format!("{}?{query}", platform::audit::path(service));
+    let page = fanout::get(state, service, &path, caller).await.map_err(|_| {
         Problem::new(actix_web::http::StatusCode::BAD_GATEWAY, "upstream_unavailable", "A service did not answer")
     })?;
-    if !response.status().is_success() {
-        tracing::warn!(service, status = response.status().as_u16(), "audit fan-out: the service refused");
-        return Err(Problem::new(
-            actix_web::http::StatusCode::BAD_GATEWAY,
-            "upstream_unavailable",
-            "A service did not answer",
-        ));
-    }
-    let page = response.json().await.map_err(Problem::internal)?;
     Ok((service, page))
 }
 

@@ -6,6 +6,8 @@ pub mod cidr;
 pub mod config;
 pub mod cors;
 pub mod dev_token;
+mod export;
+mod fanout;
 pub mod jwks;
 pub mod jwt;
 pub mod metrics;
@@ -183,6 +185,16 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, String> {
             .service(
                 web::resource("/api/admin/audit")
                     .route(web::get().to(audit::merged))
+                    .wrap(from_fn(platform::http::method_not_allowed)),
+            )
+            .service(
+                web::resource(platform::privacy::ME_PATH)
+                    .route(web::get().to(export::mine))
+                    .wrap(from_fn(platform::http::method_not_allowed)),
+            )
+            .service(
+                web::resource(platform::privacy::ADMIN_PATH)
+                    .route(web::get().to(export::of_user))
                     .wrap(from_fn(platform::http::method_not_allowed)),
             )
             .default_service(web::to(proxy::forward))

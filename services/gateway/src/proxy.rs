@@ -96,7 +96,7 @@ pub async fn forward(
 /// §9.2.2). Any other failure (a POST reset mid-request, a timeout) is answered as it is, because
 /// the request may have reached the service and a POST must not run twice. A streamed upload cannot
 /// be sent twice either (`try_clone` is `None` for it): it gets one replica.
-async fn send_with_failover(
+pub(crate) async fn send_with_failover(
     state: &State,
     service: &'static str,
     mut request: reqwest::Request,

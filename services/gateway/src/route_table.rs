@@ -112,6 +112,10 @@ pub fn services() -> Vec<&'static str> {
     services
 }
 
+/// Routes the gateway answers itself from every service's part (`crate::export`), as
+/// (method, actix pattern); `/api/admin/audit` (`crate::audit`) is the other one.
+pub const OWN: &[(&str, &str)] = &[("GET", platform::privacy::ME_PATH), ("GET", platform::privacy::ADMIN_PATH)];
+
 /// The services with an audit log, in the merged log's tie-break order (by name).
 pub const AUDITED_SERVICES: &[&str] = &["billing", "licensing", "marketplace", "rewards", "subscriptions"];
 

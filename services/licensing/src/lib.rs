@@ -9,6 +9,7 @@ pub mod domain;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
+pub mod privacy;
 pub mod reports;
 pub mod routes;
 pub mod scheduler;
@@ -52,7 +53,9 @@ pub fn setup_with_clock(ctx: &Context, config: Config, clock: Arc<dyn Clock>) ->
     let data = actix_web::web::Data::from(state);
     Ok(Wiring {
         routes: Arc::new(move |cfg| {
-            cfg.app_data(data.clone()).configure(routes::configure);
+            cfg.app_data(data.clone())
+                .configure(routes::configure)
+                .configure(platform::privacy::routes(data.pool.clone(), privacy::SECTIONS));
         }),
         handler: None,
         background,

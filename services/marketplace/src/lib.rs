@@ -10,6 +10,7 @@ pub mod error;
 pub mod expiry;
 pub mod metrics;
 pub mod openapi;
+pub mod privacy;
 pub mod purchasing;
 pub mod reports;
 pub mod rewards;
@@ -82,7 +83,9 @@ pub fn setup_with(ctx: &Context, config: Config, clock: platform::clock::SharedC
     let data = actix_web::web::Data::from(state.clone());
     Ok(Wiring {
         routes: Arc::new(move |cfg| {
-            cfg.app_data(data.clone()).configure(routes::configure);
+            cfg.app_data(data.clone())
+                .configure(routes::configure)
+                .configure(platform::privacy::routes(data.pool.clone(), privacy::SECTIONS));
         }),
         handler: Some(Arc::new(consumers::Handler(state))),
         background: vec![scheduler],

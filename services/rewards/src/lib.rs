@@ -10,6 +10,7 @@ pub mod error;
 pub mod ledger;
 pub mod metrics;
 pub mod openapi;
+pub mod privacy;
 pub mod reports;
 pub mod routes;
 pub mod store;
@@ -60,7 +61,9 @@ pub fn setup_with_clock(ctx: &Context, config: Config, clock: Arc<dyn Clock>) ->
         actix_web::web::Data::new(State { pool: ctx.pool.clone(), boards, pseudonyms, clock: clock.clone(), config });
     Ok(Wiring {
         routes: Arc::new(move |cfg| {
-            cfg.app_data(state.clone()).configure(routes::configure);
+            cfg.app_data(state.clone())
+                .configure(routes::configure)
+                .configure(platform::privacy::routes(state.pool.clone(), privacy::SECTIONS));
         }),
         handler: Some(Arc::new(consumers::Handlers { clock })),
         background: Vec::new(),

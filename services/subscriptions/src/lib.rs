@@ -11,6 +11,7 @@ pub mod error;
 pub mod metrics;
 pub mod openapi;
 pub mod operations;
+pub mod privacy;
 pub mod reports;
 pub mod routes;
 pub mod scheduler;
@@ -75,7 +76,9 @@ pub fn setup_with_clock(ctx: &Context, config: Config, clock: SharedClock) -> Re
     let data = actix_web::web::Data::from(state.clone());
     Ok(Wiring {
         routes: Arc::new(move |cfg| {
-            cfg.app_data(data.clone()).configure(routes::configure);
+            cfg.app_data(data.clone())
+                .configure(routes::configure)
+                .configure(platform::privacy::routes(data.pool.clone(), privacy::SECTIONS));
         }),
         handler: Some(Arc::new(consumers::Handler(state))),
         background: vec![scheduler, invalidations],

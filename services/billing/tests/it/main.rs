@@ -5,6 +5,7 @@ mod audit;
 mod boot;
 mod cancel;
 mod payments;
+mod privacy;
 mod reconcile;
 mod refund_policy;
 mod refunds;

@@ -4,6 +4,7 @@
 mod audit;
 mod auth;
 mod drain;
+mod export;
 mod forwarding;
 mod jwks;
 mod limits;

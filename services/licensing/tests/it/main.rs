@@ -10,6 +10,7 @@ mod certificates;
 mod domains;
 mod licenses;
 mod pages;
+mod privacy;
 mod reports;
 mod scenario;
 mod support;

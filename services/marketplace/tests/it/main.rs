@@ -10,6 +10,7 @@ mod download;
 mod earnings;
 mod expiry;
 mod input;
+mod privacy;
 mod purchase;
 mod refunds;
 mod replicas;

@@ -7,6 +7,7 @@ mod cursors;
 mod earning;
 mod friends;
 mod leaderboard;
+mod privacy;
 mod redeem;
 mod replicas;
 mod reports;

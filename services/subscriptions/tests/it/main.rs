@@ -7,6 +7,7 @@ mod entitlements;
 mod lifecycle;
 mod money_back;
 mod pool;
+mod privacy;
 mod renewal_lease;
 mod replicas;
 mod reports;
