@@ -19,6 +19,7 @@ mod purchase;
 mod redemption;
 mod refund_policy;
 mod replicas;
+mod restore;
 mod reports;
 mod subscription;
 mod subscription_refunds;
