@@ -72,7 +72,7 @@ fn parse_outbox_replay(mut options: &[&str]) -> Result<Command, String> {
     let (mut to, mut since) = (None, None);
     while let [flag, rest @ ..] = options {
         let (name, value, rest) = match (flag.split_once('='), rest) {
-            (Some((n, v)), rest) => (n, *v, rest),
+            (Some((n, v)), rest) => (n, v, rest),
             (None, [v, rest @ ..]) => (*flag, *v, rest),
             (None, []) => return Err(format!("{flag} needs a value")),
         };
