@@ -256,7 +256,7 @@ async fn drill(service: &str) {
 
     // The service on the restored schema, then what it consumed after the snapshot, replayed.
     p.start_service_on(service, &restore_url, port).await;
-    let since = snapshot - chrono::Duration::minutes(2);
+    let since = snapshot - chrono::Duration::minutes(10);
     let topology = p.env.topology();
     for producer in SERVICES.iter().filter(|s| **s != service) {
         let pool = &p.replicas_of(producer)[0].pool;
