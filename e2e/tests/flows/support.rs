@@ -467,7 +467,9 @@ impl Platform {
         let env = &self.env;
         let svc = match service {
             "billing" => {
-                let c = billing_config(&self.fake, NEVER_RECONCILE);
+                // A restored billing settles from Stripe what finished after its snapshot (the
+                // runbook's step): the reconcile job, at once.
+                let c = billing_config(&self.fake, 1);
                 start_service_with(env, &billing::SPEC, config, |ctx| billing::setup(ctx, c)).await
             }
             "rewards" => {
