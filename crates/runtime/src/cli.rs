@@ -19,7 +19,10 @@ pub enum Command {
     /// Check the audit log's hash chain; fails (exit 1) when a link is broken.
     AuditVerify,
     /// Publish the outbox's events since a time again, to one consumer's queue.
-    OutboxReplay { to: String, since: chrono::DateTime<chrono::Utc> },
+    OutboxReplay {
+        to: String,
+        since: chrono::DateTime<chrono::Utc>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -37,7 +37,8 @@ fn with_database(database_url: &str, db: &str) -> String {
 
 /// One value (or rows, `|`-separated) of `query`, with psql.
 fn sql(url: &str, query: &str) -> String {
-    let out = Command::new("psql").args(["-X", "-At", "-v", "ON_ERROR_STOP=1", url, "-c", query]).output().expect("psql");
+    let out =
+        Command::new("psql").args(["-X", "-At", "-v", "ON_ERROR_STOP=1", url, "-c", query]).output().expect("psql");
     assert!(out.status.success(), "{query}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
@@ -163,10 +164,11 @@ async fn drill(service: &str) {
     }
     let redeemer = User::learner();
     let catalog = p.get(Some(&redeemer), "/api/tokens/catalog").await;
-    let cost = catalog.body["data"].as_array().expect("data").iter().find(|i| i["item"] == "pro_month").expect("pro_month")
-        ["cost"]
-        .as_i64()
-        .expect("cost");
+    let cost =
+        catalog.body["data"].as_array().expect("data").iter().find(|i| i["item"] == "pro_month").expect("pro_month")
+            ["cost"]
+            .as_i64()
+            .expect("cost");
     let award = json!({"user_id": redeemer.id, "amount": cost, "reason": "restore drill"});
     assert_eq!(p.post_key(&admin, "/api/tokens/award", award, &Uuid::new_v4().to_string()).await.status, 201);
     let redeemed =
@@ -182,7 +184,8 @@ async fn drill(service: &str) {
     let created = p.post_key(&admin, "/api/enterprise/licenses/create", license, &Uuid::new_v4().to_string()).await;
     assert_eq!(created.status, 201, "{}", created.body);
     let member = User::learner();
-    let seat = p.post(&member, "/api/enterprise/licenses/activate", json!({"license_key": created.body["license_key"]})).await;
+    let seat =
+        p.post(&member, "/api/enterprise/licenses/activate", json!({"license_key": created.body["license_key"]})).await;
     assert_eq!(seat.status, 201, "{}", seat.body);
 
     // Purchases waiting for their payment: paid during the dump, after it, and while the service is down.
@@ -250,9 +253,11 @@ async fn drill(service: &str) {
     let (_, stderr) = {
         let (url, schema, file) = (restore_url.clone(), schema.clone(), file.display().to_string());
         let service = service.to_string();
-        tokio::task::spawn_blocking(move || script("restore.sh", &service, &url, &schema, &[&file, "--create-database"]))
-            .await
-            .expect("the restore task")
+        tokio::task::spawn_blocking(move || {
+            script("restore.sh", &service, &url, &schema, &[&file, "--create-database"])
+        })
+        .await
+        .expect("the restore task")
     };
     let restore_time = started.elapsed();
     assert!(stderr.contains("the archive is a snapshot of"), "{stderr}");
@@ -319,13 +324,20 @@ async fn drill(service: &str) {
         // Receipts of payments settled after the snapshot are numbered again, gap-free, by the
         // restored counter: say how many differ from the numbers the lost timeline gave.
         let numbers = |url: &str, schema: &str| {
-            sql(url, &format!("SELECT id || ' ' || receipt_number FROM {schema}.payments WHERE receipt_number IS NOT NULL"))
-                .lines()
-                .map(String::from)
-                .collect::<std::collections::BTreeSet<_>>()
+            sql(
+                url,
+                &format!("SELECT id || ' ' || receipt_number FROM {schema}.payments WHERE receipt_number IS NOT NULL"),
+            )
+            .lines()
+            .map(String::from)
+            .collect::<std::collections::BTreeSet<_>>()
         };
         let (before, after) = (numbers(&database_url, &schema), numbers(&restore_url, &schema));
-        eprintln!("restore drill: billing: {} of {} receipt numbers differ after the restore", after.difference(&before).count(), after.len());
+        eprintln!(
+            "restore drill: billing: {} of {} receipt numbers differ after the restore",
+            after.difference(&before).count(),
+            after.len()
+        );
     }
 
     p.stop().await;

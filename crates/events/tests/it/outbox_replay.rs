@@ -31,10 +31,13 @@ async fn replays_published_events_since_a_time_to_one_queue_in_order() {
     stop.send(true).unwrap();
     relay.await.unwrap();
     // One older than the replay's start, one the relay has not published yet: neither is replayed.
-    diesel::sql_query(format!("UPDATE outbox SET created_at = now() - interval '2 days' WHERE event_id = '{}'", written[0].id))
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    diesel::sql_query(format!(
+        "UPDATE outbox SET created_at = now() - interval '2 days' WHERE event_id = '{}'",
+        written[0].id
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
     conn.transaction(async |c| events::outbox::enqueue(c, &Ping { n: 99 }).await).await.unwrap();
 
     // The target service's queue, as its consumer declares it; and another consumer's, which must get nothing.
