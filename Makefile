@@ -4,7 +4,7 @@ export AWS_LC_SYS_USE_SYSTEM := 0
 ROLE ?= learner
 SUB ?=
 
-.PHONY: run stop test test-replicas deps lint fmt token k8s-check build bench bench-hotspots fuzz observe promtool-check chaos
+.PHONY: run stop test test-replicas deps lint fmt token k8s-check build bench bench-hotspots fuzz observe promtool-check chaos backup restore
 
 run:            ## dependencies, migrations, every service + stripe-fake; prints the gateway URL
 	@scripts/run-all.sh
@@ -61,6 +61,12 @@ token:          ## print a dev JWT: make -s token ROLE=admin [SUB=uuid]
 
 promtool-check: ## the alert rules: syntax, promtool unit tests, metric names against docs/operations.md
 	@scripts/promtool-check.sh
+
+backup:         ## logical backup of one service's schema: make backup SERVICE=rewards [FILE=backups/x.dump]
+	@scripts/backup.sh "$(SERVICE)" $(FILE)
+
+restore:        ## restore one: make restore SERVICE=rewards FILE=x.dump [ARGS="--create-database --replace --jobs 2"]
+	@scripts/restore.sh "$(SERVICE)" "$(FILE)" $(ARGS)
 
 k8s-check:      ## render and validate the Kubernetes manifests offline
 	@scripts/k8s-check.sh

@@ -15,6 +15,10 @@
 #     upload route, only it, takes a whole course package at the ingress and at the gateway; the
 #     gateway's per-pod rate-limit divisor (GATEWAY_RATE_LIMIT_REPLICAS) is its HPA's minReplicas,
 #     and a JWKS URL is read again periodically (GATEWAY_JWKS_REFRESH_SECS not 0).
+#  5. Backups (issue 18): the CloudNativePG examples are schema-checked against the CRD schemas in
+#     k8s/schemas (Cluster, ScheduledBackup, the Barman Cloud plugin's ObjectStore); the Cluster
+#     archives its WAL through the plugin with archive_timeout set, a ScheduledBackup takes its base
+#     backups, and a recovery Cluster restores from that archive to a recoveryTarget.targetTime.
 #  4. Monitoring (issue 16): the prometheus-operator CRD objects are validated against the schemas
 #     vendored in k8s/schemas (offline, strict); every service exposes its container port `metrics`
 #     (= <SVC>_METRICS_PORT) scraped as job=<service>; only the `monitoring` namespace reaches the
@@ -1261,6 +1265,7 @@ if "dev" in by and "prod" in by:
 # Examples: well-formed, core kinds schema-valid, never part of an overlay.
 n_examples = 0
 example_kinds = set()
+example_objs = []
 for f in sorted(Path("k8s/examples").glob("*.yaml")) if Path("k8s/examples").is_dir() else []:
     for o in load(f):
         n_examples += 1
@@ -1279,10 +1284,66 @@ for f in sorted(Path("k8s/examples").glob("*.yaml")) if Path("k8s/examples").is_
                 (((o.get("spec") or {}).get("rabbitmq") or {}).get("additionalPlugins") or []):
             err(w, "spec.rabbitmq.additionalPlugins must list rabbitmq_prometheus (the broker's metrics)")
         example_kinds.add(o["kind"])
+        example_objs.append(o)
 
 # The brokers' and the database's own metrics are part of the examples (issue 16).
 if Path("k8s/examples").is_dir() and not {"ServiceMonitor", "PodMonitor"} & example_kinds:
     err("[examples]", "no ServiceMonitor/PodMonitor for RabbitMQ or PostgreSQL")
+
+# Backups (issue 18): the PostgreSQL example archives its WAL continuously to an object store, takes
+# scheduled base backups, and a recovery example restores it to a point in time from that archive.
+def backups_check(objs):
+    w = "[examples] backups"
+    by_kind = lambda k: [o for o in objs if o.get("kind") == k]
+    stores = {o["metadata"]["name"] for o in by_kind("ObjectStore")}
+    def archiver(spec):
+        for p in (spec or {}).get("plugins") or []:
+            if p.get("isWALArchiver") and p.get("name") == "barman-cloud.cloudnative-pg.io":
+                return (p.get("parameters") or {}).get("barmanObjectName")
+        return None
+    archiving = {}
+    for c in by_kind("Cluster"):
+        spec = c.get("spec") or {}
+        if "recovery" in ((spec.get("bootstrap") or {})):
+            continue
+        store = archiver(spec)
+        if store is None:
+            err(w, f"Cluster {c['metadata']['name']}: no WAL archiving (spec.plugins: barman-cloud.cloudnative-pg.io "
+                   "with isWALArchiver: true)")
+            continue
+        if store not in stores:
+            err(w, f"Cluster {c['metadata']['name']} archives to ObjectStore {store!r}, which no example defines")
+        if not ((spec.get("postgresql") or {}).get("parameters") or {}).get("archive_timeout"):
+            err(w, f"Cluster {c['metadata']['name']}: set postgresql.parameters.archive_timeout (bounds a quiet "
+                   "cluster's recovery point)")
+        archiving[c["metadata"]["name"]] = store
+    scheduled = {(b.get("spec") or {}).get("cluster", {}).get("name") for b in by_kind("ScheduledBackup")
+                 if (b.get("spec") or {}).get("method") == "plugin"}
+    for name in archiving:
+        if name not in scheduled:
+            err(w, f"Cluster {name}: no ScheduledBackup (method: plugin) takes its base backups")
+    pitr = 0
+    for c in by_kind("Cluster"):
+        spec = c.get("spec") or {}
+        rec = (spec.get("bootstrap") or {}).get("recovery")
+        if rec is None:
+            continue
+        source = [x for x in spec.get("externalClusters") or [] if x.get("name") == rec.get("source")]
+        params = ((source[0].get("plugin") or {}).get("parameters") or {}) if source else {}
+        if not source or params.get("barmanObjectName") not in stores:
+            err(w, f"Cluster {c['metadata']['name']}: recovery source {rec.get('source')!r} must be an "
+                   "externalClusters entry reading an example ObjectStore through the plugin")
+        elif params.get("serverName") not in archiving:
+            err(w, f"Cluster {c['metadata']['name']}: serverName {params.get('serverName')!r} is no archiving Cluster")
+        if (rec.get("recoveryTarget") or {}).get("targetTime"):
+            pitr += 1
+        if archiver(spec) is None:
+            err(w, f"Cluster {c['metadata']['name']}: a recovered cluster must archive too (spec.plugins)")
+    if archiving and not pitr:
+        err(w, "no point-in-time recovery example (a Cluster with bootstrap.recovery.recoveryTarget.targetTime)")
+
+
+backups_check(example_objs)
 
 if errors:
     print(f"k8s-check: {len(errors)} problem(s):", file=sys.stderr)

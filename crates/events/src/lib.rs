@@ -9,6 +9,7 @@ pub mod envelope;
 pub mod metrics;
 pub mod outbox;
 pub mod relay;
+pub mod replay;
 pub mod retention;
 pub mod retry;
 pub mod topology;

@@ -362,7 +362,7 @@ async fn whoami(principal: Principal) -> HttpResponse {
 
 /// The whole `main` of a service binary: `<bin> migrate`, `<bin> serve` (default), or the
 /// dead-letter tools `<bin> dlq list` and `<bin> dlq replay [--type T] [--limit N]`, or
-/// `<bin> audit verify` ([`cli`]).
+/// `<bin> audit verify`, or `<bin> outbox replay --to <service> --since <time>` ([`cli`]).
 /// `T` is the service's own config struct, read with the same prefix as [`ServiceConfig`].
 pub fn main<T, F>(spec: ServiceSpec, prefix: &str, setup: F) -> ExitCode
 where
@@ -418,6 +418,14 @@ where
                     None => Ok(()),
                     Some(_) => Err(StartError::Command("the audit log's hash chain is broken".into())),
                 }
+            }
+            cli::Command::OutboxReplay { to, since } => {
+                let schema = schema(&spec, &config);
+                let out = cli::run_outbox_replay(spec.name, &config, &schema, &to, since)
+                    .await
+                    .map_err(StartError::Command)?;
+                print!("{out}");
+                Ok(())
             }
             cli::Command::Dlq(dlq) => {
                 let out = cli::run_dlq(spec.name, &config, &dlq).await.map_err(StartError::Command)?;

@@ -23,6 +23,7 @@ mod replicas;
 mod reports;
 mod reports_licensing;
 mod reports_market;
+mod restore;
 mod subscription;
 mod subscription_refunds;
 mod support;

@@ -164,6 +164,19 @@ where
 {
     let mut config = env.service_config(spec.name);
     config.database_pool_size = POOL_SIZE;
+    start_service_with(env, spec, config, setup).await
+}
+
+/// Migrate and start `spec` with `config`, then wait for its queue.
+async fn start_service_with<F>(
+    env: &TestEnv,
+    spec: &ServiceSpec,
+    config: platform::config::ServiceConfig,
+    setup: F,
+) -> RunningService
+where
+    F: FnOnce(&Context) -> Result<Wiring, String>,
+{
     runtime::migrate(spec, &config).await.expect("migrations");
     let svc = runtime::start(spec, config, setup).await.expect("service starts");
     if svc.consumes {
@@ -176,6 +189,23 @@ where
         .await;
     }
     svc
+}
+
+fn billing_config(fake: &RunningFake, reconcile_after_seconds: u64) -> billing::Config {
+    billing::Config {
+        stripe_api_base: fake.base_url().into(),
+        stripe_api_key: Secret::new(fake.api_key()),
+        stripe_webhook_secrets: Secret::new(WEBHOOK_SECRET),
+        stripe_timeout_ms: 5_000,
+        void_poll_ms: 100,
+        void_retry_base_ms: 1_000,
+        reconcile_after_seconds,
+        reconcile_interval_ms: 200,
+        merchant_name: "Learning Platform Inc.".into(),
+        merchant_address: "1 Example Street, Springfield".into(),
+        refund_window_days: 14,
+        retention_stripe_events_hours: 30 * 24,
+    }
 }
 
 fn licensing_config() -> licensing::Config {
@@ -281,20 +311,7 @@ impl Platform {
         let fake = StripeFake::start(FakeConfig { webhook_secret: WEBHOOK_SECRET.into(), ..FakeConfig::for_tests() })
             .await
             .expect("stripe-fake starts");
-        let billing_config = billing::Config {
-            stripe_api_base: fake.base_url().into(),
-            stripe_api_key: Secret::new(fake.api_key()),
-            stripe_webhook_secrets: Secret::new(WEBHOOK_SECRET),
-            stripe_timeout_ms: 5_000,
-            void_poll_ms: 100,
-            void_retry_base_ms: 1_000,
-            reconcile_after_seconds,
-            reconcile_interval_ms: 200,
-            merchant_name: "Learning Platform Inc.".into(),
-            merchant_address: "1 Example Street, Springfield".into(),
-            refund_window_days: 14,
-            retention_stripe_events_hours: 30 * 24,
-        };
+        let billing_config = billing_config(&fake, reconcile_after_seconds);
         let mut billing = Vec::new();
         for _ in 0..n {
             let config = billing_config.clone();
@@ -425,6 +442,55 @@ impl Platform {
     pub fn replicas_of(&self, service: &str) -> &[RunningService] {
         let i = SERVICES.iter().position(|s| *s == service).expect("a service name");
         &self.services[i]
+    }
+
+    /// Stop every replica of `service` (what losing its database looks like from outside: the
+    /// gateway answers 502 for it, its queue keeps what arrives). Returns the first one's port.
+    pub async fn stop_service(&mut self, service: &str) -> u16 {
+        let i = SERVICES.iter().position(|s| *s == service).expect("a service name");
+        let replicas = std::mem::take(&mut self.services[i]);
+        let port = replicas.first().expect("a running replica").addr.port();
+        for r in replicas {
+            r.stop().await;
+        }
+        port
+    }
+
+    /// Start one replica of `service` (billing, marketplace or rewards) on `database_url`, in
+    /// the schema name it had (a restore keeps it), on `port` (so the gateway and the other
+    /// services find it where it was), with its migrations run first, as the runbook says.
+    pub async fn start_service_on(&mut self, service: &str, database_url: &str, port: u16) {
+        let mut config = self.env.service_config(service);
+        config.database_pool_size = POOL_SIZE;
+        config.database_url = Secret::new(database_url);
+        config.port = port;
+        let env = &self.env;
+        let svc = match service {
+            "billing" => {
+                // A restored billing settles from Stripe what finished after its snapshot (the
+                // runbook's step): the reconcile job, at once.
+                let c = billing_config(&self.fake, 1);
+                start_service_with(env, &billing::SPEC, config, |ctx| billing::setup(ctx, c)).await
+            }
+            "rewards" => {
+                let clock: Arc<dyn platform::clock::Clock> = self.rewards_clock.clone();
+                start_service_with(env, &rewards::SPEC, config, |ctx| {
+                    rewards::setup_with_clock(ctx, rewards::Config::default(), clock)
+                })
+                .await
+            }
+            "marketplace" => {
+                let mut c = marketplace::Config::with_billing_url(&self.replicas_of("billing")[0].url());
+                c.rewards_url = self.replicas_of("rewards")[0].url();
+                c.content_dir = self.content_dir.0.display().to_string();
+                c.scheduler_interval_ms = 500;
+                let clock = Arc::new(self.marketplace_clock.clone());
+                start_service_with(env, &marketplace::SPEC, config, |ctx| marketplace::setup_with(ctx, c, clock)).await
+            }
+            other => panic!("start_service_on does not know how to start {other}"),
+        };
+        let i = SERVICES.iter().position(|s| *s == service).expect("a service name");
+        self.services[i].push(svc);
     }
 
     /// The text of `service`'s `/metrics` (its own listener, not the gateway): `gateway`,

@@ -7,5 +7,6 @@ mod catalog;
 mod consumer;
 mod dlq_replay;
 mod outbox;
+mod outbox_replay;
 mod retry;
 mod support;
