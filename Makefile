@@ -28,11 +28,13 @@ test: deps      ## the whole test suite on the real PostgreSQL and RabbitMQ
 	@scripts/chaos.sh
 	@if [ -x scripts/k8s-check.sh ]; then scripts/k8s-check.sh; fi
 	@scripts/promtool-check.sh
+	@FUZZ_SECONDS=$${FUZZ_SMOKE_SECONDS:-5} scripts/fuzz.sh
 
 # Every flow but: the broker restart (it stops RabbitMQ for everyone), the checks of one process's
 # metrics and dashboards, the API fuzzer (the API's shape does not change with replicas), and
-# replicas:: (two replicas whatever the setting: it already ran).
-REPLICA_SKIPS := --skip broker_restart --skip observability:: --skip dashboards:: --skip api_fuzz:: --skip replicas::
+# replicas:: (two replicas whatever the setting: it already ran), and the restore drills (one
+# service stopped and restored: a matter of its data, not of how many replicas serve it).
+REPLICA_SKIPS := --skip broker_restart --skip observability:: --skip dashboards:: --skip api_fuzz:: --skip replicas:: --skip restore::
 
 test-replicas: deps ## the e2e flows again at two replicas of every service and two gateways (~4.5 min)
 	E2E_REPLICAS=2 cargo test -p e2e --test flows -- $(REPLICA_SKIPS)
