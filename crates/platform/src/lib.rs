@@ -6,6 +6,7 @@ pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod erasure;
 pub mod health;
 pub mod http;
 pub mod idempotency;

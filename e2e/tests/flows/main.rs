@@ -9,6 +9,7 @@ mod custom_domain;
 mod dashboards;
 mod edges;
 mod enterprise;
+mod erasure;
 mod failures;
 mod input;
 mod lost_webhooks;

@@ -5,6 +5,7 @@ pub mod cancel;
 pub mod config;
 pub mod consumers;
 pub mod domain;
+pub mod erasure;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
@@ -79,6 +80,7 @@ pub fn setup_with_clock(ctx: &Context, config: Config, clock: SharedClock) -> Re
             config::STRIPE_RETRY_WINDOW,
         )?,
     });
+    let stripe_for_erasure = state.stripe.clone();
     let wake = Arc::new(tokio::sync::Notify::new());
     let worker = voids::spawn(state.clone(), timing, wake.clone(), ctx.shutdown.clone());
     let reconciler = reconcile::spawn(state.clone(), ctx.shutdown.clone());
@@ -87,7 +89,11 @@ pub fn setup_with_clock(ctx: &Context, config: Config, clock: SharedClock) -> Re
         routes: Arc::new(move |cfg| {
             cfg.app_data(data.clone()).configure(routes::configure);
         }),
-        handler: Some(Arc::new(consumers::Handler { wake })),
+        handler: Some(events::erasure::with_erasure(
+            "billing",
+            Some(Arc::new(consumers::Handler { wake })),
+            Arc::new(erasure::BillingEraser { stripe: stripe_for_erasure }),
+        )),
         background: vec![worker, reconciler],
     })
 }

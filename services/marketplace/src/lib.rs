@@ -6,6 +6,7 @@ pub mod config;
 pub mod consumers;
 pub mod content;
 pub mod domain;
+pub mod erasure;
 pub mod error;
 pub mod expiry;
 pub mod metrics;
@@ -84,7 +85,11 @@ pub fn setup_with(ctx: &Context, config: Config, clock: platform::clock::SharedC
         routes: Arc::new(move |cfg| {
             cfg.app_data(data.clone()).configure(routes::configure);
         }),
-        handler: Some(Arc::new(consumers::Handler(state))),
+        handler: Some(events::erasure::with_erasure(
+            "marketplace",
+            Some(Arc::new(consumers::Handler(state))),
+            Arc::new(erasure::MarketplaceEraser),
+        )),
         background: vec![scheduler],
     })
 }

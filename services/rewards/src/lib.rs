@@ -6,6 +6,7 @@ pub mod board_snapshots;
 pub mod config;
 pub mod consumers;
 pub mod domain;
+pub mod erasure;
 pub mod error;
 pub mod ledger;
 pub mod metrics;
@@ -62,7 +63,11 @@ pub fn setup_with_clock(ctx: &Context, config: Config, clock: Arc<dyn Clock>) ->
         routes: Arc::new(move |cfg| {
             cfg.app_data(state.clone()).configure(routes::configure);
         }),
-        handler: Some(Arc::new(consumers::Handlers { clock })),
+        handler: Some(events::erasure::with_erasure(
+            "rewards",
+            Some(Arc::new(consumers::Handlers { clock })),
+            Arc::new(erasure::RewardsEraser),
+        )),
         background: Vec::new(),
     })
 }

@@ -7,6 +7,7 @@ pub mod config;
 pub mod consumers;
 pub mod domain;
 pub mod entitlements;
+pub mod erasure;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
@@ -77,7 +78,11 @@ pub fn setup_with_clock(ctx: &Context, config: Config, clock: SharedClock) -> Re
         routes: Arc::new(move |cfg| {
             cfg.app_data(data.clone()).configure(routes::configure);
         }),
-        handler: Some(Arc::new(consumers::Handler(state))),
+        handler: Some(events::erasure::with_erasure(
+            "subscriptions",
+            Some(Arc::new(consumers::Handler(state))),
+            Arc::new(erasure::SubscriptionsEraser),
+        )),
         background: vec![scheduler, invalidations],
     })
 }
