@@ -20,7 +20,8 @@ pub struct LicensingEraser;
 impl Eraser for LicensingEraser {
     fn erase<'a>(&'a self, conn: &'a mut AsyncPgConnection, user: Uuid) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
-            let theirs = tickets::table.filter(tickets::created_by.eq(user)).select(tickets::id);
+            let theirs: Vec<Uuid> =
+                tickets::table.filter(tickets::created_by.eq(user)).select(tickets::id).load(conn).await?;
             diesel::update(
                 ticket_comments::table
                     .filter(ticket_comments::author_id.eq(user).or(ticket_comments::ticket_id.eq_any(theirs))),
