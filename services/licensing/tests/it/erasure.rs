@@ -1,5 +1,5 @@
 //! Erasure, licensing's part: the text of the user's tickets (subject, description, every comment
-//! on them) and of their comments elsewhere is erased; the tickets' SLA facts stay; a redelivered
+//! on them, the agents' included) is erased; the tickets' SLA facts stay; a redelivered
 //! request changes nothing.
 
 use crate::support::{id_of, org_of, Caller, Stack};
@@ -28,7 +28,9 @@ async fn erasure_erases_the_users_ticket_text_keeps_the_tickets_and_confirms_onc
     let own = ticket(&s, &member, &format!("{marker} cannot sign in")).await;
     comment(&s, &agent, &id_of(&own), &format!("Hello {marker}, we are on it")).await;
     let theirs = ticket(&s, &colleague, "Invoices missing").await;
-    comment(&s, &member, &id_of(&theirs), &format!("Same here, {marker}")).await;
+    // Members see their own tickets only: the member's words elsewhere are on their own ticket.
+    comment(&s, &member, &id_of(&own), &format!("Still broken, {marker}")).await;
+    comment(&s, &agent, &id_of(&theirs), "Looking into the invoices").await;
 
     let read = |id: String| {
         let path = format!("/api/enterprise/support/tickets/{id}");
