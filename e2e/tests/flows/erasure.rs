@@ -15,8 +15,12 @@ use uuid::Uuid;
 
 const SERVICES: [&str; 5] = ["billing", "licensing", "marketplace", "rewards", "subscriptions"];
 
+/// One connection (the shared server's connection limit is busy when many tests run), retried.
 async fn connect() -> AsyncPgConnection {
-    AsyncPgConnection::establish(&testkit::database_url()).await.expect("a database connection")
+    testkit::eventually("a database connection", std::time::Duration::from_secs(60), || async {
+        AsyncPgConnection::establish(&testkit::database_url()).await.ok()
+    })
+    .await
 }
 
 #[derive(diesel::QueryableByName)]
@@ -71,9 +75,11 @@ async fn assert_ledger_balances(p: &Platform) {
 
 /// Every column, in every service's schema, holding one of `needles`.
 async fn leftovers(p: &Platform, needles: &[&str]) -> Vec<String> {
+    let mut conn = connect().await;
     let mut found = Vec::new();
     for service in SERVICES {
-        found.extend(testkit::erasure::leftovers(&p.env.schema(service), needles).await.iter().map(|h| h.to_string()));
+        let hits = platform::erasure::find_strings(&mut conn, &p.env.schema(service), needles).await.expect("the scan");
+        found.extend(hits.iter().map(|h| h.to_string()));
     }
     found
 }
