@@ -24,13 +24,24 @@ pub trait DomainEvent: Serialize + DeserializeOwned + Send + Sync {
 }
 
 pub mod billing;
+pub mod erasure;
+pub mod identity;
 pub mod licensing;
 pub mod marketplace;
 pub mod rewards;
 pub mod subscriptions;
 
-/// Every event type the platform emits, for the schema-coverage test and the AsyncAPI document.
+/// Every event type the platform emits (and `identity.user.erased.v1`, which it consumes), for the schema-coverage test and the AsyncAPI document.
 /// Each service's module lists its own in `TYPES`.
 pub fn all_event_types() -> Vec<&'static str> {
-    [billing::TYPES, licensing::TYPES, marketplace::TYPES, rewards::TYPES, subscriptions::TYPES].concat()
+    [
+        billing::TYPES,
+        licensing::TYPES,
+        marketplace::TYPES,
+        rewards::TYPES,
+        subscriptions::TYPES,
+        erasure::TYPES,
+        identity::TYPES,
+    ]
+    .concat()
 }

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod consumer;
 pub mod dlq;
 pub mod envelope;
+pub mod erasure;
 pub mod metrics;
 pub mod outbox;
 pub mod relay;

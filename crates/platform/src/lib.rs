@@ -7,6 +7,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod db_tls;
+pub mod erasure;
 pub mod health;
 pub mod http;
 pub mod idempotency;

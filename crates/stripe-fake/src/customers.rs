@@ -1,4 +1,4 @@
-//! `POST /v1/customers` rules.
+//! `POST /v1/customers` and `DELETE /v1/customers/{id}` rules.
 
 use serde_json::Value;
 
@@ -36,4 +36,26 @@ impl Store {
         self.customers.insert(customer.id.clone(), customer);
         Ok(value)
     }
+
+    /// Like Stripe: the customer and its personal fields are gone, a `customer.deleted` event
+    /// carries the last state, a retrieve answers `{"id", "object": "customer", "deleted": true}`,
+    /// and a second delete (or a payment intent naming it) is `resource_missing`.
+    pub(crate) fn delete_customer(&mut self, id: &str, ctx: &RequestCtx) -> Result<Value, ApiError> {
+        let customer = self.customers.remove(id).ok_or_else(|| ApiError::no_such("customer", id, "id", 404))?;
+        self.deleted_customers.insert(customer.id.clone());
+        self.emit("customer.deleted", objects::to_value(&customer), ctx);
+        Ok(deleted_stub(id))
+    }
+
+    /// `GET /v1/customers/{id}`, deleted ones included.
+    pub(crate) fn customer_value(&self, id: &str) -> Result<Value, ApiError> {
+        if self.deleted_customers.contains(id) {
+            return Ok(deleted_stub(id));
+        }
+        self.customer(id).map(objects::to_value)
+    }
+}
+
+fn deleted_stub(id: &str) -> Value {
+    serde_json::json!({"id": id, "object": "customer", "deleted": true})
 }

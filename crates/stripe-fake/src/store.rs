@@ -37,6 +37,8 @@ pub(crate) struct SavedResponse {
 #[derive(Debug, Default)]
 pub(crate) struct Store {
     pub customers: BTreeMap<String, Customer>,
+    /// Ids of deleted customers: Stripe still answers a retrieve with a `deleted: true` stub.
+    pub deleted_customers: std::collections::BTreeSet<String>,
     pub payment_intents: BTreeMap<String, PaymentIntent>,
     pub charges: BTreeMap<String, Charge>,
     pub refunds: BTreeMap<String, Refund>,

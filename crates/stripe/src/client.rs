@@ -153,6 +153,11 @@ impl Client {
         self.execute(Method::GET, path, None, None).await
     }
 
+    /// DELETE is idempotent by itself: Stripe takes no `Idempotency-Key` on it.
+    pub(crate) async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, StripeError> {
+        self.execute(Method::DELETE, path, None, None).await
+    }
+
     async fn execute<T: DeserializeOwned>(
         &self,
         method: Method,

@@ -21,8 +21,8 @@ pub use error::StripeError;
 pub use idempotency::IdempotencyKey;
 pub use resources::{
     CancelPaymentIntent, CancellationReason, CardDetails, Charge, ChargeStatus, ConfirmPaymentIntent, CreateCustomer,
-    CreatePaymentIntent, CreateRefund, Customer, LastPaymentError, Metadata, PaymentIntent, PaymentIntentStatus,
-    PaymentMethodDetails, Refund, RefundList, RefundReason, RefundStatus,
+    CreatePaymentIntent, CreateRefund, Customer, DeletedCustomer, LastPaymentError, Metadata, PaymentIntent,
+    PaymentIntentStatus, PaymentMethodDetails, Refund, RefundList, RefundReason, RefundStatus,
 };
 pub use secret::SecretKey;
 pub use webhook::{sign, Event, EventData, EventType, WebhookError, WebhookVerifier};

@@ -3,6 +3,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 pub mod bus;
+pub mod erasure;
 pub mod jwt;
 pub mod privacy;
 pub mod proxy;

@@ -10,6 +10,7 @@ mod dashboards;
 mod edges;
 mod enterprise;
 mod export;
+mod erasure;
 mod failures;
 mod input;
 mod lost_webhooks;

@@ -5,6 +5,7 @@ pub mod cancel;
 pub mod config;
 pub mod consumers;
 pub mod domain;
+pub mod erasure;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
@@ -80,6 +81,7 @@ pub fn setup_with_clock(ctx: &Context, config: Config, clock: SharedClock) -> Re
             config::STRIPE_RETRY_WINDOW,
         )?,
     });
+    let stripe_for_erasure = state.stripe.clone();
     let wake = Arc::new(tokio::sync::Notify::new());
     let worker = voids::spawn(state.clone(), timing, wake.clone(), ctx.shutdown.clone());
     let reconciler = reconcile::spawn(state.clone(), ctx.shutdown.clone());
@@ -90,7 +92,11 @@ pub fn setup_with_clock(ctx: &Context, config: Config, clock: SharedClock) -> Re
                 .configure(routes::configure)
                 .configure(platform::privacy::routes(data.pool.clone(), privacy::SECTIONS));
         }),
-        handler: Some(Arc::new(consumers::Handler { wake })),
+        handler: Some(events::erasure::with_erasure(
+            "billing",
+            Some(Arc::new(consumers::Handler { wake })),
+            Arc::new(erasure::BillingEraser { stripe: stripe_for_erasure }),
+        )),
         background: vec![worker, reconciler],
     })
 }

@@ -96,6 +96,9 @@ const PREFIXES: &[(&str, &str)] = &[
     ("/api/admin/reports/marketplace", "marketplace"),
     ("/api/admin/reports/rewards", "rewards"),
     ("/api/admin/reports/licensing", "licensing"),
+    // Erasure requests: rewards owns them (docs/operations.md, "Audit and privacy").
+    ("/api/admin/users", "rewards"),
+    ("/api/admin/erasures", "rewards"),
     // Each service's audit log (`platform::audit`); `/api/admin/audit` itself merges them (crate::audit).
     ("/api/admin/audit/billing", "billing"),
     ("/api/admin/audit/subscriptions", "subscriptions"),
@@ -256,6 +259,14 @@ mod tests {
         }
         assert_eq!(service_for("/api/admin/reports"), None);
         assert_eq!(service_for("/api/admin/reports/marketplacex"), None);
+    }
+
+    #[test]
+    fn erasure_requests_go_to_rewards_and_need_a_token() {
+        for path in ["/api/admin/users/0192f0c4-0000-7000-8000-000000000000/erasure", "/api/admin/erasures/x"] {
+            assert_eq!(service_for(path), Some("rewards"), "{path}");
+            assert!(!is_public("POST", path) && !is_public("GET", path), "{path}");
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod config;
 pub mod core;
 pub mod dns;
 pub mod domain;
+pub mod erasure;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
@@ -57,7 +58,7 @@ pub fn setup_with_clock(ctx: &Context, config: Config, clock: Arc<dyn Clock>) ->
                 .configure(routes::configure)
                 .configure(platform::privacy::routes(data.pool.clone(), privacy::SECTIONS));
         }),
-        handler: None,
+        handler: Some(events::erasure::with_erasure("licensing", None, Arc::new(erasure::LicensingEraser))),
         background,
     })
 }

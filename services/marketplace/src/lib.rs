@@ -6,6 +6,7 @@ pub mod config;
 pub mod consumers;
 pub mod content;
 pub mod domain;
+pub mod erasure;
 pub mod error;
 pub mod expiry;
 pub mod metrics;
@@ -87,7 +88,11 @@ pub fn setup_with(ctx: &Context, config: Config, clock: platform::clock::SharedC
                 .configure(routes::configure)
                 .configure(platform::privacy::routes(data.pool.clone(), privacy::SECTIONS));
         }),
-        handler: Some(Arc::new(consumers::Handler(state))),
+        handler: Some(events::erasure::with_erasure(
+            "marketplace",
+            Some(Arc::new(consumers::Handler(state))),
+            Arc::new(erasure::MarketplaceEraser),
+        )),
         background: vec![scheduler],
     })
 }

@@ -9,6 +9,8 @@ use crate::ledger::{self, Clawback, Credit};
 use crate::store::{accounts, purchases, rules, vouchers};
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
+use events::catalog::erasure::{ErasureConfirmation, ErasureOrigin, CONFIRMATIONS};
+use events::catalog::identity::UserErased;
 use events::catalog::marketplace::{CoursePurchased, PurchaseRefunded, ReviewPosted, VoucherReleased};
 use events::{CloudEvent, DomainEvent, EventHandler, HandlerError};
 use futures_util::future::BoxFuture;
@@ -65,6 +67,10 @@ impl EventHandler for Handlers {
             VoucherReleased::TYPE,
             SUBSCRIPTION_RENEWED,
         ]
+        .into_iter()
+        .chain([UserErased::TYPE])
+        .chain(CONFIRMATIONS.iter().copied())
+        .collect()
     }
 
     fn handle<'a>(
@@ -85,6 +91,15 @@ impl EventHandler for Handlers {
                     let renewed: SubscriptionRenewed = serde_json::from_value(event.data.clone())
                         .map_err(|e| HandlerError::Reject(format!("{SUBSCRIPTION_RENEWED}: {e}")))?;
                     on_renewal(conn, now, event.id, &renewed).await
+                }
+                UserErased::TYPE => {
+                    let erased: UserErased = event.data_as().map_err(HandlerError::Reject)?;
+                    let by = format!("identity:{}", event.id);
+                    crate::erasure::request(conn, erased.user_id, ErasureOrigin::Identity, &by, now).await?;
+                    Ok(())
+                }
+                t if CONFIRMATIONS.contains(&t) => {
+                    crate::erasure::confirmed(conn, &data::<ErasureConfirmation>(event)?, now).await
                 }
                 other => {
                     tracing::debug!(event_type = other, "rewards ignores this event type");

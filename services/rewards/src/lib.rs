@@ -6,6 +6,7 @@ pub mod board_snapshots;
 pub mod config;
 pub mod consumers;
 pub mod domain;
+pub mod erasure;
 pub mod error;
 pub mod ledger;
 pub mod metrics;
@@ -65,7 +66,11 @@ pub fn setup_with_clock(ctx: &Context, config: Config, clock: Arc<dyn Clock>) ->
                 .configure(routes::configure)
                 .configure(platform::privacy::routes(state.pool.clone(), privacy::SECTIONS));
         }),
-        handler: Some(Arc::new(consumers::Handlers { clock })),
+        handler: Some(events::erasure::with_erasure(
+            "rewards",
+            Some(Arc::new(consumers::Handlers { clock })),
+            Arc::new(erasure::RewardsEraser),
+        )),
         background: Vec::new(),
     })
 }

@@ -1,5 +1,6 @@
 //! Rewards' part of the public API document.
 
+use crate::erasure::{ErasureView, ServiceErasure};
 use crate::reports::{Liability, LiabilityRow, TokenFlowRow, VoucherRow};
 use crate::routes::award::{AwardRequest, AwardView};
 use crate::routes::friends::{FriendRequest, FriendView, PendingRequest, PendingView, RequestView};
@@ -35,12 +36,15 @@ use utoipa::OpenApi;
         crate::routes::reports::tokens,
         crate::routes::reports::vouchers,
         crate::routes::reports::liability,
+        crate::routes::erasures::request,
+        crate::routes::erasures::get,
     ),
     components(schemas(
         BalanceView, TransactionView, Page<TransactionView>, CatalogItemView, CatalogList, AwardRequest, AwardView,
         RedeemRequest, RedemptionView, VoucherView, BoardView, Ranked, FriendRequest, RequestView, FriendView,
         Page<FriendView>, PendingView, PendingRequest, ProfileRequest, ProfileView, Money, Currency, Problem, FieldError,
-        TokenFlowRow, Report<TokenFlowRow>, VoucherRow, Report<VoucherRow>, LiabilityRow, Liability, Interval
+        TokenFlowRow, Report<TokenFlowRow>, VoucherRow, Report<VoucherRow>, LiabilityRow, Liability, Interval,
+        ErasureView, ServiceErasure
     )),
     tags((name = "rewards", description = "Reward tokens (balance, ledger, awards, redemptions), leaderboards and friends"))
 )]

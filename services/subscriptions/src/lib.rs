@@ -7,6 +7,7 @@ pub mod config;
 pub mod consumers;
 pub mod domain;
 pub mod entitlements;
+pub mod erasure;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
@@ -80,7 +81,11 @@ pub fn setup_with_clock(ctx: &Context, config: Config, clock: SharedClock) -> Re
                 .configure(routes::configure)
                 .configure(platform::privacy::routes(data.pool.clone(), privacy::SECTIONS));
         }),
-        handler: Some(Arc::new(consumers::Handler(state))),
+        handler: Some(events::erasure::with_erasure(
+            "subscriptions",
+            Some(Arc::new(consumers::Handler(state))),
+            Arc::new(erasure::SubscriptionsEraser),
+        )),
         background: vec![scheduler, invalidations],
     })
 }

@@ -12,6 +12,7 @@ type State = web::Data<Shared>;
 pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/customers", web::post().to(create_customer))
         .route("/customers/{id}", web::get().to(retrieve_customer))
+        .route("/customers/{id}", web::delete().to(delete_customer))
         .route("/payment_intents", web::post().to(create_payment_intent))
         .route("/payment_intents/{id}", web::get().to(retrieve_payment_intent))
         .route("/payment_intents/{id}/confirm", web::post().to(confirm_payment_intent))
@@ -27,7 +28,14 @@ async fn create_customer(req: HttpRequest, body: Body, state: State) -> HttpResp
 }
 
 async fn retrieve_customer(id: web::Path<String>, state: State) -> HttpResponse {
-    state.read(|store| store.customer(&id).map(to_value))
+    state.read(|store| store.customer_value(&id))
+}
+
+async fn delete_customer(req: HttpRequest, id: web::Path<String>, body: Body, state: State) -> HttpResponse {
+    state.mutate(&req, &body, |store, p, ctx| {
+        p.only(&[])?;
+        store.delete_customer(&id, ctx)
+    })
 }
 
 async fn create_payment_intent(req: HttpRequest, body: Body, state: State) -> HttpResponse {

@@ -199,3 +199,23 @@ async fn wrong_api_key_is_an_authentication_error() {
     assert_eq!(fake.call_count("POST /v1/payment_intents"), 1);
     assert!(fake.payment_intents().is_empty());
 }
+
+#[tokio::test]
+async fn a_deleted_customer_is_a_stub_cannot_pay_and_cannot_be_deleted_twice() {
+    let (fake, receiver) = crate::helpers::fake_with_receiver().await;
+    let client = client(&fake);
+    let params = CreateCustomer { name: Some("Ada Lovelace".into()), ..Default::default() };
+    let customer = client.create_customer(&params, &key("c")).await.unwrap();
+    let deleted = client.delete_customer(&customer.id).await.unwrap();
+    assert_eq!((deleted.id.as_str(), deleted.deleted), (customer.id.as_str(), true));
+    // Stripe keeps answering a retrieve with a stub that names no one.
+    let fetched = client.retrieve_customer(&customer.id).await.unwrap();
+    assert!(fetched.deleted && fetched.name.is_none() && fetched.email.is_none(), "{fetched:?}");
+    let event = receiver.next_event(fake.webhook_secret()).await;
+    assert_eq!(event.type_, "customer.deleted");
+    let again = client.delete_customer(&customer.id).await.unwrap_err();
+    assert!(again.is_not_found(), "{again:?}");
+    let params = CreatePaymentIntent { customer: Some(customer.id.clone()), ..usd(100) };
+    let err = client.create_payment_intent(&params, &key("pi")).await.unwrap_err();
+    assert!(matches!(&err, StripeError::InvalidRequest { status: 400, param: Some(p), .. } if p == "customer"));
+}

@@ -21,6 +21,16 @@ pub struct Customer {
     pub created: i64,
     #[serde(default)]
     pub livemode: bool,
+    /// True for a deleted customer: Stripe answers a retrieve with only `id`, `object` and this.
+    #[serde(default)]
+    pub deleted: bool,
+}
+
+/// What `DELETE /v1/customers/{id}` answers: `{"id": "cus_...", "object": "customer", "deleted": true}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct DeletedCustomer {
+    pub id: String,
+    pub deleted: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -56,5 +66,13 @@ impl Client {
     pub async fn retrieve_customer(&self, id: &str) -> Result<Customer, StripeError> {
         check_id("customer", id)?;
         self.get(&format!("customers/{id}")).await
+    }
+
+    /// `DELETE /v1/customers/{id}`: Stripe deletes the customer's personal data and detaches its
+    /// payment methods; charges and refunds stay (they name the customer id only). Deleting an
+    /// already-deleted customer is a 404 `resource_missing`, which callers that retry treat as done.
+    pub async fn delete_customer(&self, id: &str) -> Result<DeletedCustomer, StripeError> {
+        check_id("customer", id)?;
+        self.delete(&format!("customers/{id}")).await
     }
 }

@@ -9,7 +9,7 @@ mod refund;
 use std::collections::BTreeMap;
 
 pub use charge::{CardDetails, Charge, ChargeStatus, PaymentMethodDetails, RefundList};
-pub use customer::{CreateCustomer, Customer};
+pub use customer::{CreateCustomer, Customer, DeletedCustomer};
 pub use payment_intent::{
     CancelPaymentIntent, CancellationReason, ConfirmPaymentIntent, CreatePaymentIntent, LastPaymentError,
     PaymentIntent, PaymentIntentStatus,

@@ -4,6 +4,7 @@
 mod audit;
 mod boot;
 mod cancel;
+mod erasure;
 mod payments;
 mod privacy;
 mod reconcile;

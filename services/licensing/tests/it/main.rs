@@ -8,6 +8,7 @@ mod bounds;
 mod branding;
 mod certificates;
 mod domains;
+mod erasure;
 mod licenses;
 mod pages;
 mod privacy;

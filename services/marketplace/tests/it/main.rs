@@ -8,6 +8,7 @@ mod catalog;
 mod cursors;
 mod download;
 mod earnings;
+mod erasure;
 mod expiry;
 mod input;
 mod privacy;

@@ -3,6 +3,7 @@
 //! internal token; ownership and roles are checked in each handler.
 
 pub mod award;
+pub mod erasures;
 pub mod friends;
 pub mod internal;
 pub mod leaderboard;
@@ -39,6 +40,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/admin/reports/rewards", web::get().to(reports::tokens))
         .route("/api/admin/reports/rewards/vouchers", web::get().to(reports::vouchers))
         .route("/api/admin/reports/rewards/liability", web::get().to(reports::liability))
+        .route("/api/admin/users/{user_id}/erasure", web::post().to(erasures::request))
+        .route("/api/admin/erasures/{id}", web::get().to(erasures::get))
         .route("/internal/vouchers/reserve", web::post().to(internal::reserve));
 }
 

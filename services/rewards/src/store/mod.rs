@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod catalog;
+pub mod erasures;
 pub mod friends;
 pub mod leaderboard;
 pub mod profiles;

@@ -161,3 +161,23 @@ diesel::table! {
         since -> Timestamptz,
     }
 }
+
+diesel::table! {
+    erasure_requests (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        origin -> Text,
+        requested_by -> Text,
+        requested_at -> Timestamptz,
+        completed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    erasure_confirmations (erasure_id, service) {
+        erasure_id -> Uuid,
+        service -> Text,
+        erased_at -> Timestamptz,
+        received_at -> Timestamptz,
+    }
+}

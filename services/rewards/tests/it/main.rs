@@ -5,6 +5,7 @@ mod audit;
 mod boot;
 mod cursors;
 mod earning;
+mod erasure;
 mod friends;
 mod leaderboard;
 mod privacy;

@@ -4,6 +4,7 @@
 
 mod boot;
 mod entitlements;
+mod erasure;
 mod lifecycle;
 mod money_back;
 mod pool;

@@ -1,0 +1,2 @@
+DROP TABLE erasure_confirmations;
+DROP TABLE erasure_requests;
