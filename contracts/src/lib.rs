@@ -4,6 +4,8 @@
 
 mod rules;
 
+pub use rules::AUDITED_SERVICES;
+
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{InfoBuilder, OpenApi, OpenApiBuilder, ServerBuilder};
 
@@ -28,6 +30,11 @@ pub fn parts() -> Vec<(&'static str, OpenApi)> {
     .collect()
 }
 
+/// What the gateway serves itself rather than forwarding: the merged audit log.
+pub fn gateway_part() -> OpenApi {
+    with_rules("gateway", platform::audit::merged_openapi())
+}
+
 /// `part` with the rules the service enforces in code written in (see [`rules`]).
 #[allow(clippy::expect_used, clippy::panic)] // build time: a document that does not round-trip must stop it
 fn with_rules(service: &str, part: OpenApi) -> OpenApi {
@@ -46,6 +53,7 @@ pub fn openapi() -> OpenApi {
     for (_, part) in parts() {
         doc.merge(part);
     }
+    doc.merge(gateway_part());
     doc.info = InfoBuilder::new()
         .title("Monetization platform API")
         .version(env!("CARGO_PKG_VERSION"))

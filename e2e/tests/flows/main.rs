@@ -4,6 +4,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod api_fuzz;
+mod audit;
 mod contracts;
 mod custom_domain;
 mod dashboards;
@@ -20,6 +21,7 @@ mod redemption;
 mod refund_policy;
 mod replicas;
 mod reports;
+mod self_service;
 mod subscription;
 mod subscription_refunds;
 mod support;

@@ -218,20 +218,7 @@ impl Stack {
 
 /// An envelope as another service would publish it.
 pub fn foreign_event(event_type: &str, data: Value) -> CloudEvent {
-    let source = event_type.split('.').next().unwrap_or("x");
-    CloudEvent {
-        specversion: "1.0".into(),
-        id: Uuid::now_v7(),
-        source: format!("/services/{source}"),
-        event_type: event_type.into(),
-        time: Utc::now(),
-        subject: "x".into(),
-        datacontenttype: "application/json".into(),
-        dataschema: "events/x.json".into(),
-        traceparent: None,
-        tracestate: None,
-        data,
-    }
+    testkit::bus::foreign_event(event_type, "x", data)
 }
 
 async fn inbox_has(schema: &str, event_id: Uuid) -> bool {
