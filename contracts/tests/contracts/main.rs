@@ -227,5 +227,8 @@ fn the_merged_audit_log_documents_the_services_it_merges() {
     let service = op["parameters"].as_array().unwrap().iter().find(|p| p["name"] == "service").unwrap();
     let listed: Vec<&str> = service["schema"]["enum"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
     assert_eq!(listed, contracts::AUDITED_SERVICES);
-    assert_eq!(op["responses"]["403"]["content"]["application/problem+json"]["schema"]["$ref"], "#/components/schemas/Problem");
+    assert_eq!(
+        op["responses"]["403"]["content"]["application/problem+json"]["schema"]["$ref"],
+        "#/components/schemas/Problem"
+    );
 }

@@ -99,14 +99,10 @@ async fn privileged_actions_of_every_service_read_back_from_the_merged_log() {
 
     // Everything the admin did, across four services, newest first.
     let by_admin = walk(&p, &admin, &format!("/api/admin/audit?actor={}", admin.id), 100).await;
-    let expected: BTreeSet<String> = [
-        "billing:payment.refund",
-        "licensing:license.create",
-        "licensing:license.suspend",
-        "rewards:tokens.award",
-    ]
-    .map(String::from)
-    .into();
+    let expected: BTreeSet<String> =
+        ["billing:payment.refund", "licensing:license.create", "licensing:license.suspend", "rewards:tokens.award"]
+            .map(String::from)
+            .into();
     assert_eq!(actions(&by_admin), expected, "{by_admin:#?}");
     assert!(by_admin.iter().all(|e| e["actor_sub"] == admin.id.to_string() && e["actor_roles"] == json!(["admin"])));
     let times: Vec<String> = by_admin.iter().map(|e| str_of(&e["at"])).collect();
@@ -129,7 +125,10 @@ async fn privileged_actions_of_every_service_read_back_from_the_merged_log() {
     // By action: the price change, with what changed and who did it.
     let price = entries(&read(&p, &admin, "/api/admin/audit?action=course.price.change").await);
     assert_eq!(price.len(), 1, "{price:#?}");
-    assert_eq!((&price[0]["service"], &price[0]["target"]), (&json!("marketplace"), &json!(format!("course:{course_id}"))));
+    assert_eq!(
+        (&price[0]["service"], &price[0]["target"]),
+        (&json!("marketplace"), &json!(format!("course:{course_id}")))
+    );
     assert_eq!(price[0]["actor_sub"], instructor.id.to_string());
     let amount = |v: &Value| v.as_str().unwrap().parse::<rust_decimal::Decimal>().unwrap();
     assert_eq!(amount(&price[0]["changes"]["before"]["price"]), "20.00".parse().unwrap());
@@ -145,8 +144,12 @@ async fn privileged_actions_of_every_service_read_back_from_the_merged_log() {
     assert_eq!(own[0]["hash"], merged[0]["hash"]);
 
     // One service's log only, through the merged endpoint and directly.
-    let licensing = entries(&read(&p, &admin, &format!("/api/admin/audit?service=licensing&target=license:{license_id}")).await);
-    assert_eq!(licensing.iter().map(|e| str_of(&e["action"])).collect::<Vec<_>>(), ["license.suspend", "license.create"]);
+    let licensing =
+        entries(&read(&p, &admin, &format!("/api/admin/audit?service=licensing&target=license:{license_id}")).await);
+    assert_eq!(
+        licensing.iter().map(|e| str_of(&e["action"])).collect::<Vec<_>>(),
+        ["license.suspend", "license.create"]
+    );
     let direct = entries(&read(&p, &admin, &format!("/api/admin/audit/licensing?target=license:{license_id}")).await);
     assert_eq!(ids(&direct), ids(&licensing));
     assert_eq!(licensing[0]["changes"]["after"]["status"], "suspended");

@@ -74,10 +74,13 @@ pub async fn merged(req: HttpRequest, state: web::Data<State>) -> Result<HttpRes
     let mut more = pages.iter().any(|(_, p)| p.next_cursor.is_some());
     let mut entries: Vec<MergedAuditEntry> = pages
         .into_iter()
-        .flat_map(|(service, p)| p.data.into_iter().map(move |entry| MergedAuditEntry { service: service.into(), entry }))
+        .flat_map(|(service, p)| {
+            p.data.into_iter().map(move |entry| MergedAuditEntry { service: service.into(), entry })
+        })
         .collect();
-    entries
-        .sort_by(|a, b| b.entry.at.cmp(&a.entry.at).then(a.service.cmp(&b.service)).then(b.entry.seq.cmp(&a.entry.seq)));
+    entries.sort_by(|a, b| {
+        b.entry.at.cmp(&a.entry.at).then(a.service.cmp(&b.service)).then(b.entry.seq.cmp(&a.entry.seq))
+    });
     if entries.len() as i64 > limit {
         entries.truncate(limit as usize);
         more = true;

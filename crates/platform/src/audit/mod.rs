@@ -15,7 +15,8 @@ mod read;
 pub use chain::{verify, Broken, Verification, GENESIS};
 pub use context::AuditContext;
 pub use read::{
-    list, merged_openapi, openapi, path, routes, AuditEntryView, AuditFilter, Cursor, MergedAuditEntry, MergedAuditFilter,
+    list, merged_openapi, openapi, path, routes, AuditEntryView, AuditFilter, Cursor, MergedAuditEntry,
+    MergedAuditFilter,
 };
 
 use chain::Entry;

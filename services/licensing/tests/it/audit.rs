@@ -81,7 +81,7 @@ async fn a_tickets_status_changes_are_audited_with_before_and_after() {
         .post(
             "/api/enterprise/support/tickets",
             &member,
-            json!({"subject": "Cannot sign in", "description": "SSO fails for everyone", "priority": "high"}),
+            json!({"subject": "Cannot sign in", "description": "SSO fails for everyone", "priority": "P2"}),
         )
         .await;
     assert_eq!(filed.status(), 201);

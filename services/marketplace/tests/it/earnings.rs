@@ -127,7 +127,10 @@ async fn earnings_mature_after_the_refund_window_are_paid_out_and_a_later_refund
     assert_eq!(actions, ["payout.mark_paid", "payout.request"]);
     assert_eq!(entries[1]["actor_sub"], instructor.to_string());
     assert_eq!(entries[1]["changes"]["currency"], "USD");
-    assert_eq!(entries[1]["changes"]["amount"].as_str().map(|a| a.parse::<Decimal>().unwrap()), Some(Decimal::new(7, 0)));
+    assert_eq!(
+        entries[1]["changes"]["amount"].as_str().map(|a| a.parse::<Decimal>().unwrap()),
+        Some(Decimal::new(7, 0))
+    );
     assert_eq!(entries[0]["actor_sub"], admin.to_string());
     assert_eq!(entries[0]["changes"]["before"]["status"], "requested");
     assert_eq!(entries[0]["changes"]["after"]["status"], "paid");

@@ -6,7 +6,7 @@ use events::catalog::marketplace::{CoursePurchased, PurchaseRefunded, ReviewPost
 use events::catalog::subscriptions::SubscriptionRenewed;
 use events::CloudEvent;
 use platform::money::{Currency, Money};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::time::Duration;
 use testkit::bus::Capture;
 use uuid::Uuid;

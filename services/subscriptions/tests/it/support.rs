@@ -193,7 +193,12 @@ impl Stack {
     /// (its inbox row committed), so the next one is delivered after it.
     pub async fn publish_applied(&self, event_type: &str, data: Value) {
         let event = foreign_event(event_type, data);
-        testkit::bus::publish_raw(&self.env, &event).await;
+        // Events from before `license_version` existed are off today's contract on purpose.
+        if event_type.starts_with("licensing.") && event.data.get("license_version").is_none() {
+            testkit::bus::publish_off_contract(&self.env, &event).await;
+        } else {
+            testkit::bus::publish_raw(&self.env, &event).await;
+        }
         let schema = self.env.schema("subscriptions");
         testkit::eventually(&format!("{event_type} applied"), Duration::from_secs(15), || {
             let schema = schema.clone();
@@ -205,6 +210,12 @@ impl Stack {
     /// Publish an event as another service would.
     pub async fn publish(&self, event_type: &str, data: Value) {
         testkit::bus::publish_raw(&self.env, &foreign_event(event_type, data)).await;
+    }
+
+    /// Publish an event in a shape today's contract refuses (an older producer's): ONLY for tests
+    /// of how subscriptions reads such events.
+    pub async fn publish_off_contract(&self, event_type: &str, data: Value) {
+        testkit::bus::publish_off_contract(&self.env, &foreign_event(event_type, data)).await;
     }
 
     pub async fn wait_feature(&self, user: Uuid, feature: &str, allowed: bool) -> Value {
