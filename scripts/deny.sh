@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Supply-chain checks with cargo-deny against deny.toml (issue 21, point 3).
 #
-#   scripts/deny.sh             licenses, bans, sources: offline (no advisory database needed);
+#   scripts/deny.sh             licenses, bans, sources: no advisory database needed (crates.io only);
 #                               run by `make lint` and CI
 #   scripts/deny.sh advisories  the RustSec advisory database (`make audit`): needs to fetch
 #                               github.com/rustsec/advisory-db, which these machines cannot reach,
@@ -17,7 +17,7 @@ DENY=$(scripts/cargo-tool.sh cargo-deny cargo-deny "$CARGO_DENY_VERSION")
 
 case "${1:-policy}" in
 policy)
-    "$DENY" --offline --locked check --hide-inclusion-graph licenses bans sources
+    "$DENY" --locked check --hide-inclusion-graph licenses bans sources
     ;;
 advisories)
     if [ -n "${ADVISORY_DB:-}" ]; then
