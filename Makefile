@@ -4,7 +4,7 @@ export AWS_LC_SYS_USE_SYSTEM := 0
 ROLE ?= learner
 SUB ?=
 
-.PHONY: run stop test test-replicas deps lint fmt token k8s-check build bench bench-hotspots fuzz observe promtool-check chaos backup restore
+.PHONY: run stop test test-replicas deps lint deny audit sbom fmt token k8s-check build bench bench-hotspots fuzz observe promtool-check chaos backup restore
 
 run:            ## dependencies, migrations, every service + stripe-fake; prints the gateway URL
 	@scripts/run-all.sh
@@ -51,9 +51,19 @@ fuzz:           ## every parser of untrusted bytes under cargo-fuzz, FUZZ_SECOND
 bench-hotspots: ## pgbench on the write hot spots replicas do not fix (one histogram row, the receipt counter)
 	@scripts/bench-hotspots.sh
 
-lint:           ## clippy (warnings are errors) and formatting
+lint:           ## clippy (warnings are errors), formatting, and the supply-chain policy (deny.toml)
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo fmt --all --check
+	@scripts/deny.sh
+
+deny:           ## cargo-deny: licenses, bans, sources (offline; installs cargo-deny once)
+	@scripts/deny.sh
+
+audit:          ## cargo-deny advisories: needs the RustSec database (unreachable here, so not in CI)
+	@scripts/deny.sh advisories
+
+sbom:           ## one CycloneDX SBOM per service binary into target/sbom (installs cargo-cyclonedx once)
+	@scripts/sbom.sh
 
 fmt:
 	cargo fmt --all

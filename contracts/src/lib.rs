@@ -4,6 +4,8 @@
 
 mod rules;
 
+pub use rules::AUDITED_SERVICES;
+
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{InfoBuilder, OpenApi, OpenApiBuilder, ServerBuilder};
 
@@ -25,13 +27,20 @@ pub fn parts() -> Vec<(&'static str, OpenApi)> {
         part.merge(platform::audit::openapi(service));
         (service, with_rules(service, part))
     })
-    // What the gateway answers itself, from every service's part (the data export).
-    .chain(std::iter::once((GATEWAY, with_rules(GATEWAY, platform::privacy::openapi()))))
+    // What the gateway answers itself, from every service's part (the merged audit log, the data export).
+    .chain(std::iter::once((GATEWAY, gateway_part())))
     .collect()
 }
 
 /// The tag of the operations the gateway serves itself.
 pub const GATEWAY: &str = "gateway";
+
+/// What the gateway serves itself rather than forwarding: the merged audit log and the data export.
+pub fn gateway_part() -> OpenApi {
+    let mut part = platform::audit::merged_openapi();
+    part.merge(platform::privacy::openapi());
+    with_rules(GATEWAY, part)
+}
 
 /// `part` with the rules the service enforces in code written in (see [`rules`]).
 #[allow(clippy::expect_used, clippy::panic)] // build time: a document that does not round-trip must stop it

@@ -22,6 +22,7 @@ pub fn apply(service: &str, doc: &mut Value) {
         "rewards" => rewards(doc),
         "licensing" => licensing(doc),
         "marketplace" => marketplace(doc),
+        "gateway" => gateway(doc),
         _ => {}
     }
     // Last: it checks the patterns the rules above wrote.
@@ -323,6 +324,14 @@ const STORABLE_TIME: &str = r"^(19[7-9][0-9]|[2-9][0-9]{3})-[^\u0000-\u001F\u007
 
 // ---------------------------------------------------------------------------------------------
 // Per service.
+
+/// The services whose logs `GET /api/admin/audit` merges (the gateway's `AUDITED_SERVICES`; the
+/// contracts test checks they agree).
+pub const AUDITED_SERVICES: &[&str] = &["billing", "licensing", "marketplace", "rewards", "subscriptions"];
+
+fn gateway(doc: &mut Value) {
+    constrain(param(doc, "get", "/api/admin/audit", "query", "service"), json!({"enum": strings(AUDITED_SERVICES)}));
+}
 
 fn billing(doc: &mut Value) {
     constrain(prop(doc, "CreateRefund", "amount"), json!({"pattern": DECIMAL}));

@@ -4,7 +4,7 @@
 use regex::Regex;
 use std::path::PathBuf;
 
-fn read(relative: &str) -> String {
+pub fn read(relative: &str) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(relative);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }

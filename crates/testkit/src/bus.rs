@@ -116,8 +116,46 @@ pub(crate) async fn delete_all(env: &TestEnv, services: &[&str]) {
     let _ = tokio::time::timeout(Duration::from_secs(2), conn.close(200, "bye".into())).await;
 }
 
-/// Publish an envelope straight to the test's exchange (to simulate redelivery or a foreign producer).
+/// An envelope for an event another service publishes, built from its type (`<service>.<...>.vN`):
+/// the source and `dataschema` are where the contract says, so [`publish_raw`] checks `data`
+/// against the real schema.
+pub fn foreign_event(event_type: &str, subject: &str, data: serde_json::Value) -> CloudEvent {
+    let (service, name) = event_type.split_once('.').unwrap_or(("unknown", event_type));
+    CloudEvent {
+        specversion: "1.0".into(),
+        id: uuid::Uuid::now_v7(),
+        source: format!("/services/{service}"),
+        event_type: event_type.into(),
+        time: chrono::Utc::now(),
+        subject: subject.into(),
+        datacontenttype: "application/json".into(),
+        dataschema: format!("events/{service}/{name}.json"),
+        traceparent: None,
+        tracestate: None,
+        data,
+    }
+}
+
+/// Publish an envelope straight to the test's exchange (to simulate redelivery or a foreign
+/// producer). The envelope is first checked against its published contract (the CloudEvents
+/// envelope and the `data` schema in proto-schemas), like every event [`Capture`] sees: a test
+/// that feeds a consumer a hand-built event proves something only if a real producer could send
+/// it. Event types of the test catalog (`test.*`) have no contract and are not checked.
 pub async fn publish_raw(env: &TestEnv, event: &CloudEvent) {
+    if !event.event_type.starts_with("test.") {
+        crate::schema::assert_valid_event(&serde_json::to_value(event).expect("an envelope serializes"));
+    }
+    publish_unchecked(env, event).await;
+}
+
+/// [`publish_raw`] without the contract check: ONLY for tests of what a consumer does with an
+/// event that breaks today's contract (an older producer's shape, a poison message). Say which
+/// in the test.
+pub async fn publish_off_contract(env: &TestEnv, event: &CloudEvent) {
+    publish_unchecked(env, event).await;
+}
+
+async fn publish_unchecked(env: &TestEnv, event: &CloudEvent) {
     let conn = Connection::connect(&amqp_url(), ConnectionProperties::default()).await.expect("amqp");
     let ch = conn.create_channel().await.expect("channel");
     ch.confirm_select(lapin::options::ConfirmSelectOptions::default()).await.expect("confirms");

@@ -4,6 +4,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod api_fuzz;
+mod audit;
 mod contracts;
 mod custom_domain;
 mod dashboards;
@@ -25,6 +26,7 @@ mod reports;
 mod reports_licensing;
 mod reports_market;
 mod restore;
+mod self_service;
 mod subscription;
 mod subscription_refunds;
 mod support;

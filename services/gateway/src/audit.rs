@@ -10,39 +10,17 @@ use crate::route_table::AUDITED_SERVICES;
 use crate::{fanout, State};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use platform::audit::{AuditEntryView, Cursor};
+use platform::audit::{AuditEntryView, Cursor, MergedAuditEntry, MergedAuditFilter as MergedQuery};
 use platform::auth::Role;
 use platform::pagination::{decode_cursor, encode_cursor, invalid_cursor, Page, PageQuery};
 use platform::Problem;
 use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-struct MergedQuery {
-    /// One service's log only.
-    service: Option<String>,
-    actor: Option<String>,
-    target: Option<String>,
-    action: Option<String>,
-    from: Option<DateTime<Utc>>,
-    to: Option<DateTime<Utc>>,
-    limit: Option<i64>,
-    cursor: Option<String>,
-}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct MergedCursor {
     at: DateTime<Utc>,
     service: String,
     seq: i64,
-}
-
-/// An entry of the merged log: which service wrote it, then the entry.
-#[derive(Debug, Serialize)]
-struct MergedEntry {
-    service: &'static str,
-    #[serde(flatten)]
-    entry: AuditEntryView,
 }
 
 /// Where service `service` resumes after the merged page ended at `c`.
@@ -79,12 +57,15 @@ pub async fn merged(req: HttpRequest, state: web::Data<State>) -> Result<HttpRes
         }))
         .await?;
     let mut more = pages.iter().any(|(_, p)| p.next_cursor.is_some());
-    let mut entries: Vec<MergedEntry> = pages
+    let mut entries: Vec<MergedAuditEntry> = pages
         .into_iter()
-        .flat_map(|(service, p)| p.data.into_iter().map(move |entry| MergedEntry { service, entry }))
+        .flat_map(|(service, p)| {
+            p.data.into_iter().map(move |entry| MergedAuditEntry { service: service.into(), entry })
+        })
         .collect();
-    entries
-        .sort_by(|a, b| b.entry.at.cmp(&a.entry.at).then(a.service.cmp(b.service)).then(b.entry.seq.cmp(&a.entry.seq)));
+    entries.sort_by(|a, b| {
+        b.entry.at.cmp(&a.entry.at).then(a.service.cmp(&b.service)).then(b.entry.seq.cmp(&a.entry.seq))
+    });
     if entries.len() as i64 > limit {
         entries.truncate(limit as usize);
         more = true;
@@ -92,7 +73,7 @@ pub async fn merged(req: HttpRequest, state: web::Data<State>) -> Result<HttpRes
     let next_cursor = if more {
         entries
             .last()
-            .map(|e| encode_cursor(&MergedCursor { at: e.entry.at, service: e.service.into(), seq: e.entry.seq }))
+            .map(|e| encode_cursor(&MergedCursor { at: e.entry.at, service: e.service.clone(), seq: e.entry.seq }))
     } else {
         None
     };

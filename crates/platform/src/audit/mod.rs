@@ -14,7 +14,10 @@ mod read;
 
 pub use chain::{verify, Broken, Verification, GENESIS};
 pub use context::AuditContext;
-pub use read::{list, openapi, path, routes, AuditEntryView, AuditFilter, Cursor};
+pub use read::{
+    list, merged_openapi, openapi, path, routes, AuditEntryView, AuditFilter, Cursor, MergedAuditEntry,
+    MergedAuditFilter,
+};
 
 use chain::Entry;
 use chrono::{DateTime, SubsecRound, Utc};

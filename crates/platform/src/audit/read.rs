@@ -39,6 +39,38 @@ pub struct AuditFilter {
     pub cursor: Option<String>,
 }
 
+/// The filters of the merged read (`GET /api/admin/audit`, served by the gateway): a service's
+/// filters, plus which service's log alone.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct MergedAuditFilter {
+    /// One service's log only: `billing`, `licensing`, `marketplace`, `rewards` or `subscriptions`.
+    pub service: Option<String>,
+    /// The actor's `sub` (a user id, or `service:<name>`).
+    pub actor: Option<String>,
+    /// The target exactly as recorded, e.g. `payment:<uuid>`.
+    pub target: Option<String>,
+    /// The action, e.g. `payment.refund`.
+    pub action: Option<String>,
+    /// Entries at or after this time.
+    pub from: Option<DateTime<Utc>>,
+    /// Entries before this time.
+    pub to: Option<DateTime<Utc>>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// An entry of the merged log: the service whose log holds it, then the entry as that service
+/// serves it (same `seq`, `id` and `hash`).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MergedAuditEntry {
+    /// `billing`, `licensing`, `marketplace`, `rewards` or `subscriptions`.
+    pub service: String,
+    #[serde(flatten)]
+    pub entry: AuditEntryView,
+}
+
 /// Where a page ends: the sort key (time, then sequence, both descending) of its last entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cursor {
@@ -145,4 +177,28 @@ pub fn openapi(service: &str) -> utoipa::openapi::OpenApi {
         })
         .collect();
     doc
+}
+
+/// Admins: every service's audit entries merged, newest first (ties by service name, then the
+/// service's sequence, descending). The gateway asks each service (or the one `service` names)
+/// for a page with the same filters and merges them; the cursor resumes every service exactly
+/// after the last entry served.
+// Documentation only: the gateway serves it (services/gateway/src/audit.rs).
+#[utoipa::path(get, path = "/api/admin/audit", operation_id = "readMergedAuditLog", tag = "gateway",
+    security(("bearer" = [])), params(MergedAuditFilter),
+    responses((status = 200, body = Page<MergedAuditEntry>),
+        (status = 401, body = Problem, content_type = "application/problem+json", description = "unauthorized"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "forbidden: admins only"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "validation_failed (`query.service`, a filter), invalid_cursor"),
+        (status = 502, body = Problem, content_type = "application/problem+json", description = "upstream_unavailable: a service's log did not answer")))]
+#[allow(dead_code)]
+fn merged_read() {}
+
+/// The gateway's merged read, for the published document.
+pub fn merged_openapi() -> utoipa::openapi::OpenApi {
+    #[derive(utoipa::OpenApi)]
+    #[openapi(paths(merged_read), components(schemas(AuditEntryView, MergedAuditEntry)),
+        tags((name = "gateway", description = "What the gateway answers itself: the audit log of every service, merged")))]
+    struct Doc;
+    <Doc as utoipa::OpenApi>::openapi()
 }

@@ -115,8 +115,28 @@ async fn earnings_mature_after_the_refund_window_are_paid_out_and_a_later_refund
 
     let mark = format!("/api/marketplace/payouts/{}/mark-paid", payout["id"].as_str().unwrap());
     assert_eq!(m.post(instructor, me, &mark, json!({})).await.status(), 403);
-    let paid: Value = m.post(Uuid::now_v7(), &[Role::Admin], &mark, json!({})).await.json().await.unwrap();
+    let admin = Uuid::now_v7();
+    let paid: Value = m.post(admin, &[Role::Admin], &mark, json!({})).await.json().await.unwrap();
     assert_eq!(paid["status"], "paid");
+    // Both steps are in the audit log, by their actors (the refused mark-paid and the replayed
+    // request wrote nothing), and the chain holds.
+    let log = format!("/api/admin/audit/marketplace?target=payout:{}", payout["id"].as_str().unwrap());
+    let entries = m.get_json(Some((Uuid::now_v7(), &[Role::Admin])), &log).await;
+    let entries = entries["data"].as_array().unwrap();
+    let actions: Vec<&str> = entries.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["payout.mark_paid", "payout.request"]);
+    assert_eq!(entries[1]["actor_sub"], instructor.to_string());
+    assert_eq!(entries[1]["changes"]["currency"], "USD");
+    assert_eq!(
+        entries[1]["changes"]["amount"].as_str().map(|a| a.parse::<Decimal>().unwrap()),
+        Some(Decimal::new(7, 0))
+    );
+    assert_eq!(entries[0]["actor_sub"], admin.to_string());
+    assert_eq!(entries[0]["changes"]["before"]["status"], "requested");
+    assert_eq!(entries[0]["changes"]["after"]["status"], "paid");
+    let mut conn = m.svc.pool.get().await.unwrap();
+    assert_eq!(platform::audit::verify(&mut conn).await.unwrap().broken, None);
+    drop(conn);
     let e = m.earnings(instructor).await;
     assert_eq!((total(&e, "paid"), total(&e, "in_payout")), ("7.00".into(), "0.00".into()));
 

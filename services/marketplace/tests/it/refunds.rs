@@ -90,12 +90,13 @@ async fn a_partial_refund_that_ends_access_revokes_it_and_a_goodwill_one_keeps_i
     assert_eq!(e.data["instructor_reversal"]["amount"], "3.50");
     assert!(can_download(&m, kept, course_id).await, "goodwill keeps access");
 
-    // A refund event from before `ends_access` existed reads it as `fully_refunded`.
-    testkit::bus::publish_raw(&m.env, &refunded(kept, &purchase, &payment, "1.00", "6.00", None)).await;
+    // A refund event from before `ends_access` existed reads it as `fully_refunded` (off today's
+    // contract on purpose: the shape billing published before contract R).
+    testkit::bus::publish_off_contract(&m.env, &refunded(kept, &purchase, &payment, "1.00", "6.00", None)).await;
     let e = events.expect("marketplace.purchase.refunded.v1", Duration::from_secs(20)).await;
     assert_eq!(e.data["access_ended"], false);
     assert!(can_download(&m, kept, course_id).await);
-    testkit::bus::publish_raw(&m.env, &refunded(kept, &purchase, &payment, "14.00", "20.00", None)).await;
+    testkit::bus::publish_off_contract(&m.env, &refunded(kept, &purchase, &payment, "14.00", "20.00", None)).await;
     let e = events.expect("marketplace.purchase.refunded.v1", Duration::from_secs(20)).await;
     assert_eq!((e.data["fully_refunded"].clone(), e.data["access_ended"].clone()), (json!(true), json!(true)));
     assert!(!can_download(&m, kept, course_id).await);

@@ -40,7 +40,7 @@ async fn late_success(m: &Market, buyer: Uuid, purchase: &Value) {
         .unwrap(),
         purpose: PaymentPurpose::CoursePurchase,
         reference_id: purchase["id"].as_str().unwrap().to_string(),
-        receipt_number: "R-2026-000001".into(),
+        receipt_number: "RCPT-2026-000001".into(),
         succeeded_at: chrono::Utc::now(),
     };
     testkit::bus::publish_raw(&m.env, &CloudEvent::new(&event, None).unwrap()).await;

@@ -4,7 +4,6 @@ use super::PROBLEM;
 use crate::domain::validate;
 use crate::error::RewardsError;
 use crate::ledger::{self, Credit};
-use crate::store::audit;
 use crate::State;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
@@ -88,21 +87,6 @@ pub async fn award(
             )
             .await?
             .ok_or(RewardsError::DuplicateAward)?;
-            audit::insert(
-                conn,
-                &audit::NewAward {
-                    id: Uuid::now_v7(),
-                    admin_id: &principal.sub,
-                    user_id: req.user_id,
-                    amount: req.amount,
-                    reason,
-                    transaction_id: tx.id,
-                    idempotency_key: &key_text,
-                    request_id: principal.request_id.as_deref(),
-                    created_at: now,
-                },
-            )
-            .await?;
             let changes = serde_json::json!({
                 "amount": req.amount,
                 "reason": reason,

@@ -1,7 +1,6 @@
 //! Rewards' tables and queries: the only place that knows SQL.
 
 pub mod accounts;
-pub mod audit;
 pub mod catalog;
 pub mod erasures;
 pub mod friends;

@@ -123,20 +123,6 @@ diesel::table! {
 }
 
 diesel::table! {
-    award_audit (id) {
-        id -> Uuid,
-        admin_id -> Text,
-        user_id -> Uuid,
-        amount -> Int8,
-        reason -> Text,
-        transaction_id -> Uuid,
-        idempotency_key -> Text,
-        request_id -> Nullable<Text>,
-        created_at -> Timestamptz,
-    }
-}
-
-diesel::table! {
     profiles (user_id) {
         user_id -> Uuid,
         display_name -> Nullable<Text>,

@@ -101,3 +101,80 @@ async fn published_outbox_rows_and_old_inbox_rows_are_pruned_pending_ones_never(
     }
     s.stop().await;
 }
+
+/// The migration that folded the older `award_audit` table into the audit log: an award only the
+/// old table knew becomes a `tokens.award` entry chained like any other (verify holds); one
+/// already in the log is not appended twice; the old table is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_old_award_table_folds_into_the_hash_chained_log() {
+    use diesel_async::SimpleAsyncConnection;
+    const OLD_TABLE: &str = "CREATE TABLE award_audit (
+        id UUID PRIMARY KEY, admin_id TEXT NOT NULL, user_id UUID NOT NULL,
+        amount BIGINT NOT NULL CHECK (amount > 0), reason TEXT NOT NULL,
+        transaction_id UUID NOT NULL UNIQUE REFERENCES token_transactions (id),
+        idempotency_key TEXT NOT NULL, request_id TEXT, created_at TIMESTAMPTZ NOT NULL)";
+    const FOLD: &str = include_str!("../../migrations/2026-12-10-800001_fold_award_audit/up.sql");
+    let s = Rewards::start().await;
+    let (admin, old_admin, user) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    // An award made since the audit log exists: in the log (and, then, in the old table too).
+    let recent: Value = s.award_with_key(admin, user, 40, "fold-1").await.json().await.unwrap();
+    let mut conn = s.conn().await;
+    // An award from before: a ledger entry and an old-table row, nothing in the log.
+    let old_tx = rewards::ledger::credit(
+        &mut conn,
+        chrono::Utc::now() - chrono::Duration::days(30),
+        &rewards::ledger::Credit {
+            user,
+            kind: rewards::ledger::AWARD,
+            amount: 15,
+            reason: "Spoke at the \"meetup\"\ttwice",
+            reference: None,
+            source: rewards::ledger::SOURCE_ADMIN,
+            idempotency_ref: "fold-old",
+            rule: None,
+        },
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    conn.batch_execute(OLD_TABLE).await.unwrap();
+    let legacy_id = Uuid::now_v7();
+    diesel::sql_query(
+        "INSERT INTO award_audit VALUES ($1, $2, $3, 15, $4, $5, 'k-old', NULL, now() - interval '30 days'), \
+         ($6, $7, $3, 40, 'recent', $8, 'fold-1', 'req-1', now())",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(legacy_id)
+    .bind::<diesel::sql_types::Text, _>(old_admin.to_string())
+    .bind::<diesel::sql_types::Uuid, _>(user)
+    .bind::<diesel::sql_types::Text, _>(old_tx.reason.clone())
+    .bind::<diesel::sql_types::Uuid, _>(old_tx.id)
+    .bind::<diesel::sql_types::Uuid, _>(Uuid::now_v7())
+    .bind::<diesel::sql_types::Text, _>(admin.to_string())
+    .bind::<diesel::sql_types::Uuid, _>(Uuid::parse_str(recent["transaction_id"].as_str().unwrap()).unwrap())
+    .execute(&mut conn)
+    .await
+    .unwrap();
+
+    conn.batch_execute(FOLD).await.unwrap();
+
+    let report = platform::audit::verify(&mut conn).await.unwrap();
+    assert_eq!((report.checked, report.broken), (2, None), "one entry appended, chained");
+    let gone = conn.batch_execute("SELECT 1 FROM award_audit").await;
+    assert!(gone.is_err(), "the old table is dropped");
+    drop(conn);
+    let page = audit(&s, &format!("?target=user:{user}&action=tokens.award")).await;
+    let entries = page["data"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{page}");
+    // Newest first: the recent award, then the folded one at its original time.
+    assert_eq!(entries[0]["actor_sub"], admin.to_string());
+    let folded = &entries[1];
+    assert_eq!(folded["id"], legacy_id.to_string());
+    assert_eq!(folded["actor_sub"], old_admin.to_string());
+    assert_eq!(folded["actor_roles"], json!(["admin"]));
+    assert_eq!(folded["changes"]["migrated_from"], "award_audit");
+    assert_eq!(folded["changes"]["amount"], 15);
+    assert_eq!(folded["changes"]["reason"], old_tx.reason.as_str());
+    assert_eq!(folded["changes"]["transaction_id"], old_tx.id.to_string());
+    assert_eq!(folded["changes"]["balance_after"], old_tx.balance_after);
+    s.stop().await;
+}

@@ -3,9 +3,10 @@
 use crate::support::Rewards;
 use chrono::Utc;
 use events::catalog::marketplace::{CoursePurchased, PurchaseRefunded, ReviewPosted};
+use events::catalog::subscriptions::SubscriptionRenewed;
 use events::CloudEvent;
 use platform::money::{Currency, Money};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::time::Duration;
 use testkit::bus::Capture;
 use uuid::Uuid;
@@ -109,19 +110,20 @@ async fn subscription_renewals_earn_from_the_fields_rewards_reads() {
     let s = Rewards::start().await;
     s.wait_consumer().await;
     let user = Uuid::now_v7();
-    let envelope = events::CloudEvent {
-        specversion: "1.0".into(),
-        id: Uuid::now_v7(),
-        source: "/services/subscriptions".into(),
-        event_type: "subscriptions.subscription.renewed.v1".into(),
-        time: Utc::now(),
-        subject: Uuid::now_v7().to_string(),
-        datacontenttype: "application/json".into(),
-        dataschema: "events/subscriptions/subscription.renewed.v1.json".into(),
-        traceparent: None,
-        tracestate: None,
-        data: json!({"subscription_id": Uuid::now_v7(), "user_id": user, "tier": "pro", "period_end": "2026-12-24T00:00:00Z"}),
+    // The event as subscriptions publishes it (the typed catalog entry, so it matches the
+    // contract); rewards reads only the user and the tier.
+    let renewed = SubscriptionRenewed {
+        subscription_id: Uuid::now_v7(),
+        user_id: user,
+        tier: "pro".into(),
+        status: "active".into(),
+        current_period_start: Some("2026-11-24T00:00:00Z".parse().unwrap()),
+        current_period_end: Some("2026-12-24T00:00:00Z".parse().unwrap()),
+        cancel_at_period_end: false,
+        occurred_at: Utc::now(),
+        amount: Money::new("9.99".parse().unwrap(), Currency::USD).unwrap(),
     };
+    let envelope = CloudEvent::new(&renewed, None).unwrap();
     testkit::bus::publish_raw(&s.env, &envelope).await;
     testkit::bus::publish_raw(&s.env, &envelope).await;
     s.wait_balance(user, 50).await;
@@ -240,7 +242,8 @@ async fn a_partial_refund_that_ends_access_claws_back_every_token() {
     s.wait_balance(buyer, 45).await;
     let mut envelope = CloudEvent::new(&refund(&old, "4.00", false), None).unwrap();
     envelope.data.as_object_mut().unwrap().remove("access_ended");
-    testkit::bus::publish_raw(&s.env, &envelope).await;
+    // Off today's contract on purpose: the shape an older marketplace published.
+    testkit::bus::publish_off_contract(&s.env, &envelope).await;
     s.wait_balance(buyer, 39).await;
     s.wait_drained().await;
     assert_eq!(s.balance_of(buyer).await, 39);

@@ -26,16 +26,19 @@ async fn an_award_replayed_with_one_key_posts_one_transaction() {
     assert_eq!(list["data"][0]["amount"], 40);
     assert_eq!(s.balance_of(user).await, 40);
     let mut conn = s.conn().await;
-    let audited: i64 = diesel_async::RunQueryDsl::get_result(
-        diesel::QueryDsl::count(diesel::QueryDsl::filter(
-            rewards::store::schema::award_audit::table,
-            diesel::ExpressionMethods::eq(rewards::store::schema::award_audit::admin_id, admin.to_string()),
-        )),
+    let audited = platform::audit::list(
         &mut conn,
+        &platform::audit::AuditFilter {
+            actor: Some(admin.to_string()),
+            action: Some("tokens.award".into()),
+            ..Default::default()
+        },
+        None,
+        10,
     )
     .await
     .unwrap();
-    assert_eq!(audited, 1, "the audit log names the admin once");
+    assert_eq!(audited.len(), 1, "the audit log names the admin once");
     drop(conn);
     s.assert_books_balance().await;
     s.stop().await;

@@ -1,37 +1,39 @@
 use crate::support::Stack;
+use chrono::{DateTime, Utc};
+use events::catalog::licensing::{LicenseReinstated, LicenseSuspended, SeatActivated, SeatReleaseReason, SeatReleased};
+use events::catalog::rewards::TokensRedeemed;
+use events::catalog::DomainEvent;
 use events::CloudEvent;
 use platform::clock::Clock;
 use serde_json::json;
 use uuid::Uuid;
 
-fn foreign_event(event_type: &str, source: &str, data: serde_json::Value) -> CloudEvent {
-    CloudEvent {
-        specversion: "1.0".into(),
-        id: Uuid::now_v7(),
-        source: format!("/services/{source}"),
-        event_type: event_type.into(),
-        time: chrono::Utc::now(),
-        subject: "x".into(),
-        datacontenttype: "application/json".into(),
-        dataschema: "events/x.json".into(),
-        traceparent: None,
-        tracestate: None,
-        data,
-    }
+/// The envelope as the producing service publishes it (its typed catalog entry, so the payload is
+/// the contract's).
+fn envelope<E: DomainEvent>(event: &E) -> CloudEvent {
+    CloudEvent::new(event, None).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seat_events_change_the_answer_at_once() {
     let s = Stack::start().await;
     let user = Uuid::now_v7();
-    let license = Uuid::now_v7();
+    let (license, org, seat) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let now = Utc::now();
+    let expires_at: DateTime<Utc> = "2099-01-01T00:00:00Z".parse().unwrap();
     // Cache a Free answer first: the seat must not wait for the cache to expire.
     assert_eq!(s.feature(user, "team.management").await["allowed"], false);
-    let activated = foreign_event(
-        "licensing.seat.activated.v1",
-        "licensing",
-        json!({"user_id": user, "license_id": license, "organization_id": Uuid::now_v7(), "tier": "enterprise", "expires_at": "2099-01-01T00:00:00Z"}),
-    );
+    let activated = envelope(&SeatActivated {
+        seat_id: seat,
+        user_id: user,
+        license_id: license,
+        organization_id: org,
+        tier: "enterprise".into(),
+        seat_number: 1,
+        expires_at,
+        activated_at: now,
+        license_version: 1,
+    });
     testkit::bus::publish_raw(&s.env, &activated).await;
     let f = s.wait_feature(user, "team.management", true).await;
     assert_eq!(f["source"], "license");
@@ -39,22 +41,35 @@ async fn seat_events_change_the_answer_at_once() {
     // Redelivery changes nothing.
     testkit::bus::publish_raw(&s.env, &activated).await;
     // A suspended license pauses its members' Enterprise features; reinstatement resumes them.
-    let license_event = |kind: &str| {
-        foreign_event(
-            kind,
-            "licensing",
-            json!({"license_id": license, "organization_id": Uuid::now_v7(), "tier": "enterprise"}),
-        )
+    let suspended = LicenseSuspended {
+        license_id: license,
+        organization_id: org,
+        tier: "enterprise".into(),
+        reason: Some("unpaid".into()),
+        suspended_at: now,
+        license_version: 2,
     };
-    testkit::bus::publish_raw(&s.env, &license_event("licensing.license.suspended.v1")).await;
+    testkit::bus::publish_raw(&s.env, &envelope(&suspended)).await;
     s.wait_feature(user, "team.management", false).await;
-    testkit::bus::publish_raw(&s.env, &license_event("licensing.license.reinstated.v1")).await;
+    let reinstated = LicenseReinstated {
+        license_id: license,
+        organization_id: org,
+        tier: "enterprise".into(),
+        expires_at,
+        reinstated_at: now,
+        license_version: 3,
+    };
+    testkit::bus::publish_raw(&s.env, &envelope(&reinstated)).await;
     s.wait_feature(user, "team.management", true).await;
-    let released = foreign_event(
-        "licensing.seat.released.v1",
-        "licensing",
-        json!({"user_id": user, "license_id": license, "reason": "released"}),
-    );
+    let released = envelope(&SeatReleased {
+        seat_id: seat,
+        user_id: user,
+        license_id: license,
+        organization_id: org,
+        reason: SeatReleaseReason::ReleasedByUser,
+        released_at: now,
+        license_version: 4,
+    });
     testkit::bus::publish_raw(&s.env, &released).await;
     let f = s.wait_feature(user, "team.management", false).await;
     assert_eq!(f["tier"], "free");
@@ -71,11 +86,15 @@ async fn cancellation_changes_the_answer_at_once_and_a_redeemed_month_gives_pro(
     assert_eq!(res.status(), 200);
     assert_eq!(s.feature(user, "certificates").await["allowed"], false, "no stale window after our own change");
 
-    let redeemed = foreign_event(
-        "rewards.tokens.redeemed.v1",
-        "rewards",
-        json!({"redemption_id": Uuid::now_v7(), "user_id": user, "item": "pro_month", "cost": 500}),
-    );
+    let redeemed = envelope(&TokensRedeemed {
+        redemption_id: Uuid::now_v7(),
+        user_id: user,
+        item: "pro_month".into(),
+        cost: 500,
+        transaction_id: Uuid::now_v7(),
+        balance_after: 0,
+        redeemed_at: Utc::now(),
+    });
     testkit::bus::publish_raw(&s.env, &redeemed).await;
     let f = s.wait_feature(user, "certificates", true).await;
     assert_eq!(f["source"], "reward");
@@ -116,8 +135,18 @@ async fn a_cached_answer_does_not_outlive_the_grant_behind_it() {
     let end = start + chrono::Duration::seconds(1);
     s.publish_applied(
         "licensing.seat.activated.v1",
-        json!({"user_id": user, "license_id": license, "organization_id": Uuid::now_v7(), "tier": "enterprise",
-               "expires_at": end}),
+        serde_json::to_value(SeatActivated {
+            seat_id: Uuid::now_v7(),
+            user_id: user,
+            license_id: license,
+            organization_id: Uuid::now_v7(),
+            tier: "enterprise".into(),
+            seat_number: 1,
+            expires_at: end,
+            activated_at: start,
+            license_version: 1,
+        })
+        .unwrap(),
     )
     .await;
     let f = s.feature(user, "team.management").await;

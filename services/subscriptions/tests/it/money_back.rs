@@ -93,7 +93,7 @@ async fn a_second_payment_for_a_charge_already_paid_goes_back() {
     s.wait_status(user, "active").await;
     let charge = charge_of(&s, &intent);
     let second = Uuid::now_v7().to_string();
-    let extra = json!({"receipt_number": "R-2", "succeeded_at": Utc::now()});
+    let extra = json!({"receipt_number": "RCPT-2026-000002", "succeeded_at": Utc::now()});
     s.publish("billing.payment.succeeded.v1", payment_event(&second, user, &charge, extra)).await;
     let void = wait_void(&mut s, &second).await;
     assert_eq!(void.data["reason"], "duplicate_payment");
@@ -164,8 +164,9 @@ async fn a_refund_that_overtakes_its_payment_applies_after_it() {
     let mut refund = refunded(&payment, user, &charge, true, None);
     refund.as_object_mut().unwrap().remove("reason");
     refund.as_object_mut().unwrap().remove("initiated_by");
-    s.publish("billing.payment.refunded.v1", refund).await;
-    let extra = json!({"receipt_number": "R-1", "succeeded_at": Utc::now()});
+    // Off today's contract on purpose: the shape billing published before contract R.
+    s.publish_off_contract("billing.payment.refunded.v1", refund).await;
+    let extra = json!({"receipt_number": "RCPT-2026-000001", "succeeded_at": Utc::now()});
     s.publish("billing.payment.succeeded.v1", payment_event(&payment, user, &charge, extra)).await;
     let canceled = s.events.expect("subscriptions.subscription.canceled.v1", StdDuration::from_secs(120)).await;
     assert_eq!(canceled.data["reason"], "refunded");

@@ -58,8 +58,9 @@ async fn series(svc: &RunningService, series: &str) -> f64 {
 async fn seat(s: &Stack, user: Uuid, license: Uuid) {
     s.publish_applied(
         "licensing.seat.activated.v1",
-        json!({"user_id": user, "license_id": license, "organization_id": Uuid::now_v7(), "tier": "enterprise",
-               "expires_at": "2099-01-01T00:00:00Z", "license_version": 1}),
+        json!({"seat_id": Uuid::now_v7(), "user_id": user, "license_id": license, "organization_id": Uuid::now_v7(),
+               "tier": "enterprise", "seat_number": 1, "expires_at": "2099-01-01T00:00:00Z",
+               "activated_at": "2026-01-01T00:00:00Z", "license_version": 1}),
     )
     .await;
 }

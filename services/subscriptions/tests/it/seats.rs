@@ -35,10 +35,24 @@ impl Seat {
         ("licensing.seat.released.v1", data)
     }
 
+    /// The license event `kind` as licensing publishes it (each type's own fields).
     fn license(&self, kind: &'static str, version: i64, expires_at: &str) -> (&'static str, Value) {
-        let data = json!({"license_id": self.license, "organization_id": Uuid::now_v7(), "tier": "enterprise",
-            "reason": null, "expires_at": expires_at, "previous_expires_at": expires_at, "seats_released": 0,
+        let now = Utc::now();
+        let mut data = json!({"license_id": self.license, "organization_id": Uuid::now_v7(), "tier": "enterprise",
             "license_version": version});
+        let own = match kind {
+            "licensing.license.suspended.v1" => json!({"reason": null, "suspended_at": now}),
+            "licensing.license.reinstated.v1" => json!({"expires_at": expires_at, "reinstated_at": now}),
+            "licensing.license.extended.v1" => {
+                json!({"previous_expires_at": expires_at, "expires_at": expires_at, "extended_at": now})
+            }
+            "licensing.license.revoked.v1" => json!({"reason": null, "seats_released": 0, "revoked_at": now}),
+            "licensing.license.expired.v1" => json!({"seats_released": 0, "expires_at": expires_at, "expired_at": now}),
+            other => panic!("no license event {other}"),
+        };
+        for (k, v) in own.as_object().unwrap() {
+            data[k] = v.clone();
+        }
         (kind, data)
     }
 }

@@ -193,7 +193,12 @@ impl Stack {
     /// (its inbox row committed), so the next one is delivered after it.
     pub async fn publish_applied(&self, event_type: &str, data: Value) {
         let event = foreign_event(event_type, data);
-        testkit::bus::publish_raw(&self.env, &event).await;
+        // Events from before `license_version` existed are off today's contract on purpose.
+        if event_type.starts_with("licensing.") && event.data.get("license_version").is_none() {
+            testkit::bus::publish_off_contract(&self.env, &event).await;
+        } else {
+            testkit::bus::publish_raw(&self.env, &event).await;
+        }
         let schema = self.env.schema("subscriptions");
         testkit::eventually(&format!("{event_type} applied"), Duration::from_secs(15), || {
             let schema = schema.clone();
@@ -207,6 +212,12 @@ impl Stack {
         testkit::bus::publish_raw(&self.env, &foreign_event(event_type, data)).await;
     }
 
+    /// Publish an event in a shape today's contract refuses (an older producer's): ONLY for tests
+    /// of how subscriptions reads such events.
+    pub async fn publish_off_contract(&self, event_type: &str, data: Value) {
+        testkit::bus::publish_off_contract(&self.env, &foreign_event(event_type, data)).await;
+    }
+
     pub async fn wait_feature(&self, user: Uuid, feature: &str, allowed: bool) -> Value {
         testkit::eventually(&format!("{feature} allowed={allowed}"), Duration::from_secs(30), || async {
             let f = self.feature(user, feature).await;
@@ -218,20 +229,7 @@ impl Stack {
 
 /// An envelope as another service would publish it.
 pub fn foreign_event(event_type: &str, data: Value) -> CloudEvent {
-    let source = event_type.split('.').next().unwrap_or("x");
-    CloudEvent {
-        specversion: "1.0".into(),
-        id: Uuid::now_v7(),
-        source: format!("/services/{source}"),
-        event_type: event_type.into(),
-        time: Utc::now(),
-        subject: "x".into(),
-        datacontenttype: "application/json".into(),
-        dataschema: "events/x.json".into(),
-        traceparent: None,
-        tracestate: None,
-        data,
-    }
+    testkit::bus::foreign_event(event_type, "x", data)
 }
 
 async fn inbox_has(schema: &str, event_id: Uuid) -> bool {
