@@ -83,8 +83,8 @@ pub fn setup_with_clock(ctx: &Context, config: Config, clock: SharedClock) -> Re
         }),
         handler: Some(events::erasure::with_erasure(
             "subscriptions",
-            Some(Arc::new(consumers::Handler(state))),
-            Arc::new(erasure::SubscriptionsEraser),
+            Some(Arc::new(consumers::Handler(state.clone()))),
+            Arc::new(erasure::SubscriptionsEraser(state)),
         )),
         background: vec![scheduler, invalidations],
     })

@@ -433,6 +433,36 @@ pub async fn cancel(
     Ok(sub)
 }
 
+/// Erasure (issue 18): the person is gone and billing deletes their Stripe customer, so nothing
+/// may be charged again. An active subscription keeps the period already paid for and never
+/// renews (a cancellation at the period end, announced like one); any other live subscription
+/// (past due, in dunning) ends now, so no retry charges a customer who no longer exists. Nothing
+/// live: nothing to do, which also makes a redelivered request harmless.
+pub async fn end_for_erasure(
+    conn: &mut AsyncPgConnection,
+    state: &State,
+    user_id: Uuid,
+) -> Result<(), SubscriptionError> {
+    let Some(mut sub) = subs::lock_live(conn, user_id).await? else {
+        return Ok(());
+    };
+    let now = state.clock.now();
+    if status(&sub)? == Status::Active {
+        if !sub.cancel_at_period_end || sub.pending_tier.is_some() {
+            sub.cancel_at_period_end = true;
+            sub.pending_tier = None;
+            sub.updated_at = now;
+            let sub = subs::save(conn, &sub).await?;
+            let previous = sub.tier.clone();
+            outbox::enqueue(conn, &snapshot!(SubscriptionChanged, sub, now, { previous_tier: previous, prorated_charge: None, pending_tier: None })).await?;
+        }
+    } else {
+        close(conn, state, &mut sub, Event::Cancel, "erased", now).await?;
+    }
+    state.cache.invalidate(user_id);
+    Ok(())
+}
+
 /// Withdraw a cancellation or downgrade scheduled for the period end.
 pub async fn resume(
     conn: &mut AsyncPgConnection,
