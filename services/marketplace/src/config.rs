@@ -20,6 +20,11 @@ pub struct MarketplaceConfig {
     pub content_dir: String,
     #[serde(default = "default_max_upload")]
     pub max_upload_bytes: u64,
+    /// The longest an upload's form may take to read. Also the bound on a body that ends without
+    /// its closing boundary: actix-multipart then waits for more forever (found by the `upload`
+    /// fuzz target), so without it such a request would hold its connection and staged file.
+    #[serde(default = "default_upload_timeout")]
+    pub upload_timeout_secs: u64,
     /// Accepted package types, comma-separated; each is also checked against the file's first bytes.
     #[serde(default = "default_content_types")]
     pub allowed_content_types: String,
@@ -57,6 +62,9 @@ fn default_content_dir() -> String {
 fn default_max_upload() -> u64 {
     200 * 1024 * 1024
 }
+fn default_upload_timeout() -> u64 {
+    600
+}
 /// The package types accepted unless the operator says otherwise (the OpenAPI document lists these).
 pub const DEFAULT_CONTENT_TYPES: &str = "application/zip,application/x-zip-compressed,application/pdf,video/mp4";
 
@@ -93,6 +101,7 @@ impl MarketplaceConfig {
             rewards_timeout_ms: default_rewards_timeout(),
             content_dir: default_content_dir(),
             max_upload_bytes: default_max_upload(),
+            upload_timeout_secs: default_upload_timeout(),
             allowed_content_types: default_content_types(),
             instructor_share: default_share(),
             refund_window_days: default_refund_window(),

@@ -80,7 +80,15 @@ pub async fn upload(
     if declared.is_some_and(|n| n > limit + FORM_OVERHEAD) {
         return Err(MarketError::TooLarge { limit }.into());
     }
-    let (meta, package) = receive(&state, form).await?;
+    // Bounded: a body that ends before the form's closing boundary never finishes otherwise.
+    let read_for = std::time::Duration::from_secs(state.config.upload_timeout_secs);
+    let (meta, package) = actix_web::rt::time::timeout(read_for, receive(&state, form)).await.map_err(|_| {
+        Problem::new(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "bad_request",
+            "The upload did not complete in time, or its body ended before the form's closing boundary",
+        )
+    })??;
     let id = Uuid::now_v7();
     let key = format!("{id}.pkg");
     let tags = meta.normalized_tags();

@@ -130,3 +130,35 @@ async fn oversized_wrong_type_or_invalid_uploads_leave_nothing_behind() {
     assert_eq!(m.course_rows().await, 0);
     m.stop().await;
 }
+
+/// Found by the `upload` fuzz target: a body that ends inside a part, before the form's closing
+/// boundary, left actix-multipart waiting for more forever, holding the request and its staged
+/// file. The read is bounded (`MARKETPLACE_UPLOAD_TIMEOUT_SECS`): the answer is a 400 and nothing
+/// is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_ends_inside_a_part_is_refused_in_bounded_time() {
+    let m =
+        Market::start_with(Options { billing: false, rewards: false, tweak: Box::new(|c| c.upload_timeout_secs = 1) })
+            .await;
+    let instructor = Uuid::now_v7();
+    let truncated = "--fuzzboundary\r\nContent-Disposition: form-data; name=\"metadata\"\r\n\
+                     Content-Type: application/json\r\n\r\n{\"title\":\"Rust\",\"price\":{\"amo\
+                     fuzzboundary--\r\n";
+    let started = std::time::Instant::now();
+    let res = m
+        .http
+        .post(m.url("/api/courses/upload"))
+        .header("x-internal-token", Market::token(instructor, &[Role::Instructor]))
+        .header("content-type", "multipart/form-data; boundary=fuzzboundary")
+        .body(truncated)
+        .timeout(std::time::Duration::from_secs(20))
+        .send()
+        .await
+        .expect("an answer, not a hang");
+    assert_eq!(res.status(), 400);
+    assert_eq!(res.json::<Value>().await.unwrap()["code"], "bad_request");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
+    assert!(m.stored_files().is_empty(), "{:?}", m.stored_files());
+    assert_eq!(m.course_rows().await, 0);
+    m.stop().await;
+}
