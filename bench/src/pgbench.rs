@@ -60,7 +60,7 @@ impl Baseline {
 
     fn pgbench(&self, duration: Duration, log_dir: Option<&Path>) -> Result<(), String> {
         let mut cmd = Command::new("pgbench");
-        cmd.args(["-n", "-q", "-j", "2"])
+        cmd.args(["-n", "-j", "2"])
             .arg("-c")
             .arg(self.clients.to_string())
             .arg("-T")
