@@ -36,6 +36,35 @@ impl PaymentPurpose {
     }
 }
 
+/// What kind of thing one line of a payment is. Lines are what invoices and receipts print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineKind {
+    /// A subscription period of a tier.
+    Plan,
+    /// Unused time of the old tier given back at an upgrade (negative).
+    ProrationCredit,
+    /// The new tier's remaining time charged at an upgrade.
+    ProrationCharge,
+    /// A coupon or promotion code (negative).
+    Discount,
+    /// A course bought in the marketplace.
+    Course,
+    /// Enterprise license seats.
+    Seats,
+}
+
+/// One line of what a payment pays for, before tax, in the payment's currency. Credits and
+/// discounts are negative; when a caller sends lines, they add up exactly to the payment's amount
+/// (billing refuses them otherwise). Tax is billing's to add, never a caller's line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChargeLine {
+    pub kind: LineKind,
+    pub description: String,
+    pub amount: rust_decimal::Decimal,
+}
+
 /// `billing.payment.succeeded.v1`: the money is captured; a receipt exists.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

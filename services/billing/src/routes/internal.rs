@@ -7,7 +7,7 @@ use crate::{webhooks, State};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use diesel_async::AsyncPgConnection;
-use events::catalog::billing::PaymentPurpose;
+use events::catalog::billing::{ChargeLine, PaymentPurpose};
 use platform::auth::Principal;
 use platform::http::Json;
 use platform::idempotency::{self, IdempotencyKey, Step};
@@ -29,6 +29,10 @@ pub struct CreatePayment {
     /// Renewals: charge the customer's saved card now, without them present.
     #[serde(default)]
     pub off_session: bool,
+    /// What the amount is made of (plan, proration, discount, course...), for invoices. Optional:
+    /// without lines the payment is one line of `description`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lines: Vec<ChargeLine>,
 }
 
 /// `POST /internal/payments` (role `service`, `Idempotency-Key` required).
@@ -72,6 +76,25 @@ fn validate(req: &CreatePayment) -> Result<(), Problem> {
     Money::new(req.amount.amount, req.amount.currency)?;
     if req.reference_id.is_empty() || req.reference_id.len() > 200 {
         return Err(Problem::field("reference_id", "must be 1-200 characters"));
+    }
+    validate_lines(&req.lines, req.amount.amount)?;
+    Ok(())
+}
+
+/// Lines, when given, are at most 50, each described, and add up exactly to the amount.
+fn validate_lines(lines: &[ChargeLine], amount: rust_decimal::Decimal) -> Result<(), Problem> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    if lines.len() > 50 {
+        return Err(Problem::field("lines", "at most 50 lines"));
+    }
+    if lines.iter().any(|l| l.description.trim().is_empty() || l.description.len() > 200) {
+        return Err(Problem::field("lines", "every line needs a description of 1-200 characters"));
+    }
+    let total: rust_decimal::Decimal = lines.iter().map(|l| l.amount).sum();
+    if total != amount {
+        return Err(Problem::field("lines", format!("lines add up to {total}, not the amount {amount}")));
     }
     Ok(())
 }
@@ -307,4 +330,33 @@ fn cancel_answer(payment: &payments::Payment, already_final: bool) -> Result<Opt
         _ => return Ok(None),
     };
     Ok(Some(CancelAnswer { outcome, already_final, payment: PaymentView::new(payment, false)? }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use events::catalog::billing::LineKind;
+    use std::str::FromStr;
+
+    fn dec(s: &str) -> rust_decimal::Decimal {
+        rust_decimal::Decimal::from_str(s).unwrap()
+    }
+
+    fn line(kind: LineKind, amount: rust_decimal::Decimal) -> ChargeLine {
+        ChargeLine { kind, description: format!("{kind:?}"), amount }
+    }
+
+    #[test]
+    fn lines_must_add_up_to_the_amount() {
+        let lines = [line(LineKind::Plan, dec("20.00")), line(LineKind::Discount, dec("-5.00"))];
+        assert!(validate_lines(&lines, dec("15.00")).is_ok());
+        assert!(validate_lines(&lines, dec("20.00")).is_err());
+        assert!(validate_lines(&[], dec("20.00")).is_ok(), "no lines: one line of the description");
+    }
+
+    #[test]
+    fn every_line_is_described() {
+        let blank = ChargeLine { kind: LineKind::Plan, description: " ".into(), amount: dec("1") };
+        assert!(validate_lines(&[blank], dec("1")).is_err());
+    }
 }
