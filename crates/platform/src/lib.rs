@@ -9,6 +9,7 @@ pub mod db;
 pub mod db_tls;
 pub mod erasure;
 pub mod health;
+pub mod html;
 pub mod http;
 pub mod idempotency;
 pub mod input;

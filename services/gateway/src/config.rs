@@ -59,6 +59,13 @@ pub struct GatewayConfig {
     /// total (docs/operations.md, "Rate limits at N replicas").
     #[serde(default = "default_rate_limit_replicas")]
     pub rate_limit_replicas: u32,
+    /// Requests per minute and burst per user (per IP when anonymous) on the expensive routes
+    /// (`route_table::is_expensive`: catalogue search, data exports, reports, audit reads), on
+    /// top of the per-user limit. Divided by `rate_limit_replicas` like the others.
+    #[serde(default = "default_expensive_per_min")]
+    pub rate_limit_expensive_per_min: u32,
+    #[serde(default = "default_expensive_burst")]
+    pub rate_limit_expensive_burst: u32,
     /// Peers whose `X-Forwarded-For` is believed (the ingress), comma-separated IPs or CIDRs
     /// (`10.0.0.0/8`): ingress controller pods change addresses.
     #[serde(default)]
@@ -129,6 +136,12 @@ fn default_jwks_refresh() -> u64 {
 }
 fn default_jwks_min_refetch() -> u64 {
     30
+}
+fn default_expensive_per_min() -> u32 {
+    crate::rate_limit::EXPENSIVE_PER_MIN
+}
+fn default_expensive_burst() -> u32 {
+    crate::rate_limit::EXPENSIVE_BURST
 }
 fn default_rate_limit_replicas() -> u32 {
     1

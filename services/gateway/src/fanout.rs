@@ -19,7 +19,8 @@ pub struct Caller {
 }
 
 /// The signed-in caller of the gateway's own route `route` (its metrics label), rate-limited like
-/// any forwarded request: 401 without a valid token.
+/// any forwarded request, and as an expensive one (every own route fans out to every service):
+/// 401 without a valid token.
 pub async fn caller(req: &HttpRequest, state: &State, route: &'static str) -> Result<Caller, Problem> {
     req.extensions_mut().insert(platform::metrics::RouteLabel(route));
     let client_ip = state.client_ip(req);
@@ -27,6 +28,10 @@ pub async fn caller(req: &HttpRequest, state: &State, route: &'static str) -> Re
     let identity =
         crate::proxy::authenticate(req, state).await?.ok_or_else(|| Problem::unauthorized("send a bearer token"))?;
     state.limits.check_user(identity.user_id)?;
+    state
+        .limits
+        .check_expensive(crate::rate_limit::Caller::User(identity.user_id))
+        .inspect_err(|_| state.metrics.rate_limited.inc(&["expensive"]))?;
     Ok(Caller { identity, request_id: RequestId::of(req), client_ip })
 }
 

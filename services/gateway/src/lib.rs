@@ -17,7 +17,8 @@ pub mod proxy;
 pub mod rate_limit;
 pub mod route_table;
 
-use actix_web::middleware::from_fn;
+use actix_web::http::header;
+use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::{web, App, HttpRequest, HttpServer};
 use config::{split_list, GatewayConfig};
 use platform::auth::InternalAuth;
@@ -135,7 +136,8 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, String> {
             config.rate_limit_user_per_sec,
             config.rate_limit_user_burst,
             config.rate_limit_replicas,
-        )?,
+        )?
+        .with_expensive(config.rate_limit_expensive_per_min, config.rate_limit_expensive_burst),
         internal: InternalAuth::new(&config.internal_token_secret, "gateway"),
         client,
         timeout: Duration::from_millis(config.upstream_timeout_ms),
@@ -202,6 +204,9 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, String> {
             .wrap(from_fn(cors::cors))
             .wrap(from_fn(platform::http::request_context))
             .wrap(from_fn(platform::metrics::track_requests))
+            // Every answer, the services' and the gateway's own: a browser never sniffs a JSON
+            // body (or a problem) into HTML. Kept when the service already set it.
+            .wrap(DefaultHeaders::new().add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")))
     })
     .workers(config.http_workers.max(1))
     // Answers are small and written at once: never hold the last segment back for an ACK.

@@ -37,13 +37,13 @@ impl GatewayMetrics {
             ),
             rate_limited: metrics.counter(
                 "monetization_gateway_rate_limited",
-                "Requests answered 429, by limiter (ip, user)",
+                "Requests answered 429, by limiter (ip, user, expensive)",
                 &["limiter"],
             ),
         };
-        // Both limiters exported at 0 from the start: a first 429 is then a rate, not a series
+        // Every limiter exported at 0 from the start: a first 429 is then a rate, not a series
         // appearing out of nothing (which rate() and the dashboards would miss).
-        for limiter in ["ip", "user"] {
+        for limiter in ["ip", "user", "expensive"] {
             gateway.rate_limited.inc_by(&[limiter], 0);
         }
         // And every refusal reason: a first forged or expired token is a rate too.

@@ -1,7 +1,8 @@
 //! Forwarding one request to its upstream: identity in, identity headers out, bodies streamed.
 
 use crate::jwt::Identity;
-use crate::route_table::{is_public, is_upload, Replica, Upstream};
+use crate::rate_limit::Caller;
+use crate::route_table::{is_expensive, is_public, is_upload, Replica, Upstream};
 use crate::State;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
@@ -56,10 +57,16 @@ pub async fn forward(
     // Label the request by the route-table entry: the gateway has no route templates of its own.
     req.extensions_mut().insert(platform::metrics::RouteLabel(prefix));
     let identity = authenticate(&req, &state).await?;
-    match &identity {
-        Some(id) => state.limits.check_user(id.user_id).inspect_err(|_| m.rate_limited.inc(&["user"]))?,
-        None if is_public(req.method().as_str(), path) => {}
+    let caller = match &identity {
+        Some(id) => {
+            state.limits.check_user(id.user_id).inspect_err(|_| m.rate_limited.inc(&["user"]))?;
+            Caller::User(id.user_id)
+        }
+        None if is_public(req.method().as_str(), path) => Caller::Ip(client_ip),
         None => return Err(Problem::unauthorized("send a bearer token")),
+    };
+    if is_expensive(req.method().as_str(), path, req.query_string()) {
+        state.limits.check_expensive(caller).inspect_err(|_| m.rate_limited.inc(&["expensive"]))?;
     }
     let (body_limit, timeout) = state.budget(req.method().as_str(), path);
     if let Some(len) = req.headers().get("content-length").and_then(|v| v.to_str().ok()?.parse::<usize>().ok()) {

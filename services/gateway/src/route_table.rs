@@ -192,6 +192,38 @@ pub fn is_upload(method: &str, path: &str) -> bool {
     UPLOADS.iter().any(|(m, pattern)| *m == method && matches(pattern, path))
 }
 
+/// Routes whose one request costs a service far more than a usual read (a full-text search,
+/// a data export of every service, a report or audit page aggregating many rows): besides the
+/// per-user limit they spend from the tighter `GATEWAY_RATE_LIMIT_EXPENSIVE_*` bucket
+/// (`rate_limit::Limits::check_expensive`). A prefix matches whole segments; `*` one segment.
+pub const EXPENSIVE_PREFIXES: &[&str] = &[
+    "/api/admin/reports",
+    "/api/instructors/me/reports",
+    "/api/admin/audit",
+    platform::privacy::ME_PATH,
+    "/api/admin/users/*/export",
+];
+
+/// Whether `method path?query` is one of [`EXPENSIVE_PREFIXES`], or a catalogue search (the
+/// catalogue listing with a non-empty `q`: PostgreSQL full-text ranking; browsing without `q`
+/// is an index scan and stays cheap).
+pub fn is_expensive(method: &str, path: &str, query: &str) -> bool {
+    if method != "GET" {
+        return false;
+    }
+    let path = path.trim_end_matches('/');
+    let under = |prefix: &str| {
+        let depth = prefix.split('/').count();
+        let head: Vec<&str> = path.split('/').take(depth).collect();
+        path.split('/').count() >= depth && matches(prefix, &head.join("/"))
+    };
+    if EXPENSIVE_PREFIXES.iter().any(|prefix| under(prefix)) {
+        return true;
+    }
+    path == "/api/courses/list"
+        && form_urlencoded::parse(query.as_bytes()).any(|(k, v)| k == "q" && !v.trim().is_empty())
+}
+
 /// Paths a public pattern above would match but that need a signed-in caller.
 const NOT_PUBLIC: &[(&str, &str)] = &[("GET", "/api/courses/mine")];
 
@@ -226,6 +258,35 @@ fn matches(pattern: &str, path: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn searches_exports_reports_and_audit_reads_are_expensive() {
+        for (path, query) in [
+            ("/api/courses/list", "q=rust"),
+            ("/api/courses/list", "limit=5&q=rust%20async"),
+            ("/api/admin/reports/payments", ""),
+            ("/api/admin/reports/marketplace/top-courses", "format=csv"),
+            ("/api/instructors/me/reports/sales", ""),
+            ("/api/admin/audit", ""),
+            ("/api/admin/audit/billing", "limit=100"),
+            ("/api/me/export", ""),
+            ("/api/admin/users/0192f0c4-0000-7000-8000-000000000000/export", ""),
+        ] {
+            assert!(is_expensive("GET", path, query), "{path}?{query}");
+        }
+        for (method, path, query) in [
+            ("GET", "/api/courses/list", ""),
+            ("GET", "/api/courses/list", "q=&limit=5"),
+            ("GET", "/api/courses/list", "category=programming"),
+            ("GET", "/api/tokens/balance", ""),
+            ("GET", "/api/admin/reportsX", ""),
+            ("GET", "/api/admin/users/0192f0c4-0000-7000-8000-000000000000/erase", ""),
+            ("POST", "/api/admin/reports/payments", ""),
+            ("GET", "/api/me", ""),
+        ] {
+            assert!(!is_expensive(method, path, query), "{method} {path}?{query}");
+        }
+    }
 
     #[test]
     fn public_patterns_match_whole_segments() {

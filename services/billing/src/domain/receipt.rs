@@ -1,5 +1,6 @@
 //! Receipt numbers and the receipt document.
 
+use platform::html::escape;
 use serde::Serialize;
 
 /// `RCPT-2026-000123`: per-year sequence, zero-padded to six digits (more digits when needed).
@@ -50,12 +51,9 @@ pub struct CardSummary {
     pub last4: String,
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
-}
-
 impl Receipt {
-    /// A self-contained HTML page; every value is escaped.
+    /// A self-contained HTML page; every value is escaped. Answer it with `platform::html::response`
+    /// (its security headers).
     pub fn to_html(&self) -> String {
         let card = self
             .payment_method
@@ -103,5 +101,34 @@ mod tests {
     fn receipt_numbers_are_padded() {
         assert_eq!(receipt_number(2026, 123), "RCPT-2026-000123");
         assert_eq!(receipt_number(2027, 1_234_567), "RCPT-2027-1234567");
+    }
+
+    /// Every text that reaches the page from outside the code (an instructor's course title in
+    /// the description, the operator's merchant settings, Stripe's card brand) is escaped.
+    #[test]
+    fn hostile_values_are_escaped() {
+        let hostile = "<script>alert('x')</script><img src=x onerror=\"y\">";
+        let usd = |cents: i64| platform::money::Money::from_minor_units(cents, platform::money::Currency::USD);
+        let receipt = Receipt {
+            receipt_number: hostile.into(),
+            payment_id: uuid::Uuid::nil(),
+            merchant: Merchant { name: hostile.into(), address: hostile.into() },
+            buyer_id: uuid::Uuid::nil(),
+            line_item: LineItem { kind: "course_purchase".into(), description: hostile.into(), reference_id: "r".into() },
+            amount: usd(999),
+            payment_method: Some(CardSummary { brand: hostile.into(), last4: hostile.into() }),
+            paid_at: chrono::DateTime::UNIX_EPOCH,
+            refunds: vec![ReceiptRefund {
+                amount: usd(100),
+                reason: hostile.into(),
+                status: "succeeded".into(),
+                created_at: chrono::DateTime::UNIX_EPOCH,
+            }],
+            total_refunded: usd(100),
+        };
+        let html = receipt.to_html();
+        assert!(!html.contains("<script") && !html.contains("<img"), "{html}");
+        assert!(!html.contains("onerror=\""), "{html}");
+        assert_eq!(html.matches("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;").count(), 8, "{html}");
     }
 }

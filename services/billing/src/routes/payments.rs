@@ -160,7 +160,7 @@ pub async fn receipt(
     };
     let wants_html = req.headers().get("accept").and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
     if wants_html {
-        Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(receipt.to_html()))
+        Ok(platform::html::response(receipt.to_html()))
     } else {
         Ok(HttpResponse::Ok().json(receipt))
     }

@@ -159,3 +159,40 @@ async fn receipt_numbers_have_no_gaps_when_payments_succeed_concurrently() {
     assert_eq!(seq, (first..first + 12).collect::<Vec<_>>(), "{numbers:?}");
     s.stop().await;
 }
+
+/// The HTML receipt is a page a browser renders on the API's origin: it carries the policy that
+/// forbids every script (`platform::html`), and a hostile value (here the operator's merchant
+/// settings; in production also a course title) arrives escaped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_html_receipt_carries_the_security_headers_and_escapes_hostile_values() {
+    let hostile = "<script>alert('x')</script>\"><img src=x onerror=alert(1)>";
+    let mut s = Stack::start_with(|c| {
+        c.merchant_name = hostile.into();
+        c.merchant_address = hostile.into();
+    })
+    .await;
+    let buyer = Uuid::now_v7();
+    let payment = s.new_payment(buyer, "7.50").await;
+    let id = payment["id"].as_str().unwrap().to_string();
+    s.confirm(&payment, "pm_card_visa");
+    s.wait_status(buyer, &id, "succeeded").await;
+    let res = s
+        .http
+        .get(s.url(&format!("/api/payments/{id}/receipt")))
+        .header("accept", "text/html")
+        .header("x-internal-token", testkit::internal_token("billing", &buyer.to_string(), &[Role::Learner]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let h = res.headers();
+    assert!(h["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert_eq!(h["content-security-policy"], platform::html::CONTENT_SECURITY_POLICY);
+    assert!(h["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    let html = res.text().await.unwrap();
+    assert!(!html.contains("<script") && !html.contains("<img"), "{html}");
+    assert_eq!(html.matches("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&quot;&gt;&lt;img").count(), 2, "{html}");
+    s.stop().await;
+}

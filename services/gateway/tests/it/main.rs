@@ -6,6 +6,7 @@ mod auth;
 mod drain;
 mod export;
 mod forwarding;
+mod hardening;
 mod jwks;
 mod limits;
 mod paths;

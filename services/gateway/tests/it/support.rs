@@ -76,6 +76,8 @@ pub fn gateway_config(upstream: &str) -> GatewayConfig {
         rate_limit_user_per_sec: 10_000,
         rate_limit_user_burst: 10_000,
         rate_limit_replicas: 1,
+        rate_limit_expensive_per_min: 100_000,
+        rate_limit_expensive_burst: 100_000,
         trusted_proxies: String::new(),
         body_limit_bytes: 1024 * 1024,
         upload_body_limit_bytes: 8 * 1024 * 1024,
