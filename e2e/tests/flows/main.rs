@@ -13,6 +13,7 @@ mod enterprise;
 mod erasure;
 mod export;
 mod failures;
+mod hygiene;
 mod input;
 mod lost_webhooks;
 mod observability;

@@ -30,7 +30,7 @@ use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard, Semaphore, Semaphor
 use uuid::Uuid;
 
 pub const SERVICES: &[&str] = &["billing", "subscriptions", "marketplace", "rewards", "licensing"];
-const WEBHOOK_SECRET: &str = "whsec_e2e_only";
+pub const WEBHOOK_SECRET: &str = "whsec_e2e_only";
 /// Per service; the pools open connections lazily, so this is a ceiling, not a cost.
 const POOL_SIZE: u32 = 4;
 /// How long a flow waits for state that another service produces asynchronously.
