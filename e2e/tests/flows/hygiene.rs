@@ -57,25 +57,39 @@ async fn no_secret_reaches_a_log_line_or_a_problem_body() {
     let mut child = Command::new(std::env::current_exe().expect("this test binary"))
         .args([CHILD, "--exact", "--ignored", "--nocapture", "--test-threads=1"])
         .env("RUST_LOG", "debug,stripe_fake=off")
+        .env("NO_COLOR", "1")
         .env(OUT_VAR, &out_path)
         .stdout(Stdio::from(log.try_clone().expect("the log file")))
         .stderr(Stdio::from(log))
         .spawn()
         .expect("the child starts");
     let status = tokio::task::spawn_blocking(move || child.wait()).await.expect("joined").expect("the child ends");
-    let text = std::fs::read_to_string(&log_path).expect("the log");
+    let text = without_ansi(&std::fs::read_to_string(&log_path).expect("the log"));
     let tail: String = text.lines().rev().take(40).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
     assert!(status.success(), "the flows failed ({status}); the log ends with:\n{tail}");
     let seen: Value = serde_json::from_str(&std::fs::read_to_string(&out_path).expect("seen.json")).expect("JSON");
-    let _ = std::fs::remove_dir_all(&dir);
 
     // The log is the platform's at debug level: without that, finding nothing proves nothing.
     let lines: Vec<&str> = text.lines().collect();
     let debug = lines.iter().filter(|l| l.contains("DEBUG")).count();
     assert!(debug > 100, "only {debug} debug lines of {}: was RUST_LOG applied?\n{tail}", lines.len());
-    for service in ["gateway", "billing", "subscriptions", "marketplace", "rewards", "licensing"] {
-        assert!(lines.iter().any(|l| l.contains(&format!("{service}::"))), "no line from {service}");
+    // Every service ran in it, and every flow's requests were logged inside their spans (the
+    // services share the process: a request's lines carry its `url.path`).
+    let has = |needle: &str| lines.iter().any(|l| l.contains(needle));
+    for service in ["billing", "subscriptions", "marketplace", "rewards", "licensing"] {
+        assert!(has(&format!("service=\"{service}\"")), "no line from {service}");
     }
+    for path in [
+        "url.path=/api/subscriptions ",
+        "url.path=/api/tokens/redeem ",
+        "url.path=/api/courses/purchase ",
+        "url.path=/api/payments/webhook ",
+        "/refunds ",
+        "url.path=/api/enterprise/licenses/activate ",
+    ] {
+        assert!(has(path), "no request line with {path}");
+    }
+    assert!(has("DEBUG") && has("tokio_postgres"), "the database client's debug lines are in");
 
     let secrets: Vec<(String, String)> = seen["secrets"]
         .as_array()
@@ -106,7 +120,27 @@ async fn no_secret_reaches_a_log_line_or_a_problem_body() {
     for (i, line) in lines.iter().enumerate().filter(|(_, l)| has_jwt(l)) {
         leaks.push(format!("a JWT in log line {}: {}", i + 1, &line[..line.len().min(300)]));
     }
-    assert!(leaks.is_empty(), "{} leak(s):\n{}", leaks.len(), leaks.join("\n"));
+    assert!(leaks.is_empty(), "{} leak(s) (the log: {}):\n{}", leaks.len(), log_path.display(), leaks.join("\n"));
+    // Kept when a check fails, to read.
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `text` without terminal colour sequences (`ESC [ ... m`), which could split what is searched.
+fn without_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A compact JWS: base64url of a JSON header (`eyJ`), a dot, base64url of JSON claims (`eyJ`).
@@ -125,6 +159,7 @@ fn the_jwt_detector_finds_tokens_and_nothing_else() {
     assert!(has_jwt(&format!("token={token}")));
     assert!(!has_jwt("eyJ alone, or eyJhbGciOi without a payload"));
     assert!(!has_jwt("a plain debug line about request 0192f0c4"));
+    assert_eq!(without_ansi("\u{1b}[3murl.path\u{1b}[0m\u{1b}[2m=\u{1b}[0m/api"), "url.path=/api");
 }
 
 /// The flows, run by the test above in a child process (nothing to check here on its own).
