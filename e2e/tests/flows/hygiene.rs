@@ -91,12 +91,8 @@ async fn no_secret_reaches_a_log_line_or_a_problem_body() {
     }
     assert!(has("DEBUG") && has("tokio_postgres"), "the database client's debug lines are in");
 
-    let secrets: Vec<(String, String)> = seen["secrets"]
-        .as_array()
-        .expect("secrets")
-        .iter()
-        .map(|s| (str_of(&s[0]), str_of(&s[1])))
-        .collect();
+    let secrets: Vec<(String, String)> =
+        seen["secrets"].as_array().expect("secrets").iter().map(|s| (str_of(&s[0]), str_of(&s[1]))).collect();
     let names: Vec<&str> = secrets.iter().map(|(n, _)| n.as_str()).collect();
     for wanted in ["jwt", "internal token secret", "stripe key", "webhook secret", "client secret", "license key"] {
         assert!(names.iter().any(|n| n.starts_with(wanted)), "the flows collected no {wanted}: {names:?}");
@@ -270,9 +266,8 @@ async fn activate_a_seat(p: &Platform, seen: &mut Seen, admin: &User) {
         "starts_at": now - chrono::Duration::hours(1),
         "expires_at": now + chrono::Duration::days(30),
     });
-    let created = seen.answer(
-        p.post_key(admin, "/api/enterprise/licenses/create", body, &Uuid::new_v4().to_string()).await,
-    );
+    let created =
+        seen.answer(p.post_key(admin, "/api/enterprise/licenses/create", body, &Uuid::new_v4().to_string()).await);
     assert_eq!(created.status, 201, "{}", created.body);
     let key = str_of(&created.body["license_key"]);
     seen.secret("license key", key.as_str());
@@ -380,7 +375,10 @@ fn no_config_debug_shows_a_secret() {
         vars(
             "LICENSING_",
             &[
-                ("CERTIFICATE_SIGNING_KEY_PEM", format!("-----BEGIN PRIVATE KEY-----\n{pem}\n-----END PRIVATE KEY-----")),
+                (
+                    "CERTIFICATE_SIGNING_KEY_PEM",
+                    format!("-----BEGIN PRIVATE KEY-----\n{pem}\n-----END PRIVATE KEY-----"),
+                ),
                 ("CERTIFICATE_PUBLIC_KEY_PEM", "-----BEGIN PUBLIC KEY-----\nMCow\n-----END PUBLIC KEY-----".into()),
             ],
         ),
@@ -411,9 +409,10 @@ fn no_config_debug_shows_a_secret() {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
-    .chain(["BILLING", "SUBSCRIPTIONS", "MARKETPLACE", "REWARDS", "LICENSING"].map(|s| {
-        (format!("GATEWAY_{s}_URL"), format!("http://{}:8080", s.to_lowercase()))
-    }));
+    .chain(
+        ["BILLING", "SUBSCRIPTIONS", "MARKETPLACE", "REWARDS", "LICENSING"]
+            .map(|s| (format!("GATEWAY_{s}_URL"), format!("http://{}:8080", s.to_lowercase()))),
+    );
     let gateway: gateway::config::GatewayConfig =
         platform::config::load_from("GATEWAY_", gateway_vars).expect("the gateway's settings");
     show("gateway", format!("{gateway:?}"));

@@ -99,7 +99,9 @@ impl Limits {
     /// One expensive request (on top of [`Limits::check_user`] or [`Limits::check_ip`]).
     pub fn check_expensive(&self, caller: Caller) -> Result<(), Problem> {
         check(&self.expensive, &caller).map_err(|p| {
-            p.with_detail("searches, exports, reports and audit reads have a tighter limit: retry after the time in Retry-After")
+            p.with_detail(
+                "searches, exports, reports and audit reads have a tighter limit: retry after the time in Retry-After",
+            )
         })
     }
 
@@ -165,11 +167,12 @@ mod tests {
         let refused = limits.check_expensive(alice).unwrap_err();
         assert_eq!(refused.status, 429);
         assert!(refused.retry_after.is_some_and(|s| (1..=10).contains(&s)), "{:?}", refused.retry_after);
-        assert!(limits.check_user(match alice {
-            Caller::User(id) => id,
-            Caller::Ip(_) => unreachable!(),
-        })
-        .is_ok());
+        assert!(limits
+            .check_user(match alice {
+                Caller::User(id) => id,
+                Caller::Ip(_) => unreachable!(),
+            })
+            .is_ok());
         // 6 a minute over 2 replicas: one every 20 s per replica, half the burst rounded up.
         assert_eq!(quota_per_minute(6, 3, 2).replenish_interval(), Duration::from_secs(20));
         assert_eq!(quota_per_minute(6, 3, 2).burst_size().get(), 2);

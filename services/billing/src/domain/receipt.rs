@@ -114,7 +114,11 @@ mod tests {
             payment_id: uuid::Uuid::nil(),
             merchant: Merchant { name: hostile.into(), address: hostile.into() },
             buyer_id: uuid::Uuid::nil(),
-            line_item: LineItem { kind: "course_purchase".into(), description: hostile.into(), reference_id: "r".into() },
+            line_item: LineItem {
+                kind: "course_purchase".into(),
+                description: hostile.into(),
+                reference_id: "r".into(),
+            },
             amount: usd(999),
             payment_method: Some(CardSummary { brand: hostile.into(), last4: hostile.into() }),
             paid_at: chrono::DateTime::UNIX_EPOCH,
