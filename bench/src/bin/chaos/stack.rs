@@ -234,6 +234,9 @@ impl Stack {
             ("GATEWAY_RATE_LIMIT_IP_BURST".into(), "1000000".into()),
             ("GATEWAY_RATE_LIMIT_USER_PER_SEC".into(), "1000".into()),
             ("GATEWAY_RATE_LIMIT_USER_BURST".into(), "2000".into()),
+            // The search scenario is an expensive route: the same ceiling as every other one.
+            ("GATEWAY_RATE_LIMIT_EXPENSIVE_PER_MIN".into(), "60000".into()),
+            ("GATEWAY_RATE_LIMIT_EXPENSIVE_BURST".into(), "2000".into()),
             // Scenario B counts requests failed by restarts. On this shared 2-core machine a
             // request stalls for seconds when other work starves the processes (load averages
             // of 15-20 were seen); the default 10 s would turn those stalls into 504s that say
