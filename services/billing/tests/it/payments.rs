@@ -166,7 +166,7 @@ async fn receipt_numbers_have_no_gaps_when_payments_succeed_concurrently() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_html_receipt_carries_the_security_headers_and_escapes_hostile_values() {
     let hostile = "<script>alert('x')</script>\"><img src=x onerror=alert(1)>";
-    let mut s = Stack::start_with(|c| {
+    let s = Stack::start_with(|c| {
         c.merchant_name = hostile.into();
         c.merchant_address = hostile.into();
     })
