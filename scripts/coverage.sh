@@ -21,6 +21,10 @@
 #   COVERAGE_TARGET_DIR  the instrumented build (separate from the normal one: other RUSTFLAGS).
 #   COVERAGE_HTML=1    also writes an HTML report under $COVERAGE_TARGET_DIR/llvm-cov/html.
 #
+# `scripts/coverage.sh report` prints the table again from the profiles of the last run without
+# running anything (after `cargo llvm-cov --no-report -p <crate> --test it <filter>` with the
+# same target dir and LLVM_COV/LLVM_PROFDATA, it counts those extra tests too).
+#
 # Output: the table on stdout, and $COVERAGE_TARGET_DIR/coverage-summary.json (per file). Exits 1
 # when a test failed (the table is still printed: it counts what ran).
 set -euo pipefail
@@ -59,11 +63,13 @@ if [ -n "${COVERAGE_PACKAGES:-}" ]; then
 fi
 skips=()
 for s in $SKIP; do skips+=(--skip "$s"); done
-scripts/dev-deps.sh
-scripts/check-migrations.sh
-"$COV" llvm-cov clean --workspace
 status=0
-"$COV" llvm-cov "${scope[@]}" --no-report --no-fail-fast -- "${skips[@]}" || status=$?
+if [ "${1:-run}" != report ]; then
+    scripts/dev-deps.sh
+    scripts/check-migrations.sh
+    "$COV" llvm-cov clean --workspace
+    "$COV" llvm-cov "${scope[@]}" --no-report --no-fail-fast -- "${skips[@]}" || status=$?
+fi
 
 # --- the report, per crate --------------------------------------------------------------------
 summary=$CARGO_TARGET_DIR/coverage-summary.json
