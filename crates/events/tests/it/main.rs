@@ -7,6 +7,7 @@ mod catalog;
 mod consumer;
 mod dlq_replay;
 mod outbox;
+mod operator_cli;
 mod outbox_replay;
 mod retry;
 mod support;

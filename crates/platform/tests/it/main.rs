@@ -6,5 +6,6 @@ mod idempotency;
 mod input;
 mod internal;
 mod invalidation;
+mod problems;
 mod retention;
 mod tls;
