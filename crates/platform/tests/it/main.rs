@@ -2,6 +2,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod audit;
+mod audit_context;
 mod idempotency;
 mod input;
 mod internal;
