@@ -10,4 +10,5 @@ mod outbox;
 mod operator_cli;
 mod outbox_replay;
 mod retry;
+mod wire_names;
 mod support;
