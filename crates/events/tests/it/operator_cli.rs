@@ -43,7 +43,8 @@ async fn outbox_replay_command_republishes_the_services_published_events_to_the_
     topology.declare_service_queue(&channel, "target", &[]).await.unwrap();
 
     let since = chrono::Utc::now() - chrono::Duration::hours(1);
-    let line = format!("outbox replay --to target --since {}", since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    let line =
+        format!("outbox replay --to target --since {}", since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
     let Ok(Command::OutboxReplay { to, since }) = parse(&args(&line)) else { panic!("not an outbox replay: {line}") };
     let config = env.service_config("events");
     let out = run_outbox_replay("test", &config, &env.schema("events"), &to, since).await.expect("the replay");

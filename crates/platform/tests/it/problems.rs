@@ -75,7 +75,8 @@ async fn an_exhausted_pool_is_a_503_not_a_500() {
 
 #[tokio::test]
 async fn a_problem_answers_as_problem_json_with_retry_after_and_without_internal_fields() {
-    let mut p = Problem::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many requests").with_detail("slow down");
+    let mut p =
+        Problem::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many requests").with_detail("slow down");
     p.retry_after = Some(7);
     assert_eq!(p.to_string(), "429 rate_limited: slow down");
     let res = p.error_response();
