@@ -4,7 +4,7 @@ export AWS_LC_SYS_USE_SYSTEM := 0
 ROLE ?= learner
 SUB ?=
 
-.PHONY: run stop test test-replicas deps lint deny audit sbom fmt token k8s-check build bench bench-hotspots fuzz observe promtool-check chaos backup restore
+.PHONY: run stop test test-replicas deps lint deny audit sbom fmt token k8s-check build bench bench-hotspots fuzz coverage observe promtool-check chaos backup restore
 
 run:            ## dependencies, migrations, every service + stripe-fake; prints the gateway URL
 	@scripts/run-all.sh
@@ -47,6 +47,9 @@ bench:          ## release stack + seeded data + open-loop load: prints the late
 
 fuzz:           ## every parser of untrusted bytes under cargo-fuzz, FUZZ_SECONDS each (60); needs nightly
 	@scripts/fuzz.sh
+
+coverage:       ## line coverage of the test suite per crate against the 80 % target (cargo-llvm-cov; ~40 min)
+	@scripts/coverage.sh
 
 bench-hotspots: ## pgbench on the write hot spots replicas do not fix (one histogram row, the receipt counter)
 	@scripts/bench-hotspots.sh

@@ -2,9 +2,11 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod audit;
+mod audit_context;
 mod idempotency;
 mod input;
 mod internal;
 mod invalidation;
+mod problems;
 mod retention;
 mod tls;
