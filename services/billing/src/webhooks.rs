@@ -459,7 +459,9 @@ async fn reconcile(
             refunds::set_announced(conn, row.id, false).await?;
             let total = refunds::total_announced(conn, payment.id).await?;
             payments::set_amount_refunded(conn, payment.id, total).await?;
-            outcomes::refund(conn, payment, outcomes::REFUND_REVERSED, row.amount, now).await?;
+            let currency = currency_of(payment)?;
+            let net = crate::domain::tax::net_of_refunded(row.amount, payment.net_amount(), payment.amount, currency);
+            outcomes::refund(conn, payment, outcomes::REFUND_REVERSED, net, now).await?;
             tracing::error!(
                 alert = "billing_refund_failed_after_success",
                 payment_id = %payment.id, refund_id = %row.id, stripe_refund = %refund.id,
@@ -542,16 +544,16 @@ async fn announce(
     now: DateTime<Utc>,
 ) -> Result<(), BillingError> {
     refunds::set_announced(conn, row.id, true).await?;
-    outcomes::refund(conn, payment, outcomes::REFUNDED, row.amount, now).await?;
+    // Consumers count revenue: the refund is announced (and reported) net of tax, its tax part
+    // beside it, and a credit note records both.
+    let part = crate::invoicing::refund_split(conn, payment, row).await?;
+    outcomes::refund(conn, payment, outcomes::REFUNDED, part.net, now).await?;
     let total = refunds::total_announced(conn, payment.id).await?.min(payment.amount);
     payments::set_amount_refunded(conn, payment.id, total).await?;
     let currency = currency_of(payment)?;
     let reason = RefundReason::parse(&row.reason)
         .ok_or_else(|| BillingError::Problem(Problem::internal(format!("unknown refund reason {}", row.reason))))?;
     let fully_refunded = total >= payment.amount;
-    // Consumers count revenue: the refund is announced net of tax, its tax part beside it, and a
-    // credit note records both.
-    let part = crate::invoicing::refund_split(conn, payment, row).await?;
     let net_total = crate::domain::tax::net_of_refunded(total, payment.net_amount(), payment.amount, currency);
     crate::invoicing::issue_credit_note(conn, payment, row, part, now).await?;
     events::outbox::enqueue(

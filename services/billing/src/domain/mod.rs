@@ -1,5 +1,6 @@
 //! Billing's pure rules: no IO here.
 
+pub mod country;
 pub mod invoice;
 pub mod payment;
 pub mod receipt;

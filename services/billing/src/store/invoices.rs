@@ -168,3 +168,51 @@ pub async fn credit_note_page(
     }
     query.load(conn).await
 }
+
+/// Tax per bucket, currency and country: invoiced (`kind = 'invoice'`) and credited back
+/// (`'credit_note'`), by issue time in `[from, to)`. The country is the customer's billing country
+/// the tax was computed from ('' when they had set none).
+#[derive(Debug, Clone, QueryableByName)]
+pub struct TaxTotal {
+    #[diesel(sql_type = diesel::sql_types::Int4)]
+    pub bucket: i32,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub currency: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub country: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub kind: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub documents: i64,
+    #[diesel(sql_type = diesel::sql_types::Numeric)]
+    pub net: Decimal,
+    #[diesel(sql_type = diesel::sql_types::Numeric)]
+    pub tax: Decimal,
+}
+
+pub async fn tax_totals(
+    conn: &mut AsyncPgConnection,
+    starts: &[DateTime<Utc>],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> QueryResult<Vec<TaxTotal>> {
+    use diesel::sql_types::{Array, Timestamptz};
+    diesel::sql_query(
+        "SELECT width_bucket(d.issued_at, $1) AS bucket, trim(d.currency) AS currency,
+                COALESCE(trim(p.tax_country), '') AS country, d.kind, count(*)::int8 AS documents,
+                sum(d.subtotal) AS net, sum(d.tax_amount) AS tax
+           FROM (SELECT payment_id, issued_at, currency, subtotal, tax_amount, 'invoice' AS kind FROM invoices
+                  WHERE issued_at >= $2 AND issued_at < $3
+                 UNION ALL
+                 SELECT i.payment_id, c.issued_at, c.currency, c.subtotal, c.tax_amount, 'credit_note'
+                   FROM credit_notes c JOIN invoices i ON i.id = c.invoice_id
+                  WHERE c.issued_at >= $2 AND c.issued_at < $3) d
+           JOIN payments p ON p.id = d.payment_id
+          GROUP BY 1, 2, 3, 4",
+    )
+    .bind::<Array<Timestamptz>, _>(starts)
+    .bind::<Timestamptz, _>(from)
+    .bind::<Timestamptz, _>(to)
+    .load(conn)
+    .await
+}
