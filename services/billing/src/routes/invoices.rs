@@ -87,7 +87,7 @@ fn decode<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Result<T, Pr
 }
 
 /// The caller's invoices, newest first.
-#[utoipa::path(get, path = "/api/payments/invoices", tag = "billing", security(("bearer" = [])), params(ListQuery),
+#[utoipa::path(get, path = "/api/payments/invoices", tag = "billing", operation_id = "list_invoices", security(("bearer" = [])), params(ListQuery),
     responses((status = 200, body = Page<Invoice>),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "user_id given by a non-admin"),
@@ -109,7 +109,7 @@ pub async fn list(
 }
 
 /// One invoice: JSON, or `Accept: text/html` / `application/pdf`.
-#[utoipa::path(get, path = "/api/payments/invoices/{id}", tag = "billing", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/payments/invoices/{id}", tag = "billing", operation_id = "get_invoice", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Invoice id")),
     responses((status = 200, body = Invoice, content_type = "application/json"),
         (status = 200, body = String, content_type = "text/html"),
@@ -130,7 +130,7 @@ pub async fn get(
 }
 
 /// The caller's credit notes, newest first.
-#[utoipa::path(get, path = "/api/payments/credit-notes", tag = "billing", security(("bearer" = [])), params(ListQuery),
+#[utoipa::path(get, path = "/api/payments/credit-notes", tag = "billing", operation_id = "list_credit_notes", security(("bearer" = [])), params(ListQuery),
     responses((status = 200, body = Page<CreditNote>),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "user_id given by a non-admin"),
@@ -152,7 +152,7 @@ pub async fn list_credit_notes(
 }
 
 /// One credit note: JSON, or `Accept: text/html` / `application/pdf`.
-#[utoipa::path(get, path = "/api/payments/credit-notes/{id}", tag = "billing", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/payments/credit-notes/{id}", tag = "billing", operation_id = "get_credit_note", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Credit note id")),
     responses((status = 200, body = CreditNote, content_type = "application/json"),
         (status = 200, body = String, content_type = "text/html"),

@@ -124,7 +124,7 @@ fn view(d: billing_details::Details) -> BillingDetailsView {
 }
 
 /// The caller's billing details.
-#[utoipa::path(get, path = "/api/payments/billing-details", tag = "billing", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/payments/billing-details", tag = "billing", operation_id = "get_billing_details", security(("bearer" = [])),
     responses((status = 200, body = BillingDetailsView),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json", description = "none set yet")))]
@@ -137,7 +137,7 @@ pub async fn get_details(state: web::Data<State>, principal: Principal) -> Resul
 
 /// Set (replace) the caller's billing details. Payments made from now on are taxed from them;
 /// invoices already issued keep the details they were issued with.
-#[utoipa::path(put, path = "/api/payments/billing-details", tag = "billing", security(("bearer" = [])),
+#[utoipa::path(put, path = "/api/payments/billing-details", tag = "billing", operation_id = "put_billing_details", security(("bearer" = [])),
     request_body = BillingDetails,
     responses((status = 200, body = BillingDetailsView),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -243,7 +243,7 @@ fn validate_rate(r: &CreateTaxRate) -> Result<(), Problem> {
 
 /// Define a tax rate (admin). One active rate per country and region: deactivate the old one
 /// first (409 `tax_rate_exists` otherwise).
-#[utoipa::path(post, path = "/api/admin/tax-rates", tag = "billing", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/admin/tax-rates", tag = "billing", operation_id = "create_tax_rate", security(("bearer" = [])),
     request_body = CreateTaxRate,
     responses((status = 201, body = TaxRateView),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -300,7 +300,7 @@ pub async fn create_rate(
 }
 
 /// Every tax rate, active first (admin).
-#[utoipa::path(get, path = "/api/admin/tax-rates", tag = "billing", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/admin/tax-rates", tag = "billing", operation_id = "list_tax_rates", security(("bearer" = [])),
     responses((status = 200, body = Vec<TaxRateView>),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json")))]
@@ -315,7 +315,7 @@ pub async fn list_rates(state: web::Data<State>, principal: Principal) -> Result
 
 /// Deactivate a rate (admin): payments made from now on no longer get it; the payments and
 /// invoices that used it keep it. Rates are never deleted.
-#[utoipa::path(post, path = "/api/admin/tax-rates/{id}/deactivate", tag = "billing", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/admin/tax-rates/{id}/deactivate", tag = "billing", operation_id = "deactivate_tax_rate", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Tax rate id")),
     responses((status = 200, body = TaxRateView),
         (status = 401, body = Problem, content_type = "application/problem+json"),
