@@ -132,6 +132,12 @@ ensure_rabbitmq() {
   check_amqp_handshake
 }
 
+# billing's invoice test reads its PDF back with poppler's pdftotext and pdfinfo.
+ensure_poppler() {
+  command -v pdftotext >/dev/null && command -v pdfinfo >/dev/null || apt_install poppler-utils
+}
+
 ensure_postgres
 ensure_rabbitmq
+ensure_poppler
 echo "dev-deps: PostgreSQL 127.0.0.1:5432 and RabbitMQ 127.0.0.1:5672 are up" >&2

@@ -17,6 +17,13 @@ pub struct BillingConfig {
     pub merchant_name: String,
     #[serde(default = "default_merchant_address")]
     pub merchant_address: String,
+    /// The seller's country (ISO 3166-1 alpha-2), printed on invoices and deciding EU reverse
+    /// charge: an EU business customer in ANOTHER member state pays no VAT.
+    #[serde(default = "default_seller_country")]
+    pub seller_country: String,
+    /// The seller's VAT id, printed on invoices when set.
+    #[serde(default)]
+    pub seller_vat_id: Option<String>,
     /// Days after a course payment during which its buyer may refund it themselves.
     #[serde(default = "default_refund_window")]
     pub refund_window_days: i64,
@@ -59,6 +66,9 @@ fn default_merchant_name() -> String {
 fn default_merchant_address() -> String {
     "1 Example Street, Springfield".into()
 }
+fn default_seller_country() -> String {
+    "IE".into()
+}
 fn default_refund_window() -> i64 {
     14
 }
@@ -86,6 +96,8 @@ impl BillingConfig {
             stripe_timeout_ms: default_stripe_timeout(),
             merchant_name: default_merchant_name(),
             merchant_address: default_merchant_address(),
+            seller_country: default_seller_country(),
+            seller_vat_id: None,
             refund_window_days: default_refund_window(),
             void_poll_ms: default_void_poll(),
             void_retry_base_ms: default_void_retry_base(),

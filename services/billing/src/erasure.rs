@@ -3,9 +3,12 @@
 //! charges and refunds stay, naming the customer id only), and the row linking the user to it
 //! goes. Payments, refunds, receipts, billing history and payment outcomes are financial records
 //! the law makes us keep: they stay, under the user's opaque id, with nothing else personal in
-//! them (no names or addresses are ever stored here; the client secret is dropped).
+//! them (the client secret is dropped). The billing details (name, address, VAT id) are deleted,
+//! and so is their copy on payments (`billed_to`); issued invoices and credit notes keep theirs:
+//! tax law requires the customer's name and address on the invoice for its retention period
+//! (GDPR art. 17(3)(b)), so they are kept as issued, under the user's opaque id.
 
-use crate::store::schema::{customers, payments};
+use crate::store::schema::{billing_details, customers, payments};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use events::erasure::Eraser;
@@ -37,9 +40,10 @@ impl Eraser for BillingEraser {
                 diesel::delete(customers::table.find(user)).execute(conn).await?;
             }
             diesel::update(payments::table.filter(payments::user_id.eq(user)))
-                .set(payments::client_secret.eq(None::<String>))
+                .set((payments::client_secret.eq(None::<String>), payments::billed_to.eq(None::<serde_json::Value>)))
                 .execute(conn)
                 .await?;
+            diesel::delete(billing_details::table.find(user)).execute(conn).await?;
             Ok(())
         })
     }

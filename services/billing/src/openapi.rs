@@ -1,5 +1,6 @@
 //! Billing's part of the public API document.
 
+use crate::domain::invoice::{CreditNote, Invoice, InvoiceLine, Party, TaxLine};
 use crate::domain::receipt::{CardSummary, LineItem, Merchant, Receipt, ReceiptRefund};
 use crate::routes::payments::HistoryLineView;
 use crate::routes::refunds::{CreateRefund, Reason};
@@ -18,12 +19,25 @@ use utoipa::OpenApi;
         crate::routes::refunds::create,
         crate::routes::webhook::receive,
         crate::routes::reports::payments,
+        crate::routes::reports::tax,
+        crate::routes::tax::get_details,
+        crate::routes::tax::put_details,
+        crate::routes::tax::create_rate,
+        crate::routes::tax::list_rates,
+        crate::routes::tax::deactivate_rate,
+        crate::routes::invoices::list,
+        crate::routes::invoices::get,
+        crate::routes::invoices::list_credit_notes,
+        crate::routes::invoices::get_credit_note,
     ),
     components(schemas(
         PaymentView, RefundView, HistoryLineView, Page<HistoryLineView>, Receipt, ReceiptRefund, Merchant, LineItem,
         CardSummary, CreateRefund, Reason, Money, Currency, Problem, FieldError, crate::reports::Row,
-        crate::reports::PurposeRevenue
+        crate::reports::PurposeRevenue, crate::reports::TaxRow, crate::routes::tax::BillingDetails,
+        crate::routes::tax::Address, crate::routes::tax::BillingDetailsView, crate::routes::tax::CreateTaxRate,
+        crate::routes::tax::TaxRateView, Invoice, CreditNote, Party, InvoiceLine, TaxLine, Page<Invoice>,
+        Page<CreditNote>
     )),
-    tags((name = "billing", description = "Payments, receipts, refunds and billing history, and the admin payments report"))
+    tags((name = "billing", description = "Payments, receipts, invoices and credit notes, refunds, billing details and history, tax rates, and the admin payments and tax reports"))
 )]
 pub struct ApiDoc;

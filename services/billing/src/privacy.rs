@@ -5,8 +5,11 @@ use platform::privacy::Section;
 pub const SECTIONS: &[Section] = &[
     // The Stripe customer id and the saved payment method's id.
     Section::new("customer", "SELECT * FROM customers WHERE user_id = $1"),
-    Section::new("payments", "SELECT * FROM payments WHERE user_id = $1 ORDER BY created_at, id")
-        .omit(&["client_secret", "traceparent"]),
+    Section::new("payments", "SELECT * FROM payments WHERE user_id = $1 ORDER BY created_at, id").omit(&[
+        "client_secret",
+        "traceparent",
+        "seller",
+    ]),
     Section::new(
         "receipts",
         "SELECT receipt_number, id AS payment_id, amount, currency, description, purpose, reference_id, card_brand, \
@@ -20,5 +23,16 @@ pub const SECTIONS: &[Section] = &[
          ORDER BY r.created_at, r.id",
     )
     .omit(&["requested_by", "request_key"]),
+    Section::new("billing_details", "SELECT * FROM billing_details WHERE user_id = $1"),
+    Section::new(
+        "invoices",
+        "SELECT number, payment_id, currency, subtotal, tax_amount, total, document, issued_at \
+         FROM invoices WHERE user_id = $1 ORDER BY issued_at, id",
+    ),
+    Section::new(
+        "credit_notes",
+        "SELECT number, invoice_id, refund_id, currency, subtotal, tax_amount, total, document, \
+         issued_at FROM credit_notes WHERE user_id = $1 ORDER BY issued_at, id",
+    ),
     Section::new("billing_history", "SELECT * FROM billing_history WHERE user_id = $1 ORDER BY occurred_at, id"),
 ];

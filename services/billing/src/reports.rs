@@ -295,3 +295,101 @@ mod tests {
         assert!(lines[2].ends_with(",0"), "a code absent from a row is 0: {}", lines[2]);
     }
 }
+
+/// One bucket of one currency and one country in the tax report
+/// (`GET /api/admin/reports/payments/tax`): tax invoiced, tax credited back by credit notes, and
+/// what stays collected. Never adds currencies together.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct TaxRow {
+    pub period_start: chrono::DateTime<chrono::Utc>,
+    pub period_end: chrono::DateTime<chrono::Utc>,
+    pub currency: Currency,
+    /// The customer's billing country (ISO 3166-1 alpha-2); empty for customers without billing
+    /// details (untaxed).
+    pub country: String,
+    pub invoices: i64,
+    pub credit_notes: i64,
+    /// Net (revenue) invoiced, less what credit notes gave back.
+    #[schema(value_type = String)]
+    pub net: Decimal,
+    #[schema(value_type = String)]
+    pub tax_invoiced: Decimal,
+    #[schema(value_type = String)]
+    pub tax_credited: Decimal,
+    /// `tax_invoiced - tax_credited`.
+    #[schema(value_type = String)]
+    pub tax_collected: Decimal,
+}
+
+/// Tax per bucket, currency and country, read live from invoices and credit notes.
+pub async fn tax(conn: &mut AsyncPgConnection, series: &Series) -> Result<Vec<TaxRow>, Problem> {
+    let totals = crate::store::invoices::tax_totals(conn, &series.starts(), series.from(), series.to()).await?;
+    fold_tax(series, &totals)
+}
+
+pub fn fold_tax(series: &Series, totals: &[crate::store::invoices::TaxTotal]) -> Result<Vec<TaxRow>, Problem> {
+    let keys: BTreeSet<(&str, &str)> = totals.iter().map(|t| (t.currency.as_str(), t.country.as_str())).collect();
+    let mut rows = Vec::new();
+    for (i, bucket) in series.buckets().iter().enumerate() {
+        let number = i as i32 + 1;
+        for (code, country) in &keys {
+            let currency: Currency = code.parse().map_err(Problem::internal)?;
+            let here: Vec<_> =
+                totals.iter().filter(|t| t.bucket == number && t.currency == *code && t.country == *country).collect();
+            if here.is_empty() {
+                continue;
+            }
+            let sum = |kind: &str, f: fn(&crate::store::invoices::TaxTotal) -> Decimal| {
+                here.iter().filter(|t| t.kind == kind).map(|t| f(t)).sum::<Decimal>()
+            };
+            let count = |kind: &str| here.iter().filter(|t| t.kind == kind).map(|t| t.documents).sum::<i64>();
+            let money = |d: Decimal| Money::round(d, currency).amount;
+            let (tax_invoiced, tax_credited) = (sum("invoice", |t| t.tax), sum("credit_note", |t| t.tax));
+            rows.push(TaxRow {
+                period_start: bucket.start,
+                period_end: bucket.end,
+                currency,
+                country: country.to_string(),
+                invoices: count("invoice"),
+                credit_notes: count("credit_note"),
+                net: money(sum("invoice", |t| t.net) - sum("credit_note", |t| t.net)),
+                tax_invoiced: money(tax_invoiced),
+                tax_credited: money(tax_credited),
+                tax_collected: money(tax_invoiced - tax_credited),
+            });
+        }
+    }
+    Ok(rows)
+}
+
+impl CsvTable for TaxRow {
+    fn csv(rows: &[Self]) -> Csv {
+        let mut csv = Csv::new(&[
+            "period_start",
+            "period_end",
+            "currency",
+            "country",
+            "invoices",
+            "credit_notes",
+            "net",
+            "tax_invoiced",
+            "tax_credited",
+            "tax_collected",
+        ]);
+        for r in rows {
+            csv.row([
+                r.period_start.into(),
+                r.period_end.into(),
+                r.currency.code().into(),
+                r.country.as_str().into(),
+                r.invoices.into(),
+                r.credit_notes.into(),
+                r.net.into(),
+                r.tax_invoiced.into(),
+                r.tax_credited.into(),
+                r.tax_collected.into(),
+            ]);
+        }
+        csv
+    }
+}

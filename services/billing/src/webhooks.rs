@@ -277,6 +277,11 @@ fn currency_of(p: &payments::Payment) -> Result<Currency, BillingError> {
     p.currency.trim().parse::<Currency>().map_err(|e| BillingError::Problem(Problem::internal(e)))
 }
 
+/// The `tax` of an event: absent when none applied.
+fn tax_of(tax: rust_decimal::Decimal, currency: Currency) -> Option<Money> {
+    (!tax.is_zero()).then(|| Money::round(tax, currency))
+}
+
 fn purpose_of(p: &payments::Payment) -> Result<PaymentPurpose, BillingError> {
     PaymentPurpose::parse(&p.purpose).ok_or_else(|| BillingError::Problem(Problem::internal("unknown purpose")))
 }
@@ -292,7 +297,7 @@ pub async fn record_success(
 ) -> Result<(), BillingError> {
     let card = charge.and_then(|c| c.payment_method_details.as_ref()).and_then(|d| d.card.as_ref());
     let (brand, last4) = (card.map(|c| c.brand.clone()), card.map(|c| c.last4.clone()));
-    let sequence = receipts::next_sequence(conn, now.year()).await?;
+    let sequence = receipts::next_sequence(conn, receipts::RECEIPT_SERIES, now.year()).await?;
     let number = receipt_number(now.year(), sequence);
     let updated = payments::mark_succeeded(
         conn,
@@ -324,13 +329,15 @@ pub async fn record_success(
         },
     )
     .await?;
+    crate::invoicing::issue_invoice(conn, payment, &number, now).await?;
     let currency = currency_of(payment)?;
     events::outbox::enqueue(
         conn,
         &events::catalog::billing::PaymentSucceeded {
             payment_id: payment.id,
             user_id: payment.user_id,
-            amount: Money::round(payment.amount, currency),
+            amount: Money::round(payment.net_amount(), currency),
+            tax: tax_of(payment.tax_amount, currency),
             purpose: purpose_of(payment)?,
             reference_id: payment.reference_id.clone(),
             receipt_number: number,
@@ -369,7 +376,8 @@ pub async fn record_failure(
         &PaymentFailed {
             payment_id: payment.id,
             user_id: payment.user_id,
-            amount: Money::round(payment.amount, currency),
+            amount: Money::round(payment.net_amount(), currency),
+            tax: tax_of(payment.tax_amount, currency),
             purpose: purpose_of(payment)?,
             reference_id: payment.reference_id.clone(),
             failure_code: code,
@@ -451,7 +459,9 @@ async fn reconcile(
             refunds::set_announced(conn, row.id, false).await?;
             let total = refunds::total_announced(conn, payment.id).await?;
             payments::set_amount_refunded(conn, payment.id, total).await?;
-            outcomes::refund(conn, payment, outcomes::REFUND_REVERSED, row.amount, now).await?;
+            let currency = currency_of(payment)?;
+            let net = crate::domain::tax::net_of_refunded(row.amount, payment.net_amount(), payment.amount, currency);
+            outcomes::refund(conn, payment, outcomes::REFUND_REVERSED, net, now).await?;
             tracing::error!(
                 alert = "billing_refund_failed_after_success",
                 payment_id = %payment.id, refund_id = %row.id, stripe_refund = %refund.id,
@@ -534,13 +544,18 @@ async fn announce(
     now: DateTime<Utc>,
 ) -> Result<(), BillingError> {
     refunds::set_announced(conn, row.id, true).await?;
-    outcomes::refund(conn, payment, outcomes::REFUNDED, row.amount, now).await?;
+    // Consumers count revenue: the refund is announced (and reported) net of tax, its tax part
+    // beside it, and a credit note records both.
+    let part = crate::invoicing::refund_split(conn, payment, row).await?;
+    outcomes::refund(conn, payment, outcomes::REFUNDED, part.net, now).await?;
     let total = refunds::total_announced(conn, payment.id).await?.min(payment.amount);
     payments::set_amount_refunded(conn, payment.id, total).await?;
     let currency = currency_of(payment)?;
     let reason = RefundReason::parse(&row.reason)
         .ok_or_else(|| BillingError::Problem(Problem::internal(format!("unknown refund reason {}", row.reason))))?;
     let fully_refunded = total >= payment.amount;
+    let net_total = crate::domain::tax::net_of_refunded(total, payment.net_amount(), payment.amount, currency);
+    crate::invoicing::issue_credit_note(conn, payment, row, part, now).await?;
     events::outbox::enqueue(
         conn,
         &PaymentRefunded {
@@ -548,9 +563,10 @@ async fn announce(
             user_id: payment.user_id,
             purpose: purpose_of(payment)?,
             reference_id: payment.reference_id.clone(),
-            amount: Money::round(payment.amount, currency),
-            refunded_amount: Money::round(row.amount, currency),
-            total_refunded: Money::round(total, currency),
+            amount: Money::round(payment.net_amount(), currency),
+            refunded_amount: Money::round(part.net, currency),
+            total_refunded: Money::round(net_total, currency),
+            tax: tax_of(part.tax, currency),
             fully_refunded,
             refunded_at: now,
             reason,

@@ -96,6 +96,8 @@ const PREFIXES: &[(&str, &str)] = &[
     ("/api/admin/reports/marketplace", "marketplace"),
     ("/api/admin/reports/rewards", "rewards"),
     ("/api/admin/reports/licensing", "licensing"),
+    // Tax rates: billing computes tax (issue 20).
+    ("/api/admin/tax-rates", "billing"),
     // Erasure requests: rewards owns them (docs/operations.md, "Audit and privacy").
     ("/api/admin/users", "rewards"),
     ("/api/admin/erasures", "rewards"),
@@ -306,6 +308,7 @@ mod tests {
         for (path, service) in [
             ("/api/admin/reports/subscriptions", "subscriptions"),
             ("/api/admin/reports/payments", "billing"),
+            ("/api/admin/reports/payments/tax", "billing"),
             ("/api/admin/reports/marketplace", "marketplace"),
             ("/api/admin/reports/marketplace/payouts", "marketplace"),
             ("/api/admin/reports/marketplace/top-courses", "marketplace"),
@@ -320,6 +323,14 @@ mod tests {
         }
         assert_eq!(service_for("/api/admin/reports"), None);
         assert_eq!(service_for("/api/admin/reports/marketplacex"), None);
+    }
+
+    #[test]
+    fn tax_rates_are_billing_s_and_need_a_token() {
+        for path in ["/api/admin/tax-rates", "/api/admin/tax-rates/0192f0c4-0000-7000-8000-000000000000/deactivate"] {
+            assert_eq!(service_for(path), Some("billing"), "{path}");
+            assert!(!is_public("POST", path) && !is_public("GET", path), "{path}");
+        }
     }
 
     #[test]

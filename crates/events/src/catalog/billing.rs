@@ -65,13 +65,21 @@ pub struct ChargeLine {
     pub amount: rust_decimal::Decimal,
 }
 
-/// `billing.payment.succeeded.v1`: the money is captured; a receipt exists.
+/// `billing.payment.succeeded.v1`: the money is captured; a receipt (and an invoice) exists.
+///
+/// Amounts in billing's payment events are NET of tax: revenue, what splits, MRR and reports
+/// count. The tax billing added (exclusive rate) or computed out of the price (inclusive rate)
+/// is `tax`, absent when none applied; the customer was charged `amount + tax`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentSucceeded {
     pub payment_id: Uuid,
     pub user_id: Uuid,
+    /// Net of tax.
     pub amount: Money,
+    /// The tax charged on top of `amount`; absent when none applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tax: Option<Money>,
     pub purpose: PaymentPurpose,
     /// The caller's id for what is paid (purchase id, subscription id, ...).
     pub reference_id: String,
@@ -93,7 +101,11 @@ impl DomainEvent for PaymentSucceeded {
 pub struct PaymentFailed {
     pub payment_id: Uuid,
     pub user_id: Uuid,
+    /// Net of tax.
     pub amount: Money,
+    /// The tax that would have been charged on top of `amount`; absent when none applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tax: Option<Money>,
     pub purpose: PaymentPurpose,
     pub reference_id: String,
     pub failure_code: Option<String>,
@@ -117,12 +129,16 @@ pub struct PaymentRefunded {
     pub user_id: Uuid,
     pub purpose: PaymentPurpose,
     pub reference_id: String,
-    /// The captured amount of the payment.
+    /// The captured amount of the payment, net of tax.
     pub amount: Money,
-    /// Refunded by this event.
+    /// Refunded by this event, net of tax (the revenue given back).
     pub refunded_amount: Money,
-    /// Refunded so far, this event included.
+    /// Refunded so far, this event included, net of tax: equal to `amount` once fully refunded.
     pub total_refunded: Money,
+    /// The tax part of this refund (the customer got `refunded_amount + tax` back); absent when
+    /// the payment was untaxed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tax: Option<Money>,
     pub fully_refunded: bool,
     pub refunded_at: DateTime<Utc>,
     /// Why the money went back.

@@ -49,6 +49,7 @@ fn an_envelope_validates_against_the_envelope_schema() {
         payment_id: uuid::Uuid::now_v7(),
         user_id: uuid::Uuid::now_v7(),
         amount: platform::money::Money::new("9.99".parse().unwrap(), platform::money::Currency::USD).unwrap(),
+        tax: None,
         purpose: events::catalog::billing::PaymentPurpose::Subscription,
         reference_id: "r".into(),
         failure_code: Some("card_declined".into()),

@@ -1,7 +1,9 @@
 //! Service-to-service: other services ask billing to take a payment, or to cancel one now.
 
 use super::views::PaymentView;
+use crate::domain::invoice::Party;
 use crate::error::BillingError;
+use crate::invoicing::Quote;
 use crate::store::{customers, payments};
 use crate::{webhooks, State};
 use actix_web::http::StatusCode;
@@ -50,6 +52,7 @@ pub async fn create_payment(
     let stripe_key = stripe_key("pi", &scope, &key.0)?;
     let caller = state.clone();
     let request = req.clone();
+    let seller = crate::invoicing::seller(&state.config);
     // Stripe is called with no transaction open (`idempotency::execute_with_call`): what is known
     // is read first, Stripe creates the customer and PaymentIntent, then both are recorded.
     idempotency::execute_with_call(
@@ -57,7 +60,7 @@ pub async fn create_payment(
         &scope,
         &key,
         &req,
-        move |conn| Box::pin(async move { Ok(Step::Call(plan(conn, request).await?)) }),
+        move |conn| Box::pin(async move { Ok(Step::Call(plan(conn, request, seller).await?)) }),
         async move |plan: Plan| Ok(call_stripe(&caller, plan, &stripe_key).await?),
         move |conn, created: Created| {
             Box::pin(async move {
@@ -110,10 +113,15 @@ struct Plan {
     req: CreatePayment,
     customer: Option<String>,
     saved_method: Option<String>,
+    /// The tax, from the customer's billing details and the active rates.
+    quote: Quote,
+    seller: Party,
 }
 
-/// Step 1: the customer and, off-session, the saved card. Reads only.
-async fn plan(conn: &mut AsyncPgConnection, req: CreatePayment) -> Result<Plan, BillingError> {
+/// Step 1: the customer, off-session the saved card, and the tax. Reads only.
+async fn plan(conn: &mut AsyncPgConnection, req: CreatePayment, seller: Party) -> Result<Plan, BillingError> {
+    let seller_country = seller.country.clone().unwrap_or_default();
+    let quote = crate::invoicing::quote(conn, req.user_id, req.amount, &seller_country).await?;
     let customer = customers::find(conn, req.user_id).await?;
     let saved_method = if req.off_session {
         let method = customers::default_payment_method(conn, req.user_id).await?;
@@ -123,12 +131,14 @@ async fn plan(conn: &mut AsyncPgConnection, req: CreatePayment) -> Result<Plan, 
     } else {
         None
     };
-    Ok(Plan { req, customer, saved_method })
+    Ok(Plan { req, customer, saved_method, quote, seller })
 }
 
 /// What Stripe made, to record.
 struct Created {
     req: CreatePayment,
+    quote: Quote,
+    seller: Party,
     payment_id: Uuid,
     description: String,
     customer: String,
@@ -144,7 +154,7 @@ struct Created {
 /// Step 2, no connection held: the customer (if new) and the PaymentIntent, each under an
 /// idempotency key derived from ours, so a retry reaches the same Stripe objects.
 async fn call_stripe(state: &State, plan: Plan, stripe_key: &stripe::IdempotencyKey) -> Result<Created, BillingError> {
-    let Plan { req, customer, saved_method } = plan;
+    let Plan { req, customer, saved_method, quote, seller } = plan;
     let (customer, new_customer) = match customer {
         Some(id) => (id, false),
         None => (create_customer(state, req.user_id).await?, true),
@@ -153,8 +163,10 @@ async fn call_stripe(state: &State, plan: Plan, stripe_key: &stripe::Idempotency
     let payment_id = Uuid::new_v5(&Uuid::NAMESPACE_OID, stripe_key.as_str().as_bytes());
     let description =
         req.description.clone().unwrap_or_else(|| format!("{} {}", req.purpose.as_str(), req.reference_id));
+    // Stripe charges the total: the net plus an exclusive tax (an inclusive one is inside it).
+    let charged = Money::new(quote.split.total, req.amount.currency).map_err(Problem::from)?;
     let params = stripe::CreatePaymentIntent {
-        amount: req.amount.to_minor_units().map_err(Problem::from)?,
+        amount: charged.to_minor_units().map_err(Problem::from)?,
         currency: req.amount.currency.code().to_ascii_lowercase(),
         customer: Some(customer.clone()),
         description: Some(description.clone()),
@@ -181,12 +193,26 @@ async fn call_stripe(state: &State, plan: Plan, stripe_key: &stripe::Idempotency
         (Some(id), stripe::PaymentIntentStatus::Succeeded) => Some(state.stripe.retrieve_charge(id).await?),
         _ => None,
     };
-    Ok(Created { req, payment_id, description, customer, new_customer, intent, charge, now: state.clock.now() })
+    Ok(Created {
+        req,
+        quote,
+        seller,
+        payment_id,
+        description,
+        customer,
+        new_customer,
+        intent,
+        charge,
+        now: state.clock.now(),
+    })
 }
 
 /// Step 3: the customer (if new) and the payment, settled at once if Stripe already decided it.
 async fn record(conn: &mut AsyncPgConnection, created: Created) -> Result<payments::Payment, BillingError> {
-    let Created { req, payment_id, description, customer, new_customer, intent, charge, now } = created;
+    let Created { req, quote, seller, payment_id, description, customer, new_customer, intent, charge, now } = created;
+    let to_json = |v: serde_json::Result<serde_json::Value>| v.map_err(Problem::internal);
+    let tax = quote.applied.as_ref().map(|a| to_json(serde_json::to_value(a))).transpose()?;
+    let billed_to = quote.billed_to.as_ref().map(|b| to_json(serde_json::to_value(b))).transpose()?;
     if new_customer {
         customers::remember(conn, req.user_id, &customer).await?;
     }
@@ -195,7 +221,7 @@ async fn record(conn: &mut AsyncPgConnection, created: Created) -> Result<paymen
         &payments::NewPayment {
             id: payment_id,
             user_id: req.user_id,
-            amount: req.amount.amount,
+            amount: quote.split.total,
             currency: req.amount.currency.code(),
             purpose: req.purpose.as_str(),
             reference_id: &req.reference_id,
@@ -209,6 +235,12 @@ async fn record(conn: &mut AsyncPgConnection, created: Created) -> Result<paymen
             stripe_payment_intent_id: &intent.id,
             client_secret: intent.client_secret.as_deref(),
             traceparent: platform::telemetry::current_traceparent(),
+            tax_amount: quote.split.tax,
+            tax,
+            tax_country: quote.country.as_deref(),
+            lines: to_json(serde_json::to_value(&req.lines))?,
+            billed_to,
+            seller: Some(to_json(serde_json::to_value(&seller))?),
         },
     )
     .await?;

@@ -34,3 +34,24 @@ pub async fn payments(
     })
     .await
 }
+
+/// Tax invoiced, credited back and collected per interval, currency and the customer's billing
+/// country (from invoices and credit notes). JSON, or CSV with `Accept: text/csv`. Definitions:
+/// docs/api.md, "Invoices and tax".
+#[utoipa::path(get, path = "/api/admin/reports/payments/tax", tag = "billing", operation_id = "tax_report",
+    security(("bearer" = [])), params(ReportQuery),
+    responses(
+        (status = 200, description = "One row per interval, currency and country with documents",
+            content((Report<report::TaxRow> = "application/json"), (String = "text/csv"))),
+        (status = 401, body = Problem, content_type = "application/problem+json", description = "unauthorized"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "forbidden: admins only"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "validation_failed")))]
+pub async fn tax(
+    state: web::Data<State>,
+    principal: Principal,
+    query: Query<ReportQuery>,
+    format: Format,
+) -> Result<HttpResponse, Problem> {
+    reports::admin_range(&principal, &state.pool, &query, format, async |conn, series| report::tax(conn, series).await)
+        .await
+}

@@ -18,6 +18,10 @@ pub struct PaymentView {
     pub id: Uuid,
     pub user_id: Uuid,
     pub amount: Money,
+    /// The tax within `amount` (what is charged: net + exclusive tax, or the price with an
+    /// inclusive tax in it); absent when none applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tax: Option<Money>,
     pub purpose: String,
     pub reference_id: String,
     pub description: String,
@@ -40,6 +44,7 @@ impl PaymentView {
             id: p.id,
             user_id: p.user_id,
             amount: money(p.amount, &p.currency)?,
+            tax: if p.tax_amount.is_zero() { None } else { Some(money(p.tax_amount, &p.currency)?) },
             purpose: p.purpose.clone(),
             reference_id: p.reference_id.clone(),
             description: p.description.clone(),

@@ -1,7 +1,9 @@
 //! Billing's tables and queries: the only place that knows SQL.
 
+pub mod billing_details;
 pub mod customers;
 pub mod history;
+pub mod invoices;
 pub mod outcomes;
 pub mod payments;
 pub mod receipts;
@@ -9,4 +11,5 @@ pub mod reconcile;
 pub mod refunds;
 pub mod schema;
 pub mod stripe_events;
+pub mod tax_rates;
 pub mod voids;

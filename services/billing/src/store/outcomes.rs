@@ -31,10 +31,11 @@ pub async fn attempt(
         .count()
         .get_result(conn)
         .await?;
-    insert(conn, payment, kind, Some(earlier as i32 + 1), payment.amount, decline_code, at).await
+    // Revenue is net of tax: the report never counts tax (the tax report does, apart).
+    insert(conn, payment, kind, Some(earlier as i32 + 1), payment.net_amount(), decline_code, at).await
 }
 
-/// Record a refund of `amount` on `payment` (`REFUNDED`, or `REFUND_REVERSED`).
+/// Record a refund of `amount` (its net of tax part) on `payment` (`REFUNDED`, or `REFUND_REVERSED`).
 pub async fn refund(
     conn: &mut AsyncPgConnection,
     payment: &Payment,

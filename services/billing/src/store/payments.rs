@@ -33,6 +33,24 @@ pub struct Payment {
     pub review_detail: Option<String>,
     /// The trace of the request that created it; its webhook's effects continue that trace.
     pub traceparent: Option<String>,
+    /// The tax within `amount` (which is what Stripe charges): the net is `amount - tax_amount`.
+    pub tax_amount: Decimal,
+    /// `domain::invoice::TaxApplied`, when a rate or reverse charge applied.
+    pub tax: Option<serde_json::Value>,
+    pub tax_country: Option<String>,
+    /// The caller's `ChargeLine`s (net, or gross under an inclusive rate).
+    pub lines: serde_json::Value,
+    /// `domain::invoice::Party`: the customer's billing details when the payment was made.
+    pub billed_to: Option<serde_json::Value>,
+    /// `domain::invoice::Party`: the seller as configured when the payment was made.
+    pub seller: Option<serde_json::Value>,
+}
+
+impl Payment {
+    /// Revenue: what consumers of billing's events count.
+    pub fn net_amount(&self) -> Decimal {
+        self.amount - self.tax_amount
+    }
 }
 
 #[derive(Debug, Insertable)]
@@ -49,6 +67,12 @@ pub struct NewPayment<'a> {
     pub stripe_payment_intent_id: &'a str,
     pub client_secret: Option<&'a str>,
     pub traceparent: Option<String>,
+    pub tax_amount: Decimal,
+    pub tax: Option<serde_json::Value>,
+    pub tax_country: Option<&'a str>,
+    pub lines: serde_json::Value,
+    pub billed_to: Option<serde_json::Value>,
+    pub seller: Option<serde_json::Value>,
 }
 
 pub async fn insert(conn: &mut AsyncPgConnection, new: &NewPayment<'_>) -> QueryResult<Payment> {

@@ -36,6 +36,12 @@ diesel::table! {
         review_detail -> Nullable<Text>,
         reconciled_at -> Nullable<Timestamptz>,
         traceparent -> Nullable<Text>,
+        tax_amount -> Numeric,
+        tax -> Nullable<Jsonb>,
+        tax_country -> Nullable<Bpchar>,
+        lines -> Jsonb,
+        billed_to -> Nullable<Jsonb>,
+        seller -> Nullable<Jsonb>,
     }
 }
 
@@ -59,9 +65,10 @@ diesel::table! {
 }
 
 diesel::table! {
-    receipt_counters (year) {
+    receipt_counters (series, year) {
         year -> Int4,
         last_value -> Int8,
+        series -> Text,
     }
 }
 
@@ -99,5 +106,66 @@ diesel::table! {
         amount -> Numeric,
         decline_code -> Nullable<Text>,
         occurred_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    billing_details (user_id) {
+        user_id -> Uuid,
+        name -> Text,
+        company -> Nullable<Text>,
+        line1 -> Text,
+        line2 -> Nullable<Text>,
+        city -> Text,
+        postal_code -> Nullable<Text>,
+        region -> Nullable<Text>,
+        country -> Bpchar,
+        vat_id -> Nullable<Text>,
+        business -> Bool,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    tax_rates (id) {
+        id -> Uuid,
+        country -> Bpchar,
+        region -> Nullable<Text>,
+        percentage -> Numeric,
+        inclusive -> Bool,
+        display_name -> Text,
+        active -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    invoices (id) {
+        id -> Uuid,
+        number -> Text,
+        payment_id -> Uuid,
+        user_id -> Uuid,
+        currency -> Bpchar,
+        subtotal -> Numeric,
+        tax_amount -> Numeric,
+        total -> Numeric,
+        document -> Jsonb,
+        issued_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    credit_notes (id) {
+        id -> Uuid,
+        number -> Text,
+        invoice_id -> Uuid,
+        refund_id -> Uuid,
+        user_id -> Uuid,
+        currency -> Bpchar,
+        subtotal -> Numeric,
+        tax_amount -> Numeric,
+        total -> Numeric,
+        document -> Jsonb,
+        issued_at -> Timestamptz,
     }
 }

@@ -5,6 +5,7 @@ mod audit;
 mod boot;
 mod cancel;
 mod erasure;
+mod invoices;
 mod payments;
 mod privacy;
 mod reconcile;

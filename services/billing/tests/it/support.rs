@@ -29,6 +29,8 @@ pub fn billing_config(stripe_base: &str) -> Config {
         merchant_address: "1 Example Street, Springfield".into(),
         refund_window_days: 14,
         retention_stripe_events_hours: 30 * 24,
+        seller_country: "IE".into(),
+        seller_vat_id: Some("IE6388047V".into()),
     }
 }
 

@@ -18,6 +18,7 @@ mod replicas;
 mod reports;
 mod reviews;
 mod support;
+mod tax;
 mod upload;
 mod voids;
 mod vouchers;

@@ -38,6 +38,7 @@ async fn late_success(m: &Market, buyer: Uuid, purchase: &Value) {
             "USD".parse::<Currency>().unwrap(),
         )
         .unwrap(),
+        tax: None,
         purpose: PaymentPurpose::CoursePurchase,
         reference_id: purchase["id"].as_str().unwrap().to_string(),
         receipt_number: "RCPT-2026-000001".into(),

@@ -71,6 +71,8 @@ impl Stack {
             merchant_address: "1 Example Street".into(),
             refund_window_days: 14,
             retention_stripe_events_hours: 30 * 24,
+            seller_country: "IE".into(),
+            seller_vat_id: Some("IE6388047V".into()),
         };
         let billing = testkit::service::start(&env, &billing::SPEC, |ctx| billing::setup(ctx, billing_config)).await;
         fake.set_webhook_url(Some(&format!("{}/api/payments/webhook", billing.url())));
