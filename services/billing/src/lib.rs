@@ -7,6 +7,7 @@ pub mod consumers;
 pub mod domain;
 pub mod erasure;
 pub mod error;
+pub mod methods;
 pub mod metrics;
 pub mod openapi;
 pub mod privacy;

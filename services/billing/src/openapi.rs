@@ -18,12 +18,18 @@ use utoipa::OpenApi;
         crate::routes::refunds::create,
         crate::routes::webhook::receive,
         crate::routes::reports::payments,
+        crate::routes::methods::list,
+        crate::routes::methods::setup,
+        crate::routes::methods::make_default,
+        crate::routes::methods::remove,
     ),
     components(schemas(
         PaymentView, RefundView, HistoryLineView, Page<HistoryLineView>, Receipt, ReceiptRefund, Merchant, LineItem,
         CardSummary, CreateRefund, Reason, Money, Currency, Problem, FieldError, crate::reports::Row,
-        crate::reports::PurposeRevenue
+        crate::reports::PurposeRevenue, crate::routes::methods::PaymentMethodView,
+        crate::routes::methods::PaymentMethodList, crate::routes::methods::SetupRequest,
+        crate::routes::methods::SetupView
     )),
-    tags((name = "billing", description = "Payments, receipts, refunds and billing history, and the admin payments report"))
+    tags((name = "billing", description = "Payments, receipts, refunds and billing history, saved cards, and the admin payments report"))
 )]
 pub struct ApiDoc;

@@ -5,6 +5,8 @@ use platform::privacy::Section;
 pub const SECTIONS: &[Section] = &[
     // The Stripe customer id and the saved payment method's id.
     Section::new("customer", "SELECT * FROM customers WHERE user_id = $1"),
+    // Saved cards: brand, last four digits and expiry only (Stripe holds the card).
+    Section::new("payment_methods", "SELECT * FROM payment_methods WHERE user_id = $1 ORDER BY created_at, id"),
     Section::new("payments", "SELECT * FROM payments WHERE user_id = $1 ORDER BY created_at, id")
         .omit(&["client_secret", "traceparent"]),
     Section::new(

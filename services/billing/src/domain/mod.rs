@@ -1,5 +1,6 @@
 //! Billing's pure rules: no IO here.
 
+pub mod methods;
 pub mod payment;
 pub mod receipt;
 pub mod reconcile;

@@ -1,6 +1,7 @@
 //! HTTP handlers: parse, authorise, call the domain and the store, answer.
 
 pub mod internal;
+pub mod methods;
 pub mod payments;
 pub mod refunds;
 pub mod reports;
@@ -15,6 +16,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/payments/webhook", web::post().to(webhook::receive))
         .route("/api/admin/reports/payments", web::get().to(reports::payments))
         .route("/api/payments/history", web::get().to(payments::history))
+        // Before `/api/payments/{id}`, which would take `methods` for an id.
+        .route("/api/payments/methods", web::get().to(methods::list))
+        .route("/api/payments/methods/setup", web::post().to(methods::setup))
+        .route("/api/payments/methods/{id}/default", web::post().to(methods::make_default))
+        .route("/api/payments/methods/{id}", web::delete().to(methods::remove))
         .route("/api/payments/{id}", web::get().to(payments::get))
         .route("/api/payments/{id}/receipt", web::get().to(payments::receipt))
         .route("/api/payments/{id}/refunds", web::post().to(refunds::create));

@@ -101,3 +101,16 @@ diesel::table! {
         occurred_at -> Timestamptz,
     }
 }
+
+diesel::table! {
+    payment_methods (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        stripe_payment_method_id -> Text,
+        brand -> Text,
+        last4 -> Text,
+        exp_month -> Nullable<Int4>,
+        exp_year -> Nullable<Int4>,
+        created_at -> Timestamptz,
+    }
+}

@@ -5,6 +5,7 @@ mod audit;
 mod boot;
 mod cancel;
 mod erasure;
+mod methods;
 mod payments;
 mod privacy;
 mod reconcile;
