@@ -49,8 +49,14 @@ pub async fn record_setup(
     saved: &SavedCard,
     now: DateTime<Utc>,
 ) -> Result<bool, BillingError> {
+    // The SetupIntent was made on this user's customer, so the row exists once billing's own
+    // transaction committed: until then, Stripe delivers again later (409).
     let Some((customer, default)) = methods::lock_customer(conn, saved.user_id).await? else {
-        return Ok(false);
+        return Err(Problem::conflict(
+            "customer_not_yet_recorded",
+            "the customer is not recorded yet; deliver again later",
+        )
+        .into());
     };
     if customer != saved.customer {
         tracing::warn!(user = %saved.user_id, "SetupIntent names another user's customer: ignored");
