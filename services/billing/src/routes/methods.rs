@@ -88,8 +88,10 @@ pub struct SetupView {
     params(("Idempotency-Key" = String, Header, description = "Same key and body replay the first answer")),
     request_body = SetupRequest,
     responses((status = 201, body = SetupView),
+        (status = 400, body = Problem, content_type = "application/problem+json", description = "idempotency_key_required"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json", description = "Key reused with another body")))]
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "idempotency_in_progress: the first request with this key is still running"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "idempotency_key_reused (another body), validation_failed (unknown fields)")))]
 pub async fn setup(
     state: web::Data<State>,
     principal: Principal,
