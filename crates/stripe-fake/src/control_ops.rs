@@ -16,6 +16,10 @@ impl Shared {
         self.control(|store| store.client_confirm(id, payment_method))
     }
 
+    pub(crate) fn client_confirm_setup(&self, id: &str, payment_method: Option<&str>) -> Result<Value, ApiError> {
+        self.control(|store| store.client_confirm_setup(id, payment_method))
+    }
+
     /// A refund made in Stripe's dashboard: no idempotency key, no metadata of ours; it sends
     /// `charge.refunded` like any refund.
     pub(crate) fn dashboard_refund(
@@ -118,6 +122,8 @@ impl Shared {
             "payment_intents" => list_by_created(store.payment_intents.values().map(|o| (o.created, o))),
             "charges" => list_by_created(store.charges.values().map(|o| (o.created, o))),
             "refunds" => list_by_created(store.refunds.values().map(|o| (o.created, o))),
+            "setup_intents" => list_by_created(store.setup_intents.values().map(|o| (o.created, o))),
+            "payment_methods" => list_by_created(store.payment_methods.values().map(|o| (o.seq as i64, o))),
             _ => return None,
         })
     }

@@ -30,6 +30,7 @@ impl Store {
             metadata: p.metadata()?,
             balance: 0,
             delinquent: false,
+            invoice_settings: Default::default(),
             livemode: false,
         };
         let value = objects::to_value(&customer);
@@ -43,6 +44,7 @@ impl Store {
     pub(crate) fn delete_customer(&mut self, id: &str, ctx: &RequestCtx) -> Result<Value, ApiError> {
         let customer = self.customers.remove(id).ok_or_else(|| ApiError::no_such("customer", id, "id", 404))?;
         self.deleted_customers.insert(customer.id.clone());
+        self.detach_all(&customer.id);
         self.emit("customer.deleted", objects::to_value(&customer), ctx);
         Ok(deleted_stub(id))
     }

@@ -15,6 +15,8 @@ pub struct ApiError {
     pub param: Option<String>,
     /// Card errors on a payment intent carry the intent's new state, as Stripe's do.
     pub payment_intent: Option<Box<Value>>,
+    /// Card errors on a setup intent carry the intent's new state.
+    pub setup_intent: Option<Box<Value>>,
     /// Stripe saves an idempotent result only once the endpoint started executing: parameter validation
     /// failures are not saved, so a corrected retry with the same key works.
     pub(crate) saved_for_idempotency: bool,
@@ -30,6 +32,7 @@ impl ApiError {
             message: message.into(),
             param: None,
             payment_intent: None,
+            setup_intent: None,
             saved_for_idempotency: true,
         }
     }
@@ -66,6 +69,15 @@ impl ApiError {
         Self {
             decline_code: Some(decline_code),
             payment_intent: Some(Box::new(payment_intent)),
+            ..Self::new(402, "card_error", Some(code), message)
+        }
+    }
+
+    /// A card refused while setting up a SetupIntent: 402 with the intent's new state.
+    pub(crate) fn setup_card(code: &'static str, decline_code: &'static str, message: &str, setup: Value) -> Self {
+        Self {
+            decline_code: Some(decline_code),
+            setup_intent: Some(Box::new(setup)),
             ..Self::new(402, "card_error", Some(code), message)
         }
     }
@@ -110,6 +122,7 @@ impl ApiError {
                 ("decline_code", self.decline_code.map(|c| Value::String(c.to_owned()))),
                 ("param", self.param.clone().map(Value::String)),
                 ("payment_intent", self.payment_intent.as_deref().cloned()),
+                ("setup_intent", self.setup_intent.as_deref().cloned()),
             ];
             for (name, value) in optional {
                 if let Some(value) = value {

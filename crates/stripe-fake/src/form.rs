@@ -49,6 +49,44 @@ impl Params {
         self.pairs.get(key).map(String::as_str).filter(|v| !v.is_empty())
     }
 
+    /// The value as sent, empty included (an empty value clears a field on update).
+    pub(crate) fn raw(&self, key: &str) -> Option<&str> {
+        self.pairs.get(key).map(String::as_str)
+    }
+
+    /// Refuses any `parent[child]` whose child is not listed (and a bare `parent=` with a value).
+    pub(crate) fn only_nested(&self, parent: &str, allowed: &[&str]) -> Result<(), ApiError> {
+        for key in self.pairs.keys() {
+            let Some(rest) = key.strip_prefix(parent) else { continue };
+            if rest.is_empty() && self.str(key).is_none() {
+                continue;
+            }
+            let child = rest.strip_prefix('[').and_then(|r| r.strip_suffix(']'));
+            if !child.is_some_and(|c| allowed.contains(&c)) {
+                return Err(ApiError::invalid_param(
+                    "parameter_unknown",
+                    key,
+                    format!("Received unknown parameter: {key}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every `name` and `name[...]` pair, for list parameters (`payment_method_types[]=card`).
+    pub(crate) fn prefixed(&self, name: &str) -> Vec<(String, String)> {
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k.as_str() == name || k.strip_prefix(name).is_some_and(|r| r.starts_with('[')))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// Query strings have the same encoding as form bodies.
+    pub(crate) fn parse_query(query: &str) -> Result<Self, ApiError> {
+        Self::parse(query.as_bytes())
+    }
+
     pub(crate) fn required_str(&self, key: &str) -> Result<&str, ApiError> {
         self.str(key).ok_or_else(|| ApiError::missing_param(key))
     }

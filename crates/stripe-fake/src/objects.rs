@@ -20,6 +20,7 @@ pub(crate) struct Customer {
     pub metadata: Metadata,
     pub balance: i64,
     pub delinquent: bool,
+    pub invoice_settings: InvoiceSettings,
     pub livemode: bool,
 }
 
@@ -162,4 +163,74 @@ pub(crate) fn now() -> i64 {
 /// practice, and a null is a visible, harmless outcome if it ever did.
 pub(crate) fn to_value<T: Serialize>(object: &T) -> Value {
     serde_json::to_value(object).unwrap_or(Value::Null)
+}
+
+/// `customer.invoice_settings`: only the default payment method is modelled.
+#[derive(Debug, Clone, Default, Serialize)]
+pub(crate) struct InvoiceSettings {
+    pub default_payment_method: Option<String>,
+}
+
+/// A saved card. `token` (never serialised) is the test payment method it was made from, which
+/// decides what charging it does.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct PaymentMethod {
+    pub id: String,
+    pub object: &'static str,
+    #[serde(rename = "type")]
+    pub type_: &'static str,
+    pub card: Value,
+    pub created: i64,
+    pub customer: Option<String>,
+    pub livemode: bool,
+    pub metadata: Metadata,
+    #[serde(skip)]
+    pub token: String,
+    /// Detached once: Stripe refuses to use or attach it again.
+    #[serde(skip)]
+    pub detached: bool,
+    /// Creation order (several per second): lists are newest first.
+    #[serde(skip)]
+    pub seq: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum SiStatus {
+    RequiresPaymentMethod,
+    RequiresConfirmation,
+    RequiresAction,
+    Canceled,
+    Succeeded,
+}
+
+impl SiStatus {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::RequiresPaymentMethod => "requires_payment_method",
+            Self::RequiresConfirmation => "requires_confirmation",
+            Self::RequiresAction => "requires_action",
+            Self::Canceled => "canceled",
+            Self::Succeeded => "succeeded",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct SetupIntent {
+    pub id: String,
+    pub object: &'static str,
+    pub cancellation_reason: Option<String>,
+    pub client_secret: String,
+    pub created: i64,
+    pub customer: Option<String>,
+    pub description: Option<String>,
+    pub last_setup_error: Option<Value>,
+    pub livemode: bool,
+    pub metadata: Metadata,
+    pub next_action: Option<Value>,
+    pub payment_method: Option<String>,
+    pub payment_method_types: Vec<&'static str>,
+    pub status: SiStatus,
+    pub usage: String,
 }

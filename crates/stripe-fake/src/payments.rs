@@ -7,7 +7,7 @@ use crate::error::ApiError;
 use crate::form::Params;
 use crate::objects::{self, Charge, ChargeStatus, PaymentIntent, PiStatus};
 use crate::store::{RequestCtx, Store};
-use crate::test_cards::{self, Outcome, TestCard};
+use crate::test_cards::{Outcome, TestCard};
 
 /// Stripe's upper bound for `amount` (eight digits).
 const MAX_AMOUNT: i64 = 99_999_999;
@@ -58,7 +58,7 @@ impl Store {
         }
         let payment_method = p.str("payment_method");
         if let Some(pm) = payment_method {
-            known_card(pm)?;
+            self.usable_card(pm, p.str("customer"))?;
         }
         let confirm = p.bool("confirm")?;
         let off_session = p.bool("off_session")?;
@@ -124,7 +124,7 @@ impl Store {
         if pi.status == PiStatus::RequiresAction
             && payment_method.is_none_or(|pm| Some(pm) == pi.payment_method.as_deref())
         {
-            let card = pi.payment_method.as_deref().and_then(test_cards::lookup);
+            let card = pi.payment_method.as_deref().and_then(|pm| self.usable_card(pm, None).ok());
             let card = card.ok_or_else(|| {
                 ApiError::invalid_state("payment_intent_unexpected_state", None, "No payment method to authenticate.")
             })?;
@@ -172,7 +172,8 @@ impl Store {
     /// Checks the state allows confirming and sets the payment method to use.
     fn prepare_confirmation(&mut self, id: &str, payment_method: Option<&str>) -> Result<(), ApiError> {
         if let Some(pm) = payment_method {
-            known_card(pm)?;
+            let customer = self.payment_intent(id)?.customer.clone();
+            self.usable_card(pm, customer.as_deref())?;
         }
         let pi = self.pi_mut(id)?;
         if !CONFIRMABLE.contains(&pi.status) {
@@ -198,7 +199,7 @@ impl Store {
     /// Runs the card's outcome on an intent whose payment method is set.
     fn attempt_payment(&mut self, id: &str, off_session: bool, ctx: &RequestCtx) -> Result<Value, ApiError> {
         let pm = self.payment_intent(id)?.payment_method.clone().unwrap_or_default();
-        let card = known_card(&pm)?;
+        let card = self.usable_card(&pm, None)?;
         match card.outcome {
             Outcome::AuthenticationRequired if !off_session => {
                 let pi = self.pi_mut(id)?;
@@ -297,8 +298,4 @@ impl Store {
     fn pi_mut(&mut self, id: &str) -> Result<&mut PaymentIntent, ApiError> {
         self.payment_intents.get_mut(id).ok_or_else(|| ApiError::no_such("payment_intent", id, "intent", 404))
     }
-}
-
-fn known_card(pm: &str) -> Result<TestCard, ApiError> {
-    test_cards::lookup(pm).ok_or_else(|| ApiError::no_such("PaymentMethod", pm, "payment_method", 400))
 }

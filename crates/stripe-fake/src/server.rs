@@ -120,6 +120,17 @@ impl RunningFake {
         self.shared.client_confirm(id, Some(payment_method))
     }
 
+    /// Confirms a setup intent as the client app would (`confirmCardSetup`) with the card the
+    /// customer entered; on an intent in `requires_action`, passes 3-D Secure and saves the card.
+    pub fn confirm_setup_intent(&self, id: &str, payment_method: &str) -> Result<Value, ApiError> {
+        self.shared.client_confirm_setup(id, Some(payment_method))
+    }
+
+    /// Passes the 3-D Secure challenge of a setup intent in `requires_action`.
+    pub fn complete_setup_authentication(&self, id: &str) -> Result<Value, ApiError> {
+        self.shared.client_confirm_setup(id, None)
+    }
+
     /// Completes the 3-D Secure challenge of an intent in `requires_action`.
     pub fn complete_authentication(&self, id: &str) -> Result<Value, ApiError> {
         self.shared.client_confirm(id, None)
@@ -251,6 +262,15 @@ impl RunningFake {
 
     pub fn refunds(&self) -> Vec<Value> {
         self.shared.list("refunds").unwrap_or_default()
+    }
+
+    pub fn setup_intents(&self) -> Vec<Value> {
+        self.shared.list("setup_intents").unwrap_or_default()
+    }
+
+    /// Every payment method made so far (attached, detached or never attached), oldest first.
+    pub fn payment_methods(&self) -> Vec<Value> {
+        self.shared.list("payment_methods").unwrap_or_default()
     }
 
     /// Stops accepting requests, waits for the server to finish, and stops webhook dispatching.

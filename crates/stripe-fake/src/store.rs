@@ -7,7 +7,9 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::error::ApiError;
-use crate::objects::{self, Charge, Customer, Event, EventData, EventRequest, PaymentIntent, Refund};
+use crate::objects::{
+    self, Charge, Customer, Event, EventData, EventRequest, PaymentIntent, PaymentMethod, Refund, SetupIntent,
+};
 
 /// The API version the fake claims in events; matches the `stripe` crate's pinned version.
 pub(crate) const API_VERSION: &str = stripe::DEFAULT_STRIPE_VERSION;
@@ -42,6 +44,10 @@ pub(crate) struct Store {
     pub payment_intents: BTreeMap<String, PaymentIntent>,
     pub charges: BTreeMap<String, Charge>,
     pub refunds: BTreeMap<String, Refund>,
+    pub setup_intents: BTreeMap<String, SetupIntent>,
+    pub payment_methods: BTreeMap<String, PaymentMethod>,
+    /// Creation counter of payment methods, for newest-first lists.
+    pub pm_seq: u64,
     pub events: Vec<StoredEvent>,
     /// Keyed by (API key, idempotency key): keys are scoped per API key, so two accounts (or two services with
     /// different keys) cannot collide.
@@ -83,6 +89,10 @@ impl Store {
 
     pub(crate) fn payment_intent(&self, id: &str) -> Result<&PaymentIntent, ApiError> {
         self.payment_intents.get(id).ok_or_else(|| ApiError::no_such("payment_intent", id, "intent", 404))
+    }
+
+    pub(crate) fn setup_intent(&self, id: &str) -> Result<&SetupIntent, ApiError> {
+        self.setup_intents.get(id).ok_or_else(|| ApiError::no_such("setup_intent", id, "intent", 404))
     }
 
     pub(crate) fn charge(&self, id: &str) -> Result<&Charge, ApiError> {

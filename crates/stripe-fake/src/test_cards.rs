@@ -42,3 +42,9 @@ pub(crate) fn lookup(payment_method: &str) -> Option<TestCard> {
         _ => return None,
     })
 }
+
+/// Whether a declining card is refused already when set up for later use (Stripe's generic
+/// decline card is; one declining for insufficient funds sets up and fails only when charged).
+pub(crate) fn fails_setup(decline_code: &str) -> bool {
+    decline_code == "generic_decline"
+}

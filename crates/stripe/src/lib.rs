@@ -1,4 +1,5 @@
-//! Typed client for the subset of the Stripe API that billing uses (customers, payment intents, charges, refunds)
+//! Typed client for the subset of the Stripe API that billing uses (customers, payment intents, charges, refunds,
+//! setup intents and payment methods)
 //! and verification of Stripe's signed webhooks.
 //!
 //! Design choices that matter to callers:
@@ -21,8 +22,9 @@ pub use error::StripeError;
 pub use idempotency::IdempotencyKey;
 pub use resources::{
     CancelPaymentIntent, CancellationReason, CardDetails, Charge, ChargeStatus, ConfirmPaymentIntent, CreateCustomer,
-    CreatePaymentIntent, CreateRefund, Customer, DeletedCustomer, LastPaymentError, Metadata, PaymentIntent,
-    PaymentIntentStatus, PaymentMethodDetails, Refund, RefundList, RefundReason, RefundStatus,
+    CreatePaymentIntent, CreateRefund, CreateSetupIntent, Customer, DeletedCustomer, InvoiceSettings, LastPaymentError,
+    Metadata, PaymentIntent, PaymentIntentStatus, PaymentMethod, PaymentMethodDetails, PaymentMethodList, Refund,
+    RefundList, RefundReason, RefundStatus, SavedCard, SetupIntent, SetupIntentStatus, SetupUsage,
 };
 pub use secret::SecretKey;
 pub use webhook::{sign, Event, EventData, EventType, WebhookError, WebhookVerifier};

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use sha2::Sha256;
 use subtle::{Choice, ConstantTimeEq};
 
-use crate::resources::{Charge, PaymentIntent, Refund};
+use crate::resources::{Charge, PaymentIntent, Refund, SetupIntent};
 use crate::SecretKey;
 
 type HmacSha256 = Hmac<Sha256>;
@@ -189,6 +189,8 @@ pub enum EventType {
     RefundCreated,
     RefundUpdated,
     RefundFailed,
+    /// A card was saved for later use; `data.object` is the SetupIntent.
+    SetupIntentSucceeded,
     Other(String),
 }
 
@@ -203,6 +205,7 @@ impl Event {
             "refund.created" => EventType::RefundCreated,
             "refund.updated" => EventType::RefundUpdated,
             "refund.failed" => EventType::RefundFailed,
+            "setup_intent.succeeded" => EventType::SetupIntentSucceeded,
             other => EventType::Other(other.to_owned()),
         }
     }
@@ -221,6 +224,11 @@ impl Event {
     /// `data.object` as a Charge (e.g. for `charge.refunded`).
     pub fn charge(&self) -> Result<Charge, WebhookError> {
         self.expect_object("charge")?;
+        self.object()
+    }
+
+    pub fn setup_intent(&self) -> Result<SetupIntent, WebhookError> {
+        self.expect_object("setup_intent")?;
         self.object()
     }
 

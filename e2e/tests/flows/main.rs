@@ -18,6 +18,7 @@ mod input;
 mod lost_webhooks;
 mod observability;
 mod orphan_payments;
+mod payment_methods;
 mod privacy;
 mod purchase;
 mod redemption;

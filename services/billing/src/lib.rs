@@ -8,6 +8,7 @@ pub mod domain;
 pub mod erasure;
 pub mod error;
 pub mod invoicing;
+pub mod methods;
 pub mod metrics;
 pub mod openapi;
 pub mod pdf;

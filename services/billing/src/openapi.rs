@@ -29,6 +29,10 @@ use utoipa::OpenApi;
         crate::routes::invoices::get,
         crate::routes::invoices::list_credit_notes,
         crate::routes::invoices::get_credit_note,
+        crate::routes::methods::list,
+        crate::routes::methods::setup,
+        crate::routes::methods::make_default,
+        crate::routes::methods::remove,
     ),
     components(schemas(
         PaymentView, RefundView, HistoryLineView, Page<HistoryLineView>, Receipt, ReceiptRefund, Merchant, LineItem,
@@ -36,8 +40,10 @@ use utoipa::OpenApi;
         crate::reports::PurposeRevenue, crate::reports::TaxRow, crate::routes::tax::BillingDetails,
         crate::routes::tax::Address, crate::routes::tax::BillingDetailsView, crate::routes::tax::CreateTaxRate,
         crate::routes::tax::TaxRateView, Invoice, CreditNote, Party, InvoiceLine, TaxLine, Page<Invoice>,
-        Page<CreditNote>
+        Page<CreditNote>, crate::routes::methods::PaymentMethodView,
+        crate::routes::methods::PaymentMethodList, crate::routes::methods::SetupRequest,
+        crate::routes::methods::SetupView
     )),
-    tags((name = "billing", description = "Payments, receipts, invoices and credit notes, refunds, billing details and history, tax rates, and the admin payments and tax reports"))
+    tags((name = "billing", description = "Payments, receipts, invoices and credit notes, refunds, billing details and history, saved cards, tax rates, and the admin payments and tax reports"))
 )]
 pub struct ApiDoc;

@@ -10,6 +10,8 @@ pub const SECTIONS: &[Section] = &[
         "traceparent",
         "seller",
     ]),
+    // Saved cards: brand, last four digits and expiry only (Stripe holds the card).
+    Section::new("payment_methods", "SELECT * FROM payment_methods WHERE user_id = $1 ORDER BY created_at, id"),
     Section::new(
         "receipts",
         "SELECT receipt_number, id AS payment_id, amount, currency, description, purpose, reference_id, card_brand, \

@@ -48,6 +48,8 @@ pub enum Facts {
         charge: stripe::Charge,
         intent: Option<stripe::PaymentIntent>,
     },
+    /// A card saved through a SetupIntent of ours (`crate::methods`).
+    Setup(crate::methods::SavedCard),
 }
 
 impl Facts {
@@ -55,7 +57,7 @@ impl Facts {
         match self {
             Facts::Intent { origin, .. } => origin.as_deref(),
             // A refund is its own action, days later: it stays in the trace that delivered it.
-            Facts::Nothing | Facts::Refunds { .. } => None,
+            Facts::Nothing | Facts::Refunds { .. } | Facts::Setup(_) => None,
         }
     }
 }
@@ -106,6 +108,10 @@ pub async fn fetch(state: &State, event: &stripe::Event) -> Result<Facts, Billin
                 return Ok(Facts::Nothing);
             };
             with_intent_if_unsettled(state, &payment, charge).await
+        }
+        T::SetupIntentSucceeded => {
+            let notified = event.setup_intent().map_err(invalid)?;
+            Ok(crate::methods::fetch_setup(state, &notified).await?.map_or(Facts::Nothing, Facts::Setup))
         }
         T::Other(kind) => {
             tracing::debug!(%kind, "ignoring Stripe event type");
@@ -190,6 +196,10 @@ pub async fn apply(conn: &mut AsyncPgConnection, facts: &Facts, now: DateTime<Ut
         Facts::Nothing => Ok(Outcome::Ignored),
         Facts::Intent { intent, charge, .. } => on_intent_update(conn, intent, charge.as_ref(), now).await,
         Facts::Refunds { charge, intent } => on_refunds(conn, charge, intent.as_ref(), now).await,
+        Facts::Setup(saved) => Ok(match crate::methods::record_setup(conn, saved, now).await? {
+            true => Outcome::Applied,
+            false => Outcome::Ignored,
+        }),
     }
 }
 
@@ -313,7 +323,24 @@ pub async fn record_success(
     .await?;
     outcomes::attempt(conn, payment, outcomes::SUCCEEDED, None, now).await?;
     if let Some(method) = &intent.payment_method {
-        customers::save_payment_method(conn, payment.user_id, method).await?;
+        // The card of the last successful payment is what renewals charge, and it is listed
+        // with the customer's saved cards (no row when the customer was erased meanwhile).
+        let saved = customers::save_payment_method(conn, payment.user_id, Some(method)).await?;
+        if let (1, Some(card)) = (saved, card) {
+            crate::store::payment_methods::remember(
+                conn,
+                &crate::store::payment_methods::NewMethod {
+                    user_id: payment.user_id,
+                    stripe_payment_method_id: method,
+                    brand: &card.brand,
+                    last4: &card.last4,
+                    exp_month: card.exp_month.and_then(|m| i32::try_from(m).ok()),
+                    exp_year: card.exp_year.and_then(|y| i32::try_from(y).ok()),
+                    at: now,
+                },
+            )
+            .await?;
+        }
     }
     crate::voids::on_payment_succeeded(conn, payment.id).await?;
     history::insert(

@@ -22,6 +22,7 @@ pub const SUBSCRIPTIONS: &[&str] = &[
     "billing.payment.succeeded.v1",
     "billing.payment.failed.v1",
     "billing.payment.refunded.v1",
+    "billing.payment_method.default_changed.v1",
     "licensing.seat.activated.v1",
     "licensing.seat.released.v1",
     "rewards.tokens.redeemed.v1",
@@ -48,6 +49,7 @@ impl EventHandler for Handler {
                 "billing.payment.succeeded.v1" => payment_succeeded(conn, state, decode(event)?).await,
                 "billing.payment.failed.v1" => payment_failed(conn, decode(event)?).await,
                 "billing.payment.refunded.v1" => return payment_refunded(conn, state, decode(event)?).await,
+                "billing.payment_method.default_changed.v1" => default_card_changed(conn, state, decode(event)?).await,
                 "licensing.seat.activated.v1" => seat_activated(conn, state, decode(event)?).await,
                 "licensing.seat.released.v1" => seat_released(conn, state, decode(event)?).await,
                 "rewards.tokens.redeemed.v1" => tokens_redeemed(conn, state, decode(event)?).await,
@@ -99,6 +101,39 @@ struct PaymentRefunded {
     /// Missing on events published before contract R: read as `fully_refunded`.
     #[serde(default)]
     ends_access: Option<bool>,
+}
+
+/// What subscriptions reads of `billing.payment_method.default_changed.v1`.
+#[derive(Deserialize)]
+struct DefaultCardChanged {
+    user_id: Uuid,
+    /// `None`: the customer removed their last card; nothing to retry with.
+    payment_method_id: Option<Uuid>,
+}
+
+/// A new default card: a past-due renewal is retried at once (the scheduler's next tick picks
+/// it up). Applying it twice sets the same time again, and the inbox keeps it to once anyway.
+async fn default_card_changed(
+    conn: &mut AsyncPgConnection,
+    state: &State,
+    e: DefaultCardChanged,
+) -> Result<(), SubscriptionError> {
+    if e.payment_method_id.is_none() {
+        return Ok(());
+    }
+    let Some(mut sub) = crate::store::subscriptions::lock_live(conn, e.user_id).await? else {
+        return Ok(());
+    };
+    let now = state.clock.now();
+    if let Some(at) =
+        crate::domain::dunning::retry_on_new_card(crate::operations::status(&sub)?, sub.next_retry_at, now)
+    {
+        sub.next_retry_at = Some(at);
+        sub.updated_at = now;
+        crate::store::subscriptions::save(conn, &sub).await?;
+        tracing::info!(subscription = %sub.id, "new default card: past-due renewal retried now");
+    }
+    Ok(())
 }
 
 /// Our charge a payment event is about, if it is one of ours (not locked: the caller locks the

@@ -6,7 +6,8 @@ use platform::money::Money;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-pub const TYPES: &[&str] = &[PaymentSucceeded::TYPE, PaymentFailed::TYPE, PaymentRefunded::TYPE];
+pub const TYPES: &[&str] =
+    &[PaymentSucceeded::TYPE, PaymentFailed::TYPE, PaymentRefunded::TYPE, PaymentMethodDefaultChanged::TYPE];
 
 /// What a payment pays for; consumers route on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -201,5 +202,27 @@ impl DomainEvent for PaymentRefunded {
     const SOURCE: &'static str = "billing";
     fn subject(&self) -> String {
         self.payment_id.to_string()
+    }
+}
+
+/// `billing.payment_method.default_changed.v1`: the card renewals charge changed (a card saved
+/// through a SetupIntent became the default, or the customer chose another). `payment_method_id`
+/// is billing's id of the card, `None` when the customer removed their last card on purpose.
+/// Subscriptions retries a past-due renewal at once when a card is set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentMethodDefaultChanged {
+    pub user_id: Uuid,
+    pub payment_method_id: Option<Uuid>,
+    pub brand: Option<String>,
+    pub last4: Option<String>,
+    pub changed_at: DateTime<Utc>,
+}
+
+impl DomainEvent for PaymentMethodDefaultChanged {
+    const TYPE: &'static str = "billing.payment_method.default_changed.v1";
+    const SOURCE: &'static str = "billing";
+    fn subject(&self) -> String {
+        self.user_id.to_string()
     }
 }

@@ -17,6 +17,7 @@ type State = web::Data<Shared>;
 
 pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/payment_intents/{id}/confirm", web::post().to(client_confirm))
+        .route("/setup_intents/{id}/confirm", web::post().to(client_confirm_setup))
         .route("/payment_intents/{id}/drop_webhooks", web::post().to(drop_webhooks))
         .route("/payment_intents/{id}/drop_webhooks", web::delete().to(deliver_webhooks))
         .route("/events/dropped", web::get().to(dropped_events))
@@ -51,23 +52,35 @@ struct ConfirmBody {
 
 /// Accepts the payment method as JSON or, like Stripe.js talking to Stripe, as a form.
 async fn client_confirm(req: HttpRequest, id: web::Path<String>, body: web::Bytes, state: State) -> HttpResponse {
+    match confirm_body(&req, &body) {
+        Ok(payment_method) => render(state.client_confirm(&id, payment_method.as_deref())),
+        Err(response) => response,
+    }
+}
+
+/// `POST /_fake/setup_intents/{id}/confirm {"payment_method": "pm_card_visa"}`: what Stripe.js's
+/// `confirmCardSetup` does with the client secret; without a payment method, passes the 3-D
+/// Secure challenge of an intent in `requires_action`.
+async fn client_confirm_setup(req: HttpRequest, id: web::Path<String>, body: web::Bytes, state: State) -> HttpResponse {
+    match confirm_body(&req, &body) {
+        Ok(payment_method) => render(state.client_confirm_setup(&id, payment_method.as_deref())),
+        Err(response) => response,
+    }
+}
+
+fn confirm_body(req: &HttpRequest, body: &[u8]) -> Result<Option<String>, HttpResponse> {
     let is_json = req
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    let payment_method = if is_json {
-        match serde_json::from_slice::<ConfirmBody>(&body) {
-            Ok(parsed) => parsed.payment_method,
-            Err(e) => return ApiError::invalid_param("parameter_invalid_string", "body", e.to_string()).response(),
-        }
+    if is_json {
+        serde_json::from_slice::<ConfirmBody>(body)
+            .map(|parsed| parsed.payment_method)
+            .map_err(|e| ApiError::invalid_param("parameter_invalid_string", "body", e.to_string()).response())
     } else {
-        match Params::parse(&body) {
-            Ok(params) => params.str("payment_method").map(str::to_owned),
-            Err(e) => return e.response(),
-        }
-    };
-    render(state.client_confirm(&id, payment_method.as_deref()))
+        Params::parse(body).map(|params| params.str("payment_method").map(str::to_owned)).map_err(|e| e.response())
+    }
 }
 
 /// `POST /_fake/payment_intents/{id}/drop_webhooks`: the intent's new events (its charge's and

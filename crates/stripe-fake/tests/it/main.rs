@@ -7,4 +7,5 @@ mod http_controls;
 mod idempotency;
 mod payments;
 mod refunds;
+mod setup_intents;
 mod webhooks;

@@ -21,9 +21,18 @@ pub struct Customer {
     pub created: i64,
     #[serde(default)]
     pub livemode: bool,
+    #[serde(default)]
+    pub invoice_settings: Option<InvoiceSettings>,
     /// True for a deleted customer: Stripe answers a retrieve with only `id`, `object` and this.
     #[serde(default)]
     pub deleted: bool,
+}
+
+/// `customer.invoice_settings`: the default payment method is all billing reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct InvoiceSettings {
+    #[serde(default)]
+    pub default_payment_method: Option<String>,
 }
 
 /// What `DELETE /v1/customers/{id}` answers: `{"id": "cus_...", "object": "customer", "deleted": true}`.

@@ -4,17 +4,21 @@
 mod charge;
 mod customer;
 mod payment_intent;
+mod payment_method;
 mod refund;
+mod setup_intent;
 
 use std::collections::BTreeMap;
 
 pub use charge::{CardDetails, Charge, ChargeStatus, PaymentMethodDetails, RefundList};
-pub use customer::{CreateCustomer, Customer, DeletedCustomer};
+pub use customer::{CreateCustomer, Customer, DeletedCustomer, InvoiceSettings};
 pub use payment_intent::{
     CancelPaymentIntent, CancellationReason, ConfirmPaymentIntent, CreatePaymentIntent, LastPaymentError,
     PaymentIntent, PaymentIntentStatus,
 };
+pub use payment_method::{PaymentMethod, PaymentMethodList, SavedCard};
 pub use refund::{CreateRefund, Refund, RefundReason, RefundStatus};
+pub use setup_intent::{CreateSetupIntent, SetupIntent, SetupIntentStatus, SetupUsage};
 
 /// Stripe metadata: string keys to string values. Ordered so a request encodes identically on every retry.
 pub type Metadata = BTreeMap<String, String>;

@@ -2,6 +2,7 @@
 
 pub mod country;
 pub mod invoice;
+pub mod methods;
 pub mod payment;
 pub mod receipt;
 pub mod reconcile;

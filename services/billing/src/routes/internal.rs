@@ -256,7 +256,7 @@ async fn record(conn: &mut AsyncPgConnection, created: Created) -> Result<paymen
 
 /// A Stripe customer for `user_id`; the key is the user's, so two payments racing to create one
 /// get the same customer.
-async fn create_customer(state: &State, user_id: Uuid) -> Result<String, BillingError> {
+pub(crate) async fn create_customer(state: &State, user_id: Uuid) -> Result<String, BillingError> {
     let params = stripe::CreateCustomer {
         metadata: [("user_id".to_string(), user_id.to_string())].into_iter().collect(),
         ..Default::default()

@@ -2,6 +2,7 @@
 
 pub mod internal;
 pub mod invoices;
+pub mod methods;
 pub mod payments;
 pub mod refunds;
 pub mod reports;
@@ -27,6 +28,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/payments/credit-notes", web::get().to(invoices::list_credit_notes))
         .route("/api/payments/credit-notes/{id}", web::get().to(invoices::get_credit_note))
         .route("/api/payments/history", web::get().to(payments::history))
+        // Before `/api/payments/{id}`, which would take `methods` for an id.
+        .route("/api/payments/methods", web::get().to(methods::list))
+        .route("/api/payments/methods/setup", web::post().to(methods::setup))
+        .route("/api/payments/methods/{id}/default", web::post().to(methods::make_default))
+        .route("/api/payments/methods/{id}", web::delete().to(methods::remove))
         .route("/api/payments/{id}", web::get().to(payments::get))
         .route("/api/payments/{id}/receipt", web::get().to(payments::receipt))
         .route("/api/payments/{id}/refunds", web::post().to(refunds::create));

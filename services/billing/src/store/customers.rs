@@ -28,6 +28,11 @@ pub async fn default_payment_method(conn: &mut AsyncPgConnection, user_id: Uuid)
         .flatten())
 }
 
-pub async fn save_payment_method(conn: &mut AsyncPgConnection, user_id: Uuid, method: &str) -> QueryResult<usize> {
+/// Sets (or, with `None`, clears) the card renewals charge.
+pub async fn save_payment_method(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    method: Option<&str>,
+) -> QueryResult<usize> {
     diesel::update(customers::table.find(user_id)).set(customers::default_payment_method.eq(method)).execute(conn).await
 }

@@ -5,6 +5,7 @@ pub mod customers;
 pub mod history;
 pub mod invoices;
 pub mod outcomes;
+pub mod payment_methods;
 pub mod payments;
 pub mod receipts;
 pub mod reconcile;

@@ -169,3 +169,16 @@ diesel::table! {
         issued_at -> Timestamptz,
     }
 }
+
+diesel::table! {
+    payment_methods (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        stripe_payment_method_id -> Text,
+        brand -> Text,
+        last4 -> Text,
+        exp_month -> Nullable<Int4>,
+        exp_year -> Nullable<Int4>,
+        created_at -> Timestamptz,
+    }
+}

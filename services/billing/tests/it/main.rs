@@ -6,6 +6,7 @@ mod boot;
 mod cancel;
 mod erasure;
 mod invoices;
+mod methods;
 mod payments;
 mod privacy;
 mod reconcile;

@@ -1,6 +1,7 @@
 //! Subscriptions' pure rules: lifecycle, billing periods, proration, entitlements. No IO.
 
 pub mod charge;
+pub mod dunning;
 pub mod entitlement;
 pub mod lifecycle;
 pub mod mrr;
