@@ -17,6 +17,10 @@ pub enum SubscriptionError {
     SameTier,
     #[error("{0}")]
     Illegal(String),
+    #[error("{0}")]
+    PauseRefused(crate::domain::lifecycle::PauseRefused),
+    #[error("resuming a paused subscription charges it: send an Idempotency-Key")]
+    KeyRequired,
     #[error("the payment was declined: {0}")]
     PaymentDeclined(String),
     #[error("billing is unavailable: {0}")]
@@ -40,6 +44,12 @@ impl From<diesel::result::Error> for SubscriptionError {
     }
 }
 
+impl From<crate::domain::lifecycle::PauseRefused> for SubscriptionError {
+    fn from(e: crate::domain::lifecycle::PauseRefused) -> Self {
+        SubscriptionError::PauseRefused(e)
+    }
+}
+
 impl From<platform::db::PoolError> for SubscriptionError {
     fn from(e: platform::db::PoolError) -> Self {
         SubscriptionError::Problem(e.into())
@@ -56,6 +66,16 @@ impl From<SubscriptionError> for Problem {
             E::NoSubscription => Problem::not_found("subscription"),
             E::SameTier => Problem::conflict("same_tier", e.to_string()),
             E::Illegal(detail) => Problem::conflict("illegal_transition", detail),
+            E::PauseRefused(crate::domain::lifecycle::PauseRefused::Periods) => {
+                Problem::field("periods", e.to_string())
+            }
+            E::PauseRefused(_) => Problem::conflict("illegal_transition", e.to_string()),
+            E::KeyRequired => Problem::new(
+                StatusCode::BAD_REQUEST,
+                "idempotency_key_required",
+                "This request needs an Idempotency-Key header",
+            )
+            .with_detail(e.to_string()),
             E::PaymentDeclined(detail) => {
                 Problem::new(StatusCode::PAYMENT_REQUIRED, "payment_failed", "The payment failed").with_detail(detail)
             }

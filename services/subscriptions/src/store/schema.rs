@@ -36,6 +36,9 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         renewal_claimed_until -> Nullable<Timestamptz>,
+        pause_periods -> Nullable<Int4>,
+        pause_starts_at -> Nullable<Timestamptz>,
+        pause_resumes_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -24,6 +24,11 @@ pub struct Subscription {
     pub canceled_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// A pause (scheduled, or under way when `status` is `paused`): how many periods, from when
+    /// (the end of the paid period) and until when.
+    pub pause_periods: Option<i32>,
+    pub pause_starts_at: Option<DateTime<Utc>>,
+    pub pause_resumes_at: Option<DateTime<Utc>>,
 }
 
 /// Create a subscription, and its first row of MRR history in the same transaction.
@@ -60,11 +65,11 @@ pub async fn save(conn: &mut AsyncPgConnection, s: &Subscription) -> QueryResult
     Ok(saved)
 }
 
-/// The user's live subscription (incomplete, active or past_due), locked.
+/// The user's live subscription (incomplete, active, past_due or paused), locked.
 pub async fn lock_live(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<Option<Subscription>> {
     subscriptions::table
         .filter(subscriptions::user_id.eq(user_id))
-        .filter(subscriptions::status.eq_any(["incomplete", "active", "past_due"]))
+        .filter(subscriptions::status.eq_any(["incomplete", "active", "past_due", "paused"]))
         .for_update()
         .select(Subscription::as_select())
         .first(conn)
@@ -130,7 +135,8 @@ pub async fn lock_due(
                 .eq("active")
                 .and(subscriptions::current_period_end.le(now))
                 .or(subscriptions::status.eq("past_due").and(subscriptions::next_retry_at.le(now)))
-                .or(subscriptions::status.eq("incomplete").and(subscriptions::first_payment_deadline.le(now))),
+                .or(subscriptions::status.eq("incomplete").and(subscriptions::first_payment_deadline.le(now)))
+                .or(subscriptions::status.eq("paused").and(subscriptions::pause_resumes_at.le(now))),
         )
         .order(subscriptions::updated_at.asc())
         .limit(limit)

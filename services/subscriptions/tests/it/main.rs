@@ -7,6 +7,7 @@ mod entitlements;
 mod erasure;
 mod lifecycle;
 mod money_back;
+mod pause;
 mod pool;
 mod privacy;
 mod renewal_lease;
