@@ -17,6 +17,12 @@ pub enum SubscriptionError {
     SameTier,
     #[error("{0}")]
     Illegal(String),
+    /// The currency asked for at subscribe is not one prices are in, or the tier is not sold in it.
+    #[error("{0}")]
+    Currency(String),
+    /// A change to a tier with no price in the subscription's currency.
+    #[error("{0}")]
+    TierUnpriced(String),
     #[error("{0}")]
     PauseRefused(crate::domain::lifecycle::PauseRefused),
     #[error("resuming a paused subscription charges it: send an Idempotency-Key")]
@@ -66,6 +72,8 @@ impl From<SubscriptionError> for Problem {
             E::NoSubscription => Problem::not_found("subscription"),
             E::SameTier => Problem::conflict("same_tier", e.to_string()),
             E::Illegal(detail) => Problem::conflict("illegal_transition", detail),
+            E::Currency(detail) => Problem::field("currency", detail),
+            E::TierUnpriced(detail) => Problem::field("tier", detail),
             E::PauseRefused(crate::domain::lifecycle::PauseRefused::Periods) => {
                 Problem::field("periods", e.to_string())
             }

@@ -3,7 +3,8 @@
 use crate::domain::entitlement::Source;
 use crate::routes::features::FeatureAnswer;
 use crate::routes::subscriptions::{
-    CancelRequest, Created, MeView, PauseRequest, PauseView, PreviewView, SubscriptionView, TierRequest,
+    CancelRequest, Created, MeView, PauseRequest, PauseView, PreviewView, SubscribeRequest, SubscriptionView,
+    TierRequest,
 };
 use crate::routes::tiers::{TierList, TierView};
 use platform::money::{Currency, Money};
@@ -25,7 +26,7 @@ use utoipa::OpenApi;
         crate::routes::reports::subscriptions,
     ),
     components(schemas(
-        TierList, TierView, TierRequest, Created, SubscriptionView, MeView, PreviewView, CancelRequest, PauseRequest, PauseView,
+        TierList, TierView, TierRequest, SubscribeRequest, Created, SubscriptionView, MeView, PreviewView, CancelRequest, PauseRequest, PauseView,
         FeatureAnswer,
         Source, Money, Currency, Problem, FieldError, crate::reports::Row
     )),

@@ -11,7 +11,7 @@
 use crate::billing::Payment;
 use crate::charging::{self, Paid};
 use crate::domain::lifecycle::{self, transition, Event, Status};
-use crate::domain::{period, proration};
+use crate::domain::{period, pricing, proration};
 use crate::error::SubscriptionError;
 use crate::store::charges::{self, Charge, NewCharge, PENDING};
 use crate::store::subscriptions::{self as subs, Subscription};
@@ -29,8 +29,23 @@ fn currency(tier: &Tier) -> Result<Currency, SubscriptionError> {
     tier.currency.trim().parse::<Currency>().map_err(|e| Problem::internal(e).into())
 }
 
+/// The tier's default price (in the currency a subscribe without `currency` is billed in).
 pub fn price(tier: &Tier) -> Result<Money, SubscriptionError> {
     Ok(Money::round(tier.price, currency(tier)?))
+}
+
+/// The currency `sub` is billed in, for its life.
+pub fn billed_in(sub: &Subscription) -> Result<Currency, SubscriptionError> {
+    sub.currency.trim().parse::<Currency>().map_err(|e| Problem::internal(e).into())
+}
+
+/// The tier's price in `currency`, if it is sold in it.
+pub async fn price_in(
+    conn: &mut AsyncPgConnection,
+    tier: &Tier,
+    currency: Currency,
+) -> Result<Option<Money>, SubscriptionError> {
+    Ok(tiers::price_in(conn, &tier.code, currency.code()).await?.map(|p| Money::round(p, currency)))
 }
 
 /// What a charge asks billing for.
@@ -117,12 +132,18 @@ pub async fn prepare_subscribe(
     state: &State,
     user_id: Uuid,
     tier_code: &str,
+    requested_currency: Option<&str>,
     subscription_id: Uuid,
 ) -> Result<FirstPayment, SubscriptionError> {
     let chosen = tier(conn, tier_code).await?;
     if chosen.price.is_zero() {
         return Err(SubscriptionError::FreeTier);
     }
+    let billed =
+        pricing::billing_currency(requested_currency, currency(&chosen)?).map_err(SubscriptionError::Currency)?;
+    let amount = price_in(conn, &chosen, billed)
+        .await?
+        .ok_or_else(|| SubscriptionError::Currency(format!("{} has no price in {billed}", chosen.name)))?;
     let charge_id = initial_charge_id(subscription_id);
     let sub = match subs::lock(conn, subscription_id).await? {
         Some(earlier) => earlier,
@@ -153,10 +174,10 @@ pub async fn prepare_subscribe(
                     pause_periods: None,
                     pause_starts_at: None,
                     pause_resumes_at: None,
+                    currency: billed.code().to_string(),
                 },
             )
             .await?;
-            let amount = price(&chosen)?;
             let charge = NewCharge {
                 id: charge_id,
                 subscription_id,
@@ -293,11 +314,18 @@ pub async fn preview(
     let (Some(start), Some(end)) = (sub.current_period_start, sub.current_period_end) else {
         return Err(SubscriptionError::Illegal("the subscription has no current period".into()));
     };
+    // Priced in the subscription's own currency: a tier not sold in it cannot be moved to.
+    let billed = billed_in(sub)?;
+    let next_price = price_in(conn, &next, billed).await?.ok_or_else(|| {
+        SubscriptionError::TierUnpriced(format!("{} has no price in {billed}, this subscription's currency", next.name))
+    })?;
+    let current_price =
+        price_in(conn, &current, billed).await?.ok_or_else(|| Problem::internal("the current tier has no price"))?;
     let applies_now = next.rank > current.rank;
     let amount = if applies_now {
-        proration::upgrade_charge(current.price, next.price, currency(&next)?, start, end, state.clock.now())
+        proration::upgrade_charge(current_price.amount, next_price.amount, billed, start, end, state.clock.now())
     } else {
-        Money::zero(currency(&next)?)
+        Money::zero(billed)
     };
     Ok((current, next, Preview { amount, applies_now }))
 }
@@ -647,7 +675,10 @@ async fn prepare_renewal(
     now: DateTime<Utc>,
 ) -> Result<RenewalCharge, SubscriptionError> {
     let next_tier = tier(conn, sub.pending_tier.as_deref().unwrap_or(&sub.tier)).await?;
-    let amount = price(&next_tier)?;
+    // In the subscription's currency; a change to a tier not sold in it was refused.
+    let amount = price_in(conn, &next_tier, billed_in(sub)?)
+        .await?
+        .ok_or_else(|| Problem::internal("the renewal's tier has no price in the subscription's currency"))?;
     let period_end = sub.current_period_end.unwrap_or(now);
     // One charge per period and attempt: a crash mid-way retries the same billing payment.
     let charge = charges::lock_or_insert(

@@ -5,4 +5,5 @@ pub mod entitlement;
 pub mod lifecycle;
 pub mod mrr;
 pub mod period;
+pub mod pricing;
 pub mod proration;

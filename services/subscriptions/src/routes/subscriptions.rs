@@ -26,10 +26,26 @@ pub struct TierRequest {
     pub tier: String,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubscribeRequest {
+    /// A paid tier's code (see `GET /api/subscriptions/tiers`).
+    #[schema(example = "pro")]
+    pub tier: String,
+    /// What the subscription is billed in for its life: `USD`, `EUR`, `GBP` or `BRL`, among the
+    /// tier's `prices`. Default: the tier's `price` currency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "EUR")]
+    pub currency: Option<String>,
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SubscriptionView {
     pub id: Uuid,
     pub tier: String,
+    /// What it is billed in for its life (renewals, upgrades, resumes).
+    #[schema(value_type = String, example = "USD")]
+    pub currency: String,
     /// `incomplete` (first payment pending), `incomplete_expired`, `active`, `past_due` (renewal
     /// failed, retrying), `paused` (no charges, no access until it resumes) or `canceled`.
     pub status: String,
@@ -60,6 +76,7 @@ impl From<&Subscription> for SubscriptionView {
         Self {
             id: s.id,
             tier: s.tier.clone(),
+            currency: s.currency.trim().to_string(),
             status: s.status.clone(),
             current_period_start: s.current_period_start,
             current_period_end: s.current_period_end,
@@ -94,20 +111,20 @@ pub struct Created {
 #[utoipa::path(post, path = "/api/subscriptions", tag = "subscriptions", operation_id = "subscribe",
     security(("bearer" = [])),
     params(("Idempotency-Key" = String, Header, description = "Required; replays the first response")),
-    request_body = TierRequest,
+    request_body = SubscribeRequest,
     responses((status = 201, body = Created),
         (status = 400, body = Problem, content_type = PROBLEM, description = "idempotency_key_required, bad_request"),
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 402, body = Problem, content_type = PROBLEM, description = "payment_failed: billing refused the payment"),
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user"),
         (status = 409, body = Problem, content_type = PROBLEM, description = "subscription_exists, idempotency_in_progress"),
-        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (unknown or free `tier`), idempotency_key_reused"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (unknown or free `tier`; `currency` not a price currency or the tier not sold in it), idempotency_key_reused"),
         (status = 502, body = Problem, content_type = PROBLEM, description = "billing_unavailable")))]
 pub async fn subscribe(
     state: web::Data<State>,
     principal: Principal,
     key: IdempotencyKey,
-    body: Json<TierRequest>,
+    body: Json<SubscribeRequest>,
 ) -> Result<HttpResponse, Problem> {
     let user = principal.user_id()?;
     let req = body.into_inner();
@@ -124,7 +141,10 @@ pub async fn subscribe(
         &req.clone(),
         move |conn| {
             Box::pin(async move {
-                Ok(Step::Call(operations::prepare_subscribe(conn, &st, user, &req.tier, subscription_id).await?))
+                Ok(Step::Call(
+                    operations::prepare_subscribe(conn, &st, user, &req.tier, req.currency.as_deref(), subscription_id)
+                        .await?,
+                ))
             })
         },
         async move |first: FirstPayment| {
@@ -201,7 +221,7 @@ pub struct PreviewView {
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user"),
         (status = 404, body = Problem, content_type = PROBLEM, description = "not_found: no active subscription"),
         (status = 409, body = Problem, content_type = PROBLEM, description = "same_tier, illegal_transition"),
-        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (missing or unknown `tier`)")))]
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (missing or unknown `tier`, or one with no price in the subscription's currency)")))]
 pub async fn preview(
     state: web::Data<State>,
     principal: Principal,
@@ -236,7 +256,7 @@ pub async fn preview(
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user"),
         (status = 404, body = Problem, content_type = PROBLEM, description = "not_found: no live subscription"),
         (status = 409, body = Problem, content_type = PROBLEM, description = "same_tier, illegal_transition, idempotency_in_progress"),
-        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (unknown `tier`), idempotency_key_reused"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (unknown `tier`, or one with no price in the subscription's currency), idempotency_key_reused"),
         (status = 502, body = Problem, content_type = PROBLEM, description = "billing_unavailable")))]
 pub async fn change(
     state: web::Data<State>,

@@ -29,6 +29,8 @@ pub struct Subscription {
     pub pause_periods: Option<i32>,
     pub pause_starts_at: Option<DateTime<Utc>>,
     pub pause_resumes_at: Option<DateTime<Utc>>,
+    /// What it is billed in, for its whole life (CHAR(3): may come back padded; compare trimmed).
+    pub currency: String,
 }
 
 /// Create a subscription, and its first row of MRR history in the same transaction.
@@ -40,6 +42,7 @@ pub async fn insert(conn: &mut AsyncPgConnection, s: &Subscription) -> QueryResu
             subscriptions::tier.eq(&s.tier),
             subscriptions::status.eq(&s.status),
             subscriptions::anchor_day.eq(s.anchor_day),
+            subscriptions::currency.eq(&s.currency),
             subscriptions::first_payment_deadline.eq(s.first_payment_deadline),
             subscriptions::created_at.eq(s.created_at),
             subscriptions::updated_at.eq(s.updated_at),
