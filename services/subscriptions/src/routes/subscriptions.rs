@@ -8,11 +8,11 @@ use crate::operations::{self, ChangePlan, FirstPayment, Resumed, UpgradeCharge};
 use crate::store::subscriptions::{self as subs, Subscription};
 use crate::State;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use platform::auth::Principal;
 use platform::http::{Json, Query};
-use platform::idempotency::{self, IdempotencyKey, Step};
+use platform::idempotency::{self, IdempotencyKey, OptionalIdempotencyKey, Step};
 use platform::money::Money;
 use platform::Problem;
 use serde::{Deserialize, Serialize};
@@ -395,14 +395,6 @@ pub async fn pause(
     response
 }
 
-/// The request's `Idempotency-Key`, when it sent one (a malformed one is refused).
-fn optional_key(req: &HttpRequest) -> Result<Option<IdempotencyKey>, Problem> {
-    match req.headers().get(idempotency::HEADER) {
-        None => Ok(None),
-        Some(v) => IdempotencyKey::parse(v.to_str().unwrap_or("")).map(Some),
-    }
-}
-
 /// Withdraw a cancellation, downgrade or pause scheduled for the period end, or end a pause now.
 ///
 /// Ending a pause (status `paused`) starts a new period anchored now and charges it on the saved
@@ -419,9 +411,13 @@ fn optional_key(req: &HttpRequest) -> Result<Option<IdempotencyKey>, Problem> {
         (status = 404, body = Problem, content_type = PROBLEM, description = "not_found: no live subscription"),
         (status = 409, body = Problem, content_type = PROBLEM, description = "illegal_transition: nothing is scheduled or paused; idempotency_in_progress"),
         (status = 422, body = Problem, content_type = PROBLEM, description = "idempotency_key_reused")))]
-pub async fn resume(state: web::Data<State>, principal: Principal, req: HttpRequest) -> Result<HttpResponse, Problem> {
+pub async fn resume(
+    state: web::Data<State>,
+    principal: Principal,
+    key: OptionalIdempotencyKey,
+) -> Result<HttpResponse, Problem> {
     let user = principal.user_id()?;
-    let response = match optional_key(&req)? {
+    let response = match key.0 {
         None => {
             let st = state.clone();
             let done = platform::db::transaction(&state.pool, move |conn| {
