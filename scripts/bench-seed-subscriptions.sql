@@ -4,12 +4,12 @@
 -- renews during a run, each with its paid initial charge; 10,000 more that churned; and the MRR
 -- history of all of them over the past year (about 55,000 movements).
 INSERT INTO subscriptions (id, user_id, tier, status, anchor_day, current_period_start, current_period_end,
-                           first_payment_deadline, created_at, updated_at)
+                           first_payment_deadline, created_at, updated_at, currency)
 SELECT ('5' || lpad(to_hex(i), 31, '0'))::uuid, lpad(to_hex(i * 100), 32, '0')::uuid,
        CASE WHEN i % 10 = 0 THEN 'enterprise' ELSE 'pro' END, 'active', 1 + i % 28,
        date_trunc('day', now()) - (i % 25) * interval '1 day',
        date_trunc('day', now()) - (i % 25) * interval '1 day' + interval '1 month',
-       now() - interval '60 days', now() - interval '60 days', now()
+       now() - interval '60 days', now() - interval '60 days', now(), 'USD'
   FROM generate_series(1, 10000) AS i;
 INSERT INTO charges (id, subscription_id, kind, tier, amount, currency, payment_id, status, created_at)
 SELECT ('6' || lpad(to_hex(i), 31, '0'))::uuid, ('5' || lpad(to_hex(i), 31, '0'))::uuid, 'initial',
@@ -18,12 +18,12 @@ SELECT ('6' || lpad(to_hex(i), 31, '0'))::uuid, ('5' || lpad(to_hex(i), 31, '0')
   FROM generate_series(1, 10000) AS i;
 -- The churned ones: users 1,000,001.. (outside the live range), canceled after 1-7 months (by now).
 INSERT INTO subscriptions (id, user_id, tier, status, anchor_day, current_period_start, current_period_end,
-                           first_payment_deadline, canceled_at, created_at, updated_at)
+                           first_payment_deadline, canceled_at, created_at, updated_at, currency)
 SELECT ('4' || lpad(to_hex(i), 31, '0'))::uuid, lpad(to_hex(1000000 + i), 32, '0')::uuid, 'pro', 'canceled', 1,
        now() - (i % 360) * interval '1 day', now() - (i % 360) * interval '1 day' + interval '1 month',
        now() - (i % 360) * interval '1 day',
        LEAST(now() - (i % 360) * interval '1 day' + (1 + i % 7) * interval '30 days', now() - interval '1 hour'),
-       now() - (i % 360) * interval '1 day', now()
+       now() - (i % 360) * interval '1 day', now(), 'USD'
   FROM generate_series(1, 10000) AS i;
 
 -- History. Live ones: created and paying (Pro) some day of the past year; the Enterprise tenth

@@ -68,6 +68,26 @@ impl FromRequest for IdempotencyKey {
     }
 }
 
+/// `Idempotency-Key` where it is optional (the operation is naturally idempotent, the key makes
+/// retries replay the first answer): absent is fine, malformed is a 422.
+pub struct OptionalIdempotencyKey(pub Option<IdempotencyKey>);
+
+impl FromRequest for OptionalIdempotencyKey {
+    type Error = Problem;
+    type Future = Ready<Result<Self, Problem>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(match req.headers().get(HEADER) {
+            None => Ok(Self(None)),
+            Some(v) => v
+                .to_str()
+                .map_err(|_| Problem::field(HEADER, "must be visible ASCII"))
+                .and_then(IdempotencyKey::parse)
+                .map(|k| Self(Some(k))),
+        })
+    }
+}
+
 /// Fingerprint of a request body, compared on replay.
 pub fn fingerprint(body: &impl Serialize) -> String {
     let bytes = serde_json::to_vec(body).unwrap_or_default();

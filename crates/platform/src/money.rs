@@ -59,6 +59,10 @@ const MINIMUM_CHARGES: &[(&str, i64)] = &[
     ("JOD", 400),
 ];
 
+/// The currencies prices are set in (tiers, courses); amounts in any currency above are still
+/// valid money, but a price list offers only these.
+pub const PRICE_CURRENCIES: [&str; 4] = ["USD", "EUR", "GBP", "BRL"];
+
 /// ISO 4217 code, e.g. `USD`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
@@ -86,6 +90,11 @@ impl Currency {
     pub fn minimum_charge(&self) -> Money {
         let units = MINIMUM_CHARGES.iter().find(|(c, _)| *c == self.code()).map(|(_, u)| *u).unwrap_or(50);
         Money::from_minor_units(units, *self)
+    }
+
+    /// Whether prices may be set in this currency ([`PRICE_CURRENCIES`]).
+    pub fn is_price_currency(&self) -> bool {
+        PRICE_CURRENCIES.contains(&self.code())
     }
 
     pub fn all() -> impl Iterator<Item = Currency> {

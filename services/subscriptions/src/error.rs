@@ -17,6 +17,16 @@ pub enum SubscriptionError {
     SameTier,
     #[error("{0}")]
     Illegal(String),
+    /// The currency asked for at subscribe is not one prices are in, or the tier is not sold in it.
+    #[error("{0}")]
+    Currency(String),
+    /// A change to a tier with no price in the subscription's currency.
+    #[error("{0}")]
+    TierUnpriced(String),
+    #[error("{0}")]
+    PauseRefused(crate::domain::lifecycle::PauseRefused),
+    #[error("resuming a paused subscription charges it: send an Idempotency-Key")]
+    KeyRequired,
     #[error("the payment was declined: {0}")]
     PaymentDeclined(String),
     #[error("billing is unavailable: {0}")]
@@ -40,6 +50,12 @@ impl From<diesel::result::Error> for SubscriptionError {
     }
 }
 
+impl From<crate::domain::lifecycle::PauseRefused> for SubscriptionError {
+    fn from(e: crate::domain::lifecycle::PauseRefused) -> Self {
+        SubscriptionError::PauseRefused(e)
+    }
+}
+
 impl From<platform::db::PoolError> for SubscriptionError {
     fn from(e: platform::db::PoolError) -> Self {
         SubscriptionError::Problem(e.into())
@@ -56,6 +72,18 @@ impl From<SubscriptionError> for Problem {
             E::NoSubscription => Problem::not_found("subscription"),
             E::SameTier => Problem::conflict("same_tier", e.to_string()),
             E::Illegal(detail) => Problem::conflict("illegal_transition", detail),
+            E::Currency(detail) => Problem::field("currency", detail),
+            E::TierUnpriced(detail) => Problem::field("tier", detail),
+            E::PauseRefused(crate::domain::lifecycle::PauseRefused::Periods) => {
+                Problem::field("periods", e.to_string())
+            }
+            E::PauseRefused(_) => Problem::conflict("illegal_transition", e.to_string()),
+            E::KeyRequired => Problem::new(
+                StatusCode::BAD_REQUEST,
+                "idempotency_key_required",
+                "This request needs an Idempotency-Key header",
+            )
+            .with_detail(e.to_string()),
             E::PaymentDeclined(detail) => {
                 Problem::new(StatusCode::PAYMENT_REQUIRED, "payment_failed", "The payment failed").with_detail(detail)
             }

@@ -2,7 +2,10 @@
 
 use crate::domain::entitlement::Source;
 use crate::routes::features::FeatureAnswer;
-use crate::routes::subscriptions::{CancelRequest, Created, MeView, PreviewView, SubscriptionView, TierRequest};
+use crate::routes::subscriptions::{
+    CancelRequest, Created, MeView, PauseRequest, PauseView, PreviewView, SubscribeRequest, SubscriptionView,
+    TierRequest,
+};
 use crate::routes::tiers::{TierList, TierView};
 use platform::money::{Currency, Money};
 use platform::problem::{FieldError, Problem};
@@ -18,11 +21,13 @@ use utoipa::OpenApi;
         crate::routes::subscriptions::change,
         crate::routes::subscriptions::cancel,
         crate::routes::subscriptions::resume,
+        crate::routes::subscriptions::pause,
         crate::routes::features::check,
         crate::routes::reports::subscriptions,
     ),
     components(schemas(
-        TierList, TierView, TierRequest, Created, SubscriptionView, MeView, PreviewView, CancelRequest, FeatureAnswer,
+        TierList, TierView, TierRequest, SubscribeRequest, Created, SubscriptionView, MeView, PreviewView, CancelRequest, PauseRequest, PauseView,
+        FeatureAnswer,
         Source, Money, Currency, Problem, FieldError, crate::reports::Row
     )),
     tags((name = "subscriptions", description = "Tiers, the caller's subscription (proration, cancellation) and feature checks, and the admin subscriptions report"))

@@ -10,8 +10,8 @@
 
 use crate::billing::Payment;
 use crate::charging::{self, Paid};
-use crate::domain::lifecycle::{transition, Event, Status};
-use crate::domain::{period, proration};
+use crate::domain::lifecycle::{self, transition, Event, Status};
+use crate::domain::{period, pricing, proration};
 use crate::error::SubscriptionError;
 use crate::store::charges::{self, Charge, NewCharge, PENDING};
 use crate::store::subscriptions::{self as subs, Subscription};
@@ -29,8 +29,23 @@ fn currency(tier: &Tier) -> Result<Currency, SubscriptionError> {
     tier.currency.trim().parse::<Currency>().map_err(|e| Problem::internal(e).into())
 }
 
+/// The tier's default price (in the currency a subscribe without `currency` is billed in).
 pub fn price(tier: &Tier) -> Result<Money, SubscriptionError> {
     Ok(Money::round(tier.price, currency(tier)?))
+}
+
+/// The currency `sub` is billed in, for its life.
+pub fn billed_in(sub: &Subscription) -> Result<Currency, SubscriptionError> {
+    sub.currency.trim().parse::<Currency>().map_err(|e| Problem::internal(e).into())
+}
+
+/// The tier's price in `currency`, if it is sold in it.
+pub async fn price_in(
+    conn: &mut AsyncPgConnection,
+    tier: &Tier,
+    currency: Currency,
+) -> Result<Option<Money>, SubscriptionError> {
+    Ok(tiers::price_in(conn, &tier.code, currency.code()).await?.map(|p| Money::round(p, currency)))
 }
 
 /// What a charge asks billing for.
@@ -117,12 +132,18 @@ pub async fn prepare_subscribe(
     state: &State,
     user_id: Uuid,
     tier_code: &str,
+    requested_currency: Option<&str>,
     subscription_id: Uuid,
 ) -> Result<FirstPayment, SubscriptionError> {
     let chosen = tier(conn, tier_code).await?;
     if chosen.price.is_zero() {
         return Err(SubscriptionError::FreeTier);
     }
+    let billed =
+        pricing::billing_currency(requested_currency, currency(&chosen)?).map_err(SubscriptionError::Currency)?;
+    let amount = price_in(conn, &chosen, billed)
+        .await?
+        .ok_or_else(|| SubscriptionError::Currency(format!("{} has no price in {billed}", chosen.name)))?;
     let charge_id = initial_charge_id(subscription_id);
     let sub = match subs::lock(conn, subscription_id).await? {
         Some(earlier) => earlier,
@@ -150,10 +171,13 @@ pub async fn prepare_subscribe(
                     canceled_at: None,
                     created_at: now,
                     updated_at: now,
+                    pause_periods: None,
+                    pause_starts_at: None,
+                    pause_resumes_at: None,
+                    currency: billed.code().to_string(),
                 },
             )
             .await?;
-            let amount = price(&chosen)?;
             let charge = NewCharge {
                 id: charge_id,
                 subscription_id,
@@ -278,17 +302,30 @@ pub async fn preview(
     if next.code == current.code {
         return Err(SubscriptionError::SameTier);
     }
-    if status(sub)? != Status::Active {
-        return Err(SubscriptionError::Illegal("only an active subscription can change tier".into()));
+    let now_status = status(sub)?;
+    if !lifecycle::may_change_tier(now_status) {
+        let detail = if now_status == Status::Paused {
+            "a paused subscription cannot change tier: resume it first".into()
+        } else {
+            "only an active subscription can change tier".into()
+        };
+        return Err(SubscriptionError::Illegal(detail));
     }
     let (Some(start), Some(end)) = (sub.current_period_start, sub.current_period_end) else {
         return Err(SubscriptionError::Illegal("the subscription has no current period".into()));
     };
+    // Priced in the subscription's own currency: a tier not sold in it cannot be moved to.
+    let billed = billed_in(sub)?;
+    let next_price = price_in(conn, &next, billed).await?.ok_or_else(|| {
+        SubscriptionError::TierUnpriced(format!("{} has no price in {billed}, this subscription's currency", next.name))
+    })?;
+    let current_price =
+        price_in(conn, &current, billed).await?.ok_or_else(|| Problem::internal("the current tier has no price"))?;
     let applies_now = next.rank > current.rank;
     let amount = if applies_now {
-        proration::upgrade_charge(current.price, next.price, currency(&next)?, start, end, state.clock.now())
+        proration::upgrade_charge(current_price.amount, next_price.amount, billed, start, end, state.clock.now())
     } else {
-        Money::zero(currency(&next)?)
+        Money::zero(billed)
     };
     Ok((current, next, Preview { amount, applies_now }))
 }
@@ -420,6 +457,8 @@ pub async fn cancel(
     let now = state.clock.now();
     let sub = if at_period_end && status(&sub)? == Status::Active {
         sub.cancel_at_period_end = true;
+        // The period end is now the end: a pause scheduled for it no longer applies.
+        clear_pause(&mut sub);
         sub.updated_at = now;
         let sub = subs::save(conn, &sub).await?;
         let previous = sub.tier.clone();
@@ -463,25 +502,126 @@ pub async fn end_for_erasure(
     Ok(())
 }
 
-/// Withdraw a cancellation or downgrade scheduled for the period end.
+fn clear_pause(sub: &mut Subscription) {
+    sub.pause_periods = None;
+    sub.pause_starts_at = None;
+    sub.pause_resumes_at = None;
+}
+
+/// `POST /api/subscriptions/me/pause`: schedule a pause of `periods` billing periods from the end
+/// of the paid period (what was paid for is used, never refunded). The pause itself starts when
+/// the scheduler reaches the period end ([`start_pause`]).
+pub async fn pause(
+    conn: &mut AsyncPgConnection,
+    state: &State,
+    user_id: Uuid,
+    periods: i32,
+) -> Result<Subscription, SubscriptionError> {
+    let mut sub = subs::lock_live(conn, user_id).await?.ok_or(SubscriptionError::NoSubscription)?;
+    // A downgrade to Free at the period end is a cancellation there.
+    let cancel_scheduled = sub.cancel_at_period_end || sub.pending_tier.as_deref() == Some("free");
+    lifecycle::check_pause(status(&sub)?, periods, sub.pause_periods.is_some(), cancel_scheduled)?;
+    let end = sub.current_period_end.ok_or_else(|| Problem::internal("an active subscription has no period"))?;
+    let now = state.clock.now();
+    sub.pause_periods = Some(periods);
+    sub.pause_starts_at = Some(end);
+    sub.pause_resumes_at = Some(period::end_after_periods(end, sub.anchor_day as u32, periods as u32));
+    sub.updated_at = now;
+    let sub = subs::save(conn, &sub).await?;
+    let previous = sub.tier.clone();
+    outbox::enqueue(conn, &snapshot!(SubscriptionChanged, sub, now, { previous_tier: previous, prorated_charge: None, pending_tier: sub.pending_tier.clone() })).await?;
+    state.cache.invalidate(user_id);
+    Ok(sub)
+}
+
+/// The paid period ended with a pause scheduled: no renewal, no access until it resumes.
+async fn start_pause(
+    conn: &mut AsyncPgConnection,
+    sub: &mut Subscription,
+    now: DateTime<Utc>,
+) -> Result<(), SubscriptionError> {
+    let (Some(periods), Some(resumes_at)) = (sub.pause_periods, sub.pause_resumes_at) else {
+        return Err(Problem::internal("no pause scheduled").into());
+    };
+    apply(sub, Event::Pause, now)?;
+    let saved = subs::save(conn, sub).await?;
+    outbox::enqueue(conn, &snapshot!(SubscriptionPaused, saved, now, { periods: periods, resumes_at: resumes_at }))
+        .await?;
+    *sub = saved;
+    Ok(())
+}
+
+/// End a pause at `at` (its scheduled end, or now when the subscriber resumes early): active again
+/// with the billing cycle anchored at `at` (Stripe's `billing_cycle_anchor=now`), the period
+/// ending at `at` so the usual renewal charges the new one at once ([`prepare_renewal`]): paid, it
+/// runs from `at` to one period later; declined, dunning starts as for any renewal.
+async fn end_pause(
+    conn: &mut AsyncPgConnection,
+    sub: &mut Subscription,
+    at: DateTime<Utc>,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<RenewalCharge, SubscriptionError> {
+    let paused_at = sub.pause_starts_at.or(sub.current_period_end).unwrap_or(at);
+    apply(sub, Event::Resume, now)?;
+    clear_pause(sub);
+    sub.anchor_day = at.day() as i32;
+    sub.current_period_start = Some(at);
+    sub.current_period_end = Some(at);
+    sub.past_due_since = None;
+    sub.dunning_attempts = 0;
+    sub.next_retry_at = None;
+    let saved = subs::save(conn, sub).await?;
+    outbox::enqueue(
+        conn,
+        &snapshot!(SubscriptionResumed, saved, now, { reason: reason.to_string(), paused_at: paused_at }),
+    )
+    .await?;
+    *sub = saved;
+    prepare_renewal(conn, sub, now).await
+}
+
+/// What `POST /api/subscriptions/me/resume` did.
+pub enum Resumed {
+    /// A cancellation, downgrade or pause scheduled for the period end was withdrawn.
+    Withdrawn(Subscription),
+    /// A pause under way ended: the new period's charge to take (then [`crate::scheduler::charge_renewal`]).
+    Charge(RenewalCharge),
+}
+
+/// Withdraw a cancellation, downgrade or pause scheduled for the period end, or end a pause under
+/// way now. Ending a pause charges money, so it needs the request's Idempotency-Key
+/// (`with_key`); the withdrawals never did and still do not.
 pub async fn resume(
     conn: &mut AsyncPgConnection,
     state: &State,
     user_id: Uuid,
-) -> Result<Subscription, SubscriptionError> {
+    with_key: bool,
+) -> Result<Resumed, SubscriptionError> {
     let mut sub = subs::lock_live(conn, user_id).await?.ok_or(SubscriptionError::NoSubscription)?;
-    if !sub.cancel_at_period_end && sub.pending_tier.is_none() {
+    let now = state.clock.now();
+    if status(&sub)? == Status::Paused {
+        if !with_key {
+            return Err(SubscriptionError::KeyRequired);
+        }
+        let charge = end_pause(conn, &mut sub, now, "requested", now).await?;
+        // This request charges it now: the schedulers leave it alone meanwhile.
+        subs::claim_renewal(conn, sub.id).await?;
+        state.cache.invalidate(user_id);
+        return Ok(Resumed::Charge(charge));
+    }
+    if !sub.cancel_at_period_end && sub.pending_tier.is_none() && sub.pause_periods.is_none() {
         return Err(SubscriptionError::Illegal("nothing is scheduled to resume from".into()));
     }
-    let now = state.clock.now();
     sub.cancel_at_period_end = false;
     sub.pending_tier = None;
+    clear_pause(&mut sub);
     sub.updated_at = now;
     let sub = subs::save(conn, &sub).await?;
     let previous = sub.tier.clone();
     outbox::enqueue(conn, &snapshot!(SubscriptionChanged, sub, now, { previous_tier: previous, prorated_charge: None, pending_tier: None })).await?;
     state.cache.invalidate(user_id);
-    Ok(sub)
+    Ok(Resumed::Withdrawn(sub))
 }
 
 /// A renewal charge to take off-session.
@@ -515,6 +655,13 @@ pub async fn process_due(
         Status::Active if sub.cancel_at_period_end || sub.pending_tier.as_deref() == Some("free") => {
             close(conn, state, &mut sub, Event::Cancel, "period_end", now).await?;
         }
+        Status::Active if sub.pause_periods.is_some() => start_pause(conn, &mut sub, now).await?,
+        Status::Paused => {
+            // Anchored where the pause was due to end, not at this tick: a late scheduler does not
+            // move the customer's billing day.
+            let at = sub.pause_resumes_at.unwrap_or(now);
+            return Ok(Due::Charge(end_pause(conn, &mut sub, at, "scheduled", now).await?));
+        }
         Status::Active | Status::PastDue => return Ok(Due::Charge(prepare_renewal(conn, &sub, now).await?)),
         _ => {}
     }
@@ -528,7 +675,10 @@ async fn prepare_renewal(
     now: DateTime<Utc>,
 ) -> Result<RenewalCharge, SubscriptionError> {
     let next_tier = tier(conn, sub.pending_tier.as_deref().unwrap_or(&sub.tier)).await?;
-    let amount = price(&next_tier)?;
+    // In the subscription's currency; a change to a tier not sold in it was refused.
+    let amount = price_in(conn, &next_tier, billed_in(sub)?)
+        .await?
+        .ok_or_else(|| Problem::internal("the renewal's tier has no price in the subscription's currency"))?;
     let period_end = sub.current_period_end.unwrap_or(now);
     // One charge per period and attempt: a crash mid-way retries the same billing payment.
     let charge = charges::lock_or_insert(

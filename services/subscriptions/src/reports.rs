@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Statuses counted in `subscribers`: the live ones. Closed subscriptions are not subscribers;
 /// they show as churn in the bucket they closed in.
-const SUBSCRIBER_STATUSES: [&str; 3] = ["active", "past_due", "incomplete"];
+const SUBSCRIBER_STATUSES: [&str; 4] = ["active", "past_due", "paused", "incomplete"];
 
 /// One bucket of one currency.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -69,7 +69,7 @@ pub struct Row {
     #[schema(value_type = Option<String>, example = "9.99")]
     pub arpu: Option<Decimal>,
     /// Live subscriptions at the end of the bucket, by tier then status (`active`, `past_due`,
-    /// `incomplete`); zero counts are left out.
+    /// `paused`, `incomplete`); zero counts are left out.
     pub subscribers: BTreeMap<String, BTreeMap<String, i64>>,
 }
 

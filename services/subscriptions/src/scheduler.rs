@@ -91,7 +91,7 @@ pub async fn tick(state: &Arc<State>) -> Result<usize, SubscriptionError> {
 }
 
 /// Steps 2 and 3 of a renewal: billing's answer, recorded in a transaction of its own.
-async fn charge_renewal(state: &Arc<State>, renewal: RenewalCharge) -> Result<(), SubscriptionError> {
+pub async fn charge_renewal(state: &Arc<State>, renewal: RenewalCharge) -> Result<(), SubscriptionError> {
     let answer = state
         .billing
         .create_payment(renewal.user_id, renewal.amount, renewal.charge_id, &renewal.description, true)

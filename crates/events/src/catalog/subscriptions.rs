@@ -13,6 +13,8 @@ pub const TYPES: &[&str] = &[
     SubscriptionRenewed::TYPE,
     SubscriptionPastDue::TYPE,
     SubscriptionCanceled::TYPE,
+    SubscriptionPaused::TYPE,
+    SubscriptionResumed::TYPE,
     PaymentVoidRequested::TYPE,
 ];
 
@@ -52,7 +54,7 @@ subscription_event!(
 
 subscription_event!(
     /// `subscriptions.subscription.changed.v1`: an upgrade (applied now, prorated charge), a downgrade
-    /// scheduled for the period end, a cancellation scheduled or withdrawn.
+    /// scheduled for the period end, a cancellation or a pause scheduled or withdrawn.
     SubscriptionChanged, "subscriptions.subscription.changed.v1" {
         previous_tier: String,
         /// What was charged now for an upgrade.
@@ -89,6 +91,30 @@ subscription_event!(
     }
 );
 
+subscription_event!(
+    /// `subscriptions.subscription.paused.v1`: the paid period ended with a pause scheduled; no
+    /// charges and no access until `resumes_at` (or an earlier resume). `status` is `paused`;
+    /// the period fields are the last paid period's.
+    SubscriptionPaused, "subscriptions.subscription.paused.v1" {
+        /// Billing periods the pause lasts (1-3).
+        periods: i32,
+        /// When it resumes by itself (and is charged for a new period anchored there).
+        resumes_at: DateTime<Utc>,
+    }
+);
+
+subscription_event!(
+    /// `subscriptions.subscription.resumed.v1`: a pause ended; the subscription is `active` with a
+    /// new period anchored at the resume instant, charged now on the saved card (success:
+    /// `renewed.v1`; a decline: `past_due.v1`, the usual dunning).
+    SubscriptionResumed, "subscriptions.subscription.resumed.v1" {
+        /// `scheduled` (its last period elapsed) | `requested` (the subscriber resumed early)
+        reason: String,
+        /// When the pause began (the end of the last paid period).
+        paused_at: DateTime<Utc>,
+    }
+);
+
 /// `subscriptions.payment.void_requested.v1`: subscriptions will never use this payment (its
 /// subscription was canceled or expired, or the payment paid for something already paid for).
 /// Billing cancels the PaymentIntent if it has not succeeded, and refunds it in full if it has
@@ -101,7 +127,7 @@ pub struct PaymentVoidRequested {
     /// Our charge id: the `reference_id` the payment was created with.
     pub reference_id: String,
     /// `subscription_canceled` | `subscription_expired` | `duplicate_payment` | `period_already_paid`
-    /// | `upgrade_not_applicable`
+    /// | `upgrade_not_applicable` | `subscription_paused`
     pub reason: String,
     pub requested_at: DateTime<Utc>,
 }

@@ -13,9 +13,8 @@ pub mod tickets;
 pub mod usage;
 pub mod views;
 
-use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
-use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 use futures_util::future::BoxFuture;
@@ -24,7 +23,6 @@ use platform::pagination::PageQuery;
 use platform::Problem;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use std::future::{ready, Ready};
 
 /// The media type of every error answer (RFC 9457), for the handlers' OpenAPI annotations.
 pub const PROBLEM: &str = platform::problem::CONTENT_TYPE;
@@ -93,25 +91,7 @@ pub fn time_cursor<C: DeserializeOwned>(
     Ok(cursor)
 }
 
-/// `Idempotency-Key` where it is optional (the operation is naturally idempotent, the key makes
-/// retries replay the first answer): absent is fine, malformed is a 422.
-pub struct OptionalIdempotencyKey(pub Option<IdempotencyKey>);
-
-impl FromRequest for OptionalIdempotencyKey {
-    type Error = Problem;
-    type Future = Ready<Result<Self, Problem>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(match req.headers().get(idempotency::HEADER) {
-            None => Ok(Self(None)),
-            Some(v) => v
-                .to_str()
-                .map_err(|_| Problem::field(idempotency::HEADER, "must be visible ASCII"))
-                .and_then(IdempotencyKey::parse)
-                .map(|k| Self(Some(k))),
-        })
-    }
-}
+pub use platform::idempotency::OptionalIdempotencyKey;
 
 /// Run `effect` in one transaction; with a key, through the idempotency store.
 pub async fn run_once<T, F>(

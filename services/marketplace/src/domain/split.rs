@@ -143,6 +143,27 @@ mod tests {
     }
 
     #[test]
+    fn the_70_30_split_and_its_reversal_stay_in_eur_and_brl() {
+        for (code, gross, instructor, platform) in
+            [("EUR", "9.49", "6.64", "2.85"), ("BRL", "49.90", "34.93", "14.97"), ("EUR", "0.15", "0.10", "0.05")]
+        {
+            let currency: Currency = code.parse().expect("currency");
+            let gross = Money::new(d(gross), currency).expect("money");
+            let shares = split(gross, d("0.70"));
+            assert_eq!((shares.instructor.currency, shares.platform.currency), (currency, currency));
+            assert_eq!((shares.instructor.amount, shares.platform.amount), (d(instructor), d(platform)), "{code}");
+            assert_eq!(shares.instructor.amount + shares.platform.amount, gross.amount);
+            // Refunded in two halves: exactly the booked shares back, in the same currency.
+            let half = Money::round(gross.amount / d("2"), currency).amount;
+            let first = reversal(gross, d("0.70"), &shares, half, &Shares::zero(currency));
+            let second = reversal(gross, d("0.70"), &shares, gross.amount, &first);
+            assert_eq!(first.instructor.amount + second.instructor.amount, shares.instructor.amount, "{code}");
+            assert_eq!(first.platform.amount + second.platform.amount, shares.platform.amount, "{code}");
+            assert_eq!(second.instructor.currency, currency);
+        }
+    }
+
+    #[test]
     fn property_shares_sum_to_the_gross_and_are_never_negative() {
         let mut rng = Rng(0x5eed);
         let currencies: Vec<Currency> = Currency::all().collect();

@@ -16,6 +16,8 @@ pub mod void_reason {
     pub const PERIOD_ALREADY_PAID: &str = "period_already_paid";
     /// An upgrade paid after the subscription changed tier or period.
     pub const UPGRADE_NOT_APPLICABLE: &str = "upgrade_not_applicable";
+    /// A payment for a subscription that is paused: it takes no money until it resumes.
+    pub const SUBSCRIPTION_PAUSED: &str = "subscription_paused";
 }
 
 /// Why a closed subscription's payments are voided.
@@ -57,6 +59,10 @@ pub enum Verdict {
 pub fn on_paid(p: Paid<'_>) -> Verdict {
     if !p.status.is_live() {
         return Verdict::Void(close_reason(p.status));
+    }
+    if p.status == Status::Paused {
+        // Nothing is due while paused; the resume charge is made after the status is active again.
+        return Verdict::Void(void_reason::SUBSCRIPTION_PAUSED);
     }
     let same_period = p.charge_period_end.is_none() || p.charge_period_end == p.current_period_end;
     match p.kind {
@@ -135,6 +141,13 @@ mod tests {
         assert_eq!(on_paid(done), Verdict::Void("upgrade_not_applicable"));
         assert_eq!(on_paid(paid("upgrade", Status::PastDue)), Verdict::Void("upgrade_not_applicable"));
         assert_eq!(on_paid(paid("upgrade", Status::Canceled)), Verdict::Void("subscription_canceled"));
+    }
+
+    #[test]
+    fn a_paused_subscription_takes_no_payment() {
+        for kind in ["initial", "renewal", "upgrade"] {
+            assert_eq!(on_paid(paid(kind, Status::Paused)), Verdict::Void("subscription_paused"), "{kind}");
+        }
     }
 
     #[test]

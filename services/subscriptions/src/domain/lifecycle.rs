@@ -8,6 +8,9 @@ pub enum Status {
     IncompleteExpired,
     Active,
     PastDue,
+    /// Paused by the subscriber (from the end of a paid period): no charges, no access, still the
+    /// user's one subscription.
+    Paused,
     Canceled,
 }
 
@@ -23,6 +26,10 @@ pub enum Event {
     DunningExhausted,
     /// Canceled by the user now, or at the period end they had asked for.
     Cancel,
+    /// The paid period ended with a pause scheduled: the pause starts.
+    Pause,
+    /// The pause ended (its last period elapsed, or the subscriber resumed early).
+    Resume,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +51,7 @@ impl Status {
             Status::IncompleteExpired => "incomplete_expired",
             Status::Active => "active",
             Status::PastDue => "past_due",
+            Status::Paused => "paused",
             Status::Canceled => "canceled",
         }
     }
@@ -54,14 +62,15 @@ impl Status {
             "incomplete_expired" => Status::IncompleteExpired,
             "active" => Status::Active,
             "past_due" => Status::PastDue,
+            "paused" => Status::Paused,
             "canceled" => Status::Canceled,
             _ => return None,
         })
     }
 
-    /// Live subscriptions count against "one per user".
+    /// Live subscriptions count against "one per user" (a paused one too: it comes back).
     pub fn is_live(self) -> bool {
-        matches!(self, Status::Incomplete | Status::Active | Status::PastDue)
+        matches!(self, Status::Incomplete | Status::Active | Status::PastDue | Status::Paused)
     }
 
     /// Whether the subscription's tier is usable: access is kept while dunning retries.
@@ -79,24 +88,92 @@ pub fn transition(from: Status, event: Event) -> Result<Status, IllegalTransitio
         (S::Incomplete, E::FirstPaymentExpired) => S::IncompleteExpired,
         (S::Active | S::PastDue, E::RenewalFailed) => S::PastDue,
         (S::PastDue, E::DunningExhausted) => S::Canceled,
-        (S::Incomplete | S::Active | S::PastDue, E::Cancel) => S::Canceled,
+        // A cancel during a pause ends the subscription at once (nothing is paid to run out).
+        (S::Incomplete | S::Active | S::PastDue | S::Paused, E::Cancel) => S::Canceled,
+        (S::Active, E::Pause) => S::Paused,
+        (S::Paused, E::Resume) => S::Active,
         _ => return Err(IllegalTransition { from, event }),
     };
     Ok(to)
+}
+
+/// The most billing periods one pause may last.
+pub const MAX_PAUSE_PERIODS: i32 = 3;
+
+/// Why a pause cannot be scheduled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PauseRefused {
+    /// Outside 1..=[`MAX_PAUSE_PERIODS`].
+    Periods,
+    /// Only an active subscription pauses: not one that has not paid yet (incomplete), is
+    /// retrying a renewal (past_due), is closed, or is paused already.
+    Status(Status),
+    /// A pause is already scheduled for the period end.
+    AlreadyScheduled,
+    /// A cancellation is scheduled for the period end: withdraw it first (`resume`).
+    CancelScheduled,
+}
+
+impl fmt::Display for PauseRefused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PauseRefused::Periods => write!(f, "a pause lasts 1 to {MAX_PAUSE_PERIODS} billing periods"),
+            PauseRefused::Status(s) => write!(f, "a {} subscription cannot be paused", s.as_str()),
+            PauseRefused::AlreadyScheduled => write!(f, "a pause is already scheduled"),
+            PauseRefused::CancelScheduled => write!(f, "the subscription is canceled at the period end"),
+        }
+    }
+}
+
+/// Whether a pause of `periods` may be scheduled now. The pause itself starts at the end of the
+/// paid period ([`Event::Pause`]), so what was paid for is used, never refunded.
+pub fn check_pause(
+    status: Status,
+    periods: i32,
+    pause_scheduled: bool,
+    cancel_at_period_end: bool,
+) -> Result<(), PauseRefused> {
+    if !(1..=MAX_PAUSE_PERIODS).contains(&periods) {
+        return Err(PauseRefused::Periods);
+    }
+    if status != Status::Active {
+        return Err(PauseRefused::Status(status));
+    }
+    if pause_scheduled {
+        return Err(PauseRefused::AlreadyScheduled);
+    }
+    if cancel_at_period_end {
+        return Err(PauseRefused::CancelScheduled);
+    }
+    Ok(())
+}
+
+/// A tier change is refused while paused: there is no current period to prorate against (the
+/// subscriber resumes first, then changes).
+pub fn may_change_tier(status: Status) -> bool {
+    status == Status::Active
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const ALL_STATUSES: [Status; 5] =
-        [Status::Incomplete, Status::IncompleteExpired, Status::Active, Status::PastDue, Status::Canceled];
-    const ALL_EVENTS: [Event; 5] = [
+    const ALL_STATUSES: [Status; 6] = [
+        Status::Incomplete,
+        Status::IncompleteExpired,
+        Status::Active,
+        Status::PastDue,
+        Status::Paused,
+        Status::Canceled,
+    ];
+    const ALL_EVENTS: [Event; 7] = [
         Event::PaymentSucceeded,
         Event::FirstPaymentExpired,
         Event::RenewalFailed,
         Event::DunningExhausted,
         Event::Cancel,
+        Event::Pause,
+        Event::Resume,
     ];
 
     #[test]
@@ -114,6 +191,9 @@ mod tests {
             (S::Incomplete, E::Cancel, S::Canceled),
             (S::Active, E::Cancel, S::Canceled),
             (S::PastDue, E::Cancel, S::Canceled),
+            (S::Paused, E::Cancel, S::Canceled),
+            (S::Active, E::Pause, S::Paused),
+            (S::Paused, E::Resume, S::Active),
         ];
         for (from, event, to) in allowed {
             assert_eq!(transition(from, event), Ok(to), "{from:?} + {event:?}");
@@ -134,6 +214,31 @@ mod tests {
             assert!(transition(Status::Canceled, event).is_err());
             assert!(transition(Status::IncompleteExpired, event).is_err());
         }
+    }
+
+    #[test]
+    fn a_paused_subscription_takes_no_payment_and_grants_nothing_but_stays_the_users_one() {
+        assert!(transition(Status::Paused, Event::PaymentSucceeded).is_err());
+        assert!(transition(Status::Paused, Event::RenewalFailed).is_err());
+        assert!(transition(Status::Paused, Event::Pause).is_err(), "already paused");
+        assert!(!Status::Paused.grants_access());
+        assert!(Status::Paused.is_live());
+        assert!(!may_change_tier(Status::Paused));
+        assert!(may_change_tier(Status::Active));
+    }
+
+    #[test]
+    fn only_an_active_subscription_with_nothing_scheduled_pauses_for_1_to_3_periods() {
+        assert_eq!(check_pause(Status::Active, 1, false, false), Ok(()));
+        assert_eq!(check_pause(Status::Active, 3, false, false), Ok(()));
+        assert_eq!(check_pause(Status::Active, 0, false, false), Err(PauseRefused::Periods));
+        assert_eq!(check_pause(Status::Active, 4, false, false), Err(PauseRefused::Periods));
+        assert_eq!(check_pause(Status::Active, -1, false, false), Err(PauseRefused::Periods));
+        for s in [Status::Incomplete, Status::PastDue, Status::Paused, Status::Canceled, Status::IncompleteExpired] {
+            assert_eq!(check_pause(s, 1, false, false), Err(PauseRefused::Status(s)), "{s:?}");
+        }
+        assert_eq!(check_pause(Status::Active, 2, true, false), Err(PauseRefused::AlreadyScheduled));
+        assert_eq!(check_pause(Status::Active, 2, false, true), Err(PauseRefused::CancelScheduled));
     }
 
     #[test]

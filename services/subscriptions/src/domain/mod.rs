@@ -6,4 +6,5 @@ pub mod entitlement;
 pub mod lifecycle;
 pub mod mrr;
 pub mod period;
+pub mod pricing;
 pub mod proration;

@@ -6,8 +6,9 @@ use super::lifecycle::Status;
 use rust_decimal::Decimal;
 
 /// Which statuses are recurring revenue. `past_due` counts (Stripe and ChartMogul keep it in MRR
-/// while the renewal is retried); `incomplete` has never paid and `canceled`/`incomplete_expired`
-/// pay no more.
+/// while the renewal is retried); `incomplete` has never paid, `paused` pays nothing until it
+/// resumes (ChartMogul's treatment: churn at the pause, reactivation at the resume) and
+/// `canceled`/`incomplete_expired` pay no more.
 pub fn is_recurring(status: Status) -> bool {
     matches!(status, Status::Active | Status::PastDue)
 }
@@ -226,6 +227,16 @@ mod tests {
             kinds(Some(standing("pro", Status::Incomplete)), standing("pro", Status::IncompleteExpired), false),
             vec![None]
         );
+    }
+
+    #[test]
+    fn a_pause_moves_mrr_out_and_the_resume_back_in() {
+        assert_eq!(standing("pro", Status::Paused).mrr(), Decimal::ZERO);
+        let m = movements(Some(&standing("pro", Status::Active)), &standing("pro", Status::Paused), true);
+        assert_eq!((m[0].kind, m[0].mrr_before, m[0].mrr_after), (Some(Kind::Churn), d("9.99"), Decimal::ZERO));
+        assert!(starts_paying(Some(&standing("pro", Status::Paused)), &standing("pro", Status::Active)));
+        let m = movements(Some(&standing("pro", Status::Paused)), &standing("pro", Status::Active), true);
+        assert_eq!((m[0].kind, m[0].mrr_after), (Some(Kind::Reactivation), d("9.99")));
     }
 
     #[test]

@@ -18,6 +18,12 @@ pub fn next_period_end(start: DateTime<Utc>, anchor_day: u32) -> DateTime<Utc> {
         .unwrap_or(start + chrono::Duration::days(30))
 }
 
+/// The end of `periods` whole periods from `start` (on `anchor_day`): when a pause of that many
+/// periods, starting at the end of the paid period, resumes.
+pub fn end_after_periods(start: DateTime<Utc>, anchor_day: u32, periods: u32) -> DateTime<Utc> {
+    (0..periods).fold(start, |end, _| next_period_end(end, anchor_day))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -43,5 +49,13 @@ mod tests {
         assert_eq!(next_period_end(at(2028, 1, 30), 30), at(2028, 2, 29));
         assert_eq!(next_period_end(at(2026, 12, 15), 15), at(2027, 1, 15));
         assert_eq!(next_period_end(at(2026, 2, 28), 29), at(2026, 3, 29));
+    }
+
+    #[test]
+    fn a_pause_resumes_whole_periods_later_on_the_anchor_day() {
+        assert_eq!(end_after_periods(at(2026, 1, 31), 31, 0), at(2026, 1, 31));
+        assert_eq!(end_after_periods(at(2026, 1, 31), 31, 1), at(2026, 2, 28));
+        assert_eq!(end_after_periods(at(2026, 1, 31), 31, 3), at(2026, 4, 30));
+        assert_eq!(end_after_periods(at(2026, 11, 15), 15, 3), at(2027, 2, 15));
     }
 }

@@ -18,6 +18,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/subscriptions/me/change/preview", web::get().to(subscriptions::preview))
         .route("/api/subscriptions/me/cancel", web::post().to(subscriptions::cancel))
         .route("/api/subscriptions/me/resume", web::post().to(subscriptions::resume))
+        .route("/api/subscriptions/me/pause", web::post().to(subscriptions::pause))
         .route("/api/admin/reports/subscriptions", web::get().to(reports::subscriptions))
         .route("/api/features/{feature}", web::get().to(features::check))
         .route("/internal/features/check", web::post().to(features::batch));

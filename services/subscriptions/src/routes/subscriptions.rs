@@ -4,7 +4,7 @@
 use super::PROBLEM;
 use crate::billing::Payment;
 use crate::error::SubscriptionError;
-use crate::operations::{self, ChangePlan, FirstPayment, UpgradeCharge};
+use crate::operations::{self, ChangePlan, FirstPayment, Resumed, UpgradeCharge};
 use crate::store::subscriptions::{self as subs, Subscription};
 use crate::State;
 use actix_web::http::StatusCode;
@@ -12,7 +12,7 @@ use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use platform::auth::Principal;
 use platform::http::{Json, Query};
-use platform::idempotency::{self, IdempotencyKey, Step};
+use platform::idempotency::{self, IdempotencyKey, OptionalIdempotencyKey, Step};
 use platform::money::Money;
 use platform::Problem;
 use serde::{Deserialize, Serialize};
@@ -26,12 +26,28 @@ pub struct TierRequest {
     pub tier: String,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubscribeRequest {
+    /// A paid tier's code (see `GET /api/subscriptions/tiers`).
+    #[schema(example = "pro")]
+    pub tier: String,
+    /// What the subscription is billed in for its life: `USD`, `EUR`, `GBP` or `BRL`, among the
+    /// tier's `prices`. Default: the tier's `price` currency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "EUR")]
+    pub currency: Option<String>,
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SubscriptionView {
     pub id: Uuid,
     pub tier: String,
+    /// What it is billed in for its life (renewals, upgrades, resumes).
+    #[schema(value_type = String, example = "USD")]
+    pub currency: String,
     /// `incomplete` (first payment pending), `incomplete_expired`, `active`, `past_due` (renewal
-    /// failed, retrying) or `canceled`.
+    /// failed, retrying), `paused` (no charges, no access until it resumes) or `canceled`.
     pub status: String,
     pub current_period_start: Option<DateTime<Utc>>,
     pub current_period_end: Option<DateTime<Utc>>,
@@ -40,7 +56,19 @@ pub struct SubscriptionView {
     pub pending_tier: Option<String>,
     /// While `past_due`: the next renewal attempt.
     pub next_retry_at: Option<DateTime<Utc>>,
+    /// A pause scheduled for the period end (status `active`) or under way (status `paused`).
+    pub pause: Option<PauseView>,
     pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PauseView {
+    /// Billing periods it lasts (1-3).
+    pub periods: i32,
+    /// The end of the last paid period: no access from then.
+    pub starts_at: DateTime<Utc>,
+    /// When it resumes by itself, charging a new period anchored there.
+    pub resumes_at: DateTime<Utc>,
 }
 
 impl From<&Subscription> for SubscriptionView {
@@ -48,12 +76,19 @@ impl From<&Subscription> for SubscriptionView {
         Self {
             id: s.id,
             tier: s.tier.clone(),
+            currency: s.currency.trim().to_string(),
             status: s.status.clone(),
             current_period_start: s.current_period_start,
             current_period_end: s.current_period_end,
             cancel_at_period_end: s.cancel_at_period_end,
             pending_tier: s.pending_tier.clone(),
             next_retry_at: s.next_retry_at,
+            pause: match (s.pause_periods, s.pause_starts_at, s.pause_resumes_at) {
+                (Some(periods), Some(starts_at), Some(resumes_at)) => {
+                    Some(PauseView { periods, starts_at, resumes_at })
+                }
+                _ => None,
+            },
             created_at: s.created_at,
         }
     }
@@ -76,20 +111,20 @@ pub struct Created {
 #[utoipa::path(post, path = "/api/subscriptions", tag = "subscriptions", operation_id = "subscribe",
     security(("bearer" = [])),
     params(("Idempotency-Key" = String, Header, description = "Required; replays the first response")),
-    request_body = TierRequest,
+    request_body = SubscribeRequest,
     responses((status = 201, body = Created),
         (status = 400, body = Problem, content_type = PROBLEM, description = "idempotency_key_required, bad_request"),
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 402, body = Problem, content_type = PROBLEM, description = "payment_failed: billing refused the payment"),
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user"),
         (status = 409, body = Problem, content_type = PROBLEM, description = "subscription_exists, idempotency_in_progress"),
-        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (unknown or free `tier`), idempotency_key_reused"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (unknown or free `tier`; `currency` not a price currency or the tier not sold in it), idempotency_key_reused"),
         (status = 502, body = Problem, content_type = PROBLEM, description = "billing_unavailable")))]
 pub async fn subscribe(
     state: web::Data<State>,
     principal: Principal,
     key: IdempotencyKey,
-    body: Json<TierRequest>,
+    body: Json<SubscribeRequest>,
 ) -> Result<HttpResponse, Problem> {
     let user = principal.user_id()?;
     let req = body.into_inner();
@@ -106,7 +141,10 @@ pub async fn subscribe(
         &req.clone(),
         move |conn| {
             Box::pin(async move {
-                Ok(Step::Call(operations::prepare_subscribe(conn, &st, user, &req.tier, subscription_id).await?))
+                Ok(Step::Call(
+                    operations::prepare_subscribe(conn, &st, user, &req.tier, req.currency.as_deref(), subscription_id)
+                        .await?,
+                ))
             })
         },
         async move |first: FirstPayment| {
@@ -183,7 +221,7 @@ pub struct PreviewView {
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user"),
         (status = 404, body = Problem, content_type = PROBLEM, description = "not_found: no active subscription"),
         (status = 409, body = Problem, content_type = PROBLEM, description = "same_tier, illegal_transition"),
-        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (missing or unknown `tier`)")))]
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (missing or unknown `tier`, or one with no price in the subscription's currency)")))]
 pub async fn preview(
     state: web::Data<State>,
     principal: Principal,
@@ -218,7 +256,7 @@ pub async fn preview(
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user"),
         (status = 404, body = Problem, content_type = PROBLEM, description = "not_found: no live subscription"),
         (status = 409, body = Problem, content_type = PROBLEM, description = "same_tier, illegal_transition, idempotency_in_progress"),
-        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (unknown `tier`), idempotency_key_reused"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (unknown `tier`, or one with no price in the subscription's currency), idempotency_key_reused"),
         (status = 502, body = Problem, content_type = PROBLEM, description = "billing_unavailable")))]
 pub async fn change(
     state: web::Data<State>,
@@ -309,21 +347,125 @@ pub async fn cancel(
     Ok(HttpResponse::Ok().json(SubscriptionView::from(&sub)))
 }
 
-/// Withdraw a cancellation or downgrade scheduled for the period end.
-#[utoipa::path(post, path = "/api/subscriptions/me/resume", tag = "subscriptions", operation_id = "resumeSubscription",
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PauseRequest {
+    /// Billing periods to pause for, 1 to 3.
+    #[schema(minimum = 1, maximum = 3, example = 1)]
+    pub periods: i32,
+}
+
+/// Pause the caller's active subscription for 1 to 3 billing periods from the end of the paid one.
+///
+/// Access continues until the period end (nothing is refunded); then the subscription is `paused`:
+/// no charges, feature checks answer as for Free. It resumes by itself after `periods` periods, or
+/// earlier with `POST /api/subscriptions/me/resume`; either way a new period anchored at the resume
+/// is charged on the saved card. Refused for a subscription that is not `active` (trialing,
+/// incomplete, past_due, canceled, paused) or has a pause or a cancellation scheduled.
+#[utoipa::path(post, path = "/api/subscriptions/me/pause", tag = "subscriptions", operation_id = "pauseSubscription",
     security(("bearer" = [])),
+    params(("Idempotency-Key" = String, Header, description = "Required; replays the first response")),
+    request_body = PauseRequest,
     responses((status = 200, body = SubscriptionView),
+        (status = 400, body = Problem, content_type = PROBLEM, description = "idempotency_key_required, bad_request"),
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user"),
         (status = 404, body = Problem, content_type = PROBLEM, description = "not_found: no live subscription"),
-        (status = 409, body = Problem, content_type = PROBLEM, description = "illegal_transition: nothing is scheduled")))]
-pub async fn resume(state: web::Data<State>, principal: Principal) -> Result<HttpResponse, Problem> {
+        (status = 409, body = Problem, content_type = PROBLEM, description = "illegal_transition (not active, already paused or pausing, canceling), idempotency_in_progress"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`periods` outside 1-3), idempotency_key_reused")))]
+pub async fn pause(
+    state: web::Data<State>,
+    principal: Principal,
+    key: IdempotencyKey,
+    body: Json<PauseRequest>,
+) -> Result<HttpResponse, Problem> {
     let user = principal.user_id()?;
+    let req = body.into_inner();
+    let scope = format!("{user}:POST /api/subscriptions/me/pause");
     let st = state.clone();
-    let sub = platform::db::transaction(&state.pool, move |conn| {
-        Box::pin(async move { operations::resume(conn, &st, user).await })
+    let periods = req.periods;
+    let response = idempotency::execute(&state.pool, &scope, &key, &req, move |conn| {
+        Box::pin(async move {
+            let sub = operations::pause(conn, &st, user, periods).await?;
+            Ok((StatusCode::OK, SubscriptionView::from(&sub)))
+        })
     })
-    .await?;
+    .await;
     state.cache.invalidate(user);
-    Ok(HttpResponse::Ok().json(SubscriptionView::from(&sub)))
+    response
+}
+
+/// Withdraw a cancellation, downgrade or pause scheduled for the period end, or end a pause now.
+///
+/// Ending a pause (status `paused`) starts a new period anchored now and charges it on the saved
+/// card at once, so it needs an `Idempotency-Key` (400 without one); a declined charge leaves the
+/// subscription `past_due` with the usual retries. Withdrawing something scheduled moves no money
+/// and takes the key optionally.
+#[utoipa::path(post, path = "/api/subscriptions/me/resume", tag = "subscriptions", operation_id = "resumeSubscription",
+    security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Required to end a pause (it charges); replays the first response")),
+    responses((status = 200, body = SubscriptionView),
+        (status = 400, body = Problem, content_type = PROBLEM, description = "idempotency_key_required: ending a pause without a key"),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user"),
+        (status = 404, body = Problem, content_type = PROBLEM, description = "not_found: no live subscription"),
+        (status = 409, body = Problem, content_type = PROBLEM, description = "illegal_transition: nothing is scheduled or paused; idempotency_in_progress"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "idempotency_key_reused")))]
+pub async fn resume(
+    state: web::Data<State>,
+    principal: Principal,
+    key: OptionalIdempotencyKey,
+) -> Result<HttpResponse, Problem> {
+    let user = principal.user_id()?;
+    let response = match key.0 {
+        None => {
+            let st = state.clone();
+            let done = platform::db::transaction(&state.pool, move |conn| {
+                Box::pin(async move { operations::resume(conn, &st, user, false).await })
+            })
+            .await?;
+            match done {
+                Resumed::Withdrawn(sub) => Ok(HttpResponse::Ok().json(SubscriptionView::from(&sub))),
+                Resumed::Charge(_) => Err(Problem::internal("a charge without an idempotency key")),
+            }
+        }
+        Some(key) => resume_with_key(&state, user, key).await,
+    };
+    state.cache.invalidate(user);
+    response
+}
+
+/// Resume under the key: a pause that ends is charged with no transaction open, and a failure to
+/// reach billing leaves the charge to the scheduler (the subscription has resumed either way).
+async fn resume_with_key(state: &web::Data<State>, user: Uuid, key: IdempotencyKey) -> Result<HttpResponse, Problem> {
+    let scope = format!("{user}:POST /api/subscriptions/me/resume");
+    let (st, st2) = (state.clone(), state.clone().into_inner());
+    idempotency::execute_with_call(
+        &state.pool,
+        &scope,
+        &key,
+        &serde_json::Value::Null,
+        move |conn| {
+            Box::pin(async move {
+                Ok(match operations::resume(conn, &st, user, true).await? {
+                    Resumed::Withdrawn(sub) => Step::Done(StatusCode::OK, SubscriptionView::from(&sub)),
+                    Resumed::Charge(charge) => Step::Call(charge),
+                })
+            })
+        },
+        async move |charge: operations::RenewalCharge| {
+            let id = charge.subscription_id;
+            if let Err(e) = crate::scheduler::charge_renewal(&st2, charge).await {
+                tracing::warn!(subscription = %id, error = %e, "resume charge: left to the scheduler");
+            }
+            Ok::<_, Problem>(id)
+        },
+        move |conn, id: Uuid| {
+            Box::pin(async move {
+                let sub = subs::lock(conn, id).await?.ok_or_else(|| Problem::internal("subscription missing"))?;
+                Ok((StatusCode::OK, SubscriptionView::from(&sub)))
+            })
+        },
+    )
+    .await
 }

@@ -3,7 +3,7 @@ use crate::operations::price;
 use crate::store::tiers;
 use crate::State;
 use actix_web::{web, HttpResponse};
-use platform::money::Money;
+use platform::money::{Currency, Money};
 use platform::Problem;
 use serde::Serialize;
 
@@ -12,8 +12,10 @@ pub struct TierView {
     /// `free`, `pro`, `enterprise`, ...: what `POST /api/subscriptions` takes.
     code: String,
     name: String,
-    /// Per `interval`.
+    /// Per `interval`, in the tier's default currency (what a subscribe without `currency` is billed in).
     price: Money,
+    /// Every currency the tier is sold in (USD, EUR, GBP, BRL), per `interval`.
+    prices: Vec<Money>,
     /// Always `month`.
     #[schema(example = "month")]
     interval: &'static str,
@@ -35,12 +37,22 @@ pub struct TierList {
 pub async fn list(state: web::Data<State>) -> Result<HttpResponse, Problem> {
     let mut conn = state.pool.get().await?;
     let features = tiers::features(&mut conn).await?;
+    let prices = tiers::prices(&mut conn).await?;
     let data = tiers::all(&mut conn)
         .await?
         .into_iter()
         .map(|t| {
+            let prices = prices
+                .iter()
+                .filter(|(tier, _, _)| *tier == t.code)
+                .map(|(_, currency, amount)| {
+                    let currency: Currency = currency.trim().parse().map_err(Problem::internal)?;
+                    Ok(Money::round(*amount, currency))
+                })
+                .collect::<Result<Vec<_>, Problem>>()?;
             Ok(TierView {
                 price: price(&t)?,
+                prices,
                 features: features.iter().filter(|(tier, _)| *tier == t.code).map(|(_, f)| f.clone()).collect(),
                 code: t.code,
                 name: t.name,

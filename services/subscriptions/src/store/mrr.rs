@@ -1,7 +1,7 @@
 //! The MRR history (`mrr_movements`): written by [`super::subscriptions`] with every change of a
 //! subscription, in its transaction, and read by the subscriptions report.
 
-use super::schema::{mrr_movements, tiers};
+use super::schema::{mrr_movements, tier_prices};
 use super::subscriptions::Subscription;
 use crate::domain::lifecycle::Status;
 use crate::domain::mrr::{self, Standing};
@@ -16,9 +16,11 @@ use uuid::Uuid;
 async fn standing(conn: &mut AsyncPgConnection, s: &Subscription) -> QueryResult<Standing> {
     let status = Status::parse(&s.status)
         .ok_or_else(|| Error::DeserializationError(format!("unknown subscription status {:?}", s.status).into()))?;
-    let (monthly_price, currency): (Decimal, String) =
-        tiers::table.find(&s.tier).select((tiers::price, tiers::currency)).first(conn).await?;
-    Ok(Standing { tier: s.tier.clone(), status, monthly_price, currency: currency.trim().to_string() })
+    // The tier's price in the subscription's own currency: MRR is never converted.
+    let currency = s.currency.trim().to_string();
+    let monthly_price: Decimal =
+        tier_prices::table.find((&s.tier, &currency)).select(tier_prices::price).first(conn).await?;
+    Ok(Standing { tier: s.tier.clone(), status, monthly_price, currency })
 }
 
 /// Whether the user has paid for a subscription before (a start is then a reactivation).

@@ -11,6 +11,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    tier_prices (tier, currency) {
+        tier -> Text,
+        currency -> Bpchar,
+        price -> Numeric,
+    }
+}
+
+diesel::table! {
     tier_features (tier, feature) {
         tier -> Text,
         feature -> Text,
@@ -36,6 +44,10 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         renewal_claimed_until -> Nullable<Timestamptz>,
+        pause_periods -> Nullable<Int4>,
+        pause_starts_at -> Nullable<Timestamptz>,
+        pause_resumes_at -> Nullable<Timestamptz>,
+        currency -> Bpchar,
     }
 }
 

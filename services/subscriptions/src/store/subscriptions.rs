@@ -24,6 +24,13 @@ pub struct Subscription {
     pub canceled_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// A pause (scheduled, or under way when `status` is `paused`): how many periods, from when
+    /// (the end of the paid period) and until when.
+    pub pause_periods: Option<i32>,
+    pub pause_starts_at: Option<DateTime<Utc>>,
+    pub pause_resumes_at: Option<DateTime<Utc>>,
+    /// What it is billed in, for its whole life (CHAR(3): may come back padded; compare trimmed).
+    pub currency: String,
 }
 
 /// Create a subscription, and its first row of MRR history in the same transaction.
@@ -35,6 +42,7 @@ pub async fn insert(conn: &mut AsyncPgConnection, s: &Subscription) -> QueryResu
             subscriptions::tier.eq(&s.tier),
             subscriptions::status.eq(&s.status),
             subscriptions::anchor_day.eq(s.anchor_day),
+            subscriptions::currency.eq(&s.currency),
             subscriptions::first_payment_deadline.eq(s.first_payment_deadline),
             subscriptions::created_at.eq(s.created_at),
             subscriptions::updated_at.eq(s.updated_at),
@@ -60,11 +68,11 @@ pub async fn save(conn: &mut AsyncPgConnection, s: &Subscription) -> QueryResult
     Ok(saved)
 }
 
-/// The user's live subscription (incomplete, active or past_due), locked.
+/// The user's live subscription (incomplete, active, past_due or paused), locked.
 pub async fn lock_live(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<Option<Subscription>> {
     subscriptions::table
         .filter(subscriptions::user_id.eq(user_id))
-        .filter(subscriptions::status.eq_any(["incomplete", "active", "past_due"]))
+        .filter(subscriptions::status.eq_any(["incomplete", "active", "past_due", "paused"]))
         .for_update()
         .select(Subscription::as_select())
         .first(conn)
@@ -130,7 +138,8 @@ pub async fn lock_due(
                 .eq("active")
                 .and(subscriptions::current_period_end.le(now))
                 .or(subscriptions::status.eq("past_due").and(subscriptions::next_retry_at.le(now)))
-                .or(subscriptions::status.eq("incomplete").and(subscriptions::first_payment_deadline.le(now))),
+                .or(subscriptions::status.eq("incomplete").and(subscriptions::first_payment_deadline.le(now)))
+                .or(subscriptions::status.eq("paused").and(subscriptions::pause_resumes_at.le(now))),
         )
         .order(subscriptions::updated_at.asc())
         .limit(limit)

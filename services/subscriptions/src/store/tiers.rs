@@ -1,4 +1,4 @@
-use super::schema::{tier_features, tiers};
+use super::schema::{tier_features, tier_prices, tiers};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use rust_decimal::Decimal;
@@ -26,6 +26,20 @@ pub async fn features(conn: &mut AsyncPgConnection) -> QueryResult<Vec<(String, 
     tier_features::table
         .order((tier_features::tier, tier_features::feature))
         .select((tier_features::tier, tier_features::feature))
+        .load(conn)
+        .await
+}
+
+/// The tier's price in `currency`, if it is sold in it.
+pub async fn price_in(conn: &mut AsyncPgConnection, code: &str, currency: &str) -> QueryResult<Option<Decimal>> {
+    tier_prices::table.find((code, currency)).select(tier_prices::price).first(conn).await.optional()
+}
+
+/// Every (tier, currency, price), by tier then currency.
+pub async fn prices(conn: &mut AsyncPgConnection) -> QueryResult<Vec<(String, String, Decimal)>> {
+    tier_prices::table
+        .order((tier_prices::tier, tier_prices::currency))
+        .select((tier_prices::tier, tier_prices::currency, tier_prices::price))
         .load(conn)
         .await
 }

@@ -4,10 +4,12 @@
 
 mod boot;
 mod cards;
+mod currencies;
 mod entitlements;
 mod erasure;
 mod lifecycle;
 mod money_back;
+mod pause;
 mod pool;
 mod privacy;
 mod renewal_lease;

@@ -1,0 +1,2 @@
+ALTER TABLE subscriptions DROP COLUMN currency;
+DROP TABLE tier_prices;
