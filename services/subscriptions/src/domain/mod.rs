@@ -1,6 +1,7 @@
 //! Subscriptions' pure rules: lifecycle, billing periods, proration, entitlements. No IO.
 
 pub mod charge;
+pub mod discount;
 pub mod entitlement;
 pub mod lifecycle;
 pub mod mrr;
