@@ -74,3 +74,8 @@ CREATE TABLE charge_discounts (
     description TEXT          NOT NULL,
     amount      NUMERIC(19,4) NOT NULL CHECK (amount > 0 AND amount <> 'NaN')
 );
+
+-- A charge discounted to zero (a 100 % coupon, or a remainder below Stripe's minimum, waived) is
+-- recorded like any other, settled `succeeded` without a payment: the amount may now be zero.
+ALTER TABLE charges DROP CONSTRAINT charges_amount_check;
+ALTER TABLE charges ADD CONSTRAINT charges_amount_check CHECK (amount >= 0 AND amount <> 'NaN');

@@ -278,7 +278,11 @@ mod tests {
             assert!(p.discount.amount >= Decimal::ZERO && p.net.amount >= Decimal::ZERO);
             assert!(p.discount.amount <= list.amount);
             assert!(Money::new(p.net.amount, currency).is_ok(), "net on the minor unit");
-            assert!(p.net.amount.is_zero() || p.net.amount >= currency.minimum_charge().amount || p.discount.is_zero());
+            assert!(
+                p.net.amount.is_zero()
+                    || p.net.amount >= currency.minimum_charge().amount
+                    || p.discount.amount.is_zero()
+            );
         }
     }
 

@@ -3,6 +3,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod boot;
+mod coupons;
 mod entitlements;
 mod erasure;
 mod lifecycle;
