@@ -33,7 +33,8 @@ async fn a_promotion_code_discounts_the_payment_and_only_the_renewals_its_durati
     let p = Platform::start().await;
     let admin = User::admin();
     let learner = User::learner();
-    let refused = p.post_key(&learner, "/api/admin/coupons", json!({}), "k").await;
+    let terms = json!({"name": "Mine", "percent_off": "100", "duration": "forever"});
+    let refused = p.post_key(&learner, "/api/admin/coupons", terms, "k").await;
     assert_eq!(refused.status, 403, "admins only: {}", refused.body);
     coupon_with_code(&p, &admin, json!({"name": "Half once", "percent_off": "50", "duration": "once"}), "HALFONCE")
         .await;
