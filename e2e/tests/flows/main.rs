@@ -6,6 +6,7 @@
 mod api_fuzz;
 mod audit;
 mod contracts;
+mod coupons;
 mod custom_domain;
 mod dashboards;
 mod edges;

@@ -101,6 +101,8 @@ const PREFIXES: &[(&str, &str)] = &[
     // Erasure requests: rewards owns them (docs/operations.md, "Audit and privacy").
     ("/api/admin/users", "rewards"),
     ("/api/admin/erasures", "rewards"),
+    // Subscription coupons and their promotion codes (issue 20).
+    ("/api/admin/coupons", "subscriptions"),
     // Each service's audit log (`platform::audit`); `/api/admin/audit` itself merges them (crate::audit).
     ("/api/admin/audit/billing", "billing"),
     ("/api/admin/audit/subscriptions", "subscriptions"),
@@ -331,6 +333,15 @@ mod tests {
             assert_eq!(service_for(path), Some("billing"), "{path}");
             assert!(!is_public("POST", path) && !is_public("GET", path), "{path}");
         }
+    }
+
+    #[test]
+    fn coupons_go_to_subscriptions_and_need_a_token() {
+        for path in ["/api/admin/coupons", "/api/admin/coupons/0192f0c4-0000-7000-8000-000000000000/promotion-codes"] {
+            assert_eq!(service_for(path), Some("subscriptions"), "{path}");
+            assert!(!is_public("POST", path) && !is_public("GET", path), "{path}");
+        }
+        assert_eq!(service_for("/api/admin/couponsx"), None);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! so a retry after a timeout reaches the same payment.
 
 use crate::error::SubscriptionError;
+use events::catalog::billing::ChargeLine;
 use platform::auth::InternalAuth;
 use platform::internal::{CallError, InternalClient};
 use platform::money::Money;
@@ -22,6 +23,9 @@ struct CreatePayment<'a> {
     reference_id: String,
     description: &'a str,
     off_session: bool,
+    /// What the amount is made of (plan, discount), for receipts and invoices; none for upgrades.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    lines: &'a [ChargeLine],
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -37,7 +41,8 @@ impl BillingClient {
         Ok(Self { client: InternalClient::new(base_url, "billing", Duration::from_secs(15), auth)? })
     }
 
-    /// Ask billing for a payment of `amount` for charge `charge_id`. `off_session` charges the saved card now.
+    /// Ask billing for a payment of `amount` for charge `charge_id`. `off_session` charges the saved
+    /// card now. `lines`, when given, add up to `amount` (billing checks).
     pub async fn create_payment(
         &self,
         user_id: Uuid,
@@ -45,6 +50,7 @@ impl BillingClient {
         charge_id: Uuid,
         description: &str,
         off_session: bool,
+        lines: &[ChargeLine],
     ) -> Result<Payment, SubscriptionError> {
         let body = CreatePayment {
             user_id,
@@ -53,6 +59,7 @@ impl BillingClient {
             reference_id: charge_id.to_string(),
             description,
             off_session,
+            lines,
         };
         let key = format!("charge-{charge_id}");
         self.client.post("/internal/payments", Some(&key), &body).await.map_err(|e| match e {

@@ -31,6 +31,18 @@ pub enum SubscriptionError {
     PaymentDeclined(String),
     #[error("billing is unavailable: {0}")]
     BillingUnavailable(String),
+    #[error("unknown promotion code")]
+    UnknownPromotionCode,
+    #[error("{0}")]
+    PromotionCode(&'static str),
+    #[error("you already redeemed this promotion code")]
+    AlreadyRedeemed,
+    #[error("this promotion code has reached its redemption limit")]
+    RedemptionLimitReached,
+    #[error("the subscription already has a discount")]
+    DiscountExists,
+    #[error("a promotion code with this code exists")]
+    CodeTaken,
     #[error(transparent)]
     Problem(#[from] Problem),
 }
@@ -44,6 +56,12 @@ impl From<diesel::result::Error> for SubscriptionError {
                 if info.constraint_name() == Some("subscriptions_one_live") =>
             {
                 SubscriptionError::AlreadySubscribed
+            }
+            // Codes are unique case-insensitively.
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info)
+                if info.constraint_name() == Some("promotion_codes_code") =>
+            {
+                SubscriptionError::CodeTaken
             }
             _ => SubscriptionError::Problem(e.into()),
         }
@@ -91,6 +109,11 @@ impl From<SubscriptionError> for Problem {
                 tracing::warn!(%cause, "billing unavailable");
                 Problem::new(StatusCode::BAD_GATEWAY, "billing_unavailable", "Billing is unavailable")
             }
+            E::UnknownPromotionCode | E::PromotionCode(_) => Problem::field("promotion_code", e.to_string()),
+            E::AlreadyRedeemed => Problem::conflict("promotion_code_already_redeemed", e.to_string()),
+            E::RedemptionLimitReached => Problem::conflict("redemption_limit_reached", e.to_string()),
+            E::DiscountExists => Problem::conflict("discount_exists", e.to_string()),
+            E::CodeTaken => Problem::conflict("promotion_code_exists", e.to_string()),
             E::Problem(p) => p,
         }
     }

@@ -5,6 +5,7 @@ pub mod billing;
 pub mod charging;
 pub mod config;
 pub mod consumers;
+pub mod coupons;
 pub mod domain;
 pub mod entitlements;
 pub mod erasure;

@@ -1,9 +1,11 @@
 //! Subscriptions' part of the public API document.
 
 use crate::domain::entitlement::Source;
+use crate::routes::coupons::{CouponRequest, CouponView, PromotionCodeRequest, PromotionCodeView};
 use crate::routes::features::FeatureAnswer;
 use crate::routes::subscriptions::{
-    CancelRequest, Created, MeView, PauseRequest, PauseView, PreviewView, SubscribeRequest, SubscriptionView,
+    CancelRequest, Created, DiscountRequest, DiscountView, MeView, PauseRequest, PauseView, PreviewView,
+    SubscribeRequest, SubscriptionView,
     TierRequest,
 };
 use crate::routes::tiers::{TierList, TierView};
@@ -22,14 +24,22 @@ use utoipa::OpenApi;
         crate::routes::subscriptions::cancel,
         crate::routes::subscriptions::resume,
         crate::routes::subscriptions::pause,
+        crate::routes::subscriptions::apply_discount,
+        crate::routes::coupons::create,
+        crate::routes::coupons::list,
+        crate::routes::coupons::create_code,
+        crate::routes::coupons::deactivate,
+        crate::routes::coupons::deactivate_code,
         crate::routes::features::check,
         crate::routes::reports::subscriptions,
     ),
     components(schemas(
         TierList, TierView, TierRequest, SubscribeRequest, Created, SubscriptionView, MeView, PreviewView, CancelRequest, PauseRequest, PauseView,
         FeatureAnswer,
-        Source, Money, Currency, Problem, FieldError, crate::reports::Row
+        Source, Money, Currency, Problem, FieldError, crate::reports::Row, DiscountRequest,
+        DiscountView, CouponRequest, CouponView, PromotionCodeRequest, PromotionCodeView
     )),
-    tags((name = "subscriptions", description = "Tiers, the caller's subscription (proration, cancellation) and feature checks, and the admin subscriptions report"))
+    tags((name = "subscriptions", description = "Tiers, the caller's subscription (proration, cancellation) and feature checks, and the admin subscriptions report"),
+        (name = "coupons", description = "Admin: subscription coupons (percent or amount off, once / repeating / forever) and their customer-facing promotion codes"))
 )]
 pub struct ApiDoc;

@@ -10,6 +10,7 @@
 
 use crate::billing::Payment;
 use crate::charging::{self, Paid};
+use crate::coupons;
 use crate::domain::lifecycle::{self, transition, Event, Status};
 use crate::domain::{period, pricing, proration};
 use crate::error::SubscriptionError;
@@ -19,6 +20,7 @@ use crate::store::tiers::{self, Tier};
 use crate::State;
 use chrono::{DateTime, Datelike, Duration, Utc};
 use diesel_async::AsyncPgConnection;
+use events::catalog::billing::ChargeLine;
 use events::catalog::subscriptions as ev;
 use events::outbox;
 use platform::money::{Currency, Money};
@@ -118,6 +120,16 @@ pub struct FirstPayment {
     pub charge_id: Uuid,
     pub amount: Money,
     pub description: String,
+    /// The plan and, when a promotion code applies, the discount (adding up to `amount`).
+    pub lines: Vec<ChargeLine>,
+}
+
+/// What `POST /api/subscriptions` does after step 1.
+pub enum Subscribe {
+    /// Ask billing for the first payment.
+    Pay(FirstPayment),
+    /// A promotion code took the whole first period off: no payment, the subscription is active.
+    Free(Subscription),
 }
 
 fn initial_charge_id(subscription: Uuid) -> Uuid {
@@ -125,8 +137,10 @@ fn initial_charge_id(subscription: Uuid) -> Uuid {
 }
 
 /// `POST /api/subscriptions`, step 1: an `incomplete` subscription (id `subscription_id`, derived
-/// from the request's key) and its first charge. Run again for the same key after billing could not
-/// be reached, it finds what the earlier attempt recorded.
+/// from the request's key) and its first charge, less the discount of `promotion_code` (redeemed
+/// in this transaction). Run again for the same key after billing could not be reached, it finds
+/// what the earlier attempt recorded. A first charge discounted to zero takes no payment: the
+/// subscription is active at once (docs/api.md, "Coupons and promotion codes").
 pub async fn prepare_subscribe(
     conn: &mut AsyncPgConnection,
     state: &State,
@@ -134,7 +148,8 @@ pub async fn prepare_subscribe(
     tier_code: &str,
     requested_currency: Option<&str>,
     subscription_id: Uuid,
-) -> Result<FirstPayment, SubscriptionError> {
+    promotion_code: Option<&str>,
+) -> Result<Subscribe, SubscriptionError> {
     let chosen = tier(conn, tier_code).await?;
     if chosen.price.is_zero() {
         return Err(SubscriptionError::FreeTier);
@@ -178,6 +193,15 @@ pub async fn prepare_subscribe(
                 },
             )
             .await?;
+            let list = amount;
+            let discount = match promotion_code {
+                Some(code) => {
+                    coupons::redeem(conn, code, &sub, &chosen, now).await?;
+                    coupons::price_charge(conn, &sub, &chosen, list, sub.created_at).await?
+                }
+                None => None,
+            };
+            let amount = discount.as_ref().map_or(list, |(priced, _, _)| priced.net);
             let charge = NewCharge {
                 id: charge_id,
                 subscription_id,
@@ -188,18 +212,33 @@ pub async fn prepare_subscribe(
                 period_end: None,
             };
             charges::insert(conn, &charge).await?;
+            if let Some((priced, coupon, description)) = discount {
+                coupons::record_charge_discount(conn, charge_id, &coupon, &description, &priced).await?;
+            }
             sub
         }
     };
     let charge = charges::lock(conn, charge_id).await?.ok_or_else(|| Problem::internal("first charge missing"))?;
+    if charge.amount.is_zero() {
+        let mut sub = sub;
+        if charge.status == PENDING {
+            // Nothing to charge (Stripe cannot take zero): the first period is granted now.
+            activate(conn, &mut sub, state.clock.now()).await?;
+            charges::settle(conn, charge.id, None, charges::SUCCEEDED).await?;
+            state.cache.invalidate(user_id);
+        }
+        return Ok(Subscribe::Free(sub));
+    }
     let name = tier(conn, &sub.tier).await?.name;
-    Ok(FirstPayment {
+    let description = format!("{name} subscription, first month");
+    Ok(Subscribe::Pay(FirstPayment {
         subscription_id: sub.id,
         user_id,
         charge_id,
         amount: charge_amount(&charge)?,
-        description: format!("{name} subscription, first month"),
-    })
+        lines: coupons::lines(conn, &charge, &description).await?,
+        description,
+    }))
 }
 
 /// `POST /api/subscriptions`, step 3: note billing's payment on the first charge. A subscription
@@ -631,6 +670,8 @@ pub struct RenewalCharge {
     pub charge_id: Uuid,
     pub amount: Money,
     pub description: String,
+    /// The plan and, when the subscription's discount covers this period, the discount.
+    pub lines: Vec<ChargeLine>,
 }
 
 /// What the scheduler does with one due subscription after step 1.
@@ -662,45 +703,85 @@ pub async fn process_due(
             let at = sub.pause_resumes_at.unwrap_or(now);
             return Ok(Due::Charge(end_pause(conn, &mut sub, at, "scheduled", now).await?));
         }
-        Status::Active | Status::PastDue => return Ok(Due::Charge(prepare_renewal(conn, &sub, now).await?)),
+        Status::Active | Status::PastDue => return prepare_renewal(conn, state, &mut sub, now).await,
         _ => {}
     }
     Ok(Due::Done)
 }
 
-/// Record the renewal charge for the period (and attempt) now due.
+/// Record the renewal charge for the period (and attempt) now due, less the subscription's
+/// discount if it covers the period. A charge discounted to zero renews at once, with no payment.
 async fn prepare_renewal(
     conn: &mut AsyncPgConnection,
-    sub: &Subscription,
+    state: &State,
+    sub: &mut Subscription,
     now: DateTime<Utc>,
-) -> Result<RenewalCharge, SubscriptionError> {
+) -> Result<Due, SubscriptionError> {
     let next_tier = tier(conn, sub.pending_tier.as_deref().unwrap_or(&sub.tier)).await?;
     // In the subscription's currency; a change to a tier not sold in it was refused.
-    let amount = price_in(conn, &next_tier, billed_in(sub)?)
+    let list = price_in(conn, &next_tier, billed_in(sub)?)
         .await?
         .ok_or_else(|| Problem::internal("the renewal's tier has no price in the subscription's currency"))?;
     let period_end = sub.current_period_end.unwrap_or(now);
     // One charge per period and attempt: a crash mid-way retries the same billing payment.
-    let charge = charges::lock_or_insert(
-        conn,
-        &NewCharge {
-            id: renewal_charge_id(sub.id, period_end, sub.dunning_attempts),
-            subscription_id: sub.id,
-            kind: "renewal",
-            tier: &next_tier.code,
-            amount: amount.amount,
-            currency: amount.currency.code(),
-            period_end: sub.current_period_end,
-        },
-    )
-    .await?;
-    Ok(RenewalCharge {
+    let id = renewal_charge_id(sub.id, period_end, sub.dunning_attempts);
+    let charge = match charges::lock(conn, id).await? {
+        Some(earlier) => earlier,
+        None => {
+            let discount = coupons::price_charge(conn, sub, &next_tier, list, period_end).await?;
+            let amount = discount.as_ref().map_or(list, |(priced, _, _)| priced.net);
+            let charge = charges::insert(
+                conn,
+                &NewCharge {
+                    id,
+                    subscription_id: sub.id,
+                    kind: "renewal",
+                    tier: &next_tier.code,
+                    amount: amount.amount,
+                    currency: amount.currency.code(),
+                    period_end: sub.current_period_end,
+                },
+            )
+            .await?;
+            if let Some((priced, coupon, description)) = discount {
+                coupons::record_charge_discount(conn, id, &coupon, &description, &priced).await?;
+            }
+            charge
+        }
+    };
+    if charge.amount.is_zero() && charge.status == PENDING {
+        renew_period(conn, sub, now, &charge).await?;
+        charges::settle(conn, charge.id, None, charges::SUCCEEDED).await?;
+        state.cache.invalidate(sub.user_id);
+        return Ok(Due::Done);
+    }
+    let description = format!("{} subscription renewal", next_tier.name);
+    Ok(Due::Charge(RenewalCharge {
         subscription_id: sub.id,
         user_id: sub.user_id,
         charge_id: charge.id,
         amount: charge_amount(&charge)?,
-        description: format!("{} subscription renewal", next_tier.name),
-    })
+        lines: coupons::lines(conn, &charge, &description).await?,
+        description,
+    }))
+}
+
+/// `POST /api/subscriptions/me/discount`: redeem a promotion code on the caller's active
+/// subscription. It applies from the next charge (the next renewal) for as long as its duration
+/// covers; the period already paid is not re-priced.
+pub async fn apply_discount(
+    conn: &mut AsyncPgConnection,
+    state: &State,
+    user_id: Uuid,
+    code: &str,
+) -> Result<Subscription, SubscriptionError> {
+    let sub = subs::lock_live(conn, user_id).await?.ok_or(SubscriptionError::NoSubscription)?;
+    if status(&sub)? != Status::Active {
+        return Err(SubscriptionError::Illegal("only an active subscription takes a promotion code".into()));
+    }
+    let chosen = tier(conn, &sub.tier).await?;
+    coupons::redeem(conn, code, &sub, &chosen, state.clock.now()).await?;
+    Ok(sub)
 }
 
 fn renewal_charge_id(subscription: Uuid, period_end: DateTime<Utc>, attempt: i32) -> Uuid {

@@ -13,5 +13,7 @@ pub const SECTIONS: &[Section] = &[
     // Every change of tier or status, with the recurring revenue before and after.
     Section::new("history", "SELECT * FROM mrr_movements WHERE user_id = $1 ORDER BY occurred_at, id"),
     // Entitlements from seats, redemptions and subscriptions.
+    // Promotion codes the user redeemed (issue 20).
+    Section::new("coupon_redemptions", "SELECT * FROM redemptions WHERE user_id = $1 ORDER BY redeemed_at, id"),
     Section::new("grants", "SELECT * FROM grants WHERE user_id = $1 ORDER BY starts_at, id").omit(&["version"]),
 ];

@@ -94,7 +94,7 @@ pub async fn tick(state: &Arc<State>) -> Result<usize, SubscriptionError> {
 pub async fn charge_renewal(state: &Arc<State>, renewal: RenewalCharge) -> Result<(), SubscriptionError> {
     let answer = state
         .billing
-        .create_payment(renewal.user_id, renewal.amount, renewal.charge_id, &renewal.description, true)
+        .create_payment(renewal.user_id, renewal.amount, renewal.charge_id, &renewal.description, true, &renewal.lines)
         .await;
     let id = renewal.subscription_id;
     if let Err(SubscriptionError::BillingUnavailable(_)) = &answer {

@@ -16,6 +16,7 @@ pub const TYPES: &[&str] = &[
     SubscriptionPaused::TYPE,
     SubscriptionResumed::TYPE,
     PaymentVoidRequested::TYPE,
+    CouponRedeemed::TYPE,
 ];
 
 macro_rules! subscription_event {
@@ -137,5 +138,36 @@ impl DomainEvent for PaymentVoidRequested {
     const SOURCE: &'static str = "subscriptions";
     fn subject(&self) -> String {
         self.payment_id.to_string()
+    }
+}
+
+/// `subscriptions.coupon.redeemed.v1`: a customer redeemed a promotion code; the subscription
+/// holds its coupon's discount from now on (for the charges its duration covers).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CouponRedeemed {
+    pub redemption_id: Uuid,
+    pub coupon_id: Uuid,
+    pub promotion_code_id: Uuid,
+    /// The code as the admin wrote it.
+    pub code: String,
+    pub user_id: Uuid,
+    pub subscription_id: Uuid,
+    /// `null` for an amount-off coupon.
+    #[serde(with = "rust_decimal::serde::str_option")]
+    pub percent_off: Option<rust_decimal::Decimal>,
+    /// Amount-off coupons: the amount in each currency it has one for (empty for a percentage).
+    pub amounts_off: Vec<Money>,
+    /// `once` | `repeating` | `forever`
+    pub duration: String,
+    pub duration_in_months: Option<i32>,
+    pub redeemed_at: DateTime<Utc>,
+}
+
+impl DomainEvent for CouponRedeemed {
+    const TYPE: &'static str = "subscriptions.coupon.redeemed.v1";
+    const SOURCE: &'static str = "subscriptions";
+    fn subject(&self) -> String {
+        self.subscription_id.to_string()
     }
 }

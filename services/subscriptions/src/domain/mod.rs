@@ -2,6 +2,7 @@
 
 pub mod charge;
 pub mod dunning;
+pub mod discount;
 pub mod entitlement;
 pub mod lifecycle;
 pub mod mrr;

@@ -1,5 +1,6 @@
 //! HTTP handlers.
 
+pub mod coupons;
 pub mod features;
 pub mod reports;
 pub mod subscriptions;
@@ -19,6 +20,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/subscriptions/me/cancel", web::post().to(subscriptions::cancel))
         .route("/api/subscriptions/me/resume", web::post().to(subscriptions::resume))
         .route("/api/subscriptions/me/pause", web::post().to(subscriptions::pause))
+        .route("/api/subscriptions/me/discount", web::post().to(subscriptions::apply_discount))
+        .route("/api/admin/coupons", web::post().to(coupons::create))
+        .route("/api/admin/coupons", web::get().to(coupons::list))
+        .route("/api/admin/coupons/{id}/promotion-codes", web::post().to(coupons::create_code))
+        .route("/api/admin/coupons/{id}/deactivate", web::post().to(coupons::deactivate))
+        .route("/api/admin/coupons/{id}/promotion-codes/{code_id}/deactivate", web::post().to(coupons::deactivate_code))
         .route("/api/admin/reports/subscriptions", web::get().to(reports::subscriptions))
         .route("/api/features/{feature}", web::get().to(features::check))
         .route("/internal/features/check", web::post().to(features::batch));

@@ -4,7 +4,7 @@
 use super::PROBLEM;
 use crate::billing::Payment;
 use crate::error::SubscriptionError;
-use crate::operations::{self, ChangePlan, FirstPayment, Resumed, UpgradeCharge};
+use crate::operations::{self, ChangePlan, FirstPayment, Resumed, Subscribe, UpgradeCharge};
 use crate::store::subscriptions::{self as subs, Subscription};
 use crate::State;
 use actix_web::http::StatusCode;
@@ -37,6 +37,10 @@ pub struct SubscribeRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(example = "EUR")]
     pub currency: Option<String>,
+    /// A promotion code (case-insensitive) whose coupon applies to this subscription's charges.
+    #[serde(default)]
+    #[schema(example = "SPRING")]
+    pub promotion_code: Option<String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -99,7 +103,9 @@ impl From<&Subscription> for SubscriptionView {
 pub struct Created {
     /// `incomplete` until the first payment succeeds.
     subscription: SubscriptionView,
-    payment_id: Uuid,
+    /// `null` when a promotion code took the whole first period off (nothing to pay; the
+    /// subscription is `active` at once).
+    payment_id: Option<Uuid>,
     /// Confirm the first payment with Stripe using this.
     client_secret: Option<String>,
 }
@@ -107,7 +113,9 @@ pub struct Created {
 /// Subscribe to a paid tier: an `incomplete` subscription and the first month's payment.
 ///
 /// The subscription becomes `active` when the payment (confirmed by the client with
-/// `client_secret`) succeeds.
+/// `client_secret`) succeeds. A `promotion_code` is redeemed with the subscription (one per user
+/// and code, within the code's and coupon's limits) and discounts the charges its duration covers;
+/// a first month discounted to zero needs no payment and is `active` at once.
 #[utoipa::path(post, path = "/api/subscriptions", tag = "subscriptions", operation_id = "subscribe",
     security(("bearer" = [])),
     params(("Idempotency-Key" = String, Header, description = "Required; replays the first response")),
@@ -117,8 +125,8 @@ pub struct Created {
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 402, body = Problem, content_type = PROBLEM, description = "payment_failed: billing refused the payment"),
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user"),
-        (status = 409, body = Problem, content_type = PROBLEM, description = "subscription_exists, idempotency_in_progress"),
-        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (unknown or free `tier`; `currency` not a price currency or the tier not sold in it), idempotency_key_reused"),
+        (status = 409, body = Problem, content_type = PROBLEM, description = "subscription_exists, idempotency_in_progress, promotion_code_already_redeemed, redemption_limit_reached"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (unknown or free `tier`; `currency` not a price currency or the tier not sold in it; unknown, inactive, expired or inapplicable `promotion_code`), idempotency_key_reused"),
         (status = 502, body = Problem, content_type = PROBLEM, description = "billing_unavailable")))]
 pub async fn subscribe(
     state: web::Data<State>,
@@ -141,15 +149,28 @@ pub async fn subscribe(
         &req.clone(),
         move |conn| {
             Box::pin(async move {
-                Ok(Step::Call(
-                    operations::prepare_subscribe(conn, &st, user, &req.tier, req.currency.as_deref(), subscription_id)
-                        .await?,
-                ))
+                let code = req.promotion_code.as_deref();
+                Ok(match operations::prepare_subscribe(
+                    conn,
+                    &st,
+                    user,
+                    &req.tier,
+                    req.currency.as_deref(),
+                    subscription_id,
+                    code,
+                ).await? {
+                    Subscribe::Pay(first) => Step::Call(first),
+                    Subscribe::Free(sub) => Step::Done(
+                        StatusCode::CREATED,
+                        Created { subscription: (&sub).into(), payment_id: None, client_secret: None },
+                    ),
+                })
             })
         },
         async move |first: FirstPayment| {
-            let payment =
-                billing.create_payment(first.user_id, first.amount, first.charge_id, &first.description, false).await?;
+            let payment = billing
+                .create_payment(first.user_id, first.amount, first.charge_id, &first.description, false, &first.lines)
+                .await?;
             Ok((first, payment))
         },
         move |conn, (first, payment): (FirstPayment, Payment)| {
@@ -159,7 +180,7 @@ pub async fn subscribe(
                     StatusCode::CREATED,
                     Created {
                         subscription: (&sub).into(),
-                        payment_id: payment.id,
+                        payment_id: Some(payment.id),
                         client_secret: payment.client_secret,
                     },
                 ))
@@ -176,6 +197,46 @@ pub struct MeView {
     subscription: Option<SubscriptionView>,
     /// The tier the caller gets now, from a subscription, a license seat or a reward month.
     effective_tier: String,
+    /// The discount the subscription holds (a redeemed promotion code), if any.
+    discount: Option<DiscountView>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DiscountView {
+    /// The promotion code redeemed.
+    code: String,
+    coupon_id: Uuid,
+    /// The coupon's name.
+    name: String,
+    /// `null` for an amount-off coupon.
+    #[schema(value_type = Option<String>, example = "50")]
+    percent_off: Option<String>,
+    /// Amount-off coupons: the amount per currency.
+    amount_off: Vec<Money>,
+    /// `once` | `repeating` | `forever`
+    duration: String,
+    duration_in_months: Option<i32>,
+    applied_at: DateTime<Utc>,
+    /// `repeating`: periods starting from then are charged in full.
+    ends_at: Option<DateTime<Utc>>,
+}
+
+impl From<crate::coupons::HeldView> for DiscountView {
+    fn from(v: crate::coupons::HeldView) -> Self {
+        let ends_at = v.ends_at();
+        let c = v.coupon;
+        Self {
+            code: v.held.code,
+            coupon_id: c.coupon.id,
+            name: c.coupon.name.clone(),
+            percent_off: c.coupon.percent_off.map(|p| p.normalize().to_string()),
+            amount_off: super::coupons::amounts_view(&c.amounts),
+            duration: c.coupon.duration.clone(),
+            duration_in_months: c.coupon.duration_in_months,
+            applied_at: v.held.applied_at,
+            ends_at,
+        }
+    }
 }
 
 /// The caller's live (or most recent) subscription and the tier they effectively have.
@@ -189,8 +250,63 @@ pub async fn me(state: web::Data<State>, principal: Principal) -> Result<HttpRes
     let mut conn = state.pool.get().await?;
     let sub = subs::latest(&mut conn, user).await?;
     let entitlement = crate::entitlements::compute(&mut conn, user, state.clock.now(), &state.tier_table).await?;
-    Ok(HttpResponse::Ok()
-        .json(MeView { subscription: sub.as_ref().map(SubscriptionView::from), effective_tier: entitlement.tier }))
+    let discount = match &sub {
+        Some(s) => crate::coupons::held(&mut conn, s.id).await?.map(DiscountView::from),
+        None => None,
+    };
+    Ok(HttpResponse::Ok().json(MeView {
+        subscription: sub.as_ref().map(SubscriptionView::from),
+        effective_tier: entitlement.tier,
+        discount,
+    }))
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DiscountRequest {
+    /// A promotion code (case-insensitive).
+    #[schema(example = "SPRING")]
+    pub promotion_code: String,
+}
+
+/// Redeem a promotion code on the caller's active subscription.
+///
+/// The discount applies from the next charge (the next renewal) for as long as the coupon's
+/// duration covers; the period already paid is not re-priced. A subscription holds one discount.
+#[utoipa::path(post, path = "/api/subscriptions/me/discount", tag = "subscriptions", operation_id = "applySubscriptionDiscount",
+    security(("bearer" = [])),
+    params(("Idempotency-Key" = String, Header, description = "Required; replays the first response")),
+    request_body = DiscountRequest,
+    responses((status = 200, body = MeView),
+        (status = 400, body = Problem, content_type = PROBLEM, description = "idempotency_key_required, bad_request"),
+        (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
+        (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user"),
+        (status = 404, body = Problem, content_type = PROBLEM, description = "not_found: no live subscription"),
+        (status = 409, body = Problem, content_type = PROBLEM, description = "illegal_transition (not active), discount_exists, promotion_code_already_redeemed, redemption_limit_reached, idempotency_in_progress"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (unknown, inactive, expired or inapplicable `promotion_code`), idempotency_key_reused")))]
+pub async fn apply_discount(
+    state: web::Data<State>,
+    principal: Principal,
+    key: IdempotencyKey,
+    body: Json<DiscountRequest>,
+) -> Result<HttpResponse, Problem> {
+    let user = principal.user_id()?;
+    let req = body.into_inner();
+    let scope = format!("{user}:POST /api/subscriptions/me/discount");
+    let st = state.clone();
+    let code = req.promotion_code.clone();
+    idempotency::execute(&state.pool, &scope, &key, &req, move |conn| {
+        Box::pin(async move {
+            let sub = operations::apply_discount(conn, &st, user, &code).await?;
+            let discount = crate::coupons::held(conn, sub.id).await?.map(DiscountView::from);
+            let entitlement = crate::entitlements::compute(conn, user, st.clock.now(), &st.tier_table).await?;
+            Ok((
+                StatusCode::OK,
+                MeView { subscription: Some((&sub).into()), effective_tier: entitlement.tier, discount },
+            ))
+        })
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -285,7 +401,7 @@ pub async fn change(
         async move |upgrade: UpgradeCharge| {
             let payment = st2
                 .billing
-                .create_payment(upgrade.user_id, upgrade.amount, upgrade.charge_id, &upgrade.description, true)
+                .create_payment(upgrade.user_id, upgrade.amount, upgrade.charge_id, &upgrade.description, true, &[])
                 .await?;
             if payment.status != "succeeded" {
                 let (sub_id, charge_id, p) = (upgrade.subscription_id, upgrade.charge_id, payment.clone());

@@ -1,6 +1,7 @@
 //! Subscriptions' tables and queries: the only place that knows SQL.
 
 pub mod charges;
+pub mod coupons;
 pub mod grants;
 pub mod licenses;
 pub mod mrr;

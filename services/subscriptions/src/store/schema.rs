@@ -108,3 +108,74 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(grants, tiers, licenses);
+
+diesel::table! {
+    coupons (id) {
+        id -> Uuid,
+        name -> Text,
+        percent_off -> Nullable<Numeric>,
+        duration -> Text,
+        duration_in_months -> Nullable<Int4>,
+        tiers -> Nullable<Array<Text>>,
+        max_redemptions -> Nullable<Int4>,
+        redeemed -> Int4,
+        expires_at -> Nullable<Timestamptz>,
+        first_purchase_only -> Bool,
+        active -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    coupon_amounts (coupon_id, currency) {
+        coupon_id -> Uuid,
+        currency -> Bpchar,
+        amount -> Numeric,
+    }
+}
+
+diesel::table! {
+    promotion_codes (id) {
+        id -> Uuid,
+        coupon_id -> Uuid,
+        code -> Text,
+        max_redemptions -> Nullable<Int4>,
+        redeemed -> Int4,
+        expires_at -> Nullable<Timestamptz>,
+        active -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    redemptions (id) {
+        id -> Uuid,
+        promotion_code_id -> Uuid,
+        coupon_id -> Uuid,
+        user_id -> Uuid,
+        subscription_id -> Uuid,
+        redeemed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    subscription_discounts (subscription_id) {
+        subscription_id -> Uuid,
+        coupon_id -> Uuid,
+        promotion_code_id -> Uuid,
+        code -> Text,
+        applied_at -> Timestamptz,
+        once_period_start -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    charge_discounts (charge_id) {
+        charge_id -> Uuid,
+        coupon_id -> Uuid,
+        description -> Text,
+        amount -> Numeric,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(charges, subscriptions);

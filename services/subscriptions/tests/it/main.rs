@@ -5,6 +5,7 @@
 mod boot;
 mod cards;
 mod currencies;
+mod coupons;
 mod entitlements;
 mod erasure;
 mod lifecycle;
