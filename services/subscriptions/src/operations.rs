@@ -596,11 +596,12 @@ async fn start_pause(
 /// runs from `at` to one period later; declined, dunning starts as for any renewal.
 async fn end_pause(
     conn: &mut AsyncPgConnection,
+    state: &State,
     sub: &mut Subscription,
     at: DateTime<Utc>,
     reason: &str,
     now: DateTime<Utc>,
-) -> Result<RenewalCharge, SubscriptionError> {
+) -> Result<Due, SubscriptionError> {
     let paused_at = sub.pause_starts_at.or(sub.current_period_end).unwrap_or(at);
     apply(sub, Event::Resume, now)?;
     clear_pause(sub);
@@ -617,7 +618,7 @@ async fn end_pause(
     )
     .await?;
     *sub = saved;
-    prepare_renewal(conn, sub, now).await
+    prepare_renewal(conn, state, sub, now).await
 }
 
 /// What `POST /api/subscriptions/me/resume` did.
@@ -643,11 +644,17 @@ pub async fn resume(
         if !with_key {
             return Err(SubscriptionError::KeyRequired);
         }
-        let charge = end_pause(conn, &mut sub, now, "requested", now).await?;
-        // This request charges it now: the schedulers leave it alone meanwhile.
-        subs::claim_renewal(conn, sub.id).await?;
+        let due = end_pause(conn, state, &mut sub, now, "requested", now).await?;
         state.cache.invalidate(user_id);
-        return Ok(Resumed::Charge(charge));
+        return match due {
+            Due::Charge(charge) => {
+                // This request charges it now: the schedulers leave it alone meanwhile.
+                subs::claim_renewal(conn, sub.id).await?;
+                Ok(Resumed::Charge(charge))
+            }
+            // A discount covered the whole period: renewed already, nothing to charge.
+            Due::Done => Ok(Resumed::Withdrawn(sub)),
+        };
     }
     if !sub.cancel_at_period_end && sub.pending_tier.is_none() && sub.pause_periods.is_none() {
         return Err(SubscriptionError::Illegal("nothing is scheduled to resume from".into()));
@@ -701,7 +708,7 @@ pub async fn process_due(
             // Anchored where the pause was due to end, not at this tick: a late scheduler does not
             // move the customer's billing day.
             let at = sub.pause_resumes_at.unwrap_or(now);
-            return Ok(Due::Charge(end_pause(conn, &mut sub, at, "scheduled", now).await?));
+            return end_pause(conn, state, &mut sub, at, "scheduled", now).await;
         }
         Status::Active | Status::PastDue => return prepare_renewal(conn, state, &mut sub, now).await,
         _ => {}
