@@ -5,8 +5,7 @@ use crate::routes::coupons::{CouponRequest, CouponView, PromotionCodeRequest, Pr
 use crate::routes::features::FeatureAnswer;
 use crate::routes::subscriptions::{
     CancelRequest, Created, DiscountRequest, DiscountView, MeView, PauseRequest, PauseView, PreviewView,
-    SubscribeRequest, SubscriptionView,
-    TierRequest,
+    SubscribeRequest, SubscriptionView, TierRequest,
 };
 use crate::routes::tiers::{TierList, TierView};
 use platform::money::{Currency, Money};

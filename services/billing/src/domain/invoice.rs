@@ -1,10 +1,10 @@
 //! Invoices and credit notes: their numbers, their frozen documents, and the page both print as
 //! (HTML here, PDF in `crate::pdf`). Pure.
 
-use platform::html::escape;
 use super::tax::{self, Split};
 use chrono::{DateTime, Utc};
 use events::catalog::billing::{ChargeLine, LineKind};
+use platform::html::escape;
 use platform::money::{Currency, Money};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};

@@ -1,8 +1,8 @@
 //! Subscriptions' pure rules: lifecycle, billing periods, proration, entitlements. No IO.
 
 pub mod charge;
-pub mod dunning;
 pub mod discount;
+pub mod dunning;
 pub mod entitlement;
 pub mod lifecycle;
 pub mod mrr;

@@ -150,21 +150,25 @@ pub async fn subscribe(
         move |conn| {
             Box::pin(async move {
                 let code = req.promotion_code.as_deref();
-                Ok(match operations::prepare_subscribe(
-                    conn,
-                    &st,
-                    user,
-                    &req.tier,
-                    req.currency.as_deref(),
-                    subscription_id,
-                    code,
-                ).await? {
-                    Subscribe::Pay(first) => Step::Call(first),
-                    Subscribe::Free(sub) => Step::Done(
-                        StatusCode::CREATED,
-                        Created { subscription: (&sub).into(), payment_id: None, client_secret: None },
-                    ),
-                })
+                Ok(
+                    match operations::prepare_subscribe(
+                        conn,
+                        &st,
+                        user,
+                        &req.tier,
+                        req.currency.as_deref(),
+                        subscription_id,
+                        code,
+                    )
+                    .await?
+                    {
+                        Subscribe::Pay(first) => Step::Call(first),
+                        Subscribe::Free(sub) => Step::Done(
+                            StatusCode::CREATED,
+                            Created { subscription: (&sub).into(), payment_id: None, client_secret: None },
+                        ),
+                    },
+                )
             })
         },
         async move |first: FirstPayment| {

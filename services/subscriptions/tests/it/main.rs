@@ -4,8 +4,8 @@
 
 mod boot;
 mod cards;
-mod currencies;
 mod coupons;
+mod currencies;
 mod entitlements;
 mod erasure;
 mod lifecycle;
