@@ -4,14 +4,14 @@ use super::tokens::voucher_value;
 use super::PROBLEM;
 use crate::error::RewardsError;
 use crate::ledger;
-use crate::store::{accounts, catalog};
+use crate::store::catalog::{self, Item};
+use crate::store::redeem::{self, RedeemOnce};
 use crate::State;
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use platform::auth::Principal;
 use platform::http::Json;
-use platform::idempotency::{self, IdempotencyKey};
+use platform::idempotency::{self, Claim, Ended, IdempotencyKey};
 use platform::money::Money;
 use platform::Problem;
 use serde::{Deserialize, Serialize};
@@ -64,38 +64,84 @@ pub async fn redeem(
 ) -> Result<HttpResponse, Problem> {
     let user = principal.user_id()?;
     let req = body.into_inner();
-    let scope = format!("{user}:POST /api/tokens/redeem");
+    let claim = Claim::new(&format!("{user}:POST /api/tokens/redeem"), &key, &req);
     let now = state.clock.now();
-    let valid_days = state.config.voucher_valid_days;
-    idempotency::execute(&state.pool, &scope, &key, &req.clone(), move |conn| {
-        Box::pin(async move {
-            let item = catalog::find_active(conn, &req.item)
-                .await?
-                .ok_or_else(|| RewardsError::UnknownItem(req.item.clone()))?;
-            let Some(done) = ledger::redeem(conn, now, user, &item, valid_days).await? else {
-                let balance = accounts::find(conn, user).await?.map(|a| a.balance).unwrap_or(0);
-                return Err(RewardsError::InsufficientTokens { cost: item.cost, balance }.into());
-            };
-            let voucher = match done.voucher {
-                Some(v) => Some(VoucherView {
-                    value: voucher_value(Some(v.discount), Some(&v.currency))?
-                        .ok_or_else(|| Problem::internal("voucher without value"))?,
-                    code: v.code,
-                    expires_at: v.expires_at,
-                }),
-                None => None,
-            };
-            let view = RedemptionView {
-                redemption_id: done.redemption_id,
-                item: item.item,
-                cost: item.cost,
-                balance_after: done.transaction.balance_after,
-                transaction_id: done.transaction.id,
-                redeemed_at: now,
-                voucher,
-            };
-            Ok((StatusCode::CREATED, view))
-        })
-    })
-    .await
+    let mut conn = state.pool.get().await?;
+    // The catalogue is read outside the statement (so everything else can be built here); the
+    // statement checks the row still says the same and answers `item_changed` when an admin
+    // changed it in between, which a fresh read settles.
+    for _ in 0..3 {
+        let item = catalog::find_active(&mut conn, &req.item).await?;
+        let prepared = item.as_ref().map(|i| ledger::redemption(now, user, i, state.config.voucher_valid_days));
+        let answer = match (&item, &prepared) {
+            (Some(item), Some(r)) => answer(item, r)?,
+            _ => serde_json::Value::Null,
+        };
+        let placeholder = ledger::redemption(now, user, &unknown_item(&req.item), 0);
+        let r = prepared.as_ref().unwrap_or(&placeholder);
+        let returned = redeem::redeem_once(
+            &mut conn,
+            &RedeemOnce {
+                claim: &claim,
+                user,
+                item_name: &req.item,
+                item: item.as_ref(),
+                redemption_id: r.redemption_id,
+                transaction_id: r.transaction_id,
+                voucher: r.voucher.as_ref(),
+                event: &r.event,
+                answer: &answer,
+            },
+        )
+        .await?;
+        match idempotency::ended(returned)? {
+            Ended::Answer(response) => return Ok(response),
+            Ended::Refused(outcome, details) => match (outcome.as_str(), item) {
+                ("item_changed", _) => continue,
+                ("unknown_item", _) => return Err(RewardsError::UnknownItem(req.item).into()),
+                ("insufficient_tokens", Some(item)) => {
+                    let balance = details.and_then(|d| d["balance"].as_i64()).unwrap_or(0);
+                    return Err(RewardsError::InsufficientTokens { cost: item.cost, balance }.into());
+                }
+                (other, _) => return Err(Problem::internal(format!("redeem_once answered {other:?}"))),
+            },
+        }
+    }
+    Err(Problem::conflict("concurrent_update", "the catalogue changed while redeeming; retry the request"))
+}
+
+/// The answer to a redemption, stored with it; `balance_after` is set by the statement.
+fn answer(item: &Item, r: &ledger::Redemption) -> Result<serde_json::Value, Problem> {
+    let voucher = match &r.voucher {
+        Some(v) => Some(VoucherView {
+            value: voucher_value(Some(v.discount), Some(&v.currency))?
+                .ok_or_else(|| Problem::internal("voucher without value"))?,
+            code: v.code.clone(),
+            expires_at: v.expires_at,
+        }),
+        None => None,
+    };
+    let view = RedemptionView {
+        redemption_id: r.redemption_id,
+        item: item.item.clone(),
+        cost: item.cost,
+        balance_after: 0,
+        transaction_id: r.transaction_id,
+        redeemed_at: r.event.redeemed_at,
+        voucher,
+    };
+    serde_json::to_value(view).map_err(Problem::internal)
+}
+
+/// Stands in for an item the catalogue does not have: the statement then only looks for a stored
+/// answer under the key (a replay) and otherwise refuses with `unknown_item`, writing nothing.
+fn unknown_item(name: &str) -> Item {
+    Item {
+        item: name.to_string(),
+        title: String::new(),
+        cost: 0,
+        voucher_discount: None,
+        voucher_currency: None,
+        active: false,
+    }
 }

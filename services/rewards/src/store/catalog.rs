@@ -59,7 +59,8 @@ pub async fn insert_redemption(
         .await
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+// Serialize: the one-statement redemption (store::redeem) inserts the row from its JSON.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
 #[diesel(table_name = vouchers)]
 pub struct Voucher {
     pub code: String,
