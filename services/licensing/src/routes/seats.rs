@@ -53,7 +53,8 @@ pub struct ActivationView {
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden (the caller is not a user), license_expired, license_suspended, license_revoked, license_not_yet_valid"),
         (status = 404, body = Problem, content_type = PROBLEM, description = "not_found: no license has this key"),
         (status = 409, body = Problem, content_type = PROBLEM, description = "seat_limit_reached, idempotency_in_progress"),
-        (status = 422, body = Problem, content_type = PROBLEM, description = "invalid_license_key (malformed, or a mistyped character), validation_failed, idempotency_key_reused")))]
+        (status = 422, body = Problem, content_type = PROBLEM, description = "invalid_license_key (malformed, or a mistyped character), validation_failed, idempotency_key_reused"),
+        (status = 503, body = Problem, content_type = PROBLEM, description = "overloaded: no database connection became free within the pool wait (`<S>_DATABASE_POOL_WAIT_MS`); nothing was written; retry after `Retry-After` seconds")))]
 pub async fn activate(
     state: web::Data<State>,
     principal: Principal,

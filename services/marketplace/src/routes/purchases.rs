@@ -63,7 +63,8 @@ fn voucher_code(raw: Option<&str>) -> Result<Option<String>, Problem> {
         (status = 413, body = Problem, content_type = "application/problem+json", description = "payload_too_large"),
         (status = 415, body = Problem, content_type = "application/problem+json", description = "unsupported_media_type: not `application/json`"),
         (status = 422, body = Problem, content_type = "application/problem+json", description = "validation_failed (`course_id`, `voucher_code`, unknown field, malformed Idempotency-Key), idempotency_key_reused; naming `voucher_code`: voucher_not_found (no such code, or another user's), voucher_used, voucher_expired, voucher_currency_mismatch"),
-        (status = 502, body = Problem, content_type = "application/problem+json", description = "billing_unavailable: the payment could not be created; rewards_unavailable: the voucher could not be checked")))]
+        (status = 502, body = Problem, content_type = "application/problem+json", description = "billing_unavailable: the payment could not be created; rewards_unavailable: the voucher could not be checked"),
+        (status = 503, body = Problem, content_type = "application/problem+json", description = "overloaded: no database connection became free within the pool wait (`<S>_DATABASE_POOL_WAIT_MS`); nothing was written; retry after `Retry-After` seconds")))]
 pub async fn purchase(
     state: web::Data<State>,
     principal: Principal,

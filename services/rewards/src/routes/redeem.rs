@@ -55,7 +55,8 @@ pub struct RedemptionView {
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user"),
         (status = 409, body = Problem, content_type = PROBLEM, description = "insufficient_tokens, idempotency_in_progress"),
-        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (unknown `item`), idempotency_key_reused")))]
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (unknown `item`), idempotency_key_reused"),
+        (status = 503, body = Problem, content_type = PROBLEM, description = "overloaded: no database connection became free within the pool wait (`<S>_DATABASE_POOL_WAIT_MS`); nothing was written; retry after `Retry-After` seconds")))]
 pub async fn redeem(
     state: web::Data<State>,
     principal: Principal,

@@ -1,0 +1,17 @@
+-- pgbench script for scripts/bench-redeem-pg.sh: one redemption as the rewards service wrote it
+-- before issue 22's round 2 (platform::idempotency::execute around ledger::redeem): eleven
+-- statements, each a round trip, in one transaction.
+\set n random(1, 100000)
+\set r1 random(1, 1000000000)
+\set r2 random(1, 1000000000)
+BEGIN;
+SELECT pg_try_advisory_xact_lock(hashtextextended(lpad(to_hex(:n::bigint), 32, '0') || ':POST /api/tokens/redeem' || chr(31) || :r1::text || '-' || :r2::text, 0));
+SELECT request_hash, response_status, response_body FROM idempotency_keys WHERE scope = lpad(to_hex(:n::bigint), 32, '0') || ':POST /api/tokens/redeem' AND key = :r1::text || '-' || :r2::text;
+SELECT item, title, cost, voucher_discount, voucher_currency, active FROM catalog_items WHERE item = 'course_voucher' AND active;
+UPDATE token_balances SET spendable = spendable - 300, updated_at = now() WHERE user_id = lpad(to_hex(:n::bigint), 32, '0')::uuid AND spendable >= 300 AND debt = 0 RETURNING balance;
+INSERT INTO token_transactions (id, user_id, kind, amount, reason, reference, source, idempotency_ref, rule, balance_after, created_at) VALUES (lpad(to_hex(:r1::bigint) || to_hex(:r2::bigint) || 'a', 32, '0')::uuid, lpad(to_hex(:n::bigint), 32, '0')::uuid, 'redeem', -300, 'Redeemed: A 5.00 USD course voucher', lpad(to_hex(:r1::bigint) || to_hex(:r2::bigint), 32, '0'), 'redemption', lpad(to_hex(:r1::bigint) || to_hex(:r2::bigint), 32, '0'), NULL, 99700, now()) RETURNING id;
+INSERT INTO redemptions (id, user_id, item, cost, transaction_id, created_at) VALUES (lpad(to_hex(:r1::bigint) || to_hex(:r2::bigint), 32, '0')::uuid, lpad(to_hex(:n::bigint), 32, '0')::uuid, 'course_voucher', 300, lpad(to_hex(:r1::bigint) || to_hex(:r2::bigint) || 'a', 32, '0')::uuid, now());
+INSERT INTO vouchers (code, redemption_id, user_id, discount, currency, status, issued_at, expires_at) VALUES ('RW-' || :r1::text || '-' || :r2::text, lpad(to_hex(:r1::bigint) || to_hex(:r2::bigint), 32, '0')::uuid, lpad(to_hex(:n::bigint), 32, '0')::uuid, 5.00, 'USD', 'issued', now(), now() + interval '90 days');
+INSERT INTO outbox (event_id, event_type, envelope) VALUES (lpad(to_hex(:r1::bigint) || to_hex(:r2::bigint) || 'e', 32, '0')::uuid, 'rewards.tokens.redeemed.v1', '{"specversion":"1.0","id":"0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b","source":"/services/rewards","type":"rewards.tokens.redeemed.v1","time":"2026-12-05T02:15:10.123456Z","subject":"0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c","datacontenttype":"application/json","dataschema":"proto-schemas/events/rewards/tokens.redeemed.v1.json","traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01","data":{"redemption_id":"0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c","user_id":"00000000-0000-0000-0000-000000000001","item":"course_voucher","cost":300,"transaction_id":"0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5d","balance_after":99700,"redeemed_at":"2026-12-05T02:15:10.123456Z"}}');
+INSERT INTO idempotency_keys (scope, key, request_hash, response_status, response_body) VALUES (lpad(to_hex(:n::bigint), 32, '0') || ':POST /api/tokens/redeem', :r1::text || '-' || :r2::text, 'ee3d2b9c4b0d8f7a6e5c4b3a2918f7e6d5c4b3a2918f7e6d5c4b3a2918f7e6d', 201, '{"redemption_id":"0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c","item":"course_voucher","cost":300,"balance_after":99700,"transaction_id":"0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5d","redeemed_at":"2026-12-05T02:15:10.123456Z","voucher":{"code":"RW-ABCD-EFGH-JKMN-PQRS","value":{"amount":"5.00","currency":"USD"},"expires_at":"2027-03-05T02:15:10.123456Z"}}');
+COMMIT;
