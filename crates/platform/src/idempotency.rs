@@ -87,6 +87,24 @@ where
     T: Serialize + Send,
     F: for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, Result<(StatusCode, T), Problem>> + Send,
 {
+    execute_concealed(pool, scope, key, request, |_| {}, effect).await
+}
+
+/// [`execute`] for a creation whose answer shows a secret once (a license key, a voucher code):
+/// the first response carries it, but what is stored, and so what a replay answers, is the body
+/// after `conceal` took the secret out. The secret is never kept at rest, not even here.
+pub async fn execute_concealed<T, F>(
+    pool: &Pool,
+    scope: &str,
+    key: &IdempotencyKey,
+    request: &impl Serialize,
+    conceal: fn(&mut serde_json::Value),
+    effect: F,
+) -> Result<HttpResponse, Problem>
+where
+    T: Serialize + Send,
+    F: for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, Result<(StatusCode, T), Problem>> + Send,
+{
     let record = Record::new(scope, key, request);
     let mut conn = pool.get().await?;
     let answer = diesel_async::AsyncConnection::transaction(&mut *conn, async |conn| {
@@ -94,7 +112,11 @@ where
             return Ok(stored);
         }
         let (status, value) = effect(conn).await?;
-        record.store(conn, status, to_body(&value)?).await
+        let body = to_body(&value)?;
+        let mut kept = body.clone();
+        conceal(&mut kept);
+        record.store(conn, status, &kept).await?;
+        Ok::<_, Problem>(Answer { status: status.as_u16(), body, replayed: false })
     })
     .await?;
     Ok(answer.into_response())
@@ -150,7 +172,9 @@ where
             }
             match prepare(conn).await? {
                 Step::Done(status, value) => {
-                    Ok(Step::Done(status, record.store(conn, status, to_body(&value)?).await?))
+                    let body = to_body(&value)?;
+                    record.store(conn, status, &body).await?;
+                    Ok(Step::Done(status, Answer { status: status.as_u16(), body, replayed: false }))
                 }
                 Step::Call(c) => Ok(Step::Call(c)),
             }
@@ -167,7 +191,9 @@ where
             return Ok(stored);
         }
         let (status, value) = finish(conn, called).await?;
-        record.store(conn, status, to_body(&value)?).await
+        let body = to_body(&value)?;
+        record.store(conn, status, &body).await?;
+        Ok::<_, Problem>(Answer { status: status.as_u16(), body, replayed: false })
     })
     .await?;
     Ok(answer.into_response())
@@ -242,18 +268,18 @@ impl Record {
         &self,
         conn: &mut AsyncPgConnection,
         status: StatusCode,
-        body: serde_json::Value,
-    ) -> Result<Answer, Problem> {
+        body: &serde_json::Value,
+    ) -> Result<(), Problem> {
         diesel::insert_into(idempotency_keys::table)
             .values((
                 idempotency_keys::scope.eq(&self.scope),
                 idempotency_keys::key.eq(&self.key),
                 idempotency_keys::request_hash.eq(&self.hash),
                 idempotency_keys::response_status.eq(status.as_u16() as i16),
-                idempotency_keys::response_body.eq(&body),
+                idempotency_keys::response_body.eq(body),
             ))
             .execute(conn)
             .await?;
-        Ok(Answer { status: status.as_u16(), body, replayed: false })
+        Ok(())
     }
 }
