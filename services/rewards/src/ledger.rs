@@ -10,6 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 use events::catalog::rewards::{TokensAwarded, TokensClawedBack, TokensRedeemed};
+use platform::code_hash::CodeHasher;
 use uuid::Uuid;
 
 pub const EARN: &str = "earn";
@@ -154,7 +155,8 @@ pub async fn claw_back(
 pub struct Redeemed {
     pub redemption_id: Uuid,
     pub transaction: Transaction,
-    pub voucher: Option<Voucher>,
+    /// The voucher bought, with its code: the only time the code exists outside the buyer's hands.
+    pub voucher: Option<(Voucher, String)>,
 }
 
 /// Spend `item.cost` tokens through the guarded debit. `None` when the spendable balance is short
@@ -165,6 +167,7 @@ pub async fn redeem(
     user: Uuid,
     item: &Item,
     voucher_valid_days: i64,
+    codes: &CodeHasher,
 ) -> QueryResult<Option<Redeemed>> {
     let Some(balance_after) = accounts::debit(conn, user, item.cost, now).await? else {
         return Ok(None);
@@ -191,8 +194,10 @@ pub async fn redeem(
     catalog::insert_redemption(conn, redemption_id, user, &item.item, item.cost, tx.id, now).await?;
     let voucher = match (item.voucher_discount, &item.voucher_currency) {
         (Some(discount), Some(currency)) => {
+            let code = crate::domain::voucher::generate();
             let v = Voucher {
-                code: crate::domain::voucher::generate(),
+                code_hash: codes.hash(&code),
+                code_prefix: crate::domain::voucher::prefix(&code),
                 redemption_id,
                 user_id: user,
                 discount,
@@ -205,7 +210,7 @@ pub async fn redeem(
                 reserved_at: None,
             };
             catalog::insert_voucher(conn, &v).await?;
-            Some(v)
+            Some((v, code))
         }
         _ => None,
     };

@@ -27,8 +27,13 @@ pub struct RedeemRequest {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct VoucherView {
-    /// Single use; show it to the user, who enters it at checkout.
-    pub code: String,
+    /// Single use; show it to the user, who enters it at checkout. Only in the answer that issues
+    /// it: it is stored as a keyed hash and cannot be shown again (a replay of this answer has
+    /// `code_prefix` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// `RW-` and the code's first group, to recognise it.
+    pub code_prefix: String,
     pub value: Money,
     pub expires_at: DateTime<Utc>,
 }
@@ -67,20 +72,22 @@ pub async fn redeem(
     let scope = format!("{user}:POST /api/tokens/redeem");
     let now = state.clock.now();
     let valid_days = state.config.voucher_valid_days;
-    idempotency::execute(&state.pool, &scope, &key, &req.clone(), move |conn| {
+    let codes = state.codes.clone();
+    idempotency::execute_concealed(&state.pool, &scope, &key, &req.clone(), conceal_code, move |conn| {
         Box::pin(async move {
             let item = catalog::find_active(conn, &req.item)
                 .await?
                 .ok_or_else(|| RewardsError::UnknownItem(req.item.clone()))?;
-            let Some(done) = ledger::redeem(conn, now, user, &item, valid_days).await? else {
+            let Some(done) = ledger::redeem(conn, now, user, &item, valid_days, &codes).await? else {
                 let balance = accounts::find(conn, user).await?.map(|a| a.balance).unwrap_or(0);
                 return Err(RewardsError::InsufficientTokens { cost: item.cost, balance }.into());
             };
             let voucher = match done.voucher {
-                Some(v) => Some(VoucherView {
+                Some((v, code)) => Some(VoucherView {
                     value: voucher_value(Some(v.discount), Some(&v.currency))?
                         .ok_or_else(|| Problem::internal("voucher without value"))?,
-                    code: v.code,
+                    code: Some(code),
+                    code_prefix: v.code_prefix,
                     expires_at: v.expires_at,
                 }),
                 None => None,
@@ -98,4 +105,11 @@ pub async fn redeem(
         })
     })
     .await
+}
+
+/// Take the voucher's code out of the stored answer (`idempotency::execute_concealed`).
+fn conceal_code(body: &mut serde_json::Value) {
+    if let Some(voucher) = body.get_mut("voucher").and_then(|v| v.as_object_mut()) {
+        voucher.remove("code");
+    }
 }

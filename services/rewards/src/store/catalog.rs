@@ -62,8 +62,11 @@ pub async fn insert_redemption(
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = vouchers)]
 pub struct Voucher {
-    pub code: String,
     pub redemption_id: Uuid,
+    /// HMAC-SHA256 of the code (platform::code_hash): the code itself is never kept.
+    pub code_hash: Vec<u8>,
+    /// `RW-` and the code's first group, to recognise it.
+    pub code_prefix: String,
     pub user_id: Uuid,
     pub discount: Decimal,
     pub currency: String,
