@@ -107,6 +107,17 @@ async fn check_out(conn: &mut AsyncPgConnection) -> diesel::QueryResult<()> {
 /// Runs through diesel-async's sync wrapper on a blocking thread: no libpq needed, and
 /// `AsyncMigrationHarness` would panic on actix's current-thread runtime.
 pub async fn migrate(url: &str, schema: &str, migrations: &'static EmbeddedMigrations) -> Result<(), DbSetupError> {
+    migrate_with(url, schema, migrations, &[]).await
+}
+
+/// [`migrate`] with session settings on the migration connection (`set_config`, bound as
+/// parameters), e.g. `monetization.code_hash_key` for the migrations that hash plaintext codes.
+pub async fn migrate_with(
+    url: &str,
+    schema: &str,
+    migrations: &'static EmbeddedMigrations,
+    settings: &[(&str, &crate::config::Secret)],
+) -> Result<(), DbSetupError> {
     check_schema(schema)?;
     {
         let mut conn = crate::db_tls::establish(url).await.map_err(|e| DbSetupError::Connect(e.to_string()))?;
@@ -116,9 +127,17 @@ pub async fn migrate(url: &str, schema: &str, migrations: &'static EmbeddedMigra
             .map_err(|e| DbSetupError::Migrate(e.to_string()))?;
     }
     // Connected here (with TLS as the URL says), then driven synchronously on a blocking thread.
-    let conn = crate::db_tls::establish(&url_with_schema(url, schema))
+    let mut conn = crate::db_tls::establish(&url_with_schema(url, schema))
         .await
         .map_err(|e| DbSetupError::Connect(e.to_string()))?;
+    for (name, value) in settings {
+        diesel::sql_query("SELECT set_config($1, $2, false)")
+            .bind::<diesel::sql_types::Text, _>(*name)
+            .bind::<diesel::sql_types::Text, _>(value.expose())
+            .execute(&mut conn)
+            .await
+            .map_err(|e| DbSetupError::Migrate(format!("setting {name}: {e}")))?;
+    }
     tokio::task::spawn_blocking(move || {
         let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::from(conn);
         conn.run_pending_migrations(Source(migrations)).map(|_| ()).map_err(|e| DbSetupError::Migrate(e.to_string()))

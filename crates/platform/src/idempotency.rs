@@ -92,6 +92,24 @@ where
     T: Serialize + Send,
     F: for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, Result<(StatusCode, T), Problem>> + Send,
 {
+    execute_concealed(pool, scope, key, request, |_| {}, effect).await
+}
+
+/// [`execute`] for a creation whose answer shows a secret once (a license key, a voucher code):
+/// the first response carries it, but what is stored, and so what a replay answers, is the body
+/// after `conceal` took the secret out. The secret is never kept at rest, not even here.
+pub async fn execute_concealed<T, F>(
+    pool: &Pool,
+    scope: &str,
+    key: &IdempotencyKey,
+    request: &impl Serialize,
+    conceal: fn(&mut serde_json::Value),
+    effect: F,
+) -> Result<HttpResponse, Problem>
+where
+    T: Serialize + Send,
+    F: for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, Result<(StatusCode, T), Problem>> + Send,
+{
     let record = Claim::new(scope, key, request);
     let mut conn = pool.get().await?;
     let answer = diesel_async::AsyncConnection::transaction(&mut *conn, async |conn| {
@@ -99,7 +117,11 @@ where
             return Ok(stored);
         }
         let (status, value) = effect(conn).await?;
-        record.store(conn, status, to_body(&value)?).await
+        let body = to_body(&value)?;
+        let mut kept = body.clone();
+        conceal(&mut kept);
+        record.store(conn, status, &kept).await?;
+        Ok::<_, Problem>(Answer { status: status.as_u16(), body, replayed: false })
     })
     .await?;
     Ok(answer.into_response())
@@ -155,7 +177,9 @@ where
             }
             match prepare(conn).await? {
                 Step::Done(status, value) => {
-                    Ok(Step::Done(status, record.store(conn, status, to_body(&value)?).await?))
+                    let body = to_body(&value)?;
+                    record.store(conn, status, &body).await?;
+                    Ok(Step::Done(status, Answer { status: status.as_u16(), body, replayed: false }))
                 }
                 Step::Call(c) => Ok(Step::Call(c)),
             }
@@ -172,7 +196,9 @@ where
             return Ok(stored);
         }
         let (status, value) = finish(conn, called).await?;
-        record.store(conn, status, to_body(&value)?).await
+        let body = to_body(&value)?;
+        record.store(conn, status, &body).await?;
+        Ok::<_, Problem>(Answer { status: status.as_u16(), body, replayed: false })
     })
     .await?;
     Ok(answer.into_response())
@@ -220,6 +246,17 @@ pub enum Ended {
 /// the effect and its record commit together or not at all): `returned` is what the service's SQL
 /// function returned, having been called with the [`Claim`]'s fields.
 pub fn ended(returned: serde_json::Value) -> Result<Ended, Problem> {
+    ended_revealing(returned, |_| {})
+}
+
+/// [`ended`] for a creation whose answer shows a secret once (the one-statement counterpart of
+/// [`execute_concealed`]): the SQL function was given, and stored, the answer without the secret;
+/// `reveal` puts the secret back into the answer sent when the effect ran just now (`stored`),
+/// never into a replay, which answers what was stored.
+pub fn ended_revealing(
+    returned: serde_json::Value,
+    reveal: impl FnOnce(&mut serde_json::Value),
+) -> Result<Ended, Problem> {
     let outcome: Outcome = serde_json::from_value(returned).map_err(Problem::internal)?;
     let answer = |replayed| Answer {
         status: outcome.response_status.unwrap_or(200),
@@ -227,7 +264,11 @@ pub fn ended(returned: serde_json::Value) -> Result<Ended, Problem> {
         replayed,
     };
     Ok(match outcome.outcome.as_str() {
-        "stored" => Ended::Answer(answer(false).into_response()),
+        "stored" => {
+            let mut fresh = answer(false);
+            reveal(&mut fresh.body);
+            Ended::Answer(fresh.into_response())
+        }
         "replayed" => Ended::Answer(answer(true).into_response()),
         "in_progress" => return Err(in_progress()),
         "reused" => return Err(reused()),
@@ -298,18 +339,18 @@ impl Claim {
         &self,
         conn: &mut AsyncPgConnection,
         status: StatusCode,
-        body: serde_json::Value,
-    ) -> Result<Answer, Problem> {
+        body: &serde_json::Value,
+    ) -> Result<(), Problem> {
         diesel::insert_into(idempotency_keys::table)
             .values((
                 idempotency_keys::scope.eq(&self.scope),
                 idempotency_keys::key.eq(&self.key),
                 idempotency_keys::request_hash.eq(&self.hash),
                 idempotency_keys::response_status.eq(status.as_u16() as i16),
-                idempotency_keys::response_body.eq(&body),
+                idempotency_keys::response_body.eq(body),
             ))
             .execute(conn)
             .await?;
-        Ok(Answer { status: status.as_u16(), body, replayed: false })
+        Ok(())
     }
 }

@@ -10,6 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 use events::catalog::rewards::{TokensAwarded, TokensClawedBack, TokensRedeemed};
+use platform::code_hash::CodeHasher;
 use uuid::Uuid;
 
 pub const EARN: &str = "earn";
@@ -156,29 +157,42 @@ pub async fn claw_back(
 pub struct Redemption {
     pub redemption_id: Uuid,
     pub transaction_id: Uuid,
-    pub voucher: Option<Voucher>,
+    /// The voucher row (its code's hash and prefix only) and the code itself: the only time the
+    /// code exists outside the buyer's hands is the answer that issues it.
+    pub voucher: Option<(Voucher, String)>,
     pub event: TokensRedeemed,
 }
 
 /// Spending is not losing: scores are untouched, so a redemption is one guarded debit, its ledger
 /// entry, the redemption, a voucher for voucher items and `rewards.tokens.redeemed.v1`.
-pub fn redemption(now: DateTime<Utc>, user: Uuid, item: &Item, voucher_valid_days: i64) -> Redemption {
+pub fn redemption(
+    now: DateTime<Utc>,
+    user: Uuid,
+    item: &Item,
+    voucher_valid_days: i64,
+    codes: &CodeHasher,
+) -> Redemption {
     let redemption_id = Uuid::now_v7();
     let transaction_id = Uuid::now_v7();
     let voucher = match (item.voucher_discount, &item.voucher_currency) {
-        (Some(discount), Some(currency)) => Some(Voucher {
-            code: crate::domain::voucher::generate(),
-            redemption_id,
-            user_id: user,
-            discount,
-            currency: currency.trim().to_string(),
-            status: "issued".into(),
-            issued_at: now,
-            expires_at: now + Duration::days(voucher_valid_days),
-            consumed_at: None,
-            purchase_id: None,
-            reserved_at: None,
-        }),
+        (Some(discount), Some(currency)) => {
+            let code = crate::domain::voucher::generate();
+            let v = Voucher {
+                code_hash: codes.hash(&code),
+                code_prefix: crate::domain::voucher::prefix(&code),
+                redemption_id,
+                user_id: user,
+                discount,
+                currency: currency.trim().to_string(),
+                status: "issued".into(),
+                issued_at: now,
+                expires_at: now + Duration::days(voucher_valid_days),
+                consumed_at: None,
+                purchase_id: None,
+                reserved_at: None,
+            };
+            Some((v, code))
+        }
         _ => None,
     };
     let event = TokensRedeemed {

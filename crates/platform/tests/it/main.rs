@@ -2,6 +2,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod audit;
+mod code_hash;
 mod idempotency;
 mod input;
 mod internal;

@@ -27,8 +27,13 @@ pub struct RedeemRequest {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct VoucherView {
-    /// Single use; show it to the user, who enters it at checkout.
-    pub code: String,
+    /// Single use; show it to the user, who enters it at checkout. Only in the answer that issues
+    /// it: it is stored as a keyed hash and cannot be shown again (a replay of this answer has
+    /// `code_prefix` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// `RW-` and the code's first group, to recognise it.
+    pub code_prefix: String,
     pub value: Money,
     pub expires_at: DateTime<Utc>,
 }
@@ -73,12 +78,16 @@ pub async fn redeem(
     // changed it in between, which a fresh read settles.
     for _ in 0..3 {
         let item = catalog::find_active(&mut conn, &req.item).await?;
-        let prepared = item.as_ref().map(|i| ledger::redemption(now, user, i, state.config.voucher_valid_days));
+        let valid_days = state.config.voucher_valid_days;
+        let prepared = item.as_ref().map(|i| ledger::redemption(now, user, i, valid_days, &state.codes));
+        // What is stored (and so what a replay answers) has no code: the code is only hashed at
+        // rest, and shown once, put back below into the answer of the execution that issued it.
         let answer = match (&item, &prepared) {
             (Some(item), Some(r)) => answer(item, r)?,
             _ => serde_json::Value::Null,
         };
-        let placeholder = ledger::redemption(now, user, &unknown_item(&req.item), 0);
+        let code = prepared.as_ref().and_then(|r| r.voucher.as_ref()).map(|(_, code)| code.clone());
+        let placeholder = ledger::redemption(now, user, &unknown_item(&req.item), 0, &state.codes);
         let r = prepared.as_ref().unwrap_or(&placeholder);
         let returned = redeem::redeem_once(
             &mut conn,
@@ -89,13 +98,13 @@ pub async fn redeem(
                 item: item.as_ref(),
                 redemption_id: r.redemption_id,
                 transaction_id: r.transaction_id,
-                voucher: r.voucher.as_ref(),
+                voucher: r.voucher.as_ref().map(|(v, _)| v),
                 event: &r.event,
                 answer: &answer,
             },
         )
         .await?;
-        match idempotency::ended(returned)? {
+        match idempotency::ended_revealing(returned, |body| reveal_code(body, code))? {
             Ended::Answer(response) => return Ok(response),
             Ended::Refused(outcome, details) => match (outcome.as_str(), item) {
                 ("item_changed", _) => continue,
@@ -111,13 +120,15 @@ pub async fn redeem(
     Err(Problem::conflict("concurrent_update", "the catalogue changed while redeeming; retry the request"))
 }
 
-/// The answer to a redemption, stored with it; `balance_after` is set by the statement.
+/// The answer to a redemption, stored with it: without the voucher's code (`reveal_code` adds it
+/// to the first answer only); `balance_after` is set by the statement.
 fn answer(item: &Item, r: &ledger::Redemption) -> Result<serde_json::Value, Problem> {
     let voucher = match &r.voucher {
-        Some(v) => Some(VoucherView {
+        Some((v, _)) => Some(VoucherView {
             value: voucher_value(Some(v.discount), Some(&v.currency))?
                 .ok_or_else(|| Problem::internal("voucher without value"))?,
-            code: v.code.clone(),
+            code: None,
+            code_prefix: v.code_prefix.clone(),
             expires_at: v.expires_at,
         }),
         None => None,
@@ -144,5 +155,13 @@ fn unknown_item(name: &str) -> Item {
         voucher_discount: None,
         voucher_currency: None,
         active: false,
+    }
+}
+
+/// Show the voucher's code in the answer of the redemption that issued it (never in a replay,
+/// whose stored answer has only `code_prefix`).
+fn reveal_code(body: &mut serde_json::Value, code: Option<String>) {
+    if let (Some(voucher), Some(code)) = (body.get_mut("voucher").and_then(|v| v.as_object_mut()), code) {
+        voucher.insert("code".into(), serde_json::Value::String(code));
     }
 }
