@@ -49,7 +49,7 @@ INSERT INTO rewards.idempotency_keys (scope, key, request_hash, response_status,
 SELECT 'redeem:' || u.user_id, u.redemption_id::text, md5(u.user_id::text || 'course_voucher'), 201,
        jsonb_build_object('redemption_id', u.redemption_id, 'item', 'course_voucher', 'cost', 300,
                           'balance', debit.balance, 'transaction_id', u.tx_id,
-                          'voucher', jsonb_build_object('code', 'VCH-' || upper(substr(md5(u.redemption_id::text), 1, 16)),
+                          'voucher', jsonb_build_object('code_prefix', 'RW-' || upper(substr(md5(u.redemption_id::text), 1, 4)),
                                                         'discount', '5.00', 'currency', 'USD')),
        u.at
   FROM u, debit;

@@ -13,7 +13,8 @@ BIN=${PGB_BIN:-${CARGO_TARGET_DIR:-target}/debug/rewards}
 psql -q "$ADMIN" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
 trap '[ -n "${PGB_KEEP:-}" ] || psql -q "$ADMIN" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)"' EXIT
 REWARDS_DATABASE_URL=$URL REWARDS_AMQP_URL=amqp://guest:guest@127.0.0.1:5672/%2f REWARDS_PORT=0 \
-  REWARDS_INTERNAL_TOKEN_SECRET=bench-only-secret-long-enough-1234567890 "$BIN" migrate >/dev/null
+  REWARDS_INTERNAL_TOKEN_SECRET=bench-only-secret-long-enough-1234567890 \
+  REWARDS_CODE_HASH_KEY=bench-only-code-hash-key-1234567890 "$BIN" migrate >/dev/null
 psql -q "$URL" -c "SET search_path TO rewards" -c "
   INSERT INTO token_balances (user_id, spendable, debt, lifetime_earned, score_reached_at, updated_at)
   SELECT lpad(to_hex(i), 32, '0')::uuid, 100000000, 0, 0, now(), now() FROM generate_series(1, 100000) AS i" \
