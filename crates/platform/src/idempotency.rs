@@ -354,3 +354,32 @@ impl Claim {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::MessageBody;
+
+    fn reveal(body: &mut serde_json::Value) {
+        body["secret"] = serde_json::json!("shown once");
+    }
+
+    fn sent(ended: Ended) -> (bool, serde_json::Value) {
+        let Ended::Answer(response) = ended else { panic!("refused") };
+        let replayed = response.headers().contains_key(REPLAYED_HEADER);
+        let bytes = response.into_body().try_into_bytes().unwrap();
+        (replayed, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[test]
+    fn a_secret_is_revealed_in_the_fresh_answer_only_never_in_a_replay() {
+        let returned =
+            |outcome| serde_json::json!({"outcome": outcome, "response_status": 201, "response_body": {"id": 1}});
+        let (replayed, body) = sent(ended_revealing(returned("stored"), reveal).unwrap());
+        assert!(!replayed);
+        assert_eq!(body, serde_json::json!({"id": 1, "secret": "shown once"}));
+        let (replayed, body) = sent(ended_revealing(returned("replayed"), reveal).unwrap());
+        assert!(replayed);
+        assert_eq!(body, serde_json::json!({"id": 1}));
+    }
+}

@@ -32,10 +32,12 @@ pub struct RedeemOnce<'a> {
     pub item: Option<&'a Item>,
     pub redemption_id: Uuid,
     pub transaction_id: Uuid,
+    /// The row to insert: the code's hash and prefix, never the code.
     pub voucher: Option<&'a Voucher>,
     /// Its `balance_after` is set by the statement.
     pub event: &'a TokensRedeemed,
-    /// The answer to store and send; its `balance_after` is set by the statement.
+    /// The answer to store and send, without the voucher's code (which is never at rest: the route
+    /// adds it to a fresh answer only); its `balance_after` is set by the statement.
     pub answer: &'a serde_json::Value,
 }
 
