@@ -13,8 +13,10 @@ for service in "${SERVICES[@]}"; do
     dir=services/$service
     # Written beside the manifest (the tool's only mode), then moved out of the source tree.
     rm -f "$dir"/*.cdx.json
-    "$TOOL" cyclonedx --manifest-path "$dir/Cargo.toml" --format json --spec-version 1.5 \
-        --describe binaries --target all --offline --quiet
+    # cargo-cyclonedx 0.5 has no --offline flag: cargo's own setting keeps its `cargo metadata` offline.
+    # Its license warnings (our crates are UNLICENSED: not SPDX) would bury the result: errors only.
+    CARGO_NET_OFFLINE=true RUST_LOG=${RUST_LOG:-error} "$TOOL" cyclonedx --manifest-path "$dir/Cargo.toml" --format json --spec-version 1.5 \
+        --describe binaries --target all --quiet
     produced=$(ls "$dir"/*.cdx.json 2>/dev/null | head -n 1 || true)
     [ -n "$produced" ] || { echo "sbom: cargo-cyclonedx wrote nothing for $service" >&2; exit 1; }
     mv "$produced" "$OUT/$service.cdx.json"
