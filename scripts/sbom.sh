@@ -9,6 +9,10 @@ TOOL=$(scripts/cargo-tool.sh cargo-cyclonedx cargo-cyclonedx "$CARGO_CYCLONEDX_V
 OUT=${SBOM_DIR:-${CARGO_TARGET_DIR:-target}/sbom}
 mkdir -p "$OUT"
 SERVICES=(gateway billing subscriptions marketplace rewards licensing)
+# The tool writes an SBOM beside the manifest of every workspace member with a binary, whichever
+# manifest it is given: keep the services' (moved below) and remove the rest from the source tree.
+cleanup() { find . -path ./target -prune -o -name '*.cdx.json' -print0 | xargs -0 -r rm -f; }
+trap cleanup EXIT
 for service in "${SERVICES[@]}"; do
     dir=services/$service
     # Written beside the manifest (the tool's only mode), then moved out of the source tree.
