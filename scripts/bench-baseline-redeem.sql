@@ -22,8 +22,10 @@ WITH u AS (
     INSERT INTO rewards.redemptions (id, user_id, item, cost, transaction_id, created_at)
     SELECT u.redemption_id, u.user_id, 'course_voucher', 300, u.tx_id, u.at FROM u, debit
 ), voucher AS (
-    INSERT INTO rewards.vouchers (code, redemption_id, user_id, discount, currency, status, issued_at, expires_at)
-    SELECT 'VCH-' || upper(substr(md5(u.redemption_id::text), 1, 16)), u.redemption_id, u.user_id, 5.00, 'USD',
+    INSERT INTO rewards.vouchers (code_hash, code_prefix, redemption_id, user_id, discount, currency, status, issued_at,
+                                  expires_at)
+    SELECT sha256(convert_to(u.redemption_id::text, 'UTF8')), 'RW-' || upper(substr(md5(u.redemption_id::text), 1, 4)),
+           u.redemption_id, u.user_id, 5.00, 'USD',
            'issued', u.at, u.at + interval '90 days'
       FROM u, debit
 ), outbox AS (
@@ -47,7 +49,7 @@ INSERT INTO rewards.idempotency_keys (scope, key, request_hash, response_status,
 SELECT 'redeem:' || u.user_id, u.redemption_id::text, md5(u.user_id::text || 'course_voucher'), 201,
        jsonb_build_object('redemption_id', u.redemption_id, 'item', 'course_voucher', 'cost', 300,
                           'balance', debit.balance, 'transaction_id', u.tx_id,
-                          'voucher', jsonb_build_object('code', 'VCH-' || upper(substr(md5(u.redemption_id::text), 1, 16)),
+                          'voucher', jsonb_build_object('code_prefix', 'RW-' || upper(substr(md5(u.redemption_id::text), 1, 4)),
                                                         'discount', '5.00', 'currency', 'USD')),
        u.at
   FROM u, debit;

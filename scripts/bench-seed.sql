@@ -84,10 +84,14 @@ WITH keyed AS (
                       FROM generate_series(1, 29) AS p) AS v) AS s
       FROM keyed
 )
-INSERT INTO licenses (id, organization_id, license_key, tier, seats, seats_used, peak_seats_used, alert_level,
-                      status, starts_at, expires_at, created_at, updated_at)
+-- Only keys' hashes are stored (platform::code_hash), under the dev key the bench stack runs with
+-- (scripts/dev.env DEV_CODE_HASH_KEY); code_hmac() is platform's SQL twin of the helper.
+INSERT INTO licenses (id, organization_id, license_key_hash, license_key_prefix, tier, seats, seats_used,
+                      peak_seats_used, alert_level, status, starts_at, expires_at, created_at, updated_at)
 SELECT ('d' || lpad(to_hex(l), 31, '0'))::uuid, ('b' || lpad(to_hex(l), 31, '0'))::uuid,
-       body || substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', ((32 - s % 32) % 32)::int + 1, 1),
+       code_hmac('dev-only-code-hash-key-do-not-use-in-production',
+                 body || substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', ((32 - s % 32) % 32)::int + 1, 1)),
+       left(body, 5),
        'enterprise', 10000, 1000, 1000, 0, 'active', now() - interval '30 days', now() + interval '335 days',
        now() - interval '30 days', now()
   FROM checked;

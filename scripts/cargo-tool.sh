@@ -10,7 +10,9 @@ crate=${2:?crate}
 version=${3:?version}
 CACHE_DIR=${XDG_CACHE_HOME:-$HOME/.cache}/monetization
 ROOT=$CACHE_DIR/tools
-wanted() { "$1" --version 2>/dev/null | grep -q " ${version//./\\.}"; }
+# A cargo subcommand binary may answer --version only after its subcommand name
+# (`cargo-cyclonedx cyclonedx --version`).
+wanted() { { "$1" --version || "$1" "${bin#cargo-}" --version; } 2>/dev/null | grep -q " ${version//./\\.}"; }
 if [ -x "$ROOT/bin/$bin" ] && wanted "$ROOT/bin/$bin"; then
     echo "$ROOT/bin/$bin"
     exit 0

@@ -71,9 +71,9 @@ INSERT INTO redemptions (id, user_id, item, cost, transaction_id, created_at)
 SELECT ('6' || lpad(to_hex(n), 31, '0'))::uuid, user_id, 'course_voucher', 300, id, created_at
   FROM (SELECT row_number() OVER (ORDER BY id) AS n, id, user_id, created_at FROM token_transactions
          WHERE kind = 'redeem' ORDER BY id LIMIT 200000) AS r;
-INSERT INTO vouchers (code, redemption_id, user_id, discount, currency, status, issued_at, expires_at, consumed_at,
-                      purchase_id, reserved_at)
-SELECT 'RW-' || r.id, r.id, r.user_id, 5.00, 'USD', s.status, r.created_at, r.created_at + interval '90 days',
+INSERT INTO vouchers (code_hash, code_prefix, redemption_id, user_id, discount, currency, status, issued_at,
+                      expires_at, consumed_at, purchase_id, reserved_at)
+SELECT sha256(convert_to('RW-' || r.id, 'UTF8')), 'RW-' || left(r.id::text, 4), r.id, r.user_id, 5.00, 'USD', s.status, r.created_at, r.created_at + interval '90 days',
        CASE WHEN s.status = 'consumed' THEN r.created_at + interval '3 days' END,
        CASE WHEN s.status = 'consumed' THEN gen_random_uuid() END,
        CASE WHEN s.status = 'consumed' THEN r.created_at + interval '3 days' END
@@ -85,9 +85,10 @@ SET search_path TO licensing;
 INSERT INTO organizations (id, name, domain, created_at)
 SELECT ('b' || lpad(to_hex(i), 31, '0'))::uuid, 'Org ' || i, 'org' || i || '.example', '2025-01-01'
   FROM generate_series(1, 1000) AS i;
-INSERT INTO licenses (id, organization_id, license_key, tier, seats, seats_used, peak_seats_used, status, starts_at,
-                      expires_at, created_at, updated_at)
-SELECT ('d' || lpad(to_hex(i), 31, '0'))::uuid, ('b' || lpad(to_hex(1 + i % 1000), 31, '0'))::uuid, 'KEY' || i,
+INSERT INTO licenses (id, organization_id, license_key_hash, license_key_prefix, tier, seats, seats_used,
+                      peak_seats_used, status, starts_at, expires_at, created_at, updated_at)
+SELECT ('d' || lpad(to_hex(i), 31, '0'))::uuid, ('b' || lpad(to_hex(1 + i % 1000), 31, '0'))::uuid,
+       sha256(convert_to('KEY' || i, 'UTF8')), 'KEY' || lpad((i % 100)::text, 2, '0'),
        'enterprise', 50, i % 50, i % 50, (ARRAY['active', 'active', 'active', 'suspended', 'revoked', 'expired'])[1 + i % 6],
        '2026-01-01', timestamptz '2026-12-01' + (i % 365) * interval '1 day', '2026-01-01', '2026-01-01'
   FROM generate_series(1, 2000) AS i;

@@ -27,17 +27,25 @@ diesel::table! {
     }
 }
 
-/// Append `event` to the outbox inside `conn`'s current transaction. Returns the envelope written.
-pub async fn enqueue<E: DomainEvent>(
-    conn: &mut AsyncPgConnection,
-    event: &E,
-) -> Result<CloudEvent, diesel::result::Error> {
+/// The envelope of `event` and its text as the outbox row keeps it. [`enqueue`] writes it; a
+/// one-statement write (a SQL function doing the whole change) takes it as a parameter and inserts
+/// the row itself.
+pub fn envelope<E: DomainEvent>(event: &E) -> Result<(CloudEvent, String), diesel::result::Error> {
     // The trace of the change travels with its event: the relay hands it to the broker in the
     // AMQP headers and each consumer continues it.
     let envelope = CloudEvent::new(event, None)
         .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?
         .in_trace(platform::telemetry::TraceContext::current());
     let text = serde_json::to_string(&envelope).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
+    Ok((envelope, text))
+}
+
+/// Append `event` to the outbox inside `conn`'s current transaction. Returns the envelope written.
+pub async fn enqueue<E: DomainEvent>(
+    conn: &mut AsyncPgConnection,
+    event: &E,
+) -> Result<CloudEvent, diesel::result::Error> {
+    let (envelope, text) = self::envelope(event)?;
     diesel::insert_into(outbox::table)
         .values((
             outbox::event_id.eq(envelope.id),

@@ -7,6 +7,13 @@
 //! The relay does not poll on a short timer: a trigger on the outbox sends `NOTIFY outbox_<schema>`
 //! when an insert commits, and a listener on a connection of its own (`platform::listen`) wakes
 //! the relay at once. A slow fallback poll covers a listener that is reconnecting.
+//!
+//! The trigger notifies only when no other row is pending ahead of the new ones (every NOTIFY
+//! serialises commits database-wide; see the migration `2026-12-11-200003_outbox_notify_when_idle`):
+//! a row committed while the relay is busy relies on the relay looking again. So after publishing a
+//! batch the relay polls again at once and, once the outbox looks empty, keeps polling every
+//! [`BUSY_TAIL_INTERVAL`] for [`BUSY_TAIL_POLLS`] more times before it waits for a notification:
+//! a writer that saw a pending row and skipped its notification commits within that tail.
 
 use crate::broker::{connect_with_backoff, BrokerStatus, Shutdown};
 use crate::envelope::CONTENT_TYPE;
@@ -24,6 +31,11 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tracing::Instrument;
 use uuid::Uuid;
+
+/// After a batch was published, how many extra polls, this far apart, before the relay waits for a
+/// notification (200 ms in all: a commit under load can take that long).
+pub const BUSY_TAIL_POLLS: u32 = 40;
+pub const BUSY_TAIL_INTERVAL: Duration = Duration::from_millis(5);
 
 #[derive(Clone)]
 pub struct Relay {
@@ -63,7 +75,10 @@ impl Relay {
             amqp_url: amqp_url.into(),
             exchange: exchange.into(),
             service: service.into(),
-            fallback_poll: Duration::from_secs(1),
+            // Short since the trigger skips notifications while rows are pending: a writer that
+            // skipped and committed after the busy tail is found within this (an indexed probe of
+            // the pending rows, four times a second when idle).
+            fallback_poll: Duration::from_millis(250),
             batch_size: 200,
             status,
             metrics: crate::metrics::EventMetrics::detached(),
@@ -97,6 +112,7 @@ impl Relay {
                 }
             };
             self.status.set(true);
+            let mut tail = 0;
             loop {
                 if *shutdown.borrow() {
                     // The server has stopped before this signal: publish what its last requests
@@ -106,6 +122,13 @@ impl Relay {
                     break 'connect;
                 }
                 match self.publish_batch(&channel).await {
+                    Ok(0) if tail > 0 => {
+                        tail -= 1;
+                        tokio::select! {
+                            _ = tokio::time::sleep(BUSY_TAIL_INTERVAL) => {}
+                            _ = shutdown.changed() => {}
+                        }
+                    }
                     Ok(0) => {
                         tokio::select! {
                             _ = wake.notified() => {}
@@ -113,7 +136,10 @@ impl Relay {
                             _ = shutdown.changed() => {}
                         }
                     }
-                    Ok(n) => tracing::debug!(published = n, "outbox relay: batch published"),
+                    Ok(n) => {
+                        tail = BUSY_TAIL_POLLS;
+                        tracing::debug!(published = n, "outbox relay: batch published");
+                    }
                     Err(RelayError::Broker(e)) => {
                         tracing::warn!(error = %e, "outbox relay: broker failure, reconnecting");
                         self.status.set(false);

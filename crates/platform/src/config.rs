@@ -116,6 +116,12 @@ pub struct ServiceConfig {
     pub database_schema: Option<String>,
     #[serde(default = "default_pool_size")]
     pub database_pool_size: u32,
+    /// How long a request waits for a free pooled connection before it is answered 503 with
+    /// `Retry-After` (`platform::db::connect_with_wait`). The default, 9 s, is just inside the
+    /// gateway's 10 s upstream deadline: under a burst a request queues for a connection rather
+    /// than failing fast, and still gets this service's documented answer, not the gateway's 504.
+    #[serde(default = "default_pool_wait_ms")]
+    pub database_pool_wait_ms: u64,
     /// `sslmode` for the database (disable, prefer, require, verify-ca, verify-full); wins over
     /// the URL's own `sslmode` (`platform::db_tls`). Unset: the URL's, else `disable`.
     pub database_sslmode: Option<String>,
@@ -252,6 +258,9 @@ pub enum LogFormat {
 
 fn default_pool_size() -> u32 {
     10
+}
+fn default_pool_wait_ms() -> u64 {
+    crate::db::DEFAULT_POOL_WAIT.as_millis() as u64
 }
 fn default_exchange() -> String {
     "monetization.events".into()

@@ -47,10 +47,24 @@ pub fn url_with_schema(url: &str, schema: &str) -> String {
     format!("{url}{sep}options=-c%20search_path%3D{schema}")
 }
 
-/// A pool of connections to `url` in `schema`. The URL's `sslmode` and `sslrootcert` choose TLS
-/// ([`crate::db_tls`]); they are read (and the CA file loaded) once, here, so a wrong setting fails
-/// the start instead of every checkout.
+/// How long a checkout waits for a free connection by default (see `ServiceConfig::database_pool_wait_ms`).
+pub const DEFAULT_POOL_WAIT: std::time::Duration = std::time::Duration::from_secs(9);
+
+/// A pool of connections to `url` in `schema`, waiting up to [`DEFAULT_POOL_WAIT`] for a free one.
 pub async fn connect(url: &str, schema: &str, size: u32) -> Result<Pool, DbSetupError> {
+    connect_with_wait(url, schema, size, DEFAULT_POOL_WAIT).await
+}
+
+/// A pool of connections to `url` in `schema`; a checkout waits up to `wait` for a free connection
+/// (then the request is answered 503 with `Retry-After`, see `Problem::from(PoolError)`). The URL's
+/// `sslmode` and `sslrootcert` choose TLS ([`crate::db_tls`]); they are read (and the CA file
+/// loaded) once, here, so a wrong setting fails the start instead of every checkout.
+pub async fn connect_with_wait(
+    url: &str,
+    schema: &str,
+    size: u32,
+    wait: std::time::Duration,
+) -> Result<Pool, DbSetupError> {
     check_schema(schema)?;
     let target = Arc::new(
         crate::db_tls::Target::parse(&url_with_schema(url, schema))
@@ -66,7 +80,7 @@ pub async fn connect(url: &str, schema: &str, size: u32) -> Result<Pool, DbSetup
         AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url_with_schema(url, schema), config);
     bb8::Pool::builder()
         .max_size(size)
-        .connection_timeout(std::time::Duration::from_secs(5))
+        .connection_timeout(wait)
         .build(manager)
         .await
         .map_err(|e| DbSetupError::Connect(e.to_string()))
@@ -93,6 +107,17 @@ async fn check_out(conn: &mut AsyncPgConnection) -> diesel::QueryResult<()> {
 /// Runs through diesel-async's sync wrapper on a blocking thread: no libpq needed, and
 /// `AsyncMigrationHarness` would panic on actix's current-thread runtime.
 pub async fn migrate(url: &str, schema: &str, migrations: &'static EmbeddedMigrations) -> Result<(), DbSetupError> {
+    migrate_with(url, schema, migrations, &[]).await
+}
+
+/// [`migrate`] with session settings on the migration connection (`set_config`, bound as
+/// parameters), e.g. `monetization.code_hash_key` for the migrations that hash plaintext codes.
+pub async fn migrate_with(
+    url: &str,
+    schema: &str,
+    migrations: &'static EmbeddedMigrations,
+    settings: &[(&str, &crate::config::Secret)],
+) -> Result<(), DbSetupError> {
     check_schema(schema)?;
     {
         let mut conn = crate::db_tls::establish(url).await.map_err(|e| DbSetupError::Connect(e.to_string()))?;
@@ -102,9 +127,17 @@ pub async fn migrate(url: &str, schema: &str, migrations: &'static EmbeddedMigra
             .map_err(|e| DbSetupError::Migrate(e.to_string()))?;
     }
     // Connected here (with TLS as the URL says), then driven synchronously on a blocking thread.
-    let conn = crate::db_tls::establish(&url_with_schema(url, schema))
+    let mut conn = crate::db_tls::establish(&url_with_schema(url, schema))
         .await
         .map_err(|e| DbSetupError::Connect(e.to_string()))?;
+    for (name, value) in settings {
+        diesel::sql_query("SELECT set_config($1, $2, false)")
+            .bind::<diesel::sql_types::Text, _>(*name)
+            .bind::<diesel::sql_types::Text, _>(value.expose())
+            .execute(&mut conn)
+            .await
+            .map_err(|e| DbSetupError::Migrate(format!("setting {name}: {e}")))?;
+    }
     tokio::task::spawn_blocking(move || {
         let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::from(conn);
         conn.run_pending_migrations(Source(migrations)).map(|_| ()).map_err(|e| DbSetupError::Migrate(e.to_string()))

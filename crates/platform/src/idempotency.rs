@@ -8,6 +8,11 @@
 //! without its effect). Only successful responses are stored: a failed request changed nothing
 //! and may be retried with the same key. A request that must call another service on the way
 //! uses [`execute_with_call`] instead, which holds no transaction across the call.
+//!
+//! A hot write can instead run as ONE statement: a SQL function of the service that calls the
+//! `idempotency_claim` and `idempotency_record` functions (this crate's migrations) around its
+//! effect, its result read by [`ended`]. Same lock, lookup and record, in one round trip and
+//! one commit instead of a dozen.
 
 use crate::db::Pool;
 use crate::problem::Problem;
@@ -107,14 +112,36 @@ where
     T: Serialize + Send,
     F: for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, Result<(StatusCode, T), Problem>> + Send,
 {
-    let record = Record::new(scope, key, request);
+    execute_concealed(pool, scope, key, request, |_| {}, effect).await
+}
+
+/// [`execute`] for a creation whose answer shows a secret once (a license key, a voucher code):
+/// the first response carries it, but what is stored, and so what a replay answers, is the body
+/// after `conceal` took the secret out. The secret is never kept at rest, not even here.
+pub async fn execute_concealed<T, F>(
+    pool: &Pool,
+    scope: &str,
+    key: &IdempotencyKey,
+    request: &impl Serialize,
+    conceal: fn(&mut serde_json::Value),
+    effect: F,
+) -> Result<HttpResponse, Problem>
+where
+    T: Serialize + Send,
+    F: for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, Result<(StatusCode, T), Problem>> + Send,
+{
+    let record = Claim::new(scope, key, request);
     let mut conn = pool.get().await?;
     let answer = diesel_async::AsyncConnection::transaction(&mut *conn, async |conn| {
         if let Some(stored) = record.lock_and_find(conn).await? {
             return Ok(stored);
         }
         let (status, value) = effect(conn).await?;
-        record.store(conn, status, to_body(&value)?).await
+        let body = to_body(&value)?;
+        let mut kept = body.clone();
+        conceal(&mut kept);
+        record.store(conn, status, &kept).await?;
+        Ok::<_, Problem>(Answer { status: status.as_u16(), body, replayed: false })
     })
     .await?;
     Ok(answer.into_response())
@@ -161,7 +188,7 @@ where
     KF: std::future::Future<Output = Result<R, Problem>>,
     F: for<'c> FnOnce(&'c mut AsyncPgConnection, R) -> BoxFuture<'c, Result<(StatusCode, T), Problem>> + Send,
 {
-    let record = Record::new(scope, key, request);
+    let record = Claim::new(scope, key, request);
     let first = {
         let mut conn = pool.get().await?;
         diesel_async::AsyncConnection::transaction(&mut *conn, async |conn| {
@@ -170,7 +197,9 @@ where
             }
             match prepare(conn).await? {
                 Step::Done(status, value) => {
-                    Ok(Step::Done(status, record.store(conn, status, to_body(&value)?).await?))
+                    let body = to_body(&value)?;
+                    record.store(conn, status, &body).await?;
+                    Ok(Step::Done(status, Answer { status: status.as_u16(), body, replayed: false }))
                 }
                 Step::Call(c) => Ok(Step::Call(c)),
             }
@@ -187,21 +216,100 @@ where
             return Ok(stored);
         }
         let (status, value) = finish(conn, called).await?;
-        record.store(conn, status, to_body(&value)?).await
+        let body = to_body(&value)?;
+        record.store(conn, status, &body).await?;
+        Ok::<_, Problem>(Answer { status: status.as_u16(), body, replayed: false })
     })
     .await?;
     Ok(answer.into_response())
 }
 
-fn to_body(value: &impl Serialize) -> Result<serde_json::Value, Problem> {
-    serde_json::to_value(value).map_err(Problem::internal)
+/// One request's idempotency record: where it is kept and the fingerprint of its body. A
+/// one-statement write ([`ended`]) passes these to `idempotency_claim` and
+/// `idempotency_record`.
+pub struct Claim {
+    pub scope: String,
+    pub key: String,
+    /// [`fingerprint`] of the request body.
+    pub hash: String,
 }
 
-/// One request's idempotency record: where it is kept and the fingerprint of its body.
-struct Record {
-    scope: String,
-    key: String,
-    hash: String,
+impl Claim {
+    pub fn new(scope: &str, key: &IdempotencyKey, request: &impl Serialize) -> Self {
+        Self { scope: scope.to_string(), key: key.0.clone(), hash: fingerprint(request) }
+    }
+}
+
+/// What a one-statement write's SQL function returns (as JSONB): `outcome` is `stored` (the effect
+/// ran and its answer was recorded), `replayed`, `in_progress` or `reused` (from
+/// `idempotency_claim`), or a refusal of the service's own (nothing was written; `response_body`
+/// may carry its details).
+#[derive(Debug, serde::Deserialize)]
+pub struct Outcome {
+    pub outcome: String,
+    #[serde(default)]
+    pub response_status: Option<u16>,
+    #[serde(default)]
+    pub response_body: Option<serde_json::Value>,
+}
+
+/// How a one-statement write ended.
+pub enum Ended {
+    /// The answer to send: stored just now or replayed.
+    Answer(HttpResponse),
+    /// The service's own refusal (`outcome`, details): map it to the service's error.
+    Refused(String, Option<serde_json::Value>),
+}
+
+/// Finish a write that ran as ONE statement outside any explicit transaction (the statement is its
+/// own transaction, so the advisory lock `idempotency_claim` takes is held until its commit, and
+/// the effect and its record commit together or not at all): `returned` is what the service's SQL
+/// function returned, having been called with the [`Claim`]'s fields.
+pub fn ended(returned: serde_json::Value) -> Result<Ended, Problem> {
+    ended_revealing(returned, |_| {})
+}
+
+/// [`ended`] for a creation whose answer shows a secret once (the one-statement counterpart of
+/// [`execute_concealed`]): the SQL function was given, and stored, the answer without the secret;
+/// `reveal` puts the secret back into the answer sent when the effect ran just now (`stored`),
+/// never into a replay, which answers what was stored.
+pub fn ended_revealing(
+    returned: serde_json::Value,
+    reveal: impl FnOnce(&mut serde_json::Value),
+) -> Result<Ended, Problem> {
+    let outcome: Outcome = serde_json::from_value(returned).map_err(Problem::internal)?;
+    let answer = |replayed| Answer {
+        status: outcome.response_status.unwrap_or(200),
+        body: outcome.response_body.clone().unwrap_or(serde_json::Value::Null),
+        replayed,
+    };
+    Ok(match outcome.outcome.as_str() {
+        "stored" => {
+            let mut fresh = answer(false);
+            reveal(&mut fresh.body);
+            Ended::Answer(fresh.into_response())
+        }
+        "replayed" => Ended::Answer(answer(true).into_response()),
+        "in_progress" => return Err(in_progress()),
+        "reused" => return Err(reused()),
+        _ => Ended::Refused(outcome.outcome, outcome.response_body),
+    })
+}
+
+fn in_progress() -> Problem {
+    Problem::conflict("idempotency_in_progress", "a request with this Idempotency-Key is still being processed")
+}
+
+fn reused() -> Problem {
+    Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency_key_reused",
+        "This Idempotency-Key was used with a different request",
+    )
+}
+
+fn to_body(value: &impl Serialize) -> Result<serde_json::Value, Problem> {
+    serde_json::to_value(value).map_err(Problem::internal)
 }
 
 /// An answer to send: stored just now, or replayed.
@@ -222,20 +330,13 @@ impl Answer {
     }
 }
 
-impl Record {
-    fn new(scope: &str, key: &IdempotencyKey, request: &impl Serialize) -> Self {
-        Self { scope: scope.to_string(), key: key.0.clone(), hash: fingerprint(request) }
-    }
-
+impl Claim {
     /// Take the key's lock for this transaction (409 if a duplicate holds it) and return the stored
     /// answer, if any (422 if it was stored for a different body).
     async fn lock_and_find(&self, conn: &mut AsyncPgConnection) -> Result<Option<Answer>, Problem> {
         let lock_id = format!("{}\u{1f}{}", self.scope, self.key);
         if !crate::db::try_advisory_xact_lock(conn, &lock_id).await? {
-            return Err(Problem::conflict(
-                "idempotency_in_progress",
-                "a request with this Idempotency-Key is still being processed",
-            ));
+            return Err(in_progress());
         }
         let stored = idempotency_keys::table
             .filter(idempotency_keys::scope.eq(&self.scope).and(idempotency_keys::key.eq(&self.key)))
@@ -248,11 +349,7 @@ impl Record {
             .await
             .optional()?;
         match stored {
-            Some((stored_hash, _, _)) if stored_hash != self.hash => Err(Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency_key_reused",
-                "This Idempotency-Key was used with a different request",
-            )),
+            Some((stored_hash, _, _)) if stored_hash != self.hash => Err(reused()),
             Some((_, status, body)) => Ok(Some(Answer { status: status as u16, body, replayed: true })),
             None => Ok(None),
         }
@@ -262,18 +359,47 @@ impl Record {
         &self,
         conn: &mut AsyncPgConnection,
         status: StatusCode,
-        body: serde_json::Value,
-    ) -> Result<Answer, Problem> {
+        body: &serde_json::Value,
+    ) -> Result<(), Problem> {
         diesel::insert_into(idempotency_keys::table)
             .values((
                 idempotency_keys::scope.eq(&self.scope),
                 idempotency_keys::key.eq(&self.key),
                 idempotency_keys::request_hash.eq(&self.hash),
                 idempotency_keys::response_status.eq(status.as_u16() as i16),
-                idempotency_keys::response_body.eq(&body),
+                idempotency_keys::response_body.eq(body),
             ))
             .execute(conn)
             .await?;
-        Ok(Answer { status: status.as_u16(), body, replayed: false })
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::MessageBody;
+
+    fn reveal(body: &mut serde_json::Value) {
+        body["secret"] = serde_json::json!("shown once");
+    }
+
+    fn sent(ended: Ended) -> (bool, serde_json::Value) {
+        let Ended::Answer(response) = ended else { panic!("refused") };
+        let replayed = response.headers().contains_key(REPLAYED_HEADER);
+        let bytes = response.into_body().try_into_bytes().unwrap();
+        (replayed, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[test]
+    fn a_secret_is_revealed_in_the_fresh_answer_only_never_in_a_replay() {
+        let returned =
+            |outcome| serde_json::json!({"outcome": outcome, "response_status": 201, "response_body": {"id": 1}});
+        let (replayed, body) = sent(ended_revealing(returned("stored"), reveal).unwrap());
+        assert!(!replayed);
+        assert_eq!(body, serde_json::json!({"id": 1, "secret": "shown once"}));
+        let (replayed, body) = sent(ended_revealing(returned("replayed"), reveal).unwrap());
+        assert!(replayed);
+        assert_eq!(body, serde_json::json!({"id": 1}));
     }
 }

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod auth;
 pub mod cache;
 pub mod clock;
+pub mod code_hash;
 pub mod config;
 pub mod db;
 pub mod db_tls;

@@ -143,9 +143,24 @@ impl From<diesel::result::Error> for Problem {
     }
 }
 
+/// Seconds a client is told to wait (`Retry-After`) when no database connection was free in time.
+pub const POOL_RETRY_AFTER_SECS: u64 = 1;
+
 impl From<crate::db::PoolError> for Problem {
+    /// Both cases are a documented 503 with `Retry-After`: every connection stayed busy for the
+    /// pool's whole wait (`overloaded`), or none could be opened (`unavailable`). Nothing was written.
     fn from(err: crate::db::PoolError) -> Self {
-        tracing::error!(error = %err, "database pool unavailable");
-        Problem::unavailable("the database is unavailable")
+        let problem = match err {
+            crate::db::PoolError::TimedOut => {
+                tracing::warn!("no database connection became free in time");
+                Problem::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "Service overloaded")
+                    .with_detail("every database connection stayed busy; retry after the time given")
+            }
+            crate::db::PoolError::User(err) => {
+                tracing::error!(error = %err, "database pool unavailable");
+                Problem::unavailable("the database is unavailable")
+            }
+        };
+        Problem { retry_after: Some(POOL_RETRY_AFTER_SECS), ..problem }
     }
 }

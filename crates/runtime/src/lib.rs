@@ -110,10 +110,26 @@ fn schema(spec: &ServiceSpec, config: &ServiceConfig) -> String {
 
 /// Run the shared migrations (idempotency, outbox, inbox) and the service's own, in its schema.
 pub async fn migrate(spec: &ServiceSpec, config: &ServiceConfig) -> Result<(), StartError> {
+    migrate_with_code_hash_key(spec, config, None).await
+}
+
+/// Session setting through which migrations that hash plaintext codes (license keys, voucher
+/// codes: `platform::code_hash`) read the key; see platform's `migration_code_hash_key()`.
+pub const CODE_HASH_KEY_SETTING: &str = "monetization.code_hash_key";
+
+/// [`migrate`], with the service's code hash key (`<SVC>_CODE_HASH_KEY`) available to the
+/// migrations that convert plaintext codes to their keyed hashes.
+pub async fn migrate_with_code_hash_key(
+    spec: &ServiceSpec,
+    config: &ServiceConfig,
+    code_hash_key: Option<&platform::config::Secret>,
+) -> Result<(), StartError> {
     let url = config.database_connect_url();
     let schema = schema(spec, config);
+    let settings: Vec<(&str, &platform::config::Secret)> =
+        code_hash_key.map(|k| (CODE_HASH_KEY_SETTING, k)).into_iter().collect();
     for migrations in [&platform::MIGRATIONS, &events::MIGRATIONS, spec.migrations] {
-        platform::db::migrate(url.expose(), &schema, migrations).await?;
+        platform::db::migrate_with(url.expose(), &schema, migrations, &settings).await?;
     }
     Ok(())
 }
@@ -198,10 +214,11 @@ where
         .map_err(|e| StartError::Setup(format!("{}_{e}", spec.name.to_uppercase())))?;
     let retention_rules =
         shared_retention_rules(&config).map_err(|e| StartError::Setup(format!("{}_{e}", spec.name.to_uppercase())))?;
-    let pool = platform::db::connect(
+    let pool = platform::db::connect_with_wait(
         config.database_connect_url().expose(),
         &schema(spec, &config),
         config.database_pool_size,
+        std::time::Duration::from_millis(config.database_pool_wait_ms),
     )
     .await?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -402,7 +419,10 @@ where
     let result: Result<(), StartError> = runtime.block_on(async {
         match command {
             cli::Command::Migrate => {
-                migrate(&spec, &config).await?;
+                // Read here, not in the service's config struct: only the migrations that
+                // convert plaintext codes need it, and only when such rows exist.
+                let key = std::env::var(format!("{prefix}CODE_HASH_KEY")).ok().map(platform::config::Secret::new);
+                migrate_with_code_hash_key(&spec, &config, key.as_ref()).await?;
                 tracing::info!(service = spec.name, "migrations applied");
                 Ok(())
             }

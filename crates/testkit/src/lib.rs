@@ -66,6 +66,7 @@ impl TestEnv {
             database_url: Secret::new(database_url()),
             database_schema: Some(self.schema(service)),
             database_pool_size: 8,
+            database_pool_wait_ms: platform::db::DEFAULT_POOL_WAIT.as_millis() as u64,
             database_sslmode: None,
             database_sslrootcert: None,
             amqp_url: Secret::new(amqp_url()),

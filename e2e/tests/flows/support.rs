@@ -220,6 +220,9 @@ fn licensing_config() -> licensing::Config {
         scheduler_interval_ms: 200,
         branding_max_age_secs: 300,
         dns_nameservers: None,
+        // DEV ONLY (platform::code_hash::DEV_KEY), as in scripts/dev.env.
+        code_hash_key: Secret::new(platform::code_hash::DEV_KEY),
+        code_hash_previous_keys: None,
     }
 }
 

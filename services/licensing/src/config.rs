@@ -24,6 +24,14 @@ pub struct LicensingConfig {
     /// `ip[:port]`; unset = the system's resolv.conf.
     #[serde(default)]
     pub dns_nameservers: Option<String>,
+    /// Key of the license keys' hashes (HMAC-SHA256, `platform::code_hash`): only the hash of a
+    /// key is stored. 16+ characters, the same on every replica and for `migrate`, and kept: a
+    /// key hashed under it matches under no other.
+    pub code_hash_key: Secret,
+    /// During a rotation: the previous keys, comma-separated, still matched (a key that matches
+    /// under one is re-hashed under the current key when next used).
+    #[serde(default)]
+    pub code_hash_previous_keys: Option<Secret>,
 }
 
 fn default_certificate_max_days() -> i64 {

@@ -35,6 +35,8 @@ pub struct State {
     pub clock: Arc<dyn Clock>,
     /// Looks up the TXT records that prove control of a custom domain.
     pub dns: Arc<dyn dns::TxtResolver>,
+    /// Hashes license keys: only their hashes are stored.
+    pub codes: platform::code_hash::CodeHasher,
 }
 
 pub fn setup(ctx: &Context, config: Config) -> Result<Wiring, String> {
@@ -49,7 +51,9 @@ pub fn setup_with_clock(ctx: &Context, config: Config, clock: Arc<dyn Clock>) ->
         &config::unescape_pem(&config.certificate_public_key_pem),
     )?;
     let dns = Arc::new(dns::DnsTxtResolver::new(config.dns_nameservers.as_deref())?);
-    let state = Arc::new(State { pool: ctx.pool.clone(), config, signer, clock, dns });
+    let codes = platform::code_hash::CodeHasher::new(&config.code_hash_key, config.code_hash_previous_keys.as_ref())
+        .map_err(|e| format!("LICENSING_CODE_HASH_KEY: {e}"))?;
+    let state = Arc::new(State { pool: ctx.pool.clone(), config, signer, clock, dns, codes });
     let background = vec![scheduler::spawn(state.clone(), ctx.shutdown.clone(), ctx.metrics.scheduler())];
     let data = actix_web::web::Data::from(state);
     Ok(Wiring {

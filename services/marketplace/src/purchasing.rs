@@ -9,7 +9,7 @@ use crate::store::purchases::{self, Purchase, RefundUpdate, COMPLETED, FAILED, P
 use crate::store::{courses, earnings, sales};
 use crate::State;
 use diesel_async::AsyncPgConnection;
-use events::catalog::marketplace::{CoursePurchased, PaymentVoidRequested, PurchaseRefunded, VoucherReleased};
+use events::catalog::marketplace::{CoursePurchased, PaymentVoidRequested, PurchaseRefunded, VoucherReleasedV2};
 use platform::money::{Currency, Money};
 use platform::Problem;
 use rust_decimal::Decimal;
@@ -172,7 +172,7 @@ async fn mark_closed(
     release_voucher(conn, state, purchase, reason).await
 }
 
-/// Give the purchase's voucher back to rewards (`marketplace.voucher.released.v1`), once. Sent
+/// Give the purchase's voucher back to rewards (`marketplace.voucher.released.v2`), once. Sent
 /// even when the reservation was never confirmed (rewards may have answered a call whose answer
 /// was lost): rewards releases only a voucher this purchase still holds, and decides whether it is
 /// still unexpired.
@@ -182,7 +182,7 @@ pub async fn release_voucher(
     purchase: &Purchase,
     reason: &str,
 ) -> Result<(), MarketError> {
-    let Some(code) = purchase.voucher_code.as_deref() else {
+    let Some(prefix) = purchase.voucher_code_prefix.as_deref() else {
         return Ok(());
     };
     let now = state.clock.now();
@@ -191,8 +191,8 @@ pub async fn release_voucher(
     }
     events::outbox::enqueue(
         conn,
-        &VoucherReleased {
-            voucher_code: code.to_string(),
+        &VoucherReleasedV2 {
+            voucher_code_prefix: prefix.to_string(),
             purchase_id: purchase.id,
             user_id: purchase.buyer_id,
             reason: reason.to_string(),
@@ -253,7 +253,7 @@ pub async fn on_payment_failed(
         return Ok(());
     }
     purchases::fail(conn, purchase.id, code).await?;
-    if purchase.voucher_code.is_some() {
+    if purchase.voucher_code_prefix.is_some() {
         let failed = Purchase { status: FAILED.into(), failure_code: code.map(str::to_string), ..purchase.clone() };
         close(conn, state, &failed, rules::PAYMENT_FAILED).await?;
     }

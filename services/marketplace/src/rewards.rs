@@ -27,7 +27,8 @@ struct Reserve<'a> {
 /// The part of rewards' answer marketplace needs.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Reserved {
-    pub code: String,
+    /// `RW-` and the code's first group.
+    pub code_prefix: String,
     pub value: Money,
     pub expires_at: DateTime<Utc>,
 }

@@ -19,6 +19,14 @@ pub struct RewardsConfig {
     /// must set its own, and keep it: changing it changes every handle.
     #[serde(default = "default_leaderboard_handle_secret")]
     pub leaderboard_handle_secret: Secret,
+    /// Key of the voucher codes' hashes (HMAC-SHA256, `platform::code_hash`): only the hash of a
+    /// code is stored. 16+ characters, the same on every replica and for `migrate`, and kept: a
+    /// code hashed under it matches under no other. Required (no default outside tests).
+    pub code_hash_key: Secret,
+    /// During a rotation: the previous keys, comma-separated, still matched (a code that matches
+    /// under one is re-hashed under the current key when next used).
+    #[serde(default)]
+    pub code_hash_previous_keys: Option<Secret>,
 }
 
 impl RewardsConfig {
@@ -45,6 +53,9 @@ impl Default for RewardsConfig {
             voucher_valid_days: default_voucher_valid_days(),
             leaderboard_snapshot_ms: default_leaderboard_snapshot_ms(),
             leaderboard_handle_secret: default_leaderboard_handle_secret(),
+            // Tests' configuration: the DEV ONLY key, as in scripts/dev.env.
+            code_hash_key: Secret::new(platform::code_hash::DEV_KEY),
+            code_hash_previous_keys: None,
         }
     }
 }

@@ -11,7 +11,9 @@ use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 use events::catalog::erasure::{ErasureConfirmation, ErasureOrigin, CONFIRMATIONS};
 use events::catalog::identity::UserErased;
-use events::catalog::marketplace::{CoursePurchased, PurchaseRefunded, ReviewPosted, VoucherReleased};
+use events::catalog::marketplace::{
+    CoursePurchased, PurchaseRefunded, ReviewPosted, VoucherReleased, VoucherReleasedV2,
+};
 use events::{CloudEvent, DomainEvent, EventHandler, HandlerError};
 use futures_util::future::BoxFuture;
 use platform::clock::Clock;
@@ -65,6 +67,7 @@ impl EventHandler for Handlers {
             PurchaseRefunded::TYPE,
             ReviewPosted::TYPE,
             VoucherReleased::TYPE,
+            VoucherReleasedV2::TYPE,
             SUBSCRIPTION_RENEWED,
         ]
         .into_iter()
@@ -83,8 +86,14 @@ impl EventHandler for Handlers {
             match event.event_type.as_str() {
                 CoursePurchased::TYPE => on_purchase(conn, now, &data(event)?).await,
                 PurchaseRefunded::TYPE => on_refund(conn, now, &data(event)?).await,
+                VoucherReleasedV2::TYPE => {
+                    let r: VoucherReleasedV2 = event.data_as().map_err(HandlerError::Reject)?;
+                    on_voucher_released(conn, now, r.purchase_id, &r.reason).await
+                }
+                // Published before v2 (in flight during the upgrade): its code is not needed.
                 VoucherReleased::TYPE => {
-                    on_voucher_released(conn, now, &event.data_as().map_err(HandlerError::Reject)?).await
+                    let r: VoucherReleased = event.data_as().map_err(HandlerError::Reject)?;
+                    on_voucher_released(conn, now, r.purchase_id, &r.reason).await
                 }
                 ReviewPosted::TYPE => on_review(conn, now, &event.data_as().map_err(HandlerError::Reject)?).await,
                 SUBSCRIPTION_RENEWED => {
@@ -262,13 +271,12 @@ async fn on_refund(conn: &mut AsyncPgConnection, now: DateTime<Utc>, r: &Refunde
 async fn on_voucher_released(
     conn: &mut AsyncPgConnection,
     now: DateTime<Utc>,
-    r: &VoucherReleased,
+    purchase: Uuid,
+    reason: &str,
 ) -> Result<(), HandlerError> {
-    match vouchers::release(conn, &r.voucher_code, r.purchase_id, now).await? {
-        Some(v) => {
-            tracing::info!(purchase = %r.purchase_id, reason = %r.reason, status = %v.status, "voucher released")
-        }
-        None => tracing::debug!(purchase = %r.purchase_id, "voucher release for a purchase that no longer holds it"),
+    match vouchers::release(conn, purchase, now).await? {
+        Some(v) => tracing::info!(purchase = %purchase, reason = %reason, status = %v.status, "voucher released"),
+        None => tracing::debug!(purchase = %purchase, "voucher release for a purchase that no longer holds it"),
     }
     Ok(())
 }

@@ -4,12 +4,13 @@
 
 use crate::domain::week::IsoWeek;
 use crate::store::accounts::{self, NewTransaction, Transaction};
-use crate::store::catalog::{self, Item, Voucher};
+use crate::store::catalog::{Item, Voucher};
 use crate::store::leaderboard::{self, Board};
 use chrono::{DateTime, Duration, Utc};
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 use events::catalog::rewards::{TokensAwarded, TokensClawedBack, TokensRedeemed};
+use platform::code_hash::CodeHasher;
 use uuid::Uuid;
 
 pub const EARN: &str = "earn";
@@ -151,48 +152,34 @@ pub async fn claw_back(
     Ok(Some(tx))
 }
 
-pub struct Redeemed {
+/// A redemption of `item`, ready to be written as one statement (`store::redeem`): everything that
+/// does not depend on the debit. The event's `balance_after` is set by the statement.
+pub struct Redemption {
     pub redemption_id: Uuid,
-    pub transaction: Transaction,
-    pub voucher: Option<Voucher>,
+    pub transaction_id: Uuid,
+    /// The voucher row (its code's hash and prefix only) and the code itself: the only time the
+    /// code exists outside the buyer's hands is the answer that issues it.
+    pub voucher: Option<(Voucher, String)>,
+    pub event: TokensRedeemed,
 }
 
-/// Spend `item.cost` tokens through the guarded debit. `None` when the spendable balance is short
-/// (or a clawback debt is owed). Scores are untouched: spending is not losing.
-pub async fn redeem(
-    conn: &mut AsyncPgConnection,
+/// Spending is not losing: scores are untouched, so a redemption is one guarded debit, its ledger
+/// entry, the redemption, a voucher for voucher items and `rewards.tokens.redeemed.v1`.
+pub fn redemption(
     now: DateTime<Utc>,
     user: Uuid,
     item: &Item,
     voucher_valid_days: i64,
-) -> QueryResult<Option<Redeemed>> {
-    let Some(balance_after) = accounts::debit(conn, user, item.cost, now).await? else {
-        return Ok(None);
-    };
+    codes: &CodeHasher,
+) -> Redemption {
     let redemption_id = Uuid::now_v7();
-    let reference = redemption_id.to_string();
-    let tx = accounts::insert(
-        conn,
-        &NewTransaction {
-            id: Uuid::now_v7(),
-            user_id: user,
-            kind: REDEEM,
-            amount: -item.cost,
-            reason: &format!("Redeemed: {}", item.title),
-            reference: Some(&reference),
-            source: SOURCE_REDEMPTION,
-            idempotency_ref: &reference,
-            rule: None,
-            balance_after,
-            created_at: now,
-        },
-    )
-    .await?;
-    catalog::insert_redemption(conn, redemption_id, user, &item.item, item.cost, tx.id, now).await?;
+    let transaction_id = Uuid::now_v7();
     let voucher = match (item.voucher_discount, &item.voucher_currency) {
         (Some(discount), Some(currency)) => {
+            let code = crate::domain::voucher::generate();
             let v = Voucher {
-                code: crate::domain::voucher::generate(),
+                code_hash: codes.hash(&code),
+                code_prefix: crate::domain::voucher::prefix(&code),
                 redemption_id,
                 user_id: user,
                 discount,
@@ -204,23 +191,18 @@ pub async fn redeem(
                 purchase_id: None,
                 reserved_at: None,
             };
-            catalog::insert_voucher(conn, &v).await?;
-            Some(v)
+            Some((v, code))
         }
         _ => None,
     };
-    events::outbox::enqueue(
-        conn,
-        &TokensRedeemed {
-            redemption_id,
-            user_id: user,
-            item: item.item.clone(),
-            cost: item.cost,
-            transaction_id: tx.id,
-            balance_after,
-            redeemed_at: now,
-        },
-    )
-    .await?;
-    Ok(Some(Redeemed { redemption_id, transaction: tx, voucher }))
+    let event = TokensRedeemed {
+        redemption_id,
+        user_id: user,
+        item: item.item.clone(),
+        cost: item.cost,
+        transaction_id,
+        balance_after: 0,
+        redeemed_at: now,
+    };
+    Redemption { redemption_id, transaction_id, voucher, event }
 }

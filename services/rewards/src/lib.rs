@@ -35,6 +35,8 @@ pub struct State {
     pub pseudonyms: domain::handle::Pseudonyms,
     pub clock: Arc<dyn Clock>,
     pub config: Config,
+    /// Hashes voucher codes: only their hashes are stored.
+    pub codes: platform::code_hash::CodeHasher,
 }
 
 pub fn setup(ctx: &Context, config: Config) -> Result<Wiring, String> {
@@ -55,11 +57,19 @@ pub fn setup_with_clock(ctx: &Context, config: Config, clock: Arc<dyn Clock>) ->
             "REWARDS_LEADERBOARD_HANDLE_SECRET is not set: leaderboard handles use the published dev-only key; set a secret of your own outside development"
         );
     }
+    let codes = platform::code_hash::CodeHasher::new(&config.code_hash_key, config.code_hash_previous_keys.as_ref())
+        .map_err(|e| format!("REWARDS_CODE_HASH_KEY: {e}"))?;
     let pseudonyms = domain::handle::Pseudonyms::new(config.leaderboard_handle_secret.expose());
     let boards = board_snapshots::BoardSnapshots::new(std::time::Duration::from_millis(config.leaderboard_snapshot_ms))
         .with_metrics(&ctx.metrics);
-    let state =
-        actix_web::web::Data::new(State { pool: ctx.pool.clone(), boards, pseudonyms, clock: clock.clone(), config });
+    let state = actix_web::web::Data::new(State {
+        pool: ctx.pool.clone(),
+        boards,
+        pseudonyms,
+        clock: clock.clone(),
+        config,
+        codes,
+    });
     Ok(Wiring {
         routes: Arc::new(move |cfg| {
             cfg.app_data(state.clone())

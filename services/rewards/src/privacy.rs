@@ -9,7 +9,12 @@ pub const SECTIONS: &[Section] = &[
     Section::new("ledger", "SELECT * FROM token_transactions WHERE user_id = $1 ORDER BY created_at, id")
         .omit(&["idempotency_ref"]),
     Section::new("redemptions", "SELECT * FROM redemptions WHERE user_id = $1 ORDER BY created_at, id"),
-    Section::new("vouchers", "SELECT * FROM vouchers WHERE user_id = $1 ORDER BY issued_at, code"),
+    // Not the code's hash: it identifies nothing for the person, and is the secret's stand-in.
+    Section::new(
+        "vouchers",
+        "SELECT redemption_id, code_prefix, discount, currency, status, issued_at, expires_at, consumed_at, \
+         purchase_id, reserved_at FROM vouchers WHERE user_id = $1 ORDER BY issued_at, redemption_id",
+    ),
     Section::new(
         "purchase_rewards",
         "SELECT * FROM purchase_rewards WHERE user_id = $1 ORDER BY earned_at, purchase_id",

@@ -12,6 +12,7 @@ pub const TYPES: &[&str] = &[
     ReviewPosted::TYPE,
     PaymentVoidRequested::TYPE,
     VoucherReleased::TYPE,
+    VoucherReleasedV2::TYPE,
 ];
 
 /// `marketplace.course.purchased.v1`: the buyer has access; the split is booked.
@@ -111,7 +112,8 @@ impl DomainEvent for PaymentVoidRequested {
     }
 }
 
-/// `marketplace.voucher.released.v1`: a purchase that reserved a reward voucher (at rewards, through
+/// `marketplace.voucher.released.v1` (superseded by [`VoucherReleasedV2`], no longer published):
+/// a purchase that reserved a reward voucher (at rewards, through
 /// `POST /internal/vouchers/reserve`) will not keep it: it was closed unpaid (payment failed,
 /// expired, superseded) or refunded so that access ended. Rewards gives the voucher back to its
 /// owner, usable again until it expires, if `purchase_id` still holds it. Duplicates are allowed.
@@ -128,6 +130,30 @@ pub struct VoucherReleased {
 
 impl DomainEvent for VoucherReleased {
     const TYPE: &'static str = "marketplace.voucher.released.v1";
+    const SOURCE: &'static str = "marketplace";
+    fn subject(&self) -> String {
+        self.purchase_id.to_string()
+    }
+}
+
+/// `marketplace.voucher.released.v2`: [`VoucherReleased`] without the voucher's code. Codes are
+/// secrets kept only as keyed hashes (issue 21), and rewards finds the voucher by the purchase
+/// holding it, so the event carries the code's clear prefix only, for people reading it.
+/// Marketplace publishes this one; rewards still consumes v1 events already in flight.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoucherReleasedV2 {
+    pub purchase_id: Uuid,
+    pub user_id: Uuid,
+    /// `RW-` and the code's first group, as the purchase recorded it.
+    pub voucher_code_prefix: String,
+    /// `payment_failed`, `purchase_expired`, `purchase_superseded`, `already_owned`, `refunded`.
+    pub reason: String,
+    pub released_at: DateTime<Utc>,
+}
+
+impl DomainEvent for VoucherReleasedV2 {
+    const TYPE: &'static str = "marketplace.voucher.released.v2";
     const SOURCE: &'static str = "marketplace";
     fn subject(&self) -> String {
         self.purchase_id.to_string()

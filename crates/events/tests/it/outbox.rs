@@ -139,3 +139,57 @@ async fn stopping_the_relay_publishes_what_is_left_in_the_outbox() {
     assert_eq!(pending, 0);
     env.cleanup(&["events"]).await;
 }
+
+/// The trigger skips the notification when a row is already pending ahead (NOTIFY serialises
+/// commits database-wide), and the relay, after publishing a batch, keeps polling briefly: a row
+/// whose writer skipped the notification and committed just after the relay's batch is still
+/// published at once, with the fallback poll a minute away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_committed_while_the_relay_is_busy_needs_no_notification() {
+    use diesel_async::{AsyncConnection, RunQueryDsl};
+    let _shared = BROKER.read().await;
+    let env = TestEnv::new();
+    let pool = pool(&env).await;
+    let schema = env.schema("events");
+    let mut capture = Capture::bind(&env, &["test.ping.v1"]).await;
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let mut relay = events::relay::Relay::new(
+        pool.clone(),
+        &testkit::amqp_url(),
+        &env.exchange,
+        "test",
+        events::broker::BrokerStatus::default(),
+    );
+    relay.fallback_poll = Duration::from_secs(60);
+    let relay = relay.spawn(rx);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Row 1 pending, and nothing woke the relay for it yet.
+    let mut first = pool.get().await.unwrap();
+    diesel::sql_query("ALTER TABLE outbox DISABLE TRIGGER outbox_notify").execute(&mut first).await.unwrap();
+    first.transaction(async |c| events::outbox::enqueue(c, &Ping { n: 1 }).await).await.unwrap();
+    diesel::sql_query("ALTER TABLE outbox ENABLE TRIGGER outbox_notify").execute(&mut first).await.unwrap();
+    // Row 2's writer sees row 1 pending: no notification (checked on a listening connection).
+    let mut listener =
+        platform::db_tls::establish(&platform::db::url_with_schema(&testkit::database_url(), &schema)).await.unwrap();
+    diesel::sql_query(format!("LISTEN outbox_{schema}")).execute(&mut listener).await.unwrap();
+    let mut second = pool.get().await.unwrap();
+    diesel::sql_query("BEGIN").execute(&mut second).await.unwrap();
+    events::outbox::enqueue(&mut second, &Ping { n: 2 }).await.unwrap();
+    // The notification row 1's writer would have sent: the relay publishes row 1, finds nothing
+    // more (row 2 is not committed) and goes on polling for a while.
+    diesel::sql_query(format!("NOTIFY outbox_{schema}")).execute(&mut first).await.unwrap();
+    let got = capture.expect("test.ping.v1", Duration::from_secs(5)).await;
+    assert_eq!(got.data_as::<Ping>().unwrap(), Ping { n: 1 });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    diesel::sql_query("COMMIT").execute(&mut second).await.unwrap();
+    let got = capture.expect("test.ping.v1", Duration::from_secs(2)).await;
+    assert_eq!(got.data_as::<Ping>().unwrap(), Ping { n: 2 });
+    let mut heard = std::pin::pin!(listener.notifications_stream());
+    let explicit = tokio::time::timeout(Duration::from_secs(2), futures_util::StreamExt::next(&mut heard)).await;
+    assert!(matches!(explicit, Ok(Some(Ok(_)))), "the explicit NOTIFY is heard");
+    let more = tokio::time::timeout(Duration::from_millis(500), futures_util::StreamExt::next(&mut heard)).await;
+    assert!(more.is_err(), "row 2's commit sent no notification: {more:?}");
+    stop.send(true).unwrap();
+    relay.await.unwrap();
+    env.cleanup(&["events"]).await;
+}

@@ -3,6 +3,7 @@
 
 mod audit;
 mod audit_context;
+mod code_hash;
 mod idempotency;
 mod input;
 mod internal;

@@ -15,6 +15,8 @@ const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 pub const RANDOM_SYMBOLS: usize = 29;
 pub const KEY_SYMBOLS: usize = RANDOM_SYMBOLS + 1;
 const GROUP: usize = 5;
+/// Symbols of a key kept in clear (`license_key_prefix`): its first group.
+pub const PREFIX_SYMBOLS: usize = GROUP;
 
 /// A license key in canonical form (upper case, no separators, check symbol last).
 #[derive(Clone, PartialEq, Eq)]
@@ -70,6 +72,12 @@ impl LicenseKey {
     /// The canonical form, as stored.
     pub fn canonical(&self) -> &str {
         &self.0
+    }
+
+    /// What is shown once the key has been handed out: its first group, enough to recognise it
+    /// among an organisation's licenses (25 bits of 145: useless to guess the rest).
+    pub fn prefix(&self) -> String {
+        platform::code_hash::prefix(&self.0, PREFIX_SYMBOLS)
     }
 
     /// Grouped for humans.
@@ -181,5 +189,12 @@ mod tests {
         assert_eq!(LicenseKey::parse(&format!("{}0", key.canonical())), Err(KeyError::Malformed));
         assert_eq!(LicenseKey::parse(&key.canonical().replacen(|_| true, "U", 1)), Err(KeyError::Malformed));
         assert!(!format!("{key:?}").contains(key.canonical()));
+    }
+
+    #[test]
+    fn the_prefix_is_the_first_group() {
+        let key = LicenseKey::generate();
+        assert_eq!(key.prefix(), key.display()[..5]);
+        assert_eq!(key.prefix().len(), PREFIX_SYMBOLS);
     }
 }

@@ -23,6 +23,7 @@ use events::catalog::licensing::{
 };
 use platform::audit::{self, AuditContext};
 use platform::auth::{Principal, Role};
+use platform::code_hash::CodeHasher;
 use platform::http::{Json, Query};
 use platform::idempotency::{self, IdempotencyKey};
 use platform::pagination::{Page, PageQuery};
@@ -121,9 +122,10 @@ pub async fn create(
     let scope = format!("{}:POST /api/enterprise/licenses/create", principal.sub);
     let request = req.clone();
     let request_fields = req.clone();
-    idempotency::execute(&state.pool, &scope, &key, &request, move |conn| {
+    let codes = state.codes.clone();
+    idempotency::execute_concealed(&state.pool, &scope, &key, &request, LicenseView::conceal_key, move |conn| {
         Box::pin(async move {
-            let view = create_in(conn, req, now).await.map_err(Problem::from)?;
+            let view = create_in(conn, &codes, req, now).await.map_err(Problem::from)?;
             let changes = serde_json::to_value(&request_fields).unwrap_or_default();
             let target = format!("license:{}", view.id);
             audit::record(conn, &ctx, now, audit::Action::new("license.create", target, changes)).await?;
@@ -135,6 +137,7 @@ pub async fn create(
 
 async fn create_in(
     conn: &mut AsyncPgConnection,
+    codes: &CodeHasher,
     req: CreateLicense,
     now: DateTime<Utc>,
 ) -> Result<LicenseView, LicensingError> {
@@ -149,12 +152,15 @@ async fn create_in(
     }
     // 145 random bits: a collision is practically impossible, but a retry costs nothing.
     let mut attempt = 0;
-    let license = loop {
+    let (license, key) = loop {
         let key = LicenseKey::generate();
+        let hash = codes.hash(key.canonical());
+        let prefix = key.prefix();
         let new = NewLicense {
             id: Uuid::now_v7(),
             organization_id: org.id,
-            license_key: key.canonical(),
+            license_key_hash: &hash,
+            license_key_prefix: &prefix,
             tier: &tier,
             seats: req.seats,
             status: Status::Active.as_str(),
@@ -164,8 +170,8 @@ async fn create_in(
             updated_at: now,
         };
         match licenses::insert(conn, &new).await {
-            Err(e) if attempt < 3 && is_unique_violation(&e, "licenses_license_key_key") => attempt += 1,
-            other => break other?,
+            Err(e) if attempt < 3 && is_unique_violation(&e, "licenses_license_key_hash_key") => attempt += 1,
+            other => break (other?, key),
         }
     };
     let license_version = licenses::next_version(conn, license.id).await?;
@@ -184,7 +190,7 @@ async fn create_in(
         },
     )
     .await?;
-    Ok(LicenseView::new(&license, (&org).into()))
+    Ok(LicenseView::created(&license, (&org).into(), &key))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -53,7 +53,8 @@ pub struct ActivationView {
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden (the caller is not a user), license_expired, license_suspended, license_revoked, license_not_yet_valid"),
         (status = 404, body = Problem, content_type = PROBLEM, description = "not_found: no license has this key"),
         (status = 409, body = Problem, content_type = PROBLEM, description = "seat_limit_reached, idempotency_in_progress"),
-        (status = 422, body = Problem, content_type = PROBLEM, description = "invalid_license_key (malformed, or a mistyped character), validation_failed, idempotency_key_reused")))]
+        (status = 422, body = Problem, content_type = PROBLEM, description = "invalid_license_key (malformed, or a mistyped character), validation_failed, idempotency_key_reused"),
+        (status = 503, body = Problem, content_type = PROBLEM, description = "overloaded: no database connection became free within the pool wait (`<S>_DATABASE_POOL_WAIT_MS`); nothing was written; retry after `Retry-After` seconds")))]
 pub async fn activate(
     state: web::Data<State>,
     principal: Principal,
@@ -66,12 +67,18 @@ pub async fn activate(
     let license_key = LicenseKey::parse(&req.license_key).map_err(LicensingError::InvalidKey)?;
     let now = state.clock.now();
     let scope = format!("{user}:POST /api/enterprise/licenses/activate");
+    let codes = state.codes.clone();
     run_once(&state.pool, &scope, key.0.as_ref(), &req, move |conn| {
         Box::pin(async move {
-            // The lock serialises activations of one license: the seat count is checked and
-            // bumped while no one else can.
-            let license =
-                licenses::lock_by_key(conn, license_key.canonical()).await?.ok_or(LicensingError::LicenseNotFound)?;
+            // Only keyed hashes are stored: look up by the key's hash under every configured
+            // hash key. The lock serialises activations of one license: the seat count is
+            // checked and bumped while no one else can.
+            let hashes = codes.candidates(license_key.canonical());
+            let license = licenses::lock_by_key_hash(conn, &hashes).await?.ok_or(LicensingError::LicenseNotFound)?;
+            if license.license_key_hash != hashes[0] {
+                // Matched under a previous hash key: move it to the current one while we hold it.
+                licenses::rehash_key(conn, license.id, &hashes[0]).await?;
+            }
             let (seat, created) = core::seats::activate(conn, &license, user, now).await?;
             let status = if created { StatusCode::CREATED } else { StatusCode::OK };
             Ok((

@@ -33,8 +33,13 @@ impl From<&Organization> for OrganizationRef {
 pub struct LicenseView {
     pub id: Uuid,
     pub organization: OrganizationRef,
-    /// Grouped for humans; only admins and the organisation's org admins ever see licenses.
-    pub license_key: String,
+    /// The full key, grouped for humans: only in the answer that created the license (it is
+    /// stored as a keyed hash and cannot be shown again, not even by a replay of that answer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub license_key: Option<String>,
+    /// The key's first group of five, to recognise it; only admins and the organisation's org
+    /// admins ever see licenses.
+    pub license_key_prefix: String,
     /// `enterprise` or `pro`.
     pub tier: String,
     /// `active`, `suspended`, `revoked` or `expired`.
@@ -52,12 +57,24 @@ pub struct LicenseView {
 }
 
 impl LicenseView {
+    /// The answer that creates the license: the only one that shows its key in full.
+    pub fn created(l: &License, org: OrganizationRef, key: &LicenseKey) -> Self {
+        Self { license_key: Some(key.display()), ..Self::new(l, org) }
+    }
+
+    /// Take the full key out of a stored answer (`idempotency::execute_concealed`).
+    pub fn conceal_key(body: &mut serde_json::Value) {
+        if let Some(view) = body.as_object_mut() {
+            view.remove("license_key");
+        }
+    }
+
     pub fn new(l: &License, org: OrganizationRef) -> Self {
-        let key = LicenseKey::parse(&l.license_key).map(|k| k.display()).unwrap_or_else(|_| l.license_key.clone());
         Self {
             id: l.id,
             organization: org,
-            license_key: key,
+            license_key: None,
+            license_key_prefix: l.license_key_prefix.clone(),
             tier: l.tier.clone(),
             status: l.status.clone(),
             status_reason: l.status_reason.clone(),

@@ -10,7 +10,10 @@ use uuid::Uuid;
 pub struct License {
     pub id: Uuid,
     pub organization_id: Uuid,
-    pub license_key: String,
+    /// HMAC-SHA256 of the canonical key (platform::code_hash): the key itself is never kept.
+    pub license_key_hash: Vec<u8>,
+    /// Its first five symbols, shown in lists.
+    pub license_key_prefix: String,
     pub tier: String,
     pub seats: i32,
     pub seats_used: i32,
@@ -31,7 +34,8 @@ pub struct License {
 pub struct NewLicense<'a> {
     pub id: Uuid,
     pub organization_id: Uuid,
-    pub license_key: &'a str,
+    pub license_key_hash: &'a [u8],
+    pub license_key_prefix: &'a str,
     pub tier: &'a str,
     pub seats: i32,
     pub status: &'a str,
@@ -57,14 +61,21 @@ pub async fn lock(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<
     licenses::table.find(id).for_no_key_update().select(License::as_select()).first(conn).await.optional()
 }
 
-pub async fn lock_by_key(conn: &mut AsyncPgConnection, key: &str) -> QueryResult<Option<License>> {
+/// The license whose key hashes to one of `hashes` (the key under the current and previous
+/// hash keys, `CodeHasher::candidates`), locked like [`lock`].
+pub async fn lock_by_key_hash(conn: &mut AsyncPgConnection, hashes: &[Vec<u8>]) -> QueryResult<Option<License>> {
     licenses::table
-        .filter(licenses::license_key.eq(key))
+        .filter(licenses::license_key_hash.eq_any(hashes))
         .for_no_key_update()
         .select(License::as_select())
         .first(conn)
         .await
         .optional()
+}
+
+/// Store the key's hash under the current hash key (it matched under a previous one).
+pub async fn rehash_key(conn: &mut AsyncPgConnection, id: Uuid, hash: &[u8]) -> QueryResult<usize> {
+    diesel::update(licenses::table.find(id)).set(licenses::license_key_hash.eq(hash)).execute(conn).await
 }
 
 /// Take the license's next version, for an event about it or one of its seats written in the

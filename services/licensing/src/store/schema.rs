@@ -51,7 +51,8 @@ diesel::table! {
     licenses (id) {
         id -> Uuid,
         organization_id -> Uuid,
-        license_key -> Text,
+        license_key_hash -> Bytea,
+        license_key_prefix -> Text,
         tier -> Text,
         seats -> Int4,
         seats_used -> Int4,

@@ -16,6 +16,7 @@ fn refuses_to_start_without_configuration() {
             "LICENSING_INTERNAL_TOKEN_SECRET",
             "LICENSING_CERTIFICATE_SIGNING_KEY_PEM",
             "LICENSING_CERTIFICATE_PUBLIC_KEY_PEM",
+            "LICENSING_CODE_HASH_KEY",
         ],
     );
 }

@@ -9,6 +9,7 @@ mod branding;
 mod certificates;
 mod domains;
 mod erasure;
+mod keys_at_rest;
 mod licenses;
 mod pages;
 mod privacy;

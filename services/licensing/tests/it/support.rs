@@ -24,6 +24,9 @@ pub fn config() -> Config {
         scheduler_interval_ms: 50,
         branding_max_age_secs: 300,
         dns_nameservers: None,
+        // DEV ONLY (platform::code_hash::DEV_KEY), as in scripts/dev.env.
+        code_hash_key: Secret::new(platform::code_hash::DEV_KEY),
+        code_hash_previous_keys: None,
     }
 }
 

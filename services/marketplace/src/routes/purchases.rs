@@ -30,6 +30,10 @@ pub struct PurchaseRequest {
     pub voucher_code: Option<String>,
 }
 
+/// Characters of a voucher code a purchase keeps (`voucher_code_prefix`): `RW-` and the first
+/// group. The code itself is a secret that only rewards checks, against its keyed hash.
+const VOUCHER_PREFIX_CHARS: usize = 7;
+
 /// A voucher code as typed: trimmed, upper case (codes are issued upper case), printable.
 fn voucher_code(raw: Option<&str>) -> Result<Option<String>, Problem> {
     let Some(raw) = raw else { return Ok(None) };
@@ -59,11 +63,12 @@ fn voucher_code(raw: Option<&str>) -> Result<Option<String>, Problem> {
         (status = 401, body = Problem, content_type = "application/problem+json", description = "unauthorized"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "forbidden: the caller is not a user"),
         (status = 404, body = Problem, content_type = "application/problem+json", description = "not_found: no such course (or a draft)"),
-        (status = 409, body = Problem, content_type = "application/problem+json", description = "own_course, already_owned, course_not_published, idempotency_in_progress"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "own_course, already_owned, course_not_published, idempotency_in_progress, voucher_code_required (the buyer's pending purchase of the course waits for its voucher to be reserved: send the same `voucher_code`)"),
         (status = 413, body = Problem, content_type = "application/problem+json", description = "payload_too_large"),
         (status = 415, body = Problem, content_type = "application/problem+json", description = "unsupported_media_type: not `application/json`"),
         (status = 422, body = Problem, content_type = "application/problem+json", description = "validation_failed (`course_id`, `voucher_code`, unknown field, malformed Idempotency-Key), idempotency_key_reused; naming `voucher_code`: voucher_not_found (no such code, or another user's), voucher_used, voucher_expired, voucher_currency_mismatch"),
-        (status = 502, body = Problem, content_type = "application/problem+json", description = "billing_unavailable: the payment could not be created; rewards_unavailable: the voucher could not be checked")))]
+        (status = 502, body = Problem, content_type = "application/problem+json", description = "billing_unavailable: the payment could not be created; rewards_unavailable: the voucher could not be checked"),
+        (status = 503, body = Problem, content_type = "application/problem+json", description = "overloaded: no database connection became free within the pool wait (`<S>_DATABASE_POOL_WAIT_MS`); nothing was written; retry after `Retry-After` seconds")))]
 pub async fn purchase(
     state: web::Data<State>,
     principal: Principal,
@@ -127,9 +132,29 @@ struct Pay {
 }
 
 impl Pay {
-    fn of(purchase: &purchases::Purchase, course_title: &str, status: StatusCode) -> Result<Self, Problem> {
+    /// `typed` is the code in this request: a purchase keeps only its prefix, so a voucher still to
+    /// be reserved (rewards was unreachable the first time) is reserved with the request's code,
+    /// which must be the one the purchase was recorded with (the same key and body guarantee it;
+    /// another key for the same pending purchase must name the same voucher).
+    fn of(
+        purchase: &purchases::Purchase,
+        course_title: &str,
+        status: StatusCode,
+        typed: Option<&str>,
+    ) -> Result<Self, Problem> {
         let currency = purchasing::currency_of(&purchase.currency)?;
-        let voucher = purchase.voucher_code.clone().filter(|_| purchase.voucher_reserved_at.is_none());
+        let voucher = match (purchase.voucher_code_prefix.as_deref(), purchase.voucher_reserved_at) {
+            (Some(prefix), None) => {
+                match typed.filter(|c| platform::code_hash::prefix(c, VOUCHER_PREFIX_CHARS) == prefix) {
+                    Some(code) => Some(code.to_string()),
+                    None => return Err(Problem::conflict(
+                        "voucher_code_required",
+                        "your pending purchase of this course waits for its voucher: send the same voucher_code again",
+                    )),
+                }
+            }
+            _ => None,
+        };
         Ok(Pay {
             purchase_id: purchase.id,
             price: Money::round(purchase.amount_paid, currency),
@@ -230,7 +255,7 @@ async fn prepare(
         // This key's own purchase, left without a payment by a failed attempt, is still its creation.
         let status = if p.id == purchase_id { StatusCode::CREATED } else { StatusCode::OK };
         return Ok(match p.payment_id {
-            None if p.status == PENDING => Step::Call(Pay::of(&p, &course.title, status)?),
+            None if p.status == PENDING => Step::Call(Pay::of(&p, &course.title, status, voucher.as_deref())?),
             _ => Step::Done(StatusCode::OK, PurchaseView::new(&p)?),
         });
     }
@@ -244,6 +269,7 @@ async fn prepare(
     }
     let currency = purchasing::currency_of(&course.currency)?;
     let price = Money::round(course.price, currency);
+    let prefix = voucher.as_deref().map(|c| platform::code_hash::prefix(c, VOUCHER_PREFIX_CHARS));
     // The buyer's declined attempts at this course will never be used now: void their payments.
     purchasing::supersede_failed(conn, state, buyer, course_id).await?;
     let purchase = purchases::insert(
@@ -259,7 +285,7 @@ async fn prepare(
             split_rate: state.config.instructor_share,
             created_at: state.clock.now(),
             // A free course has nothing to take a voucher off.
-            voucher_code: voucher.as_deref().filter(|_| !price.amount.is_zero()),
+            voucher_code_prefix: prefix.as_deref().filter(|_| !price.amount.is_zero()),
         },
     )
     .await?;
@@ -267,7 +293,7 @@ async fn prepare(
         let completed = purchasing::complete(conn, state, &purchase, None).await?;
         return Ok(Step::Done(StatusCode::CREATED, PurchaseView::new(&completed)?));
     }
-    Ok(Step::Call(Pay::of(&purchase, &course.title, StatusCode::CREATED)?))
+    Ok(Step::Call(Pay::of(&purchase, &course.title, StatusCode::CREATED, voucher.as_deref())?))
 }
 
 /// Step 3, in a transaction: attach billing's payment to the purchase, unless a concurrent attempt

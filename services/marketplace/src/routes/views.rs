@@ -108,8 +108,9 @@ pub struct PurchaseView {
     pub discount: Money,
     /// What the buyer pays (`price - discount`); a refund gives back at most this.
     pub amount_paid: Money,
-    /// The voucher used, if any.
-    pub voucher_code: Option<String>,
+    /// The voucher used, if any: the first 7 characters of its code (`RW-` and the first group),
+    /// the rest of which is never kept.
+    pub voucher_code_prefix: Option<String>,
     pub payment_id: Option<Uuid>,
     /// For the buyer's app to confirm the payment with Stripe, while it is pending.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -129,7 +130,7 @@ impl PurchaseView {
             price: money(p.price, &p.currency)?,
             discount: money(p.discount, &p.currency)?,
             amount_paid: money(p.amount_paid, &p.currency)?,
-            voucher_code: p.voucher_code.clone(),
+            voucher_code_prefix: p.voucher_code_prefix.clone(),
             payment_id: p.payment_id,
             client_secret: if p.status == crate::store::purchases::PENDING { p.client_secret.clone() } else { None },
             failure_code: p.failure_code.clone(),

@@ -32,8 +32,9 @@ pub struct Purchase {
     pub updated_at: DateTime<Utc>,
     /// Set when the purchase was closed and its payment voided: it never completes any more.
     pub closed_reason: Option<String>,
-    /// The reward voucher the buyer named; `discount` is known once `voucher_reserved_at` is set.
-    pub voucher_code: Option<String>,
+    /// The clear prefix of the reward voucher's code the buyer named (the code itself is never
+    /// kept); `discount` is known once `voucher_reserved_at` is set.
+    pub voucher_code_prefix: Option<String>,
     /// Off the list price (`price`): the voucher, plus a remainder too small to charge.
     pub discount: Decimal,
     /// `price - discount`: what the buyer pays and a refund gives back at most.
@@ -54,7 +55,7 @@ pub struct NewPurchase<'a> {
     pub status: &'a str,
     pub split_rate: Decimal,
     pub created_at: DateTime<Utc>,
-    pub voucher_code: Option<&'a str>,
+    pub voucher_code_prefix: Option<&'a str>,
 }
 
 pub async fn insert(conn: &mut AsyncPgConnection, new: &NewPurchase<'_>) -> QueryResult<Purchase> {

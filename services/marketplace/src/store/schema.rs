@@ -52,7 +52,7 @@ diesel::table! {
         completed_at -> Nullable<Timestamptz>,
         updated_at -> Timestamptz,
         closed_reason -> Nullable<Text>,
-        voucher_code -> Nullable<Text>,
+        voucher_code_prefix -> Nullable<Text>,
         discount -> Numeric,
         /// Generated (price - discount): never written.
         amount_paid -> Numeric,

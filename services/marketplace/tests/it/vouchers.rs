@@ -10,7 +10,7 @@ use std::time::Duration;
 use testkit::bus::Capture;
 use uuid::Uuid;
 
-const RELEASED: &str = "marketplace.voucher.released.v1";
+const RELEASED: &str = "marketplace.voucher.released.v2";
 
 /// Tokens for `buyer` (an admin award at rewards), redeemed for a 5.00 USD course voucher.
 async fn voucher(m: &Market, buyer: Uuid) -> String {
@@ -125,7 +125,9 @@ async fn an_expired_voucher_purchase_releases_the_voucher_for_another_course() {
     let released = events.expect(RELEASED, Duration::from_secs(20)).await;
     assert_eq!(released.data["purchase_id"], abandoned["id"]);
     assert_eq!(released.data["reason"], "purchase_expired");
-    assert_eq!(released.data["voucher_code"], code.as_str());
+    // The code is a secret kept only by rewards, as a hash: the event names its prefix.
+    assert_eq!(released.data["voucher_code_prefix"], &code[..7]);
+    assert!(released.data.get("voucher_code").is_none(), "{}", released.data);
     assert_eq!(purchase_status(&m, abandoned["id"].as_str().unwrap()).await, "failed");
 
     // Usable again: it covers the 3.00 course, which completes at once without a payment.
@@ -148,5 +150,51 @@ async fn rewards_unreachable_answers_502_rewards_unavailable() {
     let buyer = Uuid::now_v7();
     let res = buy_with(&m, buyer, course["id"].as_str().unwrap(), "RW-0000-0000-0000-0000").await;
     assert_eq!((res.0, res.1["code"].as_str()), (502, Some("rewards_unavailable")), "{}", res.1);
+    m.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purchase_keeps_only_the_vouchers_prefix_and_resumes_with_the_same_code_only() {
+    // Rewards unreachable: the purchase stays pending with its voucher still to reserve.
+    let m = Market::with_billing().await;
+    let course = m.course(Uuid::now_v7(), json!({}), true).await;
+    let course = course["id"].as_str().unwrap();
+    let buyer = Uuid::now_v7();
+    let code = "RW-7K2M-Q9XD-4HNB-T3VC";
+    let buy = |key: &'static str, body: Value| {
+        m.send(reqwest::Method::POST, buyer, &[Role::Learner], "/api/courses/purchase", body, Some(key))
+    };
+    let first = buy("resume-1", json!({"course_id": course, "voucher_code": code})).await;
+    assert_eq!(first.status(), 502);
+    let hits = testkit::erasure::leftovers(&m.env.schema("marketplace"), &[code, &code[8..]]).await;
+    assert!(hits.is_empty(), "the voucher code is stored in clear: {hits:?}");
+    let prefix: Option<String> = {
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        use marketplace::store::schema::purchases;
+        let mut conn = m.svc.pool.get().await.unwrap();
+        purchases::table
+            .filter(purchases::buyer_id.eq(buyer))
+            .select(purchases::voucher_code_prefix)
+            .first(&mut conn)
+            .await
+            .unwrap()
+    };
+    assert_eq!(prefix.as_deref(), Some("RW-7K2M"));
+
+    // Another attempt at the same pending purchase must name the same voucher: the purchase
+    // cannot, since it does not keep the code.
+    let without = buy("resume-2", json!({"course_id": course})).await;
+    assert_eq!(without.status(), 409);
+    assert_eq!(without.json::<Value>().await.unwrap()["code"], "voucher_code_required");
+    let other = buy("resume-3", json!({"course_id": course, "voucher_code": "RW-ZZZZ-Q9XD-4HNB-T3VC"})).await;
+    assert_eq!(other.status(), 409);
+    // With it, the attempt goes on to rewards (still unreachable here).
+    let again = buy("resume-4", json!({"course_id": course, "voucher_code": code.to_lowercase()})).await;
+    assert_eq!(
+        (again.status().as_u16(), again.json::<Value>().await.unwrap()["code"].clone()),
+        (502, json!("rewards_unavailable"))
+    );
+    assert_eq!(purchases_of(&m, buyer).await, 1);
     m.stop().await;
 }

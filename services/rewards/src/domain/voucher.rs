@@ -85,6 +85,19 @@ pub fn generate() -> String {
     code_from(rand::random())
 }
 
+/// Characters of a code kept in clear (`code_prefix`): `RW-` and the first group, 20 of its 80
+/// random bits, enough for its owner to tell their vouchers apart.
+pub const PREFIX_CHARS: usize = 7;
+
+/// The code as typed at checkout, in the form it was issued and hashed in: trimmed, upper case.
+pub fn canonical(typed: &str) -> String {
+    typed.trim().to_ascii_uppercase()
+}
+
+pub fn prefix(code: &str) -> String {
+    platform::code_hash::prefix(code, PREFIX_CHARS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,6 +110,8 @@ mod tests {
         assert_eq!(c.len(), 22);
         assert!(c[3..].chars().all(|ch| ch == '-' || ALPHABET.contains(&(ch as u8))));
         assert_ne!(generate(), generate());
+        assert_eq!(prefix("RW-7K2M-Q9XD-4HNB-T3VC"), "RW-7K2M");
+        assert_eq!(canonical(" rw-7k2m-q9xd-4hnb-t3vc\n"), "RW-7K2M-Q9XD-4HNB-T3VC");
     }
 
     #[test]

@@ -31,7 +31,8 @@ pub struct ReserveVoucher {
 
 #[derive(Debug, Serialize)]
 pub struct ReservedVoucher {
-    pub code: String,
+    /// `RW-` and the code's first group (the code itself is not kept).
+    pub code_prefix: String,
     pub purchase_id: Uuid,
     pub value: Money,
     pub expires_at: DateTime<Utc>,
@@ -48,14 +49,20 @@ pub async fn reserve(
     principal.require_service()?;
     let req = body.into_inner();
     // Codes are shown grouped and upper case; a buyer may type them otherwise.
-    let code = req.code.trim().to_ascii_uppercase();
+    let code = voucher::canonical(&req.code);
     if code.is_empty() || code.len() > 64 || code.chars().any(char::is_control) {
         return Err(RewardsError::Voucher(voucher::Refusal::NotFound).into());
     }
+    // Only keyed hashes are stored: look up by the code's hash under every configured key.
+    let hashes = state.codes.candidates(&code);
     let now = state.clock.now();
     let reserved = platform::db::transaction(&state.pool, move |conn| {
         Box::pin(async move {
-            let found = vouchers::lock(conn, &code).await?;
+            let found = vouchers::lock_by_code_hash(conn, &hashes).await?;
+            if let Some(v) = found.as_ref().filter(|v| v.code_hash != hashes[0]) {
+                // Matched under a previous hash key: move it to the current one while we hold it.
+                vouchers::rehash_code(conn, v.redemption_id, &hashes[0]).await?;
+            }
             let held = found.as_ref().map(|v| Held {
                 owner: v.user_id,
                 status: &v.status,
@@ -66,7 +73,7 @@ pub async fn reserve(
             let v = match voucher::reserve(held.as_ref(), req.user_id, req.purchase_id, req.currency.code(), now) {
                 Reserve::Refuse(r) => return Err(RewardsError::Voucher(r)),
                 Reserve::AlreadyHeld => found.ok_or_else(|| Problem::internal("voucher vanished"))?,
-                Reserve::Take => vouchers::reserve(conn, &code, req.purchase_id, now)
+                Reserve::Take => vouchers::reserve(conn, v_id(&found)?, req.purchase_id, now)
                     .await?
                     .ok_or(RewardsError::Voucher(voucher::Refusal::Used))?,
             };
@@ -78,9 +85,14 @@ pub async fn reserve(
     let value = voucher_value(Some(reserved.discount), Some(&reserved.currency))?
         .ok_or_else(|| Problem::internal("voucher without value"))?;
     Ok(HttpResponse::Ok().json(ReservedVoucher {
-        code: reserved.code,
+        code_prefix: reserved.code_prefix,
         purchase_id: req.purchase_id,
         value,
         expires_at: reserved.expires_at,
     }))
+}
+
+/// The id of the voucher found (the domain decided to take it, so it exists).
+fn v_id(found: &Option<crate::store::catalog::Voucher>) -> Result<Uuid, RewardsError> {
+    found.as_ref().map(|v| v.redemption_id).ok_or_else(|| Problem::internal("voucher vanished").into())
 }

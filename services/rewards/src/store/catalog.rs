@@ -59,11 +59,16 @@ pub async fn insert_redemption(
         .await
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+// Serialize: the one-statement redemption (store::redeem) inserts the row from its JSON.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize)]
 #[diesel(table_name = vouchers)]
 pub struct Voucher {
-    pub code: String,
     pub redemption_id: Uuid,
+    /// HMAC-SHA256 of the code (platform::code_hash): the code itself is never kept.
+    #[serde(serialize_with = "bytea_text")]
+    pub code_hash: Vec<u8>,
+    /// `RW-` and the code's first group, to recognise it.
+    pub code_prefix: String,
     pub user_id: Uuid,
     pub discount: Decimal,
     pub currency: String,
@@ -74,6 +79,18 @@ pub struct Voucher {
     /// The purchase holding the voucher while `reserved` or `consumed`.
     pub purchase_id: Option<Uuid>,
     pub reserved_at: Option<DateTime<Utc>>,
+}
+
+/// A BYTEA in PostgreSQL's hex text form (`\x...`): what `jsonb_populate_record` reads into a
+/// BYTEA column (a JSON array of numbers, serde's default for bytes, it refuses).
+fn bytea_text<S: serde::Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    use std::fmt::Write;
+    let mut text = String::with_capacity(2 + 2 * bytes.len());
+    text.push_str("\\x");
+    for b in bytes {
+        let _ = write!(text, "{b:02x}");
+    }
+    s.serialize_str(&text)
 }
 
 pub async fn insert_voucher(conn: &mut AsyncPgConnection, v: &Voucher) -> QueryResult<usize> {

@@ -7,6 +7,7 @@ pub mod friends;
 pub mod leaderboard;
 pub mod profiles;
 pub mod purchases;
+pub mod redeem;
 pub mod reports;
 pub mod rules;
 pub mod schema;

@@ -107,9 +107,10 @@ diesel::table! {
 }
 
 diesel::table! {
-    vouchers (code) {
-        code -> Text,
+    vouchers (redemption_id) {
         redemption_id -> Uuid,
+        code_hash -> Bytea,
+        code_prefix -> Text,
         user_id -> Uuid,
         discount -> Numeric,
         currency -> Bpchar,

@@ -9,21 +9,34 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-/// The voucher, locked: a reservation decides on the row it then updates, so two purchases with
-/// one voucher queue on the lock and the second sees the first one's reservation.
-pub async fn lock(conn: &mut AsyncPgConnection, code: &str) -> QueryResult<Option<Voucher>> {
-    vouchers::table.find(code).for_update().select(Voucher::as_select()).first(conn).await.optional()
+/// The voucher whose code hashes to one of `hashes` (the code under the current and previous
+/// hash keys, `CodeHasher::candidates`), locked: a reservation decides on the row it then
+/// updates, so two purchases with one voucher queue on the lock and the second sees the first
+/// one's reservation.
+pub async fn lock_by_code_hash(conn: &mut AsyncPgConnection, hashes: &[Vec<u8>]) -> QueryResult<Option<Voucher>> {
+    vouchers::table
+        .filter(vouchers::code_hash.eq_any(hashes))
+        .for_update()
+        .select(Voucher::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Store the code's hash under the current hash key (it matched under a previous one).
+pub async fn rehash_code(conn: &mut AsyncPgConnection, redemption: Uuid, hash: &[u8]) -> QueryResult<usize> {
+    diesel::update(vouchers::table.find(redemption)).set(vouchers::code_hash.eq(hash)).execute(conn).await
 }
 
 /// Hold the (locked, checked) voucher for `purchase`. The status condition makes it atomic even
 /// without the lock.
 pub async fn reserve(
     conn: &mut AsyncPgConnection,
-    code: &str,
+    redemption: Uuid,
     purchase: Uuid,
     now: DateTime<Utc>,
 ) -> QueryResult<Option<Voucher>> {
-    diesel::update(vouchers::table.find(code).filter(vouchers::status.eq(ISSUED)))
+    diesel::update(vouchers::table.find(redemption).filter(vouchers::status.eq(ISSUED)))
         .set((vouchers::status.eq(RESERVED), vouchers::purchase_id.eq(purchase), vouchers::reserved_at.eq(now)))
         .returning(Voucher::as_returning())
         .get_result(conn)
@@ -40,22 +53,22 @@ pub async fn consume(conn: &mut AsyncPgConnection, purchase: Uuid, now: DateTime
         .await
 }
 
-/// Give the voucher back if `purchase` still holds it: usable again until it expires. A release
-/// for a purchase that no longer holds it (a duplicate, or the voucher was reserved again since)
-/// changes nothing; returns whether it did.
-pub async fn release(
-    conn: &mut AsyncPgConnection,
-    code: &str,
-    purchase: Uuid,
-    now: DateTime<Utc>,
-) -> QueryResult<Option<Voucher>> {
-    let Some(v) = lock(conn, code).await? else {
+/// Give back the voucher `purchase` holds, if it still holds one: usable again until it expires.
+/// Found by the purchase, not the code (which is not kept): a release for a purchase that no
+/// longer holds it (a duplicate, or the voucher was reserved again since) changes nothing;
+/// returns whether it did.
+pub async fn release(conn: &mut AsyncPgConnection, purchase: Uuid, now: DateTime<Utc>) -> QueryResult<Option<Voucher>> {
+    let held = vouchers::table
+        .filter(vouchers::purchase_id.eq(purchase))
+        .for_update()
+        .select(Voucher::as_select())
+        .first(conn)
+        .await
+        .optional()?;
+    let Some(v) = held else {
         return Ok(None);
     };
-    if v.purchase_id != Some(purchase) {
-        return Ok(None);
-    }
-    diesel::update(vouchers::table.find(code))
+    diesel::update(vouchers::table.find(v.redemption_id))
         .set((
             vouchers::status.eq(status_after_release(v.expires_at, now)),
             vouchers::purchase_id.eq(None::<Uuid>),

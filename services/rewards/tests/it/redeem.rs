@@ -69,3 +69,54 @@ async fn pro_month_is_announced_for_subscriptions_once_per_key() {
     assert_eq!(s.balance_of(user).await, 500);
     s.stop().await;
 }
+
+/// The one-statement redemption keeps platform::idempotency's semantics: concurrent requests with one
+/// key spend once (the others are told it is in progress, or replay the answer), a retry replays it,
+/// the key with another body is refused, and what the statement fills in after the debit (the
+/// answer's and the event's `balance_after`) is the debited balance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_key_is_one_redemption_whatever_the_retries() {
+    let s = Rewards::start().await;
+    let mut events = Capture::bind(&s.env, &["rewards.tokens.redeemed.v1"]).await;
+    let user = Uuid::now_v7();
+    s.award(user, 1000).await;
+    let attempts = (0..20).map(|_| s.redeem(user, "course_voucher", "same-key"));
+    let mut first = None;
+    let mut replayed = Vec::new();
+    for res in futures_util::future::join_all(attempts).await {
+        let status = res.status().as_u16();
+        let again = res.headers().get("idempotent-replayed").is_some();
+        let body: Value = res.json().await.unwrap();
+        match (status, again) {
+            (201, false) => assert!(first.replace(body).is_none(), "spent twice"),
+            (201, true) => replayed.push(body),
+            (409, _) => assert_eq!(body["code"], "idempotency_in_progress"),
+            other => panic!("unexpected {other:?}: {body}"),
+        }
+    }
+    let first = first.expect("one redemption");
+    assert_eq!(first["balance_after"], 700);
+    assert_eq!(first["cost"], 300);
+    // The code is shown once, in the fresh answer; a replay is that answer without it (the stored
+    // answer never held it: vouchers::the_code_is_shown_once_...).
+    let code = first["voucher"]["code"].as_str().expect("the fresh answer shows the code").to_string();
+    assert_eq!(first["voucher"]["code_prefix"], code[..7]);
+    let mut concealed = first.clone();
+    concealed["voucher"].as_object_mut().unwrap().remove("code");
+    assert!(replayed.iter().all(|r| *r == concealed), "{replayed:?}");
+    let retry = s.redeem(user, "course_voucher", "same-key").await;
+    assert_eq!(retry.headers()["idempotent-replayed"], "true");
+    assert_eq!(retry.json::<Value>().await.unwrap(), concealed);
+    let other_body = s.redeem(user, "pro_month", "same-key").await;
+    assert_eq!(other_body.status(), 422);
+    assert_eq!(other_body.json::<Value>().await.unwrap()["code"], "idempotency_key_reused");
+    let unknown = s.redeem(user, "a_yacht", "new-key").await;
+    assert_eq!(unknown.status(), 422);
+    assert_eq!(s.balance_of(user).await, 700);
+    let e = events.expect("rewards.tokens.redeemed.v1", Duration::from_secs(10)).await;
+    assert_eq!(e.data["balance_after"], 700);
+    assert_eq!(e.data["transaction_id"], first["transaction_id"]);
+    assert!(events.next(Duration::from_millis(500)).await.is_none(), "one event per redemption");
+    s.assert_books_balance().await;
+    s.stop().await;
+}

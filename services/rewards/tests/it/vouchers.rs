@@ -1,15 +1,22 @@
 //! Vouchers at checkout, rewards' side: marketplace reserves one with the internal call, the
-//! purchase consumes it, `marketplace.voucher.released.v1` gives it back.
+//! purchase consumes it, `marketplace.voucher.released.v2` (or a v1 still in flight) gives it
+//! back. Codes are kept only as keyed hashes (issue 21).
 
 use crate::support::Rewards;
 use chrono::Utc;
-use events::catalog::marketplace::{CoursePurchased, VoucherReleased};
+use events::catalog::marketplace::{CoursePurchased, VoucherReleased, VoucherReleasedV2};
 use platform::auth::Role;
 use platform::money::{Currency, Money};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 const AT: &str = "2026-11-24T09:00:00Z";
+
+/// The hash key of the tests' configuration (`rewards::Config::default()`).
+fn hasher() -> platform::code_hash::CodeHasher {
+    let key = platform::config::Secret::new(platform::code_hash::DEV_KEY);
+    platform::code_hash::CodeHasher::new(&key, None).unwrap()
+}
 
 async fn voucher(s: &Rewards, user: Uuid) -> String {
     s.award(user, 300).await;
@@ -44,8 +51,10 @@ async fn status_of(s: &Rewards, code: &str) -> (String, Option<Uuid>) {
     use diesel_async::RunQueryDsl;
     use rewards::store::schema::vouchers;
     let mut conn = s.conn().await;
+    // Found the way the service finds it: by the code's hash under the (test) key.
+    let hash = hasher().hash(code);
     vouchers::table
-        .find(code)
+        .filter(vouchers::code_hash.eq(hash))
         .select((vouchers::status, vouchers::purchase_id))
         .first::<(String, Option<Uuid>)>(&mut conn)
         .await
@@ -121,9 +130,10 @@ async fn a_completed_purchase_consumes_it_and_a_release_gives_it_back_until_it_e
     s.wait_drained().await;
     assert_eq!(status_of(&s, &code).await, ("consumed".into(), Some(purchase)));
 
-    // A release for another purchase changes nothing; this purchase's (twice) gives it back once.
-    let release = |purchase_id| VoucherReleased {
-        voucher_code: code.clone(),
+    // A release for another purchase changes nothing; this purchase's (twice: a v1 still in
+    // flight from before the upgrade, then a v2 without the code) gives it back once.
+    let release = |purchase_id| VoucherReleasedV2 {
+        voucher_code_prefix: code[..7].to_string(),
         purchase_id,
         user_id: me,
         reason: "refunded".into(),
@@ -132,7 +142,14 @@ async fn a_completed_purchase_consumes_it_and_a_release_gives_it_back_until_it_e
     s.publish(&release(Uuid::now_v7())).await;
     s.wait_drained().await;
     assert_eq!(status_of(&s, &code).await.0, "consumed");
-    s.publish(&release(purchase)).await;
+    s.publish(&VoucherReleased {
+        voucher_code: code.clone(),
+        purchase_id: purchase,
+        user_id: me,
+        reason: "refunded".into(),
+        released_at: Utc::now(),
+    })
+    .await;
     s.publish(&release(purchase)).await;
     s.wait_drained().await;
     assert_eq!(status_of(&s, &code).await, ("issued".into(), None));
@@ -145,5 +162,49 @@ async fn a_completed_purchase_consumes_it_and_a_release_gives_it_back_until_it_e
     s.wait_drained().await;
     assert_eq!(status_of(&s, &code).await, ("expired".into(), None));
     refused(&reserve(&s, &code, me, Uuid::now_v7(), "USD").await, "voucher_expired");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_code_is_shown_once_then_only_its_prefix_and_the_database_never_holds_it() {
+    let s = Rewards::start_at(AT).await;
+    let me = Uuid::now_v7();
+    s.award(me, 300).await;
+    let first = s.redeem(me, "course_voucher", "redeem-once").await;
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let code = first["voucher"]["code"].as_str().unwrap().to_string();
+    assert_eq!(first["voucher"]["code_prefix"], code[..7]);
+    assert!(code.starts_with("RW-"));
+
+    // A replay answers the same redemption, without the code: it was never stored to replay.
+    let replay = s.redeem(me, "course_voucher", "redeem-once").await;
+    assert_eq!(replay.headers().get("idempotent-replayed").unwrap(), "true");
+    let replay: Value = replay.json().await.unwrap();
+    assert_eq!(replay["redemption_id"], first["redemption_id"]);
+    assert!(replay["voucher"].get("code").is_none(), "{replay}");
+    assert_eq!(replay["voucher"]["code_prefix"], code[..7]);
+
+    // The personal-data export shows the prefix, not the hash.
+    let export = testkit::privacy::own(&s.svc.url(), "rewards", me).await;
+    let vouchers = testkit::privacy::rows(&export, "vouchers");
+    assert_eq!(vouchers[0]["code_prefix"], code[..7], "{export}");
+    let exported = export.to_string();
+    assert!(exported.contains(&code[..7]) && !exported.contains("code_hash"), "{exported}");
+
+    // The code works, by its hash; a near miss and the prefix alone do not, and fail as before.
+    let purchase = Uuid::now_v7();
+    let held = reserve(&s, &code, me, purchase, "USD").await;
+    assert_eq!(held.0, 200, "{}", held.1);
+    assert_eq!(held.1["code_prefix"], code[..7]);
+    assert!(held.1.get("code").is_none(), "{}", held.1);
+    let mut near = code.clone();
+    near.replace_range(21..22, if code.ends_with('0') { "1" } else { "0" });
+    refused(&reserve(&s, &near, me, Uuid::now_v7(), "USD").await, "voucher_not_found");
+    refused(&reserve(&s, &code[..7], me, Uuid::now_v7(), "USD").await, "voucher_not_found");
+
+    // Nothing in the schema holds the code (nor its random part), in any table or column.
+    let hits = testkit::erasure::leftovers(&s.env.schema("rewards"), &[&code, &code[3..], &code[8..]]).await;
+    assert!(hits.is_empty(), "the voucher code is stored in clear: {hits:?}");
     s.stop().await;
 }

@@ -1,0 +1,2 @@
+DROP FUNCTION migration_code_hash_key(TEXT);
+DROP FUNCTION code_hmac(TEXT, TEXT);

@@ -1,0 +1,2 @@
+DROP FUNCTION idempotency_record(TEXT, TEXT, TEXT, SMALLINT, JSONB);
+DROP FUNCTION idempotency_claim(TEXT, TEXT, TEXT);
