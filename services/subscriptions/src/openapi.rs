@@ -38,7 +38,6 @@ use utoipa::OpenApi;
         Source, Money, Currency, Problem, FieldError, crate::reports::Row, DiscountRequest,
         DiscountView, CouponRequest, CouponView, PromotionCodeRequest, PromotionCodeView
     )),
-    tags((name = "subscriptions", description = "Tiers, the caller's subscription (proration, cancellation) and feature checks, and the admin subscriptions report"),
-        (name = "coupons", description = "Admin: subscription coupons (percent or amount off, once / repeating / forever) and their customer-facing promotion codes"))
+    tags((name = "subscriptions", description = "Tiers, the caller's subscription (proration, cancellation, pause, discounts) and feature checks, the admin subscriptions report, and admin coupons with their promotion codes"))
 )]
 pub struct ApiDoc;

@@ -167,7 +167,7 @@ fn terms(req: CouponRequest) -> Result<CouponTerms, Problem> {
 }
 
 /// Create a coupon (admin).
-#[utoipa::path(post, path = "/api/admin/coupons", tag = "coupons", operation_id = "createCoupon",
+#[utoipa::path(post, path = "/api/admin/coupons", tag = "subscriptions", operation_id = "createCoupon",
     security(("bearer" = [])),
     params(("Idempotency-Key" = String, Header, description = "Required; replays the first response")),
     request_body = CouponRequest,
@@ -175,6 +175,7 @@ fn terms(req: CouponRequest) -> Result<CouponTerms, Problem> {
         (status = 400, body = Problem, content_type = PROBLEM, description = "idempotency_key_required, bad_request"),
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: admins only"),
+        (status = 409, body = Problem, content_type = PROBLEM, description = "idempotency_in_progress"),
         (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed, idempotency_key_reused")))]
 pub async fn create(
     state: web::Data<State>,
@@ -224,7 +225,7 @@ struct Cursor {
 }
 
 /// Coupons, newest first, with their promotion codes (admin).
-#[utoipa::path(get, path = "/api/admin/coupons", tag = "coupons", operation_id = "listCoupons",
+#[utoipa::path(get, path = "/api/admin/coupons", tag = "subscriptions", operation_id = "listCoupons",
     security(("bearer" = [])), params(ListQuery),
     responses((status = 200, body = Page<CouponView>),
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
@@ -247,7 +248,7 @@ pub async fn list(state: web::Data<State>, principal: Principal, q: Query<ListQu
 }
 
 /// Add a customer-facing promotion code to a coupon (admin).
-#[utoipa::path(post, path = "/api/admin/coupons/{id}/promotion-codes", tag = "coupons", operation_id = "createPromotionCode",
+#[utoipa::path(post, path = "/api/admin/coupons/{id}/promotion-codes", tag = "subscriptions", operation_id = "createPromotionCode",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "The coupon"),
         ("Idempotency-Key" = String, Header, description = "Required; replays the first response")),
@@ -257,7 +258,7 @@ pub async fn list(state: web::Data<State>, principal: Principal, q: Query<ListQu
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: admins only"),
         (status = 404, body = Problem, content_type = PROBLEM, description = "not_found: no such coupon"),
-        (status = 409, body = Problem, content_type = PROBLEM, description = "promotion_code_exists, illegal_transition (coupon deactivated)"),
+        (status = 409, body = Problem, content_type = PROBLEM, description = "promotion_code_exists, illegal_transition (coupon deactivated), idempotency_in_progress"),
         (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed, idempotency_key_reused")))]
 pub async fn create_code(
     state: web::Data<State>,
@@ -287,7 +288,7 @@ pub async fn create_code(
 }
 
 /// Deactivate a coupon: its codes redeem no more (discounts already held keep applying).
-#[utoipa::path(post, path = "/api/admin/coupons/{id}/deactivate", tag = "coupons", operation_id = "deactivateCoupon",
+#[utoipa::path(post, path = "/api/admin/coupons/{id}/deactivate", tag = "subscriptions", operation_id = "deactivateCoupon",
     security(("bearer" = [])), params(("id" = Uuid, Path, description = "The coupon")),
     responses((status = 200, body = CouponView),
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
@@ -318,7 +319,7 @@ pub async fn deactivate(
 }
 
 /// Deactivate one promotion code of a coupon.
-#[utoipa::path(post, path = "/api/admin/coupons/{id}/promotion-codes/{code_id}/deactivate", tag = "coupons",
+#[utoipa::path(post, path = "/api/admin/coupons/{id}/promotion-codes/{code_id}/deactivate", tag = "subscriptions",
     operation_id = "deactivatePromotionCode", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "The coupon"), ("code_id" = Uuid, Path, description = "The promotion code")),
     responses((status = 200, body = CouponView),
