@@ -366,9 +366,14 @@ fn no_config_debug_shows_a_secret() {
     )
     .expect("billing's settings");
     show("billing", format!("{billing:?}"));
-    let rewards: rewards::Config =
-        platform::config::load_from("REWARDS_", vars("REWARDS_", &[("LEADERBOARD_HANDLE_SECRET", secret("handles"))]))
-            .expect("rewards' settings");
+    let rewards: rewards::Config = platform::config::load_from(
+        "REWARDS_",
+        vars(
+            "REWARDS_",
+            &[("LEADERBOARD_HANDLE_SECRET", secret("handles")), ("CODE_HASH_KEY", secret("voucher-code-hash-key"))],
+        ),
+    )
+    .expect("rewards' settings");
     show("rewards", format!("{rewards:?}"));
     let licensing: licensing::Config = platform::config::load_from(
         "LICENSING_",
@@ -380,6 +385,7 @@ fn no_config_debug_shows_a_secret() {
                     format!("-----BEGIN PRIVATE KEY-----\n{pem}\n-----END PRIVATE KEY-----"),
                 ),
                 ("CERTIFICATE_PUBLIC_KEY_PEM", "-----BEGIN PUBLIC KEY-----\nMCow\n-----END PUBLIC KEY-----".into()),
+                ("CODE_HASH_KEY", secret("license-key-hash-key")),
             ],
         ),
     )
