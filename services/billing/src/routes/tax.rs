@@ -140,6 +140,7 @@ pub async fn get_details(state: web::Data<State>, principal: Principal) -> Resul
 #[utoipa::path(put, path = "/api/payments/billing-details", tag = "billing", operation_id = "put_billing_details", security(("bearer" = [])),
     request_body = BillingDetails,
     responses((status = 200, body = BillingDetailsView),
+        (status = 400, body = Problem, content_type = "application/problem+json", description = "bad_request: the body is not valid JSON"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json", description = "validation_failed")))]
 pub async fn put_details(
@@ -246,6 +247,7 @@ fn validate_rate(r: &CreateTaxRate) -> Result<(), Problem> {
 #[utoipa::path(post, path = "/api/admin/tax-rates", tag = "billing", operation_id = "create_tax_rate", security(("bearer" = [])),
     request_body = CreateTaxRate,
     responses((status = 201, body = TaxRateView),
+        (status = 400, body = Problem, content_type = "application/problem+json", description = "bad_request: the body is not valid JSON"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json", description = "tax_rate_exists"),
