@@ -66,7 +66,9 @@ async fn no_secret_reaches_a_log_line_or_a_problem_body() {
     let status = tokio::task::spawn_blocking(move || child.wait()).await.expect("joined").expect("the child ends");
     let text = without_ansi(&std::fs::read_to_string(&log_path).expect("the log"));
     let tail: String = text.lines().rev().take(40).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
-    assert!(status.success(), "the flows failed ({status}); the log ends with:\n{tail}");
+    // A failed flow's panic is followed by every service's shutdown lines: show the panic itself.
+    let panic: String = text.lines().skip_while(|l| !l.contains("panicked at")).take(15).collect::<Vec<_>>().join("\n");
+    assert!(status.success(), "the flows failed ({status}):\n{panic}\nthe log ends with:\n{tail}");
     let seen: Value = serde_json::from_str(&std::fs::read_to_string(&out_path).expect("seen.json")).expect("JSON");
 
     // The log is the platform's at debug level: without that, finding nothing proves nothing.
