@@ -290,3 +290,32 @@ pub async fn insert_charge_discount(conn: &mut AsyncPgConnection, d: &ChargeDisc
 pub async fn charge_discount(conn: &mut AsyncPgConnection, charge_id: Uuid) -> QueryResult<Option<ChargeDiscount>> {
     charge_discounts::table.find(charge_id).select(ChargeDiscount::as_select()).first(conn).await.optional()
 }
+
+/// What the subscription recurrently pays for `tier` at `list` in the period that started at
+/// `period_start`, when its discount covers that period ([`discount::recurring_covers`]) and
+/// applies to the tier and currency: the discount priced on `list`. `None`: the list price.
+pub async fn recurring_discount(
+    conn: &mut AsyncPgConnection,
+    subscription_id: Uuid,
+    tier: &str,
+    list: platform::money::Money,
+    period_start: Option<chrono::DateTime<chrono::Utc>>,
+) -> QueryResult<Option<(crate::domain::discount::Priced, FullCoupon, SubscriptionDiscount)>> {
+    let Some(period_start) = period_start else {
+        return Ok(None);
+    };
+    let Some(held) = discount_of(conn, subscription_id).await? else {
+        return Ok(None);
+    };
+    let Some(coupon) = find_coupon(conn, held.coupon_id).await? else {
+        return Ok(None);
+    };
+    if !crate::domain::discount::recurring_covers(coupon.duration(), held.applied_at, period_start)
+        || coupon.coupon.tiers.as_ref().is_some_and(|t| !t.iter().any(|c| c == tier))
+    {
+        return Ok(None);
+    }
+    Ok(crate::domain::discount::price(list, &coupon.off())
+        .filter(|p| !p.discount.amount.is_zero())
+        .map(|p| (p, coupon, held)))
+}
