@@ -101,20 +101,13 @@ pub fn covers(
     }
 }
 
-/// Whether a discount held since `applied_at` is part of the recurring price of the period that
-/// started at `period_start`: what MRR counts (net of discounts, as Stripe's MRR) and what an
-/// upgrade within that period is prorated on. Only a period that began with the discount held is
-/// (the period running when a code is added to a live subscription was paid in full), within a
-/// `repeating` coupon's months. A `once` discount is never recurring: it is one charge's discount
-/// (like a proration, not MRR), spent on the first charge, so neither MRR nor a later proration
-/// in its period gets it (Stripe applies a `once` coupon to one invoice).
-pub fn recurring_covers(duration: Duration, applied_at: DateTime<Utc>, period_start: DateTime<Utc>) -> bool {
-    period_start >= applied_at
-        && match duration {
-            Duration::Once => false,
-            Duration::Repeating(n) => applied_at.checked_add_months(Months::new(n)).is_none_or(|end| period_start < end),
-            Duration::Forever => true,
-        }
+/// Whether a discount is part of the recurring price of the periods it discounts: what MRR counts
+/// (net of discounts, as Stripe's MRR) and what an upgrade within such a period is prorated on.
+/// A `once` discount is not: it is one charge's discount (like a proration, never MRR), spent on
+/// the first charge, so neither MRR nor a later proration in its period gets it (Stripe applies a
+/// `once` coupon to one invoice).
+pub fn recurring(duration: Duration) -> bool {
+    duration != Duration::Once
 }
 
 /// When a discount stops covering new periods (`None`: never, or after its single use).
@@ -218,17 +211,10 @@ mod tests {
     }
 
     #[test]
-    fn only_a_period_begun_with_a_repeating_or_forever_discount_is_discounted_recurrently() {
-        let applied = Utc.with_ymd_and_hms(2026, 1, 10, 12, 0, 0).unwrap();
-        let before = applied - chrono::Duration::days(3);
-        let after = applied + chrono::Duration::hours(1);
-        let in_3_months = Utc.with_ymd_and_hms(2026, 4, 10, 12, 0, 0).unwrap();
-        assert!(recurring_covers(Duration::Forever, applied, applied));
-        assert!(recurring_covers(Duration::Forever, applied, after));
-        assert!(!recurring_covers(Duration::Forever, applied, before), "the period paid before the code");
-        assert!(recurring_covers(Duration::Repeating(3), applied, after));
-        assert!(!recurring_covers(Duration::Repeating(3), applied, in_3_months), "its months are over");
-        assert!(!recurring_covers(Duration::Once, applied, after), "a once discount is not recurring");
+    fn repeating_and_forever_discounts_are_recurring_a_once_discount_is_not() {
+        assert!(recurring(Duration::Forever));
+        assert!(recurring(Duration::Repeating(3)));
+        assert!(!recurring(Duration::Once));
     }
 
     fn at(y: i32, m: u32, day: u32) -> DateTime<Utc> {

@@ -257,6 +257,26 @@ impl Stack {
         .await
     }
 
+    /// The user's invoices at billing, newest first, once there are at least `n`.
+    pub async fn invoices(&self, user: Uuid, n: usize) -> Vec<Value> {
+        let token = testkit::internal_token("billing", &user.to_string(), &[Role::Learner]);
+        testkit::eventually(&format!("{n} invoices"), Duration::from_secs(15), || async {
+            let page: Value = self
+                .http
+                .get(format!("{}/api/payments/invoices?limit=100", self.billing.url()))
+                .header("x-internal-token", &token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let data = page["data"].as_array().cloned().unwrap_or_default();
+            (data.len() >= n).then_some(data)
+        })
+        .await
+    }
+
     pub async fn wait_feature(&self, user: Uuid, feature: &str, allowed: bool) -> Value {
         testkit::eventually(&format!("{feature} allowed={allowed}"), Duration::from_secs(30), || async {
             let f = self.feature(user, feature).await;

@@ -149,22 +149,7 @@ async fn a_card_required_trial_needs_a_card_and_its_end_charges_it_with_an_invoi
     assert_eq!(s.mrr_of(user).await, d("9.99"));
 
     // Billing invoiced it.
-    let token = testkit::internal_token("billing", &user.to_string(), &[Role::Learner]);
-    let invoices = testkit::eventually("the invoice", StdDuration::from_secs(15), || async {
-        let page: Value = s
-            .http
-            .get(format!("{}/api/payments/invoices", s.billing.url()))
-            .header("x-internal-token", &token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let data = page["data"].as_array().cloned().unwrap_or_default();
-        (!data.is_empty()).then_some(data)
-    })
-    .await;
+    let invoices = s.invoices(user, 1).await;
     assert_eq!(invoices.len(), 1);
     assert_eq!(invoices[0]["total"]["amount"], "9.99");
     let text = invoices[0].to_string();
