@@ -33,6 +33,6 @@ mod self_service;
 mod subscription;
 mod subscription_refunds;
 mod support;
-mod trials;
 mod traces;
+mod trials;
 mod vouchers;

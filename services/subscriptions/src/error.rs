@@ -43,7 +43,9 @@ pub enum SubscriptionError {
     DiscountExists,
     #[error("a promotion code with this code exists")]
     CodeTaken,
-    #[error("this tier's free trial needs a saved default card: add one (POST /api/payments/methods/setup), then subscribe")]
+    #[error(
+        "this tier's free trial needs a saved default card: add one (POST /api/payments/methods/setup), then subscribe"
+    )]
     TrialNeedsCard,
     #[error(transparent)]
     Problem(#[from] Problem),

@@ -422,7 +422,8 @@ pub async fn preview(
     // A recurring discount that covers this period prices both sides of the proration, as it
     // priced (and will price) the periods themselves: the customer pays the difference of what
     // they pay, not of list prices.
-    let current_off = store_coupons::recurring_discount(conn, sub.id, &current.code, current_price, Some(start)).await?;
+    let current_off =
+        store_coupons::recurring_discount(conn, sub.id, &current.code, current_price, Some(start)).await?;
     let next_off = store_coupons::recurring_discount(conn, sub.id, &next.code, next_price, Some(start)).await?;
     let net_of = |list: Money, off: &Option<(discount::Priced, FullCoupon, _)>| off.as_ref().map_or(list, |o| o.0.net);
     let net = proration::upgrade_charge(
@@ -511,7 +512,11 @@ pub async fn prepare_change(
         let description = format!("Upgrade to {} (prorated)", next.name);
         let lines = match store_coupons::charge_discount(conn, charge.id).await? {
             Some(d) => vec![
-                ChargeLine { kind: LineKind::ProrationCharge, description: description.clone(), amount: charge.amount + d.amount },
+                ChargeLine {
+                    kind: LineKind::ProrationCharge,
+                    description: description.clone(),
+                    amount: charge.amount + d.amount,
+                },
                 ChargeLine { kind: LineKind::Discount, description: d.description, amount: -d.amount },
             ],
             None => Vec::new(),
@@ -891,8 +896,11 @@ pub async fn apply_discount(
     code: &str,
 ) -> Result<Subscription, SubscriptionError> {
     let sub = subs::lock_live(conn, user_id).await?.ok_or(SubscriptionError::NoSubscription)?;
-    if status(&sub)? != Status::Active {
-        return Err(SubscriptionError::Illegal("only an active subscription takes a promotion code".into()));
+    // A trial takes one too: it prices the first charge, at the trial's end.
+    if !matches!(status(&sub)?, Status::Active | Status::Trialing) {
+        return Err(SubscriptionError::Illegal(
+            "only an active or trialing subscription takes a promotion code".into(),
+        ));
     }
     let chosen = tier(conn, &sub.tier).await?;
     coupons::redeem(conn, code, &sub, &chosen, state.clock.now()).await?;

@@ -301,7 +301,7 @@ pub struct DiscountRequest {
     pub promotion_code: String,
 }
 
-/// Redeem a promotion code on the caller's active subscription.
+/// Redeem a promotion code on the caller's active (or trialing) subscription.
 ///
 /// The discount applies from the next charge (the next renewal) for as long as the coupon's
 /// duration covers; the period already paid is not re-priced. A subscription holds one discount.
@@ -473,7 +473,8 @@ pub async fn change(
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelRequest {
-    /// Keep access until the period end (an active subscription), or cancel at once.
+    /// Keep access until the period end (an active or trialing subscription: a trial is then never
+    /// charged), or cancel at once.
     pub at_period_end: bool,
 }
 

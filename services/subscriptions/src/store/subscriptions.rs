@@ -169,6 +169,8 @@ pub async fn take_trials_ending(
         .filter(subscriptions::status.eq("trialing"))
         .filter(subscriptions::trial_will_end_sent.eq(false))
         .filter(subscriptions::cancel_at_period_end.eq(false))
+        // A change to Free ends the trial at its end: nothing will be charged, nothing to announce.
+        .filter(subscriptions::pending_tier.is_null().or(subscriptions::pending_tier.ne("free")))
         .filter(subscriptions::current_period_end.le(now + notice))
         .filter(subscriptions::current_period_end.gt(now))
         .order(subscriptions::current_period_end.asc())
@@ -182,9 +184,5 @@ pub async fn take_trials_ending(
         .set(subscriptions::trial_will_end_sent.eq(true))
         .execute(conn)
         .await?;
-    subscriptions::table
-        .filter(subscriptions::id.eq_any(&due))
-        .select(Subscription::as_select())
-        .load(conn)
-        .await
+    subscriptions::table.filter(subscriptions::id.eq_any(&due)).select(Subscription::as_select()).load(conn).await
 }

@@ -3,11 +3,11 @@
 
 use crate::support::Stack;
 use chrono::{DateTime, Duration, Utc};
+use platform::auth::Role;
 use platform::clock::Clock;
 use rust_decimal::Decimal;
-use std::str::FromStr;
-use platform::auth::Role;
 use serde_json::{json, Value};
+use std::str::FromStr;
 use std::time::Duration as StdDuration;
 use uuid::Uuid;
 
@@ -260,8 +260,7 @@ async fn a_code_applied_to_an_existing_subscription_discounts_the_next_renewal()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mrr_counts_what_a_discounted_subscriber_pays_and_a_once_discount_is_not_recurring() {
     let s = Stack::start().await;
-    coupon_with_code(&s, json!({"name": "Half forever", "percent_off": "50", "duration": "forever"}), "HALFLIFE")
-        .await;
+    coupon_with_code(&s, json!({"name": "Half forever", "percent_off": "50", "duration": "forever"}), "HALFLIFE").await;
     coupon_with_code(&s, json!({"name": "Half once", "percent_off": "50", "duration": "once"}), "HALFONCE").await;
     let (forever, once) = (Uuid::now_v7(), Uuid::now_v7());
     subscribe_with_code(&s, forever, "pro", "HALFLIFE").await;
@@ -279,8 +278,7 @@ async fn an_upgrade_in_a_period_the_coupon_covers_is_prorated_net_of_it() {
     let mut s = Stack::start().await;
     // Whole seconds: the period start comes back from the database in microseconds.
     s.clock.set(DateTime::from_timestamp(s.clock.now().timestamp(), 0).unwrap());
-    coupon_with_code(&s, json!({"name": "Half forever", "percent_off": "50", "duration": "forever"}), "HALFUP")
-        .await;
+    coupon_with_code(&s, json!({"name": "Half forever", "percent_off": "50", "duration": "forever"}), "HALFUP").await;
     let user = Uuid::now_v7();
     subscribe_with_code(&s, user, "pro", "HALFUP").await;
     // At the period's first second: list proration 99 - 9.99 = 89.01; the customer pays half of
