@@ -34,4 +34,5 @@ mod subscription;
 mod subscription_refunds;
 mod support;
 mod traces;
+mod trials;
 mod vouchers;

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 /// What the app does: a SetupIntent from billing, confirmed with the card (stripe-fake's control
 /// endpoint stands in for Stripe.js).
-async fn save_card(p: &Platform, user: &User, card: &str) {
+pub(crate) async fn save_card(p: &Platform, user: &User, card: &str) {
     let res = p.post_key(user, "/api/payments/methods/setup", json!({}), &Uuid::new_v4().to_string()).await;
     assert_eq!(res.status, 201, "{}", res.body);
     p.fake.confirm_setup_intent(&str_of(&res.body["setup_intent_id"]), card).expect("the card is saved");

@@ -28,6 +28,16 @@ struct CreatePayment<'a> {
     lines: &'a [ChargeLine],
 }
 
+#[derive(Debug, Serialize)]
+struct CardQuestion {
+    user_id: Uuid,
+}
+
+#[derive(Debug, Deserialize)]
+struct CardAnswer {
+    has_default_card: bool,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct Payment {
     pub id: Uuid,
@@ -67,5 +77,18 @@ impl BillingClient {
             CallError::Refused { problem, .. } => SubscriptionError::PaymentDeclined(problem.code),
             CallError::Unavailable(cause) => SubscriptionError::BillingUnavailable(cause),
         })
+    }
+
+    /// Whether the user has a saved default card at billing (a trial in `card_required` mode
+    /// needs one). A read: retried freely.
+    pub async fn has_default_card(&self, user_id: Uuid) -> Result<bool, SubscriptionError> {
+        let answer: CardAnswer =
+            self.client.post("/internal/customers/default-card", None, &CardQuestion { user_id }).await.map_err(
+                |e| match e {
+                    CallError::Refused { problem, .. } => SubscriptionError::BillingUnavailable(problem.code),
+                    CallError::Unavailable(cause) => SubscriptionError::BillingUnavailable(cause),
+                },
+            )?;
+        Ok(answer.has_default_card)
     }
 }

@@ -1,6 +1,7 @@
 //! Erasure, subscriptions' part (issue 18, point 3; the protocol is `events::erasure`).
 //! Subscriptions holds no personal text: subscriptions, their history, charges and entitlement
-//! grants are keyed by the user's opaque id and are (or back) financial records, so they are kept.
+//! grants are keyed by the user's opaque id and are (or back) financial records, so they are kept;
+//! so are the trials taken (`trial_claims`: what keeps a trial once per user and tier).
 //! What must change is the future: billing deletes the person's Stripe customer, so a live
 //! subscription never renews again (`operations::end_for_erasure`), in the confirming transaction.
 

@@ -43,6 +43,10 @@ pub enum SubscriptionError {
     DiscountExists,
     #[error("a promotion code with this code exists")]
     CodeTaken,
+    #[error(
+        "this tier's free trial needs a saved default card: add one (POST /api/payments/methods/setup), then subscribe"
+    )]
+    TrialNeedsCard,
     #[error(transparent)]
     Problem(#[from] Problem),
 }
@@ -114,6 +118,12 @@ impl From<SubscriptionError> for Problem {
             E::RedemptionLimitReached => Problem::conflict("redemption_limit_reached", e.to_string()),
             E::DiscountExists => Problem::conflict("discount_exists", e.to_string()),
             E::CodeTaken => Problem::conflict("promotion_code_exists", e.to_string()),
+            E::TrialNeedsCard => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "payment_method_required",
+                "A saved default card is needed to start this trial",
+            )
+            .with_detail(e.to_string()),
             E::Problem(p) => p,
         }
     }

@@ -12,15 +12,17 @@ use crate::billing::Payment;
 use crate::charging::{self, Paid};
 use crate::coupons;
 use crate::domain::lifecycle::{self, transition, Event, Status};
-use crate::domain::{period, pricing, proration};
+use crate::domain::{discount, period, pricing, proration, trial};
 use crate::error::SubscriptionError;
 use crate::store::charges::{self, Charge, NewCharge, PENDING};
+use crate::store::coupons::{self as store_coupons, FullCoupon};
 use crate::store::subscriptions::{self as subs, Subscription};
 use crate::store::tiers::{self, Tier};
+use crate::store::trials;
 use crate::State;
 use chrono::{DateTime, Datelike, Duration, Utc};
 use diesel_async::AsyncPgConnection;
-use events::catalog::billing::ChargeLine;
+use events::catalog::billing::{ChargeLine, LineKind};
 use events::catalog::subscriptions as ev;
 use events::outbox;
 use platform::money::{Currency, Money};
@@ -130,6 +132,8 @@ pub enum Subscribe {
     Pay(FirstPayment),
     /// A promotion code took the whole first period off: no payment, the subscription is active.
     Free(Subscription),
+    /// A free trial started (`trialing`): nothing to pay until it ends.
+    Trial(Subscription),
 }
 
 fn initial_charge_id(subscription: Uuid) -> Uuid {
@@ -141,6 +145,11 @@ fn initial_charge_id(subscription: Uuid) -> Uuid {
 /// in this transaction). Run again for the same key after billing could not be reached, it finds
 /// what the earlier attempt recorded. A first charge discounted to zero takes no payment: the
 /// subscription is active at once (docs/api.md, "Coupons and promotion codes").
+///
+/// A tier with a trial the user has not had (claimed here, once per user and tier ever) starts
+/// `trialing` with no charge; `has_card` is billing's answer, asked before this transaction, to
+/// "does the user have a saved default card" (`None`: not asked, the tier needs none).
+#[allow(clippy::too_many_arguments)]
 pub async fn prepare_subscribe(
     conn: &mut AsyncPgConnection,
     state: &State,
@@ -149,6 +158,7 @@ pub async fn prepare_subscribe(
     requested_currency: Option<&str>,
     subscription_id: Uuid,
     promotion_code: Option<&str>,
+    has_card: Option<bool>,
 ) -> Result<Subscribe, SubscriptionError> {
     let chosen = tier(conn, tier_code).await?;
     if chosen.price.is_zero() {
@@ -161,22 +171,44 @@ pub async fn prepare_subscribe(
         .ok_or_else(|| SubscriptionError::Currency(format!("{} has no price in {billed}", chosen.name)))?;
     let charge_id = initial_charge_id(subscription_id);
     let sub = match subs::lock(conn, subscription_id).await? {
+        // A trial recorded by an earlier attempt with this key has no charge.
+        Some(earlier) if earlier.trial_end.is_some() => return Ok(Subscribe::Trial(earlier)),
         Some(earlier) => earlier,
         None => {
             if subs::lock_live(conn, user_id).await?.is_some() {
                 return Err(SubscriptionError::AlreadySubscribed);
             }
             let now = state.clock.now();
+            let trial_end = match trial::offered(chosen.trial_days, &chosen.trial_mode, has_card) {
+                trial::Offer::None => None,
+                offer => {
+                    if trials::claim(conn, user_id, &chosen.code, subscription_id, now).await? {
+                        if offer == trial::Offer::NeedsCard {
+                            // Nothing commits: the claim goes with the refusal.
+                            return Err(SubscriptionError::TrialNeedsCard);
+                        }
+                        Some(trial::end(now, chosen.trial_days))
+                    } else {
+                        // Had this trial before: subscribed and charged as without one.
+                        None
+                    }
+                }
+            };
+            let (status, anchor) = match trial_end {
+                // Periods after the trial are anchored on its end, as Stripe's billing_cycle_anchor.
+                Some(end) => (Status::Trialing, end.day()),
+                None => (Status::Incomplete, now.day()),
+            };
             let sub = subs::insert(
                 conn,
                 &Subscription {
                     id: subscription_id,
                     user_id,
                     tier: chosen.code.clone(),
-                    status: Status::Incomplete.as_str().into(),
-                    anchor_day: now.day() as i32,
-                    current_period_start: None,
-                    current_period_end: None,
+                    status: status.as_str().into(),
+                    anchor_day: anchor as i32,
+                    current_period_start: trial_end.map(|_| now),
+                    current_period_end: trial_end,
                     cancel_at_period_end: false,
                     pending_tier: None,
                     first_payment_deadline: now + Duration::hours(state.config.first_payment_timeout_hours),
@@ -190,9 +222,23 @@ pub async fn prepare_subscribe(
                     pause_starts_at: None,
                     pause_resumes_at: None,
                     currency: billed.code().to_string(),
+                    trial_end,
                 },
             )
             .await?;
+            if let Some(end) = trial_end {
+                if let Some(code) = promotion_code {
+                    // Redeemed now; it prices the first charge, at the trial's end.
+                    coupons::redeem(conn, code, &sub, &chosen, now).await?;
+                }
+                outbox::enqueue(
+                    conn,
+                    &snapshot!(TrialStarted, sub, now, { trial_end: end, trial_mode: chosen.trial_mode.clone() }),
+                )
+                .await?;
+                state.cache.invalidate(user_id);
+                return Ok(Subscribe::Trial(sub));
+            }
             let list = amount;
             let discount = match promotion_code {
                 Some(code) => {
@@ -325,8 +371,11 @@ pub async fn apply_upgrade(
 }
 
 pub struct Preview {
+    /// What is charged now (net of the subscription's discount, when it covers the period).
     pub amount: Money,
     pub applies_now: bool,
+    /// The discount taken off the prorated charge, and what it says on the invoice.
+    pub discount: Option<(Money, FullCoupon, String)>,
 }
 
 /// What changing to `target` would charge now (upgrades), or nothing (downgrades at period end).
@@ -360,13 +409,40 @@ pub async fn preview(
     })?;
     let current_price =
         price_in(conn, &current, billed).await?.ok_or_else(|| Problem::internal("the current tier has no price"))?;
-    let applies_now = next.rank > current.rank;
-    let amount = if applies_now {
-        proration::upgrade_charge(current_price.amount, next_price.amount, billed, start, end, state.clock.now())
-    } else {
-        Money::zero(billed)
+    // During a trial the plan changes now, either way, with no proration (as Stripe): nothing was
+    // paid, the first charge at the trial's end is at the new plan's price. A change to Free
+    // still waits for the trial's end (it is a cancellation there).
+    let trialing = now_status == Status::Trialing;
+    let applies_now = if trialing { !next_price.amount.is_zero() } else { next.rank > current.rank };
+    if !applies_now || trialing {
+        return Ok((current, next, Preview { amount: Money::zero(billed), applies_now, discount: None }));
+    }
+    let now = state.clock.now();
+    let list = proration::upgrade_charge(current_price.amount, next_price.amount, billed, start, end, now);
+    // A recurring discount that covers this period prices both sides of the proration, as it
+    // priced (and will price) the periods themselves: the customer pays the difference of what
+    // they pay, not of list prices.
+    let current_off =
+        store_coupons::recurring_discount(conn, sub.id, &current.code, current_price, Some(start)).await?;
+    let next_off = store_coupons::recurring_discount(conn, sub.id, &next.code, next_price, Some(start)).await?;
+    let net_of = |list: Money, off: &Option<(discount::Priced, FullCoupon, _)>| off.as_ref().map_or(list, |o| o.0.net);
+    let net = proration::upgrade_charge(
+        net_of(current_price, &current_off).amount,
+        net_of(next_price, &next_off).amount,
+        billed,
+        start,
+        end,
+        now,
+    );
+    let discount = match next_off.or(current_off) {
+        Some((_, coupon, held)) if net.amount < list.amount => {
+            let description = discount::describe(&held.code, &coupon.off(), billed);
+            Some((Money::round(list.amount - net.amount, billed), coupon, description))
+        }
+        _ => None,
     };
-    Ok((current, next, Preview { amount, applies_now }))
+    let amount = if discount.is_some() { net } else { list };
+    Ok((current, next, Preview { amount, applies_now, discount }))
 }
 
 /// An upgrade charge to take off-session.
@@ -376,6 +452,9 @@ pub struct UpgradeCharge {
     pub charge_id: Uuid,
     pub amount: Money,
     pub description: String,
+    /// The prorated charge and, when discounted, the discount (adding up to `amount`); empty:
+    /// billing makes one line of `description`.
+    pub lines: Vec<ChargeLine>,
 }
 
 /// What `POST /api/subscriptions/me/change` does after step 1.
@@ -406,25 +485,49 @@ pub async fn prepare_change(
             &sub.id,
             format!("upgrade:{}:{}:{}", sub.tier, next.code, period_end.map(|e| e.timestamp()).unwrap_or(0)).as_bytes(),
         );
-        let charge = charges::lock_or_insert(
-            conn,
-            &NewCharge {
-                id: charge_id,
-                subscription_id: sub.id,
-                kind: "upgrade",
-                tier: &next.code,
-                amount: preview.amount.amount,
-                currency: preview.amount.currency.code(),
-                period_end,
-            },
-        )
-        .await?;
+        let earlier = charges::lock(conn, charge_id).await?;
+        let charge = match earlier {
+            Some(charge) => charge,
+            None => {
+                let charge = charges::lock_or_insert(
+                    conn,
+                    &NewCharge {
+                        id: charge_id,
+                        subscription_id: sub.id,
+                        kind: "upgrade",
+                        tier: &next.code,
+                        amount: preview.amount.amount,
+                        currency: preview.amount.currency.code(),
+                        period_end,
+                    },
+                )
+                .await?;
+                if let Some((off, coupon, description)) = &preview.discount {
+                    let priced = discount::Priced { discount: *off, net: preview.amount };
+                    coupons::record_charge_discount(conn, charge_id, coupon, description, &priced).await?;
+                }
+                charge
+            }
+        };
+        let description = format!("Upgrade to {} (prorated)", next.name);
+        let lines = match store_coupons::charge_discount(conn, charge.id).await? {
+            Some(d) => vec![
+                ChargeLine {
+                    kind: LineKind::ProrationCharge,
+                    description: description.clone(),
+                    amount: charge.amount + d.amount,
+                },
+                ChargeLine { kind: LineKind::Discount, description: d.description, amount: -d.amount },
+            ],
+            None => Vec::new(),
+        };
         return Ok(ChangePlan::Charge(UpgradeCharge {
             subscription_id: sub.id,
             user_id,
             charge_id: charge.id,
             amount: charge_amount(&charge)?,
-            description: format!("Upgrade to {}", next.name),
+            description,
+            lines,
         }));
     }
     if preview.applies_now {
@@ -494,7 +597,8 @@ pub async fn cancel(
 ) -> Result<Subscription, SubscriptionError> {
     let mut sub = subs::lock_live(conn, user_id).await?.ok_or(SubscriptionError::NoSubscription)?;
     let now = state.clock.now();
-    let sub = if at_period_end && status(&sub)? == Status::Active {
+    // A trial canceled at its end runs to it and is never charged.
+    let sub = if at_period_end && matches!(status(&sub)?, Status::Active | Status::Trialing) {
         sub.cancel_at_period_end = true;
         // The period end is now the end: a pause scheduled for it no longer applies.
         clear_pause(&mut sub);
@@ -700,9 +804,14 @@ pub async fn process_due(
         Status::Incomplete => {
             close(conn, state, &mut sub, Event::FirstPaymentExpired, "first_payment_expired", now).await?;
         }
-        Status::Active if sub.cancel_at_period_end || sub.pending_tier.as_deref() == Some("free") => {
+        Status::Active | Status::Trialing
+            if sub.cancel_at_period_end || sub.pending_tier.as_deref() == Some("free") =>
+        {
+            // A trial canceled during it ends at its end, with no charge.
             close(conn, state, &mut sub, Event::Cancel, "period_end", now).await?;
         }
+        // The trial's end: its first charge, as a renewal (lines, coupon, tax, invoice at billing).
+        Status::Trialing => return prepare_renewal(conn, state, &mut sub, now).await,
         Status::Active if sub.pause_periods.is_some() => start_pause(conn, &mut sub, now).await?,
         Status::Paused => {
             // Anchored where the pause was due to end, not at this tick: a late scheduler does not
@@ -762,7 +871,11 @@ async fn prepare_renewal(
         state.cache.invalidate(sub.user_id);
         return Ok(Due::Done);
     }
-    let description = format!("{} subscription renewal", next_tier.name);
+    let description = if status(sub)? == Status::Trialing {
+        format!("{} subscription, first month after the trial", next_tier.name)
+    } else {
+        format!("{} subscription renewal", next_tier.name)
+    };
     Ok(Due::Charge(RenewalCharge {
         subscription_id: sub.id,
         user_id: sub.user_id,
@@ -783,12 +896,32 @@ pub async fn apply_discount(
     code: &str,
 ) -> Result<Subscription, SubscriptionError> {
     let sub = subs::lock_live(conn, user_id).await?.ok_or(SubscriptionError::NoSubscription)?;
-    if status(&sub)? != Status::Active {
-        return Err(SubscriptionError::Illegal("only an active subscription takes a promotion code".into()));
+    // A trial takes one too: it prices the first charge, at the trial's end.
+    if !matches!(status(&sub)?, Status::Active | Status::Trialing) {
+        return Err(SubscriptionError::Illegal(
+            "only an active or trialing subscription takes a promotion code".into(),
+        ));
     }
     let chosen = tier(conn, &sub.tier).await?;
     coupons::redeem(conn, code, &sub, &chosen, state.clock.now()).await?;
     Ok(sub)
+}
+
+/// Send `trial_will_end` for the trials ending within three days that have not had it: once per
+/// trial (the flag is set in the statement that picks them), in the transaction of the caller.
+pub async fn announce_trials_ending(
+    conn: &mut AsyncPgConnection,
+    state: &State,
+    limit: i64,
+) -> Result<usize, SubscriptionError> {
+    let now = state.clock.now();
+    let notice = Duration::days(trial::WILL_END_NOTICE_DAYS);
+    let ending = subs::take_trials_ending(conn, now, notice, limit).await?;
+    for sub in &ending {
+        let trial_end = sub.current_period_end.ok_or_else(|| Problem::internal("a trial has no end"))?;
+        outbox::enqueue(conn, &snapshot!(TrialWillEnd, sub, now, { trial_end: trial_end })).await?;
+    }
+    Ok(ending.len())
 }
 
 fn renewal_charge_id(subscription: Uuid, period_end: DateTime<Utc>, attempt: i32) -> Uuid {
@@ -824,7 +957,12 @@ pub async fn record_renewal(
         return Ok(());
     }
     charges::settle(conn, charge.id, payment.or(charge.payment_id), charges::FAILED).await?;
-    dunning_step(conn, state, &mut sub, state.clock.now()).await?;
+    if status(&sub)? == Status::Trialing {
+        // No card, or the card was declined: a trial has no dunning, it ends (access revoked).
+        close(conn, state, &mut sub, Event::TrialEnded, "trial_ended", state.clock.now()).await?;
+    } else {
+        dunning_step(conn, state, &mut sub, state.clock.now()).await?;
+    }
     state.cache.invalidate(sub.user_id);
     Ok(())
 }

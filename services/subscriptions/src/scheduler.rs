@@ -41,6 +41,18 @@ impl From<platform::db::PoolError> for TickError {
 /// the answer applies once (the charge's status is the guard).
 pub async fn tick(state: &Arc<State>) -> Result<usize, SubscriptionError> {
     let mut handled = 0;
+    // Trial reminders (`trial_will_end`), each once, before the renewals.
+    loop {
+        let st = state.clone();
+        let sent = platform::db::transaction(&state.pool, move |conn| {
+            Box::pin(async move { operations::announce_trials_ending(conn, &st, 100).await })
+        })
+        .await?;
+        handled += sent;
+        if sent < 100 {
+            break;
+        }
+    }
     // Each subscription at most once per tick: done, failed, or waiting for its next retry.
     let mut seen: Vec<Uuid> = Vec::new();
     loop {

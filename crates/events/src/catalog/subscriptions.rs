@@ -15,6 +15,8 @@ pub const TYPES: &[&str] = &[
     SubscriptionCanceled::TYPE,
     SubscriptionPaused::TYPE,
     SubscriptionResumed::TYPE,
+    TrialStarted::TYPE,
+    TrialWillEnd::TYPE,
     PaymentVoidRequested::TYPE,
     CouponRedeemed::TYPE,
 ];
@@ -29,7 +31,7 @@ macro_rules! subscription_event {
             pub user_id: Uuid,
             /// `free` | `pro` | `enterprise`
             pub tier: String,
-            /// `incomplete` | `incomplete_expired` | `active` | `past_due` | `canceled`
+            /// `incomplete` | `incomplete_expired` | `trialing` | `active` | `past_due` | `paused` | `canceled`
             pub status: String,
             pub current_period_start: Option<DateTime<Utc>>,
             pub current_period_end: Option<DateTime<Utc>>,
@@ -87,7 +89,8 @@ subscription_event!(
     /// another source grants more).
     SubscriptionCanceled, "subscriptions.subscription.canceled.v1" {
         /// `requested` | `period_end` | `dunning_exhausted` | `first_payment_failed` | `first_payment_expired`
-        /// | `refunded` (a refund of one of its charges ended access)
+        /// | `refunded` (a refund of one of its charges ended access) | `trial_ended` (the trial ended
+        /// without a card, or the first charge was declined)
         reason: String,
     }
 );
@@ -113,6 +116,26 @@ subscription_event!(
         reason: String,
         /// When the pause began (the end of the last paid period).
         paused_at: DateTime<Utc>,
+    }
+);
+
+subscription_event!(
+    /// `subscriptions.subscription.trial_started.v1`: a free trial began; `status` is `trialing`,
+    /// access is granted and nothing is charged until `trial_end` (the current period's end).
+    TrialStarted, "subscriptions.subscription.trial_started.v1" {
+        trial_end: DateTime<Utc>,
+        /// `card_required` (a saved default card was there at the start) | `no_card`
+        trial_mode: String,
+    }
+);
+
+subscription_event!(
+    /// `subscriptions.subscription.trial_will_end.v1`: the trial ends in three days (sent once per
+    /// trial, not for a trial canceled at its end). At `trial_end` the saved default card is
+    /// charged off-session (`activated.v1`), or the subscription ends (`canceled.v1`,
+    /// reason `trial_ended`).
+    TrialWillEnd, "subscriptions.subscription.trial_will_end.v1" {
+        trial_end: DateTime<Utc>,
     }
 );
 

@@ -392,3 +392,29 @@ mod tests {
         assert!(validate_lines(&[blank], dec("1")).is_err());
     }
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CardQuestion {
+    pub user_id: Uuid,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CardAnswer {
+    /// Whether the customer has a saved default card (what an off-session charge uses).
+    pub has_default_card: bool,
+}
+
+/// `POST /internal/customers/default-card` (role `service`): does the user have a saved default
+/// card? Subscriptions asks before starting a trial that needs one. A read, so no key; POST because
+/// the internal client only posts.
+pub async fn default_card(
+    state: web::Data<State>,
+    principal: Principal,
+    body: Json<CardQuestion>,
+) -> Result<HttpResponse, Problem> {
+    principal.require_service()?;
+    let mut conn = state.pool.get().await?;
+    let method = customers::default_payment_method(&mut conn, body.user_id).await?;
+    Ok(HttpResponse::Ok().json(CardAnswer { has_default_card: method.is_some() }))
+}

@@ -15,6 +15,7 @@ use actix_web::web;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/internal/payments", web::post().to(internal::create_payment))
         .route("/internal/payments/{id}/cancel", web::post().to(internal::cancel_payment))
+        .route("/internal/customers/default-card", web::post().to(internal::default_card))
         .route("/api/payments/webhook", web::post().to(webhook::receive))
         .route("/api/admin/reports/payments", web::get().to(reports::payments))
         .route("/api/admin/reports/payments/tax", web::get().to(reports::tax))

@@ -101,6 +101,15 @@ pub fn covers(
     }
 }
 
+/// Whether a discount is part of the recurring price of the periods it discounts: what MRR counts
+/// (net of discounts, as Stripe's MRR) and what an upgrade within such a period is prorated on.
+/// A `once` discount is not: it is one charge's discount (like a proration, never MRR), spent on
+/// the first charge, so neither MRR nor a later proration in its period gets it (Stripe applies a
+/// `once` coupon to one invoice).
+pub fn recurring(duration: Duration) -> bool {
+    duration != Duration::Once
+}
+
 /// When a discount stops covering new periods (`None`: never, or after its single use).
 pub fn ends_at(duration: Duration, applied_at: DateTime<Utc>) -> Option<DateTime<Utc>> {
     match duration {
@@ -199,6 +208,13 @@ mod tests {
 
     fn money(s: &str, c: &str) -> Money {
         Money::new(d(s), c.parse().expect("currency")).expect("money")
+    }
+
+    #[test]
+    fn repeating_and_forever_discounts_are_recurring_a_once_discount_is_not() {
+        assert!(recurring(Duration::Forever));
+        assert!(recurring(Duration::Repeating(3)));
+        assert!(!recurring(Duration::Once));
     }
 
     fn at(y: i32, m: u32, day: u32) -> DateTime<Utc> {

@@ -6,6 +6,8 @@ use std::fmt;
 pub enum Status {
     Incomplete,
     IncompleteExpired,
+    /// In a free trial: access granted, nothing charged until the trial (its first period) ends.
+    Trialing,
     Active,
     PastDue,
     /// Paused by the subscriber (from the end of a paid period): no charges, no access, still the
@@ -30,6 +32,9 @@ pub enum Event {
     Pause,
     /// The pause ended (its last period elapsed, or the subscriber resumed early).
     Resume,
+    /// The trial ended without a payment (no saved card, or the first charge was declined): no
+    /// dunning for a customer who never paid, as Stripe's `trial_settings.end_behavior=cancel`.
+    TrialEnded,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +54,7 @@ impl Status {
         match self {
             Status::Incomplete => "incomplete",
             Status::IncompleteExpired => "incomplete_expired",
+            Status::Trialing => "trialing",
             Status::Active => "active",
             Status::PastDue => "past_due",
             Status::Paused => "paused",
@@ -60,6 +66,7 @@ impl Status {
         Some(match s {
             "incomplete" => Status::Incomplete,
             "incomplete_expired" => Status::IncompleteExpired,
+            "trialing" => Status::Trialing,
             "active" => Status::Active,
             "past_due" => Status::PastDue,
             "paused" => Status::Paused,
@@ -70,12 +77,13 @@ impl Status {
 
     /// Live subscriptions count against "one per user" (a paused one too: it comes back).
     pub fn is_live(self) -> bool {
-        matches!(self, Status::Incomplete | Status::Active | Status::PastDue | Status::Paused)
+        matches!(self, Status::Incomplete | Status::Trialing | Status::Active | Status::PastDue | Status::Paused)
     }
 
-    /// Whether the subscription's tier is usable: access is kept while dunning retries.
+    /// Whether the subscription's tier is usable: access is kept while dunning retries, and
+    /// granted during a trial.
     pub fn grants_access(self) -> bool {
-        matches!(self, Status::Active | Status::PastDue)
+        matches!(self, Status::Trialing | Status::Active | Status::PastDue)
     }
 }
 
@@ -84,12 +92,13 @@ pub fn transition(from: Status, event: Event) -> Result<Status, IllegalTransitio
     use Event as E;
     use Status as S;
     let to = match (from, event) {
-        (S::Incomplete | S::PastDue | S::Active, E::PaymentSucceeded) => S::Active,
+        (S::Incomplete | S::Trialing | S::PastDue | S::Active, E::PaymentSucceeded) => S::Active,
+        (S::Trialing, E::TrialEnded) => S::Canceled,
         (S::Incomplete, E::FirstPaymentExpired) => S::IncompleteExpired,
         (S::Active | S::PastDue, E::RenewalFailed) => S::PastDue,
         (S::PastDue, E::DunningExhausted) => S::Canceled,
         // A cancel during a pause ends the subscription at once (nothing is paid to run out).
-        (S::Incomplete | S::Active | S::PastDue | S::Paused, E::Cancel) => S::Canceled,
+        (S::Incomplete | S::Trialing | S::Active | S::PastDue | S::Paused, E::Cancel) => S::Canceled,
         (S::Active, E::Pause) => S::Paused,
         (S::Paused, E::Resume) => S::Active,
         _ => return Err(IllegalTransition { from, event }),
@@ -149,24 +158,26 @@ pub fn check_pause(
 }
 
 /// A tier change is refused while paused: there is no current period to prorate against (the
-/// subscriber resumes first, then changes).
+/// subscriber resumes first, then changes). A trial changes plan freely (nothing was paid).
 pub fn may_change_tier(status: Status) -> bool {
-    status == Status::Active
+    matches!(status, Status::Active | Status::Trialing)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const ALL_STATUSES: [Status; 6] = [
+    const ALL_STATUSES: [Status; 7] = [
         Status::Incomplete,
+        Status::Trialing,
         Status::IncompleteExpired,
         Status::Active,
         Status::PastDue,
         Status::Paused,
         Status::Canceled,
     ];
-    const ALL_EVENTS: [Event; 7] = [
+    const ALL_EVENTS: [Event; 8] = [
+        Event::TrialEnded,
         Event::PaymentSucceeded,
         Event::FirstPaymentExpired,
         Event::RenewalFailed,
@@ -182,6 +193,9 @@ mod tests {
         use Status as S;
         let allowed = [
             (S::Incomplete, E::PaymentSucceeded, S::Active),
+            (S::Trialing, E::PaymentSucceeded, S::Active),
+            (S::Trialing, E::TrialEnded, S::Canceled),
+            (S::Trialing, E::Cancel, S::Canceled),
             (S::Active, E::PaymentSucceeded, S::Active),
             (S::PastDue, E::PaymentSucceeded, S::Active),
             (S::Incomplete, E::FirstPaymentExpired, S::IncompleteExpired),
@@ -239,6 +253,15 @@ mod tests {
         }
         assert_eq!(check_pause(Status::Active, 2, true, false), Err(PauseRefused::AlreadyScheduled));
         assert_eq!(check_pause(Status::Active, 2, false, true), Err(PauseRefused::CancelScheduled));
+    }
+
+    #[test]
+    fn a_trial_grants_access_changes_plan_and_cannot_pause() {
+        assert!(Status::Trialing.grants_access());
+        assert!(Status::Trialing.is_live());
+        assert!(may_change_tier(Status::Trialing));
+        assert!(transition(Status::Trialing, Event::RenewalFailed).is_err(), "a trial has no dunning");
+        assert_eq!(check_pause(Status::Trialing, 1, false, false), Err(PauseRefused::Status(Status::Trialing)));
     }
 
     #[test]

@@ -9,3 +9,4 @@ pub mod mrr;
 pub mod period;
 pub mod pricing;
 pub mod proration;
+pub mod trial;

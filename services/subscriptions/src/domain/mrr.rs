@@ -7,7 +7,8 @@ use rust_decimal::Decimal;
 
 /// Which statuses are recurring revenue. `past_due` counts (Stripe and ChartMogul keep it in MRR
 /// while the renewal is retried); `incomplete` has never paid, `paused` pays nothing until it
-/// resumes (ChartMogul's treatment: churn at the pause, reactivation at the resume) and
+/// resumes (ChartMogul's treatment: churn at the pause, reactivation at the resume), `trialing`
+/// pays nothing yet (Stripe: a trial enters MRR with its first successful charge), and
 /// `canceled`/`incomplete_expired` pay no more.
 pub fn is_recurring(status: Status) -> bool {
     matches!(status, Status::Active | Status::PastDue)
@@ -18,7 +19,9 @@ pub fn is_recurring(status: Status) -> bool {
 pub struct Standing {
     pub tier: String,
     pub status: Status,
-    /// The tier's list price per month; proration and one-off charges are never MRR.
+    /// What the customer pays per month: the tier's price less a recurring discount covering the
+    /// period (Stripe's MRR is net of discounts); proration, one-off charges and `once`
+    /// discounts are never MRR.
     pub monthly_price: Decimal,
     pub currency: String,
 }
@@ -232,6 +235,10 @@ mod tests {
     #[test]
     fn a_pause_moves_mrr_out_and_the_resume_back_in() {
         assert_eq!(standing("pro", Status::Paused).mrr(), Decimal::ZERO);
+        // A trial is not MRR; its first charge makes it new MRR.
+        assert_eq!(standing("pro", Status::Trialing).mrr(), Decimal::ZERO);
+        let m = movements(Some(&standing("pro", Status::Trialing)), &standing("pro", Status::Active), false);
+        assert_eq!(m[0].kind, Some(Kind::New));
         let m = movements(Some(&standing("pro", Status::Active)), &standing("pro", Status::Paused), true);
         assert_eq!((m[0].kind, m[0].mrr_before, m[0].mrr_after), (Some(Kind::Churn), d("9.99"), Decimal::ZERO));
         assert!(starts_paying(Some(&standing("pro", Status::Paused)), &standing("pro", Status::Active)));

@@ -50,8 +50,9 @@ pub struct SubscriptionView {
     /// What it is billed in for its life (renewals, upgrades, resumes).
     #[schema(value_type = String, example = "USD")]
     pub currency: String,
-    /// `incomplete` (first payment pending), `incomplete_expired`, `active`, `past_due` (renewal
-    /// failed, retrying), `paused` (no charges, no access until it resumes) or `canceled`.
+    /// `incomplete` (first payment pending), `incomplete_expired`, `trialing` (free trial: access,
+    /// no charge until `trial_end`), `active`, `past_due` (renewal failed, retrying), `paused` (no
+    /// charges, no access until it resumes) or `canceled`.
     pub status: String,
     pub current_period_start: Option<DateTime<Utc>>,
     pub current_period_end: Option<DateTime<Utc>>,
@@ -62,6 +63,9 @@ pub struct SubscriptionView {
     pub next_retry_at: Option<DateTime<Utc>>,
     /// A pause scheduled for the period end (status `active`) or under way (status `paused`).
     pub pause: Option<PauseView>,
+    /// The end of the free trial it began with (the first charge is made then, off-session with
+    /// the saved default card); `null` without a trial.
+    pub trial_end: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -93,6 +97,7 @@ impl From<&Subscription> for SubscriptionView {
                 }
                 _ => None,
             },
+            trial_end: s.trial_end,
             created_at: s.created_at,
         }
     }
@@ -101,10 +106,11 @@ impl From<&Subscription> for SubscriptionView {
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(as = SubscriptionCreated)]
 pub struct Created {
-    /// `incomplete` until the first payment succeeds.
+    /// `incomplete` until the first payment succeeds; `trialing` (with `trial_end`) when a trial
+    /// started.
     subscription: SubscriptionView,
     /// `null` when a promotion code took the whole first period off (nothing to pay; the
-    /// subscription is `active` at once).
+    /// subscription is `active` at once), or when a trial started (charged at its end).
     payment_id: Option<Uuid>,
     /// Confirm the first payment with Stripe using this.
     client_secret: Option<String>,
@@ -116,6 +122,11 @@ pub struct Created {
 /// `client_secret`) succeeds. A `promotion_code` is redeemed with the subscription (one per user
 /// and code, within the code's and coupon's limits) and discounts the charges its duration covers;
 /// a first month discounted to zero needs no payment and is `active` at once.
+///
+/// A tier with `trial_days` starts a free trial instead (once per user and tier, ever): status
+/// `trialing`, access now, no payment; at `trial_end` the saved default card is charged
+/// off-session, or the subscription ends. A tier in `card_required` mode needs a saved default
+/// card to start the trial (422 `payment_method_required`).
 #[utoipa::path(post, path = "/api/subscriptions", tag = "subscriptions", operation_id = "subscribe",
     security(("bearer" = [])),
     params(("Idempotency-Key" = String, Header, description = "Required; replays the first response")),
@@ -126,7 +137,7 @@ pub struct Created {
         (status = 402, body = Problem, content_type = PROBLEM, description = "payment_failed: billing refused the payment"),
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user"),
         (status = 409, body = Problem, content_type = PROBLEM, description = "subscription_exists, idempotency_in_progress, promotion_code_already_redeemed, redemption_limit_reached"),
-        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (unknown or free `tier`; `currency` not a price currency or the tier not sold in it; unknown, inactive, expired or inapplicable `promotion_code`), idempotency_key_reused"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "payment_method_required (the tier's trial needs a saved default card), validation_failed (unknown or free `tier`; `currency` not a price currency or the tier not sold in it; unknown, inactive, expired or inapplicable `promotion_code`), idempotency_key_reused"),
         (status = 502, body = Problem, content_type = PROBLEM, description = "billing_unavailable")))]
 pub async fn subscribe(
     state: web::Data<State>,
@@ -140,6 +151,7 @@ pub async fn subscribe(
     // Derived from the key: a retry after billing could not be reached is the same subscription,
     // so it reaches the same payment at billing.
     let subscription_id = Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("{scope}\u{1f}{}", key.0).as_bytes());
+    let has_card = card_for_trial(&state, user, &req.tier).await?;
     let (st, st2, billing) = (state.clone(), state.clone(), state.billing.clone());
     // No transaction is held while billing creates the payment (`idempotency::execute_with_call`).
     idempotency::execute_with_call(
@@ -159,11 +171,12 @@ pub async fn subscribe(
                         req.currency.as_deref(),
                         subscription_id,
                         code,
+                        has_card,
                     )
                     .await?
                     {
                         Subscribe::Pay(first) => Step::Call(first),
-                        Subscribe::Free(sub) => Step::Done(
+                        Subscribe::Free(sub) | Subscribe::Trial(sub) => Step::Done(
                             StatusCode::CREATED,
                             Created { subscription: (&sub).into(), payment_id: None, client_secret: None },
                         ),
@@ -192,6 +205,21 @@ pub async fn subscribe(
         },
     )
     .await
+}
+
+/// Billing's answer to "has the user a saved default card", asked (with no transaction open) only
+/// when the tier's trial needs one; `None` otherwise.
+async fn card_for_trial(state: &State, user: Uuid, tier: &str) -> Result<Option<bool>, Problem> {
+    let chosen = {
+        let mut conn = state.pool.get().await?;
+        crate::store::tiers::find(&mut conn, tier).await.map_err(SubscriptionError::from)?
+    };
+    match chosen {
+        Some(t) if crate::domain::trial::needs_card_check(t.trial_days, &t.trial_mode) => {
+            Ok(Some(state.billing.has_default_card(user).await?))
+        }
+        _ => Ok(None),
+    }
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -273,7 +301,7 @@ pub struct DiscountRequest {
     pub promotion_code: String,
 }
 
-/// Redeem a promotion code on the caller's active subscription.
+/// Redeem a promotion code on the caller's active (or trialing) subscription.
 ///
 /// The discount applies from the next charge (the next renewal) for as long as the coupon's
 /// duration covers; the period already paid is not re-priced. A subscription holds one discount.
@@ -351,7 +379,7 @@ pub async fn preview(
     let mut conn = state.pool.get().await?;
     let sub = subs::latest(&mut conn, user)
         .await?
-        .filter(|s| s.status == "active")
+        .filter(|s| s.status == "active" || s.status == "trialing")
         .ok_or(SubscriptionError::NoSubscription)?;
     let (_, next, p) = operations::preview(&mut conn, &state, &sub, &q.tier).await?;
     Ok(HttpResponse::Ok().json(PreviewView {
@@ -363,8 +391,10 @@ pub async fn preview(
 
 /// Change tier: upgrades apply now, downgrades at the period end.
 ///
-/// An upgrade charges the prorated difference on the saved card; a downgrade is scheduled as
-/// `pending_tier`.
+/// An upgrade charges the prorated difference on the saved card (net of the subscription's
+/// discount when a `repeating` or `forever` coupon covers the period); a downgrade is scheduled
+/// as `pending_tier`. During a trial the plan changes now either way, with no charge (the first
+/// charge, at the trial's end, is at the new plan's price); a change to Free ends the trial then.
 #[utoipa::path(post, path = "/api/subscriptions/me/change", tag = "subscriptions", operation_id = "changeSubscription",
     security(("bearer" = [])),
     params(("Idempotency-Key" = String, Header, description = "Required; replays the first response")),
@@ -405,7 +435,14 @@ pub async fn change(
         async move |upgrade: UpgradeCharge| {
             let payment = st2
                 .billing
-                .create_payment(upgrade.user_id, upgrade.amount, upgrade.charge_id, &upgrade.description, true, &[])
+                .create_payment(
+                    upgrade.user_id,
+                    upgrade.amount,
+                    upgrade.charge_id,
+                    &upgrade.description,
+                    true,
+                    &upgrade.lines,
+                )
                 .await?;
             if payment.status != "succeeded" {
                 let (sub_id, charge_id, p) = (upgrade.subscription_id, upgrade.charge_id, payment.clone());
@@ -436,7 +473,8 @@ pub async fn change(
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelRequest {
-    /// Keep access until the period end (an active subscription), or cancel at once.
+    /// Keep access until the period end (an active or trialing subscription: a trial is then never
+    /// charged), or cancel at once.
     pub at_period_end: bool,
 }
 

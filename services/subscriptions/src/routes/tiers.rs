@@ -21,6 +21,13 @@ pub struct TierView {
     interval: &'static str,
     /// The features the tier unlocks (as checked by `GET /api/features/{feature}`).
     features: Vec<String>,
+    /// Days of free trial a user's first subscription to this tier gets (0: none).
+    #[schema(example = 14)]
+    trial_days: i32,
+    /// `card_required` (a saved default card is needed to start the trial; it is charged at the
+    /// trial's end) or `no_card` (nothing needed; without a card by the end, the subscription ends).
+    #[schema(example = "card_required")]
+    trial_mode: String,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -54,6 +61,8 @@ pub async fn list(state: web::Data<State>) -> Result<HttpResponse, Problem> {
                 price: price(&t)?,
                 prices,
                 features: features.iter().filter(|(tier, _)| *tier == t.code).map(|(_, f)| f.clone()).collect(),
+                trial_days: t.trial_days,
+                trial_mode: t.trial_mode,
                 code: t.code,
                 name: t.name,
                 interval: "month",

@@ -290,3 +290,71 @@ pub async fn insert_charge_discount(conn: &mut AsyncPgConnection, d: &ChargeDisc
 pub async fn charge_discount(conn: &mut AsyncPgConnection, charge_id: Uuid) -> QueryResult<Option<ChargeDiscount>> {
     charge_discounts::table.find(charge_id).select(ChargeDiscount::as_select()).first(conn).await.optional()
 }
+
+/// Whether the charge that paid the period starting at `period_start` was discounted by
+/// `coupon_id`: the renewal charge for that period (the latest attempt not failed or voided; it
+/// is still pending while its success is being applied), or else the first charge.
+async fn period_discounted(
+    conn: &mut AsyncPgConnection,
+    subscription_id: Uuid,
+    coupon_id: Uuid,
+    period_start: DateTime<Utc>,
+) -> QueryResult<bool> {
+    let renewal: Option<Uuid> = charges::table
+        .filter(charges::subscription_id.eq(subscription_id))
+        .filter(charges::kind.eq("renewal"))
+        .filter(charges::period_end.eq(period_start))
+        .filter(charges::status.ne_all(["failed", "voided"]))
+        .order(charges::created_at.desc())
+        .select(charges::id)
+        .first(conn)
+        .await
+        .optional()?;
+    let paying = match renewal {
+        Some(id) => Some(id),
+        None => charges::table
+            .filter(charges::subscription_id.eq(subscription_id))
+            .filter(charges::kind.eq("initial"))
+            .select(charges::id)
+            .first(conn)
+            .await
+            .optional()?,
+    };
+    let Some(paying) = paying else {
+        return Ok(false);
+    };
+    Ok(charge_discount(conn, paying).await?.is_some_and(|d| d.coupon_id == coupon_id))
+}
+
+/// What the subscription recurrently pays for `tier` at `list` in the period that started at
+/// `period_start`: the discount priced on `list`, when the subscription's discount is recurring
+/// ([`crate::domain::discount::recurring`]), priced the charge that paid this period, and applies
+/// to the tier and currency. `None`: the list price. A code added during a period (the period was
+/// paid in full) counts from the first charge it prices; a `repeating` one stops with the first
+/// charge after its months.
+pub async fn recurring_discount(
+    conn: &mut AsyncPgConnection,
+    subscription_id: Uuid,
+    tier: &str,
+    list: platform::money::Money,
+    period_start: Option<DateTime<Utc>>,
+) -> QueryResult<Option<(crate::domain::discount::Priced, FullCoupon, SubscriptionDiscount)>> {
+    let Some(period_start) = period_start else {
+        return Ok(None);
+    };
+    let Some(held) = discount_of(conn, subscription_id).await? else {
+        return Ok(None);
+    };
+    let Some(coupon) = find_coupon(conn, held.coupon_id).await? else {
+        return Ok(None);
+    };
+    if !crate::domain::discount::recurring(coupon.duration())
+        || coupon.coupon.tiers.as_ref().is_some_and(|t| !t.iter().any(|c| c == tier))
+        || !period_discounted(conn, subscription_id, held.coupon_id, period_start).await?
+    {
+        return Ok(None);
+    }
+    Ok(crate::domain::discount::price(list, &coupon.off())
+        .filter(|p| !p.discount.amount.is_zero())
+        .map(|p| (p, coupon, held)))
+}

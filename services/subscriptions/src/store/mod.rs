@@ -8,3 +8,4 @@ pub mod mrr;
 pub mod schema;
 pub mod subscriptions;
 pub mod tiers;
+pub mod trials;

@@ -18,8 +18,16 @@ async fn standing(conn: &mut AsyncPgConnection, s: &Subscription) -> QueryResult
         .ok_or_else(|| Error::DeserializationError(format!("unknown subscription status {:?}", s.status).into()))?;
     // The tier's price in the subscription's own currency: MRR is never converted.
     let currency = s.currency.trim().to_string();
-    let monthly_price: Decimal =
-        tier_prices::table.find((&s.tier, &currency)).select(tier_prices::price).first(conn).await?;
+    let list: Decimal = tier_prices::table.find((&s.tier, &currency)).select(tier_prices::price).first(conn).await?;
+    // Net of a recurring discount covering the current period: MRR is what the customer pays
+    // (Stripe's MRR is net of discounts), so a discount ending at a renewal is an expansion.
+    let code: platform::money::Currency = currency
+        .parse()
+        .map_err(|e: String| Error::DeserializationError(format!("subscription currency: {e}").into()))?;
+    let listed = platform::money::Money::round(list, code);
+    let monthly_price = super::coupons::recurring_discount(conn, s.id, &s.tier, listed, s.current_period_start)
+        .await?
+        .map_or(list, |(priced, _, _)| priced.net.amount);
     Ok(Standing { tier: s.tier.clone(), status, monthly_price, currency })
 }
 

@@ -7,6 +7,8 @@ diesel::table! {
         price -> Numeric,
         currency -> Bpchar,
         rank -> Int4,
+        trial_days -> Int4,
+        trial_mode -> Text,
     }
 }
 
@@ -48,6 +50,8 @@ diesel::table! {
         pause_starts_at -> Nullable<Timestamptz>,
         pause_resumes_at -> Nullable<Timestamptz>,
         currency -> Bpchar,
+        trial_end -> Nullable<Timestamptz>,
+        trial_will_end_sent -> Bool,
     }
 }
 
@@ -179,3 +183,12 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(charges, subscriptions);
+
+diesel::table! {
+    trial_claims (user_id, tier) {
+        user_id -> Uuid,
+        tier -> Text,
+        subscription_id -> Uuid,
+        claimed_at -> Timestamptz,
+    }
+}

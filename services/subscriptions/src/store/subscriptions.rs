@@ -31,6 +31,8 @@ pub struct Subscription {
     pub pause_resumes_at: Option<DateTime<Utc>>,
     /// What it is billed in, for its whole life (CHAR(3): may come back padded; compare trimmed).
     pub currency: String,
+    /// The end of the free trial it began with (its first period while `trialing`).
+    pub trial_end: Option<DateTime<Utc>>,
 }
 
 /// Create a subscription, and its first row of MRR history in the same transaction.
@@ -43,6 +45,9 @@ pub async fn insert(conn: &mut AsyncPgConnection, s: &Subscription) -> QueryResu
             subscriptions::status.eq(&s.status),
             subscriptions::anchor_day.eq(s.anchor_day),
             subscriptions::currency.eq(&s.currency),
+            subscriptions::current_period_start.eq(s.current_period_start),
+            subscriptions::current_period_end.eq(s.current_period_end),
+            subscriptions::trial_end.eq(s.trial_end),
             subscriptions::first_payment_deadline.eq(s.first_payment_deadline),
             subscriptions::created_at.eq(s.created_at),
             subscriptions::updated_at.eq(s.updated_at),
@@ -68,11 +73,11 @@ pub async fn save(conn: &mut AsyncPgConnection, s: &Subscription) -> QueryResult
     Ok(saved)
 }
 
-/// The user's live subscription (incomplete, active, past_due or paused), locked.
+/// The user's live subscription (incomplete, trialing, active, past_due or paused), locked.
 pub async fn lock_live(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<Option<Subscription>> {
     subscriptions::table
         .filter(subscriptions::user_id.eq(user_id))
-        .filter(subscriptions::status.eq_any(["incomplete", "active", "past_due", "paused"]))
+        .filter(subscriptions::status.eq_any(["incomplete", "trialing", "active", "past_due", "paused"]))
         .for_update()
         .select(Subscription::as_select())
         .first(conn)
@@ -139,7 +144,8 @@ pub async fn lock_due(
                 .and(subscriptions::current_period_end.le(now))
                 .or(subscriptions::status.eq("past_due").and(subscriptions::next_retry_at.le(now)))
                 .or(subscriptions::status.eq("incomplete").and(subscriptions::first_payment_deadline.le(now)))
-                .or(subscriptions::status.eq("paused").and(subscriptions::pause_resumes_at.le(now))),
+                .or(subscriptions::status.eq("paused").and(subscriptions::pause_resumes_at.le(now)))
+                .or(subscriptions::status.eq("trialing").and(subscriptions::current_period_end.le(now))),
         )
         .order(subscriptions::updated_at.asc())
         .limit(limit)
@@ -148,4 +154,35 @@ pub async fn lock_due(
         .select(Subscription::as_select())
         .load(conn)
         .await
+}
+
+/// Trials ending within `notice` of `now` whose `trial_will_end` has not gone out, each marked
+/// sent in this statement (so it goes out once, whatever the replicas): the caller enqueues the
+/// events in the same transaction.
+pub async fn take_trials_ending(
+    conn: &mut AsyncPgConnection,
+    now: DateTime<Utc>,
+    notice: chrono::Duration,
+    limit: i64,
+) -> QueryResult<Vec<Subscription>> {
+    let due: Vec<Uuid> = subscriptions::table
+        .filter(subscriptions::status.eq("trialing"))
+        .filter(subscriptions::trial_will_end_sent.eq(false))
+        .filter(subscriptions::cancel_at_period_end.eq(false))
+        // A change to Free ends the trial at its end: nothing will be charged, nothing to announce.
+        .filter(subscriptions::pending_tier.is_null().or(subscriptions::pending_tier.ne("free")))
+        .filter(subscriptions::current_period_end.le(now + notice))
+        .filter(subscriptions::current_period_end.gt(now))
+        .order(subscriptions::current_period_end.asc())
+        .limit(limit)
+        .for_update()
+        .skip_locked()
+        .select(subscriptions::id)
+        .load(conn)
+        .await?;
+    diesel::update(subscriptions::table.filter(subscriptions::id.eq_any(&due)))
+        .set(subscriptions::trial_will_end_sent.eq(true))
+        .execute(conn)
+        .await?;
+    subscriptions::table.filter(subscriptions::id.eq_any(&due)).select(Subscription::as_select()).load(conn).await
 }

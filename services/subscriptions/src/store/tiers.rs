@@ -11,7 +11,14 @@ pub struct Tier {
     pub price: Decimal,
     pub currency: String,
     pub rank: i32,
+    /// Days of free trial a first subscription to this tier gets (0: none).
+    pub trial_days: i32,
+    /// `card_required` (a saved default card at billing to start the trial) or `no_card`.
+    pub trial_mode: String,
 }
+
+/// `tiers.trial_mode` that needs a saved default card to start a trial.
+pub const CARD_REQUIRED: &str = "card_required";
 
 pub async fn all(conn: &mut AsyncPgConnection) -> QueryResult<Vec<Tier>> {
     tiers::table.order(tiers::rank.asc()).select(Tier::as_select()).load(conn).await

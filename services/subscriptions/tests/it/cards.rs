@@ -13,7 +13,7 @@ fn period_end(me: &Value) -> DateTime<Utc> {
 }
 
 /// Saves `card` through billing's SetupIntent, as the app does.
-async fn save_card(s: &Stack, user: Uuid, card: &str) {
+pub async fn save_card(s: &Stack, user: Uuid, card: &str) {
     let res = s
         .http
         .post(format!("{}/api/payments/methods/setup", s.billing.url()))

@@ -4,7 +4,10 @@
 use crate::support::Stack;
 use chrono::{DateTime, Duration, Utc};
 use platform::auth::Role;
+use platform::clock::Clock;
+use rust_decimal::Decimal;
 use serde_json::{json, Value};
+use std::str::FromStr;
 use std::time::Duration as StdDuration;
 use uuid::Uuid;
 
@@ -249,5 +252,55 @@ async fn a_code_applied_to_an_existing_subscription_discounts_the_next_renewal()
     let renewed = s.events.expect("subscriptions.subscription.renewed.v1", StdDuration::from_secs(20)).await;
     assert_eq!(renewed.data["amount"]["amount"], "7.99");
     assert_eq!(succeeded_amounts(&s), vec![799, 999]);
+    // MRR is what the customer pays: the list price for the period paid in full, then net.
+    assert_eq!(s.mrr_of(user).await, Decimal::from_str("7.99").unwrap());
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mrr_counts_what_a_discounted_subscriber_pays_and_a_once_discount_is_not_recurring() {
+    let s = Stack::start().await;
+    coupon_with_code(&s, json!({"name": "Half forever", "percent_off": "50", "duration": "forever"}), "HALFLIFE").await;
+    coupon_with_code(&s, json!({"name": "Half once", "percent_off": "50", "duration": "once"}), "HALFONCE").await;
+    let (forever, once) = (Uuid::now_v7(), Uuid::now_v7());
+    subscribe_with_code(&s, forever, "pro", "HALFLIFE").await;
+    subscribe_with_code(&s, once, "pro", "HALFONCE").await;
+    assert_eq!(succeeded_amounts(&s), vec![499, 499]);
+    // Both paid 4.99 now; only the forever discount is recurring revenue (Stripe's MRR is net of
+    // discounts; a once discount is one charge's, like a proration).
+    assert_eq!(s.mrr_of(forever).await, Decimal::from_str("4.99").unwrap());
+    assert_eq!(s.mrr_of(once).await, Decimal::from_str("9.99").unwrap());
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgrade_in_a_period_the_coupon_covers_is_prorated_net_of_it() {
+    let mut s = Stack::start().await;
+    // Whole seconds: the period start comes back from the database in microseconds.
+    s.clock.set(DateTime::from_timestamp(s.clock.now().timestamp(), 0).unwrap());
+    coupon_with_code(&s, json!({"name": "Half forever", "percent_off": "50", "duration": "forever"}), "HALFUP").await;
+    let user = Uuid::now_v7();
+    subscribe_with_code(&s, user, "pro", "HALFUP").await;
+    // At the period's first second: list proration 99 - 9.99 = 89.01; the customer pays half of
+    // each plan (4.99 and 49.50), so the difference is 44.51.
+    let res = s.post(user, "/api/subscriptions/me/change", json!({"tier": "enterprise"}), Some("up-half")).await;
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
+    let changed = s.events.expect("subscriptions.subscription.changed.v1", StdDuration::from_secs(10)).await;
+    assert_eq!(changed.data["prorated_charge"]["amount"], "44.51");
+    assert_eq!(succeeded_amounts(&s), vec![499, 4451]);
+    assert_eq!(s.mrr_of(user).await, Decimal::from_str("49.50").unwrap());
+    // The invoice shows the prorated charge and the discount.
+    let invoices = s.invoices(user, 2).await;
+    let upgrade = invoices.iter().find(|i| i["total"]["amount"] == "44.51").expect("the upgrade's invoice");
+    let lines: Vec<(String, String)> = upgrade["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["kind"].as_str().unwrap().to_string(), l["amount"]["amount"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(
+        lines,
+        vec![("proration_charge".to_string(), "89.01".to_string()), ("discount".to_string(), "-44.50".to_string())]
+    );
     s.stop().await;
 }

@@ -30,10 +30,7 @@ fn intents_in(s: &Stack, currency: &str) -> Vec<(i64, String)> {
 }
 
 async fn sql(s: &Stack, statement: &str) {
-    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-    let mut conn = AsyncPgConnection::establish(&testkit::database_url()).await.unwrap();
-    let schema = s.env.schema("subscriptions");
-    diesel::sql_query(statement.replace("{schema}", &schema)).execute(&mut conn).await.unwrap();
+    s.sql(statement).await;
 }
 
 fn at(v: &Value) -> DateTime<Utc> {

@@ -220,6 +220,63 @@ impl Stack {
         testkit::bus::publish_off_contract(&self.env, &foreign_event(event_type, data)).await;
     }
 
+    /// Run `statement` on the database, `{schema}` standing for subscriptions' schema (operators
+    /// set tier data, such as trials and prices, with SQL).
+    pub async fn sql(&self, statement: &str) {
+        use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+        let mut conn = AsyncPgConnection::establish(&testkit::database_url()).await.unwrap();
+        let schema = self.env.schema("subscriptions");
+        diesel::sql_query(statement.replace("{schema}", &schema)).execute(&mut conn).await.unwrap();
+    }
+
+    /// The one numeric value `query` (`{schema}` as in [`Self::sql`], `$1` = `user`) answers, as `n`.
+    pub async fn number(&self, query: &str, user: Uuid) -> rust_decimal::Decimal {
+        use diesel::sql_types::{Numeric, Uuid as SqlUuid};
+        use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+        #[derive(diesel::QueryableByName)]
+        struct Number {
+            #[diesel(sql_type = Numeric)]
+            n: rust_decimal::Decimal,
+        }
+        let mut conn = AsyncPgConnection::establish(&testkit::database_url()).await.unwrap();
+        let schema = self.env.schema("subscriptions");
+        let row: Number = diesel::sql_query(query.replace("{schema}", &schema))
+            .bind::<SqlUuid, _>(user)
+            .get_result(&mut conn)
+            .await
+            .unwrap();
+        row.n
+    }
+
+    /// The user's MRR now, from the history the subscriptions report reads.
+    pub async fn mrr_of(&self, user: Uuid) -> rust_decimal::Decimal {
+        self.number(
+            "SELECT coalesce(sum(mrr_after - mrr_before), 0)::numeric AS n FROM {schema}.mrr_movements WHERE user_id = $1",
+            user,
+        )
+        .await
+    }
+
+    /// The user's invoices at billing, newest first, once there are at least `n`.
+    pub async fn invoices(&self, user: Uuid, n: usize) -> Vec<Value> {
+        let token = testkit::internal_token("billing", &user.to_string(), &[Role::Learner]);
+        testkit::eventually(&format!("{n} invoices"), Duration::from_secs(15), || async {
+            let page: Value = self
+                .http
+                .get(format!("{}/api/payments/invoices?limit=100", self.billing.url()))
+                .header("x-internal-token", &token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let data = page["data"].as_array().cloned().unwrap_or_default();
+            (data.len() >= n).then_some(data)
+        })
+        .await
+    }
+
     pub async fn wait_feature(&self, user: Uuid, feature: &str, allowed: bool) -> Value {
         testkit::eventually(&format!("{feature} allowed={allowed}"), Duration::from_secs(30), || async {
             let f = self.feature(user, feature).await;
