@@ -1,0 +1,1 @@
+//! Webhooks' integration tests.
