@@ -31,8 +31,8 @@ impl EventHandler for Handlers {
             let now = self.clock.now();
             let payload = serde_json::to_string(event).map_err(|e| HandlerError::Reject(e.to_string()))?;
             deliveries::store_event(conn, event.id, &event.event_type, &payload, now).await?;
-            let first = now + chrono::Duration::from_std(self.schedule.next_delay(0, 0.0).unwrap_or_default())
-                .unwrap_or_default();
+            let first = now
+                + chrono::Duration::from_std(self.schedule.next_delay(0, 0.0).unwrap_or_default()).unwrap_or_default();
             let mut created = 0;
             for endpoint in endpoints::enabled(conn).await? {
                 if patterns::matches(&endpoint.event_types, &event.event_type) {

@@ -39,11 +39,12 @@ pub async fn check(allow: &Allowlist, url: &reqwest::Url) -> Result<(), String> 
         return refuse_unless(allow, &host, ip);
     }
     let port = url.port_or_known_default().unwrap_or(443);
-    let addrs: Vec<SocketAddr> = tokio::time::timeout(Duration::from_secs(5), tokio::net::lookup_host((host.as_str(), port)))
-        .await
-        .map_err(|_| format!("{host} did not resolve in time"))?
-        .map_err(|_| format!("{host} does not resolve"))?
-        .collect();
+    let addrs: Vec<SocketAddr> =
+        tokio::time::timeout(Duration::from_secs(5), tokio::net::lookup_host((host.as_str(), port)))
+            .await
+            .map_err(|_| format!("{host} did not resolve in time"))?
+            .map_err(|_| format!("{host} does not resolve"))?
+            .collect();
     if addrs.is_empty() {
         return Err(format!("{host} does not resolve"));
     }

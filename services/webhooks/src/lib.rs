@@ -46,10 +46,13 @@ pub fn setup(ctx: &Context, config: Config) -> Result<Wiring, String> {
 pub fn setup_with_clock(ctx: &Context, config: Config, clock: SharedClock) -> Result<Wiring, String> {
     let sealer = Arc::new(sealing::Sealer::new(&config.secret_key).map_err(|e| format!("WEBHOOKS_SECRET_KEY {e}"))?);
     if config.secret_key.expose() == config::DEV_SECRET_KEY {
-        tracing::warn!("WEBHOOKS_SECRET_KEY is the published dev-only key; set a secret of your own outside development");
+        tracing::warn!(
+            "WEBHOOKS_SECRET_KEY is the published dev-only key; set a secret of your own outside development"
+        );
     }
-    let allow =
-        Arc::new(domain::ssrf::Allowlist::parse(&config.allowed_hosts).map_err(|e| format!("WEBHOOKS_ALLOWED_HOSTS: {e}"))?);
+    let allow = Arc::new(
+        domain::ssrf::Allowlist::parse(&config.allowed_hosts).map_err(|e| format!("WEBHOOKS_ALLOWED_HOSTS: {e}"))?,
+    );
     let schedule = domain::schedule::Schedule::parse(&config.retry_schedule)
         .map_err(|e| format!("WEBHOOKS_RETRY_SCHEDULE: {e}"))?;
     if config.timeout_ms == 0 {

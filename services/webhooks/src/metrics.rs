@@ -35,7 +35,11 @@ impl Metrics {
                 "Webhook endpoints disabled after failing for too long",
                 &[],
             ),
-            created: m.counter("monetization_webhooks_deliveries_created", "Webhook deliveries created from events", &[]),
+            created: m.counter(
+                "monetization_webhooks_deliveries_created",
+                "Webhook deliveries created from events",
+                &[],
+            ),
             latency: m.histogram(
                 "monetization_webhooks_attempt_duration_seconds",
                 "Duration of webhook delivery attempts",

@@ -186,8 +186,13 @@ pub async fn create(
             };
             let row = endpoints::insert(conn, &new, now).await.map_err(WebhooksError::from)?;
             let changes = serde_json::json!({"url": row.url, "event_types": row.event_types, "enabled": row.enabled});
-            platform_audit::record(conn, &audit_ctx, now, Action::new("webhooks.endpoint.create", format!("webhook_endpoint:{id}"), changes))
-                .await?;
+            platform_audit::record(
+                conn,
+                &audit_ctx,
+                now,
+                Action::new("webhooks.endpoint.create", format!("webhook_endpoint:{id}"), changes),
+            )
+            .await?;
             Ok((StatusCode::CREATED, EndpointWithSecret { endpoint: row.into(), secret: Some(secret) }))
         })
     })
@@ -353,7 +358,10 @@ pub async fn rotate(
                 serde_json::json!({"previous_secret_expires_at": until}),
             );
             platform_audit::record(conn, &audit_ctx, now, action).await?;
-            Ok((StatusCode::CREATED, RotatedSecret { endpoint_id: id, secret: Some(secret), previous_secret_expires_at: until }))
+            Ok((
+                StatusCode::CREATED,
+                RotatedSecret { endpoint_id: id, secret: Some(secret), previous_secret_expires_at: until },
+            ))
         })
     })
     .await

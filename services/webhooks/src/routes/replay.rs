@@ -76,9 +76,15 @@ pub async fn replay(
                 (None, Some(since)) => deliveries::replay_failed(conn, id, since, now).await?,
                 (None, None) => 0,
             };
-            let changes = serde_json::json!({"event_id": req.event_id, "failed_since": req.failed_since, "replayed": replayed});
-            platform_audit::record(conn, &audit_ctx, now, Action::new("webhooks.replay", format!("webhook_endpoint:{id}"), changes))
-                .await?;
+            let changes =
+                serde_json::json!({"event_id": req.event_id, "failed_since": req.failed_since, "replayed": replayed});
+            platform_audit::record(
+                conn,
+                &audit_ctx,
+                now,
+                Action::new("webhooks.replay", format!("webhook_endpoint:{id}"), changes),
+            )
+            .await?;
             Ok((StatusCode::ACCEPTED, ReplayView { endpoint_id: id, replayed }))
         })
     })

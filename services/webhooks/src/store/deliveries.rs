@@ -241,8 +241,10 @@ pub async fn replay_failed(
     since: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> QueryResult<usize> {
-    diesel::update(d::table.filter(d::endpoint_id.eq(endpoint)).filter(d::status.eq(FAILED)).filter(d::created_at.ge(since)))
-        .set((d::status.eq(PENDING), d::attempts.eq(0), d::next_attempt_at.eq(Some(now)), d::updated_at.eq(now)))
-        .execute(conn)
-        .await
+    diesel::update(
+        d::table.filter(d::endpoint_id.eq(endpoint)).filter(d::status.eq(FAILED)).filter(d::created_at.ge(since)),
+    )
+    .set((d::status.eq(PENDING), d::attempts.eq(0), d::next_attempt_at.eq(Some(now)), d::updated_at.eq(now)))
+    .execute(conn)
+    .await
 }

@@ -60,8 +60,11 @@ pub async fn lock(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<
 }
 
 pub async fn page(conn: &mut AsyncPgConnection, after: Option<Cursor>, limit: i64) -> QueryResult<Vec<Endpoint>> {
-    let mut q =
-        e::table.select(Endpoint::as_select()).order((e::created_at.desc(), e::id.desc())).limit(limit + 1).into_boxed();
+    let mut q = e::table
+        .select(Endpoint::as_select())
+        .order((e::created_at.desc(), e::id.desc()))
+        .limit(limit + 1)
+        .into_boxed();
     if let Some(c) = after {
         q = q.filter(e::created_at.lt(c.at).or(e::created_at.eq(c.at).and(e::id.lt(c.id))));
     }
@@ -130,11 +133,13 @@ pub async fn mark_healthy(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult
 /// After a failed attempt: remember when the failures began; returns that time.
 pub async fn mark_failing(conn: &mut AsyncPgConnection, id: Uuid, now: DateTime<Utc>) -> QueryResult<DateTime<Utc>> {
     diesel::update(e::table.find(id))
-        .set(e::failing_since.eq(diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>>(
-            "COALESCE(failing_since, ",
+        .set(
+            e::failing_since.eq(diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>>(
+                "COALESCE(failing_since, ",
+            )
+            .bind::<diesel::sql_types::Timestamptz, _>(now)
+            .sql(")")),
         )
-        .bind::<diesel::sql_types::Timestamptz, _>(now)
-        .sql(")")))
         .returning(e::failing_since)
         .get_result::<Option<DateTime<Utc>>>(conn)
         .await
