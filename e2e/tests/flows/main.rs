@@ -35,3 +35,4 @@ mod subscription_refunds;
 mod support;
 mod traces;
 mod vouchers;
+mod webhooks;
