@@ -35,6 +35,10 @@ pub struct WebhooksConfig {
     /// Deliveries taken (and sent concurrently) per dispatcher round.
     #[serde(default = "default_dispatch_batch")]
     pub dispatch_batch: i64,
+    /// Days an event, its deliveries and their log are kept (none still pending is deleted);
+    /// older events can no longer be replayed.
+    #[serde(default = "default_retention_days")]
+    pub retention_days: u64,
 }
 
 fn default_schedule() -> String {
@@ -55,6 +59,9 @@ fn default_dispatch_interval_ms() -> u64 {
 fn default_dispatch_batch() -> i64 {
     16
 }
+fn default_retention_days() -> u64 {
+    30
+}
 
 impl Default for WebhooksConfig {
     fn default() -> Self {
@@ -67,6 +74,7 @@ impl Default for WebhooksConfig {
             rotation_grace_secs: default_rotation_grace_secs(),
             dispatch_interval_ms: default_dispatch_interval_ms(),
             dispatch_batch: default_dispatch_batch(),
+            retention_days: default_retention_days(),
         }
     }
 }

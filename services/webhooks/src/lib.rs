@@ -61,6 +61,19 @@ pub fn setup_with_clock(ctx: &Context, config: Config, clock: SharedClock) -> Re
     if config.dispatch_batch < 1 {
         return Err("WEBHOOKS_DISPATCH_BATCH must be at least 1".into());
     }
+    if config.retention_days < 1 {
+        return Err("WEBHOOKS_RETENTION_DAYS must be at least 1".into());
+    }
+    // The log and the payloads (which carry user ids) are not kept forever; deleting an event
+    // deletes its deliveries and their attempts (ON DELETE CASCADE).
+    ctx.retain(platform::retention::Rule {
+        table: "events",
+        time_column: "received_at",
+        condition: Some(
+            "NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.status = 'pending')",
+        ),
+        keep: Duration::from_secs(config.retention_days.saturating_mul(24 * 3600)),
+    });
     let timeout = Duration::from_millis(config.timeout_ms);
     let metrics = metrics::Metrics::register(&ctx.metrics);
     let dispatcher = dispatcher::Dispatcher {

@@ -234,3 +234,53 @@ async fn a_url_that_turned_private_is_refused_at_delivery() {
     rx.stop().await;
     w.stop().await;
 }
+
+#[tokio::test]
+async fn two_replicas_deliver_each_event_once() {
+    let w = Webhooks::start(config()).await;
+    let second =
+        runtime::start(&webhooks::SPEC, w.env.service_config("webhooks"), |ctx| webhooks::setup(ctx, config()))
+            .await
+            .expect("a second replica starts");
+    let rx = Receiver::start(0).await;
+    w.create(&rx.url, &["rewards.*"]).await;
+    let sent: Vec<String> = futures_util::future::join_all((0..12).map(|_| async {
+        let e = tokens_awarded();
+        publish_raw(&w.env, &e).await;
+        e.id.to_string()
+    }))
+    .await;
+    rx.wait_for(12).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let mut got: Vec<String> = rx.received().into_iter().map(|r| r.id).collect();
+    got.sort();
+    let mut want = sent;
+    want.sort();
+    assert_eq!(got, want, "each event once, whichever replica took it");
+    second.stop().await;
+    rx.stop().await;
+    w.stop().await;
+}
+
+#[tokio::test]
+async fn the_retention_job_forgets_old_delivered_events_and_their_log() {
+    let w = Webhooks::start(webhooks::Config { retention_days: 1, ..config() }).await;
+    let rx = Receiver::start(0).await;
+    w.create(&rx.url, &["rewards.*"]).await;
+    let event = tokens_awarded();
+    publish_raw(&w.env, &event).await;
+    rx.wait_for(1).await;
+    let path = format!("/api/admin/webhooks/events/{}/attempts", event.id);
+    testkit::eventually("the attempt logged", Duration::from_secs(10), || async {
+        (!w.attempts(&path).await.is_empty()).then_some(())
+    })
+    .await;
+    let mut conn = w.svc.pool.get().await.unwrap();
+    diesel::sql_query("UPDATE events SET received_at = now() - interval '2 days'").execute(&mut conn).await.unwrap();
+    drop(conn);
+    w.svc.retention.run_once().await;
+    let log = w.attempts(&path).await;
+    assert!(log.is_empty(), "the event's log went with it");
+    rx.stop().await;
+    w.stop().await;
+}
