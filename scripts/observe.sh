@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make observe`: a Prometheus scraping the dev stack's metrics ports (gateway 9080, services
-# 9081-9085, as `make run` sets them) with the alert rules of deploy/prometheus/rules.yml loaded.
+# 9081-9086, as `make run` sets them) with the alert rules of deploy/prometheus/rules.yml loaded.
 # Installs Debian's `prometheus` package when missing (scripts/ensure-prometheus.sh), runs it
 # in the background with its data under .run/prometheus, and prints its URL. `make stop` stops it.
 # Knob: OBSERVE_PORT (default 9090).
@@ -27,7 +27,7 @@ rule_files:
 scrape_configs:
 YAML
     i=0
-    for job in gateway billing subscriptions marketplace rewards licensing; do
+    for job in gateway billing subscriptions marketplace rewards licensing webhooks; do
         cat <<YAML
   - job_name: $job
     static_configs:
@@ -49,7 +49,7 @@ curl -fsS "http://127.0.0.1:$PORT/-/ready" >/dev/null || { cat .run/logs/prometh
 cat <<MSG
 
   Prometheus:   http://127.0.0.1:$PORT   (targets: /targets, alerts: /alerts)
-  Scraping:     gateway :9080, billing :9081, subscriptions :9082, marketplace :9083, rewards :9084, licensing :9085
+  Scraping:     gateway :9080, billing :9081, subscriptions :9082, marketplace :9083, rewards :9084, licensing :9085, webhooks :9086
   Logs:         .run/logs/prometheus.log      Stop: make stop
 
 MSG

@@ -46,10 +46,10 @@ for i in "${!SERVICES[@]}"; do
 done
 cat <<MSG
 
-  Gateway:      http://127.0.0.1:8080   (services on 8081-8085, stripe-fake on $STRIPE_FAKE_PORT)
+  Gateway:      http://127.0.0.1:8080   (services on 8081-8086, stripe-fake on $STRIPE_FAKE_PORT)
   Dev token:    make -s token ROLE=admin      (roles: learner, instructor, admin, org_admin)
   Try:          curl -H "Authorization: Bearer \$(make -s token)" http://127.0.0.1:8080/api/billing/whoami
-  Metrics:      http://127.0.0.1:9080/metrics (gateway), 9081-9085 (services); Prometheus: make observe
+  Metrics:      http://127.0.0.1:9080/metrics (gateway), 9081-9086 (services); Prometheus: make observe
   Logs:         .run/logs/*.log      Stop: Ctrl-C here, or make stop
 
 MSG

@@ -10,10 +10,10 @@ set -a
 set +a
 # scripts/bench.sh and scripts/chaos.sh run the stack on a database of their own.
 DEV_DATABASE_URL=${RUN_DATABASE_URL:-$DEV_DATABASE_URL}
-STACK_SERVICES=(billing subscriptions marketplace rewards licensing)
-STACK_PORTS=(8081 8082 8083 8084 8085)
+STACK_SERVICES=(billing subscriptions marketplace rewards licensing webhooks)
+STACK_PORTS=(8081 8082 8083 8084 8085 8086)
 # Prometheus /metrics of each process, apart from the API ports (`make observe` scrapes them).
-STACK_METRICS_PORTS=(9081 9082 9083 9084 9085)
+STACK_METRICS_PORTS=(9081 9082 9083 9084 9085 9086)
 for i in "${!STACK_SERVICES[@]}"; do
   P=${STACK_SERVICES[$i]^^}
   export "${P}_DATABASE_URL=$DEV_DATABASE_URL" "${P}_AMQP_URL=$DEV_AMQP_URL" \

@@ -20,6 +20,7 @@ pub fn parts() -> Vec<(&'static str, OpenApi)> {
         ("rewards", rewards::openapi::ApiDoc::openapi()),
         ("licensing", licensing::openapi::ApiDoc::openapi()),
         ("marketplace", marketplace::openapi::ApiDoc::openapi()),
+        ("webhooks", webhooks::openapi::ApiDoc::openapi()),
     ]
     .into_iter()
     .map(|(service, mut part)| {

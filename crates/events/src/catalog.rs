@@ -30,6 +30,7 @@ pub mod licensing;
 pub mod marketplace;
 pub mod rewards;
 pub mod subscriptions;
+pub mod webhooks;
 
 /// Every event type the platform emits (and `identity.user.erased.v1`, which it consumes), for the schema-coverage test and the AsyncAPI document.
 /// Each service's module lists its own in `TYPES`.
@@ -42,6 +43,7 @@ pub fn all_event_types() -> Vec<&'static str> {
         subscriptions::TYPES,
         erasure::TYPES,
         identity::TYPES,
+        webhooks::TYPES,
     ]
     .concat()
 }

@@ -172,6 +172,7 @@ async fn drive_the_flows_with_debug_logs() {
     seen.secret("webhook secret", WEBHOOK_SECRET);
     seen.secret("card number", CARD_NUMBER);
     seen.secret("rewards handle secret", rewards::Config::default().leaderboard_handle_secret.expose());
+    seen.secret("webhooks secret key", crate::support::webhooks_config().secret_key.expose());
     let pem = include_str!("../../../services/licensing/dev-keys/certificate-signing.dev-only.key.pem");
     for line in pem.lines().filter(|l| !l.starts_with("-----")) {
         seen.secret("license signing key (PEM)", line);
@@ -189,6 +190,7 @@ async fn drive_the_flows_with_debug_logs() {
     refund(&p, &mut seen, &admin, &learner, &payment_id).await;
     activate_a_seat(&p, &mut seen, &admin).await;
     forged_webhook_and_tampered_token(&p, &mut seen, &learner).await;
+    outgoing_webhook_secrets(&p, &mut seen, &admin).await;
 
     let doc = json!({"secrets": seen.secrets, "problems": seen.problems});
     std::fs::write(out, doc.to_string()).expect("seen.json");
@@ -450,4 +452,30 @@ fn no_config_debug_shows_a_secret() {
         }
     }
     assert!(leaks.is_empty(), "secrets in Debug output:\n{}", leaks.join("\n"));
+}
+
+/// Outgoing webhooks (issue 23): an endpoint's signing secret, shown at its creation and at its
+/// rotation, then used to sign deliveries (to a port where nobody listens: every attempt fails
+/// and is logged, with the debug logs on).
+async fn outgoing_webhook_secrets(p: &Platform, seen: &mut Seen, admin: &User) {
+    let unused = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
+    let body = json!({"url": format!("http://127.0.0.1:{unused}/hooks"), "event_types": ["rewards.*"]});
+    let res = seen.answer(p.post_key(admin, "/api/admin/webhooks/endpoints", body, &Uuid::new_v4().to_string()).await);
+    assert_eq!(res.status, 201, "{}", res.body);
+    seen.secret("outgoing webhook secret", str_of(&res.body["secret"]));
+    seen.secret("outgoing webhook secret (key bytes)", str_of(&res.body["secret"]).trim_start_matches("whsec_"));
+    let id = str_of(&res.body["id"]);
+    let path = format!("/api/admin/webhooks/endpoints/{id}/rotate-secret");
+    let res = seen.answer(p.call(reqwest::Method::POST, &path, Some(admin), None, Some("rotate")).await);
+    assert_eq!(res.status, 201, "{}", res.body);
+    seen.secret("rotated outgoing webhook secret", str_of(&res.body["secret"]));
+    // A delivery attempt, signed with both, while the debug logs run.
+    let award = json!({"user_id": admin.id, "amount": 1, "reason": "hygiene"});
+    let res = p.post_key(admin, "/api/tokens/award", award, &Uuid::new_v4().to_string()).await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    p.eventually("a logged webhook attempt", || async {
+        let log = p.get(Some(admin), &format!("/api/admin/webhooks/endpoints/{id}/attempts")).await;
+        (log.body["data"].as_array().is_some_and(|a| !a.is_empty())).then_some(())
+    })
+    .await;
 }

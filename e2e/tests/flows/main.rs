@@ -36,3 +36,4 @@ mod support;
 mod traces;
 mod trials;
 mod vouchers;
+mod webhooks;

@@ -143,6 +143,9 @@ pub struct Platform {
     pub licensing_clock: platform::clock::ManualClock,
     /// The nameserver licensing asks to verify custom domains: publish TXT records here.
     pub dns: licensing::dns::StaticDnsServer,
+    /// The webhooks service's replicas (not in [`SERVICES`]: it has no privacy or report part
+    /// the flows iterate over); configured by [`webhooks_config`].
+    pub webhooks: Vec<RunningService>,
     pub events: Events,
     http: reqwest::Client,
     content_dir: ContentDir,
@@ -210,6 +213,20 @@ fn billing_config(fake: &RunningFake, reconcile_after_seconds: u64) -> billing::
     }
 }
 
+/// Webhooks as in development (loopback allowed: the flows' receivers listen there), with the
+/// schedule, deadline, disabling period and rotation grace shortened so a flow sees them all.
+pub fn webhooks_config() -> webhooks::Config {
+    webhooks::Config {
+        allowed_hosts: "127.0.0.1".into(),
+        retry_schedule: "0s,1s,1s,1s,1s,1s".into(),
+        timeout_ms: 1000,
+        disable_after_secs: 4,
+        rotation_grace_secs: 4,
+        dispatch_interval_ms: 100,
+        ..webhooks::Config::default()
+    }
+}
+
 fn licensing_config() -> licensing::Config {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../services/licensing/dev-keys");
     let read = |name: &str| std::fs::read_to_string(format!("{dir}/{name}")).expect("licensing dev key");
@@ -232,6 +249,7 @@ fn gateway_config(
     marketplace: &str,
     rewards: &str,
     licensing: &str,
+    webhooks: &str,
 ) -> GatewayConfig {
     GatewayConfig {
         host: "127.0.0.1".into(),
@@ -243,6 +261,7 @@ fn gateway_config(
         marketplace_url: marketplace.into(),
         rewards_url: rewards.into(),
         licensing_url: licensing.into(),
+        webhooks_url: webhooks.into(),
         jwt_algorithms: "RS256,ES256,EdDSA".into(),
         jwt_allow_hs256: false,
         jwt_hs256_secret: None,
@@ -385,11 +404,18 @@ impl Platform {
             );
         }
 
+        let mut webhooks = Vec::new();
+        for _ in 0..n {
+            let config = webhooks_config();
+            webhooks.push(start_service(&env, &webhooks::SPEC, |ctx| webhooks::setup(ctx, config)).await);
+        }
+        let webhooks_urls = webhooks.iter().map(RunningService::url).collect::<Vec<_>>().join(",");
+
         let services = vec![billing, subscriptions, marketplace, rewards, licensing];
         let urls = |i: usize| services[i].iter().map(RunningService::url).collect::<Vec<_>>().join(",");
         let mut gateways = Vec::new();
         for _ in 0..n {
-            let config = gateway_config(&urls(0), &urls(1), &urls(2), &urls(3), &urls(4));
+            let config = gateway_config(&urls(0), &urls(1), &urls(2), &urls(3), &urls(4), &webhooks_urls);
             gateways.push(gateway::start(config).await.expect("gateway starts"));
         }
         let mut gateways = gateways.into_iter();
@@ -408,6 +434,7 @@ impl Platform {
             rewards_clock,
             licensing_clock,
             dns,
+            webhooks,
             events,
             http: testkit::http(),
             content_dir,
@@ -418,10 +445,13 @@ impl Platform {
     /// Stop everything, drop the schemas and broker objects, then fail on any event that broke
     /// its contract or is not in the catalogue.
     pub async fn stop(self) {
-        let Self { env, fake, gateway, more_gateways, services, events, content_dir, _slot, .. } = self;
+        let Self { env, fake, gateway, more_gateways, services, webhooks, events, content_dir, _slot, .. } = self;
         gateway.stop().await;
         for gw in more_gateways {
             gw.stop().await;
+        }
+        for svc in webhooks {
+            svc.stop().await;
         }
         for svc in services.into_iter().rev().flatten() {
             svc.stop().await;
@@ -429,6 +459,7 @@ impl Platform {
         fake.stop().await;
         let recorded = events.finish().await;
         env.cleanup(SERVICES).await;
+        env.cleanup(&["webhooks"]).await;
         drop(content_dir);
         recorded.assert_contract();
     }

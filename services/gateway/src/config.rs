@@ -20,6 +20,8 @@ pub struct GatewayConfig {
     pub marketplace_url: String,
     pub rewards_url: String,
     pub licensing_url: String,
+    /// The webhooks service (outgoing webhooks, issue 23).
+    pub webhooks_url: String,
     /// Accepted JWT algorithms, comma-separated, from RS256, ES256, EdDSA (and HS256 only with
     /// `GATEWAY_JWT_ALLOW_HS256=true`, for local development).
     #[serde(default = "default_algorithms")]

@@ -109,6 +109,9 @@ const PREFIXES: &[(&str, &str)] = &[
     ("/api/admin/audit/marketplace", "marketplace"),
     ("/api/admin/audit/rewards", "rewards"),
     ("/api/admin/audit/licensing", "licensing"),
+    // Outgoing webhooks (issue 23): endpoints, delivery log, replay; and its own audit log.
+    ("/api/admin/webhooks", "webhooks"),
+    ("/api/admin/audit/webhooks", "webhooks"),
 ];
 
 /// Every service the gateway forwards to, once each.
@@ -144,6 +147,7 @@ impl RouteTable {
         let marketplace = Upstream::new("marketplace", &config.marketplace_url)?;
         let rewards = Upstream::new("rewards", &config.rewards_url)?;
         let licensing = Upstream::new("licensing", &config.licensing_url)?;
+        let webhooks = Upstream::new("webhooks", &config.webhooks_url)?;
         let mut routes: Vec<(&'static str, Upstream)> = PREFIXES
             .iter()
             .map(|(prefix, service)| {
@@ -152,6 +156,7 @@ impl RouteTable {
                     "subscriptions" => &subscriptions,
                     "marketplace" => &marketplace,
                     "rewards" => &rewards,
+                    "webhooks" => &webhooks,
                     _ => &licensing,
                 };
                 (*prefix, upstream.clone())

@@ -59,6 +59,7 @@ pub fn gateway_config(upstream: &str) -> GatewayConfig {
         marketplace_url: upstream.into(),
         rewards_url: upstream.into(),
         licensing_url: upstream.into(),
+        webhooks_url: upstream.into(),
         jwt_algorithms: "RS256,ES256,EdDSA".into(),
         jwt_allow_hs256: false,
         jwt_hs256_secret: None,

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    runtime::main(webhooks::SPEC, "WEBHOOKS_", webhooks::setup)
+}
