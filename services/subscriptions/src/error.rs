@@ -43,6 +43,13 @@ pub enum SubscriptionError {
     DiscountExists,
     #[error("a promotion code with this code exists")]
     CodeTaken,
+    /// The test-clock API where `SUBSCRIPTIONS_TEST_CLOCKS` is off (always so in production).
+    #[error("test clocks are not enabled in this environment")]
+    TestClocksOff,
+    #[error("no such test clock")]
+    TestClockNotFound,
+    #[error("{1}")]
+    TestClockField(&'static str, &'static str),
     #[error(transparent)]
     Problem(#[from] Problem),
 }
@@ -114,6 +121,10 @@ impl From<SubscriptionError> for Problem {
             E::RedemptionLimitReached => Problem::conflict("redemption_limit_reached", e.to_string()),
             E::DiscountExists => Problem::conflict("discount_exists", e.to_string()),
             E::CodeTaken => Problem::conflict("promotion_code_exists", e.to_string()),
+            E::TestClocksOff => Problem::new(StatusCode::NOT_FOUND, "test_clocks_disabled", "Test clocks are off")
+                .with_detail(e.to_string()),
+            E::TestClockNotFound => Problem::not_found("test clock"),
+            E::TestClockField(field, message) => Problem::field(field, message),
             E::Problem(p) => p,
         }
     }

@@ -149,6 +149,7 @@ pub async fn prepare_subscribe(
     requested_currency: Option<&str>,
     subscription_id: Uuid,
     promotion_code: Option<&str>,
+    test_clock: Option<Uuid>,
 ) -> Result<Subscribe, SubscriptionError> {
     let chosen = tier(conn, tier_code).await?;
     if chosen.price.is_zero() {
@@ -166,7 +167,8 @@ pub async fn prepare_subscribe(
             if subs::lock_live(conn, user_id).await?.is_some() {
                 return Err(SubscriptionError::AlreadySubscribed);
             }
-            let now = state.clock.now();
+            let test_clock = crate::test_clocks::attachable(conn, state, user_id, test_clock).await?;
+            let now = events::test_clocks::now_of(conn, test_clock, state.clock.now()).await?;
             let sub = subs::insert(
                 conn,
                 &Subscription {
@@ -190,6 +192,7 @@ pub async fn prepare_subscribe(
                     pause_starts_at: None,
                     pause_resumes_at: None,
                     currency: billed.code().to_string(),
+                    test_clock_id: test_clock,
                 },
             )
             .await?;
@@ -223,7 +226,8 @@ pub async fn prepare_subscribe(
         let mut sub = sub;
         if charge.status == PENDING {
             // Nothing to charge (Stripe cannot take zero): the first period is granted now.
-            activate(conn, &mut sub, state.clock.now()).await?;
+            let now = now_of(conn, state, &sub).await?;
+            activate(conn, &mut sub, now).await?;
             charges::settle(conn, charge.id, None, charges::SUCCEEDED).await?;
             state.cache.invalidate(user_id);
         }
@@ -695,7 +699,7 @@ pub async fn process_due(
     state: &State,
     mut sub: Subscription,
 ) -> Result<Due, SubscriptionError> {
-    let now = state.clock.now();
+    let now = now_of(conn, state, &sub).await?;
     match status(&sub)? {
         Status::Incomplete => {
             close(conn, state, &mut sub, Event::FirstPaymentExpired, "first_payment_expired", now).await?;
@@ -714,6 +718,15 @@ pub async fn process_due(
         _ => {}
     }
     Ok(Due::Done)
+}
+
+/// The subscription's time: its test clock's when it is on one (sandbox), else the service clock.
+pub async fn now_of(
+    conn: &mut AsyncPgConnection,
+    state: &State,
+    sub: &Subscription,
+) -> Result<DateTime<Utc>, SubscriptionError> {
+    Ok(events::test_clocks::now_of(conn, sub.test_clock_id, state.clock.now()).await?)
 }
 
 /// Record the renewal charge for the period (and attempt) now due, less the subscription's
@@ -824,7 +837,8 @@ pub async fn record_renewal(
         return Ok(());
     }
     charges::settle(conn, charge.id, payment.or(charge.payment_id), charges::FAILED).await?;
-    dunning_step(conn, state, &mut sub, state.clock.now()).await?;
+    let now = now_of(conn, state, &sub).await?;
+    dunning_step(conn, state, &mut sub, now).await?;
     state.cache.invalidate(sub.user_id);
     Ok(())
 }

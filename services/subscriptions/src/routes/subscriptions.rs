@@ -41,6 +41,11 @@ pub struct SubscribeRequest {
     #[serde(default)]
     #[schema(example = "SPRING")]
     pub promotion_code: Option<String>,
+    /// Sandbox only (`SUBSCRIPTIONS_TEST_CLOCKS=true`): a test clock of the caller's own
+    /// (`POST /api/test-clocks`). The subscription then lives in the clock's time: it starts at the
+    /// clock's `now` and renews, retries and ends only when the clock is advanced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_clock: Option<Uuid>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -63,6 +68,9 @@ pub struct SubscriptionView {
     /// A pause scheduled for the period end (status `active`) or under way (status `paused`).
     pub pause: Option<PauseView>,
     pub created_at: DateTime<Utc>,
+    /// The test clock it lives on (sandbox only); absent for a subscription in real time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_clock: Option<Uuid>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -94,6 +102,7 @@ impl From<&Subscription> for SubscriptionView {
                 _ => None,
             },
             created_at: s.created_at,
+            test_clock: s.test_clock_id,
         }
     }
 }
@@ -126,7 +135,7 @@ pub struct Created {
         (status = 402, body = Problem, content_type = PROBLEM, description = "payment_failed: billing refused the payment"),
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user"),
         (status = 409, body = Problem, content_type = PROBLEM, description = "subscription_exists, idempotency_in_progress, promotion_code_already_redeemed, redemption_limit_reached"),
-        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (unknown or free `tier`; `currency` not a price currency or the tier not sold in it; unknown, inactive, expired or inapplicable `promotion_code`), idempotency_key_reused"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (unknown or free `tier`; `currency` not a price currency or the tier not sold in it; unknown, inactive, expired or inapplicable `promotion_code`; `test_clock` not a clock of the caller's or test clocks off), idempotency_key_reused"),
         (status = 502, body = Problem, content_type = PROBLEM, description = "billing_unavailable")))]
 pub async fn subscribe(
     state: web::Data<State>,
@@ -159,6 +168,7 @@ pub async fn subscribe(
                         req.currency.as_deref(),
                         subscription_id,
                         code,
+                        req.test_clock,
                     )
                     .await?
                     {

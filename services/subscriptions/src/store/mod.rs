@@ -7,4 +7,5 @@ pub mod licenses;
 pub mod mrr;
 pub mod schema;
 pub mod subscriptions;
+pub mod test_clocks;
 pub mod tiers;

@@ -48,6 +48,7 @@ diesel::table! {
         pause_starts_at -> Nullable<Timestamptz>,
         pause_resumes_at -> Nullable<Timestamptz>,
         currency -> Bpchar,
+        test_clock_id -> Nullable<Uuid>,
     }
 }
 
@@ -179,3 +180,17 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(charges, subscriptions);
+
+diesel::table! {
+    /// The shared `test_clocks(id, now, updated_at)` plus this service's columns: it owns the clocks.
+    test_clocks (id) {
+        id -> Uuid,
+        now -> Timestamptz,
+        updated_at -> Timestamptz,
+        owner_id -> Uuid,
+        name -> Text,
+        frozen_time -> Timestamptz,
+        status -> Text,
+        created_at -> Timestamptz,
+    }
+}

@@ -3,6 +3,7 @@ use chrono::{DateTime, Utc};
 use diesel::dsl::now as now_db;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use events::test_clocks::Pass;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, AsChangeset)]
@@ -31,6 +32,8 @@ pub struct Subscription {
     pub pause_resumes_at: Option<DateTime<Utc>>,
     /// What it is billed in, for its whole life (CHAR(3): may come back padded; compare trimmed).
     pub currency: String,
+    /// The test clock it lives on (sandbox only): its time is the clock's, not the wall's.
+    pub test_clock_id: Option<Uuid>,
 }
 
 /// Create a subscription, and its first row of MRR history in the same transaction.
@@ -43,6 +46,7 @@ pub async fn insert(conn: &mut AsyncPgConnection, s: &Subscription) -> QueryResu
             subscriptions::status.eq(&s.status),
             subscriptions::anchor_day.eq(s.anchor_day),
             subscriptions::currency.eq(&s.currency),
+            subscriptions::test_clock_id.eq(s.test_clock_id),
             subscriptions::first_payment_deadline.eq(s.first_payment_deadline),
             subscriptions::created_at.eq(s.created_at),
             subscriptions::updated_at.eq(s.updated_at),
@@ -122,25 +126,41 @@ pub async fn release_renewal(conn: &mut AsyncPgConnection, id: Uuid) -> QueryRes
         .await
 }
 
-/// Up to `limit` subscriptions due at `now` (the business clock), locked, skipping rows another
-/// transaction holds and renewals another replica has out at billing.
-pub async fn lock_due(
-    conn: &mut AsyncPgConnection,
-    now: DateTime<Utc>,
-    skip: &[Uuid],
-    limit: i64,
-) -> QueryResult<Vec<Subscription>> {
-    subscriptions::table
-        .filter(subscriptions::id.ne_all(skip))
-        .filter(subscriptions::renewal_claimed_until.is_null().or(subscriptions::renewal_claimed_until.le(now_db)))
-        .filter(
+type Condition = Box<dyn BoxableExpression<subscriptions::table, diesel::pg::Pg, SqlType = diesel::sql_types::Bool>>;
+
+/// Due at the pass's `now` (the business clock, or a test clock's time), on the pass's clock: the
+/// wall-clock pass takes only the subscriptions on no clock.
+fn due(pass: Pass) -> Condition {
+    let now = pass.now;
+    let on_clock: Condition = match pass.clock {
+        None => Box::new(subscriptions::test_clock_id.is_null()),
+        Some(clock) => Box::new(subscriptions::test_clock_id.eq(clock).assume_not_null()),
+    };
+    Box::new(
+        on_clock.and(
             subscriptions::status
                 .eq("active")
                 .and(subscriptions::current_period_end.le(now))
                 .or(subscriptions::status.eq("past_due").and(subscriptions::next_retry_at.le(now)))
                 .or(subscriptions::status.eq("incomplete").and(subscriptions::first_payment_deadline.le(now)))
-                .or(subscriptions::status.eq("paused").and(subscriptions::pause_resumes_at.le(now))),
-        )
+                .or(subscriptions::status.eq("paused").and(subscriptions::pause_resumes_at.le(now)))
+                .assume_not_null(),
+        ),
+    )
+}
+
+/// Up to `limit` subscriptions [`due`] in the pass, locked, skipping rows another transaction
+/// holds and renewals another replica has out at billing.
+pub async fn lock_due(
+    conn: &mut AsyncPgConnection,
+    pass: Pass,
+    skip: &[Uuid],
+    limit: i64,
+) -> QueryResult<Vec<Subscription>> {
+    subscriptions::table
+        .filter(due(pass))
+        .filter(subscriptions::id.ne_all(skip))
+        .filter(subscriptions::renewal_claimed_until.is_null().or(subscriptions::renewal_claimed_until.le(now_db)))
         .order(subscriptions::updated_at.asc())
         .limit(limit)
         .for_update()
@@ -148,4 +168,9 @@ pub async fn lock_due(
         .select(Subscription::as_select())
         .load(conn)
         .await
+}
+
+/// Whether anything is still [`due`] in the pass (locked or out at billing included).
+pub async fn any_due(conn: &mut AsyncPgConnection, pass: Pass) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(subscriptions::table.filter(due(pass)))).get_result(conn).await
 }

@@ -1,0 +1,9 @@
+-- Test clocks (issue 23, point 5): each schema's copy of every sandbox clock's time, kept by the
+-- consumer of subscriptions.test_clock.advanced.v1 (events::test_clocks). Subscriptions owns the
+-- clocks and adds its own columns (owner, name, status) to its copy. Empty wherever test clocks
+-- are off, which is always the case in production.
+CREATE TABLE test_clocks (
+    id UUID PRIMARY KEY,
+    now TIMESTAMPTZ NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
