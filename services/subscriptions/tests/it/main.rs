@@ -18,3 +18,4 @@ mod replicas;
 mod reports;
 mod seats;
 mod support;
+mod test_clocks;
