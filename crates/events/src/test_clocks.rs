@@ -27,6 +27,7 @@ use uuid::Uuid;
 diesel::table! {
     test_clocks (id) {
         id -> Uuid,
+        owner_id -> Uuid,
         now -> Timestamptz,
         updated_at -> Timestamptz,
     }
@@ -69,15 +70,21 @@ pub async fn now_of(
     Ok(at.unwrap_or(wall))
 }
 
-/// Whether the clock exists in this schema (a create may attach an object only to a known clock).
-pub async fn exists(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(test_clocks::table.find(id))).get_result(conn).await
+/// Whether `user` may attach an object to the clock: theirs, and known here. (A create refuses
+/// any other clock, with the same answer whether it exists or not.)
+pub async fn owned_by(conn: &mut AsyncPgConnection, id: Uuid, user: Uuid) -> QueryResult<bool> {
+    let q = test_clocks::table.find(id).filter(test_clocks::owner_id.eq(user));
+    diesel::select(diesel::dsl::exists(q)).get_result(conn).await
 }
 
 /// Record that the clock reads `now`, never moving it back (events may arrive late or twice).
-pub async fn record(conn: &mut AsyncPgConnection, id: Uuid, now: DateTime<Utc>) -> QueryResult<usize> {
+pub async fn record(conn: &mut AsyncPgConnection, clock: &TestClockAdvanced) -> QueryResult<usize> {
     diesel::insert_into(test_clocks::table)
-        .values((test_clocks::id.eq(id), test_clocks::now.eq(now)))
+        .values((
+            test_clocks::id.eq(clock.clock_id),
+            test_clocks::owner_id.eq(clock.owner_id),
+            test_clocks::now.eq(clock.now),
+        ))
         .on_conflict(test_clocks::id)
         .do_update()
         .set((
@@ -120,7 +127,7 @@ impl EventHandler for WithTestClocks {
         if event.event_type == TestClockAdvanced::TYPE {
             return Box::pin(async move {
                 let advanced: TestClockAdvanced = event.data_as().map_err(HandlerError::Reject)?;
-                record(conn, advanced.clock_id, advanced.now).await?;
+                record(conn, &advanced).await?;
                 Ok(())
             });
         }

@@ -46,7 +46,7 @@ pub async fn create(
     };
     let created = store::insert(conn, &clock).await?;
     // The other services learn the clock (and its time) from the same event an advance sends.
-    outbox::enqueue(conn, &TestClockAdvanced { clock_id: created.id, now: created.now }).await?;
+    outbox::enqueue(conn, &TestClockAdvanced { clock_id: created.id, owner_id: owner, now: created.now }).await?;
     Ok(created)
 }
 
@@ -81,7 +81,7 @@ pub async fn advance(
         return Ok(clock);
     }
     let moved = store::advance(conn, id, to).await?;
-    outbox::enqueue(conn, &TestClockAdvanced { clock_id: id, now: to }).await?;
+    outbox::enqueue(conn, &TestClockAdvanced { clock_id: id, owner_id: moved.owner_id, now: to }).await?;
     Ok(moved)
 }
 
@@ -96,8 +96,9 @@ pub async fn attachable(
     if !state.config.test_clocks {
         return Err(SubscriptionError::TestClockField("test_clock", "test clocks are not enabled here"));
     }
-    match store::find(conn, id).await? {
-        Some(c) if c.owner_id == user => Ok(Some(id)),
-        _ => Err(SubscriptionError::TestClockField("test_clock", "no such test clock of yours")),
+    if events::test_clocks::owned_by(conn, id, user).await? {
+        Ok(Some(id))
+    } else {
+        Err(SubscriptionError::TestClockField("test_clock", "no such test clock of yours"))
     }
 }

@@ -181,6 +181,8 @@ impl DomainEvent for CouponRedeemed {
 #[serde(deny_unknown_fields)]
 pub struct TestClockAdvanced {
     pub clock_id: Uuid,
+    /// Who created the clock: only their objects may be attached to it.
+    pub owner_id: Uuid,
     /// The clock's new time; never earlier than any it had (clocks only move forward).
     pub now: DateTime<Utc>,
 }

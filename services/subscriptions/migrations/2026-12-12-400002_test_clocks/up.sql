@@ -1,8 +1,7 @@
 -- Test clocks (issue 23, point 5). The shared migration made `test_clocks(id, now)`, every
 -- schema's copy of each clock's time; subscriptions owns the clocks, so its copy is the resource:
--- who owns it, its name, where it started and whether this service has caught up with its time.
+-- its name, where it started and whether this service has caught up with its time.
 ALTER TABLE test_clocks
-    ADD COLUMN owner_id UUID NOT NULL,
     ADD COLUMN name TEXT NOT NULL CHECK (char_length(name) BETWEEN 1 AND 100),
     ADD COLUMN frozen_time TIMESTAMPTZ NOT NULL,
     -- `advancing` until this service's scheduler has run everything due on the clock at `now`.

@@ -185,9 +185,9 @@ diesel::table! {
     /// The shared `test_clocks(id, now, updated_at)` plus this service's columns: it owns the clocks.
     test_clocks (id) {
         id -> Uuid,
+        owner_id -> Uuid,
         now -> Timestamptz,
         updated_at -> Timestamptz,
-        owner_id -> Uuid,
         name -> Text,
         frozen_time -> Timestamptz,
         status -> Text,

@@ -14,9 +14,9 @@ pub const ADVANCING: &str = "advancing";
 #[diesel(table_name = test_clocks)]
 pub struct TestClock {
     pub id: Uuid,
+    pub owner_id: Uuid,
     pub now: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    pub owner_id: Uuid,
     pub name: String,
     pub frozen_time: DateTime<Utc>,
     pub status: String,
