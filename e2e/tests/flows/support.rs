@@ -370,6 +370,7 @@ impl Platform {
             config.rewards_url = rewards.url();
             config.content_dir = content_dir.display().to_string();
             config.scheduler_interval_ms = 500;
+            config.test_clocks = true;
             let clock = Arc::new(marketplace_clock.clone());
             marketplace
                 .push(start_service(&env, &marketplace::SPEC, |ctx| marketplace::setup_with(ctx, config, clock)).await);
