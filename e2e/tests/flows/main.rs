@@ -33,5 +33,6 @@ mod self_service;
 mod subscription;
 mod subscription_refunds;
 mod support;
+mod test_clocks;
 mod traces;
 mod vouchers;
