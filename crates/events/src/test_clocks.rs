@@ -88,9 +88,8 @@ pub async fn record(conn: &mut AsyncPgConnection, clock: &TestClockAdvanced) -> 
         .on_conflict(test_clocks::id)
         .do_update()
         .set((
-            test_clocks::now.eq(diesel::dsl::sql::<diesel::sql_types::Timestamptz>(
-                "GREATEST(test_clocks.now, excluded.now)",
-            )),
+            test_clocks::now
+                .eq(diesel::dsl::sql::<diesel::sql_types::Timestamptz>("GREATEST(test_clocks.now, excluded.now)")),
             test_clocks::updated_at.eq(diesel::dsl::now),
         ))
         .execute(conn)

@@ -147,8 +147,10 @@ async fn objects_on_a_test_clock_move_with_it_and_nothing_else_does() {
     p.confirm(&bought["client_secret"], "pm_card_visa");
     p.wait_owned(&cleo, &str_of(&course_c["id"])).await;
     for teacher in [&teacher_a, &teacher_c] {
-        p.eventually("pending earnings", || async { (earnings(&p, teacher).await["pending"]["amount"] == "14.00").then_some(()) })
-            .await;
+        p.eventually("pending earnings", || async {
+            (earnings(&p, teacher).await["pending"]["amount"] == "14.00").then_some(())
+        })
+        .await;
     }
 
     // Licensing: a license on the admin's clock and one on none, each with a P1 ticket (enterprise:
@@ -168,13 +170,19 @@ async fn objects_on_a_test_clock_move_with_it_and_nothing_else_does() {
     .await;
     p.events.wait_for("licensing.ticket.sla_breached.v1", |d| d["ticket_id"] == plain_ticket.as_str()).await;
     tokio::time::sleep(StdDuration::from_secs(2)).await;
-    assert_eq!(amount(&earnings(&p, &teacher_a).await["pending"]), "14.00", "a purchase on a clock matured in real time");
-    let breached = |ticket: &str| p.events.distinct("licensing.ticket.sla_breached.v1", |d| d["ticket_id"] == ticket).len();
+    assert_eq!(
+        amount(&earnings(&p, &teacher_a).await["pending"]),
+        "14.00",
+        "a purchase on a clock matured in real time"
+    );
+    let breached =
+        |ticket: &str| p.events.distinct("licensing.ticket.sla_breached.v1", |d| d["ticket_id"] == ticket).len();
     assert_eq!(breached(&clocked_ticket), 0, "a ticket on a clock breached in real time");
 
     // Ada's clock passes her period end and the refund window: renewal charged, earnings available.
     advance(&p, &ada, &ada_clock, ada_end.max(t0 + Duration::days(30)) + Duration::hours(1)).await;
-    let renewed = p.events.wait_for("subscriptions.subscription.renewed.v1", |d| d["user_id"] == ada.id.to_string()).await;
+    let renewed =
+        p.events.wait_for("subscriptions.subscription.renewed.v1", |d| d["user_id"] == ada.id.to_string()).await;
     assert_eq!(renewed.data["amount"]["amount"], "9.99");
     assert_eq!(at(&renewed.data["current_period_start"]), ada_end);
     p.eventually("Ada's teacher paid out", || async {
@@ -184,7 +192,8 @@ async fn objects_on_a_test_clock_move_with_it_and_nothing_else_does() {
 
     // Bob's clock passes his period end: declined, past_due, retried a day later in clock time.
     advance(&p, &bob, &bob_clock, bob_end + Duration::seconds(1)).await;
-    let first = p.events.wait_for("subscriptions.subscription.past_due.v1", |d| d["user_id"] == bob.id.to_string()).await;
+    let first =
+        p.events.wait_for("subscriptions.subscription.past_due.v1", |d| d["user_id"] == bob.id.to_string()).await;
     assert_eq!(first.data["attempt"], 1);
     let retry_at = at(&first.data["next_retry_at"]);
     assert_eq!(retry_at, bob_end + Duration::seconds(1) + Duration::days(1));
@@ -203,7 +212,8 @@ async fn objects_on_a_test_clock_move_with_it_and_nothing_else_does() {
     // Nothing on no clock moved with them.
     tokio::time::sleep(StdDuration::from_secs(1)).await;
     assert!(p.events.distinct("licensing.license.expired.v1", |d| d["license_id"] == plain["id"]).is_empty());
-    let cleo_renewals = p.events.distinct("subscriptions.subscription.renewed.v1", |d| d["user_id"] == cleo.id.to_string());
+    let cleo_renewals =
+        p.events.distinct("subscriptions.subscription.renewed.v1", |d| d["user_id"] == cleo.id.to_string());
     assert!(cleo_renewals.is_empty(), "{cleo_renewals:?}");
     assert_eq!(period_end(&me(&p, &cleo).await), cleo_end);
     // Every clock move reached the other services as an event (on the contract: checked at stop).

@@ -136,6 +136,15 @@ fn initial_charge_id(subscription: Uuid) -> Uuid {
     Uuid::new_v5(&subscription, b"initial")
 }
 
+/// What a subscribe may add to the tier and currency.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SubscribeOptions<'a> {
+    /// Redeemed in the subscribe's transaction.
+    pub promotion_code: Option<&'a str>,
+    /// The caller's test clock the subscription lives on (sandbox only).
+    pub test_clock: Option<Uuid>,
+}
+
 /// `POST /api/subscriptions`, step 1: an `incomplete` subscription (id `subscription_id`, derived
 /// from the request's key) and its first charge, less the discount of `promotion_code` (redeemed
 /// in this transaction). Run again for the same key after billing could not be reached, it finds
@@ -148,9 +157,9 @@ pub async fn prepare_subscribe(
     tier_code: &str,
     requested_currency: Option<&str>,
     subscription_id: Uuid,
-    promotion_code: Option<&str>,
-    test_clock: Option<Uuid>,
+    options: SubscribeOptions<'_>,
 ) -> Result<Subscribe, SubscriptionError> {
+    let SubscribeOptions { promotion_code, test_clock } = options;
     let chosen = tier(conn, tier_code).await?;
     if chosen.price.is_zero() {
         return Err(SubscriptionError::FreeTier);

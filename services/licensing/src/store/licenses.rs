@@ -3,8 +3,8 @@ use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
-use events::test_clocks::Pass;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use events::test_clocks::Pass;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -200,11 +200,7 @@ pub async fn set_alert_level(conn: &mut AsyncPgConnection, id: Uuid, level: i16)
 
 /// Licenses past their expiry that are not marked expired yet, locked; rows another replica holds
 /// are skipped, so two schedulers never expire the same license.
-pub async fn lock_due_for_expiry(
-    conn: &mut AsyncPgConnection,
-    pass: Pass,
-    limit: i64,
-) -> QueryResult<Vec<License>> {
+pub async fn lock_due_for_expiry(conn: &mut AsyncPgConnection, pass: Pass, limit: i64) -> QueryResult<Vec<License>> {
     let on_clock: Box<dyn BoxableExpression<licenses::table, Pg, SqlType = Bool>> = match pass.clock {
         None => Box::new(licenses::test_clock_id.is_null()),
         Some(clock) => Box::new(licenses::test_clock_id.eq(clock).assume_not_null()),

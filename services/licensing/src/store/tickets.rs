@@ -1,10 +1,10 @@
 use super::schema::{licenses, sla_policies, ticket_comments, ticket_pauses, tickets};
-use diesel::pg::Pg;
-use diesel::sql_types::Bool;
-use events::test_clocks::Pass;
 use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::sql_types::Bool;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use events::test_clocks::Pass;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -234,11 +234,7 @@ pub async fn lock_first_response_overdue(
         .await
 }
 
-pub async fn lock_resolution_overdue(
-    conn: &mut AsyncPgConnection,
-    pass: Pass,
-    limit: i64,
-) -> QueryResult<Vec<Ticket>> {
+pub async fn lock_resolution_overdue(conn: &mut AsyncPgConnection, pass: Pass, limit: i64) -> QueryResult<Vec<Ticket>> {
     let now = pass.now;
     tickets::table
         .filter(on_clock(pass))
@@ -260,7 +256,8 @@ pub async fn lock_resolution_overdue(
 fn on_clock(pass: Pass) -> Box<dyn BoxableExpression<tickets::table, Pg, SqlType = Bool>> {
     match pass.clock {
         None => Box::new(
-            tickets::license_id.ne_all(licenses::table.filter(licenses::test_clock_id.is_not_null()).select(licenses::id)),
+            tickets::license_id
+                .ne_all(licenses::table.filter(licenses::test_clock_id.is_not_null()).select(licenses::id)),
         ),
         Some(clock) => Box::new(
             tickets::license_id.eq_any(licenses::table.filter(licenses::test_clock_id.eq(clock)).select(licenses::id)),

@@ -278,7 +278,8 @@ async fn prepare(
     // The buyer's declined attempts at this course will never be used now: void their payments.
     purchasing::supersede_failed(conn, state, buyer, course_id).await?;
     let test_clock = attachable(conn, state, buyer, req.test_clock).await?;
-    let created_at = events::test_clocks::now_of(conn, test_clock, state.clock.now()).await.map_err(MarketError::from)?;
+    let created_at =
+        events::test_clocks::now_of(conn, test_clock, state.clock.now()).await.map_err(MarketError::from)?;
     let purchase = purchases::insert(
         conn,
         &NewPurchase {

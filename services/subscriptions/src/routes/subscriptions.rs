@@ -158,7 +158,10 @@ pub async fn subscribe(
         &req.clone(),
         move |conn| {
             Box::pin(async move {
-                let code = req.promotion_code.as_deref();
+                let options = operations::SubscribeOptions {
+                    promotion_code: req.promotion_code.as_deref(),
+                    test_clock: req.test_clock,
+                };
                 Ok(
                     match operations::prepare_subscribe(
                         conn,
@@ -167,8 +170,7 @@ pub async fn subscribe(
                         &req.tier,
                         req.currency.as_deref(),
                         subscription_id,
-                        code,
-                        req.test_clock,
+                        options,
                     )
                     .await?
                     {

@@ -180,7 +180,11 @@ pub async fn advance(
     responses((status = 204, description = "Deleted"),
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 404, body = Problem, content_type = PROBLEM, description = "not_found (or another user's clock), test_clocks_disabled")))]
-pub async fn delete(state: web::Data<State>, principal: Principal, id: web::Path<Uuid>) -> Result<HttpResponse, Problem> {
+pub async fn delete(
+    state: web::Data<State>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, Problem> {
     clocks::require_enabled(&state)?;
     let id = id.into_inner();
     platform::db::transaction(&state.pool, move |conn| {

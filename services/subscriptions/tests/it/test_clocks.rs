@@ -131,9 +131,7 @@ async fn test_clocks_are_the_owners_and_only_move_forward() {
     // Another user's clock: as if it did not exist, and it cannot carry their subscription.
     assert_eq!(s.get(other, &format!("/api/test-clocks/{id}")).await.status(), 404);
     assert_eq!(advance(&s, other, &id, t0 + Duration::days(1)).await.status(), 404);
-    let res = s
-        .post(other, "/api/subscriptions", json!({"tier": "pro", "test_clock": id}), Some("other-sub"))
-        .await;
+    let res = s.post(other, "/api/subscriptions", json!({"tier": "pro", "test_clock": id}), Some("other-sub")).await;
     assert_eq!(res.status(), 422);
     assert_eq!(res.json::<Value>().await.unwrap()["errors"][0]["field"], "test_clock");
     let list: Value = s.get(other, "/api/test-clocks").await.json().await.unwrap();
