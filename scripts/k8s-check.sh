@@ -1057,12 +1057,17 @@ def check_overlay(ov):
             blob = json.dumps(o)
             if "stripe-fake" in blob:
                 err(w, f"{o['kind']}/{o['metadata']['name']} mentions stripe-fake, which is never deployed to prod")
+            # Test clocks (issue 23, point 5) move sandbox objects through time: never in production.
+            if "_TEST_CLOCKS" in blob:
+                err(w, f"{o['kind']}/{o['metadata']['name']} mentions a <SVC>_TEST_CLOCKS setting: test clocks are sandbox only")
         for name, _ in SERVICES:
             dep = ov.get("Deployment", name)
             if dep is None:
                 continue
             c = container_of(dep, name)
             env = ov.effective_env(c)
+            if env_value(env, name.upper() + "_TEST_CLOCKS") is not None:
+                err(w, f"{name}: {name.upper()}_TEST_CLOCKS is set: test clocks are sandbox only")
             if env_value(env, name.upper() + "_LOG_FORMAT") != "json":
                 err(w, f"{name}: {name.upper()}_LOG_FORMAT must be json")
             if not env_value(env, "OTEL_EXPORTER_OTLP_ENDPOINT"):
@@ -1216,6 +1221,25 @@ def self_test_budget(ov):
         err(f"[{ov.name}] connection budget", "self-test: pools of 1000 were not reported over max_connections")
 
 
+def self_test_test_clocks(ov):
+    """Prod must refuse test clocks: a prod overlay with SUBSCRIPTIONS_TEST_CLOCKS=true in the
+    subscriptions ConfigMap has to produce an error."""
+    import copy
+    global errors
+    objs = copy.deepcopy(ov.objs)
+    cms = [o for o in objs if o.get("kind") == "ConfigMap" and any(k.startswith("SUBSCRIPTIONS_") for k in (o.get("data") or {}))]
+    if not cms:
+        err(f"[{ov.name}] test-clocks self-test", "no subscriptions ConfigMap: the manifests changed shape, update the self-test")
+        return
+    cms[0]["data"]["SUBSCRIPTIONS_TEST_CLOCKS"] = "true"
+    saved, errors = errors, []
+    check_overlay(Overlay(ov.name, objs))
+    caught = any("TEST_CLOCKS" in e for e in errors)
+    errors = saved
+    if not caught:
+        err(f"[{ov.name}] test-clocks self-test", "a prod overlay with SUBSCRIPTIONS_TEST_CLOCKS=true passed")
+
+
 # ---------------------------------------------------------------- run
 base = Overlay("base", load(rendered_dir / "base.yaml"))
 ovs = [Overlay(n, load(rendered_dir / f"{n}.yaml")) for n in overlays]
@@ -1227,6 +1251,7 @@ for ov in ovs:
         self_test_monitoring(ov)
         budgets.append(f"prod {connection_budget(ov)}")
         self_test_budget(ov)
+        self_test_test_clocks(ov)
 
 # Prod must outgrow dev: more replicas, larger limits.
 by = {ov.name: ov for ov in ovs}

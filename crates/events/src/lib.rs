@@ -13,6 +13,7 @@ pub mod relay;
 pub mod replay;
 pub mod retention;
 pub mod retry;
+pub mod test_clocks;
 pub mod topology;
 pub mod trace_headers;
 

@@ -33,6 +33,7 @@ mod self_service;
 mod subscription;
 mod subscription_refunds;
 mod support;
+mod test_clocks;
 mod traces;
 mod trials;
 mod vouchers;

@@ -240,6 +240,8 @@ fn licensing_config() -> licensing::Config {
         // DEV ONLY (platform::code_hash::DEV_KEY), as in scripts/dev.env.
         code_hash_key: Secret::new(platform::code_hash::DEV_KEY),
         code_hash_previous_keys: None,
+        // The e2e platform is a sandbox: test clocks on (issue 23, point 5).
+        test_clocks: true,
     }
 }
 
@@ -356,6 +358,7 @@ impl Platform {
                 first_payment_timeout_hours: 23,
                 scheduler_interval_ms: 100,
                 feature_cache_ttl_secs: 300,
+                test_clocks: true,
             };
             let clock = Arc::new(subscriptions_clock.clone());
             subscriptions.push(
@@ -386,6 +389,7 @@ impl Platform {
             config.rewards_url = rewards.url();
             config.content_dir = content_dir.display().to_string();
             config.scheduler_interval_ms = 500;
+            config.test_clocks = true;
             let clock = Arc::new(marketplace_clock.clone());
             marketplace
                 .push(start_service(&env, &marketplace::SPEC, |ctx| marketplace::setup_with(ctx, config, clock)).await);

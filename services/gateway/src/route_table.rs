@@ -81,6 +81,8 @@ const PREFIXES: &[(&str, &str)] = &[
     ("/api/billing", "billing"),
     ("/api/subscriptions", "subscriptions"),
     ("/api/features", "subscriptions"),
+    // Test clocks (sandbox only): subscriptions owns them (issue 23, point 5).
+    ("/api/test-clocks", "subscriptions"),
     ("/api/courses", "marketplace"),
     ("/api/instructors", "marketplace"),
     ("/api/marketplace", "marketplace"),

@@ -32,6 +32,10 @@ pub struct LicensingConfig {
     /// under one is re-hashed under the current key when next used).
     #[serde(default)]
     pub code_hash_previous_keys: Option<Secret>,
+    /// Sandbox only (issue 23, point 5): licenses may be created on a test clock and follow it.
+    /// Never set in the prod overlay (scripts/k8s-check.sh refuses it there).
+    #[serde(default)]
+    pub test_clocks: bool,
 }
 
 fn default_certificate_max_days() -> i64 {

@@ -53,6 +53,7 @@ pub fn setup_with_clock(ctx: &Context, config: Config, clock: Arc<dyn Clock>) ->
     let dns = Arc::new(dns::DnsTxtResolver::new(config.dns_nameservers.as_deref())?);
     let codes = platform::code_hash::CodeHasher::new(&config.code_hash_key, config.code_hash_previous_keys.as_ref())
         .map_err(|e| format!("LICENSING_CODE_HASH_KEY: {e}"))?;
+    let test_clocks = config.test_clocks;
     let state = Arc::new(State { pool: ctx.pool.clone(), config, signer, clock, dns, codes });
     let background = vec![scheduler::spawn(state.clone(), ctx.shutdown.clone(), ctx.metrics.scheduler())];
     let data = actix_web::web::Data::from(state);
@@ -62,7 +63,11 @@ pub fn setup_with_clock(ctx: &Context, config: Config, clock: Arc<dyn Clock>) ->
                 .configure(routes::configure)
                 .configure(platform::privacy::routes(data.pool.clone(), privacy::SECTIONS));
         }),
-        handler: Some(events::erasure::with_erasure("licensing", None, Arc::new(erasure::LicensingEraser))),
+        handler: Some(events::erasure::with_erasure(
+            "licensing",
+            events::test_clocks::with_test_clocks(test_clocks, None),
+            Arc::new(erasure::LicensingEraser),
+        )),
         background,
     })
 }

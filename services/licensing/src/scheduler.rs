@@ -7,6 +7,7 @@ use crate::error::LicensingError;
 use crate::store::{licenses, tickets, usage};
 use crate::State;
 use events::catalog::licensing::{LicenseExpired, SeatReleaseReason};
+use events::test_clocks::{self, Pass};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -40,19 +41,26 @@ pub fn spawn(
 /// One pass of every job; returns the licenses expired plus the tickets flagged.
 pub async fn tick(state: &State) -> Result<usize, LicensingError> {
     let mut handled = 0;
-    // Full batches mean more may wait; bounded so one tick always ends.
-    for _ in 0..20 {
-        let n = expire_batch(state).await?;
-        handled += n;
-        if n < BATCH as usize {
-            break;
+    // The wall clock's pass, then one per test clock (sandbox only: `events::test_clocks`).
+    let passes = {
+        let mut conn = state.pool.get().await?;
+        test_clocks::passes(&mut conn, state.config.test_clocks, state.clock.now()).await?
+    };
+    for pass in passes {
+        // Full batches mean more may wait; bounded so one tick always ends.
+        for _ in 0..20 {
+            let n = expire_batch(state, pass).await?;
+            handled += n;
+            if n < BATCH as usize {
+                break;
+            }
         }
-    }
-    for _ in 0..20 {
-        let n = breach_batch(state).await?;
-        handled += n;
-        if n < BATCH as usize {
-            break;
+        for _ in 0..20 {
+            let n = breach_batch(state, pass).await?;
+            handled += n;
+            if n < BATCH as usize {
+                break;
+            }
         }
     }
     let mut conn = state.pool.get().await?;
@@ -61,11 +69,11 @@ pub async fn tick(state: &State) -> Result<usize, LicensingError> {
 }
 
 /// Expire licenses whose `expires_at` passed: release every seat, mark expired, announce.
-async fn expire_batch(state: &State) -> Result<usize, LicensingError> {
-    let now = state.clock.now();
+async fn expire_batch(state: &State, pass: Pass) -> Result<usize, LicensingError> {
+    let now = pass.now;
     platform::db::transaction(&state.pool, move |conn| {
         Box::pin(async move {
-            let due = licenses::lock_due_for_expiry(conn, now, BATCH).await?;
+            let due = licenses::lock_due_for_expiry(conn, pass, BATCH).await?;
             for license in &due {
                 let (released, _) =
                     core::seats::release_all(conn, license, SeatReleaseReason::LicenseExpired, now).await?;
@@ -93,12 +101,12 @@ async fn expire_batch(state: &State) -> Result<usize, LicensingError> {
 }
 
 /// Flag tickets whose first response or resolution is overdue.
-async fn breach_batch(state: &State) -> Result<usize, LicensingError> {
-    let now = state.clock.now();
+async fn breach_batch(state: &State, pass: Pass) -> Result<usize, LicensingError> {
+    let now = pass.now;
     platform::db::transaction(&state.pool, move |conn| {
         Box::pin(async move {
-            let mut due = tickets::lock_first_response_overdue(conn, now, BATCH).await?;
-            let more = tickets::lock_resolution_overdue(conn, now, BATCH).await?;
+            let mut due = tickets::lock_first_response_overdue(conn, pass, BATCH).await?;
+            let more = tickets::lock_resolution_overdue(conn, pass, BATCH).await?;
             for t in more {
                 if !due.iter().any(|d| d.id == t.id) {
                     due.push(t);

@@ -48,6 +48,10 @@ pub struct MarketplaceConfig {
     /// is closed and its PaymentIntent voided.
     #[serde(default = "default_purchase_expiry_minutes")]
     pub purchase_expiry_minutes: i64,
+    /// Sandbox only (issue 23, point 5): purchases may be made on a test clock and follow it.
+    /// Never set in the prod overlay (scripts/k8s-check.sh refuses it there).
+    #[serde(default)]
+    pub test_clocks: bool,
 }
 
 fn default_billing_timeout() -> u64 {
@@ -109,6 +113,7 @@ impl MarketplaceConfig {
             scheduler_interval_ms: default_scheduler_interval(),
             catalog_cache_ms: default_catalog_cache_ms(),
             purchase_expiry_minutes: default_purchase_expiry_minutes(),
+            test_clocks: false,
         }
     }
 

@@ -71,6 +71,7 @@ pub fn setup_with(ctx: &Context, config: Config, clock: platform::clock::SharedC
     let interval = Duration::from_millis(config.scheduler_interval_ms.max(10));
     let catalog = platform::cache::TtlCache::new(Duration::from_millis(config.catalog_cache_ms), CATALOG_PAGES)
         .with_metrics(ctx.metrics.cache("catalog"));
+    let test_clocks = config.test_clocks;
     let state = Arc::new(State {
         pool: ctx.pool.clone(),
         config,
@@ -90,7 +91,7 @@ pub fn setup_with(ctx: &Context, config: Config, clock: platform::clock::SharedC
         }),
         handler: Some(events::erasure::with_erasure(
             "marketplace",
-            Some(Arc::new(consumers::Handler(state))),
+            events::test_clocks::with_test_clocks(test_clocks, Some(Arc::new(consumers::Handler(state)))),
             Arc::new(erasure::MarketplaceEraser),
         )),
         background: vec![scheduler],

@@ -112,7 +112,7 @@ pub async fn on_charge_paid(
         current_rank: operations::tier(conn, &sub.tier).await?.rank,
         charge_rank: operations::tier(conn, &charge.tier).await?.rank,
     });
-    let now = state.clock.now();
+    let now = operations::now_of(conn, state, &sub).await?;
     match verdict {
         Verdict::Void(reason) => {
             // Kept `voided` with its payment: a refund of it is money we gave back, not a refund

@@ -17,6 +17,10 @@ pub struct SubscriptionsConfig {
     /// How long feature answers are cached (changes made by this service invalidate at once).
     #[serde(default = "default_cache_secs")]
     pub feature_cache_ttl_secs: u64,
+    /// Sandbox only (issue 23, point 5): the test-clock API and `test_clock` on subscribe. Never
+    /// set in the prod overlay (scripts/k8s-check.sh refuses it there).
+    #[serde(default)]
+    pub test_clocks: bool,
 }
 
 fn default_retry_days() -> String {

@@ -124,7 +124,7 @@ async fn default_card_changed(
     let Some(mut sub) = crate::store::subscriptions::lock_live(conn, e.user_id).await? else {
         return Ok(());
     };
-    let now = state.clock.now();
+    let now = crate::operations::now_of(conn, state, &sub).await?;
     if let Some(at) =
         crate::domain::dunning::retry_on_new_card(crate::operations::status(&sub)?, sub.next_retry_at, now)
     {

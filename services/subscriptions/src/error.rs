@@ -47,6 +47,13 @@ pub enum SubscriptionError {
         "this tier's free trial needs a saved default card: add one (POST /api/payments/methods/setup), then subscribe"
     )]
     TrialNeedsCard,
+    /// The test-clock API where `SUBSCRIPTIONS_TEST_CLOCKS` is off (always so in production).
+    #[error("test clocks are not enabled in this environment")]
+    TestClocksOff,
+    #[error("no such test clock")]
+    TestClockNotFound,
+    #[error("{1}")]
+    TestClockField(&'static str, &'static str),
     #[error(transparent)]
     Problem(#[from] Problem),
 }
@@ -124,6 +131,10 @@ impl From<SubscriptionError> for Problem {
                 "A saved default card is needed to start this trial",
             )
             .with_detail(e.to_string()),
+            E::TestClocksOff => Problem::new(StatusCode::NOT_FOUND, "test_clocks_disabled", "Test clocks are off")
+                .with_detail(e.to_string()),
+            E::TestClockNotFound => Problem::not_found("test clock"),
+            E::TestClockField(field, message) => Problem::field(field, message),
             E::Problem(p) => p,
         }
     }

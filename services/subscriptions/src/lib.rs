@@ -18,6 +18,7 @@ pub mod reports;
 pub mod routes;
 pub mod scheduler;
 pub mod store;
+pub mod test_clocks;
 
 use diesel_migrations::{embed_migrations, EmbeddedMigrations};
 use platform::clock::{SharedClock, SystemClock};

@@ -31,13 +31,20 @@ use utoipa::OpenApi;
         crate::routes::coupons::deactivate_code,
         crate::routes::features::check,
         crate::routes::reports::subscriptions,
+        crate::routes::test_clocks::create,
+        crate::routes::test_clocks::list,
+        crate::routes::test_clocks::get,
+        crate::routes::test_clocks::advance,
+        crate::routes::test_clocks::delete,
     ),
     components(schemas(
         TierList, TierView, TierRequest, SubscribeRequest, Created, SubscriptionView, MeView, PreviewView, CancelRequest, PauseRequest, PauseView,
         FeatureAnswer,
         Source, Money, Currency, Problem, FieldError, crate::reports::Row, DiscountRequest,
-        DiscountView, CouponRequest, CouponView, PromotionCodeRequest, PromotionCodeView
+        DiscountView, CouponRequest, CouponView, PromotionCodeRequest, PromotionCodeView,
+        crate::routes::test_clocks::TestClockRequest, crate::routes::test_clocks::AdvanceRequest,
+        crate::routes::test_clocks::TestClockView
     )),
-    tags((name = "subscriptions", description = "Tiers, the caller's subscription (proration, cancellation, pause, discounts) and feature checks, the admin subscriptions report, and admin coupons with their promotion codes"))
+    tags((name = "subscriptions", description = "Tiers, the caller's subscription (proration, cancellation, pause, discounts) and feature checks, the admin subscriptions report, and admin coupons with their promotion codes; test clocks (sandbox only)"))
 )]
 pub struct ApiDoc;

@@ -140,6 +140,18 @@ fn initial_charge_id(subscription: Uuid) -> Uuid {
     Uuid::new_v5(&subscription, b"initial")
 }
 
+/// What a subscribe may add to the tier and currency.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SubscribeOptions<'a> {
+    /// Redeemed in the subscribe's transaction.
+    pub promotion_code: Option<&'a str>,
+    /// The caller's test clock the subscription lives on (sandbox only).
+    pub test_clock: Option<Uuid>,
+    /// Billing's answer, asked before the transaction, to "does the user have a saved default
+    /// card" (`None`: not asked, the tier's trial needs none).
+    pub has_card: Option<bool>,
+}
+
 /// `POST /api/subscriptions`, step 1: an `incomplete` subscription (id `subscription_id`, derived
 /// from the request's key) and its first charge, less the discount of `promotion_code` (redeemed
 /// in this transaction). Run again for the same key after billing could not be reached, it finds
@@ -147,9 +159,7 @@ fn initial_charge_id(subscription: Uuid) -> Uuid {
 /// subscription is active at once (docs/api.md, "Coupons and promotion codes").
 ///
 /// A tier with a trial the user has not had (claimed here, once per user and tier ever) starts
-/// `trialing` with no charge; `has_card` is billing's answer, asked before this transaction, to
-/// "does the user have a saved default card" (`None`: not asked, the tier needs none).
-#[allow(clippy::too_many_arguments)]
+/// `trialing` with no charge (a tier whose trial needs a card: only with `options.has_card`).
 pub async fn prepare_subscribe(
     conn: &mut AsyncPgConnection,
     state: &State,
@@ -157,9 +167,9 @@ pub async fn prepare_subscribe(
     tier_code: &str,
     requested_currency: Option<&str>,
     subscription_id: Uuid,
-    promotion_code: Option<&str>,
-    has_card: Option<bool>,
+    options: SubscribeOptions<'_>,
 ) -> Result<Subscribe, SubscriptionError> {
+    let SubscribeOptions { promotion_code, test_clock, has_card } = options;
     let chosen = tier(conn, tier_code).await?;
     if chosen.price.is_zero() {
         return Err(SubscriptionError::FreeTier);
@@ -178,7 +188,8 @@ pub async fn prepare_subscribe(
             if subs::lock_live(conn, user_id).await?.is_some() {
                 return Err(SubscriptionError::AlreadySubscribed);
             }
-            let now = state.clock.now();
+            let test_clock = crate::test_clocks::attachable(conn, state, user_id, test_clock).await?;
+            let now = events::test_clocks::now_of(conn, test_clock, state.clock.now()).await?;
             let trial_end = match trial::offered(chosen.trial_days, &chosen.trial_mode, has_card) {
                 trial::Offer::None => None,
                 offer => {
@@ -223,6 +234,7 @@ pub async fn prepare_subscribe(
                     pause_resumes_at: None,
                     currency: billed.code().to_string(),
                     trial_end,
+                    test_clock_id: test_clock,
                 },
             )
             .await?;
@@ -269,7 +281,8 @@ pub async fn prepare_subscribe(
         let mut sub = sub;
         if charge.status == PENDING {
             // Nothing to charge (Stripe cannot take zero): the first period is granted now.
-            activate(conn, &mut sub, state.clock.now()).await?;
+            let now = now_of(conn, state, &sub).await?;
+            activate(conn, &mut sub, now).await?;
             charges::settle(conn, charge.id, None, charges::SUCCEEDED).await?;
             state.cache.invalidate(user_id);
         }
@@ -799,7 +812,7 @@ pub async fn process_due(
     state: &State,
     mut sub: Subscription,
 ) -> Result<Due, SubscriptionError> {
-    let now = state.clock.now();
+    let now = now_of(conn, state, &sub).await?;
     match status(&sub)? {
         Status::Incomplete => {
             close(conn, state, &mut sub, Event::FirstPaymentExpired, "first_payment_expired", now).await?;
@@ -823,6 +836,15 @@ pub async fn process_due(
         _ => {}
     }
     Ok(Due::Done)
+}
+
+/// The subscription's time: its test clock's when it is on one (sandbox), else the service clock.
+pub async fn now_of(
+    conn: &mut AsyncPgConnection,
+    state: &State,
+    sub: &Subscription,
+) -> Result<DateTime<Utc>, SubscriptionError> {
+    Ok(events::test_clocks::now_of(conn, sub.test_clock_id, state.clock.now()).await?)
 }
 
 /// Record the renewal charge for the period (and attempt) now due, less the subscription's
@@ -912,11 +934,12 @@ pub async fn apply_discount(
 pub async fn announce_trials_ending(
     conn: &mut AsyncPgConnection,
     state: &State,
+    pass: events::test_clocks::Pass,
     limit: i64,
 ) -> Result<usize, SubscriptionError> {
-    let now = state.clock.now();
+    let now = pass.now;
     let notice = Duration::days(trial::WILL_END_NOTICE_DAYS);
-    let ending = subs::take_trials_ending(conn, now, notice, limit).await?;
+    let ending = subs::take_trials_ending(conn, pass, notice, limit).await?;
     for sub in &ending {
         let trial_end = sub.current_period_end.ok_or_else(|| Problem::internal("a trial has no end"))?;
         outbox::enqueue(conn, &snapshot!(TrialWillEnd, sub, now, { trial_end: trial_end })).await?;
@@ -957,11 +980,12 @@ pub async fn record_renewal(
         return Ok(());
     }
     charges::settle(conn, charge.id, payment.or(charge.payment_id), charges::FAILED).await?;
+    let now = now_of(conn, state, &sub).await?;
     if status(&sub)? == Status::Trialing {
         // No card, or the card was declined: a trial has no dunning, it ends (access revoked).
-        close(conn, state, &mut sub, Event::TrialEnded, "trial_ended", state.clock.now()).await?;
+        close(conn, state, &mut sub, Event::TrialEnded, "trial_ended", now).await?;
     } else {
-        dunning_step(conn, state, &mut sub, state.clock.now()).await?;
+        dunning_step(conn, state, &mut sub, now).await?;
     }
     state.cache.invalidate(sub.user_id);
     Ok(())

@@ -7,6 +7,7 @@ use crate::error::SubscriptionError;
 use crate::operations::{self, Due, RenewalCharge};
 use crate::store::subscriptions;
 use crate::State;
+use events::test_clocks::{self, Pass};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -40,12 +41,34 @@ impl From<platform::db::PoolError> for TickError {
 /// another replica picking the same subscription in between reaches the same billing payment, and
 /// the answer applies once (the charge's status is the guard).
 pub async fn tick(state: &Arc<State>) -> Result<usize, SubscriptionError> {
+    // The wall clock's pass, then one per test clock (sandbox only: `events::test_clocks`).
+    let passes = {
+        let mut conn = state.pool.get().await?;
+        test_clocks::passes(&mut conn, state.config.test_clocks, state.clock.now()).await?
+    };
+    let mut handled = 0;
+    for pass in passes {
+        handled += run_pass(state, pass).await?;
+        if let Some(clock) = pass.clock {
+            // Each subscription moves one step a tick (one renewal, say): the advance is `ready`
+            // once nothing on the clock is due at its `now` any more.
+            let mut conn = state.pool.get().await?;
+            if !subscriptions::any_due(&mut conn, pass).await? {
+                crate::store::test_clocks::mark_ready(&mut conn, clock, pass.now).await?;
+            }
+        }
+    }
+    Ok(handled)
+}
+
+/// One pass of [`tick`]: the subscriptions on the pass's clock due at its `now`.
+async fn run_pass(state: &Arc<State>, pass: Pass) -> Result<usize, SubscriptionError> {
     let mut handled = 0;
     // Trial reminders (`trial_will_end`), each once, before the renewals.
     loop {
         let st = state.clone();
         let sent = platform::db::transaction(&state.pool, move |conn| {
-            Box::pin(async move { operations::announce_trials_ending(conn, &st, 100).await })
+            Box::pin(async move { operations::announce_trials_ending(conn, &st, pass, 100).await })
         })
         .await?;
         handled += sent;
@@ -60,7 +83,7 @@ pub async fn tick(state: &Arc<State>) -> Result<usize, SubscriptionError> {
         let skip = seen.clone();
         let step = platform::db::transaction(&state.pool, move |conn| {
             Box::pin(async move {
-                let due = subscriptions::lock_due(conn, st.clock.now(), &skip, 1).await?;
+                let due = subscriptions::lock_due(conn, pass, &skip, 1).await?;
                 let Some(sub) = due.into_iter().next() else {
                     return Ok::<_, TickError>(None);
                 };

@@ -19,6 +19,7 @@ pub const TYPES: &[&str] = &[
     TrialWillEnd::TYPE,
     PaymentVoidRequested::TYPE,
     CouponRedeemed::TYPE,
+    TestClockAdvanced::TYPE,
 ];
 
 macro_rules! subscription_event {
@@ -192,5 +193,27 @@ impl DomainEvent for CouponRedeemed {
     const SOURCE: &'static str = "subscriptions";
     fn subject(&self) -> String {
         self.subscription_id.to_string()
+    }
+}
+
+/// `subscriptions.test_clock.advanced.v1`: a sandbox test clock (issue 23, point 5) moved forward
+/// to `now`. Every service with test clocks on keeps its own copy of each clock's time from this
+/// event (`events::test_clocks`) and runs its schedulers for the objects on the clock as of `now`.
+/// Only published where `SUBSCRIPTIONS_TEST_CLOCKS=true`, never in production.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestClockAdvanced {
+    pub clock_id: Uuid,
+    /// Who created the clock: only their objects may be attached to it.
+    pub owner_id: Uuid,
+    /// The clock's new time; never earlier than any it had (clocks only move forward).
+    pub now: DateTime<Utc>,
+}
+
+impl DomainEvent for TestClockAdvanced {
+    const TYPE: &'static str = "subscriptions.test_clock.advanced.v1";
+    const SOURCE: &'static str = "subscriptions";
+    fn subject(&self) -> String {
+        self.clock_id.to_string()
     }
 }

@@ -59,6 +59,10 @@ pub struct CreateLicense {
     /// White-label branding for the organisation (replaces any it has).
     #[serde(default)]
     pub branding: Option<BrandingBody>,
+    /// Sandbox only (`LICENSING_TEST_CLOCKS=true`): a test clock of the caller's own. The license
+    /// then expires, and its tickets' SLA timers breach, when the clock passes their times.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_clock: Option<Uuid>,
 }
 
 impl CreateLicense {
@@ -101,7 +105,7 @@ impl CreateLicense {
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: admins only"),
         (status = 409, body = Problem, content_type = PROBLEM, description = "custom_domain_taken, idempotency_in_progress"),
-        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (fields, unknown `tier`, branding), idempotency_key_reused")))]
+        (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (fields, unknown `tier`, branding, `test_clock` not the caller's or test clocks off), idempotency_key_reused")))]
 pub async fn create(
     state: web::Data<State>,
     principal: Principal,
@@ -123,9 +127,12 @@ pub async fn create(
     let request = req.clone();
     let request_fields = req.clone();
     let codes = state.codes.clone();
+    let clocks = state.config.test_clocks;
+    let user = principal.user_id()?;
     idempotency::execute_concealed(&state.pool, &scope, &key, &request, LicenseView::conceal_key, move |conn| {
         Box::pin(async move {
-            let view = create_in(conn, &codes, req, now).await.map_err(Problem::from)?;
+            let clock = attachable(conn, clocks, user, req.test_clock).await?;
+            let view = create_in(conn, &codes, req, clock, now).await.map_err(Problem::from)?;
             let changes = serde_json::to_value(&request_fields).unwrap_or_default();
             let target = format!("license:{}", view.id);
             audit::record(conn, &ctx, now, audit::Action::new("license.create", target, changes)).await?;
@@ -139,6 +146,7 @@ async fn create_in(
     conn: &mut AsyncPgConnection,
     codes: &CodeHasher,
     req: CreateLicense,
+    test_clock: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> Result<LicenseView, LicensingError> {
     let tier = req.tier.trim().to_ascii_lowercase();
@@ -168,6 +176,7 @@ async fn create_in(
             expires_at: req.expires_at,
             created_at: now,
             updated_at: now,
+            test_clock_id: test_clock,
         };
         match licenses::insert(conn, &new).await {
             Err(e) if attempt < 3 && is_unique_violation(&e, "licenses_license_key_hash_key") => attempt += 1,
@@ -191,6 +200,25 @@ async fn create_in(
     )
     .await?;
     Ok(LicenseView::created(&license, (&org).into(), &key))
+}
+
+/// A clock a create may attach to: the caller's own, and only where test clocks are on.
+async fn attachable(
+    conn: &mut AsyncPgConnection,
+    enabled: bool,
+    user: Uuid,
+    clock: Option<Uuid>,
+) -> Result<Option<Uuid>, Problem> {
+    let Some(id) = clock else { return Ok(None) };
+    if !enabled {
+        return Err(Problem::field("test_clock", "test clocks are not enabled here"));
+    }
+    let owned = events::test_clocks::owned_by(conn, id, user).await.map_err(LicensingError::from)?;
+    if owned {
+        Ok(Some(id))
+    } else {
+        Err(Problem::field("test_clock", "no such test clock of yours"))
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -96,6 +96,8 @@ pub async fn create(
     let ticket = platform::db::transaction(&state.pool, move |conn| {
         Box::pin(async move {
             let license = covering_license(conn, &principal, user, now).await?;
+            // A license on a test clock: the ticket's SLA timers start in the clock's time.
+            let now = events::test_clocks::now_of(conn, license.test_clock_id, now).await?;
             let policy = tickets::policy(conn, &license.tier, priority.as_str()).await?.ok_or_else(|| {
                 LicensingError::Problem(Problem::internal(format!(
                     "no SLA policy for {} {}",

@@ -1,7 +1,10 @@
 use super::schema::licenses;
 use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::sql_types::Bool;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use events::test_clocks::Pass;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -27,6 +30,8 @@ pub struct License {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub license_version: i64,
+    /// The test clock it lives on (sandbox only): it expires in the clock's time.
+    pub test_clock_id: Option<Uuid>,
 }
 
 #[derive(Debug, Insertable)]
@@ -43,6 +48,7 @@ pub struct NewLicense<'a> {
     pub expires_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub test_clock_id: Option<Uuid>,
 }
 
 pub async fn insert(conn: &mut AsyncPgConnection, new: &NewLicense<'_>) -> QueryResult<License> {
@@ -194,14 +200,15 @@ pub async fn set_alert_level(conn: &mut AsyncPgConnection, id: Uuid, level: i16)
 
 /// Licenses past their expiry that are not marked expired yet, locked; rows another replica holds
 /// are skipped, so two schedulers never expire the same license.
-pub async fn lock_due_for_expiry(
-    conn: &mut AsyncPgConnection,
-    now: DateTime<Utc>,
-    limit: i64,
-) -> QueryResult<Vec<License>> {
+pub async fn lock_due_for_expiry(conn: &mut AsyncPgConnection, pass: Pass, limit: i64) -> QueryResult<Vec<License>> {
+    let on_clock: Box<dyn BoxableExpression<licenses::table, Pg, SqlType = Bool>> = match pass.clock {
+        None => Box::new(licenses::test_clock_id.is_null()),
+        Some(clock) => Box::new(licenses::test_clock_id.eq(clock).assume_not_null()),
+    };
     licenses::table
+        .filter(on_clock)
         .filter(licenses::status.eq_any(["active", "suspended"]))
-        .filter(licenses::expires_at.le(now))
+        .filter(licenses::expires_at.le(pass.now))
         .order(licenses::expires_at.asc())
         .limit(limit)
         .for_no_key_update()

@@ -66,6 +66,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         license_version -> Int8,
+        test_clock_id -> Nullable<Uuid>,
     }
 }
 
@@ -167,3 +168,4 @@ diesel::joinable!(branding -> organizations (organization_id));
 diesel::joinable!(licenses -> organizations (organization_id));
 diesel::joinable!(seats -> licenses (license_id));
 diesel::allow_tables_to_appear_in_same_query!(organizations, branding, licenses, seats);
+diesel::allow_tables_to_appear_in_same_query!(tickets, licenses);

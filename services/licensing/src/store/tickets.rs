@@ -1,7 +1,10 @@
-use super::schema::{sla_policies, ticket_comments, ticket_pauses, tickets};
+use super::schema::{licenses, sla_policies, ticket_comments, ticket_pauses, tickets};
 use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::sql_types::Bool;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use events::test_clocks::Pass;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -212,10 +215,12 @@ pub async fn comments_page(
 /// holds are skipped.
 pub async fn lock_first_response_overdue(
     conn: &mut AsyncPgConnection,
-    now: DateTime<Utc>,
+    pass: Pass,
     limit: i64,
 ) -> QueryResult<Vec<Ticket>> {
+    let now = pass.now;
     tickets::table
+        .filter(on_clock(pass))
         .filter(tickets::first_response_at.is_null())
         .filter(tickets::first_response_breached_at.is_null())
         .filter(tickets::first_response_due_at.lt(now))
@@ -229,12 +234,10 @@ pub async fn lock_first_response_overdue(
         .await
 }
 
-pub async fn lock_resolution_overdue(
-    conn: &mut AsyncPgConnection,
-    now: DateTime<Utc>,
-    limit: i64,
-) -> QueryResult<Vec<Ticket>> {
+pub async fn lock_resolution_overdue(conn: &mut AsyncPgConnection, pass: Pass, limit: i64) -> QueryResult<Vec<Ticket>> {
+    let now = pass.now;
     tickets::table
+        .filter(on_clock(pass))
         .filter(tickets::resolved_at.is_null())
         .filter(tickets::resolution_breached_at.is_null())
         .filter(tickets::resolution_due_at.lt(now))
@@ -246,4 +249,18 @@ pub async fn lock_resolution_overdue(
         .select(Ticket::as_select())
         .load(conn)
         .await
+}
+
+/// A ticket lives in its license's time: the wall-clock pass takes the tickets of licenses on no
+/// test clock, a clock's pass those of licenses on it.
+fn on_clock(pass: Pass) -> Box<dyn BoxableExpression<tickets::table, Pg, SqlType = Bool>> {
+    match pass.clock {
+        None => Box::new(
+            tickets::license_id
+                .ne_all(licenses::table.filter(licenses::test_clock_id.is_not_null()).select(licenses::id)),
+        ),
+        Some(clock) => Box::new(
+            tickets::license_id.eq_any(licenses::table.filter(licenses::test_clock_id.eq(clock)).select(licenses::id)),
+        ),
+    }
 }

@@ -27,6 +27,7 @@ pub fn config() -> Config {
         // DEV ONLY (platform::code_hash::DEV_KEY), as in scripts/dev.env.
         code_hash_key: Secret::new(platform::code_hash::DEV_KEY),
         code_hash_previous_keys: None,
+        test_clocks: false,
     }
 }
 

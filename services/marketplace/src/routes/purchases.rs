@@ -28,6 +28,10 @@ pub struct PurchaseRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(example = "RW-7K2M-Q9XD-4HNB-T3VC", min_length = 1, max_length = 64)]
     pub voucher_code: Option<String>,
+    /// Sandbox only (`MARKETPLACE_TEST_CLOCKS=true`): a test clock of the caller's own. The
+    /// instructor's earnings from it then mature when the clock passes the refund window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_clock: Option<Uuid>,
 }
 
 /// Characters of a voucher code a purchase keeps (`voucher_code_prefix`): `RW-` and the first
@@ -90,7 +94,7 @@ pub async fn purchase(
         &scope,
         &key,
         &req.clone(),
-        move |conn| Box::pin(async move { prepare(conn, &st, buyer, req.course_id, purchase_id, voucher).await }),
+        move |conn| Box::pin(async move { prepare(conn, &st, buyer, &req, purchase_id, voucher).await }),
         async move |pay: Pay| {
             let pay = match pay.voucher.clone() {
                 Some(code) => match apply_voucher(&pay_state, buyer, &pay, &code).await? {
@@ -231,10 +235,11 @@ async fn prepare(
     conn: &mut AsyncPgConnection,
     state: &State,
     buyer: Uuid,
-    course_id: Uuid,
+    req: &PurchaseRequest,
     purchase_id: Uuid,
     voucher: Option<String>,
 ) -> Result<Step<PurchaseView, Pay>, Problem> {
+    let course_id = req.course_id;
     // Serialise attempts of one buyer on one course (different keys, double clicks): the second
     // waits, then finds the first one's purchase.
     platform::db::advisory_xact_lock(conn, &format!("purchase:{buyer}:{course_id}")).await?;
@@ -272,6 +277,9 @@ async fn prepare(
     let prefix = voucher.as_deref().map(|c| platform::code_hash::prefix(c, VOUCHER_PREFIX_CHARS));
     // The buyer's declined attempts at this course will never be used now: void their payments.
     purchasing::supersede_failed(conn, state, buyer, course_id).await?;
+    let test_clock = attachable(conn, state, buyer, req.test_clock).await?;
+    let created_at =
+        events::test_clocks::now_of(conn, test_clock, state.clock.now()).await.map_err(MarketError::from)?;
     let purchase = purchases::insert(
         conn,
         &NewPurchase {
@@ -283,9 +291,10 @@ async fn prepare(
             currency: currency.code(),
             status: PENDING,
             split_rate: state.config.instructor_share,
-            created_at: state.clock.now(),
+            created_at,
             // A free course has nothing to take a voucher off.
             voucher_code_prefix: prefix.as_deref().filter(|_| !price.amount.is_zero()),
+            test_clock_id: test_clock,
         },
     )
     .await?;
@@ -294,6 +303,24 @@ async fn prepare(
         return Ok(Step::Done(StatusCode::CREATED, PurchaseView::new(&completed)?));
     }
     Ok(Step::Call(Pay::of(&purchase, &course.title, StatusCode::CREATED, voucher.as_deref())?))
+}
+
+/// A clock a purchase may live on: the buyer's own, and only where test clocks are on.
+async fn attachable(
+    conn: &mut AsyncPgConnection,
+    state: &State,
+    buyer: Uuid,
+    clock: Option<Uuid>,
+) -> Result<Option<Uuid>, Problem> {
+    let Some(id) = clock else { return Ok(None) };
+    if !state.config.test_clocks {
+        return Err(Problem::field("test_clock", "test clocks are not enabled here"));
+    }
+    if events::test_clocks::owned_by(conn, id, buyer).await.map_err(MarketError::from)? {
+        Ok(Some(id))
+    } else {
+        Err(Problem::field("test_clock", "no such test clock of yours"))
+    }
 }
 
 /// Step 3, in a transaction: attach billing's payment to the purchase, unless a concurrent attempt

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use events::test_clocks::Pass;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -52,16 +53,22 @@ pub async fn sale_of(conn: &mut AsyncPgConnection, purchase: Uuid) -> QueryResul
         .optional()
 }
 
-/// Make up to `batch` pending lines whose window has passed available. Rows another replica is
-/// working on are skipped, not waited for.
-pub async fn mature(conn: &mut AsyncPgConnection, now: DateTime<Utc>, batch: i64) -> QueryResult<usize> {
+/// Make up to `batch` pending lines whose window has passed available at the pass's `now`. Rows
+/// another replica is working on are skipped, not waited for. A line lives in its purchase's time:
+/// the wall-clock pass takes the lines of purchases on no test clock, a clock's pass (`$3`) those
+/// of purchases on it.
+pub async fn mature(conn: &mut AsyncPgConnection, pass: Pass, batch: i64) -> QueryResult<usize> {
     diesel::sql_query(
         "UPDATE earnings SET status = 'available' WHERE id IN ( \
            SELECT id FROM earnings WHERE status = 'pending' AND available_at <= $1 \
+           AND CASE WHEN $3::uuid IS NULL \
+             THEN purchase_id NOT IN (SELECT id FROM purchases WHERE test_clock_id IS NOT NULL) \
+             ELSE purchase_id IN (SELECT id FROM purchases WHERE test_clock_id = $3) END \
            ORDER BY available_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
     )
-    .bind::<Timestamptz, _>(now)
+    .bind::<Timestamptz, _>(pass.now)
     .bind::<BigInt, _>(batch)
+    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(pass.clock)
     .execute(conn)
     .await
 }

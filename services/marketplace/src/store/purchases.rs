@@ -41,6 +41,8 @@ pub struct Purchase {
     pub amount_paid: Decimal,
     pub voucher_reserved_at: Option<DateTime<Utc>>,
     pub voucher_released_at: Option<DateTime<Utc>>,
+    /// The test clock it lives on (sandbox only): its earnings mature in the clock's time.
+    pub test_clock_id: Option<Uuid>,
 }
 
 #[derive(Debug, Insertable)]
@@ -56,6 +58,7 @@ pub struct NewPurchase<'a> {
     pub split_rate: Decimal,
     pub created_at: DateTime<Utc>,
     pub voucher_code_prefix: Option<&'a str>,
+    pub test_clock_id: Option<Uuid>,
 }
 
 pub async fn insert(conn: &mut AsyncPgConnection, new: &NewPurchase<'_>) -> QueryResult<Purchase> {

@@ -59,6 +59,7 @@ diesel::table! {
         voucher_reserved_at -> Nullable<Timestamptz>,
         voucher_released_at -> Nullable<Timestamptz>,
         expiry_attempted_at -> Nullable<Timestamptz>,
+        test_clock_id -> Nullable<Uuid>,
     }
 }
 

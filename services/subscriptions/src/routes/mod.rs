@@ -4,6 +4,7 @@ pub mod coupons;
 pub mod features;
 pub mod reports;
 pub mod subscriptions;
+pub mod test_clocks;
 pub mod tiers;
 
 use actix_web::web;
@@ -27,6 +28,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/admin/coupons/{id}/deactivate", web::post().to(coupons::deactivate))
         .route("/api/admin/coupons/{id}/promotion-codes/{code_id}/deactivate", web::post().to(coupons::deactivate_code))
         .route("/api/admin/reports/subscriptions", web::get().to(reports::subscriptions))
+        .route("/api/test-clocks", web::post().to(test_clocks::create))
+        .route("/api/test-clocks", web::get().to(test_clocks::list))
+        .route("/api/test-clocks/{id}", web::get().to(test_clocks::get))
+        .route("/api/test-clocks/{id}", web::delete().to(test_clocks::delete))
+        .route("/api/test-clocks/{id}/advance", web::post().to(test_clocks::advance))
         .route("/api/features/{feature}", web::get().to(features::check))
         .route("/internal/features/check", web::post().to(features::batch));
 }

@@ -41,6 +41,11 @@ pub struct SubscribeRequest {
     #[serde(default)]
     #[schema(example = "SPRING")]
     pub promotion_code: Option<String>,
+    /// Sandbox only (`SUBSCRIPTIONS_TEST_CLOCKS=true`): a test clock of the caller's own
+    /// (`POST /api/test-clocks`). The subscription then lives in the clock's time: it starts at the
+    /// clock's `now` and renews, retries and ends only when the clock is advanced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_clock: Option<Uuid>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -67,6 +72,9 @@ pub struct SubscriptionView {
     /// the saved default card); `null` without a trial.
     pub trial_end: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// The test clock it lives on (sandbox only); absent for a subscription in real time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_clock: Option<Uuid>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -99,6 +107,7 @@ impl From<&Subscription> for SubscriptionView {
             },
             trial_end: s.trial_end,
             created_at: s.created_at,
+            test_clock: s.test_clock_id,
         }
     }
 }
@@ -137,7 +146,7 @@ pub struct Created {
         (status = 402, body = Problem, content_type = PROBLEM, description = "payment_failed: billing refused the payment"),
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user"),
         (status = 409, body = Problem, content_type = PROBLEM, description = "subscription_exists, idempotency_in_progress, promotion_code_already_redeemed, redemption_limit_reached"),
-        (status = 422, body = Problem, content_type = PROBLEM, description = "payment_method_required (the tier's trial needs a saved default card), validation_failed (unknown or free `tier`; `currency` not a price currency or the tier not sold in it; unknown, inactive, expired or inapplicable `promotion_code`), idempotency_key_reused"),
+        (status = 422, body = Problem, content_type = PROBLEM, description = "payment_method_required (the tier's trial needs a saved default card), validation_failed (unknown or free `tier`; `currency` not a price currency or the tier not sold in it; unknown, inactive, expired or inapplicable `promotion_code`; `test_clock` not a clock of the caller's or test clocks off), idempotency_key_reused"),
         (status = 502, body = Problem, content_type = PROBLEM, description = "billing_unavailable")))]
 pub async fn subscribe(
     state: web::Data<State>,
@@ -161,7 +170,11 @@ pub async fn subscribe(
         &req.clone(),
         move |conn| {
             Box::pin(async move {
-                let code = req.promotion_code.as_deref();
+                let options = operations::SubscribeOptions {
+                    promotion_code: req.promotion_code.as_deref(),
+                    test_clock: req.test_clock,
+                    has_card,
+                };
                 Ok(
                     match operations::prepare_subscribe(
                         conn,
@@ -170,8 +183,7 @@ pub async fn subscribe(
                         &req.tier,
                         req.currency.as_deref(),
                         subscription_id,
-                        code,
-                        has_card,
+                        options,
                     )
                     .await?
                     {

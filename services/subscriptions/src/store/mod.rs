@@ -7,5 +7,6 @@ pub mod licenses;
 pub mod mrr;
 pub mod schema;
 pub mod subscriptions;
+pub mod test_clocks;
 pub mod tiers;
 pub mod trials;

@@ -52,6 +52,7 @@ diesel::table! {
         currency -> Bpchar,
         trial_end -> Nullable<Timestamptz>,
         trial_will_end_sent -> Bool,
+        test_clock_id -> Nullable<Uuid>,
     }
 }
 
@@ -190,5 +191,19 @@ diesel::table! {
         tier -> Text,
         subscription_id -> Uuid,
         claimed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    /// The shared `test_clocks(id, now, updated_at)` plus this service's columns: it owns the clocks.
+    test_clocks (id) {
+        id -> Uuid,
+        owner_id -> Uuid,
+        now -> Timestamptz,
+        updated_at -> Timestamptz,
+        name -> Text,
+        frozen_time -> Timestamptz,
+        status -> Text,
+        created_at -> Timestamptz,
     }
 }

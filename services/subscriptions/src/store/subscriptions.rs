@@ -3,6 +3,7 @@ use chrono::{DateTime, Utc};
 use diesel::dsl::now as now_db;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use events::test_clocks::Pass;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, AsChangeset)]
@@ -33,6 +34,8 @@ pub struct Subscription {
     pub currency: String,
     /// The end of the free trial it began with (its first period while `trialing`).
     pub trial_end: Option<DateTime<Utc>>,
+    /// The test clock it lives on (sandbox only): its time is the clock's, not the wall's.
+    pub test_clock_id: Option<Uuid>,
 }
 
 /// Create a subscription, and its first row of MRR history in the same transaction.
@@ -48,6 +51,7 @@ pub async fn insert(conn: &mut AsyncPgConnection, s: &Subscription) -> QueryResu
             subscriptions::current_period_start.eq(s.current_period_start),
             subscriptions::current_period_end.eq(s.current_period_end),
             subscriptions::trial_end.eq(s.trial_end),
+            subscriptions::test_clock_id.eq(s.test_clock_id),
             subscriptions::first_payment_deadline.eq(s.first_payment_deadline),
             subscriptions::created_at.eq(s.created_at),
             subscriptions::updated_at.eq(s.updated_at),
@@ -127,26 +131,47 @@ pub async fn release_renewal(conn: &mut AsyncPgConnection, id: Uuid) -> QueryRes
         .await
 }
 
-/// Up to `limit` subscriptions due at `now` (the business clock), locked, skipping rows another
-/// transaction holds and renewals another replica has out at billing.
-pub async fn lock_due(
-    conn: &mut AsyncPgConnection,
-    now: DateTime<Utc>,
-    skip: &[Uuid],
-    limit: i64,
-) -> QueryResult<Vec<Subscription>> {
-    subscriptions::table
-        .filter(subscriptions::id.ne_all(skip))
-        .filter(subscriptions::renewal_claimed_until.is_null().or(subscriptions::renewal_claimed_until.le(now_db)))
-        .filter(
+type Condition = Box<dyn BoxableExpression<subscriptions::table, diesel::pg::Pg, SqlType = diesel::sql_types::Bool>>;
+
+/// The subscriptions a pass may touch: the wall-clock pass only those on no clock, a test
+/// clock's pass only its own.
+fn on_clock(pass: Pass) -> Condition {
+    match pass.clock {
+        None => Box::new(subscriptions::test_clock_id.is_null()),
+        Some(clock) => Box::new(subscriptions::test_clock_id.eq(clock).assume_not_null()),
+    }
+}
+
+/// Due at the pass's `now` (the business clock, or a test clock's time), on the pass's clock: the
+/// wall-clock pass takes only the subscriptions on no clock.
+fn due(pass: Pass) -> Condition {
+    let now = pass.now;
+    Box::new(
+        on_clock(pass).and(
             subscriptions::status
                 .eq("active")
                 .and(subscriptions::current_period_end.le(now))
                 .or(subscriptions::status.eq("past_due").and(subscriptions::next_retry_at.le(now)))
                 .or(subscriptions::status.eq("incomplete").and(subscriptions::first_payment_deadline.le(now)))
                 .or(subscriptions::status.eq("paused").and(subscriptions::pause_resumes_at.le(now)))
-                .or(subscriptions::status.eq("trialing").and(subscriptions::current_period_end.le(now))),
-        )
+                .or(subscriptions::status.eq("trialing").and(subscriptions::current_period_end.le(now)))
+                .assume_not_null(),
+        ),
+    )
+}
+
+/// Up to `limit` subscriptions [`due`] in the pass, locked, skipping rows another transaction
+/// holds and renewals another replica has out at billing.
+pub async fn lock_due(
+    conn: &mut AsyncPgConnection,
+    pass: Pass,
+    skip: &[Uuid],
+    limit: i64,
+) -> QueryResult<Vec<Subscription>> {
+    subscriptions::table
+        .filter(due(pass))
+        .filter(subscriptions::id.ne_all(skip))
+        .filter(subscriptions::renewal_claimed_until.is_null().or(subscriptions::renewal_claimed_until.le(now_db)))
         .order(subscriptions::updated_at.asc())
         .limit(limit)
         .for_update()
@@ -156,16 +181,18 @@ pub async fn lock_due(
         .await
 }
 
-/// Trials ending within `notice` of `now` whose `trial_will_end` has not gone out, each marked
+/// Trials on the pass's clock ending within `notice` of its `now` whose `trial_will_end` has not gone out, each marked
 /// sent in this statement (so it goes out once, whatever the replicas): the caller enqueues the
 /// events in the same transaction.
 pub async fn take_trials_ending(
     conn: &mut AsyncPgConnection,
-    now: DateTime<Utc>,
+    pass: Pass,
     notice: chrono::Duration,
     limit: i64,
 ) -> QueryResult<Vec<Subscription>> {
+    let now = pass.now;
     let due: Vec<Uuid> = subscriptions::table
+        .filter(on_clock(pass))
         .filter(subscriptions::status.eq("trialing"))
         .filter(subscriptions::trial_will_end_sent.eq(false))
         .filter(subscriptions::cancel_at_period_end.eq(false))
@@ -185,4 +212,9 @@ pub async fn take_trials_ending(
         .execute(conn)
         .await?;
     subscriptions::table.filter(subscriptions::id.eq_any(&due)).select(Subscription::as_select()).load(conn).await
+}
+
+/// Whether anything is still [`due`] in the pass (locked or out at billing included).
+pub async fn any_due(conn: &mut AsyncPgConnection, pass: Pass) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(subscriptions::table.filter(due(pass)))).get_result(conn).await
 }

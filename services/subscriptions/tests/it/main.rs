@@ -19,3 +19,4 @@ mod reports;
 mod seats;
 mod support;
 mod trials;
+mod test_clocks;

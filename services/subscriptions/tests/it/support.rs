@@ -19,6 +19,7 @@ pub fn config(billing_url: &str) -> subscriptions::Config {
         first_payment_timeout_hours: 23,
         scheduler_interval_ms: 100,
         feature_cache_ttl_secs: 300,
+        test_clocks: true,
     }
 }
 
