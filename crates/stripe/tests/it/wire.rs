@@ -21,7 +21,9 @@ fn usd(amount: i64) -> CreatePaymentIntent {
 }
 
 /// Every call the observer hears: (operation, outcome).
-fn observed(script: &Script) -> (stripe::Client, Arc<Mutex<Vec<(String, String)>>>) {
+type Calls = Arc<Mutex<Vec<(String, String)>>>;
+
+fn observed(script: &Script) -> (stripe::Client, Calls) {
     let calls = Arc::new(Mutex::new(Vec::new()));
     let sink = calls.clone();
     let client = script.client().with_observer(Arc::new(move |op: &str, outcome: &str, _took: Duration| {
