@@ -1,5 +1,7 @@
 //! Health in Kubernetes' meaning and draining shutdown, on a bare service booted by the runtime
-//! against the real PostgreSQL (and, for the outage, a broker address nobody listens on).
+//! against the real PostgreSQL (and, for the outage, a broker address nobody listens on); and what
+//! `runtime::start` refuses to start with, the service's own retention rules, and a background
+//! task that ignores the shutdown signal.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 use actix_web::{web, HttpResponse};
@@ -179,4 +181,141 @@ async fn draining_closes_kept_alive_connections_after_their_next_answer() {
     tokio::time::timeout(Duration::from_secs(10), stopping).await.expect("stop within the grace").expect("task");
     assert!(started.elapsed() < Duration::from_secs(5), "drained in {:?}", started.elapsed());
     env.cleanup(&[SPEC.name]).await;
+}
+
+/// What `start` refuses, with the message an operator reads at boot: a bad setting names the
+/// variable with the service's prefix, a failing setup its own reason, a taken port the bind.
+#[tokio::test]
+async fn start_refuses_bad_settings_a_failing_setup_and_a_taken_port_with_the_cause_named() {
+    testkit::init_logs();
+    let env = TestEnv::new();
+    let mut config = env.service_config(SPEC.name);
+    runtime::migrate(&SPEC, &config).await.expect("migrate");
+    let none = || Ok(Wiring { routes: Arc::new(|_| {}), handler: None, background: Vec::new() });
+
+    let mut bad_retry = config.clone();
+    bad_retry.event_retry_initial_ms = 0;
+    let Err(e) = runtime::start(&SPEC, bad_retry, |_| none()).await else { panic!("a zero retry delay started") };
+    assert_eq!(e.to_string(), "setup failed: PROBE_EVENT_RETRY_INITIAL_MS must be at least 1");
+
+    let mut short_outbox = config.clone();
+    short_outbox.retention_outbox_hours = 0;
+    let Err(e) = runtime::start(&SPEC, short_outbox, |_| none()).await else { panic!("a zero retention started") };
+    assert!(matches!(e, runtime::StartError::Setup(_)), "{e:?}");
+    assert!(e.to_string().contains("PROBE_RETENTION_OUTBOX_HOURS=0 is shorter than the minimum of 1 hours"), "{e}");
+
+    let Err(e) = runtime::start(&SPEC, config.clone(), |_| Err("the signing key is missing".into())).await else {
+        panic!("a failing setup started")
+    };
+    assert_eq!(e.to_string(), "setup failed: the signing key is missing");
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    config.port = taken.local_addr().expect("addr").port();
+    let Err(e) = runtime::start(&SPEC, config, |_| none()).await else { panic!("started on a taken port") };
+    assert!(matches!(e, runtime::StartError::Bind(ref io) if io.kind() == std::io::ErrorKind::AddrInUse), "{e:?}");
+    env.cleanup(&[SPEC.name]).await;
+}
+
+/// A rule a service adds with `Context::retain` runs in the same job as the shared ones and
+/// deletes only its table's rows older than the rule keeps; without `<SVC>_METRICS_PORT` there is
+/// no metrics listener.
+#[tokio::test]
+async fn the_services_own_retention_rule_prunes_its_expired_rows_beside_the_shared_ones() {
+    use diesel_async::RunQueryDsl;
+    testkit::init_logs();
+    let env = TestEnv::new();
+    let mut config = env.service_config(SPEC.name);
+    config.metrics_port = None;
+    runtime::migrate(&SPEC, &config).await.expect("migrate");
+    let rule = platform::retention::Rule {
+        table: "probe_sessions",
+        time_column: "ended_at",
+        condition: None,
+        keep: Duration::from_secs(3600),
+    };
+    let svc = runtime::start(&SPEC, config, |ctx| {
+        ctx.retain(rule.clone());
+        Ok(Wiring { routes: Arc::new(|_| {}), handler: None, background: Vec::new() })
+    })
+    .await
+    .expect("service starts");
+    assert_eq!(svc.metrics_url(), None);
+    assert_eq!(svc.metrics_addr, None);
+    assert!(!svc.consumes, "no handler, no queue");
+    let tables: Vec<&str> = svc.retention.rules().iter().map(|r| r.table).collect();
+    assert_eq!(tables, ["idempotency_keys", "outbox", "inbox", "probe_sessions"]);
+
+    let mut conn = svc.pool.get().await.expect("conn");
+    for sql in [
+        "CREATE TABLE probe_sessions (id int PRIMARY KEY, ended_at timestamptz NOT NULL)",
+        "INSERT INTO probe_sessions VALUES (1, now() - interval '2 hours'), (2, now() - interval '3 days'), \
+         (3, now() - interval '10 minutes')",
+    ] {
+        diesel::sql_query(sql).execute(&mut conn).await.expect(sql);
+    }
+    drop(conn);
+    let report = svc.retention.run_once().await;
+    assert!(report.contains(&("probe_sessions", 2)), "{report:?}");
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        id: i32,
+    }
+    let mut conn = svc.pool.get().await.expect("conn");
+    let left: Vec<Row> =
+        diesel::sql_query("SELECT id FROM probe_sessions ORDER BY id").load(&mut conn).await.expect("select");
+    assert_eq!(left.iter().map(|r| r.id).collect::<Vec<_>>(), [3], "only the row younger than an hour stays");
+    drop(conn);
+    svc.stop().await;
+    env.cleanup(&[SPEC.name]).await;
+}
+
+/// A background loop that never looks at the shutdown signal does not hold the process past the
+/// grace period: `stop` abandons (aborts) it at the deadline.
+#[tokio::test]
+async fn a_background_task_ignoring_shutdown_is_abandoned_when_the_grace_period_ends() {
+    testkit::init_logs();
+    let env = TestEnv::new();
+    /// Set when the task's future is dropped, which is what aborting it does.
+    struct Dropped(Arc<std::sync::atomic::AtomicBool>);
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+    let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut config = env.service_config(SPEC.name);
+    config.shutdown_grace_secs = 1;
+    runtime::migrate(&SPEC, &config).await.expect("migrate");
+    let svc = runtime::start(&SPEC, config, |_| {
+        let guard = Dropped(dropped.clone());
+        let stubborn = tokio::spawn(async move {
+            let _guard = guard;
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        });
+        Ok(Wiring { routes: Arc::new(|_| {}), handler: None, background: vec![stubborn] })
+    })
+    .await
+    .expect("service starts");
+    let started = Instant::now();
+    tokio::time::timeout(Duration::from_secs(10), svc.stop()).await.expect("stop ends despite the stubborn task");
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(900), "stop waited for the grace period first: {took:?}");
+    assert!(took < Duration::from_secs(5), "stop ended at the grace deadline: {took:?}");
+    testkit::eventually("the task to be aborted", Duration::from_secs(2), || {
+        let done = dropped.load(std::sync::atomic::Ordering::SeqCst);
+        async move { done.then_some(()) }
+    })
+    .await;
+    env.cleanup(&[SPEC.name]).await;
+}
+
+/// The API document a service enforces and publishes carries the audit log's read endpoint, which
+/// every service serves, beside its own operations.
+#[test]
+fn every_services_api_document_includes_the_audit_log() {
+    let doc = runtime::openapi(&SPEC);
+    let paths: Vec<&str> = doc.paths.paths.keys().map(String::as_str).collect();
+    assert_eq!(paths, ["/api/admin/audit/probe"]);
+    assert!(runtime::no_api().paths.paths.is_empty());
 }

@@ -69,12 +69,14 @@ where
 /// The binary at `bin` (from `env!("CARGO_BIN_EXE_<name>")`) refuses to start without its
 /// configuration, exits non-zero and names every missing variable.
 pub fn assert_exits_naming_missing_config(bin: &str, required: &[&str]) {
-    let out = std::process::Command::new(bin)
-        .arg("serve")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .output()
-        .expect("run binary");
+    let mut command = std::process::Command::new(bin);
+    command.arg("serve").env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    // Not configuration: under `make coverage` it says where the instrumented binary writes its
+    // profile; cleared, the profile lands in the crate's directory and the run never counts it.
+    if let Some(profile) = std::env::var_os("LLVM_PROFILE_FILE") {
+        command.env("LLVM_PROFILE_FILE", profile);
+    }
+    let out = command.output().expect("run binary");
     assert!(!out.status.success(), "started without configuration");
     let stderr = String::from_utf8_lossy(&out.stderr);
     for var in required {
