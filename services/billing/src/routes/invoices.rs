@@ -5,7 +5,6 @@ use crate::domain::invoice::{CreditNote, Invoice, Printable};
 use crate::store::invoices::{self, Cursor};
 use crate::State;
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::Utc;
 use platform::audit::AuditContext;
 use platform::auth::Principal;
 use platform::http::Query;
@@ -70,7 +69,7 @@ async fn whose(
     if Some(user) != principal.user_id().ok() {
         let mut conn = state.pool.get().await?;
         let ctx = AuditContext::from_request(http, principal);
-        platform::audit::record_read(&mut conn, &ctx, Utc::now(), what, format!("user:{user}")).await?;
+        platform::audit::record_read(&mut conn, &ctx, state.clock.now(), what, format!("user:{user}")).await?;
     }
     Ok(user)
 }
