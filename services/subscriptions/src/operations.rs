@@ -20,7 +20,7 @@ use crate::store::tiers::{self, Tier};
 use crate::State;
 use chrono::{DateTime, Datelike, Duration, Utc};
 use diesel_async::AsyncPgConnection;
-use events::catalog::billing::ChargeLine;
+use events::catalog::billing::{ChargeLine, LineKind};
 use events::catalog::subscriptions as ev;
 use events::outbox;
 use platform::money::{Currency, Money};
@@ -327,6 +327,8 @@ pub async fn apply_upgrade(
 pub struct Preview {
     pub amount: Money,
     pub applies_now: bool,
+    /// Upgrades: the unused part of the current tier, credited inside `amount` (its invoice line).
+    pub credit: Money,
 }
 
 /// What changing to `target` would charge now (upgrades), or nothing (downgrades at period end).
@@ -361,12 +363,16 @@ pub async fn preview(
     let current_price =
         price_in(conn, &current, billed).await?.ok_or_else(|| Problem::internal("the current tier has no price"))?;
     let applies_now = next.rank > current.rank;
-    let amount = if applies_now {
-        proration::upgrade_charge(current_price.amount, next_price.amount, billed, start, end, state.clock.now())
+    let now = state.clock.now();
+    let (amount, credit) = if applies_now {
+        (
+            proration::upgrade_charge(current_price.amount, next_price.amount, billed, start, end, now),
+            proration::unused_credit(current_price.amount, billed, start, end, now),
+        )
     } else {
-        Money::zero(billed)
+        (Money::zero(billed), Money::zero(billed))
     };
-    Ok((current, next, Preview { amount, applies_now }))
+    Ok((current, next, Preview { amount, applies_now, credit }))
 }
 
 /// An upgrade charge to take off-session.
@@ -376,6 +382,31 @@ pub struct UpgradeCharge {
     pub charge_id: Uuid,
     pub amount: Money,
     pub description: String,
+    /// Its invoice lines: the credit for the unused old tier and the new tier for the rest of the
+    /// period (none for a charge priced before credits were kept: billing prints the description).
+    pub lines: Vec<ChargeLine>,
+}
+
+/// The proration lines of an upgrade charge, from what was stored when it was priced: the same on
+/// every retry, so the request to billing under the charge's key never changes.
+fn upgrade_lines(charge: &Charge, from: &str, to: &str) -> Result<Vec<ChargeLine>, SubscriptionError> {
+    let Some(credit) = charge.proration_credit else {
+        return Ok(Vec::new());
+    };
+    let amount = charge_amount(charge)?;
+    let lines = proration::proration_lines(amount.amount, Money::round(credit, amount.currency).amount);
+    Ok(vec![
+        ChargeLine {
+            kind: LineKind::ProrationCredit,
+            description: format!("Unused time on {from}"),
+            amount: -lines.credit,
+        },
+        ChargeLine {
+            kind: LineKind::ProrationCharge,
+            description: format!("Remaining time on {to}"),
+            amount: lines.cost,
+        },
+    ])
 }
 
 /// What `POST /api/subscriptions/me/change` does after step 1.
@@ -419,11 +450,19 @@ pub async fn prepare_change(
             },
         )
         .await?;
+        // Priced once: a retry keeps the first credit as it keeps the first amount.
+        let charge = match charge.proration_credit {
+            None if charge.status == PENDING => {
+                charges::set_proration_credit(conn, charge.id, preview.credit.amount).await?
+            }
+            _ => charge,
+        };
         return Ok(ChangePlan::Charge(UpgradeCharge {
             subscription_id: sub.id,
             user_id,
             charge_id: charge.id,
             amount: charge_amount(&charge)?,
+            lines: upgrade_lines(&charge, &current.name, &next.name)?,
             description: format!("Upgrade to {}", next.name),
         }));
     }

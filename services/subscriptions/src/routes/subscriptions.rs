@@ -405,7 +405,14 @@ pub async fn change(
         async move |upgrade: UpgradeCharge| {
             let payment = st2
                 .billing
-                .create_payment(upgrade.user_id, upgrade.amount, upgrade.charge_id, &upgrade.description, true, &[])
+                .create_payment(
+                    upgrade.user_id,
+                    upgrade.amount,
+                    upgrade.charge_id,
+                    &upgrade.description,
+                    true,
+                    &upgrade.lines,
+                )
                 .await?;
             if payment.status != "succeeded" {
                 let (sub_id, charge_id, p) = (upgrade.subscription_id, upgrade.charge_id, payment.clone());
