@@ -55,6 +55,7 @@ pub fn setup_with_clock(ctx: &Context, config: Config, clock: Arc<dyn Clock>) ->
         .map_err(|e| format!("LICENSING_CODE_HASH_KEY: {e}"))?;
     let state = Arc::new(State { pool: ctx.pool.clone(), config, signer, clock, dns, codes });
     let background = vec![scheduler::spawn(state.clone(), ctx.shutdown.clone(), ctx.metrics.scheduler())];
+    let eraser = Arc::new(erasure::LicensingEraser { clock: state.clock.clone() });
     let data = actix_web::web::Data::from(state);
     Ok(Wiring {
         routes: Arc::new(move |cfg| {
@@ -62,7 +63,7 @@ pub fn setup_with_clock(ctx: &Context, config: Config, clock: Arc<dyn Clock>) ->
                 .configure(routes::configure)
                 .configure(platform::privacy::routes(data.pool.clone(), privacy::SECTIONS));
         }),
-        handler: Some(events::erasure::with_erasure("licensing", None, Arc::new(erasure::LicensingEraser))),
+        handler: Some(events::erasure::with_erasure("licensing", None, eraser)),
         background,
     })
 }
