@@ -84,6 +84,7 @@ RELATIONAL_RULES = {
     ("to", "must be after `from`"),
     ("interval", "the range holds more than"),
     ("expires_at", "must be later than the current expiry"),
+    ("vat_id", "is not a well-formed VAT id of"),  # an EU VAT id has its country's shape
 }
 
 

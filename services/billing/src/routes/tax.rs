@@ -52,9 +52,11 @@ pub struct BillingDetailsView {
     pub updated_at: DateTime<Utc>,
 }
 
+/// The OpenAPI document states this rule (contracts/src/rules.rs, `billing`).
 fn text(errors: &mut Vec<FieldError>, field: &str, value: &str, required: bool) {
     let trimmed = value.trim();
-    if (required && trimmed.is_empty()) || value.len() > 200 || value.chars().any(char::is_control) {
+    // Characters, as the message (and the document's maxLength) say, not bytes.
+    if (required && trimmed.is_empty()) || value.chars().count() > 200 || value.chars().any(char::is_control) {
         let need = if required { "1-200" } else { "at most 200" };
         errors.push(FieldError {
             field: field.into(),
@@ -86,7 +88,7 @@ fn validate(d: &BillingDetails) -> Result<(), Problem> {
     }
     if let Some(vat) = &d.vat_id {
         let bad_shape = in_eu(&d.address.country) && !vat_id_looks_valid(&d.address.country, vat);
-        if vat.trim().is_empty() || vat.len() > 32 || bad_shape {
+        if vat.trim().is_empty() || vat.chars().count() > 32 || bad_shape {
             errors.push(FieldError {
                 field: "vat_id".into(),
                 message: format!("is not a well-formed VAT id of {} (format check only)", d.address.country),
