@@ -368,7 +368,19 @@ fn billing(doc: &mut Value) {
 }
 
 fn subscriptions(doc: &mut Value) {
-    let _ = doc;
+    // `subscriptions::coupons::new_coupon`; the rules between its fields (percent_off or
+    // amount_off, duration and duration_in_months), against the tiers table and against the clock
+    // are api-fuzz's relational rules (scripts/api-fuzz/hooks.py).
+    constrain(prop(doc, "CouponRequest", "name"), trimmed_text(1, 100, false));
+    // `discount::valid_percent`: above 0, at most 100, at most 4 decimals.
+    constrain(
+        prop(doc, "CouponRequest", "percent_off"),
+        json!({"pattern": r"^(?:100(?:\.0{1,4})?|[1-9][0-9]?(?:\.[0-9]{1,4})?|0\.(?=[0-9]*[1-9])[0-9]{1,4})$"}),
+    );
+    constrain(prop(doc, "CouponRequest", "duration"), json!({"enum": strings(&["once", "repeating", "forever"])}));
+    constrain(prop(doc, "CouponRequest", "duration_in_months"), json!({"minimum": 1, "maximum": 120}));
+    constrain(prop(doc, "CouponRequest", "tiers"), json!({"minItems": 1}));
+    constrain(prop(doc, "CouponRequest", "max_redemptions"), json!({"minimum": 1}));
 }
 
 fn rewards(doc: &mut Value) {
