@@ -110,11 +110,10 @@ async fn a_pause_charges_nothing_ends_access_at_the_paid_end_and_resumes_anchore
 
     // The early one's first period after the resume ends: renewed on the new anchor.
     p.subscriptions_clock.set(early_end + Duration::seconds(1));
-    let starts_at = |d: &Value, t: DateTime<Utc>| d["current_period_start"].as_str().and_then(|s| s.parse().ok()) == Some(t);
-    let renewed = p
-        .events
-        .wait_for("subscriptions.subscription.renewed.v1", |d| of(&early)(d) && starts_at(d, early_end))
-        .await;
+    let starts_at =
+        |d: &Value, t: DateTime<Utc>| d["current_period_start"].as_str().and_then(|s| s.parse().ok()) == Some(t);
+    let renewed =
+        p.events.wait_for("subscriptions.subscription.renewed.v1", |d| of(&early)(d) && starts_at(d, early_end)).await;
     assert_eq!(at(&renewed.data["current_period_end"]), next_period_end(early_end, resumed_on.day()));
     p.eventually("the early one's renewal paid", || async { (payments(&p, &early) == 3).then_some(()) }).await;
     assert_eq!(me(&p, &scheduled).await["subscription"]["status"], "paused", "still within its two periods");
@@ -146,7 +145,10 @@ async fn a_pause_charges_nothing_ends_access_at_the_paid_end_and_resumes_anchore
     .await;
     p.eventually("the renewal paid", || async { (payments(&p, &scheduled) == 3).then_some(()) }).await;
     let list = wait_invoices(&p, &scheduled, 3).await;
-    assert!(list.iter().all(|i| i["total"]["amount"] == "9.99"), "three paid periods, three invoices of 9.99: {list:?}");
+    assert!(
+        list.iter().all(|i| i["total"]["amount"] == "9.99"),
+        "three paid periods, three invoices of 9.99: {list:?}"
+    );
     tokio::time::sleep(StdDuration::from_millis(500)).await;
     assert_eq!(payments(&p, &scheduled), 3, "the two paused periods were never charged");
     p.stop().await;

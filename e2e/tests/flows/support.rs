@@ -345,9 +345,8 @@ impl Platform {
         for _ in 0..n {
             let config = billing_config.clone();
             let clock: platform::clock::SharedClock = Arc::new(billing_clock.clone());
-            billing.push(
-                start_service(&env, &billing::SPEC, |ctx| billing::setup_with_clock(ctx, config, clock)).await,
-            );
+            billing
+                .push(start_service(&env, &billing::SPEC, |ctx| billing::setup_with_clock(ctx, config, clock)).await);
         }
 
         // Replica i of a service calls replica i of the services it depends on (on Kubernetes,
