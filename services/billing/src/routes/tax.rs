@@ -43,10 +43,16 @@ pub struct BillingDetails {
     pub business: bool,
 }
 
+/// The details as set, with what the server derived. Its own fields, not `BillingDetails`
+/// flattened: that schema refuses additional properties (requests), which the two derived ones
+/// would be in the document.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BillingDetailsView {
-    #[serde(flatten)]
-    pub details: BillingDetails,
+    pub name: String,
+    pub company: Option<String>,
+    pub address: Address,
+    pub vat_id: Option<String>,
+    pub business: bool,
     /// Whether the VAT id has the format of its country's (EU only; format check only).
     pub vat_id_format_valid: Option<bool>,
     pub updated_at: DateTime<Utc>,
@@ -106,20 +112,18 @@ fn view(d: billing_details::Details) -> BillingDetailsView {
     let country = d.country.trim().to_string();
     let vat_id_format_valid = d.vat_id.as_deref().filter(|_| in_eu(&country)).map(|v| vat_id_looks_valid(&country, v));
     BillingDetailsView {
-        details: BillingDetails {
-            name: d.name,
-            company: d.company,
-            address: Address {
-                line1: d.line1,
-                line2: d.line2,
-                city: d.city,
-                postal_code: d.postal_code,
-                region: d.region,
-                country,
-            },
-            vat_id: d.vat_id,
-            business: d.business,
+        name: d.name,
+        company: d.company,
+        address: Address {
+            line1: d.line1,
+            line2: d.line2,
+            city: d.city,
+            postal_code: d.postal_code,
+            region: d.region,
+            country,
         },
+        vat_id: d.vat_id,
+        business: d.business,
         vat_id_format_valid,
         updated_at: d.updated_at,
     }
