@@ -335,6 +335,29 @@ fn gateway(doc: &mut Value) {
 
 fn billing(doc: &mut Value) {
     constrain(prop(doc, "CreateRefund", "amount"), json!({"pattern": DECIMAL}));
+    // `billing::domain::country::is_iso_country`: the assigned ISO 3166-1 alpha-2 codes.
+    let country = json!({"enum": strings(&billing::domain::country::codes())});
+    constrain(prop(doc, "Address", "country"), country.clone());
+    constrain(prop(doc, "CreateTaxRate", "country"), country);
+    // `billing::routes::tax::text`: required text has something besides white space, every text
+    // at most 200 characters; a VAT id at most 32.
+    for (schema, field) in [
+        ("BillingDetails", "name"),
+        ("Address", "line1"),
+        ("Address", "city"),
+        ("CreateTaxRate", "region"),
+        ("CreateTaxRate", "display_name"),
+    ] {
+        constrain(prop(doc, schema, field), trimmed_text(1, 200, false));
+    }
+    for (schema, field) in
+        [("BillingDetails", "company"), ("Address", "line2"), ("Address", "postal_code"), ("Address", "region")]
+    {
+        constrain(prop(doc, schema, field), trimmed_text(0, 200, false));
+    }
+    constrain(prop(doc, "BillingDetails", "vat_id"), trimmed_text(1, 32, false));
+    // At least 0, below 100, at most 4 decimals.
+    constrain(prop(doc, "CreateTaxRate", "percentage"), json!({"pattern": r"^[0-9]{1,2}(\.[0-9]{1,4})?$"}));
     // The receipt is JSON by default and an HTML page for `Accept: text/html`.
     let ok = &mut op(doc, "get", "/api/payments/{id}/receipt")["responses"]["200"];
     let json_body = ok["content"].as_object().and_then(|c| c.values().next()).cloned().unwrap_or(json!({}));
@@ -345,7 +368,19 @@ fn billing(doc: &mut Value) {
 }
 
 fn subscriptions(doc: &mut Value) {
-    let _ = doc;
+    // `subscriptions::coupons::new_coupon`; the rules between its fields (percent_off or
+    // amount_off, duration and duration_in_months), against the tiers table and against the clock
+    // are api-fuzz's relational rules (scripts/api-fuzz/hooks.py).
+    constrain(prop(doc, "CouponRequest", "name"), trimmed_text(1, 100, false));
+    // `discount::valid_percent`: above 0, at most 100, at most 4 decimals.
+    constrain(
+        prop(doc, "CouponRequest", "percent_off"),
+        json!({"pattern": r"^(?:100(?:\.0{1,4})?|[1-9][0-9]?(?:\.[0-9]{1,4})?|0\.(?=[0-9]*[1-9])[0-9]{1,4})$"}),
+    );
+    constrain(prop(doc, "CouponRequest", "duration"), json!({"enum": strings(&["once", "repeating", "forever"])}));
+    constrain(prop(doc, "CouponRequest", "duration_in_months"), json!({"minimum": 1, "maximum": 120}));
+    constrain(prop(doc, "CouponRequest", "tiers"), json!({"minItems": 1}));
+    constrain(prop(doc, "CouponRequest", "max_redemptions"), json!({"minimum": 1}));
 }
 
 fn rewards(doc: &mut Value) {

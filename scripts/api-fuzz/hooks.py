@@ -84,6 +84,13 @@ RELATIONAL_RULES = {
     ("to", "must be after `from`"),
     ("interval", "the range holds more than"),
     ("expires_at", "must be later than the current expiry"),
+    ("vat_id", "is not a well-formed VAT id of"),  # an EU VAT id has its country's shape
+    ("percent_off", "give either percent_off or amount_off"),
+    ("duration", "`repeating` needs duration_in_months"),
+    ("duration", "duration_in_months is only for"),
+    ("amount_off", "must be positive, on the currency's minor unit"),  # Money is shared: signed
+    ("tiers", "a non-empty list of known tier codes"),  # rows of the tiers table
+    ("expires_at", "must be in the future"),  # against the clock
 }
 
 

@@ -13,6 +13,7 @@ mod customers;
 mod error;
 mod form;
 mod ids;
+mod intents;
 mod objects;
 mod payment_methods;
 mod payments;

@@ -24,9 +24,11 @@ pub(crate) struct Customer {
     pub livemode: bool,
 }
 
+/// The status machine PaymentIntents and SetupIntents share (a SetupIntent never reaches
+/// `processing` or `requires_capture` here; Stripe's enum for it just lacks the latter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub(crate) enum PiStatus {
+pub(crate) enum IntentStatus {
     RequiresPaymentMethod,
     RequiresConfirmation,
     RequiresAction,
@@ -36,7 +38,7 @@ pub(crate) enum PiStatus {
     Succeeded,
 }
 
-impl PiStatus {
+impl IntentStatus {
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::RequiresPaymentMethod => "requires_payment_method",
@@ -73,7 +75,7 @@ pub(crate) struct PaymentIntent {
     pub next_action: Option<Value>,
     pub payment_method: Option<String>,
     pub payment_method_types: Vec<&'static str>,
-    pub status: PiStatus,
+    pub status: IntentStatus,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -194,28 +196,6 @@ pub(crate) struct PaymentMethod {
     pub seq: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum SiStatus {
-    RequiresPaymentMethod,
-    RequiresConfirmation,
-    RequiresAction,
-    Canceled,
-    Succeeded,
-}
-
-impl SiStatus {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Self::RequiresPaymentMethod => "requires_payment_method",
-            Self::RequiresConfirmation => "requires_confirmation",
-            Self::RequiresAction => "requires_action",
-            Self::Canceled => "canceled",
-            Self::Succeeded => "succeeded",
-        }
-    }
-}
-
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct SetupIntent {
     pub id: String,
@@ -231,6 +211,6 @@ pub(crate) struct SetupIntent {
     pub next_action: Option<Value>,
     pub payment_method: Option<String>,
     pub payment_method_types: Vec<&'static str>,
-    pub status: SiStatus,
+    pub status: IntentStatus,
     pub usage: String,
 }

@@ -5,20 +5,19 @@ use serde_json::{json, Value};
 
 use crate::error::ApiError;
 use crate::form::Params;
-use crate::objects::{self, Charge, ChargeStatus, PaymentIntent, PiStatus};
+use crate::intents;
+use crate::objects::{self, Charge, ChargeStatus, IntentStatus, PaymentIntent};
 use crate::store::{RequestCtx, Store};
 use crate::test_cards::{Outcome, TestCard};
 
 /// Stripe's upper bound for `amount` (eight digits).
 const MAX_AMOUNT: i64 = 99_999_999;
-const CONFIRMABLE: [PiStatus; 3] =
-    [PiStatus::RequiresPaymentMethod, PiStatus::RequiresConfirmation, PiStatus::RequiresAction];
-const CANCELABLE: [PiStatus; 5] = [
-    PiStatus::RequiresPaymentMethod,
-    PiStatus::RequiresCapture,
-    PiStatus::RequiresConfirmation,
-    PiStatus::RequiresAction,
-    PiStatus::Processing,
+const CANCELABLE: [IntentStatus; 5] = [
+    IntentStatus::RequiresPaymentMethod,
+    IntentStatus::RequiresCapture,
+    IntentStatus::RequiresConfirmation,
+    IntentStatus::RequiresAction,
+    IntentStatus::Processing,
 ];
 
 impl Store {
@@ -96,9 +95,9 @@ impl Store {
             payment_method: payment_method.map(str::to_owned),
             payment_method_types: vec!["card"],
             status: if payment_method.is_some() {
-                PiStatus::RequiresConfirmation
+                IntentStatus::RequiresConfirmation
             } else {
-                PiStatus::RequiresPaymentMethod
+                IntentStatus::RequiresPaymentMethod
             },
         };
         self.payment_intents.insert(id.clone(), pi);
@@ -121,7 +120,7 @@ impl Store {
     pub(crate) fn client_confirm(&mut self, id: &str, payment_method: Option<&str>) -> Result<Value, ApiError> {
         let ctx = RequestCtx::default();
         let pi = self.payment_intent(id)?;
-        if pi.status == PiStatus::RequiresAction
+        if pi.status == IntentStatus::RequiresAction
             && payment_method.is_none_or(|pm| Some(pm) == pi.payment_method.as_deref())
         {
             let card = pi.payment_method.as_deref().and_then(|pm| self.usable_card(pm, None).ok());
@@ -160,7 +159,7 @@ impl Store {
             ));
         }
         let pi = self.pi_mut(id)?;
-        pi.status = PiStatus::Canceled;
+        pi.status = IntentStatus::Canceled;
         pi.canceled_at = Some(objects::now());
         pi.cancellation_reason = reason.map(str::to_owned);
         pi.next_action = None;
@@ -175,25 +174,7 @@ impl Store {
             let customer = self.payment_intent(id)?.customer.clone();
             self.usable_card(pm, customer.as_deref())?;
         }
-        let pi = self.pi_mut(id)?;
-        if !CONFIRMABLE.contains(&pi.status) {
-            return Err(ApiError::invalid_state(
-                "payment_intent_unexpected_state",
-                None,
-                format!("You cannot confirm this PaymentIntent because it has a status of {}.", pi.status.as_str()),
-            ));
-        }
-        if let Some(pm) = payment_method {
-            pi.payment_method = Some(pm.to_owned());
-        }
-        if pi.payment_method.is_none() {
-            return Err(ApiError::invalid_state(
-                "payment_intent_unexpected_state",
-                Some("payment_method"),
-                "You cannot confirm this PaymentIntent because it's missing a payment method.",
-            ));
-        }
-        Ok(())
+        intents::prepare(self.pi_mut(id)?, payment_method)
     }
 
     /// Runs the card's outcome on an intent whose payment method is set.
@@ -203,9 +184,8 @@ impl Store {
         match card.outcome {
             Outcome::AuthenticationRequired if !off_session => {
                 let pi = self.pi_mut(id)?;
-                pi.status = PiStatus::RequiresAction;
-                pi.next_action =
-                    Some(json!({"type": "use_stripe_sdk", "use_stripe_sdk": {"type": "three_d_secure_redirect"}}));
+                pi.status = IntentStatus::RequiresAction;
+                pi.next_action = Some(intents::three_d_secure());
                 Ok(objects::to_value(pi))
             }
             outcome => self.settle(id, card, outcome, ctx),
@@ -269,7 +249,7 @@ impl Store {
         pi.next_action = None;
         match failure {
             None => {
-                pi.status = PiStatus::Succeeded;
+                pi.status = IntentStatus::Succeeded;
                 pi.amount_received = pi.amount;
                 pi.last_payment_error = None;
                 let value = objects::to_value(pi);
@@ -278,7 +258,7 @@ impl Store {
             }
             Some((code, decline_code, message)) => {
                 // Like Stripe: the failed method is detached so the customer must supply another.
-                pi.status = PiStatus::RequiresPaymentMethod;
+                pi.status = IntentStatus::RequiresPaymentMethod;
                 pi.payment_method = None;
                 pi.last_payment_error = Some(json!({
                     "type": "card_error",

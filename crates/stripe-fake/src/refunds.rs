@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::form::Params;
-use crate::objects::{self, ChargeStatus, PiStatus, Refund};
+use crate::objects::{self, ChargeStatus, IntentStatus, Refund};
 use crate::store::{RequestCtx, Store};
 
 const REASONS: [&str; 3] = ["duplicate", "fraudulent", "requested_by_customer"];
@@ -89,7 +89,7 @@ impl Store {
                     .payment_intents
                     .get(pi_id)
                     .ok_or_else(|| ApiError::no_such("payment_intent", pi_id, "payment_intent", 400))?;
-                let latest = pi.latest_charge.clone().filter(|_| pi.status == PiStatus::Succeeded);
+                let latest = pi.latest_charge.clone().filter(|_| pi.status == IntentStatus::Succeeded);
                 let Some(latest) = latest else {
                     return Err(ApiError::invalid_state(
                         "payment_intent_unexpected_state",

@@ -6,12 +6,10 @@ use serde_json::{json, Value};
 
 use crate::error::ApiError;
 use crate::form::Params;
-use crate::objects::{self, SetupIntent, SiStatus};
+use crate::intents::{self, CONFIRMABLE};
+use crate::objects::{self, IntentStatus, SetupIntent};
 use crate::store::{RequestCtx, Store};
 use crate::test_cards::{self, Outcome};
-
-const CONFIRMABLE: [SiStatus; 3] =
-    [SiStatus::RequiresPaymentMethod, SiStatus::RequiresConfirmation, SiStatus::RequiresAction];
 
 impl Store {
     /// `POST /v1/setup_intents`
@@ -64,9 +62,9 @@ impl Store {
             payment_method: payment_method.map(str::to_owned),
             payment_method_types: vec!["card"],
             status: if payment_method.is_some() {
-                SiStatus::RequiresConfirmation
+                IntentStatus::RequiresConfirmation
             } else {
-                SiStatus::RequiresPaymentMethod
+                IntentStatus::RequiresPaymentMethod
             },
             usage: usage.to_owned(),
         };
@@ -90,7 +88,7 @@ impl Store {
     pub(crate) fn client_confirm_setup(&mut self, id: &str, payment_method: Option<&str>) -> Result<Value, ApiError> {
         let ctx = RequestCtx::default();
         let intent = self.setup_intent(id)?;
-        if intent.status == SiStatus::RequiresAction
+        if intent.status == IntentStatus::RequiresAction
             && payment_method.is_none_or(|pm| Some(pm) == intent.payment_method.as_deref())
         {
             return self.finish_setup(id, &ctx);
@@ -112,13 +110,9 @@ impl Store {
         }
         let intent = self.si_mut(id)?;
         if !CONFIRMABLE.contains(&intent.status) {
-            return Err(ApiError::invalid_state(
-                "setup_intent_unexpected_state",
-                None,
-                format!("You cannot cancel this SetupIntent because it has a status of {}.", intent.status.as_str()),
-            ));
+            return Err(intents::unexpected_state(&*intent, "cancel"));
         }
-        intent.status = SiStatus::Canceled;
+        intent.status = IntentStatus::Canceled;
         intent.cancellation_reason = reason.map(str::to_owned);
         intent.next_action = None;
         let value = objects::to_value(&*intent);
@@ -131,25 +125,7 @@ impl Store {
         if let Some(pm) = payment_method {
             self.usable_card(pm, customer.as_deref())?;
         }
-        let intent = self.si_mut(id)?;
-        if !CONFIRMABLE.contains(&intent.status) {
-            return Err(ApiError::invalid_state(
-                "setup_intent_unexpected_state",
-                None,
-                format!("You cannot confirm this SetupIntent because it has a status of {}.", intent.status.as_str()),
-            ));
-        }
-        if let Some(pm) = payment_method {
-            intent.payment_method = Some(pm.to_owned());
-        }
-        if intent.payment_method.is_none() {
-            return Err(ApiError::invalid_state(
-                "setup_intent_unexpected_state",
-                Some("payment_method"),
-                "You cannot confirm this SetupIntent because it's missing a payment method.",
-            ));
-        }
-        Ok(())
+        intents::prepare(self.si_mut(id)?, payment_method)
     }
 
     /// The card's setup outcome. Like Stripe's test cards: the generic decline card is refused
@@ -161,14 +137,13 @@ impl Store {
         match card.outcome {
             Outcome::AuthenticationRequired => {
                 let intent = self.si_mut(id)?;
-                intent.status = SiStatus::RequiresAction;
-                intent.next_action =
-                    Some(json!({"type": "use_stripe_sdk", "use_stripe_sdk": {"type": "three_d_secure_redirect"}}));
+                intent.status = IntentStatus::RequiresAction;
+                intent.next_action = Some(intents::three_d_secure());
                 Ok(objects::to_value(&*intent))
             }
             Outcome::Decline { decline_code, message } if test_cards::fails_setup(decline_code) => {
                 let intent = self.si_mut(id)?;
-                intent.status = SiStatus::RequiresPaymentMethod;
+                intent.status = IntentStatus::RequiresPaymentMethod;
                 intent.payment_method = None;
                 intent.next_action = None;
                 intent.last_setup_error = Some(json!({
@@ -196,7 +171,7 @@ impl Store {
             None => pm,
         };
         let intent = self.si_mut(id)?;
-        intent.status = SiStatus::Succeeded;
+        intent.status = IntentStatus::Succeeded;
         intent.payment_method = Some(saved);
         intent.next_action = None;
         intent.last_setup_error = None;

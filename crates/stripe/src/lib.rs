@@ -22,9 +22,10 @@ pub use error::StripeError;
 pub use idempotency::IdempotencyKey;
 pub use resources::{
     CancelPaymentIntent, CancellationReason, CardDetails, Charge, ChargeStatus, ConfirmPaymentIntent, CreateCustomer,
-    CreatePaymentIntent, CreateRefund, CreateSetupIntent, Customer, DeletedCustomer, InvoiceSettings, LastPaymentError,
-    Metadata, PaymentIntent, PaymentIntentStatus, PaymentMethod, PaymentMethodDetails, PaymentMethodList, Refund,
-    RefundList, RefundReason, RefundStatus, SavedCard, SetupIntent, SetupIntentStatus, SetupUsage,
+    CreatePaymentIntent, CreateRefund, CreateSetupIntent, Customer, DeletedCustomer, IntentStatus, InvoiceSettings,
+    LastPaymentError, Metadata, PaymentIntent, PaymentIntentStatus, PaymentMethod, PaymentMethodDetails,
+    PaymentMethodList, Refund, RefundList, RefundReason, RefundStatus, SavedCard, SetupIntent, SetupIntentStatus,
+    SetupUsage,
 };
 pub use secret::SecretKey;
 pub use webhook::{sign, Event, EventData, EventType, WebhookError, WebhookVerifier};

@@ -8,7 +8,7 @@ use chrono::Duration;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-async fn coupon_with_code(p: &Platform, admin: &User, terms: Value, code: &str) {
+pub(crate) async fn coupon_with_code(p: &Platform, admin: &User, terms: Value, code: &str) {
     let res = p.post_key(admin, "/api/admin/coupons", terms, &Uuid::new_v4().to_string()).await;
     assert_eq!(res.status, 201, "{}", res.body);
     let path = format!("/api/admin/coupons/{}/promotion-codes", str_of(&res.body["id"]));

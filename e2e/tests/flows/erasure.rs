@@ -137,6 +137,7 @@ async fn an_erased_user_leaves_no_personal_string_behind_and_the_books_are_uncha
         p.post_key(&learner, "/api/tokens/redeem", json!({"item": "pro_month"}), &Uuid::new_v4().to_string()).await;
     assert_eq!(redeemed.status, 201, "{}", redeemed.body);
     seat(&p, &admin, &learner).await;
+    p.wait_feature(&learner, "analytics", true).await;
     let ticket = json!({"subject": format!("{marker} cannot sign in"), "description": format!("I am {display_name}"), "priority": "P2"});
     let filed = p.post(&learner, "/api/enterprise/support/tickets", ticket).await;
     assert_eq!(filed.status, 201, "{}", filed.body);
@@ -189,5 +190,9 @@ async fn an_erased_user_leaves_no_personal_string_behind_and_the_books_are_uncha
     let friends = p.get(Some(&friend), "/api/friends").await;
     assert_eq!(friends.body["data"], json!([]), "{}", friends.body);
     assert_eq!(p.get(Some(&admin), &ticket_path).await.body["subject"], "[erased]");
+    // The seat went back to the organisation, and with it the Enterprise grant.
+    let released = p.events.wait_for("licensing.seat.released.v1", |d| d["user_id"] == learner.id.to_string()).await;
+    assert_eq!(released.data["reason"], "user_erased");
+    p.wait_feature(&learner, "analytics", false).await;
     p.stop().await;
 }

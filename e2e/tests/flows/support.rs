@@ -118,6 +118,25 @@ impl Res {
     }
 }
 
+/// The wall clock moved by an offset a flow sets: billing's reconcile job and refund window keep
+/// running in real time (a frozen clock would stop them), while a flow that crosses months or
+/// years sets billing's "now" beside subscriptions' [`platform::clock::ManualClock`].
+#[derive(Debug, Clone, Default)]
+pub struct ShiftedClock(Arc<Mutex<chrono::Duration>>);
+
+impl ShiftedClock {
+    /// From now on, time runs from `at`.
+    pub fn set(&self, at: DateTime<Utc>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = at - Utc::now();
+    }
+}
+
+impl platform::clock::Clock for ShiftedClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + *self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 /// What a completed course purchase left behind.
 #[derive(Debug, Clone)]
 pub struct Bought {
@@ -138,6 +157,8 @@ pub struct Platform {
     services: Vec<Vec<RunningService>>,
     /// Subscriptions' clock: renewals and dunning run when it passes their due times.
     pub subscriptions_clock: platform::clock::ManualClock,
+    /// Billing's clock: the wall clock unless a flow shifts it (invoices are numbered by its year).
+    pub billing_clock: ShiftedClock,
     pub marketplace_clock: platform::clock::ManualClock,
     pub rewards_clock: Arc<platform::clock::ManualClock>,
     pub licensing_clock: platform::clock::ManualClock,
@@ -340,10 +361,13 @@ impl Platform {
             .await
             .expect("stripe-fake starts");
         let billing_config = billing_config(&fake, reconcile_after_seconds);
+        let billing_clock = ShiftedClock::default();
         let mut billing = Vec::new();
         for _ in 0..n {
             let config = billing_config.clone();
-            billing.push(start_service(&env, &billing::SPEC, |ctx| billing::setup(ctx, config)).await);
+            let clock: platform::clock::SharedClock = Arc::new(billing_clock.clone());
+            billing
+                .push(start_service(&env, &billing::SPEC, |ctx| billing::setup_with_clock(ctx, config, clock)).await);
         }
 
         // Replica i of a service calls replica i of the services it depends on (on Kubernetes,
@@ -434,6 +458,7 @@ impl Platform {
             next_gateway: AtomicUsize::new(0),
             services,
             subscriptions_clock,
+            billing_clock,
             marketplace_clock,
             rewards_clock,
             licensing_clock,
@@ -512,7 +537,8 @@ impl Platform {
                 // A restored billing settles from Stripe what finished after its snapshot (the
                 // runbook's step): the reconcile job, at once.
                 let c = billing_config(&self.fake, 1);
-                start_service_with(env, &billing::SPEC, config, |ctx| billing::setup(ctx, c)).await
+                let clock: platform::clock::SharedClock = Arc::new(self.billing_clock.clone());
+                start_service_with(env, &billing::SPEC, config, |ctx| billing::setup_with_clock(ctx, c, clock)).await
             }
             "rewards" => {
                 let clock: Arc<dyn platform::clock::Clock> = self.rewards_clock.clone();

@@ -56,6 +56,7 @@ pub fn setup_with_clock(ctx: &Context, config: Config, clock: Arc<dyn Clock>) ->
     let test_clocks = config.test_clocks;
     let state = Arc::new(State { pool: ctx.pool.clone(), config, signer, clock, dns, codes });
     let background = vec![scheduler::spawn(state.clone(), ctx.shutdown.clone(), ctx.metrics.scheduler())];
+    let eraser = Arc::new(erasure::LicensingEraser { clock: state.clock.clone() });
     let data = actix_web::web::Data::from(state);
     Ok(Wiring {
         routes: Arc::new(move |cfg| {
@@ -66,7 +67,7 @@ pub fn setup_with_clock(ctx: &Context, config: Config, clock: Arc<dyn Clock>) ->
         handler: Some(events::erasure::with_erasure(
             "licensing",
             events::test_clocks::with_test_clocks(test_clocks, None),
-            Arc::new(erasure::LicensingEraser),
+            eraser,
         )),
         background,
     })

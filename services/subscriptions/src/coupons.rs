@@ -46,7 +46,8 @@ pub fn new_coupon(
     now: DateTime<Utc>,
 ) -> Result<(Coupon, BTreeMap<String, Decimal>), SubscriptionError> {
     let name = terms.name.trim().to_string();
-    if name.is_empty() || name.len() > 100 {
+    // Characters, as the message and the document's maxLength say, not bytes.
+    if name.is_empty() || name.chars().count() > 100 {
         return Err(field("name", "must be 1-100 characters"));
     }
     match (terms.percent_off, terms.amount_off.is_empty()) {
@@ -59,7 +60,7 @@ pub fn new_coupon(
     for (code, amount) in terms.amount_off {
         let currency: Currency = code.parse().map_err(|e: String| field("amount_off", e))?;
         if !discount::valid_amount(amount, currency) {
-            return Err(field("amount_off", format!("{currency}: must be positive, on the currency's minor unit")));
+            return Err(field("amount_off", format!("must be positive, on the currency's minor unit ({currency})")));
         }
         amounts.insert(currency.code().to_string(), amount);
     }

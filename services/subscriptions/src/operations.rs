@@ -389,6 +389,8 @@ pub struct Preview {
     pub applies_now: bool,
     /// The discount taken off the prorated charge, and what it says on the invoice.
     pub discount: Option<(Money, FullCoupon, String)>,
+    /// Upgrades: the unused part of the current tier, credited inside `amount` (its invoice line).
+    pub credit: Money,
 }
 
 /// What changing to `target` would charge now (upgrades), or nothing (downgrades at period end).
@@ -428,7 +430,7 @@ pub async fn preview(
     let trialing = now_status == Status::Trialing;
     let applies_now = if trialing { !next_price.amount.is_zero() } else { next.rank > current.rank };
     if !applies_now || trialing {
-        return Ok((current, next, Preview { amount: Money::zero(billed), applies_now, discount: None }));
+        return Ok((current, next, Preview { amount: Money::zero(billed), applies_now, discount: None, credit: Money::zero(billed) }));
     }
     let now = state.clock.now();
     let list = proration::upgrade_charge(current_price.amount, next_price.amount, billed, start, end, now);
@@ -455,7 +457,10 @@ pub async fn preview(
         _ => None,
     };
     let amount = if discount.is_some() { net } else { list };
-    Ok((current, next, Preview { amount, applies_now, discount }))
+    // The unused part of the current tier at its list price: the invoice's credit line (a
+    // discount shows as its own line).
+    let credit = proration::unused_credit(current_price.amount, billed, start, end, now);
+    Ok((current, next, Preview { amount, applies_now, discount, credit }))
 }
 
 /// An upgrade charge to take off-session.
@@ -465,9 +470,44 @@ pub struct UpgradeCharge {
     pub charge_id: Uuid,
     pub amount: Money,
     pub description: String,
-    /// The prorated charge and, when discounted, the discount (adding up to `amount`); empty:
-    /// billing makes one line of `description`.
+    /// Its invoice lines: the credit for the unused old tier and the new tier for the rest of the
+    /// period (none for a charge priced before credits were kept: billing prints the description).
     pub lines: Vec<ChargeLine>,
+}
+
+/// The proration lines of an upgrade charge, from what was stored when it was priced: the same on
+/// every retry, so the request to billing under the charge's key never changes.
+/// A discount on the charge (`discount`: its amount and description) is a line of its own after
+/// them: the credit and the new tier's cost are at list prices, and all the lines add up to the
+/// charge.
+fn upgrade_lines(
+    charge: &Charge,
+    discount: Option<(Decimal, String)>,
+    from: &str,
+    to: &str,
+) -> Result<Vec<ChargeLine>, SubscriptionError> {
+    let Some(credit) = charge.proration_credit else {
+        return Ok(Vec::new());
+    };
+    let amount = charge_amount(charge)?;
+    let off = discount.as_ref().map_or(Decimal::ZERO, |d| d.0);
+    let lines = proration::proration_lines(amount.amount + off, Money::round(credit, amount.currency).amount);
+    let mut out = vec![
+        ChargeLine {
+            kind: LineKind::ProrationCredit,
+            description: format!("Unused time on {from}"),
+            amount: -lines.credit,
+        },
+        ChargeLine {
+            kind: LineKind::ProrationCharge,
+            description: format!("Remaining time on {to}"),
+            amount: lines.cost,
+        },
+    ];
+    if let Some((off, description)) = discount {
+        out.push(ChargeLine { kind: LineKind::Discount, description, amount: -off });
+    }
+    Ok(out)
 }
 
 /// What `POST /api/subscriptions/me/change` does after step 1.
@@ -522,25 +562,21 @@ pub async fn prepare_change(
                 charge
             }
         };
-        let description = format!("Upgrade to {} (prorated)", next.name);
-        let lines = match store_coupons::charge_discount(conn, charge.id).await? {
-            Some(d) => vec![
-                ChargeLine {
-                    kind: LineKind::ProrationCharge,
-                    description: description.clone(),
-                    amount: charge.amount + d.amount,
-                },
-                ChargeLine { kind: LineKind::Discount, description: d.description, amount: -d.amount },
-            ],
-            None => Vec::new(),
+        // Priced once: a retry keeps the first credit as it keeps the first amount.
+        let charge = match charge.proration_credit {
+            None if charge.status == PENDING => {
+                charges::set_proration_credit(conn, charge.id, preview.credit.amount).await?
+            }
+            _ => charge,
         };
+        let discount = store_coupons::charge_discount(conn, charge.id).await?.map(|d| (d.amount, d.description));
         return Ok(ChangePlan::Charge(UpgradeCharge {
             subscription_id: sub.id,
             user_id,
             charge_id: charge.id,
             amount: charge_amount(&charge)?,
-            description,
-            lines,
+            lines: upgrade_lines(&charge, discount, &current.name, &next.name)?,
+            description: format!("Upgrade to {}", next.name),
         }));
     }
     if preview.applies_now {

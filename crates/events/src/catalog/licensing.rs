@@ -225,6 +225,8 @@ pub enum SeatReleaseReason {
     ReleasedByAdmin,
     LicenseExpired,
     LicenseRevoked,
+    /// The member's personal data was erased (`events::erasure`): the seat goes back to the pool.
+    UserErased,
 }
 
 impl SeatReleaseReason {
@@ -235,6 +237,7 @@ impl SeatReleaseReason {
             Self::ReleasedByAdmin => "released_by_admin",
             Self::LicenseExpired => "license_expired",
             Self::LicenseRevoked => "license_revoked",
+            Self::UserErased => "user_erased",
         }
     }
 }

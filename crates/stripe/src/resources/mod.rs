@@ -3,6 +3,7 @@
 
 mod charge;
 mod customer;
+mod intent;
 mod payment_intent;
 mod payment_method;
 mod refund;
@@ -12,6 +13,7 @@ use std::collections::BTreeMap;
 
 pub use charge::{CardDetails, Charge, ChargeStatus, PaymentMethodDetails, RefundList};
 pub use customer::{CreateCustomer, Customer, DeletedCustomer, InvoiceSettings};
+pub use intent::IntentStatus;
 pub use payment_intent::{
     CancelPaymentIntent, CancellationReason, ConfirmPaymentIntent, CreatePaymentIntent, LastPaymentError,
     PaymentIntent, PaymentIntentStatus,

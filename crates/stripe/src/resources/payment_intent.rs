@@ -42,27 +42,8 @@ pub struct PaymentIntent {
     pub livemode: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PaymentIntentStatus {
-    RequiresPaymentMethod,
-    RequiresConfirmation,
-    RequiresAction,
-    Processing,
-    RequiresCapture,
-    Canceled,
-    Succeeded,
-    /// A status added by a newer API version; treat as "not settled".
-    #[serde(other)]
-    Unknown,
-}
-
-impl PaymentIntentStatus {
-    /// No further change will happen to the intent by itself.
-    pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Succeeded | Self::Canceled)
-    }
-}
+/// A PaymentIntent's status: the machine SetupIntents share.
+pub type PaymentIntentStatus = super::IntentStatus;
 
 /// Why the latest payment attempt failed (`type`, `code`, `decline_code` as in Stripe's error object).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

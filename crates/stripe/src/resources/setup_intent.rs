@@ -30,33 +30,8 @@ pub struct SetupIntent {
     pub livemode: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SetupIntentStatus {
-    RequiresPaymentMethod,
-    RequiresConfirmation,
-    RequiresAction,
-    Processing,
-    Canceled,
-    Succeeded,
-    /// A status added by a newer API version; treat as "not settled".
-    #[serde(other)]
-    Unknown,
-}
-
-impl SetupIntentStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::RequiresPaymentMethod => "requires_payment_method",
-            Self::RequiresConfirmation => "requires_confirmation",
-            Self::RequiresAction => "requires_action",
-            Self::Processing => "processing",
-            Self::Canceled => "canceled",
-            Self::Succeeded => "succeeded",
-            Self::Unknown => "unknown",
-        }
-    }
-}
+/// A SetupIntent's status: the machine PaymentIntents share.
+pub type SetupIntentStatus = super::IntentStatus;
 
 /// How the saved card may be used later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

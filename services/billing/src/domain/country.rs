@@ -9,6 +9,11 @@ MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL
 SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM \
 US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW";
 
+/// Every assigned code, in order (the OpenAPI document's enum).
+pub fn codes() -> Vec<&'static str> {
+    CODES.split(' ').collect()
+}
+
 /// Whether `code` is an assigned ISO 3166-1 alpha-2 code (upper case, as stored).
 pub fn is_iso_country(code: &str) -> bool {
     code.len() == 2 && CODES.split(' ').any(|c| c == code)

@@ -2,10 +2,9 @@
 //! user's document is a 404, so ids leak nothing.
 
 use crate::domain::invoice::{CreditNote, Invoice, Printable};
-use crate::store::invoices::{self, Cursor};
+use crate::store::invoices::{self, Cursor, Kind};
 use crate::State;
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::Utc;
 use platform::audit::AuditContext;
 use platform::auth::Principal;
 use platform::http::Query;
@@ -70,7 +69,7 @@ async fn whose(
     if Some(user) != principal.user_id().ok() {
         let mut conn = state.pool.get().await?;
         let ctx = AuditContext::from_request(http, principal);
-        platform::audit::record_read(&mut conn, &ctx, Utc::now(), what, format!("user:{user}")).await?;
+        platform::audit::record_read(&mut conn, &ctx, state.clock.now(), what, format!("user:{user}")).await?;
     }
     Ok(user)
 }
@@ -81,6 +80,64 @@ fn may_read(principal: &Principal, owner: Uuid) -> bool {
 
 fn decode<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Result<T, Problem> {
     serde_json::from_value(v.clone()).map_err(Problem::internal)
+}
+
+/// What invoices and credit notes differ in when read: the rest is [`list_of`] and [`get_of`].
+trait Document: serde::de::DeserializeOwned + serde::Serialize {
+    const KIND: Kind;
+    /// In a 404's detail.
+    const NAME: &'static str;
+    /// What an admin's read of another user's list is audited as.
+    const AUDITED_AS: &'static str;
+    fn print(&self) -> Printable<'_>;
+}
+
+impl Document for Invoice {
+    const KIND: Kind = Kind::Invoice;
+    const NAME: &'static str = "invoice";
+    const AUDITED_AS: &'static str = "invoices";
+    fn print(&self) -> Printable<'_> {
+        self.printable()
+    }
+}
+
+impl Document for CreditNote {
+    const KIND: Kind = Kind::CreditNote;
+    const NAME: &'static str = "credit note";
+    const AUDITED_AS: &'static str = "credit_notes";
+    fn print(&self) -> Printable<'_> {
+        self.printable()
+    }
+}
+
+/// The caller's (or, admins, `user_id`'s) documents of one kind, newest first.
+async fn list_of<D: Document>(
+    state: &State,
+    principal: &Principal,
+    http: &HttpRequest,
+    q: ListQuery,
+) -> Result<HttpResponse, Problem> {
+    let user = whose(state, principal, http, q.user_id, D::AUDITED_AS).await?;
+    let page = PageQuery { limit: q.limit, cursor: q.cursor };
+    let mut conn = state.pool.get().await?;
+    let rows = invoices::page(&mut conn, D::KIND, user, page.cursor()?, page.limit()).await?;
+    let page = Page::from_rows(rows, page.limit(), |r| Cursor { at: r.issued_at, id: r.id });
+    let data = page.data.iter().map(|r| decode::<D>(&r.document)).collect::<Result<Vec<_>, _>>()?;
+    Ok(HttpResponse::Ok().json(Page { data, next_cursor: page.next_cursor }))
+}
+
+/// One document of one kind, if the caller may read it (another user's is a 404).
+async fn get_of<D: Document>(
+    state: &State,
+    principal: &Principal,
+    id: Uuid,
+    req: &HttpRequest,
+) -> Result<HttpResponse, Problem> {
+    let mut conn = state.pool.get().await?;
+    let row = invoices::find(&mut conn, D::KIND, id).await?;
+    let row = row.filter(|r| may_read(principal, r.user_id)).ok_or_else(|| Problem::not_found(D::NAME))?;
+    let doc: D = decode(&row.document)?;
+    Ok(answer(req, &doc, doc.print()))
 }
 
 /// The caller's invoices, newest first.
@@ -95,14 +152,7 @@ pub async fn list(
     http: HttpRequest,
     q: Query<ListQuery>,
 ) -> Result<HttpResponse, Problem> {
-    let q = q.into_inner();
-    let user = whose(&state, &principal, &http, q.user_id, "invoices").await?;
-    let page = PageQuery { limit: q.limit, cursor: q.cursor };
-    let mut conn = state.pool.get().await?;
-    let rows = invoices::invoice_page(&mut conn, user, page.cursor()?, page.limit()).await?;
-    let page = Page::from_rows(rows, page.limit(), |r| Cursor { at: r.issued_at, id: r.id });
-    let data = page.data.iter().map(|r| decode::<Invoice>(&r.document)).collect::<Result<Vec<_>, _>>()?;
-    Ok(HttpResponse::Ok().json(Page { data, next_cursor: page.next_cursor }))
+    list_of::<Invoice>(&state, &principal, &http, q.into_inner()).await
 }
 
 /// One invoice: JSON, or `Accept: text/html` / `application/pdf`.
@@ -119,11 +169,7 @@ pub async fn get(
     id: web::Path<Uuid>,
     req: HttpRequest,
 ) -> Result<HttpResponse, Problem> {
-    let mut conn = state.pool.get().await?;
-    let row = invoices::find_invoice(&mut conn, id.into_inner()).await?;
-    let row = row.filter(|r| may_read(&principal, r.user_id)).ok_or_else(|| Problem::not_found("invoice"))?;
-    let invoice: Invoice = decode(&row.document)?;
-    Ok(answer(&req, &invoice, invoice.printable()))
+    get_of::<Invoice>(&state, &principal, id.into_inner(), &req).await
 }
 
 /// The caller's credit notes, newest first.
@@ -138,14 +184,7 @@ pub async fn list_credit_notes(
     http: HttpRequest,
     q: Query<ListQuery>,
 ) -> Result<HttpResponse, Problem> {
-    let q = q.into_inner();
-    let user = whose(&state, &principal, &http, q.user_id, "credit_notes").await?;
-    let page = PageQuery { limit: q.limit, cursor: q.cursor };
-    let mut conn = state.pool.get().await?;
-    let rows = invoices::credit_note_page(&mut conn, user, page.cursor()?, page.limit()).await?;
-    let page = Page::from_rows(rows, page.limit(), |r| Cursor { at: r.issued_at, id: r.id });
-    let data = page.data.iter().map(|r| decode::<CreditNote>(&r.document)).collect::<Result<Vec<_>, _>>()?;
-    Ok(HttpResponse::Ok().json(Page { data, next_cursor: page.next_cursor }))
+    list_of::<CreditNote>(&state, &principal, &http, q.into_inner()).await
 }
 
 /// One credit note: JSON, or `Accept: text/html` / `application/pdf`.
@@ -162,9 +201,5 @@ pub async fn get_credit_note(
     id: web::Path<Uuid>,
     req: HttpRequest,
 ) -> Result<HttpResponse, Problem> {
-    let mut conn = state.pool.get().await?;
-    let row = invoices::find_credit_note(&mut conn, id.into_inner()).await?;
-    let row = row.filter(|r| may_read(&principal, r.user_id)).ok_or_else(|| Problem::not_found("credit note"))?;
-    let note: CreditNote = decode(&row.document)?;
-    Ok(answer(&req, &note, note.printable()))
+    get_of::<CreditNote>(&state, &principal, id.into_inner(), &req).await
 }

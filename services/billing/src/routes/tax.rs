@@ -43,18 +43,26 @@ pub struct BillingDetails {
     pub business: bool,
 }
 
+/// The details as set, with what the server derived. Its own fields, not `BillingDetails`
+/// flattened: that schema refuses additional properties (requests), which the two derived ones
+/// would be in the document.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BillingDetailsView {
-    #[serde(flatten)]
-    pub details: BillingDetails,
+    pub name: String,
+    pub company: Option<String>,
+    pub address: Address,
+    pub vat_id: Option<String>,
+    pub business: bool,
     /// Whether the VAT id has the format of its country's (EU only; format check only).
     pub vat_id_format_valid: Option<bool>,
     pub updated_at: DateTime<Utc>,
 }
 
+/// The OpenAPI document states this rule (contracts/src/rules.rs, `billing`).
 fn text(errors: &mut Vec<FieldError>, field: &str, value: &str, required: bool) {
     let trimmed = value.trim();
-    if (required && trimmed.is_empty()) || value.len() > 200 || value.chars().any(char::is_control) {
+    // Characters, as the message (and the document's maxLength) say, not bytes.
+    if (required && trimmed.is_empty()) || value.chars().count() > 200 || value.chars().any(char::is_control) {
         let need = if required { "1-200" } else { "at most 200" };
         errors.push(FieldError {
             field: field.into(),
@@ -86,7 +94,7 @@ fn validate(d: &BillingDetails) -> Result<(), Problem> {
     }
     if let Some(vat) = &d.vat_id {
         let bad_shape = in_eu(&d.address.country) && !vat_id_looks_valid(&d.address.country, vat);
-        if vat.trim().is_empty() || vat.len() > 32 || bad_shape {
+        if vat.trim().is_empty() || vat.chars().count() > 32 || bad_shape {
             errors.push(FieldError {
                 field: "vat_id".into(),
                 message: format!("is not a well-formed VAT id of {} (format check only)", d.address.country),
@@ -104,20 +112,18 @@ fn view(d: billing_details::Details) -> BillingDetailsView {
     let country = d.country.trim().to_string();
     let vat_id_format_valid = d.vat_id.as_deref().filter(|_| in_eu(&country)).map(|v| vat_id_looks_valid(&country, v));
     BillingDetailsView {
-        details: BillingDetails {
-            name: d.name,
-            company: d.company,
-            address: Address {
-                line1: d.line1,
-                line2: d.line2,
-                city: d.city,
-                postal_code: d.postal_code,
-                region: d.region,
-                country,
-            },
-            vat_id: d.vat_id,
-            business: d.business,
+        name: d.name,
+        company: d.company,
+        address: Address {
+            line1: d.line1,
+            line2: d.line2,
+            city: d.city,
+            postal_code: d.postal_code,
+            region: d.region,
+            country,
         },
+        vat_id: d.vat_id,
+        business: d.business,
         vat_id_format_valid,
         updated_at: d.updated_at,
     }

@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// An invoice or a credit note row (the two tables share their shape but the link).
+/// An invoice row (what issuing a credit note needs of it).
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = invoices)]
 pub struct InvoiceRow {
@@ -95,10 +95,6 @@ pub async fn insert_credit_note(
         .await
 }
 
-pub async fn find_invoice(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<InvoiceRow>> {
-    invoices::table.find(id).select(InvoiceRow::as_select()).first(conn).await.optional()
-}
-
 pub async fn invoice_of_payment(conn: &mut AsyncPgConnection, payment_id: Uuid) -> QueryResult<Option<InvoiceRow>> {
     invoices::table
         .filter(invoices::payment_id.eq(payment_id))
@@ -106,10 +102,6 @@ pub async fn invoice_of_payment(conn: &mut AsyncPgConnection, payment_id: Uuid) 
         .first(conn)
         .await
         .optional()
-}
-
-pub async fn find_credit_note(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<CreditNoteRow>> {
-    credit_notes::table.find(id).select(CreditNoteRow::as_select()).first(conn).await.optional()
 }
 
 /// Credit notes already issued against an invoice, oldest first.
@@ -129,44 +121,68 @@ pub struct Cursor {
     pub id: Uuid,
 }
 
-/// One page of `user_id`'s invoices, newest first (`limit + 1` rows to know if more exist).
-pub async fn invoice_page(
-    conn: &mut AsyncPgConnection,
-    user_id: Uuid,
-    after: Option<Cursor>,
-    limit: i64,
-) -> QueryResult<Vec<InvoiceRow>> {
-    let mut query = invoices::table
-        .filter(invoices::user_id.eq(user_id))
-        .select(InvoiceRow::as_select())
-        .order((invoices::issued_at.desc(), invoices::id.desc()))
-        .limit(limit + 1)
-        .into_boxed();
-    if let Some(c) = after {
-        query = query.filter(invoices::issued_at.lt(c.at).or(invoices::issued_at.eq(c.at).and(invoices::id.lt(c.id))));
-    }
-    query.load(conn).await
+/// The two documents a customer reads; their tables differ only in what they link to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Invoice,
+    CreditNote,
 }
 
-/// One page of `user_id`'s credit notes, newest first.
-pub async fn credit_note_page(
+/// What reading a document needs of its row, whichever its kind.
+#[derive(Debug, Clone, Queryable)]
+pub struct DocumentRow {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub document: serde_json::Value,
+    pub issued_at: DateTime<Utc>,
+}
+
+/// The same query on either table: `$t` is `invoices` or `credit_notes` (same column names).
+macro_rules! on_table {
+    ($kind:expr, |$t:ident| $query:expr) => {
+        match $kind {
+            Kind::Invoice => {
+                use super::schema::invoices as $t;
+                $query
+            }
+            Kind::CreditNote => {
+                use super::schema::credit_notes as $t;
+                $query
+            }
+        }
+    };
+}
+
+pub async fn find(conn: &mut AsyncPgConnection, kind: Kind, id: Uuid) -> QueryResult<Option<DocumentRow>> {
+    on_table!(kind, |t| t::table
+        .find(id)
+        .select((t::id, t::user_id, t::document, t::issued_at))
+        .first::<DocumentRow>(conn)
+        .await
+        .optional())
+}
+
+/// One page of `user_id`'s documents of `kind`, newest first (`limit + 1` rows to know if more
+/// exist).
+pub async fn page(
     conn: &mut AsyncPgConnection,
+    kind: Kind,
     user_id: Uuid,
     after: Option<Cursor>,
     limit: i64,
-) -> QueryResult<Vec<CreditNoteRow>> {
-    let mut query = credit_notes::table
-        .filter(credit_notes::user_id.eq(user_id))
-        .select(CreditNoteRow::as_select())
-        .order((credit_notes::issued_at.desc(), credit_notes::id.desc()))
-        .limit(limit + 1)
-        .into_boxed();
-    if let Some(c) = after {
-        query = query.filter(
-            credit_notes::issued_at.lt(c.at).or(credit_notes::issued_at.eq(c.at).and(credit_notes::id.lt(c.id))),
-        );
-    }
-    query.load(conn).await
+) -> QueryResult<Vec<DocumentRow>> {
+    on_table!(kind, |t| {
+        let mut query = t::table
+            .filter(t::user_id.eq(user_id))
+            .select((t::id, t::user_id, t::document, t::issued_at))
+            .order((t::issued_at.desc(), t::id.desc()))
+            .limit(limit + 1)
+            .into_boxed();
+        if let Some(c) = after {
+            query = query.filter(t::issued_at.lt(c.at).or(t::issued_at.eq(c.at).and(t::id.lt(c.id))));
+        }
+        query.load::<DocumentRow>(conn).await
+    })
 }
 
 /// Tax per bucket, currency and country: invoiced (`kind = 'invoice'`) and credited back

@@ -9,6 +9,7 @@ use platform::clock::ManualClock;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::time::Duration;
+use testkit::pdf::{poppler, read_pdf};
 use uuid::Uuid;
 
 fn token(user: Uuid, roles: &[Role]) -> String {
@@ -86,30 +87,6 @@ async fn fetch(s: &Stack, user: Uuid, path: &str, accept: &str) -> reqwest::Resp
         .send()
         .await
         .unwrap()
-}
-
-/// poppler-utils, installed by scripts/dev-deps.sh (`make test`); installed here when missing.
-fn poppler() -> bool {
-    let have = || std::process::Command::new("pdfinfo").arg("-v").output().is_ok();
-    if !have() {
-        let _ = std::process::Command::new("apt-get").args(["install", "-y", "-qq", "poppler-utils"]).status();
-    }
-    have()
-}
-
-/// The PDF's text (pdftotext -layout) after checking pdfinfo reads one page titled `title`.
-fn read_pdf(bytes: &[u8], title: &str) -> String {
-    let path = std::env::temp_dir().join(format!("invoice-{}.pdf", Uuid::new_v4()));
-    std::fs::write(&path, bytes).unwrap();
-    let info = std::process::Command::new("pdfinfo").arg(&path).output().unwrap();
-    assert!(info.status.success(), "pdfinfo refused the PDF: {}", String::from_utf8_lossy(&info.stderr));
-    let info = String::from_utf8_lossy(&info.stdout).to_string();
-    assert!(info.contains("Pages:           1"), "{info}");
-    assert!(info.lines().any(|l| l.starts_with("Title:") && l.contains(title)), "{info}");
-    let text = std::process::Command::new("pdftotext").args(["-layout"]).arg(&path).arg("-").output().unwrap();
-    assert!(text.status.success(), "pdftotext: {}", String::from_utf8_lossy(&text.stderr));
-    let _ = std::fs::remove_file(&path);
-    String::from_utf8_lossy(&text.stdout).to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

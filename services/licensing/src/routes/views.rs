@@ -122,8 +122,8 @@ pub struct SeatView {
     pub seat_number: i32,
     pub activated_at: DateTime<Utc>,
     pub released_at: Option<DateTime<Utc>>,
-    /// `released_by_user`, `released_by_org_admin`, `released_by_admin`, `license_expired` or
-    /// `license_revoked`.
+    /// `released_by_user`, `released_by_org_admin`, `released_by_admin`, `license_expired`,
+    /// `license_revoked` or `user_erased`.
     pub release_reason: Option<String>,
 }
 

@@ -13,6 +13,12 @@ use chrono::{DateTime, Utc};
 use platform::money::{Currency, Money};
 use rust_decimal::Decimal;
 
+fn remaining_ratio(period_start: DateTime<Utc>, period_end: DateTime<Utc>, now: DateTime<Utc>) -> Decimal {
+    let period = (period_end - period_start).num_seconds().max(1);
+    let remaining = (period_end - now).num_seconds().clamp(0, period);
+    Decimal::from(remaining) / Decimal::from(period)
+}
+
 pub fn upgrade_charge(
     old_price: Decimal,
     new_price: Decimal,
@@ -21,13 +27,36 @@ pub fn upgrade_charge(
     period_end: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Money {
-    let period = (period_end - period_start).num_seconds().max(1);
-    let remaining = (period_end - now).num_seconds().clamp(0, period);
-    let ratio = Decimal::from(remaining) / Decimal::from(period);
+    let ratio = remaining_ratio(period_start, period_end, now);
     let credit = old_price * ratio;
     let cost = new_price * ratio;
     let charge = (cost - credit).max(Decimal::ZERO);
     Money::round(charge, currency)
+}
+
+/// The invoice's view of an upgrade charge (Stripe's two proration items): a credit for the unused
+/// part of the old tier and the new tier for the rest of the period. The credit is rounded on its
+/// own and the cost is what remains of the charge, so the two lines add up to the charge exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProrationLines {
+    /// Positive: what the unused time of the old tier is worth.
+    pub credit: Decimal,
+    /// The new tier for the rest of the period: `charge + credit`.
+    pub cost: Decimal,
+}
+
+pub fn unused_credit(
+    old_price: Decimal,
+    currency: Currency,
+    period_start: DateTime<Utc>,
+    period_end: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Money {
+    Money::round(old_price * remaining_ratio(period_start, period_end, now), currency)
+}
+
+pub fn proration_lines(charge: Decimal, credit: Decimal) -> ProrationLines {
+    ProrationLines { credit, cost: charge + credit }
 }
 
 #[cfg(test)]
@@ -83,5 +112,23 @@ mod tests {
         assert_eq!(down.amount, d("0.00"));
         assert_eq!(charge(start, start - Duration::days(3)), d("89.01"));
         assert_eq!(charge(start, end + Duration::days(3)), d("0.00"));
+    }
+
+    #[test]
+    fn the_proration_lines_add_up_to_the_charge() {
+        let start = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().expect("date");
+        let end = next_period_end(start, 1);
+        for days in [0, 1, 10, 15, 30] {
+            let now = start + Duration::days(days);
+            let charged = upgrade_charge(d("9.99"), d("99"), Currency::USD, start, end, now).amount;
+            let credit = unused_credit(d("9.99"), Currency::USD, start, end, now).amount;
+            let lines = proration_lines(charged, credit);
+            assert_eq!(lines.cost - lines.credit, charged, "{days} days in");
+        }
+        // 31-day January, 10 days in: 21/31 of 9.99 = 6.7674... -> 6.77 unused; 60.30 charged.
+        let now = start + Duration::days(10);
+        let credit = unused_credit(d("9.99"), Currency::USD, start, end, now).amount;
+        assert_eq!(credit, d("6.77"));
+        assert_eq!(proration_lines(d("60.30"), credit), ProrationLines { credit: d("6.77"), cost: d("67.07") });
     }
 }

@@ -27,6 +27,8 @@ pub struct Charge {
     /// `current_period_end` when it was made). Null on charges made before it was recorded.
     pub period_end: Option<DateTime<Utc>>,
     pub void_reason: Option<String>,
+    /// Upgrades: the unused part of the old tier the charge was priced with (its invoice lines).
+    pub proration_credit: Option<Decimal>,
 }
 
 /// What a new charge is for.
@@ -74,6 +76,16 @@ pub async fn settle(
     diesel::update(charges::table.find(id))
         .set((charges::payment_id.eq(payment_id), charges::status.eq(status)))
         .execute(conn)
+        .await
+}
+
+/// Keep an upgrade's credit for the unused old tier (the caller sets it once, when first priced,
+/// as the amount is).
+pub async fn set_proration_credit(conn: &mut AsyncPgConnection, id: Uuid, credit: Decimal) -> QueryResult<Charge> {
+    diesel::update(charges::table.find(id))
+        .set(charges::proration_credit.eq(Some(credit)))
+        .returning(Charge::as_returning())
+        .get_result(conn)
         .await
 }
 

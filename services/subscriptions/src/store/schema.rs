@@ -69,6 +69,7 @@ diesel::table! {
         created_at -> Timestamptz,
         period_end -> Nullable<Timestamptz>,
         void_reason -> Nullable<Text>,
+        proration_credit -> Nullable<Numeric>,
     }
 }
 

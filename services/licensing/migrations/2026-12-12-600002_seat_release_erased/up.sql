@@ -1,0 +1,5 @@
+-- A member's erasure gives their seats back (reason `user_erased`): the organisation paid for the
+-- seat, and a person who no longer exists here cannot use it.
+ALTER TABLE seats DROP CONSTRAINT seats_release_reason_check;
+ALTER TABLE seats ADD CONSTRAINT seats_release_reason_check CHECK (release_reason IN ('released_by_user',
+    'released_by_org_admin', 'released_by_admin', 'license_expired', 'license_revoked', 'user_erased'));
