@@ -27,6 +27,7 @@ use events::catalog::subscriptions as ev;
 use events::outbox;
 use platform::money::{Currency, Money};
 use platform::Problem;
+use rust_decimal::Decimal;
 use uuid::Uuid;
 
 fn currency(tier: &Tier) -> Result<Currency, SubscriptionError> {
@@ -969,7 +970,6 @@ pub async fn apply_discount(
 /// trial (the flag is set in the statement that picks them), in the transaction of the caller.
 pub async fn announce_trials_ending(
     conn: &mut AsyncPgConnection,
-    state: &State,
     pass: events::test_clocks::Pass,
     limit: i64,
 ) -> Result<usize, SubscriptionError> {

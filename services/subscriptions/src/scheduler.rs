@@ -66,9 +66,8 @@ async fn run_pass(state: &Arc<State>, pass: Pass) -> Result<usize, SubscriptionE
     let mut handled = 0;
     // Trial reminders (`trial_will_end`), each once, before the renewals.
     loop {
-        let st = state.clone();
         let sent = platform::db::transaction(&state.pool, move |conn| {
-            Box::pin(async move { operations::announce_trials_ending(conn, &st, pass, 100).await })
+            Box::pin(async move { operations::announce_trials_ending(conn, pass, 100).await })
         })
         .await?;
         handled += sent;
