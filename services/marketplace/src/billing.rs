@@ -44,6 +44,24 @@ pub enum CancelOutcome {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Cancel {
     pub outcome: CancelOutcome,
+    pub payment: CanceledPayment,
+}
+
+/// What billing's payment says of the money: `amount` is what was charged, `tax` the part of it
+/// that is tax (absent when untaxed).
+#[derive(Debug, Clone, Deserialize)]
+pub struct CanceledPayment {
+    pub amount: Money,
+    #[serde(default)]
+    pub tax: Option<Money>,
+}
+
+impl CanceledPayment {
+    /// The charge taken apart as billing's events give it: net of tax, and the tax.
+    pub fn charged(&self) -> crate::purchasing::Charged {
+        let tax = self.tax.unwrap_or(Money::zero(self.amount.currency));
+        crate::purchasing::Charged { net: Money::round(self.amount.amount - tax.amount, self.amount.currency), tax }
+    }
 }
 
 /// The part of billing's answer marketplace needs.

@@ -3,7 +3,7 @@
 
 use crate::domain::earnings::{matures_at, reversal_status};
 use crate::domain::purchase::{self as rules, OnPaid, OnRefund};
-use crate::domain::split::{paid_reversal, reversal, split, split_discounted, Shares};
+use crate::domain::split::{net_list, paid_reversal, reversal, split, split_discounted, Shares};
 use crate::error::MarketError;
 use crate::store::purchases::{self, Purchase, RefundUpdate, COMPLETED, FAILED, PENDING, REFUNDED};
 use crate::store::{courses, earnings, sales};
@@ -19,32 +19,80 @@ pub fn currency_of(code: &str) -> Result<Currency, MarketError> {
     code.trim().parse::<Currency>().map_err(|e| MarketError::Problem(Problem::internal(e)))
 }
 
-/// The booked split of a sale: the plain rule on the price, or, with a voucher, the instructor's
-/// rate of the list price and the platform absorbing the discount.
-pub fn shares_of(purchase: &Purchase, currency: Currency) -> Shares {
-    let list = Money::round(purchase.price, currency);
-    if purchase.discount.is_zero() {
-        split(list, purchase.split_rate)
-    } else {
-        split_discounted(list, purchase.split_rate, Money::round(purchase.amount_paid, currency))
+/// What billing charged for a purchase, taken apart: the net (revenue, what splits) and the tax
+/// (the tax authority's: neither the platform's nor the instructor's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Charged {
+    pub net: Money,
+    pub tax: Money,
+}
+
+impl Charged {
+    /// Nothing charged through billing (a free course, a voucher covering the price): untaxed.
+    pub fn untaxed(purchase: &Purchase, currency: Currency) -> Self {
+        Self { net: Money::round(purchase.amount_paid, currency), tax: Money::zero(currency) }
+    }
+
+    /// Billing's answer checked against the purchase: its currency, and a net no larger than what
+    /// billing was asked to charge (an inclusive tax takes from it, an exclusive one adds beside).
+    fn checked(self, purchase: &Purchase, currency: Currency) -> Result<Self, MarketError> {
+        if self.net.currency != currency || self.tax.currency != currency {
+            return Err(MarketError::Problem(Problem::internal("payment in another currency than the purchase")));
+        }
+        if self.net.amount > purchase.amount_paid
+            || self.net.amount.is_sign_negative()
+            || self.tax.amount.is_sign_negative()
+        {
+            return Err(MarketError::Problem(Problem::internal(format!(
+                "billing reported a net of {} and a tax of {} for a charge of {}",
+                self.net.amount, self.tax.amount, purchase.amount_paid
+            ))));
+        }
+        Ok(self)
     }
 }
 
-/// Grant access, book the split into the instructor's pending earnings, announce the sale.
+/// The booked split of a sale, of its `net` (tax is nobody's revenue): the plain rule, or, with a
+/// voucher, the instructor's rate of the list price (net of the same tax) and the platform
+/// absorbing the discount.
+pub fn shares_of(purchase: &Purchase, currency: Currency, net: Money) -> Shares {
+    let list = Money::round(purchase.price, currency);
+    if purchase.discount.is_zero() {
+        split(net, purchase.split_rate)
+    } else {
+        let paid = Money::round(purchase.amount_paid, currency);
+        split_discounted(net_list(list, paid, net), purchase.split_rate, net)
+    }
+}
+
+/// Grant access, book the split of the net into the instructor's pending earnings, keep the tax
+/// beside it, announce the sale. `charged` is billing's account of the payment; `None` when
+/// nothing went through billing.
 pub async fn complete(
     conn: &mut AsyncPgConnection,
     state: &State,
     purchase: &Purchase,
     payment_id: Option<Uuid>,
+    charged: Option<Charged>,
 ) -> Result<Purchase, MarketError> {
     let currency = currency_of(&purchase.currency)?;
-    // What the buyer paid: the list price less a voucher's discount.
-    let gross = Money::round(purchase.amount_paid, currency);
-    let shares = shares_of(purchase, currency);
+    let charged = match charged {
+        Some(c) => c.checked(purchase, currency)?,
+        None => Charged::untaxed(purchase, currency),
+    };
+    // The revenue: what the buyer paid (the list price less a voucher's discount) net of tax.
+    let gross = charged.net;
+    let shares = shares_of(purchase, currency, gross);
     let now = state.clock.now();
-    let done =
-        purchases::complete(conn, purchase.id, payment_id, shares.instructor.amount, shares.platform.amount, now)
-            .await?;
+    let completion = purchases::Completion {
+        payment_id,
+        net_amount: gross.amount,
+        tax: charged.tax.amount,
+        instructor_share: shares.instructor.amount,
+        platform_share: shares.platform.amount,
+        at: now,
+    };
+    let done = purchases::complete(conn, purchase.id, &completion).await?;
     courses::add_purchases(conn, purchase.course_id, 1).await?;
     // A free enrollment is not a sale; a voucher sale paid in full by the voucher is.
     if purchase.price > Decimal::ZERO {
@@ -62,6 +110,7 @@ pub async fn complete(
                 discount: purchase.discount,
                 currency: currency.code(),
                 occurred_at: now,
+                tax: charged.tax.amount,
             },
         )
         .await?;
@@ -92,6 +141,7 @@ pub async fn complete(
             buyer_id: purchase.buyer_id,
             instructor_id: purchase.instructor_id,
             gross,
+            tax: (!charged.tax.amount.is_zero()).then_some(charged.tax),
             instructor_share: shares.instructor,
             platform_share: shares.platform,
             payment_id,
@@ -110,6 +160,7 @@ pub async fn on_paid(
     state: &State,
     purchase: &Purchase,
     payment_id: Uuid,
+    charged: Charged,
 ) -> Result<(), MarketError> {
     let other = if purchase.status == FAILED {
         purchases::live(conn, purchase.buyer_id, purchase.course_id).await?.filter(|o| o.id != purchase.id)
@@ -120,14 +171,14 @@ pub async fn on_paid(
     {
         OnPaid::Ignore => {}
         OnPaid::Complete => {
-            complete(conn, state, purchase, Some(payment_id)).await?;
+            complete(conn, state, purchase, Some(payment_id), Some(charged)).await?;
         }
         OnPaid::CompleteSupersedingOther => {
             if let Some(other) = other {
                 let other = purchases::lock(conn, other.id).await?.unwrap_or(other);
                 close(conn, state, &other, rules::PURCHASE_SUPERSEDED).await?;
             }
-            complete(conn, state, purchase, Some(payment_id)).await?;
+            complete(conn, state, purchase, Some(payment_id), Some(charged)).await?;
         }
         OnPaid::Void(reason) => {
             tracing::warn!(purchase = %purchase.id, %payment_id, reason, "payment succeeded for a purchase that cannot use it: voiding it");
@@ -276,6 +327,8 @@ pub struct RefundNotice {
     pub total_refunded: Money,
     /// Billing's `ends_access` (its `fully_refunded` when an older producer left it out).
     pub ends_access: bool,
+    /// The tax part of this refund (given back beside the net), when the payment was taxed.
+    pub tax: Option<Money>,
 }
 
 /// Reverse the shares for the refunded total (cumulative, from billing), proportionally for every
@@ -297,8 +350,9 @@ pub async fn on_refunded(
     if total_refunded.currency != currency {
         return Err(MarketError::Problem(Problem::internal("refund in another currency than the purchase")));
     }
-    // A voucher purchase can give back only what was paid.
-    let new_total = total_refunded.amount.min(purchase.amount_paid);
+    // Billing's totals are net of tax, like the split: a purchase gives back at most its net.
+    let net_amount = purchase.net();
+    let new_total = total_refunded.amount.min(net_amount);
     if new_total <= purchase.refunded_amount {
         return Ok(Refunded::Ignored);
     }
@@ -310,13 +364,13 @@ pub async fn on_refunded(
         instructor: Money::round(purchase.instructor_reversed, currency),
         platform: Money::round(purchase.platform_reversed, currency),
     };
-    let paid = Money::round(purchase.amount_paid, currency);
+    let paid = Money::round(net_amount, currency);
     let r = if purchase.discount.is_zero() {
         reversal(paid, purchase.split_rate, &booked, new_total, &already)
     } else {
         paid_reversal(paid, &booked, new_total, &already)
     };
-    let fully = new_total >= purchase.amount_paid;
+    let fully = new_total >= net_amount;
     let status = rules::status_after_refund(&purchase.status, notice.ends_access, fully);
     purchases::record_refund(
         conn,
@@ -354,6 +408,8 @@ pub async fn on_refunded(
             discount: Decimal::ZERO,
             currency: currency.code(),
             occurred_at: now,
+            // The tax part of this refund, when billing's counts are the ones given.
+            tax: -notice.tax.map_or(Decimal::ZERO, |t| t.amount),
         },
     )
     .await?;

@@ -215,7 +215,7 @@ async fn apply_voucher(state: &web::Data<State>, buyer: Uuid, pay: &Pay, code: &
                 return Ok(Applied::Completed(Box::new(PurchaseView::new(&purchase)?)));
             }
             if purchase.amount_paid.is_zero() {
-                let completed = purchasing::complete(conn, state, &purchase, None).await?;
+                let completed = purchasing::complete(conn, state, &purchase, None, None).await?;
                 return Ok(Applied::Completed(Box::new(PurchaseView::new(&completed)?)));
             }
             Ok(Applied::Pay(Money::round(purchase.amount_paid, currency)))
@@ -290,7 +290,7 @@ async fn prepare(
     )
     .await?;
     if price.amount.is_zero() {
-        let completed = purchasing::complete(conn, state, &purchase, None).await?;
+        let completed = purchasing::complete(conn, state, &purchase, None, None).await?;
         return Ok(Step::Done(StatusCode::CREATED, PurchaseView::new(&completed)?));
     }
     Ok(Step::Call(Pay::of(&purchase, &course.title, StatusCode::CREATED, voucher.as_deref())?))

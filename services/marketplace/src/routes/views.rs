@@ -106,8 +106,15 @@ pub struct PurchaseView {
     /// Off the price: a reward voucher's value, plus a remainder below Stripe's minimum charge
     /// that the platform waived. Zero without a voucher.
     pub discount: Money,
-    /// What the buyer pays (`price - discount`); a refund gives back at most this.
+    /// What billing is asked to charge (`price - discount`): with an inclusive tax the buyer pays
+    /// this and `tax` is inside it; with an exclusive one `tax` comes on top.
     pub amount_paid: Money,
+    /// The tax billing charged with the payment, known once the purchase completed (zero when
+    /// untaxed). Neither the platform's nor the instructor's revenue.
+    pub tax: Money,
+    /// The revenue of the sale, net of tax, once completed: what the 70/30 split divides and a
+    /// refund gives back at most (the tax goes back beside it). Null before completion.
+    pub net_amount: Option<Money>,
     /// The voucher used, if any: the first 7 characters of its code (`RW-` and the first group),
     /// the rest of which is never kept.
     pub voucher_code_prefix: Option<String>,
@@ -130,6 +137,8 @@ impl PurchaseView {
             price: money(p.price, &p.currency)?,
             discount: money(p.discount, &p.currency)?,
             amount_paid: money(p.amount_paid, &p.currency)?,
+            tax: money(p.tax, &p.currency)?,
+            net_amount: p.net_amount.map(|n| money(n, &p.currency)).transpose()?,
             voucher_code_prefix: p.voucher_code_prefix.clone(),
             payment_id: p.payment_id,
             client_secret: if p.status == crate::store::purchases::PENDING { p.client_secret.clone() } else { None },

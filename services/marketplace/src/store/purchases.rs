@@ -41,6 +41,18 @@ pub struct Purchase {
     pub amount_paid: Decimal,
     pub voucher_reserved_at: Option<DateTime<Utc>>,
     pub voucher_released_at: Option<DateTime<Utc>>,
+    /// Billing's net of what it charged, set at completion: what split, and what refunds (net,
+    /// as billing counts them) give back at most. `amount_paid` less an inclusive tax.
+    pub net_amount: Option<Decimal>,
+    /// The tax billing charged with the payment (inclusive or on top); zero when untaxed.
+    pub tax: Decimal,
+}
+
+impl Purchase {
+    /// The revenue of the sale (net of tax); before completion, what billing is asked to charge.
+    pub fn net(&self) -> Decimal {
+        self.net_amount.unwrap_or(self.amount_paid)
+    }
 }
 
 #[derive(Debug, Insertable)]
@@ -107,17 +119,24 @@ pub async fn set_payment(
         .await
 }
 
-pub async fn complete(
-    conn: &mut AsyncPgConnection,
-    id: Uuid,
-    payment_id: Option<Uuid>,
-    instructor_share: Decimal,
-    platform_share: Decimal,
-    at: DateTime<Utc>,
-) -> QueryResult<Purchase> {
+/// What a completion books on the purchase.
+#[derive(Debug, Clone, Copy)]
+pub struct Completion {
+    pub payment_id: Option<Uuid>,
+    pub net_amount: Decimal,
+    pub tax: Decimal,
+    pub instructor_share: Decimal,
+    pub platform_share: Decimal,
+    pub at: DateTime<Utc>,
+}
+
+pub async fn complete(conn: &mut AsyncPgConnection, id: Uuid, c: &Completion) -> QueryResult<Purchase> {
+    let Completion { payment_id, net_amount, tax, instructor_share, platform_share, at } = *c;
     diesel::update(purchases::table.find(id))
         .set((
             purchases::status.eq(COMPLETED),
+            purchases::net_amount.eq(net_amount),
+            purchases::tax.eq(tax),
             purchases::payment_id.eq(payment_id),
             purchases::instructor_share.eq(instructor_share),
             purchases::platform_share.eq(platform_share),

@@ -59,6 +59,8 @@ diesel::table! {
         voucher_reserved_at -> Nullable<Timestamptz>,
         voucher_released_at -> Nullable<Timestamptz>,
         expiry_attempted_at -> Nullable<Timestamptz>,
+        net_amount -> Nullable<Numeric>,
+        tax -> Numeric,
     }
 }
 
@@ -131,5 +133,6 @@ diesel::table! {
         discount -> Numeric,
         currency -> Bpchar,
         occurred_at -> Timestamptz,
+        tax -> Numeric,
     }
 }
