@@ -13,7 +13,7 @@ use diesel_async::AsyncPgConnection;
 use platform::auth::Principal;
 use platform::http::Json;
 use platform::idempotency::{self, IdempotencyKey, Step};
-use platform::money::Money;
+use platform::money::{Currency, Money};
 use platform::Problem;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -28,6 +28,11 @@ pub struct PurchaseRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(example = "RW-7K2M-Q9XD-4HNB-T3VC", min_length = 1, max_length = 64)]
     pub voucher_code: Option<String>,
+    /// The currency to pay in: the course's primary price's (the default) or one of its other
+    /// `prices`; billing charges in it and the sale, earnings and reports stay in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "EUR")]
+    pub currency: Option<Currency>,
 }
 
 /// Characters of a voucher code a purchase keeps (`voucher_code_prefix`): `RW-` and the first
@@ -66,7 +71,7 @@ fn voucher_code(raw: Option<&str>) -> Result<Option<String>, Problem> {
         (status = 409, body = Problem, content_type = "application/problem+json", description = "own_course, already_owned, course_not_published, idempotency_in_progress, voucher_code_required (the buyer's pending purchase of the course waits for its voucher to be reserved: send the same `voucher_code`)"),
         (status = 413, body = Problem, content_type = "application/problem+json", description = "payload_too_large"),
         (status = 415, body = Problem, content_type = "application/problem+json", description = "unsupported_media_type: not `application/json`"),
-        (status = 422, body = Problem, content_type = "application/problem+json", description = "validation_failed (`course_id`, `voucher_code`, unknown field, malformed Idempotency-Key), idempotency_key_reused; naming `voucher_code`: voucher_not_found (no such code, or another user's), voucher_used, voucher_expired, voucher_currency_mismatch"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "validation_failed (`course_id`, `voucher_code`, `currency`: one the course is not sold in, unknown field, malformed Idempotency-Key), idempotency_key_reused; naming `voucher_code`: voucher_not_found (no such code, or another user's), voucher_used, voucher_expired, voucher_currency_mismatch"),
         (status = 502, body = Problem, content_type = "application/problem+json", description = "billing_unavailable: the payment could not be created; rewards_unavailable: the voucher could not be checked"),
         (status = 503, body = Problem, content_type = "application/problem+json", description = "overloaded: no database connection became free within the pool wait (`<S>_DATABASE_POOL_WAIT_MS`); nothing was written; retry after `Retry-After` seconds")))]
 pub async fn purchase(
@@ -90,7 +95,7 @@ pub async fn purchase(
         &scope,
         &key,
         &req.clone(),
-        move |conn| Box::pin(async move { prepare(conn, &st, buyer, req.course_id, purchase_id, voucher).await }),
+        move |conn| Box::pin(async move { prepare(conn, &st, buyer, (req.course_id, req.currency), purchase_id, voucher).await }),
         async move |pay: Pay| {
             let pay = match pay.voucher.clone() {
                 Some(code) => match apply_voucher(&pay_state, buyer, &pay, &code).await? {
@@ -231,7 +236,7 @@ async fn prepare(
     conn: &mut AsyncPgConnection,
     state: &State,
     buyer: Uuid,
-    course_id: Uuid,
+    (course_id, wanted): (Uuid, Option<Currency>),
     purchase_id: Uuid,
     voucher: Option<String>,
 ) -> Result<Step<PurchaseView, Pay>, Problem> {
@@ -267,8 +272,8 @@ async fn prepare(
         }
         .into());
     }
-    let currency = purchasing::currency_of(&course.currency)?;
-    let price = Money::round(course.price, currency);
+    let price = price_in(conn, &course, wanted).await?;
+    let currency = price.currency;
     let prefix = voucher.as_deref().map(|c| platform::code_hash::prefix(c, VOUCHER_PREFIX_CHARS));
     // The buyer's declined attempts at this course will never be used now: void their payments.
     purchasing::supersede_failed(conn, state, buyer, course_id).await?;
@@ -294,6 +299,26 @@ async fn prepare(
         return Ok(Step::Done(StatusCode::CREATED, PurchaseView::new(&completed)?));
     }
     Ok(Step::Call(Pay::of(&purchase, &course.title, StatusCode::CREATED, voucher.as_deref())?))
+}
+
+/// The course's price in the currency the buyer named: the primary price by default (and for a
+/// free course, free in every currency), else one of its other prices; a currency it is not sold
+/// in is 422 naming `currency`.
+async fn price_in(
+    conn: &mut AsyncPgConnection,
+    course: &courses::Course,
+    wanted: Option<Currency>,
+) -> Result<Money, Problem> {
+    let primary = Money::round(course.price, purchasing::currency_of(&course.currency)?);
+    match wanted {
+        Some(c) if c != primary.currency && !primary.amount.is_zero() => {
+            match courses::price_in(conn, course.id, c.code()).await? {
+                Some(price) => Ok(Money::round(price, c)),
+                None => Err(Problem::field("currency", format!("this course is not sold in {c}"))),
+            }
+        }
+        _ => Ok(primary),
+    }
 }
 
 /// Step 3, in a transaction: attach billing's payment to the purchase, unless a concurrent attempt

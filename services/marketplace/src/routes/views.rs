@@ -54,7 +54,11 @@ pub struct CourseView {
     pub level: String,
     pub language: String,
     pub tags: Vec<String>,
+    /// The primary price: the catalogue's, and what a purchase naming no currency pays.
     pub price: Money,
+    /// Every price the course is sold at, the primary first, then the other currencies a purchase
+    /// may name (`currency`), in code order.
+    pub prices: Vec<Money>,
     pub free: bool,
     /// `draft`, `published` or `unpublished`.
     #[schema(example = "published")]
@@ -78,6 +82,7 @@ impl CourseView {
             language: c.language.clone(),
             tags: c.tags.clone(),
             price: money(c.price, &c.currency)?,
+            prices: vec![money(c.price, &c.currency)?],
             free: c.price.is_zero(),
             status: c.status.clone(),
             rating: Rating { average: average(c.rating_sum, c.rating_count), count: c.rating_count },
@@ -91,6 +96,32 @@ impl CourseView {
             created_at: c.created_at,
             published_at: c.published_at,
         })
+    }
+}
+
+impl CourseView {
+    /// Views of a page of courses with their other-currency prices, read in one query.
+    pub async fn many(
+        conn: &mut diesel_async::AsyncPgConnection,
+        courses: &[&Course],
+    ) -> Result<Vec<CourseView>, Problem> {
+        let ids: Vec<Uuid> = courses.iter().map(|c| c.id).collect();
+        let others = crate::store::courses::other_prices(conn, &ids).await?;
+        courses
+            .iter()
+            .map(|c| {
+                let mut view = CourseView::new(c)?;
+                for o in others.iter().filter(|o| o.course_id == c.id) {
+                    view.prices.push(money(o.price, &o.currency)?);
+                }
+                Ok(view)
+            })
+            .collect()
+    }
+
+    pub async fn one(conn: &mut diesel_async::AsyncPgConnection, course: &Course) -> Result<CourseView, Problem> {
+        let mut views = Self::many(conn, &[course]).await?;
+        views.pop().ok_or_else(|| Problem::internal("no view of the course"))
     }
 }
 

@@ -136,3 +136,11 @@ diesel::table! {
         tax -> Numeric,
     }
 }
+
+diesel::table! {
+    course_prices (course_id, currency) {
+        course_id -> Uuid,
+        currency -> Bpchar,
+        price -> Numeric,
+    }
+}

@@ -5,6 +5,7 @@
 mod audit;
 mod boot;
 mod catalog;
+mod currencies;
 mod cursors;
 mod download;
 mod earnings;
