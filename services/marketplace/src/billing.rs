@@ -4,6 +4,7 @@
 //! one.
 
 use crate::error::MarketError;
+use events::catalog::billing::ChargeLine;
 use platform::auth::InternalAuth;
 use platform::internal::{CallError, InternalClient};
 use platform::money::Money;
@@ -24,6 +25,9 @@ struct CreatePayment<'a> {
     purpose: &'static str,
     reference_id: String,
     description: &'a str,
+    /// Billing refuses lines that do not add up to `amount`; none: one line of `description`.
+    #[serde(skip_serializing_if = "<[ChargeLine]>::is_empty")]
+    lines: &'a [ChargeLine],
 }
 
 #[derive(Debug, Serialize)]
@@ -88,6 +92,7 @@ impl BillingClient {
         amount: Money,
         purchase_id: Uuid,
         description: &str,
+        lines: &[ChargeLine],
     ) -> Result<Payment, MarketError> {
         let body = CreatePayment {
             user_id,
@@ -95,6 +100,7 @@ impl BillingClient {
             purpose: "course_purchase",
             reference_id: purchase_id.to_string(),
             description,
+            lines,
         };
         self.post("/internal/payments", &Self::idempotency_key(purchase_id), &body).await
     }

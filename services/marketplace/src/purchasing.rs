@@ -2,11 +2,12 @@
 //! the handlers of billing's events. Every function runs inside the caller's transaction.
 
 use crate::domain::earnings::{matures_at, reversal_status};
+use crate::domain::promotion;
 use crate::domain::purchase::{self as rules, OnPaid, OnRefund};
 use crate::domain::split::{net_list, paid_reversal, reversal, split, split_discounted, Shares};
 use crate::error::MarketError;
 use crate::store::purchases::{self, Purchase, RefundUpdate, COMPLETED, FAILED, PENDING, REFUNDED};
-use crate::store::{courses, earnings, sales};
+use crate::store::{courses, earnings, promotions, sales};
 use crate::State;
 use diesel_async::AsyncPgConnection;
 use events::catalog::marketplace::{CoursePurchased, PaymentVoidRequested, PurchaseRefunded, VoucherReleasedV2};
@@ -58,10 +59,16 @@ impl Charged {
 pub fn shares_of(purchase: &Purchase, currency: Currency, net: Money) -> Shares {
     let list = Money::round(purchase.price, currency);
     if purchase.discount.is_zero() {
-        split(net, purchase.split_rate)
+        return split(net, purchase.split_rate);
+    }
+    let paid = Money::round(purchase.amount_paid, currency);
+    let list_net = net_list(list, paid, net);
+    if purchase.promotion_funded_by.as_deref() == Some(promotion::INSTRUCTOR) {
+        // The instructor's own code: the platform keeps its part of the list price.
+        promotion::split_instructor_funded(list_net, purchase.split_rate, net)
     } else {
-        let paid = Money::round(purchase.amount_paid, currency);
-        split_discounted(net_list(list, paid, net), purchase.split_rate, net)
+        // A voucher or a platform code: the instructor earns their rate of the list price.
+        split_discounted(list_net, purchase.split_rate, net)
     }
 }
 
@@ -220,6 +227,10 @@ async fn mark_closed(
     failure_code: Option<&str>,
 ) -> Result<(), MarketError> {
     purchases::close(conn, purchase.id, reason, failure_code).await?;
+    if let Some(code_id) = purchase.promotion_code_id {
+        // Unpaid: the code's redemption is free for another buyer (a refund keeps it taken).
+        promotions::release(conn, purchase.id, code_id, state.clock.now()).await?;
+    }
     release_voucher(conn, state, purchase, reason).await
 }
 
@@ -291,7 +302,8 @@ async fn request_void(
 }
 
 /// A declined payment leaves an ordinary purchase payable (the buyer may retry the same intent
-/// with another card). A voucher purchase is closed instead, its intent voided and its voucher
+/// with another card). A voucher or promotion-code purchase is closed instead (its redemption
+/// released too), its intent voided and its voucher
 /// released at once, so the buyer can use the voucher again (on this course or another) without
 /// waiting for the purchase to expire; the voucher can never be spent twice.
 pub async fn on_payment_failed(
@@ -304,7 +316,7 @@ pub async fn on_payment_failed(
         return Ok(());
     }
     purchases::fail(conn, purchase.id, code).await?;
-    if purchase.voucher_code_prefix.is_some() {
+    if purchase.voucher_code_prefix.is_some() || purchase.promotion_code_id.is_some() {
         let failed = Purchase { status: FAILED.into(), failure_code: code.map(str::to_string), ..purchase.clone() };
         close(conn, state, &failed, rules::PAYMENT_FAILED).await?;
     }

@@ -134,8 +134,8 @@ pub struct PurchaseView {
     pub status: String,
     /// The list price when bought.
     pub price: Money,
-    /// Off the price: a reward voucher's value, plus a remainder below Stripe's minimum charge
-    /// that the platform waived. Zero without a voucher.
+    /// Off the price: a reward voucher's value or a promotion code's discount, plus a remainder
+    /// below Stripe's minimum charge that is waived. Zero without either.
     pub discount: Money,
     /// What billing is asked to charge (`price - discount`): with an inclusive tax the buyer pays
     /// this and `tax` is inside it; with an exclusive one `tax` comes on top.
@@ -149,6 +149,9 @@ pub struct PurchaseView {
     /// The voucher used, if any: the first 7 characters of its code (`RW-` and the first group),
     /// the rest of which is never kept.
     pub voucher_code_prefix: Option<String>,
+    /// The promotion code used, if any, and who funds its discount (`platform` or `instructor`).
+    pub promotion_code: Option<String>,
+    pub promotion_funded_by: Option<String>,
     pub payment_id: Option<Uuid>,
     /// For the buyer's app to confirm the payment with Stripe, while it is pending.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -171,6 +174,8 @@ impl PurchaseView {
             tax: money(p.tax, &p.currency)?,
             net_amount: p.net_amount.map(|n| money(n, &p.currency)).transpose()?,
             voucher_code_prefix: p.voucher_code_prefix.clone(),
+            promotion_code: p.promotion_code.clone(),
+            promotion_funded_by: p.promotion_funded_by.clone(),
             payment_id: p.payment_id,
             client_secret: if p.status == crate::store::purchases::PENDING { p.client_secret.clone() } else { None },
             failure_code: p.failure_code.clone(),

@@ -46,6 +46,12 @@ pub struct Purchase {
     pub net_amount: Option<Decimal>,
     /// The tax billing charged with the payment (inclusive or on top); zero when untaxed.
     pub tax: Decimal,
+    /// A promotion code's purchase: the code (as stored), who funds its discount (`platform` or
+    /// `instructor`), and when its redemption was given back (the purchase closed unpaid).
+    pub promotion_code_id: Option<Uuid>,
+    pub promotion_code: Option<String>,
+    pub promotion_funded_by: Option<String>,
+    pub promotion_released_at: Option<DateTime<Utc>>,
 }
 
 impl Purchase {
@@ -68,6 +74,11 @@ pub struct NewPurchase<'a> {
     pub split_rate: Decimal,
     pub created_at: DateTime<Utc>,
     pub voucher_code_prefix: Option<&'a str>,
+    /// A promotion code's discount, known at once (a voucher's is set when rewards reserves it).
+    pub discount: Decimal,
+    pub promotion_code_id: Option<Uuid>,
+    pub promotion_code: Option<&'a str>,
+    pub promotion_funded_by: Option<&'a str>,
 }
 
 pub async fn insert(conn: &mut AsyncPgConnection, new: &NewPurchase<'_>) -> QueryResult<Purchase> {

@@ -61,6 +61,10 @@ diesel::table! {
         expiry_attempted_at -> Nullable<Timestamptz>,
         net_amount -> Nullable<Numeric>,
         tax -> Numeric,
+        promotion_code_id -> Nullable<Uuid>,
+        promotion_code -> Nullable<Text>,
+        promotion_funded_by -> Nullable<Text>,
+        promotion_released_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -142,5 +146,32 @@ diesel::table! {
         course_id -> Uuid,
         currency -> Bpchar,
         price -> Numeric,
+    }
+}
+
+diesel::table! {
+    promotion_codes (id) {
+        id -> Uuid,
+        code -> Text,
+        funded_by -> Text,
+        instructor_id -> Nullable<Uuid>,
+        percent_off -> Nullable<Numeric>,
+        course_ids -> Nullable<Array<Uuid>>,
+        categories -> Nullable<Array<Text>>,
+        max_redemptions -> Nullable<Int4>,
+        redeemed -> Int4,
+        expires_at -> Nullable<Timestamptz>,
+        first_purchase_only -> Bool,
+        active -> Bool,
+        created_by -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    promotion_code_amounts (promotion_code_id, currency) {
+        promotion_code_id -> Uuid,
+        currency -> Bpchar,
+        amount -> Numeric,
     }
 }

@@ -13,6 +13,7 @@ mod erasure;
 mod expiry;
 mod input;
 mod privacy;
+mod promotions;
 mod purchase;
 mod refunds;
 mod replicas;
