@@ -98,7 +98,12 @@ mod tests {
                 let takes_key = op.to_string().contains("Idempotency-Key");
                 assert_eq!(
                     takes_key,
-                    matches!(name.as_str(), "post /api/courses/purchase" | "post /api/instructors/me/payouts"),
+                    matches!(
+                        name.as_str(),
+                        "post /api/courses/purchase"
+                            | "post /api/instructors/me/payouts"
+                            | "post /api/courses/promotion-codes"
+                    ),
                     "{name}: Idempotency-Key documented exactly where the handler takes one"
                 );
             }
