@@ -8,6 +8,7 @@ pub mod code_hash;
 pub mod config;
 pub mod db;
 pub mod db_tls;
+pub mod discount;
 pub mod erasure;
 pub mod health;
 pub mod html;

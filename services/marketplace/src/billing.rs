@@ -4,6 +4,7 @@
 //! one.
 
 use crate::error::MarketError;
+use events::catalog::billing::ChargeLine;
 use platform::auth::InternalAuth;
 use platform::internal::{CallError, InternalClient};
 use platform::money::Money;
@@ -24,6 +25,9 @@ struct CreatePayment<'a> {
     purpose: &'static str,
     reference_id: String,
     description: &'a str,
+    /// Billing refuses lines that do not add up to `amount`; none: one line of `description`.
+    #[serde(skip_serializing_if = "<[ChargeLine]>::is_empty")]
+    lines: &'a [ChargeLine],
 }
 
 #[derive(Debug, Serialize)]
@@ -44,6 +48,24 @@ pub enum CancelOutcome {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Cancel {
     pub outcome: CancelOutcome,
+    pub payment: CanceledPayment,
+}
+
+/// What billing's payment says of the money: `amount` is what was charged, `tax` the part of it
+/// that is tax (absent when untaxed).
+#[derive(Debug, Clone, Deserialize)]
+pub struct CanceledPayment {
+    pub amount: Money,
+    #[serde(default)]
+    pub tax: Option<Money>,
+}
+
+impl CanceledPayment {
+    /// The charge taken apart as billing's events give it: net of tax, and the tax.
+    pub fn charged(&self) -> crate::purchasing::Charged {
+        let tax = self.tax.unwrap_or(Money::zero(self.amount.currency));
+        crate::purchasing::Charged { net: Money::round(self.amount.amount - tax.amount, self.amount.currency), tax }
+    }
 }
 
 /// The part of billing's answer marketplace needs.
@@ -70,6 +92,7 @@ impl BillingClient {
         amount: Money,
         purchase_id: Uuid,
         description: &str,
+        lines: &[ChargeLine],
     ) -> Result<Payment, MarketError> {
         let body = CreatePayment {
             user_id,
@@ -77,6 +100,7 @@ impl BillingClient {
             purpose: "course_purchase",
             reference_id: purchase_id.to_string(),
             description,
+            lines,
         };
         self.post("/internal/payments", &Self::idempotency_key(purchase_id), &body).await
     }

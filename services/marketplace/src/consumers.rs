@@ -4,7 +4,7 @@
 //! Billing's payloads are read through local structs holding only the fields used here, without
 //! `deny_unknown_fields`: billing may add fields (and purposes) without breaking this consumer.
 
-use crate::purchasing::{self, RefundNotice, Refunded};
+use crate::purchasing::{self, Charged, RefundNotice, Refunded};
 use crate::store::purchases;
 use crate::State;
 use diesel_async::AsyncPgConnection;
@@ -24,6 +24,10 @@ struct Succeeded {
     payment_id: Uuid,
     purpose: String,
     reference_id: String,
+    /// Net of tax: what splits.
+    amount: Money,
+    #[serde(default)]
+    tax: Option<Money>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -39,6 +43,9 @@ struct Refund {
     reference_id: String,
     total_refunded: Money,
     fully_refunded: bool,
+    /// The tax part of this refund, absent for an untaxed payment.
+    #[serde(default)]
+    tax: Option<Money>,
     /// Contract R: the field to act on; events published before it existed read as `fully_refunded`.
     ends_access: Option<bool>,
 }
@@ -98,7 +105,8 @@ async fn succeeded(conn: &mut AsyncPgConnection, state: &State, e: Succeeded) ->
     let Some(purchase) = purchase_of(conn, &e.purpose, &e.reference_id).await? else {
         return Ok(());
     };
-    purchasing::on_paid(conn, state, &purchase, e.payment_id).await.map_err(retry)
+    let charged = Charged { net: e.amount, tax: e.tax.unwrap_or(Money::zero(e.amount.currency)) };
+    purchasing::on_paid(conn, state, &purchase, e.payment_id, charged).await.map_err(retry)
 }
 
 async fn failed(conn: &mut AsyncPgConnection, state: &State, e: Failed) -> Result<(), HandlerError> {
@@ -112,8 +120,11 @@ async fn refunded(conn: &mut AsyncPgConnection, state: &State, e: Refund) -> Res
     let Some(purchase) = purchase_of(conn, &e.purpose, &e.reference_id).await? else {
         return Ok(());
     };
-    let notice =
-        RefundNotice { total_refunded: e.total_refunded, ends_access: e.ends_access.unwrap_or(e.fully_refunded) };
+    let notice = RefundNotice {
+        total_refunded: e.total_refunded,
+        ends_access: e.ends_access.unwrap_or(e.fully_refunded),
+        tax: e.tax,
+    };
     match purchasing::on_refunded(conn, state, &purchase, &notice).await.map_err(retry)? {
         // The success event is processed concurrently and may not have committed yet: retry.
         Refunded::NotYetCompleted => Err(HandlerError::Retry(format!("purchase {} not completed yet", purchase.id))),

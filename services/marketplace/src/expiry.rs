@@ -65,7 +65,7 @@ async fn expire(state: &Arc<State>, id: Uuid) -> Result<bool, MarketError> {
     };
     // A purchase whose payment billing never answered has no intent to cancel.
     let cancel = match purchase.payment_id {
-        Some(payment_id) => Some((payment_id, state.billing.cancel_payment(payment_id, id).await?.outcome)),
+        Some(payment_id) => Some((payment_id, state.billing.cancel_payment(payment_id, id).await?)),
         None => None,
     };
     let st = state.clone();
@@ -79,11 +79,11 @@ async fn expire(state: &Arc<State>, id: Uuid) -> Result<bool, MarketError> {
                 return Ok(false);
             }
             match cancel {
-                Some((payment_id, CancelOutcome::Succeeded)) => {
+                Some((payment_id, answer)) if answer.outcome == CancelOutcome::Succeeded => {
                     tracing::info!(purchase = %id, %payment_id, "expiring purchase was paid after all: completing it");
-                    purchasing::on_paid(conn, &st, &purchase, payment_id).await?;
+                    purchasing::on_paid(conn, &st, &purchase, payment_id, answer.payment.charged()).await?;
                 }
-                Some((_, CancelOutcome::Canceled)) | None => {
+                Some(_) | None => {
                     purchasing::close(conn, &st, &purchase, PURCHASE_EXPIRED).await?;
                 }
             }

@@ -12,6 +12,7 @@ pub mod expiry;
 pub mod metrics;
 pub mod openapi;
 pub mod privacy;
+pub mod promotions;
 pub mod purchasing;
 pub mod reports;
 pub mod rewards;

@@ -26,6 +26,7 @@ use utoipa::OpenApi;
         crate::routes::catalog::list,
         crate::routes::catalog::mine,
         crate::routes::purchases::purchase,
+        crate::routes::promotions::create,
         crate::routes::courses::get,
         crate::routes::courses::patch,
         crate::routes::courses::publish,
@@ -49,7 +50,8 @@ use utoipa::OpenApi;
     components(schemas(
         CourseView, Rating, Package, CoursePackageBytes, Page<CourseView>, OwnedCourseView, Page<OwnedCourseView>,
         PurchaseView, ReviewView, ReplyView, Page<ReviewView>, EarningView, EarningsView, Totals, PayoutView,
-        Page<PayoutView>, CourseMetadata, CoursePatch, UploadForm, PurchaseRequest, ReviewInput, ReplyInput,
+        Page<PayoutView>, CourseMetadata, CoursePatch, UploadForm, PurchaseRequest,
+        crate::promotions::NewPromotionCode, crate::promotions::PromotionCodeView, ReviewInput, ReplyInput,
         ReviewSort, Sort, PayoutRequest, Money, Currency, Problem, FieldError, SalesRow, Report<SalesRow>,
         PayoutRow, Snapshot<PayoutRow>, TopCourseRow, TopCourses, TopBy, InstructorSalesRow,
         Report<InstructorSalesRow>, Interval
@@ -96,21 +98,32 @@ mod tests {
                 let takes_key = op.to_string().contains("Idempotency-Key");
                 assert_eq!(
                     takes_key,
-                    matches!(name.as_str(), "post /api/courses/purchase" | "post /api/instructors/me/payouts"),
+                    matches!(
+                        name.as_str(),
+                        "post /api/courses/purchase"
+                            | "post /api/instructors/me/payouts"
+                            | "post /api/courses/promotion-codes"
+                    ),
                     "{name}: Idempotency-Key documented exactly where the handler takes one"
                 );
             }
         }
-        assert_eq!(operations, 23, "every route of routes::configure but health and /internal");
+        assert_eq!(operations, 24, "every route of routes::configure but health and /internal");
     }
 
     #[test]
     fn request_bodies_refuse_unknown_fields_and_schemas_resolve() {
         let doc = doc();
         let schemas = doc["components"]["schemas"].as_object().expect("schemas");
-        for name in
-            ["CoursePatch", "CourseMetadata", "PurchaseRequest", "ReviewInput", "ReviewReplyInput", "PayoutRequest"]
-        {
+        for name in [
+            "CoursePatch",
+            "CourseMetadata",
+            "PurchaseRequest",
+            "ReviewInput",
+            "ReviewReplyInput",
+            "PayoutRequest",
+            "NewPromotionCode",
+        ] {
             assert_eq!(schemas[name]["additionalProperties"], Value::Bool(false), "{name}");
         }
         // Every `$ref` names a schema of this document.

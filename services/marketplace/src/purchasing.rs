@@ -2,11 +2,12 @@
 //! the handlers of billing's events. Every function runs inside the caller's transaction.
 
 use crate::domain::earnings::{matures_at, reversal_status};
+use crate::domain::promotion;
 use crate::domain::purchase::{self as rules, OnPaid, OnRefund};
-use crate::domain::split::{paid_reversal, reversal, split, split_discounted, Shares};
+use crate::domain::split::{net_list, paid_reversal, reversal, split, split_discounted, Shares};
 use crate::error::MarketError;
 use crate::store::purchases::{self, Purchase, RefundUpdate, COMPLETED, FAILED, PENDING, REFUNDED};
-use crate::store::{courses, earnings, sales};
+use crate::store::{courses, earnings, promotions, sales};
 use crate::State;
 use diesel_async::AsyncPgConnection;
 use events::catalog::marketplace::{CoursePurchased, PaymentVoidRequested, PurchaseRefunded, VoucherReleasedV2};
@@ -19,33 +20,87 @@ pub fn currency_of(code: &str) -> Result<Currency, MarketError> {
     code.trim().parse::<Currency>().map_err(|e| MarketError::Problem(Problem::internal(e)))
 }
 
-/// The booked split of a sale: the plain rule on the price, or, with a voucher, the instructor's
-/// rate of the list price and the platform absorbing the discount.
-pub fn shares_of(purchase: &Purchase, currency: Currency) -> Shares {
-    let list = Money::round(purchase.price, currency);
-    if purchase.discount.is_zero() {
-        split(list, purchase.split_rate)
-    } else {
-        split_discounted(list, purchase.split_rate, Money::round(purchase.amount_paid, currency))
+/// What billing charged for a purchase, taken apart: the net (revenue, what splits) and the tax
+/// (the tax authority's: neither the platform's nor the instructor's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Charged {
+    pub net: Money,
+    pub tax: Money,
+}
+
+impl Charged {
+    /// Nothing charged through billing (a free course, a voucher covering the price): untaxed.
+    pub fn untaxed(purchase: &Purchase, currency: Currency) -> Self {
+        Self { net: Money::round(purchase.amount_paid, currency), tax: Money::zero(currency) }
+    }
+
+    /// Billing's answer checked against the purchase: its currency, and a net no larger than what
+    /// billing was asked to charge (an inclusive tax takes from it, an exclusive one adds beside).
+    fn checked(self, purchase: &Purchase, currency: Currency) -> Result<Self, MarketError> {
+        if self.net.currency != currency || self.tax.currency != currency {
+            return Err(MarketError::Problem(Problem::internal("payment in another currency than the purchase")));
+        }
+        if self.net.amount > purchase.amount_paid
+            || self.net.amount.is_sign_negative()
+            || self.tax.amount.is_sign_negative()
+        {
+            return Err(MarketError::Problem(Problem::internal(format!(
+                "billing reported a net of {} and a tax of {} for a charge of {}",
+                self.net.amount, self.tax.amount, purchase.amount_paid
+            ))));
+        }
+        Ok(self)
     }
 }
 
-/// Grant access, book the split into the instructor's pending earnings, announce the sale.
+/// The booked split of a sale, of its `net` (tax is nobody's revenue): the plain rule, or, with a
+/// voucher, the instructor's rate of the list price (net of the same tax) and the platform
+/// absorbing the discount.
+pub fn shares_of(purchase: &Purchase, currency: Currency, net: Money) -> Shares {
+    let list = Money::round(purchase.price, currency);
+    if purchase.discount.is_zero() {
+        return split(net, purchase.split_rate);
+    }
+    let paid = Money::round(purchase.amount_paid, currency);
+    let list_net = net_list(list, paid, net);
+    if purchase.promotion_funded_by.as_deref() == Some(promotion::INSTRUCTOR) {
+        // The instructor's own code: the platform keeps its part of the list price.
+        promotion::split_instructor_funded(list_net, purchase.split_rate, net)
+    } else {
+        // A voucher or a platform code: the instructor earns their rate of the list price.
+        split_discounted(list_net, purchase.split_rate, net)
+    }
+}
+
+/// Grant access, book the split of the net into the instructor's pending earnings, keep the tax
+/// beside it, announce the sale. `charged` is billing's account of the payment; `None` when
+/// nothing went through billing.
 pub async fn complete(
     conn: &mut AsyncPgConnection,
     state: &State,
     purchase: &Purchase,
     payment_id: Option<Uuid>,
+    charged: Option<Charged>,
 ) -> Result<Purchase, MarketError> {
     let currency = currency_of(&purchase.currency)?;
-    // What the buyer paid: the list price less a voucher's discount.
-    let gross = Money::round(purchase.amount_paid, currency);
-    let shares = shares_of(purchase, currency);
+    let charged = match charged {
+        Some(c) => c.checked(purchase, currency)?,
+        None => Charged::untaxed(purchase, currency),
+    };
+    // The revenue: what the buyer paid (the list price less a voucher's discount) net of tax.
+    let gross = charged.net;
+    let shares = shares_of(purchase, currency, gross);
     // A purchase on a test clock completes (and its earnings start maturing) in the clock's time.
     let now = events::test_clocks::now_of(conn, purchase.test_clock_id, state.clock.now()).await?;
-    let done =
-        purchases::complete(conn, purchase.id, payment_id, shares.instructor.amount, shares.platform.amount, now)
-            .await?;
+    let completion = purchases::Completion {
+        payment_id,
+        net_amount: gross.amount,
+        tax: charged.tax.amount,
+        instructor_share: shares.instructor.amount,
+        platform_share: shares.platform.amount,
+        at: now,
+    };
+    let done = purchases::complete(conn, purchase.id, &completion).await?;
     courses::add_purchases(conn, purchase.course_id, 1).await?;
     // A free enrollment is not a sale; a voucher sale paid in full by the voucher is.
     if purchase.price > Decimal::ZERO {
@@ -63,6 +118,7 @@ pub async fn complete(
                 discount: purchase.discount,
                 currency: currency.code(),
                 occurred_at: now,
+                tax: charged.tax.amount,
             },
         )
         .await?;
@@ -93,6 +149,7 @@ pub async fn complete(
             buyer_id: purchase.buyer_id,
             instructor_id: purchase.instructor_id,
             gross,
+            tax: (!charged.tax.amount.is_zero()).then_some(charged.tax),
             instructor_share: shares.instructor,
             platform_share: shares.platform,
             payment_id,
@@ -111,6 +168,7 @@ pub async fn on_paid(
     state: &State,
     purchase: &Purchase,
     payment_id: Uuid,
+    charged: Charged,
 ) -> Result<(), MarketError> {
     let other = if purchase.status == FAILED {
         purchases::live(conn, purchase.buyer_id, purchase.course_id).await?.filter(|o| o.id != purchase.id)
@@ -121,14 +179,14 @@ pub async fn on_paid(
     {
         OnPaid::Ignore => {}
         OnPaid::Complete => {
-            complete(conn, state, purchase, Some(payment_id)).await?;
+            complete(conn, state, purchase, Some(payment_id), Some(charged)).await?;
         }
         OnPaid::CompleteSupersedingOther => {
             if let Some(other) = other {
                 let other = purchases::lock(conn, other.id).await?.unwrap_or(other);
                 close(conn, state, &other, rules::PURCHASE_SUPERSEDED).await?;
             }
-            complete(conn, state, purchase, Some(payment_id)).await?;
+            complete(conn, state, purchase, Some(payment_id), Some(charged)).await?;
         }
         OnPaid::Void(reason) => {
             tracing::warn!(purchase = %purchase.id, %payment_id, reason, "payment succeeded for a purchase that cannot use it: voiding it");
@@ -170,6 +228,10 @@ async fn mark_closed(
     failure_code: Option<&str>,
 ) -> Result<(), MarketError> {
     purchases::close(conn, purchase.id, reason, failure_code).await?;
+    if let Some(code_id) = purchase.promotion_code_id {
+        // Unpaid: the code's redemption is free for another buyer (a refund keeps it taken).
+        promotions::release(conn, purchase.id, code_id, state.clock.now()).await?;
+    }
     release_voucher(conn, state, purchase, reason).await
 }
 
@@ -241,7 +303,8 @@ async fn request_void(
 }
 
 /// A declined payment leaves an ordinary purchase payable (the buyer may retry the same intent
-/// with another card). A voucher purchase is closed instead, its intent voided and its voucher
+/// with another card). A voucher or promotion-code purchase is closed instead (its redemption
+/// released too), its intent voided and its voucher
 /// released at once, so the buyer can use the voucher again (on this course or another) without
 /// waiting for the purchase to expire; the voucher can never be spent twice.
 pub async fn on_payment_failed(
@@ -254,7 +317,7 @@ pub async fn on_payment_failed(
         return Ok(());
     }
     purchases::fail(conn, purchase.id, code).await?;
-    if purchase.voucher_code_prefix.is_some() {
+    if purchase.voucher_code_prefix.is_some() || purchase.promotion_code_id.is_some() {
         let failed = Purchase { status: FAILED.into(), failure_code: code.map(str::to_string), ..purchase.clone() };
         close(conn, state, &failed, rules::PAYMENT_FAILED).await?;
     }
@@ -277,6 +340,8 @@ pub struct RefundNotice {
     pub total_refunded: Money,
     /// Billing's `ends_access` (its `fully_refunded` when an older producer left it out).
     pub ends_access: bool,
+    /// The tax part of this refund (given back beside the net), when the payment was taxed.
+    pub tax: Option<Money>,
 }
 
 /// Reverse the shares for the refunded total (cumulative, from billing), proportionally for every
@@ -298,8 +363,9 @@ pub async fn on_refunded(
     if total_refunded.currency != currency {
         return Err(MarketError::Problem(Problem::internal("refund in another currency than the purchase")));
     }
-    // A voucher purchase can give back only what was paid.
-    let new_total = total_refunded.amount.min(purchase.amount_paid);
+    // Billing's totals are net of tax, like the split: a purchase gives back at most its net.
+    let net_amount = purchase.net();
+    let new_total = total_refunded.amount.min(net_amount);
     if new_total <= purchase.refunded_amount {
         return Ok(Refunded::Ignored);
     }
@@ -311,13 +377,13 @@ pub async fn on_refunded(
         instructor: Money::round(purchase.instructor_reversed, currency),
         platform: Money::round(purchase.platform_reversed, currency),
     };
-    let paid = Money::round(purchase.amount_paid, currency);
+    let paid = Money::round(net_amount, currency);
     let r = if purchase.discount.is_zero() {
         reversal(paid, purchase.split_rate, &booked, new_total, &already)
     } else {
         paid_reversal(paid, &booked, new_total, &already)
     };
-    let fully = new_total >= purchase.amount_paid;
+    let fully = new_total >= net_amount;
     let status = rules::status_after_refund(&purchase.status, notice.ends_access, fully);
     purchases::record_refund(
         conn,
@@ -355,6 +421,8 @@ pub async fn on_refunded(
             discount: Decimal::ZERO,
             currency: currency.code(),
             occurred_at: now,
+            // The tax part of this refund, when billing's counts are the ones given.
+            tax: -notice.tax.map_or(Decimal::ZERO, |t| t.amount),
         },
     )
     .await?;

@@ -65,6 +65,11 @@ pub struct SalesRow {
     #[serde(with = "rust_decimal::serde::str")]
     #[schema(value_type = String, example = "56.94")]
     pub platform_revenue: Decimal,
+    /// Tax billing charged with the interval's sales less tax refunded in it: collected for the
+    /// tax authorities, in neither GMV nor either share (every other amount here is net of it).
+    #[serde(with = "rust_decimal::serde::str")]
+    #[schema(value_type = String, example = "3.80")]
+    pub tax: Decimal,
 }
 
 impl CsvTable for SalesRow {
@@ -81,6 +86,7 @@ impl CsvTable for SalesRow {
             "gmv",
             "instructor_revenue",
             "platform_revenue",
+            "tax",
         ]);
         for r in rows {
             csv.row([
@@ -95,6 +101,7 @@ impl CsvTable for SalesRow {
                 r.gmv.into(),
                 r.instructor_revenue.into(),
                 r.platform_revenue.into(),
+                r.tax.into(),
             ]);
         }
         csv
@@ -116,6 +123,7 @@ impl SalesRow {
             gmv: z,
             instructor_revenue: z,
             platform_revenue: z,
+            tax: z,
         }
     }
 
@@ -132,6 +140,7 @@ impl SalesRow {
             gmv: minor(t.gmv, currency),
             instructor_revenue: minor(t.instructor_revenue, currency),
             platform_revenue: minor(t.platform_revenue, currency),
+            tax: minor(t.tax, currency),
         }
     }
 }

@@ -23,8 +23,12 @@ pub struct CoursePurchased {
     pub course_id: Uuid,
     pub buyer_id: Uuid,
     pub instructor_id: Uuid,
-    /// What the buyer paid (zero for a free course).
+    /// What the buyer paid, net of tax (zero for a free course): the amount the shares split.
     pub gross: Money,
+    /// The tax billing charged with the payment (within an inclusive price or on top of an
+    /// exclusive one): nobody's revenue. Absent when none applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tax: Option<Money>,
     pub instructor_share: Money,
     pub platform_share: Money,
     /// The billing payment, absent for free courses.

@@ -36,8 +36,13 @@ pub struct CourseMetadata {
     /// At most 10 tags of 1-30 characters; stored trimmed, lower-case, without duplicates.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// The primary price: the catalogue's, and what a purchase naming no currency pays.
     /// `{"amount": "0", ...}` makes the course free.
     pub price: Money,
+    /// Prices in other currencies (USD, EUR, GBP, BRL; one each, not the primary's), which a
+    /// purchase may name. A free course has none.
+    #[serde(default)]
+    pub prices: Vec<Money>,
 }
 
 /// `PATCH /api/courses/{id}`: every field optional, with the rules of [`CourseMetadata`].
@@ -51,6 +56,9 @@ pub struct CoursePatch {
     pub language: Option<String>,
     pub tags: Option<Vec<String>>,
     pub price: Option<Money>,
+    /// Replaces the prices in other currencies (`[]` removes them). A price in the primary's
+    /// currency is dropped when the primary changes to it; a course made free keeps none.
+    pub prices: Option<Vec<Money>>,
 }
 
 fn push(errors: &mut Vec<FieldError>, field: &str, message: &str) {
@@ -114,6 +122,35 @@ fn check_price(e: &mut Vec<FieldError>, price: &Money) {
     }
 }
 
+/// The other-currency prices: supported currencies, one each, positive, not the primary's
+/// currency (when known), none for a free course.
+fn check_prices(e: &mut Vec<FieldError>, primary: Option<&Money>, prices: &[Money]) {
+    let mut seen = Vec::new();
+    for p in prices {
+        let code = p.currency.code();
+        if !p.currency.is_price_currency() {
+            push(e, "prices", &format!("{code}: courses are priced in USD, EUR, GBP or BRL only"));
+        } else if seen.contains(&code) || primary.is_some_and(|m| m.currency == p.currency) {
+            push(e, "prices", &format!("{code}: one price per currency, the primary price's currency not again"));
+        } else if p.amount <= Decimal::ZERO {
+            push(e, "prices", &format!("{code}: must be positive (a course is free in every currency or none)"));
+        } else if p.amount > Decimal::from(MAX_PRICE) || Money::new(p.amount, p.currency).is_err() {
+            push(e, "prices", &format!("{code}: at most {MAX_PRICE}, on the currency's minor unit"));
+        }
+        seen.push(code);
+    }
+    if primary.is_some_and(|m| m.amount.is_zero()) && !prices.is_empty() {
+        push(e, "prices", "a free course has no other prices");
+    }
+}
+
+/// A patch's other-currency prices against the primary price the course has after the patch.
+pub fn check_other_prices(primary: &Money, prices: &[Money]) -> Vec<FieldError> {
+    let mut e = Vec::new();
+    check_prices(&mut e, Some(primary), prices);
+    e
+}
+
 impl CourseMetadata {
     pub fn validate(&self) -> Vec<FieldError> {
         let mut e = Vec::new();
@@ -124,6 +161,7 @@ impl CourseMetadata {
         check_language(&mut e, &self.language);
         check_tags(&mut e, &self.tags);
         check_price(&mut e, &self.price);
+        check_prices(&mut e, Some(&self.price), &self.prices);
         e
     }
 
@@ -155,6 +193,9 @@ impl CoursePatch {
         }
         if let Some(v) = &self.price {
             check_price(&mut e, v);
+        }
+        if let Some(v) = &self.prices {
+            check_prices(&mut e, self.price.as_ref(), v);
         }
         e
     }
@@ -215,6 +256,7 @@ mod tests {
             language: "en".into(),
             tags: vec!["Rust".into(), "rust ".into(), "payments".into()],
             price: Money::new(Decimal::new(999, 2), Currency::USD).expect("money"),
+            prices: vec![],
         }
     }
 
@@ -234,6 +276,7 @@ mod tests {
             language: "english".into(),
             tags: (0..11).map(|i| format!("t{i}")).collect(),
             price: Money { amount: Decimal::new(-1, 0), currency: Currency::USD },
+            prices: vec![],
         };
         let fields: Vec<String> = bad.validate().into_iter().map(|e| e.field).collect();
         for f in ["title", "description", "category", "level", "language", "tags", "price"] {
@@ -242,6 +285,20 @@ mod tests {
         let precise =
             CourseMetadata { price: Money { amount: Decimal::new(9999, 3), currency: Currency::USD }, ..meta() };
         assert_eq!(precise.validate()[0].field, "price");
+    }
+
+    #[test]
+    fn other_currency_prices_are_one_per_supported_currency_and_never_on_a_free_course() {
+        let m = |a: i64, c: &str| Money::new(Decimal::new(a, 2), c.parse().expect("currency")).expect("money");
+        let ok = CourseMetadata { prices: vec![m(899, "EUR"), m(4990, "BRL")], ..meta() };
+        assert!(ok.validate().is_empty());
+        for prices in [vec![m(899, "EUR"), m(999, "EUR")], vec![m(999, "USD")], vec![m(1000, "JPY")], vec![m(0, "GBP")]]
+        {
+            let bad = CourseMetadata { prices: prices.clone(), ..meta() };
+            assert_eq!(bad.validate().first().map(|e| e.field.as_str()), Some("prices"), "{prices:?}");
+        }
+        let free = CourseMetadata { price: m(0, "USD"), prices: vec![m(899, "EUR")], ..meta() };
+        assert_eq!(free.validate()[0].field, "prices");
     }
 
     #[test]

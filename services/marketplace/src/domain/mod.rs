@@ -3,6 +3,7 @@
 pub mod course;
 pub mod earnings;
 pub mod listing;
+pub mod promotion;
 pub mod purchase;
 pub mod review;
 pub mod split;

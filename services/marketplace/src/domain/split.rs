@@ -44,6 +44,17 @@ pub fn split_discounted(list: Money, rate: Decimal, paid: Money) -> Shares {
     Shares { instructor, platform: Money::round(paid.amount - instructor.amount, list.currency) }
 }
 
+/// The list price net of tax, for the split of a discounted sale. Billing computes tax on what it
+/// charges (`paid`) and reports its net: an exclusive tax leaves `net == paid` (the list price is
+/// already net); an inclusive one takes the same fraction out of every amount, so the list price
+/// loses it too. Nothing charged (a voucher covering the price) means no tax was computed.
+pub fn net_list(list: Money, paid: Money, net: Money) -> Money {
+    if paid.amount <= Decimal::ZERO || net.amount >= paid.amount {
+        return list;
+    }
+    Money::round(list.amount * net.amount / paid.amount, list.currency)
+}
+
 /// The reversal a refund of a discounted sale adds: each booked share in proportion to the part of
 /// the PAID amount refunded so far (cumulative), minus what earlier refunds reversed. A full refund
 /// reverses exactly the booked shares, the platform's negative share included (by a negative
@@ -240,6 +251,22 @@ mod tests {
         assert_eq!(first.instructor.amount + rest.instructor.amount, booked.instructor.amount);
         assert_eq!(first.platform.amount + rest.platform.amount, booked.platform.amount);
         assert_eq!(paid_reversal(usd("4.99"), &booked, d("4.99"), &booked), Shares::zero(Currency::USD));
+    }
+
+    #[test]
+    fn an_inclusive_tax_comes_out_of_the_list_price_before_the_split() {
+        // 20.00 at 19 % inclusive: 3.19 tax, 16.81 net; 70 % of 16.81 = 11.767 -> 11.77.
+        let s = split(usd("16.81"), d("0.70"));
+        assert_eq!((s.instructor.amount, s.platform.amount), (d("11.77"), d("5.04")));
+        // A 5.00 voucher on 20.00: 15.00 charged, 2.39 tax in it, 12.61 net. The list price net
+        // of the same tax is 20.00 * 12.61 / 15.00 = 16.8133 -> 16.81, the instructor's base.
+        let list = net_list(usd("20.00"), usd("15.00"), usd("12.61"));
+        assert_eq!(list, usd("16.81"));
+        let s = split_discounted(list, d("0.70"), usd("12.61"));
+        assert_eq!((s.instructor.amount, s.platform.amount), (d("11.77"), d("0.84")));
+        // Exclusive tax (net == charged) and nothing charged leave the list price alone.
+        assert_eq!(net_list(usd("20.00"), usd("15.00"), usd("15.00")), usd("20.00"));
+        assert_eq!(net_list(usd("20.00"), usd("0.00"), usd("0.00")), usd("20.00"));
     }
 
     #[test]

@@ -48,7 +48,7 @@ async fn page_of(state: &State, search: &Search) -> Result<Page<CourseView>, Pro
     let sort: Sort = search.sort;
     let page = Page::from_rows(rows, search.limit, |c| courses::cursor_after(sort, c, served.unwrap_or(0)));
     let next_cursor = page.next_cursor.filter(|_| sort != Sort::Relevance || served.is_some());
-    let data = page.data.iter().map(CourseView::new).collect::<Result<Vec<_>, _>>()?;
+    let data = CourseView::many(&mut conn, &page.data.iter().collect::<Vec<_>>()).await?;
     Ok(Page { data, next_cursor })
 }
 
@@ -69,10 +69,12 @@ pub async fn mine(state: web::Data<State>, principal: Principal, q: Query<PageQu
         at: p.completed_at.unwrap_or(p.created_at),
         id: p.id,
     });
+    let views = CourseView::many(&mut conn, &page.data.iter().map(|(_, c)| c).collect::<Vec<_>>()).await?;
     let data = page
         .data
         .iter()
-        .map(|(p, c)| Ok(OwnedCourseView { course: CourseView::new(c)?, purchase: PurchaseView::new(p)? }))
+        .zip(views)
+        .map(|((p, _), course)| Ok(OwnedCourseView { course, purchase: PurchaseView::new(p)? }))
         .collect::<Result<Vec<_>, Problem>>()?;
     Ok(HttpResponse::Ok().json(Page { data, next_cursor: page.next_cursor }))
 }

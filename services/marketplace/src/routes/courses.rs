@@ -37,7 +37,7 @@ pub async fn get(
     if !visible(&course, principal.as_ref()) {
         return Err(MarketError::CourseNotFound.into());
     }
-    Ok(HttpResponse::Ok().json(CourseView::new(&course)?))
+    Ok(HttpResponse::Ok().json(CourseView::one(&mut conn, &course).await?))
 }
 
 /// Lock the course for a change by its instructor. Others get 403 for a published course and 404
@@ -95,6 +95,18 @@ pub async fn patch(
                 updated_at: Some(now),
             };
             let after = courses::update(conn, id, &changes).await?;
+            if let Some(prices) = &patch.prices {
+                let primary = super::views::money(after.price, &after.currency)?;
+                let errors = crate::domain::course::check_other_prices(&primary, prices);
+                if !errors.is_empty() {
+                    return Err(Problem::validation(errors));
+                }
+            }
+            let others = patch
+                .prices
+                .as_ref()
+                .map(|ps| ps.iter().map(|p| (p.currency.code().to_string(), p.amount)).collect::<Vec<_>>());
+            courses::set_other_prices(conn, &after, others.as_deref()).await?;
             // A price change is what buyers pay from now on: audited. Other edits are content.
             if (&before.price, &before.currency) != (&after.price, &after.currency) {
                 let changes = serde_json::json!({
@@ -104,11 +116,11 @@ pub async fn patch(
                 let action = audit::Action::new("course.price.change", format!("course:{id}"), changes);
                 audit::record(conn, &ctx, now, action).await?;
             }
-            Ok::<_, Problem>(after)
+            CourseView::one(conn, &after).await
         })
     })
     .await?;
-    Ok(HttpResponse::Ok().json(CourseView::new(&course)?))
+    Ok(HttpResponse::Ok().json(course))
 }
 
 /// Publish a course (its instructor only): it enters the catalogue and can be bought. Idempotent.
@@ -171,7 +183,8 @@ async fn set_status(
         })
     })
     .await?;
-    Ok(HttpResponse::Ok().json(CourseView::new(&course)?))
+    let mut conn = state.pool.get().await?;
+    Ok(HttpResponse::Ok().json(CourseView::one(&mut conn, &course).await?))
 }
 
 /// The package, for its instructor, admins and buyers with access.

@@ -42,7 +42,7 @@ pub async fn courses(
     let mut conn = state.pool.get().await?;
     let rows = courses::by_instructor(&mut conn, me, q.cursor()?, q.limit()).await?;
     let page = Page::from_rows(rows, q.limit(), |c| Keyset { at: c.created_at, id: c.id });
-    let data = page.data.iter().map(CourseView::new).collect::<Result<Vec<_>, _>>()?;
+    let data = CourseView::many(&mut conn, &page.data.iter().collect::<Vec<_>>()).await?;
     Ok(HttpResponse::Ok().json(Page { data, next_cursor: page.next_cursor }))
 }
 

@@ -3,6 +3,7 @@
 pub mod catalog;
 pub mod courses;
 pub mod instructors;
+pub mod promotions;
 pub mod purchases;
 pub mod reports;
 pub mod reviews;
@@ -17,6 +18,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/courses/list", web::get().to(catalog::list))
         .route("/api/courses/mine", web::get().to(catalog::mine))
         .route("/api/courses/purchase", web::post().to(purchases::purchase))
+        .route("/api/courses/promotion-codes", web::post().to(promotions::create))
         .route("/api/courses/{id}", web::get().to(courses::get))
         .route("/api/courses/{id}", web::patch().to(courses::patch))
         .route("/api/courses/{id}/publish", web::post().to(courses::publish))

@@ -10,10 +10,11 @@ use crate::{purchasing, State};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use diesel_async::AsyncPgConnection;
+use events::catalog::billing::{ChargeLine, LineKind};
 use platform::auth::Principal;
 use platform::http::Json;
 use platform::idempotency::{self, IdempotencyKey, Step};
-use platform::money::Money;
+use platform::money::{Currency, Money};
 use platform::Problem;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -32,6 +33,16 @@ pub struct PurchaseRequest {
     /// instructor's earnings from it then mature when the clock passes the refund window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_clock: Option<Uuid>,
+    /// The currency to pay in: the course's primary price's (the default) or one of its other
+    /// `prices`; billing charges in it and the sale, earnings and reports stay in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "EUR")]
+    pub currency: Option<Currency>,
+    /// A course promotion code (`POST /api/courses/promotion-codes`): its discount comes off the
+    /// price at once. Not with a `voucher_code`. Ignored for a free course.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "SPRING25", min_length = 3, max_length = 40)]
+    pub promotion_code: Option<String>,
 }
 
 /// Characters of a voucher code a purchase keeps (`voucher_code_prefix`): `RW-` and the first
@@ -67,10 +78,10 @@ fn voucher_code(raw: Option<&str>) -> Result<Option<String>, Problem> {
         (status = 401, body = Problem, content_type = "application/problem+json", description = "unauthorized"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "forbidden: the caller is not a user"),
         (status = 404, body = Problem, content_type = "application/problem+json", description = "not_found: no such course (or a draft)"),
-        (status = 409, body = Problem, content_type = "application/problem+json", description = "own_course, already_owned, course_not_published, idempotency_in_progress, voucher_code_required (the buyer's pending purchase of the course waits for its voucher to be reserved: send the same `voucher_code`)"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "redemption_limit_reached (the promotion code's limit is taken), own_course, already_owned, course_not_published, idempotency_in_progress, voucher_code_required (the buyer's pending purchase of the course waits for its voucher to be reserved: send the same `voucher_code`)"),
         (status = 413, body = Problem, content_type = "application/problem+json", description = "payload_too_large"),
         (status = 415, body = Problem, content_type = "application/problem+json", description = "unsupported_media_type: not `application/json`"),
-        (status = 422, body = Problem, content_type = "application/problem+json", description = "validation_failed (`course_id`, `voucher_code`, unknown field, malformed Idempotency-Key), idempotency_key_reused; naming `voucher_code`: voucher_not_found (no such code, or another user's), voucher_used, voucher_expired, voucher_currency_mismatch"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "validation_failed (`course_id`, `voucher_code`, `currency`: one the course is not sold in, `promotion_code`: unknown, inactive, expired, not for this course, no amount in the currency, first purchase only, or with a voucher, unknown field, malformed Idempotency-Key), idempotency_key_reused; naming `voucher_code`: voucher_not_found (no such code, or another user's), voucher_used, voucher_expired, voucher_currency_mismatch"),
         (status = 502, body = Problem, content_type = "application/problem+json", description = "billing_unavailable: the payment could not be created; rewards_unavailable: the voucher could not be checked"),
         (status = 503, body = Problem, content_type = "application/problem+json", description = "overloaded: no database connection became free within the pool wait (`<S>_DATABASE_POOL_WAIT_MS`); nothing was written; retry after `Retry-After` seconds")))]
 pub async fn purchase(
@@ -82,6 +93,10 @@ pub async fn purchase(
     let buyer = principal.user_id()?;
     let req = body.into_inner();
     let voucher = voucher_code(req.voucher_code.as_deref())?;
+    if voucher.is_some() && req.promotion_code.is_some() {
+        return Err(Problem::field("promotion_code", "use a voucher or a promotion code, not both"));
+    }
+    let promotion = req.promotion_code.clone();
     let scope = format!("{buyer}:POST /api/courses/purchase");
     // Derived from the key: a retry after a failed attempt is the same purchase, so it reaches
     // the same payment at billing.
@@ -94,7 +109,7 @@ pub async fn purchase(
         &scope,
         &key,
         &req.clone(),
-        move |conn| Box::pin(async move { prepare(conn, &st, buyer, &req, purchase_id, voucher).await }),
+        move |conn| Box::pin(async move { prepare(conn, &st, buyer, &req, purchase_id, (voucher, promotion)).await }),
         async move |pay: Pay| {
             let pay = match pay.voucher.clone() {
                 Some(code) => match apply_voucher(&pay_state, buyer, &pay, &code).await? {
@@ -103,7 +118,7 @@ pub async fn purchase(
                 },
                 None => pay,
             };
-            let payment = pay_state.billing.create_payment(buyer, pay.price, pay.purchase_id, &pay.description).await?;
+            let payment = pay_state.billing.create_payment(buyer, pay.price, pay.purchase_id, &pay.description, &pay.lines).await?;
             tracing::info!(purchase = %pay.purchase_id, payment = %payment.id, status = %payment.status, key = %BillingClient::idempotency_key(pay.purchase_id), "payment created");
             Ok(Called::Paid(pay, payment))
         },
@@ -133,6 +148,9 @@ struct Pay {
     status: StatusCode,
     /// A voucher not reserved yet.
     voucher: Option<String>,
+    /// What the payment pays for, for billing's receipt and invoice: the course at its list price
+    /// and a promotion code's discount; empty lets billing print one line.
+    lines: Vec<ChargeLine>,
 }
 
 impl Pay {
@@ -159,12 +177,25 @@ impl Pay {
             }
             _ => None,
         };
+        let description = format!("Course: {course_title}");
+        let lines = match purchase.promotion_code.as_deref() {
+            Some(code) if !purchase.discount.is_zero() => vec![
+                ChargeLine { kind: LineKind::Course, description: description.clone(), amount: purchase.price },
+                ChargeLine {
+                    kind: LineKind::Discount,
+                    description: format!("Promotion code {code}"),
+                    amount: -purchase.discount,
+                },
+            ],
+            _ => Vec::new(),
+        };
         Ok(Pay {
             purchase_id: purchase.id,
             price: Money::round(purchase.amount_paid, currency),
-            description: format!("Course: {course_title}"),
+            description,
             status,
             voucher,
+            lines,
         })
     }
 }
@@ -219,7 +250,7 @@ async fn apply_voucher(state: &web::Data<State>, buyer: Uuid, pay: &Pay, code: &
                 return Ok(Applied::Completed(Box::new(PurchaseView::new(&purchase)?)));
             }
             if purchase.amount_paid.is_zero() {
-                let completed = purchasing::complete(conn, state, &purchase, None).await?;
+                let completed = purchasing::complete(conn, state, &purchase, None, None).await?;
                 return Ok(Applied::Completed(Box::new(PurchaseView::new(&completed)?)));
             }
             Ok(Applied::Pay(Money::round(purchase.amount_paid, currency)))
@@ -237,7 +268,7 @@ async fn prepare(
     buyer: Uuid,
     req: &PurchaseRequest,
     purchase_id: Uuid,
-    voucher: Option<String>,
+    (voucher, promotion): (Option<String>, Option<String>),
 ) -> Result<Step<PurchaseView, Pay>, Problem> {
     let course_id = req.course_id;
     // Serialise attempts of one buyer on one course (different keys, double clicks): the second
@@ -272,14 +303,19 @@ async fn prepare(
         }
         .into());
     }
-    let currency = purchasing::currency_of(&course.currency)?;
-    let price = Money::round(course.price, currency);
+    let price = price_in(conn, &course, req.currency).await?;
+    let currency = price.currency;
     let prefix = voucher.as_deref().map(|c| platform::code_hash::prefix(c, VOUCHER_PREFIX_CHARS));
-    // The buyer's declined attempts at this course will never be used now: void their payments.
+    // The buyer's declined attempts at this course will never be used now: void their payments
+    // (which gives their redemptions back before this purchase takes one).
     purchasing::supersede_failed(conn, state, buyer, course_id).await?;
     let test_clock = attachable(conn, state, buyer, req.test_clock).await?;
     let created_at =
         events::test_clocks::now_of(conn, test_clock, state.clock.now()).await.map_err(MarketError::from)?;
+    let promo = match promotion.as_deref().filter(|_| !price.amount.is_zero()) {
+        Some(typed) => Some(crate::promotions::redeem(conn, state, typed, &course, price, buyer).await?),
+        None => None,
+    };
     let purchase = purchases::insert(
         conn,
         &NewPurchase {
@@ -295,11 +331,16 @@ async fn prepare(
             // A free course has nothing to take a voucher off.
             voucher_code_prefix: prefix.as_deref().filter(|_| !price.amount.is_zero()),
             test_clock_id: test_clock,
+            discount: promo.as_ref().map_or(rust_decimal::Decimal::ZERO, |p| p.priced.discount.amount),
+            promotion_code_id: promo.as_ref().map(|p| p.code.code.id),
+            promotion_code: promo.as_ref().map(|p| p.code.code.code.as_str()),
+            promotion_funded_by: promo.as_ref().map(|p| p.code.code.funded_by.as_str()),
         },
     )
     .await?;
-    if price.amount.is_zero() {
-        let completed = purchasing::complete(conn, state, &purchase, None).await?;
+    // Free, or a code covering the price (or leaving less than Stripe's minimum, waived).
+    if purchase.amount_paid.is_zero() {
+        let completed = purchasing::complete(conn, state, &purchase, None, None).await?;
         return Ok(Step::Done(StatusCode::CREATED, PurchaseView::new(&completed)?));
     }
     Ok(Step::Call(Pay::of(&purchase, &course.title, StatusCode::CREATED, voucher.as_deref())?))
@@ -320,6 +361,26 @@ async fn attachable(
         Ok(Some(id))
     } else {
         Err(Problem::field("test_clock", "no such test clock of yours"))
+    }
+}
+
+/// The course's price in the currency the buyer named: the primary price by default (and for a
+/// free course, free in every currency), else one of its other prices; a currency it is not sold
+/// in is 422 naming `currency`.
+async fn price_in(
+    conn: &mut AsyncPgConnection,
+    course: &courses::Course,
+    wanted: Option<Currency>,
+) -> Result<Money, Problem> {
+    let primary = Money::round(course.price, purchasing::currency_of(&course.currency)?);
+    match wanted {
+        Some(c) if c != primary.currency && !primary.amount.is_zero() => {
+            match courses::price_in(conn, course.id, c.code()).await? {
+                Some(price) => Ok(Money::round(price, c)),
+                None => Err(Problem::field("currency", format!("this course is not sold in {c}"))),
+            }
+        }
+        _ => Ok(primary),
     }
 }
 

@@ -116,14 +116,17 @@ pub async fn upload(
                 },
             )
             .await?;
+            let others: Vec<_> = meta.prices.iter().map(|p| (p.currency.code().to_string(), p.amount)).collect();
+            courses::set_other_prices(conn, &course, Some(&others)).await?;
+            let view = CourseView::one(conn, &course).await?;
             // Last step of the transaction: if the commit below fails, the file is removed again.
             package.staged.commit(commit_key).await.map_err(Problem::internal)?;
-            Ok::<_, Problem>(course)
+            Ok::<_, Problem>(view)
         })
     })
     .await;
     match result {
-        Ok(course) => Ok(HttpResponse::Created().json(CourseView::new(&course)?)),
+        Ok(view) => Ok(HttpResponse::Created().json(view)),
         Err(e) => {
             if let Err(cleanup) = state.content.delete(&key).await {
                 tracing::error!(error = %cleanup, %key, "could not remove the package of a failed upload");

@@ -54,7 +54,11 @@ pub struct CourseView {
     pub level: String,
     pub language: String,
     pub tags: Vec<String>,
+    /// The primary price: the catalogue's, and what a purchase naming no currency pays.
     pub price: Money,
+    /// Every price the course is sold at, the primary first, then the other currencies a purchase
+    /// may name (`currency`), in code order.
+    pub prices: Vec<Money>,
     pub free: bool,
     /// `draft`, `published` or `unpublished`.
     #[schema(example = "published")]
@@ -78,6 +82,7 @@ impl CourseView {
             language: c.language.clone(),
             tags: c.tags.clone(),
             price: money(c.price, &c.currency)?,
+            prices: vec![money(c.price, &c.currency)?],
             free: c.price.is_zero(),
             status: c.status.clone(),
             rating: Rating { average: average(c.rating_sum, c.rating_count), count: c.rating_count },
@@ -94,6 +99,32 @@ impl CourseView {
     }
 }
 
+impl CourseView {
+    /// Views of a page of courses with their other-currency prices, read in one query.
+    pub async fn many(
+        conn: &mut diesel_async::AsyncPgConnection,
+        courses: &[&Course],
+    ) -> Result<Vec<CourseView>, Problem> {
+        let ids: Vec<Uuid> = courses.iter().map(|c| c.id).collect();
+        let others = crate::store::courses::other_prices(conn, &ids).await?;
+        courses
+            .iter()
+            .map(|c| {
+                let mut view = CourseView::new(c)?;
+                for o in others.iter().filter(|o| o.course_id == c.id) {
+                    view.prices.push(money(o.price, &o.currency)?);
+                }
+                Ok(view)
+            })
+            .collect()
+    }
+
+    pub async fn one(conn: &mut diesel_async::AsyncPgConnection, course: &Course) -> Result<CourseView, Problem> {
+        let mut views = Self::many(conn, &[course]).await?;
+        views.pop().ok_or_else(|| Problem::internal("no view of the course"))
+    }
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PurchaseView {
     pub id: Uuid,
@@ -103,14 +134,24 @@ pub struct PurchaseView {
     pub status: String,
     /// The list price when bought.
     pub price: Money,
-    /// Off the price: a reward voucher's value, plus a remainder below Stripe's minimum charge
-    /// that the platform waived. Zero without a voucher.
+    /// Off the price: a reward voucher's value or a promotion code's discount, plus a remainder
+    /// below Stripe's minimum charge that is waived. Zero without either.
     pub discount: Money,
-    /// What the buyer pays (`price - discount`); a refund gives back at most this.
+    /// What billing is asked to charge (`price - discount`): with an inclusive tax the buyer pays
+    /// this and `tax` is inside it; with an exclusive one `tax` comes on top.
     pub amount_paid: Money,
+    /// The tax billing charged with the payment, known once the purchase completed (zero when
+    /// untaxed). Neither the platform's nor the instructor's revenue.
+    pub tax: Money,
+    /// The revenue of the sale, net of tax, once completed: what the 70/30 split divides and a
+    /// refund gives back at most (the tax goes back beside it). Null before completion.
+    pub net_amount: Option<Money>,
     /// The voucher used, if any: the first 7 characters of its code (`RW-` and the first group),
     /// the rest of which is never kept.
     pub voucher_code_prefix: Option<String>,
+    /// The promotion code used, if any, and who funds its discount (`platform` or `instructor`).
+    pub promotion_code: Option<String>,
+    pub promotion_funded_by: Option<String>,
     pub payment_id: Option<Uuid>,
     /// For the buyer's app to confirm the payment with Stripe, while it is pending.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -130,7 +171,11 @@ impl PurchaseView {
             price: money(p.price, &p.currency)?,
             discount: money(p.discount, &p.currency)?,
             amount_paid: money(p.amount_paid, &p.currency)?,
+            tax: money(p.tax, &p.currency)?,
+            net_amount: p.net_amount.map(|n| money(n, &p.currency)).transpose()?,
             voucher_code_prefix: p.voucher_code_prefix.clone(),
+            promotion_code: p.promotion_code.clone(),
+            promotion_funded_by: p.promotion_funded_by.clone(),
             payment_id: p.payment_id,
             client_secret: if p.status == crate::store::purchases::PENDING { p.client_secret.clone() } else { None },
             failure_code: p.failure_code.clone(),

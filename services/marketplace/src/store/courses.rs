@@ -294,3 +294,62 @@ pub async fn by_instructor(
     }
     query.load(conn).await
 }
+
+/// A course's price in a currency other than its primary one.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = super::schema::course_prices)]
+pub struct OtherPrice {
+    pub course_id: Uuid,
+    pub currency: String,
+    pub price: Decimal,
+}
+
+/// The other-currency prices of `ids`, by course then currency: one query for a page of courses.
+pub async fn other_prices(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<OtherPrice>> {
+    use super::schema::course_prices::dsl as cp;
+    cp::course_prices
+        .filter(cp::course_id.eq_any(ids))
+        .order((cp::course_id, cp::currency))
+        .select(OtherPrice::as_select())
+        .load(conn)
+        .await
+}
+
+/// The course's price in `currency`, if it is sold in it besides its primary price.
+pub async fn price_in(conn: &mut AsyncPgConnection, id: Uuid, currency: &str) -> QueryResult<Option<Decimal>> {
+    use super::schema::course_prices::dsl as cp;
+    cp::course_prices
+        .filter(cp::course_id.eq(id))
+        .filter(cp::currency.eq(currency))
+        .select(cp::price)
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Replace the course's other-currency prices (`None`: keep them), then drop what the primary
+/// price now rules out: its own currency, or every one when the course is free.
+pub async fn set_other_prices(
+    conn: &mut AsyncPgConnection,
+    course: &Course,
+    prices: Option<&[(String, Decimal)]>,
+) -> QueryResult<()> {
+    use super::schema::course_prices::dsl as cp;
+    if let Some(prices) = prices {
+        diesel::delete(cp::course_prices.filter(cp::course_id.eq(course.id))).execute(conn).await?;
+        let rows: Vec<_> = prices
+            .iter()
+            .map(|(c, p)| (cp::course_id.eq(course.id), cp::currency.eq(c.as_str()), cp::price.eq(*p)))
+            .collect();
+        if !rows.is_empty() {
+            diesel::insert_into(cp::course_prices).values(rows).execute(conn).await?;
+        }
+    }
+    let stale = cp::course_prices.filter(cp::course_id.eq(course.id));
+    if course.price.is_zero() {
+        diesel::delete(stale).execute(conn).await?;
+    } else {
+        diesel::delete(stale.filter(cp::currency.eq(course.currency.trim()))).execute(conn).await?;
+    }
+    Ok(())
+}

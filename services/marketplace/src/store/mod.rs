@@ -3,6 +3,7 @@
 pub mod courses;
 pub mod earnings;
 pub mod payouts;
+pub mod promotions;
 pub mod purchases;
 pub mod reviews;
 pub mod sales;

@@ -43,6 +43,24 @@ pub struct Purchase {
     pub voucher_released_at: Option<DateTime<Utc>>,
     /// The test clock it lives on (sandbox only): its earnings mature in the clock's time.
     pub test_clock_id: Option<Uuid>,
+    /// Billing's net of what it charged, set at completion: what split, and what refunds (net,
+    /// as billing counts them) give back at most. `amount_paid` less an inclusive tax.
+    pub net_amount: Option<Decimal>,
+    /// The tax billing charged with the payment (inclusive or on top); zero when untaxed.
+    pub tax: Decimal,
+    /// A promotion code's purchase: the code (as stored), who funds its discount (`platform` or
+    /// `instructor`), and when its redemption was given back (the purchase closed unpaid).
+    pub promotion_code_id: Option<Uuid>,
+    pub promotion_code: Option<String>,
+    pub promotion_funded_by: Option<String>,
+    pub promotion_released_at: Option<DateTime<Utc>>,
+}
+
+impl Purchase {
+    /// The revenue of the sale (net of tax); before completion, what billing is asked to charge.
+    pub fn net(&self) -> Decimal {
+        self.net_amount.unwrap_or(self.amount_paid)
+    }
 }
 
 #[derive(Debug, Insertable)]
@@ -59,6 +77,11 @@ pub struct NewPurchase<'a> {
     pub created_at: DateTime<Utc>,
     pub voucher_code_prefix: Option<&'a str>,
     pub test_clock_id: Option<Uuid>,
+    /// A promotion code's discount, known at once (a voucher's is set when rewards reserves it).
+    pub discount: Decimal,
+    pub promotion_code_id: Option<Uuid>,
+    pub promotion_code: Option<&'a str>,
+    pub promotion_funded_by: Option<&'a str>,
 }
 
 pub async fn insert(conn: &mut AsyncPgConnection, new: &NewPurchase<'_>) -> QueryResult<Purchase> {
@@ -110,17 +133,24 @@ pub async fn set_payment(
         .await
 }
 
-pub async fn complete(
-    conn: &mut AsyncPgConnection,
-    id: Uuid,
-    payment_id: Option<Uuid>,
-    instructor_share: Decimal,
-    platform_share: Decimal,
-    at: DateTime<Utc>,
-) -> QueryResult<Purchase> {
+/// What a completion books on the purchase.
+#[derive(Debug, Clone, Copy)]
+pub struct Completion {
+    pub payment_id: Option<Uuid>,
+    pub net_amount: Decimal,
+    pub tax: Decimal,
+    pub instructor_share: Decimal,
+    pub platform_share: Decimal,
+    pub at: DateTime<Utc>,
+}
+
+pub async fn complete(conn: &mut AsyncPgConnection, id: Uuid, c: &Completion) -> QueryResult<Purchase> {
+    let Completion { payment_id, net_amount, tax, instructor_share, platform_share, at } = *c;
     diesel::update(purchases::table.find(id))
         .set((
             purchases::status.eq(COMPLETED),
+            purchases::net_amount.eq(net_amount),
+            purchases::tax.eq(tax),
             purchases::payment_id.eq(payment_id),
             purchases::instructor_share.eq(instructor_share),
             purchases::platform_share.eq(platform_share),

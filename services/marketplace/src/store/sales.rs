@@ -27,6 +27,8 @@ pub struct NewLine<'a> {
     pub discount: Decimal,
     pub currency: &'a str,
     pub occurred_at: DateTime<Utc>,
+    /// The tax billing charged with a sale (refunds: the tax given back, negative); never in `gross`.
+    pub tax: Decimal,
 }
 
 pub async fn insert(conn: &mut AsyncPgConnection, line: &NewLine<'_>) -> QueryResult<usize> {
@@ -57,6 +59,9 @@ pub struct IntervalTotals {
     pub instructor_revenue: Decimal,
     #[diesel(sql_type = Numeric)]
     pub platform_revenue: Decimal,
+    /// Tax charged with the sales less tax refunded: collected for the tax authority, not revenue.
+    #[diesel(sql_type = Numeric)]
+    pub tax: Decimal,
 }
 
 /// The per-day, per-currency summary of the ledger the sales report reads for closed days.
@@ -64,12 +69,12 @@ pub const SALES_DAYS: DailySummary = DailySummary {
     period: Period::Day,
     done: "sales_days_done",
     inserts: &["INSERT INTO sales_days (day, currency, sales, refunds, gross_sales, refunded, discounts, gmv, \
-                                       instructor_revenue, platform_revenue) \
+                                       instructor_revenue, platform_revenue, tax) \
                 SELECT (l.occurred_at AT TIME ZONE 'UTC')::date, l.currency, \
                        count(*) FILTER (WHERE l.kind = 'sale'), count(*) FILTER (WHERE l.kind = 'refund'), \
                        coalesce(sum(l.gross) FILTER (WHERE l.kind = 'sale'), 0), \
                        coalesce(-sum(l.gross) FILTER (WHERE l.kind = 'refund'), 0), \
-                       sum(l.discount), sum(l.gross), sum(l.instructor_amount), sum(l.platform_amount) \
+                       sum(l.discount), sum(l.gross), sum(l.instructor_amount), sum(l.platform_amount), sum(l.tax) \
                   FROM span JOIN sales_ledger l ON l.occurred_at >= span.lo AND l.occurred_at < span.hi \
                  WHERE (l.occurred_at AT TIME ZONE 'UTC')::date IN (SELECT day FROM missing) \
                  GROUP BY 1, 2"],
@@ -89,17 +94,17 @@ pub async fn by_interval(
         "SELECT width_bucket(at, $1) AS bucket, currency, sum(sales)::bigint AS sales, \
                 sum(refunds)::bigint AS refunds, sum(gross_sales) AS gross_sales, sum(refunded) AS refunded, \
                 sum(discounts) AS discounts, sum(gmv) AS gmv, sum(instructor_revenue) AS instructor_revenue, \
-                sum(platform_revenue) AS platform_revenue \
+                sum(platform_revenue) AS platform_revenue, sum(tax) AS tax \
            FROM ( \
              SELECT day::timestamp AT TIME ZONE 'UTC' AS at, currency, sales, refunds, gross_sales, refunded, \
-                    discounts, gmv, instructor_revenue, platform_revenue \
+                    discounts, gmv, instructor_revenue, platform_revenue, tax \
                FROM sales_days WHERE day >= $4 AND day < $5 \
              UNION ALL \
              SELECT occurred_at, currency, \
                     count(*) FILTER (WHERE kind = 'sale'), count(*) FILTER (WHERE kind = 'refund'), \
                     coalesce(sum(gross) FILTER (WHERE kind = 'sale'), 0), \
                     coalesce(-sum(gross) FILTER (WHERE kind = 'refund'), 0), \
-                    sum(discount), sum(gross), sum(instructor_amount), sum(platform_amount) \
+                    sum(discount), sum(gross), sum(instructor_amount), sum(platform_amount), sum(tax) \
                FROM sales_ledger \
               WHERE (occurred_at >= $2 AND occurred_at < $6) OR (occurred_at >= $7 AND occurred_at < $3) \
               GROUP BY 1, 2 \

@@ -60,6 +60,12 @@ diesel::table! {
         voucher_released_at -> Nullable<Timestamptz>,
         expiry_attempted_at -> Nullable<Timestamptz>,
         test_clock_id -> Nullable<Uuid>,
+        net_amount -> Nullable<Numeric>,
+        tax -> Numeric,
+        promotion_code_id -> Nullable<Uuid>,
+        promotion_code -> Nullable<Text>,
+        promotion_funded_by -> Nullable<Text>,
+        promotion_released_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -132,5 +138,41 @@ diesel::table! {
         discount -> Numeric,
         currency -> Bpchar,
         occurred_at -> Timestamptz,
+        tax -> Numeric,
+    }
+}
+
+diesel::table! {
+    course_prices (course_id, currency) {
+        course_id -> Uuid,
+        currency -> Bpchar,
+        price -> Numeric,
+    }
+}
+
+diesel::table! {
+    promotion_codes (id) {
+        id -> Uuid,
+        code -> Text,
+        funded_by -> Text,
+        instructor_id -> Nullable<Uuid>,
+        percent_off -> Nullable<Numeric>,
+        course_ids -> Nullable<Array<Uuid>>,
+        categories -> Nullable<Array<Text>>,
+        max_redemptions -> Nullable<Int4>,
+        redeemed -> Int4,
+        expires_at -> Nullable<Timestamptz>,
+        first_purchase_only -> Bool,
+        active -> Bool,
+        created_by -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    promotion_code_amounts (promotion_code_id, currency) {
+        promotion_code_id -> Uuid,
+        currency -> Bpchar,
+        amount -> Numeric,
     }
 }

@@ -5,6 +5,7 @@
 mod audit;
 mod boot;
 mod catalog;
+mod currencies;
 mod cursors;
 mod download;
 mod earnings;
@@ -12,6 +13,7 @@ mod erasure;
 mod expiry;
 mod input;
 mod privacy;
+mod promotions;
 mod purchase;
 mod refunds;
 mod replicas;
