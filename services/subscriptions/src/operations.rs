@@ -431,7 +431,11 @@ pub async fn preview(
     let trialing = now_status == Status::Trialing;
     let applies_now = if trialing { !next_price.amount.is_zero() } else { next.rank > current.rank };
     if !applies_now || trialing {
-        return Ok((current, next, Preview { amount: Money::zero(billed), applies_now, discount: None, credit: Money::zero(billed) }));
+        return Ok((
+            current,
+            next,
+            Preview { amount: Money::zero(billed), applies_now, discount: None, credit: Money::zero(billed) },
+        ));
     }
     let now = state.clock.now();
     let list = proration::upgrade_charge(current_price.amount, next_price.amount, billed, start, end, now);

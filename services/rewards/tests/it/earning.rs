@@ -26,6 +26,7 @@ fn purchase(buyer: Uuid, gross: &str) -> CoursePurchased {
         platform_share: usd(gross),
         payment_id: Some(Uuid::now_v7()),
         purchased_at: Utc::now(),
+        tax: None,
     }
 }
 

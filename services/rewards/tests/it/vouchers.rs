@@ -125,6 +125,7 @@ async fn a_completed_purchase_consumes_it_and_a_release_gives_it_back_until_it_e
         platform_share: usd("1.00"),
         payment_id: Some(Uuid::now_v7()),
         purchased_at: Utc::now(),
+        tax: None,
     })
     .await;
     s.wait_drained().await;

@@ -144,10 +144,6 @@ mod tests {
         Decimal::from_str(s).expect("decimal")
     }
 
-    fn money(s: &str, c: &str) -> Money {
-        Money::new(d(s), c.parse().expect("currency")).expect("money")
-    }
-
     #[test]
     fn repeating_and_forever_discounts_are_recurring_a_once_discount_is_not() {
         assert!(recurring(Duration::Forever));

@@ -18,5 +18,5 @@ mod replicas;
 mod reports;
 mod seats;
 mod support;
-mod trials;
 mod test_clocks;
+mod trials;
