@@ -119,17 +119,19 @@ async fn invoices_across_periods_are_numbered_per_year_with_proration_discount_t
     .await;
 
     // Ten days in, Enterprise: 21 of 31 days left. The unused Pro is worth 9.99 * 21/31 = 6.77,
-    // Enterprise for the rest 67.07: 60.30 net (the prorated difference), 11.46 VAT, 71.76.
+    // Enterprise for the rest 67.07 (60.30, the prorated difference at list prices). The coupon
+    // covers this period, so the customer pays the prorated difference of what they pay:
+    // (79.20 - 7.99) * 21/31 = 48.24 net, a 12.06 discount line; 9.17 VAT, 57.41.
     set_clocks(&p, start + chrono::Duration::days(10));
     let up = p.post_key(&ada, "/api/subscriptions/me/change", json!({"tier": "enterprise"}), "up").await;
     assert_eq!(up.status, 200, "{}", up.body);
     let list = wait_invoices(&p, &ada, 2).await;
     let upgrade = &list[1];
     assert_eq!(upgrade["number"], "INV-2030-000002");
-    assert_eq!(lines(upgrade), ["proration_credit: -6.77", "proration_charge: 67.07"]);
-    assert_eq!(sums(upgrade), ("60.30".into(), "11.46".into(), "71.76".into()));
+    assert_eq!(lines(upgrade), ["proration_credit: -6.77", "proration_charge: 67.07", "discount: -12.06"]);
+    assert_eq!(sums(upgrade), ("48.24".into(), "9.17".into(), "57.41".into()));
     let charged: Vec<i64> = p.fake.payment_intents().iter().filter_map(|pi| pi["amount"].as_i64()).collect();
-    assert!(charged.contains(&7176), "Stripe took net + tax: {charged:?}");
+    assert!(charged.contains(&5741), "Stripe took net + tax: {charged:?}");
 
     // Three renewals into 2031, each at its period end: Enterprise less 20 % (99.00 - 19.80 =
     // 79.20 net, 15.05 VAT, 94.25), numbered 1, 2, 3 of the new year.
@@ -153,8 +155,8 @@ async fn invoices_across_periods_are_numbered_per_year_with_proration_discount_t
 
     // The upgrade's and the last renewal's PDFs read back.
     let upgrade_pdf = pdf(&p, &ada, &format!("/api/payments/invoices/{}", str_of(&list[1]["id"]))).await;
-    let expected = ["INV-2030-000002", "Unused time on Pro", "-6.77 USD", "67.07 USD", "VAT 19%", "11.46 USD"];
-    assert_reads(&upgrade_pdf, "INV-2030-000002", &expected, "71.76 USD");
+    let expected = ["INV-2030-000002", "Unused time on Pro", "-6.77 USD", "67.07 USD", "VAT 19%", "9.17 USD"];
+    assert_reads(&upgrade_pdf, "INV-2030-000002", &expected, "57.41 USD");
     let last = &list[4];
     let last_pdf = pdf(&p, &ada, &format!("/api/payments/invoices/{}", str_of(&last["id"]))).await;
     assert_reads(&last_pdf, "INV-2031-000003", &["99.00 USD", "-19.80 USD", "15.05 USD"], "94.25 USD");

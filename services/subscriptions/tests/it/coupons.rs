@@ -289,7 +289,7 @@ async fn an_upgrade_in_a_period_the_coupon_covers_is_prorated_net_of_it() {
     assert_eq!(changed.data["prorated_charge"]["amount"], "44.51");
     assert_eq!(succeeded_amounts(&s), vec![499, 4451]);
     assert_eq!(s.mrr_of(user).await, Decimal::from_str("49.50").unwrap());
-    // The invoice shows the prorated charge and the discount.
+    // The invoice shows the credit and the cost at list prices, then the discount.
     let invoices = s.invoices(user, 2).await;
     let upgrade = invoices.iter().find(|i| i["total"]["amount"] == "44.51").expect("the upgrade's invoice");
     let lines: Vec<(String, String)> = upgrade["lines"]
@@ -300,7 +300,11 @@ async fn an_upgrade_in_a_period_the_coupon_covers_is_prorated_net_of_it() {
         .collect();
     assert_eq!(
         lines,
-        vec![("proration_charge".to_string(), "89.01".to_string()), ("discount".to_string(), "-44.50".to_string())]
+        vec![
+            ("proration_credit".to_string(), "-9.99".to_string()),
+            ("proration_charge".to_string(), "99.00".to_string()),
+            ("discount".to_string(), "-44.50".to_string())
+        ]
     );
     s.stop().await;
 }
