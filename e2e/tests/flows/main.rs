@@ -18,6 +18,7 @@ mod hygiene;
 mod input;
 mod invoices;
 mod lost_webhooks;
+mod market_promo;
 mod observability;
 mod orphan_payments;
 mod pause;
