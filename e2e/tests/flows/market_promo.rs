@@ -54,6 +54,14 @@ async fn an_instructors_code_on_a_course_bought_in_euros_comes_out_of_their_shar
     assert_eq!(receipt.status, 200, "{}", receipt.body);
     assert_eq!(amount(&receipt.body["amount"]), "13.50", "{}", receipt.body);
     assert_eq!(receipt.body["amount"]["currency"], "EUR", "{}", receipt.body);
+    // The discount shows on the receipt as its own line.
+    let lines: Vec<(String, String)> = receipt.body["lines"]
+        .as_array()
+        .expect("lines")
+        .iter()
+        .map(|l| (str_of(&l["kind"]), amount(&l["amount"])))
+        .collect();
+    assert_eq!(lines, [("course".to_string(), "18.00".to_string()), ("discount".to_string(), "-4.50".to_string())]);
     let charged: Vec<(i64, String)> = p
         .fake
         .payment_intents()

@@ -175,6 +175,7 @@ pub async fn redeem(
 
 /// A code as its creator sees it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = CoursePromotionCodeView)]
 pub struct PromotionCodeView {
     pub id: Uuid,
     pub code: String,

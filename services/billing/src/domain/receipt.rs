@@ -24,6 +24,10 @@ pub struct Receipt {
     pub merchant: Merchant,
     pub buyer_id: uuid::Uuid,
     pub line_item: LineItem,
+    /// What was charged line by line when the payer described it so (a plan or a course, an
+    /// upgrade's proration, a coupon's or promotion code's discount as a negative line); empty for
+    /// a payment of one item (`line_item`). The same lines as the payment's invoice.
+    pub lines: Vec<super::invoice::InvoiceLine>,
     pub amount: platform::money::Money,
     pub payment_method: Option<CardSummary>,
     pub paid_at: chrono::DateTime<chrono::Utc>,
@@ -72,12 +76,23 @@ impl Receipt {
                 )
             })
             .collect();
+        let lines: String = self
+            .lines
+            .iter()
+            .map(|l| {
+                format!(
+                    "<tr><td>{}</td><td></td><td>{}</td></tr>",
+                    escape(&l.description),
+                    escape(&l.amount.to_string())
+                )
+            })
+            .collect();
         format!(
             "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Receipt {num}</title></head>\
              <body><h1>Receipt {num}</h1><p>{merchant}<br>{address}</p>\
              <p>Paid {paid} by {card}. Customer {buyer}.</p>\
              <table><tr><th>Item</th><th>Date</th><th>Amount</th></tr>\
-             <tr><td>{item}</td><td>{paid}</td><td>{amount}</td></tr>{refunds}</table>\
+             {lines}<tr><td>{item}</td><td>{paid}</td><td>{amount}</td></tr>{refunds}</table>\
              <p>Total refunded: {refunded}</p></body></html>",
             num = escape(&self.receipt_number),
             merchant = escape(&self.merchant.name),
@@ -85,6 +100,7 @@ impl Receipt {
             paid = self.paid_at.format("%Y-%m-%d"),
             card = card,
             buyer = self.buyer_id,
+            lines = lines,
             item = escape(&self.line_item.description),
             amount = escape(&self.amount.to_string()),
             refunds = refunds,
@@ -119,6 +135,18 @@ mod tests {
                 description: hostile.into(),
                 reference_id: "r".into(),
             },
+            lines: vec![
+                super::super::invoice::InvoiceLine {
+                    kind: "course".into(),
+                    description: hostile.into(),
+                    amount: usd(1332),
+                },
+                super::super::invoice::InvoiceLine {
+                    kind: "discount".into(),
+                    description: "Promotion code SPRING25 (25 % off)".into(),
+                    amount: usd(-333),
+                },
+            ],
             amount: usd(999),
             payment_method: Some(CardSummary { brand: hostile.into(), last4: hostile.into() }),
             paid_at: chrono::DateTime::UNIX_EPOCH,
@@ -133,6 +161,8 @@ mod tests {
         let html = receipt.to_html();
         assert!(!html.contains("<script") && !html.contains("<img"), "{html}");
         assert!(!html.contains("onerror=\""), "{html}");
-        assert_eq!(html.matches("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;").count(), 8, "{html}");
+        assert_eq!(html.matches("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;").count(), 9, "{html}");
+        // A discount shows as its own negative line.
+        assert!(html.contains("<td>Promotion code SPRING25 (25 % off)</td><td></td><td>-3.33 USD</td>"), "{html}");
     }
 }

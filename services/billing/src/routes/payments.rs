@@ -107,6 +107,17 @@ pub async fn history(
     Ok(HttpResponse::Ok().json(Page { data, next_cursor: page.next_cursor }))
 }
 
+/// The payer's lines of `payment` (none: a payment of one item).
+fn receipt_lines(payment: &payments::Payment) -> Result<Vec<crate::domain::invoice::InvoiceLine>, Problem> {
+    let lines: Vec<events::catalog::billing::ChargeLine> =
+        serde_json::from_value(payment.lines.clone()).map_err(Problem::internal)?;
+    if lines.is_empty() {
+        return Ok(Vec::new());
+    }
+    let amount = money(payment.amount, &payment.currency)?;
+    Ok(crate::domain::invoice::lines_of(&lines, &payment.description, &payment.purpose, amount))
+}
+
 /// The receipt of a succeeded payment, as JSON or (with `Accept: text/html`) as an HTML page.
 #[utoipa::path(get, path = "/api/payments/{id}/receipt", tag = "billing", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Payment id")),
@@ -149,6 +160,7 @@ pub async fn receipt(
             description: payment.description.clone(),
             reference_id: payment.reference_id.clone(),
         },
+        lines: receipt_lines(&payment)?,
         amount: money(payment.amount, &payment.currency)?,
         payment_method: match (payment.card_brand, payment.card_last4) {
             (Some(brand), Some(last4)) => Some(CardSummary { brand, last4 }),
