@@ -350,7 +350,7 @@ fn no_config_debug_shows_a_secret() {
     let mut shown: Vec<(String, String)> = Vec::new();
     let mut show = |what: &str, debug: String| shown.push((what.to_string(), debug));
 
-    for prefix in ["BILLING_", "SUBSCRIPTIONS_", "MARKETPLACE_", "REWARDS_", "LICENSING_"] {
+    for prefix in ["BILLING_", "SUBSCRIPTIONS_", "MARKETPLACE_", "REWARDS_", "LICENSING_", "WEBHOOKS_"] {
         let common: platform::config::ServiceConfig =
             platform::config::load_from(prefix, vars(prefix, &[])).expect("the common settings");
         show(prefix, format!("{common:?}"));
@@ -410,6 +410,10 @@ fn no_config_debug_shows_a_secret() {
     )
     .expect("marketplace's settings");
     show("marketplace", format!("{marketplace:?}"));
+    let webhooks: webhooks::config::WebhooksConfig =
+        platform::config::load_from("WEBHOOKS_", vars("WEBHOOKS_", &[("SECRET_KEY", secret("webhooks-sealing-key"))]))
+            .expect("webhooks' settings");
+    show("webhooks", format!("{webhooks:?}"));
     let gateway_vars = [
         ("GATEWAY_PORT", "8080".to_string()),
         ("GATEWAY_INTERNAL_TOKEN_SECRET", secret("internal")),
@@ -420,7 +424,7 @@ fn no_config_debug_shows_a_secret() {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .chain(
-        ["BILLING", "SUBSCRIPTIONS", "MARKETPLACE", "REWARDS", "LICENSING"]
+        ["BILLING", "SUBSCRIPTIONS", "MARKETPLACE", "REWARDS", "LICENSING", "WEBHOOKS"]
             .map(|s| (format!("GATEWAY_{s}_URL"), format!("http://{}:8080", s.to_lowercase()))),
     );
     let gateway: gateway::config::GatewayConfig =
@@ -441,6 +445,7 @@ fn no_config_debug_shows_a_secret() {
 
     // The secrets were loaded (a test that loads none proves nothing) and none is shown.
     assert_eq!(billing.stripe_api_key.expose(), secret("sk_live"));
+    assert_eq!(webhooks.secret_key.expose(), secret("webhooks-sealing-key"));
     assert!(licensing.certificate_signing_key_pem.expose().contains(&pem));
     assert_eq!(gateway.jwt_hs256_secret.as_ref().map(|s| s.expose().to_string()), Some(secret("hs256")));
     let mut leaks = Vec::new();

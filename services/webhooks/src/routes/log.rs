@@ -85,6 +85,7 @@ pub async fn by_endpoint(
     responses((status = 200, body = Page<AttemptView>),
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: admins only"),
+        (status = 404, body = Problem, content_type = PROBLEM, description = "not_found: `event_id` is not an event id"),
         (status = 422, body = Problem, content_type = PROBLEM, description = "invalid_cursor (`cursor`)")))]
 pub async fn by_event(
     state: web::Data<State>,
