@@ -36,7 +36,7 @@ pub struct PurchaseRequest {
     /// The currency to pay in: the course's primary price's (the default) or one of its other
     /// `prices`; billing charges in it and the sale, earnings and reports stay in it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, example = "EUR")]
+    #[schema(example = "EUR")]
     pub currency: Option<Currency>,
     /// A course promotion code (`POST /api/courses/promotion-codes`): its discount comes off the
     /// price at once. Not with a `voucher_code`. Ignored for a free course.
