@@ -32,6 +32,35 @@ pub async fn event_exists(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult
     ev::table.find(id).select(ev::event_type).first(conn).await.optional()
 }
 
+/// A delivery row of `event` to `endpoint`, due at once.
+#[derive(Insertable)]
+#[diesel(table_name = d)]
+struct NewDelivery<'a> {
+    id: Uuid,
+    event_id: Uuid,
+    endpoint_id: Uuid,
+    event_type: &'a str,
+    status: &'static str,
+    next_attempt_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl<'a> NewDelivery<'a> {
+    fn due_now(event: Uuid, event_type: &'a str, endpoint: Uuid, now: DateTime<Utc>) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            event_id: event,
+            endpoint_id: endpoint,
+            event_type,
+            status: PENDING,
+            next_attempt_at: Some(now),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 /// One delivery of `event` to `endpoint`, due at once; nothing when it exists already.
 pub async fn insert(
     conn: &mut AsyncPgConnection,
@@ -41,16 +70,7 @@ pub async fn insert(
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
     diesel::insert_into(d::table)
-        .values((
-            d::id.eq(Uuid::now_v7()),
-            d::event_id.eq(event),
-            d::endpoint_id.eq(endpoint),
-            d::event_type.eq(event_type),
-            d::status.eq(PENDING),
-            d::next_attempt_at.eq(Some(now)),
-            d::created_at.eq(now),
-            d::updated_at.eq(now),
-        ))
+        .values(NewDelivery::due_now(event, event_type, endpoint, now))
         .on_conflict_do_nothing()
         .execute(conn)
         .await?;
@@ -216,16 +236,7 @@ pub async fn replay_one(
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
     diesel::insert_into(d::table)
-        .values((
-            d::id.eq(Uuid::now_v7()),
-            d::event_id.eq(event),
-            d::endpoint_id.eq(endpoint),
-            d::event_type.eq(event_type),
-            d::status.eq(PENDING),
-            d::next_attempt_at.eq(Some(now)),
-            d::created_at.eq(now),
-            d::updated_at.eq(now),
-        ))
+        .values(NewDelivery::due_now(event, event_type, endpoint, now))
         .on_conflict((d::event_id, d::endpoint_id))
         .do_update()
         .set((d::status.eq(PENDING), d::attempts.eq(0), d::next_attempt_at.eq(Some(now)), d::updated_at.eq(now)))
