@@ -8,7 +8,7 @@ CARGO_CYCLONEDX_VERSION=0.5.9
 TOOL=$(scripts/cargo-tool.sh cargo-cyclonedx cargo-cyclonedx "$CARGO_CYCLONEDX_VERSION")
 OUT=${SBOM_DIR:-${CARGO_TARGET_DIR:-target}/sbom}
 mkdir -p "$OUT"
-SERVICES=(gateway billing subscriptions marketplace rewards licensing)
+SERVICES=(gateway billing subscriptions marketplace rewards licensing webhooks)
 # The tool writes an SBOM beside the manifest of every workspace member with a binary, whichever
 # manifest it is given: keep the services' (moved below) and remove the rest from the source tree.
 cleanup() { find . -path ./target -prune -o -name '*.cdx.json' -print0 | xargs -0 -r rm -f; }
