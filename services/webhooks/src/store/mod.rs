@@ -1,6 +1,7 @@
 //! Diesel queries: the only place with SQL.
 
 pub mod deliveries;
+pub mod erasure;
 pub mod endpoints;
 pub mod schema;
 
