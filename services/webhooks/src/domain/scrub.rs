@@ -180,7 +180,7 @@ mod tests {
                     for (k, v) in o {
                         if k == "properties" {
                             for (p, s) in v.as_object().into_iter().flatten() {
-                                walk(s, Some(p), file, out);
+                                walk(s, Some(p.as_str()), file, out);
                             }
                         } else {
                             walk(v, name, file, out);

@@ -19,7 +19,7 @@ pub async fn events_naming(
 ) -> QueryResult<Vec<(Uuid, String)>> {
     ev::table
         .filter(sql::<Bool>("strpos(payload, ").bind::<Text, _>(user.to_string()).sql(") > 0"))
-        .filter(ev::event_type.ne_all(exempt))
+        .filter(ev::event_type.ne_all(exempt.to_vec()))
         .select((ev::id, ev::payload))
         .order(ev::id)
         .for_update()
@@ -34,7 +34,7 @@ pub async fn replace_payload(conn: &mut AsyncPgConnection, id: Uuid, payload: &s
 
 /// The answers partners gave to deliveries of `events` gone (they may echo the payload).
 pub async fn drop_response_bodies(conn: &mut AsyncPgConnection, events: &[Uuid]) -> QueryResult<usize> {
-    diesel::update(a::table.filter(a::event_id.eq_any(events)).filter(a::response_body.is_not_null()))
+    diesel::update(a::table.filter(a::event_id.eq_any(events.to_vec())).filter(a::response_body.is_not_null()))
         .set(a::response_body.eq(None::<String>))
         .execute(conn)
         .await
@@ -54,7 +54,7 @@ pub async fn erased_among(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryRe
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    eu::table.filter(eu::user_id.eq_any(ids)).select(eu::user_id).load(conn).await
+    eu::table.filter(eu::user_id.eq_any(ids.to_vec())).select(eu::user_id).load(conn).await
 }
 
 /// An erasure's lock on the events: it waits for the consumers' transactions that are storing
