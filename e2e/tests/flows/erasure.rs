@@ -110,7 +110,11 @@ async fn assert_webhooks_kept_nothing_of(p: &Platform, admin: &User, learner: &U
     .expect("webhooks' events");
     assert!(!naming.is_empty(), "the erasure request itself is kept and delivered");
     for event in &naming {
-        assert!(webhooks::domain::scrub::is_erasure_protocol(&event.event_type), "{} names the learner", event.event_type);
+        assert!(
+            webhooks::domain::scrub::is_erasure_protocol(&event.event_type),
+            "{} names the learner",
+            event.event_type
+        );
     }
     assert_eq!(listed.len(), naming.len(), "the export lists what names them: {listed:?}");
     drop(conn);

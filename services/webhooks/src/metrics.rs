@@ -57,7 +57,11 @@ pub fn register_gauges(ctx: &runtime::Context) {
     ctx.metrics.gauge_from_query(
         &ctx.pool,
         every,
-        ("monetization_webhooks_deliveries", "Webhook deliveries on record by status (pending: the backlog)", &["status"]),
+        (
+            "monetization_webhooks_deliveries",
+            "Webhook deliveries on record by status (pending: the backlog)",
+            &["status"],
+        ),
         "SELECT s.status AS l1, '' AS l2, count(d.id)::float8 AS value \
          FROM (VALUES ('pending'), ('succeeded'), ('failed')) AS s(status) \
          LEFT JOIN deliveries d ON d.status = s.status GROUP BY 1",

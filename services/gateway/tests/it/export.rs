@@ -62,7 +62,10 @@ async fn every_services_part_in_one_document_for_the_user_or_an_admin_and_503_wh
     assert_eq!(doc["user_id"], json!(ada));
     assert!(doc["generated_at"].as_str().is_some(), "{doc}");
     let parts = doc["services"].as_object().unwrap();
-    assert_eq!(parts.keys().collect::<Vec<_>>(), ["billing", "licensing", "marketplace", "rewards", "subscriptions", "webhooks"]);
+    assert_eq!(
+        parts.keys().collect::<Vec<_>>(),
+        ["billing", "licensing", "marketplace", "rewards", "subscriptions", "webhooks"]
+    );
     for (service, part) in parts {
         assert_eq!(part, &json!({"probe": [{"user_id": ada, "amount": "12.5", "tokens": 7}]}), "{service}");
     }

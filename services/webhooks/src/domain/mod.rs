@@ -2,7 +2,7 @@
 //! schedule, event-type patterns and the erasure of a person from a stored event.
 
 pub mod patterns;
-pub mod scrub;
 pub mod schedule;
+pub mod scrub;
 pub mod signing;
 pub mod ssrf;

@@ -23,7 +23,8 @@ pub const PERSONAL_FIELDS: &[&str] = &["brand", "last4", "failure_message"];
 /// Free-text fields that are not about the person: codes, the platform's own references (ids,
 /// erased anyway when they contain the person's id), an organisation's domain, an admin's or
 /// the system's reason.
-pub const NOT_PERSONAL_FIELDS: &[&str] = &["failure_code", "organization_domain", "reason", "reference", "reference_id", "rule"];
+pub const NOT_PERSONAL_FIELDS: &[&str] =
+    &["failure_code", "organization_domain", "reason", "reference", "reference_id", "rule"];
 
 /// Event types that exist to name the person to erase (the erasure protocol and the identity
 /// provider's announcement): partners need the id to erase on their side, so they are neither

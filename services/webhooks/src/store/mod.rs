@@ -1,8 +1,8 @@
 //! Diesel queries: the only place with SQL.
 
 pub mod deliveries;
-pub mod erasure;
 pub mod endpoints;
+pub mod erasure;
 pub mod schema;
 
 use chrono::{DateTime, Utc};

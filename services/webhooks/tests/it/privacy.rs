@@ -123,7 +123,10 @@ async fn a_users_events_are_exported_then_scrubbed_on_erasure_and_replays_send_t
         (&scrubbed["id"], &scrubbed["type"], &scrubbed["time"]),
         (&json!(theirs.id), &json!("billing.payment.failed.v1"), &json!(theirs.time))
     );
-    assert_eq!((&scrubbed["data"]["user_id"], &scrubbed["data"]["failure_message"]), (&json!("[erased]"), &json!("[erased]")));
+    assert_eq!(
+        (&scrubbed["data"]["user_id"], &scrubbed["data"]["failure_message"]),
+        (&json!("[erased]"), &json!("[erased]"))
+    );
     assert_eq!(scrubbed["data"]["payment_id"], json!(theirs.data["payment_id"]));
     assert_eq!(bodies(&w, theirs.id).await, [None::<String>], "the answer to Ada's delivery is dropped");
     let log = w.attempts(&format!("/api/admin/webhooks/events/{}/attempts", theirs.id)).await;
