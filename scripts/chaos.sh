@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make chaos`: faults at two replicas per service, on real processes (bench/src/bin/chaos).
 # Builds the binaries, takes the environment `make run` uses (scripts/stack-env.sh), and runs the
-# driver, which starts stripe-fake, two replicas of each domain service and the gateway on free
+# driver, which starts stripe-fake, two replicas of each domain service and of webhooks, and the gateway on free
 # ports, in schemas, an exchange and queues of the run's own (dropped at the end), so it runs
 # beside `make run` and the test suite. Never stops PostgreSQL or RabbitMQ.
 #

@@ -2,7 +2,7 @@
 """Writes the Grafana dashboards under k8s/components/monitoring/dashboards/ (overview + one per service).
 
 The JSON files are the deliverable (a plain Grafana imports or provisions them as they are); this
-generator keeps the seven consistent (one layout, one datasource variable, the same panel helpers)
+generator keeps the eight consistent (one layout, one datasource variable, the same panel helpers)
 instead of hand-editing ~2000 lines of JSON. Change a panel here, run `scripts/grafana-dashboards.py`,
 commit both. Every expr must use only metrics in docs/operations.md#metrics and return data on the
 e2e stack: e2e/tests/flows/dashboards.rs runs each one through a real Prometheus.
@@ -13,7 +13,7 @@ import os
 OUT = os.path.join(os.path.dirname(__file__), "..", "k8s", "components", "monitoring", "dashboards")
 DS = {"type": "prometheus", "uid": "${datasource}"}
 RI = "$__rate_interval"
-SERVICES = ["billing", "subscriptions", "marketplace", "rewards", "licensing"]
+SERVICES = ["billing", "subscriptions", "marketplace", "rewards", "licensing", "webhooks"]
 ALL_JOBS = "gateway|" + "|".join(SERVICES)
 HTTP = "http_server_request_duration_seconds"
 
@@ -302,6 +302,28 @@ def licensing_business(b):
     b.ts("Licenses by status", [("sum by (status) (monetization_licensing_licenses)", "{{status}}")])
 
 
+def webhooks_business(b):
+    sel = 'job="webhooks"'
+    b.row("Deliveries")
+    b.ts("Attempts by outcome", [(
+        f"sum by (outcome) ({rate('monetization_webhooks_delivery_attempts_total', sel)})", "{{outcome}}")],
+        unit="ops", stacked=True, description="An attempt fails on a non-2xx answer, a timeout or a refused address")
+    b.ts("Attempt latency", [
+        (f"histogram_quantile({q}, sum by (le) ({rate('monetization_webhooks_attempt_duration_seconds_bucket', sel)}))",
+         f"p{int(q * 100)}") for q in (0.5, 0.95, 0.99)], unit="s",
+        description="Bounded by WEBHOOKS_TIMEOUT_MS: partners' latency, not ours")
+    b.ts("Pending backlog", [
+        (f'sum(monetization_webhooks_deliveries{{{sel},status="pending"}})', "pending"),
+        (f'sum(monetization_webhooks_deliveries{{{sel},status="failed"}})', "failed (schedule used up)"),
+    ], description="Pending includes deliveries waiting for their next retry (up to about a day)")
+    b.ts("Most overdue delivery", [(f"max(monetization_webhooks_oldest_due_age_seconds{{{sel}}})", "overdue")],
+         unit="s", description="Alert WebhookDeliveriesStuck at 10 min (docs/runbooks/webhooks-stuck.md)")
+    b.ts("Endpoints by state", [(f"sum by (state) (monetization_webhooks_endpoints{{{sel}}})", "{{state}}")],
+         description="Disabled: failing for longer than WEBHOOKS_DISABLE_AFTER_SECS (alert WebhookEndpointDisabled)")
+    b.ts("Deliveries created", [(f"sum({rate('monetization_webhooks_deliveries_created_total', sel)})", "created")],
+         unit="ops")
+
+
 def main():
     boards = [
         (overview(), ["overview"]),
@@ -316,6 +338,8 @@ def main():
          ["rewards"]),
         (service("licensing", "Licensing", "Enterprise licenses and seats, and the licensing scheduler.",
                  False, True, licensing_business), ["licensing"]),
+        (service("webhooks", "Webhooks", "Outgoing webhooks: attempts, latency, the backlog and disabled endpoints.",
+                 True, False, webhooks_business), ["webhooks"]),
     ]
     for board, tags in boards:
         name = board.uid.removeprefix("monetization-")

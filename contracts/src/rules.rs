@@ -327,7 +327,7 @@ const STORABLE_TIME: &str = r"^(19[7-9][0-9]|[2-9][0-9]{3})-[^\u0000-\u001F\u007
 
 /// The services whose logs `GET /api/admin/audit` merges (the gateway's `AUDITED_SERVICES`; the
 /// contracts test checks they agree).
-pub const AUDITED_SERVICES: &[&str] = &["billing", "licensing", "marketplace", "rewards", "subscriptions"];
+pub const AUDITED_SERVICES: &[&str] = &["billing", "licensing", "marketplace", "rewards", "subscriptions", "webhooks"];
 
 fn gateway(doc: &mut Value) {
     constrain(param(doc, "get", "/api/admin/audit", "query", "service"), json!({"enum": strings(AUDITED_SERVICES)}));

@@ -7,7 +7,7 @@
 
 use crate::catalog::erasure::{
     BillingUserErased, ErasureConfirmation, ErasureRequested, LicensingUserErased, MarketplaceUserErased,
-    RewardsUserErased, SubscriptionsUserErased,
+    RewardsUserErased, SubscriptionsUserErased, WebhooksUserErased,
 };
 use crate::catalog::DomainEvent;
 use crate::{outbox, CloudEvent, EventHandler, HandlerError};
@@ -56,7 +56,14 @@ impl EventHandler for WithErasure {
         if event.event_type == ErasureRequested::TYPE {
             return Box::pin(async move {
                 let request: ErasureRequested = event.data_as().map_err(HandlerError::Reject)?;
-                erase(conn, self.service, self.eraser.as_ref(), &request).await
+                erase(conn, self.service, self.eraser.as_ref(), &request).await?;
+                // A handler that wants the request itself (webhooks, bound to every type, delivers
+                // it to partners so they erase too) gets it after the erasure, in the same
+                // transaction: what it stores is not erased again.
+                match &self.inner {
+                    Some(inner) if wants(inner.as_ref(), ErasureRequested::TYPE) => inner.handle(conn, event).await,
+                    _ => Ok(()),
+                }
             });
         }
         match &self.inner {
@@ -70,6 +77,11 @@ impl EventHandler for WithErasure {
             inner.after_commit(event);
         }
     }
+}
+
+/// Does `handler` subscribe to `event_type`, by name or through the topic wildcard `#`?
+fn wants(handler: &dyn EventHandler, event_type: &str) -> bool {
+    handler.subscriptions().iter().any(|t| *t == event_type || *t == "#")
 }
 
 /// This service's erasure and its confirmation, in the caller's transaction.
@@ -94,6 +106,7 @@ pub async fn erase(
         "marketplace" => outbox::enqueue(conn, &MarketplaceUserErased(c)).await?,
         "rewards" => outbox::enqueue(conn, &RewardsUserErased(c)).await?,
         "licensing" => outbox::enqueue(conn, &LicensingUserErased(c)).await?,
+        "webhooks" => outbox::enqueue(conn, &WebhooksUserErased(c)).await?,
         other => return Err(HandlerError::Reject(format!("{other} takes no part in erasure"))),
     };
     tracing::info!(erasure_id = %request.erasure_id, service, "user erased");

@@ -81,7 +81,7 @@ impl UserExport {
 pub struct ExportDocument {
     pub user_id: Uuid,
     pub generated_at: DateTime<Utc>,
-    /// `billing`, `licensing`, `marketplace`, `rewards`, `subscriptions`: each service's sections
+    /// `billing`, `licensing`, `marketplace`, `rewards`, `subscriptions`, `webhooks`: each service's sections
     /// by name (`payments`, `ledger`, ...), each a list of rows (objects with the record's columns).
     #[schema(value_type = Object)]
     pub services: BTreeMap<String, UserExport>,

@@ -1,6 +1,7 @@
 //! The Grafana dashboards and the alert rules against a real Prometheus: the main flows (a course
-//! purchase, a subscription, a token redemption, an enterprise seat, an expired checkout, a refused
-//! token) run through the gateway, a Prometheus from Debian's package scrapes every process's
+//! purchase, a subscription, a token redemption, an enterprise seat, an expired checkout, an
+//! erasure, a refused token, webhook deliveries to an endpoint that does not answer) run through
+//! the gateway, a Prometheus from Debian's package scrapes every process's
 //! metrics listener each second with deploy/prometheus/rules.yml loaded, and then every dashboard
 //! panel's PromQL and every rule's PromQL goes through its HTTP API: each must parse, each panel
 //! must return data, and every metric a panel names must be one the stack exports (so a fallback
@@ -14,9 +15,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
-const JOBS: [&str; 6] = ["gateway", "billing", "subscriptions", "marketplace", "rewards", "licensing"];
-const DASHBOARDS: [&str; 7] =
-    ["overview", "gateway", "billing", "subscriptions", "marketplace", "rewards", "licensing"];
+const JOBS: [&str; 7] = ["gateway", "billing", "subscriptions", "marketplace", "rewards", "licensing", "webhooks"];
+const DASHBOARDS: [&str; 8] =
+    ["overview", "gateway", "billing", "subscriptions", "marketplace", "rewards", "licensing", "webhooks"];
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -165,6 +166,15 @@ fn metric_names(expr: &str) -> BTreeSet<String> {
 }
 
 async fn drive_main_flows(p: &Platform) {
+    // A webhook endpoint nobody answers at (a closed loopback port, allowed in the e2e
+    // configuration): every event below is attempted, fails and waits for its retry (webhooks'
+    // attempts, latency and backlog).
+    let admin = User::admin();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+    let body = json!({"url": format!("http://127.0.0.1:{closed}/hooks"), "event_types": ["marketplace.*"]});
+    let res = p.post_key(&admin, "/api/admin/webhooks/endpoints", body, &Uuid::new_v4().to_string()).await;
+    assert_eq!(res.status, 201, "{}", res.body);
+
     // A course purchase (billing, marketplace, rewards).
     let instructor = User::instructor();
     let learner = User::learner();
@@ -179,7 +189,6 @@ async fn drive_main_flows(p: &Platform) {
     p.wait_feature(&subscriber, "certificates", true).await;
 
     // A token redemption (rewards, subscriptions).
-    let admin = User::admin();
     let catalog = p.get(Some(&learner), "/api/tokens/catalog").await;
     let cost = catalog.body["data"]
         .as_array()
@@ -218,6 +227,12 @@ async fn drive_main_flows(p: &Platform) {
         p.metrics("billing").await.contains("monetization_events_consumed_total{").then_some(())
     })
     .await;
+
+    // An erasure (every service confirms it: webhooks publishes its confirmation).
+    let erased = User::learner();
+    let res = p.post_key(&admin, &format!("/api/admin/users/{}/erasure", erased.id), json!(null), "dash-erase").await;
+    assert_eq!(res.status, 202, "{}", res.body);
+    p.events.wait_for("webhooks.user.erased.v1", |d| d["user_id"] == erased.id.to_string()).await;
 
     // A refused token, for the gateway's JWT panel.
     let refused = reqwest::Client::new()
@@ -261,8 +276,8 @@ async fn every_dashboard_panel_and_alert_rule_runs_on_a_real_prometheus() {
     let prom = Prometheus::start(&targets).await;
     // Every target up, with at least three scrapes each, so that rate() over 30 s has two points.
     prom.until("three scrapes of every target", || async {
-        let up = prom.query("count(up == 1) == 6").await.ok()?;
-        let scraped = prom.query("count(count_over_time(up[1m]) >= 3) == 6").await.ok()?;
+        let up = prom.query("count(up == 1) == 7").await.ok()?;
+        let scraped = prom.query("count(count_over_time(up[1m]) >= 3) == 7").await.ok()?;
         (up == 1 && scraped == 1).then_some(())
     })
     .await;

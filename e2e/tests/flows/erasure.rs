@@ -13,7 +13,8 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
-const SERVICES: [&str; 5] = ["billing", "licensing", "marketplace", "rewards", "subscriptions"];
+/// Every service that confirms an erasure (webhooks: the events it keeps to deliver name users).
+const SERVICES: [&str; 6] = ["billing", "licensing", "marketplace", "rewards", "subscriptions", "webhooks"];
 
 /// One connection (the shared server's connection limit is busy when many tests run), retried.
 async fn connect() -> AsyncPgConnection {
@@ -82,6 +83,54 @@ async fn leftovers(p: &Platform, needles: &[&str]) -> Vec<String> {
         found.extend(hits.iter().map(|h| h.to_string()));
     }
     found
+}
+
+#[derive(diesel::QueryableByName)]
+struct Naming {
+    #[diesel(sql_type = Text)]
+    event_type: String,
+}
+
+/// Webhooks' part, through the gateway and in its tables: the events it keeps that still name the
+/// learner are the erasure protocol's only (partners need the id to erase on their side); events
+/// about them that came after the erasure (the seat's release, the grant's end) were stored
+/// scrubbed; the answers to the deliveries of the scrubbed events are gone.
+async fn assert_webhooks_kept_nothing_of(p: &Platform, admin: &User, learner: &User) {
+    let exported = p.get(Some(admin), &format!("/api/admin/users/{}/export", learner.id)).await;
+    assert_eq!(exported.status, 200, "{}", exported.body);
+    let listed = exported.body["services"]["webhooks"]["events"].as_array().expect("webhooks' part").clone();
+    let mut conn = connect().await;
+    let naming: Vec<Naming> = diesel::sql_query(format!(
+        "SELECT event_type FROM \"{}\".events WHERE strpos(payload, $1) > 0 ORDER BY received_at",
+        p.env.schema("webhooks")
+    ))
+    .bind::<Text, _>(learner.id.to_string())
+    .load(&mut conn)
+    .await
+    .expect("webhooks' events");
+    assert!(!naming.is_empty(), "the erasure request itself is kept and delivered");
+    for event in &naming {
+        assert!(
+            webhooks::domain::scrub::is_erasure_protocol(&event.event_type),
+            "{} names the learner",
+            event.event_type
+        );
+    }
+    assert_eq!(listed.len(), naming.len(), "the export lists what names them: {listed:?}");
+    drop(conn);
+    // The seat's release (licensing publishes it in its own erasure, before or after webhooks'
+    // erasure ran) is kept scrubbed either way.
+    let sql = format!(
+        "SELECT event_type FROM \"{}\".events WHERE event_type = 'licensing.seat.released.v1' \
+           AND payload LIKE '%[erased]%'",
+        p.env.schema("webhooks")
+    );
+    p.eventually("webhooks to keep the seat's release, scrubbed", || async {
+        let mut conn = connect().await;
+        let scrubbed: Vec<Naming> = diesel::sql_query(&sql).load(&mut conn).await.expect("webhooks' events");
+        (scrubbed.len() == 1).then_some(())
+    })
+    .await;
 }
 
 /// Admin creates a license; `member` takes a seat. Returns the license.
@@ -194,5 +243,6 @@ async fn an_erased_user_leaves_no_personal_string_behind_and_the_books_are_uncha
     let released = p.events.wait_for("licensing.seat.released.v1", |d| d["user_id"] == learner.id.to_string()).await;
     assert_eq!(released.data["reason"], "user_erased");
     p.wait_feature(&learner, "analytics", false).await;
+    assert_webhooks_kept_nothing_of(&p, &admin, &learner).await;
     p.stop().await;
 }

@@ -1,7 +1,8 @@
 //! Issue 18, point 2: a data-subject export through the gateway. A user who did a bit of
 //! everything gets every service's part with the right rows and amounts, and nothing of another
-//! user; an admin gets anyone's, and every service records that read in its audit log; anyone
-//! else asking for another user's export is refused.
+//! user; an admin gets anyone's, and every service (webhooks included: the events it keeps that
+//! name the user) records that read in its audit log; anyone else asking for another user's
+//! export is refused.
 
 use crate::subscription::subscribe;
 use crate::support::{str_of, unique_word, Platform, User};
@@ -85,11 +86,22 @@ async fn a_users_export_holds_everything_they_did_and_nothing_of_anyone_else() {
     let filed = p.post(&ada, "/api/enterprise/support/tickets", ticket).await;
     assert_eq!(filed.status, 201, "{}", filed.body);
     let balance = p.balance(&ada).await;
+    // Webhooks keeps every event it receives (to deliver and replay it): wait until it has Ada's
+    // review, so its part of the export is known to hold something.
+    let reviewed = p.events.wait_for("marketplace.review.posted.v1", |d| d["reviewer_id"] == ada.id.to_string()).await;
+    p.eventually("webhooks to keep Ada's review event", || async {
+        let doc = export(&p, &ada, "/api/me/export").await;
+        rows(&doc, "webhooks", "events").iter().any(|e| e["id"] == json!(reviewed.id)).then_some(())
+    })
+    .await;
 
     let doc = export(&p, &ada, "/api/me/export").await;
     assert_eq!(doc["user_id"], json!(ada.id));
     let services: BTreeSet<&str> = doc["services"].as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(services, BTreeSet::from(["billing", "licensing", "marketplace", "rewards", "subscriptions"]));
+    assert_eq!(
+        services,
+        BTreeSet::from(["billing", "licensing", "marketplace", "rewards", "subscriptions", "webhooks"])
+    );
     // billing: the course and the first month, each with a receipt; the Stripe customer.
     let payments = rows(&doc, "billing", "payments");
     let mut amounts: Vec<Decimal> = payments.iter().map(|p| dec(&p["amount"])).collect();
@@ -131,6 +143,15 @@ async fn a_users_export_holds_everything_they_did_and_nothing_of_anyone_else() {
     assert_eq!(rows(&doc, "licensing", "seats").len(), 1, "{doc}");
     assert_eq!(rows(&doc, "licensing", "licenses")[0]["id"], license.body["id"]);
     assert_eq!(rows(&doc, "licensing", "tickets")[0]["id"], filed.body["id"]);
+    // webhooks: the events naming her, by id, type and time only (their payloads are the other
+    // services' records and name other people too).
+    let stored = rows(&doc, "webhooks", "events");
+    let review = stored.iter().find(|e| e["id"] == json!(reviewed.id)).expect("her review's event");
+    assert_eq!(review["event_type"], "marketplace.review.posted.v1");
+    for event in stored {
+        let keys: BTreeSet<&str> = event.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, BTreeSet::from(["event_type", "id", "occurred_at", "received_at"]), "{event}");
+    }
     // Nothing of Bob's.
     let bobs_things = [bob.id.to_string(), bobs.purchase_id.clone(), bobs.payment_id.clone(), "bobs-own-words".into()];
     assert_eq!(leaked(&doc, &bobs_things), Vec::<String>::new());
@@ -150,7 +171,15 @@ async fn a_users_export_holds_everything_they_did_and_nothing_of_anyone_else() {
     assert_eq!((refused.status, refused.body["code"].clone()), (403, json!("forbidden")), "{}", refused.body);
     assert_eq!(p.get(None, "/api/me/export").await.status, 401);
     let by_admin = export(&p, &admin, &hers).await;
-    assert_eq!(by_admin["services"], doc["services"]);
+    // Webhooks may have received more of her events since (it keeps them as they come); what it
+    // had stays.
+    let mut now_services = by_admin["services"].clone();
+    let mut then_services = doc["services"].clone();
+    let later = now_services.as_object_mut().unwrap().remove("webhooks").expect("webhooks' part");
+    let earlier = then_services.as_object_mut().unwrap().remove("webhooks").expect("webhooks' part");
+    assert_eq!(now_services, then_services);
+    let later = later["events"].as_array().unwrap();
+    assert!(earlier["events"].as_array().unwrap().iter().all(|e| later.contains(e)), "{later:?}");
     let audit = p.get(Some(&admin), &format!("/api/admin/audit?action=admin.read&target=user:{}", ada.id)).await;
     assert_eq!(audit.status, 200, "{}", audit.body);
     let entries: Vec<&Value> =

@@ -572,8 +572,11 @@ impl Platform {
     /// The URL of `service`'s own `/metrics` listener (names as for [`Platform::metrics`]); with
     /// several replicas, the first one's.
     pub fn metrics_url(&self, service: &str) -> String {
-        let url =
-            if service == "gateway" { self.gateway.metrics_url() } else { self.replicas_of(service)[0].metrics_url() };
+        let url = match service {
+            "gateway" => self.gateway.metrics_url(),
+            "webhooks" => self.webhooks[0].metrics_url(),
+            _ => self.replicas_of(service)[0].metrics_url(),
+        };
         url.expect("metrics listener")
     }
 

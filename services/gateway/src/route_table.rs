@@ -129,7 +129,7 @@ pub fn services() -> Vec<&'static str> {
 pub const OWN: &[(&str, &str)] = &[("GET", platform::privacy::ME_PATH), ("GET", platform::privacy::ADMIN_PATH)];
 
 /// The services with an audit log, in the merged log's tie-break order (by name).
-pub const AUDITED_SERVICES: &[&str] = &["billing", "licensing", "marketplace", "rewards", "subscriptions"];
+pub const AUDITED_SERVICES: &[&str] = &["billing", "licensing", "marketplace", "rewards", "subscriptions", "webhooks"];
 
 /// Routes that need no token (a token, when sent, is still verified). `*` matches one segment.
 const PUBLIC: &[(&str, &str)] = &[

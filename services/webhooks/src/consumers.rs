@@ -1,6 +1,8 @@
 //! The consumer: every event of the bus (the queue is bound to `#`) is kept once, and one
 //! delivery per enabled endpoint that wants its type is created, in the transaction of the inbox
-//! row, so a redelivered event creates nothing twice. The dispatcher sends them.
+//! row, so a redelivered event creates nothing twice. The dispatcher sends them. The erasure
+//! request is handled first by `crate::erasure` (`events::erasure::with_erasure`), then kept and
+//! delivered like any other event.
 
 use crate::domain::patterns;
 use crate::domain::schedule::Schedule;
@@ -30,6 +32,8 @@ impl EventHandler for Handlers {
         Box::pin(async move {
             let now = self.clock.now();
             let payload = serde_json::to_string(event).map_err(|e| HandlerError::Reject(e.to_string()))?;
+            // An event about someone erased before it came is kept (and delivered) scrubbed.
+            let payload = crate::erasure::scrub_arriving(conn, &event.event_type, payload).await?;
             deliveries::store_event(conn, event.id, &event.event_type, &payload, now).await?;
             let first = now
                 + chrono::Duration::from_std(self.schedule.next_delay(0, 0.0).unwrap_or_default()).unwrap_or_default();

@@ -9,10 +9,12 @@ pub mod config;
 pub mod consumers;
 pub mod dispatcher;
 pub mod domain;
+pub mod erasure;
 pub mod error;
 pub mod guard;
 pub mod metrics;
 pub mod openapi;
+pub mod privacy;
 pub mod routes;
 pub mod sealing;
 pub mod store;
@@ -76,6 +78,7 @@ pub fn setup_with_clock(ctx: &Context, config: Config, clock: SharedClock) -> Re
     });
     let timeout = Duration::from_millis(config.timeout_ms);
     let metrics = metrics::Metrics::register(&ctx.metrics);
+    metrics::register_gauges(ctx);
     let dispatcher = dispatcher::Dispatcher {
         pool: ctx.pool.clone(),
         sealer: sealer.clone(),
@@ -91,11 +94,17 @@ pub fn setup_with_clock(ctx: &Context, config: Config, clock: SharedClock) -> Re
     };
     let state =
         actix_web::web::Data::new(State { pool: ctx.pool.clone(), sealer, allow, clock: clock.clone(), config });
+    let export = platform::privacy::routes(ctx.pool.clone(), privacy::SECTIONS);
+    let eraser = Arc::new(erasure::WebhooksEraser { clock: clock.clone() });
     Ok(Wiring {
         routes: Arc::new(move |cfg| {
-            cfg.app_data(state.clone()).configure(routes::configure);
+            cfg.app_data(state.clone()).configure(routes::configure).configure(export.clone());
         }),
-        handler: Some(Arc::new(consumers::Handlers { clock, schedule, metrics })),
+        handler: Some(events::erasure::with_erasure(
+            "webhooks",
+            Some(Arc::new(consumers::Handlers { clock, schedule, metrics })),
+            eraser,
+        )),
         background: vec![dispatcher.spawn(ctx.shutdown.clone())],
     })
 }

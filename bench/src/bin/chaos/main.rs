@@ -1,7 +1,7 @@
 //! `chaos`: faults at two replicas per service, behind `make chaos` (scripts/chaos.sh sets up the
 //! environment `make run` uses and builds the binaries first).
 //!
-//! It starts stripe-fake, two replicas of each domain service and the gateway as real processes
+//! It starts stripe-fake, two replicas of each domain service and of webhooks, and the gateway as real processes
 //! in a schema, exchange and queue prefix of the run's own, then:
 //! - scenario A (fault.rs): a burst of purchases and redemptions retried by the client with the
 //!   same Idempotency-Key, while one replica of every service is killed with SIGKILL and restarted,

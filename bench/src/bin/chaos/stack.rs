@@ -1,5 +1,5 @@
 //! The stack as real processes, so a replica can be killed with SIGKILL or stopped with SIGTERM:
-//! stripe-fake, two replicas of each domain service (same schema, same queues), and the gateway
+//! stripe-fake, two replicas of each domain service and of webhooks (same schema, same queues), and the gateway
 //! in front with both replicas' URLs per service. Everything else a process reads comes from the
 //! environment scripts/stack-env.sh set up (the same as `make run`); this only overrides what must
 //! differ per process (ports) or per run (schemas, exchange, queue prefix).
@@ -11,7 +11,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
 
-pub const SERVICES: [&str; 5] = ["billing", "subscriptions", "marketplace", "rewards", "licensing"];
+pub const SERVICES: [&str; 6] = ["billing", "subscriptions", "marketplace", "rewards", "licensing", "webhooks"];
 pub const REPLICAS: usize = 2;
 /// A replica that takes longer than this to become ready after a start has a problem worth
 /// failing the run for (a debug build starts in well under a second here).

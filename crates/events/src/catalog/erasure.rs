@@ -15,10 +15,12 @@ pub const TYPES: &[&str] = &[
     MarketplaceUserErased::TYPE,
     RewardsUserErased::TYPE,
     LicensingUserErased::TYPE,
+    WebhooksUserErased::TYPE,
 ];
 
 /// The services that hold data about a user, each of which must confirm an erasure.
-pub const SERVICES: &[&str] = &["billing", "licensing", "marketplace", "rewards", "subscriptions"];
+/// Webhooks holds the events it delivers (their payloads name users) and the answers to them.
+pub const SERVICES: &[&str] = &["billing", "licensing", "marketplace", "rewards", "subscriptions", "webhooks"];
 
 /// Who asked for an erasure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,6 +94,7 @@ confirmation!(SubscriptionsUserErased, "subscriptions");
 confirmation!(MarketplaceUserErased, "marketplace");
 confirmation!(RewardsUserErased, "rewards");
 confirmation!(LicensingUserErased, "licensing");
+confirmation!(WebhooksUserErased, "webhooks");
 
 /// The confirmation event types, one per service in [`SERVICES`].
 pub const CONFIRMATIONS: &[&str] = &[
@@ -100,4 +103,5 @@ pub const CONFIRMATIONS: &[&str] = &[
     MarketplaceUserErased::TYPE,
     RewardsUserErased::TYPE,
     LicensingUserErased::TYPE,
+    WebhooksUserErased::TYPE,
 ];

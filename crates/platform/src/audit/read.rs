@@ -45,7 +45,8 @@ pub struct AuditFilter {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct MergedAuditFilter {
-    /// One service's log only: `billing`, `licensing`, `marketplace`, `rewards` or `subscriptions`.
+    /// One service's log only: `billing`, `licensing`, `marketplace`, `rewards`, `subscriptions` or
+    /// `webhooks`.
     pub service: Option<String>,
     /// The actor's `sub` (a user id, or `service:<name>`).
     pub actor: Option<String>,
@@ -65,7 +66,7 @@ pub struct MergedAuditFilter {
 /// serves it (same `seq`, `id` and `hash`).
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MergedAuditEntry {
-    /// `billing`, `licensing`, `marketplace`, `rewards` or `subscriptions`.
+    /// `billing`, `licensing`, `marketplace`, `rewards`, `subscriptions` or `webhooks`.
     pub service: String,
     #[serde(flatten)]
     pub entry: AuditEntryView,

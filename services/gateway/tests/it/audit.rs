@@ -7,7 +7,7 @@ use platform::audit::{Action, AuditContext};
 use runtime::RunningService;
 use serde_json::{json, Value};
 
-const SERVICES: [&str; 5] = ["billing", "subscriptions", "marketplace", "rewards", "licensing"];
+const SERVICES: [&str; 6] = ["billing", "subscriptions", "marketplace", "rewards", "licensing", "webhooks"];
 
 fn spec(name: &'static str) -> runtime::ServiceSpec {
     runtime::ServiceSpec { name, migrations: &events::MIGRATIONS, openapi: runtime::no_api }
@@ -50,7 +50,7 @@ async fn the_merged_log_filters_and_paginates_and_only_admins_read_it() {
         .unwrap();
         services.push(svc);
     }
-    // Each service writes at seconds i, i+5, i+10: 15 entries, two of them at the same second
+    // Each service writes at seconds i, i+5, i+10: 18 entries, two of them at the same second
     // in two services (a tie the cursor must not split wrongly).
     for (i, svc) in services.iter().enumerate() {
         for k in 0..3 {
@@ -65,6 +65,7 @@ async fn the_merged_log_filters_and_paginates_and_only_admins_read_it() {
     gw.marketplace_url = services[2].url();
     gw.rewards_url = services[3].url();
     gw.licensing_url = services[4].url();
+    gw.webhooks_url = services[5].url();
     let gateway = gateway::start(gw).await.unwrap();
     let http = testkit::http();
     let admin = testkit::jwt::user_token(&uuid::Uuid::now_v7().to_string(), &["admin"]);
@@ -93,7 +94,7 @@ async fn the_merged_log_filters_and_paginates_and_only_admins_read_it() {
             None => break,
         }
     }
-    assert_eq!(seen.len(), 16, "{seen:?}");
+    assert_eq!(seen.len(), 19, "{seen:?}");
     let times: Vec<&String> = seen.iter().map(|(at, _)| at).collect();
     let mut sorted = times.clone();
     sorted.sort_by(|a, b| b.cmp(a));
@@ -101,17 +102,20 @@ async fn the_merged_log_filters_and_paginates_and_only_admins_read_it() {
     let mut unique = seen.clone();
     unique.sort();
     unique.dedup();
-    assert_eq!(unique.len(), 16, "no entry twice");
+    assert_eq!(unique.len(), 19, "no entry twice");
 
     // Filters go to every service; `service=` reads one.
     let page: Value = get("/api/admin/audit?actor=admin-b".into(), admin.clone()).await.json().await.unwrap();
-    assert_eq!(page["data"].as_array().unwrap().len(), 5);
+    assert_eq!(page["data"].as_array().unwrap().len(), 6);
     let page: Value = get("/api/admin/audit?service=rewards".into(), admin.clone()).await.json().await.unwrap();
     let data = page["data"].as_array().unwrap();
     assert!(data.len() == 3 && data.iter().all(|e| e["service"] == "rewards"), "{page}");
     let from = "2026-12-01T00:00:10Z";
     let page: Value = get(format!("/api/admin/audit?from={from}"), admin.clone()).await.json().await.unwrap();
-    assert_eq!(page["data"].as_array().unwrap().len(), 5);
+    // Every service's third entry (i + 10) and webhooks' second (5 + 5).
+    assert_eq!(page["data"].as_array().unwrap().len(), 7);
+    let page: Value = get("/api/admin/audit?service=webhooks".into(), admin.clone()).await.json().await.unwrap();
+    assert_eq!(page["data"].as_array().unwrap().len(), 3, "{page}");
     // One service's log under its own path, routed like any other.
     let res = get("/api/admin/audit/licensing?target=thing:tie".into(), admin.clone()).await;
     let page: Value = res.json().await.unwrap();

@@ -7,7 +7,7 @@ use platform::privacy::Section;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-const SERVICES: [&str; 5] = ["billing", "subscriptions", "marketplace", "rewards", "licensing"];
+const SERVICES: [&str; 6] = ["billing", "subscriptions", "marketplace", "rewards", "licensing", "webhooks"];
 
 /// Each stand-in service answers one section: the user asked for, and a decimal.
 const SECTIONS: &[Section] =
@@ -41,6 +41,7 @@ async fn every_services_part_in_one_document_for_the_user_or_an_admin_and_503_wh
     gw.marketplace_url = services[2].url();
     gw.rewards_url = services[3].url();
     gw.licensing_url = services[4].url();
+    gw.webhooks_url = services[5].url();
     let gateway = gateway::start(gw).await.unwrap();
     let http = testkit::http();
     let get = |path: String, token: Option<String>| {
@@ -61,7 +62,10 @@ async fn every_services_part_in_one_document_for_the_user_or_an_admin_and_503_wh
     assert_eq!(doc["user_id"], json!(ada));
     assert!(doc["generated_at"].as_str().is_some(), "{doc}");
     let parts = doc["services"].as_object().unwrap();
-    assert_eq!(parts.keys().collect::<Vec<_>>(), ["billing", "licensing", "marketplace", "rewards", "subscriptions"]);
+    assert_eq!(
+        parts.keys().collect::<Vec<_>>(),
+        ["billing", "licensing", "marketplace", "rewards", "subscriptions", "webhooks"]
+    );
     for (service, part) in parts {
         assert_eq!(part, &json!({"probe": [{"user_id": ada, "amount": "12.5", "tokens": 7}]}), "{service}");
     }

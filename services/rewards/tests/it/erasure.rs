@@ -5,6 +5,7 @@ use crate::support::Rewards;
 use chrono::Utc;
 use events::catalog::erasure::{
     BillingUserErased, ErasureConfirmation, LicensingUserErased, MarketplaceUserErased, SubscriptionsUserErased,
+    WebhooksUserErased,
 };
 use events::catalog::identity::UserErased;
 use platform::auth::Role;
@@ -88,6 +89,7 @@ async fn an_admin_erasure_erases_the_profile_and_friends_keeps_the_ledger_and_co
     s.publish(&BillingUserErased(confirmation(erasure, user, "billing"))).await;
     s.publish(&SubscriptionsUserErased(confirmation(erasure, user, "subscriptions"))).await;
     s.publish(&MarketplaceUserErased(confirmation(erasure, user, "marketplace"))).await;
+    s.publish(&WebhooksUserErased(confirmation(erasure, user, "webhooks"))).await;
     let before_last = status(&s, &id).await;
     assert_ne!(before_last["status"], "completed", "licensing has not confirmed yet");
     s.publish(&LicensingUserErased(confirmation(erasure, user, "licensing"))).await;
@@ -96,7 +98,7 @@ async fn an_admin_erasure_erases_the_profile_and_friends_keeps_the_ledger_and_co
         (view["status"] == "completed").then_some(view)
     })
     .await;
-    assert_eq!(done(&view).len(), 5, "{view}");
+    assert_eq!(done(&view).len(), 6, "{view}");
     assert!(view["completed_at"].is_string());
     s.wait_drained().await;
     let mut seen = Vec::new();

@@ -2,6 +2,7 @@
 
 pub mod deliveries;
 pub mod endpoints;
+pub mod erasure;
 pub mod schema;
 
 use chrono::{DateTime, Utc};

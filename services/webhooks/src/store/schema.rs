@@ -59,4 +59,11 @@ diesel::table! {
 
 diesel::joinable!(deliveries -> endpoints (endpoint_id));
 diesel::joinable!(deliveries -> events (event_id));
-diesel::allow_tables_to_appear_in_same_query!(endpoints, events, deliveries, attempts);
+diesel::allow_tables_to_appear_in_same_query!(endpoints, events, deliveries, attempts, erased_users);
+
+diesel::table! {
+    erased_users (user_id) {
+        user_id -> Uuid,
+        erased_at -> Timestamptz,
+    }
+}

@@ -4,4 +4,5 @@
 
 mod delivery;
 mod endpoints;
+mod privacy;
 mod support;
