@@ -5,7 +5,7 @@
 
 use crate::bus::publish_raw;
 use crate::TestEnv;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use events::catalog::subscriptions::{TestClockAdvanced, TestClockDeleted};
@@ -26,6 +26,8 @@ pub async fn advance(env: &TestEnv, svc: &RunningService, service: &str, clock: 
 /// Wait until `svc`'s copy of the clock reads `now` or later (a service that follows the clock on
 /// its own, in a test that runs subscriptions).
 pub async fn wait_until_at(svc: &RunningService, clock: Uuid, now: DateTime<Utc>) {
+    // The database keeps microseconds.
+    let now = now.trunc_subsecs(6);
     known(svc, clock, |at, _| at >= now).await;
 }
 
