@@ -11,10 +11,17 @@
 //!   objects on it. So the objects on a clock produce the same events as if that time had passed,
 //!   and nothing else moves.
 //!
+//! A deleted clock (`subscriptions.test_clock.deleted.v1`) stays in the table, marked: its
+//! objects stay frozen at its last time ([`now_of`] still answers it, so an action on one is
+//! stamped with that time), no pass runs for it, and nothing new may be attached to it
+//! ([`owned_by`]). Stripe deletes the objects with the clock; here they are kept, because
+//! deleting a subscription, a purchase or a license has effects (events, seats, earnings) that a
+//! sandbox clean-up should not fire.
+//!
 //! With test clocks off the table stays empty, [`passes`] answers the wall-clock pass alone and
 //! the handler does not bind the event: production behaves exactly as before.
 
-use crate::catalog::subscriptions::TestClockAdvanced;
+use crate::catalog::subscriptions::{TestClockAdvanced, TestClockDeleted};
 use crate::catalog::DomainEvent;
 use crate::{CloudEvent, EventHandler, HandlerError};
 use chrono::{DateTime, Utc};
@@ -30,6 +37,7 @@ diesel::table! {
         owner_id -> Uuid,
         now -> Timestamptz,
         updated_at -> Timestamptz,
+        deleted_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -48,18 +56,23 @@ impl Pass {
 }
 
 /// The passes a scheduler tick makes: the wall clock first, then every clock this schema knows
-/// (none when test clocks are off).
+/// and that is not deleted (none when test clocks are off).
 pub async fn passes(conn: &mut AsyncPgConnection, enabled: bool, wall: DateTime<Utc>) -> QueryResult<Vec<Pass>> {
     let mut passes = vec![Pass::wall(wall)];
     if enabled {
-        let clocks: Vec<(Uuid, DateTime<Utc>)> =
-            test_clocks::table.select((test_clocks::id, test_clocks::now)).order(test_clocks::id).load(conn).await?;
+        let clocks: Vec<(Uuid, DateTime<Utc>)> = test_clocks::table
+            .filter(test_clocks::deleted_at.is_null())
+            .select((test_clocks::id, test_clocks::now))
+            .order(test_clocks::id)
+            .load(conn)
+            .await?;
         passes.extend(clocks.into_iter().map(|(id, now)| Pass { clock: Some(id), now }));
     }
     Ok(passes)
 }
 
-/// The time of an object: its clock's when it has one (and the clock is known here), else `wall`.
+/// The time of an object: its clock's when it has one (and the clock is known here; a deleted
+/// clock's last time), else `wall`.
 pub async fn now_of(
     conn: &mut AsyncPgConnection,
     clock: Option<Uuid>,
@@ -70,10 +83,11 @@ pub async fn now_of(
     Ok(at.unwrap_or(wall))
 }
 
-/// Whether `user` may attach an object to the clock: theirs, and known here. (A create refuses
-/// any other clock, with the same answer whether it exists or not.)
+/// Whether `user` may attach an object to the clock: theirs, known here and not deleted. (A
+/// create refuses any other clock, with the same answer whether it exists or not.)
 pub async fn owned_by(conn: &mut AsyncPgConnection, id: Uuid, user: Uuid) -> QueryResult<bool> {
-    let q = test_clocks::table.find(id).filter(test_clocks::owner_id.eq(user));
+    let q =
+        test_clocks::table.find(id).filter(test_clocks::owner_id.eq(user)).filter(test_clocks::deleted_at.is_null());
     diesel::select(diesel::dsl::exists(q)).get_result(conn).await
 }
 
@@ -96,7 +110,34 @@ pub async fn record(conn: &mut AsyncPgConnection, clock: &TestClockAdvanced) -> 
         .await
 }
 
-/// `inner` plus `subscriptions.test_clock.advanced.v1` when `enabled` (the service's
+/// Record that the clock was deleted, at its last time `now`. Upserts, so a deletion that
+/// arrives before the clock's first event still leaves it known and deleted; a later advance
+/// event (sent before the deletion) still moves its time forward, never undeletes it.
+pub async fn record_deleted(conn: &mut AsyncPgConnection, clock: &TestClockDeleted) -> QueryResult<usize> {
+    diesel::insert_into(test_clocks::table)
+        .values((
+            test_clocks::id.eq(clock.clock_id),
+            test_clocks::owner_id.eq(clock.owner_id),
+            test_clocks::now.eq(clock.now),
+            test_clocks::deleted_at.eq(clock.deleted_at),
+        ))
+        .on_conflict(test_clocks::id)
+        .do_update()
+        .set((
+            test_clocks::now
+                .eq(diesel::dsl::sql::<diesel::sql_types::Timestamptz>("GREATEST(test_clocks.now, excluded.now)")),
+            test_clocks::deleted_at.eq(
+                diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>>(
+                    "COALESCE(test_clocks.deleted_at, excluded.deleted_at)",
+                ),
+            ),
+            test_clocks::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await
+}
+
+/// `inner` plus `subscriptions.test_clock.advanced.v1` and `.deleted.v1` when `enabled` (the service's
 /// `<SVC>_TEST_CLOCKS`); `inner` unchanged otherwise, so the event is not even bound.
 pub fn with_test_clocks(enabled: bool, inner: Option<Arc<dyn EventHandler>>) -> Option<Arc<dyn EventHandler>> {
     if !enabled {
@@ -112,8 +153,10 @@ struct WithTestClocks {
 impl EventHandler for WithTestClocks {
     fn subscriptions(&self) -> Vec<&'static str> {
         let mut types = self.inner.as_ref().map(|h| h.subscriptions()).unwrap_or_default();
-        if !types.contains(&TestClockAdvanced::TYPE) {
-            types.push(TestClockAdvanced::TYPE);
+        for own in [TestClockAdvanced::TYPE, TestClockDeleted::TYPE] {
+            if !types.contains(&own) {
+                types.push(own);
+            }
         }
         types
     }
@@ -127,6 +170,13 @@ impl EventHandler for WithTestClocks {
             return Box::pin(async move {
                 let advanced: TestClockAdvanced = event.data_as().map_err(HandlerError::Reject)?;
                 record(conn, &advanced).await?;
+                Ok(())
+            });
+        }
+        if event.event_type == TestClockDeleted::TYPE {
+            return Box::pin(async move {
+                let deleted: TestClockDeleted = event.data_as().map_err(HandlerError::Reject)?;
+                record_deleted(conn, &deleted).await?;
                 Ok(())
             });
         }

@@ -10,6 +10,7 @@ pub mod privacy;
 pub mod proxy;
 pub mod schema;
 pub mod service;
+pub mod test_clocks;
 pub mod tls;
 
 use platform::config::{LogFormat, Secret, ServiceConfig};

@@ -221,3 +221,60 @@ async fn objects_on_a_test_clock_move_with_it_and_nothing_else_does() {
     assert_eq!(moves.len(), 3, "created, +2 h, +11 days");
     p.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unpaid_purchase_and_a_tickets_actions_on_a_test_clock_follow_the_clock() {
+    let p = Platform::start().await;
+    let t0 = p.subscriptions_clock.now();
+    let (ada, admin) = (User::learner(), User::admin());
+    let ada_clock = create_clock(&p, &ada, t0).await;
+    let admin_clock = create_clock(&p, &admin, t0).await;
+
+    // Marketplace: Ada's unpaid purchase on her clock outlives a day of real time, then expires
+    // when her clock passes MARKETPLACE_PURCHASE_EXPIRY_MINUTES (a day).
+    let teacher = User::instructor();
+    let course = p.publish_course(&teacher, "Deadlines in Rust", "20.00").await;
+    let course_id = str_of(&course["id"]);
+    let unpaid =
+        post_on_clock(&p, &ada, "/api/courses/purchase", json!({"course_id": course_id, "test_clock": ada_clock}))
+            .await;
+    assert_eq!((unpaid["status"].clone(), unpaid["test_clock"].clone()), (json!("pending"), json!(ada_clock)));
+    let purchase = str_of(&unpaid["id"]);
+    let voided = |p: &Platform| {
+        p.events.distinct("marketplace.payment.void_requested.v1", |d| d["reference_id"] == purchase.as_str()).len()
+    };
+    p.marketplace_clock.advance(Duration::hours(25));
+    tokio::time::sleep(StdDuration::from_secs(2)).await;
+    assert_eq!(voided(&p), 0, "a purchase on a clock expired in real time");
+    advance(&p, &ada, &ada_clock, t0 + Duration::hours(24) + Duration::minutes(1)).await;
+    let void =
+        p.events.wait_for("marketplace.payment.void_requested.v1", |d| d["reference_id"] == purchase.as_str()).await;
+    assert_eq!(void.data["reason"], "purchase_expired");
+
+    // Licensing: a license on the admin's clock; its P1 ticket (first response within 60 minutes,
+    // resolution within 240) answered 30 minutes in by the clock, breached at 4 h by the clock.
+    let (license, member) = license_with_member(&p, &admin, Some(&admin_clock), t0 + Duration::days(10)).await;
+    assert_eq!(license["test_clock"], json!(admin_clock));
+    let ticket = file_p1(&p, &member).await;
+    advance(&p, &admin, &admin_clock, t0 + Duration::minutes(30)).await;
+    // Licensing follows the clock on its own (the status above is subscriptions'): answer once
+    // it has, since a comment is not idempotent.
+    let clock_id: Uuid = admin_clock.parse().expect("a clock id");
+    testkit::test_clocks::wait_until_at(&p.replicas_of("licensing")[0], clock_id, t0 + Duration::minutes(30)).await;
+    let path = format!("/api/enterprise/support/tickets/{ticket}/comments");
+    let res = p.post(&admin, &path, json!({"body": "Looking into it"})).await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let answered = res.body;
+    assert_eq!(at(&answered["comments"][0]["created_at"]), t0 + Duration::minutes(30));
+    assert_eq!(at(&answered["sla"]["first_response"]["met_at"]), t0 + Duration::minutes(30));
+    // The service's own time moving does not breach it; the clock passing 4 h does, at its time.
+    p.licensing_clock.advance(Duration::hours(6));
+    tokio::time::sleep(StdDuration::from_secs(2)).await;
+    assert!(p.events.distinct("licensing.ticket.sla_breached.v1", |d| d["ticket_id"] == ticket.as_str()).is_empty());
+    advance(&p, &admin, &admin_clock, t0 + Duration::hours(4) + Duration::minutes(1)).await;
+    let breach = p.events.wait_for("licensing.ticket.sla_breached.v1", |d| d["ticket_id"] == ticket.as_str()).await;
+    assert_eq!(breach.data["target"], "resolution");
+    assert_eq!(at(&breach.data["due_at"]), t0 + Duration::hours(4));
+    assert_eq!(at(&breach.data["breached_at"]), t0 + Duration::hours(4) + Duration::minutes(1));
+    p.stop().await;
+}

@@ -24,6 +24,7 @@ use crate::domain::purchase::{FAILED, PENDING, PURCHASE_EXPIRED};
 use crate::error::MarketError;
 use crate::store::purchases;
 use crate::{purchasing, State};
+use events::test_clocks::Pass;
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -31,15 +32,28 @@ const BATCH: i64 = 100;
 /// Least time between two attempts to expire one purchase.
 pub const RETRY_SECS: i64 = 60;
 
-/// Expire everything due at the clock's now; returns how many purchases were settled (closed or
-/// completed).
+/// Expire everything due at the clock's now (and, sandbox only, at each test clock's now for the
+/// purchases on it: `events::test_clocks`, as earnings maturity); returns how many purchases were
+/// settled (closed or completed).
 pub async fn run(state: &Arc<State>) -> Result<usize, MarketError> {
-    let cutoff = state.clock.now() - chrono::Duration::minutes(state.config.purchase_expiry_minutes);
+    let passes = {
+        let mut conn = state.pool.get().await?;
+        events::test_clocks::passes(&mut conn, state.config.test_clocks, state.clock.now()).await?
+    };
+    let mut settled = 0;
+    for pass in passes {
+        settled += run_pass(state, pass).await?;
+    }
+    Ok(settled)
+}
+
+async fn run_pass(state: &Arc<State>, pass: Pass) -> Result<usize, MarketError> {
+    let minutes = state.config.purchase_expiry_minutes;
     let mut settled = 0;
     loop {
         let ids = {
             let mut conn = state.pool.get().await?;
-            purchases::claim_expired(&mut conn, cutoff, RETRY_SECS, BATCH).await?
+            purchases::claim_expired(&mut conn, pass, minutes, RETRY_SECS, BATCH).await?
         };
         for id in &ids {
             match expire(state, *id).await {

@@ -402,7 +402,8 @@ pub async fn on_refunded(
         // The sale is undone: the voucher goes back (rewards keeps it only while unexpired).
         release_voucher(conn, state, purchase, rules::REFUNDED_REASON).await?;
     }
-    let now = state.clock.now();
+    // A purchase on a test clock: its refund's lines are dated in the clock's time, as its sale's.
+    let now = events::test_clocks::now_of(conn, purchase.test_clock_id, state.clock.now()).await?;
     let refunded_now = Money::round(new_total - purchase.refunded_amount, currency);
     sales::insert(
         conn,

@@ -187,7 +187,13 @@ async fn tier_table(
     Ok(table)
 }
 
-/// The user's entitlement computed from the database.
+/// The user's entitlement computed from the database, as of `now` (the service's clock).
+///
+/// A subscription counts by its status alone, never by its period end, so a subscription on a
+/// test clock needs no clock here: its status changes (renewal, past due, expiry, cancel at the
+/// period end) are written by the scheduler's pass for that clock, and each write invalidates the
+/// cached answer. Grants are judged against `now`: they are not attached to clocks (docs/api.md,
+/// "Test clocks").
 pub async fn compute(
     conn: &mut AsyncPgConnection,
     user: Uuid,

@@ -437,7 +437,8 @@ pub async fn preview(
             Preview { amount: Money::zero(billed), applies_now, discount: None, credit: Money::zero(billed) },
         ));
     }
-    let now = state.clock.now();
+    // A subscription on a test clock acts in the clock's time (sandbox only).
+    let now = now_of(conn, state, sub).await?;
     let list = proration::upgrade_charge(current_price.amount, next_price.amount, billed, start, end, now);
     // A recurring discount that covers this period prices both sides of the proration, as it
     // priced (and will price) the periods themselves: the customer pays the difference of what
@@ -533,7 +534,8 @@ pub async fn prepare_change(
 ) -> Result<ChangePlan, SubscriptionError> {
     let mut sub = subs::lock_live(conn, user_id).await?.ok_or(SubscriptionError::NoSubscription)?;
     let (current, next, preview) = preview(conn, state, &sub, target).await?;
-    let now = state.clock.now();
+    // A subscription on a test clock acts in the clock's time (sandbox only).
+    let now = now_of(conn, state, &sub).await?;
     if preview.applies_now && preview.amount.amount > rust_decimal::Decimal::ZERO {
         // One charge per upgrade of this subscription, tier and period: a retry after a failure
         // anywhere (even with another Idempotency-Key) reaches billing's same payment, never a
@@ -650,7 +652,8 @@ pub async fn cancel(
     at_period_end: bool,
 ) -> Result<Subscription, SubscriptionError> {
     let mut sub = subs::lock_live(conn, user_id).await?.ok_or(SubscriptionError::NoSubscription)?;
-    let now = state.clock.now();
+    // A subscription on a test clock acts in the clock's time (sandbox only).
+    let now = now_of(conn, state, &sub).await?;
     // A trial canceled at its end runs to it and is never charged.
     let sub = if at_period_end && matches!(status(&sub)?, Status::Active | Status::Trialing) {
         sub.cancel_at_period_end = true;
@@ -682,7 +685,8 @@ pub async fn end_for_erasure(
     let Some(mut sub) = subs::lock_live(conn, user_id).await? else {
         return Ok(());
     };
-    let now = state.clock.now();
+    // A subscription on a test clock acts in the clock's time (sandbox only).
+    let now = now_of(conn, state, &sub).await?;
     if status(&sub)? == Status::Active {
         if !sub.cancel_at_period_end || sub.pending_tier.is_some() {
             sub.cancel_at_period_end = true;
@@ -719,7 +723,8 @@ pub async fn pause(
     let cancel_scheduled = sub.cancel_at_period_end || sub.pending_tier.as_deref() == Some("free");
     lifecycle::check_pause(status(&sub)?, periods, sub.pause_periods.is_some(), cancel_scheduled)?;
     let end = sub.current_period_end.ok_or_else(|| Problem::internal("an active subscription has no period"))?;
-    let now = state.clock.now();
+    // A subscription on a test clock acts in the clock's time (sandbox only).
+    let now = now_of(conn, state, &sub).await?;
     sub.pause_periods = Some(periods);
     sub.pause_starts_at = Some(end);
     sub.pause_resumes_at = Some(period::end_after_periods(end, sub.anchor_day as u32, periods as u32));
@@ -797,7 +802,8 @@ pub async fn resume(
     with_key: bool,
 ) -> Result<Resumed, SubscriptionError> {
     let mut sub = subs::lock_live(conn, user_id).await?.ok_or(SubscriptionError::NoSubscription)?;
-    let now = state.clock.now();
+    // A subscription on a test clock acts in the clock's time (sandbox only).
+    let now = now_of(conn, state, &sub).await?;
     if status(&sub)? == Status::Paused {
         if !with_key {
             return Err(SubscriptionError::KeyRequired);
@@ -966,7 +972,8 @@ pub async fn apply_discount(
         ));
     }
     let chosen = tier(conn, &sub.tier).await?;
-    coupons::redeem(conn, code, &sub, &chosen, state.clock.now()).await?;
+    let now = now_of(conn, state, &sub).await?;
+    coupons::redeem(conn, code, &sub, &chosen, now).await?;
     Ok(sub)
 }
 

@@ -9,7 +9,7 @@ use crate::store::test_clocks::{self as store, TestClock, READY};
 use crate::State;
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
-use events::catalog::subscriptions::TestClockAdvanced;
+use events::catalog::subscriptions::{TestClockAdvanced, TestClockDeleted};
 use events::outbox;
 use platform::auth::Principal;
 use uuid::Uuid;
@@ -48,6 +48,15 @@ pub async fn create(
     // The other services learn the clock (and its time) from the same event an advance sends.
     outbox::enqueue(conn, &TestClockAdvanced { clock_id: created.id, owner_id: owner, now: created.now }).await?;
     Ok(created)
+}
+
+/// Delete the clock and tell the other services: the objects on it stay frozen at its last time
+/// everywhere (`events::test_clocks`).
+pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid, at: DateTime<Utc>) -> Result<(), SubscriptionError> {
+    let clock = store::delete(conn, id, at).await?;
+    let deleted = TestClockDeleted { clock_id: clock.id, owner_id: clock.owner_id, now: clock.now, deleted_at: at };
+    outbox::enqueue(conn, &deleted).await?;
+    Ok(())
 }
 
 /// The clock, when the caller may see it: its owner, or an admin. Anyone else gets the same

@@ -20,6 +20,7 @@ pub const TYPES: &[&str] = &[
     PaymentVoidRequested::TYPE,
     CouponRedeemed::TYPE,
     TestClockAdvanced::TYPE,
+    TestClockDeleted::TYPE,
 ];
 
 macro_rules! subscription_event {
@@ -212,6 +213,29 @@ pub struct TestClockAdvanced {
 
 impl DomainEvent for TestClockAdvanced {
     const TYPE: &'static str = "subscriptions.test_clock.advanced.v1";
+    const SOURCE: &'static str = "subscriptions";
+    fn subject(&self) -> String {
+        self.clock_id.to_string()
+    }
+}
+
+/// `subscriptions.test_clock.deleted.v1`: its owner deleted a sandbox test clock. The objects on
+/// it stay frozen at `now`, its last time, in every service (nothing is due on them any more, and
+/// their actions keep being stamped with that time); nothing new may be attached to it. Only
+/// published where `SUBSCRIPTIONS_TEST_CLOCKS=true`, never in production.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestClockDeleted {
+    pub clock_id: Uuid,
+    pub owner_id: Uuid,
+    /// The clock's last time, where its objects stay.
+    pub now: DateTime<Utc>,
+    /// When it was deleted (real time).
+    pub deleted_at: DateTime<Utc>,
+}
+
+impl DomainEvent for TestClockDeleted {
+    const TYPE: &'static str = "subscriptions.test_clock.deleted.v1";
     const SOURCE: &'static str = "subscriptions";
     fn subject(&self) -> String {
         self.clock_id.to_string()

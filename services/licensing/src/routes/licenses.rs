@@ -66,7 +66,9 @@ pub struct CreateLicense {
 }
 
 impl CreateLicense {
-    fn validate(&self, now: DateTime<Utc>) -> Vec<FieldError> {
+    /// `now`: the time `expires_at` must be after; `None` when the license goes on a test clock,
+    /// whose time is only known once the clock is (in the create's transaction).
+    fn validate(&self, now: Option<DateTime<Utc>>) -> Vec<FieldError> {
         let mut errors = Vec::new();
         let mut fail =
             |field: &str, message: &str| errors.push(FieldError { field: field.into(), message: message.into() });
@@ -83,7 +85,7 @@ impl CreateLicense {
         if self.expires_at <= self.starts_at {
             fail("expires_at", "must be after starts_at");
         }
-        if self.expires_at <= now {
+        if now.is_some_and(|now| self.expires_at <= now) {
             fail("expires_at", "must be in the future");
         }
         for (field, at) in [("starts_at", self.starts_at), ("expires_at", self.expires_at)] {
@@ -116,7 +118,7 @@ pub async fn create(
     require_admin(&principal)?;
     let req = body.into_inner();
     let now = state.clock.now();
-    let mut errors = req.validate(now);
+    let mut errors = req.validate(req.test_clock.is_none().then_some(now));
     if let Some(b) = &req.branding {
         errors.extend(b.validate());
     }
@@ -132,7 +134,13 @@ pub async fn create(
     idempotency::execute_concealed(&state.pool, &scope, &key, &request, LicenseView::conceal_key, move |conn| {
         Box::pin(async move {
             let clock = attachable(conn, clocks, user, req.test_clock).await?;
-            let view = create_in(conn, &codes, req, clock, now).await.map_err(Problem::from)?;
+            // On a test clock the license lives in the clock's time: "the future" is the clock's,
+            // and it is created at the clock's now (the audit trail keeps the real time).
+            let at = events::test_clocks::now_of(conn, clock, now).await.map_err(LicensingError::from)?;
+            if req.expires_at <= at {
+                return Err(Problem::field("expires_at", "must be in the future"));
+            }
+            let view = create_in(conn, &codes, req, clock, at).await.map_err(Problem::from)?;
             let changes = serde_json::to_value(&request_fields).unwrap_or_default();
             let target = format!("license:{}", view.id);
             audit::record(conn, &ctx, now, audit::Action::new("license.create", target, changes)).await?;
@@ -309,7 +317,9 @@ where
         Box::pin(async move {
             let license = licenses::lock(conn, id).await?.ok_or(LicensingError::LicenseNotFound)?;
             let before = audited_fields(&license);
-            let license = change(conn, license, now).await?;
+            // A license on a test clock is changed (and judged) in the clock's time.
+            let at = events::test_clocks::now_of(conn, license.test_clock_id, now).await?;
+            let license = change(conn, license, at).await?;
             let changes = serde_json::json!({ "before": before, "after": audited_fields(&license) });
             audit::record(conn, &ctx, now, audit::Action::new(action, format!("license:{id}"), changes)).await?;
             Ok::<_, LicensingError>(views::license(conn, &license).await?)

@@ -13,6 +13,7 @@ use crate::store::tickets::{self, Ticket};
 use crate::store::{organizations, seats};
 use crate::State;
 use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 use platform::audit::{self, AuditContext};
 use platform::auth::Principal;
@@ -47,6 +48,8 @@ async fn covering_license(
 ) -> Result<License, LicensingError> {
     for (seat, _) in seats::active_for_user(conn, user).await? {
         if let Some(l) = licenses::find(conn, seat.license_id).await? {
+            // A license on a test clock is judged in the clock's time.
+            let now = events::test_clocks::now_of(conn, l.test_clock_id, now).await?;
             if l.status == "active" && l.starts_at <= now && l.expires_at > now {
                 return Ok(l);
             }
@@ -93,7 +96,7 @@ pub async fn create(
         return Err(Problem::validation(errors));
     };
     let now = state.clock.now();
-    let ticket = platform::db::transaction(&state.pool, move |conn| {
+    let (ticket, at) = platform::db::transaction(&state.pool, move |conn| {
         Box::pin(async move {
             let license = covering_license(conn, &principal, user, now).await?;
             // A license on a test clock: the ticket's SLA timers start in the clock's time.
@@ -136,11 +139,11 @@ pub async fn create(
                 updated_at: now,
             };
             core_tickets::recompute_due(&mut ticket, &[]);
-            Ok::<_, LicensingError>(tickets::insert(conn, &ticket).await?)
+            Ok::<_, LicensingError>((tickets::insert(conn, &ticket).await?, now))
         })
     })
     .await?;
-    Ok(HttpResponse::Created().json(TicketView::new(&ticket, now)))
+    Ok(HttpResponse::Created().json(TicketView::new(&ticket, at)))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -178,9 +181,26 @@ pub async fn list(state: web::Data<State>, principal: Principal, q: Query<ListQu
     let cursor = time_cursor(&page, |c: &tickets::Cursor| c.at)?;
     let rows = tickets::page(&mut conn, &scope, q.status.as_deref(), cursor, page.limit()).await?;
     let page = Page::from_rows(rows, page.limit(), |t| tickets::Cursor { at: t.created_at, id: t.id });
-    let now = state.clock.now();
-    let data: Vec<TicketView> = page.data.iter().map(|t| TicketView::new(t, now)).collect();
+    let wall = state.clock.now();
+    let mut data = Vec::with_capacity(page.data.len());
+    for t in &page.data {
+        // Sandbox only: one look-up per ticket for its license's clock (none with clocks off).
+        let now = if state.config.test_clocks { ticket_now(&mut conn, t, wall).await? } else { wall };
+        data.push(TicketView::new(t, now));
+    }
     Ok(HttpResponse::Ok().json(Page { data, next_cursor: page.next_cursor }))
+}
+
+/// The time a ticket lives in: its license's test clock's (sandbox only), else `wall`. Every
+/// action on it is stamped with this time and its live breach flags judged by it, so its SLA
+/// timers agree with the scheduler's pass for that clock.
+async fn ticket_now(
+    conn: &mut AsyncPgConnection,
+    ticket: &Ticket,
+    wall: DateTime<Utc>,
+) -> Result<DateTime<Utc>, LicensingError> {
+    let clock = licenses::clock_of(conn, ticket.license_id).await?;
+    Ok(events::test_clocks::now_of(conn, clock, wall).await?)
 }
 
 async fn actor_for(conn: &mut AsyncPgConnection, principal: &Principal, ticket: &Ticket) -> Result<Actor, Problem> {
@@ -204,7 +224,8 @@ pub async fn get(state: web::Data<State>, principal: Principal, id: web::Path<Uu
     let limit = PageQuery::default().limit();
     let rows = tickets::comments_page(&mut conn, ticket.id, None, limit).await?;
     let page = Page::from_rows(rows, limit, |c| tickets::Cursor { at: c.created_at, id: c.id });
-    let mut view = TicketView::new(&ticket, state.clock.now());
+    let now = ticket_now(&mut conn, &ticket, state.clock.now()).await?;
+    let mut view = TicketView::new(&ticket, now);
     view.comments = Some(page.data.iter().map(CommentView::from).collect());
     view.comments_next_cursor = page.next_cursor;
     Ok(HttpResponse::Ok().json(view))
@@ -275,12 +296,14 @@ pub async fn comment(
         return Err(Problem::field("body", "must be 1-20000 characters"));
     }
     let id = id.into_inner();
-    let now = state.clock.now();
-    let (ticket, comment) = platform::db::transaction(&state.pool, move |conn| {
+    let wall = state.clock.now();
+    let (ticket, comment, now) = platform::db::transaction(&state.pool, move |conn| {
         Box::pin(async move {
             let ticket = tickets::lock(conn, id).await?.ok_or(LicensingError::TicketNotFound)?;
             let actor = actor_for(conn, &principal, &ticket).await?;
-            Ok::<_, Problem>(core_tickets::comment(conn, ticket, author, actor, &text, now).await?)
+            let now = ticket_now(conn, &ticket, wall).await?;
+            let (ticket, comment) = core_tickets::comment(conn, ticket, author, actor, &text, now).await?;
+            Ok::<_, Problem>((ticket, comment, now))
         })
     })
     .await?;
@@ -324,20 +347,23 @@ pub async fn set_status(
         Problem::field("status", "must be one of open, waiting_on_customer, in_progress, resolved, closed")
     })?;
     let id = id.into_inner();
-    let now = state.clock.now();
-    let ticket = platform::db::transaction(&state.pool, move |conn| {
+    let wall = state.clock.now();
+    let (ticket, now) = platform::db::transaction(&state.pool, move |conn| {
         Box::pin(async move {
             let ticket = tickets::lock(conn, id).await?.ok_or(LicensingError::TicketNotFound)?;
             let actor = actor_for(conn, &principal, &ticket).await?;
+            let now = ticket_now(conn, &ticket, wall).await?;
             if status_of(&ticket) == to {
-                return Ok::<_, Problem>(ticket);
+                return Ok::<_, Problem>((ticket, now));
             }
             let before = ticket.status.clone();
             let changed = core_tickets::change_status(conn, ticket, to, actor, now).await?;
             let changes = serde_json::json!({ "before": { "status": before }, "after": { "status": changed.status } });
             let target = format!("ticket:{id}");
-            audit::record(conn, &ctx, now, audit::Action::new("ticket.status.change", target, changes)).await?;
-            Ok(changed)
+            // The audit trail records when a person acted, in real time, whatever clock the
+            // ticket lives on.
+            audit::record(conn, &ctx, wall, audit::Action::new("ticket.status.change", target, changes)).await?;
+            Ok((changed, now))
         })
     })
     .await?;

@@ -54,6 +54,10 @@ pub struct LicenseView {
     pub expires_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The test clock it lives on (sandbox only): it expires, and its tickets' SLA timers run, in
+    /// the clock's time. Absent for a license in real time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_clock: Option<Uuid>,
 }
 
 impl LicenseView {
@@ -86,6 +90,7 @@ impl LicenseView {
             expires_at: l.expires_at,
             created_at: l.created_at,
             updated_at: l.updated_at,
+            test_clock: l.test_clock_id,
         }
     }
 }

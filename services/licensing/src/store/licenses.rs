@@ -55,6 +55,12 @@ pub async fn insert(conn: &mut AsyncPgConnection, new: &NewLicense<'_>) -> Query
     diesel::insert_into(licenses::table).values(new).returning(License::as_returning()).get_result(conn).await
 }
 
+/// The test clock a license lives on (sandbox only); `None` for a license in real time or none.
+pub async fn clock_of(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<Uuid>> {
+    let clock = licenses::table.find(id).select(licenses::test_clock_id).first(conn).await.optional()?;
+    Ok(clock.flatten())
+}
+
 pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<License>> {
     licenses::table.find(id).select(License::as_select()).first(conn).await.optional()
 }

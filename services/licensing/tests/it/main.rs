@@ -16,5 +16,6 @@ mod privacy;
 mod reports;
 mod scenario;
 mod support;
+mod test_clocks;
 mod tickets;
 mod versions;

@@ -85,10 +85,18 @@ impl Stack {
 
     /// Start on `env` (bind a `Capture` to it first to watch the events).
     pub async fn start_with(env: TestEnv, at: DateTime<Utc>) -> Self {
+        Self::start_configured(env, at, config()).await
+    }
+
+    /// With test clocks on (`LICENSING_TEST_CLOCKS=true`, the sandbox's).
+    pub async fn start_clocked(at: DateTime<Utc>) -> Self {
+        Self::start_configured(TestEnv::new(), at, Config { test_clocks: true, ..config() }).await
+    }
+
+    async fn start_configured(env: TestEnv, at: DateTime<Utc>, mut cfg: Config) -> Self {
         let clock = ManualClock::new(at);
         let c = Arc::new(clock.clone());
         let dns = StaticDnsServer::start().await.unwrap();
-        let mut cfg = config();
         cfg.dns_nameservers = Some(dns.addr.to_string());
         let svc = testkit::service::start(&env, &licensing::SPEC, |ctx| licensing::setup_with_clock(ctx, cfg, c)).await;
         Self { env, svc, http: testkit::http(), clock, admin: Caller::admin(), dns }

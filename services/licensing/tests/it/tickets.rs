@@ -4,15 +4,15 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::Duration as StdDuration;
 
-fn at(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+pub(crate) fn at(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, m, d, h, min, 0).unwrap()
 }
 
-fn time(v: &Value) -> DateTime<Utc> {
+pub(crate) fn time(v: &Value) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(v.as_str().unwrap_or_else(|| panic!("not a time: {v}"))).unwrap().with_timezone(&Utc)
 }
 
-async fn file(s: &Stack, caller: &Caller, priority: &str) -> Value {
+pub(crate) async fn file(s: &Stack, caller: &Caller, priority: &str) -> Value {
     let res = s
         .post(
             "/api/enterprise/support/tickets",
@@ -24,14 +24,14 @@ async fn file(s: &Stack, caller: &Caller, priority: &str) -> Value {
     res.json().await.unwrap()
 }
 
-async fn set_status(s: &Stack, caller: &Caller, ticket: &str, status: &str) -> Value {
+pub(crate) async fn set_status(s: &Stack, caller: &Caller, ticket: &str, status: &str) -> Value {
     let res =
         s.post(&format!("/api/enterprise/support/tickets/{ticket}/status"), caller, json!({"status": status})).await;
     assert_eq!(res.status(), 200, "{:?}", res.text().await);
     res.json().await.unwrap()
 }
 
-async fn comment(s: &Stack, caller: &Caller, ticket: &str, text: &str) -> Value {
+pub(crate) async fn comment(s: &Stack, caller: &Caller, ticket: &str, text: &str) -> Value {
     let res =
         s.post(&format!("/api/enterprise/support/tickets/{ticket}/comments"), caller, json!({"body": text})).await;
     assert_eq!(res.status(), 201, "{:?}", res.text().await);

@@ -160,6 +160,10 @@ pub struct PurchaseView {
     pub refunded: Money,
     pub created_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
+    /// The test clock it lives on (sandbox only): it expires unpaid, and its earnings mature, in
+    /// the clock's time. Absent for a purchase in real time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_clock: Option<Uuid>,
 }
 
 impl PurchaseView {
@@ -182,6 +186,7 @@ impl PurchaseView {
             refunded: money(p.refunded_amount, &p.currency)?,
             created_at: p.created_at,
             completed_at: p.completed_at,
+            test_clock: p.test_clock_id,
         })
     }
 }

@@ -3,6 +3,7 @@ use super::schema::{courses, purchases};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use events::test_clocks::Pass;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -253,15 +254,15 @@ pub async fn lock_payable_failed(
         .await
 }
 
-/// Up to `batch` purchases created before `cutoff` that were never paid and are not closed yet,
-/// locked; rows another replica holds are skipped.
-/// Claims up to `batch` purchases created before `cutoff` (marketplace's clock) that were never
-/// paid (pending, or declined and not retried) and are not closed, skipping those another
-/// replica holds and those attempted less than `retry_secs` ago (database time): each is stamped
-/// `expiry_attempted_at` in the same statement. Returns their ids, oldest first.
+/// Claims up to `batch` purchases created more than `expiry_minutes` before the pass's `now` (the
+/// wall clock's pass: purchases on no test clock; a test clock's pass: the purchases on it, in its
+/// time) that were never paid (pending, or declined and not retried) and are not closed, skipping
+/// those another replica holds and those attempted less than `retry_secs` ago (database time):
+/// each is stamped `expiry_attempted_at` in the same statement. Returns their ids, oldest first.
 pub async fn claim_expired(
     conn: &mut AsyncPgConnection,
-    cutoff: DateTime<Utc>,
+    pass: Pass,
+    expiry_minutes: i64,
     retry_secs: i64,
     batch: i64,
 ) -> QueryResult<Vec<Uuid>> {
@@ -270,11 +271,13 @@ pub async fn claim_expired(
         #[diesel(sql_type = diesel::sql_types::Uuid)]
         id: Uuid,
     }
+    let cutoff = pass.now - chrono::Duration::minutes(expiry_minutes);
     let rows: Vec<Id> = diesel::sql_query(
         "UPDATE purchases SET expiry_attempted_at = now() \
          WHERE id IN ( \
              SELECT id FROM purchases \
              WHERE status IN ('pending', 'failed') AND closed_reason IS NULL AND created_at < $1 \
+               AND test_clock_id IS NOT DISTINCT FROM $4 \
                AND (expiry_attempted_at IS NULL OR expiry_attempted_at < now() - $2 * interval '1 second') \
              ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
          RETURNING id",
@@ -282,6 +285,7 @@ pub async fn claim_expired(
     .bind::<diesel::sql_types::Timestamptz, _>(cutoff)
     .bind::<diesel::sql_types::BigInt, _>(retry_secs)
     .bind::<diesel::sql_types::BigInt, _>(batch)
+    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(pass.clock)
     .load(conn)
     .await?;
     Ok(rows.into_iter().map(|r| r.id).collect())

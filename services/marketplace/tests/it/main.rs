@@ -21,6 +21,7 @@ mod reports;
 mod reviews;
 mod support;
 mod tax;
+mod test_clocks;
 mod upload;
 mod voids;
 mod vouchers;

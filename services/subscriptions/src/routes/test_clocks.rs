@@ -173,8 +173,12 @@ pub async fn advance(
     .await
 }
 
-/// Delete a test clock. The objects on it stay frozen at its last time, in every service: they
-/// are sandbox objects, and moving them back to real time would fire whatever that time has due.
+/// Delete a test clock. The objects on it stay frozen at its last time, in every service
+/// (`subscriptions.test_clock.deleted.v1`): no scheduler runs for them any more, an action on one
+/// is still stamped with that time, and nothing new may be attached to the clock. Kept rather than
+/// deleted with it (as Stripe does): deleting a subscription, purchase or license has effects
+/// (events, seats, earnings) a sandbox clean-up should not fire, and moving them back to real time
+/// would fire whatever that time has due.
 #[utoipa::path(delete, path = "/api/test-clocks/{id}", tag = "subscriptions", operation_id = "deleteTestClock",
     security(("bearer" = [])), params(("id" = Uuid, Path, description = "The clock")),
     responses((status = 204, description = "Deleted"),
@@ -187,10 +191,11 @@ pub async fn delete(
 ) -> Result<HttpResponse, Problem> {
     clocks::require_enabled(&state)?;
     let id = id.into_inner();
+    let now = state.clock.now();
     platform::db::transaction(&state.pool, move |conn| {
         Box::pin(async move {
             clocks::visible(conn, &principal, id, true).await?;
-            store::delete(conn, id).await?;
+            clocks::delete(conn, id, now).await?;
             Ok::<_, SubscriptionError>(())
         })
     })

@@ -206,5 +206,6 @@ diesel::table! {
         frozen_time -> Timestamptz,
         status -> Text,
         created_at -> Timestamptz,
+        deleted_at -> Nullable<Timestamptz>,
     }
 }

@@ -27,12 +27,26 @@ pub async fn insert(conn: &mut AsyncPgConnection, clock: &TestClock) -> QueryRes
     diesel::insert_into(test_clocks::table).values(clock).returning(TestClock::as_returning()).get_result(conn).await
 }
 
+/// A clock that is not deleted (a deleted one is kept only as its objects' frozen time).
 pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<TestClock>> {
-    test_clocks::table.find(id).select(TestClock::as_select()).first(conn).await.optional()
+    test_clocks::table
+        .find(id)
+        .filter(test_clocks::deleted_at.is_null())
+        .select(TestClock::as_select())
+        .first(conn)
+        .await
+        .optional()
 }
 
 pub async fn lock(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<TestClock>> {
-    test_clocks::table.find(id).for_update().select(TestClock::as_select()).first(conn).await.optional()
+    test_clocks::table
+        .find(id)
+        .filter(test_clocks::deleted_at.is_null())
+        .for_update()
+        .select(TestClock::as_select())
+        .first(conn)
+        .await
+        .optional()
 }
 
 /// Clocks oldest first, after `after` (created_at, id); only `owner`'s unless `None` (admins).
@@ -42,7 +56,8 @@ pub async fn list(
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
 ) -> QueryResult<Vec<TestClock>> {
-    let mut q = test_clocks::table.select(TestClock::as_select()).into_boxed();
+    let mut q =
+        test_clocks::table.filter(test_clocks::deleted_at.is_null()).select(TestClock::as_select()).into_boxed();
     if let Some(owner) = owner {
         q = q.filter(test_clocks::owner_id.eq(owner));
     }
@@ -76,6 +91,12 @@ pub async fn mark_ready(conn: &mut AsyncPgConnection, id: Uuid, now: DateTime<Ut
         .await
 }
 
-pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<usize> {
-    diesel::delete(test_clocks::table.find(id)).execute(conn).await
+/// Mark the clock deleted. The row stays: it is the frozen time of the objects on it
+/// (`events::test_clocks::now_of`), and no scheduler pass runs for it any more.
+pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid, at: DateTime<Utc>) -> QueryResult<TestClock> {
+    diesel::update(test_clocks::table.find(id))
+        .set((test_clocks::deleted_at.eq(at), test_clocks::updated_at.eq(at)))
+        .returning(TestClock::as_returning())
+        .get_result(conn)
+        .await
 }

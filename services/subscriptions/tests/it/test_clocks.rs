@@ -174,3 +174,57 @@ async fn test_clocks_are_the_owners_and_only_move_forward() {
     assert_eq!(s.get(owner, &format!("/api/test-clocks/{id}")).await.status(), 404);
     s.stop().await;
 }
+
+async fn delete_clock(s: &Stack, user: Uuid, clock: &str) -> reqwest::StatusCode {
+    let token = testkit::internal_token("subscriptions", &user.to_string(), &[Role::Learner]);
+    let url = format!("{}/api/test-clocks/{clock}", s.svc.url());
+    s.http.delete(url).header("x-internal-token", token).send().await.unwrap().status()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_on_a_test_clock_acts_in_its_time_and_stays_frozen_when_it_is_deleted() {
+    let mut s = Stack::start().await;
+    let t0 = s.clock.now().trunc_subsecs(0);
+    let user = Uuid::now_v7();
+    // A clock two months ahead of the service's time.
+    let tc = t0 + Duration::days(60);
+    let clock = create_clock(&s, user, tc).await;
+    let clock = clock["id"].as_str().unwrap().to_string();
+    let me = subscribe_on(&s, user, &clock, "pm_card_visa").await;
+    let end = period_end(&me);
+
+    // A request on it is stamped with the clock's time, not the service's.
+    advance_ready(&s, user, &clock, tc + Duration::days(1)).await;
+    let res = s.post(user, "/api/subscriptions/me/cancel", json!({"at_period_end": true}), None).await;
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
+    let changed = expect_for(&mut s, user, "subscriptions.subscription.changed.v1").await;
+    assert_eq!(at(&changed.data["occurred_at"]), tc + Duration::days(1));
+
+    // Deleted: gone for its owner, announced with its last time, and it takes nothing new.
+    assert_eq!(delete_clock(&s, user, &clock).await, 204);
+    let deleted = s.events.expect("subscriptions.test_clock.deleted.v1", StdDuration::from_secs(15)).await;
+    assert_eq!((deleted.data["clock_id"].clone(), at(&deleted.data["now"])), (json!(clock), tc + Duration::days(1)));
+    assert_eq!(s.get(user, &format!("/api/test-clocks/{clock}")).await.status(), 404);
+    let list: Value = s.get(user, "/api/test-clocks").await.json().await.unwrap();
+    assert_eq!(list["data"].as_array().unwrap().len(), 0, "{list}");
+    assert_eq!(delete_clock(&s, user, &clock).await, 404);
+    let other = Uuid::now_v7();
+    let others = create_clock(&s, other, t0).await;
+    let others = others["id"].as_str().unwrap().to_string();
+    assert_eq!(delete_clock(&s, other, &others).await, 204);
+    let res = s.post(other, "/api/subscriptions", json!({"tier": "pro", "test_clock": others}), Some("k")).await;
+    assert_eq!(res.status(), 422);
+    assert_eq!(res.json::<Value>().await.unwrap()["errors"][0]["field"], "test_clock");
+
+    // Its subscription stays at the clock's last time: an action is still stamped with it, and
+    // real time passing its period end does not end it.
+    let res = s.post(user, "/api/subscriptions/me/resume", json!({}), None).await;
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
+    let resumed = expect_for(&mut s, user, "subscriptions.subscription.changed.v1").await;
+    assert_eq!(at(&resumed.data["occurred_at"]), tc + Duration::days(1));
+    s.clock.set(end + Duration::days(1));
+    tokio::time::sleep(StdDuration::from_millis(700)).await;
+    let me = s.me(user).await;
+    assert_eq!((me["subscription"]["status"].clone(), period_end(&me)), (json!("active"), end), "{me}");
+    s.stop().await;
+}
