@@ -23,6 +23,7 @@ pub fn apply(service: &str, doc: &mut Value) {
         "licensing" => licensing(doc),
         "marketplace" => marketplace(doc),
         "gateway" => gateway(doc),
+        "webhooks" => webhooks(doc),
         _ => {}
     }
     // Last: it checks the patterns the rules above wrote.
@@ -372,16 +373,18 @@ fn subscriptions(doc: &mut Value) {
     // amount_off, duration and duration_in_months), against the tiers table and against the clock
     // are api-fuzz's relational rules (scripts/api-fuzz/hooks.py).
     constrain(prop(doc, "CouponRequest", "name"), trimmed_text(1, 100, false));
-    // `discount::valid_percent`: above 0, at most 100, at most 4 decimals.
-    constrain(
-        prop(doc, "CouponRequest", "percent_off"),
-        json!({"pattern": r"^(?:100(?:\.0{1,4})?|[1-9][0-9]?(?:\.[0-9]{1,4})?|0\.(?=[0-9]*[1-9])[0-9]{1,4})$"}),
-    );
+    constrain(prop(doc, "CouponRequest", "percent_off"), json!({"pattern": PERCENT_OFF}));
     constrain(prop(doc, "CouponRequest", "duration"), json!({"enum": strings(&["once", "repeating", "forever"])}));
     constrain(prop(doc, "CouponRequest", "duration_in_months"), json!({"minimum": 1, "maximum": 120}));
     constrain(prop(doc, "CouponRequest", "tiers"), json!({"minItems": 1}));
     constrain(prop(doc, "CouponRequest", "max_redemptions"), json!({"minimum": 1}));
+    // `subscriptions::test_clocks::create`: 1-100 characters after trimming.
+    constrain(prop(doc, "TestClockRequest", "name"), trimmed_text(1, 100, false));
 }
+
+/// `platform::discount::valid_percent`: above 0, at most 100, at most 4 decimals (coupons and
+/// course promotion codes).
+const PERCENT_OFF: &str = r"^(?:100(?:\.0{1,4})?|[1-9][0-9]?(?:\.[0-9]{1,4})?|0\.(?=[0-9]*[1-9])[0-9]{1,4})$";
 
 fn rewards(doc: &mut Value) {
     constrain(
@@ -438,6 +441,37 @@ fn licensing(doc: &mut Value) {
     );
 }
 
+fn webhooks(doc: &mut Value) {
+    // `webhooks::routes::endpoints::validate` and `webhooks::guard::parse_url`: an absolute
+    // http(s) URL naming a host, without credentials or fragment, at most 2048 characters. The
+    // document says a subset the parser always accepts: a host name whose last label has a letter
+    // (a number there is an IPv4 address to the URL parser), no IDNA (`xn--`) label, a port of at
+    // most 59999. Whether the host resolves to a public address (the SSRF guard) depends on the
+    // world, not the request: api-fuzz's relational rules.
+    let label = r"(?![Xx][Nn]--)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+    let last = r"(?=[A-Za-z0-9-]*[A-Za-z])(?![Xx][Nn]--)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+    let url = json!({
+        "maxLength": 2048,
+        "pattern": format!(
+            r"^[Hh][Tt][Tt][Pp][Ss]?://(?:{label}\.)*{last}(?::(?:[1-9][0-9]{{0,3}}|[1-5][0-9]{{4}}))?(?:[/?][^#\s{CONTROL}]*)?$"
+        ),
+    });
+    // Catalog event types, or one service's all (`billing.*`): `webhooks::domain::patterns::check`.
+    let catalog = events::catalog::all_event_types();
+    let mut types: Vec<String> = catalog.iter().map(|t| t.to_string()).collect();
+    let mut services: Vec<String> =
+        catalog.iter().filter_map(|t| t.split_once('.')).map(|(s, _)| format!("{s}.*")).collect();
+    services.sort();
+    services.dedup();
+    types.extend(services);
+    let event_types = json!({"minItems": 1, "maxItems": 100, "items": {"type": "string", "enum": types}});
+    for schema in ["CreateEndpoint", "UpdateEndpoint"] {
+        constrain(prop(doc, schema, "url"), url.clone());
+        constrain(prop(doc, schema, "event_types"), event_types.clone());
+        constrain(prop(doc, schema, "description"), json!({"maxLength": 500}));
+    }
+}
+
 fn marketplace(doc: &mut Value) {
     use marketplace::domain::course::{LEVELS, MAX_TAGS, MAX_TAG_LEN};
     let level = json!({"enum": strings(LEVELS)});
@@ -461,6 +495,14 @@ fn marketplace(doc: &mut Value) {
     for name in ["min_price", "max_price", "min_rating"] {
         constrain(param(doc, "get", list, "query", name), json!({"pattern": DECIMAL}));
     }
+    // `marketplace::promotions::create` (the limits are utoipa attributes); the rules between its
+    // fields and against the clock are api-fuzz's relational rules. A category is any slug of
+    // 1-50 bytes to the server: the document says the catalogue's category form, a subset.
+    constrain(prop(doc, "NewPromotionCode", "percent_off"), json!({"pattern": PERCENT_OFF}));
+    constrain(
+        prop(doc, "NewPromotionCode", "categories"),
+        json!({"items": {"type": "string", "pattern": "^[a-z0-9-]{1,50}$"}}),
+    );
     constrain(prop(doc, "ReviewInput", "body"), json!({"maxLength": marketplace::domain::review::MAX_BODY}));
     constrain(prop(doc, "ReviewReplyInput", "body"), trimmed_text(1, marketplace::domain::review::MAX_REPLY, true));
     // The package as uploaded: its declared (and sniffed) media type.

@@ -134,3 +134,22 @@ RELATIONAL_RULES |= {
     ("to", "a test clock only moves forward"),  # against the clock's stored time
     ("currency", "this course is not sold in"),  # against the course's stored prices
 }
+
+
+# Rules against the world's state whose message names the value first, so no prefix matches it:
+# the webhooks SSRF guard resolves an endpoint's host (`webhooks::guard::check`), and whether a
+# name resolves, and to a public address, is the network's answer, not the request's form.
+# Matched by field and a part of the message.
+RELATIONAL_PARTS = {
+    ("url", " does not resolve"),
+    ("url", " did not resolve in time"),
+    ("url", " otherwise non-public address "),
+}
+_relational_by_prefix = _relational
+
+
+def _relational(error):  # noqa: F811 (extends the rule above; the check looks it up when it runs)
+    message = error.get("message") or ""
+    return _relational_by_prefix(error) or any(
+        error.get("field") == field and part in message for field, part in RELATIONAL_PARTS
+    )

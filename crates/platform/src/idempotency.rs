@@ -115,6 +115,59 @@ where
     execute_concealed(pool, scope, key, request, |_| {}, effect).await
 }
 
+/// Who made an audited creation, and when: the audit entry's context and time.
+pub struct Audited {
+    pub ctx: crate::audit::AuditContext,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// An audited creation, at most once per (scope, key): `effect` creates and returns what it made
+/// with its audit action, the entry is recorded in the same transaction (it commits with the
+/// creation or not at all), and the answer is 201 with what was made (a replay answers the same).
+/// The scaffolding every create handler had around its effect.
+pub async fn create_audited<T, F>(
+    pool: &Pool,
+    scope: &str,
+    key: &IdempotencyKey,
+    request: &impl Serialize,
+    audited: Audited,
+    effect: F,
+) -> Result<HttpResponse, Problem>
+where
+    T: Serialize + Send,
+    F: for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, Result<(T, crate::audit::Action<'static>), Problem>>
+        + Send
+        + 'static,
+{
+    create_audited_concealed(pool, scope, key, request, |_| {}, audited, effect).await
+}
+
+/// [`create_audited`] for a creation whose answer shows a secret once ([`execute_concealed`]).
+pub async fn create_audited_concealed<T, F>(
+    pool: &Pool,
+    scope: &str,
+    key: &IdempotencyKey,
+    request: &impl Serialize,
+    conceal: fn(&mut serde_json::Value),
+    audited: Audited,
+    effect: F,
+) -> Result<HttpResponse, Problem>
+where
+    T: Serialize + Send,
+    F: for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, Result<(T, crate::audit::Action<'static>), Problem>>
+        + Send
+        + 'static,
+{
+    execute_concealed(pool, scope, key, request, conceal, move |conn| {
+        Box::pin(async move {
+            let (made, action) = effect(conn).await?;
+            crate::audit::record(conn, &audited.ctx, audited.at, action).await?;
+            Ok((StatusCode::CREATED, made))
+        })
+    })
+    .await
+}
+
 /// [`execute`] for a creation whose answer shows a secret once (a license key, a voucher code):
 /// the first response carries it, but what is stored, and so what a replay answers, is the body
 /// after `conceal` took the secret out. The secret is never kept at rest, not even here.

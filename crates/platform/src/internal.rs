@@ -8,6 +8,8 @@
 //! the one entry). Calls start at the next replica in turn, and each retry goes to the following
 //! one, so a replica that is down or restarting costs a retry, not the call.
 
+pub mod billing;
+
 use crate::auth::InternalAuth;
 use crate::Problem;
 use serde::de::DeserializeOwned;

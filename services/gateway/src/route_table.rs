@@ -236,7 +236,7 @@ pub fn is_expensive(method: &str, path: &str, query: &str) -> bool {
 }
 
 /// Paths a public pattern above would match but that need a signed-in caller.
-const NOT_PUBLIC: &[(&str, &str)] = &[("GET", "/api/courses/mine")];
+const NOT_PUBLIC: &[(&str, &str)] = &[("GET", "/api/courses/mine"), ("GET", "/api/courses/promotion-codes")];
 
 /// The service owning `path` (longest prefix, whole segments), without any upstream URL.
 pub fn service_for(path: &str) -> Option<&'static str> {
@@ -310,6 +310,7 @@ mod tests {
         assert!(!is_public("GET", "/api/tokens/balance"));
         assert!(is_public("GET", "/api/courses/0192f0c4-0000-7000-8000-000000000000"));
         assert!(!is_public("GET", "/api/courses/mine"), "the caller's own courses need a token");
+        assert!(!is_public("GET", "/api/courses/promotion-codes"), "the codes an admin or instructor manages");
     }
 
     #[test]

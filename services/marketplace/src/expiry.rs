@@ -79,7 +79,7 @@ async fn expire(state: &Arc<State>, id: Uuid) -> Result<bool, MarketError> {
     };
     // A purchase whose payment billing never answered has no intent to cancel.
     let cancel = match purchase.payment_id {
-        Some(payment_id) => Some((payment_id, state.billing.cancel_payment(payment_id, id).await?)),
+        Some(payment_id) => Some((payment_id, crate::billing::cancel_payment(&state.billing, payment_id, id).await?)),
         None => None,
     };
     let st = state.clone();
@@ -95,7 +95,8 @@ async fn expire(state: &Arc<State>, id: Uuid) -> Result<bool, MarketError> {
             match cancel {
                 Some((payment_id, answer)) if answer.outcome == CancelOutcome::Succeeded => {
                     tracing::info!(purchase = %id, %payment_id, "expiring purchase was paid after all: completing it");
-                    purchasing::on_paid(conn, &st, &purchase, payment_id, answer.payment.charged()).await?;
+                    purchasing::on_paid(conn, &st, &purchase, payment_id, crate::billing::charged(&answer.payment))
+                        .await?;
                 }
                 Some(_) | None => {
                     purchasing::close(conn, &st, &purchase, PURCHASE_EXPIRED).await?;

@@ -27,6 +27,8 @@ use utoipa::OpenApi;
         crate::routes::catalog::mine,
         crate::routes::purchases::purchase,
         crate::routes::promotions::create,
+        crate::routes::promotions::list,
+        crate::routes::promotions::deactivate,
         crate::routes::courses::get,
         crate::routes::courses::patch,
         crate::routes::courses::publish,
@@ -108,7 +110,7 @@ mod tests {
                 );
             }
         }
-        assert_eq!(operations, 24, "every route of routes::configure but health and /internal");
+        assert_eq!(operations, 26, "every route of routes::configure but health and /internal");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! share, their own courses only) creates, and the redemption a purchase takes. Each function
 //! taking a connection runs inside the caller's transaction, so a refusal takes nothing.
 
-use crate::domain::promotion::{self, Eligibility};
+use crate::domain::promotion;
 use crate::store::courses::{self, Course};
 use crate::store::promotions::{self as store, FullCode, PromotionCode};
 use crate::State;
@@ -21,7 +21,7 @@ use uuid::Uuid;
 #[serde(deny_unknown_fields)]
 pub struct NewPromotionCode {
     /// 3-40 letters, digits, `-` or `_`; matched case-insensitively, unique.
-    #[schema(example = "SPRING25")]
+    #[schema(example = "SPRING25", min_length = 3, max_length = 40, pattern = "^[A-Za-z0-9_-]{3,40}$")]
     pub code: String,
     /// Percent off, above 0 and at most 100 (4 decimals). Give this or `amount_off`.
     #[serde(default, with = "rust_decimal::serde::str_option", skip_serializing_if = "Option::is_none")]
@@ -32,13 +32,17 @@ pub struct NewPromotionCode {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schema(value_type = BTreeMap<String, String>)]
     pub amount_off: BTreeMap<String, Decimal>,
-    /// Only these courses (an instructor's code: required, all their own).
+    /// Only these courses, 1-100 (an instructor's code: required, all their own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_items = 1, max_items = 100)]
     pub course_ids: Option<Vec<Uuid>>,
-    /// Only courses of these categories (admins' codes).
+    /// Only courses of these categories (admins' codes), slugs of 1-50 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_items = 1)]
     pub categories: Option<Vec<String>>,
+    /// Purchases that may hold it at once, at least 1; absent for no limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
     pub max_redemptions: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
@@ -64,26 +68,8 @@ pub async fn create(
     if !discount::valid_code(&code) {
         return Err(field("code", "3-40 letters, digits, '-' or '_'"));
     }
-    match (req.percent_off, req.amount_off.is_empty()) {
-        (Some(p), true) if discount::valid_percent(p) => {}
-        (Some(_), true) => return Err(field("percent_off", "must be above 0 and at most 100 (4 decimals)")),
-        (None, false) => {}
-        _ => return Err(field("percent_off", "give either percent_off or amount_off")),
-    }
-    let mut amounts = BTreeMap::new();
-    for (c, amount) in &req.amount_off {
-        let currency: Currency = c.parse().map_err(|e: String| field("amount_off", e))?;
-        if !discount::valid_amount(*amount, currency) {
-            return Err(field("amount_off", format!("{currency}: must be positive, on the currency's minor unit")));
-        }
-        amounts.insert(currency.code().to_string(), *amount);
-    }
-    if req.max_redemptions.is_some_and(|m| m < 1) {
-        return Err(field("max_redemptions", "must be at least 1"));
-    }
-    if req.expires_at.is_some_and(|at| at <= now) {
-        return Err(field("expires_at", "must be in the future"));
-    }
+    let amounts = discount::check_off(req.percent_off, &req.amount_off)?;
+    discount::check_limits(req.max_redemptions, req.expires_at, now)?;
     if req.categories.as_ref().is_some_and(|c| c.is_empty() || c.iter().any(|x| x.is_empty() || x.len() > 50)) {
         return Err(field("categories", "a non-empty list of category slugs, or null for every category"));
     }
@@ -150,24 +136,25 @@ pub async fn redeem(
     let off = code.off();
     let has_bought_before =
         if code.code.first_purchase_only { store::has_bought_before(conn, buyer).await? } else { false };
-    promotion::eligible(&Eligibility {
-        now: state.clock.now(),
-        active: code.code.active,
-        expires_at: code.code.expires_at,
+    let scope = promotion::Scope {
         course_ids: code.code.course_ids.as_deref(),
         categories: code.code.categories.as_deref(),
         funder: code.code.instructor_id,
-        course_id: course.id,
-        category: &course.category,
-        course_instructor: course.instructor_id,
+    };
+    let in_scope = scope.covers(course.id, &course.category, course.instructor_id);
+    discount::eligible(&discount::Eligibility {
+        now: state.clock.now(),
+        active: code.code.active,
+        expires_at: &[code.code.expires_at],
+        in_scope,
         off: &off,
         currency: price.currency,
         first_purchase_only: code.code.first_purchase_only,
         has_bought_before,
     })
-    .map_err(|r| field("promotion_code", r.message()))?;
+    .map_err(|r| field("promotion_code", promotion::refusal(r)))?;
     let priced = discount::price(price, &off).ok_or_else(|| field("promotion_code", "no amount in this currency"))?;
-    if !store::take(conn, code.code.id).await? {
+    if !discount::take_redemption(conn, store::COUNTER, code.code.id).await? {
         return Err(Problem::conflict("redemption_limit_reached", "this promotion code has been used up"));
     }
     Ok(Redeemed { code, priced })

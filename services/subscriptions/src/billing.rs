@@ -1,94 +1,50 @@
-//! The internal call to billing: "take this payment". Retried only with the same idempotency key,
-//! so a retry after a timeout reaches the same payment.
+//! What subscriptions asks billing, through the shared client ([`platform::internal::billing`]):
+//! a charge's payment, under a key derived from the charge so a retry after a timeout reaches the
+//! same payment, and whether a user has a saved card.
 
 use crate::error::SubscriptionError;
 use events::catalog::billing::ChargeLine;
-use platform::auth::InternalAuth;
-use platform::internal::{CallError, InternalClient};
+use platform::internal::billing::NewPayment;
+pub use platform::internal::billing::{BillingClient, Payment};
+use platform::internal::CallError;
 use platform::money::Money;
-use serde::{Deserialize, Serialize};
-use std::time::Duration;
 use uuid::Uuid;
 
-#[derive(Clone)]
-pub struct BillingClient {
-    client: InternalClient,
-}
+/// Billing's answer within this time, or the call is retried (then unavailable).
+pub const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
-#[derive(Debug, Serialize)]
-struct CreatePayment<'a> {
+/// Ask billing for a payment of `amount` for charge `charge_id`. `off_session` charges the saved
+/// card now. `lines`, when given, add up to `amount` (billing checks).
+pub async fn create_payment(
+    client: &BillingClient,
     user_id: Uuid,
     amount: Money,
-    purpose: &'static str,
-    reference_id: String,
-    description: &'a str,
+    charge_id: Uuid,
+    description: &str,
     off_session: bool,
-    /// What the amount is made of (plan, discount), for receipts and invoices; none for upgrades.
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    lines: &'a [ChargeLine],
+    lines: &[ChargeLine],
+) -> Result<Payment, SubscriptionError> {
+    let payment = NewPayment {
+        user_id,
+        amount,
+        purpose: "subscription",
+        reference_id: charge_id.to_string(),
+        description,
+        off_session,
+        lines,
+    };
+    client.create_payment(&format!("charge-{charge_id}"), &payment).await.map_err(|e| match e {
+        // Billing refused (e.g. no saved card): final.
+        CallError::Refused { problem, .. } => SubscriptionError::PaymentDeclined(problem.code),
+        CallError::Unavailable(cause) => SubscriptionError::BillingUnavailable(cause),
+    })
 }
 
-#[derive(Debug, Serialize)]
-struct CardQuestion {
-    user_id: Uuid,
-}
-
-#[derive(Debug, Deserialize)]
-struct CardAnswer {
-    has_default_card: bool,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Payment {
-    pub id: Uuid,
-    pub status: String,
-    pub client_secret: Option<String>,
-    pub failure_code: Option<String>,
-}
-
-impl BillingClient {
-    pub fn new(base_url: &str, auth: InternalAuth) -> Result<Self, String> {
-        Ok(Self { client: InternalClient::new(base_url, "billing", Duration::from_secs(15), auth)? })
-    }
-
-    /// Ask billing for a payment of `amount` for charge `charge_id`. `off_session` charges the saved
-    /// card now. `lines`, when given, add up to `amount` (billing checks).
-    pub async fn create_payment(
-        &self,
-        user_id: Uuid,
-        amount: Money,
-        charge_id: Uuid,
-        description: &str,
-        off_session: bool,
-        lines: &[ChargeLine],
-    ) -> Result<Payment, SubscriptionError> {
-        let body = CreatePayment {
-            user_id,
-            amount,
-            purpose: "subscription",
-            reference_id: charge_id.to_string(),
-            description,
-            off_session,
-            lines,
-        };
-        let key = format!("charge-{charge_id}");
-        self.client.post("/internal/payments", Some(&key), &body).await.map_err(|e| match e {
-            // Billing refused (e.g. no saved card): final.
-            CallError::Refused { problem, .. } => SubscriptionError::PaymentDeclined(problem.code),
-            CallError::Unavailable(cause) => SubscriptionError::BillingUnavailable(cause),
-        })
-    }
-
-    /// Whether the user has a saved default card at billing (a trial in `card_required` mode
-    /// needs one). A read: retried freely.
-    pub async fn has_default_card(&self, user_id: Uuid) -> Result<bool, SubscriptionError> {
-        let answer: CardAnswer =
-            self.client.post("/internal/customers/default-card", None, &CardQuestion { user_id }).await.map_err(
-                |e| match e {
-                    CallError::Refused { problem, .. } => SubscriptionError::BillingUnavailable(problem.code),
-                    CallError::Unavailable(cause) => SubscriptionError::BillingUnavailable(cause),
-                },
-            )?;
-        Ok(answer.has_default_card)
-    }
+/// Whether the user has a saved default card at billing (a trial in `card_required` mode needs
+/// one).
+pub async fn has_default_card(client: &BillingClient, user_id: Uuid) -> Result<bool, SubscriptionError> {
+    client.has_default_card(user_id).await.map_err(|e| match e {
+        CallError::Refused { problem, .. } => SubscriptionError::BillingUnavailable(problem.code),
+        CallError::Unavailable(cause) => SubscriptionError::BillingUnavailable(cause),
+    })
 }

@@ -50,32 +50,14 @@ pub fn new_coupon(
     if name.is_empty() || name.chars().count() > 100 {
         return Err(field("name", "must be 1-100 characters"));
     }
-    match (terms.percent_off, terms.amount_off.is_empty()) {
-        (Some(p), true) if discount::valid_percent(p) => {}
-        (Some(_), true) => return Err(field("percent_off", "must be above 0 and at most 100 (4 decimals)")),
-        (None, false) => {}
-        _ => return Err(field("percent_off", "give either percent_off or amount_off, not both")),
-    }
-    let mut amounts = BTreeMap::new();
-    for (code, amount) in terms.amount_off {
-        let currency: Currency = code.parse().map_err(|e: String| field("amount_off", e))?;
-        if !discount::valid_amount(amount, currency) {
-            return Err(field("amount_off", format!("must be positive, on the currency's minor unit ({currency})")));
-        }
-        amounts.insert(currency.code().to_string(), amount);
-    }
+    let amounts = discount::check_off(terms.percent_off, &terms.amount_off)?;
     let duration = Duration::parse(&terms.duration, terms.duration_in_months).map_err(|e| field("duration", e))?;
     if let Some(tiers) = &terms.tiers {
         if tiers.is_empty() || tiers.iter().any(|t| !known_tiers.contains(t)) {
             return Err(field("tiers", "a non-empty list of known tier codes, or null for every tier"));
         }
     }
-    if terms.max_redemptions.is_some_and(|m| m < 1) {
-        return Err(field("max_redemptions", "must be at least 1"));
-    }
-    if terms.expires_at.is_some_and(|at| at <= now) {
-        return Err(field("expires_at", "must be in the future"));
-    }
+    discount::check_limits(terms.max_redemptions, terms.expires_at, now)?;
     let coupon = Coupon {
         id: Uuid::now_v7(),
         name,
@@ -107,12 +89,7 @@ pub fn new_code(
     if !discount::valid_code(code) {
         return Err(field("code", "3-40 letters, digits, '-' or '_'"));
     }
-    if max_redemptions.is_some_and(|m| m < 1) {
-        return Err(field("max_redemptions", "must be at least 1"));
-    }
-    if expires_at.is_some_and(|at| at <= now) {
-        return Err(field("expires_at", "must be in the future"));
-    }
+    discount::check_limits(max_redemptions, expires_at, now)?;
     Ok(PromotionCode {
         id: Uuid::now_v7(),
         coupon_id: coupon.coupon.id,
@@ -144,18 +121,15 @@ pub async fn redeem(
         if coupon.coupon.first_purchase_only { store::has_paid_before(conn, sub.user_id).await? } else { false };
     discount::eligible(&Eligibility {
         now,
-        code_active: promo.active,
-        code_expires_at: promo.expires_at,
-        coupon_active: coupon.coupon.active,
-        coupon_expires_at: coupon.coupon.expires_at,
-        tiers: coupon.coupon.tiers.as_deref(),
-        tier: &tier.code,
+        active: promo.active && coupon.coupon.active,
+        expires_at: &[promo.expires_at, coupon.coupon.expires_at],
+        in_scope: discount::covers_tier(coupon.coupon.tiers.as_deref(), &tier.code),
         off: &off,
         currency,
         first_purchase_only: coupon.coupon.first_purchase_only,
-        has_paid_before,
+        has_bought_before: has_paid_before,
     })
-    .map_err(|r| SubscriptionError::PromotionCode(r.message()))?;
+    .map_err(|r| SubscriptionError::PromotionCode(discount::refusal(r)))?;
     if store::discount_of(conn, sub.id).await?.is_some() {
         return Err(SubscriptionError::DiscountExists);
     }

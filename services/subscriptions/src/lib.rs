@@ -57,7 +57,7 @@ pub fn setup_with_clock(ctx: &Context, config: Config, clock: SharedClock) -> Re
     let retry_days = config.retry_schedule()?;
     let state = Arc::new(State {
         pool: ctx.pool.clone(),
-        billing: billing::BillingClient::new(&config.billing_url, ctx.auth.clone())?,
+        billing: billing::BillingClient::new(&config.billing_url, billing::TIMEOUT, ctx.auth.clone())?,
         clock,
         cache: Arc::new(
             entitlements::FeatureCache::new(Duration::from_secs(config.feature_cache_ttl_secs))

@@ -126,10 +126,16 @@ async fn run_pass(state: &Arc<State>, pass: Pass) -> Result<usize, SubscriptionE
 
 /// Steps 2 and 3 of a renewal: billing's answer, recorded in a transaction of its own.
 pub async fn charge_renewal(state: &Arc<State>, renewal: RenewalCharge) -> Result<(), SubscriptionError> {
-    let answer = state
-        .billing
-        .create_payment(renewal.user_id, renewal.amount, renewal.charge_id, &renewal.description, true, &renewal.lines)
-        .await;
+    let answer = crate::billing::create_payment(
+        &state.billing,
+        renewal.user_id,
+        renewal.amount,
+        renewal.charge_id,
+        &renewal.description,
+        true,
+        &renewal.lines,
+    )
+    .await;
     let id = renewal.subscription_id;
     if let Err(SubscriptionError::BillingUnavailable(_)) = &answer {
         // Retried on the next tick, by whichever replica comes first.

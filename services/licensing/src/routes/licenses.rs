@@ -14,7 +14,6 @@ use crate::error::{is_unique_violation, LicensingError};
 use crate::store::licenses::{self, License, NewLicense};
 use crate::store::organizations;
 use crate::State;
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
@@ -25,7 +24,7 @@ use platform::audit::{self, AuditContext};
 use platform::auth::{Principal, Role};
 use platform::code_hash::CodeHasher;
 use platform::http::{Json, Query};
-use platform::idempotency::{self, IdempotencyKey};
+use platform::idempotency::{self, Audited, IdempotencyKey};
 use platform::pagination::{Page, PageQuery};
 use platform::problem::FieldError;
 use platform::Problem;
@@ -131,22 +130,30 @@ pub async fn create(
     let codes = state.codes.clone();
     let clocks = state.config.test_clocks;
     let user = principal.user_id()?;
-    idempotency::execute_concealed(&state.pool, &scope, &key, &request, LicenseView::conceal_key, move |conn| {
-        Box::pin(async move {
-            let clock = attachable(conn, clocks, user, req.test_clock).await?;
-            // On a test clock the license lives in the clock's time: "the future" is the clock's,
-            // and it is created at the clock's now (the audit trail keeps the real time).
-            let at = events::test_clocks::now_of(conn, clock, now).await.map_err(LicensingError::from)?;
-            if req.expires_at <= at {
-                return Err(Problem::field("expires_at", "must be in the future"));
-            }
-            let view = create_in(conn, &codes, req, clock, at).await.map_err(Problem::from)?;
-            let changes = serde_json::to_value(&request_fields).unwrap_or_default();
-            let target = format!("license:{}", view.id);
-            audit::record(conn, &ctx, now, audit::Action::new("license.create", target, changes)).await?;
-            Ok((StatusCode::CREATED, view))
-        })
-    })
+    let audited = Audited { ctx, at: now };
+    idempotency::create_audited_concealed(
+        &state.pool,
+        &scope,
+        &key,
+        &request,
+        LicenseView::conceal_key,
+        audited,
+        move |conn| {
+            Box::pin(async move {
+                let clock = attachable(conn, clocks, user, req.test_clock).await?;
+                // On a test clock the license lives in the clock's time: "the future" is the
+                // clock's, and it is created at the clock's now (the audit trail keeps the real time).
+                let at = events::test_clocks::now_of(conn, clock, now).await.map_err(LicensingError::from)?;
+                if req.expires_at <= at {
+                    return Err(Problem::field("expires_at", "must be in the future"));
+                }
+                let view = create_in(conn, &codes, req, clock, at).await.map_err(Problem::from)?;
+                let changes = serde_json::to_value(&request_fields).unwrap_or_default();
+                let action = audit::Action::new("license.create", format!("license:{}", view.id), changes);
+                Ok((view, action))
+            })
+        },
+    )
     .await
 }
 

@@ -2,78 +2,34 @@
 //! What a code takes off the price is `platform::discount`, the rule subscriptions' coupons use.
 
 use crate::domain::split::{split, Shares};
-use chrono::{DateTime, Utc};
-use platform::discount::Off;
-use platform::money::{Currency, Money};
+use platform::discount::Refusal;
+use platform::money::Money;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
 pub const PLATFORM: &str = "platform";
 pub const INSTRUCTOR: &str = "instructor";
 
-/// Why a code cannot be used on a purchase (checked before its redemption is taken).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    Inactive,
-    Expired,
-    NotForThisCourse,
-    CurrencyNotCovered,
-    NotFirstPurchase,
+/// A refusal of `platform::discount::eligible` in a purchase's words.
+pub fn refusal(r: Refusal) -> &'static str {
+    r.message("this promotion code does not apply to this course", "this promotion code is for a first purchase only")
 }
 
-impl Refusal {
-    pub fn message(&self) -> &'static str {
-        match self {
-            Self::Inactive => "this promotion code is not active",
-            Self::Expired => "this promotion code has expired",
-            Self::NotForThisCourse => "this promotion code does not apply to this course",
-            Self::CurrencyNotCovered => "this promotion code has no amount in this currency",
-            Self::NotFirstPurchase => "this promotion code is for a first purchase only",
-        }
-    }
-}
-
-/// The facts a use of a code is judged on.
-pub struct Eligibility<'a> {
-    pub now: DateTime<Utc>,
-    pub active: bool,
-    pub expires_at: Option<DateTime<Utc>>,
-    /// `None`: any course (platform codes only; an instructor's code always names courses).
+/// What a code is restricted to: its courses (`None`: any; an instructor's code always names
+/// them), its categories (`None`: any), and its funding instructor (`None`: the platform).
+pub struct Scope<'a> {
     pub course_ids: Option<&'a [Uuid]>,
-    /// `None`: any category.
     pub categories: Option<&'a [String]>,
-    /// The funding instructor of an instructor's code: it never covers another's course.
     pub funder: Option<Uuid>,
-    pub course_id: Uuid,
-    pub category: &'a str,
-    pub course_instructor: Uuid,
-    pub off: &'a Off,
-    pub currency: Currency,
-    pub first_purchase_only: bool,
-    pub has_bought_before: bool,
 }
 
-pub fn eligible(e: &Eligibility<'_>) -> Result<(), Refusal> {
-    if !e.active {
-        return Err(Refusal::Inactive);
+impl Scope<'_> {
+    /// Whether the code covers this course; an instructor's code never covers another's course.
+    pub fn covers(&self, course_id: Uuid, category: &str, course_instructor: Uuid) -> bool {
+        self.course_ids.is_none_or(|ids| ids.contains(&course_id))
+            && self.categories.is_none_or(|cs| cs.iter().any(|c| c == category))
+            && self.funder.is_none_or(|f| f == course_instructor)
     }
-    if e.expires_at.is_some_and(|t| t <= e.now) {
-        return Err(Refusal::Expired);
-    }
-    let course_ok = e.course_ids.is_none_or(|ids| ids.contains(&e.course_id));
-    let category_ok = e.categories.is_none_or(|cs| cs.iter().any(|c| c == e.category));
-    if !course_ok || !category_ok || e.funder.is_some_and(|f| f != e.course_instructor) {
-        return Err(Refusal::NotForThisCourse);
-    }
-    if let Off::Amount(amounts) = e.off {
-        if !amounts.contains_key(e.currency.code()) {
-            return Err(Refusal::CurrencyNotCovered);
-        }
-    }
-    if e.first_purchase_only && e.has_bought_before {
-        return Err(Refusal::NotFirstPurchase);
-    }
-    Ok(())
 }
 
 /// The split of a sale discounted by an instructor's code: the platform keeps its part of the
@@ -90,7 +46,7 @@ pub fn split_instructor_funded(list_net: Money, rate: Decimal, net: Money) -> Sh
 mod tests {
     use super::*;
     use crate::domain::split::paid_reversal;
-    use chrono::TimeZone;
+    use platform::money::Currency;
     use std::str::FromStr;
 
     fn d(s: &str) -> Decimal {
@@ -119,52 +75,21 @@ mod tests {
     }
 
     #[test]
-    fn eligibility_checks_state_expiry_scope_owner_currency_and_first_purchase() {
+    fn a_scope_covers_its_courses_categories_and_funders_courses_only() {
         let (course, other, instructor) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
         let ids = [course];
         let cats = ["programming".to_string()];
-        let off = Off::Amount([("USD".to_string(), d("5"))].into());
-        let now = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).single().expect("date");
-        let base = || Eligibility {
-            now,
-            active: true,
-            expires_at: Some(now + chrono::Duration::days(1)),
-            course_ids: Some(&ids),
-            categories: None,
-            funder: Some(instructor),
-            course_id: course,
-            category: "programming",
-            course_instructor: instructor,
-            off: &off,
-            currency: Currency::USD,
-            first_purchase_only: true,
-            has_bought_before: false,
-        };
-        assert_eq!(eligible(&base()), Ok(()));
-        assert_eq!(eligible(&Eligibility { active: false, ..base() }), Err(Refusal::Inactive));
-        assert_eq!(eligible(&Eligibility { expires_at: Some(now), ..base() }), Err(Refusal::Expired));
-        assert_eq!(eligible(&Eligibility { course_id: other, ..base() }), Err(Refusal::NotForThisCourse));
-        assert_eq!(
-            eligible(&Eligibility { course_instructor: Uuid::now_v7(), ..base() }),
-            Err(Refusal::NotForThisCourse),
+        let instructors = Scope { course_ids: Some(&ids), categories: None, funder: Some(instructor) };
+        assert!(instructors.covers(course, "programming", instructor));
+        assert!(!instructors.covers(other, "programming", instructor));
+        assert!(
+            !instructors.covers(course, "programming", Uuid::now_v7()),
             "an instructor's code never covers another's course"
         );
-        assert_eq!(
-            eligible(&Eligibility { course_ids: None, funder: None, categories: Some(&cats), ..base() }),
-            Ok(())
-        );
-        assert_eq!(
-            eligible(&Eligibility {
-                course_ids: None,
-                funder: None,
-                categories: Some(&cats),
-                category: "design",
-                ..base()
-            }),
-            Err(Refusal::NotForThisCourse)
-        );
-        let eur: Currency = "EUR".parse().expect("eur");
-        assert_eq!(eligible(&Eligibility { currency: eur, ..base() }), Err(Refusal::CurrencyNotCovered));
-        assert_eq!(eligible(&Eligibility { has_bought_before: true, ..base() }), Err(Refusal::NotFirstPurchase));
+        let platforms = Scope { course_ids: None, categories: Some(&cats), funder: None };
+        assert!(platforms.covers(other, "programming", Uuid::now_v7()));
+        assert!(!platforms.covers(other, "design", Uuid::now_v7()));
+        assert!(Scope { course_ids: None, categories: None, funder: None }.covers(other, "design", instructor));
+        assert_eq!(refusal(Refusal::OutOfScope), "this promotion code does not apply to this course");
     }
 }

@@ -19,6 +19,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/courses/mine", web::get().to(catalog::mine))
         .route("/api/courses/purchase", web::post().to(purchases::purchase))
         .route("/api/courses/promotion-codes", web::post().to(promotions::create))
+        .route("/api/courses/promotion-codes", web::get().to(promotions::list))
+        .route("/api/courses/promotion-codes/{id}/deactivate", web::post().to(promotions::deactivate))
         .route("/api/courses/{id}", web::get().to(courses::get))
         .route("/api/courses/{id}", web::patch().to(courses::patch))
         .route("/api/courses/{id}/publish", web::post().to(courses::publish))

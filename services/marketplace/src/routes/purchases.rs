@@ -1,7 +1,7 @@
 //! `POST /api/courses/purchase`: one live purchase per buyer and course, whatever the key.
 
 use super::views::PurchaseView;
-use crate::billing::{BillingClient, Payment};
+use crate::billing::{self, Payment};
 use crate::domain::course::PUBLISHED;
 use crate::error::MarketError;
 use crate::store::courses;
@@ -118,8 +118,8 @@ pub async fn purchase(
                 },
                 None => pay,
             };
-            let payment = pay_state.billing.create_payment(buyer, pay.price, pay.purchase_id, &pay.description, &pay.lines).await?;
-            tracing::info!(purchase = %pay.purchase_id, payment = %payment.id, status = %payment.status, key = %BillingClient::idempotency_key(pay.purchase_id), "payment created");
+            let payment = billing::create_payment(&pay_state.billing, buyer, pay.price, pay.purchase_id, &pay.description, &pay.lines).await?;
+            tracing::info!(purchase = %pay.purchase_id, payment = %payment.id, status = %payment.status, key = %billing::idempotency_key(pay.purchase_id), "payment created");
             Ok(Called::Paid(pay, payment))
         },
         move |conn, called: Called| {

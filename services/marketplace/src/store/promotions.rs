@@ -100,21 +100,69 @@ pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<
     Ok(Some(FullCode { code, amounts }))
 }
 
-/// Take one redemption, never beyond the limit: one guarded UPDATE, so concurrent purchases
-/// queue on the row and the last ones find it full. `false` when the limit is reached.
-pub async fn take(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<bool> {
-    let n = diesel::update(
-        promotion_codes::table.find(id).filter(
-            promotion_codes::max_redemptions
-                .is_null()
-                .or(promotion_codes::redeemed.nullable().lt(promotion_codes::max_redemptions)),
-        ),
-    )
-    .set(promotion_codes::redeemed.eq(promotion_codes::redeemed + 1))
-    .execute(conn)
-    .await?;
-    Ok(n == 1)
+/// Newest first after the `(created_at, id)` cursor; `instructor`: only the codes they fund.
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    instructor: Option<Uuid>,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> QueryResult<Vec<FullCode>> {
+    let mut q = promotion_codes::table.into_boxed();
+    if let Some(instructor) = instructor {
+        q = q.filter(promotion_codes::instructor_id.eq(instructor));
+    }
+    if let Some((at, id)) = after {
+        q = q.filter(
+            promotion_codes::created_at.lt(at).or(promotion_codes::created_at.eq(at).and(promotion_codes::id.lt(id))),
+        );
+    }
+    let rows: Vec<PromotionCode> = q
+        .order((promotion_codes::created_at.desc(), promotion_codes::id.desc()))
+        .limit(limit)
+        .select(PromotionCode::as_select())
+        .load(conn)
+        .await?;
+    let ids: Vec<Uuid> = rows.iter().map(|c| c.id).collect();
+    let amounts: Vec<(Uuid, String, Decimal)> = promotion_code_amounts::table
+        .filter(promotion_code_amounts::promotion_code_id.eq_any(&ids))
+        .select((
+            promotion_code_amounts::promotion_code_id,
+            promotion_code_amounts::currency,
+            promotion_code_amounts::amount,
+        ))
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|code| {
+            let amounts =
+                amounts.iter().filter(|(id, ..)| *id == code.id).map(|(_, c, a)| (c.trim().to_string(), *a)).collect();
+            FullCode { code, amounts }
+        })
+        .collect())
 }
+
+/// Deactivate a code; `owner`: only if that instructor funds it. `None`: no such code (of
+/// theirs); `Some(true)`: deactivated now, `Some(false)`: it already was.
+pub async fn deactivate(conn: &mut AsyncPgConnection, id: Uuid, owner: Option<Uuid>) -> QueryResult<Option<bool>> {
+    let mut q = promotion_codes::table.find(id).select(promotion_codes::id).into_boxed();
+    if let Some(owner) = owner {
+        q = q.filter(promotion_codes::instructor_id.eq(owner));
+    }
+    if q.first::<Uuid>(conn).await.optional()?.is_none() {
+        return Ok(None);
+    }
+    // Guarded by `active`: of two concurrent deactivations the second waits for the first's row
+    // lock, then finds nothing to change.
+    let changed = diesel::update(promotion_codes::table.find(id).filter(promotion_codes::active))
+        .set(promotion_codes::active.eq(false))
+        .execute(conn)
+        .await?;
+    Ok(Some(changed == 1))
+}
+
+/// The codes' redemption counter ([`platform::discount::take_redemption`]).
+pub const COUNTER: platform::discount::Counter = platform::discount::Counter("promotion_codes");
 
 /// Give the purchase's redemption back, once: stamps the purchase, then frees the slot.
 pub async fn release(

@@ -156,3 +156,89 @@ async fn the_limit_holds_under_concurrency_and_a_declined_purchase_gives_its_red
     assert_eq!(buy_with(&m, Uuid::now_v7(), &course_id, "THREE").await.status(), 409);
     m.stop().await;
 }
+
+async fn list(m: &Market, who: (Uuid, Role), query: &str) -> reqwest::Response {
+    m.get(Some((who.0, &[who.1])), &format!("/api/courses/promotion-codes{query}")).await
+}
+
+fn codes(page: &Value) -> Vec<&str> {
+    page["data"].as_array().unwrap().iter().map(|c| c["code"].as_str().unwrap()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codes_are_listed_to_who_manages_them_and_a_deactivated_code_is_refused() {
+    let m = Market::start().await;
+    let (alice, bob) = ((Uuid::now_v7(), Role::Instructor), (Uuid::now_v7(), Role::Instructor));
+    let admin = (Uuid::now_v7(), Role::Admin);
+    let price = json!({"price": {"amount": "20.00", "currency": "USD"}});
+    let course = m.course(alice.0, price.clone(), true).await;
+    let course_id = course["id"].as_str().unwrap();
+    let bobs = m.course(bob.0, price, true).await;
+    let mut ids = std::collections::HashMap::new();
+    for (who, code, course) in [
+        (alice, "ALICE1", course_id),
+        (alice, "ALICE2", course_id),
+        (alice, "ALICE3", course_id),
+        (bob, "BOB1", bobs["id"].as_str().unwrap()),
+    ] {
+        let res = create_code(&m, who, json!({"code": code, "percent_off": "10", "course_ids": [course]})).await;
+        assert_eq!(res.status(), 201);
+        ids.insert(code, res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string());
+    }
+    assert_eq!(create_code(&m, admin, json!({"code": "PLATFORM1", "percent_off": "10"})).await.status(), 201);
+
+    // Alice sees her own codes only, newest first, a page at a time.
+    let first: Value = list(&m, alice, "?limit=2").await.json().await.unwrap();
+    assert_eq!(codes(&first), ["ALICE3", "ALICE2"]);
+    let cursor = first["next_cursor"].as_str().expect("a next page");
+    let second: Value = list(&m, alice, &format!("?limit=2&cursor={cursor}")).await.json().await.unwrap();
+    assert_eq!((codes(&second), &second["next_cursor"]), (vec!["ALICE1"], &Value::Null));
+    // An admin sees every code; a learner none.
+    let all: Value = list(&m, admin, "?limit=100").await.json().await.unwrap();
+    let mut seen = codes(&all);
+    seen.sort();
+    assert_eq!(seen, ["ALICE1", "ALICE2", "ALICE3", "BOB1", "PLATFORM1"]);
+    assert_eq!(list(&m, (Uuid::now_v7(), Role::Learner), "").await.status(), 403);
+    assert_eq!(list(&m, alice, "?cursor=garbage").await.status(), 422);
+
+    // Bob cannot deactivate Alice's code (nor learn that it exists); she can, twice, one change.
+    let market = &m;
+    let deactivate = |who: (Uuid, Role), code: &str| {
+        let path = format!("/api/courses/promotion-codes/{}/deactivate", ids[code]);
+        async move { market.send(reqwest::Method::POST, who.0, &[who.1], &path, json!({}), None).await }
+    };
+    assert_eq!(deactivate(bob, "ALICE1").await.status(), 404);
+    assert_eq!(deactivate((Uuid::now_v7(), Role::Learner), "ALICE1").await.status(), 403);
+    for _ in 0..2 {
+        let res = deactivate(alice, "ALICE1").await;
+        assert_eq!(res.status(), 200);
+        let view: Value = res.json().await.unwrap();
+        assert_eq!((&view["code"], &view["active"]), (&json!("ALICE1"), &json!(false)));
+    }
+    let audit = m
+        .get(
+            Some((admin.0, &[Role::Admin])),
+            &format!("/api/admin/audit/marketplace?target=promotion_code:{}", ids["ALICE1"]),
+        )
+        .await;
+    let entries: Value = audit.json().await.unwrap();
+    let actions: Vec<&str> =
+        entries["data"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(
+        actions,
+        ["promotion_code.deactivate", "promotion_code.create"],
+        "the second deactivation records nothing"
+    );
+    // An admin deactivates anyone's code.
+    assert_eq!(deactivate(admin, "BOB1").await.status(), 200);
+
+    // A purchase cannot take a deactivated code; an active one still works.
+    let res = buy_with(&m, Uuid::now_v7(), course_id, "alice1").await;
+    assert_eq!(res.status(), 422);
+    let problem: Value = res.json().await.unwrap();
+    assert_eq!(problem["errors"][0]["field"], "promotion_code", "{problem}");
+    let listed: Value = list(&m, alice, "").await.json().await.unwrap();
+    let alice1 = listed["data"].as_array().unwrap().iter().find(|c| c["code"] == "ALICE1").unwrap();
+    assert_eq!((&alice1["active"], &alice1["redeemed"]), (&json!(false), &json!(0)), "the refusal took nothing");
+    m.stop().await;
+}

@@ -5,13 +5,12 @@ use crate::domain::validate;
 use crate::error::RewardsError;
 use crate::ledger::{self, Credit};
 use crate::State;
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
-use platform::audit::{self as platform_audit, Action, AuditContext};
+use platform::audit::{Action, AuditContext};
 use platform::auth::{Principal, Role};
 use platform::http::Json;
-use platform::idempotency::{self, IdempotencyKey};
+use platform::idempotency::{self, Audited, IdempotencyKey};
 use platform::Problem;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -65,7 +64,8 @@ pub async fn award(
     let scope = format!("{}:POST /api/tokens/award", principal.sub);
     let now = state.clock.now();
     let key_text = key.0.clone();
-    idempotency::execute(&state.pool, &scope, &key, &req.clone(), move |conn| {
+    let audited = Audited { ctx: audit_ctx, at: now };
+    idempotency::create_audited(&state.pool, &scope, &key, &req.clone(), audited, move |conn| {
         Box::pin(async move {
             // Keyed by admin and Idempotency-Key, so even a replay after the key store forgot it
             // cannot award twice.
@@ -93,8 +93,7 @@ pub async fn award(
                 "transaction_id": tx.id,
                 "balance_after": tx.balance_after,
             });
-            let target = format!("user:{}", req.user_id);
-            platform_audit::record(conn, &audit_ctx, now, Action::new("tokens.award", target, changes)).await?;
+            let action = Action::new("tokens.award", format!("user:{}", req.user_id), changes);
             let view = AwardView {
                 transaction_id: tx.id,
                 user_id: tx.user_id,
@@ -103,7 +102,7 @@ pub async fn award(
                 balance_after: tx.balance_after,
                 created_at: tx.created_at,
             };
-            Ok((StatusCode::CREATED, view))
+            Ok((view, action))
         })
     })
     .await

@@ -3,9 +3,10 @@
 //! store keeps the coupon and the discount a subscription holds.
 
 use chrono::{DateTime, Months, Utc};
-use platform::money::Currency;
 // The price rules a coupon shares with the marketplace's promotion codes.
-pub use platform::discount::{describe, price, valid_amount, valid_code, valid_percent, Off, Priced};
+pub use platform::discount::{
+    check_limits, check_off, describe, eligible, price, valid_code, Eligibility, Off, Priced, Refusal,
+};
 
 /// How long a discount lasts once applied to a subscription.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,78 +72,20 @@ pub fn ends_at(duration: Duration, applied_at: DateTime<Utc>) -> Option<DateTime
     }
 }
 
-/// Why a promotion code cannot be redeemed (checked before the counters are taken).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    Inactive,
-    Expired,
-    TierNotEligible,
-    CurrencyNotCovered,
-    NotFirstPurchase,
+/// A refusal of [`eligible`] in a subscription's words.
+pub fn refusal(r: Refusal) -> &'static str {
+    r.message("this promotion code does not apply to this tier", "this promotion code is for a first subscription only")
 }
 
-impl Refusal {
-    pub fn message(&self) -> &'static str {
-        match self {
-            Self::Inactive => "this promotion code is not active",
-            Self::Expired => "this promotion code has expired",
-            Self::TierNotEligible => "this promotion code does not apply to this tier",
-            Self::CurrencyNotCovered => "this promotion code has no amount in this currency",
-            Self::NotFirstPurchase => "this promotion code is for a first subscription only",
-        }
-    }
-}
-
-/// The facts a redemption is judged on.
-pub struct Eligibility<'a> {
-    pub now: DateTime<Utc>,
-    pub code_active: bool,
-    pub code_expires_at: Option<DateTime<Utc>>,
-    pub coupon_active: bool,
-    pub coupon_expires_at: Option<DateTime<Utc>>,
-    /// `None`: every tier.
-    pub tiers: Option<&'a [String]>,
-    pub tier: &'a str,
-    pub off: &'a Off,
-    pub currency: Currency,
-    pub first_purchase_only: bool,
-    /// The user has paid for a subscription before.
-    pub has_paid_before: bool,
-}
-
-/// Whether a code may be redeemed now (the redemption limits are taken separately, atomically).
-pub fn eligible(e: &Eligibility<'_>) -> Result<(), Refusal> {
-    if !e.code_active || !e.coupon_active {
-        return Err(Refusal::Inactive);
-    }
-    let expired = |at: Option<DateTime<Utc>>| at.is_some_and(|t| t <= e.now);
-    if expired(e.code_expires_at) || expired(e.coupon_expires_at) {
-        return Err(Refusal::Expired);
-    }
-    if e.tiers.is_some_and(|t| !t.iter().any(|x| x == e.tier)) {
-        return Err(Refusal::TierNotEligible);
-    }
-    if let Off::Amount(amounts) = e.off {
-        if !amounts.contains_key(e.currency.code()) {
-            return Err(Refusal::CurrencyNotCovered);
-        }
-    }
-    if e.first_purchase_only && e.has_paid_before {
-        return Err(Refusal::NotFirstPurchase);
-    }
-    Ok(())
+/// Whether a coupon restricted to `tiers` (`None`: every tier) applies to `tier`.
+pub fn covers_tier(tiers: Option<&[String]>, tier: &str) -> bool {
+    tiers.is_none_or(|t| t.iter().any(|x| x == tier))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
-    use rust_decimal::Decimal;
-    use std::str::FromStr;
-
-    fn d(s: &str) -> Decimal {
-        Decimal::from_str(s).expect("decimal")
-    }
 
     #[test]
     fn repeating_and_forever_discounts_are_recurring_a_once_discount_is_not() {
@@ -153,10 +96,6 @@ mod tests {
 
     fn at(y: i32, m: u32, day: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(y, m, day, 10, 0, 0).single().expect("date")
-    }
-
-    fn amounts(pairs: &[(&str, &str)]) -> Off {
-        Off::Amount(pairs.iter().map(|(c, a)| (c.to_string(), d(a))).collect())
     }
 
     #[test]
@@ -187,32 +126,12 @@ mod tests {
     }
 
     #[test]
-    fn eligibility_checks_state_expiry_tier_currency_and_first_purchase() {
+    fn a_coupon_covers_its_tiers_and_refusals_speak_of_tiers() {
         let tiers = vec!["pro".to_string()];
-        let off = amounts(&[("USD", "5.00")]);
-        let base = || Eligibility {
-            now: at(2026, 1, 10),
-            code_active: true,
-            code_expires_at: None,
-            coupon_active: true,
-            coupon_expires_at: Some(at(2026, 2, 1)),
-            tiers: Some(&tiers),
-            tier: "pro",
-            off: &off,
-            currency: Currency::USD,
-            first_purchase_only: true,
-            has_paid_before: false,
-        };
-        assert_eq!(eligible(&base()), Ok(()));
-        assert_eq!(eligible(&Eligibility { code_active: false, ..base() }), Err(Refusal::Inactive));
-        assert_eq!(eligible(&Eligibility { coupon_active: false, ..base() }), Err(Refusal::Inactive));
-        assert_eq!(eligible(&Eligibility { now: at(2026, 2, 1), ..base() }), Err(Refusal::Expired));
-        assert_eq!(eligible(&Eligibility { code_expires_at: Some(at(2026, 1, 9)), ..base() }), Err(Refusal::Expired));
-        assert_eq!(eligible(&Eligibility { tier: "enterprise", ..base() }), Err(Refusal::TierNotEligible));
-        assert_eq!(eligible(&Eligibility { tiers: None, tier: "enterprise", ..base() }), Ok(()));
-        let eur: Currency = "EUR".parse().expect("eur");
-        assert_eq!(eligible(&Eligibility { currency: eur, ..base() }), Err(Refusal::CurrencyNotCovered));
-        assert_eq!(eligible(&Eligibility { has_paid_before: true, ..base() }), Err(Refusal::NotFirstPurchase));
-        assert_eq!(eligible(&Eligibility { has_paid_before: true, first_purchase_only: false, ..base() }), Ok(()));
+        assert!(covers_tier(Some(&tiers), "pro"));
+        assert!(!covers_tier(Some(&tiers), "enterprise"));
+        assert!(covers_tier(None, "enterprise"), "no restriction: every tier");
+        assert_eq!(refusal(Refusal::OutOfScope), "this promotion code does not apply to this tier");
+        assert_eq!(refusal(Refusal::NotFirstPurchase), "this promotion code is for a first subscription only");
     }
 }

@@ -6,14 +6,13 @@ use crate::error::SubscriptionError;
 use crate::store::coupons::{self as store, FullCoupon, PromotionCode};
 use crate::store::tiers;
 use crate::State;
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 use platform::audit::{self, Action, AuditContext};
 use platform::auth::{Principal, Role};
 use platform::http::{Json, Query};
-use platform::idempotency::{self, IdempotencyKey};
+use platform::idempotency::{self, Audited, IdempotencyKey};
 use platform::money::{Currency, Money};
 use platform::pagination::{Page, PageQuery};
 use platform::Problem;
@@ -187,23 +186,17 @@ pub async fn create(
     principal.require_any(&[Role::Admin])?;
     let req = body.into_inner();
     let scope = format!("{}:POST /api/admin/coupons", principal.sub);
-    let now = state.clock.now();
-    let request = req.clone();
-    idempotency::execute(&state.pool, &scope, &key, &request, move |conn| {
+    let audited = Audited { ctx: audit_ctx, at: state.clock.now() };
+    let now = audited.at;
+    idempotency::create_audited(&state.pool, &scope, &key, &req.clone(), audited, move |conn| {
         Box::pin(async move {
             let known: Vec<String> =
                 tiers::all(conn).await?.into_iter().filter(|t| !t.price.is_zero()).map(|t| t.code).collect();
             let (coupon, amounts) = coupons::new_coupon(terms(req.clone())?, &known, now)?;
             store::insert_coupon(conn, &coupon, &amounts).await?;
             let changes = serde_json::to_value(&req).map_err(Problem::internal)?;
-            audit::record(
-                conn,
-                &audit_ctx,
-                now,
-                Action::new("coupon.create", format!("coupon:{}", coupon.id), changes),
-            )
-            .await?;
-            Ok((StatusCode::CREATED, load(conn, coupon.id).await?))
+            let action = Action::new("coupon.create", format!("coupon:{}", coupon.id), changes);
+            Ok((load(conn, coupon.id).await?, action))
         })
     })
     .await
@@ -271,17 +264,16 @@ pub async fn create_code(
     principal.require_any(&[Role::Admin])?;
     let (id, req) = (id.into_inner(), body.into_inner());
     let scope = format!("{}:POST /api/admin/coupons/{id}/promotion-codes", principal.sub);
-    let now = state.clock.now();
-    let request = req.clone();
-    idempotency::execute(&state.pool, &scope, &key, &request, move |conn| {
+    let audited = Audited { ctx: audit_ctx, at: state.clock.now() };
+    let now = audited.at;
+    idempotency::create_audited(&state.pool, &scope, &key, &req.clone(), audited, move |conn| {
         Box::pin(async move {
             let coupon = store::find_coupon(conn, id).await?.ok_or_else(|| Problem::not_found("coupon"))?;
             let code = coupons::new_code(&coupon, &req.code, req.max_redemptions, req.expires_at, now)?;
             store::insert_code(conn, &code).await.map_err(SubscriptionError::from)?;
             let changes = serde_json::to_value(&req).map_err(Problem::internal)?;
-            let target = format!("promotion_code:{}", code.id);
-            audit::record(conn, &audit_ctx, now, Action::new("promotion_code.create", target, changes)).await?;
-            Ok((StatusCode::CREATED, load(conn, id).await?))
+            let action = Action::new("promotion_code.create", format!("promotion_code:{}", code.id), changes);
+            Ok((load(conn, id).await?, action))
         })
     })
     .await

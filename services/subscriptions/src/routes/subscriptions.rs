@@ -197,9 +197,16 @@ pub async fn subscribe(
             })
         },
         async move |first: FirstPayment| {
-            let payment = billing
-                .create_payment(first.user_id, first.amount, first.charge_id, &first.description, false, &first.lines)
-                .await?;
+            let payment = crate::billing::create_payment(
+                &billing,
+                first.user_id,
+                first.amount,
+                first.charge_id,
+                &first.description,
+                false,
+                &first.lines,
+            )
+            .await?;
             Ok((first, payment))
         },
         move |conn, (first, payment): (FirstPayment, Payment)| {
@@ -228,7 +235,7 @@ async fn card_for_trial(state: &State, user: Uuid, tier: &str) -> Result<Option<
     };
     match chosen {
         Some(t) if crate::domain::trial::needs_card_check(t.trial_days, &t.trial_mode) => {
-            Ok(Some(state.billing.has_default_card(user).await?))
+            Ok(Some(crate::billing::has_default_card(&state.billing, user).await?))
         }
         _ => Ok(None),
     }
@@ -445,17 +452,16 @@ pub async fn change(
             })
         },
         async move |upgrade: UpgradeCharge| {
-            let payment = st2
-                .billing
-                .create_payment(
-                    upgrade.user_id,
-                    upgrade.amount,
-                    upgrade.charge_id,
-                    &upgrade.description,
-                    true,
-                    &upgrade.lines,
-                )
-                .await?;
+            let payment = crate::billing::create_payment(
+                &st2.billing,
+                upgrade.user_id,
+                upgrade.amount,
+                upgrade.charge_id,
+                &upgrade.description,
+                true,
+                &upgrade.lines,
+            )
+            .await?;
             if payment.status != "succeeded" {
                 let (sub_id, charge_id, p) = (upgrade.subscription_id, upgrade.charge_id, payment.clone());
                 platform::db::transaction(&st2.pool, move |conn| {

@@ -187,32 +187,12 @@ pub async fn find_code(conn: &mut AsyncPgConnection, code: &str) -> QueryResult<
         .optional()
 }
 
-/// Take one redemption of the code and of its coupon, each only while under its limit: the guarded
-/// UPDATE re-checks `redeemed < max` after waiting for a concurrent redeemer's row lock, so a limit
-/// is never exceeded. `false`: a limit is reached (the caller rolls back).
+/// Take one redemption of the code and of its coupon, each only while under its limit
+/// ([`platform::discount::take_redemption`]). `false`: a limit is reached (the caller rolls back).
 pub async fn take_redemption(conn: &mut AsyncPgConnection, code: &PromotionCode) -> QueryResult<bool> {
-    let code_taken = diesel::update(
-        promotion_codes::table.find(code.id).filter(
-            promotion_codes::max_redemptions
-                .is_null()
-                .or(promotion_codes::redeemed.nullable().lt(promotion_codes::max_redemptions)),
-        ),
-    )
-    .set(promotion_codes::redeemed.eq(promotion_codes::redeemed + 1))
-    .execute(conn)
-    .await?;
-    if code_taken == 0 {
-        return Ok(false);
-    }
-    let coupon_taken = diesel::update(
-        coupons::table
-            .find(code.coupon_id)
-            .filter(coupons::max_redemptions.is_null().or(coupons::redeemed.nullable().lt(coupons::max_redemptions))),
-    )
-    .set(coupons::redeemed.eq(coupons::redeemed + 1))
-    .execute(conn)
-    .await?;
-    Ok(coupon_taken == 1)
+    use platform::discount::{take_redemption, Counter};
+    Ok(take_redemption(conn, Counter("promotion_codes"), code.id).await?
+        && take_redemption(conn, Counter("coupons"), code.coupon_id).await?)
 }
 
 /// Record a user's redemption; `false` if this user already redeemed this code.

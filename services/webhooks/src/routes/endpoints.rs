@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use platform::audit::{self as platform_audit, Action, AuditContext};
 use platform::auth::{Principal, Role};
 use platform::http::{Json, Query};
-use platform::idempotency::{self, IdempotencyKey};
+use platform::idempotency::{self, Audited, IdempotencyKey};
 use platform::pagination::Page;
 use platform::problem::FieldError;
 use platform::Problem;
@@ -169,33 +169,37 @@ pub async fn create(
     let scope = format!("{}:POST {}", principal.sub, super::ENDPOINTS);
     let now = state.clock.now();
     let state2 = state.clone();
-    idempotency::execute_concealed(&state.pool, &scope, &key, &req.clone(), conceal_secret, move |conn| {
-        Box::pin(async move {
-            let id = Uuid::now_v7();
-            let secret = signing::new_secret();
-            let sealed = state2.sealer.seal(id, &secret).map_err(WebhooksError::Internal)?;
-            let types = dedup(&req.event_types);
-            let description = req.description.as_deref().unwrap_or("").trim();
-            let new = endpoints::NewEndpoint {
-                id,
-                url: &req.url,
-                description,
-                event_types: &types,
-                enabled: req.enabled.unwrap_or(true),
-                secret_sealed: &sealed,
-            };
-            let row = endpoints::insert(conn, &new, now).await.map_err(WebhooksError::from)?;
-            let changes = serde_json::json!({"url": row.url, "event_types": row.event_types, "enabled": row.enabled});
-            platform_audit::record(
-                conn,
-                &audit_ctx,
-                now,
-                Action::new("webhooks.endpoint.create", format!("webhook_endpoint:{id}"), changes),
-            )
-            .await?;
-            Ok((StatusCode::CREATED, EndpointWithSecret { endpoint: row.into(), secret: Some(secret) }))
-        })
-    })
+    let audited = Audited { ctx: audit_ctx, at: now };
+    idempotency::create_audited_concealed(
+        &state.pool,
+        &scope,
+        &key,
+        &req.clone(),
+        conceal_secret,
+        audited,
+        move |conn| {
+            Box::pin(async move {
+                let id = Uuid::now_v7();
+                let secret = signing::new_secret();
+                let sealed = state2.sealer.seal(id, &secret).map_err(WebhooksError::Internal)?;
+                let types = dedup(&req.event_types);
+                let description = req.description.as_deref().unwrap_or("").trim();
+                let new = endpoints::NewEndpoint {
+                    id,
+                    url: &req.url,
+                    description,
+                    event_types: &types,
+                    enabled: req.enabled.unwrap_or(true),
+                    secret_sealed: &sealed,
+                };
+                let row = endpoints::insert(conn, &new, now).await.map_err(WebhooksError::from)?;
+                let changes =
+                    serde_json::json!({"url": row.url, "event_types": row.event_types, "enabled": row.enabled});
+                let action = Action::new("webhooks.endpoint.create", format!("webhook_endpoint:{id}"), changes);
+                Ok((EndpointWithSecret { endpoint: row.into(), secret: Some(secret) }, action))
+            })
+        },
+    )
     .await
 }
 

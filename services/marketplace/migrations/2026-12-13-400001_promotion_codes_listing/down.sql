@@ -1,0 +1,1 @@
+DROP INDEX promotion_codes_newest;
