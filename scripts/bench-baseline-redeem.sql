@@ -3,6 +3,11 @@
 -- voucher, outbox row already marked published, the consumer's inbox row, the idempotency record),
 -- written as ONE statement and ONE commit. What the services do per redemption today takes more
 -- round trips and commits; the write scenarios are reported as a share of this rate.
+-- The outbox insert fires the same statement trigger as a service's (outbox_notify): it checks for
+-- pending rows like a real write, and, its row being published already, sends no NOTIFY (events
+-- migration 2026-12-13-300002), as a real write with a busy relay mostly does not either. Before
+-- that it notified on every commit and took PostgreSQL's database-wide NOTIFY lock each time,
+-- which held the baseline below the database's limit.
 -- Users: the bench's redeemers (bench/src/ids.rs REDEEMERS), lpad(to_hex(n), 32, '0')::uuid.
 \set n random(100001, 200000)
 WITH u AS (

@@ -42,6 +42,14 @@ diesel::table! {
     }
 }
 
+mod sql {
+    use diesel::sql_types::Text;
+    diesel::define_sql_function! {
+        /// Migration 2026-12-11-200001_idempotency_claim.
+        fn idempotency_claim(scope: Text, key: Text, hash: Text) -> diesel::sql_types::Jsonb;
+    }
+}
+
 /// The client's `Idempotency-Key` header: required on every POST that moves money, tokens or seats.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyKey(pub String);
@@ -385,26 +393,22 @@ impl Answer {
 
 impl Claim {
     /// Take the key's lock for this transaction (409 if a duplicate holds it) and return the stored
-    /// answer, if any (422 if it was stored for a different body).
+    /// answer, if any (422 if it was stored for a different body): one round trip, through the
+    /// `idempotency_claim` function a one-statement write calls too (same lock, same lookup).
     async fn lock_and_find(&self, conn: &mut AsyncPgConnection) -> Result<Option<Answer>, Problem> {
-        let lock_id = format!("{}\u{1f}{}", self.scope, self.key);
-        if !crate::db::try_advisory_xact_lock(conn, &lock_id).await? {
-            return Err(in_progress());
-        }
-        let stored = idempotency_keys::table
-            .filter(idempotency_keys::scope.eq(&self.scope).and(idempotency_keys::key.eq(&self.key)))
-            .select((
-                idempotency_keys::request_hash,
-                idempotency_keys::response_status,
-                idempotency_keys::response_body,
-            ))
-            .first::<(String, i16, serde_json::Value)>(conn)
-            .await
-            .optional()?;
-        match stored {
-            Some((stored_hash, _, _)) if stored_hash != self.hash => Err(reused()),
-            Some((_, status, body)) => Ok(Some(Answer { status: status as u16, body, replayed: true })),
-            None => Ok(None),
+        let returned: serde_json::Value =
+            diesel::select(sql::idempotency_claim(&self.scope, &self.key, &self.hash)).get_result(conn).await?;
+        let outcome: Outcome = serde_json::from_value(returned).map_err(Problem::internal)?;
+        match outcome.outcome.as_str() {
+            "new" => Ok(None),
+            "replayed" => Ok(Some(Answer {
+                status: outcome.response_status.unwrap_or(200),
+                body: outcome.response_body.unwrap_or(serde_json::Value::Null),
+                replayed: true,
+            })),
+            "in_progress" => Err(in_progress()),
+            "reused" => Err(reused()),
+            other => Err(Problem::internal(format!("idempotency_claim answered {other:?}"))),
         }
     }
 

@@ -193,3 +193,33 @@ async fn a_row_committed_while_the_relay_is_busy_needs_no_notification() {
     relay.await.unwrap();
     env.cleanup(&["events"]).await;
 }
+
+/// A row written already published (the physical-limit baseline of `make bench` writes a
+/// redemption's rows as they stand once relayed) wakes no relay: with a notification, every such
+/// commit took PostgreSQL's database-wide NOTIFY lock and the baseline was capped by it. An
+/// unpublished row on the same, otherwise empty, outbox still notifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_written_already_published_notifies_no_one() {
+    use diesel_async::RunQueryDsl;
+    let env = TestEnv::new();
+    let pool = pool(&env).await;
+    let schema = env.schema("events");
+    let mut listener =
+        platform::db_tls::establish(&platform::db::url_with_schema(&testkit::database_url(), &schema)).await.unwrap();
+    diesel::sql_query(format!("LISTEN outbox_{schema}")).execute(&mut listener).await.unwrap();
+    let mut heard = std::pin::pin!(listener.notifications_stream());
+    let mut conn = pool.get().await.unwrap();
+    let insert = |published: &str| {
+        format!(
+            "INSERT INTO outbox (event_id, event_type, envelope, published_at) \
+             VALUES (gen_random_uuid(), 'test.ping.v1', '{{}}', {published})"
+        )
+    };
+    diesel::sql_query(insert("now()")).execute(&mut conn).await.unwrap();
+    let got = tokio::time::timeout(Duration::from_millis(500), futures_util::StreamExt::next(&mut heard)).await;
+    assert!(got.is_err(), "a published row sent a notification: {got:?}");
+    diesel::sql_query(insert("NULL")).execute(&mut conn).await.unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(2), futures_util::StreamExt::next(&mut heard)).await;
+    assert!(matches!(got, Ok(Some(Ok(_)))), "a pending row on an idle outbox notifies: {got:?}");
+    env.cleanup(&["events"]).await;
+}

@@ -1,6 +1,6 @@
 //! Taking and giving back seats on a license the caller has locked (`store::licenses::lock*`).
 
-use crate::domain::license::{check_usable, lowest_free_seat, Status};
+use crate::domain::license::Status;
 use crate::domain::usage;
 use crate::error::LicensingError;
 use crate::store::licenses::{self, License};
@@ -8,59 +8,12 @@ use crate::store::seats::{self, Seat};
 use crate::store::usage as usage_store;
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
-use events::catalog::licensing::{SeatActivated, SeatReleaseReason, SeatReleased, UsageThresholdReached};
+use events::catalog::licensing::{SeatReleaseReason, SeatReleased, UsageThresholdReached};
 use uuid::Uuid;
 
 pub fn status_of(license: &License) -> Result<Status, LicensingError> {
     Status::parse(&license.status)
         .ok_or_else(|| LicensingError::Problem(platform::Problem::internal(format!("bad status {}", license.status))))
-}
-
-/// Give `user` a seat, or the seat they already hold. Returns the seat and whether it is new.
-pub async fn activate(
-    conn: &mut AsyncPgConnection,
-    license: &License,
-    user: Uuid,
-    now: DateTime<Utc>,
-) -> Result<(Seat, bool), LicensingError> {
-    check_usable(status_of(license)?, license.starts_at, license.expires_at, now)?;
-    if let Some(seat) = seats::active_of_user(conn, license.id, user).await? {
-        return Ok((seat, false));
-    }
-    if license.seats_used >= license.seats {
-        return Err(LicensingError::SeatLimitReached);
-    }
-    let number = free_seat_number(conn, license).await?;
-    let seat = seats::insert(conn, license.id, user, number, now).await?;
-    let updated = usage_changed(conn, license, license.seats_used + 1, user, "activated", None, now).await?;
-    let license_version = licenses::next_version(conn, license.id).await?;
-    events::outbox::enqueue(
-        conn,
-        &SeatActivated {
-            seat_id: seat.id,
-            user_id: user,
-            license_id: license.id,
-            organization_id: license.organization_id,
-            tier: license.tier.clone(),
-            seat_number: seat.seat_number as u32,
-            expires_at: updated.expires_at,
-            activated_at: now,
-            license_version,
-        },
-    )
-    .await?;
-    Ok((seat, true))
-}
-
-/// The lowest free seat number. Without holes (no seat released since the numbers were last
-/// filled) that is `highest + 1`, read off the index; only with holes are all numbers loaded.
-async fn free_seat_number(conn: &mut AsyncPgConnection, license: &License) -> Result<i32, LicensingError> {
-    let highest = seats::max_active_number(conn, license.id).await?.unwrap_or(0);
-    if highest == license.seats_used && highest < license.seats {
-        return Ok(highest + 1);
-    }
-    let taken = seats::active_numbers(conn, license.id).await?;
-    lowest_free_seat(&taken, license.seats).ok_or(LicensingError::SeatLimitReached)
 }
 
 /// Release one active seat. Returns the released seat and the license as updated.

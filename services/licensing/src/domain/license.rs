@@ -94,21 +94,6 @@ pub fn apply(status: Status, action: Action) -> Outcome {
     }
 }
 
-/// The lowest seat number in 1..=seats that no active seat holds.
-pub fn lowest_free_seat(taken: &[i32], seats: i32) -> Option<i32> {
-    let mut used: Vec<i32> = taken.to_vec();
-    used.sort_unstable();
-    let mut candidate = 1;
-    for n in used {
-        if n == candidate {
-            candidate += 1;
-        } else if n > candidate {
-            break;
-        }
-    }
-    (candidate <= seats).then_some(candidate)
-}
-
 pub const MAX_SEATS: i32 = 1_000_000;
 
 /// A new seat count must cover the seats in use.
@@ -159,16 +144,6 @@ mod tests {
         assert_eq!(apply(Status::Expired, Action::Extend), Outcome::Refused);
         assert_eq!(apply(Status::Expired, Action::Suspend), Outcome::Refused);
         assert_eq!(apply(Status::Revoked, Action::ChangeSeats), Outcome::Refused);
-    }
-
-    #[test]
-    fn seat_numbers_fill_gaps_first() {
-        assert_eq!(lowest_free_seat(&[], 3), Some(1));
-        assert_eq!(lowest_free_seat(&[1, 2], 3), Some(3));
-        assert_eq!(lowest_free_seat(&[3, 1], 3), Some(2));
-        assert_eq!(lowest_free_seat(&[1, 2, 3], 3), None);
-        // After a seat-count cut below a held number, the held number still counts as taken.
-        assert_eq!(lowest_free_seat(&[5], 2), Some(1));
     }
 
     #[test]

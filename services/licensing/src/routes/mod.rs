@@ -13,16 +13,11 @@ pub mod tickets;
 pub mod usage;
 pub mod views;
 
-use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::web;
 use chrono::{DateTime, Utc};
-use diesel_async::AsyncPgConnection;
-use futures_util::future::BoxFuture;
-use platform::idempotency::{self, IdempotencyKey};
 use platform::pagination::PageQuery;
 use platform::Problem;
 use serde::de::DeserializeOwned;
-use serde::Serialize;
 
 /// The media type of every error answer (RFC 9457), for the handlers' OpenAPI annotations.
 pub const PROBLEM: &str = platform::problem::CONTENT_TYPE;
@@ -92,24 +87,3 @@ pub fn time_cursor<C: DeserializeOwned>(
 }
 
 pub use platform::idempotency::OptionalIdempotencyKey;
-
-/// Run `effect` in one transaction; with a key, through the idempotency store.
-pub async fn run_once<T, F>(
-    pool: &platform::db::Pool,
-    scope: &str,
-    key: Option<&IdempotencyKey>,
-    request: &impl Serialize,
-    effect: F,
-) -> Result<HttpResponse, Problem>
-where
-    T: Serialize + Send,
-    F: for<'c> FnOnce(&'c mut AsyncPgConnection) -> BoxFuture<'c, Result<(StatusCode, T), Problem>> + Send,
-{
-    match key {
-        Some(key) => idempotency::execute(pool, scope, key, request, effect).await,
-        None => {
-            let (status, body) = platform::db::transaction(pool, effect).await?;
-            Ok(HttpResponse::build(status).json(body))
-        }
-    }
-}

@@ -3,20 +3,22 @@
 
 use super::access::{manages, require_manager};
 use super::views::SeatView;
-use super::{run_once, time_cursor, OptionalIdempotencyKey, PageParams, PROBLEM};
+use super::{time_cursor, OptionalIdempotencyKey, PageParams, PROBLEM};
 use crate::core;
-use crate::domain::license::MAX_SEATS;
+use crate::domain::license::{check_usable, Status, MAX_SEATS};
 use crate::domain::license_key::LicenseKey;
+use crate::domain::usage;
 use crate::error::LicensingError;
+use crate::store::activation::{self, ActivateOnce};
 use crate::store::{licenses, seats};
 use crate::State;
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use chrono::{DateTime, Utc};
-use events::catalog::licensing::SeatReleaseReason;
+use chrono::{DateTime, SubsecRound, Utc};
+use events::catalog::licensing::{SeatActivated, SeatReleaseReason, UsageThresholdReached};
 use platform::audit::{self, AuditContext};
 use platform::auth::Principal;
 use platform::http::{Json, Query};
+use platform::idempotency::{self, Claim, Ended};
 use platform::pagination::{Page, PageQuery};
 use platform::Problem;
 use serde::{Deserialize, Serialize};
@@ -65,35 +67,97 @@ pub async fn activate(
     let req = body.into_inner();
     // The check character catches typos before any lookup.
     let license_key = LicenseKey::parse(&req.license_key).map_err(LicensingError::InvalidKey)?;
-    let now = state.clock.now();
+    // Microseconds, as the database keeps it: the answer and the event say what the row says.
+    let now = state.clock.now().trunc_subsecs(6);
     let scope = format!("{user}:POST /api/enterprise/licenses/activate");
-    let codes = state.codes.clone();
-    run_once(&state.pool, &scope, key.0.as_ref(), &req, move |conn| {
-        Box::pin(async move {
-            // Only keyed hashes are stored: look up by the key's hash under every configured
-            // hash key. The lock serialises activations of one license: the seat count is
-            // checked and bumped while no one else can.
-            let hashes = codes.candidates(license_key.canonical());
-            let license = licenses::lock_by_key_hash(conn, &hashes).await?.ok_or(LicensingError::LicenseNotFound)?;
-            if license.license_key_hash != hashes[0] {
-                // Matched under a previous hash key: move it to the current one while we hold it.
-                licenses::rehash_key(conn, license.id, &hashes[0]).await?;
-            }
-            let (seat, created) = core::seats::activate(conn, &license, user, now).await?;
-            let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-            Ok((
-                status,
-                ActivationView {
-                    seat: (&seat).into(),
-                    organization_id: license.organization_id,
-                    tier: license.tier.clone(),
-                    expires_at: license.expires_at,
-                    created,
-                },
-            ))
+    let claim = key.0.as_ref().map(|k| Claim::new(&scope, k, &req));
+    // Only keyed hashes are stored: the license is looked up by the key's hash under every
+    // configured hash key (a match under a previous one moves to the current one).
+    let key_hashes = state.codes.candidates(license_key.canonical());
+    // Everything but what comes from the license row, which the statement fills in (placeholders
+    // here: nil ids, empty tier, zero counts).
+    let seat = SeatActivated {
+        seat_id: Uuid::now_v7(),
+        user_id: user,
+        license_id: Uuid::nil(),
+        organization_id: Uuid::nil(),
+        tier: String::new(),
+        seat_number: 0,
+        expires_at: now,
+        activated_at: now,
+        license_version: 0,
+    };
+    let thresholds: Vec<UsageThresholdReached> = usage::THRESHOLDS
+        .iter()
+        .map(|&threshold_percent| UsageThresholdReached {
+            license_id: Uuid::nil(),
+            organization_id: Uuid::nil(),
+            threshold_percent,
+            seats: 0,
+            seats_used: 0,
+            reached_at: now,
         })
+        .collect();
+    let answer = serde_json::to_value(ActivationView {
+        seat: SeatView {
+            id: seat.seat_id,
+            license_id: Uuid::nil(),
+            user_id: user,
+            seat_number: 0,
+            activated_at: now,
+            released_at: None,
+            release_reason: None,
+        },
+        organization_id: Uuid::nil(),
+        tier: String::new(),
+        expires_at: now,
+        created: true,
     })
-    .await
+    .map_err(Problem::internal)?;
+    let mut conn = state.pool.get().await?;
+    let returned = activation::activate_seat_once(
+        &mut conn,
+        &ActivateOnce {
+            claim: claim.as_ref(),
+            key_hashes: &key_hashes,
+            user,
+            seat: &seat,
+            thresholds: &thresholds,
+            answer: &answer,
+        },
+    )
+    .await?;
+    match idempotency::ended(returned)? {
+        Ended::Answer(response) => Ok(response),
+        Ended::Refused(outcome, details) => Err(match outcome.as_str() {
+            "license_not_found" => LicensingError::LicenseNotFound.into(),
+            "seat_limit_reached" => LicensingError::SeatLimitReached.into(),
+            "unusable" => unusable(details, now),
+            other => Problem::internal(format!("activate_seat_once answered {other:?}")),
+        }),
+    }
+}
+
+/// Why the statement found the license unusable: `check_usable` names the reason from the row's
+/// status and dates.
+fn unusable(details: Option<serde_json::Value>, now: DateTime<Utc>) -> Problem {
+    #[derive(Debug, Deserialize)]
+    struct Row {
+        status: String,
+        starts_at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    }
+    let row = match details.map(serde_json::from_value::<Row>) {
+        Some(Ok(row)) => row,
+        other => return Problem::internal(format!("unusable without its row: {other:?}")),
+    };
+    let Some(status) = Status::parse(&row.status) else {
+        return Problem::internal(format!("bad status {}", row.status));
+    };
+    match check_usable(status, row.starts_at, row.expires_at, now) {
+        Err(reason) => LicensingError::from(reason).into(),
+        Ok(()) => Problem::internal("activate_seat_once refused a usable license"),
+    }
 }
 
 /// Give a seat back: the seat's user, the organisation's org admins and admins may.

@@ -73,23 +73,6 @@ pub async fn lock(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<
     licenses::table.find(id).for_no_key_update().select(License::as_select()).first(conn).await.optional()
 }
 
-/// The license whose key hashes to one of `hashes` (the key under the current and previous
-/// hash keys, `CodeHasher::candidates`), locked like [`lock`].
-pub async fn lock_by_key_hash(conn: &mut AsyncPgConnection, hashes: &[Vec<u8>]) -> QueryResult<Option<License>> {
-    licenses::table
-        .filter(licenses::license_key_hash.eq_any(hashes))
-        .for_no_key_update()
-        .select(License::as_select())
-        .first(conn)
-        .await
-        .optional()
-}
-
-/// Store the key's hash under the current hash key (it matched under a previous one).
-pub async fn rehash_key(conn: &mut AsyncPgConnection, id: Uuid, hash: &[u8]) -> QueryResult<usize> {
-    diesel::update(licenses::table.find(id)).set(licenses::license_key_hash.eq(hash)).execute(conn).await
-}
-
 /// Take the license's next version, for an event about it or one of its seats written in the
 /// same transaction. The UPDATE holds the row lock until commit, so two transactions never take
 /// the same version and versions commit in the order they were taken.

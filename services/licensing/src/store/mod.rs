@@ -1,5 +1,6 @@
 //! Licensing's tables and queries: the only place that knows SQL.
 
+pub mod activation;
 pub mod licenses;
 pub mod organizations;
 pub mod reports;

@@ -28,25 +28,6 @@ pub async fn active_of_user(conn: &mut AsyncPgConnection, license: Uuid, user: U
         .optional()
 }
 
-/// The highest active seat number of a license (one step down the `seats_active_number` index).
-pub async fn max_active_number(conn: &mut AsyncPgConnection, license: Uuid) -> QueryResult<Option<i32>> {
-    seats::table
-        .filter(seats::license_id.eq(license))
-        .filter(seats::released_at.is_null())
-        .select(diesel::dsl::max(seats::seat_number))
-        .get_result(conn)
-        .await
-}
-
-pub async fn active_numbers(conn: &mut AsyncPgConnection, license: Uuid) -> QueryResult<Vec<i32>> {
-    seats::table
-        .filter(seats::license_id.eq(license))
-        .filter(seats::released_at.is_null())
-        .select(seats::seat_number)
-        .load(conn)
-        .await
-}
-
 pub async fn active_of_license(conn: &mut AsyncPgConnection, license: Uuid) -> QueryResult<Vec<Seat>> {
     seats::table
         .filter(seats::license_id.eq(license))
@@ -114,26 +95,6 @@ pub async fn active_for_user(conn: &mut AsyncPgConnection, user: Uuid) -> QueryR
         .order(seats::activated_at.desc())
         .select((Seat::as_select(), licenses::organization_id))
         .load(conn)
-        .await
-}
-
-pub async fn insert(
-    conn: &mut AsyncPgConnection,
-    license: Uuid,
-    user: Uuid,
-    number: i32,
-    now: DateTime<Utc>,
-) -> QueryResult<Seat> {
-    diesel::insert_into(seats::table)
-        .values((
-            seats::id.eq(Uuid::now_v7()),
-            seats::license_id.eq(license),
-            seats::user_id.eq(user),
-            seats::seat_number.eq(number),
-            seats::activated_at.eq(now),
-        ))
-        .returning(Seat::as_returning())
-        .get_result(conn)
         .await
 }
 
