@@ -54,9 +54,15 @@ pub struct PaymentMethodList {
         (status = 401, body = Problem, content_type = "application/problem+json")))]
 pub async fn list(state: web::Data<State>, principal: Principal) -> Result<HttpResponse, Problem> {
     let user = principal.user_id()?;
-    let mut conn = state.pool.get().await?;
-    let default = customers::default_payment_method(&mut conn, user).await?;
-    let data = payment_methods::list(&mut conn, user).await?;
+    // One snapshot: read apart, a card recorded between the two queries was listed as not the
+    // default although its own transaction made it so (seen under load in the methods test).
+    let (default, data) = platform::db::snapshot(&state.pool, move |c| {
+        Box::pin(async move {
+            let default = customers::default_payment_method(c, user).await?;
+            Ok::<_, Problem>((default, payment_methods::list(c, user).await?))
+        })
+    })
+    .await?;
     let data = data.iter().map(|m| PaymentMethodView::new(m, default.as_deref())).collect();
     Ok(HttpResponse::Ok().json(PaymentMethodList { data }))
 }
