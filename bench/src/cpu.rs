@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-pub const SERVICES: [&str; 7] =
-    ["gateway", "billing", "subscriptions", "marketplace", "rewards", "licensing", "stripe-fake"];
+pub const SERVICES: [&str; 8] =
+    ["gateway", "billing", "subscriptions", "marketplace", "rewards", "licensing", "webhooks", "stripe-fake"];
 
 pub struct Sampler {
     pids: Vec<(String, u32)>,

@@ -12,13 +12,14 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// Columns of the CPU part of the table, in order, with their short headers.
-const CPU_COLUMNS: [(&str, &str); 10] = [
+const CPU_COLUMNS: [(&str, &str); 11] = [
     ("gateway", "gw"),
     ("billing", "bill"),
     ("subscriptions", "subs"),
     ("marketplace", "mkt"),
     ("rewards", "rew"),
     ("licensing", "lic"),
+    ("webhooks", "hook"),
     ("stripe-fake", "fake"),
     ("postgres", "pg"),
     ("rabbitmq", "mq*"),
@@ -191,8 +192,17 @@ impl Row {
 }
 
 /// Processes that are the system under test (not the shared broker, not the load generator).
-const SYSTEM: [&str; 8] =
-    ["gateway", "billing", "subscriptions", "marketplace", "rewards", "licensing", "stripe-fake", "postgres"];
+const SYSTEM: [&str; 9] = [
+    "gateway",
+    "billing",
+    "subscriptions",
+    "marketplace",
+    "rewards",
+    "licensing",
+    "webhooks",
+    "stripe-fake",
+    "postgres",
+];
 
 impl Row {
     /// CPU milliseconds per operation spent by the system under test.
