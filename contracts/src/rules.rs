@@ -499,6 +499,15 @@ fn marketplace(doc: &mut Value) {
     // fields and against the clock are api-fuzz's relational rules. A category is any slug of
     // 1-50 bytes to the server: the document says the catalogue's category form, a subset.
     constrain(prop(doc, "NewPromotionCode", "percent_off"), json!({"pattern": PERCENT_OFF}));
+    // A map from a currency the platform sells in to a decimal string; positive and on the
+    // currency's minor unit is a relational rule (hooks.py), as for Money.
+    constrain(
+        prop(doc, "NewPromotionCode", "amount_off"),
+        json!({
+            "propertyNames": {"type": "string", "enum": strings(&platform::money::Currency::codes().collect::<Vec<_>>())},
+            "additionalProperties": {"type": "string", "pattern": DECIMAL},
+        }),
+    );
     constrain(
         prop(doc, "NewPromotionCode", "categories"),
         json!({"items": {"type": "string", "pattern": "^[a-z0-9-]{1,50}$"}}),

@@ -30,8 +30,11 @@ pub async fn create(
     frozen_time: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<TestClock, SubscriptionError> {
+    // The maximum counts what was sent, white space included (as the document's maxLength does);
+    // what is stored is the trimmed name.
+    let sent = name.chars().count();
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
+    if name.is_empty() || sent > 100 {
         return Err(SubscriptionError::TestClockField("name", "1-100 characters"));
     }
     let clock = TestClock {

@@ -69,8 +69,7 @@ fn managed_by(principal: &Principal) -> Result<Option<Uuid>, Problem> {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// Page size, 1-100 (default 20).
-    #[param(minimum = 1, maximum = 100)]
+    /// Page size, default 20; clamped to 1-100 like every list's.
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
