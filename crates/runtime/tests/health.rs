@@ -319,3 +319,81 @@ fn every_services_api_document_includes_the_audit_log() {
     assert_eq!(paths, ["/api/admin/audit/probe"]);
     assert!(runtime::no_api().paths.paths.is_empty());
 }
+
+/// A service whose wiring has an event handler gets its queue (bound to the handler's types) and
+/// its dead-letter queue, consumes each event once however often the broker delivers it, and
+/// reports both queues' depth on its metrics listener.
+#[tokio::test]
+async fn a_handler_in_the_wiring_consumes_its_events_once_and_its_queues_are_measured() {
+    use events::{CloudEvent, DomainEvent, EventHandler, HandlerError};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct Probed {
+        n: i64,
+    }
+    impl DomainEvent for Probed {
+        const TYPE: &'static str = "test.probed.v1";
+        const SOURCE: &'static str = "test";
+        fn subject(&self) -> String {
+            self.n.to_string()
+        }
+    }
+    #[derive(Default)]
+    struct Counting(AtomicUsize);
+    impl EventHandler for Counting {
+        fn subscriptions(&self) -> Vec<&'static str> {
+            vec![Probed::TYPE]
+        }
+        fn handle<'a>(
+            &'a self,
+            _conn: &'a mut diesel_async::AsyncPgConnection,
+            _event: &'a CloudEvent,
+        ) -> futures_util::future::BoxFuture<'a, Result<(), HandlerError>> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    testkit::init_logs();
+    let env = TestEnv::new();
+    let config = env.service_config(SPEC.name);
+    runtime::migrate(&SPEC, &config).await.expect("migrate");
+    let counting = Arc::new(Counting::default());
+    let handler: Arc<dyn EventHandler> = counting.clone();
+    let svc = runtime::start(&SPEC, config, move |_| {
+        Ok(Wiring { routes: Arc::new(|_| {}), handler: Some(handler), background: Vec::new() })
+    })
+    .await
+    .expect("service starts");
+    assert!(svc.consumes, "a handler, a queue");
+    let queue = env.topology().queue(SPEC.name);
+    testkit::eventually("the service's queue", Duration::from_secs(10), || {
+        let q = queue.clone();
+        async move { testkit::bus::queue_depth(&q).await }
+    })
+    .await;
+
+    let event = CloudEvent::new(&Probed { n: 1 }, None).expect("an envelope");
+    testkit::bus::publish_raw(&env, &event).await;
+    testkit::bus::publish_raw(&env, &event).await;
+    testkit::eventually("both copies consumed", Duration::from_secs(10), || {
+        let q = queue.clone();
+        async move { (testkit::bus::queue_depth(&q).await == Some(0)).then_some(()) }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(counting.0.load(Ordering::SeqCst), 1, "a redelivery is a duplicate, not a second effect");
+
+    let http = testkit::http();
+    let text = http.get(svc.metrics_url().expect("metrics")).send().await.expect("metrics").text().await.expect("text");
+    for kind in ["queue", "dlq"] {
+        assert_eq!(
+            platform::metrics::sample(&text, "monetization_queue_messages", &[("kind", kind)]),
+            Some(0.0),
+            "{kind} depth: {text}"
+        );
+    }
+    svc.stop().await;
+    env.cleanup(&[SPEC.name]).await;
+}
