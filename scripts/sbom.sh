@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # `make sbom`: one CycloneDX SBOM (JSON, spec 1.5) per service binary, from Cargo.lock with the
 # features each binary is built with, into ${SBOM_DIR:-target/sbom}/<service>.cdx.json.
-# cargo-cyclonedx is installed on first use (scripts/cargo-tool.sh), pinned below. Offline.
+# cargo-cyclonedx is installed on first use (scripts/cargo-tool.sh), pinned below. Offline once
+# every platform's crates are fetched (the first step below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CARGO_CYCLONEDX_VERSION=0.5.9
 TOOL=$(scripts/cargo-tool.sh cargo-cyclonedx cargo-cyclonedx "$CARGO_CYCLONEDX_VERSION")
 OUT=${SBOM_DIR:-${CARGO_TARGET_DIR:-target}/sbom}
+# `--target all` reads the dependencies of every platform, and a build only downloads the host's:
+# fetch the rest from the registry first (a no-op once they are cached; the one network step).
+cargo fetch --locked --quiet
 mkdir -p "$OUT"
 SERVICES=(gateway billing subscriptions marketplace rewards licensing webhooks)
 # The tool writes an SBOM beside the manifest of every workspace member with a binary, whichever
