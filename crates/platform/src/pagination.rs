@@ -18,9 +18,15 @@ pub const MAX_LIMIT: i64 = 100;
 /// crafted cursor says.
 pub const MAX_OFFSET: i64 = 1_000_000;
 
-#[derive(Debug, Clone, Default, Deserialize)]
+/// `?limit=&cursor=`: the query of every list with nothing else to filter by, and the page part
+/// of those that filter (they copy both fields and build one of these).
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// Page size, 1-100 (default 20).
     pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 

@@ -56,23 +56,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/admin/reports/licensing/renewals", web::get().to(reports::renewals));
 }
 
-/// `?limit=&cursor=` of a list with nothing else to filter by.
-#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct PageParams {
-    /// Page size, 1-100 (default 20).
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
-impl From<PageParams> for PageQuery {
-    fn from(p: PageParams) -> Self {
-        PageQuery { limit: p.limit, cursor: p.cursor }
-    }
-}
-
 /// The decoded cursor of `page` with its time range-checked: cursors are opaque, so a crafted one
 /// answers 422 naming `cursor` instead of reaching the database with a time it cannot store.
 pub fn time_cursor<C: DeserializeOwned>(

@@ -3,7 +3,7 @@
 
 use super::access::{manages, require_manager};
 use super::views::SeatView;
-use super::{time_cursor, OptionalIdempotencyKey, PageParams, PROBLEM};
+use super::{time_cursor, OptionalIdempotencyKey, PROBLEM};
 use crate::core;
 use crate::domain::license::{check_usable, Status, MAX_SEATS};
 use crate::domain::license_key::LicenseKey;
@@ -206,7 +206,7 @@ pub async fn release(
 /// A license's active seats by seat number, a page at a time (admins, and the organisation's org admins).
 #[utoipa::path(get, path = "/api/enterprise/licenses/{id}/seats", tag = "licensing", operation_id = "listSeats",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "License id"), PageParams),
+    params(("id" = Uuid, Path, description = "License id"), PageQuery),
     responses((status = 200, body = Page<SeatView>),
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: a member of the organisation without the org admin role"),
@@ -216,9 +216,9 @@ pub async fn list(
     state: web::Data<State>,
     principal: Principal,
     id: web::Path<Uuid>,
-    q: Query<PageParams>,
+    q: Query<PageQuery>,
 ) -> Result<HttpResponse, Problem> {
-    let page = PageQuery::from(q.into_inner());
+    let page = q.into_inner();
     let cursor: Option<seats::NumberCursor> = page.cursor()?;
     if cursor.as_ref().is_some_and(|c| !(0..=MAX_SEATS).contains(&c.n)) {
         return Err(Problem::field("cursor", "is not a cursor this API issued"));
@@ -234,18 +234,14 @@ pub async fn list(
 
 /// The caller's active seats, on any license, newest first.
 #[utoipa::path(get, path = "/api/enterprise/seats/me", tag = "licensing", operation_id = "listMySeats",
-    security(("bearer" = [])), params(PageParams),
+    security(("bearer" = [])), params(PageQuery),
     responses((status = 200, body = Page<SeatView>),
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user"),
         (status = 422, body = Problem, content_type = PROBLEM, description = "validation_failed (`cursor`, query)")))]
-pub async fn mine(
-    state: web::Data<State>,
-    principal: Principal,
-    q: Query<PageParams>,
-) -> Result<HttpResponse, Problem> {
+pub async fn mine(state: web::Data<State>, principal: Principal, q: Query<PageQuery>) -> Result<HttpResponse, Problem> {
     let user = principal.user_id()?;
-    let page = PageQuery::from(q.into_inner());
+    let page = q.into_inner();
     let cursor = time_cursor(&page, |c: &seats::Cursor| c.at)?;
     let mut conn = state.pool.get().await?;
     let rows = seats::page_for_user(&mut conn, user, cursor, page.limit()).await?;

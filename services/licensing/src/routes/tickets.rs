@@ -4,7 +4,7 @@
 
 use super::access::{ticket_actor, ticket_scope};
 use super::views::{CommentView, TicketView};
-use super::{time_cursor, PageParams, PROBLEM};
+use super::{time_cursor, PROBLEM};
 use crate::core::tickets::{self as core_tickets, status_of};
 use crate::domain::sla::{Actor, Priority, TicketStatus};
 use crate::error::LicensingError;
@@ -237,7 +237,7 @@ pub async fn get(state: web::Data<State>, principal: Principal, id: web::Path<Uu
 /// member included) gets 404, as for an unknown ticket.
 #[utoipa::path(get, path = "/api/enterprise/support/tickets/{id}/comments", tag = "licensing", operation_id = "listTicketComments",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "Ticket id"), PageParams),
+    params(("id" = Uuid, Path, description = "Ticket id"), PageQuery),
     responses((status = 200, body = Page<CommentView>),
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 404, body = Problem, content_type = PROBLEM, description = "not_found: no such ticket, or not the caller's to see"),
@@ -246,9 +246,9 @@ pub async fn comments(
     state: web::Data<State>,
     principal: Principal,
     id: web::Path<Uuid>,
-    q: Query<PageParams>,
+    q: Query<PageQuery>,
 ) -> Result<HttpResponse, Problem> {
-    let page = PageQuery::from(q.into_inner());
+    let page = q.into_inner();
     let cursor = time_cursor(&page, |c: &tickets::Cursor| c.at)?;
     let mut conn = state.pool.get().await?;
     let ticket = tickets::find(&mut conn, id.into_inner()).await?.ok_or(LicensingError::TicketNotFound)?;

@@ -55,8 +55,7 @@ async fn page_of(state: &State, search: &Search) -> Result<Page<CourseView>, Pro
 /// The courses the caller bought (completed or partly refunded purchases), latest first.
 #[utoipa::path(get, path = "/api/courses/mine", tag = "marketplace", operation_id = "listMyCourses",
     security(("bearer" = [])),
-    params(("limit" = Option<i64>, Query, description = "Page size, 1-100 (default 20)"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    params(PageQuery),
     responses((status = 200, description = "A page of owned courses", body = Page<OwnedCourseView>),
         (status = 401, body = Problem, content_type = "application/problem+json", description = "unauthorized"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "forbidden: the caller is not a user"),

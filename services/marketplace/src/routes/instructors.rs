@@ -27,8 +27,7 @@ fn instructor(principal: &Principal) -> Result<Uuid, Problem> {
 /// The caller's courses, drafts included, newest first.
 #[utoipa::path(get, path = "/api/instructors/me/courses", tag = "marketplace", operation_id = "listInstructorCourses",
     security(("bearer" = [])),
-    params(("limit" = Option<i64>, Query, description = "Page size, 1-100 (default 20)"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    params(PageQuery),
     responses((status = 200, description = "A page of the instructor's courses, newest first", body = Page<CourseView>),
         (status = 401, body = Problem, content_type = "application/problem+json", description = "unauthorized"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "forbidden: the caller is not an instructor"),
@@ -70,8 +69,7 @@ pub struct EarningsView {
 /// The instructor's earnings: totals per currency and status, and the ledger lines page by page.
 #[utoipa::path(get, path = "/api/instructors/me/earnings", tag = "marketplace", operation_id = "getInstructorEarnings",
     security(("bearer" = [])),
-    params(("limit" = Option<i64>, Query, description = "Page size, 1-100 (default 20)"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    params(PageQuery),
     responses((status = 200, body = EarningsView),
         (status = 401, body = Problem, content_type = "application/problem+json", description = "unauthorized"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "forbidden: the caller is not an instructor"),
@@ -105,8 +103,7 @@ pub async fn earnings(
 /// The instructor's payouts, newest first.
 #[utoipa::path(get, path = "/api/instructors/me/payouts", tag = "marketplace", operation_id = "listInstructorPayouts",
     security(("bearer" = [])),
-    params(("limit" = Option<i64>, Query, description = "Page size, 1-100 (default 20)"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    params(PageQuery),
     responses((status = 200, description = "A page of the instructor's payouts, newest first", body = Page<PayoutView>),
         (status = 401, body = Problem, content_type = "application/problem+json", description = "unauthorized"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "forbidden: the caller is not an instructor"),

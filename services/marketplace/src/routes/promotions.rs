@@ -65,16 +65,6 @@ fn managed_by(principal: &Principal) -> Result<Option<Uuid>, Problem> {
     Ok(if principal.is_admin() { None } else { Some(principal.user_id()?) })
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ListQuery {
-    /// Page size, default 20; clamped to 1-100 like every list's.
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
 #[derive(Serialize, Deserialize)]
 struct Cursor {
     at: DateTime<Utc>,
@@ -84,15 +74,14 @@ struct Cursor {
 /// Course promotion codes, newest first: an admin sees every code, an instructor the codes they
 /// fund.
 #[utoipa::path(get, path = "/api/courses/promotion-codes", tag = "marketplace", operation_id = "listCoursePromotionCodes",
-    security(("bearer" = [])), params(ListQuery),
+    security(("bearer" = [])), params(PageQuery),
     responses((status = 200, description = "A page of promotion codes", body = Page<PromotionCodeView>),
         (status = 401, body = Problem, content_type = "application/problem+json", description = "unauthorized"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "forbidden: neither an admin nor an instructor"),
         (status = 422, body = Problem, content_type = "application/problem+json", description = "validation_failed: unknown query parameter or bad `limit`; invalid_cursor")))]
-pub async fn list(state: web::Data<State>, principal: Principal, q: Query<ListQuery>) -> Result<HttpResponse, Problem> {
+pub async fn list(state: web::Data<State>, principal: Principal, q: Query<PageQuery>) -> Result<HttpResponse, Problem> {
     let owner = managed_by(&principal)?;
-    let q = q.into_inner();
-    let page = PageQuery { limit: q.limit, cursor: q.cursor };
+    let page = q.into_inner();
     let after = page.cursor::<Cursor>()?.map(|c| (c.at, c.id));
     let mut conn = state.pool.get().await?;
     let rows = store::list(&mut conn, owner, after, page.limit() + 1).await?;

@@ -194,8 +194,7 @@ pub struct FriendView {
 /// The caller's friends, most recent first.
 #[utoipa::path(get, path = "/api/friends", tag = "rewards", operation_id = "listFriends",
     security(("bearer" = [])),
-    params(("limit" = Option<i64>, Query, description = "Page size, 1-100 (default 20)"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    params(PageQuery),
     responses((status = 200, body = Page<FriendView>),
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: the caller is not a user"),

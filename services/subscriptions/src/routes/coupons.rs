@@ -202,15 +202,6 @@ pub async fn create(
     .await
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ListQuery {
-    /// 1-100, default 20.
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
-}
-
 #[derive(Serialize, Deserialize)]
 struct Cursor {
     at: DateTime<Utc>,
@@ -219,15 +210,14 @@ struct Cursor {
 
 /// Coupons, newest first, with their promotion codes (admin).
 #[utoipa::path(get, path = "/api/admin/coupons", tag = "subscriptions", operation_id = "listCoupons",
-    security(("bearer" = [])), params(ListQuery),
+    security(("bearer" = [])), params(PageQuery),
     responses((status = 200, body = Page<CouponView>),
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: admins only"),
         (status = 422, body = Problem, content_type = PROBLEM, description = "invalid_cursor")))]
-pub async fn list(state: web::Data<State>, principal: Principal, q: Query<ListQuery>) -> Result<HttpResponse, Problem> {
+pub async fn list(state: web::Data<State>, principal: Principal, q: Query<PageQuery>) -> Result<HttpResponse, Problem> {
     principal.require_any(&[Role::Admin])?;
-    let q = q.into_inner();
-    let page = PageQuery { limit: q.limit, cursor: q.cursor };
+    let page = q.into_inner();
     let after = page.cursor::<Cursor>()?.map(|c| (c.at, c.id));
     let mut conn = state.pool.get().await?;
     let rows = store::list_coupons(&mut conn, after, page.limit() + 1).await?;

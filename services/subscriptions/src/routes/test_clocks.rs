@@ -89,15 +89,6 @@ pub async fn create(
     Ok(HttpResponse::Created().json(TestClockView::from(&clock)))
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ListQuery {
-    /// 1-100, default 20.
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
-}
-
 #[derive(Serialize, Deserialize)]
 struct Cursor {
     at: DateTime<Utc>,
@@ -106,16 +97,15 @@ struct Cursor {
 
 /// The caller's test clocks, oldest first (every clock for an admin).
 #[utoipa::path(get, path = "/api/test-clocks", tag = "subscriptions", operation_id = "listTestClocks",
-    security(("bearer" = [])), params(ListQuery),
+    security(("bearer" = [])), params(PageQuery),
     responses((status = 200, body = Page<TestClockView>),
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 404, body = Problem, content_type = PROBLEM, description = "test_clocks_disabled"),
         (status = 422, body = Problem, content_type = PROBLEM, description = "invalid_cursor")))]
-pub async fn list(state: web::Data<State>, principal: Principal, q: Query<ListQuery>) -> Result<HttpResponse, Problem> {
+pub async fn list(state: web::Data<State>, principal: Principal, q: Query<PageQuery>) -> Result<HttpResponse, Problem> {
     clocks::require_enabled(&state)?;
     let owner = if principal.is_admin() { None } else { Some(principal.user_id()?) };
-    let q = q.into_inner();
-    let page = PageQuery { limit: q.limit, cursor: q.cursor };
+    let page = q.into_inner();
     let after = page.cursor::<Cursor>()?.map(|c| (c.at, c.id));
     let mut conn = state.pool.get().await?;
     let rows = store::list(&mut conn, owner, after, page.limit() + 1).await.map_err(SubscriptionError::from)?;

@@ -2,7 +2,7 @@
 //! the rotation only: the idempotency store keeps those answers without it (a replay says
 //! `secret: null`), and the database keeps it sealed (`crate::sealing`).
 
-use super::{ListQuery, PROBLEM};
+use super::PROBLEM;
 use crate::domain::{patterns, signing};
 use crate::error::WebhooksError;
 use crate::store::{endpoints, Cursor};
@@ -14,7 +14,7 @@ use platform::audit::{self as platform_audit, Action, AuditContext};
 use platform::auth::{Principal, Role};
 use platform::http::{Json, Query};
 use platform::idempotency::{self, Audited, IdempotencyKey};
-use platform::pagination::Page;
+use platform::pagination::{Page, PageQuery};
 use platform::problem::FieldError;
 use platform::Problem;
 use serde::{Deserialize, Serialize};
@@ -205,14 +205,14 @@ pub async fn create(
 
 /// Admins: the endpoints, newest first.
 #[utoipa::path(get, path = "/api/admin/webhooks/endpoints", tag = "webhooks", operation_id = "listWebhookEndpoints",
-    security(("bearer" = [])), params(ListQuery),
+    security(("bearer" = [])), params(PageQuery),
     responses((status = 200, body = Page<EndpointView>),
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: admins only"),
         (status = 422, body = Problem, content_type = PROBLEM, description = "invalid_cursor (`cursor`)")))]
-pub async fn list(state: web::Data<State>, principal: Principal, q: Query<ListQuery>) -> Result<HttpResponse, Problem> {
+pub async fn list(state: web::Data<State>, principal: Principal, q: Query<PageQuery>) -> Result<HttpResponse, Problem> {
     principal.require_any(&[Role::Admin])?;
-    let page = q.into_inner().page();
+    let page = q.into_inner();
     let mut conn = state.pool.get().await?;
     let rows = endpoints::page(&mut conn, page.cursor()?, page.limit()).await?;
     let page = Page::from_rows(rows, page.limit(), |e| Cursor { at: e.created_at, id: e.id });

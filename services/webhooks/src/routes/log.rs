@@ -1,6 +1,6 @@
 //! The delivery log: every attempt, per endpoint and per event, newest first.
 
-use super::{ListQuery, PROBLEM};
+use super::PROBLEM;
 use crate::error::WebhooksError;
 use crate::store::{deliveries, endpoints, Cursor};
 use crate::State;
@@ -8,7 +8,7 @@ use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use platform::auth::{Principal, Role};
 use platform::http::Query;
-use platform::pagination::Page;
+use platform::pagination::{Page, PageQuery};
 use platform::Problem;
 use serde::Serialize;
 use uuid::Uuid;
@@ -49,8 +49,7 @@ impl From<deliveries::Attempt> for AttemptView {
     }
 }
 
-async fn page(state: &State, of: deliveries::Of, q: ListQuery) -> Result<HttpResponse, Problem> {
-    let page = q.page();
+async fn page(state: &State, of: deliveries::Of, page: PageQuery) -> Result<HttpResponse, Problem> {
     let mut conn = state.pool.get().await?;
     if let deliveries::Of::Endpoint(id) = of {
         endpoints::find(&mut conn, id).await?.ok_or(WebhooksError::EndpointNotFound(id))?;
@@ -63,7 +62,7 @@ async fn page(state: &State, of: deliveries::Of, q: ListQuery) -> Result<HttpRes
 
 /// Admins: an endpoint's delivery attempts, newest first.
 #[utoipa::path(get, path = "/api/admin/webhooks/endpoints/{id}/attempts", tag = "webhooks", operation_id = "listWebhookEndpointAttempts",
-    security(("bearer" = [])), params(("id" = Uuid, Path), ListQuery),
+    security(("bearer" = [])), params(("id" = Uuid, Path), PageQuery),
     responses((status = 200, body = Page<AttemptView>),
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: admins only"),
@@ -73,7 +72,7 @@ pub async fn by_endpoint(
     state: web::Data<State>,
     principal: Principal,
     id: web::Path<Uuid>,
-    q: Query<ListQuery>,
+    q: Query<PageQuery>,
 ) -> Result<HttpResponse, Problem> {
     principal.require_any(&[Role::Admin])?;
     page(&state, deliveries::Of::Endpoint(id.into_inner()), q.into_inner()).await
@@ -81,7 +80,7 @@ pub async fn by_endpoint(
 
 /// Admins: every endpoint's attempts to deliver one event, newest first.
 #[utoipa::path(get, path = "/api/admin/webhooks/events/{event_id}/attempts", tag = "webhooks", operation_id = "listWebhookEventAttempts",
-    security(("bearer" = [])), params(("event_id" = Uuid, Path), ListQuery),
+    security(("bearer" = [])), params(("event_id" = Uuid, Path), PageQuery),
     responses((status = 200, body = Page<AttemptView>),
         (status = 401, body = Problem, content_type = PROBLEM, description = "unauthorized"),
         (status = 403, body = Problem, content_type = PROBLEM, description = "forbidden: admins only"),
@@ -91,7 +90,7 @@ pub async fn by_event(
     state: web::Data<State>,
     principal: Principal,
     event_id: web::Path<Uuid>,
-    q: Query<ListQuery>,
+    q: Query<PageQuery>,
 ) -> Result<HttpResponse, Problem> {
     principal.require_any(&[Role::Admin])?;
     page(&state, deliveries::Of::Event(event_id.into_inner()), q.into_inner()).await

@@ -6,7 +6,6 @@ pub mod log;
 pub mod replay;
 
 use actix_web::web;
-use serde::Deserialize;
 
 /// The media type of every error answer (RFC 9457), for the handlers' OpenAPI annotations.
 pub const PROBLEM: &str = platform::problem::CONTENT_TYPE;
@@ -23,21 +22,4 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/admin/webhooks/endpoints/{id}/attempts", web::get().to(log::by_endpoint))
         .route("/api/admin/webhooks/events/{event_id}/attempts", web::get().to(log::by_event))
         .route("/api/admin/webhooks/endpoints/{id}/replay", web::post().to(replay::replay));
-}
-
-/// `?limit=&cursor=` of the lists.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ListQuery {
-    /// Page size, 1-100 (default 20).
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
-impl ListQuery {
-    pub fn page(self) -> platform::pagination::PageQuery {
-        platform::pagination::PageQuery { limit: self.limit, cursor: self.cursor }
-    }
 }
