@@ -229,3 +229,47 @@ async fn billing_down_leaves_one_pending_purchase_that_a_retry_resumes() {
     assert_eq!(mine["data"].as_array().unwrap().len(), 0, "no access without a payment");
     m.stop().await;
 }
+
+/// A purchase looks up the buyer's declined purchases of the course to supersede them. That
+/// lookup must use an index on buyer and course, not walk every unpaid purchase of everyone:
+/// before `purchases_payable_failed` it scanned `purchases_open` and cost ~1 ms per purchase at
+/// 6,000 open purchases, growing with the table (docs/performance.md, round 3).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn superseding_declined_purchases_reads_the_buyers_rows_only() {
+    use diesel_async::RunQueryDsl;
+    let m = Market::start().await;
+    let course = m
+        .course(Uuid::now_v7(), json!({"title": "Indexes", "price": {"amount": "5.00", "currency": "USD"}}), true)
+        .await;
+    let course_id = course["id"].as_str().unwrap();
+    let mut conn = m.svc.pool.get().await.unwrap();
+    // 5,000 unpaid purchases of other buyers (pending, and declined not closed), one declined of ours.
+    let buyer = Uuid::now_v7();
+    diesel::sql_query(format!(
+        "INSERT INTO purchases (id, course_id, buyer_id, instructor_id, price, currency, status, split_rate) \
+         SELECT gen_random_uuid(), '{course_id}', CASE WHEN i = 0 THEN '{buyer}'::uuid ELSE gen_random_uuid() END, \
+           gen_random_uuid(), 5, 'USD', CASE WHEN i % 2 = 0 THEN 'failed' ELSE 'pending' END, 0.7 \
+         FROM generate_series(0, 5000) AS i"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    diesel::sql_query("ANALYZE purchases").execute(&mut conn).await.unwrap();
+    #[derive(diesel::QueryableByName)]
+    struct PlanLine {
+        #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
+        line: String,
+    }
+    // The statement `store::purchases::lock_payable_failed` sends.
+    let plan: Vec<PlanLine> = diesel::sql_query(format!(
+        "EXPLAIN ANALYZE SELECT id FROM purchases WHERE buyer_id = '{buyer}' AND course_id = '{course_id}' \
+         AND status = 'failed' AND closed_reason IS NULL FOR UPDATE"
+    ))
+    .load(&mut conn)
+    .await
+    .unwrap();
+    let plan = plan.into_iter().map(|p| p.line).collect::<Vec<_>>().join("\n");
+    assert!(plan.contains("purchases_payable_failed"), "the lookup does not use its index:\n{plan}");
+    assert!(!plan.contains("Rows Removed by Filter"), "the lookup reads other buyers' rows:\n{plan}");
+    assert!(plan.contains("rows=1 loops=1"), "the buyer's one declined purchase is not found:\n{plan}");
+}
