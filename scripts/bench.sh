@@ -15,8 +15,9 @@
 # BENCH_REPEATS (3: every scenario runs that many times in interleaved rounds; the table shows
 # medians and the p99 spread, and the load average before each run), BENCH_WRITE_RATE (auto: the
 # money writes are offered 40 % of the pgbench baseline's rate; or operations per second),
-# BENCH_PGBENCH_CLIENTS (16: the baseline's concurrency). Results: $CARGO_TARGET_DIR/bench/<time>.json,
-# latest.json.
+# BENCH_PGBENCH_CLIENTS (16: the baseline's concurrency), BENCH_STATEMENTS (0; 1: the database's
+# top statements by execution time, from pg_stat_statements, after the scenarios). Results:
+# $CARGO_TARGET_DIR/bench/<time>.json, latest.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export AWS_LC_SYS_USE_SYSTEM=0
@@ -94,6 +95,31 @@ else
   echo "bench: reusing the database seeded at $(psql -Atq "$BENCH_URL" -c 'SELECT seeded_at FROM public.bench_seeded') (BENCH_RESEED=0)" >&2
 fi
 
+# BENCH_STATEMENTS=1: which statements the database spent its time on during the scenarios, from
+# pg_stat_statements (how the supersede lookup's missing index was found: docs/performance.md,
+# round 3). The extension must be preloaded, a server restart PostgreSQL needs once.
+statements=0
+if [ "${BENCH_STATEMENTS:-0}" = 1 ]; then
+  if psql -Atq "$BENCH_URL" -c 'SHOW shared_preload_libraries' | grep -q pg_stat_statements; then
+    psql -q "$BENCH_URL" -c 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements' -c 'SELECT pg_stat_statements_reset()' >/dev/null
+    statements=1
+  else
+    echo "bench: BENCH_STATEMENTS=1 needs pg_stat_statements preloaded: as postgres, ALTER SYSTEM SET" >&2
+    echo "bench:   shared_preload_libraries = 'pg_stat_statements', then restart PostgreSQL" >&2
+  fi
+fi
+
 args=()
 [ -n "${BENCH_ONLY:-}" ] && args+=(--only "$BENCH_ONLY")
 DEV_DATABASE_URL=$ADMIN_URL BENCH_DATABASE=$DB BENCH_RUN_DIR=.run BENCH_OUT_DIR="$TARGET/bench" "$TARGET/$BENCH_PROFILE/bench" "${args[@]}"
+
+if [ "$statements" = 1 ]; then
+  out="$TARGET/bench/statements-latest.txt"
+  psql -q "$BENCH_URL" -P pager=off -c "SELECT round(total_exec_time::numeric) AS total_ms, calls,
+      round((total_exec_time / calls)::numeric, 3) AS ms_per_call, round(rows::numeric / calls, 1) AS rows_per_call,
+      regexp_replace(left(query, 120), '\s+', ' ', 'g') AS statement
+    FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+    ORDER BY total_exec_time DESC LIMIT 25" > "$out"
+  echo "bench: the database's top statements by execution time ($out):" >&2
+  head -14 "$out" >&2
+fi
