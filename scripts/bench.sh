@@ -101,7 +101,8 @@ fi
 statements=0
 if [ "${BENCH_STATEMENTS:-0}" = 1 ]; then
   if psql -Atq "$BENCH_URL" -c 'SHOW shared_preload_libraries' | grep -q pg_stat_statements; then
-    psql -q "$BENCH_URL" -c 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements' -c 'SELECT pg_stat_statements_reset()' >/dev/null
+    PGOPTIONS='-c client_min_messages=warning' psql -q "$BENCH_URL" -c 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements' \
+      -c 'SELECT pg_stat_statements_reset()' >/dev/null
     statements=1
   else
     echo "bench: BENCH_STATEMENTS=1 needs pg_stat_statements preloaded: as postgres, ALTER SYSTEM SET" >&2

@@ -6,6 +6,7 @@ pub mod bus;
 pub mod erasure;
 pub mod jwt;
 pub mod pdf;
+pub mod plan;
 pub mod privacy;
 pub mod proxy;
 pub mod schema;

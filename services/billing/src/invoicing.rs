@@ -126,15 +126,17 @@ pub fn split_of(payment: &payments::Payment) -> Split {
 }
 
 /// The invoice of a payment that just succeeded (every purpose: a receipt proves the payment, the
-/// invoice is the tax document). Numbered `INV-<year>-<n>` by the year of `now`.
+/// invoice is the tax document). Numbered `INV-<year>-<n>` by the year of `now`; `sequence` is
+/// the `INV` counter's next number, taken by the caller with the receipt's
+/// (`receipts::next_sequences`).
 pub async fn issue_invoice(
     conn: &mut AsyncPgConnection,
     payment: &payments::Payment,
     receipt_number: &str,
+    sequence: i64,
     now: DateTime<Utc>,
 ) -> Result<Invoice, Problem> {
     let currency = currency_of(&payment.currency)?;
-    let sequence = receipts::next_sequence(conn, INVOICE_SERIES, now.year()).await?;
     let number = docs::document_number(INVOICE_SERIES, now.year(), sequence);
     let lines: Vec<ChargeLine> = from_json(&payment.lines)?;
     let split = split_of(payment);

@@ -10,6 +10,7 @@
 //!    one after the other under that lock, and every rule only moves forward, so the older fetch
 //!    changes nothing the newer one settled.
 
+use crate::domain::invoice::INVOICE_SERIES;
 use crate::domain::payment::{self as rules, Decision};
 use crate::domain::receipt::receipt_number;
 use crate::domain::reconcile::intent_is_news;
@@ -296,8 +297,12 @@ fn purpose_of(p: &payments::Payment) -> Result<PaymentPurpose, BillingError> {
     PaymentPurpose::parse(&p.purpose).ok_or_else(|| BillingError::Problem(Problem::internal("unknown purpose")))
 }
 
-/// Succeeded: receipt number, card details (from the charge fetched in step 1), history line,
-/// saved card for renewals, event.
+/// Succeeded: card details (from the charge fetched in step 1), saved card for renewals, history
+/// line, then the receipt and invoice numbers, the payment marked, the invoice, the event.
+///
+/// The numbers come last on purpose: their counter rows stay locked until the transaction commits
+/// (gap-free numbering), so every success waits for the previous one's commit; everything that does
+/// not need a number is written before they are taken (`receipts::next_sequences`).
 pub async fn record_success(
     conn: &mut AsyncPgConnection,
     payment: &payments::Payment,
@@ -307,20 +312,6 @@ pub async fn record_success(
 ) -> Result<(), BillingError> {
     let card = charge.and_then(|c| c.payment_method_details.as_ref()).and_then(|d| d.card.as_ref());
     let (brand, last4) = (card.map(|c| c.brand.clone()), card.map(|c| c.last4.clone()));
-    let sequence = receipts::next_sequence(conn, receipts::RECEIPT_SERIES, now.year()).await?;
-    let number = receipt_number(now.year(), sequence);
-    let updated = payments::mark_succeeded(
-        conn,
-        payment.id,
-        &payments::Success {
-            charge_id: intent.latest_charge.as_deref(),
-            card_brand: brand.as_deref(),
-            card_last4: last4.as_deref(),
-            receipt_number: &number,
-            at: now,
-        },
-    )
-    .await?;
     outcomes::attempt(conn, payment, outcomes::SUCCEEDED, None, now).await?;
     if let Some(method) = &intent.payment_method {
         // The card of the last successful payment is what renewals charge, and it is listed
@@ -356,8 +347,25 @@ pub async fn record_success(
         },
     )
     .await?;
-    crate::invoicing::issue_invoice(conn, payment, &number, now).await?;
     let currency = currency_of(payment)?;
+    let purpose = purpose_of(payment)?;
+    // From here to the commit the receipt and invoice counters are held.
+    let [receipt_sequence, invoice_sequence] =
+        receipts::next_sequences(conn, [receipts::RECEIPT_SERIES, INVOICE_SERIES], now.year()).await?;
+    let number = receipt_number(now.year(), receipt_sequence);
+    let updated = payments::mark_succeeded(
+        conn,
+        payment.id,
+        &payments::Success {
+            charge_id: intent.latest_charge.as_deref(),
+            card_brand: brand.as_deref(),
+            card_last4: last4.as_deref(),
+            receipt_number: &number,
+            at: now,
+        },
+    )
+    .await?;
+    crate::invoicing::issue_invoice(conn, payment, &number, invoice_sequence, now).await?;
     events::outbox::enqueue(
         conn,
         &events::catalog::billing::PaymentSucceeded {
@@ -365,7 +373,7 @@ pub async fn record_success(
             user_id: payment.user_id,
             amount: Money::round(payment.net_amount(), currency),
             tax: tax_of(payment.tax_amount, currency),
-            purpose: purpose_of(payment)?,
+            purpose,
             reference_id: payment.reference_id.clone(),
             receipt_number: number,
             succeeded_at: updated.succeeded_at.unwrap_or(now),

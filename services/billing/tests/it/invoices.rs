@@ -344,6 +344,12 @@ async fn invoice_numbers_are_gap_free_per_year_under_concurrency() {
         invoices_of(&s, user).await.iter().map(|i| i["number"].as_str().unwrap().to_string()).collect();
     let expected: BTreeSet<String> = (1..=6).map(|n| format!("INV-2026-{n:06}")).collect();
     assert_eq!(numbers, expected);
+    // The receipt and invoice counters are taken together, in one statement: both series stay
+    // gap-free and distinct.
+    let receipts: BTreeSet<String> =
+        invoices_of(&s, user).await.iter().map(|i| i["receipt_number"].as_str().unwrap().to_string()).collect();
+    let expected: BTreeSet<String> = (1..=6).map(|n| format!("RCPT-2026-{n:06}")).collect();
+    assert_eq!(receipts, expected);
 
     // The next period is charged in the new year: the series starts again.
     clock.set(Utc.with_ymd_and_hms(2027, 1, 31, 23, 0, 0).unwrap());

@@ -142,20 +142,14 @@ async fn search_over_100k_courses_stays_fast() {
     .await
     .unwrap();
     diesel::sql_query("ANALYZE courses").execute(&mut conn).await.unwrap();
-    #[derive(diesel::QueryableByName)]
-    struct PlanLine {
-        #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
-        line: String,
-    }
     for sql in [
-        "EXPLAIN ANALYZE SELECT id FROM courses WHERE status = 'published' \
+        "SELECT id FROM courses WHERE status = 'published' \
            AND search @@ websearch_to_tsquery('english', 'gardening') AND price <= 10 \
            ORDER BY ts_rank(search, websearch_to_tsquery('english', 'gardening')) DESC, id DESC LIMIT 21",
-        "EXPLAIN ANALYZE SELECT id FROM courses WHERE status = 'published' \
+        "SELECT id FROM courses WHERE status = 'published' \
            AND (rating_avg, id) < (5, 'ffffffff-ffff-ffff-ffff-ffffffffffff') ORDER BY rating_avg DESC, id DESC LIMIT 21",
     ] {
-        let plan: Vec<PlanLine> = diesel::sql_query(sql).load(&mut conn).await.unwrap();
-        println!("{}", plan.iter().map(|l| l.line.as_str()).collect::<Vec<_>>().join("\n"));
+        println!("{}", testkit::plan::explain(&mut conn, sql, true).await);
     }
     drop(conn);
     println!("inserted 100k courses in {:?}", started.elapsed());

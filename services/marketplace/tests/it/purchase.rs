@@ -255,20 +255,16 @@ async fn superseding_declined_purchases_reads_the_buyers_rows_only() {
     .await
     .unwrap();
     diesel::sql_query("ANALYZE purchases").execute(&mut conn).await.unwrap();
-    #[derive(diesel::QueryableByName)]
-    struct PlanLine {
-        #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
-        line: String,
-    }
     // The statement `store::purchases::lock_payable_failed` sends.
-    let plan: Vec<PlanLine> = diesel::sql_query(format!(
-        "EXPLAIN ANALYZE SELECT id FROM purchases WHERE buyer_id = '{buyer}' AND course_id = '{course_id}' \
-         AND status = 'failed' AND closed_reason IS NULL FOR UPDATE"
-    ))
-    .load(&mut conn)
-    .await
-    .unwrap();
-    let plan = plan.into_iter().map(|p| p.line).collect::<Vec<_>>().join("\n");
+    let plan = testkit::plan::explain(
+        &mut conn,
+        &format!(
+            "SELECT id FROM purchases WHERE buyer_id = '{buyer}' AND course_id = '{course_id}' \
+             AND status = 'failed' AND closed_reason IS NULL FOR UPDATE"
+        ),
+        true,
+    )
+    .await;
     assert!(plan.contains("purchases_payable_failed"), "the lookup does not use its index:\n{plan}");
     assert!(!plan.contains("Rows Removed by Filter"), "the lookup reads other buyers' rows:\n{plan}");
     assert!(plan.contains("rows=1 loops=1"), "the buyer's one declined purchase is not found:\n{plan}");

@@ -159,3 +159,22 @@ async fn a_cached_answer_does_not_outlive_the_grant_behind_it() {
     assert_eq!(f["tier"], "free");
     s.stop().await;
 }
+
+/// A feature check that misses the cache reads the user's latest subscription: by an index on the
+/// user, never the whole table (it did until `subscriptions_by_user`: 2 ms per check at 20,000
+/// subscriptions in `make bench`, linear in the table; docs/performance.md, round 3).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_users_latest_subscription_is_found_by_index() {
+    let s = Stack::start().await;
+    let mut conn = s.svc.pool.get().await.unwrap();
+    // The statement `store::subscriptions::latest` sends.
+    let plan = testkit::plan::index_plan(
+        &mut conn,
+        &format!("SELECT id FROM subscriptions WHERE user_id = '{}' ORDER BY created_at DESC LIMIT 1", Uuid::now_v7()),
+    )
+    .await;
+    assert!(plan.contains("subscriptions_by_user"), "the latest subscription is not read by its index:\n{plan}");
+    assert!(!plan.contains("Sort"), "the index does not give the order either:\n{plan}");
+    drop(conn);
+    s.stop().await;
+}
