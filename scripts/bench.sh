@@ -91,8 +91,13 @@ if [ "$reseed" = 1 ]; then
   psql -q "$BENCH_URL" -f scripts/bench-seed.sql >/dev/null
   psql -q "$BENCH_URL" -c "CREATE TABLE public.bench_seeded AS SELECT now() AS seeded_at"
   echo "bench: seeded in $(( $(date +%s) - seed_start )) s" >&2
+  export BENCH_RUN_NUMBER=0
 else
   echo "bench: reusing the database seeded at $(psql -Atq "$BENCH_URL" -c 'SELECT seeded_at FROM public.bench_seeded') (BENCH_RESEED=0)" >&2
+  # Fresh buyers and seat holders of this run are users no earlier run on this database touched.
+  BENCH_RUN_NUMBER=$(psql -Atq "$BENCH_URL" -c 'ALTER TABLE public.bench_seeded ADD COLUMN IF NOT EXISTS runs int NOT NULL DEFAULT 0' \
+    -c 'UPDATE public.bench_seeded SET runs = runs + 1 RETURNING runs' | tail -1)
+  export BENCH_RUN_NUMBER
 fi
 
 # BENCH_STATEMENTS=1: which statements the database spent its time on during the scenarios, from

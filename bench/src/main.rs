@@ -140,7 +140,11 @@ async fn run(opts: Options) -> Result<(), String> {
         }
     }
     wait_until_up(&ctx).await?;
-    preflight(&ctx, &plan).await?;
+    // A database reused from earlier runs (BENCH_RESEED=0) holds their buyers' purchases and
+    // seats: each run's operations start at indexes of their own so "fresh" users stay fresh.
+    let run_base = env_or("BENCH_RUN_NUMBER", "0").parse::<u64>().map_err(|_| "BENCH_RUN_NUMBER: not a number")?
+        * scenarios::RUN_STRIDE;
+    preflight(&ctx, &plan, run_base).await?;
 
     let machine = report::Machine::read();
     let baseline = Arc::new(pgbench::Baseline::from_env(&env_or("BENCH_DATABASE", "bench")));
@@ -181,7 +185,7 @@ async fn run(opts: Options) -> Result<(), String> {
                 };
                 let total = ((opts.warmup + opts.duration).as_secs_f64() * rate).round() as u64;
                 // Each round acts on indexes of its own: fresh buyers and seat holders stay fresh.
-                let first = s.first + round as u64 * (total + 1);
+                let first = run_base + s.first + round as u64 * (total + 1);
                 ctx.minter.warm(scenarios::users(s.kind, first..first + total), "learner")?;
                 eprintln!(
                     "bench: {} round {} at {rate:.0}/s for {:?} (+{:?} warm-up)",
@@ -241,8 +245,8 @@ async fn wait_until_up(ctx: &Ctx) -> Result<(), String> {
 
 /// One operation of each scenario, on ids the runs never use, so a seed or auth mismatch fails
 /// in a second with its reason instead of as a table full of errors.
-async fn preflight(ctx: &Arc<Ctx>, plan: &[Scenario]) -> Result<(), String> {
-    const UNUSED: u64 = 1_000_000;
+async fn preflight(ctx: &Arc<Ctx>, plan: &[Scenario], run_base: u64) -> Result<(), String> {
+    let unused = run_base + 1_000_000;
     let mut failed = Vec::new();
     let mut tried = Vec::new();
     for s in plan {
@@ -251,7 +255,7 @@ async fn preflight(ctx: &Arc<Ctx>, plan: &[Scenario]) -> Result<(), String> {
             continue;
         }
         tried.push(s.kind);
-        if let Err(e) = scenarios::op(ctx, s.kind, UNUSED).await {
+        if let Err(e) = scenarios::op(ctx, s.kind, unused).await {
             failed.push(format!("{}: {e}", s.name));
         }
     }

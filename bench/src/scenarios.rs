@@ -107,6 +107,10 @@ pub fn mix(i: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// How far apart two runs' operation indexes start (`BENCH_RUN_NUMBER`): more operations than any
+/// run offers, so the fresh users of one run (`ids::BUYERS_FROM + index`...) are never another's.
+pub const RUN_STRIDE: u64 = 100_000_000;
+
 pub fn active_user(i: u64) -> Uuid {
     ids::user(1 + mix(i) % ids::ACTIVE_USERS)
 }
