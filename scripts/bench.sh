@@ -16,7 +16,9 @@
 # medians and the p99 spread, and the load average before each run), BENCH_WRITE_RATE (auto: the
 # money writes are offered 40 % of the pgbench baseline's rate; or operations per second),
 # BENCH_PGBENCH_CLIENTS (16: the baseline's concurrency), BENCH_STATEMENTS (0; 1: the database's
-# top statements by execution time, from pg_stat_statements, after the scenarios). Results:
+# top statements by execution time, from pg_stat_statements, after the scenarios), BENCH_SETTLE_SECS
+# (120: before each scenario, wait at most that long for the outboxes and the consumers' queues to
+# empty, so one scenario's backlog is not measured as the next one's cost). Results:
 # $CARGO_TARGET_DIR/bench/<time>.json, latest.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."

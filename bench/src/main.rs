@@ -10,6 +10,7 @@
 //! pgbench baseline's rate (`BENCH_WRITE_RATE=auto`, the default) or a fixed rate.
 
 mod cpu;
+mod drain;
 mod hist;
 mod ids;
 mod load;
@@ -150,8 +151,30 @@ async fn run(opts: Options) -> Result<(), String> {
     let baseline = Arc::new(pgbench::Baseline::from_env(&env_or("BENCH_DATABASE", "bench")));
     let mut write_rate = opts.write_rate;
     let mut runs: Vec<Vec<report::Row>> = plan.iter().map(|_| Vec::new()).collect();
+    let settle_limit =
+        Duration::from_secs(env_or("BENCH_SETTLE_SECS", "120").parse().map_err(|_| "BENCH_SETTLE_SECS")?);
     for round in 0..opts.repeats.max(1) {
         for (k, s) in plan.iter().enumerate() {
+            // The previous scenario's outbox rows and queued events first, so their CPU is not
+            // counted against this one's operations.
+            let (url, prefix) = (baseline.database_url.clone(), env_or("BENCH_QUEUE_PREFIX", "bench."));
+            let (waited, left) = tokio::task::spawn_blocking(move || drain::settle(&url, &prefix, settle_limit))
+                .await
+                .map_err(|e| e.to_string())?;
+            match left {
+                Some(0) if waited >= Duration::from_secs(1) => {
+                    eprintln!(
+                        "bench: waited {:.1} s for the previous scenario's events to be delivered",
+                        waited.as_secs_f64()
+                    )
+                }
+                Some(n) if n > 0 => eprintln!(
+                    "bench: {n} events still undelivered after {:.0} s (BENCH_SETTLE_SECS); measuring {} anyway",
+                    waited.as_secs_f64(),
+                    s.name
+                ),
+                _ => {}
+            }
             let loadavg_before = report::loadavg();
             let before = Arc::new(Mutex::new(None));
             let (mark, probe) = (before.clone(), sampler.clone());
