@@ -19,8 +19,10 @@ struct PaymentId {
 }
 
 /// Claims up to `limit` payments not succeeded or canceled, unchanged and not asked about for
-/// `age_secs`: stamped `reconciled_at = now()` in the same statement (`SKIP LOCKED`), so another
-/// replica takes others and this one is asked about again only after another `age_secs`.
+/// `age_secs` (the later of `updated_at` and `reconciled_at` older than that; GREATEST ignores a
+/// NULL, never asked), the longest-due first, by the index `payments_reconcile_due`: stamped
+/// `reconciled_at = now()` in the same statement (`SKIP LOCKED`), so another replica takes others
+/// and this one is asked about again only after another `age_secs`.
 /// Payments flagged for review are a person's business, not the job's.
 pub async fn claim_payments(conn: &mut AsyncPgConnection, age_secs: i64, limit: i64) -> QueryResult<Vec<Uuid>> {
     let rows: Vec<Id> = diesel::sql_query(
@@ -28,9 +30,8 @@ pub async fn claim_payments(conn: &mut AsyncPgConnection, age_secs: i64, limit: 
          WHERE id IN ( \
              SELECT id FROM payments \
              WHERE status NOT IN ('succeeded', 'canceled') AND review_flag IS NULL \
-               AND updated_at < now() - $1 * interval '1 second' \
-               AND (reconciled_at IS NULL OR reconciled_at < now() - $1 * interval '1 second') \
-             ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
+               AND GREATEST(updated_at, reconciled_at) < now() - $1 * interval '1 second' \
+             ORDER BY GREATEST(updated_at, reconciled_at) LIMIT $2 FOR UPDATE SKIP LOCKED) \
          RETURNING id",
     )
     .bind::<BigInt, _>(age_secs)
