@@ -32,7 +32,9 @@ pub mod telemetry;
 /// mimalloc. Why: measured under load, glibc malloc was the largest single cost of
 /// instrumentation. Spans and their attributes are allocated on the HTTP workers and freed in
 /// batches on the exporter's thread, and glibc's per-thread arenas make such cross-thread frees
-/// their slow path (docs/performance.md, "Instrumentation").
+/// their slow path (docs/performance.md, "Instrumentation"). Not under cargo-fuzz: its builds run
+/// with AddressSanitizer, which watches the system allocator's heap, not mimalloc's.
+#[cfg(not(fuzzing))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
