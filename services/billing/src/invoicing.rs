@@ -219,7 +219,7 @@ pub async fn issue_credit_note(
     let invoice: Invoice = from_json(&row.document)?;
     let currency = currency_of(&payment.currency)?;
     let money = |d: Decimal| Money::round(d, currency);
-    let sequence = receipts::next_sequence(conn, CREDIT_NOTE_SERIES, now.year()).await?;
+    let [sequence] = receipts::next_sequences(conn, [CREDIT_NOTE_SERIES], now.year()).await?;
     let note = CreditNote {
         id: Uuid::now_v7(),
         number: docs::document_number(CREDIT_NOTE_SERIES, now.year(), sequence),

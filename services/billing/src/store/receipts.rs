@@ -1,4 +1,3 @@
-use super::schema::receipt_counters;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Int4, Int8, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -6,24 +5,6 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 /// Receipts' series (`RCPT-2026-000123`); invoices and credit notes have their own
 /// (`domain::invoice`), numbered by the same counter.
 pub const RECEIPT_SERIES: &str = "RCPT";
-
-/// The next number of `series` in `year`. The upsert locks the series' counter row for the year
-/// until the caller's transaction ends, so numbers are handed out one at a time and a rollback
-/// returns its number: no gaps, no duplicates.
-pub async fn next_sequence(conn: &mut AsyncPgConnection, series: &str, year: i32) -> QueryResult<i64> {
-    diesel::insert_into(receipt_counters::table)
-        .values((
-            receipt_counters::series.eq(series),
-            receipt_counters::year.eq(year),
-            receipt_counters::last_value.eq(1i64),
-        ))
-        .on_conflict((receipt_counters::series, receipt_counters::year))
-        .do_update()
-        .set(receipt_counters::last_value.eq(receipt_counters::last_value + 1i64))
-        .returning(receipt_counters::last_value)
-        .get_result(conn)
-        .await
-}
 
 #[derive(QueryableByName)]
 struct Numbered {
@@ -33,8 +14,9 @@ struct Numbered {
     last_value: i64,
 }
 
-/// The next number of each of `series` in `year`, in one statement, with the same guarantees as
-/// [`next_sequence`]. Why one statement: each counter row stays locked until the caller commits, so
+/// The next number of each of `series` in `year`, in one statement. The upsert locks each series'
+/// counter row for the year until the caller's transaction ends, so numbers are handed out one at
+/// a time and a rollback returns its number: no gaps, no duplicates. Why one statement: each counter row stays locked until the caller commits, so
 /// every payment's success waits for the one before it to commit. Taken last in the transaction
 /// and in one round trip, the counters are held for the fewest statements (`make bench`: the
 /// receipt counter's upsert averaged 58 ms of waiting when it was taken first). The rows are locked
