@@ -41,8 +41,10 @@ pub fn envelope<E: DomainEvent>(event: &E) -> Result<(CloudEvent, String), diese
 }
 
 /// Append `event` to the outbox inside `conn`'s current transaction. Returns the envelope written.
+/// Takes the connection shared, so a caller may pipeline it with other writes of the same
+/// transaction (`futures_util::try_join!`: one round trip for all of them).
 pub async fn enqueue<E: DomainEvent>(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     event: &E,
 ) -> Result<CloudEvent, diesel::result::Error> {
     let (envelope, text) = self::envelope(event)?;
@@ -52,7 +54,7 @@ pub async fn enqueue<E: DomainEvent>(
             outbox::event_type.eq(&envelope.event_type),
             outbox::envelope.eq(text),
         ))
-        .execute(conn)
+        .execute(&mut conn)
         .await?;
     Ok(envelope)
 }

@@ -41,22 +41,24 @@ pub async fn request_context(
         .filter(|v| is_valid_request_id(v))
         .map(str::to_string)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-    req.extensions_mut().insert(RequestId(request_id.clone()));
+    // Fields as `&str`, not `%Display`: each layer copies the string it keeps, nothing formats.
     let span = tracing::info_span!(
         "http.request",
         otel.kind = "server",
-        http.request.method = %req.method(),
-        url.path = %req.path(),
-        request_id = %request_id,
+        http.request.method = req.method().as_str(),
+        url.path = req.path(),
+        request_id = request_id.as_str(),
         http.response.status_code = tracing::field::Empty,
     );
+    let echoed = HeaderValue::from_str(&request_id).ok();
+    req.extensions_mut().insert(RequestId(request_id));
     telemetry::set_parent_from_headers(&span, req.headers());
     let started = std::time::Instant::now();
     let mut res = next.call(req).instrument(span.clone()).await?;
     let status = res.status().as_u16();
     span.record("http.response.status_code", status);
     tracing::debug!(parent: &span, status, elapsed_ms = started.elapsed().as_millis() as u64, "request done");
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
+    if let Some(v) = echoed {
         res.headers_mut().insert(REQUEST_ID, v);
     }
     Ok(res)
@@ -262,6 +264,10 @@ pub async fn screen_input(
             (Some(ops), Some(pattern)) => ops.check_query(req.method().as_str(), pattern, req.query_string()),
             _ => Ok(()),
         });
+    if let Some(pattern) = &pattern {
+        // The metrics label: the route table was just walked for it, do not walk it again.
+        req.extensions_mut().insert(crate::metrics::RouteLabel(crate::metrics::intern_route(pattern)));
+    }
     match checked {
         Ok(()) => Ok(next.call(req).await?.map_into_boxed_body()),
         Err(e) => Ok(req.into_response(Problem::validation(vec![e]).error_response())),

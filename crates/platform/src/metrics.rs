@@ -21,16 +21,17 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, HttpResponse, HttpServer};
 use futures_util::future::BoxFuture;
 use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::{EncodeLabel, EncodeLabelSet, LabelSetEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use std::any::Any;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 /// The Content-Type Prometheus negotiates for the OpenMetrics text format.
@@ -159,12 +160,12 @@ impl Metrics {
     /// The HTTP server families, registered once per service.
     pub fn http(&self) -> HttpMetrics {
         HttpMetrics {
-            duration: self.histogram(
+            duration: self.family(
                 "http_server_request_duration_seconds",
                 "Duration of HTTP server requests, by route template, method and status code",
-                &["http_route", "http_request_method", "http_response_status_code"],
+                || Family::new_with_constructor(latency_histogram as fn() -> Histogram),
             ),
-            active: self.gauge("http_server_active_requests", "HTTP requests being served now", &[]),
+            active: self.family("http_server_active_requests", "HTTP requests being served now", Gauge::default),
         }
     }
 
@@ -267,17 +268,58 @@ impl HistogramVec {
     }
 }
 
-/// The HTTP server families; app data for [`track_requests`].
+/// The HTTP server families; app data for [`track_requests`]. Every request observes them, so
+/// their label key is three words that are copied, not three strings allocated per request.
 #[derive(Clone)]
 pub struct HttpMetrics {
-    duration: HistogramVec,
-    active: GaugeVec,
+    duration: Family<RequestLabels, Histogram, fn() -> Histogram>,
+    active: Gauge,
 }
 
-/// A route label set by a handler that serves many paths under one name (the gateway's
-/// forwarding, by route-table prefix); wins over actix's match pattern.
+/// The labels of one request's observation: the route template (interned, see [`intern_route`]),
+/// the method (one of a fixed set) and the status code.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+struct RequestLabels {
+    route: &'static str,
+    method: &'static str,
+    status: u16,
+}
+
+impl EncodeLabelSet for RequestLabels {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), std::fmt::Error> {
+        ("http_route", self.route).encode(encoder.encode_label())?;
+        ("http_request_method", self.method).encode(encoder.encode_label())?;
+        ("http_response_status_code", self.status).encode(encoder.encode_label())
+    }
+}
+
+/// The route label of a request, set by whoever learns the route first: the input screen (which
+/// matches the path against the routes anyway), or a handler that serves many paths under one
+/// name (the gateway's forwarding, by route-table prefix). Without it [`track_requests`] asks
+/// actix for the match pattern, which walks the route table again.
 #[derive(Debug, Clone, Copy)]
 pub struct RouteLabel(pub &'static str);
+
+/// The one `&'static str` of a route template. Templates come from the routes a service
+/// registered (actix's match pattern, never the raw path), so the set is bounded by the route
+/// table and each is leaked once for the life of the process.
+pub fn intern_route(pattern: &str) -> &'static str {
+    static ROUTES: RwLock<Option<HashSet<&'static str>>> = RwLock::new(None);
+    let known = ROUTES.read().unwrap_or_else(|e| e.into_inner()).as_ref().and_then(|set| set.get(pattern).copied());
+    if let Some(route) = known {
+        return route;
+    }
+    let mut routes = ROUTES.write().unwrap_or_else(|e| e.into_inner());
+    let set = routes.get_or_insert_with(HashSet::new);
+    match set.get(pattern) {
+        Some(route) => route,
+        None => {
+            let route: &'static str = Box::leak(pattern.to_owned().into_boxed_str());
+            set.insert(route);
+            route
+        }
+    }
+}
 
 /// Middleware: count and time every request by route TEMPLATE (actix's match pattern), never
 /// the raw path, so `/api/payments/{id}` is one series however many payments there are.
@@ -289,20 +331,21 @@ pub async fn track_requests(
         return next.call(req).await;
     };
     let method = bounded_method(req.method().as_str());
-    metrics.active.inc(&[]);
+    metrics.active.inc();
     let started = Instant::now();
     let result = next.call(req).await;
-    metrics.active.dec(&[]);
+    metrics.active.dec();
     let (route, status) = match &result {
         Ok(res) => {
-            let label = res.request().extensions().get::<RouteLabel>().map(|l| l.0.to_string());
-            (label.or_else(|| res.request().match_pattern()), res.status().as_u16())
+            let request = res.request();
+            let label = request.extensions().get::<RouteLabel>().map(|l| l.0);
+            (label.or_else(|| request.match_pattern().map(|p| intern_route(&p))), res.status().as_u16())
         }
         // An error that escaped every handler becomes a 500 further out.
         Err(e) => (None, e.as_response_error().status_code().as_u16()),
     };
-    let route = route.unwrap_or_else(|| "unmatched".to_string());
-    metrics.duration.observe(&[&route, method, &status.to_string()], started.elapsed().as_secs_f64());
+    let labels = RequestLabels { route: route.unwrap_or("unmatched"), method, status };
+    metrics.duration.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
     result
 }
 

@@ -174,7 +174,7 @@ async fn a_row_committed_while_the_relay_is_busy_needs_no_notification() {
     diesel::sql_query(format!("LISTEN outbox_{schema}")).execute(&mut listener).await.unwrap();
     let mut second = pool.get().await.unwrap();
     diesel::sql_query("BEGIN").execute(&mut second).await.unwrap();
-    events::outbox::enqueue(&mut second, &Ping { n: 2 }).await.unwrap();
+    events::outbox::enqueue(&second, &Ping { n: 2 }).await.unwrap();
     // The notification row 1's writer would have sent: the relay publishes row 1, finds nothing
     // more (row 2 is not committed) and goes on polling for a while.
     diesel::sql_query(format!("NOTIFY outbox_{schema}")).execute(&mut first).await.unwrap();
