@@ -130,7 +130,7 @@ pub fn split_of(payment: &payments::Payment) -> Split {
 /// the `INV` counter's next number, taken by the caller with the receipt's
 /// (`receipts::next_sequences`).
 pub async fn issue_invoice(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     payment: &payments::Payment,
     receipt_number: &str,
     sequence: i64,

@@ -53,7 +53,8 @@ pub struct NewDocument<'a> {
     pub issued_at: DateTime<Utc>,
 }
 
-pub async fn insert_invoice(conn: &mut AsyncPgConnection, payment_id: Uuid, d: &NewDocument<'_>) -> QueryResult<usize> {
+/// Takes the connection shared: the success pipelines it with the payment's update and the event.
+pub async fn insert_invoice(mut conn: &AsyncPgConnection, payment_id: Uuid, d: &NewDocument<'_>) -> QueryResult<usize> {
     diesel::insert_into(invoices::table)
         .values((
             invoices::id.eq(d.id),
@@ -67,7 +68,7 @@ pub async fn insert_invoice(conn: &mut AsyncPgConnection, payment_id: Uuid, d: &
             invoices::document.eq(&d.document),
             invoices::issued_at.eq(d.issued_at),
         ))
-        .execute(conn)
+        .execute(&mut conn)
         .await
 }
 

@@ -116,7 +116,8 @@ pub struct Success<'a> {
     pub at: DateTime<Utc>,
 }
 
-pub async fn mark_succeeded(conn: &mut AsyncPgConnection, id: Uuid, s: &Success<'_>) -> QueryResult<Payment> {
+/// Takes the connection shared: the success pipelines it with the invoice and the event.
+pub async fn mark_succeeded(mut conn: &AsyncPgConnection, id: Uuid, s: &Success<'_>) -> QueryResult<Payment> {
     diesel::update(payments::table.find(id))
         .set((
             payments::status.eq(crate::domain::payment::SUCCEEDED),
@@ -130,7 +131,7 @@ pub async fn mark_succeeded(conn: &mut AsyncPgConnection, id: Uuid, s: &Success<
             payments::updated_at.eq(diesel::dsl::now),
         ))
         .returning(Payment::as_returning())
-        .get_result(conn)
+        .get_result(&mut conn)
         .await
 }
 
