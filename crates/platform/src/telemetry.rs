@@ -219,8 +219,8 @@ pub fn init_with(settings: Settings) -> TelemetryGuard {
 }
 
 /// The layer that turns `tracing` spans into OpenTelemetry spans, with only what a span needs:
-/// no source location and thread attributes (five more attributes on every exported span, a
-/// thread name allocated for each), no busy/idle timings (two clock reads per poll of an
+/// no source location, module target and thread attributes (six more attributes on every
+/// exported span, a thread name allocated for each), no busy/idle timings (two clock reads per poll of an
 /// instrumented future), and no OpenTelemetry context attached on every poll (nothing here reads
 /// `opentelemetry::Context::current()`: parents come from the `tracing` span tree).
 fn span_layer<S>(
@@ -233,6 +233,7 @@ where
         .with_tracer(tracer)
         .with_location(false)
         .with_threads(false)
+        .with_target(false)
         .with_tracked_inactivity(false)
         .with_context_activation(false)
 }

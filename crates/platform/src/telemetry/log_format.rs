@@ -8,15 +8,21 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
-/// Stored in a span's extensions by [`remember_trace_id`].
-struct TraceId(String);
+/// Stored in a span's extensions by [`remember_trace_id`]: the 16 bytes, written as hex only when
+/// a log line is (most requests write none).
+struct TraceId(opentelemetry::trace::TraceId);
 
 /// Remember `span`'s trace id for the log lines written inside it. Call once its parent is set:
 /// reading the id starts the OpenTelemetry span.
 pub(super) fn remember_trace_id(span: &tracing::Span) {
-    let Some(trace_id) = super::trace_id_of(span) else {
+    use opentelemetry::trace::TraceContextExt;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let cx = span.context();
+    let span_context = cx.span().span_context().clone();
+    if !span_context.is_valid() {
         return;
-    };
+    }
+    let trace_id = span_context.trace_id();
     span.with_subscriber(|(id, dispatch)| {
         if let Some(span) = dispatch.downcast_ref::<tracing_subscriber::Registry>().and_then(|r| r.span(id)) {
             span.extensions_mut().replace(TraceId(trace_id));
@@ -36,9 +42,9 @@ where
     F: FormatEvent<S, N>,
 {
     fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
-        let trace_id = ctx.event_scope().and_then(|scope| {
-            scope.into_iter().find_map(|span| span.extensions().get::<TraceId>().map(|t| t.0.clone()))
-        });
+        let trace_id = ctx
+            .event_scope()
+            .and_then(|scope| scope.into_iter().find_map(|span| span.extensions().get::<TraceId>().map(|t| t.0)));
         let Some(trace_id) = trace_id else {
             return self.0.format_event(ctx, writer, event);
         };
