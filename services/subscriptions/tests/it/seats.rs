@@ -167,3 +167,44 @@ async fn seat_and_license_events_apply_by_version_in_either_order() {
     }
     s.stop().await;
 }
+
+/// Every seat activation reports the license's end. When the end is the one already recorded, the
+/// license's row is left alone (no write, no lock shared by every seat of the license), and the
+/// version guard still holds: an older activation arriving late does not bring the old end back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seat_reporting_the_known_end_writes_nothing_and_an_older_one_changes_nothing() {
+    let s = Stack::start().await;
+    let first = Seat::new();
+    let second = Seat { user: Uuid::now_v7(), license: first.license };
+    let late = Seat { user: Uuid::now_v7(), license: first.license };
+    let (old_end, new_end) = ("2029-01-01T00:00:00Z", "2031-01-01T00:00:00Z");
+    deliver(&s, &[first.activated(Some(1), old_end), first.license("licensing.license.extended.v1", 3, new_end)]).await;
+    assert_eq!(expires_version(&s, first.license).await, 3.into());
+    // Activated after the extension: reports the end already recorded, so the row stays as it was.
+    deliver(&s, &[second.activated(Some(4), new_end)]).await;
+    assert_eq!(
+        expires_version(&s, first.license).await,
+        3.into(),
+        "a seat reporting the known end rewrote the license's row"
+    );
+    // Activated before the extension, delivered last: its older end is refused by version 3.
+    deliver(&s, &[late.activated(Some(2), old_end)]).await;
+    assert_eq!(expires_version(&s, first.license).await, 3.into());
+    s.clock.set(Utc.with_ymd_and_hms(2030, 6, 1, 0, 0, 0).unwrap());
+    for seat in [first, second, late] {
+        assert!(allowed(&s, seat.user).await, "the extended end stands for every member");
+    }
+    // A seat reporting an end not recorded yet (its extension still on the way) is applied.
+    let fourth = Seat { user: Uuid::now_v7(), license: first.license };
+    deliver(&s, &[fourth.activated(Some(6), "2032-01-01T00:00:00Z")]).await;
+    assert_eq!(expires_version(&s, first.license).await, 6.into());
+    s.stop().await;
+}
+
+/// The version the license's recorded end was written at.
+async fn expires_version(s: &Stack, license: Uuid) -> rust_decimal::Decimal {
+    let query = format!(
+        "SELECT expires_version::numeric AS n FROM {{schema}}.licenses WHERE license_id = '{license}' AND $1::uuid IS NOT NULL"
+    );
+    s.number(&query, license).await
+}
