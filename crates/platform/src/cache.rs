@@ -5,17 +5,28 @@
 //! It can also be invalidated (by this replica, or by others through
 //! [`crate::invalidation::Listener`]): a value read from the database before an invalidation is
 //! then never stored, since it may predate the change that caused it.
+//!
+//! [`TtlCache::get_or_load`] loads a missing key once however many requests miss it at the same
+//! moment (see there).
 
+use futures_util::future::{BoxFuture, FutureExt, Shared};
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 pub struct TtlCache<V> {
     ttl: Duration,
     capacity: usize,
     entries: Mutex<Entries<V>>,
+    /// The loads running now, by key: a request that misses a key being loaded waits for it.
+    loads: Mutex<HashMap<String, Load<V>>>,
     metrics: Option<crate::metrics::CacheMetrics>,
 }
+
+/// One running load: the value and when its data was read, or `None` when it failed (the error
+/// goes to the request that started it).
+type Load<V> = Shared<BoxFuture<'static, Option<(V, Instant)>>>;
 
 struct Entries<V> {
     map: HashMap<String, (Instant, V)>,
@@ -30,6 +41,7 @@ impl<V: Clone> TtlCache<V> {
             ttl,
             capacity,
             entries: Mutex::new(Entries { map: HashMap::new(), invalidated_at: None }),
+            loads: Mutex::new(HashMap::new()),
             metrics: None,
         }
     }
@@ -80,7 +92,89 @@ impl<V: Clone> TtlCache<V> {
     }
 }
 
-impl<V: Clone + Send> crate::invalidation::Invalidate for TtlCache<V> {
+impl<V: Clone + Send + Sync + 'static> TtlCache<V> {
+    /// The value of `key`: from the cache, or from `load`, stored for the next callers. Requests
+    /// that miss a key while it is being loaded wait for that load instead of each running their
+    /// own: when a popular entry expires at 5,000 requests a second, the database answers one
+    /// query, not every request that arrives before the first answer. Without this, a database
+    /// slowed by the first misses makes the next ones slower still and every request ends up on
+    /// the database (`make bench`, search: 2.2 ms of CPU per search in two runs of three against
+    /// 0.27 in the third).
+    ///
+    /// A failed load is not shared: the request that ran it gets its error, and each waiting
+    /// request runs its own `load` (as it would have without the cache) and stores what it read. A load outlives a
+    /// request that gives up on it while others still wait: whoever sees it finish stores it.
+    pub async fn get_or_load<E, Fut>(&self, key: &str, load: impl FnOnce() -> Fut) -> Result<V, E>
+    where
+        Fut: Future<Output = Result<V, E>> + Send + 'static,
+        E: Send + 'static,
+    {
+        if let Some(value) = self.get(key) {
+            return Ok(value);
+        }
+        if self.ttl.is_zero() {
+            return load().await;
+        }
+        let mut load = Some(load);
+        let (running, own_error) = {
+            let mut loads = self.loads.lock().unwrap_or_else(PoisonError::into_inner);
+            match loads.get(key) {
+                Some(running) => (running.clone(), None),
+                None => {
+                    let error: Arc<Mutex<Option<E>>> = Arc::new(Mutex::new(None));
+                    let (future, keep_error) = (load.take().map(|load| load()), error.clone());
+                    let running: Load<V> = async move {
+                        let read_at = Instant::now();
+                        match future?.await {
+                            Ok(value) => Some((value, read_at)),
+                            Err(e) => {
+                                *keep_error.lock().unwrap_or_else(PoisonError::into_inner) = Some(e);
+                                None
+                            }
+                        }
+                    }
+                    .boxed()
+                    .shared();
+                    loads.insert(key.to_string(), running.clone());
+                    (running, Some(error))
+                }
+            }
+        };
+        let outcome = running.clone().await;
+        self.finished(key, &running, outcome.as_ref());
+        if let Some((value, _)) = outcome {
+            return Ok(value);
+        }
+        let own_error = own_error.and_then(|e| e.lock().unwrap_or_else(PoisonError::into_inner).take());
+        match (own_error, load) {
+            (Some(e), _) => Err(e),
+            // Another request's load failed: this one tries for itself.
+            (None, Some(load)) => {
+                let read_at = Instant::now();
+                let value = load().await?;
+                self.put(key, value.clone(), read_at);
+                Ok(value)
+            }
+            (None, None) => unreachable!("the load this request started failed without an error"),
+        }
+    }
+
+    /// The first caller to see `running` finish takes it off the running loads and stores its
+    /// value (once: a later load of the key is a different future).
+    fn finished(&self, key: &str, running: &Load<V>, outcome: Option<&(V, Instant)>) {
+        let mut loads = self.loads.lock().unwrap_or_else(PoisonError::into_inner);
+        if !loads.get(key).is_some_and(|current| current.ptr_eq(running)) {
+            return;
+        }
+        loads.remove(key);
+        drop(loads);
+        if let Some((value, read_at)) = outcome {
+            self.put(key, value.clone(), *read_at);
+        }
+    }
+}
+
+impl<V: Clone + Send + Sync> crate::invalidation::Invalidate for TtlCache<V> {
     fn invalidate(&self, key: &str) {
         let mut entries = self.lock();
         entries.invalidated_at = Some(Instant::now());
@@ -165,6 +259,62 @@ mod tests {
         assert_eq!(cache.get("a"), Some(3));
         cache.invalidate_all();
         assert_eq!((cache.get("a"), cache.get("b")), (None, None));
+    }
+
+    #[tokio::test]
+    async fn misses_of_one_key_at_once_share_one_load() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let cache = TtlCache::new(Duration::from_secs(60), 10);
+        let loads = Arc::new(AtomicUsize::new(0));
+        let requests = (0..20).map(|_| {
+            let loads = loads.clone();
+            cache.get_or_load("k", move || async move {
+                loads.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(30)).await;
+                Ok::<_, String>(7)
+            })
+        });
+        let answers = futures_util::future::join_all(requests).await;
+        assert!(answers.iter().all(|a| a == &Ok(7)), "{answers:?}");
+        assert_eq!(loads.load(Ordering::SeqCst), 1, "twenty misses, one load");
+        assert_eq!(cache.get("k"), Some(7), "stored for the next callers");
+        assert!(cache.loads.lock().unwrap().is_empty(), "no load left running");
+        let other = cache.get_or_load("other", || async { Ok::<_, String>(8) }).await;
+        assert_eq!(other, Ok(8), "another key loads on its own");
+    }
+
+    #[tokio::test]
+    async fn a_failed_load_answers_its_own_request_and_the_others_try_for_themselves() {
+        let cache = TtlCache::new(Duration::from_secs(60), 10);
+        let failing = cache.get_or_load("k", || async {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            Err::<i32, _>("down".to_string())
+        });
+        let waiting = async {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            cache.get_or_load("k", || async { Ok::<_, String>(2) }).await
+        };
+        let (failed, retried) = futures_util::future::join(failing, waiting).await;
+        assert_eq!(failed, Err("down".to_string()));
+        assert_eq!(retried, Ok(2), "the waiting request loaded for itself");
+        assert_eq!(cache.get("k"), Some(2), "and stored it");
+    }
+
+    #[tokio::test]
+    async fn a_value_loaded_across_an_invalidation_is_answered_but_not_stored() {
+        use crate::invalidation::Invalidate;
+        let cache = TtlCache::new(Duration::from_secs(60), 10);
+        let loading = cache.get_or_load("k", || async {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            Ok::<_, String>(1)
+        });
+        let invalidating = async {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            cache.invalidate("k");
+        };
+        let (answer, ()) = futures_util::future::join(loading, invalidating).await;
+        assert_eq!(answer, Ok(1));
+        assert_eq!(cache.get("k"), None, "read before the invalidation: it may predate the change");
     }
 
     #[test]

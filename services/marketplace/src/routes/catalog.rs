@@ -9,7 +9,6 @@ use platform::auth::Principal;
 use platform::http::Query;
 use platform::pagination::{next_offset, Page, PageQuery};
 use platform::Problem;
-use std::time::Instant;
 
 /// Search the published catalogue: full text, filters and six sort orders, paginated by cursor.
 #[utoipa::path(get, path = "/api/courses/list", tag = "marketplace", operation_id = "listCourses", security(()),
@@ -23,17 +22,16 @@ pub async fn list(state: web::Data<State>, req: HttpRequest, q: Query<ListQuery>
     // The catalogue is public and the same for every caller, so a page is served from memory for
     // `MARKETPLACE_CATALOG_CACHE_MS` and clients may keep it as long: a new course or price shows
     // up that much later (a purchase always charges the price in the database).
+    // Requests that miss one page at the same moment share one read of it.
     let key = req.query_string();
-    let body = match state.catalog.get(key) {
-        Some(body) => body,
-        None => {
-            let read_at = Instant::now();
-            let body =
-                web::Bytes::from(serde_json::to_vec(&page_of(&state, &search).await?).map_err(Problem::internal)?);
-            state.catalog.put(key, body.clone(), read_at);
-            body
-        }
-    };
+    let reader = state.clone();
+    let body = state
+        .catalog
+        .get_or_load(key, move || async move {
+            let page = page_of(&reader, &search).await?;
+            Ok::<_, Problem>(web::Bytes::from(serde_json::to_vec(&page).map_err(Problem::internal)?))
+        })
+        .await?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .insert_header(("Cache-Control", format!("public, max-age={}", state.catalog.ttl().as_secs())))
