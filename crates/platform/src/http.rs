@@ -41,13 +41,14 @@ pub async fn request_context(
         .filter(|v| is_valid_request_id(v))
         .map(str::to_string)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-    // Fields as `&str`, not `%Display`: each layer copies the string it keeps, nothing formats.
+    // Recorded with `%` (Display): the pretty log format prints them unquoted
+    // (`url.path=/api/tokens/redeem`), which log searches and the hygiene test rely on.
     let span = tracing::info_span!(
         "http.request",
         otel.kind = "server",
-        http.request.method = req.method().as_str(),
-        url.path = req.path(),
-        request_id = request_id.as_str(),
+        http.request.method = %req.method(),
+        url.path = %req.path(),
+        request_id = %request_id,
         http.response.status_code = tracing::field::Empty,
     );
     let echoed = HeaderValue::from_str(&request_id).ok();
