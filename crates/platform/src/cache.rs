@@ -24,6 +24,13 @@ pub struct TtlCache<V> {
     metrics: Option<crate::metrics::CacheMetrics>,
 }
 
+/// A request that missed a key: it started the load (and will be told its error), or it waits
+/// for one already running, holding its own load for when that one fails.
+enum Role<E, L> {
+    Started(Arc<Mutex<Option<E>>>),
+    Waiting(L),
+}
+
 /// One running load: the value and when its data was read, or `None` when it failed (the error
 /// goes to the request that started it).
 type Load<V> = Shared<BoxFuture<'static, Option<(V, Instant)>>>;
@@ -115,17 +122,18 @@ impl<V: Clone + Send + Sync + 'static> TtlCache<V> {
         if self.ttl.is_zero() {
             return load().await;
         }
-        let mut load = Some(load);
-        let (running, own_error) = {
+        // Either this request starts the load (and is the one told its error), or it joins the
+        // running one and keeps its own `load` for when that one fails.
+        let (running, role) = {
             let mut loads = self.loads.lock().unwrap_or_else(PoisonError::into_inner);
             match loads.get(key) {
-                Some(running) => (running.clone(), None),
+                Some(running) => (running.clone(), Role::Waiting(load)),
                 None => {
-                    let error: Arc<Mutex<Option<E>>> = Arc::new(Mutex::new(None));
-                    let (future, keep_error) = (load.take().map(|load| load()), error.clone());
+                    let error: Arc<Mutex<Option<E>>> = Arc::default();
+                    let (future, keep_error) = (load(), error.clone());
                     let running: Load<V> = async move {
                         let read_at = Instant::now();
-                        match future?.await {
+                        match future.await {
                             Ok(value) => Some((value, read_at)),
                             Err(e) => {
                                 *keep_error.lock().unwrap_or_else(PoisonError::into_inner) = Some(e);
@@ -136,7 +144,7 @@ impl<V: Clone + Send + Sync + 'static> TtlCache<V> {
                     .boxed()
                     .shared();
                     loads.insert(key.to_string(), running.clone());
-                    (running, Some(error))
+                    (running, Role::Started(error))
                 }
             }
         };
@@ -145,17 +153,18 @@ impl<V: Clone + Send + Sync + 'static> TtlCache<V> {
         if let Some((value, _)) = outcome {
             return Ok(value);
         }
-        let own_error = own_error.and_then(|e| e.lock().unwrap_or_else(PoisonError::into_inner).take());
-        match (own_error, load) {
-            (Some(e), _) => Err(e),
+        match role {
+            Role::Started(error) => match error.lock().unwrap_or_else(PoisonError::into_inner).take() {
+                Some(e) => Err(e),
+                None => unreachable!("the load this request started failed without an error"),
+            },
             // Another request's load failed: this one tries for itself.
-            (None, Some(load)) => {
+            Role::Waiting(load) => {
                 let read_at = Instant::now();
                 let value = load().await?;
                 self.put(key, value.clone(), read_at);
                 Ok(value)
             }
-            (None, None) => unreachable!("the load this request started failed without an error"),
         }
     }
 

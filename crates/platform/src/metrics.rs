@@ -31,7 +31,7 @@ use std::any::Any;
 use std::collections::{HashMap, HashSet};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, LazyLock, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 /// The Content-Type Prometheus negotiates for the OpenMetrics text format.
@@ -304,18 +304,16 @@ pub struct RouteLabel(pub &'static str);
 /// registered (actix's match pattern, never the raw path), so the set is bounded by the route
 /// table and each is leaked once for the life of the process.
 pub fn intern_route(pattern: &str) -> &'static str {
-    static ROUTES: RwLock<Option<HashSet<&'static str>>> = RwLock::new(None);
-    let known = ROUTES.read().unwrap_or_else(|e| e.into_inner()).as_ref().and_then(|set| set.get(pattern).copied());
-    if let Some(route) = known {
+    static ROUTES: LazyLock<RwLock<HashSet<&'static str>>> = LazyLock::new(RwLock::default);
+    if let Some(route) = ROUTES.read().unwrap_or_else(|e| e.into_inner()).get(pattern) {
         return route;
     }
     let mut routes = ROUTES.write().unwrap_or_else(|e| e.into_inner());
-    let set = routes.get_or_insert_with(HashSet::new);
-    match set.get(pattern) {
+    match routes.get(pattern) {
         Some(route) => route,
         None => {
             let route: &'static str = Box::leak(pattern.to_owned().into_boxed_str());
-            set.insert(route);
+            routes.insert(route);
             route
         }
     }

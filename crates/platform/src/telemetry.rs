@@ -344,9 +344,14 @@ pub fn current_trace_id() -> Option<String> {
 
 /// The trace id (32 hex digits) of `span`.
 pub fn trace_id_of(span: &tracing::Span) -> Option<String> {
+    raw_trace_id_of(span).map(|id| id.to_string())
+}
+
+/// The trace id of `span` as its 16 bytes; `None` without a tracing subscriber.
+fn raw_trace_id_of(span: &tracing::Span) -> Option<opentelemetry::trace::TraceId> {
     let cx = span.context();
     let span_context = cx.span().span_context().clone();
-    span_context.is_valid().then(|| span_context.trace_id().to_string())
+    span_context.is_valid().then(|| span_context.trace_id())
 }
 
 /// Headers to add to an outgoing reqwest call so the callee continues this trace.

@@ -15,14 +15,9 @@ struct TraceId(opentelemetry::trace::TraceId);
 /// Remember `span`'s trace id for the log lines written inside it. Call once its parent is set:
 /// reading the id starts the OpenTelemetry span.
 pub(super) fn remember_trace_id(span: &tracing::Span) {
-    use opentelemetry::trace::TraceContextExt;
-    use tracing_opentelemetry::OpenTelemetrySpanExt;
-    let cx = span.context();
-    let span_context = cx.span().span_context().clone();
-    if !span_context.is_valid() {
+    let Some(trace_id) = super::raw_trace_id_of(span) else {
         return;
-    }
-    let trace_id = span_context.trace_id();
+    };
     span.with_subscriber(|(id, dispatch)| {
         if let Some(span) = dispatch.downcast_ref::<tracing_subscriber::Registry>().and_then(|r| r.span(id)) {
             span.extensions_mut().replace(TraceId(trace_id));
