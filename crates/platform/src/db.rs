@@ -190,6 +190,16 @@ pub async fn try_advisory_xact_lock(conn: &mut AsyncPgConnection, name: &str) ->
     diesel::select(sql::pg_try_advisory_xact_lock(sql::hashtextextended(name, 0_i64))).get_result(conn).await
 }
 
+/// A constant text written into the statement as an SQL literal rather than sent as a bound
+/// parameter. For a filter that matches a partial index's predicate (`WHERE status = 'failed'`):
+/// PostgreSQL's generic plan of a prepared statement, which it settles on after five runs, can
+/// use such an index only when the value is in the statement's text; with `status = $3` it reads
+/// the table whole, cheap on a small table and slower with every row (docs/performance.md,
+/// round 5).
+pub fn text_literal(value: &'static str) -> diesel::expression::SqlLiteral<diesel::sql_types::Text> {
+    diesel::dsl::sql(&format!("'{}'", value.replace('\'', "''")))
+}
+
 /// Lets several crates' `&'static` embedded migration sets run against one schema.
 struct Source(&'static EmbeddedMigrations);
 

@@ -25,3 +25,28 @@ pub async fn index_plan(conn: &mut AsyncPgConnection, statement: &str) -> String
     diesel::sql_query("RESET enable_seqscan").execute(conn).await.expect("RESET enable_seqscan");
     plan
 }
+
+/// The generic plan of a statement as diesel sends it (`$1`, `$2`... for its bound values):
+/// the plan PostgreSQL settles on for a prepared statement after five runs, which cannot know
+/// the bound values. A filter bound as a parameter cannot match a partial index's predicate in
+/// it, however well the same statement with the values written in plans.
+pub async fn generic_plan<Q>(conn: &mut AsyncPgConnection, query: &Q) -> String
+where
+    Q: diesel::query_builder::QueryFragment<diesel::pg::Pg>,
+{
+    let shown = diesel::debug_query::<diesel::pg::Pg, _>(query).to_string();
+    let sql = shown.split(" -- binds: ").next().unwrap_or_default().to_string();
+    let params = sql.matches('$').count();
+    for step in ["SET plan_cache_mode = force_generic_plan", &format!("PREPARE generic_plan_of AS {sql}")] {
+        diesel::sql_query(step).execute(conn).await.unwrap_or_else(|e| panic!("{step}: {e}"));
+    }
+    // NULLs fill the parameters: a generic plan does not look at them.
+    let args = vec!["NULL"; params].join(", ");
+    let execute =
+        if params == 0 { "EXECUTE generic_plan_of".to_string() } else { format!("EXECUTE generic_plan_of({args})") };
+    let plan = explain(conn, &execute, false).await;
+    for step in ["DEALLOCATE generic_plan_of", "RESET plan_cache_mode"] {
+        diesel::sql_query(step).execute(conn).await.unwrap_or_else(|e| panic!("{step}: {e}"));
+    }
+    plan
+}

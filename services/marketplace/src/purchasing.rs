@@ -266,15 +266,15 @@ pub async fn release_voucher(
     Ok(())
 }
 
-/// A new purchase of the course supersedes the buyer's declined ones: their intents are canceled,
-/// so re-confirming one of them can no longer charge a second time.
+/// A new purchase of the course supersedes the buyer's declined ones (`declined`, locked by
+/// `purchases::lock_payable_failed`): their intents are canceled, so re-confirming one of them can
+/// no longer charge a second time.
 pub async fn supersede_failed(
     conn: &mut AsyncPgConnection,
     state: &State,
-    buyer: Uuid,
-    course: Uuid,
+    declined: Vec<Purchase>,
 ) -> Result<(), MarketError> {
-    for earlier in purchases::lock_payable_failed(conn, buyer, course).await? {
+    for earlier in declined {
         close(conn, state, &earlier, rules::PURCHASE_SUPERSEDED).await?;
     }
     Ok(())

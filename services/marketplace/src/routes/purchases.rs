@@ -274,14 +274,25 @@ async fn prepare(
     // Serialise attempts of one buyer on one course (different keys, double clicks): the second
     // waits, then finds the first one's purchase.
     platform::db::advisory_xact_lock(conn, &format!("purchase:{buyer}:{course_id}")).await?;
-    let course = courses::find(conn, course_id).await?.ok_or(MarketError::CourseNotFound)?;
+    // Under the lock, every read the decision needs goes out in one pipelined round trip (they
+    // are independent of each other): this key's purchase, the buyer's live one, and the declined
+    // ones a new purchase supersedes.
+    let shared: &AsyncPgConnection = conn;
+    let (course, mine, live, declined) = futures_util::try_join!(
+        courses::find(shared, course_id),
+        purchases::lock(shared, purchase_id),
+        purchases::live(shared, buyer, course_id),
+        purchases::lock_payable_failed(shared, buyer, course_id),
+    )
+    .map_err(MarketError::from)?;
+    let course = course.ok_or(MarketError::CourseNotFound)?;
     if course.instructor_id == buyer {
         return Err(MarketError::OwnCourse.into());
     }
     // The same key long after its stored response expired: still the same purchase.
-    let earlier = match purchases::lock(conn, purchase_id).await? {
+    let earlier = match mine {
         Some(existing) => Some(existing),
-        None => match purchases::live(conn, buyer, course_id).await? {
+        None => match live {
             Some(p) if p.status == COMPLETED => return Err(MarketError::AlreadyOwned.into()),
             Some(p) if p.status == PENDING => Some(p),
             _ => None,
@@ -308,7 +319,7 @@ async fn prepare(
     let prefix = voucher.as_deref().map(|c| platform::code_hash::prefix(c, VOUCHER_PREFIX_CHARS));
     // The buyer's declined attempts at this course will never be used now: void their payments
     // (which gives their redemptions back before this purchase takes one).
-    purchasing::supersede_failed(conn, state, buyer, course_id).await?;
+    purchasing::supersede_failed(conn, state, declined).await?;
     let test_clock = attachable(conn, state, buyer, req.test_clock).await?;
     let created_at =
         events::test_clocks::now_of(conn, test_clock, state.clock.now()).await.map_err(MarketError::from)?;

@@ -80,8 +80,8 @@ pub async fn insert(conn: &mut AsyncPgConnection, new: &NewCourse<'_>) -> QueryR
     diesel::insert_into(courses::table).values(new).returning(Course::as_returning()).get_result(conn).await
 }
 
-pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<Course>> {
-    courses::table.find(id).select(Course::as_select()).first(conn).await.optional()
+pub async fn find(mut conn: &AsyncPgConnection, id: Uuid) -> QueryResult<Option<Course>> {
+    courses::table.find(id).select(Course::as_select()).first(&mut conn).await.optional()
 }
 
 /// The course, locked until the end of the transaction (review aggregates, edits).

@@ -89,20 +89,34 @@ pub async fn insert(conn: &mut AsyncPgConnection, new: &NewPurchase<'_>) -> Quer
     diesel::insert_into(purchases::table).values(new).returning(Purchase::as_returning()).get_result(conn).await
 }
 
-pub async fn lock(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<Purchase>> {
-    purchases::table.find(id).for_update().select(Purchase::as_select()).first(conn).await.optional()
+pub async fn lock(mut conn: &AsyncPgConnection, id: Uuid) -> QueryResult<Option<Purchase>> {
+    purchases::table.find(id).for_update().select(Purchase::as_select()).first(&mut conn).await.optional()
 }
 
 /// The buyer's pending or completed purchase of the course, if any (at most one: unique index).
-pub async fn live(conn: &mut AsyncPgConnection, buyer: Uuid, course: Uuid) -> QueryResult<Option<Purchase>> {
+pub async fn live(mut conn: &AsyncPgConnection, buyer: Uuid, course: Uuid) -> QueryResult<Option<Purchase>> {
+    live_query(buyer, course).get_result(&mut conn).await.optional()
+}
+
+/// The statement of [`live`], apart so a test can read its generic plan: the statuses are
+/// literals, as `purchases_one_live` is partial on them (`platform::db::text_literal`).
+pub fn live_query(
+    buyer: Uuid,
+    course: Uuid,
+) -> impl for<'c> diesel_async::methods::LoadQuery<'static, &'c AsyncPgConnection, Purchase>
+       + diesel::query_builder::QueryFragment<diesel::pg::Pg>
+       + Send
+       + 'static {
     purchases::table
         .filter(purchases::buyer_id.eq(buyer))
         .filter(purchases::course_id.eq(course))
-        .filter(purchases::status.eq_any([PENDING, COMPLETED]))
+        .filter(
+            purchases::status
+                .eq(platform::db::text_literal(PENDING))
+                .or(purchases::status.eq(platform::db::text_literal(COMPLETED))),
+        )
         .select(Purchase::as_select())
-        .first(conn)
-        .await
-        .optional()
+        .limit(1)
 }
 
 /// Whether `buyer` has access to `course`.
@@ -239,19 +253,29 @@ pub async fn close(
 /// The buyer's failed purchases of the course that could still be paid (a declined card the buyer
 /// may retry), locked: a new purchase supersedes them.
 pub async fn lock_payable_failed(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     buyer: Uuid,
     course: Uuid,
 ) -> QueryResult<Vec<Purchase>> {
+    payable_failed(buyer, course).load(&mut conn).await
+}
+
+/// The statement of [`lock_payable_failed`], apart so a test can read its generic plan. The
+/// status is a literal: `purchases_payable_failed` is partial on it (`platform::db::text_literal`).
+pub fn payable_failed(
+    buyer: Uuid,
+    course: Uuid,
+) -> impl for<'c> diesel_async::methods::LoadQuery<'static, &'c AsyncPgConnection, Purchase>
+       + diesel::query_builder::QueryFragment<diesel::pg::Pg>
+       + Send
+       + 'static {
     purchases::table
         .filter(purchases::buyer_id.eq(buyer))
         .filter(purchases::course_id.eq(course))
-        .filter(purchases::status.eq(FAILED))
+        .filter(purchases::status.eq(platform::db::text_literal(FAILED)))
         .filter(purchases::closed_reason.is_null())
         .for_update()
         .select(Purchase::as_select())
-        .load(conn)
-        .await
 }
 
 /// Claims up to `batch` purchases created more than `expiry_minutes` before the pass's `now` (the
