@@ -5,6 +5,8 @@
 #   histogram-one-row   every transaction moves a user into the same leaderboard score row
 #                       (what every award does to `score_histogram` when many learners share a score)
 #   histogram-spread    the same write spread over 50,000 score rows
+#   histogram-deltas    what an award writes now: its move as delta rows (no row shared), which
+#                       rewards' fold adds into the histogram once a second (docs/scaling.md)
 #   receipt-counter     the gap-free receipt number: one counter row per year, locked until commit
 #   receipt-sequence    the same receipt insert numbered by a sequence (gaps allowed)
 # Knobs: HOTSPOT_SECONDS (10), HOTSPOT_CLIENTS (16). Uses its own database (bench_hotspots).
@@ -27,6 +29,9 @@ psql -q "$DB" <<'SQL'
 CREATE TABLE score_histogram (board TEXT NOT NULL, score BIGINT NOT NULL, users BIGINT NOT NULL, PRIMARY KEY (board, score));
 INSERT INTO score_histogram SELECT 'global', s, 1000000 FROM generate_series(1, 50000) AS s;
 CREATE TABLE ledger (id BIGSERIAL PRIMARY KEY, score BIGINT NOT NULL, at TIMESTAMPTZ NOT NULL DEFAULT now());
+CREATE TABLE score_histogram_deltas (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, board TEXT NOT NULL,
+  score BIGINT NOT NULL, delta INT NOT NULL);
+CREATE INDEX ON score_histogram_deltas (board, score);
 CREATE TABLE receipt_counters (year INT PRIMARY KEY, last_value BIGINT NOT NULL);
 CREATE SEQUENCE receipt_numbers;
 CREATE TABLE receipts (id BIGSERIAL PRIMARY KEY, number TEXT NOT NULL UNIQUE, at TIMESTAMPTZ NOT NULL DEFAULT now());
@@ -42,6 +47,12 @@ cat >"$work/histogram-spread.sql" <<'SQL'
 BEGIN;
 INSERT INTO ledger (score) VALUES (:s);
 UPDATE score_histogram SET users = users + 1 WHERE board = 'global' AND score = :s;
+COMMIT;
+SQL
+cat >"$work/histogram-deltas.sql" <<'SQL'
+BEGIN;
+INSERT INTO ledger (score) VALUES (1);
+INSERT INTO score_histogram_deltas (board, score, delta) VALUES ('global', 1, 1);
 COMMIT;
 SQL
 cat >"$work/receipt-counter.sql" <<'SQL'
@@ -62,9 +73,10 @@ tps() {
 }
 echo "bench-hotspots: $CLIENTS clients, ${SECONDS_EACH} s each, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 declare -A r
-for s in histogram-one-row histogram-spread receipt-counter receipt-sequence; do
+for s in histogram-one-row histogram-spread histogram-deltas receipt-counter receipt-sequence; do
   r[$s]=$(tps "$s")
   printf '  %-20s %8.0f tx/s\n' "$s" "${r[$s]}"
 done
 awk -v a="${r[histogram-one-row]}" -v b="${r[histogram-spread]}" -v c="${r[receipt-counter]}" -v d="${r[receipt-sequence]}" \
-  'BEGIN { printf "  one histogram row: %.2f of spread; gap-free counter: %.2f of a sequence\n", a / b, c / d }'
+  -v e="${r[histogram-deltas]}" \
+  'BEGIN { printf "  one histogram row: %.2f of spread; as deltas (rewards now): %.2f of spread; gap-free counter: %.2f of a sequence\n", a / b, e / b, c / d }'

@@ -14,6 +14,10 @@ pub struct RewardsConfig {
     /// be (`board_snapshots`); 0 reads a fresh one on every request.
     #[serde(default = "default_leaderboard_snapshot_ms")]
     pub leaderboard_snapshot_ms: u64,
+    /// How often the score moves awards record are added into the leaderboard's histogram
+    /// (`histogram_fold`). Ranks include the pending ones either way; this bounds how many wait.
+    #[serde(default = "default_histogram_fold_ms")]
+    pub histogram_fold_ms: u64,
     /// Key of the pseudonymous handles that leaderboards show instead of user ids
     /// (`domain::handle`). Defaults to a published DEV-ONLY value (startup warns); production
     /// must set its own, and keep it: changing it changes every handle.
@@ -43,6 +47,10 @@ fn default_leaderboard_snapshot_ms() -> u64 {
     1000
 }
 
+fn default_histogram_fold_ms() -> u64 {
+    1000
+}
+
 fn default_leaderboard_handle_secret() -> Secret {
     Secret::new(DEV_SECRET)
 }
@@ -52,6 +60,7 @@ impl Default for RewardsConfig {
         Self {
             voucher_valid_days: default_voucher_valid_days(),
             leaderboard_snapshot_ms: default_leaderboard_snapshot_ms(),
+            histogram_fold_ms: default_histogram_fold_ms(),
             leaderboard_handle_secret: default_leaderboard_handle_secret(),
             // Tests' configuration: the DEV ONLY key, as in scripts/dev.env.
             code_hash_key: Secret::new(platform::code_hash::DEV_KEY),

@@ -8,6 +8,7 @@ pub mod consumers;
 pub mod domain;
 pub mod erasure;
 pub mod error;
+pub mod histogram_fold;
 pub mod ledger;
 pub mod metrics;
 pub mod openapi;
@@ -62,6 +63,12 @@ pub fn setup_with_clock(ctx: &Context, config: Config, clock: Arc<dyn Clock>) ->
     let pseudonyms = domain::handle::Pseudonyms::new(config.leaderboard_handle_secret.expose());
     let boards = board_snapshots::BoardSnapshots::new(std::time::Duration::from_millis(config.leaderboard_snapshot_ms))
         .with_metrics(&ctx.metrics);
+    let fold = histogram_fold::spawn(
+        ctx.pool.clone(),
+        std::time::Duration::from_millis(config.histogram_fold_ms.max(10)),
+        ctx.shutdown.clone(),
+        ctx.metrics.scheduler(),
+    );
     let state = actix_web::web::Data::new(State {
         pool: ctx.pool.clone(),
         boards,
@@ -81,6 +88,6 @@ pub fn setup_with_clock(ctx: &Context, config: Config, clock: Arc<dyn Clock>) ->
             Some(Arc::new(consumers::Handlers { clock })),
             Arc::new(erasure::RewardsEraser),
         )),
-        background: Vec::new(),
+        background: vec![fold],
     })
 }

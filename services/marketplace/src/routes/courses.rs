@@ -33,7 +33,7 @@ pub async fn get(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, Problem> {
     let mut conn = state.pool.get().await?;
-    let course = courses::find(&mut conn, id.into_inner()).await?.ok_or(MarketError::CourseNotFound)?;
+    let course = courses::find(&conn, id.into_inner()).await?.ok_or(MarketError::CourseNotFound)?;
     if !visible(&course, principal.as_ref()) {
         return Err(MarketError::CourseNotFound.into());
     }
@@ -204,7 +204,7 @@ pub async fn content(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, Problem> {
     let mut conn = state.pool.get().await?;
-    let course = courses::find(&mut conn, id.into_inner()).await?.ok_or(MarketError::CourseNotFound)?;
+    let course = courses::find(&conn, id.into_inner()).await?.ok_or(MarketError::CourseNotFound)?;
     let user = principal.user_id().ok();
     let allowed = principal.is_admin()
         || user == Some(course.instructor_id)

@@ -47,7 +47,7 @@ pub async fn list(state: web::Data<State>, id: web::Path<Uuid>, q: Query<ListQue
         return Err(platform::pagination::invalid_cursor("does not belong to this sort order"));
     }
     let mut conn = state.pool.get().await?;
-    let course = courses::find(&mut conn, course_id).await?.ok_or(MarketError::CourseNotFound)?;
+    let course = courses::find(&conn, course_id).await?.ok_or(MarketError::CourseNotFound)?;
     if course.status != PUBLISHED {
         return Err(MarketError::CourseNotFound.into());
     }

@@ -1,11 +1,16 @@
 //! Leaderboard reads and the score bookkeeping behind them.
 //!
 //! A rank is `1 + users on a higher score`. That count comes from `score_histogram` (users per
-//! score, per board), maintained in the ledger's transaction, so it costs a sum over the distinct
-//! scores above the caller, never a count over the users; and pages come off the boards' b-tree
-//! indexes in order, stopped by the LIMIT. No request scans a board.
+//! score, per board), so it costs a sum over the distinct scores above the caller, never a count
+//! over the users; and pages come off the boards' b-tree indexes in order, stopped by the LIMIT.
+//! No request scans a board.
+//!
+//! The ledger's transaction does not update the histogram: it records the user's move as delta
+//! rows (`score_histogram_deltas`), which never wait for each other, and [`fold_histogram`] adds
+//! them into the histogram about once a second. Every read of the histogram adds the deltas not
+//! folded yet, in the same snapshot, so ranks are as exact as before.
 
-use super::schema::{score_histogram, token_balances, weekly_scores};
+use super::schema::{score_histogram, score_histogram_deltas, token_balances, weekly_scores};
 use crate::domain::week::IsoWeek;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -37,8 +42,45 @@ pub struct Cursor {
     pub user: Uuid,
 }
 
+/// Users above a score: the folded histogram plus the moves not folded yet.
 const USERS_ABOVE: &str =
-    "SELECT COALESCE(sum(users), 0)::bigint AS n FROM score_histogram WHERE board = $1 AND score > $2";
+    "SELECT (COALESCE((SELECT sum(users) FROM score_histogram WHERE board = $1 AND score > $2), 0)
+     + COALESCE((SELECT sum(delta) FROM score_histogram_deltas WHERE board = $1 AND score > $2), 0))::bigint AS n";
+
+/// Adds every pending delta into `score_histogram` in one statement, and counts what it did: the
+/// caller refuses a fold in which a user left a score row that does not exist (`downs_applied`
+/// short of `downs`), rather than lose the move.
+const FOLD: &str = "WITH moved AS (
+        DELETE FROM score_histogram_deltas RETURNING board, score, delta
+    ), net AS (
+        SELECT board, score, sum(delta)::bigint AS n FROM moved GROUP BY board, score
+    ), down AS (
+        UPDATE score_histogram h SET users = h.users + net.n FROM net
+         WHERE net.n < 0 AND h.board = net.board AND h.score = net.score
+        RETURNING 1
+    ), up AS (
+        INSERT INTO score_histogram (board, score, users)
+        SELECT board, score, n FROM net WHERE n > 0 ORDER BY board, score
+        ON CONFLICT (board, score) DO UPDATE SET users = score_histogram.users + EXCLUDED.users
+        RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM moved) AS moved,
+           (SELECT count(*) FROM net WHERE n < 0) AS downs,
+           (SELECT count(*) FROM down) AS downs_applied,
+           (SELECT count(*) FROM up) AS ups";
+
+#[derive(QueryableByName)]
+struct Folded {
+    #[diesel(sql_type = BigInt)]
+    moved: i64,
+    #[diesel(sql_type = BigInt)]
+    downs: i64,
+    #[diesel(sql_type = BigInt)]
+    downs_applied: i64,
+    #[diesel(sql_type = BigInt)]
+    #[allow(dead_code)]
+    ups: i64,
+}
 
 /// What `entry` sends for the global board (kept as text for the plan check).
 const GLOBAL_ENTRY: &str = "SELECT user_id, lifetime_earned AS score, score_reached_at AS reached_at
@@ -92,25 +134,83 @@ pub async fn users_above(conn: &mut AsyncPgConnection, board: Board, score: i64)
     Ok(c.n)
 }
 
-/// The whole histogram of `board`: `(score, users)` for every score someone holds.
+/// The whole histogram of `board`: `(score, users)` for every score someone holds, pending
+/// moves included (call it inside a repeatable-read transaction, so a fold between the two reads
+/// is not counted twice or not at all).
 pub async fn histogram(conn: &mut AsyncPgConnection, board: Board) -> QueryResult<Vec<(i64, i64)>> {
-    score_histogram::table
-        .filter(score_histogram::board.eq(board.key()))
+    let key = board.key();
+    let folded: Vec<(i64, i64)> = score_histogram::table
+        .filter(score_histogram::board.eq(&key))
         .filter(score_histogram::users.gt(0))
         .select((score_histogram::score, score_histogram::users))
         .load(conn)
-        .await
+        .await?;
+    let pending = pending_moves(conn, &key, None).await?;
+    Ok(with_pending(folded, pending).into_iter().collect())
 }
 
-/// How many users hold each of `scores` on `board`.
+/// How many users hold each of `scores` on `board`, pending moves included (in a repeatable-read
+/// transaction, as [`histogram`]).
 pub async fn users_with(conn: &mut AsyncPgConnection, board: Board, scores: &[i64]) -> QueryResult<HashMap<i64, i64>> {
-    let rows: Vec<(i64, i64)> = score_histogram::table
-        .filter(score_histogram::board.eq(board.key()))
+    let key = board.key();
+    let folded: Vec<(i64, i64)> = score_histogram::table
+        .filter(score_histogram::board.eq(&key))
         .filter(score_histogram::score.eq_any(scores))
         .select((score_histogram::score, score_histogram::users))
         .load(conn)
         .await?;
-    Ok(rows.into_iter().collect())
+    let pending = pending_moves(conn, &key, Some(scores)).await?;
+    Ok(with_pending(folded, pending))
+}
+
+/// The net of the moves not folded yet, per score (of `scores` only, when given).
+async fn pending_moves(
+    conn: &mut AsyncPgConnection,
+    key: &str,
+    scores: Option<&[i64]>,
+) -> QueryResult<Vec<(i64, i64)>> {
+    let mut q = score_histogram_deltas::table
+        .filter(score_histogram_deltas::board.eq(key))
+        .group_by(score_histogram_deltas::score)
+        .select((score_histogram_deltas::score, diesel::dsl::sum(score_histogram_deltas::delta)))
+        .into_boxed();
+    if let Some(scores) = scores {
+        q = q.filter(score_histogram_deltas::score.eq_any(scores));
+    }
+    let rows: Vec<(i64, Option<i64>)> = q.load(conn).await?;
+    Ok(rows.into_iter().map(|(score, n)| (score, n.unwrap_or(0))).collect())
+}
+
+/// The folded counts with the pending moves added; scores left without users dropped.
+fn with_pending(folded: Vec<(i64, i64)>, pending: Vec<(i64, i64)>) -> HashMap<i64, i64> {
+    let mut users: HashMap<i64, i64> = folded.into_iter().collect();
+    for (score, n) in pending {
+        *users.entry(score).or_insert(0) += n;
+    }
+    users.retain(|_, n| *n > 0);
+    users
+}
+
+/// Add the pending moves into `score_histogram`: every delta committed so far, in one transaction.
+/// One replica folds at a time (the others find the lock taken and return 0), so the moves of
+/// one user, recorded in order under their account's lock, are folded in order too: a user's
+/// move out of a score is never folded before their move into it. Returns the deltas folded.
+pub async fn fold_histogram(conn: &mut AsyncPgConnection) -> QueryResult<usize> {
+    use diesel_async::AsyncConnection;
+    conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+        if !platform::db::try_advisory_xact_lock(conn, "rewards:score_histogram_fold").await? {
+            return Ok(0);
+        }
+        let f: Folded = diesel::sql_query(FOLD).get_result(conn).await?;
+        if f.downs_applied != f.downs {
+            // Rolled back: the deltas stay, the fold is retried, and the failure is counted.
+            return Err(diesel::result::Error::QueryBuilderError(
+                format!("{} of {} score rows users left do not exist", f.downs - f.downs_applied, f.downs).into(),
+            ));
+        }
+        Ok(f.moved as usize)
+    })
+    .await
 }
 
 /// One user's entry (query-builder queries: prepared once per connection, they run on every
@@ -210,44 +310,28 @@ pub async fn explain_global(conn: &mut AsyncPgConnection, user: Uuid, limit: i64
     Ok(plans.into_iter().map(|p| p.into_iter().map(|l| l.line).collect::<Vec<_>>().join("\n")).collect())
 }
 
-/// Move one user from `old` to `new` on `board`'s histogram. Rows are touched in ascending score
-/// order (and callers do the global board before a weekly one), so two transactions that cross
-/// the same scores always lock them in the same order and cannot deadlock.
+/// Move one user from `old` to `new` on `board`'s histogram: recorded as delta rows, which no
+/// other transaction waits for (see the module's documentation); the fold adds them in.
 pub async fn move_in_histogram(conn: &mut AsyncPgConnection, board: Board, old: i64, new: i64) -> QueryResult<()> {
     if old == new {
         return Ok(());
     }
-    let mut changes: Vec<(i64, i64)> = Vec::with_capacity(2);
-    if old > 0 {
-        changes.push((old, -1));
-    }
-    if new > 0 {
-        changes.push((new, 1));
-    }
-    changes.sort_unstable();
     let key = board.key();
-    for (score, delta) in changes {
-        if delta < 0 {
-            // An update, not an upsert: Postgres checks `users >= 0` on the proposed insert row.
-            diesel::update(score_histogram::table.find((&key, score)))
-                .set(score_histogram::users.eq(score_histogram::users + delta))
-                .execute(conn)
-                .await?;
-            continue;
-        }
-        diesel::insert_into(score_histogram::table)
-            .values((
-                score_histogram::board.eq(&key),
-                score_histogram::score.eq(score),
-                score_histogram::users.eq(delta),
-            ))
-            .on_conflict((score_histogram::board, score_histogram::score))
-            .do_update()
-            .set(score_histogram::users.eq(score_histogram::users + delta))
-            .execute(conn)
-            .await?;
+    let rows: Vec<_> = [(old, -1), (new, 1)]
+        .into_iter()
+        .filter(|&(score, _)| score > 0)
+        .map(|(score, delta)| {
+            (
+                score_histogram_deltas::board.eq(key.as_str()),
+                score_histogram_deltas::score.eq(score),
+                score_histogram_deltas::delta.eq(delta),
+            )
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    diesel::insert_into(score_histogram_deltas::table).values(rows).execute(conn).await.map(|_| ())
 }
 
 /// Add `delta` (floored at zero) to `user`'s score in `week`; returns (old, new). The row is

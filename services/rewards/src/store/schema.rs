@@ -83,6 +83,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    score_histogram_deltas (id) {
+        id -> Int8,
+        board -> Text,
+        score -> Int8,
+        delta -> Int4,
+    }
+}
+
+diesel::table! {
     catalog_items (item) {
         item -> Text,
         title -> Text,

@@ -193,3 +193,99 @@ async fn the_big_boards_show_handles_and_is_me_never_another_users_id() {
     assert_eq!(res.json::<Value>().await.unwrap()["code"], "invalid_cursor");
     s.stop().await;
 }
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+async fn count(s: &Rewards, sql: &str) -> i64 {
+    use diesel_async::RunQueryDsl;
+    let mut conn = s.conn().await;
+    let c: Count = diesel::sql_query(sql).get_result(&mut *conn).await.unwrap();
+    c.n
+}
+
+/// Learners earning the same tokens at once all land on one score. Their awards no longer update
+/// that histogram row (they queued on its lock, one commit at a time): each records its move, and
+/// folds add the moves in while the awards go on. Every award counts, in the ranks before the
+/// fold and in the histogram after it, whichever replica's fold ran.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn awards_landing_on_one_score_at_once_all_count_before_and_after_the_fold() {
+    let s = Rewards::start().await;
+    let users: Vec<Uuid> = (0..30).map(|_| Uuid::now_v7()).collect();
+    let folding = std::sync::atomic::AtomicBool::new(true);
+    let fold = || async {
+        let mut folded = 0;
+        while folding.load(std::sync::atomic::Ordering::Relaxed) {
+            let mut conn = s.conn().await;
+            folded += rewards::store::leaderboard::fold_histogram(&mut conn).await.expect("a fold fails");
+            drop(conn);
+            tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+        }
+        folded
+    };
+    let awards = async {
+        futures_util::future::join_all(users.iter().map(|&u| s.award(u, 10))).await;
+        folding.store(false, std::sync::atomic::Ordering::Relaxed);
+    };
+    let ((), a, b) = tokio::join!(awards, fold(), fold());
+    assert!(a + b > 0, "the folds ran during the awards and found nothing");
+
+    // Whatever is folded or pending, a learner below them sees all 30 above.
+    let below = Uuid::now_v7();
+    s.award(below, 5).await;
+    assert_eq!(s.json(below, "/api/leaderboard/global").await["me"]["rank"], 31);
+    assert_eq!(s.json(below, "/api/leaderboard/weekly").await["me"]["rank"], 31);
+    // A page after the first ranks from the histogram too: the last of the 30 and the learner below.
+    let first = s.json(below, "/api/leaderboard/global?limit=29").await;
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let next = s.json(below, &format!("/api/leaderboard/global?limit=29&cursor={cursor}")).await;
+    assert_eq!(rows(&next).iter().map(|r| (r.0, r.2)).collect::<Vec<_>>(), vec![(1, 10), (31, 5)]);
+
+    // Folded, the histogram holds them all, and nothing is left pending.
+    let mut conn = s.conn().await;
+    rewards::store::leaderboard::fold_histogram(&mut conn).await.unwrap();
+    drop(conn);
+    assert_eq!(count(&s, "SELECT count(*) AS n FROM score_histogram_deltas").await, 0);
+    assert_eq!(count(&s, "SELECT users AS n FROM score_histogram WHERE board = 'global' AND score = 10").await, 30);
+    assert_eq!(
+        count(&s, "SELECT coalesce(sum(users), 0)::bigint AS n FROM score_histogram WHERE board = 'global'").await,
+        31
+    );
+    assert_eq!(s.json(below, "/api/leaderboard/global").await["me"]["rank"], 31);
+    // A learner moving on leaves the score row they were counted in.
+    s.award(users[0], 1).await;
+    let mut conn = s.conn().await;
+    rewards::store::leaderboard::fold_histogram(&mut conn).await.unwrap();
+    drop(conn);
+    assert_eq!(count(&s, "SELECT users AS n FROM score_histogram WHERE board = 'global' AND score = 10").await, 29);
+    s.stop().await;
+}
+
+/// A move out of a score row that does not exist would be lost if the fold applied it: the whole
+/// fold is refused and the moves wait (never the case when each user's moves fold in order; this
+/// is the guard if that ever breaks).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fold_that_would_lose_a_move_is_refused_and_its_moves_wait() {
+    use diesel_async::RunQueryDsl;
+    let s = Rewards::start().await;
+    let mut conn = s.conn().await;
+    diesel::sql_query(
+        "INSERT INTO score_histogram_deltas (board, score, delta) VALUES ('global', 777, -1), ('global', 778, 1)",
+    )
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    let refused = rewards::store::leaderboard::fold_histogram(&mut conn).await;
+    assert!(refused.is_err(), "a move out of a missing row was folded: {refused:?}");
+    drop(conn);
+    assert_eq!(
+        count(&s, "SELECT count(*) AS n FROM score_histogram_deltas").await,
+        2,
+        "the refused fold dropped moves"
+    );
+    assert_eq!(count(&s, "SELECT count(*) AS n FROM score_histogram WHERE score IN (777, 778)").await, 0);
+    s.stop().await;
+}
