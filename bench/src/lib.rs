@@ -2,3 +2,4 @@
 //! `chaos` (faults at two replicas per service, `make chaos`).
 
 pub mod auth;
+pub mod awarded;

@@ -19,6 +19,7 @@ mod report;
 mod scenarios;
 
 use bench::auth;
+use bench::awarded::Awarded;
 use load::{Phases, Plan};
 use scenarios::{Ctx, Group, Kind, Scenario};
 use std::path::PathBuf;
@@ -125,6 +126,11 @@ async fn run(opts: Options) -> Result<(), String> {
         bare: format!("http://127.0.0.1:{bare_port}"),
         minter,
         phases: Phases::default(),
+        awarded: Awarded::listen(
+            &env_or("DEV_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
+            &env_or("REWARDS_EVENTS_EXCHANGE", "bench.events"),
+        )
+        .await?,
     });
     let run_dir = PathBuf::from(env_or("BENCH_RUN_DIR", ".run"));
     let sampler = Arc::new(cpu::Sampler::new(&run_dir, &env_or("BENCH_DATABASE", "bench")));

@@ -4,6 +4,7 @@
 use crate::auth::Minter;
 use crate::ids;
 use crate::load::{Outcome, Phases};
+use bench::awarded::Awarded;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use serde_json::{json, Value};
@@ -20,6 +21,8 @@ pub struct Ctx {
     pub bare: String,
     pub minter: Minter,
     pub phases: Phases,
+    /// Credits as rewards announces them: where a flow ends (`awarded`).
+    pub awarded: Arc<Awarded>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -270,10 +273,12 @@ where
 }
 
 /// The full purchase: create it, confirm the payment with a test card as the buyer's app would
-/// (straight to Stripe, here the fake), and wait until the tokens it earns show in the balance.
+/// (straight to Stripe, here the fake), and wait until rewards announces the tokens it earns
+/// (`awarded`: after their commit, so the balance shows them by then).
 /// The runner times it from the due time of the purchase request.
 async fn flow(ctx: &Ctx, user: Uuid, course: Uuid) -> Outcome {
     let started = Instant::now();
+    let credited = ctx.awarded.expect(user);
     let purchase = purchase(ctx, user, course).await?;
     let secret = purchase["client_secret"].as_str().ok_or("no client_secret")?;
     let intent = secret.split("_secret_").next().unwrap_or_default();
@@ -286,17 +291,11 @@ async fn flow(ctx: &Ctx, user: Uuid, course: Uuid) -> Outcome {
     send(confirm, &[200]).await.map_err(|e| format!("confirm {e}"))?;
     let confirmed = Instant::now();
     ctx.phases.record("confirm", confirmed - purchased);
-    let auth = bearer(ctx, user)?;
-    // The chain takes tens of milliseconds at best; polling hard from the start would put more
-    // load on the system than the flows themselves (100 flows/s x 200 polls/s each).
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    let seen = poll(Duration::from_millis(10), Duration::from_secs(10), || async {
-        let req = ctx.http.get(format!("{}/api/tokens/balance", ctx.gateway)).header("authorization", auth.as_str());
-        let balance = json_of(send(req, &[200]).await?.as_ref())?;
-        Ok(balance["balance"].as_i64().unwrap_or(0) > 0)
-    })
-    .await?;
-    ctx.phases.record("webhook..tokens", seen - confirmed);
+    let seen = tokio::time::timeout(Duration::from_secs(10), credited)
+        .await
+        .map_err(|_| "never credited".to_string())?
+        .map_err(|_| "never credited".to_string())?;
+    ctx.phases.record("webhook..tokens", seen.saturating_duration_since(confirmed));
     Ok(None)
 }
 
