@@ -10,6 +10,7 @@ pub mod db;
 pub mod db_tls;
 pub mod discount;
 pub mod erasure;
+pub mod fold;
 pub mod health;
 pub mod html;
 pub mod http;

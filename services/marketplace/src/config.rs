@@ -44,6 +44,10 @@ pub struct MarketplaceConfig {
     /// and may be cached by clients; 0 reads every page from the database.
     #[serde(default = "default_catalog_cache_ms")]
     pub catalog_cache_ms: u64,
+    /// How often the purchases recorded as deltas are added into the courses' `purchase_count`
+    /// (`store::courses::PURCHASE_COUNT_FOLD`): how long a course's count may trail its sales.
+    #[serde(default = "default_purchase_count_fold_ms")]
+    pub purchase_count_fold_ms: u64,
     /// Minutes after which a purchase that was never paid (pending, or declined and not retried)
     /// is closed and its PaymentIntent voided.
     #[serde(default = "default_purchase_expiry_minutes")]
@@ -87,6 +91,9 @@ fn default_min_payout() -> Decimal {
 fn default_scheduler_interval() -> u64 {
     60_000
 }
+fn default_purchase_count_fold_ms() -> u64 {
+    1000
+}
 fn default_catalog_cache_ms() -> u64 {
     5_000
 }
@@ -112,6 +119,7 @@ impl MarketplaceConfig {
             min_payout: default_min_payout(),
             scheduler_interval_ms: default_scheduler_interval(),
             catalog_cache_ms: default_catalog_cache_ms(),
+            purchase_count_fold_ms: default_purchase_count_fold_ms(),
             purchase_expiry_minutes: default_purchase_expiry_minutes(),
             test_clocks: false,
         }

@@ -83,6 +83,12 @@ pub fn setup_with(ctx: &Context, config: Config, clock: platform::clock::SharedC
         catalog,
     });
     let scheduler = scheduler::spawn(state.clone(), interval, ctx.shutdown.clone(), ctx.metrics.scheduler());
+    let counts = store::courses::PURCHASE_COUNT_FOLD.spawn(
+        ctx.pool.clone(),
+        Duration::from_millis(state.config.purchase_count_fold_ms.max(10)),
+        ctx.shutdown.clone(),
+        ctx.metrics.scheduler(),
+    );
     let data = actix_web::web::Data::from(state.clone());
     Ok(Wiring {
         routes: Arc::new(move |cfg| {
@@ -95,6 +101,6 @@ pub fn setup_with(ctx: &Context, config: Config, clock: platform::clock::SharedC
             events::test_clocks::with_test_clocks(test_clocks, Some(Arc::new(consumers::Handler(state)))),
             Arc::new(erasure::MarketplaceEraser),
         )),
-        background: vec![scheduler],
+        background: vec![scheduler, counts],
     })
 }

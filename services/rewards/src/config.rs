@@ -15,7 +15,7 @@ pub struct RewardsConfig {
     #[serde(default = "default_leaderboard_snapshot_ms")]
     pub leaderboard_snapshot_ms: u64,
     /// How often the score moves awards record are added into the leaderboard's histogram
-    /// (`histogram_fold`). Ranks include the pending ones either way; this bounds how many wait.
+    /// (`store::leaderboard::HISTOGRAM_FOLD`). Ranks include the pending ones either way; this bounds how many wait.
     #[serde(default = "default_histogram_fold_ms")]
     pub histogram_fold_ms: u64,
     /// Key of the pseudonymous handles that leaderboards show instead of user ids

@@ -8,7 +8,6 @@ pub mod consumers;
 pub mod domain;
 pub mod erasure;
 pub mod error;
-pub mod histogram_fold;
 pub mod ledger;
 pub mod metrics;
 pub mod openapi;
@@ -63,7 +62,7 @@ pub fn setup_with_clock(ctx: &Context, config: Config, clock: Arc<dyn Clock>) ->
     let pseudonyms = domain::handle::Pseudonyms::new(config.leaderboard_handle_secret.expose());
     let boards = board_snapshots::BoardSnapshots::new(std::time::Duration::from_millis(config.leaderboard_snapshot_ms))
         .with_metrics(&ctx.metrics);
-    let fold = histogram_fold::spawn(
+    let fold = store::leaderboard::HISTOGRAM_FOLD.spawn(
         ctx.pool.clone(),
         std::time::Duration::from_millis(config.histogram_fold_ms.max(10)),
         ctx.shutdown.clone(),

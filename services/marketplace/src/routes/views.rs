@@ -64,6 +64,8 @@ pub struct CourseView {
     #[schema(example = "published")]
     pub status: String,
     pub rating: Rating,
+    /// Completed purchases less refunded ones. Counted about once a second
+    /// (`MARKETPLACE_PURCHASE_COUNT_FOLD_MS`), so it may trail the latest sales by that long.
     pub purchase_count: i64,
     pub package: Package,
     pub created_at: DateTime<Utc>,

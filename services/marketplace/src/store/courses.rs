@@ -1,4 +1,4 @@
-use super::schema::courses;
+use super::schema::{course_purchase_deltas, courses};
 use crate::domain::listing::{ListCursor, Search, Sort};
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
@@ -121,11 +121,40 @@ pub async fn refresh_rating(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResu
     .await
 }
 
-pub async fn add_purchases(conn: &mut AsyncPgConnection, id: Uuid, delta: i64) -> QueryResult<usize> {
-    diesel::update(courses::table.find(id))
-        .set(courses::purchase_count.eq(courses::purchase_count + delta))
+/// Count a purchase of the course (`delta` 1) or its refund (-1): recorded as a delta that
+/// [`PURCHASE_COUNT_FOLD`] adds into `purchase_count` about once a second, so purchases of one
+/// course do not queue on its row (the count may trail them by that second).
+pub async fn add_purchases(conn: &mut AsyncPgConnection, id: Uuid, delta: i32) -> QueryResult<usize> {
+    diesel::insert_into(course_purchase_deltas::table)
+        .values((course_purchase_deltas::course_id.eq(id), course_purchase_deltas::delta.eq(delta)))
         .execute(conn)
         .await
+}
+
+/// Every committed purchase delta into its course's count, in one statement (`platform::fold`:
+/// every `MARKETPLACE_PURCHASE_COUNT_FOLD_MS`, one replica at a time).
+pub const PURCHASE_COUNT_FOLD: platform::fold::Fold =
+    platform::fold::Fold { name: "purchase_count_fold", run: fold_purchase_counts };
+
+fn fold_purchase_counts(conn: &mut AsyncPgConnection) -> futures_util::future::BoxFuture<'_, QueryResult<usize>> {
+    Box::pin(async move {
+        diesel::sql_query(
+            "WITH moved AS (DELETE FROM course_purchase_deltas RETURNING course_id, delta),
+                  net AS (SELECT course_id, sum(delta) AS n FROM moved GROUP BY course_id),
+                  counted AS (UPDATE courses c SET purchase_count = c.purchase_count + net.n FROM net
+                               WHERE c.id = net.course_id AND net.n <> 0)
+             SELECT count(*) AS n FROM moved",
+        )
+        .get_result::<Moved>(conn)
+        .await
+        .map(|m| m.n as usize)
+    })
+}
+
+#[derive(QueryableByName)]
+struct Moved {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
 }
 
 /// One page of the published catalogue; fetches `limit + 1` rows to tell whether more exist.

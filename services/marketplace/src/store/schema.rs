@@ -31,6 +31,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    course_purchase_deltas (id) {
+        id -> Int8,
+        course_id -> Uuid,
+        delta -> Int4,
+    }
+}
+
+diesel::table! {
     purchases (id) {
         id -> Uuid,
         course_id -> Uuid,

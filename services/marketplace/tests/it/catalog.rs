@@ -67,6 +67,10 @@ async fn search_ranks_relevant_courses_first_and_honours_every_filter_and_sort()
             .await;
         assert_eq!(res.status(), 201, "{:?}", res.text().await);
     }
+    // The purchases counted now rather than at the next fold (MARKETPLACE_PURCHASE_COUNT_FOLD_MS).
+    let mut conn = m.svc.pool.get().await.unwrap();
+    marketplace::store::courses::PURCHASE_COUNT_FOLD.run_on(&mut conn).await.unwrap();
+    drop(conn);
 
     // Relevance: title matches, then tags, then description; drafts never.
     let found = ids(&m.get_json(None, "/api/courses/list?q=rust").await);

@@ -149,6 +149,10 @@ async fn buying_twice_with_the_same_or_different_keys_is_one_purchase() {
     assert_eq!(res.status(), 409);
     assert_eq!(res.json::<Value>().await.unwrap()["code"], "already_owned");
     assert_eq!(m.owned(buyer).await.len(), 1);
+    // The count follows its fold (within MARKETPLACE_PURCHASE_COUNT_FOLD_MS; run here at once).
+    let mut conn = m.svc.pool.get().await.unwrap();
+    marketplace::store::courses::PURCHASE_COUNT_FOLD.run_on(&mut conn).await.unwrap();
+    drop(conn);
     let listed = m.get_json(None, &format!("/api/courses/{course_id}")).await;
     assert_eq!(listed["purchase_count"], 1);
 
@@ -195,6 +199,39 @@ async fn a_free_course_completes_at_once_without_billing() {
     assert_eq!(sold.data["gross"]["amount"], "0.00");
     assert!(sold.data["payment_id"].is_null());
     assert!(m.earnings(instructor).await["data"].as_array().unwrap().is_empty());
+    m.stop().await;
+}
+
+/// A course's launch: many learners buy it at once. Each completion records its purchase as a
+/// delta instead of updating the course's row (where they queued, one commit at a time), and the
+/// fold counts every one, once, whichever replica's fold ran and however many ran at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purchases_of_one_course_at_once_are_each_counted_once() {
+    let m = Market::start().await;
+    let course = m.course(Uuid::now_v7(), json!({"price": {"amount": "0", "currency": "USD"}}), true).await;
+    let course_id = course["id"].as_str().unwrap();
+    let buyers: Vec<Uuid> = (0..12).map(|_| Uuid::now_v7()).collect();
+    let fold = || async {
+        let mut conn = m.svc.pool.get().await.unwrap();
+        marketplace::store::courses::PURCHASE_COUNT_FOLD.run_on(&mut conn).await.expect("a fold fails")
+    };
+    let buys = futures_util::future::join_all(buyers.iter().map(|&b| m.buy(b, course_id, "launch")));
+    let (answers, _, _) = tokio::join!(buys, fold(), fold());
+    assert!(answers.iter().all(|r| r.status() == 201), "{:?}", answers.iter().map(|r| r.status()).collect::<Vec<_>>());
+    // Two more at once: the one that gets the lock folds what is left, the other skips.
+    let (a, b) = tokio::join!(fold(), fold());
+    assert!(a == 0 || b == 0, "two folds ran at once: {a} and {b}");
+    let listed = m.get_json(None, &format!("/api/courses/{course_id}")).await;
+    assert_eq!(listed["purchase_count"], 12, "every purchase counted once");
+    let mut conn = m.svc.pool.get().await.unwrap();
+    let left: i64 = diesel_async::RunQueryDsl::get_result(
+        diesel::QueryDsl::count(marketplace::store::schema::course_purchase_deltas::table),
+        &mut conn,
+    )
+    .await
+    .unwrap();
+    assert_eq!(left, 0, "deltas left after the fold");
+    drop(conn);
     m.stop().await;
 }
 

@@ -6,7 +6,7 @@
 //! No request scans a board.
 //!
 //! The ledger's transaction does not update the histogram: it records the user's move as delta
-//! rows (`score_histogram_deltas`), which never wait for each other, and [`fold_histogram`] adds
+//! rows (`score_histogram_deltas`), which never wait for each other, and [`HISTOGRAM_FOLD`] adds
 //! them into the histogram about once a second. Every read of the histogram adds the deltas not
 //! folded yet, in the same snapshot, so ranks are as exact as before.
 
@@ -191,26 +191,25 @@ fn with_pending(folded: Vec<(i64, i64)>, pending: Vec<(i64, i64)>) -> HashMap<i6
     users
 }
 
-/// Add the pending moves into `score_histogram`: every delta committed so far, in one transaction.
-/// One replica folds at a time (the others find the lock taken and return 0), so the moves of
-/// one user, recorded in order under their account's lock, are folded in order too: a user's
-/// move out of a score is never folded before their move into it. Returns the deltas folded.
-pub async fn fold_histogram(conn: &mut AsyncPgConnection) -> QueryResult<usize> {
-    use diesel_async::AsyncConnection;
-    conn.transaction::<_, diesel::result::Error, _>(async |conn| {
-        if !platform::db::try_advisory_xact_lock(conn, "rewards:score_histogram_fold").await? {
-            return Ok(0);
-        }
+/// The fold of the pending moves into `score_histogram` (`platform::fold`: every
+/// `REWARDS_HISTOGRAM_FOLD_MS`, one replica at a time). One fold at a time, taking every delta
+/// committed so far, means the moves of one user, recorded in order under their account's lock,
+/// are folded in order too: a move out of a score is never folded before the move into it.
+pub const HISTOGRAM_FOLD: platform::fold::Fold =
+    platform::fold::Fold { name: "score_histogram_fold", run: fold_histogram };
+
+/// Every committed delta into `score_histogram`, in one statement; the deltas folded.
+fn fold_histogram(conn: &mut AsyncPgConnection) -> futures_util::future::BoxFuture<'_, QueryResult<usize>> {
+    Box::pin(async move {
         let f: Folded = diesel::sql_query(FOLD).get_result(conn).await?;
         if f.downs_applied != f.downs {
-            // Rolled back: the deltas stay, the fold is retried, and the failure is counted.
+            // The whole fold rolls back: the deltas stay, and the scheduler counts the failure.
             return Err(diesel::result::Error::QueryBuilderError(
                 format!("{} of {} score rows users left do not exist", f.downs - f.downs_applied, f.downs).into(),
             ));
         }
         Ok(f.moved as usize)
     })
-    .await
 }
 
 /// One user's entry (query-builder queries: prepared once per connection, they run on every
