@@ -93,6 +93,24 @@ pub async fn lock(mut conn: &AsyncPgConnection, id: Uuid) -> QueryResult<Option<
     purchases::table.find(id).for_update().select(Purchase::as_select()).first(&mut conn).await.optional()
 }
 
+/// A statement that loads purchases, kept as a value so a test can read the plan PostgreSQL keeps
+/// for it (`testkit::plan::generic_plan`) as well as run it.
+pub trait PurchaseQuery:
+    for<'c> diesel_async::methods::LoadQuery<'static, &'c AsyncPgConnection, Purchase>
+    + diesel::query_builder::QueryFragment<diesel::pg::Pg>
+    + Send
+    + 'static
+{
+}
+
+impl<T> PurchaseQuery for T where
+    T: for<'c> diesel_async::methods::LoadQuery<'static, &'c AsyncPgConnection, Purchase>
+        + diesel::query_builder::QueryFragment<diesel::pg::Pg>
+        + Send
+        + 'static
+{
+}
+
 /// The buyer's pending or completed purchase of the course, if any (at most one: unique index).
 pub async fn live(mut conn: &AsyncPgConnection, buyer: Uuid, course: Uuid) -> QueryResult<Option<Purchase>> {
     live_query(buyer, course).get_result(&mut conn).await.optional()
@@ -100,13 +118,7 @@ pub async fn live(mut conn: &AsyncPgConnection, buyer: Uuid, course: Uuid) -> Qu
 
 /// The statement of [`live`], apart so a test can read its generic plan: the statuses are
 /// literals, as `purchases_one_live` is partial on them (`platform::db::text_literal`).
-pub fn live_query(
-    buyer: Uuid,
-    course: Uuid,
-) -> impl for<'c> diesel_async::methods::LoadQuery<'static, &'c AsyncPgConnection, Purchase>
-       + diesel::query_builder::QueryFragment<diesel::pg::Pg>
-       + Send
-       + 'static {
+pub fn live_query(buyer: Uuid, course: Uuid) -> impl PurchaseQuery {
     purchases::table
         .filter(purchases::buyer_id.eq(buyer))
         .filter(purchases::course_id.eq(course))
@@ -257,18 +269,12 @@ pub async fn lock_payable_failed(
     buyer: Uuid,
     course: Uuid,
 ) -> QueryResult<Vec<Purchase>> {
-    payable_failed(buyer, course).load(&mut conn).await
+    payable_failed_query(buyer, course).load(&mut conn).await
 }
 
 /// The statement of [`lock_payable_failed`], apart so a test can read its generic plan. The
 /// status is a literal: `purchases_payable_failed` is partial on it (`platform::db::text_literal`).
-pub fn payable_failed(
-    buyer: Uuid,
-    course: Uuid,
-) -> impl for<'c> diesel_async::methods::LoadQuery<'static, &'c AsyncPgConnection, Purchase>
-       + diesel::query_builder::QueryFragment<diesel::pg::Pg>
-       + Send
-       + 'static {
+pub fn payable_failed_query(buyer: Uuid, course: Uuid) -> impl PurchaseQuery {
     purchases::table
         .filter(purchases::buyer_id.eq(buyer))
         .filter(purchases::course_id.eq(course))

@@ -297,7 +297,7 @@ async fn the_lookups_of_every_purchase_read_the_buyers_rows_only() {
     // The statement `store::purchases::lock_payable_failed` sends, as PostgreSQL plans it once it
     // prepares it generically (after five runs): the partial index's `status = 'failed'` must be
     // in its text, not a parameter, or this plan reads the whole table (round 5).
-    let query = marketplace::store::purchases::payable_failed(buyer, Uuid::parse_str(course_id).unwrap());
+    let query = marketplace::store::purchases::payable_failed_query(buyer, Uuid::parse_str(course_id).unwrap());
     let plan = testkit::plan::generic_plan(&mut conn, &query).await;
     assert!(plan.contains("purchases_payable_failed"), "the generic plan does not use the index:\n{plan}");
     assert!(!plan.contains("Seq Scan"), "the generic plan reads the whole table:\n{plan}");

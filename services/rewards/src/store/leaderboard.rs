@@ -62,12 +62,10 @@ const FOLD: &str = "WITH moved AS (
         INSERT INTO score_histogram (board, score, users)
         SELECT board, score, n FROM net WHERE n > 0 ORDER BY board, score
         ON CONFLICT (board, score) DO UPDATE SET users = score_histogram.users + EXCLUDED.users
-        RETURNING 1
     )
     SELECT (SELECT count(*) FROM moved) AS moved,
            (SELECT count(*) FROM net WHERE n < 0) AS downs,
-           (SELECT count(*) FROM down) AS downs_applied,
-           (SELECT count(*) FROM up) AS ups";
+           (SELECT count(*) FROM down) AS downs_applied";
 
 #[derive(QueryableByName)]
 struct Folded {
@@ -77,9 +75,6 @@ struct Folded {
     downs: i64,
     #[diesel(sql_type = BigInt)]
     downs_applied: i64,
-    #[diesel(sql_type = BigInt)]
-    #[allow(dead_code)]
-    ups: i64,
 }
 
 /// What `entry` sends for the global board (kept as text for the plan check).
