@@ -67,6 +67,15 @@ pub trait EventHandler: Send + Sync + 'static {
         event: &'a CloudEvent,
     ) -> BoxFuture<'a, Result<(), HandlerError>>;
 
+    /// Whether `event` can have any effect here. `false` settles it (acked, counted `ignored`)
+    /// without a transaction or an inbox row: an event that changes nothing needs no record that it
+    /// was seen. A queue bound by event type still receives events meant for other services (every
+    /// payment reaches both marketplace and subscriptions); this spares the database a commit for
+    /// each of those. Decide from the envelope alone, without IO; when in doubt, `true`.
+    fn concerns(&self, _event: &CloudEvent) -> bool {
+        true
+    }
+
     /// Called once the handler's transaction has committed (not for duplicates): the place to
     /// drop in-process caches, which must not be refilled from the pre-commit state.
     fn after_commit(&self, _event: &CloudEvent) {}
@@ -90,6 +99,8 @@ pub struct Consumer {
 enum Outcome {
     Applied,
     Duplicate,
+    /// Not this service's concern ([`EventHandler::concerns`]): nothing was written.
+    Ignored,
 }
 
 impl Consumer {
@@ -226,6 +237,7 @@ impl Consumer {
                 match outcome {
                     Outcome::Applied => outcome::OK,
                     Outcome::Duplicate => outcome::DUPLICATE,
+                    Outcome::Ignored => outcome::IGNORED,
                 }
             }
             Err(HandlerError::Reject(reason)) => {
@@ -280,6 +292,9 @@ impl Consumer {
 
     /// The inbox row and the handler's effect in one transaction.
     async fn apply(&self, event: &CloudEvent) -> Result<Outcome, HandlerError> {
+        if !self.handler.concerns(event) {
+            return Ok(Outcome::Ignored);
+        }
         let mut conn = self.pool.get().await?;
         let handler = self.handler.clone();
         let consumer = self.service.clone();

@@ -72,6 +72,10 @@ impl EventHandler for WithErasure {
         }
     }
 
+    fn concerns(&self, event: &CloudEvent) -> bool {
+        event.event_type == ErasureRequested::TYPE || self.inner.as_ref().is_none_or(|inner| inner.concerns(event))
+    }
+
     fn after_commit(&self, event: &CloudEvent) {
         if let Some(inner) = &self.inner {
             inner.after_commit(event);

@@ -17,6 +17,8 @@ use std::sync::{Arc, Mutex};
 pub mod outcome {
     pub const OK: &str = "ok";
     pub const DUPLICATE: &str = "duplicate";
+    /// Acked unread: not the consuming service's concern (`EventHandler::concerns`).
+    pub const IGNORED: &str = "ignored";
     pub const RETRIED: &str = "retried";
     pub const DEAD_LETTERED: &str = "dead_lettered";
 }
@@ -42,7 +44,7 @@ impl EventMetrics {
             ),
             consumed: metrics.counter(
                 "monetization_events_consumed",
-                "Event deliveries handled, by event type and outcome (ok, duplicate, retried, dead_lettered)",
+                "Event deliveries handled, by event type and outcome (ok, duplicate, ignored, retried, dead_lettered)",
                 &["event_type", "outcome"],
             ),
             handler_duration: metrics.histogram(

@@ -186,6 +186,11 @@ impl EventHandler for WithTestClocks {
         }
     }
 
+    fn concerns(&self, event: &CloudEvent) -> bool {
+        [TestClockAdvanced::TYPE, TestClockDeleted::TYPE].contains(&event.event_type.as_str())
+            || self.inner.as_ref().is_none_or(|inner| inner.concerns(event))
+    }
+
     fn after_commit(&self, event: &CloudEvent) {
         if let Some(inner) = &self.inner {
             inner.after_commit(event);

@@ -8,7 +8,7 @@ use crate::purchasing::{self, Charged, RefundNotice, Refunded};
 use crate::store::purchases;
 use crate::State;
 use diesel_async::AsyncPgConnection;
-use events::catalog::billing::{PaymentFailed, PaymentRefunded, PaymentSucceeded};
+use events::catalog::billing::{payment_purpose, PaymentFailed, PaymentRefunded, PaymentSucceeded};
 use events::{CloudEvent, DomainEvent, EventHandler, HandlerError};
 use futures_util::future::BoxFuture;
 use platform::money::Money;
@@ -17,7 +17,7 @@ use serde::Deserialize;
 use std::sync::Arc;
 use uuid::Uuid;
 
-const COURSE_PURCHASE: &str = "course_purchase";
+const COURSE_PURCHASE: &str = events::catalog::billing::PaymentPurpose::CoursePurchase.as_str();
 
 #[derive(Debug, Deserialize)]
 struct Succeeded {
@@ -59,6 +59,11 @@ pub struct Handler(pub Arc<State>);
 impl EventHandler for Handler {
     fn subscriptions(&self) -> Vec<&'static str> {
         vec![PaymentSucceeded::TYPE, PaymentFailed::TYPE, PaymentRefunded::TYPE]
+    }
+
+    /// Payments for subscriptions and licenses are not ours: acked without a transaction.
+    fn concerns(&self, event: &CloudEvent) -> bool {
+        payment_purpose(event).is_none_or(|purpose| purpose == COURSE_PURCHASE)
     }
 
     fn handle<'a>(

@@ -151,7 +151,7 @@ async fn earn(conn: &mut AsyncPgConnection, now: DateTime<Utc>, e: &Earning<'_>)
         return Ok(0);
     }
     rules::add_to_counter(conn, e.user, &rule.id, day, granted).await?;
-    ledger::credit(
+    ledger::credit_unposted(
         conn,
         now,
         &Credit {

@@ -47,14 +47,28 @@ pub async fn credit(
     if accounts::posted(conn, c.source, c.idempotency_ref).await?.is_some() {
         return Ok(None);
     }
+    credit_unposted(conn, now, c).await.map(Some)
+}
+
+/// [`credit`] for a caller that has just seen, in this transaction, that `source` has not posted
+/// `idempotency_ref` (the earning rules, which look first to leave their daily cap untouched).
+/// Posting it twice anyway fails on the ledger's unique (source, idempotency_ref).
+pub async fn credit_unposted(
+    conn: &mut AsyncPgConnection,
+    now: DateTime<Utc>,
+    c: &Credit<'_>,
+) -> QueryResult<Transaction> {
     let account = accounts::lock(conn, c.user, now).await?;
     let state = account.state().credit(c.amount);
     let score = account.lifetime_earned + c.amount;
     accounts::save(conn, c.user, state, Some((score, now)), now).await?;
-    leaderboard::move_in_histogram(conn, Board::Global, account.lifetime_earned, score).await?;
     let week = IsoWeek::of(now);
     let (old, new) = leaderboard::add_weekly(conn, week, c.user, c.amount, now).await?;
-    leaderboard::move_in_histogram(conn, Board::Week(week), old, new).await?;
+    leaderboard::move_in_histograms(
+        conn,
+        &[(Board::Global, account.lifetime_earned, score), (Board::Week(week), old, new)],
+    )
+    .await?;
     let tx = accounts::insert(
         conn,
         &NewTransaction {
@@ -87,7 +101,7 @@ pub async fn credit(
         },
     )
     .await?;
-    Ok(Some(tx))
+    Ok(tx)
 }
 
 /// Tokens taken back because what earned them was undone.
@@ -116,9 +130,12 @@ pub async fn claw_back(
     let state = account.state().claw_back(c.amount);
     let score = crate::domain::balance::score_after(account.lifetime_earned, -c.amount);
     accounts::save(conn, c.user, state, Some((score, now)), now).await?;
-    leaderboard::move_in_histogram(conn, Board::Global, account.lifetime_earned, score).await?;
     let (old, new) = leaderboard::add_weekly(conn, c.earned_week, c.user, -c.amount, now).await?;
-    leaderboard::move_in_histogram(conn, Board::Week(c.earned_week), old, new).await?;
+    leaderboard::move_in_histograms(
+        conn,
+        &[(Board::Global, account.lifetime_earned, score), (Board::Week(c.earned_week), old, new)],
+    )
+    .await?;
     let tx = accounts::insert(
         conn,
         &NewTransaction {

@@ -18,6 +18,8 @@ use uuid::Uuid;
 
 pub struct Handler(pub Arc<State>);
 
+const SUBSCRIPTION_PURPOSE: &str = events::catalog::billing::PaymentPurpose::Subscription.as_str();
+
 pub const SUBSCRIPTIONS: &[&str] = &[
     "billing.payment.succeeded.v1",
     "billing.payment.failed.v1",
@@ -36,6 +38,12 @@ pub const SUBSCRIPTIONS: &[&str] = &[
 impl EventHandler for Handler {
     fn subscriptions(&self) -> Vec<&'static str> {
         SUBSCRIPTIONS.to_vec()
+    }
+
+    /// Payments for course purchases and licenses are not ours: acked without a transaction (and
+    /// without dropping the payer's cached entitlements, which they did not change).
+    fn concerns(&self, event: &CloudEvent) -> bool {
+        events::catalog::billing::payment_purpose(event).is_none_or(|purpose| purpose == SUBSCRIPTION_PURPOSE)
     }
 
     fn handle<'a>(
@@ -139,7 +147,7 @@ async fn default_card_changed(
 /// Our charge a payment event is about, if it is one of ours (not locked: the caller locks the
 /// subscription first, then the charge).
 async fn charge_of(conn: &mut AsyncPgConnection, e: &PaymentOutcome) -> Result<Option<Charge>, SubscriptionError> {
-    if e.purpose != "subscription" {
+    if e.purpose != SUBSCRIPTION_PURPOSE {
         return Ok(None);
     }
     let Ok(id) = Uuid::parse_str(&e.reference_id) else {

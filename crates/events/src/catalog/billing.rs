@@ -19,7 +19,7 @@ pub enum PaymentPurpose {
 }
 
 impl PaymentPurpose {
-    pub fn as_str(&self) -> &'static str {
+    pub const fn as_str(&self) -> &'static str {
         match self {
             Self::CoursePurchase => "course_purchase",
             Self::Subscription => "subscription",
@@ -35,6 +35,15 @@ impl PaymentPurpose {
             _ => None,
         }
     }
+}
+
+/// The `purpose` a payment event (succeeded, failed, refunded) names, read from the envelope
+/// without decoding the rest; `None` for any other event, or one without a readable purpose.
+/// Consumers route on it in `EventHandler::concerns`: a payment for another purpose is not theirs.
+pub fn payment_purpose(event: &crate::CloudEvent) -> Option<&str> {
+    let payment_event =
+        [PaymentSucceeded::TYPE, PaymentFailed::TYPE, PaymentRefunded::TYPE].contains(&event.event_type.as_str());
+    payment_event.then(|| event.data.get("purpose").and_then(|p| p.as_str())).flatten()
 }
 
 /// What kind of thing one line of a payment is. Lines are what invoices and receipts print.

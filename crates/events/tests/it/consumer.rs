@@ -1,7 +1,8 @@
 use crate::support::{
-    count, dlq_listing, pool, start_consumer, wait_for_count, wait_for_queue, Ping, Recorder, BROKER,
+    count, dlq_listing, pool, start_consumer, start_consumer_counted, wait_for_count, wait_for_queue, Ping, Pong,
+    Recorder, BROKER,
 };
-use events::{CloudEvent, RetryPolicy};
+use events::{CloudEvent, DomainEvent, RetryPolicy};
 use std::sync::Arc;
 use std::time::Duration;
 use testkit::{bus, eventually, TestEnv};
@@ -28,6 +29,46 @@ async fn redelivered_event_has_one_effect() {
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM effects").await, 1);
+    stop.send(true).unwrap();
+    task.await.unwrap();
+    env.cleanup(&["events"]).await;
+}
+
+/// An event the handler says is not its concern is acked without a transaction: no inbox row, no
+/// handler call; the events around it are applied as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_that_is_not_the_services_concern_is_acked_without_an_inbox_row() {
+    let _shared = BROKER.read().await;
+    let env = TestEnv::new();
+    let pool = pool(&env).await;
+    let recorder = Arc::new(Recorder::default());
+    let metrics = events::metrics::EventMetrics::detached();
+    let (stop, task) = start_consumer_counted(&env, &pool, recorder.clone(), env.retry_policy(), metrics.clone());
+    wait_for_queue(&env).await;
+    let before = CloudEvent::new(&Ping { n: 1 }, None).unwrap();
+    let foreign = CloudEvent::new(&Pong { n: -3 }, None).unwrap();
+    let after = CloudEvent::new(&Pong { n: 3 }, None).unwrap();
+    for event in [&before, &foreign, &after] {
+        bus::publish_raw(&env, event).await;
+    }
+    wait_for_count(
+        "the two concerned events applied",
+        &pool,
+        "SELECT count(*) AS n FROM effects",
+        2,
+        Duration::from_secs(10),
+    )
+    .await;
+    eventually("the foreign event settled as ignored", Duration::from_secs(10), || async {
+        (metrics.consumed.get(&[Pong::TYPE, events::metrics::outcome::IGNORED]) == 1).then_some(())
+    })
+    .await;
+    let mut conn = pool.get().await.unwrap();
+    let inbox = |id: uuid::Uuid| format!("SELECT count(*) AS n FROM inbox WHERE event_id = '{id}'");
+    assert_eq!(count(&mut conn, &inbox(foreign.id)).await, 0, "no inbox row for an event that changes nothing");
+    assert_eq!(recorder.calls(foreign.id), 0, "the handler never saw it");
+    assert_eq!(count(&mut conn, &inbox(before.id)).await + count(&mut conn, &inbox(after.id)).await, 2);
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM effects WHERE n = -3").await, 0);
     stop.send(true).unwrap();
     task.await.unwrap();
     env.cleanup(&["events"]).await;

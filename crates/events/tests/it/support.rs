@@ -82,7 +82,7 @@ impl DomainEvent for Pong {
 }
 
 /// Records each applied event in `effects` and counts every call. `n = -1` fails transiently
-/// forever, `n = -2` is poison; the test can make every event fail transiently for a while or be
+/// forever, `n = -2` is poison, a `Pong` with `n = -3` is not its concern; the test can make every event fail transiently for a while or be
 /// rejected.
 #[derive(Default)]
 pub struct Recorder {
@@ -107,6 +107,10 @@ impl Recorder {
 impl EventHandler for Recorder {
     fn subscriptions(&self) -> Vec<&'static str> {
         vec![Ping::TYPE, Pong::TYPE]
+    }
+
+    fn concerns(&self, event: &CloudEvent) -> bool {
+        !(event.event_type == Pong::TYPE && event.data.get("n").and_then(|n| n.as_i64()) == Some(-3))
     }
 
     fn handle<'a>(
@@ -148,6 +152,17 @@ pub fn start_consumer(
     handler: Arc<Recorder>,
     retry: RetryPolicy,
 ) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+    start_consumer_counted(env, pool, handler, retry, events::metrics::EventMetrics::detached())
+}
+
+/// [`start_consumer`], counting into `metrics`.
+pub fn start_consumer_counted(
+    env: &TestEnv,
+    pool: &Pool,
+    handler: Arc<Recorder>,
+    retry: RetryPolicy,
+    metrics: events::metrics::EventMetrics,
+) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
     let (tx, rx) = watch::channel(false);
     let consumer = Consumer {
         pool: pool.clone(),
@@ -158,7 +173,7 @@ pub fn start_consumer(
         handler,
         status: BrokerStatus::default(),
         retry,
-        metrics: events::metrics::EventMetrics::detached(),
+        metrics,
     };
     (tx, consumer.spawn(rx))
 }

@@ -34,6 +34,12 @@ pub async fn find(conn: &mut AsyncPgConnection, user: Uuid) -> QueryResult<Optio
 /// The user's account, created empty if needed, locked until the end of the transaction: every
 /// credit and clawback of one user is serialised here.
 pub async fn lock(conn: &mut AsyncPgConnection, user: Uuid, now: DateTime<Utc>) -> QueryResult<Account> {
+    let locked = || token_balances::table.find(user).for_update().select(Account::as_select());
+    // Most credits go to an account that exists: one statement. A new one is inserted (a racing
+    // first credit's insert is waited for by the conflict) and then locked.
+    if let Some(account) = locked().first(conn).await.optional()? {
+        return Ok(account);
+    }
     diesel::insert_into(token_balances::table)
         .values((
             token_balances::user_id.eq(user),
@@ -43,7 +49,7 @@ pub async fn lock(conn: &mut AsyncPgConnection, user: Uuid, now: DateTime<Utc>) 
         .on_conflict_do_nothing()
         .execute(conn)
         .await?;
-    token_balances::table.find(user).for_update().select(Account::as_select()).first(conn).await
+    locked().first(conn).await
 }
 
 /// Write a locked account's new state. `score` is `(lifetime_earned, reached_at)` when it changed.

@@ -304,17 +304,18 @@ pub async fn explain_global(conn: &mut AsyncPgConnection, user: Uuid, limit: i64
     Ok(plans.into_iter().map(|p| p.into_iter().map(|l| l.line).collect::<Vec<_>>().join("\n")).collect())
 }
 
-/// Move one user from `old` to `new` on `board`'s histogram: recorded as delta rows, which no
+/// Move users' scores on boards' histograms, each `(board, old, new)`: -1 on the old score and +1
+/// on the new one (zero is not on a board), all in one statement. Recorded as delta rows, which no
 /// other transaction waits for (see the module's documentation); the fold adds them in.
-pub async fn move_in_histogram(conn: &mut AsyncPgConnection, board: Board, old: i64, new: i64) -> QueryResult<()> {
-    if old == new {
-        return Ok(());
-    }
-    let key = board.key();
-    let rows: Vec<_> = [(old, -1), (new, 1)]
-        .into_iter()
-        .filter(|&(score, _)| score > 0)
-        .map(|(score, delta)| {
+pub async fn move_in_histograms(conn: &mut AsyncPgConnection, moves: &[(Board, i64, i64)]) -> QueryResult<()> {
+    let keys: Vec<String> = moves.iter().map(|(board, _, _)| board.key()).collect();
+    let rows: Vec<_> = moves
+        .iter()
+        .zip(&keys)
+        .filter(|((_, old, new), _)| old != new)
+        .flat_map(|(&(_, old, new), key)| [(key, old, -1), (key, new, 1)])
+        .filter(|&(_, score, _)| score > 0)
+        .map(|(key, score, delta)| {
             (
                 score_histogram_deltas::board.eq(key.as_str()),
                 score_histogram_deltas::score.eq(score),
@@ -339,6 +340,19 @@ pub async fn add_weekly(
 ) -> QueryResult<(i64, i64)> {
     use weekly_scores as w;
     let key = week.to_string();
+    if delta > 0 {
+        // A credit never meets the floor, so the old score is the new one less `delta`: one
+        // upsert (which locks the row like the three statements below) does it.
+        let new: i64 = diesel::insert_into(w::table)
+            .values((w::iso_week.eq(&key), w::user_id.eq(user), w::score.eq(delta), w::reached_at.eq(now)))
+            .on_conflict((w::iso_week, w::user_id))
+            .do_update()
+            .set((w::score.eq(w::score + delta), w::reached_at.eq(now)))
+            .returning(w::score)
+            .get_result(conn)
+            .await?;
+        return Ok((new - delta, new));
+    }
     diesel::insert_into(w::table)
         .values((w::iso_week.eq(&key), w::user_id.eq(user), w::score.eq(0i64), w::reached_at.eq(now)))
         .on_conflict_do_nothing()

@@ -1,7 +1,7 @@
 //! Money subscriptions cannot use goes back (issue 14, item 2: `subscriptions.payment.void_requested.v1`,
 //! contract V), and a refund of a subscription charge ends access (item 3, contract R).
 
-use crate::support::Stack;
+use crate::support::{foreign_event, Stack};
 use chrono::{Duration, Utc};
 use platform::auth::Role;
 use serde_json::{json, Value};
@@ -81,6 +81,31 @@ async fn an_expired_first_payment_is_voided() {
     let void = wait_void(&mut s, &payment).await;
     assert_eq!(void.data["reason"], "subscription_expired");
     assert_eq!(s.me(user).await["subscription"]["status"], "incomplete_expired");
+    s.stop().await;
+}
+
+/// Every payment reaches subscriptions' queue; one for a course purchase is not its concern and is
+/// acked without a transaction (no inbox row), while its own payments after it apply as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_course_payment_is_acked_without_a_transaction_and_ours_still_apply() {
+    let s = Stack::start().await;
+    let user = Uuid::now_v7();
+    let (_, intent) = s.subscribe_unpaid(user, "pro").await;
+    let purchase = Uuid::now_v7().to_string();
+    let extra = json!({"receipt_number": "RCPT-2026-000009", "succeeded_at": Utc::now()});
+    let mut course = payment_event(&Uuid::now_v7().to_string(), user, &purchase, extra);
+    course["purpose"] = json!("course_purchase");
+    let course = foreign_event("billing.payment.succeeded.v1", course);
+    testkit::bus::publish_raw(&s.env, &course).await;
+    s.fake.confirm_payment_intent(&intent, "pm_card_visa").unwrap();
+    s.wait_status(user, "active").await;
+    let consumed = events::metrics::EventMetrics::new(&s.svc.metrics).consumed;
+    testkit::eventually("the course payment settled as ignored", WAIT, || async {
+        (consumed.get(&["billing.payment.succeeded.v1", events::metrics::outcome::IGNORED]) == 1).then_some(())
+    })
+    .await;
+    assert!(!s.in_inbox(course.id).await, "a course payment left a row in subscriptions' inbox");
+    assert_eq!(s.me(user).await["subscription"]["status"], "active");
     s.stop().await;
 }
 

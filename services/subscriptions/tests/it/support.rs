@@ -210,6 +210,11 @@ impl Stack {
         .await;
     }
 
+    /// Whether subscriptions' inbox holds `event_id` (the event was applied in a transaction).
+    pub async fn in_inbox(&self, event_id: Uuid) -> bool {
+        inbox_has(&self.env.schema("subscriptions"), event_id).await
+    }
+
     /// Publish an event as another service would.
     pub async fn publish(&self, event_type: &str, data: Value) {
         testkit::bus::publish_raw(&self.env, &foreign_event(event_type, data)).await;
