@@ -14,6 +14,7 @@
 //! database time per second per board and replica). Past a few hundred thousand distinct scores,
 //! keep per-band counts in the ledger transaction instead.
 
+use crate::domain::handle::Pseudonyms;
 use crate::domain::ranking::Histogram;
 use crate::store::leaderboard::{self, Board, Entry};
 use crate::store::profiles;
@@ -39,6 +40,9 @@ pub struct Snapshot {
     pub histogram: Histogram,
     /// The first `TOP` entries in board order.
     pub top: Vec<Entry>,
+    /// Their handles, in the same order: an HMAC each, computed once per snapshot instead of a
+    /// hundred times per first-page request.
+    pub top_handles: Vec<String>,
     pub names: HashMap<Uuid, String>,
 }
 
@@ -61,6 +65,7 @@ impl Slot {
 
 pub struct BoardSnapshots {
     max_age: Duration,
+    pseudonyms: Pseudonyms,
     slots: Mutex<HashMap<String, Arc<Slot>>>,
     /// Where background refreshes run: the service's main runtime, not the HTTP worker that
     /// noticed the age. Turning 50,000 histogram rows into a snapshot takes milliseconds that
@@ -88,9 +93,9 @@ impl BoardSnapshots {
     /// `max_age` zero turns caching off: every read loads a snapshot of its own (tests that
     /// check ranks right after a change use that).
     /// Call from the service's main runtime (setup): background refreshes are spawned there.
-    pub fn new(max_age: Duration) -> Self {
+    pub fn new(max_age: Duration, pseudonyms: Pseudonyms) -> Self {
         let background = tokio::runtime::Handle::try_current().ok();
-        Self { max_age, slots: Mutex::new(HashMap::new()), background, metrics: None }
+        Self { max_age, pseudonyms, slots: Mutex::new(HashMap::new()), background, metrics: None }
     }
 
     pub fn with_metrics(mut self, metrics: &platform::metrics::Metrics) -> Self {
@@ -127,9 +132,9 @@ impl BoardSnapshots {
             }
             if age < self.max_age * 2 {
                 if let Ok(guard) = slot.loading.clone().try_lock_owned() {
-                    let (pool, slot) = (pool.clone(), slot.clone());
+                    let (pool, slot, pseudonyms) = (pool.clone(), slot.clone(), self.pseudonyms.clone());
                     let refresh = async move {
-                        match load(&pool, board).await {
+                        match load(&pool, board, &pseudonyms).await {
                             Ok(fresh) => slot.set(Arc::new(fresh)),
                             Err(e) => {
                                 tracing::warn!(code = %e.code, detail = ?e.detail, "leaderboard snapshot refresh failed")
@@ -149,7 +154,7 @@ impl BoardSnapshots {
         if let Some(snapshot) = slot.current().filter(|s| s.taken.elapsed() < self.max_age) {
             return Ok((snapshot, true)); // another reader loaded it while we waited
         }
-        let fresh = Arc::new(load(pool, board).await?);
+        let fresh = Arc::new(load(pool, board, &self.pseudonyms).await?);
         slot.set(fresh.clone());
         Ok((fresh, false))
     }
@@ -164,7 +169,7 @@ impl BoardSnapshots {
 }
 
 /// Histogram, top page and names in one repeatable-read snapshot, so they agree with each other.
-async fn load(pool: &Pool, board: Board) -> Result<Snapshot, Problem> {
+async fn load(pool: &Pool, board: Board, pseudonyms: &Pseudonyms) -> Result<Snapshot, Problem> {
     let taken = Instant::now();
     let mut conn = pool.get().await?;
     let (rows, top, names) = conn
@@ -179,5 +184,6 @@ async fn load(pool: &Pool, board: Board) -> Result<Snapshot, Problem> {
             Ok((rows, top, names))
         })
         .await?;
-    Ok(Snapshot { taken, histogram: Histogram::new(rows), top, names })
+    let top_handles = top.iter().map(|e| pseudonyms.handle(e.user_id)).collect();
+    Ok(Snapshot { taken, histogram: Histogram::new(rows), top, top_handles, names })
 }

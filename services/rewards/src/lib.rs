@@ -60,8 +60,11 @@ pub fn setup_with_clock(ctx: &Context, config: Config, clock: Arc<dyn Clock>) ->
     let codes = platform::code_hash::CodeHasher::new(&config.code_hash_key, config.code_hash_previous_keys.as_ref())
         .map_err(|e| format!("REWARDS_CODE_HASH_KEY: {e}"))?;
     let pseudonyms = domain::handle::Pseudonyms::new(config.leaderboard_handle_secret.expose());
-    let boards = board_snapshots::BoardSnapshots::new(std::time::Duration::from_millis(config.leaderboard_snapshot_ms))
-        .with_metrics(&ctx.metrics);
+    let boards = board_snapshots::BoardSnapshots::new(
+        std::time::Duration::from_millis(config.leaderboard_snapshot_ms),
+        pseudonyms.clone(),
+    )
+    .with_metrics(&ctx.metrics);
     let fold = store::leaderboard::HISTOGRAM_FOLD.spawn(
         ctx.pool.clone(),
         std::time::Duration::from_millis(config.histogram_fold_ms.max(10)),

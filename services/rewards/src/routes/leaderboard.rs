@@ -78,15 +78,20 @@ struct Viewer<'a> {
 
 impl Viewer<'_> {
     fn entry(&self, user: Uuid, score: i64, rank: Option<i64>, display_name: Option<String>) -> Ranked {
+        self.entry_with_handle(user, self.pseudonyms.handle(user), score, rank, display_name)
+    }
+
+    /// [`Self::entry`] with the user's handle computed already (a snapshot's first page).
+    fn entry_with_handle(
+        &self,
+        user: Uuid,
+        handle: String,
+        score: i64,
+        rank: Option<i64>,
+        display_name: Option<String>,
+    ) -> Ranked {
         let is_me = user == self.me;
-        Ranked {
-            rank,
-            handle: self.pseudonyms.handle(user),
-            display_name,
-            score,
-            is_me,
-            user_id: (is_me || self.reveal_ids).then_some(user),
-        }
+        Ranked { rank, handle, display_name, score, is_me, user_id: (is_me || self.reveal_ids).then_some(user) }
     }
 }
 
@@ -183,7 +188,7 @@ async fn ranked_board(state: &State, board: Board, user: Uuid, page: PageQuery) 
     let pseudonyms = &state.pseudonyms;
     let after: Option<Cursor> = page.cursor::<WireCursor>()?.map(|c| c.open(pseudonyms)).transpose()?;
     let snapshot = state.boards.get(&state.pool, board).await?;
-    let (page, ranks, page_names) = match after {
+    let (page, ranks, page_names, handles) = match after {
         None => {
             let rows: Vec<Entry> = snapshot.top.iter().take(limit as usize + 1).cloned().collect();
             let page = Page::from_rows(rows, limit, |e| WireCursor::of(e, pseudonyms));
@@ -195,11 +200,11 @@ async fn ranked_board(state: &State, board: Board, user: Uuid, page: PageQuery) 
                 }
                 None => Vec::new(),
             };
-            (page, ranks, None)
+            (page, ranks, None, Some(&snapshot.top_handles))
         }
         Some(after) => {
             let (page, ranks, names) = exact_page(state, board, &after, limit).await?;
-            (page, ranks, Some(names))
+            (page, ranks, Some(names), None)
         }
     };
     let names = page_names.as_ref().unwrap_or(&snapshot.names);
@@ -217,7 +222,14 @@ async fn ranked_board(state: &State, board: Board, user: Uuid, page: PageQuery) 
         .data
         .iter()
         .zip(ranks)
-        .map(|(e, rank)| viewer.entry(e.user_id, e.score, Some(rank), names.get(&e.user_id).cloned()))
+        .enumerate()
+        .map(|(i, (e, rank))| {
+            let handle = match handles.and_then(|h| h.get(i)) {
+                Some(handle) => handle.clone(),
+                None => pseudonyms.handle(e.user_id),
+            };
+            viewer.entry_with_handle(e.user_id, handle, e.score, Some(rank), names.get(&e.user_id).cloned())
+        })
         .collect();
     Ok(BoardView {
         board: match board {
