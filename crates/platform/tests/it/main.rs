@@ -4,6 +4,7 @@
 mod audit;
 mod audit_context;
 mod code_hash;
+mod fold;
 mod idempotency;
 mod input;
 mod internal;
