@@ -9,12 +9,7 @@ use platform::Problem;
 use serde_json::json;
 
 async fn setup() -> (testkit::TestEnv, Pool) {
-    let env = testkit::TestEnv::new();
-    let url = testkit::database_url();
-    let schema = env.schema("audit");
-    platform::db::migrate(&url, &schema, &platform::MIGRATIONS).await.unwrap();
-    let pool = platform::db::connect(&url, &schema, 12).await.unwrap();
-    (env, pool)
+    crate::support::migrated("audit", 12, &[]).await
 }
 
 fn admin() -> AuditContext {

@@ -20,12 +20,7 @@ struct Hash {
 }
 
 async fn setup() -> (testkit::TestEnv, Pool) {
-    let env = testkit::TestEnv::new();
-    let url = testkit::database_url();
-    let schema = env.schema("platform");
-    platform::db::migrate(&url, &schema, &platform::MIGRATIONS).await.unwrap();
-    let pool = platform::db::connect(&url, &schema, 4).await.unwrap();
-    (env, pool)
+    crate::support::migrated("platform", 4, &[]).await
 }
 
 async fn sql_hmac(pool: &Pool, key: &str, code: &str) -> Vec<u8> {

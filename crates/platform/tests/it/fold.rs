@@ -25,21 +25,12 @@ fn fold_deltas(conn: &mut AsyncPgConnection) -> BoxFuture<'_, diesel::QueryResul
 const TEST_FOLD: Fold = Fold { name: "test_fold", run: fold_deltas };
 
 async fn setup() -> (testkit::TestEnv, Pool) {
-    let env = testkit::TestEnv::new();
-    let url = testkit::database_url();
-    let schema = env.schema("fold");
-    platform::db::migrate(&url, &schema, &platform::MIGRATIONS).await.unwrap();
-    let pool = platform::db::connect(&url, &schema, 4).await.unwrap();
-    let mut conn = pool.get().await.unwrap();
-    for statement in [
+    let tables = [
         "CREATE TABLE deltas (id bigserial PRIMARY KEY, delta bigint NOT NULL)",
         "CREATE TABLE counter (total bigint NOT NULL)",
         "INSERT INTO counter VALUES (0)",
-    ] {
-        diesel::sql_query(statement).execute(&mut conn).await.unwrap();
-    }
-    drop(conn);
-    (env, pool)
+    ];
+    crate::support::migrated("fold", 4, &tables).await
 }
 
 async fn scalar(pool: &Pool, sql: &str) -> i64 {

@@ -50,19 +50,12 @@ async fn transfer(pool: web::Data<Pool>, key: IdempotencyKey, body: Json<Transfe
 }
 
 async fn setup() -> (testkit::TestEnv, Pool) {
-    let env = testkit::TestEnv::new();
-    let url = testkit::database_url();
-    let schema = env.schema("platform");
-    platform::db::migrate(&url, &schema, &platform::MIGRATIONS).await.unwrap();
-    let pool = platform::db::connect(&url, &schema, 25).await.unwrap();
-    {
-        let mut conn = pool.get().await.unwrap();
-        diesel::sql_query("CREATE TABLE transfers (id BIGSERIAL PRIMARY KEY, amount BIGINT NOT NULL)")
-            .execute(&mut conn)
-            .await
-            .unwrap();
-    }
-    (env, pool)
+    crate::support::migrated(
+        "platform",
+        25,
+        &["CREATE TABLE transfers (id BIGSERIAL PRIMARY KEY, amount BIGINT NOT NULL)"],
+    )
+    .await
 }
 
 async fn transfers(pool: &Pool) -> i64 {

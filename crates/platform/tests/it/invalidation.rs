@@ -37,24 +37,19 @@ impl Recorder {
 }
 
 async fn setup() -> (testkit::TestEnv, Pool) {
-    let env = testkit::TestEnv::new();
-    let url = testkit::database_url();
-    let schema = env.schema("platform");
-    platform::db::migrate(&url, &schema, &platform::MIGRATIONS).await.unwrap();
-    let pool = platform::db::connect(&url, &schema, 4).await.unwrap();
-    let mut conn = pool.get().await.unwrap();
-    for statement in [
-        "CREATE TABLE prices (sku TEXT PRIMARY KEY, amount BIGINT NOT NULL)",
-        "CREATE TRIGGER prices_cache AFTER INSERT OR UPDATE OR DELETE ON prices
+    crate::support::migrated(
+        "platform",
+        4,
+        &[
+            "CREATE TABLE prices (sku TEXT PRIMARY KEY, amount BIGINT NOT NULL)",
+            "CREATE TRIGGER prices_cache AFTER INSERT OR UPDATE OR DELETE ON prices
              FOR EACH ROW EXECUTE FUNCTION cache_notify('prices', 'sku')",
-        "CREATE TABLE settings (name TEXT PRIMARY KEY)",
-        "CREATE TRIGGER settings_cache AFTER INSERT OR UPDATE OR DELETE ON settings
+            "CREATE TABLE settings (name TEXT PRIMARY KEY)",
+            "CREATE TRIGGER settings_cache AFTER INSERT OR UPDATE OR DELETE ON settings
              FOR EACH STATEMENT EXECUTE FUNCTION cache_notify('settings')",
-    ] {
-        diesel::sql_query(statement).execute(&mut conn).await.unwrap();
-    }
-    drop(conn);
-    (env, pool)
+        ],
+    )
+    .await
 }
 
 async fn run(pool: &Pool, statement: &str) {

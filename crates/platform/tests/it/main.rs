@@ -11,4 +11,5 @@ mod internal;
 mod invalidation;
 mod problems;
 mod retention;
+mod support;
 mod tls;

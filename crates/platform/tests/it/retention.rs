@@ -8,12 +8,7 @@ use platform::retention::{idempotency_rule, Pruner};
 use std::time::Duration;
 
 async fn setup() -> (testkit::TestEnv, Pool) {
-    let env = testkit::TestEnv::new();
-    let url = testkit::database_url();
-    let schema = env.schema("retention");
-    platform::db::migrate(&url, &schema, &platform::MIGRATIONS).await.unwrap();
-    let pool = platform::db::connect(&url, &schema, 6).await.unwrap();
-    (env, pool)
+    crate::support::migrated("retention", 6, &[]).await
 }
 
 /// `n` keys created `hours_ago`.

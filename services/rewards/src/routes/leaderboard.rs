@@ -224,10 +224,7 @@ async fn ranked_board(state: &State, board: Board, user: Uuid, page: PageQuery) 
         .zip(ranks)
         .enumerate()
         .map(|(i, (e, rank))| {
-            let handle = match handles.and_then(|h| h.get(i)) {
-                Some(handle) => handle.clone(),
-                None => pseudonyms.handle(e.user_id),
-            };
+            let handle = handles.and_then(|h| h.get(i)).cloned().unwrap_or_else(|| pseudonyms.handle(e.user_id));
             viewer.entry_with_handle(e.user_id, handle, e.score, Some(rank), names.get(&e.user_id).cloned())
         })
         .collect();
