@@ -100,63 +100,64 @@ pub async fn complete(
         platform_share: shares.platform.amount,
         at: now,
     };
-    let done = purchases::complete(conn, purchase.id, &completion).await?;
-    courses::add_purchases(conn, purchase.course_id, 1).await?;
     // A free enrollment is not a sale; a voucher sale paid in full by the voucher is.
-    if purchase.price > Decimal::ZERO {
-        sales::insert(
-            conn,
-            &sales::NewLine {
-                id: Uuid::now_v7(),
-                purchase_id: purchase.id,
-                course_id: purchase.course_id,
-                instructor_id: purchase.instructor_id,
-                kind: sales::SALE,
-                gross: gross.amount,
-                instructor_amount: shares.instructor.amount,
-                platform_amount: shares.platform.amount,
-                discount: purchase.discount,
-                currency: currency.code(),
-                occurred_at: now,
-                tax: charged.tax.amount,
-            },
-        )
-        .await?;
-    }
-    if shares.instructor.amount > Decimal::ZERO {
-        earnings::insert(
-            conn,
-            &earnings::NewLine {
-                id: Uuid::now_v7(),
-                instructor_id: purchase.instructor_id,
-                purchase_id: purchase.id,
-                course_id: purchase.course_id,
-                kind: "sale",
-                amount: shares.instructor.amount,
-                currency: currency.code(),
-                status: crate::domain::earnings::PENDING,
-                available_at: matures_at(now, state.config.refund_window_days),
-                created_at: now,
-            },
-        )
-        .await?;
-    }
-    events::outbox::enqueue(
-        conn,
-        &CoursePurchased {
-            purchase_id: purchase.id,
-            course_id: purchase.course_id,
-            buyer_id: purchase.buyer_id,
-            instructor_id: purchase.instructor_id,
-            gross,
-            tax: (!charged.tax.amount.is_zero()).then_some(charged.tax),
-            instructor_share: shares.instructor,
-            platform_share: shares.platform,
-            payment_id,
-            purchased_at: now,
+    let sale = (purchase.price > Decimal::ZERO).then(|| sales::NewLine {
+        id: Uuid::now_v7(),
+        purchase_id: purchase.id,
+        course_id: purchase.course_id,
+        instructor_id: purchase.instructor_id,
+        kind: sales::SALE,
+        gross: gross.amount,
+        instructor_amount: shares.instructor.amount,
+        platform_amount: shares.platform.amount,
+        discount: purchase.discount,
+        currency: currency.code(),
+        occurred_at: now,
+        tax: charged.tax.amount,
+    });
+    let earning = (shares.instructor.amount > Decimal::ZERO).then(|| earnings::NewLine {
+        id: Uuid::now_v7(),
+        instructor_id: purchase.instructor_id,
+        purchase_id: purchase.id,
+        course_id: purchase.course_id,
+        kind: "sale",
+        amount: shares.instructor.amount,
+        currency: currency.code(),
+        status: crate::domain::earnings::PENDING,
+        available_at: matures_at(now, state.config.refund_window_days),
+        created_at: now,
+    });
+    let purchased = CoursePurchased {
+        purchase_id: purchase.id,
+        course_id: purchase.course_id,
+        buyer_id: purchase.buyer_id,
+        instructor_id: purchase.instructor_id,
+        gross,
+        tax: (!charged.tax.amount.is_zero()).then_some(charged.tax),
+        instructor_share: shares.instructor,
+        platform_share: shares.platform,
+        payment_id,
+        purchased_at: now,
+    };
+    // The five writes are independent of each other: pipelined, they are one round trip.
+    let conn: &AsyncPgConnection = conn;
+    let (done, ..) = futures_util::try_join!(
+        purchases::complete(conn, purchase.id, &completion),
+        courses::add_purchases(conn, purchase.course_id, 1),
+        async {
+            match &sale {
+                Some(line) => sales::insert(conn, line).await,
+                None => Ok(0),
+            }
         },
-    )
-    .await?;
+        async {
+            match &earning {
+                Some(line) => earnings::insert(conn, line).await,
+                None => Ok(0),
+            }
+        },
+        events::outbox::enqueue(conn, &purchased),
+    )?;
     Ok(done)
 }
 

@@ -132,9 +132,6 @@ struct Earning<'a> {
 /// Apply the rule once per (source, idempotency_ref), within its daily cap. Returns the tokens
 /// granted (0 when capped, inactive or already granted).
 async fn earn(conn: &mut AsyncPgConnection, now: DateTime<Utc>, e: &Earning<'_>) -> Result<i64, HandlerError> {
-    if accounts::posted(conn, e.source, e.idempotency_ref).await?.is_some() {
-        return Ok(0);
-    }
     let Some(rule) = rules::find(conn, e.rule).await? else {
         tracing::warn!(rule = e.rule, "earning rule missing; nothing granted");
         return Ok(0);
@@ -143,29 +140,22 @@ async fn earn(conn: &mut AsyncPgConnection, now: DateTime<Utc>, e: &Earning<'_>)
     if requested <= 0 {
         return Ok(0);
     }
-    let day = now.date_naive();
-    let already = rules::lock_counter(conn, e.user, &rule.id, day).await?;
-    let granted = rule.capped(requested, already);
+    let credit = Credit {
+        user: e.user,
+        kind: ledger::EARN,
+        amount: requested,
+        reason: &rule.description,
+        reference: Some(e.reference),
+        source: e.source,
+        idempotency_ref: e.idempotency_ref,
+        rule: Some(&rule.id),
+    };
+    let Some(granted) = ledger::earn(conn, now, &credit, rule.daily_cap).await? else {
+        return Ok(0);
+    };
     if granted <= 0 {
         tracing::info!(rule = %rule.id, user = %e.user, "daily cap reached; nothing granted");
-        return Ok(0);
     }
-    rules::add_to_counter(conn, e.user, &rule.id, day, granted).await?;
-    ledger::credit_unposted(
-        conn,
-        now,
-        &Credit {
-            user: e.user,
-            kind: ledger::EARN,
-            amount: granted,
-            reason: &rule.description,
-            reference: Some(e.reference),
-            source: e.source,
-            idempotency_ref: e.idempotency_ref,
-            rule: Some(&rule.id),
-        },
-    )
-    .await?;
     Ok(granted)
 }
 
@@ -174,8 +164,10 @@ async fn earn(conn: &mut AsyncPgConnection, now: DateTime<Utc>, e: &Earning<'_>)
 async fn on_purchase(conn: &mut AsyncPgConnection, now: DateTime<Utc>, p: &Purchased) -> Result<(), HandlerError> {
     // A voucher reserved for this purchase is spent now (none: nothing happens). Before the
     // early return below: a purchase seen before still consumes its voucher exactly once.
-    vouchers::consume(conn, p.purchase_id, now).await?;
-    if purchases::lock(conn, p.purchase_id).await?.is_some() {
+    // Both in one round trip (pipelined): neither depends on the other.
+    let (_, seen) =
+        futures_util::try_join!(vouchers::consume(conn, p.purchase_id, now), purchases::lock(conn, p.purchase_id))?;
+    if seen.is_some() {
         // Seen before, or refunded before we heard of it: a refunded purchase earns nothing.
         return Ok(());
     }

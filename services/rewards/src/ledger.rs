@@ -5,6 +5,7 @@
 use crate::domain::week::IsoWeek;
 use crate::store::accounts::{self, NewTransaction, Transaction};
 use crate::store::catalog::{Item, Voucher};
+use crate::store::credit::{self, Posting};
 use crate::store::leaderboard::{self, Board};
 use chrono::{DateTime, Duration, Utc};
 use diesel::QueryResult;
@@ -38,7 +39,9 @@ pub struct Credit<'a> {
 }
 
 /// Credit tokens: balance (repaying clawback debt first), global and weekly scores, ledger entry,
-/// `rewards.tokens.awarded.v1`. `None` when `source` already posted `idempotency_ref`.
+/// `rewards.tokens.awarded.v1`. `None` when `source` already posted `idempotency_ref`. The credit
+/// itself is one round trip (`store::credit::credit_tokens`); a concurrent post of the same
+/// reference fails it on the ledger's unique (source, idempotency_ref).
 pub async fn credit(
     conn: &mut AsyncPgConnection,
     now: DateTime<Utc>,
@@ -47,61 +50,54 @@ pub async fn credit(
     if accounts::posted(conn, c.source, c.idempotency_ref).await?.is_some() {
         return Ok(None);
     }
-    credit_unposted(conn, now, c).await.map(Some)
+    let event = awarded(now, c);
+    let balance_after = credit::credit_tokens(conn, &event, &posting(c)).await?;
+    Ok(Some(Transaction {
+        id: event.transaction_id,
+        user_id: c.user,
+        kind: c.kind.to_string(),
+        amount: c.amount,
+        reason: event.reason,
+        reference: event.reference,
+        source: c.source.to_string(),
+        idempotency_ref: c.idempotency_ref.to_string(),
+        rule: event.rule,
+        balance_after,
+        created_at: now,
+    }))
 }
 
-/// [`credit`] for a caller that has just seen, in this transaction, that `source` has not posted
-/// `idempotency_ref` (the earning rules, which look first to leave their daily cap untouched).
-/// Posting it twice anyway fails on the ledger's unique (source, idempotency_ref).
-pub async fn credit_unposted(
+/// An earning rule's occurrence (`c.kind` is [`EARN`], `c.rule` the rule, `c.amount` what the rule
+/// asks for): credited once per (source, idempotency_ref), within `daily_cap` tokens a UTC day.
+/// `None` when already posted; else the tokens granted (0 when the cap left nothing). One round
+/// trip: `store::credit::earn_once`.
+pub async fn earn(
     conn: &mut AsyncPgConnection,
     now: DateTime<Utc>,
     c: &Credit<'_>,
-) -> QueryResult<Transaction> {
-    let account = accounts::lock(conn, c.user, now).await?;
-    let state = account.state().credit(c.amount);
-    let score = account.lifetime_earned + c.amount;
-    accounts::save(conn, c.user, state, Some((score, now)), now).await?;
-    let week = IsoWeek::of(now);
-    let (old, new) = leaderboard::add_weekly(conn, week, c.user, c.amount, now).await?;
-    leaderboard::move_in_histograms(
-        conn,
-        &[(Board::Global, account.lifetime_earned, score), (Board::Week(week), old, new)],
-    )
-    .await?;
-    let tx = accounts::insert(
-        conn,
-        &NewTransaction {
-            id: Uuid::now_v7(),
-            user_id: c.user,
-            kind: c.kind,
-            amount: c.amount,
-            reason: c.reason,
-            reference: c.reference,
-            source: c.source,
-            idempotency_ref: c.idempotency_ref,
-            rule: c.rule,
-            balance_after: state.signed(),
-            created_at: now,
-        },
-    )
-    .await?;
-    events::outbox::enqueue(
-        conn,
-        &TokensAwarded {
-            transaction_id: tx.id,
-            user_id: tx.user_id,
-            kind: tx.kind.clone(),
-            amount: tx.amount,
-            rule: tx.rule.clone(),
-            reason: tx.reason.clone(),
-            reference: tx.reference.clone(),
-            balance_after: tx.balance_after,
-            awarded_at: now,
-        },
-    )
-    .await?;
-    Ok(tx)
+    daily_cap: Option<i64>,
+) -> QueryResult<Option<i64>> {
+    credit::earn_once(conn, &awarded(now, c), &posting(c), daily_cap, now.date_naive()).await
+}
+
+fn posting<'a>(c: &Credit<'a>) -> Posting<'a> {
+    Posting { source: c.source, idempotency_ref: c.idempotency_ref }
+}
+
+/// The credit's event before the statement sets what the account decides: `balance_after`, and
+/// for an earning the `amount` its daily cap allows.
+fn awarded(now: DateTime<Utc>, c: &Credit<'_>) -> TokensAwarded {
+    TokensAwarded {
+        transaction_id: Uuid::now_v7(),
+        user_id: c.user,
+        kind: c.kind.to_string(),
+        amount: c.amount,
+        rule: c.rule.map(str::to_string),
+        reason: c.reason.to_string(),
+        reference: c.reference.map(str::to_string),
+        balance_after: 0,
+        awarded_at: now,
+    }
 }
 
 /// Tokens taken back because what earned them was undone.

@@ -124,10 +124,10 @@ pub async fn refresh_rating(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResu
 /// Count a purchase of the course (`delta` 1) or its refund (-1): recorded as a delta that
 /// [`PURCHASE_COUNT_FOLD`] adds into `purchase_count` about once a second, so purchases of one
 /// course do not queue on its row (the count may trail them by that second).
-pub async fn add_purchases(conn: &mut AsyncPgConnection, id: Uuid, delta: i32) -> QueryResult<usize> {
+pub async fn add_purchases(mut conn: &AsyncPgConnection, id: Uuid, delta: i32) -> QueryResult<usize> {
     diesel::insert_into(course_purchase_deltas::table)
         .values((course_purchase_deltas::course_id.eq(id), course_purchase_deltas::delta.eq(delta)))
-        .execute(conn)
+        .execute(&mut conn)
         .await
 }
 

@@ -39,8 +39,8 @@ pub struct NewLine<'a> {
     pub created_at: DateTime<Utc>,
 }
 
-pub async fn insert(conn: &mut AsyncPgConnection, line: &NewLine<'_>) -> QueryResult<usize> {
-    diesel::insert_into(earnings::table).values(line).execute(conn).await
+pub async fn insert(mut conn: &AsyncPgConnection, line: &NewLine<'_>) -> QueryResult<usize> {
+    diesel::insert_into(earnings::table).values(line).execute(&mut conn).await
 }
 
 pub async fn sale_of(conn: &mut AsyncPgConnection, purchase: Uuid) -> QueryResult<Option<Line>> {

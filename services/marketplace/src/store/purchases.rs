@@ -171,7 +171,7 @@ pub struct Completion {
     pub at: DateTime<Utc>,
 }
 
-pub async fn complete(conn: &mut AsyncPgConnection, id: Uuid, c: &Completion) -> QueryResult<Purchase> {
+pub async fn complete(mut conn: &AsyncPgConnection, id: Uuid, c: &Completion) -> QueryResult<Purchase> {
     let Completion { payment_id, net_amount, tax, instructor_share, platform_share, at } = *c;
     diesel::update(purchases::table.find(id))
         .set((
@@ -186,7 +186,7 @@ pub async fn complete(conn: &mut AsyncPgConnection, id: Uuid, c: &Completion) ->
             purchases::updated_at.eq(diesel::dsl::now),
         ))
         .returning(Purchase::as_returning())
-        .get_result(conn)
+        .get_result(&mut conn)
         .await
 }
 

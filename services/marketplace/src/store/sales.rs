@@ -31,8 +31,8 @@ pub struct NewLine<'a> {
     pub tax: Decimal,
 }
 
-pub async fn insert(conn: &mut AsyncPgConnection, line: &NewLine<'_>) -> QueryResult<usize> {
-    diesel::insert_into(sales_ledger::table).values(line).execute(conn).await
+pub async fn insert(mut conn: &AsyncPgConnection, line: &NewLine<'_>) -> QueryResult<usize> {
+    diesel::insert_into(sales_ledger::table).values(line).execute(&mut conn).await
 }
 
 /// One interval and currency of the marketplace's sales. Refund amounts are positive here.

@@ -1,6 +1,7 @@
 //! A balance is `spendable - debt`. Redemptions only lower `spendable` (never below zero); only a
-//! clawback creates `debt`, and every credit repays debt first. So the one way to a negative
-//! balance is a clawback of tokens already spent, and while it lasts nothing can be redeemed.
+//! clawback creates `debt`, and every credit repays debt first (in the statement that credits:
+//! migration 2026-12-16-100001_credit_tokens). So the one way to a negative balance is a clawback
+//! of tokens already spent, and while it lasts nothing can be redeemed.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Balance {
@@ -12,12 +13,6 @@ impl Balance {
     /// The signed balance: the sum of the ledger.
     pub fn signed(&self) -> i64 {
         self.spendable - self.debt
-    }
-
-    /// After crediting `amount` (> 0): debt is repaid first.
-    pub fn credit(self, amount: i64) -> Balance {
-        let repaid = amount.min(self.debt);
-        Balance { spendable: self.spendable + amount - repaid, debt: self.debt - repaid }
     }
 
     /// After taking back `amount` (> 0): from what is spendable, the rest becomes debt.
@@ -39,15 +34,6 @@ pub fn score_after(score: i64, delta: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn credit_repays_debt_first() {
-        let b = Balance { spendable: 0, debt: 30 };
-        assert_eq!(b.credit(10), Balance { spendable: 0, debt: 20 });
-        assert_eq!(b.credit(30), Balance { spendable: 0, debt: 0 });
-        assert_eq!(b.credit(45), Balance { spendable: 15, debt: 0 });
-        assert_eq!(b.credit(45).signed(), b.signed() + 45);
-    }
 
     #[test]
     fn clawback_takes_spendable_then_goes_into_debt() {

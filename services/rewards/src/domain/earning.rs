@@ -35,14 +35,6 @@ impl Rule {
         };
         self.fixed_tokens.saturating_add(per_unit)
     }
-
-    /// What may be granted of `requested` when `already` was granted today by this rule.
-    pub fn capped(&self, requested: i64, already: i64) -> i64 {
-        match self.daily_cap {
-            Some(cap) => requested.min((cap - already).max(0)),
-            None => requested,
-        }
-    }
 }
 
 /// The rule a course purchase earns by: paid and free ones are counted (and capped) apart.
@@ -97,21 +89,9 @@ mod tests {
     }
 
     #[test]
-    fn daily_cap_limits_what_is_left_today() {
-        let r = rule(10, 0, Some(25));
-        assert_eq!(r.capped(10, 0), 10);
-        assert_eq!(r.capped(10, 20), 5);
-        assert_eq!(r.capped(10, 25), 0);
-        assert_eq!(r.capped(10, 30), 0);
-        assert_eq!(rule(10, 0, None).capped(10, 1000), 10);
-    }
-
-    #[test]
     fn free_purchases_earn_by_a_rule_of_their_own() {
         assert_eq!(purchase_rule(d("0")), COURSE_ENROLLED_FREE);
         assert_eq!(purchase_rule(d("0.01")), COURSE_PURCHASED);
-        let free = Rule { id: COURSE_ENROLLED_FREE.into(), daily_cap: Some(0), ..rule(10, 0, None) };
-        assert_eq!(free.capped(free.tokens_for(Some((d("0"), "USD"))), 0), 0, "capped at zero by default");
     }
 
     #[test]

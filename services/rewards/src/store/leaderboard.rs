@@ -330,7 +330,8 @@ pub async fn move_in_histograms(conn: &mut AsyncPgConnection, moves: &[(Board, i
 }
 
 /// Add `delta` (floored at zero) to `user`'s score in `week`; returns (old, new). The row is
-/// locked until the end of the transaction.
+/// locked until the end of the transaction. Clawbacks use it; a credit moves the weekly score
+/// inside `store::credit`.
 pub async fn add_weekly(
     conn: &mut AsyncPgConnection,
     week: IsoWeek,
@@ -340,19 +341,6 @@ pub async fn add_weekly(
 ) -> QueryResult<(i64, i64)> {
     use weekly_scores as w;
     let key = week.to_string();
-    if delta > 0 {
-        // A credit never meets the floor, so the old score is the new one less `delta`: one
-        // upsert (which locks the row like the three statements below) does it.
-        let new: i64 = diesel::insert_into(w::table)
-            .values((w::iso_week.eq(&key), w::user_id.eq(user), w::score.eq(delta), w::reached_at.eq(now)))
-            .on_conflict((w::iso_week, w::user_id))
-            .do_update()
-            .set((w::score.eq(w::score + delta), w::reached_at.eq(now)))
-            .returning(w::score)
-            .get_result(conn)
-            .await?;
-        return Ok((new - delta, new));
-    }
     diesel::insert_into(w::table)
         .values((w::iso_week.eq(&key), w::user_id.eq(user), w::score.eq(0i64), w::reached_at.eq(now)))
         .on_conflict_do_nothing()

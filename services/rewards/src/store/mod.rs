@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod catalog;
+pub mod credit;
 pub mod erasures;
 pub mod friends;
 pub mod leaderboard;

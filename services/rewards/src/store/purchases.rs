@@ -21,8 +21,14 @@ pub struct PurchaseReward {
     pub earned_at: DateTime<Utc>,
 }
 
-pub async fn lock(conn: &mut AsyncPgConnection, purchase: Uuid) -> QueryResult<Option<PurchaseReward>> {
-    purchase_rewards::table.find(purchase).for_update().select(PurchaseReward::as_select()).first(conn).await.optional()
+pub async fn lock(mut conn: &AsyncPgConnection, purchase: Uuid) -> QueryResult<Option<PurchaseReward>> {
+    purchase_rewards::table
+        .find(purchase)
+        .for_update()
+        .select(PurchaseReward::as_select())
+        .first(&mut conn)
+        .await
+        .optional()
 }
 
 /// Record a purchase's reward; false when one is recorded already (e.g. its refund came first).

@@ -1,11 +1,9 @@
-//! Earning rules and the per-day counters behind their caps.
+//! Earning rules. The per-day counters behind their caps are kept by `store::credit`.
 
-use super::schema::{earning_counters, earning_rules};
+use super::schema::earning_rules;
 use crate::domain::earning::Rule;
-use chrono::NaiveDate;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use uuid::Uuid;
 
 type RuleRow = (String, String, i64, i64, Option<String>, Option<i64>, bool);
 
@@ -26,27 +24,4 @@ pub async fn find(conn: &mut AsyncPgConnection, id: &str) -> QueryResult<Option<
         daily_cap,
         active,
     }))
-}
-
-/// Tokens `rule` granted `user` on `day`, with the counter row locked until the end of the
-/// transaction so two events of the same day cannot both pass the cap.
-pub async fn lock_counter(conn: &mut AsyncPgConnection, user: Uuid, rule: &str, day: NaiveDate) -> QueryResult<i64> {
-    use earning_counters as c;
-    diesel::insert_into(c::table)
-        .values((c::user_id.eq(user), c::rule_id.eq(rule), c::day.eq(day), c::tokens.eq(0i64)))
-        .on_conflict_do_nothing()
-        .execute(conn)
-        .await?;
-    c::table.find((user, rule, day)).for_update().select(c::tokens).first(conn).await
-}
-
-pub async fn add_to_counter(
-    conn: &mut AsyncPgConnection,
-    user: Uuid,
-    rule: &str,
-    day: NaiveDate,
-    tokens: i64,
-) -> QueryResult<usize> {
-    use earning_counters as c;
-    diesel::update(c::table.find((user, rule, day))).set(c::tokens.eq(c::tokens + tokens)).execute(conn).await
 }

@@ -46,10 +46,10 @@ pub async fn reserve(
 
 /// The purchase holding a voucher completed: the voucher is spent. No-op for purchases without one
 /// and for a voucher already released.
-pub async fn consume(conn: &mut AsyncPgConnection, purchase: Uuid, now: DateTime<Utc>) -> QueryResult<usize> {
+pub async fn consume(mut conn: &AsyncPgConnection, purchase: Uuid, now: DateTime<Utc>) -> QueryResult<usize> {
     diesel::update(vouchers::table.filter(vouchers::purchase_id.eq(purchase)).filter(vouchers::status.eq(RESERVED)))
         .set((vouchers::status.eq(CONSUMED), vouchers::consumed_at.eq(now)))
-        .execute(conn)
+        .execute(&mut conn)
         .await
 }
 

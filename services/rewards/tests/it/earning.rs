@@ -84,6 +84,8 @@ async fn the_daily_cap_is_honoured_and_resets_the_next_day() {
     s.wait_balance(buyer, 200).await;
     s.wait_drained().await;
     assert_eq!(s.balance_of(buyer).await, 200);
+    // The events say what was granted (the capped 23, not the rule's 59) and the balance after.
+    assert_eq!(s.awarded_events(buyer).await, vec![(59, 59), (59, 118), (59, 177), (23, 200)]);
     // Reviews have a rule (and cap) of their own; one course reviewed twice earns once.
     let course = Uuid::now_v7();
     for _ in 0..2 {
@@ -173,6 +175,7 @@ async fn a_refund_claws_back_and_a_negative_balance_blocks_redemption() {
     // New tokens repay the debt first.
     s.award(buyer, 359).await;
     assert_eq!(s.balance(buyer).await["spendable"], 300);
+    assert_eq!(s.awarded_events(buyer).await.last(), Some(&(359, 300)), "the event's balance is after the repayment");
     assert_eq!(s.redeem(buyer, "course_voucher", "after-repaying").await.status(), 201);
     let clawbacks = s.json(buyer, "/api/tokens/transactions?kind=clawback").await;
     let amounts: Vec<i64> =

@@ -178,6 +178,31 @@ impl Rewards {
         assert!(bad.is_empty(), "balances disagree with the ledger: {bad:?}");
     }
 
+    /// `rewards.tokens.awarded.v1` for `user` as written to the outbox, oldest first:
+    /// (amount, balance_after) from each envelope's data.
+    pub async fn awarded_events(&self, user: Uuid) -> Vec<(i64, i64)> {
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            envelope: String,
+        }
+        let mut conn = self.conn().await;
+        let conn: &mut AsyncPgConnection = &mut conn;
+        let rows: Vec<Row> = diesel_async::RunQueryDsl::load(
+            diesel::sql_query(
+                "SELECT envelope FROM outbox WHERE event_type = 'rewards.tokens.awarded.v1' ORDER BY seq",
+            ),
+            conn,
+        )
+        .await
+        .unwrap();
+        rows.iter()
+            .map(|r| serde_json::from_str::<Value>(&r.envelope).unwrap())
+            .filter(|e| e["data"]["user_id"] == json!(user))
+            .map(|e| (e["data"]["amount"].as_i64().unwrap(), e["data"]["balance_after"].as_i64().unwrap()))
+            .collect()
+    }
+
     /// The consumer's queue exists (events published now are routed to it).
     pub async fn wait_consumer(&self) {
         let queue = self.env.topology().queue("rewards");

@@ -44,6 +44,34 @@ async fn an_award_replayed_with_one_key_posts_one_transaction() {
     s.stop().await;
 }
 
+/// The one-call credit (`credit_tokens`) creates a learner's account on the first credit: many
+/// first credits racing for one new account all land, each on the balance the one before left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_first_credits_to_a_new_account_all_land_in_order() {
+    let s = Rewards::start().await;
+    let (admin, user) = (Uuid::now_v7(), Uuid::now_v7());
+    let stack = &s;
+    let answers = futures_util::future::join_all(
+        (1..=20).map(|i| async move { stack.award_with_key(admin, user, i, &format!("race-{i}")).await }),
+    )
+    .await;
+    assert!(answers.iter().all(|a| a.status() == 201), "{:?}", answers.iter().map(|a| a.status()).collect::<Vec<_>>());
+    let balance = s.balance(user).await;
+    assert_eq!(balance["balance"], 210);
+    assert_eq!(balance["lifetime_earned"], 210);
+    // Whatever order they ran in, each event's balance is the running sum of the amounts.
+    let events = s.awarded_events(user).await;
+    assert_eq!(events.len(), 20);
+    let mut running = 0;
+    for (amount, after) in events {
+        running += amount;
+        assert_eq!(after, running, "an event's balance_after skipped a credit");
+    }
+    assert_eq!(s.json(user, "/api/leaderboard/weekly").await["me"]["score"], 210);
+    s.assert_books_balance().await;
+    s.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_admins_award_and_users_read_only_their_own_tokens() {
     let s = Rewards::start().await;
