@@ -54,14 +54,15 @@ pub fn seller(config: &BillingConfig) -> Party {
     }
 }
 
-/// The tax of `amount` for `user_id`, from their billing details and the active rates (reads only).
+/// The tax of `amount` for a buyer with these billing `details` (`billing_details::find`), from
+/// the active rates (reads only).
 pub async fn quote(
     conn: &mut AsyncPgConnection,
-    user_id: Uuid,
+    details: Option<billing_details::Details>,
     amount: Money,
     seller_country: &str,
 ) -> Result<Quote, Problem> {
-    let Some(details) = billing_details::find(conn, user_id).await? else {
+    let Some(details) = details else {
         return Ok(Quote {
             split: tax::split(amount.amount, amount.currency, None),
             applied: None,

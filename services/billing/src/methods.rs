@@ -110,7 +110,7 @@ async fn make_default(
 async fn own_card(state: &State, user_id: Uuid, id: Uuid) -> Result<(String, methods::SavedMethod), BillingError> {
     let mut conn = state.pool.get().await?;
     let card = methods::find_own(&mut conn, user_id, id).await?.ok_or_else(|| Problem::not_found("payment method"))?;
-    let customer = customers::find(&mut conn, user_id).await?.ok_or_else(|| Problem::not_found("payment method"))?;
+    let customer = customers::find(&conn, user_id).await?.ok_or_else(|| Problem::not_found("payment method"))?;
     Ok((customer, card))
 }
 

@@ -4,7 +4,7 @@ use super::views::PaymentView;
 use crate::domain::invoice::Party;
 use crate::error::BillingError;
 use crate::invoicing::Quote;
-use crate::store::{customers, payments};
+use crate::store::{billing_details, customers, payments};
 use crate::{webhooks, State};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
@@ -121,8 +121,11 @@ struct Plan {
 /// Step 1: the customer, off-session the saved card, and the tax. Reads only.
 async fn plan(conn: &mut AsyncPgConnection, req: CreatePayment, seller: Party) -> Result<Plan, BillingError> {
     let seller_country = seller.country.clone().unwrap_or_default();
-    let quote = crate::invoicing::quote(conn, req.user_id, req.amount, &seller_country).await?;
-    let customer = customers::find(conn, req.user_id).await?;
+    // Independent reads: pipelined, one round trip.
+    let shared: &AsyncPgConnection = conn;
+    let (details, customer) =
+        futures_util::try_join!(billing_details::find(shared, req.user_id), customers::find(shared, req.user_id))?;
+    let quote = crate::invoicing::quote(conn, details, req.amount, &seller_country).await?;
     let saved_method = if req.off_session {
         let method = customers::default_payment_method(conn, req.user_id).await?;
         Some(method.ok_or_else(|| {
@@ -213,37 +216,42 @@ async fn record(conn: &mut AsyncPgConnection, created: Created) -> Result<paymen
     let to_json = |v: serde_json::Result<serde_json::Value>| v.map_err(Problem::internal);
     let tax = quote.applied.as_ref().map(|a| to_json(serde_json::to_value(a))).transpose()?;
     let billed_to = quote.billed_to.as_ref().map(|b| to_json(serde_json::to_value(b))).transpose()?;
-    if new_customer {
-        customers::remember(conn, req.user_id, &customer).await?;
-    }
-    let payment = payments::insert(
-        conn,
-        &payments::NewPayment {
-            id: payment_id,
-            user_id: req.user_id,
-            amount: quote.split.total,
-            currency: req.amount.currency.code(),
-            purpose: req.purpose.as_str(),
-            reference_id: &req.reference_id,
-            description: &description,
-            // A receipt comes with success, so an intent that already succeeded (off-session) is
-            // recorded as processing and settled just below, in this same transaction.
-            status: match intent.status {
-                stripe::PaymentIntentStatus::Succeeded => "processing",
-                other => crate::domain::payment::status_name(other),
-            },
-            stripe_payment_intent_id: &intent.id,
-            client_secret: intent.client_secret.as_deref(),
-            traceparent: platform::telemetry::current_traceparent(),
-            tax_amount: quote.split.tax,
-            tax,
-            tax_country: quote.country.as_deref(),
-            lines: to_json(serde_json::to_value(&req.lines))?,
-            billed_to,
-            seller: Some(to_json(serde_json::to_value(&seller))?),
+    let new_payment = payments::NewPayment {
+        id: payment_id,
+        user_id: req.user_id,
+        amount: quote.split.total,
+        currency: req.amount.currency.code(),
+        purpose: req.purpose.as_str(),
+        reference_id: &req.reference_id,
+        description: &description,
+        // A receipt comes with success, so an intent that already succeeded (off-session) is
+        // recorded as processing and settled just below, in this same transaction.
+        status: match intent.status {
+            stripe::PaymentIntentStatus::Succeeded => "processing",
+            other => crate::domain::payment::status_name(other),
         },
-    )
-    .await?;
+        stripe_payment_intent_id: &intent.id,
+        client_secret: intent.client_secret.as_deref(),
+        traceparent: platform::telemetry::current_traceparent(),
+        tax_amount: quote.split.tax,
+        tax,
+        tax_country: quote.country.as_deref(),
+        lines: to_json(serde_json::to_value(&req.lines))?,
+        billed_to,
+        seller: Some(to_json(serde_json::to_value(&seller))?),
+    };
+    // The customer and the payment are independent rows: pipelined, one round trip.
+    let shared: &AsyncPgConnection = conn;
+    let ((), payment) = futures_util::try_join!(
+        async {
+            if new_customer {
+                customers::remember(shared, req.user_id, &customer).await
+            } else {
+                Ok(())
+            }
+        },
+        payments::insert(shared, &new_payment),
+    )?;
     if intent.status == stripe::PaymentIntentStatus::Succeeded {
         webhooks::record_success(conn, &payment, &intent, charge.as_ref(), now).await?;
         return Ok(payments::find(conn, payment.id).await?.unwrap_or(payment));

@@ -136,8 +136,8 @@ fn view(d: billing_details::Details) -> BillingDetailsView {
         (status = 404, body = Problem, content_type = "application/problem+json", description = "none set yet")))]
 pub async fn get_details(state: web::Data<State>, principal: Principal) -> Result<HttpResponse, Problem> {
     let user = principal.user_id()?;
-    let mut conn = state.pool.get().await?;
-    let details = billing_details::find(&mut conn, user).await?.ok_or_else(|| Problem::not_found("billing details"))?;
+    let conn = state.pool.get().await?;
+    let details = billing_details::find(&conn, user).await?.ok_or_else(|| Problem::not_found("billing details"))?;
     Ok(HttpResponse::Ok().json(view(details)))
 }
 

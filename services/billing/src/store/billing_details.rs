@@ -23,8 +23,8 @@ pub struct Details {
     pub updated_at: DateTime<Utc>,
 }
 
-pub async fn find(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<Option<Details>> {
-    billing_details::table.find(user_id).select(Details::as_select()).first(conn).await.optional()
+pub async fn find(mut conn: &AsyncPgConnection, user_id: Uuid) -> QueryResult<Option<Details>> {
+    billing_details::table.find(user_id).select(Details::as_select()).first(&mut conn).await.optional()
 }
 
 /// Insert or replace the user's details (a PUT).

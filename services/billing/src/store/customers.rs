@@ -3,18 +3,20 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-pub async fn find(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<Option<String>> {
-    customers::table.find(user_id).select(customers::stripe_customer_id).first(conn).await.optional()
+pub async fn find(mut conn: &AsyncPgConnection, user_id: Uuid) -> QueryResult<Option<String>> {
+    customers::table.find(user_id).select(customers::stripe_customer_id).first(&mut conn).await.optional()
 }
 
-/// Remember the user's Stripe customer; the first writer wins and everyone gets its id.
-pub async fn remember(conn: &mut AsyncPgConnection, user_id: Uuid, stripe_id: &str) -> QueryResult<String> {
+/// Remember the user's Stripe customer; the first writer wins. Two requests racing for a new user
+/// got the same customer from Stripe (its idempotency key is the user's), so the loser's id is the
+/// winner's.
+pub async fn remember(mut conn: &AsyncPgConnection, user_id: Uuid, stripe_id: &str) -> QueryResult<()> {
     diesel::insert_into(customers::table)
         .values((customers::user_id.eq(user_id), customers::stripe_customer_id.eq(stripe_id)))
         .on_conflict_do_nothing()
-        .execute(conn)
-        .await?;
-    customers::table.find(user_id).select(customers::stripe_customer_id).first(conn).await
+        .execute(&mut conn)
+        .await
+        .map(|_| ())
 }
 
 /// The saved card renewals charge.

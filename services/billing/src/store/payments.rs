@@ -75,8 +75,8 @@ pub struct NewPayment<'a> {
     pub seller: Option<serde_json::Value>,
 }
 
-pub async fn insert(conn: &mut AsyncPgConnection, new: &NewPayment<'_>) -> QueryResult<Payment> {
-    diesel::insert_into(payments::table).values(new).returning(Payment::as_returning()).get_result(conn).await
+pub async fn insert(mut conn: &AsyncPgConnection, new: &NewPayment<'_>) -> QueryResult<Payment> {
+    diesel::insert_into(payments::table).values(new).returning(Payment::as_returning()).get_result(&mut conn).await
 }
 
 pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<Payment>> {

@@ -396,15 +396,17 @@ async fn price_in(
 }
 
 /// Step 3, in a transaction: attach billing's payment to the purchase, unless a concurrent attempt
-/// already did (billing answers every attempt for one purchase with the same payment).
+/// already did (billing answers every attempt for one purchase with the same payment). One
+/// statement in the usual case: the guarded update locks the row and attaches it.
 async fn record_payment(
     conn: &mut AsyncPgConnection,
     purchase_id: Uuid,
     payment: &Payment,
 ) -> Result<purchases::Purchase, Problem> {
-    let purchase = purchases::lock(conn, purchase_id).await?.ok_or_else(|| Problem::internal("purchase vanished"))?;
-    if purchase.payment_id.is_some() {
-        return Ok(purchase);
+    if let Some(attached) =
+        purchases::set_payment(conn, purchase_id, payment.id, payment.client_secret.as_deref()).await?
+    {
+        return Ok(attached);
     }
-    Ok(purchases::set_payment(conn, purchase.id, payment.id, payment.client_secret.as_deref()).await?)
+    purchases::lock(conn, purchase_id).await?.ok_or_else(|| Problem::internal("purchase vanished"))
 }

@@ -143,13 +143,15 @@ pub async fn owns(conn: &mut AsyncPgConnection, buyer: Uuid, course: Uuid) -> Qu
     .await
 }
 
+/// Attach billing's payment to a purchase that has none yet; `None` when it has one (a concurrent
+/// attempt attached it first: the row lock orders the two, and the second sees the first's).
 pub async fn set_payment(
     conn: &mut AsyncPgConnection,
     id: Uuid,
     payment_id: Uuid,
     client_secret: Option<&str>,
-) -> QueryResult<Purchase> {
-    diesel::update(purchases::table.find(id))
+) -> QueryResult<Option<Purchase>> {
+    diesel::update(purchases::table.find(id).filter(purchases::payment_id.is_null()))
         .set((
             purchases::payment_id.eq(payment_id),
             purchases::client_secret.eq(client_secret),
@@ -158,6 +160,7 @@ pub async fn set_payment(
         .returning(Purchase::as_returning())
         .get_result(conn)
         .await
+        .optional()
 }
 
 /// What a completion books on the purchase.
