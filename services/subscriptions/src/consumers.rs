@@ -19,6 +19,9 @@ use uuid::Uuid;
 pub struct Handler(pub Arc<State>);
 
 const SUBSCRIPTION_PURPOSE: &str = events::catalog::billing::PaymentPurpose::Subscription.as_str();
+const TOKENS_REDEEMED: &str = "rewards.tokens.redeemed.v1";
+/// The reward item that is a month of Pro: the one redemption that changes anything here.
+const PRO_MONTH: &str = "pro_month";
 
 pub const SUBSCRIPTIONS: &[&str] = &[
     "billing.payment.succeeded.v1",
@@ -27,7 +30,7 @@ pub const SUBSCRIPTIONS: &[&str] = &[
     "billing.payment_method.default_changed.v1",
     "licensing.seat.activated.v1",
     "licensing.seat.released.v1",
-    "rewards.tokens.redeemed.v1",
+    TOKENS_REDEEMED,
     "licensing.license.suspended.v1",
     "licensing.license.reinstated.v1",
     "licensing.license.extended.v1",
@@ -40,9 +43,13 @@ impl EventHandler for Handler {
         SUBSCRIPTIONS.to_vec()
     }
 
-    /// Payments for course purchases and licenses are not ours: acked without a transaction (and
-    /// without dropping the payer's cached entitlements, which they did not change).
+    /// Payments for course purchases and licenses are not ours, nor redemptions of anything but a
+    /// Pro month (a course voucher is marketplace's and rewards'): acked without a transaction (and
+    /// without dropping the user's cached entitlements, which they did not change).
     fn concerns(&self, event: &CloudEvent) -> bool {
+        if event.event_type == TOKENS_REDEEMED {
+            return event.data.get("item").and_then(|item| item.as_str()).is_none_or(|item| item == PRO_MONTH);
+        }
         events::catalog::billing::payment_purpose(event).is_none_or(|purpose| purpose == SUBSCRIPTION_PURPOSE)
     }
 
@@ -60,7 +67,7 @@ impl EventHandler for Handler {
                 "billing.payment_method.default_changed.v1" => default_card_changed(conn, state, decode(event)?).await,
                 "licensing.seat.activated.v1" => seat_activated(conn, state, decode(event)?).await,
                 "licensing.seat.released.v1" => seat_released(conn, state, decode(event)?).await,
-                "rewards.tokens.redeemed.v1" => tokens_redeemed(conn, state, decode(event)?).await,
+                TOKENS_REDEEMED => tokens_redeemed(conn, state, decode(event)?).await,
                 "licensing.license.suspended.v1"
                 | "licensing.license.reinstated.v1"
                 | "licensing.license.extended.v1"
@@ -299,7 +306,7 @@ async fn tokens_redeemed(
     state: &State,
     e: TokensRedeemed,
 ) -> Result<(), SubscriptionError> {
-    if e.item != "pro_month" {
+    if e.item != PRO_MONTH {
         return Ok(());
     }
     let now = state.clock.now();

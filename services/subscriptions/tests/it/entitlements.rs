@@ -86,18 +86,31 @@ async fn cancellation_changes_the_answer_at_once_and_a_redeemed_month_gives_pro(
     assert_eq!(res.status(), 200);
     assert_eq!(s.feature(user, "certificates").await["allowed"], false, "no stale window after our own change");
 
-    let redeemed = envelope(&TokensRedeemed {
-        redemption_id: Uuid::now_v7(),
-        user_id: user,
-        item: "pro_month".into(),
-        cost: 500,
-        transaction_id: Uuid::now_v7(),
-        balance_after: 0,
-        redeemed_at: Utc::now(),
-    });
-    testkit::bus::publish_raw(&s.env, &redeemed).await;
+    let redeemed = |item: &str| {
+        envelope(&TokensRedeemed {
+            redemption_id: Uuid::now_v7(),
+            user_id: user,
+            item: item.into(),
+            cost: 500,
+            transaction_id: Uuid::now_v7(),
+            balance_after: 0,
+            redeemed_at: Utc::now(),
+        })
+    };
+    // A course voucher is not subscriptions' concern: settled without a transaction or inbox row.
+    let voucher = redeemed("course_voucher");
+    testkit::bus::publish_raw(&s.env, &voucher).await;
+    let pro_month = redeemed("pro_month");
+    testkit::bus::publish_raw(&s.env, &pro_month).await;
     let f = s.wait_feature(user, "certificates", true).await;
     assert_eq!(f["source"], "reward");
+    let consumed = events::metrics::EventMetrics::new(&s.svc.metrics).consumed;
+    testkit::eventually("the voucher's redemption settled as ignored", std::time::Duration::from_secs(15), || async {
+        (consumed.get(&["rewards.tokens.redeemed.v1", events::metrics::outcome::IGNORED]) == 1).then_some(())
+    })
+    .await;
+    assert!(!s.in_inbox(voucher.id).await, "a course voucher's redemption left a row in subscriptions' inbox");
+    assert!(s.in_inbox(pro_month.id).await, "the Pro month's redemption was applied through the inbox");
     s.stop().await;
 }
 
