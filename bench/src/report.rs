@@ -94,7 +94,7 @@ pub struct Run {
     pub loadavg_before: String,
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
+pub fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(|a, b| a.total_cmp(b));
     match values.len() {
         0 => 0.0,

@@ -31,13 +31,18 @@ diesel::table! {
 /// one-statement write (a SQL function doing the whole change) takes it as a parameter and inserts
 /// the row itself.
 pub fn envelope<E: DomainEvent>(event: &E) -> Result<(CloudEvent, String), diesel::result::Error> {
-    // The trace of the change travels with its event: the relay hands it to the broker in the
-    // AMQP headers and each consumer continues it.
-    let envelope = CloudEvent::new(event, None)
-        .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?
-        .in_trace(platform::telemetry::TraceContext::current());
+    let envelope = cloud_event(event)?;
     let text = serde_json::to_string(&envelope).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
     Ok((envelope, text))
+}
+
+/// The envelope of `event`, in the current trace.
+pub fn cloud_event<E: DomainEvent>(event: &E) -> Result<CloudEvent, diesel::result::Error> {
+    // The trace of the change travels with its event: the relay hands it to the broker in the
+    // AMQP headers and each consumer continues it.
+    Ok(CloudEvent::new(event, None)
+        .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?
+        .in_trace(platform::telemetry::TraceContext::current()))
 }
 
 /// Append `event` to the outbox inside `conn`'s current transaction. Returns the envelope written.

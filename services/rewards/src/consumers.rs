@@ -142,15 +142,13 @@ async fn earn(conn: &mut AsyncPgConnection, now: DateTime<Utc>, e: &Earning<'_>)
     }
     let credit = Credit {
         user: e.user,
-        kind: ledger::EARN,
         amount: requested,
         reason: &rule.description,
         reference: Some(e.reference),
         source: e.source,
         idempotency_ref: e.idempotency_ref,
-        rule: Some(&rule.id),
     };
-    let Some(granted) = ledger::earn(conn, now, &credit, rule.daily_cap).await? else {
+    let Some(granted) = ledger::earn(conn, now, &rule.id, &credit, rule.daily_cap).await? else {
         return Ok(0);
     };
     if granted <= 0 {

@@ -7,7 +7,7 @@ use crate::store::accounts::{self, NewTransaction, Transaction};
 use crate::store::catalog::{Item, Voucher};
 use crate::store::credit::{self, Posting};
 use crate::store::leaderboard::{self, Board};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 use events::catalog::rewards::{TokensAwarded, TokensClawedBack, TokensRedeemed};
@@ -26,23 +26,22 @@ pub const KINDS: [&str; 5] = [EARN, AWARD, REDEEM, CLAWBACK, EXPIRE];
 pub const SOURCE_ADMIN: &str = "admin";
 pub const SOURCE_REDEMPTION: &str = "redemption";
 
-/// Tokens credited by a rule (`earn`) or an admin (`award`).
+/// Tokens credited: by an admin ([`award`]) or by an earning rule ([`earn`]), which decide the
+/// entry's kind and rule.
 pub struct Credit<'a> {
     pub user: Uuid,
-    pub kind: &'static str,
     pub amount: i64,
     pub reason: &'a str,
     pub reference: Option<&'a str>,
     pub source: &'a str,
     pub idempotency_ref: &'a str,
-    pub rule: Option<&'a str>,
 }
 
-/// Credit tokens: balance (repaying clawback debt first), global and weekly scores, ledger entry,
-/// `rewards.tokens.awarded.v1`. `None` when `source` already posted `idempotency_ref`. The credit
-/// itself is one round trip (`store::credit::credit_tokens`); a concurrent post of the same
-/// reference fails it on the ledger's unique (source, idempotency_ref).
-pub async fn credit(
+/// An admin's award ([`AWARD`], no rule): balance (repaying clawback debt first), global and
+/// weekly scores, ledger entry, `rewards.tokens.awarded.v1`. `None` when `source` already posted
+/// `idempotency_ref`. The credit itself is one round trip (`store::credit::credit_tokens`); a
+/// concurrent post of the same reference fails it on the ledger's unique (source, idempotency_ref).
+pub async fn award(
     conn: &mut AsyncPgConnection,
     now: DateTime<Utc>,
     c: &Credit<'_>,
@@ -50,34 +49,35 @@ pub async fn credit(
     if accounts::posted(conn, c.source, c.idempotency_ref).await?.is_some() {
         return Ok(None);
     }
-    let event = awarded(now, c);
+    let event = awarded(now, AWARD, None, c);
     let balance_after = credit::credit_tokens(conn, &event, &posting(c)).await?;
     Ok(Some(Transaction {
         id: event.transaction_id,
-        user_id: c.user,
-        kind: c.kind.to_string(),
-        amount: c.amount,
+        user_id: event.user_id,
+        kind: event.kind,
+        amount: event.amount,
         reason: event.reason,
         reference: event.reference,
         source: c.source.to_string(),
         idempotency_ref: c.idempotency_ref.to_string(),
         rule: event.rule,
         balance_after,
-        created_at: now,
+        created_at: event.awarded_at,
     }))
 }
 
-/// An earning rule's occurrence (`c.kind` is [`EARN`], `c.rule` the rule, `c.amount` what the rule
-/// asks for): credited once per (source, idempotency_ref), within `daily_cap` tokens a UTC day.
-/// `None` when already posted; else the tokens granted (0 when the cap left nothing). One round
-/// trip: `store::credit::earn_once`.
+/// An occurrence of the earning rule `rule` ([`EARN`]; `c.amount` is what the rule asks for):
+/// credited once per (source, idempotency_ref), within `daily_cap` tokens a UTC day. `None` when
+/// already posted; else the tokens granted (0 when the cap left nothing). One round trip:
+/// `store::credit::earn_once`.
 pub async fn earn(
     conn: &mut AsyncPgConnection,
     now: DateTime<Utc>,
+    rule: &str,
     c: &Credit<'_>,
     daily_cap: Option<i64>,
 ) -> QueryResult<Option<i64>> {
-    credit::earn_once(conn, &awarded(now, c), &posting(c), daily_cap, now.date_naive()).await
+    credit::earn_once(conn, &awarded(now, EARN, Some(rule), c), &posting(c), daily_cap).await
 }
 
 fn posting<'a>(c: &Credit<'a>) -> Posting<'a> {
@@ -85,18 +85,20 @@ fn posting<'a>(c: &Credit<'a>) -> Posting<'a> {
 }
 
 /// The credit's event before the statement sets what the account decides: `balance_after`, and
-/// for an earning the `amount` its daily cap allows.
-fn awarded(now: DateTime<Utc>, c: &Credit<'_>) -> TokensAwarded {
+/// for an earning the `amount` its daily cap allows. The statement writes the ledger entry from
+/// it. Its time is cut to the microsecond the database keeps, so the entry, its event and the
+/// answer show the same instant.
+fn awarded(now: DateTime<Utc>, kind: &str, rule: Option<&str>, c: &Credit<'_>) -> TokensAwarded {
     TokensAwarded {
         transaction_id: Uuid::now_v7(),
         user_id: c.user,
-        kind: c.kind.to_string(),
+        kind: kind.to_string(),
         amount: c.amount,
-        rule: c.rule.map(str::to_string),
+        rule: rule.map(str::to_string),
         reason: c.reason.to_string(),
         reference: c.reference.map(str::to_string),
         balance_after: 0,
-        awarded_at: now,
+        awarded_at: now.trunc_subsecs(6),
     }
 }
 

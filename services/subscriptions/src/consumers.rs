@@ -10,6 +10,7 @@ use crate::store::{grants, licenses};
 use crate::State;
 use chrono::{DateTime, Duration, Utc};
 use diesel_async::AsyncPgConnection;
+use events::catalog::rewards::PRO_MONTH;
 use events::{CloudEvent, EventHandler, HandlerError};
 use futures_util::future::BoxFuture;
 use serde::Deserialize;
@@ -20,8 +21,6 @@ pub struct Handler(pub Arc<State>);
 
 const SUBSCRIPTION_PURPOSE: &str = events::catalog::billing::PaymentPurpose::Subscription.as_str();
 const TOKENS_REDEEMED: &str = "rewards.tokens.redeemed.v1";
-/// The reward item that is a month of Pro: the one redemption that changes anything here.
-const PRO_MONTH: &str = "pro_month";
 
 pub const SUBSCRIPTIONS: &[&str] = &[
     "billing.payment.succeeded.v1",

@@ -9,6 +9,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// The catalogue item that is one month of Pro: the redemption subscriptions applies (rewards
+/// seeds it in its catalogue; every other item is no concern of subscriptions').
+pub const PRO_MONTH: &str = "pro_month";
+
 /// Every event type rewards publishes.
 pub const TYPES: &[&str] = &[TokensAwarded::TYPE, TokensRedeemed::TYPE, TokensClawedBack::TYPE];
 

@@ -71,18 +71,16 @@ pub async fn award(
             // cannot award twice.
             let once = format!("{}:{key_text}", principal.sub);
             let reason = req.reason.trim();
-            let tx = ledger::credit(
+            let tx = ledger::award(
                 conn,
                 now,
                 &Credit {
                     user: req.user_id,
-                    kind: ledger::AWARD,
                     amount: req.amount,
                     reason,
                     reference: None,
                     source: ledger::SOURCE_ADMIN,
                     idempotency_ref: &once,
-                    rule: None,
                 },
             )
             .await?

@@ -1,36 +1,28 @@
-//! The one-call credit: `credit_tokens` and `earn_once` (migration 2026-12-16-100001_credit_tokens)
-//! lock the account, repay a clawback debt first, move the global and weekly scores and their
-//! histogram rows, write the ledger entry and `rewards.tokens.awarded.v1`, in one round trip inside
-//! the caller's transaction; `earn_once` first applies the earning rule's once-only and daily-cap
-//! checks. The event's `amount` (capped) and `balance_after` are set by the statement.
+//! The one-call credit: `credit_tokens` and `earn_once` (migrations 2026-12-16-100001_credit_tokens
+//! and 2026-12-17-100001_credit_from_envelope) lock the account, repay a clawback debt first, move
+//! the global and weekly scores and their histogram rows, write the ledger entry and
+//! `rewards.tokens.awarded.v1`, in one round trip inside the caller's transaction; `earn_once`
+//! first applies the earning rule's once-only and daily-cap checks.
+//!
+//! The statement takes the event's envelope and writes the ledger entry from its `data`, so the
+//! entry and its event cannot disagree; it sets the event's `amount` (capped) and `balance_after`.
+//! Beside the envelope it takes only what the event does not carry: the posting and the boards.
 
 use crate::domain::week::IsoWeek;
 use crate::store::leaderboard::Board;
-use chrono::{DateTime, NaiveDate, Utc};
 use diesel::QueryResult;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use events::catalog::rewards::TokensAwarded;
-use events::catalog::DomainEvent;
 
 mod sql {
-    use diesel::sql_types::{BigInt, Date, Nullable, Text, Timestamptz, Uuid};
+    use diesel::sql_types::{BigInt, Jsonb, Nullable, Text};
     diesel::define_sql_function! {
-        #[allow(clippy::too_many_arguments)]
-        fn credit_tokens(
-            user: Uuid, kind: Text, amount: BigInt, reason: Text, reference: Nullable<Text>, source: Text,
-            idempotency_ref: Text, rule: Nullable<Text>, at: Timestamptz,
-            iso_week: Text, global_board: Text, week_board: Text,
-            transaction_id: Uuid, event_id: Uuid, event_type: Text, envelope: Text
-        ) -> BigInt;
+        fn credit_tokens(envelope: Jsonb, source: Text, idempotency_ref: Text,
+                         iso_week: Text, global_board: Text, week_board: Text) -> BigInt;
     }
     diesel::define_sql_function! {
-        #[allow(clippy::too_many_arguments)]
-        fn earn_once(
-            user: Uuid, rule: Text, requested: BigInt, daily_cap: Nullable<BigInt>, day: Date, reason: Text,
-            reference: Nullable<Text>, source: Text, idempotency_ref: Text, at: Timestamptz,
-            iso_week: Text, global_board: Text, week_board: Text,
-            transaction_id: Uuid, event_id: Uuid, event_type: Text, envelope: Text
-        ) -> Nullable<BigInt>;
+        fn earn_once(envelope: Jsonb, source: Text, idempotency_ref: Text, daily_cap: Nullable<BigInt>,
+                     iso_week: Text, global_board: Text, week_board: Text) -> Nullable<BigInt>;
     }
 }
 
@@ -40,10 +32,27 @@ pub struct Posting<'a> {
     pub idempotency_ref: &'a str,
 }
 
-/// The boards a credit at `at` moves on: the global one and `at`'s ISO week.
-fn boards(at: DateTime<Utc>) -> (String, String, String) {
-    let week = IsoWeek::of(at);
-    (week.to_string(), Board::Global.key(), Board::Week(week).key())
+/// The statement's arguments that come from the event: its envelope, and the boards a credit at
+/// `awarded_at` moves on (the global one and that ISO week's).
+struct Call {
+    envelope: serde_json::Value,
+    iso_week: String,
+    global_board: String,
+    week_board: String,
+}
+
+impl Call {
+    fn of(event: &TokensAwarded) -> QueryResult<Self> {
+        let envelope = serde_json::to_value(events::outbox::cloud_event(event)?)
+            .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
+        let week = IsoWeek::of(event.awarded_at);
+        Ok(Call {
+            envelope,
+            iso_week: week.to_string(),
+            global_board: Board::Global.key(),
+            week_board: Board::Week(week).key(),
+        })
+    }
 }
 
 /// Credit `event.amount` (> 0) as `event` describes; returns the balance after. The caller has
@@ -53,60 +62,38 @@ pub async fn credit_tokens(
     event: &TokensAwarded,
     posting: &Posting<'_>,
 ) -> QueryResult<i64> {
-    let (envelope, text) = events::outbox::envelope(event)?;
-    let (iso_week, global, week) = boards(event.awarded_at);
+    let c = Call::of(event)?;
     diesel::select(sql::credit_tokens(
-        event.user_id,
-        &event.kind,
-        event.amount,
-        &event.reason,
-        event.reference.as_deref(),
+        c.envelope,
         posting.source,
         posting.idempotency_ref,
-        event.rule.as_deref(),
-        event.awarded_at,
-        iso_week,
-        global,
-        week,
-        event.transaction_id,
-        envelope.id,
-        TokensAwarded::TYPE,
-        text,
+        c.iso_week,
+        c.global_board,
+        c.week_board,
     ))
     .get_result(conn)
     .await
 }
 
-/// An earning rule's occurrence: `event.amount` is what the rule asks for, `event.rule` names it.
-/// `None` when `posting` was already posted; else the tokens granted within `daily_cap` on `day`
-/// (0: the cap left nothing, and nothing was written).
+/// An earning rule's occurrence: `event.kind` is `earn`, `event.rule` names the rule and
+/// `event.amount` is what it asks for. `None` when `posting` was already posted; else the tokens
+/// granted within `daily_cap` on `event.awarded_at`'s UTC day (0: the cap left nothing, and
+/// nothing was written).
 pub async fn earn_once(
     conn: &mut AsyncPgConnection,
     event: &TokensAwarded,
     posting: &Posting<'_>,
     daily_cap: Option<i64>,
-    day: NaiveDate,
 ) -> QueryResult<Option<i64>> {
-    let (envelope, text) = events::outbox::envelope(event)?;
-    let (iso_week, global, week) = boards(event.awarded_at);
+    let c = Call::of(event)?;
     diesel::select(sql::earn_once(
-        event.user_id,
-        event.rule.as_deref().unwrap_or_default(),
-        event.amount,
-        daily_cap,
-        day,
-        &event.reason,
-        event.reference.as_deref(),
+        c.envelope,
         posting.source,
         posting.idempotency_ref,
-        event.awarded_at,
-        iso_week,
-        global,
-        week,
-        event.transaction_id,
-        envelope.id,
-        TokensAwarded::TYPE,
-        text,
+        daily_cap,
+        c.iso_week,
+        c.global_board,
+        c.week_board,
     ))
     .get_result(conn)
     .await

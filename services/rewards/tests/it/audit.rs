@@ -120,18 +120,16 @@ async fn the_old_award_table_folds_into_the_hash_chained_log() {
     let recent: Value = s.award_with_key(admin, user, 40, "fold-1").await.json().await.unwrap();
     let mut conn = s.conn().await;
     // An award from before: a ledger entry and an old-table row, nothing in the log.
-    let old_tx = rewards::ledger::credit(
+    let old_tx = rewards::ledger::award(
         &mut conn,
         chrono::Utc::now() - chrono::Duration::days(30),
         &rewards::ledger::Credit {
             user,
-            kind: rewards::ledger::AWARD,
             amount: 15,
             reason: "Spoke at the \"meetup\"\ttwice",
             reference: None,
             source: rewards::ledger::SOURCE_ADMIN,
             idempotency_ref: "fold-old",
-            rule: None,
         },
     )
     .await

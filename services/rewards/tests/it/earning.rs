@@ -67,6 +67,15 @@ async fn a_redelivered_purchase_earns_tokens_once() {
     let e = events.expect("rewards.tokens.awarded.v1", Duration::from_secs(10)).await;
     assert_eq!(e.data["amount"], 59);
     assert_eq!(e.data["rule"], "course_purchased");
+    assert_eq!(e.data["kind"], "earn");
+    // The ledger entry is written from its event (credit_tokens reads the envelope): the same
+    // entry, reason, balance and instant.
+    let entry = &list["data"][0];
+    assert_eq!(entry["id"], e.data["transaction_id"]);
+    assert_eq!(entry["reason"], e.data["reason"]);
+    assert_eq!(entry["balance_after"], e.data["balance_after"]);
+    let instant = |v: &Value| v.as_str().unwrap().parse::<chrono::DateTime<Utc>>().unwrap();
+    assert_eq!(instant(&entry["created_at"]), instant(&e.data["awarded_at"]));
     assert!(events.next(Duration::from_millis(500)).await.is_none(), "awarded once");
     s.assert_books_balance().await;
     s.stop().await;
