@@ -9,8 +9,11 @@
 -- the ledger's unique key), the boards it moves (their keys are built by store::leaderboard::Board)
 -- and, for an earning, the rule's daily cap. The statement still sets the event's `amount` (capped)
 -- and `balance_after`.
-DROP FUNCTION earn_once(UUID, TEXT, BIGINT, BIGINT, DATE, TEXT, TEXT, TEXT, TEXT, TIMESTAMPTZ, TEXT, TEXT, TEXT, UUID, UUID, TEXT, TEXT);
-DROP FUNCTION credit_tokens(UUID, TEXT, BIGINT, TEXT, TEXT, TEXT, TEXT, TEXT, TIMESTAMPTZ, TEXT, TEXT, TEXT, UUID, UUID, TEXT, TEXT);
+--
+-- Expand only (docs/operations.md, "Run the migrations, then roll out"): the new functions are
+-- overloads beside the old ones, which the previous release's pods keep calling until the rollout
+-- ends. A later release drops the old signatures (credit_tokens(UUID, TEXT, BIGINT, ...) and
+-- earn_once(UUID, TEXT, BIGINT, ...)) once no running version calls them.
 
 -- Credit `data.amount` (> 0) to `data.user_id`; returns the balance after. A clawback's debt is
 -- repaid first (as domain::balance::Balance::credit); a credit never meets the score floor, so the
