@@ -1,6 +1,11 @@
 //! The idempotent consumer: bounded prefetch, manual ack after commit, an inbox row written in the
 //! handler's transaction (a redelivered event has no second effect).
 //!
+//! Deliveries the broker has already pushed when one arrives are applied together, up to
+//! [`MAX_BATCH`], in one transaction with their inbox rows: under load, events share a commit
+//! instead of paying one each. A batch that fails as a whole is applied again one event per
+//! transaction, so a failure stays the failing event's own.
+//!
 //! Failures are of two kinds. A transient one ([`HandlerError::Retry`], the database or its pool
 //! failing) sends a copy of the message to a delayed-retry queue ([`crate::retry`]) and acks the
 //! original only once the broker has confirmed the copy, so the event is never lost and the
@@ -20,7 +25,7 @@ use crate::topology::Topology;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures_util::future::BoxFuture;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions, BasicRejectOptions,
@@ -32,6 +37,10 @@ use platform::db::Pool;
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::Instrument;
+
+/// The most deliveries one transaction applies together ([`gather`]). Bounded so that one
+/// batch's row locks are held briefly and a failed batch costs little to redo one by one.
+const MAX_BATCH: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
@@ -142,9 +151,14 @@ impl Consumer {
                     Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
                     next = stream.next() => match next {
                         Some(Ok(delivery)) => {
+                            let (batch, broken) = gather(delivery, &mut stream);
                             let this = this.clone();
                             let out = out.clone();
-                            in_flight.spawn(async move { this.process(delivery, &out).await });
+                            in_flight.spawn(async move { this.process(batch, &out).await });
+                            if broken {
+                                tracing::warn!("consumer: broker failure while batching, reconnecting");
+                                break;
+                            }
                         }
                         Some(Err(e)) => {
                             tracing::warn!(error = %e, "consumer: broker failure, reconnecting");
@@ -186,25 +200,66 @@ impl Consumer {
         Ok((stream, out))
     }
 
-    async fn process(&self, delivery: Delivery, out: &Channel) {
+    /// Settle a batch of deliveries. Those this service is concerned with go in one transaction
+    /// ([`Self::apply_together`]) when there are several; if that fails, each is applied alone, so
+    /// one event's failure is retried or dead-lettered by itself and the others commit.
+    async fn process(&self, deliveries: Vec<Delivery>, out: &Channel) {
         let started = std::time::Instant::now();
-        let event: CloudEvent = match serde_json::from_slice(&delivery.data) {
-            Ok(e) => e,
+        let mut together = Vec::with_capacity(deliveries.len());
+        for delivery in deliveries {
+            let Some(event) = self.parse(&delivery, out).await else { continue };
+            if self.handler.concerns(&event) {
+                together.push((event, delivery));
+            } else {
+                let counted = self.handle_event(&event, &delivery, out).await;
+                self.count(&event, counted, started);
+            }
+        }
+        if together.len() > 1 {
+            match self.apply_together(&together).await {
+                Ok(outcomes) => {
+                    for ((event, delivery), outcome) in together.iter().zip(outcomes) {
+                        let span = self.span(event, delivery);
+                        let counted = self.settle(Ok(outcome), event, delivery, out).instrument(span).await;
+                        self.count(event, counted, started);
+                    }
+                    return;
+                }
+                Err(e) => tracing::info!(
+                    error = %e,
+                    events = together.len(),
+                    "consumer: a batch failed as a whole; applying its events one by one"
+                ),
+            }
+        }
+        let alone = together.iter().map(|(event, delivery)| async move {
+            let counted = self.handle_event(event, delivery, out).await;
+            self.count(event, counted, started);
+        });
+        futures_util::future::join_all(alone).await;
+    }
+
+    /// The delivery's envelope; a malformed one is dead-lettered (and counted) here.
+    async fn parse(&self, delivery: &Delivery, out: &Channel) -> Option<CloudEvent> {
+        match serde_json::from_slice(&delivery.data) {
+            Ok(e) => Some(e),
             Err(e) => {
                 tracing::error!(error = %e, "consumer: malformed envelope, dead-lettering");
-                self.dead_letter(out, &delivery, dlq::Reason::Malformed, &e.to_string()).await;
+                self.dead_letter(out, delivery, dlq::Reason::Malformed, &e.to_string()).await;
                 self.metrics.consumed.inc(&["malformed", outcome::DEAD_LETTERED]);
-                return;
+                None
             }
-        };
-        let counted = self.handle_event(&event, &delivery, out).await;
-        // Counted once settled, so a dashboard never shows an event as handled that came back.
+        }
+    }
+
+    /// Counted once settled, so a dashboard never shows an event as handled that came back.
+    fn count(&self, event: &CloudEvent, counted: &'static str, started: std::time::Instant) {
         self.metrics.consumed.inc(&[&event.event_type, counted]);
         self.metrics.handler_duration.observe_since(&[&event.event_type], started);
     }
 
-    /// Apply, then ack, retry or dead-letter; returns the outcome to count.
-    async fn handle_event(&self, event: &CloudEvent, delivery: &Delivery, out: &Channel) -> &'static str {
+    /// The span of one event's handling, continuing the trace it was published in.
+    fn span(&self, event: &CloudEvent, delivery: &Delivery) -> tracing::Span {
         let span = tracing::info_span!(
             "event.consume",
             otel.kind = "consumer",
@@ -213,6 +268,12 @@ impl Consumer {
             consumer = %self.service,
         );
         platform::telemetry::set_parent_from(&span, &trace_context(event, delivery));
+        span
+    }
+
+    /// Apply, then ack, retry or dead-letter; returns the outcome to count.
+    async fn handle_event(&self, event: &CloudEvent, delivery: &Delivery, out: &Channel) -> &'static str {
+        let span = self.span(event, delivery);
         // One span for the handler and the settling: no guard is held across an await.
         async move { self.settle(self.apply(event).await, event, delivery, out).await }.instrument(span).await
     }
@@ -316,6 +377,73 @@ impl Consumer {
         })
         .await
     }
+}
+
+impl Consumer {
+    /// The events of `batch` (all this service's concern) in one transaction: one inbox statement
+    /// for all of them, then each new event's handler in turn, then one commit. That shares the
+    /// transaction's round trips and its commit (a WAL flush) between the events the broker had
+    /// already pushed. Any failure rolls the whole batch back and is returned: the caller applies
+    /// each event alone then ([`Self::apply`]), which gives each its own retry or dead letter.
+    async fn apply_together(&self, batch: &[(CloudEvent, Delivery)]) -> Result<Vec<Outcome>, HandlerError> {
+        let mut conn = self.pool.get().await?;
+        let handler = self.handler.clone();
+        let consumer = self.service.clone();
+        let spans: Vec<tracing::Span> = batch.iter().map(|(event, delivery)| self.span(event, delivery)).collect();
+        AsyncConnection::transaction(&mut *conn, async move |conn: &mut AsyncPgConnection| {
+            let rows: Vec<_> = batch
+                .iter()
+                .map(|(event, _)| {
+                    (
+                        inbox::event_id.eq(event.id),
+                        inbox::consumer.eq(consumer.as_str()),
+                        inbox::event_type.eq(event.event_type.as_str()),
+                    )
+                })
+                .collect();
+            // One event delivered twice in one batch is inserted once: the second copy conflicts
+            // with the first and counts as a duplicate below.
+            let mut new: std::collections::HashSet<uuid::Uuid> = diesel::insert_into(inbox::table)
+                .values(&rows)
+                .on_conflict_do_nothing()
+                .returning(inbox::event_id)
+                .get_results(conn)
+                .await?
+                .into_iter()
+                .collect();
+            let mut outcomes = Vec::with_capacity(batch.len());
+            for ((event, _), span) in batch.iter().zip(spans) {
+                if new.remove(&event.id) {
+                    handler.handle(conn, event).instrument(span).await?;
+                    outcomes.push(Outcome::Applied);
+                } else {
+                    outcomes.push(Outcome::Duplicate);
+                }
+            }
+            Ok(outcomes)
+        })
+        .await
+    }
+}
+
+/// `first` and the deliveries the broker has already pushed behind it, up to [`MAX_BATCH`]: a
+/// batch that one transaction applies. Nothing waits for more: a delivery that comes alone is a
+/// batch of one. `true` when the stream failed or ended meanwhile (the caller hands the batch over,
+/// then reconnects; a delivery of a dead channel cannot be acked, so it comes back).
+fn gather(first: Delivery, stream: &mut lapin::Consumer) -> (Vec<Delivery>, bool) {
+    let mut batch = vec![first];
+    while batch.len() < MAX_BATCH {
+        match stream.next().now_or_never() {
+            Some(Some(Ok(delivery))) => batch.push(delivery),
+            Some(Some(Err(e))) => {
+                tracing::warn!(error = %e, "consumer: broker failure");
+                return (batch, true);
+            }
+            Some(None) => return (batch, true),
+            None => break,
+        }
+    }
+    (batch, false)
 }
 
 /// Publish a copy of `delivery` with `headers` straight to `queue` (default exchange), and ack the

@@ -108,3 +108,75 @@ async fn failing_handler_dead_letters_after_the_horizon_while_others_flow() {
     task.await.unwrap();
     env.cleanup(&["events"]).await;
 }
+
+/// Events already waiting when the consumer starts are applied together: several share one
+/// transaction (their inbox rows carry its `now()`), and a copy of one of them in the same batch
+/// has no second effect. An event that fails among waiting ones fails its batch as a whole, which
+/// is then applied one event per transaction: the others commit, the failing one alone is retried
+/// and leaves no inbox row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_events_share_a_transaction_and_a_failure_among_them_stays_its_own() {
+    let _shared = BROKER.read().await;
+    let env = TestEnv::new();
+    let pool = pool(&env).await;
+    let recorder = Arc::new(Recorder::default());
+    // The queue exists, nobody consumes: what is published now waits in it together.
+    let stopped_consumer = || async {
+        let (stop, task) = start_consumer(&env, &pool, recorder.clone(), env.retry_policy());
+        wait_for_queue(&env).await;
+        stop.send(true).unwrap();
+        task.await.unwrap();
+    };
+    stopped_consumer().await;
+    let waiting: Vec<CloudEvent> = (1..=6).map(|n| CloudEvent::new(&Ping { n }, None).unwrap()).collect();
+    for event in &waiting {
+        bus::publish_raw(&env, event).await;
+    }
+    bus::publish_raw(&env, &waiting[0]).await;
+    let (stop, task) = start_consumer(&env, &pool, recorder.clone(), env.retry_policy());
+    wait_for_count(
+        "the waiting events applied",
+        &pool,
+        "SELECT count(*) AS n FROM effects",
+        6,
+        Duration::from_secs(10),
+    )
+    .await;
+    let q = env.topology().queue("events");
+    eventually("every copy acked", Duration::from_secs(10), || {
+        let q = q.clone();
+        async move { (bus::queue_depth(&q).await == Some(0)).then_some(()) }
+    })
+    .await;
+    let mut conn = pool.get().await.unwrap();
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM effects").await, 6, "the copy had no second effect");
+    let transactions = count(&mut conn, "SELECT count(DISTINCT processed_at) AS n FROM inbox").await;
+    assert!(transactions < 6, "six waiting events took {transactions} transactions: none shared one");
+    stop.send(true).unwrap();
+    task.await.unwrap();
+
+    // A stuck event among waiting ones.
+    let stuck = CloudEvent::new(&Ping { n: -1 }, None).unwrap();
+    let more: Vec<CloudEvent> = (7..=10).map(|n| CloudEvent::new(&Ping { n }, None).unwrap()).collect();
+    bus::publish_raw(&env, &more[0]).await;
+    bus::publish_raw(&env, &stuck).await;
+    for event in &more[1..] {
+        bus::publish_raw(&env, event).await;
+    }
+    let (stop, task) = start_consumer(&env, &pool, recorder.clone(), env.retry_policy());
+    wait_for_count("the others applied", &pool, "SELECT count(*) AS n FROM effects", 10, Duration::from_secs(10)).await;
+    eventually("the stuck event tried", Duration::from_secs(10), || async {
+        (recorder.calls(stuck.id) >= 1).then_some(())
+    })
+    .await;
+    for event in &more {
+        let sql = format!("SELECT count(*) AS n FROM effects WHERE event_id = '{}'", event.id);
+        assert_eq!(count(&mut conn, &sql).await, 1, "each of the others applied once");
+    }
+    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM effects WHERE n < 0").await, 0);
+    let stuck_inbox = format!("SELECT count(*) AS n FROM inbox WHERE event_id = '{}'", stuck.id);
+    assert_eq!(count(&mut conn, &stuck_inbox).await, 0, "the failed event left no inbox row");
+    stop.send(true).unwrap();
+    task.await.unwrap();
+    env.cleanup(&["events"]).await;
+}
