@@ -4,9 +4,7 @@
 //! and a rollback gives its number back.
 
 use crate::config::BillingConfig;
-use crate::domain::invoice::{
-    self as docs, CreditNote, Invoice, Party, TaxApplied, TaxLine, CREDIT_NOTE_SERIES, INVOICE_SERIES,
-};
+use crate::domain::invoice::{self as docs, CreditNote, Invoice, Party, TaxApplied, TaxLine, CREDIT_NOTE_SERIES};
 use crate::domain::tax::{self, Split, Treatment};
 use crate::store::{billing_details, invoices, payments, receipts, refunds, tax_rates};
 use chrono::{DateTime, Datelike, Utc};
@@ -127,18 +125,11 @@ pub fn split_of(payment: &payments::Payment) -> Split {
 }
 
 /// The invoice of a payment that just succeeded (every purpose: a receipt proves the payment, the
-/// invoice is the tax document). Numbered `INV-<year>-<n>` by the year of `now`; `sequence` is
-/// the `INV` counter's next number, taken by the caller with the receipt's
-/// (`receipts::next_sequences`).
-pub async fn issue_invoice(
-    conn: &AsyncPgConnection,
-    payment: &payments::Payment,
-    receipt_number: &str,
-    sequence: i64,
-    now: DateTime<Utc>,
-) -> Result<Invoice, Problem> {
+/// invoice is the tax document), and the row's amounts. Its `number` (`INV-<year>-<n>`) and
+/// `receipt_number` are left empty: the statement that numbers the success sets them
+/// (`receipts::record_numbered_success`), so the counters stay locked for as little as possible.
+pub fn draft_invoice(payment: &payments::Payment, now: DateTime<Utc>) -> Result<(Invoice, Split), Problem> {
     let currency = currency_of(&payment.currency)?;
-    let number = docs::document_number(INVOICE_SERIES, now.year(), sequence);
     let lines: Vec<ChargeLine> = from_json(&payment.lines)?;
     let split = split_of(payment);
     let money = |d: Decimal| Money::round(d, currency);
@@ -150,7 +141,7 @@ pub async fn issue_invoice(
     };
     let invoice = Invoice {
         id: Uuid::now_v7(),
-        number,
+        number: String::new(),
         payment_id: payment.id,
         purpose: payment.purpose.clone(),
         user_id: payment.user_id,
@@ -164,25 +155,9 @@ pub async fn issue_invoice(
         subtotal: money(split.net),
         tax: applied_of(payment)?.map(|a| TaxLine::new(&a, money(split.tax))),
         total: money(split.total),
-        receipt_number: Some(receipt_number.to_string()),
+        receipt_number: None,
     };
-    invoices::insert_invoice(
-        conn,
-        payment.id,
-        &invoices::NewDocument {
-            id: invoice.id,
-            number: &invoice.number,
-            user_id: payment.user_id,
-            currency: currency.code(),
-            subtotal: split.net,
-            tax_amount: split.tax,
-            total: split.total,
-            document: to_json(&invoice)?,
-            issued_at: now,
-        },
-    )
-    .await?;
-    Ok(invoice)
+    Ok((invoice, split))
 }
 
 /// A refund taken apart like its payment: what was refunded before it (confirmed refunds only)

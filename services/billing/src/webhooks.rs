@@ -12,7 +12,6 @@
 
 use crate::domain::invoice::INVOICE_SERIES;
 use crate::domain::payment::{self as rules, Decision};
-use crate::domain::receipt::receipt_number;
 use crate::domain::reconcile::intent_is_news;
 use crate::domain::refund as refund_rules;
 use crate::error::BillingError;
@@ -349,17 +348,7 @@ pub async fn record_success(
     .await?;
     let currency = currency_of(payment)?;
     let purpose = purpose_of(payment)?;
-    // From here to the commit the receipt and invoice counters are held.
-    let [receipt_sequence, invoice_sequence] =
-        receipts::next_sequences(conn, [receipts::RECEIPT_SERIES, INVOICE_SERIES], now.year()).await?;
-    let number = receipt_number(now.year(), receipt_sequence);
-    let success = payments::Success {
-        charge_id: intent.latest_charge.as_deref(),
-        card_brand: brand.as_deref(),
-        card_last4: last4.as_deref(),
-        receipt_number: &number,
-        at: now,
-    };
+    let (invoice, split) = crate::invoicing::draft_invoice(payment, now).map_err(BillingError::Problem)?;
     let event = events::catalog::billing::PaymentSucceeded {
         payment_id: payment.id,
         user_id: payment.user_id,
@@ -367,21 +356,33 @@ pub async fn record_success(
         tax: tax_of(payment.tax_amount, currency),
         purpose,
         reference_id: payment.reference_id.clone(),
-        receipt_number: number.clone(),
+        // Set by the statement that takes the number.
+        receipt_number: String::new(),
         succeeded_at: now,
     };
-    // The three writes that need the numbers go out pipelined, one round trip for all three, so the
-    // counters wait for one answer and the commit instead of four answers.
-    let shared: &AsyncPgConnection = conn;
-    futures_util::try_join!(
-        async { payments::mark_succeeded(shared, payment.id, &success).await.map_err(BillingError::from) },
-        async {
-            crate::invoicing::issue_invoice(shared, payment, &number, invoice_sequence, now)
-                .await
-                .map_err(BillingError::Problem)
+    let json = |e: serde_json::Error| BillingError::Problem(Problem::internal(e));
+    let envelope = serde_json::to_value(events::outbox::cloud_event(&event)?).map_err(json)?;
+    // The numbers last, and in the statement that writes them: from here to the commit the
+    // receipt and invoice counters are held.
+    receipts::record_numbered_success(
+        conn,
+        receipts::NumberedSuccess {
+            payment_id: payment.id,
+            year: now.year(),
+            invoice_series: INVOICE_SERIES,
+            charge_id: intent.latest_charge.as_deref(),
+            card_brand: brand.as_deref(),
+            card_last4: last4.as_deref(),
+            at: now,
+            invoice_id: invoice.id,
+            subtotal: split.net,
+            tax_amount: split.tax,
+            total: split.total,
+            document: serde_json::to_value(&invoice).map_err(json)?,
+            envelope,
         },
-        async { events::outbox::enqueue(shared, &event).await.map_err(BillingError::from) },
-    )?;
+    )
+    .await?;
     Ok(())
 }
 

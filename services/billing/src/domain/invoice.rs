@@ -14,7 +14,9 @@ use uuid::Uuid;
 pub const INVOICE_SERIES: &str = "INV";
 pub const CREDIT_NOTE_SERIES: &str = "CN";
 
-/// `INV-2026-000001`, `CN-2026-000001`: six digits, more when needed.
+/// `INV-2026-000001`, `CN-2026-000001`: six digits, more when needed. A success's receipt and
+/// invoice are numbered inside the statement that records it, by the SQL function of the same name
+/// (migration `2026-12-17-200001_record_numbered_success`); billing's tests pin the two together.
 pub fn document_number(series: &str, year: i32, sequence: i64) -> String {
     format!("{series}-{year}-{sequence:06}")
 }

@@ -1,12 +1,8 @@
-//! Receipt numbers and the receipt document.
+//! The receipt document. Its number (`RCPT-2026-000123`) is given by the statement that records
+//! the payment's success (`store::receipts::record_numbered_success`).
 
 use platform::html::escape;
 use serde::Serialize;
-
-/// `RCPT-2026-000123`: per-year sequence, zero-padded to six digits (more digits when needed).
-pub fn receipt_number(year: i32, sequence: i64) -> String {
-    format!("RCPT-{year}-{sequence:06}")
-}
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ReceiptRefund {
@@ -112,12 +108,6 @@ impl Receipt {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn receipt_numbers_are_padded() {
-        assert_eq!(receipt_number(2026, 123), "RCPT-2026-000123");
-        assert_eq!(receipt_number(2027, 1_234_567), "RCPT-2027-1234567");
-    }
 
     /// Every text that reaches the page from outside the code (an instructor's course title in
     /// the description, the operator's merchant settings, Stripe's card brand) is escaped.

@@ -108,33 +108,6 @@ pub async fn lock_by_intent(conn: &mut AsyncPgConnection, intent_id: &str) -> Qu
         .optional()
 }
 
-pub struct Success<'a> {
-    pub charge_id: Option<&'a str>,
-    pub card_brand: Option<&'a str>,
-    pub card_last4: Option<&'a str>,
-    pub receipt_number: &'a str,
-    pub at: DateTime<Utc>,
-}
-
-/// Takes the connection shared: the success pipelines it with the invoice and the event.
-pub async fn mark_succeeded(mut conn: &AsyncPgConnection, id: Uuid, s: &Success<'_>) -> QueryResult<Payment> {
-    diesel::update(payments::table.find(id))
-        .set((
-            payments::status.eq(crate::domain::payment::SUCCEEDED),
-            payments::latest_charge_id.eq(s.charge_id),
-            payments::card_brand.eq(s.card_brand),
-            payments::card_last4.eq(s.card_last4),
-            payments::receipt_number.eq(s.receipt_number),
-            payments::succeeded_at.eq(s.at),
-            payments::failure_code.eq(None::<String>),
-            payments::failure_message.eq(None::<String>),
-            payments::updated_at.eq(diesel::dsl::now),
-        ))
-        .returning(Payment::as_returning())
-        .get_result(&mut conn)
-        .await
-}
-
 pub async fn mark_failed(
     conn: &mut AsyncPgConnection,
     id: Uuid,

@@ -1,6 +1,9 @@
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Int4, Int8, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use rust_decimal::Decimal;
+use uuid::Uuid;
 
 /// Receipts' series (`RCPT-2026-000123`); invoices and credit notes have their own
 /// (`domain::invoice`), numbered by the same counter.
@@ -46,4 +49,63 @@ pub async fn next_sequences<const N: usize>(
             })?;
     }
     Ok(out)
+}
+
+mod sql {
+    use diesel::sql_types::{Int4, Jsonb, Nullable, Numeric, Text, Timestamptz, Uuid};
+    diesel::define_sql_function! {
+        #[allow(clippy::too_many_arguments)]
+        fn record_numbered_success(
+            payment_id: Uuid, year: Int4, receipt_series: Text, invoice_series: Text,
+            charge_id: Nullable<Text>, card_brand: Nullable<Text>, card_last4: Nullable<Text>, at: Timestamptz,
+            invoice_id: Uuid, subtotal: Numeric, tax_amount: Numeric, total: Numeric, document: Jsonb,
+            envelope: Jsonb
+        ) -> Text;
+    }
+}
+
+/// A payment's success, with everything that does not depend on its numbers built already.
+pub struct NumberedSuccess<'a> {
+    pub payment_id: Uuid,
+    /// The year the numbers belong to.
+    pub year: i32,
+    pub invoice_series: &'a str,
+    pub charge_id: Option<&'a str>,
+    pub card_brand: Option<&'a str>,
+    pub card_last4: Option<&'a str>,
+    pub at: DateTime<Utc>,
+    pub invoice_id: Uuid,
+    pub subtotal: Decimal,
+    pub tax_amount: Decimal,
+    pub total: Decimal,
+    /// The invoice as issued, its `number` and `receipt_number` set by the statement.
+    pub document: serde_json::Value,
+    /// `billing.payment.succeeded.v1`'s envelope, its `data.receipt_number` set by the statement.
+    pub envelope: serde_json::Value,
+}
+
+/// Number a successful payment (its receipt and invoice) and write what carries the numbers (the
+/// payment marked succeeded, the invoice, the event) in one statement (migration
+/// `2026-12-17-200001_record_numbered_success`). The counter rows stay locked until the caller
+/// commits, as with [`next_sequences`]; doing the writes inside the statement keeps them locked for
+/// one answer and the commit instead of two answers and the commit. Returns the receipt number.
+pub async fn record_numbered_success(conn: &mut AsyncPgConnection, s: NumberedSuccess<'_>) -> QueryResult<String> {
+    diesel::select(sql::record_numbered_success(
+        s.payment_id,
+        s.year,
+        RECEIPT_SERIES,
+        s.invoice_series,
+        s.charge_id,
+        s.card_brand,
+        s.card_last4,
+        s.at,
+        s.invoice_id,
+        s.subtotal,
+        s.tax_amount,
+        s.total,
+        s.document,
+        s.envelope,
+    ))
+    .get_result(conn)
+    .await
 }

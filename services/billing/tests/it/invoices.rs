@@ -378,3 +378,32 @@ async fn invoice_numbers_are_gap_free_per_year_under_concurrency() {
     assert_eq!(seen.iter().collect::<BTreeSet<_>>().len(), 7);
     s.stop().await;
 }
+
+/// A success's receipt and invoice are numbered in SQL (`document_number`, inside the statement
+/// that records the success), a credit note in Rust (`domain::invoice::document_number`): the two
+/// write every number alike, padding included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_numbered_in_sql_and_in_rust_read_alike() {
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Number {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        number: String,
+    }
+    let s = Stack::start().await;
+    let mut conn = s.svc.pool.get().await.unwrap();
+    for (series, year, sequence) in
+        [("RCPT", 2026, 1_i64), ("INV", 2026, 123), ("CN", 2027, 999_999), ("INV", 2031, 1_234_567)]
+    {
+        let sql: Number = diesel::sql_query("SELECT document_number($1, $2, $3) AS number")
+            .bind::<diesel::sql_types::Text, _>(series)
+            .bind::<diesel::sql_types::Int4, _>(year)
+            .bind::<diesel::sql_types::Int8, _>(sequence)
+            .get_result(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(sql.number, billing::domain::invoice::document_number(series, year, sequence));
+    }
+    drop(conn);
+    s.stop().await;
+}
