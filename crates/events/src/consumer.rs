@@ -218,6 +218,7 @@ impl Consumer {
         if together.len() > 1 {
             match self.apply_together(&together).await {
                 Ok(outcomes) => {
+                    self.metrics.batches.inc(&["together"]);
                     for ((event, delivery), outcome) in together.iter().zip(outcomes) {
                         let span = self.span(event, delivery);
                         let counted = self.settle(Ok(outcome), event, delivery, out).instrument(span).await;
@@ -225,11 +226,14 @@ impl Consumer {
                     }
                     return;
                 }
-                Err(e) => tracing::info!(
-                    error = %e,
-                    events = together.len(),
-                    "consumer: a batch failed as a whole; applying its events one by one"
-                ),
+                Err(e) => {
+                    self.metrics.batches.inc(&["split"]);
+                    tracing::info!(
+                        error = %e,
+                        events = together.len(),
+                        "consumer: a batch failed as a whole; applying its events one by one"
+                    )
+                }
             }
         }
         let alone = together.iter().map(|(event, delivery)| async move {

@@ -30,6 +30,9 @@ pub struct EventMetrics {
     /// Deliveries handled, by event type and [`outcome`].
     pub consumed: CounterVec,
     pub handler_duration: HistogramVec,
+    /// Batches of several deliveries: `together` (one transaction applied them all) or `split`
+    /// (it failed, and each was applied in a transaction of its own).
+    pub batches: CounterVec,
     /// A channel of the consumer's connection, for passive declares at scrape time.
     queue_channel: Arc<Mutex<Option<Channel>>>,
 }
@@ -51,6 +54,11 @@ impl EventMetrics {
                 "monetization_event_handler_duration_seconds",
                 "Time from delivery to settled (handler transaction included), by event type",
                 &["event_type"],
+            ),
+            batches: metrics.counter(
+                "monetization_event_batches",
+                "Consumer batches of several deliveries, by result (together: one transaction; split: failed, then one transaction each)",
+                &["result"],
             ),
             queue_channel: Arc::default(),
         }

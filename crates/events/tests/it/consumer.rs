@@ -120,9 +120,11 @@ async fn waiting_events_share_a_transaction_and_a_failure_among_them_stays_its_o
     let env = TestEnv::new();
     let pool = pool(&env).await;
     let recorder = Arc::new(Recorder::default());
+    let metrics = events::metrics::EventMetrics::detached();
+    let start = || start_consumer_counted(&env, &pool, recorder.clone(), env.retry_policy(), metrics.clone());
     // The queue exists, nobody consumes: what is published now waits in it together.
     let stopped_consumer = || async {
-        let (stop, task) = start_consumer(&env, &pool, recorder.clone(), env.retry_policy());
+        let (stop, task) = start();
         wait_for_queue(&env).await;
         stop.send(true).unwrap();
         task.await.unwrap();
@@ -133,7 +135,7 @@ async fn waiting_events_share_a_transaction_and_a_failure_among_them_stays_its_o
         bus::publish_raw(&env, event).await;
     }
     bus::publish_raw(&env, &waiting[0]).await;
-    let (stop, task) = start_consumer(&env, &pool, recorder.clone(), env.retry_policy());
+    let (stop, task) = start();
     wait_for_count(
         "the waiting events applied",
         &pool,
@@ -152,6 +154,8 @@ async fn waiting_events_share_a_transaction_and_a_failure_among_them_stays_its_o
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM effects").await, 6, "the copy had no second effect");
     let transactions = count(&mut conn, "SELECT count(DISTINCT processed_at) AS n FROM inbox").await;
     assert!(transactions < 6, "six waiting events took {transactions} transactions: none shared one");
+    assert!(metrics.batches.get(&["together"]) >= 1);
+    assert_eq!(metrics.batches.get(&["split"]), 0);
     stop.send(true).unwrap();
     task.await.unwrap();
 
@@ -163,7 +167,7 @@ async fn waiting_events_share_a_transaction_and_a_failure_among_them_stays_its_o
     for event in &more[1..] {
         bus::publish_raw(&env, event).await;
     }
-    let (stop, task) = start_consumer(&env, &pool, recorder.clone(), env.retry_policy());
+    let (stop, task) = start();
     wait_for_count("the others applied", &pool, "SELECT count(*) AS n FROM effects", 10, Duration::from_secs(10)).await;
     eventually("the stuck event tried", Duration::from_secs(10), || async {
         (recorder.calls(stuck.id) >= 1).then_some(())
