@@ -208,20 +208,24 @@ impl Consumer {
         let mut together = Vec::with_capacity(deliveries.len());
         for delivery in deliveries {
             let Some(event) = self.parse(&delivery, out).await else { continue };
+            // One span per event, made once: it covers the batch's handler call, the settling and,
+            // after a split, the event's handling alone.
+            let span = self.span(&event, &delivery);
             if self.handler.concerns(&event) {
-                together.push((event, delivery));
+                together.push(Received { event, delivery, span });
             } else {
-                let counted = self.handle_event(&event, &delivery, out).await;
-                self.count(&event, counted, started);
+                let received = Received { event, delivery, span };
+                let counted = self.handle_event(&received, out).await;
+                self.count(&received.event, counted, started);
             }
         }
         if together.len() > 1 {
             match self.apply_together(&together).await {
                 Ok(outcomes) => {
                     self.metrics.batches.inc(&["together"]);
-                    for ((event, delivery), outcome) in together.iter().zip(outcomes) {
-                        let span = self.span(event, delivery);
-                        let counted = self.settle(Ok(outcome), event, delivery, out).instrument(span).await;
+                    for (received, outcome) in together.iter().zip(outcomes) {
+                        let Received { event, delivery, span } = received;
+                        let counted = self.settle(Ok(outcome), event, delivery, out).instrument(span.clone()).await;
                         self.count(event, counted, started);
                     }
                     return;
@@ -236,9 +240,9 @@ impl Consumer {
                 }
             }
         }
-        let alone = together.iter().map(|(event, delivery)| async move {
-            let counted = self.handle_event(event, delivery, out).await;
-            self.count(event, counted, started);
+        let alone = together.iter().map(|received| async move {
+            let counted = self.handle_event(received, out).await;
+            self.count(&received.event, counted, started);
         });
         futures_util::future::join_all(alone).await;
     }
@@ -276,10 +280,10 @@ impl Consumer {
     }
 
     /// Apply, then ack, retry or dead-letter; returns the outcome to count.
-    async fn handle_event(&self, event: &CloudEvent, delivery: &Delivery, out: &Channel) -> &'static str {
-        let span = self.span(event, delivery);
+    async fn handle_event(&self, received: &Received, out: &Channel) -> &'static str {
+        let Received { event, delivery, span } = received;
         // One span for the handler and the settling: no guard is held across an await.
-        async move { self.settle(self.apply(event).await, event, delivery, out).await }.instrument(span).await
+        async move { self.settle(self.apply(event).await, event, delivery, out).await }.instrument(span.clone()).await
     }
 
     async fn settle(
@@ -383,21 +387,27 @@ impl Consumer {
     }
 }
 
+/// A parsed delivery and the span its handling is traced in.
+struct Received {
+    event: CloudEvent,
+    delivery: Delivery,
+    span: tracing::Span,
+}
+
 impl Consumer {
     /// The events of `batch` (all this service's concern) in one transaction: one inbox statement
     /// for all of them, then each new event's handler in turn, then one commit. That shares the
     /// transaction's round trips and its commit (a WAL flush) between the events the broker had
     /// already pushed. Any failure rolls the whole batch back and is returned: the caller applies
     /// each event alone then ([`Self::apply`]), which gives each its own retry or dead letter.
-    async fn apply_together(&self, batch: &[(CloudEvent, Delivery)]) -> Result<Vec<Outcome>, HandlerError> {
+    async fn apply_together(&self, batch: &[Received]) -> Result<Vec<Outcome>, HandlerError> {
         let mut conn = self.pool.get().await?;
         let handler = self.handler.clone();
         let consumer = self.service.clone();
-        let spans: Vec<tracing::Span> = batch.iter().map(|(event, delivery)| self.span(event, delivery)).collect();
         AsyncConnection::transaction(&mut *conn, async move |conn: &mut AsyncPgConnection| {
             let rows: Vec<_> = batch
                 .iter()
-                .map(|(event, _)| {
+                .map(|Received { event, .. }| {
                     (
                         inbox::event_id.eq(event.id),
                         inbox::consumer.eq(consumer.as_str()),
@@ -416,9 +426,9 @@ impl Consumer {
                 .into_iter()
                 .collect();
             let mut outcomes = Vec::with_capacity(batch.len());
-            for ((event, _), span) in batch.iter().zip(spans) {
+            for Received { event, span, .. } in batch {
                 if new.remove(&event.id) {
-                    handler.handle(conn, event).instrument(span).await?;
+                    handler.handle(conn, event).instrument(span.clone()).await?;
                     outcomes.push(Outcome::Applied);
                 } else {
                     outcomes.push(Outcome::Duplicate);

@@ -111,7 +111,8 @@ fn from_json<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Result<T,
     serde_json::from_value(v.clone()).map_err(Problem::internal)
 }
 
-fn to_json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value, Problem> {
+/// A value as stored in a JSONB column; failing only on a bug (a map with non-string keys).
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value, Problem> {
     serde_json::to_value(v).map_err(Problem::internal)
 }
 

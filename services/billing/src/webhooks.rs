@@ -15,6 +15,7 @@ use crate::domain::payment::{self as rules, Decision};
 use crate::domain::reconcile::intent_is_news;
 use crate::domain::refund as refund_rules;
 use crate::error::BillingError;
+use crate::invoicing::to_json;
 use crate::store::{customers, history, outcomes, payments, receipts, refunds};
 use crate::State;
 use chrono::{DateTime, Datelike, Utc};
@@ -360,11 +361,10 @@ pub async fn record_success(
         receipt_number: String::new(),
         succeeded_at: now,
     };
-    let json = |e: serde_json::Error| BillingError::Problem(Problem::internal(e));
-    let envelope = serde_json::to_value(events::outbox::cloud_event(&event)?).map_err(json)?;
+    let envelope = to_json(&events::outbox::cloud_event(&event)?)?;
     // The numbers last, and in the statement that writes them: from here to the commit the
     // receipt and invoice counters are held.
-    receipts::record_numbered_success(
+    let receipt = receipts::record_numbered_success(
         conn,
         receipts::NumberedSuccess {
             payment_id: payment.id,
@@ -378,11 +378,12 @@ pub async fn record_success(
             subtotal: split.net,
             tax_amount: split.tax,
             total: split.total,
-            document: serde_json::to_value(&invoice).map_err(json)?,
+            document: to_json(&invoice)?,
             envelope,
         },
     )
     .await?;
+    tracing::debug!(payment_id = %payment.id, %receipt, "payment succeeded");
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 use super::views::PaymentView;
 use crate::domain::invoice::Party;
 use crate::error::BillingError;
-use crate::invoicing::Quote;
+use crate::invoicing::{to_json, Quote};
 use crate::store::{billing_details, customers, payments};
 use crate::{webhooks, State};
 use actix_web::http::StatusCode;
@@ -213,9 +213,8 @@ async fn call_stripe(state: &State, plan: Plan, stripe_key: &stripe::Idempotency
 /// Step 3: the customer (if new) and the payment, settled at once if Stripe already decided it.
 async fn record(conn: &mut AsyncPgConnection, created: Created) -> Result<payments::Payment, BillingError> {
     let Created { req, quote, seller, payment_id, description, customer, new_customer, intent, charge, now } = created;
-    let to_json = |v: serde_json::Result<serde_json::Value>| v.map_err(Problem::internal);
-    let tax = quote.applied.as_ref().map(|a| to_json(serde_json::to_value(a))).transpose()?;
-    let billed_to = quote.billed_to.as_ref().map(|b| to_json(serde_json::to_value(b))).transpose()?;
+    let tax = quote.applied.as_ref().map(to_json).transpose()?;
+    let billed_to = quote.billed_to.as_ref().map(to_json).transpose()?;
     let new_payment = payments::NewPayment {
         id: payment_id,
         user_id: req.user_id,
@@ -236,9 +235,9 @@ async fn record(conn: &mut AsyncPgConnection, created: Created) -> Result<paymen
         tax_amount: quote.split.tax,
         tax,
         tax_country: quote.country.as_deref(),
-        lines: to_json(serde_json::to_value(&req.lines))?,
+        lines: to_json(&req.lines)?,
         billed_to,
-        seller: Some(to_json(serde_json::to_value(&seller))?),
+        seller: Some(to_json(&seller)?),
     };
     // The customer and the payment are independent rows: pipelined, one round trip.
     let shared: &AsyncPgConnection = conn;
