@@ -78,7 +78,30 @@ async fn a_redelivered_purchase_earns_tokens_once() {
     assert_eq!(instant(&entry["created_at"]), instant(&e.data["awarded_at"]));
     assert!(events.next(Duration::from_millis(500)).await.is_none(), "awarded once");
     s.assert_books_balance().await;
+    // One way into the ledger: the positional signatures are dropped (2026-12-18-100001).
+    assert_eq!(credit_signatures(&s).await, ["credit_tokens/6", "earn_once/7"]);
     s.stop().await;
+}
+
+/// The schema's `credit_tokens` and `earn_once` functions, as `name/arguments`.
+async fn credit_signatures(s: &Rewards) -> Vec<String> {
+    #[derive(diesel::QueryableByName)]
+    struct Signature {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        signature: String,
+    }
+    let mut conn = s.conn().await;
+    let rows: Vec<Signature> = diesel_async::RunQueryDsl::load(
+        diesel::sql_query(
+            "SELECT proname || '/' || pronargs AS signature FROM pg_proc
+              WHERE pronamespace = current_schema()::regnamespace AND proname IN ('credit_tokens', 'earn_once')
+              ORDER BY 1",
+        ),
+        &mut conn,
+    )
+    .await
+    .unwrap();
+    rows.into_iter().map(|r| r.signature).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
