@@ -257,6 +257,7 @@ fn licensing_config() -> licensing::Config {
         certificate_max_days: 30,
         scheduler_interval_ms: 200,
         branding_max_age_secs: 300,
+        branding_cache_ms: 60_000,
         dns_nameservers: None,
         // DEV ONLY (platform::code_hash::DEV_KEY), as in scripts/dev.env.
         code_hash_key: Secret::new(platform::code_hash::DEV_KEY),

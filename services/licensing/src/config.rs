@@ -20,6 +20,11 @@ pub struct LicensingConfig {
     /// `Cache-Control: max-age` of the public branding lookup.
     #[serde(default = "default_branding_max_age")]
     pub branding_max_age_secs: u64,
+    /// How long a replica serves a domain's public branding from memory. Changes reach every
+    /// replica's copy at once through the database (`cache_notify` triggers), so this only bounds
+    /// a copy's age while the invalidation listener is down; 0 reads every lookup from the database.
+    #[serde(default = "default_branding_cache_ms")]
+    pub branding_cache_ms: u64,
     /// Nameservers that custom-domain verification asks for TXT records, comma-separated
     /// `ip[:port]`; unset = the system's resolv.conf.
     #[serde(default)]
@@ -46,6 +51,9 @@ fn default_scheduler_interval() -> u64 {
 }
 fn default_branding_max_age() -> u64 {
     300
+}
+fn default_branding_cache_ms() -> u64 {
+    60_000
 }
 
 /// PEM from the environment, with `\n` escapes turned back into line breaks.

@@ -37,7 +37,14 @@ pub struct State {
     pub dns: Arc<dyn dns::TxtResolver>,
     /// Hashes license keys: only their hashes are stored.
     pub codes: platform::code_hash::CodeHasher,
+    /// The public branding lookup's answers by domain (`routes::organizations::public_branding`).
+    pub branding: Arc<platform::cache::TtlCache<routes::organizations::PublicBranding>>,
 }
+
+/// The cache name the branding tables' triggers notify (migration `2026-12-18-200001`).
+pub const BRANDING_CACHE: &str = "branding";
+/// Domains whose branding a replica keeps at most (a full cache is emptied and refilled).
+const BRANDING_DOMAINS: usize = 50_000;
 
 pub fn setup(ctx: &Context, config: Config) -> Result<Wiring, String> {
     setup_with_clock(ctx, config, Arc::new(SystemClock))
@@ -54,8 +61,18 @@ pub fn setup_with_clock(ctx: &Context, config: Config, clock: Arc<dyn Clock>) ->
     let codes = platform::code_hash::CodeHasher::new(&config.code_hash_key, config.code_hash_previous_keys.as_ref())
         .map_err(|e| format!("LICENSING_CODE_HASH_KEY: {e}"))?;
     let test_clocks = config.test_clocks;
-    let state = Arc::new(State { pool: ctx.pool.clone(), config, signer, clock, dns, codes });
-    let background = vec![scheduler::spawn(state.clone(), ctx.shutdown.clone(), ctx.metrics.scheduler())];
+    let branding = Arc::new(
+        platform::cache::TtlCache::new(std::time::Duration::from_millis(config.branding_cache_ms), BRANDING_DOMAINS)
+            .with_metrics(ctx.metrics.cache(BRANDING_CACHE)),
+    );
+    let state = Arc::new(State { pool: ctx.pool.clone(), config, signer, clock, dns, codes, branding });
+    // Every replica's branding copies are dropped when the tables change (and operators' SQL).
+    let invalidations = platform::invalidation::Listener::new(ctx.pool.clone())
+        .cache(BRANDING_CACHE, state.branding.clone())
+        .with_metrics(&ctx.metrics)
+        .spawn(ctx.shutdown.clone());
+    let background =
+        vec![scheduler::spawn(state.clone(), ctx.shutdown.clone(), ctx.metrics.scheduler()), invalidations];
     let eraser = Arc::new(erasure::LicensingEraser { clock: state.clock.clone() });
     let data = actix_web::web::Data::from(state);
     Ok(Wiring {

@@ -23,6 +23,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::str::FromStr;
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// An organisation with its business hours and branding (admins, and its org admins).
@@ -176,6 +177,7 @@ pub async fn put_branding(
         })
     })
     .await?;
+    branding_changed(&state);
     Ok(HttpResponse::Ok().json(BrandingView::private(&saved)))
 }
 
@@ -243,6 +245,7 @@ pub async fn verify_domain(
         })
     })
     .await?;
+    branding_changed(&state);
     tracing::info!(organization_id = %org, domain = %saved.custom_domain.as_deref().unwrap_or_default(), "custom domain verified");
     Ok(HttpResponse::Ok().json(CustomDomainView::of(&saved)))
 }
@@ -281,22 +284,52 @@ pub async fn public_branding(
     if !branding::is_domain(&domain) {
         return Err(Problem::field("domain", "must be a domain name"));
     }
-    let mut conn = state.pool.get().await?;
-    let found = organizations::branding_for_domain(&mut conn, &domain).await?.ok_or(Problem::not_found("branding"))?;
-    let body = serde_json::to_vec(&BrandingView::from(&found)).map_err(Problem::internal)?;
-    let etag = format!("\"{}\"", hex::encode(&Sha256::digest(&body)[..16]));
+    let pool = state.pool.clone();
+    let key = domain.clone();
+    let PublicBranding { body, etag } = state
+        .branding
+        .get_or_load(&domain, move || async move {
+            let mut conn = pool.get().await?;
+            let found =
+                organizations::branding_for_domain(&mut conn, &key).await?.ok_or(Problem::not_found("branding"))?;
+            PublicBranding::of(&found)
+        })
+        .await?;
     let cache = format!("public, max-age={}", state.config.branding_max_age_secs);
     if if_none_match(&req, &etag) {
         return Ok(HttpResponse::NotModified()
-            .insert_header((header::ETAG, etag))
+            .insert_header((header::ETAG, etag.as_ref()))
             .insert_header((header::CACHE_CONTROL, cache))
             .finish());
     }
     Ok(HttpResponse::Ok()
-        .insert_header((header::ETAG, etag))
+        .insert_header((header::ETAG, etag.as_ref()))
         .insert_header((header::CACHE_CONTROL, cache))
         .content_type("application/json")
         .body(body))
+}
+
+/// This replica's branding copies dropped as soon as a change of its own commits, so the caller's
+/// next lookup sees it; the tables' triggers tell every replica (this one again, a moment later).
+fn branding_changed(state: &State) {
+    platform::invalidation::Invalidate::invalidate_all(state.branding.as_ref());
+}
+
+/// A domain's public branding as answered: the body and its strong ETag, computed once per copy.
+/// Only found domains are kept: an unknown one is asked of the database each time, so a flood of
+/// made-up domains cannot fill the cache.
+#[derive(Clone)]
+pub struct PublicBranding {
+    body: web::Bytes,
+    etag: Arc<str>,
+}
+
+impl PublicBranding {
+    fn of(found: &Branding) -> Result<Self, Problem> {
+        let body = serde_json::to_vec(&BrandingView::from(found)).map_err(Problem::internal)?;
+        let etag = format!("\"{}\"", hex::encode(&Sha256::digest(&body)[..16]));
+        Ok(Self { body: body.into(), etag: etag.into() })
+    }
 }
 
 /// RFC 9110: `If-None-Match` compares weakly; `*` matches any current representation.

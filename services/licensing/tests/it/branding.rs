@@ -94,3 +94,73 @@ async fn branding_is_validated_owned_and_served_with_an_etag() {
     assert_eq!(res.status(), 404);
     s.stop().await;
 }
+
+/// The public lookup is served from memory, and a change by any writer (here an operator's SQL,
+/// which no handler sees: another replica's change reaches this one the same way) reaches it
+/// through the database's notification, well before the copy's TTL (60 s here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cached_branding_follows_every_change_of_its_tables() {
+    let s = Stack::start().await;
+    let x_org = org_of(&s.license(3).await);
+    let domain = format!("learn-{}.acme.example.com", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let admin = Caller::org_admin(x_org);
+    let res = s
+        .req(Method::PUT, &format!("/api/enterprise/organizations/{x_org}/branding"), Some(&admin))
+        .json(&branding(&domain))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let saved: Value = res.json().await.unwrap();
+    let record = &saved["custom_domain_claim"]["verification"];
+    s.dns.publish(record["name"].as_str().unwrap(), record["value"].as_str().unwrap());
+    let verify = format!("/api/enterprise/organizations/{x_org}/custom-domain/verify");
+    assert_eq!(s.req(Method::POST, &verify, Some(&admin)).send().await.unwrap().status(), 200);
+    let st = &s;
+    let lookup = |domain: String| async move {
+        let res = st.req(Method::GET, &format!("/api/enterprise/branding?domain={domain}"), None).send().await.unwrap();
+        let status = res.status().as_u16();
+        (status, res.json::<Value>().await.unwrap_or(Value::Null)["display_name"].clone())
+    };
+    assert_eq!(lookup(domain.clone()).await, (200, json!("Acme Academy")));
+    let hits_before = cache_hits(&s);
+    assert_eq!(lookup(domain.clone()).await, (200, json!("Acme Academy")));
+    assert!(cache_hits(&s) > hits_before, "the second lookup is served from memory");
+
+    let sql = |statement: String| async move {
+        let mut conn = st.svc.pool.get().await.unwrap();
+        diesel_async::RunQueryDsl::execute(diesel::sql_query(statement), &mut conn).await.unwrap();
+    };
+    sql(format!("UPDATE branding SET display_name = 'Acme Institute' WHERE organization_id = '{x_org}'")).await;
+    testkit::eventually("the SQL change served", std::time::Duration::from_secs(5), || {
+        let domain = domain.clone();
+        async move { (lookup(domain).await == (200, json!("Acme Institute"))).then_some(()) }
+    })
+    .await;
+    // The organisation's own domain moves: the old one stops answering, the new one answers.
+    let own = |org: &str| format!("{org}.example.com");
+    sql(format!("UPDATE organizations SET domain = '{}' WHERE id = '{x_org}'", own("before"))).await;
+    sql(format!("UPDATE branding SET custom_domain = NULL WHERE organization_id = '{x_org}'")).await;
+    let before = format!("before-{}", &x_org.simple().to_string()[..8]);
+    sql(format!("UPDATE organizations SET domain = '{}' WHERE id = '{x_org}'", own(&before))).await;
+    testkit::eventually("the own domain served", std::time::Duration::from_secs(5), || {
+        let d = own(&before);
+        async move { (lookup(d).await == (200, json!("Acme Institute"))).then_some(()) }
+    })
+    .await;
+    let after = format!("after-{}", &x_org.simple().to_string()[..8]);
+    sql(format!("UPDATE organizations SET domain = '{}' WHERE id = '{x_org}'", own(&after))).await;
+    testkit::eventually("the old own domain gone", std::time::Duration::from_secs(5), || {
+        let d = own(&before);
+        async move { (lookup(d).await.0 == 404).then_some(()) }
+    })
+    .await;
+    assert_eq!(lookup(own(&after)).await, (200, json!("Acme Institute")));
+    s.stop().await;
+}
+
+/// Lookups the branding cache answered, from the service's metrics.
+fn cache_hits(s: &Stack) -> u64 {
+    let lookups = s.svc.metrics.counter("monetization_cache_lookups", "", &["cache", "result"]);
+    lookups.get(&[licensing::BRANDING_CACHE, "hit"])
+}
