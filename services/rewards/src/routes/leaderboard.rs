@@ -208,15 +208,20 @@ async fn ranked_board(state: &State, board: Board, user: Uuid, page: PageQuery) 
         }
     };
     let names = page_names.as_ref().unwrap_or(&snapshot.names);
-    let mut conn = state.pool.get().await?;
-    let (my_rank, my_score) = match leaderboard::entry(&mut conn, board, user).await? {
+    let conn = state.pool.get().await?;
+    // The caller's entry and, unless the page named them, their name: pipelined, one round trip.
+    let shared: &AsyncPgConnection = &conn;
+    let (mine, mut my_names) = futures_util::try_join!(leaderboard::entry(shared, board, user), async {
+        match names.contains_key(&user) {
+            true => Ok(HashMap::new()),
+            false => profiles::names(shared, &[user]).await,
+        }
+    })?;
+    let (my_rank, my_score) = match mine {
         Some(e) if e.score > 0 => (Some(rank_from_above(snapshot.histogram.users_above(e.score))), e.score),
         _ => (None, 0),
     };
-    let my_name = match names.get(&user) {
-        Some(name) => Some(name.clone()),
-        None => profiles::names(&mut conn, &[user]).await?.remove(&user),
-    };
+    let my_name = names.get(&user).cloned().or_else(|| my_names.remove(&user));
     let viewer = Viewer { me: user, pseudonyms, reveal_ids: false };
     let data = page
         .data

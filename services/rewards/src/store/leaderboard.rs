@@ -209,20 +209,20 @@ fn fold_histogram(conn: &mut AsyncPgConnection) -> futures_util::future::BoxFutu
 
 /// One user's entry (query-builder queries: prepared once per connection, they run on every
 /// board request).
-pub async fn entry(conn: &mut AsyncPgConnection, board: Board, user: Uuid) -> QueryResult<Option<Entry>> {
+pub async fn entry(mut conn: &AsyncPgConnection, board: Board, user: Uuid) -> QueryResult<Option<Entry>> {
     let row: Option<(Uuid, i64, DateTime<Utc>)> = match board {
         Board::Global => {
             token_balances::table
                 .filter(token_balances::user_id.eq(user))
                 .select((token_balances::user_id, token_balances::lifetime_earned, token_balances::score_reached_at))
-                .first(conn)
+                .first(&mut conn)
                 .await
         }
         Board::Week(w) => {
             weekly_scores::table
                 .filter(weekly_scores::iso_week.eq(w.to_string()).and(weekly_scores::user_id.eq(user)))
                 .select((weekly_scores::user_id, weekly_scores::score, weekly_scores::reached_at))
-                .first(conn)
+                .first(&mut conn)
                 .await
         }
     }

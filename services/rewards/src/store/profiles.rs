@@ -23,14 +23,14 @@ pub async fn upsert(
 }
 
 /// Display names of `users` that have one.
-pub async fn names(conn: &mut AsyncPgConnection, users: &[Uuid]) -> QueryResult<HashMap<Uuid, String>> {
+pub async fn names(mut conn: &AsyncPgConnection, users: &[Uuid]) -> QueryResult<HashMap<Uuid, String>> {
     if users.is_empty() {
         return Ok(HashMap::new());
     }
     let rows: Vec<(Uuid, Option<String>)> = profiles::table
         .filter(profiles::user_id.eq_any(users))
         .select((profiles::user_id, profiles::display_name))
-        .load(conn)
+        .load(&mut conn)
         .await?;
     Ok(rows.into_iter().filter_map(|(id, name)| name.map(|n| (id, n))).collect())
 }
