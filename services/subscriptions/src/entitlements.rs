@@ -203,13 +203,17 @@ pub async fn compute(
     let table = tier_table(conn, tier_tables).await?;
     let rank_of = |code: &str| table.ranks.get(code).copied().unwrap_or(0);
     let mut candidates = Vec::new();
-    if let Some(sub) = subscriptions::latest(conn, user).await? {
+    // Independent reads: pipelined, one round trip.
+    let shared: &AsyncPgConnection = conn;
+    let (latest, windows) =
+        futures_util::try_join!(subscriptions::latest(shared, user), grants::current_and_upcoming(shared, user, now))?;
+    if let Some(sub) = latest {
         if Status::parse(&sub.status).is_some_and(|s| s.grants_access()) {
             candidates.push(Candidate { rank: rank_of(&sub.tier), tier: sub.tier, source: Source::Subscription });
         }
     }
     let mut valid_until: Option<DateTime<Utc>> = None;
-    for g in grants::current_and_upcoming(conn, user, now).await? {
+    for g in windows {
         let change = if g.starts_at > now { Some(g.starts_at) } else { g.ends_at };
         valid_until = match (valid_until, change) {
             (Some(a), Some(b)) => Some(a.min(b)),

@@ -94,12 +94,12 @@ pub async fn lock(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<
 }
 
 /// The user's most recent subscription, live or not.
-pub async fn latest(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<Option<Subscription>> {
+pub async fn latest(mut conn: &AsyncPgConnection, user_id: Uuid) -> QueryResult<Option<Subscription>> {
     subscriptions::table
         .filter(subscriptions::user_id.eq(user_id))
         .order(subscriptions::created_at.desc())
         .select(Subscription::as_select())
-        .first(conn)
+        .first(&mut conn)
         .await
         .optional()
 }
