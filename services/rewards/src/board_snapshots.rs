@@ -44,26 +44,6 @@ pub struct Snapshot {
     /// hundred times per first-page request.
     pub top_handles: Vec<String>,
     pub names: HashMap<Uuid, String>,
-    /// The first page as answered to every caller not on it, by page size: rendered once per
-    /// snapshot (`routes::leaderboard`) instead of once per request.
-    first_pages: Mutex<HashMap<i64, actix_web::web::Bytes>>,
-}
-
-impl Snapshot {
-    /// The first page of `limit` entries rendered by `render`, once per snapshot and size.
-    pub fn first_page<E>(
-        &self,
-        limit: i64,
-        render: impl FnOnce() -> Result<actix_web::web::Bytes, E>,
-    ) -> Result<actix_web::web::Bytes, E> {
-        if let Some(page) = self.first_pages.lock().unwrap_or_else(PoisonError::into_inner).get(&limit) {
-            return Ok(page.clone());
-        }
-        // Rendered outside the lock; two requests racing here both render, and one result stays.
-        let page = render()?;
-        self.first_pages.lock().unwrap_or_else(PoisonError::into_inner).insert(limit, page.clone());
-        Ok(page)
-    }
 }
 
 #[derive(Default)]
@@ -205,5 +185,5 @@ async fn load(pool: &Pool, board: Board, pseudonyms: &Pseudonyms) -> Result<Snap
         })
         .await?;
     let top_handles = top.iter().map(|e| pseudonyms.handle(e.user_id)).collect();
-    Ok(Snapshot { taken, histogram: Histogram::new(rows), top, top_handles, names, first_pages: Mutex::default() })
+    Ok(Snapshot { taken, histogram: Histogram::new(rows), top, top_handles, names })
 }

@@ -154,8 +154,8 @@ pub async fn global(
 ) -> Result<HttpResponse, Problem> {
     let user = principal.user_id()?;
     let q = q.into_inner();
-    let body = ranked_board(&state, Board::Global, user, PageQuery { limit: q.limit, cursor: q.cursor }).await?;
-    Ok(HttpResponse::Ok().content_type("application/json").body(body))
+    let view = ranked_board(&state, Board::Global, user, PageQuery { limit: q.limit, cursor: q.cursor }).await?;
+    Ok(HttpResponse::Ok().json(view))
 }
 
 /// One ISO week's leaderboard (UTC; the current week by default), with the caller's own rank.
@@ -176,21 +176,18 @@ pub async fn weekly(
         Some(w) => w.parse::<IsoWeek>().map_err(|e| Problem::field("week", e))?,
         None => IsoWeek::of(state.clock.now()),
     };
-    let body = ranked_board(&state, Board::Week(week), user, PageQuery { limit: q.limit, cursor: q.cursor }).await?;
-    Ok(HttpResponse::Ok().content_type("application/json").body(body))
+    let view = ranked_board(&state, Board::Week(week), user, PageQuery { limit: q.limit, cursor: q.cursor }).await?;
+    Ok(HttpResponse::Ok().json(view))
 }
 
-/// One page of a big board with the caller's rank, as the JSON of a [`BoardView`]. The first page
-/// and the caller's rank come from the board's snapshot (`board_snapshots`, at most
-/// `REWARDS_LEADERBOARD_SNAPSHOT_MS` old), so a request reads only the caller's entry and name; a
-/// later page is read exactly (`exact_page`). A first page the caller is not on is the same for
-/// every such caller: it is rendered once per snapshot and only the caller's own entry per request.
-async fn ranked_board(state: &State, board: Board, user: Uuid, page: PageQuery) -> Result<Vec<u8>, Problem> {
+/// One page of a big board with the caller's rank. The first page and the caller's rank come from
+/// the board's snapshot (`board_snapshots`, at most `REWARDS_LEADERBOARD_SNAPSHOT_MS` old), so a
+/// request reads only the caller's entry and name; a later page is read exactly (`exact_page`).
+async fn ranked_board(state: &State, board: Board, user: Uuid, page: PageQuery) -> Result<BoardView, Problem> {
     let limit = page.limit();
     let pseudonyms = &state.pseudonyms;
     let after: Option<Cursor> = page.cursor::<WireCursor>()?.map(|c| c.open(pseudonyms)).transpose()?;
     let snapshot = state.boards.get(&state.pool, board).await?;
-    let first = after.is_none();
     let (page, ranks, page_names, handles) = match after {
         None => {
             let rows: Vec<Entry> = snapshot.top.iter().take(limit as usize + 1).cloned().collect();
@@ -220,82 +217,35 @@ async fn ranked_board(state: &State, board: Board, user: Uuid, page: PageQuery) 
             false => profiles::names(shared, &[user]).await,
         }
     })?;
-    drop(conn);
     let (my_rank, my_score) = match mine {
         Some(e) if e.score > 0 => (Some(rank_from_above(snapshot.histogram.users_above(e.score))), e.score),
         _ => (None, 0),
     };
     let my_name = names.get(&user).cloned().or_else(|| my_names.remove(&user));
     let viewer = Viewer { me: user, pseudonyms, reveal_ids: false };
-    let head = BoardHead::of(board);
-    let me = viewer.entry(user, my_score, my_rank, my_name);
-    let entries = || -> Vec<Ranked> {
-        page.data
-            .iter()
-            .zip(&ranks)
-            .enumerate()
-            .map(|(i, (e, &rank))| {
-                let handle = handles.and_then(|h| h.get(i)).cloned().unwrap_or_else(|| pseudonyms.handle(e.user_id));
-                viewer.entry_with_handle(e.user_id, handle, e.score, Some(rank), names.get(&e.user_id).cloned())
-            })
-            .collect()
-    };
-    let json = |e: serde_json::Error| Problem::internal(e);
-    if first && !page.data.iter().any(|e| e.user_id == user) {
-        let shared_part = snapshot.first_page(limit, || {
-            shared_part(&entries(), &page.next_cursor).map(actix_web::web::Bytes::from).map_err(json)
-        })?;
-        return spliced(&head, &shared_part, &me).map_err(json);
-    }
-    let view = BoardView { board: head.board, week: head.week, data: entries(), next_cursor: page.next_cursor, me };
-    serde_json::to_vec(&view).map_err(json)
-}
-
-/// What a [`BoardView`] says before its entries.
-struct BoardHead {
-    board: &'static str,
-    week: Option<String>,
-}
-
-impl BoardHead {
-    fn of(board: Board) -> Self {
-        match board {
-            Board::Global => BoardHead { board: "global", week: None },
-            Board::Week(w) => BoardHead { board: "weekly", week: Some(w.to_string()) },
-        }
-    }
-}
-
-/// The members of a [`BoardView`] that are the same for every caller not on the page, as
-/// `"data":[...],"next_cursor":...` (no braces), for [`spliced`].
-fn shared_part(data: &[Ranked], next_cursor: &Option<String>) -> serde_json::Result<Vec<u8>> {
-    #[derive(Serialize)]
-    struct Shared<'a> {
-        data: &'a [Ranked],
-        next_cursor: &'a Option<String>,
-    }
-    let mut object = serde_json::to_vec(&Shared { data, next_cursor })?;
-    object.pop();
-    object.remove(0);
-    Ok(object)
-}
-
-/// A [`BoardView`]'s JSON from its head, a [`shared_part`] and the caller's entry, members in the
-/// order `BoardView` serialises them (a test holds the two to each other).
-fn spliced(head: &BoardHead, shared_part: &[u8], me: &Ranked) -> serde_json::Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(shared_part.len() + 256);
-    out.extend_from_slice(b"{\"board\":");
-    serde_json::to_writer(&mut out, head.board)?;
-    if let Some(week) = &head.week {
-        out.extend_from_slice(b",\"week\":");
-        serde_json::to_writer(&mut out, week)?;
-    }
-    out.push(b',');
-    out.extend_from_slice(shared_part);
-    out.extend_from_slice(b",\"me\":");
-    serde_json::to_writer(&mut out, me)?;
-    out.push(b'}');
-    Ok(out)
+    let data = page
+        .data
+        .iter()
+        .zip(ranks)
+        .enumerate()
+        .map(|(i, (e, rank))| {
+            let handle = handles.and_then(|h| h.get(i)).cloned().unwrap_or_else(|| pseudonyms.handle(e.user_id));
+            viewer.entry_with_handle(e.user_id, handle, e.score, Some(rank), names.get(&e.user_id).cloned())
+        })
+        .collect();
+    Ok(BoardView {
+        board: match board {
+            Board::Global => "global",
+            Board::Week(_) => "weekly",
+        },
+        week: match board {
+            Board::Week(w) => Some(w.to_string()),
+            Board::Global => None,
+        },
+        data,
+        next_cursor: page.next_cursor,
+        me: viewer.entry(user, my_score, my_rank, my_name),
+    })
 }
 
 /// A page after `after`, with ranks from the histogram in the same repeatable-read snapshot, so
@@ -381,37 +331,4 @@ pub async fn friends(
     let next_cursor = (end < all.len()).then(|| encode_cursor(&end));
     let data: Vec<Ranked> = all.into_iter().skip(offset).take(limit).collect();
     Ok(HttpResponse::Ok().json(BoardView { board: "friends", week: None, data, next_cursor, me }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ranked(n: i64, is_me: bool) -> Ranked {
-        Ranked {
-            rank: Some(n),
-            handle: format!("u_{n:016}"),
-            display_name: (n % 2 == 0).then(|| format!("Learner \"{n}\"")),
-            score: 1000 - n,
-            is_me,
-            user_id: is_me.then(Uuid::nil),
-        }
-    }
-
-    /// The spliced answer is the JSON `BoardView` would serialise, on both boards, with and
-    /// without a next page.
-    #[test]
-    fn a_spliced_first_page_reads_as_the_board_view() {
-        for (board, next_cursor) in
-            [(Board::Global, Some("cursor".to_string())), (Board::Week("2026-W49".parse().unwrap()), None)]
-        {
-            let data: Vec<Ranked> = (1..=3).map(|n| ranked(n, false)).collect();
-            let me = ranked(4_711, true);
-            let part = shared_part(&data, &next_cursor).unwrap();
-            let head = BoardHead::of(board);
-            let body = spliced(&head, &part, &me).unwrap();
-            let view = BoardView { board: head.board, week: head.week.clone(), data, next_cursor, me };
-            assert_eq!(String::from_utf8(body).unwrap(), serde_json::to_string(&view).unwrap());
-        }
-    }
 }
