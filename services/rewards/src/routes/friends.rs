@@ -206,7 +206,7 @@ pub async fn list(state: web::Data<State>, principal: Principal, q: Query<PageQu
     let rows = store::page(&mut conn, me, page.cursor()?, page.limit()).await?;
     let page = Page::from_rows(rows, page.limit(), |(id, since)| store::Cursor { since: *since, id: *id });
     let ids: Vec<Uuid> = page.data.iter().map(|(id, _)| *id).collect();
-    let names = profiles::names(&mut conn, &ids).await?;
+    let names = profiles::names(&conn, &ids).await?;
     let data: Vec<FriendView> = page
         .data
         .into_iter()

@@ -316,7 +316,7 @@ pub async fn friends(
     let scores: Vec<i64> = board.iter().map(|e| e.score).chain(unscored.iter().map(|_| 0)).collect();
     let ids: Vec<Uuid> = board.iter().map(|e| e.user_id).chain(unscored).collect();
     let ranks = competition_ranks(&scores);
-    let names = profiles::names(&mut conn, &ids).await?;
+    let names = profiles::names(&conn, &ids).await?;
     let viewer = Viewer { me: user, pseudonyms: &state.pseudonyms, reveal_ids: true };
     let all: Vec<Ranked> = ids
         .iter()

@@ -47,8 +47,8 @@ pub async fn get(
     q: Query<ProfileQuery>,
 ) -> Result<HttpResponse, Problem> {
     let user = super::audited_subject(&state.pool, &http, &principal, q.user_id, "rewards_profile").await?;
-    let mut conn = state.pool.get().await?;
-    let display_name = profiles::names(&mut conn, &[user]).await?.remove(&user);
+    let conn = state.pool.get().await?;
+    let display_name = profiles::names(&conn, &[user]).await?.remove(&user);
     Ok(HttpResponse::Ok().json(ProfileView { user_id: user, display_name }))
 }
 

@@ -299,7 +299,7 @@ impl From<crate::coupons::HeldView> for DiscountView {
 pub async fn me(state: web::Data<State>, principal: Principal) -> Result<HttpResponse, Problem> {
     let user = principal.user_id()?;
     let mut conn = state.pool.get().await?;
-    let sub = subs::latest(&mut conn, user).await?;
+    let sub = subs::latest(&conn, user).await?;
     let entitlement = crate::entitlements::compute(&mut conn, user, state.clock.now(), &state.tier_table).await?;
     let discount = match &sub {
         Some(s) => crate::coupons::held(&mut conn, s.id).await?.map(DiscountView::from),
@@ -396,7 +396,7 @@ pub async fn preview(
 ) -> Result<HttpResponse, Problem> {
     let user = principal.user_id()?;
     let mut conn = state.pool.get().await?;
-    let sub = subs::latest(&mut conn, user)
+    let sub = subs::latest(&conn, user)
         .await?
         .filter(|s| s.status == "active" || s.status == "trialing")
         .ok_or(SubscriptionError::NoSubscription)?;
