@@ -6,6 +6,10 @@
 # binary needed), over PGB_LICENSES licenses of 1,000,000 seats: 20 (as `make bench` spreads its
 # seat scenario) and 1 (every activation on one license, so its row lock is the bottleneck).
 # Knobs: PGB_SECONDS (10), PGB_CLIENTS (16), PGB_ROUNDS (3), PGB_LICENSES ("20 1").
+# PGB_RATE=N: the hot-spot mode (docs/scaling.md, hot spot 8): `activate_seat_once` alone, offered
+# N activations a second whatever the answers (open loop, pgbench -R), and each run's achieved
+# rate, p50 and p99 (the transaction's time plus its wait for a free client), so one license's
+# row lock shows as a tail, not only as a lower rate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DB=bench_seat_pg
@@ -29,6 +33,24 @@ psql -q -v ON_ERROR_STOP=1 "$URL" -c "SET search_path TO licensing" -c "
          'bench', 1000000, 'active', now() - interval '1 day', now() + interval '1 year', now(), now()
     FROM generate_series(1, 1000) AS i" -c "VACUUM ANALYZE"
 export PGOPTIONS='-c search_path=licensing'
+if [ -n "${PGB_RATE:-}" ]; then
+  logs=$(mktemp -d)
+  for nlic in ${PGB_LICENSES:-1000 20 1}; do
+    for round in $(seq "${PGB_ROUNDS:-3}"); do
+      load=$(cut -d' ' -f1 /proc/loadavg)
+      rm -f "$logs"/tx*
+      pgbench -n -M simple -c "${PGB_CLIENTS:-16}" -j 2 -T "${PGB_SECONDS:-10}" -R "$PGB_RATE" -D nlic="$nlic" \
+        --log --log-prefix="$logs/tx" -f scripts/bench-seat-once.sql "$URL" >/dev/null 2>&1
+      # A log line: client, transaction, latency (us), script, epoch s, us, schedule lag (us).
+      cat "$logs"/tx* | awk '{print $3 + $7}' | sort -n | awk -v secs="${PGB_SECONDS:-10}" \
+        '{a[NR] = $1} END {printf "%.0f/s, p50 %.1f ms, p99 %.1f ms", NR / secs, a[int(NR * 0.5) + 1] / 1000, a[int(NR * 0.99) + 1] / 1000}' |
+        sed "s|^|licenses $nlic round $round at $PGB_RATE/s offered: |"
+      echo " (load $load)"
+    done
+  done
+  rm -rf "$logs"
+  exit 0
+fi
 for nlic in ${PGB_LICENSES:-20 1}; do
   for round in $(seq "${PGB_ROUNDS:-3}"); do
     for script in statements once; do

@@ -93,7 +93,7 @@ pub struct GatewayConfig {
     pub upload_timeout_ms: u64,
     #[serde(default)]
     pub log_format: LogFormat,
-    #[serde(default = "default_workers")]
+    #[serde(default = "platform::config::default_http_workers")]
     pub http_workers: usize,
     /// Seconds the whole shutdown may take after SIGTERM (as the domain services'
     /// `<SVC>_SHUTDOWN_GRACE_SECS`): in-flight requests still running then are cut.
@@ -159,9 +159,6 @@ fn default_timeout() -> u64 {
 }
 fn default_upload_timeout() -> u64 {
     600_000
-}
-fn default_workers() -> usize {
-    2
 }
 
 pub fn split_list(raw: &str) -> Vec<String> {

@@ -200,6 +200,17 @@ pub async fn compute(
     now: DateTime<Utc>,
     tier_tables: &TierTableCache,
 ) -> Result<Entitlement, diesel::result::Error> {
+    Ok(compute_with_subscription(conn, user, now, tier_tables).await?.0)
+}
+
+/// [`compute`], also handing back the user's most recent subscription it read (live or not), for
+/// a caller that shows it beside the entitlement without reading it a second time.
+pub async fn compute_with_subscription(
+    conn: &mut AsyncPgConnection,
+    user: Uuid,
+    now: DateTime<Utc>,
+    tier_tables: &TierTableCache,
+) -> Result<(Entitlement, Option<subscriptions::Subscription>), diesel::result::Error> {
     let table = tier_table(conn, tier_tables).await?;
     let rank_of = |code: &str| table.ranks.get(code).copied().unwrap_or(0);
     let mut candidates = Vec::new();
@@ -207,9 +218,13 @@ pub async fn compute(
     let shared: &AsyncPgConnection = conn;
     let (latest, windows) =
         futures_util::try_join!(subscriptions::latest(shared, user), grants::current_and_upcoming(shared, user, now))?;
-    if let Some(sub) = latest {
+    if let Some(sub) = &latest {
         if Status::parse(&sub.status).is_some_and(|s| s.grants_access()) {
-            candidates.push(Candidate { rank: rank_of(&sub.tier), tier: sub.tier, source: Source::Subscription });
+            candidates.push(Candidate {
+                rank: rank_of(&sub.tier),
+                tier: sub.tier.clone(),
+                source: Source::Subscription,
+            });
         }
     }
     let mut valid_until: Option<DateTime<Utc>> = None;
@@ -229,5 +244,5 @@ pub async fn compute(
         None => ("free".to_string(), None),
     };
     let features = table.features.iter().filter(|(t, _)| *t == tier).map(|(_, f)| f.clone()).collect();
-    Ok(Entitlement { tier, source, features, valid_until })
+    Ok((Entitlement { tier, source, features, valid_until }, latest))
 }

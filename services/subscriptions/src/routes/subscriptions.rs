@@ -299,8 +299,8 @@ impl From<crate::coupons::HeldView> for DiscountView {
 pub async fn me(state: web::Data<State>, principal: Principal) -> Result<HttpResponse, Problem> {
     let user = principal.user_id()?;
     let mut conn = state.pool.get().await?;
-    let sub = subs::latest(&conn, user).await?;
-    let entitlement = crate::entitlements::compute(&mut conn, user, state.clock.now(), &state.tier_table).await?;
+    let (entitlement, sub) =
+        crate::entitlements::compute_with_subscription(&mut conn, user, state.clock.now(), &state.tier_table).await?;
     let discount = match &sub {
         Some(s) => crate::coupons::held(&mut conn, s.id).await?.map(DiscountView::from),
         None => None,

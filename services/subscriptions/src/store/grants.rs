@@ -130,7 +130,7 @@ pub async fn reward_end(
 }
 
 /// A grant that is in force at `now` or will start later: (tier, rank, source) and its window.
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 pub struct Window {
     pub tier: String,
     pub rank: i32,
