@@ -38,9 +38,13 @@ if [ -n "${PGB_RATE:-}" ]; then
   for nlic in ${PGB_LICENSES:-1000 20 1}; do
     for round in $(seq "${PGB_ROUNDS:-3}"); do
       load=$(cut -d' ' -f1 /proc/loadavg)
-      rm -f "$logs"/tx*
-      pgbench -n -M simple -c "${PGB_CLIENTS:-16}" -j 2 -T "${PGB_SECONDS:-10}" -R "$PGB_RATE" -D nlic="$nlic" \
-        --log --log-prefix="$logs/tx" -f scripts/bench-seat-once.sql "$URL" >/dev/null 2>&1
+      rm -f "$logs"/tx* "$logs/out"
+      # A failed run must not print a made-up rate from an empty log: its own message, then stop.
+      if ! pgbench -n -M simple -c "${PGB_CLIENTS:-16}" -j 2 -T "${PGB_SECONDS:-10}" -R "$PGB_RATE" -D nlic="$nlic" \
+        --log --log-prefix="$logs/tx" -f scripts/bench-seat-once.sql "$URL" >"$logs/out" 2>&1; then
+        cat "$logs/out" >&2
+        exit 1
+      fi
       # A log line: client, transaction, latency (us), script, epoch s, us, schedule lag (us).
       cat "$logs"/tx* | awk '{print $3 + $7}' | sort -n | awk -v secs="${PGB_SECONDS:-10}" \
         '{a[NR] = $1} END {printf "%.0f/s, p50 %.1f ms, p99 %.1f ms", NR / secs, a[int(NR * 0.5) + 1] / 1000, a[int(NR * 0.99) + 1] / 1000}' |
