@@ -123,10 +123,14 @@ DEV_DATABASE_URL=$ADMIN_URL BENCH_DATABASE=$DB BENCH_RUN_DIR=.run BENCH_OUT_DIR=
 
 if [ "$statements" = 1 ]; then
   out="$TARGET/bench/statements-latest.txt"
-  psql -q "$BENCH_URL" -P pager=off -c "SELECT round(total_exec_time::numeric) AS total_ms, calls,
+  # plans: how often the statement was planned (with pg_stat_statements.track_planning on; 0
+  # otherwise). A hot statement planned at every call is one the service sends as SQL text, which
+  # diesel never prepares (a second round trip and a fresh plan each time).
+  psql -q "$BENCH_URL" -P pager=off -c "SELECT round(total_exec_time::numeric) AS total_ms, calls, plans,
       round((total_exec_time / calls)::numeric, 3) AS ms_per_call, round(rows::numeric / calls, 1) AS rows_per_call,
       regexp_replace(left(query, 120), '\s+', ' ', 'g') AS statement
     FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+      AND calls > 0
     ORDER BY total_exec_time DESC LIMIT 25" > "$out"
   echo "bench: the database's top statements by execution time ($out):" >&2
   head -14 "$out" >&2

@@ -2,6 +2,8 @@
 //! unpublished outbox rows and events in the consumers' queues. Measured next, that backlog's CPU
 //! lands on the next scenario's operations (round 3 of docs/performance.md: subscriptions still
 //! applying the seat scenario's events showed up as 2 ms of "subscriptions" CPU per purchase).
+//! And the dead rows it leaves: on a server running without autovacuum, they are vacuumed here, as
+//! autovacuum would in production, so one scenario's dead rows do not slow the next one's scans.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -44,4 +46,20 @@ pub fn settle(database_url: &str, queue_prefix: &str, limit: Duration) -> (Durat
         }
         std::thread::sleep(Duration::from_millis(500));
     }
+}
+
+/// `VACUUM (ANALYZE)` the bench database when the server runs with `autovacuum = off` (this
+/// machine's PostgreSQL does, `conf.d/90-ci.conf`), so scenarios do not inherit the previous ones'
+/// dead rows: without it, every relay's pending-rows probe walked the index entries of every row
+/// published since the run began (licensing's, after the seat scenario: 1.8 ms a probe instead of
+/// 0.04), and the ledgers' and outboxes' updates bloated the tables the next scenario reads.
+/// Returns how long it took; `None` when autovacuum is on (nothing to do) or psql failed.
+pub fn vacuum_if_autovacuum_off(database_url: &str) -> Option<Duration> {
+    let out = Command::new("psql").args(["-Atq", database_url, "-c", "SHOW autovacuum"]).output().ok()?;
+    if String::from_utf8_lossy(&out.stdout).trim() != "off" {
+        return None;
+    }
+    let started = Instant::now();
+    let status = Command::new("psql").args(["-q", database_url, "-c", "VACUUM (ANALYZE)"]).status().ok()?;
+    status.success().then(|| started.elapsed())
 }

@@ -174,9 +174,18 @@ async fn run(opts: Options) -> Result<(), String> {
                 // The previous scenario's outbox rows and queued events first, so their CPU is not
                 // counted against this one's operations.
                 let (url, prefix) = (baseline.database_url.clone(), env_or("BENCH_QUEUE_PREFIX", "bench."));
-                let (waited, left) = tokio::task::spawn_blocking(move || drain::settle(&url, &prefix, settle_limit))
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let (waited, left, vacuumed) = tokio::task::spawn_blocking(move || {
+                    let (waited, left) = drain::settle(&url, &prefix, settle_limit);
+                    (waited, left, drain::vacuum_if_autovacuum_off(&url))
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+                if let Some(took) = vacuumed.filter(|t| *t >= Duration::from_secs(1)) {
+                    eprintln!(
+                        "bench: vacuumed the database in {:.1} s (the server runs without autovacuum)",
+                        took.as_secs_f64()
+                    );
+                }
                 match left {
                     Some(0) if waited >= Duration::from_secs(1) => {
                         eprintln!(

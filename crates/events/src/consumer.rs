@@ -33,7 +33,7 @@ use lapin::options::{
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Channel, Confirmation};
-use platform::db::Pool;
+use platform::db::{Pool, PreparedDsl};
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::Instrument;
@@ -421,6 +421,7 @@ impl Consumer {
                 .values(&rows)
                 .on_conflict_do_nothing()
                 .returning(inbox::event_id)
+                .prepared() // one statement per batch size, at most MAX_BATCH of them
                 .get_results(conn)
                 .await?
                 .into_iter()

@@ -24,7 +24,7 @@ use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::FieldTable;
 use lapin::Confirmation;
 use lapin::{BasicProperties, Channel};
-use platform::db::Pool;
+use platform::db::{Pool, PreparedDsl};
 use platform::telemetry::TraceContext;
 use std::sync::Arc;
 use std::time::Duration;
@@ -241,6 +241,7 @@ impl Relay {
             let seqs: Vec<i64> = rows.iter().map(|r| r.0).collect();
             diesel::update(outbox::table.filter(outbox::seq.eq_any(&seqs)))
                 .set(outbox::published_at.eq(diesel::dsl::now))
+                .prepared()
                 .execute(conn)
                 .await?;
             if !unroutable.is_empty() {

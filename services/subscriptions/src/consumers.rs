@@ -238,12 +238,8 @@ async fn seat_activated(
     let license = e.license_id.to_string();
     let seat =
         grants::SeatChange { user_id: e.user_id, license: &license, version: e.license_version, at: state.clock.now() };
+    // The grant and, when it is news, the license's end: one round trip.
     grants::activate_seat(conn, &seat, &tier, e.expires_at).await?;
-    // Last, and only when the end is news: the license's row is shared by every seat of the
-    // license and a write holds it until the commit.
-    if let Some(end) = e.expires_at {
-        licenses::note_expiry_of_seat(conn, &license, end, e.license_version).await?;
-    }
     state.cache.invalidate(e.user_id);
     Ok(())
 }

@@ -1,6 +1,7 @@
 use super::schema::customers;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use platform::db::PreparedDsl;
 use uuid::Uuid;
 
 pub async fn find(mut conn: &AsyncPgConnection, user_id: Uuid) -> QueryResult<Option<String>> {
@@ -36,5 +37,9 @@ pub async fn save_payment_method(
     user_id: Uuid,
     method: Option<&str>,
 ) -> QueryResult<usize> {
-    diesel::update(customers::table.find(user_id)).set(customers::default_payment_method.eq(method)).execute(conn).await
+    diesel::update(customers::table.find(user_id))
+        .set(customers::default_payment_method.eq(method))
+        .prepared()
+        .execute(conn)
+        .await
 }

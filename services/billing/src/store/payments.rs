@@ -2,6 +2,7 @@ use super::schema::payments;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use platform::db::PreparedDsl;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -76,7 +77,12 @@ pub struct NewPayment<'a> {
 }
 
 pub async fn insert(mut conn: &AsyncPgConnection, new: &NewPayment<'_>) -> QueryResult<Payment> {
-    diesel::insert_into(payments::table).values(new).returning(Payment::as_returning()).get_result(&mut conn).await
+    diesel::insert_into(payments::table)
+        .values(new)
+        .returning(Payment::as_returning())
+        .prepared()
+        .get_result(&mut conn)
+        .await
 }
 
 pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<Payment>> {

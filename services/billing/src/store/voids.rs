@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use platform::db::PreparedDsl;
 use uuid::Uuid;
 
 diesel::table! {
@@ -168,6 +169,7 @@ pub async fn reopen_for_refund(conn: &mut AsyncPgConnection, payment_id: Uuid) -
         payment_voids::last_error.eq(None::<String>),
         payment_voids::updated_at.eq(diesel::dsl::now),
     ))
+    .prepared()
     .execute(conn)
     .await
 }

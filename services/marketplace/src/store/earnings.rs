@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use events::test_clocks::Pass;
+use platform::db::PreparedDsl;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -40,7 +41,7 @@ pub struct NewLine<'a> {
 }
 
 pub async fn insert(mut conn: &AsyncPgConnection, line: &NewLine<'_>) -> QueryResult<usize> {
-    diesel::insert_into(earnings::table).values(line).execute(&mut conn).await
+    diesel::insert_into(earnings::table).values(line).prepared().execute(&mut conn).await
 }
 
 pub async fn sale_of(conn: &mut AsyncPgConnection, purchase: Uuid) -> QueryResult<Option<Line>> {

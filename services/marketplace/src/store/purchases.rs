@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use events::test_clocks::Pass;
+use platform::db::PreparedDsl;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -86,7 +87,12 @@ pub struct NewPurchase<'a> {
 }
 
 pub async fn insert(conn: &mut AsyncPgConnection, new: &NewPurchase<'_>) -> QueryResult<Purchase> {
-    diesel::insert_into(purchases::table).values(new).returning(Purchase::as_returning()).get_result(conn).await
+    diesel::insert_into(purchases::table)
+        .values(new)
+        .returning(Purchase::as_returning())
+        .prepared()
+        .get_result(conn)
+        .await
 }
 
 pub async fn lock(mut conn: &AsyncPgConnection, id: Uuid) -> QueryResult<Option<Purchase>> {
@@ -129,6 +135,7 @@ pub fn live_query(buyer: Uuid, course: Uuid) -> impl PurchaseQuery {
         )
         .select(Purchase::as_select())
         .limit(1)
+        .prepared()
 }
 
 /// Whether `buyer` has access to `course`.
@@ -158,6 +165,7 @@ pub async fn set_payment(
             purchases::updated_at.eq(diesel::dsl::now),
         ))
         .returning(Purchase::as_returning())
+        .prepared()
         .get_result(conn)
         .await
         .optional()
@@ -189,6 +197,7 @@ pub async fn complete(mut conn: &AsyncPgConnection, id: Uuid, c: &Completion) ->
             purchases::updated_at.eq(diesel::dsl::now),
         ))
         .returning(Purchase::as_returning())
+        .prepared()
         .get_result(&mut conn)
         .await
 }
@@ -207,6 +216,7 @@ pub async fn apply_voucher(
             purchases::updated_at.eq(diesel::dsl::now),
         ))
         .returning(Purchase::as_returning())
+        .prepared()
         .get_result(conn)
         .await
 }
@@ -215,6 +225,7 @@ pub async fn apply_voucher(
 pub async fn voucher_released(conn: &mut AsyncPgConnection, id: Uuid, at: DateTime<Utc>) -> QueryResult<usize> {
     diesel::update(purchases::table.find(id).filter(purchases::voucher_released_at.is_null()))
         .set(purchases::voucher_released_at.eq(at))
+        .prepared()
         .execute(conn)
         .await
 }
@@ -241,6 +252,7 @@ pub async fn fail(conn: &mut AsyncPgConnection, id: Uuid, code: Option<&str>) ->
             purchases::client_secret.eq(None::<String>),
             purchases::updated_at.eq(diesel::dsl::now),
         ))
+        .prepared()
         .execute(conn)
         .await
 }
@@ -261,6 +273,7 @@ pub async fn close(
             purchases::updated_at.eq(diesel::dsl::now),
         ))
         .returning(Purchase::as_returning())
+        .prepared()
         .get_result(conn)
         .await
 }
@@ -285,6 +298,7 @@ pub fn payable_failed_query(buyer: Uuid, course: Uuid) -> impl PurchaseQuery {
         .filter(purchases::closed_reason.is_null())
         .for_update()
         .select(Purchase::as_select())
+        .prepared()
 }
 
 /// Claims up to `batch` purchases created more than `expiry_minutes` before the pass's `now` (the

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bpchar, Date, Integer, Numeric, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use platform::db::PreparedDsl;
 use platform::reports::{DailySummary, Period, Series, Split};
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -32,7 +33,7 @@ pub struct NewLine<'a> {
 }
 
 pub async fn insert(mut conn: &AsyncPgConnection, line: &NewLine<'_>) -> QueryResult<usize> {
-    diesel::insert_into(sales_ledger::table).values(line).execute(&mut conn).await
+    diesel::insert_into(sales_ledger::table).values(line).prepared().execute(&mut conn).await
 }
 
 /// One interval and currency of the marketplace's sales. Refund amounts are positive here.

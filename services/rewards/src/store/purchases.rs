@@ -4,6 +4,7 @@ use super::schema::purchase_rewards;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use platform::db::PreparedDsl;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -33,7 +34,12 @@ pub async fn lock(mut conn: &AsyncPgConnection, purchase: Uuid) -> QueryResult<O
 
 /// Record a purchase's reward; false when one is recorded already (e.g. its refund came first).
 pub async fn insert(conn: &mut AsyncPgConnection, row: &PurchaseReward) -> QueryResult<bool> {
-    let n = diesel::insert_into(purchase_rewards::table).values(row).on_conflict_do_nothing().execute(conn).await?;
+    let n = diesel::insert_into(purchase_rewards::table)
+        .values(row)
+        .on_conflict_do_nothing()
+        .prepared()
+        .execute(conn)
+        .await?;
     Ok(n == 1)
 }
 

@@ -7,6 +7,7 @@ use crate::domain::voucher::{status_after_release, CONSUMED, ISSUED, RESERVED};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use platform::db::PreparedDsl;
 use uuid::Uuid;
 
 /// The voucher whose code hashes to one of `hashes` (the code under the current and previous
@@ -49,6 +50,7 @@ pub async fn reserve(
 pub async fn consume(mut conn: &AsyncPgConnection, purchase: Uuid, now: DateTime<Utc>) -> QueryResult<usize> {
     diesel::update(vouchers::table.filter(vouchers::purchase_id.eq(purchase)).filter(vouchers::status.eq(RESERVED)))
         .set((vouchers::status.eq(CONSUMED), vouchers::consumed_at.eq(now)))
+        .prepared()
         .execute(&mut conn)
         .await
 }

@@ -51,33 +51,3 @@ pub async fn set_expiry(
         .execute(conn)
         .await
 }
-
-/// The expiry a seat event reports, as of `version`: like [`set_expiry`], but nothing is written
-/// or locked when the license already has that expiry, whatever version recorded it. Every seat
-/// activation of a license reports the license's end; when it did not change, the upsert only
-/// moved `expires_version`, holding the row every seat of the license shares until commit
-/// (`make bench`: 5.7 ms of waiting per upsert). Skipping it loses no ordering: a seat event never
-/// changes the end itself, and every change of the end arrives as its own license event
-/// (extension, reinstatement), applied by [`set_expiry`] with its version, so an older event
-/// arriving late is still refused by the version of the change that followed it.
-pub async fn note_expiry_of_seat(
-    conn: &mut AsyncPgConnection,
-    license: &str,
-    expires_at: DateTime<Utc>,
-    version: i64,
-) -> QueryResult<usize> {
-    use diesel::sql_types::{Int8, Text, Timestamptz};
-    diesel::sql_query(
-        "INSERT INTO licenses (license_id, expires_at, expires_version)
-         SELECT $1, $2, $3
-         WHERE NOT EXISTS (SELECT 1 FROM licenses WHERE license_id = $1 AND expires_at = $2)
-         ON CONFLICT (license_id) DO UPDATE
-           SET expires_at = EXCLUDED.expires_at, expires_version = EXCLUDED.expires_version
-           WHERE licenses.expires_version <= EXCLUDED.expires_version",
-    )
-    .bind::<Text, _>(license)
-    .bind::<Timestamptz, _>(expires_at)
-    .bind::<Int8, _>(version)
-    .execute(conn)
-    .await
-}

@@ -1,0 +1,89 @@
+//! `db::Prepared` against the real PostgreSQL: statements diesel sends unprepared (an `UPDATE`, an
+//! upsert) become prepared statements of the session, cached by their text, with the same
+//! effects; and two texts of one builder (different changesets) stay two statements.
+
+use diesel::prelude::*;
+use diesel::upsert::excluded;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use platform::db::PreparedDsl;
+
+diesel::table! {
+    counters (id) {
+        id -> Int4,
+        n -> Int8,
+        note -> Nullable<Text>,
+    }
+}
+
+/// How many of the session's prepared statements contain `fragment`.
+async fn prepared_like(conn: &mut AsyncPgConnection, fragment: &str) -> i64 {
+    #[derive(QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    diesel::sql_query("SELECT count(*) AS n FROM pg_prepared_statements WHERE statement LIKE '%' || $1 || '%'")
+        .bind::<diesel::sql_types::Text, _>(fragment)
+        .get_result::<N>(conn)
+        .await
+        .unwrap()
+        .n
+}
+
+async fn counter(conn: &mut AsyncPgConnection, id: i32) -> (i64, Option<String>) {
+    counters::table.find(id).select((counters::n, counters::note)).first(conn).await.unwrap()
+}
+
+#[tokio::test]
+async fn updates_and_upserts_run_as_prepared_statements_with_the_same_effects() {
+    let tables = ["CREATE TABLE counters (id int PRIMARY KEY, n bigint NOT NULL, note text)"];
+    let (_env, pool) = crate::support::migrated("prepared", 1, &tables).await;
+    let mut conn = pool.get().await.unwrap();
+    let conn = &mut *conn;
+    let upsert = |id: i32, by: i64| {
+        diesel::insert_into(counters::table)
+            .values((counters::id.eq(id), counters::n.eq(by)))
+            .on_conflict(counters::id)
+            .do_update()
+            .set(counters::n.eq(counters::n + excluded(counters::n)))
+    };
+
+    // Diesel's own way: run, but never kept as a prepared statement of the session.
+    upsert(1, 5).execute(conn).await.unwrap();
+    diesel::update(counters::table.find(1)).set(counters::n.eq(counters::n + 1)).execute(conn).await.unwrap();
+    assert_eq!(prepared_like(conn, "counters").await, 0, "diesel prepares neither the upsert nor the update");
+
+    // Wrapped: prepared once, then reused, with the same effects.
+    for _ in 0..3 {
+        upsert(1, 10).prepared().execute(conn).await.unwrap();
+        diesel::update(counters::table.find(1))
+            .set(counters::n.eq(counters::n + 1))
+            .prepared()
+            .execute(conn)
+            .await
+            .unwrap();
+    }
+    assert_eq!(counter(conn, 1).await, (5 + 1 + 3 * 11, None));
+    assert_eq!(prepared_like(conn, "ON CONFLICT").await, 1, "one upsert statement, reused");
+    assert_eq!(prepared_like(conn, "UPDATE \"counters\"").await, 1, "one update statement, reused");
+
+    // A changeset whose text differs (a `Some` note is a column more) is a statement of its own;
+    // the `None` one renders the text of the update above and reuses its statement.
+    for note in [None, Some("gift"), None, Some("again")] {
+        diesel::update(counters::table.find(1))
+            .set((counters::n.eq(counters::n + 100), note.map(|v| counters::note.eq(v))))
+            .prepared()
+            .execute(conn)
+            .await
+            .unwrap();
+    }
+    assert_eq!(counter(conn, 1).await, (39 + 400, Some("again".to_string())));
+    assert_eq!(prepared_like(conn, "\"note\" = ").await, 1, "the variant with the note");
+    assert_eq!(prepared_like(conn, "UPDATE \"counters\"").await, 2, "two update texts, one statement each");
+
+    // RETURNING through the wrapper reads rows as the statement would.
+    let n: i64 = upsert(2, 7).returning(counters::n).prepared().get_result(conn).await.unwrap();
+    assert_eq!(n, 7);
+    let n: i64 = upsert(2, 7).returning(counters::n).prepared().get_result(conn).await.unwrap();
+    assert_eq!(n, 14);
+}
