@@ -9,7 +9,11 @@
 #                       rewards' fold adds into the histogram once a second (docs/scaling.md)
 #   receipt-counter     the gap-free receipt number: one counter row per year, locked until commit
 #   receipt-sequence    the same receipt insert numbered by a sequence (gaps allowed)
-# Knobs: HOTSPOT_SECONDS (10), HOTSPOT_CLIENTS (16). Uses its own database (bench_hotspots).
+# Then the outbox between vacuums: the relay's pending-rows probe over an outbox whose published
+# rows were not vacuumed yet (10,000 / 100,000 / 1,000,000 of them), and after a VACUUM. Publishing
+# a row moves it out of the partial index `outbox_pending`, but its old entry stays until VACUUM,
+# and the probe walks every such entry before reaching the first pending row.
+# Knobs: HOTSPOT_SECONDS (10), HOTSPOT_CLIENTS (16), HOTSPOT_OUTBOX_ROWS ("10000 100000 1000000"). Uses its own database (bench_hotspots).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/dev-deps.sh >/dev/null 2>&1
@@ -80,3 +84,26 @@ done
 awk -v a="${r[histogram-one-row]}" -v b="${r[histogram-spread]}" -v c="${r[receipt-counter]}" -v d="${r[receipt-sequence]}" \
   -v e="${r[histogram-deltas]}" \
   'BEGIN { printf "  one histogram row: %.2f of spread; as deltas (rewards now): %.2f of spread; gap-free counter: %.2f of a sequence\n", a / b, e / b, c / d }'
+
+# The outbox's partial index between vacuums (docs/scaling.md, hot spot 9). The table is the
+# events crate's outbox (the columns the probe reads) with autovacuum off for it, so the figures do
+# not depend on when the server's autovacuum would have come by.
+psql -q "$DB" <<'SQL'
+CREATE TABLE outbox (seq BIGSERIAL PRIMARY KEY, event_type TEXT NOT NULL DEFAULT 'x', envelope TEXT NOT NULL DEFAULT '{}',
+  created_at TIMESTAMPTZ NOT NULL DEFAULT now(), published_at TIMESTAMPTZ) WITH (autovacuum_enabled = false);
+CREATE INDEX outbox_pending ON outbox (seq) WHERE published_at IS NULL;
+SQL
+echo 'SELECT seq FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT 1;' >"$work/outbox-probe.sql"
+probe_ms() {
+  pgbench -n -c 1 -T 3 -f "$work/outbox-probe.sql" "$DB" 2>&1 | awk '/^tps = /{printf "%.3f", 1000 / $3}' | head -1
+}
+published=0
+for rows in ${HOTSPOT_OUTBOX_ROWS:-10000 100000 1000000}; do
+  add=$((rows - published))
+  psql -q "$DB" -c "INSERT INTO outbox (envelope) SELECT '{}' FROM generate_series(1, $add)" \
+    -c "INSERT INTO outbox DEFAULT VALUES" -c "UPDATE outbox SET published_at = now() WHERE published_at IS NULL AND seq < (SELECT max(seq) FROM outbox)" -c "ANALYZE outbox"
+  published=$rows
+  printf '  outbox probe, %8d published rows not vacuumed: %s ms\n' "$rows" "$(probe_ms)"
+done
+psql -q "$DB" -c "VACUUM outbox"
+printf '  outbox probe, the same after VACUUM:               %s ms\n' "$(probe_ms)"

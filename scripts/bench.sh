@@ -18,7 +18,9 @@
 # BENCH_PGBENCH_CLIENTS (16: the baseline's concurrency), BENCH_STATEMENTS (0; 1: the database's
 # top statements by execution time, from pg_stat_statements, after the scenarios), BENCH_SETTLE_SECS
 # (120: before each scenario, wait at most that long for the outboxes and the consumers' queues to
-# empty, so one scenario's backlog is not measured as the next one's cost). Results:
+# empty, so one scenario's backlog is not measured as the next one's cost), BENCH_VACUUM (auto:
+# then VACUUM (ANALYZE) the database when the server runs with autovacuum off, as autovacuum would
+# in production; 0: never, as runs before round 11 measured). Results:
 # $CARGO_TARGET_DIR/bench/<time>.json, latest.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -174,9 +174,16 @@ async fn run(opts: Options) -> Result<(), String> {
                 // The previous scenario's outbox rows and queued events first, so their CPU is not
                 // counted against this one's operations.
                 let (url, prefix) = (baseline.database_url.clone(), env_or("BENCH_QUEUE_PREFIX", "bench."));
+                // BENCH_VACUUM=0: measure on the dead rows of the scenarios before (how every run
+                // before round 11 measured), to compare with.
+                let vacuum = env_or("BENCH_VACUUM", "auto") != "0";
                 let (waited, left, vacuumed) = tokio::task::spawn_blocking(move || {
                     let (waited, left) = drain::settle(&url, &prefix, settle_limit);
-                    (waited, left, drain::vacuum_if_autovacuum_off(&url))
+                    let vacuumed = match vacuum {
+                        true => drain::vacuum_if_autovacuum_off(&url),
+                        false => None,
+                    };
+                    (waited, left, vacuumed)
                 })
                 .await
                 .map_err(|e| e.to_string())?;

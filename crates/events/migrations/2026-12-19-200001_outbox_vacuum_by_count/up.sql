@@ -1,0 +1,12 @@
+-- Vacuum the outbox after a fixed number of published rows instead of a fifth of the table.
+--
+-- Publishing a row (`published_at` set) takes it out of the partial index `outbox_pending`, but
+-- its old index entry stays until VACUUM removes it. Every relay probe and claim (`WHERE
+-- published_at IS NULL ORDER BY seq`) walks those entries before it reaches the first pending row.
+-- Autovacuum's default trigger is 50 rows plus 20 % of the table. An outbox retained for days
+-- holds millions of rows, so its published entries would pile up to hundreds of thousands or
+-- millions between vacuums, and each probe gets slower the longer the relay runs.
+-- `make bench-hotspots` (docs/scaling.md, hot spot 9) shows the probe's cost against the number
+-- of entries not yet vacuumed. With a fixed count, the outbox is vacuumed once that many rows have
+-- been published (or once per autovacuum_naptime under heavier load).
+ALTER TABLE outbox SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 10000);
