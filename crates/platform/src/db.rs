@@ -205,10 +205,11 @@ pub fn text_literal(value: &'static str) -> diesel::expression::SqlLiteral<diese
 /// A statement sent as a prepared statement that diesel would send unprepared: wrap it with
 /// [`PreparedDsl::prepared`] and run it as usual (`.execute`, `.get_result`, ...).
 ///
-/// Why: diesel 2 marks every `UPDATE`, every `ON CONFLICT ... DO UPDATE`, every multi-row
-/// `INSERT` and every statement with an SQL literal in it ([`text_literal`]) as unsafe to cache,
-/// because their text can vary from call to call (a changeset's `None` fields are left out, a
-/// batch has as many rows as it has). diesel-async then sends each call unnamed: a round trip to
+/// Why: diesel 2 marks every `UPDATE`, every `ON CONFLICT ... DO UPDATE`, every insert of an
+/// `Insertable` struct, every multi-row `INSERT` and every statement with an SQL literal in it
+/// ([`text_literal`]) as unsafe to cache, because their text can vary from call to call (a
+/// changeset's `None` fields are left out, a struct's `None` fields become `DEFAULT`, a batch has
+/// as many rows as it has). diesel-async then sends each call unnamed: a round trip to
 /// parse and describe it, a second to run it, and PostgreSQL plans it again every time
 /// (`make bench` with `pg_stat_statements.track_planning`: `plans` equal to `calls` for exactly
 /// those statements). The connection's statement cache is keyed by the SQL text and the bind
