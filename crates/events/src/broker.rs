@@ -58,11 +58,32 @@ pub async fn connect_with_backoff(url: &str, name: &str, shutdown: &mut Shutdown
     }
 }
 
-/// Connect to the broker at `url`. `amqps://` URLs use TLS (rustls); their `cacertfile=<PEM file>`
-/// parameter (RabbitMQ's URI parameter name; `<SVC>_AMQP_CA_FILE` sets it) names the CA(s) the
-/// broker's certificate must chain to, on top of the system's trust store. The certificate must be
-/// issued for the URL's host.
+/// How long a connection attempt may take, handshake included. lapin has no bound of its own: a
+/// broker that accepts the TCP connection and never answers the AMQP handshake (one going down,
+/// or out of file descriptors) would hold a relay or a consumer in `connect` for good, never to
+/// retry once the broker is healthy again.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connect to the broker at `url`, within [`CONNECT_TIMEOUT`]. `amqps://` URLs use TLS (rustls);
+/// their `cacertfile=<PEM file>` parameter (RabbitMQ's URI parameter name; `<SVC>_AMQP_CA_FILE`
+/// sets it) names the CA(s) the broker's certificate must chain to, on top of the system's trust
+/// store. The certificate must be issued for the URL's host.
 pub async fn connect(url: &str, props: ConnectionProperties) -> lapin::Result<Connection> {
+    connect_within(url, props, CONNECT_TIMEOUT).await
+}
+
+async fn connect_within(url: &str, props: ConnectionProperties, limit: Duration) -> lapin::Result<Connection> {
+    match tokio::time::timeout(limit, connect_unbounded(url, props)).await {
+        Ok(result) => result,
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("the broker did not complete the AMQP handshake within {limit:?}"),
+        )
+        .into()),
+    }
+}
+
+async fn connect_unbounded(url: &str, props: ConnectionProperties) -> lapin::Result<Connection> {
     let (url, ca_file) = split_ca_file(url);
     let Some(path) = ca_file else {
         return Connection::connect(&url, props).await;
@@ -114,6 +135,25 @@ fn url_decode(value: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A peer that accepts TCP and never speaks AMQP: the attempt fails in time instead of
+    /// waiting for ever, so the caller's backoff loop tries again.
+    #[tokio::test]
+    async fn a_broker_that_never_answers_the_handshake_times_out() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("amqp://guest:guest@{}/%2f", listener.local_addr().unwrap());
+        let accepted = tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            drop(socket);
+        });
+        let started = std::time::Instant::now();
+        let err = connect_within(&url, ConnectionProperties::default(), Duration::from_millis(300)).await.err();
+        let err = err.expect("a silent peer is no broker");
+        assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+        assert!(err.to_string().contains("AMQP handshake"), "{err}");
+        accepted.abort();
+    }
 
     #[test]
     fn the_ca_file_parameter_leaves_the_url() {

@@ -56,7 +56,7 @@ pub async fn outbox_to_queue(
 ) -> Result<ReplayReport, ReplayError> {
     let queue = topology.queue(target);
     let props = ConnectionProperties::default().with_connection_name(format!("{source}-outbox-replay").into());
-    let conn = Connection::connect(amqp_url, props).await?;
+    let conn = crate::broker::connect(amqp_url, props).await?;
     let result = publish_all(pool, &conn, &queue, source, since).await;
     let _ = conn.close(200, "replayed".into()).await;
     result

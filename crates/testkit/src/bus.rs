@@ -13,7 +13,7 @@ use lapin::{Connection, ConnectionProperties};
 use std::time::Duration;
 
 pub struct Capture {
-    _conn: Connection,
+    conn: Connection,
     consumer: lapin::Consumer,
 }
 
@@ -46,7 +46,14 @@ impl Capture {
             .basic_consume(q.name().clone(), "capture".into(), BasicConsumeOptions::default(), FieldTable::default())
             .await
             .expect("consume");
-        Self { _conn: conn, consumer }
+        Self { conn, consumer }
+    }
+
+    /// Whether the capture's connection is still open. A broker that goes away without closing
+    /// it (a lost close frame) leaves the consumer merely quiet until the heartbeat notices,
+    /// a minute or more later: a watcher that must bind again asks this when nothing arrives.
+    pub fn is_connected(&self) -> bool {
+        self.conn.status().connected()
     }
 
     /// The next event, or `None` after `timeout`. Every event seen is checked against its

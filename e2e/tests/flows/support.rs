@@ -817,6 +817,9 @@ struct Shared {
     violations: Mutex<Vec<String>>,
     /// How many times the capture was bound (1 after start; more after broker restarts).
     bindings: Mutex<u32>,
+    /// Asked to bind again (the broker was restarted): the capture's old connection is dropped
+    /// whether or not it has noticed yet.
+    rebind: tokio::sync::Notify,
 }
 
 /// What a flow's recorder saw, for the final checks.
@@ -829,6 +832,7 @@ enum Step {
     Stop,
     Event(Option<Box<CloudEvent>>, Duration),
     Broken(String),
+    Rebind,
 }
 
 fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
@@ -851,6 +855,7 @@ impl Events {
                 let started = Instant::now();
                 let step = tokio::select! {
                     _ = stopped.changed(), if !draining => Step::Stop,
+                    _ = s.rebind.notified(), if !draining => Step::Rebind,
                     got = AssertUnwindSafe(capture.next(Duration::from_millis(500))).catch_unwind() => match got {
                         Ok(e) => Step::Event(e.map(Box::new), started.elapsed()),
                         Err(p) => Step::Broken(panic_text(p.as_ref())),
@@ -860,15 +865,15 @@ impl Events {
                     Step::Stop => draining = true,
                     Step::Event(Some(e), _) => lock(&s.seen).push(*e),
                     Step::Broken(why) => lock(&s.violations).push(why),
-                    // Nothing for a while: fine, or the end of the drain.
-                    Step::Event(None, waited) if waited >= Duration::from_millis(400) => {
+                    // Nothing for a while on a live connection: fine, or the end of the drain.
+                    Step::Event(None, waited) if waited >= Duration::from_millis(400) && capture.is_connected() => {
                         if draining {
                             break;
                         }
                     }
-                    // Nothing at once: the connection is gone (the broker stopped). Bind again
-                    // as soon as it is back.
-                    Step::Event(None, _) => match rebind(&env, &mut stopped).await {
+                    // Nothing at once, or a dead connection: the broker stopped. Bind again as
+                    // soon as it is back.
+                    Step::Event(None, _) | Step::Rebind => match rebind(&env, &mut stopped).await {
                         Some(c) => {
                             capture = c;
                             *lock(&s.bindings) += 1;
@@ -912,8 +917,12 @@ impl Events {
         seen.extend(more.into_iter().filter(|e| !known.contains(&e.id)));
     }
 
-    /// Wait until the capture is bound again after the broker came back.
+    /// Once the broker is back: wait until the capture is bound again, asking it to bind at once
+    /// if it has not (its connection's end may not have reached it yet).
     pub async fn wait_rebound(&self, before: u32) {
+        if self.bindings() == before {
+            self.shared.rebind.notify_one();
+        }
         testkit::eventually("the event capture to be bound again", WAIT, || {
             let n = self.bindings();
             async move { (n > before).then_some(()) }
@@ -940,6 +949,9 @@ impl Recorded {
     }
 }
 
+/// How long one attempt to bind the capture again may take before it is abandoned and retried.
+const REBIND_ATTEMPT: Duration = Duration::from_secs(5);
+
 async fn rebind(env: &TestEnv, stopped: &mut tokio::sync::watch::Receiver<bool>) -> Option<Capture> {
     // Marketplace's queue is durable: once it answers a passive declare, the broker is back.
     let probe = env.topology().queue("marketplace");
@@ -948,8 +960,11 @@ async fn rebind(env: &TestEnv, stopped: &mut tokio::sync::watch::Receiver<bool>)
             return None;
         }
         // `Capture::bind` panics when the broker is unreachable: ask first, and catch the rest.
-        if testkit::bus::queue_depth(&probe).await.is_some() {
-            if let Ok(c) = AssertUnwindSafe(Capture::bind(env, &["#"])).catch_unwind().await {
+        // Each attempt is bounded: a connect made while the broker is going down can be accepted
+        // and then never answered, and would otherwise wait past its return.
+        if let Ok(Some(_)) = tokio::time::timeout(REBIND_ATTEMPT, testkit::bus::queue_depth(&probe)).await {
+            let bind = AssertUnwindSafe(Capture::bind(env, &["#"])).catch_unwind();
+            if let Ok(Ok(c)) = tokio::time::timeout(REBIND_ATTEMPT, bind).await {
                 return Some(c);
             }
         }

@@ -223,3 +223,45 @@ async fn a_row_written_already_published_notifies_no_one() {
     assert!(matches!(got, Ok(Some(Ok(_)))), "a pending row on an idle outbox notifies: {got:?}");
     env.cleanup(&["events"]).await;
 }
+
+/// The trigger's look for a pending row ahead goes through the pending index even on a session
+/// whose first insert met an empty outbox (where a plan made from its statistics would be a
+/// Seq Scan, kept for the session and reading every published row on every later insert).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_notification_check_never_reads_the_published_rows() {
+    use diesel_async::RunQueryDsl;
+    const PUBLISHED: i64 = 5000;
+    let env = TestEnv::new();
+    let pool = pool(&env).await;
+    let schema = env.schema("events");
+    diesel::sql_query("ANALYZE outbox").execute(&mut pool.get().await.unwrap()).await.unwrap();
+    // A new session: its first insert plans the trigger's statements on an empty outbox.
+    let mut conn =
+        platform::db_tls::establish(&platform::db::url_with_schema(&testkit::database_url(), &schema)).await.unwrap();
+    let insert_pending =
+        "INSERT INTO outbox (event_id, event_type, envelope) VALUES (gen_random_uuid(), 'test.ping.v1', '{}')";
+    let publish_last = "UPDATE outbox SET published_at = now() WHERE seq = (SELECT max(seq) FROM outbox)";
+    diesel::sql_query(insert_pending).execute(&mut conn).await.unwrap();
+    diesel::sql_query(publish_last).execute(&mut conn).await.unwrap();
+    diesel::sql_query(format!(
+        "INSERT INTO outbox (event_id, event_type, envelope, published_at) \
+         SELECT gen_random_uuid(), 'test.ping.v1', '{{}}', now() FROM generate_series(1, {PUBLISHED})"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    // This transaction's own reads of the outbox, row by row, as the statistics count them.
+    diesel::sql_query("BEGIN").execute(&mut conn).await.unwrap();
+    for _ in 0..5 {
+        diesel::sql_query(insert_pending).execute(&mut conn).await.unwrap();
+        diesel::sql_query(publish_last).execute(&mut conn).await.unwrap();
+    }
+    let read = count(
+        &mut conn,
+        "SELECT seq_tup_read AS n FROM pg_stat_xact_user_tables WHERE schemaname = current_schema() AND relname = 'outbox'",
+    )
+    .await;
+    diesel::sql_query("COMMIT").execute(&mut conn).await.unwrap();
+    assert!(read < PUBLISHED, "five inserts read {read} rows sequentially: the notification check scans the outbox");
+    env.cleanup(&["events"]).await;
+}

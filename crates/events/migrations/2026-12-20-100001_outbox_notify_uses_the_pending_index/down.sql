@@ -1,0 +1,1 @@
+ALTER FUNCTION outbox_notify() RESET enable_seqscan;

@@ -1,0 +1,13 @@
+-- outbox_notify() looks for a pending row ahead of the statement's first one through the partial
+-- index `outbox_pending`, whatever the outbox's statistics say.
+--
+-- The lookup has no parameters, so PL/pgSQL plans it once per session, at its first call, and
+-- keeps that plan. A session whose first insert met an empty (or freshly vacuumed) outbox planned
+-- a Seq Scan: the cheapest way through no pages. That plan then read every published row on
+-- every insert for the rest of the session, inside the inserting transaction and under whatever
+-- lock it held (licensing's seat activation holds its license's row): `make bench`'s first seat
+-- round after a VACUUM fell to two thirds of its rate with p99 in seconds (docs/performance.md,
+-- round 12). The lookup is only ever answered by the pending index (a handful of entries); a
+-- sequential scan is never the right plan here, so the function's planner may not choose one. The
+-- other statement in the function reads the transition table, which this setting does not touch.
+ALTER FUNCTION outbox_notify() SET enable_seqscan = off;
