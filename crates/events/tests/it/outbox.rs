@@ -265,3 +265,28 @@ async fn the_notification_check_never_reads_the_published_rows() {
     assert!(read < PUBLISHED, "five inserts read {read} rows sequentially: the notification check scans the outbox");
     env.cleanup(&["events"]).await;
 }
+
+/// The outbox is vacuumed after a fixed count of published rows, not a fifth of the table (events
+/// migration 2026-12-19-200001; docs/scaling.md, hot spot 9): a migration that rebuilt the table
+/// would silently drop that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_outbox_is_vacuumed_by_count_of_published_rows() {
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Options {
+        #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Text>)]
+        reloptions: Vec<String>,
+    }
+    let env = TestEnv::new();
+    let pool = pool(&env).await;
+    let options =
+        diesel::sql_query("SELECT reloptions FROM pg_class WHERE oid = to_regclass(current_schema() || '.outbox')")
+            .get_result::<Options>(&mut pool.get().await.unwrap())
+            .await
+            .unwrap()
+            .reloptions;
+    for wanted in ["autovacuum_vacuum_scale_factor=0", "autovacuum_vacuum_threshold=10000"] {
+        assert!(options.iter().any(|o| o == wanted), "{wanted} missing from the outbox's options {options:?}");
+    }
+    env.cleanup(&["events"]).await;
+}
