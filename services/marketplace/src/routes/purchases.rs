@@ -5,15 +5,17 @@ use crate::billing::{self, Payment};
 use crate::domain::course::PUBLISHED;
 use crate::error::MarketError;
 use crate::store::courses;
+use crate::store::purchase_once;
 use crate::store::purchases::{self, NewPurchase, COMPLETED, PENDING};
 use crate::{purchasing, State};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
+use chrono::SubsecRound;
 use diesel_async::AsyncPgConnection;
 use events::catalog::billing::{ChargeLine, LineKind};
 use platform::auth::Principal;
 use platform::http::Json;
-use platform::idempotency::{self, IdempotencyKey, Step};
+use platform::idempotency::{self, Claim, Ended, IdempotencyKey, Step};
 use platform::money::{Currency, Money};
 use platform::Problem;
 use serde::{Deserialize, Serialize};
@@ -101,6 +103,12 @@ pub async fn purchase(
     // Derived from the key: a retry after a failed attempt is the same purchase, so it reaches
     // the same payment at billing.
     let purchase_id = Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("{scope}\u{1f}{}", key.0).as_bytes());
+    if voucher.is_none() && promotion.is_none() && req.test_clock.is_none() {
+        let claim = Claim::new(&scope, &key, &req);
+        if let Some(answer) = plain(&state, &claim, buyer, &req, purchase_id).await? {
+            return Ok(answer);
+        }
+    }
     let (st, pay_state) = (state.clone(), state.clone());
     // No transaction is held while billing creates the payment: the purchase is recorded first,
     // then billing is called, then its answer is recorded (`idempotency::execute_with_call`).
@@ -118,8 +126,7 @@ pub async fn purchase(
                 },
                 None => pay,
             };
-            let payment = billing::create_payment(&pay_state.billing, buyer, pay.price, pay.purchase_id, &pay.description, &pay.lines).await?;
-            tracing::info!(purchase = %pay.purchase_id, payment = %payment.id, status = %payment.status, key = %billing::idempotency_key(pay.purchase_id), "payment created");
+            let payment = create_payment(&pay_state, buyer, &pay).await?;
             Ok(Called::Paid(pay, payment))
         },
         move |conn, called: Called| {
@@ -135,6 +142,90 @@ pub async fn purchase(
         },
     )
     .await
+}
+
+/// The plain purchase: a paid course in its primary currency, nothing off the price, no test
+/// clock, and no purchase of it by this buyer yet (the launch-day case). The same steps as the
+/// general path, each one statement: the purchase recorded (`purchase_prepare_once`), billing's
+/// payment, the payment attached and the answer recorded (`purchase_attach_payment_once`).
+/// `None` when a statement finds it is not the plain case, having written nothing: the general
+/// path then decides, refusals included, from the start (a purchase step 1 recorded is then this
+/// key's own, which it pays for as after any failed attempt).
+async fn plain(
+    state: &State,
+    claim: &Claim,
+    buyer: Uuid,
+    req: &PurchaseRequest,
+    purchase_id: Uuid,
+) -> Result<Option<HttpResponse>, Problem> {
+    // As stored: the answer built here must be the row's.
+    let at = state.clock.now().trunc_subsecs(6);
+    let prepare = purchase_once::Prepare {
+        claim,
+        buyer,
+        course: req.course_id,
+        purchase_id,
+        currency: req.currency.as_ref().map(Currency::code),
+        split_rate: state.config.instructor_share,
+        at,
+    };
+    let returned = purchase_once::prepare(&mut *state.pool.get().await?, &prepare).await?;
+    let created: Created = match returned.get("outcome").and_then(|o| o.as_str()) {
+        Some("created") => serde_json::from_value(returned).map_err(Problem::internal)?,
+        _ => return ended_or_general(returned, "purchase_prepare_once"),
+    };
+    let currency = purchasing::currency_of(&created.currency)?;
+    let price = Money::round(created.price.parse().map_err(Problem::internal)?, currency);
+    let pay = Pay {
+        purchase_id,
+        price,
+        description: format!("Course: {}", created.title),
+        status: StatusCode::CREATED,
+        voucher: None,
+        lines: Vec::new(),
+    };
+    let payment = create_payment(state, buyer, &pay).await?;
+    let view = PurchaseView::awaiting_payment(purchase_id, req.course_id, price, &payment, at);
+    let answer = serde_json::to_value(&view).map_err(Problem::internal)?;
+    let returned = purchase_once::attach_payment(
+        &mut *state.pool.get().await?,
+        claim,
+        purchase_id,
+        payment.id,
+        payment.client_secret.as_deref(),
+        &answer,
+    )
+    .await?;
+    ended_or_general(returned, "purchase_attach_payment_once")
+}
+
+/// What `purchase_prepare_once` knows of the course when it recorded the purchase.
+#[derive(Deserialize)]
+struct Created {
+    /// As text: a JSON number would come through a float.
+    price: String,
+    currency: String,
+    title: String,
+}
+
+/// A one-statement step's answer (stored, replayed, or the claim's refusal), or `None` for
+/// `general`.
+fn ended_or_general(returned: serde_json::Value, function: &str) -> Result<Option<HttpResponse>, Problem> {
+    match idempotency::ended(returned)? {
+        Ended::Answer(answer) => Ok(Some(answer)),
+        Ended::Refused(outcome, _) if outcome == "general" => Ok(None),
+        Ended::Refused(outcome, _) => Err(Problem::internal(format!("{function} answered {outcome:?}"))),
+    }
+}
+
+/// Billing's payment for the purchase (the key derives from the purchase: every attempt reaches
+/// the same payment).
+async fn create_payment(state: &State, buyer: Uuid, pay: &Pay) -> Result<Payment, Problem> {
+    let payment =
+        billing::create_payment(&state.billing, buyer, pay.price, pay.purchase_id, &pay.description, &pay.lines)
+            .await?;
+    tracing::info!(purchase = %pay.purchase_id, payment = %payment.id, status = %payment.status, key = %billing::idempotency_key(pay.purchase_id), "payment created");
+    Ok(payment)
 }
 
 /// A purchase that needs billing to create its payment (and first rewards to reserve its voucher).

@@ -191,6 +191,39 @@ impl PurchaseView {
             test_clock: p.test_clock_id,
         })
     }
+
+    /// What [`PurchaseView::new`] shows of a plain purchase (nothing off the price, no test
+    /// clock) created at `created_at` once billing's `payment` is attached: the answer of the
+    /// one-statement purchase, built before the statement that records it.
+    pub fn awaiting_payment(
+        id: Uuid,
+        course_id: Uuid,
+        price: Money,
+        payment: &crate::billing::Payment,
+        created_at: DateTime<Utc>,
+    ) -> Self {
+        let none = Money::zero(price.currency);
+        Self {
+            id,
+            course_id,
+            status: crate::store::purchases::PENDING.to_string(),
+            price,
+            discount: none,
+            amount_paid: price,
+            tax: none,
+            net_amount: None,
+            voucher_code_prefix: None,
+            promotion_code: None,
+            promotion_funded_by: None,
+            payment_id: Some(payment.id),
+            client_secret: payment.client_secret.clone(),
+            failure_code: None,
+            refunded: none,
+            created_at,
+            completed_at: None,
+            test_clock: None,
+        }
+    }
 }
 
 /// A course the caller bought, with the purchase.

@@ -4,6 +4,7 @@ pub mod courses;
 pub mod earnings;
 pub mod payouts;
 pub mod promotions;
+pub mod purchase_once;
 pub mod purchases;
 pub mod reviews;
 pub mod sales;

@@ -313,3 +313,98 @@ async fn the_lookups_of_every_purchase_read_the_buyers_rows_only() {
     assert!(plan.contains("purchases_one_live"), "the live lookup's generic plan does not use its index:\n{plan}");
     assert!(!plan.contains("Seq Scan"), "the live lookup's generic plan reads the whole table:\n{plan}");
 }
+
+/// The plain purchase (paid course, primary currency, nothing off, no earlier purchase) is two
+/// one-statement steps whose answer is built before the statement that records it: it must be
+/// what the general path answers from the stored row (`PurchaseView::new`), and what a replay
+/// returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plain_purchase_answers_what_its_row_shows_and_a_replay_returns_it() {
+    use diesel_async::RunQueryDsl;
+    let m = Market::with_billing().await;
+    let course = m.course(Uuid::now_v7(), json!({"price": {"amount": "12.50", "currency": "EUR"}}), true).await;
+    let course_id = course["id"].as_str().unwrap();
+    let buyer = Uuid::now_v7();
+    let res = m.buy(buyer, course_id, "plain-1").await;
+    assert_eq!(res.status(), 201);
+    let answer: Value = res.json().await.unwrap();
+    assert_eq!(answer["status"], "pending");
+    assert_eq!(answer["amount_paid"], json!({"amount": "12.50", "currency": "EUR"}));
+    assert!(answer["payment_id"].is_string() && answer["client_secret"].is_string(), "{answer}");
+
+    let mut conn = m.svc.pool.get().await.unwrap();
+    let id = Uuid::parse_str(answer["id"].as_str().unwrap()).unwrap();
+    let row = marketplace::store::purchases::lock(&conn, id).await.unwrap().expect("the purchase is stored");
+    let from_row = serde_json::to_value(marketplace::routes::views::PurchaseView::new(&row).unwrap()).unwrap();
+    assert_eq!(answer, from_row, "the one-statement answer differs from the row's view");
+    let stored: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "(SELECT count(*) FROM idempotency_keys WHERE key = 'plain-1' AND response_status = 201)",
+    ))
+    .get_result(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(stored, 1, "the answer is recorded once");
+    drop(conn);
+
+    let replay = m.buy(buyer, course_id, "plain-1").await;
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+    assert_eq!(replay.json::<Value>().await.unwrap(), answer);
+    m.stop().await;
+}
+
+/// `purchase_prepare_once` records a purchase only in the plain case, and answers `general`,
+/// having written nothing, whenever the general path has a decision to make.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_one_statement_purchase_leaves_every_other_case_to_the_general_path() {
+    use marketplace::store::purchase_once::{prepare, Prepare};
+    use platform::idempotency::{Claim, IdempotencyKey};
+    let m = Market::start().await;
+    let instructor = Uuid::now_v7();
+    let paid = m.course(instructor, json!({"price": {"amount": "5.00", "currency": "USD"}}), true).await;
+    let paid = Uuid::parse_str(paid["id"].as_str().unwrap()).unwrap();
+    let free = m.course(instructor, json!({"price": {"amount": "0", "currency": "USD"}}), true).await;
+    let free = Uuid::parse_str(free["id"].as_str().unwrap()).unwrap();
+    let draft = m.course(instructor, json!({}), false).await;
+    let draft = Uuid::parse_str(draft["id"].as_str().unwrap()).unwrap();
+    let buyer = Uuid::now_v7();
+    let mut conn = m.svc.pool.get().await.unwrap();
+    let mut attempt = async |key: &str, buyer: Uuid, course: Uuid, currency: Option<&str>| {
+        let claim = Claim::new("test:purchase", &IdempotencyKey(key.to_string()), &json!({"key": key}));
+        let step = Prepare {
+            claim: &claim,
+            buyer,
+            course,
+            purchase_id: Uuid::new_v5(&Uuid::NAMESPACE_OID, key.as_bytes()),
+            currency,
+            split_rate: rust_decimal::Decimal::new(7, 1),
+            at: chrono::Utc::now(),
+        };
+        prepare(&mut conn, &step).await.unwrap()
+    };
+    for (key, who, course, currency, why) in [
+        ("own", instructor, paid, None, "one's own course"),
+        ("free", buyer, free, None, "a free course completes at once"),
+        ("draft", buyer, draft, None, "a draft"),
+        ("missing", buyer, Uuid::now_v7(), None, "no such course"),
+        ("other-currency", buyer, paid, Some("EUR"), "another currency"),
+    ] {
+        let returned = attempt(key, who, course, currency).await;
+        assert_eq!(returned["outcome"], "general", "{why}: {returned}");
+    }
+    let returned = attempt("plain", buyer, paid, Some("USD")).await;
+    assert_eq!(returned["outcome"], "created", "{returned}");
+    assert_eq!((returned["price"].as_str(), returned["currency"].as_str()), (Some("5.0000"), Some("USD")));
+    // Now the buyer has a live purchase: a second key, and the same key again, are the general
+    // path's (the pending purchase returned; this key's purchase paid for).
+    assert_eq!(attempt("second", buyer, paid, None).await["outcome"], "general");
+    assert_eq!(attempt("plain", buyer, paid, Some("USD")).await["outcome"], "general");
+    let rows: i64 = {
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        use marketplace::store::schema::purchases;
+        purchases::table.count().get_result(&mut conn).await.unwrap()
+    };
+    assert_eq!(rows, 1, "only the plain case wrote a purchase");
+    drop(conn);
+    m.stop().await;
+}

@@ -1,0 +1,2 @@
+DROP FUNCTION purchase_attach_payment_once(TEXT, TEXT, TEXT, UUID, UUID, TEXT, JSONB);
+DROP FUNCTION purchase_prepare_once(TEXT, TEXT, TEXT, UUID, UUID, UUID, TEXT, NUMERIC, TIMESTAMPTZ);
