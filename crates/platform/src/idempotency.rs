@@ -357,6 +357,17 @@ pub fn ended_revealing(
     })
 }
 
+/// [`ended`] for a one-statement fast path whose function answers `general` when the case is not
+/// its own (having written nothing): `None` then, and the caller runs its general path. Any other
+/// refusal is a fault of the function, which `function` names.
+pub fn ended_or_general(returned: serde_json::Value, function: &str) -> Result<Option<HttpResponse>, Problem> {
+    match ended(returned)? {
+        Ended::Answer(answer) => Ok(Some(answer)),
+        Ended::Refused(outcome, _) if outcome == "general" => Ok(None),
+        Ended::Refused(outcome, _) => Err(Problem::internal(format!("{function} answered {outcome:?}"))),
+    }
+}
+
 fn in_progress() -> Problem {
     Problem::conflict("idempotency_in_progress", "a request with this Idempotency-Key is still being processed")
 }

@@ -24,6 +24,13 @@ pub struct Quote {
     pub country: Option<String>,
 }
 
+impl Quote {
+    /// A buyer without billing details: no tax applies.
+    pub fn untaxed(amount: Money) -> Self {
+        Quote { split: tax::split(amount.amount, amount.currency, None), applied: None, billed_to: None, country: None }
+    }
+}
+
 /// The customer's details as printed on an invoice.
 pub fn party_of(d: &billing_details::Details) -> Party {
     let mut address = vec![d.line1.clone()];
@@ -60,14 +67,7 @@ pub async fn quote(
     amount: Money,
     seller_country: &str,
 ) -> Result<Quote, Problem> {
-    let Some(details) = details else {
-        return Ok(Quote {
-            split: tax::split(amount.amount, amount.currency, None),
-            applied: None,
-            billed_to: None,
-            country: None,
-        });
-    };
+    let Some(details) = details else { return Ok(Quote::untaxed(amount)) };
     let country = details.country.trim().to_string();
     let rate = tax_rates::applicable(conn, &country, details.region.as_deref()).await?;
     let customer = tax::Customer { country: &country, business: details.business, vat_id: details.vat_id.as_deref() };

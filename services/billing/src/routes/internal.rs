@@ -4,15 +4,16 @@ use super::views::PaymentView;
 use crate::domain::invoice::Party;
 use crate::error::BillingError;
 use crate::invoicing::{to_json, Quote};
-use crate::store::{billing_details, customers, payments};
+use crate::store::{billing_details, customers, payment_once, payments};
 use crate::{webhooks, State};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
+use chrono::SubsecRound;
 use diesel_async::AsyncPgConnection;
 use events::catalog::billing::{ChargeLine, PaymentPurpose};
 use platform::auth::Principal;
 use platform::http::Json;
-use platform::idempotency::{self, IdempotencyKey, Step};
+use platform::idempotency::{self, Claim, IdempotencyKey, Step};
 use platform::money::Money;
 use platform::Problem;
 use serde::{Deserialize, Serialize};
@@ -50,9 +51,15 @@ pub async fn create_payment(
     let scope = format!("{}:POST /internal/payments", principal.sub);
     // Stripe's idempotency key comes from ours: a retry after a timeout reaches the same PaymentIntent.
     let stripe_key = stripe_key("pi", &scope, &key.0)?;
+    let seller = crate::invoicing::seller(&state.config);
+    if !req.off_session {
+        let claim = Claim::new(&scope, &key, &req);
+        if let Some(answer) = plain(&state, &claim, &req, &stripe_key, &seller).await? {
+            return Ok(answer);
+        }
+    }
     let caller = state.clone();
     let request = req.clone();
-    let seller = crate::invoicing::seller(&state.config);
     // Stripe is called with no transaction open (`idempotency::execute_with_call`): what is known
     // is read first, Stripe creates the customer and PaymentIntent, then both are recorded.
     idempotency::execute_with_call(
@@ -210,19 +217,17 @@ async fn call_stripe(state: &State, plan: Plan, stripe_key: &stripe::Idempotency
     })
 }
 
-/// Step 3: the customer (if new) and the payment, settled at once if Stripe already decided it.
-async fn record(conn: &mut AsyncPgConnection, created: Created) -> Result<payments::Payment, BillingError> {
-    let Created { req, quote, seller, payment_id, description, customer, new_customer, intent, charge, now } = created;
-    let tax = quote.applied.as_ref().map(to_json).transpose()?;
-    let billed_to = quote.billed_to.as_ref().map(to_json).transpose()?;
-    let new_payment = payments::NewPayment {
-        id: payment_id,
+/// The payment row of what Stripe made.
+fn new_payment(created: &Created) -> Result<payments::NewPayment<'_>, BillingError> {
+    let Created { req, quote, seller, payment_id, description, intent, .. } = created;
+    Ok(payments::NewPayment {
+        id: *payment_id,
         user_id: req.user_id,
         amount: quote.split.total,
         currency: req.amount.currency.code(),
         purpose: req.purpose.as_str(),
         reference_id: &req.reference_id,
-        description: &description,
+        description,
         // A receipt comes with success, so an intent that already succeeded (off-session) is
         // recorded as processing and settled just below, in this same transaction.
         status: match intent.status {
@@ -233,18 +238,24 @@ async fn record(conn: &mut AsyncPgConnection, created: Created) -> Result<paymen
         client_secret: intent.client_secret.as_deref(),
         traceparent: platform::telemetry::current_traceparent(),
         tax_amount: quote.split.tax,
-        tax,
+        tax: quote.applied.as_ref().map(to_json).transpose()?,
         tax_country: quote.country.as_deref(),
         lines: to_json(&req.lines)?,
-        billed_to,
-        seller: Some(to_json(&seller)?),
-    };
+        billed_to: quote.billed_to.as_ref().map(to_json).transpose()?,
+        seller: Some(to_json(seller)?),
+    })
+}
+
+/// Step 3: the customer (if new) and the payment, settled at once if Stripe already decided it.
+async fn record(conn: &mut AsyncPgConnection, created: Created) -> Result<payments::Payment, BillingError> {
+    let new_payment = new_payment(&created)?;
+    let Created { req, customer, new_customer, intent, charge, now, .. } = &created;
     // The customer and the payment are independent rows: pipelined, one round trip.
     let shared: &AsyncPgConnection = conn;
     let ((), payment) = futures_util::try_join!(
         async {
-            if new_customer {
-                customers::remember(shared, req.user_id, &customer).await
+            if *new_customer {
+                customers::remember(shared, req.user_id, customer).await
             } else {
                 Ok(())
             }
@@ -252,13 +263,51 @@ async fn record(conn: &mut AsyncPgConnection, created: Created) -> Result<paymen
         payments::insert(shared, &new_payment),
     )?;
     if intent.status == stripe::PaymentIntentStatus::Succeeded {
-        webhooks::record_success(conn, &payment, &intent, charge.as_ref(), now).await?;
+        webhooks::record_success(conn, &payment, intent, charge.as_ref(), *now).await?;
         return Ok(payments::find(conn, payment.id).await?.unwrap_or(payment));
     }
     if let Some(error) = &intent.last_payment_error {
-        return Ok(webhooks::record_failure(conn, &payment, &intent, error, now).await?.unwrap_or(payment));
+        return Ok(webhooks::record_failure(conn, &payment, intent, error, *now).await?.unwrap_or(payment));
     }
     Ok(payment)
+}
+
+/// A payment the buyer confirms, for a user without billing details (no tax to quote): the
+/// general path's steps, the first and the last one statement each (`payment_plan_once`,
+/// `payment_record_once`), Stripe's calls between them. `None` when the general path must
+/// decide: the user has billing details (step 1 wrote nothing), or Stripe decided the intent at
+/// once (it then answers the general path's call with the same intent, under the same key).
+async fn plain(
+    state: &State,
+    claim: &Claim,
+    req: &CreatePayment,
+    stripe_key: &stripe::IdempotencyKey,
+    seller: &Party,
+) -> Result<Option<HttpResponse>, Problem> {
+    let returned = payment_once::plan(&mut *state.pool.get().await?, claim, req.user_id).await?;
+    let customer = match returned.get("outcome").and_then(|o| o.as_str()) {
+        Some("plain") => returned.get("customer").and_then(|c| c.as_str()).map(str::to_string),
+        _ => return idempotency::ended_or_general(returned, "payment_plan_once"),
+    };
+    let plan = Plan {
+        req: req.clone(),
+        customer,
+        saved_method: None,
+        quote: Quote::untaxed(req.amount),
+        seller: seller.clone(),
+    };
+    let created = call_stripe(state, plan, stripe_key).await?;
+    if created.intent.status == stripe::PaymentIntentStatus::Succeeded || created.intent.last_payment_error.is_some() {
+        return Ok(None);
+    }
+    let payment = new_payment(&created)?;
+    // The wall clock, as the general path's column default (now()) reads it; as stored (microseconds).
+    let created_at = chrono::Utc::now().trunc_subsecs(6);
+    let answer = serde_json::to_value(PaymentView::unsettled(&payment, created_at)?).map_err(Problem::internal)?;
+    let new_customer = created.new_customer.then_some(created.customer.as_str());
+    let returned =
+        payment_once::record(&mut *state.pool.get().await?, claim, &payment, created_at, new_customer, &answer).await?;
+    idempotency::ended_or_general(returned, "payment_record_once")
 }
 
 /// A Stripe customer for `user_id`; the key is the user's, so two payments racing to create one

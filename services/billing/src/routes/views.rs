@@ -1,6 +1,6 @@
 //! Response bodies.
 
-use crate::store::payments::Payment;
+use crate::store::payments::{NewPayment, Payment};
 use crate::store::refunds::Refund;
 use chrono::{DateTime, Utc};
 use platform::money::{Currency, Money};
@@ -56,6 +56,29 @@ impl PaymentView {
             receipt_number: p.receipt_number.clone(),
             created_at: p.created_at,
             succeeded_at: p.succeeded_at,
+        })
+    }
+
+    /// What [`PaymentView::new`] shows of `p` once inserted at `created_at`, before Stripe decided
+    /// anything (no failure, no receipt, nothing refunded), with its client secret: the answer of
+    /// the one-statement creation, built before the statement that records it.
+    pub fn unsettled(p: &NewPayment<'_>, created_at: DateTime<Utc>) -> Result<Self, Problem> {
+        Ok(Self {
+            id: p.id,
+            user_id: p.user_id,
+            amount: money(p.amount, p.currency)?,
+            tax: if p.tax_amount.is_zero() { None } else { Some(money(p.tax_amount, p.currency)?) },
+            purpose: p.purpose.to_string(),
+            reference_id: p.reference_id.to_string(),
+            description: p.description.to_string(),
+            status: p.status.to_string(),
+            client_secret: p.client_secret.map(str::to_string),
+            failure_code: None,
+            failure_message: None,
+            amount_refunded: money(rust_decimal::Decimal::ZERO, p.currency)?,
+            receipt_number: None,
+            created_at,
+            succeeded_at: None,
         })
     }
 }

@@ -6,6 +6,7 @@ pub mod history;
 pub mod invoices;
 pub mod outcomes;
 pub mod payment_methods;
+pub mod payment_once;
 pub mod payments;
 pub mod receipts;
 pub mod reconcile;

@@ -54,7 +54,8 @@ impl Payment {
     }
 }
 
-#[derive(Debug, Insertable)]
+/// Serialize: `store::payment_once` passes it to its SQL function as one JSON row.
+#[derive(Debug, Insertable, serde::Serialize)]
 #[diesel(table_name = payments)]
 pub struct NewPayment<'a> {
     pub id: Uuid,

@@ -196,3 +196,37 @@ async fn the_html_receipt_carries_the_security_headers_and_escapes_hostile_value
     assert_eq!(html.matches("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&quot;&gt;&lt;img").count(), 2, "{html}");
     s.stop().await;
 }
+
+/// A payment without billing details is created in two one-statement steps whose answer is
+/// built before the statement that records it: it must be what the general path answers from the
+/// stored row (`PaymentView::new`), and a replay returns it. A new customer is remembered with
+/// it, and the next payment reuses that customer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plain_payment_answers_what_its_row_shows_and_remembers_its_customer() {
+    let s = Stack::start().await;
+    let buyer = Uuid::now_v7();
+    let res = s.create_payment(buyer, "7.50", "plain-1").await;
+    assert_eq!(res.status(), 201);
+    let answer: Value = res.json().await.unwrap();
+    assert_eq!(answer["status"], "requires_payment_method");
+    assert!(answer["client_secret"].as_str().unwrap().contains("_secret_"));
+
+    let mut conn = s.svc.pool.get().await.unwrap();
+    let id = Uuid::parse_str(answer["id"].as_str().unwrap()).unwrap();
+    let row = billing::store::payments::find(&mut conn, id).await.unwrap().expect("the payment is stored");
+    let from_row = serde_json::to_value(billing::routes::views::PaymentView::new(&row, true).unwrap()).unwrap();
+    assert_eq!(answer, from_row, "the one-statement answer differs from the row's view");
+    assert_eq!(row.amount, rust_decimal::Decimal::new(750, 2));
+    let customer = billing::store::customers::find(&conn, buyer).await.unwrap();
+    assert_eq!(customer.as_deref(), s.fake.customers()[0]["id"].as_str(), "the new customer is kept");
+    drop(conn);
+
+    let replay = s.create_payment(buyer, "7.50", "plain-1").await;
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+    assert_eq!(replay.json::<Value>().await.unwrap(), answer);
+    let second = s.create_payment(buyer, "3.00", "plain-2").await;
+    assert_eq!(second.status(), 201);
+    assert_eq!(s.fake.customers().len(), 1, "the second payment reuses the customer");
+    assert_eq!(s.fake.payment_intents().len(), 2);
+    s.stop().await;
+}

@@ -15,7 +15,7 @@ use diesel_async::AsyncPgConnection;
 use events::catalog::billing::{ChargeLine, LineKind};
 use platform::auth::Principal;
 use platform::http::Json;
-use platform::idempotency::{self, Claim, Ended, IdempotencyKey, Step};
+use platform::idempotency::{self, Claim, IdempotencyKey, Step};
 use platform::money::{Currency, Money};
 use platform::Problem;
 use serde::{Deserialize, Serialize};
@@ -172,7 +172,7 @@ async fn plain(
     let returned = purchase_once::prepare(&mut *state.pool.get().await?, &prepare).await?;
     let created: Created = match returned.get("outcome").and_then(|o| o.as_str()) {
         Some("created") => serde_json::from_value(returned).map_err(Problem::internal)?,
-        _ => return ended_or_general(returned, "purchase_prepare_once"),
+        _ => return idempotency::ended_or_general(returned, "purchase_prepare_once"),
     };
     let currency = purchasing::currency_of(&created.currency)?;
     let price = Money::round(created.price.parse().map_err(Problem::internal)?, currency);
@@ -196,7 +196,7 @@ async fn plain(
         &answer,
     )
     .await?;
-    ended_or_general(returned, "purchase_attach_payment_once")
+    idempotency::ended_or_general(returned, "purchase_attach_payment_once")
 }
 
 /// What `purchase_prepare_once` knows of the course when it recorded the purchase.
@@ -206,16 +206,6 @@ struct Created {
     price: String,
     currency: String,
     title: String,
-}
-
-/// A one-statement step's answer (stored, replayed, or the claim's refusal), or `None` for
-/// `general`.
-fn ended_or_general(returned: serde_json::Value, function: &str) -> Result<Option<HttpResponse>, Problem> {
-    match idempotency::ended(returned)? {
-        Ended::Answer(answer) => Ok(Some(answer)),
-        Ended::Refused(outcome, _) if outcome == "general" => Ok(None),
-        Ended::Refused(outcome, _) => Err(Problem::internal(format!("{function} answered {outcome:?}"))),
-    }
 }
 
 /// Billing's payment for the purchase (the key derives from the purchase: every attempt reaches

@@ -1,0 +1,2 @@
+DROP FUNCTION payment_record_once(TEXT, TEXT, TEXT, JSONB, TEXT, JSONB);
+DROP FUNCTION payment_plan_once(TEXT, TEXT, TEXT, UUID);
