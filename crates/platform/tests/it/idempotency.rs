@@ -369,3 +369,48 @@ async fn a_connection_closed_by_the_server_is_replaced_on_checkout() {
     assert_ne!(replaced, first.pid);
     env.cleanup(&["platform"]).await;
 }
+
+/// `idempotency_claim`'s lookup goes through the key's index even on a session whose first calls
+/// met an empty table: PL/pgSQL keeps a generic plan per session, and one made from an empty
+/// table's statistics is a Seq Scan, which then read every stored key on every claim (`make bench`
+/// on a fresh database: 78 million rows read in one purchase round; docs/performance.md, round 13).
+#[actix_web::test]
+async fn the_claim_never_reads_the_stored_keys_one_by_one() {
+    const STORED: i64 = 5000;
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let (env, pool) = setup().await;
+    let mut conn = pool.get().await.unwrap();
+    diesel::sql_query("ANALYZE idempotency_keys").execute(&mut conn).await.unwrap();
+    let claim = |i: i64| format!("SELECT idempotency_claim('test:claim', 'key-{i}', 'hash')");
+    // Past the custom plans PL/pgSQL tries first: from here the session keeps its generic plan.
+    for i in 0..10 {
+        diesel::sql_query(claim(i)).execute(&mut conn).await.unwrap();
+    }
+    diesel::sql_query(format!(
+        "INSERT INTO idempotency_keys (scope, key, request_hash, response_status, response_body) \
+         SELECT 'test:claim', 'stored-' || i, 'hash', 200, '{{}}' FROM generate_series(1, {STORED}) AS i"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    diesel::sql_query("BEGIN").execute(&mut conn).await.unwrap();
+    for i in 10..15 {
+        diesel::sql_query(claim(i)).execute(&mut conn).await.unwrap();
+    }
+    let read = diesel::sql_query(
+        "SELECT seq_tup_read AS n FROM pg_stat_xact_user_tables \
+         WHERE schemaname = current_schema() AND relname = 'idempotency_keys'",
+    )
+    .get_result::<N>(&mut conn)
+    .await
+    .unwrap()
+    .n;
+    diesel::sql_query("COMMIT").execute(&mut conn).await.unwrap();
+    assert!(read < STORED, "five claims read {read} rows sequentially: the claim scans the stored keys");
+    drop(conn);
+    env.cleanup(&["platform"]).await;
+}

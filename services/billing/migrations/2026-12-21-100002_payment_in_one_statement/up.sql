@@ -7,9 +7,11 @@
 -- Step 1: claim the key and read what Stripe needs: the user's Stripe customer, if any.
 -- 'general' when the user has billing details (the tax is then quoted from the rates, in Rust).
 -- Outcomes: 'plain' (with 'customer', null for a new one) | 'general' | 'replayed' |
--- 'in_progress' | 'reused' (platform's idempotency_claim). Writes nothing.
+-- 'in_progress' | 'reused' (platform's idempotency_claim). Writes nothing. Both lookups are by
+-- primary key: no Seq Scan, even in a session whose first calls met empty tables (platform
+-- migration 2026-12-21-100003 says why).
 CREATE FUNCTION payment_plan_once(p_scope TEXT, p_key TEXT, p_hash TEXT, p_user UUID)
-RETURNS JSONB LANGUAGE plpgsql VOLATILE AS $$
+RETURNS JSONB LANGUAGE plpgsql VOLATILE SET enable_seqscan = off AS $$
 DECLARE
     claim JSONB;
 BEGIN

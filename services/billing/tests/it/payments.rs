@@ -219,6 +219,18 @@ async fn the_plain_payment_answers_what_its_row_shows_and_remembers_its_customer
     assert_eq!(row.amount, rust_decimal::Decimal::new(750, 2));
     let customer = billing::store::customers::find(&conn, buyer).await.unwrap();
     assert_eq!(customer.as_deref(), s.fake.customers()[0]["id"].as_str(), "the new customer is kept");
+    // Its lookups are by primary key in every session (round 13: Seq Scans kept from empty tables).
+    let guarded: i64 = {
+        use diesel_async::RunQueryDsl;
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "(SELECT count(*) FROM pg_proc WHERE pronamespace = current_schema()::regnamespace \
+              AND proname IN ('payment_plan_once', 'idempotency_claim') AND 'enable_seqscan=off' = ANY (proconfig))",
+        ))
+        .get_result(&mut conn)
+        .await
+        .unwrap()
+    };
+    assert_eq!(guarded, 2, "a one-statement function may plan a Seq Scan");
     drop(conn);
 
     let replay = s.create_payment(buyer, "7.50", "plain-1").await;

@@ -10,6 +10,10 @@
 -- route then runs the general path from the start, which makes every decision and every refusal
 -- (course not found, own course, already owned, a declined attempt to supersede, ...) itself.
 -- So these functions hold only the positive conditions of the plain case; the rules stay in Rust.
+--
+-- Every lookup here is by key or by a partial index; PL/pgSQL keeps one generic plan per session,
+-- and a session that started on an empty table would keep a Seq Scan (as idempotency_claim did,
+-- platform migration 2026-12-21-100003), so the planner may not choose one.
 
 -- Step 1: claim the key; under the buyer's lock on the course (the name and hash the Rust path's
 -- advisory lock uses: `purchase:<buyer>:<course>`), check that the plain case applies and record
@@ -19,7 +23,7 @@ CREATE FUNCTION purchase_prepare_once(
     p_scope TEXT, p_key TEXT, p_hash TEXT,
     p_buyer UUID, p_course UUID, p_purchase_id UUID, p_currency TEXT,
     p_split_rate NUMERIC, p_at TIMESTAMPTZ)
-RETURNS JSONB LANGUAGE plpgsql VOLATILE AS $$
+RETURNS JSONB LANGUAGE plpgsql VOLATILE SET enable_seqscan = off AS $$
 DECLARE
     claim JSONB;
     course_status TEXT;
@@ -64,7 +68,7 @@ END $$;
 CREATE FUNCTION purchase_attach_payment_once(
     p_scope TEXT, p_key TEXT, p_hash TEXT,
     p_purchase_id UUID, p_payment_id UUID, p_client_secret TEXT, p_answer JSONB)
-RETURNS JSONB LANGUAGE plpgsql VOLATILE AS $$
+RETURNS JSONB LANGUAGE plpgsql VOLATILE SET enable_seqscan = off AS $$
 DECLARE
     claim JSONB;
 BEGIN

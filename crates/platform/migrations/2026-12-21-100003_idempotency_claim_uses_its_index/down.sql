@@ -1,0 +1,1 @@
+ALTER FUNCTION idempotency_claim(TEXT, TEXT, TEXT) RESET enable_seqscan;

@@ -1,0 +1,14 @@
+-- idempotency_claim() finds a stored key through the table's primary key, whatever the table's
+-- statistics say.
+--
+-- PL/pgSQL plans the lookup once per session and, after its first few calls, keeps a generic
+-- plan. A session whose first claims met an empty table (a new service, a fresh schema, or the
+-- retention job having just emptied it) kept a Seq Scan: the cheapest way through no pages. From
+-- then on every claim read every stored key, inside the writing transaction and under the key's
+-- lock, until the connection closed or an ANALYZE of the table made PostgreSQL plan again.
+-- `make bench` on a freshly seeded database showed it: one purchase round read 78 million rows of
+-- billing's keys and 75 million of marketplace's, and ran at half the rate of the next round
+-- (docs/performance.md, round 13). The lookup is an equality on the primary key; a sequential
+-- scan is never the right plan for it. Same cause and remedy as events' outbox_notify()
+-- (2026-12-20-100001).
+ALTER FUNCTION idempotency_claim(TEXT, TEXT, TEXT) SET enable_seqscan = off;
