@@ -120,3 +120,27 @@ async fn one_key_is_one_redemption_whatever_the_retries() {
     s.assert_books_balance().await;
     s.stop().await;
 }
+
+/// A redemption's statement, and the voucher's foreign-key check it fires, use indexes in every
+/// session, even one that began on empty tables: PostgreSQL caches both plans per session, and
+/// one made from an empty table is a Seq Scan it keeps (docs/performance.md, round 13).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redemption_never_plans_a_sequential_scan() {
+    use diesel_async::RunQueryDsl;
+    let s = Rewards::start().await;
+    let mut conn = s.conn().await;
+    let guarded: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "(SELECT count(*) FROM pg_proc WHERE pronamespace = current_schema()::regnamespace \
+          AND proname IN ('redeem_once', 'idempotency_claim') AND 'enable_seqscan=off' = ANY (proconfig))",
+    ))
+    .get_result(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(guarded, 2, "redeem_once or the claim may plan a Seq Scan");
+    drop(conn);
+    // And a redemption still works with the setting.
+    let user = Uuid::now_v7();
+    s.award(user, 300).await;
+    assert_eq!(s.redeem(user, "course_voucher", "guarded").await.status(), 201);
+    s.stop().await;
+}

@@ -1,0 +1,1 @@
+ALTER FUNCTION redeem_once RESET enable_seqscan;
