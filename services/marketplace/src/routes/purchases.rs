@@ -179,7 +179,7 @@ async fn plain(
     let pay = Pay {
         purchase_id,
         price,
-        description: format!("Course: {}", created.title),
+        description: payment_description(&created.title),
         status: StatusCode::CREATED,
         voucher: None,
         lines: Vec::new(),
@@ -216,6 +216,11 @@ async fn create_payment(state: &State, buyer: Uuid, pay: &Pay) -> Result<Payment
             .await?;
     tracing::info!(purchase = %pay.purchase_id, payment = %payment.id, status = %payment.status, key = %billing::idempotency_key(pay.purchase_id), "payment created");
     Ok(payment)
+}
+
+/// What billing prints for a course's payment (receipt, invoice line), whichever path creates it.
+fn payment_description(course_title: &str) -> String {
+    format!("Course: {course_title}")
 }
 
 /// A purchase that needs billing to create its payment (and first rewards to reserve its voucher).
@@ -258,7 +263,7 @@ impl Pay {
             }
             _ => None,
         };
-        let description = format!("Course: {course_title}");
+        let description = payment_description(course_title);
         let lines = match purchase.promotion_code.as_deref() {
             Some(code) if !purchase.discount.is_zero() => vec![
                 ChargeLine { kind: LineKind::Course, description: description.clone(), amount: purchase.price },
