@@ -97,7 +97,7 @@ pub fn all() -> Vec<Scenario> {
         },
         s("outbox-lag", OutboxLag, Lag, 50.0, "redeem pro_month -> subscriptions grants Pro (commit to effect)"),
         s("redeem", Redeem, Write, 1000.0, "POST /api/tokens/redeem course_voucher"),
-        s("seat", Seat, Write, 1000.0, "POST /api/enterprise/licenses/activate (fresh user)"),
+        s("seat", Seat, Write, 1000.0, "POST /api/enterprise/licenses/activate (fresh user, idempotency key)"),
         s("purchase", Purchase, Write, 1000.0, "POST /api/courses/purchase (fresh buyer, paid course)"),
     ]
 }
@@ -217,6 +217,7 @@ pub fn op(ctx: &Arc<Ctx>, kind: Kind, i: u64) -> BoxFuture<'static, Outcome> {
                     .http
                     .post(format!("{}/api/enterprise/licenses/activate", ctx.gateway))
                     .header("authorization", bearer(&ctx, user)?)
+                    .header("idempotency-key", Uuid::new_v4().to_string())
                     .json(&json!({ "license_key": key }));
                 send(req, &[200, 201]).await.map(|_| None)
             }

@@ -266,6 +266,56 @@ async fn the_notification_check_never_reads_the_published_rows() {
     env.cleanup(&["events"]).await;
 }
 
+/// The trigger's look for a pending row ahead costs the same however many rows were published
+/// since the outbox was last vacuumed (events migration 2026-12-22-100001): it reads the pending
+/// index backwards from the new row, at most 1,000 sequence numbers deep. Published rows keep
+/// their entries in that index until VACUUM; the look it replaced walked all of them from the
+/// index's low end on every insert.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_notification_check_reads_the_same_few_pages_however_much_was_published() {
+    use diesel_async::RunQueryDsl;
+    const PUBLISHED: i64 = 20_000;
+    let env = TestEnv::new();
+    let pool = pool(&env).await;
+    let mut conn = pool.get().await.unwrap();
+    // Written pending, then published: every row leaves a dead entry in `outbox_pending`.
+    for sql in [
+        format!(
+            "INSERT INTO outbox (event_id, event_type, envelope) \
+             SELECT gen_random_uuid(), 'test.ping.v1', '{{}}' FROM generate_series(1, {PUBLISHED})"
+        ),
+        "UPDATE outbox SET published_at = now() WHERE published_at IS NULL".to_string(),
+    ] {
+        diesel::sql_query(sql).execute(&mut conn).await.unwrap();
+    }
+    // The pending index's pages read by one insert (its own entry and the trigger's look), from
+    // the statistics each statement's end flushes.
+    let pages_read = "SELECT (idx_blks_hit + idx_blks_read)::BIGINT AS n FROM pg_statio_user_indexes \
+                      WHERE schemaname = current_schema() AND indexrelname = 'outbox_pending'";
+    let flush = "SELECT pg_stat_force_next_flush()";
+    let insert_pending =
+        "INSERT INTO outbox (event_id, event_type, envelope) VALUES (gen_random_uuid(), 'test.ping.v1', '{}')";
+    let index_pages = count(&mut conn, "SELECT pg_relation_size('outbox_pending') / 8192 AS n").await;
+    let mut reads = Vec::new();
+    for _ in 0..3 {
+        diesel::sql_query(flush).execute(&mut conn).await.unwrap();
+        let before = count(&mut conn, pages_read).await;
+        diesel::sql_query(insert_pending).execute(&mut conn).await.unwrap();
+        diesel::sql_query(flush).execute(&mut conn).await.unwrap();
+        reads.push(count(&mut conn, pages_read).await - before);
+        diesel::sql_query("UPDATE outbox SET published_at = now() WHERE published_at IS NULL")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    assert!(index_pages > 40, "the published rows' entries fill {index_pages} pages of the pending index");
+    assert!(
+        reads.iter().all(|&r| (1..=12).contains(&r)),
+        "an insert read {reads:?} pages of the pending index's {index_pages}: the check walks the published rows' entries"
+    );
+    env.cleanup(&["events"]).await;
+}
+
 /// The outbox is vacuumed after a fixed count of published rows, not a fifth of the table (events
 /// migration 2026-12-19-200001; docs/scaling.md, hot spot 9): a migration that rebuilt the table
 /// would silently drop that.
