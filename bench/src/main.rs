@@ -254,7 +254,10 @@ async fn run(opts: Options) -> Result<(), String> {
                 };
                 let after = sampler.snapshot();
                 let before = before.lock().unwrap_or_else(|e| e.into_inner()).take().unwrap_or_default();
-                let cpu = cpu::delta(&before, &after);
+                let cpu = match s.kind {
+                    Kind::PgBaseline => cpu::delta_with_exited(&before, &after),
+                    _ => cpu::delta(&before, &after),
+                };
                 let row = report::Row::new(s, rate, &mut measured, cpu, ctx.phases.take(), loadavg_before);
                 runs[k].push(row);
                 tokio::time::sleep(Duration::from_secs(1)).await;

@@ -48,11 +48,13 @@ impl Baseline {
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         if !warmup.is_zero() {
             self.pgbench(warmup, None)?;
+            backends_exit();
         }
         on_measure_start();
         let started = std::time::Instant::now();
         self.pgbench(duration, Some(&dir))?;
         let elapsed = started.elapsed().min(duration.max(Duration::from_millis(1)));
+        backends_exit();
         let measured = read_logs(&dir, elapsed);
         let _ = std::fs::remove_dir_all(&dir);
         measured
@@ -77,6 +79,14 @@ impl Baseline {
         }
         Ok(())
     }
+}
+
+/// A finished pgbench's backends exit a moment after it does; only then does their CPU reach the
+/// postmaster's reaped-children times, which is where the CPU column finds it
+/// ([`crate::cpu::delta_with_exited`]): the warm-up's must land before the measured window opens,
+/// the measured run's before it closes.
+fn backends_exit() {
+    std::thread::sleep(Duration::from_millis(500));
 }
 
 /// pgbench's per-transaction log: `client transaction latency_us script epoch_s epoch_us [...]`;
