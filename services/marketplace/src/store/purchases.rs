@@ -306,6 +306,8 @@ pub fn payable_failed_query(buyer: Uuid, course: Uuid) -> impl PurchaseQuery {
 /// time) that were never paid (pending, or declined and not retried) and are not closed, skipping
 /// those another replica holds and those attempted less than `retry_secs` ago (database time):
 /// each is stamped `expiry_attempted_at` in the same statement. Returns their ids, oldest first.
+/// Read through `purchases_expiry_due`, whose predicate `created_at < $1` implies and the buyer's
+/// lookups cannot (migration 2026-12-22-100002).
 pub async fn claim_expired(
     conn: &mut AsyncPgConnection,
     pass: Pass,

@@ -314,6 +314,82 @@ async fn the_lookups_of_every_purchase_read_the_buyers_rows_only() {
     assert!(!plan.contains("Seq Scan"), "the live lookup's generic plan reads the whole table:\n{plan}");
 }
 
+/// The same lookups when the statistics say no purchase is open (ANALYZE ran before any was: a new
+/// deployment, a quiet night) and thousands are: the plans PostgreSQL keeps must still read the
+/// buyer's rows only. While the expiry sweep's index could answer them (`purchases_open`, before
+/// marketplace migration 2026-12-22-100002), such a plan walked every open purchase of every buyer
+/// on every purchase: `make bench`'s first purchase round after a fresh seed, 5.0 ms of CPU per
+/// purchase against 2.9 once the next ANALYZE had run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_buyers_lookups_keep_to_their_indexes_when_the_statistics_saw_no_open_purchase() {
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Pages {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    const OPEN: i64 = 10_000;
+    let m = Market::start().await;
+    let course = m.course(Uuid::now_v7(), json!({"price": {"amount": "5.00", "currency": "USD"}}), true).await;
+    let course_id = Uuid::parse_str(course["id"].as_str().unwrap()).unwrap();
+    let mut conn = m.svc.pool.get().await.unwrap();
+    // Statistics of a table with completed purchases only: both partial indexes below empty.
+    for sql in [
+        format!(
+            "INSERT INTO purchases (id, course_id, buyer_id, instructor_id, price, currency, status, split_rate, \
+                                    completed_at) \
+             SELECT gen_random_uuid(), '{course_id}', gen_random_uuid(), gen_random_uuid(), 5, 'USD', 'completed', 0.7, \
+                    now() \
+             FROM generate_series(1, 5000)"
+        ),
+        "ANALYZE purchases".to_string(),
+    ] {
+        diesel::sql_query(sql).execute(&mut conn).await.unwrap();
+    }
+    diesel::sql_query(format!(
+        "INSERT INTO purchases (id, course_id, buyer_id, instructor_id, price, currency, status, split_rate, created_at) \
+         SELECT gen_random_uuid(), '{course_id}', gen_random_uuid(), gen_random_uuid(), 5, 'USD', 'pending', 0.7, \
+                now() - i * interval '1 second' \
+         FROM generate_series(1, {OPEN}) AS i"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    // The general path's lookup of declined purchases, as PostgreSQL plans it after five runs.
+    let query = marketplace::store::purchases::payable_failed_query(Uuid::now_v7(), course_id);
+    let plan = testkit::plan::generic_plan(&mut conn, &query).await;
+    assert!(plan.contains("purchases_payable_failed"), "the generic plan does not use the buyer's index:\n{plan}");
+    // The one-statement purchase's lookups: its seventh run on this session (PL/pgSQL keeps a
+    // generic plan after five) reads a few pages of the expiry sweep's index (its new purchase's
+    // entry), not the pages of the 10,000 open purchases.
+    let expiry_pages = "SELECT (idx_blks_hit + idx_blks_read)::BIGINT AS n FROM pg_statio_user_indexes \
+                        WHERE schemaname = current_schema() AND indexrelname = 'purchases_expiry_due'";
+    let prepare = |n: usize| {
+        format!(
+            "SELECT purchase_prepare_once('purchases', 'plan-{n}', 'hash', '{}', '{course_id}', '{}', NULL, 0.7, now())",
+            Uuid::now_v7(),
+            Uuid::now_v7()
+        )
+    };
+    for n in 0..6 {
+        diesel::sql_query(prepare(n)).execute(&mut conn).await.unwrap();
+    }
+    diesel::sql_query("SELECT pg_stat_force_next_flush()").execute(&mut conn).await.unwrap();
+    let before = diesel::sql_query(expiry_pages).get_result::<Pages>(&mut conn).await.unwrap().n;
+    diesel::sql_query(prepare(6)).execute(&mut conn).await.unwrap();
+    diesel::sql_query("SELECT pg_stat_force_next_flush()").execute(&mut conn).await.unwrap();
+    let read = diesel::sql_query(expiry_pages).get_result::<Pages>(&mut conn).await.unwrap().n - before;
+    let index_pages = diesel::sql_query("SELECT (pg_relation_size('purchases_expiry_due') / 8192)::BIGINT AS n")
+        .get_result::<Pages>(&mut conn)
+        .await
+        .unwrap()
+        .n;
+    assert!(index_pages > 20, "the 10,000 open purchases fill {index_pages} pages of the expiry index");
+    assert!(read <= 6, "one purchase read {read} of the expiry index's {index_pages} pages: a lookup walks it");
+    drop(conn);
+    m.stop().await;
+}
+
 /// The plain purchase (paid course, primary currency, nothing off, no earlier purchase) is two
 /// one-statement steps whose answer is built before the statement that records it: it must be
 /// what the general path answers from the stored row (`PurchaseView::new`), and what a replay

@@ -1,0 +1,1 @@
+DROP INDEX CONCURRENTLY IF EXISTS purchases_expiry_due;
