@@ -50,3 +50,34 @@ where
     }
     plan
 }
+
+#[derive(diesel::QueryableByName)]
+struct Pages {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// The pages of `index` (in the connection's schema) that running `statement` read, from the
+/// statistics PostgreSQL flushes at each statement's end: for a test bounding what a statement
+/// reads of an index, however large it has grown (a plan that walks it passes every functional
+/// test).
+pub async fn index_pages_read(conn: &mut AsyncPgConnection, index: &str, statement: &str) -> i64 {
+    let before = index_pages_read_so_far(conn, index).await;
+    diesel::sql_query(statement).execute(conn).await.unwrap_or_else(|e| panic!("{statement}: {e}"));
+    index_pages_read_so_far(conn, index).await - before
+}
+
+async fn index_pages_read_so_far(conn: &mut AsyncPgConnection, index: &str) -> i64 {
+    diesel::sql_query("SELECT pg_stat_force_next_flush()").execute(conn).await.expect("pg_stat_force_next_flush");
+    let sql = format!(
+        "SELECT (idx_blks_hit + idx_blks_read)::BIGINT AS n FROM pg_statio_user_indexes \
+         WHERE schemaname = current_schema() AND indexrelname = '{index}'"
+    );
+    diesel::sql_query(&sql).get_result::<Pages>(conn).await.unwrap_or_else(|e| panic!("{sql}: {e}")).n
+}
+
+/// The size of `index` (in the connection's schema), in pages.
+pub async fn index_pages(conn: &mut AsyncPgConnection, index: &str) -> i64 {
+    let sql = format!("SELECT (pg_relation_size('{index}') / 8192)::BIGINT AS n");
+    diesel::sql_query(&sql).get_result::<Pages>(conn).await.unwrap_or_else(|e| panic!("{sql}: {e}")).n
+}

@@ -288,21 +288,13 @@ async fn the_notification_check_reads_the_same_few_pages_however_much_was_publis
     ] {
         diesel::sql_query(sql).execute(&mut conn).await.unwrap();
     }
-    // The pending index's pages read by one insert (its own entry and the trigger's look), from
-    // the statistics each statement's end flushes.
-    let pages_read = "SELECT (idx_blks_hit + idx_blks_read)::BIGINT AS n FROM pg_statio_user_indexes \
-                      WHERE schemaname = current_schema() AND indexrelname = 'outbox_pending'";
-    let flush = "SELECT pg_stat_force_next_flush()";
+    // The pending index's pages read by one insert: its own entry and the trigger's look.
     let insert_pending =
         "INSERT INTO outbox (event_id, event_type, envelope) VALUES (gen_random_uuid(), 'test.ping.v1', '{}')";
-    let index_pages = count(&mut conn, "SELECT pg_relation_size('outbox_pending') / 8192 AS n").await;
+    let index_pages = testkit::plan::index_pages(&mut conn, "outbox_pending").await;
     let mut reads = Vec::new();
     for _ in 0..3 {
-        diesel::sql_query(flush).execute(&mut conn).await.unwrap();
-        let before = count(&mut conn, pages_read).await;
-        diesel::sql_query(insert_pending).execute(&mut conn).await.unwrap();
-        diesel::sql_query(flush).execute(&mut conn).await.unwrap();
-        reads.push(count(&mut conn, pages_read).await - before);
+        reads.push(testkit::plan::index_pages_read(&mut conn, "outbox_pending", insert_pending).await);
         diesel::sql_query("UPDATE outbox SET published_at = now() WHERE published_at IS NULL")
             .execute(&mut conn)
             .await

@@ -323,11 +323,6 @@ async fn the_lookups_of_every_purchase_read_the_buyers_rows_only() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_buyers_lookups_keep_to_their_indexes_when_the_statistics_saw_no_open_purchase() {
     use diesel_async::RunQueryDsl;
-    #[derive(diesel::QueryableByName)]
-    struct Pages {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
     const OPEN: i64 = 10_000;
     let m = Market::start().await;
     let course = m.course(Uuid::now_v7(), json!({"price": {"amount": "5.00", "currency": "USD"}}), true).await;
@@ -362,8 +357,6 @@ async fn the_buyers_lookups_keep_to_their_indexes_when_the_statistics_saw_no_ope
     // The one-statement purchase's lookups: its seventh run on this session (PL/pgSQL keeps a
     // generic plan after five) reads a few pages of the expiry sweep's index (its new purchase's
     // entry), not the pages of the 10,000 open purchases.
-    let expiry_pages = "SELECT (idx_blks_hit + idx_blks_read)::BIGINT AS n FROM pg_statio_user_indexes \
-                        WHERE schemaname = current_schema() AND indexrelname = 'purchases_expiry_due'";
     let prepare = |n: usize| {
         format!(
             "SELECT purchase_prepare_once('purchases', 'plan-{n}', 'hash', '{}', '{course_id}', '{}', NULL, 0.7, now())",
@@ -374,16 +367,8 @@ async fn the_buyers_lookups_keep_to_their_indexes_when_the_statistics_saw_no_ope
     for n in 0..6 {
         diesel::sql_query(prepare(n)).execute(&mut conn).await.unwrap();
     }
-    diesel::sql_query("SELECT pg_stat_force_next_flush()").execute(&mut conn).await.unwrap();
-    let before = diesel::sql_query(expiry_pages).get_result::<Pages>(&mut conn).await.unwrap().n;
-    diesel::sql_query(prepare(6)).execute(&mut conn).await.unwrap();
-    diesel::sql_query("SELECT pg_stat_force_next_flush()").execute(&mut conn).await.unwrap();
-    let read = diesel::sql_query(expiry_pages).get_result::<Pages>(&mut conn).await.unwrap().n - before;
-    let index_pages = diesel::sql_query("SELECT (pg_relation_size('purchases_expiry_due') / 8192)::BIGINT AS n")
-        .get_result::<Pages>(&mut conn)
-        .await
-        .unwrap()
-        .n;
+    let read = testkit::plan::index_pages_read(&mut conn, "purchases_expiry_due", &prepare(6)).await;
+    let index_pages = testkit::plan::index_pages(&mut conn, "purchases_expiry_due").await;
     assert!(index_pages > 20, "the 10,000 open purchases fill {index_pages} pages of the expiry index");
     assert!(read <= 6, "one purchase read {read} of the expiry index's {index_pages} pages: a lookup walks it");
     drop(conn);
