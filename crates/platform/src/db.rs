@@ -49,6 +49,26 @@ pub fn url_with_schema(url: &str, schema: &str) -> String {
     format!("{url}{sep}options=-c%20search_path%3D{schema}")
 }
 
+/// What every pooled connection's server session starts with, beside its schema: a service's
+/// statements are index lookups, so the planner may not read a table whole where an index serves.
+/// A prepared statement keeps the generic plan it settled on after five runs until the table's
+/// statistics change; planned while a table was empty or a few rows (a new deployment before
+/// autovacuum's first ANALYZE, a table the retention job emptied), that plan is a Seq Scan, which
+/// then reads every row on every call while the table grows, until the next ANALYZE: `make bench`'s
+/// first purchase flows after a fresh seed scanned earning counters, customers, purchases and
+/// stripe events row by row (docs/performance.md, round 15). A statement with no index to use
+/// still scans (the setting only prices a scan above any index path); a report aggregating a whole
+/// table scans too, without parallel workers. That price is past `jit_above_cost`, so `jit = off`
+/// too: JIT would compile such a statement on every run (milliseconds of CPU for microseconds of
+/// work), and a service's statements are too short to gain from it anyway. Migrations run
+/// without either.
+const POOL_SESSION_OPTIONS: &str = "%20-c%20enable_seqscan%3Doff%20-c%20jit%3Doff";
+
+/// [`url_with_schema`] plus [`POOL_SESSION_OPTIONS`]: the URL a pool's connections open.
+pub fn pool_url(url: &str, schema: &str) -> String {
+    format!("{}{POOL_SESSION_OPTIONS}", url_with_schema(url, schema))
+}
+
 /// How long a checkout waits for a free connection by default (see `ServiceConfig::database_pool_wait_ms`).
 pub const DEFAULT_POOL_WAIT: std::time::Duration = std::time::Duration::from_secs(9);
 
@@ -69,8 +89,7 @@ pub async fn connect_with_wait(
 ) -> Result<Pool, DbSetupError> {
     check_schema(schema)?;
     let target = Arc::new(
-        crate::db_tls::Target::parse(&url_with_schema(url, schema))
-            .map_err(|e| DbSetupError::Connect(e.to_string()))?,
+        crate::db_tls::Target::parse(&pool_url(url, schema)).map_err(|e| DbSetupError::Connect(e.to_string()))?,
     );
     let mut config = ManagerConfig::default();
     config.recycling_method = RecyclingMethod::CustomFunction(Box::new(|conn| Box::pin(check_out(conn))));
@@ -78,8 +97,7 @@ pub async fn connect_with_wait(
         let target = target.clone();
         Box::pin(async move { target.connect().await })
     });
-    let manager =
-        AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url_with_schema(url, schema), config);
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(pool_url(url, schema), config);
     bb8::Pool::builder()
         .max_size(size)
         .connection_timeout(wait)

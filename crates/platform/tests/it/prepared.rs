@@ -87,3 +87,68 @@ async fn updates_and_upserts_run_as_prepared_statements_with_the_same_effects() 
     let n: i64 = upsert(2, 7).returning(counters::n).prepared().get_result(conn).await.unwrap();
     assert_eq!(n, 14);
 }
+
+/// Rows read sequentially from `counters` by five lookups of a prepared statement whose session
+/// first ran it ten times while the table was empty (and analysed so), then saw 5,000 rows added.
+async fn rows_scanned_after_the_table_grew(conn: &mut AsyncPgConnection) -> i64 {
+    #[derive(QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    diesel::sql_query("TRUNCATE counters").execute(conn).await.unwrap();
+    diesel::sql_query("ANALYZE counters").execute(conn).await.unwrap();
+    // Past the custom plans PostgreSQL tries first: from here the session keeps its generic plan.
+    for id in 0..10 {
+        let none = counters::table.find(id).select(counters::n).first::<i64>(conn).await.optional().unwrap();
+        assert!(none.is_none());
+    }
+    diesel::sql_query("INSERT INTO counters (id, n) SELECT i, i FROM generate_series(1, 5000) AS i")
+        .execute(conn)
+        .await
+        .unwrap();
+    diesel::sql_query("BEGIN").execute(conn).await.unwrap();
+    // The last rows inserted: a scan stops at its row, so it reads (almost) the whole table.
+    for id in 4996..=5000 {
+        assert_eq!(counters::table.find(id).select(counters::n).first::<i64>(conn).await.unwrap(), i64::from(id));
+    }
+    let read = diesel::sql_query(
+        "SELECT seq_tup_read AS n FROM pg_stat_xact_user_tables \
+         WHERE schemaname = current_schema() AND relname = 'counters'",
+    )
+    .get_result::<N>(conn)
+    .await
+    .unwrap()
+    .n;
+    diesel::sql_query("COMMIT").execute(conn).await.unwrap();
+    read
+}
+
+/// A pooled session never keeps a plan that reads a table whole where an index serves: a plan
+/// settled while the table was empty would otherwise scan every row on every later call, until
+/// the next ANALYZE (`make bench`'s first flows after a fresh seed; docs/performance.md, round 15).
+/// The same steps on a plain session of the same schema show the plan the pool's setting prevents.
+#[tokio::test]
+async fn a_pooled_session_keeps_to_the_index_of_a_table_that_grew_after_its_plan() {
+    let tables = ["CREATE TABLE counters (id int PRIMARY KEY, n bigint NOT NULL, note text)"];
+    let (env, pool) = crate::support::migrated("prepared_growth", 1, &tables).await;
+    let mut plain = platform::db_tls::establish(&platform::db::url_with_schema(
+        &testkit::database_url(),
+        &env.schema("prepared_growth"),
+    ))
+    .await
+    .unwrap();
+    let unguarded = rows_scanned_after_the_table_grew(&mut plain).await;
+    assert!(unguarded >= 5 * 4996, "the premise: a plain session's kept plan scans the grown table ({unguarded} rows)");
+
+    let mut pooled = pool.get().await.unwrap();
+    let guarded = rows_scanned_after_the_table_grew(&mut pooled).await;
+    assert_eq!(guarded, 0, "a pooled session's kept plan read {guarded} rows one by one");
+
+    // A statement with no index to use still scans, priced above any index path: past
+    // `jit_above_cost`, which would compile it to machine code on every run (milliseconds of CPU
+    // for a statement of microseconds), were JIT not off in the pool's sessions too.
+    let plan = testkit::plan::explain(&mut pooled, "SELECT count(*) FROM counters WHERE note = 'x'", true).await;
+    assert!(plan.contains("Seq Scan on counters"), "{plan}");
+    assert!(!plan.contains("JIT"), "a pooled session compiled a scan:\n{plan}");
+}
