@@ -57,12 +57,31 @@ pub fn url_with_schema(url: &str, schema: &str) -> String {
 /// then reads every row on every call while the table grows, until the next ANALYZE: `make bench`'s
 /// first purchase flows after a fresh seed scanned earning counters, customers, purchases and
 /// stripe events row by row (docs/performance.md, round 15). A statement with no index to use
-/// still scans (the setting only prices a scan above any index path); a report aggregating a whole
-/// table scans too, without parallel workers. That price is past `jit_above_cost`, so `jit = off`
+/// still scans (the setting only prices a scan above any index path); a statement meant to read a
+/// whole table says so ([`reading_whole_tables`]). That price is past `jit_above_cost`, so `jit = off`
 /// too: JIT would compile such a statement on every run (milliseconds of CPU for microseconds of
 /// work), and a service's statements are too short to gain from it anyway. Migrations run
 /// without either.
 const POOL_SESSION_OPTIONS: &str = "%20-c%20enable_seqscan%3Doff%20-c%20jit%3Doff";
+
+/// Run `read`, which reads tables whole by design (a business gauge, a report), with sequential
+/// and parallel scans priced as the server's defaults price them; the session's setting
+/// ([`POOL_SESSION_OPTIONS`]) is back when it returns. Without it the planner walks a whole primary
+/// key instead wherever one exists, fetching the rows in its order. (A caller dropped half way
+/// leaves its connection without the guard until the pool closes it: no wrong answer, only the
+/// risk this setting is for.)
+pub async fn reading_whole_tables<T, E>(
+    conn: &mut AsyncPgConnection,
+    read: impl AsyncFnOnce(&mut AsyncPgConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    diesel::sql_query("SET enable_seqscan = on").execute(conn).await?;
+    let result = read(conn).await;
+    diesel::sql_query("RESET enable_seqscan").execute(conn).await?;
+    result
+}
 
 /// [`url_with_schema`] plus [`POOL_SESSION_OPTIONS`]: the URL a pool's connections open.
 pub fn pool_url(url: &str, schema: &str) -> String {

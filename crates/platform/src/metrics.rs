@@ -452,8 +452,11 @@ impl Metrics {
             let (pool, gauge) = (pool.clone(), gauge.clone());
             Box::pin(async move {
                 let Ok(mut conn) = pool.get().await else { return };
-                let rows: Result<Vec<GaugeRow>, _> =
-                    diesel_async::RunQueryDsl::load(diesel::sql_query(sql), &mut *conn).await;
+                // These aggregate whole tables: scanned, not walked through a primary key.
+                let rows = crate::db::reading_whole_tables(&mut conn, async |conn| {
+                    diesel_async::RunQueryDsl::load::<GaugeRow>(diesel::sql_query(sql), conn).await
+                })
+                .await;
                 match rows {
                     Ok(rows) => {
                         gauge.clear();

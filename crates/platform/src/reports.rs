@@ -662,7 +662,8 @@ pub async fn serve<E: Envelope>(
     build: impl AsyncFnOnce(&mut diesel_async::AsyncPgConnection) -> Result<E, Problem>,
 ) -> Result<HttpResponse, Problem> {
     let mut conn = pool.get().await?;
-    let envelope = build(&mut conn).await?;
+    // Reports aggregate whole tables: scanned, not walked through a primary key.
+    let envelope = crate::db::reading_whole_tables(&mut conn, build).await?;
     Ok(answer(format, &envelope))
 }
 

@@ -151,4 +151,17 @@ async fn a_pooled_session_keeps_to_the_index_of_a_table_that_grew_after_its_plan
     let plan = testkit::plan::explain(&mut pooled, "SELECT count(*) FROM counters WHERE note = 'x'", true).await;
     assert!(plan.contains("Seq Scan on counters"), "{plan}");
     assert!(!plan.contains("JIT"), "a pooled session compiled a scan:\n{plan}");
+
+    // What reads a table whole by design (gauges, reports) says so, and scans it instead of
+    // walking its primary key; the session's guard is back afterwards.
+    let total = "SELECT count(*) FROM counters";
+    let whole = platform::db::reading_whole_tables(&mut pooled, async |c| {
+        Ok::<_, diesel::result::Error>(testkit::plan::explain(c, total, false).await)
+    })
+    .await
+    .unwrap();
+    assert!(whole.contains("Seq Scan on counters"), "{whole}");
+    let guarded = testkit::plan::explain(&mut pooled, total, false).await;
+    assert!(guarded.contains("counters_pkey") && !guarded.contains("Seq Scan"), "{guarded}");
+    env.cleanup(&["prepared_growth"]).await;
 }
