@@ -66,8 +66,10 @@ const POOL_SESSION_OPTIONS: &str = "%20-c%20enable_seqscan%3Doff%20-c%20jit%3Dof
 
 /// Run `read`, which reads tables whole by design (a business gauge, a report), with sequential
 /// and parallel scans priced as the server's defaults price them; the session's setting
-/// ([`POOL_SESSION_OPTIONS`]) is back when it returns. Without it the planner walks a whole primary
-/// key instead wherever one exists, fetching the rows in its order. (A caller dropped half way
+/// ([`POOL_SESSION_OPTIONS`]) is back when it returns. Without it such a read loses its parallel
+/// workers, and walks a whole index instead of the table wherever one covers its columns, its
+/// order or its filter (a count through the primary key, a total through a partial index whose
+/// predicate the filter implies). (A caller dropped half way
 /// leaves its connection without the guard until the pool closes it: no wrong answer, only the
 /// risk this setting is for.)
 pub async fn reading_whole_tables<T, E>(
