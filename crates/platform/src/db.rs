@@ -81,8 +81,11 @@ where
 {
     diesel::sql_query("SET enable_seqscan = on").execute(conn).await?;
     let result = read(conn).await;
-    diesel::sql_query("RESET enable_seqscan").execute(conn).await?;
-    result
+    let reset = diesel::sql_query("RESET enable_seqscan").execute(conn).await;
+    // The read's own error first: a failed reset on its heels says less about what went wrong.
+    let value = result?;
+    reset?;
+    Ok(value)
 }
 
 /// [`url_with_schema`] plus [`POOL_SESSION_OPTIONS`]: the URL a pool's connections open.

@@ -81,3 +81,14 @@ pub async fn index_pages(conn: &mut AsyncPgConnection, index: &str) -> i64 {
     let sql = format!("SELECT (pg_relation_size('{index}') / 8192)::BIGINT AS n");
     diesel::sql_query(&sql).get_result::<Pages>(conn).await.unwrap_or_else(|e| panic!("{sql}: {e}")).n
 }
+
+/// The rows of `table` (in the connection's schema) read by sequential scans so far in the open
+/// transaction (`pg_stat_xact_user_tables`): for a test showing that lookups of a grown table did
+/// not read it row by row, however the statements were planned (prepared, inside a function).
+pub async fn rows_read_sequentially_in_transaction(conn: &mut AsyncPgConnection, table: &str) -> i64 {
+    let sql = format!(
+        "SELECT seq_tup_read AS n FROM pg_stat_xact_user_tables \
+         WHERE schemaname = current_schema() AND relname = '{table}'"
+    );
+    diesel::sql_query(&sql).get_result::<Pages>(conn).await.unwrap_or_else(|e| panic!("{sql}: {e}")).n
+}

@@ -377,11 +377,6 @@ async fn a_connection_closed_by_the_server_is_replaced_on_checkout() {
 #[actix_web::test]
 async fn the_claim_never_reads_the_stored_keys_one_by_one() {
     const STORED: i64 = 5000;
-    #[derive(diesel::QueryableByName)]
-    struct N {
-        #[diesel(sql_type = BigInt)]
-        n: i64,
-    }
     let (env, pool) = setup().await;
     let mut conn = pool.get().await.unwrap();
     diesel::sql_query("ANALYZE idempotency_keys").execute(&mut conn).await.unwrap();
@@ -401,14 +396,7 @@ async fn the_claim_never_reads_the_stored_keys_one_by_one() {
     for i in 10..15 {
         diesel::sql_query(claim(i)).execute(&mut conn).await.unwrap();
     }
-    let read = diesel::sql_query(
-        "SELECT seq_tup_read AS n FROM pg_stat_xact_user_tables \
-         WHERE schemaname = current_schema() AND relname = 'idempotency_keys'",
-    )
-    .get_result::<N>(&mut conn)
-    .await
-    .unwrap()
-    .n;
+    let read = testkit::plan::rows_read_sequentially_in_transaction(&mut conn, "idempotency_keys").await;
     diesel::sql_query("COMMIT").execute(&mut conn).await.unwrap();
     assert!(read < STORED, "five claims read {read} rows sequentially: the claim scans the stored keys");
     drop(conn);

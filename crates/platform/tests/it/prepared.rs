@@ -91,11 +91,6 @@ async fn updates_and_upserts_run_as_prepared_statements_with_the_same_effects() 
 /// Rows read sequentially from `counters` by five lookups of a prepared statement whose session
 /// first ran it ten times while the table was empty (and analysed so), then saw 5,000 rows added.
 async fn rows_scanned_after_the_table_grew(conn: &mut AsyncPgConnection) -> i64 {
-    #[derive(QueryableByName)]
-    struct N {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
     diesel::sql_query("TRUNCATE counters").execute(conn).await.unwrap();
     diesel::sql_query("ANALYZE counters").execute(conn).await.unwrap();
     // Past the custom plans PostgreSQL tries first: from here the session keeps its generic plan.
@@ -112,14 +107,7 @@ async fn rows_scanned_after_the_table_grew(conn: &mut AsyncPgConnection) -> i64 
     for id in 4996..=5000 {
         assert_eq!(counters::table.find(id).select(counters::n).first::<i64>(conn).await.unwrap(), i64::from(id));
     }
-    let read = diesel::sql_query(
-        "SELECT seq_tup_read AS n FROM pg_stat_xact_user_tables \
-         WHERE schemaname = current_schema() AND relname = 'counters'",
-    )
-    .get_result::<N>(conn)
-    .await
-    .unwrap()
-    .n;
+    let read = testkit::plan::rows_read_sequentially_in_transaction(conn, "counters").await;
     diesel::sql_query("COMMIT").execute(conn).await.unwrap();
     read
 }
