@@ -69,9 +69,8 @@ const POOL_SESSION_OPTIONS: &str = "%20-c%20enable_seqscan%3Doff%20-c%20jit%3Dof
 /// ([`POOL_SESSION_OPTIONS`]) is back when it returns. Without it such a read loses its parallel
 /// workers, and walks a whole index instead of the table wherever one covers its columns, its
 /// order or its filter (a count through the primary key, a total through a partial index whose
-/// predicate the filter implies). (A caller dropped half way
-/// leaves its connection without the guard until the pool closes it: no wrong answer, only the
-/// risk this setting is for.)
+/// predicate the filter implies). A caller dropped half way leaves its connection without the
+/// guard until the pool closes it: no wrong answer, only the risk this setting is for.
 pub async fn reading_whole_tables<T, E>(
     conn: &mut AsyncPgConnection,
     read: impl AsyncFnOnce(&mut AsyncPgConnection) -> Result<T, E>,

@@ -51,10 +51,14 @@ where
     plan
 }
 
-#[derive(diesel::QueryableByName)]
-struct Pages {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    n: i64,
+/// The one BIGINT column `n` that `sql` returns (a statistics counter or a size).
+async fn number(conn: &mut AsyncPgConnection, sql: &str) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    diesel::sql_query(sql).get_result::<N>(conn).await.unwrap_or_else(|e| panic!("{sql}: {e}")).n
 }
 
 /// The pages of `index` (in the connection's schema) that running `statement` read, from the
@@ -73,13 +77,13 @@ async fn index_pages_read_so_far(conn: &mut AsyncPgConnection, index: &str) -> i
         "SELECT (idx_blks_hit + idx_blks_read)::BIGINT AS n FROM pg_statio_user_indexes \
          WHERE schemaname = current_schema() AND indexrelname = '{index}'"
     );
-    diesel::sql_query(&sql).get_result::<Pages>(conn).await.unwrap_or_else(|e| panic!("{sql}: {e}")).n
+    number(conn, &sql).await
 }
 
 /// The size of `index` (in the connection's schema), in pages.
 pub async fn index_pages(conn: &mut AsyncPgConnection, index: &str) -> i64 {
     let sql = format!("SELECT (pg_relation_size('{index}') / 8192)::BIGINT AS n");
-    diesel::sql_query(&sql).get_result::<Pages>(conn).await.unwrap_or_else(|e| panic!("{sql}: {e}")).n
+    number(conn, &sql).await
 }
 
 /// The rows of `table` (in the connection's schema) read by sequential scans so far in the open
@@ -90,5 +94,5 @@ pub async fn rows_read_sequentially_in_transaction(conn: &mut AsyncPgConnection,
         "SELECT seq_tup_read AS n FROM pg_stat_xact_user_tables \
          WHERE schemaname = current_schema() AND relname = '{table}'"
     );
-    diesel::sql_query(&sql).get_result::<Pages>(conn).await.unwrap_or_else(|e| panic!("{sql}: {e}")).n
+    number(conn, &sql).await
 }
