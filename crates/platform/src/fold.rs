@@ -6,10 +6,10 @@
 //! behind the one before it until that one committed. The fold then updates each counter row once
 //! per run, however many transactions changed it. The service owns its delta table, the writes and
 //! the statement that folds them ([`Fold::run`]); this module runs that statement: in a
-//! transaction, one replica at a time (an advisory lock named after the fold: the others skip the
-//! tick), every `every`, and once more when the service stops, recorded as the scheduler job
-//! `name` (`monetization_scheduler_*{scheduler=name}`, so a fold that keeps failing alerts as a
-//! stuck scheduler does).
+//! transaction, one replica at a time (an advisory lock named after the fold and the schema: the
+//! others skip the tick), every `every`, and once more when the service stops, recorded as the
+//! scheduler job `name` (`monetization_scheduler_*{scheduler=name}`, so a fold that keeps failing
+//! alerts as a stuck scheduler does).
 //!
 //! Readers that need the exact figure add the pending deltas themselves, in the same snapshot as
 //! the counter (rewards' ranks do); those that tolerate the fold's interval read the counter.
@@ -17,7 +17,7 @@
 use crate::db::Pool;
 use crate::metrics::SchedulerMetrics;
 use diesel::QueryResult;
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures_util::future::BoxFuture;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -29,7 +29,7 @@ pub type FoldFn = for<'c> fn(&'c mut AsyncPgConnection) -> BoxFuture<'c, QueryRe
 
 #[derive(Clone, Copy)]
 pub struct Fold {
-    /// The scheduler job's name, and the advisory lock's.
+    /// The scheduler job's name, and (with the schema's) the advisory lock's.
     pub name: &'static str,
     pub run: FoldFn,
 }
@@ -37,14 +37,46 @@ pub struct Fold {
 impl Fold {
     /// One run on `conn`: the deltas folded, or 0 when another replica is folding right now.
     pub async fn run_on(&self, conn: &mut AsyncPgConnection) -> QueryResult<usize> {
+        self.run_locked(conn, false).await
+    }
+
+    /// One run on `conn` that waits for a fold running elsewhere instead of skipping it: when it
+    /// returns `Ok`, every delta committed before the call is folded. For a caller that must know
+    /// (a test, an operator's one-off); the periodic job skips, as another replica is folding.
+    pub async fn run_waiting_on(&self, conn: &mut AsyncPgConnection) -> QueryResult<usize> {
+        self.run_locked(conn, true).await
+    }
+
+    async fn run_locked(&self, conn: &mut AsyncPgConnection, wait: bool) -> QueryResult<usize> {
         let fold = *self;
         conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
-            if !crate::db::try_advisory_xact_lock(conn, &format!("fold:{}", fold.name)).await? {
+            if !fold.lock(conn, wait).await? {
                 return Ok(0);
             }
             (fold.run)(conn).await
         })
         .await
+    }
+
+    /// Take this fold's transaction-scoped advisory lock in the connection's schema (waiting for
+    /// it, or `false` at once when another session holds it). Advisory locks are database-wide;
+    /// the deltas a fold guards are its schema's own, so another deployment in the same database
+    /// (or another test's stack) folds its own meanwhile rather than skipping a tick.
+    pub async fn lock(&self, conn: &mut AsyncPgConnection, wait: bool) -> QueryResult<bool> {
+        #[derive(diesel::QueryableByName)]
+        struct Taken {
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            taken: bool,
+        }
+        // Once a tick per replica: a raw statement, planned each time, costs nothing here.
+        let key = "hashtextextended(current_schema() || ':fold:' || $1, 0)";
+        let sql = match wait {
+            true => format!("SELECT true AS taken FROM (SELECT pg_advisory_xact_lock({key})) AS locked"),
+            false => format!("SELECT pg_try_advisory_xact_lock({key}) AS taken"),
+        };
+        let taken: Taken =
+            diesel::sql_query(sql).bind::<diesel::sql_types::Text, _>(self.name).get_result(conn).await?;
+        Ok(taken.taken)
     }
 
     /// One run on a connection of `pool`.

@@ -1,6 +1,6 @@
 //! The fold job against the real PostgreSQL: it folds on its interval, skips a tick while another
-//! replica folds, and folds once more when the service stops, so a replica scaled down leaves no
-//! deltas waiting for another one's next tick.
+//! replica folds (a waiting run waits for it instead), and folds once more when the service
+//! stops, so a replica scaled down leaves no deltas waiting for another one's next tick.
 
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use futures_util::future::BoxFuture;
@@ -66,25 +66,52 @@ async fn a_stopping_replica_folds_what_is_pending_before_it_goes() {
 }
 
 #[tokio::test]
-async fn a_fold_skips_while_another_replica_folds_and_runs_on_its_interval() {
+async fn a_fold_skips_while_another_replica_folds_a_waiting_one_waits_and_the_job_runs_on_its_interval() {
     let (env, pool) = setup().await;
     add(&pool, 5).await;
     // Another replica holds the fold's lock: this run skips, folding nothing.
     let mut other = pool.get().await.unwrap();
     diesel::sql_query("BEGIN").execute(&mut other).await.unwrap();
-    assert!(platform::db::try_advisory_xact_lock(&mut other, "fold:test_fold").await.unwrap());
+    assert!(TEST_FOLD.lock(&mut other, false).await.unwrap());
     assert_eq!(TEST_FOLD.run_once(&pool).await, Ok(0));
     assert_eq!(scalar(&pool, "SELECT total AS n FROM counter").await, 0);
+    // A fold that must see every delta waits for the other one instead, then folds.
+    let waiting = tokio::spawn({
+        let pool = pool.clone();
+        async move { TEST_FOLD.run_waiting_on(&mut pool.get().await.unwrap()).await.map_err(|e| e.to_string()) }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!waiting.is_finished(), "the waiting fold ran while another replica held the lock");
     diesel::sql_query("COMMIT").execute(&mut other).await.unwrap();
     drop(other);
+    assert_eq!(waiting.await.unwrap(), Ok(1));
+    assert_eq!(scalar(&pool, "SELECT total AS n FROM counter").await, 5);
     // On its interval it folds.
+    add(&pool, 6).await;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let job = TEST_FOLD.spawn(pool.clone(), Duration::from_millis(20), stopped, Metrics::new().scheduler());
     testkit::eventually("the fold on its interval", Duration::from_secs(10), || async {
-        (scalar(&pool, "SELECT total AS n FROM counter").await == 5).then_some(())
+        (scalar(&pool, "SELECT total AS n FROM counter").await == 11).then_some(())
     })
     .await;
     stop.send(true).unwrap();
     job.await.unwrap();
     env.cleanup(&["fold"]).await;
+}
+
+#[tokio::test]
+async fn a_fold_in_another_schema_of_the_same_database_does_not_hold_this_one_up() {
+    let (env, pool) = setup().await;
+    let (other_env, other_pool) = setup().await;
+    add(&pool, 2).await;
+    // The other deployment's fold holds its lock (advisory locks are database-wide).
+    let mut other = other_pool.get().await.unwrap();
+    diesel::sql_query("BEGIN").execute(&mut other).await.unwrap();
+    assert!(TEST_FOLD.lock(&mut other, false).await.unwrap());
+    assert_eq!(TEST_FOLD.run_once(&pool).await, Ok(1), "this schema's fold skipped for another schema's");
+    assert_eq!(scalar(&pool, "SELECT total AS n FROM counter").await, 2);
+    diesel::sql_query("COMMIT").execute(&mut other).await.unwrap();
+    drop(other);
+    env.cleanup(&["fold"]).await;
+    other_env.cleanup(&["fold"]).await;
 }

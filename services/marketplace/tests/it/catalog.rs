@@ -69,7 +69,7 @@ async fn search_ranks_relevant_courses_first_and_honours_every_filter_and_sort()
     }
     // The purchases counted now rather than at the next fold (MARKETPLACE_PURCHASE_COUNT_FOLD_MS).
     let mut conn = m.svc.pool.get().await.unwrap();
-    marketplace::store::courses::PURCHASE_COUNT_FOLD.run_on(&mut conn).await.unwrap();
+    marketplace::store::courses::PURCHASE_COUNT_FOLD.run_waiting_on(&mut conn).await.unwrap();
     drop(conn);
 
     // Relevance: title matches, then tags, then description; drafts never.

@@ -151,7 +151,7 @@ async fn buying_twice_with_the_same_or_different_keys_is_one_purchase() {
     assert_eq!(m.owned(buyer).await.len(), 1);
     // The count follows its fold (within MARKETPLACE_PURCHASE_COUNT_FOLD_MS; run here at once).
     let mut conn = m.svc.pool.get().await.unwrap();
-    marketplace::store::courses::PURCHASE_COUNT_FOLD.run_on(&mut conn).await.unwrap();
+    marketplace::store::courses::PURCHASE_COUNT_FOLD.run_waiting_on(&mut conn).await.unwrap();
     drop(conn);
     let listed = m.get_json(None, &format!("/api/courses/{course_id}")).await;
     assert_eq!(listed["purchase_count"], 1);
