@@ -64,27 +64,50 @@ pub fn url_with_schema(url: &str, schema: &str) -> String {
 /// without either.
 const POOL_SESSION_OPTIONS: &str = "%20-c%20enable_seqscan%3Doff%20-c%20jit%3Doff";
 
-/// Run `read`, which reads tables whole by design (a business gauge, a report), with sequential
-/// and parallel scans priced as the server's defaults price them; the session's setting
-/// ([`POOL_SESSION_OPTIONS`]) is back when it returns. Without it such a read loses its parallel
-/// workers, and walks a whole index instead of the table wherever one covers its columns, its
-/// order or its filter (a count through the primary key, a total through a partial index whose
-/// predicate the filter implies). A caller dropped half way leaves its connection without the
-/// guard until the pool closes it: no wrong answer, only the risk this setting is for.
+/// Run `read`, which reads tables whole by design (a business gauge, a report), on a connection
+/// of `pool` with sequential and parallel scans priced as the server's defaults price them; the
+/// session's setting ([`POOL_SESSION_OPTIONS`]) is back before the connection returns to the
+/// pool. Without it such a read loses its parallel workers, and walks a whole index instead of the
+/// table wherever one covers its columns, its order or its filter (a count through the primary
+/// key, a total through a partial index whose predicate the filter implies).
 pub async fn reading_whole_tables<T, E>(
-    conn: &mut AsyncPgConnection,
+    pool: &Pool,
     read: impl AsyncFnOnce(&mut AsyncPgConnection) -> Result<T, E>,
 ) -> Result<T, E>
 where
-    E: From<diesel::result::Error>,
+    E: From<diesel::result::Error> + From<PoolError>,
 {
+    let mut session = WholeTableSession(None);
+    let conn = session.0.insert(pool.get_owned().await?);
     diesel::sql_query("SET enable_seqscan = on").execute(conn).await?;
     let result = read(conn).await;
-    let reset = diesel::sql_query("RESET enable_seqscan").execute(conn).await;
+    let reset = diesel::sql_query(RESET_WHOLE_TABLE_READS).execute(conn).await;
+    // Back to the pool: reset, or its error is the caller's (a connection that lost its server,
+    // or whose transaction the read left failed, is one the pool discards).
+    drop(session.0.take());
     // The read's own error first: a failed reset on its heels says less about what went wrong.
     let value = result?;
     reset?;
     Ok(value)
+}
+
+const RESET_WHOLE_TABLE_READS: &str = "RESET enable_seqscan";
+
+/// A connection whose session reads tables whole. Dropped before the reset (its caller went away
+/// half way: a report whose client disconnected), it goes back to the pool only after a task has
+/// reset the setting, so no request is handed a connection without the guard.
+struct WholeTableSession(Option<Pooled<'static>>);
+
+impl Drop for WholeTableSession {
+    fn drop(&mut self) {
+        let Some(mut conn) = self.0.take() else { return };
+        // Without a runtime the process is going away, and its pool with it.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = diesel::sql_query(RESET_WHOLE_TABLE_READS).execute(&mut *conn).await;
+            });
+        }
+    }
 }
 
 /// [`url_with_schema`] plus [`POOL_SESSION_OPTIONS`]: the URL a pool's connections open.

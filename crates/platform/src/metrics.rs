@@ -451,10 +451,10 @@ impl Metrics {
         self.on_scrape_every(every, move || {
             let (pool, gauge) = (pool.clone(), gauge.clone());
             Box::pin(async move {
-                let Ok(mut conn) = pool.get().await else { return };
                 // These aggregate whole tables: scanned, not walked through a primary key.
-                let rows = crate::db::reading_whole_tables(&mut conn, async |conn| {
-                    diesel_async::RunQueryDsl::load::<GaugeRow>(diesel::sql_query(sql), conn).await
+                let rows = crate::db::reading_whole_tables(&pool, async |conn| {
+                    let rows = diesel_async::RunQueryDsl::load::<GaugeRow>(diesel::sql_query(sql), conn).await?;
+                    Ok::<_, crate::problem::Problem>(rows)
                 })
                 .await;
                 match rows {

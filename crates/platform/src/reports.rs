@@ -661,9 +661,8 @@ pub async fn serve<E: Envelope>(
     format: Format,
     build: impl AsyncFnOnce(&mut diesel_async::AsyncPgConnection) -> Result<E, Problem>,
 ) -> Result<HttpResponse, Problem> {
-    let mut conn = pool.get().await?;
     // Reports aggregate whole tables: scanned, not walked through a primary key.
-    let envelope = crate::db::reading_whole_tables(&mut conn, build).await?;
+    let envelope = crate::db::reading_whole_tables(pool, build).await?;
     Ok(answer(format, &envelope))
 }
 

@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use diesel::upsert::excluded;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use platform::db::PreparedDsl;
+use platform::problem::Problem;
 
 diesel::table! {
     counters (id) {
@@ -141,15 +142,43 @@ async fn a_pooled_session_keeps_to_the_index_of_a_table_that_grew_after_its_plan
     assert!(!plan.contains("JIT"), "a pooled session compiled a scan:\n{plan}");
 
     // What reads a table whole by design (gauges, reports) says so, and scans it instead of
-    // walking its primary key; the session's guard is back afterwards.
+    // walking its primary key; the session's guard is back afterwards (the pool's one connection).
+    drop(pooled);
     let total = "SELECT count(*) FROM counters";
-    let whole = platform::db::reading_whole_tables(&mut pooled, async |c| {
-        Ok::<_, diesel::result::Error>(testkit::plan::explain(c, total, false).await)
+    let whole = platform::db::reading_whole_tables(&pool, async |c| {
+        Ok::<_, Problem>(testkit::plan::explain(c, total, false).await)
     })
     .await
     .unwrap();
     assert!(whole.contains("Seq Scan on counters"), "{whole}");
-    let guarded = testkit::plan::explain(&mut pooled, total, false).await;
+    let guarded = testkit::plan::explain(&mut pool.get().await.unwrap(), total, false).await;
     assert!(guarded.contains("counters_pkey") && !guarded.contains("Seq Scan"), "{guarded}");
     env.cleanup(&["prepared_growth"]).await;
+}
+
+async fn seqscan_setting(conn: &mut AsyncPgConnection) -> String {
+    #[derive(QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        enable_seqscan: String,
+    }
+    diesel::sql_query("SHOW enable_seqscan").get_result::<Setting>(conn).await.unwrap().enable_seqscan
+}
+
+/// A whole-table read dropped half way (a report whose client went away) hands the pool no
+/// connection without the guard: the setting is reset before the connection goes back.
+#[tokio::test]
+async fn a_whole_table_read_dropped_half_way_leaves_no_unguarded_connection_in_the_pool() {
+    let (env, pool) = crate::support::migrated("prepared_dropped", 1, &[]).await;
+    let read = platform::db::reading_whole_tables(&pool, async |c| {
+        assert_eq!(seqscan_setting(c).await, "on", "the read runs unguarded");
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        Ok::<_, Problem>(())
+    });
+    assert!(tokio::time::timeout(std::time::Duration::from_millis(500), read).await.is_err(), "the read finished");
+    // The pool has one connection: this is the same one, or its replacement.
+    let mut next = pool.get().await.unwrap();
+    assert_eq!(seqscan_setting(&mut next).await, "off", "the pool handed out a connection without its guard");
+    drop(next);
+    env.cleanup(&["prepared_dropped"]).await;
 }
