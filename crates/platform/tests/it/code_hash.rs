@@ -36,7 +36,7 @@ async fn sql_hmac(pool: &Pool, key: &str, code: &str) -> Vec<u8> {
 
 #[actix_web::test]
 async fn the_sql_hmac_is_the_rust_helpers_for_every_key_length() {
-    let (_env, pool) = setup().await;
+    let (env, pool) = setup().await;
     // RFC 4231 test case 2, then keys shorter than, equal to and longer than the 64-byte block
     // (a longer key is hashed first), and a non-ASCII code.
     assert_eq!(
@@ -49,11 +49,12 @@ async fn the_sql_hmac_is_the_rust_helpers_for_every_key_length() {
             assert_eq!(sql_hmac(&pool, &key, code).await, rust.hash(code), "key of {} bytes, {code}", key.len());
         }
     }
+    env.cleanup(&["platform"]).await;
 }
 
 #[actix_web::test]
 async fn the_conversion_refuses_to_run_without_a_key_and_reads_the_session_setting() {
-    let (_env, pool) = setup().await;
+    let (env, pool) = setup().await;
     let mut conn = pool.get().await.unwrap();
     let missing = diesel::sql_query("SELECT code_hmac(migration_code_hash_key('voucher codes'), 'X') AS h")
         .get_result::<Hash>(&mut conn)
@@ -75,6 +76,7 @@ async fn the_conversion_refuses_to_run_without_a_key_and_reads_the_session_setti
         .h;
     let rust = CodeHasher::new(&Secret::new(platform::code_hash::DEV_KEY), None).unwrap();
     assert!(rust.matches("RW-1", &h));
+    env.cleanup(&["platform"]).await;
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -113,7 +115,7 @@ async fn create(pool: web::Data<Pool>, key: IdempotencyKey, body: Json<Create>) 
 
 #[actix_web::test]
 async fn a_concealed_answer_shows_the_secret_once_and_never_stores_it() {
-    let (_env, pool) = setup().await;
+    let (env, pool) = setup().await;
     let app = test::init_service(
         App::new()
             .app_data(web::Data::new(pool.clone()))
@@ -150,4 +152,5 @@ async fn a_concealed_answer_shows_the_secret_once_and_never_stores_it() {
         .unwrap()
         .n;
     assert_eq!(holding, 0);
+    env.cleanup(&["platform"]).await;
 }

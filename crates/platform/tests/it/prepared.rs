@@ -38,7 +38,7 @@ async fn counter(conn: &mut AsyncPgConnection, id: i32) -> (i64, Option<String>)
 #[tokio::test]
 async fn updates_and_upserts_run_as_prepared_statements_with_the_same_effects() {
     let tables = ["CREATE TABLE counters (id int PRIMARY KEY, n bigint NOT NULL, note text)"];
-    let (_env, pool) = crate::support::migrated("prepared", 1, &tables).await;
+    let (env, pool) = crate::support::migrated("prepared", 1, &tables).await;
     let mut conn = pool.get().await.unwrap();
     let conn = &mut *conn;
     let upsert = |id: i32, by: i64| {
@@ -87,6 +87,7 @@ async fn updates_and_upserts_run_as_prepared_statements_with_the_same_effects() 
     assert_eq!(n, 7);
     let n: i64 = upsert(2, 7).returning(counters::n).prepared().get_result(conn).await.unwrap();
     assert_eq!(n, 14);
+    env.cleanup(&["prepared"]).await;
 }
 
 /// Rows read sequentially from `counters` by five lookups of a prepared statement whose session

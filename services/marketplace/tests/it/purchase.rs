@@ -312,6 +312,8 @@ async fn the_lookups_of_every_purchase_read_the_buyers_rows_only() {
     let plan = testkit::plan::generic_plan(&mut conn, &live).await;
     assert!(plan.contains("purchases_one_live"), "the live lookup's generic plan does not use its index:\n{plan}");
     assert!(!plan.contains("Seq Scan"), "the live lookup's generic plan reads the whole table:\n{plan}");
+    drop(conn);
+    m.stop().await;
 }
 
 /// The same lookups when the statistics say no purchase is open (ANALYZE ran before any was: a new
