@@ -135,7 +135,9 @@ pub fn init_logs() {
     });
 }
 
-/// Poll `check` until it returns `Some`, or panic after `timeout` with `what`.
+/// Poll `check` until it returns `Some`, or panic after `timeout` with `what`. A check that
+/// itself never returns (a request or a broker call with no reply) counts against the same
+/// deadline, so a hang fails the test by name instead of stalling the run.
 pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
 where
     F: FnMut() -> Fut,
@@ -143,8 +145,11 @@ where
 {
     let deadline = Instant::now() + timeout;
     loop {
-        if let Some(v) = check().await {
-            return v;
+        let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(25));
+        match tokio::time::timeout(left, check()).await {
+            Ok(Some(v)) => return v,
+            Ok(None) => {}
+            Err(_) => panic!("timed out after {timeout:?} waiting for {what} (a check did not return)"),
         }
         if Instant::now() > deadline {
             panic!("timed out after {timeout:?} waiting for {what}");

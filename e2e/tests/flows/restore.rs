@@ -212,6 +212,7 @@ async fn drill(service: &str) {
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
     let (stdout, stderr) = backup.await.expect("the backup task");
+    phase(service, "backed up");
     assert_eq!(stdout.trim(), file.display().to_string(), "{stderr}");
     let snapshot = archive_time(&file);
     assert!(snapshot >= launched - chrono::Duration::seconds(1), "snapshot {snapshot} before {launched}");
@@ -227,6 +228,7 @@ async fn drill(service: &str) {
 
     // The disaster: the service's database is gone. Payments keep completing meanwhile.
     let port = p.stop_service(service).await;
+    phase(service, "service stopped");
     for sale in &pending[6..] {
         p.confirm(&sale.purchase["client_secret"], "pm_card_visa");
     }
@@ -260,6 +262,7 @@ async fn drill(service: &str) {
         .expect("the restore task")
     };
     let restore_time = started.elapsed();
+    phase(service, "restored");
     assert!(stderr.contains("the archive is a snapshot of"), "{stderr}");
     check_invariants(service, &restore_url, &schema);
     let rows = sql(
@@ -270,6 +273,7 @@ async fn drill(service: &str) {
 
     // The service on the restored schema, then what it consumed after the snapshot, replayed.
     p.start_service_on(service, &restore_url, port).await;
+    phase(service, "service started on the restored schema");
     let since = snapshot - chrono::Duration::minutes(10);
     let topology = p.env.topology();
     for producer in SERVICES.iter().filter(|s| **s != service) {
@@ -278,6 +282,7 @@ async fn drill(service: &str) {
             .await
             .unwrap_or_else(|e| panic!("replaying {producer}'s outbox to {service}: {e}"));
     }
+    phase(service, "outboxes replayed");
 
     // Every purchase completed once, its buyer's tokens earned once, through the API.
     for sale in done.iter().chain(&pending) {
@@ -303,6 +308,7 @@ async fn drill(service: &str) {
     let redemptions = p.transactions(&redeemer, "redeem").await;
     assert_eq!(redemptions.len(), 1, "{redemptions:?}");
 
+    phase(service, "purchases, tokens and earnings checked");
     // The restored outbox drains; its inbox dropped what it had applied before the snapshot.
     let pending_sql = format!("SET search_path TO {schema}; SELECT count(*) FROM outbox WHERE published_at IS NULL");
     p.eventually("the restored outbox drained", || async {
@@ -340,6 +346,7 @@ async fn drill(service: &str) {
         );
     }
 
+    phase(service, "stopping the platform");
     p.stop().await;
     drop(restore_db);
     let _ = std::fs::remove_dir_all(&dir);
@@ -365,17 +372,32 @@ impl Drop for RestoreDb {
     }
 }
 
+/// What the drill has done so far, in the test's output (shown when it fails).
+fn phase(service: &str, done: &str) {
+    eprintln!("restore drill: {service}: {done}");
+}
+
+/// A drill takes seconds alone and a minute or two beside the rest of the suite; one that
+/// hangs fails here, its output naming the last phase it finished.
+const DRILL_LIMIT: Duration = Duration::from_secs(8 * 60);
+
+async fn bounded_drill(service: &str) {
+    if tokio::time::timeout(DRILL_LIMIT, drill(service)).await.is_err() {
+        panic!("the {service} restore drill did not finish in {DRILL_LIMIT:?}: its last phase is printed above");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restore_drill_rewards() {
-    drill("rewards").await;
+    bounded_drill("rewards").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restore_drill_marketplace() {
-    drill("marketplace").await;
+    bounded_drill("marketplace").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restore_drill_billing() {
-    drill("billing").await;
+    bounded_drill("billing").await;
 }
