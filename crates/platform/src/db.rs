@@ -239,6 +239,7 @@ where
 mod sql {
     use diesel::sql_types::{BigInt, Text};
     diesel::define_sql_function! { fn hashtextextended(text: Text, seed: BigInt) -> BigInt; }
+    diesel::define_sql_function! { fn current_schema() -> Text; }
     diesel::define_sql_function! { fn pg_try_advisory_xact_lock(key: BigInt) -> diesel::sql_types::Bool; }
     // Returns `void`, which has no diesel type: only ever executed, never read.
     diesel::define_sql_function! { fn pg_advisory_xact_lock(key: BigInt) -> diesel::sql_types::Bool; }
@@ -254,6 +255,24 @@ pub async fn advisory_xact_lock(conn: &mut AsyncPgConnection, name: &str) -> die
 /// Take the transaction-scoped advisory lock named `name` if nobody holds it; `false` if taken.
 pub async fn try_advisory_xact_lock(conn: &mut AsyncPgConnection, name: &str) -> diesel::QueryResult<bool> {
     diesel::select(sql::pg_try_advisory_xact_lock(sql::hashtextextended(name, 0_i64))).get_result(conn).await
+}
+
+/// The transaction-scoped advisory lock named `name` in the connection's schema: waiting for it
+/// (`true` once held), or `false` at once when `wait` is off and another session holds it.
+/// Advisory locks are database-wide; a lock guarding the schema's own rows (a fold's deltas) is
+/// named after the schema too, so another deployment or test stack in the database goes its way.
+pub async fn schema_advisory_xact_lock(
+    conn: &mut AsyncPgConnection,
+    name: &str,
+    wait: bool,
+) -> diesel::QueryResult<bool> {
+    use diesel::TextExpressionMethods;
+    let key = sql::hashtextextended(sql::current_schema().concat(":").concat(name), 0_i64);
+    if wait {
+        diesel::select(sql::pg_advisory_xact_lock(key)).execute(conn).await.map(|_| true)
+    } else {
+        diesel::select(sql::pg_try_advisory_xact_lock(key)).get_result(conn).await
+    }
 }
 
 /// A constant text written into the statement as an SQL literal rather than sent as a bound

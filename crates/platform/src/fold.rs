@@ -17,7 +17,7 @@
 use crate::db::Pool;
 use crate::metrics::SchedulerMetrics;
 use diesel::QueryResult;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 use futures_util::future::BoxFuture;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -58,25 +58,11 @@ impl Fold {
         .await
     }
 
-    /// Take this fold's transaction-scoped advisory lock in the connection's schema (waiting for
-    /// it, or `false` at once when another session holds it). Advisory locks are database-wide;
-    /// the deltas a fold guards are its schema's own, so another deployment in the same database
-    /// (or another test's stack) folds its own meanwhile rather than skipping a tick.
+    /// Take this fold's advisory lock in the connection's schema (waiting for it, or `false` at
+    /// once when another session holds it): another deployment in the same database (or another
+    /// test's stack) folds its own deltas meanwhile rather than skipping a tick.
     pub async fn lock(&self, conn: &mut AsyncPgConnection, wait: bool) -> QueryResult<bool> {
-        #[derive(diesel::QueryableByName)]
-        struct Taken {
-            #[diesel(sql_type = diesel::sql_types::Bool)]
-            taken: bool,
-        }
-        // Once a tick per replica: a raw statement, planned each time, costs nothing here.
-        let key = "hashtextextended(current_schema() || ':fold:' || $1, 0)";
-        let sql = match wait {
-            true => format!("SELECT true AS taken FROM (SELECT pg_advisory_xact_lock({key})) AS locked"),
-            false => format!("SELECT pg_try_advisory_xact_lock({key}) AS taken"),
-        };
-        let taken: Taken =
-            diesel::sql_query(sql).bind::<diesel::sql_types::Text, _>(self.name).get_result(conn).await?;
-        Ok(taken.taken)
+        crate::db::schema_advisory_xact_lock(conn, &format!("fold:{}", self.name), wait).await
     }
 
     /// One run on a connection of `pool`.
