@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 pub use diesel_async::AsyncPgConnection as Connection;
 
-pub type Pool = bb8::Pool<AsyncPgConnection>;
+pub use crate::db_pool::{Pool, PoolState};
 pub type PoolError = bb8::RunError;
 pub type Pooled<'a> = bb8::PooledConnection<'a, AsyncPgConnection>;
 
@@ -78,7 +78,7 @@ where
     E: From<diesel::result::Error> + From<PoolError>,
 {
     let mut session = WholeTableSession(None);
-    let conn = session.0.insert(pool.get_owned().await?);
+    let conn = session.0.insert(pool.get().await?);
     diesel::sql_query("SET enable_seqscan = on").execute(conn).await?;
     let result = read(conn).await;
     let reset = diesel::sql_query(RESET_WHOLE_TABLE_READS).execute(conn).await;
@@ -133,23 +133,45 @@ pub async fn connect_with_wait(
     size: u32,
     wait: std::time::Duration,
 ) -> Result<Pool, DbSetupError> {
+    let make = pool_maker(url, schema, wait)?;
+    Ok(Pool::single(size, make))
+}
+
+/// [`connect_with_wait`] for a service: its `size` connections split between the event loop that
+/// calls this (the background jobs: relay, consumers, schedulers) and up to `http_loops` others
+/// (the HTTP workers), each opening its own on demand (see [`crate::db_pool`] for why).
+pub async fn connect_per_event_loop(
+    url: &str,
+    schema: &str,
+    size: u32,
+    wait: std::time::Duration,
+    http_loops: usize,
+) -> Result<Pool, DbSetupError> {
+    let make = pool_maker(url, schema, wait)?;
+    Ok(Pool::per_event_loop(size, http_loops, make))
+}
+
+/// What builds one bb8 pool of `size` for `url` and `schema`: checked once, cheap to call again.
+fn pool_maker(
+    url: &str,
+    schema: &str,
+    wait: std::time::Duration,
+) -> Result<impl Fn(u32) -> crate::db_pool::Bb8Pool + Send + Sync + 'static, DbSetupError> {
     check_schema(schema)?;
-    let target = Arc::new(
-        crate::db_tls::Target::parse(&pool_url(url, schema)).map_err(|e| DbSetupError::Connect(e.to_string()))?,
-    );
-    let mut config = ManagerConfig::default();
-    config.recycling_method = RecyclingMethod::CustomFunction(Box::new(|conn| Box::pin(check_out(conn))));
-    config.custom_setup = Box::new(move |_url| {
+    let url = pool_url(url, schema);
+    let target = Arc::new(crate::db_tls::Target::parse(&url).map_err(|e| DbSetupError::Connect(e.to_string()))?);
+    Ok(move |size: u32| {
+        let mut config = ManagerConfig::default();
+        config.recycling_method = RecyclingMethod::CustomFunction(Box::new(|conn| Box::pin(check_out(conn))));
         let target = target.clone();
-        Box::pin(async move { target.connect().await })
-    });
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(pool_url(url, schema), config);
-    bb8::Pool::builder()
-        .max_size(size)
-        .connection_timeout(wait)
-        .build(manager)
-        .await
-        .map_err(|e| DbSetupError::Connect(e.to_string()))
+        config.custom_setup = Box::new(move |_url| {
+            let target = target.clone();
+            Box::pin(async move { target.connect().await })
+        });
+        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url.clone(), config);
+        // Nothing is opened here: a connection is made by the first checkout that finds none free.
+        bb8::Pool::builder().max_size(size.max(1)).connection_timeout(wait).build_unchecked(manager)
+    })
 }
 
 /// The check a pooled connection passes before it is handed out. The default (`SELECT 1`) costs a

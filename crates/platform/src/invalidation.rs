@@ -155,7 +155,7 @@ mod tests {
             diesel_async::pooled_connection::AsyncDieselConnectionManager::<diesel_async::AsyncPgConnection>::new(
                 "postgres://nowhere.invalid/db",
             );
-        let pool = bb8::Pool::builder().build_unchecked(manager);
+        let pool = crate::db::Pool::single(1, |_| bb8::Pool::builder().build_unchecked(manager));
         let features = Arc::new(Recorder::default());
         let tiers = Arc::new(Recorder::default());
         let listener = Listener::new(pool).cache("features", features.clone()).cache("tiers", tiers.clone());

@@ -7,6 +7,7 @@ pub mod clock;
 pub mod code_hash;
 pub mod config;
 pub mod db;
+pub mod db_pool;
 pub mod db_tls;
 pub mod discount;
 pub mod erasure;

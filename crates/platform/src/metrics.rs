@@ -179,15 +179,14 @@ impl Metrics {
         let pool = pool.clone();
         self.on_scrape(move || {
             let state = pool.state();
-            let stats = &state.statistics;
             size.set(&["idle"], f64::from(state.idle_connections));
             size.set(&["in_use"], f64::from(state.connections.saturating_sub(state.idle_connections)));
-            max.set(&[], f64::from(pool.config().max_size));
-            waiting.set(&[], stats.pending_gets() as f64);
-            gets.advance_to(&["direct"], stats.get_direct);
-            gets.advance_to(&["waited"], stats.get_waited);
-            gets.advance_to(&["timed_out"], stats.get_timed_out);
-            wait.set(&[], stats.get_wait_time.as_secs_f64());
+            max.set(&[], f64::from(state.max_size));
+            waiting.set(&[], state.pending_gets as f64);
+            gets.advance_to(&["direct"], state.gets_direct);
+            gets.advance_to(&["waited"], state.gets_waited);
+            gets.advance_to(&["timed_out"], state.gets_timed_out);
+            wait.set(&[], state.wait_time.as_secs_f64());
             Box::pin(async {})
         });
     }

@@ -214,11 +214,12 @@ where
         .map_err(|e| StartError::Setup(format!("{}_{e}", spec.name.to_uppercase())))?;
     let retention_rules =
         shared_retention_rules(&config).map_err(|e| StartError::Setup(format!("{}_{e}", spec.name.to_uppercase())))?;
-    let pool = platform::db::connect_with_wait(
+    let pool = platform::db::connect_per_event_loop(
         config.database_connect_url().expose(),
         &schema(spec, &config),
         config.database_pool_size,
         std::time::Duration::from_millis(config.database_pool_wait_ms),
+        config.http_workers.max(1),
     )
     .await?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);

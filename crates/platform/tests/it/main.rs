@@ -9,6 +9,7 @@ mod idempotency;
 mod input;
 mod internal;
 mod invalidation;
+mod pool;
 mod prepared;
 mod problems;
 mod retention;
