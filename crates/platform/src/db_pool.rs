@@ -97,11 +97,6 @@ impl Pool {
         self.for_this_loop().dedicated_connection().await
     }
 
-    /// The most connections this pool opens, over all its loops.
-    pub fn max_size(&self) -> u32 {
-        self.0.size
-    }
-
     pub fn state(&self) -> PoolState {
         let mut total = PoolState { max_size: self.0.size, ..PoolState::default() };
         let mut add = |pool: &Bb8Pool| {
@@ -137,14 +132,14 @@ impl Pool {
         if Some(id) == loops.home_loop {
             return loops.home.clone();
         }
-        if let Some((_, pool)) =
-            split.loops.read().unwrap_or_else(PoisonError::into_inner).iter().find(|(l, _)| *l == id)
-        {
-            return pool.clone();
+        if let Some(pool) = pool_of(&split.loops.read().unwrap_or_else(PoisonError::into_inner), id) {
+            return pool;
         }
+        // First checkout on this loop: look again under the write lock (another thread of a
+        // multi-threaded loop may have made it meanwhile), then make it.
         let mut all = split.loops.write().unwrap_or_else(PoisonError::into_inner);
-        if let Some((_, pool)) = all.iter().find(|(l, _)| *l == id) {
-            return pool.clone();
+        if let Some(pool) = pool_of(&all, id) {
+            return pool;
         }
         if all.len() >= split.max_loops {
             return loops.home.clone();
@@ -159,6 +154,10 @@ impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pool").field("max_size", &self.0.size).field("loops", &self.loops()).finish()
     }
+}
+
+fn pool_of(loops: &[(Id, Bb8Pool)], id: Id) -> Option<Bb8Pool> {
+    loops.iter().find(|(l, _)| *l == id).map(|(_, pool)| pool.clone())
 }
 
 fn current_loop() -> Option<Id> {

@@ -33,14 +33,14 @@ where
     .expect("the other loop")
 }
 
-/// A pool split for one HTTP worker, built on this (the "background") loop: 8 connections, 2 of
-/// them for this loop and 6 for the worker.
-async fn split_pool(name: &str) -> (testkit::TestEnv, Pool, String) {
+/// A service's pool of `size` for one HTTP worker, built on this (the "background") loop; at 8,
+/// 2 connections for this loop and 6 for the worker.
+async fn service_pool(name: &str, size: u32) -> (testkit::TestEnv, Pool, String) {
     let (env, pool) = crate::support::migrated(name, 1, &[]).await;
     drop(pool);
     let url = testkit::database_url();
     let schema = env.schema(name);
-    let pool = platform::db::connect_per_event_loop(&url, &schema, 8, Duration::from_millis(300), 1).await.unwrap();
+    let pool = platform::db::connect_per_event_loop(&url, &schema, size, Duration::from_millis(300), 1).await.unwrap();
     (env, pool, url)
 }
 
@@ -56,7 +56,7 @@ async fn backend_alive(url: &str, pid: i32) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_event_loop_is_handed_connections_it_opened_itself() {
-    let (_env, pool, url) = split_pool("pool_loops").await;
+    let (env, pool, url) = service_pool("pool_loops", 8).await;
     let theirs = pool.clone();
     let worker_pid = on_another_loop(move || async move {
         let first = backend_pid(&theirs).await.expect("a connection");
@@ -78,11 +78,13 @@ async fn each_event_loop_is_handed_connections_it_opened_itself() {
     })
     .await;
     assert!(backend_alive(&url, home_pid).await);
+    drop(pool);
+    env.cleanup(&["pool_loops"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_on_a_worker_cannot_take_the_background_jobs_connections() {
-    let (_env, pool, _url) = split_pool("pool_budget").await;
+    let (env, pool, _url) = service_pool("pool_budget", 8).await;
     let (held_tx, held_rx) = tokio::sync::oneshot::channel();
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
     let theirs = pool.clone();
@@ -112,18 +114,17 @@ async fn a_burst_on_a_worker_cannot_take_the_background_jobs_connections() {
     let theirs = pool.clone();
     on_another_loop(move || async move { backend_pid(&theirs).await.expect("from the background pool") }).await;
     assert_eq!(pool.loops(), 2);
+    drop(pool);
+    env.cleanup(&["pool_budget"]).await;
 }
 
 #[tokio::test]
 async fn a_small_pool_is_not_split() {
-    let (env, pool) = crate::support::migrated("pool_small", 1, &[]).await;
-    drop(pool);
-    let url = testkit::database_url();
-    let pool = platform::db::connect_per_event_loop(&url, &env.schema("pool_small"), 4, Duration::from_millis(300), 1)
-        .await
-        .unwrap();
+    let (env, pool, _url) = service_pool("pool_small", 4).await;
     let theirs = pool.clone();
     on_another_loop(move || async move { backend_pid(&theirs).await.expect("a connection") }).await;
     assert_eq!(pool.loops(), 1);
     assert_eq!(pool.state().max_size, 4);
+    drop(pool);
+    env.cleanup(&["pool_small"]).await;
 }
