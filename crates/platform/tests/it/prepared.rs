@@ -122,14 +122,23 @@ async fn rows_scanned_after_the_table_grew(conn: &mut AsyncPgConnection) -> i64 
 async fn a_pooled_session_keeps_to_the_index_of_a_table_that_grew_after_its_plan() {
     let tables = ["CREATE TABLE counters (id int PRIMARY KEY, n bigint NOT NULL, note text)"];
     let (env, pool) = crate::support::migrated("prepared_growth", 1, &tables).await;
-    let mut plain = platform::db_tls::establish(&platform::db::url_with_schema(
-        &testkit::database_url(),
-        &env.schema("prepared_growth"),
-    ))
-    .await
-    .unwrap();
-    let unguarded = rows_scanned_after_the_table_grew(&mut plain).await;
-    assert!(unguarded >= 5 * 4996, "the premise: a plain session's kept plan scans the grown table ({unguarded} rows)");
+    // The premise, on a fresh plain session per attempt. A kept plan is dropped whenever the
+    // session's catalogue caches are reset, which the DDL of tests running beside this one can
+    // cause (an overflowing invalidation queue); the re-plan then sees the grown table. So the
+    // premise must hold once in a few attempts, not on the first.
+    let url = platform::db::url_with_schema(&testkit::database_url(), &env.schema("prepared_growth"));
+    let mut unguarded = Vec::new();
+    for _ in 0..5 {
+        let mut plain = platform::db_tls::establish(&url).await.unwrap();
+        unguarded.push(rows_scanned_after_the_table_grew(&mut plain).await);
+        if unguarded.last().is_some_and(|&rows| rows >= 5 * 4996) {
+            break;
+        }
+    }
+    assert!(
+        unguarded.iter().any(|&rows| rows >= 5 * 4996),
+        "the premise: a plain session's kept plan scans the grown table (rows per attempt: {unguarded:?})"
+    );
 
     let mut pooled = pool.get().await.unwrap();
     let guarded = rows_scanned_after_the_table_grew(&mut pooled).await;
