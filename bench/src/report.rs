@@ -219,6 +219,18 @@ impl Row {
             0.0
         }
     }
+
+    /// The share of all cores, in percent, that the offered rate needs at the measured cost of
+    /// every process the scenario keeps busy: the system under test, RabbitMQ and the load
+    /// generator, which all run on this machine. A p99 target asked of a rate that needs most of
+    /// the machine is a queueing delay, not a cost the code can cut by a few percent.
+    pub fn machine_share(&self, nproc: usize) -> f64 {
+        let everything: f64 = self.cpu_per_1k.values().sum();
+        if nproc == 0 {
+            return 0.0;
+        }
+        100.0 * self.offered * everything / (nproc as f64 * 1000.0)
+    }
 }
 
 pub struct Report {
@@ -274,11 +286,12 @@ impl Report {
             out.push(Verdict {
                 target: format!("{}: >= {label} at p99 <= {p99:.0} ms (median of runs)", r.name),
                 measured: format!(
-                    "{:.0}/s offered {:.0}/s, p99 {:.1} ms, errors {:.2}%",
+                    "{:.0}/s offered {:.0}/s, p99 {:.1} ms, errors {:.2}%, needs {:.0}% of the machine",
                     r.achieved,
                     r.offered,
                     r.p99,
-                    r.error_rate * 100.0
+                    r.error_rate * 100.0,
+                    r.machine_share(self.machine.nproc)
                 ),
                 met: r.offered >= want * 0.98 && rate_ok(r, want) && r.p99 <= p99,
             });
@@ -287,11 +300,12 @@ impl Report {
             out.push(Verdict {
                 target: "full purchase flow: p99 <= 100 ms at 100 flows/s".into(),
                 measured: format!(
-                    "{:.1} flows/s, p50 {:.1} ms, p99 {:.1} ms, errors {:.2}%",
+                    "{:.1} flows/s, p50 {:.1} ms, p99 {:.1} ms, errors {:.2}%, needs {:.0}% of the machine",
                     r.achieved,
                     r.p50,
                     r.p99,
-                    r.error_rate * 100.0
+                    r.error_rate * 100.0,
+                    r.machine_share(self.machine.nproc)
                 ),
                 met: r.offered >= 100.0 && rate_ok(r, 100.0) && r.p99 <= 100.0,
             });
@@ -334,7 +348,7 @@ impl Report {
         );
         let _ = write!(
             t,
-            "\n{:<15} {:>8} {:>9} {:>6} {:>8} {:>8} {:>15} {:>8} {:>7} {:>7} {:>7} |",
+            "\n{:<15} {:>8} {:>9} {:>6} {:>8} {:>8} {:>15} {:>8} {:>7} {:>7} {:>7} {:>6} |",
             "scenario",
             "offered",
             "achieved",
@@ -345,7 +359,8 @@ impl Report {
             "p99.9 ms",
             "err %",
             "cpu ms",
-            "cap/s"
+            "cap/s",
+            "needs"
         );
         for (_, short) in CPU_COLUMNS {
             let _ = write!(t, " {short:>5}");
@@ -354,9 +369,13 @@ impl Report {
         for r in &self.rows {
             let vs_pg = self.of_baseline(r).map(|p| format!("{p:.0}%")).unwrap_or_else(|| "-".into());
             let (lo, hi) = r.spread(|run| run.p99);
+            let needs = match r.machine_share(self.machine.nproc) {
+                share if share > 0.0 => format!("{share:.0}%"),
+                _ => "-".into(),
+            };
             let _ = write!(
                 t,
-                "{:<15} {:>8.0} {:>9.0} {:>6} {:>8.2} {:>8.2} {:>15} {:>8.2} {:>7.2} {:>7.2} {:>7.0} |",
+                "{:<15} {:>8.0} {:>9.0} {:>6} {:>8.2} {:>8.2} {:>15} {:>8.2} {:>7.2} {:>7.2} {:>7.0} {:>6} |",
                 r.name,
                 r.offered,
                 r.achieved,
@@ -367,7 +386,8 @@ impl Report {
                 r.p999,
                 r.error_rate * 100.0,
                 r.cpu_ms(),
-                r.capacity(self.machine.nproc)
+                r.capacity(self.machine.nproc),
+                needs
             );
             for (name, _) in CPU_COLUMNS {
                 let _ = write!(t, " {:>5.2}", r.cpu_per_1k.get(name).copied().unwrap_or(0.0));
@@ -387,6 +407,9 @@ impl Report {
             writeln!(t, "outbox-lag includes its polling); mq* = the whole RabbitMQ node, shared with other users.");
         let _ = writeln!(t, "cpu ms: CPU per operation, all processes but mq* and the bench; cap/s: what all cores");
         let _ = writeln!(t, "could serve at that cost (nproc x 1000 / cpu ms) if nothing else ran on the machine.");
+        let _ =
+            writeln!(t, "needs: the share of all cores the offered rate takes at the cost of every process it keeps");
+        let _ = writeln!(t, "busy, mq* and the bench included (they share the cores); near 100 % a p99 is a queue.");
         for r in self.rows.iter().filter(|r| !r.phases.is_empty()) {
             let phases: Vec<String> =
                 r.phases.iter().map(|(k, (p50, p99))| format!("{k} p50 {p50:.1} / p99 {p99:.1} ms")).collect();
@@ -431,6 +454,7 @@ impl Report {
                 "p50_ms": r.p50, "p99_ms": r.p99, "p99_9_ms": r.p999, "max_ms": r.max,
                 "cpu_s_per_1k": r.cpu_per_1k, "cpu_ms_per_op": r.cpu_ms(),
                 "capacity_per_s_if_alone": r.capacity(m.nproc),
+                "machine_share_percent": r.machine_share(m.nproc),
                 "percent_of_pg_baseline": self.of_baseline(r),
                 "runs": r.runs.iter().map(|run| json!({
                     "achieved_per_s": run.achieved, "p99_ms": run.p99, "error_rate": run.error_rate,
@@ -454,5 +478,45 @@ impl Report {
             std::fs::write(path, &body).map_err(|e| format!("{}: {e}", path.display()))?;
         }
         Ok(file)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(offered: f64, cpu: &[(&str, f64)]) -> Row {
+        Row {
+            name: "balance",
+            group: Group::Read,
+            what: "",
+            offered,
+            achieved: offered,
+            requests: 0,
+            errors: BTreeMap::new(),
+            error_rate: 0.0,
+            p50: 0.0,
+            p99: 0.0,
+            p999: 0.0,
+            max: 0.0,
+            cpu_per_1k: cpu.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            phases: BTreeMap::new(),
+            runs: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_machine_share_counts_every_busy_process_the_load_generator_included() {
+        // 5,000/s at 0.25 ms in the stack, 0.02 in RabbitMQ and 0.07 in the bench: 0.34 ms per
+        // operation, 1.7 of 2 cores. cpu ms (the system under test alone) leaves the last two out.
+        let r = row(
+            5000.0,
+            &[("gateway", 0.12), ("rewards", 0.08), ("postgres", 0.05), ("rabbitmq", 0.02), ("bench", 0.07)],
+        );
+        assert!((r.machine_share(2) - 85.0).abs() < 1e-9, "{}", r.machine_share(2));
+        assert!((r.cpu_ms() - 0.25).abs() < 1e-9);
+        assert!((r.machine_share(4) - 42.5).abs() < 1e-9);
+        assert_eq!(row(0.0, &[("postgres", 0.9)]).machine_share(2), 0.0, "a closed-loop baseline offers no rate");
+        assert_eq!(r.machine_share(0), 0.0);
     }
 }
